@@ -1,0 +1,466 @@
+//! Stage 6: writing the outputs. The only stage that writes files.
+//!
+//! Every file is written under a temporary name in the output folder, flushed to
+//! disk, and renamed into place only when all of them are written, `manifest.json`
+//! last. A failed run removes its temporary files and leaves earlier outputs as they
+//! were. Parquet goes through polars: zstd, ASCII snake_case names, UTF-8 strings,
+//! Int64 integers, microsecond timestamps tagged `Asia/Shanghai`.
+
+use crate::error::{Error, Result};
+use crate::ingest::values::format_local;
+use crate::ingest::Reject;
+use crate::reconcile::{Reconciled, Source};
+use crate::record::{Micros, Roster};
+use crate::retest::Entry;
+use crate::summarize::{BuildingRow, MissingEntry};
+use polars::prelude::*;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The prefix of temporary output files; leftovers of a killed run are removed by the
+/// next run in the same folder.
+pub const TEMP_PREFIX: &str = ".poolscreen-tmp-";
+
+/// The output files, in the order they are renamed into place.
+pub const OUTPUT_FILES: [&str; 8] = [
+    "buildings.parquet",
+    "retest.parquet",
+    "retest.csv",
+    "missing.parquet",
+    "tubes.parquet",
+    "anomalies.parquet",
+    "rejects.csv",
+    "manifest.json",
+];
+
+/// Files written under temporary names, waiting to be renamed into place.
+pub struct Staging {
+    dir: PathBuf,
+    staged: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Staging {
+    /// Prepares `dir` (creating it if needed) and removes temporary files left by an
+    /// earlier run that was killed.
+    pub fn new(dir: &Path) -> Result<Staging> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(Staging {
+            dir: dir.to_path_buf(),
+            staged: Vec::new(),
+        })
+    }
+
+    /// Writes `name` under a temporary name with `write`, then flushes it to disk.
+    pub fn write(
+        &mut self,
+        name: &str,
+        write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
+    ) -> Result<()> {
+        let temp = self
+            .dir
+            .join(format!("{TEMP_PREFIX}{}-{name}", std::process::id()));
+        let file = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
+        self.staged.push((temp.clone(), self.dir.join(name)));
+        let mut out = BufWriter::with_capacity(1 << 20, file);
+        write(&mut out)?;
+        let file = out
+            .into_inner()
+            .map_err(|e| Error::io(&temp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&temp, e))?;
+        Ok(())
+    }
+
+    /// Renames every staged file into place, in the order written.
+    pub fn commit(mut self) -> Result<()> {
+        for (temp, target) in std::mem::take(&mut self.staged) {
+            std::fs::rename(&temp, &target).map_err(|e| Error::io(&target, e))?;
+        }
+        if let Ok(dir) = File::open(&self.dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        for (temp, _) in &self.staged {
+            let _ = std::fs::remove_file(temp);
+        }
+    }
+}
+
+fn io_err(e: std::io::Error) -> Error {
+    Error::Io {
+        path: "output".into(),
+        source: e,
+    }
+}
+
+/// Writes `df` as zstd Parquet.
+pub fn write_parquet(out: &mut BufWriter<File>, mut df: DataFrame) -> Result<()> {
+    ParquetWriter::new(out)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(&mut df)?;
+    Ok(())
+}
+
+fn text<'a>(name: &str, values: impl IntoIterator<Item = Option<&'a str>>) -> Column {
+    Column::new(name.into(), values.into_iter().collect::<Vec<_>>())
+}
+
+fn int(name: &str, values: impl IntoIterator<Item = i64>) -> Column {
+    Column::new(name.into(), values.into_iter().collect::<Vec<_>>())
+}
+
+fn float(name: &str, values: impl IntoIterator<Item = Option<f64>>) -> Column {
+    Column::new(name.into(), values.into_iter().collect::<Vec<_>>())
+}
+
+fn timestamp(name: &str, values: impl IntoIterator<Item = Option<Micros>>) -> Column {
+    // SAFETY: a valid IANA zone name, known at compile time.
+    let tz = unsafe { TimeZone::from_static("Asia/Shanghai") };
+    Int64Chunked::from_iter_options(name.into(), values.into_iter())
+        .into_datetime(TimeUnit::Microseconds, Some(tz))
+        .into_column()
+}
+
+fn frame(columns: Vec<Column>) -> Result<DataFrame> {
+    Ok(DataFrame::new_infer_height(columns)?)
+}
+
+/// `buildings.parquet`.
+pub fn buildings_frame(
+    roster: &Roster,
+    rec: &Reconciled,
+    rows: &[BuildingRow],
+) -> Result<DataFrame> {
+    let n = |f: fn(&BuildingRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+    frame(vec![
+        text(
+            "round",
+            rows.iter().map(|r| Some(&*rec.rounds[r.round as usize])),
+        ),
+        text(
+            "building",
+            rows.iter()
+                .map(|r| Some(&*roster.buildings[r.building as usize])),
+        ),
+        int("expected", n(|r| r.expected)),
+        int("on_leave", n(|r| r.on_leave)),
+        int("sampled", n(|r| r.sampled)),
+        int("missing", n(|r| r.missing)),
+        float("coverage", rows.iter().map(|r| r.coverage)),
+        int("tubes", n(|r| r.tubes)),
+        int("positive_tubes", n(|r| r.positive_tubes)),
+        int("suspect_tubes", n(|r| r.suspect_tubes)),
+        int("invalid_tubes", n(|r| r.invalid_tubes)),
+        int("pending_tubes", n(|r| r.pending_tubes)),
+        int("negative_tubes", n(|r| r.negative_tubes)),
+        int("to_retest", n(|r| r.to_retest)),
+        int("confirmed_positive", n(|r| r.confirmed_positive)),
+    ])
+}
+
+/// One retest row with every value resolved, shared by the Parquet and CSV writers.
+pub struct RetestRow<'a> {
+    /// The contract's columns, in order, as text (`None` for null) except the typed ones.
+    pub round: &'a str,
+    /// `report`, `isolate_and_retest`, `retest` or `resample`.
+    pub action: &'static str,
+    /// `pool_positive`, …
+    pub reason: &'static str,
+    /// The person.
+    pub person_id: &'a str,
+    /// Roster fields; `None` for people not on the roster.
+    pub name: Option<&'a str>,
+    /// Building.
+    pub building: Option<&'a str>,
+    /// Room.
+    pub room: Option<&'a str>,
+    /// College.
+    pub college: Option<&'a str>,
+    /// Class.
+    pub class: Option<&'a str>,
+    /// Phone.
+    pub phone: Option<&'a str>,
+    /// Counselor.
+    pub counselor: Option<&'a str>,
+    /// The tube.
+    pub tube_id: &'a str,
+    /// People in the tube.
+    pub tube_size: i64,
+    /// The tube's class.
+    pub tube_class: &'static str,
+    /// Ct of ORF1ab of the tube's deciding result.
+    pub ct_orf1ab: Option<f64>,
+    /// Ct of N.
+    pub ct_n: Option<f64>,
+    /// When the person was swabbed into the tube.
+    pub sampled_at: Micros,
+    /// Where.
+    pub site: Option<&'a str>,
+}
+
+/// Resolves retest entries into rows.
+pub fn retest_rows<'a>(
+    roster: &'a Roster,
+    rec: &'a Reconciled,
+    list: &[Entry],
+) -> Vec<RetestRow<'a>> {
+    list.iter()
+        .map(|e| {
+            let tube = &rec.tubes[e.tube as usize];
+            let sample = &rec.samples[e.sample as usize];
+            let result = tube.result.map(|r| &rec.results[r as usize]);
+            let person = (e.person < rec.roster_len).then(|| &roster.people[e.person as usize]);
+            RetestRow {
+                round: &rec.rounds[e.round as usize],
+                action: e.action.as_str(),
+                reason: e.reason,
+                person_id: rec.person_id(roster, e.person),
+                name: person.map(|p| &*p.name),
+                building: person.map(|p| &*roster.buildings[p.building as usize]),
+                room: person.and_then(|p| p.room.as_deref()),
+                college: person.and_then(|p| p.college.as_deref()),
+                class: person.and_then(|p| p.class.as_deref()),
+                phone: person.and_then(|p| p.phone.as_deref()),
+                counselor: person.and_then(|p| p.counselor.as_deref()),
+                tube_id: &tube.tube_id,
+                tube_size: tube.members.len() as i64,
+                tube_class: tube.class.as_str(),
+                ct_orf1ab: result.and_then(|r| r.ct_orf1ab),
+                ct_n: result.and_then(|r| r.ct_n),
+                sampled_at: sample.sampled_at,
+                site: sample.site.as_deref(),
+            }
+        })
+        .collect()
+}
+
+/// `retest.parquet`.
+pub fn retest_frame(rows: &[RetestRow]) -> Result<DataFrame> {
+    frame(vec![
+        text("round", rows.iter().map(|r| Some(r.round))),
+        text("action", rows.iter().map(|r| Some(r.action))),
+        text("reason", rows.iter().map(|r| Some(r.reason))),
+        text("person_id", rows.iter().map(|r| Some(r.person_id))),
+        text("name", rows.iter().map(|r| r.name)),
+        text("building", rows.iter().map(|r| r.building)),
+        text("room", rows.iter().map(|r| r.room)),
+        text("college", rows.iter().map(|r| r.college)),
+        text("class", rows.iter().map(|r| r.class)),
+        text("phone", rows.iter().map(|r| r.phone)),
+        text("counselor", rows.iter().map(|r| r.counselor)),
+        text("tube_id", rows.iter().map(|r| Some(r.tube_id))),
+        int("tube_size", rows.iter().map(|r| r.tube_size)),
+        text("tube_class", rows.iter().map(|r| Some(r.tube_class))),
+        float("ct_orf1ab", rows.iter().map(|r| r.ct_orf1ab)),
+        float("ct_n", rows.iter().map(|r| r.ct_n)),
+        timestamp("sampled_at", rows.iter().map(|r| Some(r.sampled_at))),
+        text("site", rows.iter().map(|r| r.site)),
+    ])
+}
+
+/// The header of `retest.csv`: the Parquet columns.
+pub const RETEST_COLUMNS: [&str; 18] = [
+    "round",
+    "action",
+    "reason",
+    "person_id",
+    "name",
+    "building",
+    "room",
+    "college",
+    "class",
+    "phone",
+    "counselor",
+    "tube_id",
+    "tube_size",
+    "tube_class",
+    "ct_orf1ab",
+    "ct_n",
+    "sampled_at",
+    "site",
+];
+
+/// `retest.csv`: UTF-8 with a BOM, formula-guarded, timestamps in local time.
+pub fn write_retest_csv(out: &mut BufWriter<File>, rows: &[RetestRow]) -> Result<()> {
+    let num = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    write_guarded_csv(
+        out,
+        &RETEST_COLUMNS,
+        rows.iter().map(|r| {
+            vec![
+                r.round.to_string(),
+                r.action.to_string(),
+                r.reason.to_string(),
+                r.person_id.to_string(),
+                r.name.unwrap_or("").to_string(),
+                r.building.unwrap_or("").to_string(),
+                r.room.unwrap_or("").to_string(),
+                r.college.unwrap_or("").to_string(),
+                r.class.unwrap_or("").to_string(),
+                r.phone.unwrap_or("").to_string(),
+                r.counselor.unwrap_or("").to_string(),
+                r.tube_id.to_string(),
+                r.tube_size.to_string(),
+                r.tube_class.to_string(),
+                num(r.ct_orf1ab),
+                num(r.ct_n),
+                format_local(r.sampled_at),
+                r.site.unwrap_or("").to_string(),
+            ]
+        }),
+    )
+}
+
+/// Prefixes `'` to a cell a spreadsheet would run as a formula.
+pub fn guard(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// Writes a CSV for spreadsheets: a UTF-8 BOM, then every cell formula-guarded.
+pub fn write_guarded_csv(
+    out: &mut BufWriter<File>,
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<()> {
+    out.write_all(b"\xEF\xBB\xBF").map_err(io_err)?;
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    let csv_err = |e: csv::Error| Error::Internal(format!("writing CSV failed: {e}"));
+    writer.write_record(header).map_err(csv_err)?;
+    for row in rows {
+        writer
+            .write_record(row.iter().map(|c| guard(c).into_owned()))
+            .map_err(csv_err)?;
+    }
+    writer.flush().map_err(io_err)?;
+    Ok(())
+}
+
+/// `missing.parquet`.
+pub fn missing_frame(
+    roster: &Roster,
+    rec: &Reconciled,
+    list: &[MissingEntry],
+) -> Result<DataFrame> {
+    let p = |e: &MissingEntry| &roster.people[e.person as usize];
+    frame(vec![
+        text(
+            "round",
+            list.iter().map(|e| Some(&*rec.rounds[e.round as usize])),
+        ),
+        text("person_id", list.iter().map(|e| Some(&*p(e).id))),
+        text("name", list.iter().map(|e| Some(&*p(e).name))),
+        text(
+            "building",
+            list.iter()
+                .map(|e| Some(&*roster.buildings[p(e).building as usize])),
+        ),
+        text("room", list.iter().map(|e| p(e).room.as_deref())),
+        text("college", list.iter().map(|e| p(e).college.as_deref())),
+        text("class", list.iter().map(|e| p(e).class.as_deref())),
+        text("phone", list.iter().map(|e| p(e).phone.as_deref())),
+        text("counselor", list.iter().map(|e| p(e).counselor.as_deref())),
+        text("status", list.iter().map(|e| Some(p(e).status.as_str()))),
+    ])
+}
+
+/// `tubes.parquet`; `buildings` lists the roster buildings of the tube's people in
+/// natural order, separated by `;`.
+pub fn tubes_frame(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
+    let result = |t: &crate::reconcile::Tube| t.result.map(|r| &rec.results[r as usize]);
+    let buildings: Vec<Option<String>> = rec
+        .tubes
+        .iter()
+        .map(|t| {
+            let mut names: Vec<&str> = t
+                .members
+                .iter()
+                .filter(|m| m.person < rec.roster_len)
+                .map(|m| &*roster.buildings[roster.people[m.person as usize].building as usize])
+                .collect();
+            names.sort_by(|a, b| crate::order::natural_cmp(a, b));
+            names.dedup();
+            (!names.is_empty()).then(|| names.join(";"))
+        })
+        .collect();
+    let tubes = &rec.tubes;
+    frame(vec![
+        text(
+            "round",
+            tubes.iter().map(|t| Some(&*rec.rounds[t.round as usize])),
+        ),
+        text("tube_id", tubes.iter().map(|t| Some(&*t.tube_id))),
+        int("tube_size", tubes.iter().map(|t| t.members.len() as i64)),
+        text("tube_class", tubes.iter().map(|t| Some(t.class.as_str()))),
+        float(
+            "ct_orf1ab",
+            tubes.iter().map(|t| result(t).and_then(|r| r.ct_orf1ab)),
+        ),
+        float("ct_n", tubes.iter().map(|t| result(t).and_then(|r| r.ct_n))),
+        float(
+            "ct_ic",
+            tubes.iter().map(|t| result(t).and_then(|r| r.ct_ic)),
+        ),
+        text("buildings", buildings.iter().map(|b| b.as_deref())),
+        timestamp(
+            "first_sampled_at",
+            tubes.iter().map(|t| Some(t.first_sampled_at)),
+        ),
+        text("site", tubes.iter().map(|t| t.site.as_deref())),
+    ])
+}
+
+/// `anomalies.parquet`; `files` names each [`Source`] as on the command line.
+pub fn anomalies_frame(rec: &Reconciled, files: &dyn Fn(Source) -> String) -> Result<DataFrame> {
+    let a = &rec.anomalies;
+    let names: Vec<String> = a.iter().map(|x| files(x.source)).collect();
+    frame(vec![
+        text(
+            "round",
+            a.iter().map(|x| Some(&*rec.rounds[x.round as usize])),
+        ),
+        text("kind", a.iter().map(|x| Some(x.kind.as_str()))),
+        text("tube_id", a.iter().map(|x| x.tube_id.as_deref())),
+        text("person_id", a.iter().map(|x| x.person_id.as_deref())),
+        text("file", names.iter().map(|n| Some(n.as_str()))),
+        Column::new(
+            "line".into(),
+            a.iter()
+                .map(|x| x.line.map(|l| l as i64))
+                .collect::<Vec<_>>(),
+        ),
+        text("detail", a.iter().map(|x| Some(x.detail.as_str()))),
+    ])
+}
+
+/// `rejects.csv`: UTF-8 with a BOM, sorted by file then line, formula-guarded.
+pub fn write_rejects_csv(out: &mut BufWriter<File>, rejects: &[(String, Reject)]) -> Result<()> {
+    write_guarded_csv(
+        out,
+        &["file", "line", "column", "reason", "raw"],
+        rejects.iter().map(|(file, r)| {
+            vec![
+                file.clone(),
+                r.line.to_string(),
+                r.column.clone(),
+                r.reason.clone(),
+                r.raw.clone(),
+            ]
+        }),
+    )
+}

@@ -1,0 +1,761 @@
+//! Synthetic rounds: a roster, samples, lab results and the truth behind them, from a
+//! seed. Every value is a pure function of the seed and the person's or tube's index,
+//! so the files are the same whatever the thread count, and a city of ten million is
+//! written in parallel by building.
+//!
+//! With `dirty`, the files look like a real campus's (a GB18030 roster with shuffled
+//! Chinese headers, a samples file with a BOM and every timestamp form, results with
+//! every spelling of "not detected") and carry one of each fault at known places,
+//! listed in `faults.csv`.
+
+use crate::error::{Error, Result};
+use crate::ingest::values::{days_from_civil, format_local};
+use rayon::prelude::*;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct GenerateOptions {
+    /// The folder to write into.
+    pub out: PathBuf,
+    /// People on the roster.
+    pub people: usize,
+    /// Dormitory buildings, named 公寓1, 公寓2, …; with 25 or more, 公寓25 is the
+    /// isolation building, smaller, with single tubes.
+    pub buildings: usize,
+    /// People per pooled tube.
+    pub pool_size: usize,
+    /// The share of people infected, between 0 and 1.
+    pub prevalence: f64,
+    /// Rounds; with more than one, samples and results carry a round column.
+    pub rounds: usize,
+    /// The seed.
+    pub seed: u64,
+    /// Write messy files with one of each fault.
+    pub dirty: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> GenerateOptions {
+        GenerateOptions {
+            out: PathBuf::from("."),
+            people: 30_000,
+            buildings: 28,
+            pool_size: 10,
+            prevalence: 0.0005,
+            rounds: 1,
+            seed: 1,
+            dirty: false,
+        }
+    }
+}
+
+/// What was written.
+#[derive(Clone, Debug)]
+pub struct Generated {
+    /// `roster.csv`.
+    pub roster: PathBuf,
+    /// `samples.csv`.
+    pub samples: PathBuf,
+    /// `results.csv`.
+    pub results: PathBuf,
+    /// `truth.csv`: per round, every person infected or not sampled.
+    pub truth: PathBuf,
+    /// `faults.csv` (only with `dirty`): every injected fault and where it is.
+    pub faults: Option<PathBuf>,
+    /// People on the roster, injected ones included.
+    pub people: usize,
+    /// Infected people.
+    pub infected: usize,
+}
+
+/// The isolation building of the seed's campus: 公寓25.
+pub const ISOLATION_BUILDING: usize = 25;
+
+const SURNAMES: [&str; 24] = [
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "高", "林", "罗", "欧阳", "司马", "诸葛", "上官",
+];
+const GIVEN: [&str; 24] = [
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明",
+    "超", "秀", "霞", "平", "刚", "桂", "英", "华",
+];
+const COLLEGES: [&str; 8] = [
+    "石油化工学院",
+    "建筑与环境学院",
+    "机电工程学院",
+    "信息工程学院",
+    "经济管理学院",
+    "医学院",
+    "教育学院",
+    "艺术学院",
+];
+const SITES: [&str; 4] = ["一号采样点", "二号采样点", "三号采样点", "体育馆采样点"];
+const NOT_DETECTED: [&str; 6] = ["", "No Ct", "未检出", "Undetermined", "N/A", "-"];
+
+/// A counter-based random number: a pure function of the seed and the inputs.
+fn rand(seed: u64, a: u64, b: u64) -> u64 {
+    let mut z =
+        seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn unit(seed: u64, a: u64, b: u64) -> f64 {
+    (rand(seed, a, b) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+// Purposes of random draws, so draws for one person never collide.
+const DRAW_NAME: u64 = 1;
+const DRAW_INFECTED: u64 = 2;
+const DRAW_LEAVE: u64 = 3;
+const DRAW_MISSED: u64 = 4;
+const DRAW_CT: u64 = 5;
+const DRAW_PHONE: u64 = 6;
+const DRAW_ROLE: u64 = 7;
+
+struct Campus {
+    seed: u64,
+    /// First person index of each building, and one past the last.
+    starts: Vec<usize>,
+    pool_size: usize,
+    prevalence: f64,
+    dirty: bool,
+}
+
+impl Campus {
+    fn new(opts: &GenerateOptions) -> Campus {
+        let weights: Vec<f64> = (1..=opts.buildings)
+            .map(|b| if b == ISOLATION_BUILDING { 0.1 } else { 1.0 })
+            .collect();
+        let total: f64 = weights.iter().sum();
+        let mut starts = vec![0];
+        let mut acc = 0.0;
+        for w in &weights {
+            acc += w;
+            starts.push(((acc / total) * opts.people as f64).round() as usize);
+        }
+        *starts.last_mut().expect("at least one building") = opts.people;
+        Campus {
+            seed: opts.seed,
+            starts,
+            pool_size: opts.pool_size,
+            prevalence: opts.prevalence,
+            dirty: opts.dirty,
+        }
+    }
+
+    fn buildings(&self) -> usize {
+        self.starts.len() - 1
+    }
+
+    fn person_id(i: usize) -> String {
+        format!("{}", 2_000_000_000u64 + i as u64)
+    }
+
+    fn on_leave(&self, i: usize) -> bool {
+        unit(self.seed, i as u64, DRAW_LEAVE) < 0.01
+    }
+
+    fn infected(&self, i: usize) -> bool {
+        unit(self.seed, i as u64, DRAW_INFECTED) < self.prevalence
+    }
+
+    fn missed(&self, round: usize, i: usize) -> bool {
+        unit(self.seed, (i as u64) << 8 | round as u64, DRAW_MISSED) < 0.003
+    }
+
+    fn isolated_building(b: usize) -> bool {
+        b + 1 == ISOLATION_BUILDING
+    }
+
+    fn name(&self, i: usize) -> String {
+        let r = rand(self.seed, i as u64, DRAW_NAME);
+        let mut name = String::from(SURNAMES[(r % 24) as usize]);
+        name.push_str(GIVEN[((r >> 8) % 24) as usize]);
+        if (r >> 16) % 3 != 0 {
+            name.push_str(GIVEN[((r >> 24) % 24) as usize]);
+        }
+        name
+    }
+
+    /// The roster row of person `i` in building `b`, columns in [`ROSTER_HEADER`] order.
+    fn roster_row(&self, b: usize, i: usize) -> [String; 10] {
+        let k = i - self.starts[b];
+        let room = format!("{}{:02}", k / 120 + 1, (k / 4) % 30 + 1);
+        let college = COLLEGES[(k / 400) % COLLEGES.len()];
+        let class = format!("{}级{}班", 2019 + (k / 1000) % 4, (k / 40) % 9 + 1);
+        let staff = unit(self.seed, i as u64, DRAW_ROLE) < 0.03;
+        let phone = format!(
+            "13{:09}",
+            rand(self.seed, i as u64, DRAW_PHONE) % 1_000_000_000
+        );
+        let status = if self.on_leave(i) {
+            "离校"
+        } else if Campus::isolated_building(b) {
+            "隔离"
+        } else {
+            "在校"
+        };
+        [
+            Campus::person_id(i),
+            self.name(i),
+            format!("公寓{}", b + 1),
+            room,
+            college.to_string(),
+            class,
+            (if staff { "教职工" } else { "学生" }).to_string(),
+            phone,
+            format!("辅导员{}", (k / 400) % 50 + 1),
+            status.to_string(),
+        ]
+    }
+
+    /// The people of building `b` sampled in `round`, grouped into tubes.
+    fn tubes(&self, round: usize, b: usize) -> Vec<Vec<usize>> {
+        let people: Vec<usize> = (self.starts[b]..self.starts[b + 1])
+            .filter(|&i| !self.on_leave(i) && !self.missed(round, i))
+            .collect();
+        let size = if Campus::isolated_building(b) {
+            1
+        } else {
+            self.pool_size
+        };
+        people.chunks(size).map(|c| c.to_vec()).collect()
+    }
+}
+
+const ROSTER_HEADER: [&str; 10] = [
+    "学号",
+    "姓名",
+    "楼栋",
+    "宿舍号",
+    "学院",
+    "班级",
+    "身份",
+    "手机号",
+    "辅导员",
+    "状态",
+];
+
+/// Quotes a CSV field when it needs quotes.
+fn field(out: &mut String, value: &str) {
+    if value.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&value.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(value);
+    }
+}
+
+fn line(out: &mut String, cells: &[&str]) {
+    for (k, c) in cells.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        field(out, c);
+    }
+    out.push_str("\r\n");
+}
+
+fn round_day(round: usize) -> i64 {
+    days_from_civil(2022, 4, 10) + round as i64
+}
+
+/// A sample time in one of the four accepted text forms.
+fn sample_time(micros: i64, form: usize) -> String {
+    let s = format_local(micros);
+    let (y, m, d, mm, sec) = (&s[0..4], &s[5..7], &s[8..10], &s[14..16], &s[17..19]);
+    let (m1, d1, h1) = (
+        m.trim_start_matches('0'),
+        d.trim_start_matches('0'),
+        s[11..13].parse::<u32>().unwrap_or(0),
+    );
+    match form % 4 {
+        0 => s.clone(),
+        1 => format!("{y}/{m1}/{d1} {h1}:{mm}:{sec}"),
+        2 => format!("{y}-{m}-{d}T{}", &s[11..19]),
+        _ => format!("{y}年{m1}月{d1}日 {h1}:{mm}:{sec}"),
+    }
+}
+
+/// A generated round's rows, before faults are added.
+struct Files {
+    roster: String,
+    samples: String,
+    results: String,
+    truth: String,
+    infected: usize,
+}
+
+/// Writes a synthetic round into `opts.out`.
+pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
+    if opts.buildings == 0 || opts.pool_size == 0 || opts.rounds == 0 {
+        return Err(Error::Usage(
+            "--buildings, --pool-size and --rounds must be at least 1".into(),
+        ));
+    }
+    if !(0.0..=1.0).contains(&opts.prevalence) {
+        return Err(Error::Usage("--prevalence must be between 0 and 1".into()));
+    }
+    if opts.people < opts.buildings {
+        return Err(Error::Usage("--people must be at least --buildings".into()));
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+    let campus = Campus::new(opts);
+    let with_round = opts.rounds > 1;
+    let roster_order: Vec<usize> = if opts.dirty {
+        vec![3, 0, 9, 2, 1, 5, 4, 8, 7, 6]
+    } else {
+        (0..10).collect()
+    };
+
+    let parts: Vec<Files> = (0..campus.buildings())
+        .into_par_iter()
+        .map(|b| building_files(&campus, b, opts.rounds, with_round, &roster_order))
+        .collect();
+    let mut files = Files {
+        roster: String::new(),
+        samples: String::new(),
+        results: String::new(),
+        truth: String::new(),
+        infected: 0,
+    };
+    let header: Vec<&str> = roster_order.iter().map(|&k| ROSTER_HEADER[k]).collect();
+    line(&mut files.roster, &header);
+    let mut samples_header = vec!["试管编号", "学号", "采样时间", "采样点"];
+    let mut results_header = vec!["试管编号", "ORF1ab", "N", "内参", "检测结果"];
+    if with_round {
+        samples_header.push("轮次");
+        results_header.push("轮次");
+    }
+    line(&mut files.samples, &samples_header);
+    line(&mut files.results, &results_header);
+    files.truth.push_str("round,person_id,infected,sampled\r\n");
+    for p in &parts {
+        files.roster.push_str(&p.roster);
+        files.samples.push_str(&p.samples);
+        files.results.push_str(&p.results);
+        files.truth.push_str(&p.truth);
+        files.infected += p.infected;
+    }
+    let mut people = opts.people;
+    let faults = if opts.dirty {
+        let faults = inject_faults(&mut files, opts, &roster_order, with_round);
+        people += INJECTED_PEOPLE;
+        Some(faults)
+    } else {
+        None
+    };
+
+    let path = |name: &str| opts.out.join(name);
+    let roster_bytes = if opts.dirty {
+        encoding_rs::GB18030.encode(&files.roster).0.into_owned()
+    } else {
+        files.roster.into_bytes()
+    };
+    write(&path("roster.csv"), &[&roster_bytes])?;
+    let bom: &[u8] = if opts.dirty { b"\xEF\xBB\xBF" } else { b"" };
+    write(&path("samples.csv"), &[bom, files.samples.as_bytes()])?;
+    write(&path("results.csv"), &[files.results.as_bytes()])?;
+    write(&path("truth.csv"), &[files.truth.as_bytes()])?;
+    let faults_path = match faults {
+        Some(text) => {
+            write(&path("faults.csv"), &[text.as_bytes()])?;
+            Some(path("faults.csv"))
+        }
+        None => None,
+    };
+    Ok(Generated {
+        roster: path("roster.csv"),
+        samples: path("samples.csv"),
+        results: path("results.csv"),
+        truth: path("truth.csv"),
+        faults: faults_path,
+        people,
+        infected: files.infected,
+    })
+}
+
+fn write(path: &Path, parts: &[&[u8]]) -> Result<()> {
+    let mut file = std::io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(path).map_err(|e| Error::io(path, e))?,
+    );
+    for p in parts {
+        file.write_all(p).map_err(|e| Error::io(path, e))?;
+    }
+    file.flush().map_err(|e| Error::io(path, e))
+}
+
+/// The tube ID of tube `n` of building `b` in `round`: digits, like real barcodes.
+fn tube_id(round: usize, b: usize, n: usize) -> String {
+    format!("22{:02}{:03}{:07}", round + 1, b + 1, n + 1)
+}
+
+fn building_files(
+    campus: &Campus,
+    b: usize,
+    rounds: usize,
+    with_round: bool,
+    order: &[usize],
+) -> Files {
+    let mut f = Files {
+        roster: String::new(),
+        samples: String::new(),
+        results: String::new(),
+        truth: String::new(),
+        infected: 0,
+    };
+    for i in campus.starts[b]..campus.starts[b + 1] {
+        let row = campus.roster_row(b, i);
+        let cells: Vec<&str> = order.iter().map(|&k| row[k].as_str()).collect();
+        line(&mut f.roster, &cells);
+        f.infected += campus.infected(i) as usize;
+    }
+    let seed = campus.seed;
+    for round in 0..rounds {
+        let label =
+            format_local(round_day(round) * 86_400_000_000 - 8 * 3_600_000_000)[..10].to_string();
+        let start = (round_day(round) * 86_400 - 8 * 3600 + 7 * 3600) * 1_000_000;
+        for (n, tube) in campus.tubes(round, b).iter().enumerate() {
+            let id = tube_id(round, b, n);
+            let at = start + ((n as i64 * 20) % (12 * 3600)) * 1_000_000;
+            let site = SITES[(b + n / 500) % SITES.len()];
+            for &i in tube {
+                let when = if campus.dirty {
+                    sample_time(at, i)
+                } else {
+                    format_local(at)
+                };
+                let pid = Campus::person_id(i);
+                let mut cells = vec![id.as_str(), pid.as_str(), when.as_str(), site];
+                if with_round {
+                    cells.push(&label);
+                }
+                line(&mut f.samples, &cells);
+            }
+            let infected = tube.iter().any(|&i| campus.infected(i));
+            let r = rand(
+                seed,
+                (round as u64) << 40 | (b as u64) << 24 | n as u64,
+                DRAW_CT,
+            );
+            let ct = |shift: u32| format!("{:.1}", 18.0 + ((r >> shift) % 180) as f64 / 10.0);
+            let nd = |k: u64| {
+                if campus.dirty {
+                    NOT_DETECTED[(k % 6) as usize]
+                } else {
+                    ""
+                }
+            };
+            let (orf, gene_n, call) = if infected {
+                if (r >> 40) % 7 == 0 {
+                    (ct(0), nd(r).to_string(), "可疑")
+                } else {
+                    (ct(0), ct(16), "阳性")
+                }
+            } else {
+                (nd(r).to_string(), nd(r >> 3).to_string(), "阴性")
+            };
+            let ic = format!("{:.1}", 24.0 + ((r >> 48) % 80) as f64 / 10.0);
+            let mut cells = vec![
+                id.as_str(),
+                orf.as_str(),
+                gene_n.as_str(),
+                ic.as_str(),
+                call,
+            ];
+            if with_round {
+                cells.push(&label);
+            }
+            line(&mut f.results, &cells);
+        }
+        for i in campus.starts[b]..campus.starts[b + 1] {
+            let sampled = !campus.on_leave(i) && !campus.missed(round, i);
+            let expected = !campus.on_leave(i);
+            if campus.infected(i) || (expected && !sampled) {
+                let _ = writeln!(
+                    f.truth,
+                    "{label},{},{},{}\r",
+                    Campus::person_id(i),
+                    campus.infected(i),
+                    sampled
+                );
+            }
+        }
+    }
+    f
+}
+
+/// People added to the roster by [`inject_faults`]: valid rows, for the faulty tubes.
+const INJECTED_PEOPLE: usize = 60;
+
+/// Appends one of each fault to the files and returns `faults.csv`: where each fault
+/// is and what poolscreen must make of it (a reject of that file and line, or an
+/// anomaly of that kind, tube and person).
+fn inject_faults(
+    files: &mut Files,
+    opts: &GenerateOptions,
+    order: &[usize],
+    with_round: bool,
+) -> String {
+    let mut faults = String::from("outcome,kind,file,line,tube_id,person_id\r\n");
+    let lines = |text: &str| text.matches('\n').count() as u64;
+    let label = format_local(round_day(0) * 86_400_000_000 - 8 * 3_600_000_000)[..10].to_string();
+    let label2 = format_local(round_day(1) * 86_400_000_000 - 8 * 3_600_000_000)[..10].to_string();
+    let at = format_local((round_day(0) * 86_400 - 8 * 3600 + 19 * 3600) * 1_000_000);
+
+    // Valid extra people for the faulty tubes; X0 is on leave, X1 lives in 公寓2.
+    let x = |k: usize| format!("X{k:05}");
+    for k in 0..INJECTED_PEOPLE {
+        let building = if k == 1 { "公寓2" } else { "公寓1" };
+        let status = if k == 0 { "离校" } else { "在校" };
+        let row = [
+            x(k),
+            format!("测试{}", GIVEN[k % 24]),
+            building.into(),
+            "999".into(),
+            COLLEGES[0].into(),
+            "2022级1班".into(),
+            "学生".into(),
+            "13800000000".into(),
+            "辅导员1".into(),
+            status.into(),
+        ];
+        let cells: Vec<&str> = order.iter().map(|&c| row[c].as_str()).collect();
+        line(&mut files.roster, &cells);
+    }
+    let mut roster_reject = |kind: &str, row: [&str; 10]| {
+        let cells: Vec<&str> = order.iter().map(|&c| row[c]).collect();
+        let n = lines(&files.roster) + 1;
+        line(&mut files.roster, &cells);
+        let _ = write!(faults, "reject,{kind},roster.csv,{n},,\r\n");
+    };
+    roster_reject(
+        "excel_mangled_id",
+        [
+            "1.10101E+17",
+            "测试甲",
+            "公寓1",
+            "101",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ],
+    );
+    roster_reject(
+        "empty_name",
+        ["X99001", "", "公寓1", "101", "", "", "", "", "", ""],
+    );
+    roster_reject(
+        "duplicate_person",
+        ["X00005", "测试重", "公寓1", "101", "", "", "", "", "", ""],
+    );
+    roster_reject(
+        "bad_status",
+        [
+            "X99002",
+            "测试乙",
+            "公寓1",
+            "101",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "毕业",
+        ],
+    );
+    roster_reject(
+        "empty_building",
+        ["X99003", "测试丙", "", "101", "", "", "", "", "", ""],
+    );
+
+    let mut sample = |tube: &str, person: &str, when: &str, round: &str| {
+        let mut cells = vec![tube, person, when, SITES[0]];
+        if with_round {
+            cells.push(round);
+        }
+        let n = lines(&files.samples) + 1;
+        line(&mut files.samples, &cells);
+        n
+    };
+    let mut record = |outcome: &str, kind: &str, file: &str, n: u64, tube: &str, person: &str| {
+        let _ = write!(faults, "{outcome},{kind},{file},{n},{tube},{person}\r\n");
+    };
+    // unregistered_person
+    sample("D0000001", &x(2), &at, &label);
+    let n = sample("D0000001", "U0000001", &at, &label);
+    record(
+        "anomaly",
+        "unregistered_person",
+        "samples.csv",
+        n,
+        "D0000001",
+        "U0000001",
+    );
+    // duplicate_row
+    sample("D0000002", &x(3), &at, &label);
+    sample("D0000002", &x(4), &at, &label);
+    let n = sample("D0000002", &x(3), &at, &label);
+    record(
+        "anomaly",
+        "duplicate_row",
+        "samples.csv",
+        n,
+        "D0000002",
+        &x(3),
+    );
+    // duplicate_sample
+    sample("D0000003", &x(5), &at, &label);
+    sample("D0000003", &x(6), &at, &label);
+    sample("D0000004", &x(7), &at, &label);
+    let n = sample("D0000004", &x(5), &at, &label);
+    record(
+        "anomaly",
+        "duplicate_sample",
+        "samples.csv",
+        n,
+        "D0000004",
+        &x(5),
+    );
+    // overfull_tube
+    let mut overfull_line = 0;
+    for k in 0..=opts.pool_size.min(INJECTED_PEOPLE - 20) {
+        let n = sample("D0000005", &x(10 + k), &at, &label);
+        if k == opts.pool_size {
+            overfull_line = n;
+        }
+    }
+    if opts.pool_size <= INJECTED_PEOPLE - 20 {
+        record(
+            "anomaly",
+            "overfull_tube",
+            "samples.csv",
+            overfull_line,
+            "D0000005",
+            "",
+        );
+    }
+    // mixed_buildings and sampled_on_leave
+    let n = sample("D0000006", &x(8), &at, &label);
+    sample("D0000006", &x(1), &at, &label);
+    record(
+        "anomaly",
+        "mixed_buildings",
+        "samples.csv",
+        n,
+        "D0000006",
+        "",
+    );
+    sample("D0000007", &x(9), &at, &label);
+    let n = sample("D0000007", &x(0), &at, &label);
+    record(
+        "anomaly",
+        "sampled_on_leave",
+        "samples.csv",
+        n,
+        "D0000007",
+        &x(0),
+    );
+    // tube_reused (needs two rounds)
+    if with_round {
+        sample("D0000008", &x(9), &at, &label);
+        let at2 = format_local((round_day(1) * 86_400 - 8 * 3600 + 19 * 3600) * 1_000_000);
+        let n = sample("D0000008", &x(2), &at2, &label2);
+        record("anomaly", "tube_reused", "samples.csv", n, "D0000008", "");
+    }
+    // Sample rows to reject.
+    for (kind, tube, person, when) in [
+        ("impossible_date", "D0000009", x(11), "2022-02-30 08:00"),
+        ("hour_24", "D0000009", x(11), "2022-04-10 24:00"),
+        ("excel_serial_date", "D0000009", x(11), "44661.375"),
+        ("bad_tube_id", "D 9", x(11), at.as_str()),
+        (
+            "excel_mangled_id",
+            "D0000009",
+            "2.00000001E+9".to_string(),
+            at.as_str(),
+        ),
+    ] {
+        let n = sample(tube, &person, when, &label);
+        record("reject", kind, "samples.csv", n, "", "");
+    }
+
+    let mut result = |tube: &str, orf: &str, n: &str, ic: &str, call: &str, round: &str| {
+        let mut cells = vec![tube, orf, n, ic, call];
+        if with_round {
+            cells.push(round);
+        }
+        let k = lines(&files.results) + 1;
+        line(&mut files.results, &cells);
+        k
+    };
+    for t in ["D0000001", "D0000004", "D0000005", "D0000006", "D0000007"] {
+        result(t, "未检出", "未检出", "28.1", "阴性", &label);
+    }
+    // conflicting_results
+    let n = result("D0000002", "", "", "27.5", "阴性", &label);
+    result("D0000002", "31.2", "32.4", "27.5", "阳性", &label);
+    record(
+        "anomaly",
+        "conflicting_results",
+        "results.csv",
+        n,
+        "D0000002",
+        "",
+    );
+    // lab_call_mismatch
+    let n = result("D0000003", "No Ct", "No Ct", "26.0", "阳性", &label);
+    record(
+        "anomaly",
+        "lab_call_mismatch",
+        "results.csv",
+        n,
+        "D0000003",
+        "",
+    );
+    // orphan_result
+    let n = result("D0009999", "", "", "27.0", "阴性", &label);
+    record("anomaly", "orphan_result", "results.csv", n, "D0009999", "");
+    for (kind, orf, call) in [
+        ("comma_decimal_ct", "38,5", "阴性"),
+        ("ct_out_of_range", "51", "阴性"),
+        ("bad_lab_call", "", "待定"),
+    ] {
+        let n = result("D0000001", orf, "", "27.0", call, &label);
+        record("reject", kind, "results.csv", n, "", "");
+    }
+    faults
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_time_forms_parse_back() {
+        let at = crate::ingest::values::timestamp("2022-04-10 07:05:20").unwrap();
+        for form in 0..4 {
+            let text = sample_time(at, form);
+            assert_eq!(crate::ingest::values::timestamp(&text), Ok(at), "{text}");
+        }
+    }
+
+    #[test]
+    fn buildings_split_the_people() {
+        let c = Campus::new(&GenerateOptions::default());
+        assert_eq!(c.buildings(), 28);
+        assert_eq!(*c.starts.last().unwrap(), 30_000);
+        let iso = c.starts[25] - c.starts[24];
+        assert!(iso < 200, "the isolation building is small: {iso}");
+    }
+}

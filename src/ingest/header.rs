@@ -1,0 +1,157 @@
+//! Matching a file's header row to the contract's columns, by English name or alias,
+//! after trimming, NFKC and case folding. Column order is free; unknown columns are
+//! ignored.
+
+use crate::error::{Error, Position, Result};
+use crate::normalize::clean;
+
+/// One column of an input kind.
+#[derive(Clone, Copy, Debug)]
+pub struct ColumnSpec {
+    /// The contract's English name.
+    pub name: &'static str,
+    /// Other names the column goes by, mostly Chinese.
+    pub aliases: &'static [&'static str],
+    /// Whether a file without the column is fatal.
+    pub required: bool,
+}
+
+/// Where each column of a spec list sits in one file.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    /// For each spec, the field index in the file, if the file has the column.
+    pub fields: Vec<Option<usize>>,
+    /// The file's header cells, cleaned.
+    pub headers: Vec<String>,
+}
+
+impl Layout {
+    /// Whether the file has the column of spec `col`.
+    pub fn has(&self, col: usize) -> bool {
+        self.fields[col].is_some()
+    }
+
+    /// The column's header as the file spells it, for rejects and messages.
+    pub fn header_of(&self, col: usize) -> &str {
+        self.fields[col].map_or("", |i| self.headers[i].as_str())
+    }
+}
+
+fn key(name: &str) -> String {
+    clean(name).to_lowercase()
+}
+
+/// Matches `raw_headers` (as read from line `line` of `file`) against `specs`.
+///
+/// Fatal when a required column is missing, or when two header cells name the same
+/// column (two aliases of one column, or one name twice): the file is ambiguous.
+pub fn match_header(
+    file: &str,
+    line: u64,
+    raw_headers: &[String],
+    specs: &[ColumnSpec],
+) -> Result<Layout> {
+    let headers: Vec<String> = raw_headers.iter().map(|h| clean(h).into_owned()).collect();
+    let mut fields = vec![None; specs.len()];
+    for (i, header) in headers.iter().enumerate() {
+        let k = key(header);
+        let Some(col) = specs
+            .iter()
+            .position(|s| key(s.name) == k || s.aliases.iter().any(|a| key(a) == k))
+        else {
+            continue;
+        };
+        if let Some(first) = fields[col] {
+            return Err(Error::input(
+                file,
+                Position::line(line),
+                format!(
+                    "header cells {} (\"{}\") and {} (\"{}\") both name the column {}; keep one of them",
+                    first + 1,
+                    headers[first],
+                    i + 1,
+                    header,
+                    specs[col].name
+                ),
+            ));
+        }
+        fields[col] = Some(i);
+    }
+    let missing: Vec<String> = specs
+        .iter()
+        .zip(&fields)
+        .filter(|(s, f)| s.required && f.is_none())
+        .map(|(s, _)| describe(s))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::input(
+            file,
+            Position::line(line),
+            format!(
+                "missing required column {}; the header row has: {}",
+                missing.join(", "),
+                headers
+                    .iter()
+                    .map(|h| format!("\"{h}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(Layout { fields, headers })
+}
+
+/// `person_id (学号, 工号, …)`: a column's name with its aliases.
+pub fn describe(spec: &ColumnSpec) -> String {
+    if spec.aliases.is_empty() {
+        spec.name.to_string()
+    } else {
+        format!("{} ({})", spec.name, spec.aliases.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPECS: [ColumnSpec; 2] = [
+        ColumnSpec {
+            name: "person_id",
+            aliases: &["学号", "工号"],
+            required: true,
+        },
+        ColumnSpec {
+            name: "name",
+            aliases: &["姓名"],
+            required: false,
+        },
+    ];
+
+    fn headers(h: &[&str]) -> Vec<String> {
+        h.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn aliases_and_case_match() {
+        let l = match_header("f.csv", 1, &headers(&["备注", " 姓名 ", "学号"]), &SPECS).unwrap();
+        assert_eq!(l.fields, vec![Some(2), Some(1)]);
+        let l = match_header("f.csv", 1, &headers(&["PERSON_ID"]), &SPECS).unwrap();
+        assert_eq!(l.fields, vec![Some(0), None]);
+    }
+
+    #[test]
+    fn missing_column_names_what_was_found() {
+        let e = match_header("f.csv", 1, &headers(&["姓名", "电话"]), &SPECS)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("person_id") && e.contains("\"电话\""), "{e}");
+    }
+
+    #[test]
+    fn two_aliases_of_one_column_are_fatal() {
+        let e = match_header("f.csv", 1, &headers(&["学号", "工号"]), &SPECS)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("both name the column person_id"), "{e}");
+    }
+}

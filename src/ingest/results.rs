@@ -1,0 +1,136 @@
+//! The lab results file (检测结果), one row per tube, and the retests file (复核结果),
+//! one row per individual retest, which adds `person_id`.
+
+use super::header::ColumnSpec;
+use super::samples::TUBE_ALIASES;
+use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
+use super::{Ingested, Row};
+use crate::error::{Error, Position, Result};
+use crate::record::{LabResult, ResultColumns};
+
+const TUBE_ID: usize = 0;
+const CT_ORF1AB: usize = 1;
+const CT_N: usize = 2;
+const CT_IC: usize = 3;
+const LAB_CALL: usize = 4;
+const ROUND: usize = 5;
+const TESTED_AT: usize = 6;
+const PERSON_ID: usize = 8;
+
+/// The results file's columns; the retests file adds a required `person_id`.
+pub const COLUMNS: [ColumnSpec; 9] = [
+    ColumnSpec {
+        name: "tube_id",
+        aliases: TUBE_ALIASES,
+        required: true,
+    },
+    ColumnSpec {
+        name: "ct_orf1ab",
+        aliases: &["ORF1ab", "ORF1ab基因", "ORF1ab Ct"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "ct_n",
+        aliases: &["N", "N基因", "N Ct"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "ct_ic",
+        aliases: &["内参", "内标", "IC"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "lab_call",
+        aliases: &["检测结果", "结果"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "round",
+        aliases: &["轮次"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "tested_at",
+        aliases: &["检测时间", "报告时间"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "lab",
+        aliases: &["检测机构"],
+        required: false,
+    },
+    ColumnSpec {
+        name: "person_id",
+        aliases: &["学号", "工号", "学号/工号", "人员编号"],
+        required: false,
+    },
+];
+
+/// The retests file's columns: the results columns with `person_id` required.
+pub fn retest_columns() -> [ColumnSpec; 9] {
+    let mut columns = COLUMNS;
+    columns[PERSON_ID].required = true;
+    columns
+}
+
+/// Parses one results (or retests) row.
+pub fn parse(row: &mut Row) -> Option<LabResult> {
+    let tube = row.parse(TUBE_ID, |v| values::id(v, MAX_TUBE_ID));
+    let ct_orf1ab = row.parse(CT_ORF1AB, values::ct);
+    let ct_n = row.parse(CT_N, values::ct);
+    let ct_ic = row.parse(CT_IC, values::ct);
+    let lab_call = row.parse(LAB_CALL, values::lab_call);
+    let tested_at = match row.text(TESTED_AT).is_empty() {
+        true => Some(None),
+        false => row.parse(TESTED_AT, values::timestamp).map(Some),
+    };
+    let person_id = match row.cell(PERSON_ID) {
+        None => Some(None),
+        Some(_) => row
+            .parse(PERSON_ID, |v| values::id(v, MAX_PERSON_ID))
+            .map(|_| row.optional(PERSON_ID)),
+    };
+    let ct_pair = row.cell(CT_ORF1AB).is_some() && row.cell(CT_N).is_some();
+    if !ct_pair && matches!(lab_call, Some(None)) && row.cell(LAB_CALL).is_some() {
+        row.fail(
+            LAB_CALL,
+            "is empty; without both Ct columns every row needs a lab call",
+        );
+        return None;
+    }
+    tube?;
+    Some(LabResult {
+        round: row.optional(ROUND),
+        tube_id: row.text(TUBE_ID).into(),
+        person_id: person_id?,
+        ct_orf1ab: ct_orf1ab?,
+        ct_n: ct_n?,
+        ct_ic: ct_ic?,
+        lab_call: lab_call?,
+        tested_at: tested_at?,
+        line: row.line(),
+    })
+}
+
+/// Which result columns `ingested` has; fatal when it can classify nothing (it needs
+/// `ct_orf1ab` and `ct_n`, or `lab_call`).
+pub fn columns(ingested: &Ingested<LabResult>) -> Result<ResultColumns> {
+    let layout = &ingested.layout;
+    let columns = ResultColumns {
+        ct_pair: layout.has(CT_ORF1AB) && layout.has(CT_N),
+        ct_ic: layout.has(CT_IC),
+        lab_call: layout.has(LAB_CALL),
+        round: layout.has(ROUND),
+    };
+    if !columns.ct_pair && !columns.lab_call {
+        return Err(Error::input(
+            &ingested.report.path,
+            Position::line(1),
+            format!(
+                "a results file needs both Ct columns (ct_orf1ab and ct_n) or a lab_call column; the header row has: {}",
+                layout.headers.iter().map(|h| format!("\"{h}\"")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    Ok(columns)
+}

@@ -1,0 +1,242 @@
+//! Cutting a CSV byte stream into chunks of whole records.
+//!
+//! The reader thread cuts, the workers parse, so the cutter must agree exactly with the
+//! CSV parser about where a record ends, or a chunk would start inside a quoted field.
+//! [`Scanner`] follows the `csv` crate's state machine (RFC 4180 with doubled quotes):
+//! a quote opens a quoted field only at the start of a field; inside one, a doubled
+//! quote is a literal quote and a lone quote closes it; a line feed outside a quoted
+//! field ends a record.
+
+use memchr::{memchr, memchr2};
+use std::io::Read;
+
+/// The largest record poolscreen reads, in bytes. A longer "record" is nearly always
+/// an unterminated quote that swallowed the rest of the file.
+pub const MAX_RECORD_BYTES: usize = 1 << 20;
+
+/// How many bytes the reader reads at a time; chunks are about this long.
+const BLOCK_BYTES: usize = 1 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+/// Finds record boundaries in a byte stream fed to it in pieces.
+#[derive(Clone, Debug)]
+pub struct Scanner {
+    state: State,
+    prev: u8,
+}
+
+impl Default for Scanner {
+    fn default() -> Scanner {
+        Scanner {
+            state: State::Unquoted,
+            prev: b'\n',
+        }
+    }
+}
+
+impl Scanner {
+    /// Scans the next piece of the stream and calls `boundary` with the index, within
+    /// `bytes`, just after each line feed that ends a record.
+    pub fn scan(&mut self, bytes: &[u8], mut boundary: impl FnMut(usize)) {
+        let mut i = 0;
+        while i < bytes.len() {
+            match self.state {
+                State::Unquoted => match memchr2(b'"', b'\n', &bytes[i..]) {
+                    None => i = bytes.len(),
+                    Some(k) => {
+                        let p = i + k;
+                        if bytes[p] == b'\n' {
+                            boundary(p + 1);
+                        } else {
+                            let prev = if p == 0 { self.prev } else { bytes[p - 1] };
+                            if matches!(prev, b',' | b'\n' | b'\r') {
+                                self.state = State::Quoted;
+                            }
+                        }
+                        i = p + 1;
+                    }
+                },
+                State::Quoted => match memchr(b'"', &bytes[i..]) {
+                    None => i = bytes.len(),
+                    Some(k) => {
+                        self.state = State::QuoteInQuoted;
+                        i += k + 1;
+                    }
+                },
+                State::QuoteInQuoted => {
+                    if bytes[i] == b'"' {
+                        self.state = State::Quoted;
+                        i += 1;
+                    } else {
+                        // The quoted field has closed; this byte is read unquoted.
+                        self.state = State::Unquoted;
+                    }
+                }
+            }
+        }
+        if let Some(&last) = bytes.last() {
+            self.prev = last;
+        }
+    }
+
+    /// Whether the stream so far ends inside a quoted field.
+    pub fn in_quotes(&self) -> bool {
+        self.state == State::Quoted
+    }
+}
+
+/// A run of whole records, cut from an input.
+#[derive(Debug)]
+pub struct Chunk {
+    /// The chunk's place in the file, starting at `0`.
+    pub index: usize,
+    /// The records' bytes, line terminators included.
+    pub bytes: Vec<u8>,
+    /// The line number, starting at `1`, of the chunk's first byte.
+    pub first_line: u64,
+    /// The byte offset in the file of the chunk's first byte.
+    pub offset: u64,
+}
+
+/// Why cutting stopped.
+#[derive(Debug)]
+pub enum CutError {
+    /// Reading failed.
+    Io(std::io::Error),
+    /// A record grew past [`MAX_RECORD_BYTES`]; it started on this line.
+    RecordTooLong {
+        /// The line, starting at `1`, where the record started.
+        line: u64,
+        /// Whether the record is inside a quoted field.
+        in_quotes: bool,
+    },
+}
+
+/// Reads a stream and hands out chunks of whole records.
+pub struct Cutter<R> {
+    reader: R,
+    scanner: Scanner,
+    /// Bytes read and not yet handed out; always starts at a record boundary.
+    carry: Vec<u8>,
+    /// End of the first complete record in `carry`, or `0`.
+    first_boundary: usize,
+    /// End of the last complete record in `carry`, or `0`.
+    last_boundary: usize,
+    next_index: usize,
+    next_line: u64,
+    next_offset: u64,
+    eof: bool,
+}
+
+impl<R: Read> Cutter<R> {
+    /// A cutter over `reader`, whose first byte is at `offset` in the file.
+    pub fn new(reader: R, offset: u64) -> Cutter<R> {
+        Cutter {
+            reader,
+            scanner: Scanner::default(),
+            carry: Vec::new(),
+            first_boundary: 0,
+            last_boundary: 0,
+            next_index: 0,
+            next_line: 1,
+            next_offset: offset,
+            eof: false,
+        }
+    }
+
+    /// The next chunk, or `None` at the end of the stream. With `first_record_only`,
+    /// the chunk holds just the next record (used for the header row).
+    pub fn next_chunk(&mut self, first_record_only: bool) -> Result<Option<Chunk>, CutError> {
+        loop {
+            if first_record_only && self.first_boundary > 0 {
+                return Ok(Some(self.take(self.first_boundary)));
+            }
+            if self.last_boundary > 0
+                && !first_record_only
+                && (self.eof || self.carry.len() >= BLOCK_BYTES)
+            {
+                return Ok(Some(self.take(self.last_boundary)));
+            }
+            if self.eof {
+                if self.carry.is_empty() {
+                    return Ok(None);
+                }
+                return Ok(Some(self.take(self.carry.len())));
+            }
+            if self.carry.len() - self.last_boundary > MAX_RECORD_BYTES {
+                return Err(CutError::RecordTooLong {
+                    line: self.next_line + count_lines(&self.carry[..self.last_boundary]),
+                    in_quotes: self.scanner.in_quotes(),
+                });
+            }
+            self.fill()?;
+        }
+    }
+
+    fn fill(&mut self) -> Result<(), CutError> {
+        let start = self.carry.len();
+        self.carry.resize(start + BLOCK_BYTES, 0);
+        let mut filled = start;
+        while filled < self.carry.len() {
+            match self.reader.read(&mut self.carry[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.carry.truncate(start);
+                    return Err(CutError::Io(e));
+                }
+            }
+        }
+        self.carry.truncate(filled);
+        self.scan_from(start);
+        Ok(())
+    }
+
+    /// Scans `carry[from..]`, continuing the scanner's state, and records boundaries.
+    fn scan_from(&mut self, from: usize) {
+        let (mut first, mut last) = (self.first_boundary, self.last_boundary);
+        self.scanner.scan(&self.carry[from..], |b| {
+            if first == 0 {
+                first = from + b;
+            }
+            last = from + b;
+        });
+        self.first_boundary = first;
+        self.last_boundary = last;
+    }
+
+    fn take(&mut self, end: usize) -> Chunk {
+        let rest = self.carry.split_off(end);
+        let bytes = std::mem::replace(&mut self.carry, rest);
+        let chunk = Chunk {
+            index: self.next_index,
+            first_line: self.next_line,
+            offset: self.next_offset,
+            bytes,
+        };
+        self.next_index += 1;
+        self.next_line += count_lines(&chunk.bytes);
+        self.next_offset += chunk.bytes.len() as u64;
+        // The carry now starts at a record boundary: scan it afresh.
+        self.scanner = Scanner::default();
+        self.first_boundary = 0;
+        self.last_boundary = 0;
+        self.scan_from(0);
+        chunk
+    }
+}
+
+/// The number of line feeds in `bytes`.
+pub fn count_lines(bytes: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', bytes).count() as u64
+}

@@ -1,0 +1,19 @@
+//! poolscreen reconciles a pooled nucleic-acid screening round: the roster, the
+//! sampling records and the lab's results go in; the retest list, the missing list and
+//! per-building figures come out. See `ARCHITECTURE.md` for the map of the stages.
+
+pub mod classify;
+pub mod cmd;
+pub mod error;
+pub mod export;
+pub mod generate;
+pub mod ingest;
+pub mod manifest;
+pub mod normalize;
+pub mod order;
+pub mod pipeline;
+pub mod reconcile;
+pub mod record;
+pub mod retest;
+pub mod rules;
+pub mod summarize;

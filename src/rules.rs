@@ -1,0 +1,116 @@
+//! The interpretation rules: Ct cutoffs, with the contract's defaults, optionally
+//! overridden by a TOML file (`--rules FILE`).
+
+use crate::error::{Error, Position, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The numbers that turn Ct values into classes. All values are Ct, in cycles.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Rules {
+    /// A target is detected when its Ct is at most this. Default 40.0.
+    pub cutoff: f64,
+    /// When set, a tube with both targets detected but both Ct above this is suspect
+    /// (the grey zone). Default unset.
+    pub grey_above: Option<f64>,
+    /// The internal control is detected when its Ct is at most this. Default 40.0.
+    pub ic_cutoff: f64,
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules {
+            cutoff: 40.0,
+            grey_above: None,
+            ic_cutoff: 40.0,
+        }
+    }
+}
+
+impl Rules {
+    /// Reads rules from a TOML file; keys not given keep their defaults.
+    ///
+    /// ```toml
+    /// cutoff = 38.0
+    /// grey_above = 35.0
+    /// ic_cutoff = 40.0
+    /// ```
+    pub fn from_file(path: &Path, name: &str) -> Result<Rules> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Rules::from_toml(&text, name)
+    }
+
+    /// Parses rules from TOML text; `name` names the file in errors.
+    pub fn from_toml(text: &str, name: &str) -> Result<Rules> {
+        let rules: Rules = toml::from_str(text).map_err(|e| {
+            let position = match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() as u64 + 1;
+                    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                    Position {
+                        line: Some(line),
+                        column: Some(format!("{column}")),
+                        byte: None,
+                    }
+                }
+                None => Position::default(),
+            };
+            Error::input(
+                name,
+                position,
+                format!(
+                    "{}; the keys are cutoff, grey_above and ic_cutoff, each a Ct number",
+                    e.message()
+                ),
+            )
+        })?;
+        rules.check(name)?;
+        Ok(rules)
+    }
+
+    fn check(&self, name: &str) -> Result<()> {
+        let in_range = |v: f64| v > 0.0 && v <= crate::ingest::values::MAX_CT;
+        let bad = |msg: &str| Err(Error::input(name, Position::default(), msg.to_string()));
+        if !in_range(self.cutoff) {
+            return bad("cutoff must be a Ct above 0 and at most 50");
+        }
+        if !in_range(self.ic_cutoff) {
+            return bad("ic_cutoff must be a Ct above 0 and at most 50");
+        }
+        if let Some(grey) = self.grey_above {
+            if !in_range(grey) || grey >= self.cutoff {
+                return bad("grey_above must be a Ct above 0 and below cutoff");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        assert_eq!(Rules::from_toml("", "r.toml").unwrap(), Rules::default());
+        let r = Rules::from_toml("cutoff = 38\ngrey_above = 35.5\n", "r.toml").unwrap();
+        assert_eq!(
+            (r.cutoff, r.grey_above, r.ic_cutoff),
+            (38.0, Some(35.5), 40.0)
+        );
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e = Rules::from_toml("cutoff = 38\ncutof = 1\n", "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("r.toml:2 column \"1\""), "{e}");
+        let e = Rules::from_toml("grey_above = 41\n", "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("below cutoff"), "{e}");
+    }
+}
