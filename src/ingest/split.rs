@@ -154,6 +154,12 @@ impl<R: Read> Cutter<R> {
     /// the chunk holds just the next record (used for the header row).
     pub fn next_chunk(&mut self, first_record_only: bool) -> Result<Option<Chunk>, CutError> {
         loop {
+            if self.carry.len() - self.last_boundary > MAX_RECORD_BYTES {
+                return Err(CutError::RecordTooLong {
+                    line: self.next_line + count_lines(&self.carry[..self.last_boundary]),
+                    in_quotes: self.scanner.in_quotes(),
+                });
+            }
             if first_record_only && self.first_boundary > 0 {
                 return Ok(Some(self.take(self.first_boundary)));
             }
@@ -168,12 +174,6 @@ impl<R: Read> Cutter<R> {
                     return Ok(None);
                 }
                 return Ok(Some(self.take(self.carry.len())));
-            }
-            if self.carry.len() - self.last_boundary > MAX_RECORD_BYTES {
-                return Err(CutError::RecordTooLong {
-                    line: self.next_line + count_lines(&self.carry[..self.last_boundary]),
-                    in_quotes: self.scanner.in_quotes(),
-                });
             }
             self.fill()?;
         }
