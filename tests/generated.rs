@@ -1,0 +1,155 @@
+//! Generated rounds checked against the truth: `generate --dirty` writes the files and
+//! the list of injected faults; the pipeline must find every fault where it was put,
+//! nothing else, and act on every infected person.
+
+mod common;
+
+use common::*;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::path::Path;
+
+fn read_csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers.iter().map(String::from).zip(r.iter().map(String::from)).collect()
+        })
+        .collect()
+}
+
+fn table(path: &Path) -> Vec<HashMap<String, String>> {
+    let df = read_parquet(path);
+    (0..df.height())
+        .map(|i| df.columns().iter().map(|c| (c.name().to_string(), cell(c.get(i).unwrap()))).collect())
+        .collect()
+}
+
+struct Round {
+    dir: tempfile::TempDir,
+}
+
+impl Round {
+    fn new(args: &[&str]) -> Round {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all = vec!["generate", "--out", "."];
+        all.extend_from_slice(args);
+        let gen = poolscreen(dir.path(), &all);
+        assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+        let run = poolscreen(
+            dir.path(),
+            &["run", "--roster", "roster.csv", "--samples", "samples.csv", "--results", "results.csv", "--out", "out"],
+        );
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        Round { dir }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+#[test]
+fn a_dirty_round_shows_every_injected_fault_and_nothing_else() {
+    let round = Round::new(&["--people", "20000", "--rounds", "2", "--dirty", "--seed", "3", "--prevalence", "0.002"]);
+    let faults = read_csv_rows(&round.path("faults.csv"));
+    let kinds: BTreeSet<&str> = faults.iter().filter(|f| f["outcome"] == "anomaly").map(|f| f["kind"].as_str()).collect();
+    assert_eq!(kinds.len(), 10, "one of each anomaly kind is injected: {kinds:?}");
+
+    let rejects = read_csv_rows(&round.path("out/rejects.csv").with_extension("csv"));
+    let rejected: BTreeSet<(String, String)> = rejects.iter().map(|r| (r["file"].clone(), r["line"].clone())).collect();
+    let injected: BTreeSet<(String, String)> = faults
+        .iter()
+        .filter(|f| f["outcome"] == "reject")
+        .map(|f| (f["file"].clone(), f["line"].clone()))
+        .collect();
+    assert_eq!(rejected, injected, "exactly the injected bad rows are rejected");
+
+    let anomalies = table(&round.path("out/anomalies.parquet"));
+    for f in faults.iter().filter(|f| f["outcome"] == "anomaly") {
+        let found = anomalies.iter().any(|a| {
+            a["kind"] == f["kind"]
+                && a["tube_id"] == f["tube_id"]
+                && (f["person_id"].is_empty() || a["person_id"] == f["person_id"])
+                && a["file"] == f["file"]
+                && a["line"] == f["line"]
+        });
+        assert!(found, "fault {f:?} not among the anomalies");
+    }
+    // Every anomaly concerns an injected tube or person: the clean part of the round has none.
+    for a in &anomalies {
+        let injected = a["tube_id"].starts_with('D') || a["person_id"].starts_with('X') || a["person_id"].starts_with('U');
+        assert!(injected, "unexpected anomaly {a:?}");
+    }
+
+    // Conservation for every input, against the files' own line counts.
+    let m = manifest(&round.path("out"));
+    for input in m["inputs"].as_array().unwrap() {
+        let path = round.path(input["path"].as_str().unwrap());
+        let data_lines = fs::read(&path).unwrap().iter().filter(|&&b| b == b'\n').count() as u64 - 1;
+        assert_eq!(input["rows_read"].as_u64().unwrap(), data_lines, "{path:?}");
+        assert_eq!(
+            input["rows_read"].as_u64().unwrap(),
+            input["rows_accepted"].as_u64().unwrap() + input["rows_rejected"].as_u64().unwrap()
+        );
+    }
+    assert_eq!(m["inputs"][0]["encoding"], "GB18030");
+    assert_eq!(m["inputs"][1]["encoding"], "UTF-8 with BOM");
+}
+
+#[test]
+fn every_infected_person_sampled_is_on_the_retest_list() {
+    let round = Round::new(&["--people", "20000", "--rounds", "2", "--dirty", "--seed", "5", "--prevalence", "0.003"]);
+    let truth = read_csv_rows(&round.path("truth.csv"));
+    let retest = table(&round.path("out/retest.parquet"));
+    let on_list: HashSet<(String, String)> = retest.iter().map(|r| (r["round"].clone(), r["person_id"].clone())).collect();
+    let infected: HashSet<(String, String)> = truth
+        .iter()
+        .filter(|t| t["infected"] == "true" && t["sampled"] == "true")
+        .map(|t| (t["round"].clone(), t["person_id"].clone()))
+        .collect();
+    assert!(infected.len() > 20, "the round has infections to find");
+    for person in &infected {
+        assert!(on_list.contains(person), "infected {person:?} is not on the retest list");
+    }
+    // Conversely, every tube on the list outside the injected ones holds an infected person.
+    let mut by_tube: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for r in &retest {
+        if !r["tube_id"].starts_with('D') {
+            assert!(r["tube_class"] == "positive" || r["tube_class"] == "suspect", "{r:?}");
+            by_tube.entry((r["round"].clone(), r["tube_id"].clone())).or_default().push(r["person_id"].clone());
+        }
+    }
+    for ((round_label, tube), people) in &by_tube {
+        assert!(
+            people.iter().any(|p| infected.contains(&(round_label.clone(), p.clone()))),
+            "tube {tube} of round {round_label} is on the list without an infected person"
+        );
+    }
+    // The missing list is exactly the people the generator skipped (injected people aside).
+    let missing: HashSet<(String, String)> = table(&round.path("out/missing.parquet"))
+        .into_iter()
+        .filter(|m| !m["person_id"].starts_with('X'))
+        .map(|m| (m["round"].clone(), m["person_id"].clone()))
+        .collect();
+    let skipped: HashSet<(String, String)> = truth
+        .iter()
+        .filter(|t| t["sampled"] == "false")
+        .map(|t| (t["round"].clone(), t["person_id"].clone()))
+        .collect();
+    assert_eq!(missing, skipped);
+}
+
+#[test]
+fn a_clean_campus_round_has_no_rejects_and_no_anomalies() {
+    let round = Round::new(&["--people", "30000", "--seed", "9"]);
+    assert_eq!(read_spreadsheet_csv(&round.path("out/rejects.csv")), "file,line,column,reason,raw\n");
+    assert!(table(&round.path("out/anomalies.parquet")).is_empty());
+    let buildings = table(&round.path("out/buildings.parquet"));
+    assert_eq!(buildings.len(), 28);
+    let people: i64 = buildings.iter().map(|b| b["expected"].parse::<i64>().unwrap() + b["on_leave"].parse::<i64>().unwrap()).sum();
+    assert_eq!(people, 30_000);
+}
