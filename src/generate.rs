@@ -176,7 +176,7 @@ impl Campus {
         let r = rand(self.seed, i as u64, DRAW_NAME);
         let mut name = String::from(SURNAMES[(r % 24) as usize]);
         name.push_str(GIVEN[((r >> 8) % 24) as usize]);
-        if (r >> 16) % 3 != 0 {
+        if !(r >> 16).is_multiple_of(3) {
             name.push_str(GIVEN[((r >> 24) % 24) as usize]);
         }
         name
@@ -454,7 +454,7 @@ fn building_files(
                 }
             };
             let (orf, gene_n, call) = if infected {
-                if (r >> 40) % 7 == 0 {
+                if (r >> 40).is_multiple_of(7) {
                     (ct(0), nd(r).to_string(), "可疑")
                 } else {
                     (ct(0), ct(16), "阳性")

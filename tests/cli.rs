@@ -9,12 +9,24 @@ use std::fs;
 use std::path::Path;
 
 fn fixture(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 fn run_basic(out: &Path, extra: &[&str]) -> std::process::Output {
     let out = out.display().to_string();
-    let mut args = vec!["run", "--roster", "roster.csv", "--samples", "samples.csv", "--results", "results.csv", "--out", &out];
+    let mut args = vec![
+        "run",
+        "--roster",
+        "roster.csv",
+        "--samples",
+        "samples.csv",
+        "--results",
+        "results.csv",
+        "--out",
+        &out,
+    ];
     args.extend_from_slice(extra);
     poolscreen(&fixture("basic"), &args)
 }
@@ -23,7 +35,12 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut files: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .flatten()
-        .map(|e| (e.file_name().to_string_lossy().to_string(), fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().to_string(),
+                fs::read(e.path()).unwrap(),
+            )
+        })
         .collect();
     files.sort();
     files
@@ -33,16 +50,18 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn parquet_schemas_follow_the_contract() {
     let out = tempfile::tempdir().unwrap();
     assert!(run_basic(out.path(), &[]).status.success());
-    let tz = Some(TimeZone::opt_try_new(Some("Asia/Shanghai")).unwrap().unwrap());
+    let tz = Some(
+        TimeZone::opt_try_new(Some("Asia/Shanghai"))
+            .unwrap()
+            .unwrap(),
+    );
     let ts = DataType::Datetime(TimeUnit::Microseconds, tz);
     let expect: [(&str, Vec<(&str, DataType)>); 5] = [
         (
             "buildings",
             [("round", DataType::String), ("building", DataType::String)]
                 .into_iter()
-                .chain(
-                    ["expected", "on_leave", "sampled", "missing"].map(|c| (c, DataType::Int64)),
-                )
+                .chain(["expected", "on_leave", "sampled", "missing"].map(|c| (c, DataType::Int64)))
                 .chain([("coverage", DataType::Float64)])
                 .chain(
                     [
@@ -61,24 +80,48 @@ fn parquet_schemas_follow_the_contract() {
         ),
         (
             "retest",
-            ["round", "action", "reason", "person_id", "name", "building", "room", "college", "class", "phone", "counselor", "tube_id"]
-                .map(|c| (c, DataType::String))
-                .into_iter()
-                .chain([
-                    ("tube_size", DataType::Int64),
-                    ("tube_class", DataType::String),
-                    ("ct_orf1ab", DataType::Float64),
-                    ("ct_n", DataType::Float64),
-                    ("sampled_at", ts.clone()),
-                    ("site", DataType::String),
-                ])
-                .collect(),
+            [
+                "round",
+                "action",
+                "reason",
+                "person_id",
+                "name",
+                "building",
+                "room",
+                "college",
+                "class",
+                "phone",
+                "counselor",
+                "tube_id",
+            ]
+            .map(|c| (c, DataType::String))
+            .into_iter()
+            .chain([
+                ("tube_size", DataType::Int64),
+                ("tube_class", DataType::String),
+                ("ct_orf1ab", DataType::Float64),
+                ("ct_n", DataType::Float64),
+                ("sampled_at", ts.clone()),
+                ("site", DataType::String),
+            ])
+            .collect(),
         ),
         (
             "missing",
-            ["round", "person_id", "name", "building", "room", "college", "class", "phone", "counselor", "status"]
-                .map(|c| (c, DataType::String))
-                .to_vec(),
+            [
+                "round",
+                "person_id",
+                "name",
+                "building",
+                "room",
+                "college",
+                "class",
+                "phone",
+                "counselor",
+                "status",
+            ]
+            .map(|c| (c, DataType::String))
+            .to_vec(),
         ),
         (
             "tubes",
@@ -111,13 +154,23 @@ fn parquet_schemas_follow_the_contract() {
     for (table, columns) in expect {
         let path = out.path().join(format!("{table}.parquet"));
         let df = read_parquet(&path);
-        let got: Vec<(String, DataType)> = df.columns().iter().map(|c| (c.name().to_string(), c.dtype().clone())).collect();
-        let want: Vec<(String, DataType)> = columns.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+        let got: Vec<(String, DataType)> = df
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), c.dtype().clone()))
+            .collect();
+        let want: Vec<(String, DataType)> = columns
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), t))
+            .collect();
         assert_eq!(got, want, "{table}.parquet schema");
         let bytes = fs::read(&path).unwrap();
         let zstd_magic = [0x28, 0xB5, 0x2F, 0xFD];
         if df.height() > 0 {
-            assert!(bytes.windows(4).any(|w| w == zstd_magic), "{table}.parquet holds zstd frames");
+            assert!(
+                bytes.windows(4).any(|w| w == zstd_magic),
+                "{table}.parquet holds zstd frames"
+            );
         }
     }
     // A timestamp is stored as UTC microseconds: 08:00 in Shanghai is 00:00 UTC.
@@ -153,12 +206,31 @@ fn manifest_counts_and_hashes_inputs() {
     assert_eq!(roster["sha256"].as_str().unwrap().len(), 64);
     for input in m["inputs"].as_array().unwrap() {
         let read = input["rows_read"].as_u64().unwrap();
-        assert_eq!(read, input["rows_accepted"].as_u64().unwrap() + input["rows_rejected"].as_u64().unwrap());
+        assert_eq!(
+            read,
+            input["rows_accepted"].as_u64().unwrap() + input["rows_rejected"].as_u64().unwrap()
+        );
     }
     assert_eq!(m["rounds"], serde_json::json!(["2022-04-10"]));
     assert_eq!(m["rules"]["cutoff"], 40.0);
-    let outputs: Vec<&str> = m["outputs"].as_array().unwrap().iter().map(|o| o["file"].as_str().unwrap()).collect();
-    assert_eq!(outputs, ["buildings.parquet", "retest.parquet", "retest.csv", "missing.parquet", "tubes.parquet", "anomalies.parquet", "rejects.csv"]);
+    let outputs: Vec<&str> = m["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            "buildings.parquet",
+            "retest.parquet",
+            "retest.csv",
+            "missing.parquet",
+            "tubes.parquet",
+            "anomalies.parquet",
+            "rejects.csv"
+        ]
+    );
     assert_eq!(m["outputs"][1]["rows"], 4);
 }
 
@@ -166,16 +238,38 @@ fn manifest_counts_and_hashes_inputs() {
 fn exit_statuses() {
     let out = tempfile::tempdir().unwrap();
     assert_eq!(run_basic(out.path(), &[]).status.code(), Some(0));
-    assert_eq!(run_basic(out.path(), &["--strict"]).status.code(), Some(0), "no rejects, --strict is fine");
+    assert_eq!(
+        run_basic(out.path(), &["--strict"]).status.code(),
+        Some(0),
+        "no rejects, --strict is fine"
+    );
     let usage = poolscreen(&fixture("basic"), &["run", "--roster", "roster.csv"]);
-    assert_eq!(usage.status.code(), Some(2), "missing arguments are a usage error");
+    assert_eq!(
+        usage.status.code(),
+        Some(2),
+        "missing arguments are a usage error"
+    );
     let threads = run_basic(out.path(), &["--threads", "0"]);
     assert_eq!(threads.status.code(), Some(2));
     let mask = run_basic(out.path(), &["--mask"]);
-    assert_eq!(mask.status.code(), Some(2), "privacy flags are refused until they work");
+    assert_eq!(
+        mask.status.code(),
+        Some(2),
+        "privacy flags are refused until they work"
+    );
     let missing = poolscreen(
         &fixture("basic"),
-        &["run", "--roster", "nope.csv", "--samples", "samples.csv", "--results", "results.csv", "--out", &out.path().display().to_string()],
+        &[
+            "run",
+            "--roster",
+            "nope.csv",
+            "--samples",
+            "samples.csv",
+            "--results",
+            "results.csv",
+            "--out",
+            &out.path().display().to_string(),
+        ],
     );
     assert_eq!(missing.status.code(), Some(2));
 }
@@ -188,20 +282,41 @@ fn a_failed_run_leaves_earlier_outputs_untouched() {
     let bad = fixture("fatal_two_aliases");
     let failed = poolscreen(
         &bad,
-        &["run", "--roster", "roster.csv", "--samples", "samples.csv", "--results", "results.csv", "--out", &out.path().display().to_string()],
+        &[
+            "run",
+            "--roster",
+            "roster.csv",
+            "--samples",
+            "samples.csv",
+            "--results",
+            "results.csv",
+            "--out",
+            &out.path().display().to_string(),
+        ],
     );
     assert_eq!(failed.status.code(), Some(1));
-    assert_eq!(snapshot(out.path()), before, "outputs and nothing else, byte for byte");
+    assert_eq!(
+        snapshot(out.path()),
+        before,
+        "outputs and nothing else, byte for byte"
+    );
 }
 
 #[test]
 fn stale_temporary_files_are_removed() {
     let out = tempfile::tempdir().unwrap();
-    fs::write(out.path().join(".poolscreen-tmp-99999-tubes.parquet"), b"half written").unwrap();
+    fs::write(
+        out.path().join(".poolscreen-tmp-99999-tubes.parquet"),
+        b"half written",
+    )
+    .unwrap();
     assert!(run_basic(out.path(), &[]).status.success());
     let names: Vec<String> = snapshot(out.path()).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names.len(), 8, "{names:?}");
-    assert!(names.iter().all(|n| !n.starts_with(".poolscreen-tmp-")), "{names:?}");
+    assert!(
+        names.iter().all(|n| !n.starts_with(".poolscreen-tmp-")),
+        "{names:?}"
+    );
 }
 
 #[test]
@@ -210,9 +325,26 @@ fn an_output_folder_that_would_overwrite_an_input_is_refused() {
     for f in ["roster.csv", "samples.csv", "results.csv"] {
         fs::copy(fixture("basic").join(f), dir.path().join(f)).unwrap();
     }
-    fs::copy(fixture("basic").join("results.csv"), dir.path().join("rejects.csv")).unwrap();
+    fs::copy(
+        fixture("basic").join("results.csv"),
+        dir.path().join("rejects.csv"),
+    )
+    .unwrap();
     let before = fs::read(dir.path().join("rejects.csv")).unwrap();
-    let run = poolscreen(dir.path(), &["run", "--roster", "roster.csv", "--samples", "samples.csv", "--results", "rejects.csv", "--out", "."]);
+    let run = poolscreen(
+        dir.path(),
+        &[
+            "run",
+            "--roster",
+            "roster.csv",
+            "--samples",
+            "samples.csv",
+            "--results",
+            "rejects.csv",
+            "--out",
+            ".",
+        ],
+    );
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("would overwrite"));
     assert_eq!(fs::read(dir.path().join("rejects.csv")).unwrap(), before);
@@ -223,41 +355,108 @@ fn thread_counts_give_identical_bytes() {
     let data = tempfile::tempdir().unwrap();
     let gen = poolscreen(
         data.path(),
-        &["generate", "--out", ".", "--people", "60000", "--rounds", "2", "--dirty", "--prevalence", "0.002", "--seed", "11"],
+        &[
+            "generate",
+            "--out",
+            ".",
+            "--people",
+            "60000",
+            "--rounds",
+            "2",
+            "--dirty",
+            "--prevalence",
+            "0.002",
+            "--seed",
+            "11",
+        ],
     );
-    assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
     let mut outputs = Vec::new();
     for threads in ["1", "2", "4"] {
         let out = data.path().join(format!("out{threads}"));
         let run = poolscreen(
             data.path(),
-            &["run", "--roster", "roster.csv", "--samples", "samples.csv", "--results", "results.csv", "--out", &out.display().to_string(), "--threads", threads],
+            &[
+                "run",
+                "--roster",
+                "roster.csv",
+                "--samples",
+                "samples.csv",
+                "--results",
+                "results.csv",
+                "--out",
+                &out.display().to_string(),
+                "--threads",
+                threads,
+            ],
         );
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-        let files: Vec<_> = snapshot(&out).into_iter().filter(|(n, _)| n != "manifest.json").collect();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let files: Vec<_> = snapshot(&out)
+            .into_iter()
+            .filter(|(n, _)| n != "manifest.json")
+            .collect();
         assert_eq!(files.len(), 7);
         outputs.push(files);
     }
-    assert!(outputs[0] == outputs[1] && outputs[1] == outputs[2], "tables differ between thread counts");
+    assert!(
+        outputs[0] == outputs[1] && outputs[1] == outputs[2],
+        "tables differ between thread counts"
+    );
 }
 
 #[test]
 fn the_demo_runs_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let run = poolscreen(dir.path(), &["demo", "--out", "demo"]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let stdout = String::from_utf8(run.stdout).unwrap();
-    assert!(stdout.contains("公寓25") && stdout.contains("公寓28"), "{stdout}");
+    assert!(
+        stdout.contains("公寓25") && stdout.contains("公寓28"),
+        "{stdout}"
+    );
     let buildings = read_parquet(&dir.path().join("demo/buildings.parquet"));
     assert_eq!(buildings.height(), 28);
-    let expected: i64 = buildings.column("expected").unwrap().i64().unwrap().sum().unwrap();
+    let expected: i64 = buildings
+        .column("expected")
+        .unwrap()
+        .i64()
+        .unwrap()
+        .sum()
+        .unwrap();
     assert!((29_000..=30_000).contains(&expected), "{expected}");
     let tubes = read_parquet(&dir.path().join("demo/tubes.parquet"));
-    let classes: Vec<String> = (0..tubes.height()).map(|i| cell(tubes.column("tube_class").unwrap().get(i).unwrap())).collect();
+    let classes: Vec<String> = (0..tubes.height())
+        .map(|i| cell(tubes.column("tube_class").unwrap().get(i).unwrap()))
+        .collect();
     let count = |c: &str| classes.iter().filter(|v| *v == c).count();
-    assert!(count("positive") >= 1 && count("suspect") >= 1, "a few positive and suspect pools");
+    assert!(
+        count("positive") >= 1 && count("suspect") >= 1,
+        "a few positive and suspect pools"
+    );
     // The isolation building has single tubes only.
-    let iso = (0..buildings.height()).position(|i| cell(buildings.column("building").unwrap().get(i).unwrap()) == "公寓25").unwrap();
-    let row = |c: &str| buildings.column(c).unwrap().i64().unwrap().get(iso).unwrap();
+    let iso = (0..buildings.height())
+        .position(|i| cell(buildings.column("building").unwrap().get(i).unwrap()) == "公寓25")
+        .unwrap();
+    let row = |c: &str| {
+        buildings
+            .column(c)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .get(iso)
+            .unwrap()
+    };
     assert_eq!(row("tubes"), row("sampled"));
 }

@@ -37,7 +37,13 @@ fn input_args(case: &Path) -> Vec<String> {
         }
     }
     if let Ok(extra) = fs::read_to_string(case.join("args")) {
-        args.extend(extra.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from));
+        args.extend(
+            extra
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
     }
     args
 }
@@ -70,10 +76,13 @@ fn check(case: &Path) -> Vec<String> {
     let stderr = String::from_utf8_lossy(&output.stderr).to_string();
     let mut problems = Vec::new();
 
-    let want_status: i32 = fs::read_to_string(expected.join("status")).map_or(0, |s| s.trim().parse().unwrap());
+    let want_status: i32 =
+        fs::read_to_string(expected.join("status")).map_or(0, |s| s.trim().parse().unwrap());
     let status = output.status.code().unwrap_or(-1);
     if status != want_status {
-        problems.push(format!("exit status {status}, expected {want_status}; stderr:\n{stderr}"));
+        problems.push(format!(
+            "exit status {status}, expected {want_status}; stderr:\n{stderr}"
+        ));
     }
     if let Ok(want) = fs::read_to_string(expected.join("stderr")) {
         for line in want.lines().filter(|l| !l.is_empty()) {
@@ -93,14 +102,20 @@ fn check(case: &Path) -> Vec<String> {
         }
         let want = fs::read_to_string(&path).unwrap();
         if want != actual {
-            problems.push(format!("{file} differs.\n--- expected\n{want}--- actual\n{actual}"));
+            problems.push(format!(
+                "{file} differs.\n--- expected\n{want}--- actual\n{actual}"
+            ));
         }
     };
     for table in TABLES {
         let parquet = out.path().join(format!("{table}.parquet"));
         if expected.join(format!("{table}.csv")).exists() {
             if parquet.exists() {
-                compare(&mut problems, &format!("{table}.csv"), frame_to_csv(&read_parquet(&parquet)));
+                compare(
+                    &mut problems,
+                    &format!("{table}.csv"),
+                    frame_to_csv(&read_parquet(&parquet)),
+                );
             } else {
                 problems.push(format!("{table}.parquet was not written"));
             }
@@ -108,17 +123,29 @@ fn check(case: &Path) -> Vec<String> {
     }
     let retest_csv = out.path().join("retest.csv");
     if retest_csv.exists() {
-        compare(&mut problems, "retest-file.csv", read_spreadsheet_csv(&retest_csv));
+        compare(
+            &mut problems,
+            "retest-file.csv",
+            read_spreadsheet_csv(&retest_csv),
+        );
     }
     let rejects = out.path().join("rejects.csv");
     if rejects.exists() {
         compare(&mut problems, "rejects.csv", read_spreadsheet_csv(&rejects));
     }
     if out.path().join("manifest.json").exists() {
-        compare(&mut problems, "inputs.csv", inputs_table(&manifest(out.path())));
+        compare(
+            &mut problems,
+            "inputs.csv",
+            inputs_table(&manifest(out.path())),
+        );
     }
     if want_status == 1 || want_status == 2 {
-        let left: Vec<_> = fs::read_dir(out.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        let left: Vec<_> = fs::read_dir(out.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         if !left.is_empty() {
             problems.push(format!("a failed run left files behind: {left:?}"));
         }
@@ -136,14 +163,32 @@ fn every_fixture_case() {
         .filter(|p| p.is_dir() && p.file_name().unwrap() != "bad")
         .collect();
     cases.sort();
-    assert!(cases.len() >= 30, "expected the full fixture set, found {}", cases.len());
+    assert!(
+        cases.len() >= 30,
+        "expected the full fixture set, found {}",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for case in &cases {
-        assert!(case.join("expected").is_dir(), "{} has no expected/ folder", case.display());
+        assert!(
+            case.join("expected").is_dir(),
+            "{} has no expected/ folder",
+            case.display()
+        );
         let problems = check(case);
         if !problems.is_empty() {
-            failures.push(format!("== {}\n{}", case.file_name().unwrap().to_string_lossy(), problems.join("\n")));
+            failures.push(format!(
+                "== {}\n{}",
+                case.file_name().unwrap().to_string_lossy(),
+                problems.join("\n")
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }

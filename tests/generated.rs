@@ -16,7 +16,11 @@ fn read_csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
         .records()
         .map(|r| {
             let r = r.unwrap();
-            headers.iter().map(String::from).zip(r.iter().map(String::from)).collect()
+            headers
+                .iter()
+                .map(String::from)
+                .zip(r.iter().map(String::from))
+                .collect()
         })
         .collect()
 }
@@ -24,7 +28,12 @@ fn read_csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
 fn table(path: &Path) -> Vec<HashMap<String, String>> {
     let df = read_parquet(path);
     (0..df.height())
-        .map(|i| df.columns().iter().map(|c| (c.name().to_string(), cell(c.get(i).unwrap()))).collect())
+        .map(|i| {
+            df.columns()
+                .iter()
+                .map(|c| (c.name().to_string(), cell(c.get(i).unwrap())))
+                .collect()
+        })
         .collect()
 }
 
@@ -38,12 +47,30 @@ impl Round {
         let mut all = vec!["generate", "--out", "."];
         all.extend_from_slice(args);
         let gen = poolscreen(dir.path(), &all);
-        assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+        assert!(
+            gen.status.success(),
+            "{}",
+            String::from_utf8_lossy(&gen.stderr)
+        );
         let run = poolscreen(
             dir.path(),
-            &["run", "--roster", "roster.csv", "--samples", "samples.csv", "--results", "results.csv", "--out", "out"],
+            &[
+                "run",
+                "--roster",
+                "roster.csv",
+                "--samples",
+                "samples.csv",
+                "--results",
+                "results.csv",
+                "--out",
+                "out",
+            ],
         );
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
         Round { dir }
     }
 
@@ -54,19 +81,43 @@ impl Round {
 
 #[test]
 fn a_dirty_round_shows_every_injected_fault_and_nothing_else() {
-    let round = Round::new(&["--people", "20000", "--rounds", "2", "--dirty", "--seed", "3", "--prevalence", "0.002"]);
+    let round = Round::new(&[
+        "--people",
+        "20000",
+        "--rounds",
+        "2",
+        "--dirty",
+        "--seed",
+        "3",
+        "--prevalence",
+        "0.002",
+    ]);
     let faults = read_csv_rows(&round.path("faults.csv"));
-    let kinds: BTreeSet<&str> = faults.iter().filter(|f| f["outcome"] == "anomaly").map(|f| f["kind"].as_str()).collect();
-    assert_eq!(kinds.len(), 10, "one of each anomaly kind is injected: {kinds:?}");
+    let kinds: BTreeSet<&str> = faults
+        .iter()
+        .filter(|f| f["outcome"] == "anomaly")
+        .map(|f| f["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds.len(),
+        10,
+        "one of each anomaly kind is injected: {kinds:?}"
+    );
 
     let rejects = read_csv_rows(&round.path("out/rejects.csv").with_extension("csv"));
-    let rejected: BTreeSet<(String, String)> = rejects.iter().map(|r| (r["file"].clone(), r["line"].clone())).collect();
+    let rejected: BTreeSet<(String, String)> = rejects
+        .iter()
+        .map(|r| (r["file"].clone(), r["line"].clone()))
+        .collect();
     let injected: BTreeSet<(String, String)> = faults
         .iter()
         .filter(|f| f["outcome"] == "reject")
         .map(|f| (f["file"].clone(), f["line"].clone()))
         .collect();
-    assert_eq!(rejected, injected, "exactly the injected bad rows are rejected");
+    assert_eq!(
+        rejected, injected,
+        "exactly the injected bad rows are rejected"
+    );
 
     let anomalies = table(&round.path("out/anomalies.parquet"));
     for f in faults.iter().filter(|f| f["outcome"] == "anomaly") {
@@ -81,7 +132,9 @@ fn a_dirty_round_shows_every_injected_fault_and_nothing_else() {
     }
     // Every anomaly concerns an injected tube or person: the clean part of the round has none.
     for a in &anomalies {
-        let injected = a["tube_id"].starts_with('D') || a["person_id"].starts_with('X') || a["person_id"].starts_with('U');
+        let injected = a["tube_id"].starts_with('D')
+            || a["person_id"].starts_with('X')
+            || a["person_id"].starts_with('U');
         assert!(injected, "unexpected anomaly {a:?}");
     }
 
@@ -89,7 +142,12 @@ fn a_dirty_round_shows_every_injected_fault_and_nothing_else() {
     let m = manifest(&round.path("out"));
     for input in m["inputs"].as_array().unwrap() {
         let path = round.path(input["path"].as_str().unwrap());
-        let data_lines = fs::read(&path).unwrap().iter().filter(|&&b| b == b'\n').count() as u64 - 1;
+        let data_lines = fs::read(&path)
+            .unwrap()
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64
+            - 1;
         assert_eq!(input["rows_read"].as_u64().unwrap(), data_lines, "{path:?}");
         assert_eq!(
             input["rows_read"].as_u64().unwrap(),
@@ -102,10 +160,23 @@ fn a_dirty_round_shows_every_injected_fault_and_nothing_else() {
 
 #[test]
 fn every_infected_person_sampled_is_on_the_retest_list() {
-    let round = Round::new(&["--people", "20000", "--rounds", "2", "--dirty", "--seed", "5", "--prevalence", "0.003"]);
+    let round = Round::new(&[
+        "--people",
+        "20000",
+        "--rounds",
+        "2",
+        "--dirty",
+        "--seed",
+        "5",
+        "--prevalence",
+        "0.003",
+    ]);
     let truth = read_csv_rows(&round.path("truth.csv"));
     let retest = table(&round.path("out/retest.parquet"));
-    let on_list: HashSet<(String, String)> = retest.iter().map(|r| (r["round"].clone(), r["person_id"].clone())).collect();
+    let on_list: HashSet<(String, String)> = retest
+        .iter()
+        .map(|r| (r["round"].clone(), r["person_id"].clone()))
+        .collect();
     let infected: HashSet<(String, String)> = truth
         .iter()
         .filter(|t| t["infected"] == "true" && t["sampled"] == "true")
@@ -113,19 +184,30 @@ fn every_infected_person_sampled_is_on_the_retest_list() {
         .collect();
     assert!(infected.len() > 20, "the round has infections to find");
     for person in &infected {
-        assert!(on_list.contains(person), "infected {person:?} is not on the retest list");
+        assert!(
+            on_list.contains(person),
+            "infected {person:?} is not on the retest list"
+        );
     }
     // Conversely, every tube on the list outside the injected ones holds an infected person.
     let mut by_tube: HashMap<(String, String), Vec<String>> = HashMap::new();
     for r in &retest {
         if !r["tube_id"].starts_with('D') {
-            assert!(r["tube_class"] == "positive" || r["tube_class"] == "suspect", "{r:?}");
-            by_tube.entry((r["round"].clone(), r["tube_id"].clone())).or_default().push(r["person_id"].clone());
+            assert!(
+                r["tube_class"] == "positive" || r["tube_class"] == "suspect",
+                "{r:?}"
+            );
+            by_tube
+                .entry((r["round"].clone(), r["tube_id"].clone()))
+                .or_default()
+                .push(r["person_id"].clone());
         }
     }
     for ((round_label, tube), people) in &by_tube {
         assert!(
-            people.iter().any(|p| infected.contains(&(round_label.clone(), p.clone()))),
+            people
+                .iter()
+                .any(|p| infected.contains(&(round_label.clone(), p.clone()))),
             "tube {tube} of round {round_label} is on the list without an infected person"
         );
     }
@@ -146,10 +228,16 @@ fn every_infected_person_sampled_is_on_the_retest_list() {
 #[test]
 fn a_clean_campus_round_has_no_rejects_and_no_anomalies() {
     let round = Round::new(&["--people", "30000", "--seed", "9"]);
-    assert_eq!(read_spreadsheet_csv(&round.path("out/rejects.csv")), "file,line,column,reason,raw\n");
+    assert_eq!(
+        read_spreadsheet_csv(&round.path("out/rejects.csv")),
+        "file,line,column,reason,raw\n"
+    );
     assert!(table(&round.path("out/anomalies.parquet")).is_empty());
     let buildings = table(&round.path("out/buildings.parquet"));
     assert_eq!(buildings.len(), 28);
-    let people: i64 = buildings.iter().map(|b| b["expected"].parse::<i64>().unwrap() + b["on_leave"].parse::<i64>().unwrap()).sum();
+    let people: i64 = buildings
+        .iter()
+        .map(|b| b["expected"].parse::<i64>().unwrap() + b["on_leave"].parse::<i64>().unwrap())
+        .sum();
     assert_eq!(people, 30_000);
 }

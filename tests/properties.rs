@@ -72,10 +72,16 @@ proptest! {
 }
 
 fn tables(out: &Path) -> Vec<(String, Vec<u8>)> {
-    ["buildings.parquet", "retest.parquet", "retest.csv", "missing.parquet", "tubes.parquet"]
-        .iter()
-        .map(|f| (f.to_string(), fs::read(out.join(f)).unwrap()))
-        .collect()
+    [
+        "buildings.parquet",
+        "retest.parquet",
+        "retest.csv",
+        "missing.parquet",
+        "tubes.parquet",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), fs::read(out.join(f)).unwrap()))
+    .collect()
 }
 
 fn run_on(dir: &Path, out: &str, threads: usize) -> Vec<(String, Vec<u8>)> {
@@ -90,7 +96,10 @@ fn run_on(dir: &Path, out: &str, threads: usize) -> Vec<(String, Vec<u8>)> {
         rules: None,
         quiet: true,
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| pipeline::run(&opts)).unwrap();
     tables(&dir.join(out))
 }

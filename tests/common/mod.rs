@@ -13,13 +13,19 @@ pub fn bin() -> PathBuf {
 
 /// Runs `poolscreen ARGS` in `dir`.
 pub fn poolscreen(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin()).current_dir(dir).args(args).output().expect("the binary runs")
+    Command::new(bin())
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 /// Reads a Parquet file written by poolscreen.
 pub fn read_parquet(path: &Path) -> DataFrame {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    ParquetReader::new(file).finish().unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    ParquetReader::new(file)
+        .finish()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// One cell as text: empty for null, floats in shortest form, timestamps as local
@@ -31,7 +37,8 @@ pub fn cell(value: AnyValue) -> String {
         AnyValue::StringOwned(s) => s.to_string(),
         AnyValue::Int64(v) => v.to_string(),
         AnyValue::Float64(v) => v.to_string(),
-        AnyValue::Datetime(v, TimeUnit::Microseconds, _) | AnyValue::DatetimeOwned(v, TimeUnit::Microseconds, _) => {
+        AnyValue::Datetime(v, TimeUnit::Microseconds, _)
+        | AnyValue::DatetimeOwned(v, TimeUnit::Microseconds, _) => {
             poolscreen::ingest::values::format_local(v)
         }
         other => panic!("unexpected cell type {other:?}"),
@@ -44,7 +51,11 @@ pub fn frame_to_csv(df: &DataFrame) -> String {
     let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
     out.write_record(&names).unwrap();
     for i in 0..df.height() {
-        let row: Vec<String> = df.columns().iter().map(|c| cell(c.get(i).unwrap())).collect();
+        let row: Vec<String> = df
+            .columns()
+            .iter()
+            .map(|c| cell(c.get(i).unwrap()))
+            .collect();
         out.write_record(&row).unwrap();
     }
     String::from_utf8(out.into_inner().unwrap()).unwrap()
@@ -54,10 +65,13 @@ pub fn frame_to_csv(df: &DataFrame) -> String {
 pub fn read_spreadsheet_csv(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let text = String::from_utf8(bytes).expect("UTF-8");
-    text.strip_prefix('\u{FEFF}').unwrap_or(&text).replace("\r\n", "\n")
+    text.strip_prefix('\u{FEFF}')
+        .unwrap_or(&text)
+        .replace("\r\n", "\n")
 }
 
 /// The manifest, parsed.
 pub fn manifest(out: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest")).expect("JSON")
+    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest"))
+        .expect("JSON")
 }
