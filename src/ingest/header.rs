@@ -92,13 +92,38 @@ pub fn match_header(
                 missing.join(", "),
                 headers
                     .iter()
-                    .map(|h| format!("\"{h}\""))
+                    .map(|h| shown(h, specs))
                     .collect::<Vec<_>>()
                     .join(", ")
-            ),
+            ) + "; if the first row holds data, add a header row",
         ));
     }
     Ok(Layout { fields, headers })
+}
+
+/// A header cell as an error message may show it. A file without a header row has a
+/// person's data in its first row; cells that could be an ID, a phone or a name (a run
+/// of five digits, or two to four Chinese characters that name no known column) are
+/// described, not quoted.
+pub fn shown(header: &str, specs: &[ColumnSpec]) -> String {
+    let k = key(header);
+    let known = specs
+        .iter()
+        .any(|s| key(s.name) == k || s.aliases.iter().any(|a| key(a) == k));
+    let digits = header.chars().fold((0, 0), |(run, best), c| {
+        let run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        (run, best.max(run))
+    });
+    let cjk = header.chars().count();
+    let name_like = (2..=4).contains(&cjk)
+        && header
+            .chars()
+            .all(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c) || c == '·');
+    if !known && (digits.1 >= 5 || name_like) {
+        format!("(a cell of {cjk} characters, not shown: it may be personal data)")
+    } else {
+        format!("\"{header}\"")
+    }
 }
 
 /// `person_id (学号, 工号, …)`: a column's name with its aliases.
@@ -144,7 +169,27 @@ mod tests {
         let e = match_header("f.csv", 1, &headers(&["姓名", "电话"]), &SPECS)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("person_id") && e.contains("\"电话\""), "{e}");
+        assert!(
+            e.contains("person_id") && e.contains("\"姓名\"") && e.contains("\"Remarks\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn data_in_the_header_row_is_not_quoted() {
+        let e = match_header(
+            "f.csv",
+            1,
+            &headers(&["20210001", "张三", "13800138000", "备注x"]),
+            &SPECS,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            !e.contains("20210001") && !e.contains("张三") && !e.contains("13800138000"),
+            "{e}"
+        );
+        assert!(e.contains("\"备注x\""), "{e}");
     }
 
     #[test]
