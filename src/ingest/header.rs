@@ -166,7 +166,7 @@ mod tests {
 
     #[test]
     fn missing_column_names_what_was_found() {
-        let e = match_header("f.csv", 1, &headers(&["姓名", "电话"]), &SPECS)
+        let e = match_header("f.csv", 1, &headers(&["姓名", "Remarks"]), &SPECS)
             .unwrap_err()
             .to_string();
         assert!(
