@@ -7,13 +7,15 @@
 //! Int64 integers, microsecond timestamps tagged `Asia/Shanghai`.
 
 use crate::error::{Error, Result};
+use crate::ingest::roster::Roster;
 use crate::ingest::values::format_local;
 use crate::ingest::Reject;
 use crate::reconcile::{Reconciled, Source};
-use crate::record::{Micros, Roster};
+use crate::record::{Details, Micros};
 use crate::retest::Entry;
 use crate::summarize::{BuildingRow, MissingEntry};
 use polars::prelude::*;
+use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -146,7 +148,7 @@ pub fn buildings_frame(
     frame(vec![
         text(
             "round",
-            rows.iter().map(|r| Some(&*rec.rounds[r.round as usize])),
+            rows.iter().map(|r| Some(&*rec.rounds()[r.round as usize])),
         ),
         text(
             "building",
@@ -209,37 +211,39 @@ pub struct RetestRow<'a> {
     pub site: Option<&'a str>,
 }
 
-/// Resolves retest entries into rows.
+/// Resolves retest entries into rows; `details` holds every listed roster person.
 pub fn retest_rows<'a>(
     roster: &'a Roster,
     rec: &'a Reconciled,
     list: &[Entry],
+    details: &'a FxHashMap<u32, Details>,
 ) -> Vec<RetestRow<'a>> {
     list.iter()
         .map(|e| {
             let tube = &rec.tubes[e.tube as usize];
-            let sample = &rec.samples[e.sample as usize];
+            let sample = &rec.set.samples[e.sample as usize];
             let result = tube.result.map(|r| &rec.results[r as usize]);
-            let person = (e.person < rec.roster_len).then(|| &roster.people[e.person as usize]);
+            let on_roster = e.person < rec.roster_len;
+            let d = details.get(&e.person).filter(|_| on_roster);
             RetestRow {
-                round: &rec.rounds[e.round as usize],
+                round: &rec.rounds()[e.round as usize],
                 action: e.action.as_str(),
                 reason: e.reason,
                 person_id: rec.person_id(roster, e.person),
-                name: person.map(|p| &*p.name),
-                building: person.map(|p| &*roster.buildings[p.building as usize]),
-                room: person.and_then(|p| p.room.as_deref()),
-                college: person.and_then(|p| p.college.as_deref()),
-                class: person.and_then(|p| p.class.as_deref()),
-                phone: person.and_then(|p| p.phone.as_deref()),
-                counselor: person.and_then(|p| p.counselor.as_deref()),
-                tube_id: &tube.tube_id,
-                tube_size: tube.members.len() as i64,
+                name: d.map(|d| &*d.name),
+                building: on_roster.then(|| roster.building_name(e.person)),
+                room: d.and_then(|d| d.room.as_deref()),
+                college: d.and_then(|d| d.college.as_deref()),
+                class: d.and_then(|d| d.class.as_deref()),
+                phone: d.and_then(|d| d.phone.as_deref()),
+                counselor: d.and_then(|d| d.counselor.as_deref()),
+                tube_id: rec.tube_id(tube),
+                tube_size: tube.size as i64,
                 tube_class: tube.class.as_str(),
                 ct_orf1ab: result.and_then(|r| r.ct_orf1ab),
                 ct_n: result.and_then(|r| r.ct_n),
                 sampled_at: sample.sampled_at,
-                site: sample.site.as_deref(),
+                site: rec.site(sample.site),
             }
         })
         .collect()
@@ -351,31 +355,51 @@ pub fn write_guarded_csv(
     Ok(())
 }
 
-/// `missing.parquet`.
+/// `missing.parquet`; `details` holds every listed person.
 pub fn missing_frame(
     roster: &Roster,
     rec: &Reconciled,
     list: &[MissingEntry],
+    details: &FxHashMap<u32, Details>,
 ) -> Result<DataFrame> {
-    let p = |e: &MissingEntry| &roster.people[e.person as usize];
+    let d = |e: &MissingEntry| details.get(&e.person);
     frame(vec![
         text(
             "round",
-            list.iter().map(|e| Some(&*rec.rounds[e.round as usize])),
+            list.iter().map(|e| Some(&*rec.rounds()[e.round as usize])),
         ),
-        text("person_id", list.iter().map(|e| Some(&*p(e).id))),
-        text("name", list.iter().map(|e| Some(&*p(e).name))),
+        text("person_id", list.iter().map(|e| Some(roster.id(e.person)))),
+        text("name", list.iter().map(|e| d(e).map(|d| &*d.name))),
         text(
             "building",
-            list.iter()
-                .map(|e| Some(&*roster.buildings[p(e).building as usize])),
+            list.iter().map(|e| Some(roster.building_name(e.person))),
         ),
-        text("room", list.iter().map(|e| p(e).room.as_deref())),
-        text("college", list.iter().map(|e| p(e).college.as_deref())),
-        text("class", list.iter().map(|e| p(e).class.as_deref())),
-        text("phone", list.iter().map(|e| p(e).phone.as_deref())),
-        text("counselor", list.iter().map(|e| p(e).counselor.as_deref())),
-        text("status", list.iter().map(|e| Some(p(e).status.as_str()))),
+        text(
+            "room",
+            list.iter().map(|e| d(e).and_then(|d| d.room.as_deref())),
+        ),
+        text(
+            "college",
+            list.iter().map(|e| d(e).and_then(|d| d.college.as_deref())),
+        ),
+        text(
+            "class",
+            list.iter().map(|e| d(e).and_then(|d| d.class.as_deref())),
+        ),
+        text(
+            "phone",
+            list.iter().map(|e| d(e).and_then(|d| d.phone.as_deref())),
+        ),
+        text(
+            "counselor",
+            list.iter()
+                .map(|e| d(e).and_then(|d| d.counselor.as_deref())),
+        ),
+        text(
+            "status",
+            list.iter()
+                .map(|e| Some(roster.status[e.person as usize].as_str())),
+        ),
     ])
 }
 
@@ -387,25 +411,29 @@ pub fn tubes_frame(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
         .tubes
         .iter()
         .map(|t| {
-            let mut names: Vec<&str> = t
-                .members
+            let mut names: Vec<&str> = rec
+                .members_of(t)
                 .iter()
                 .filter(|m| m.person < rec.roster_len)
-                .map(|m| &*roster.buildings[roster.people[m.person as usize].building as usize])
+                .map(|m| roster.building_name(m.person))
                 .collect();
             names.sort_by(|a, b| crate::order::natural_cmp(a, b));
             names.dedup();
-            (!names.is_empty()).then(|| names.join(";"))
+            match names.len() {
+                0 => None,
+                1 => Some(names[0].to_string()),
+                _ => Some(names.join(";")),
+            }
         })
         .collect();
     let tubes = &rec.tubes;
     frame(vec![
         text(
             "round",
-            tubes.iter().map(|t| Some(&*rec.rounds[t.round as usize])),
+            tubes.iter().map(|t| Some(&*rec.rounds()[t.round as usize])),
         ),
-        text("tube_id", tubes.iter().map(|t| Some(&*t.tube_id))),
-        int("tube_size", tubes.iter().map(|t| t.members.len() as i64)),
+        text("tube_id", tubes.iter().map(|t| Some(rec.tube_id(t)))),
+        int("tube_size", tubes.iter().map(|t| t.size as i64)),
         text("tube_class", tubes.iter().map(|t| Some(t.class.as_str()))),
         float(
             "ct_orf1ab",
@@ -421,7 +449,7 @@ pub fn tubes_frame(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
             "first_sampled_at",
             tubes.iter().map(|t| Some(t.first_sampled_at)),
         ),
-        text("site", tubes.iter().map(|t| t.site.as_deref())),
+        text("site", tubes.iter().map(|t| rec.site(t.site))),
     ])
 }
 
@@ -432,7 +460,7 @@ pub fn anomalies_frame(rec: &Reconciled, files: &dyn Fn(Source) -> String) -> Re
     frame(vec![
         text(
             "round",
-            a.iter().map(|x| Some(&*rec.rounds[x.round as usize])),
+            a.iter().map(|x| Some(&*rec.rounds()[x.round as usize])),
         ),
         text("kind", a.iter().map(|x| Some(x.kind.as_str()))),
         text("tube_id", a.iter().map(|x| x.tube_id.as_deref())),

@@ -15,10 +15,25 @@ fn is_zero_width(c: char) -> bool {
     )
 }
 
+/// Whether `bytes` hold only ASCII and CJK unified ideographs (U+4000 to U+9FFF, the
+/// three-byte sequences led by 0xE4 to 0xE9), which NFKC leaves as they are: the
+/// common case of names and buildings, checked without table lookups.
+fn is_plain(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            0x00..=0x7F => i += 1,
+            0xE4..=0xE9 => i += 3,
+            _ => return false,
+        }
+    }
+    true
+}
+
 /// Returns `value` NFKC-normalised, without zero-width characters, trimmed of white
 /// space at both ends. Borrows when nothing changes, which is the common case.
 pub fn clean(value: &str) -> Cow<'_, str> {
-    if value.is_ascii() {
+    if is_plain(value.as_bytes()) {
         return Cow::Borrowed(value.trim());
     }
     let stable = is_nfkc_quick(value.chars()) == IsNormalized::Yes;
@@ -46,6 +61,13 @@ mod tests {
     #[test]
     fn ascii_is_only_trimmed() {
         assert_eq!(clean("  A-1 "), "A-1");
+    }
+
+    #[test]
+    fn compatibility_ideographs_are_normalised() {
+        // U+F900 is a compatibility ideograph, outside the plain range.
+        assert_eq!(clean("\u{F900}"), "\u{8C48}");
+        assert_eq!(clean("ＡＢ公寓"), "AB公寓");
     }
 
     #[test]

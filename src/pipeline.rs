@@ -1,15 +1,19 @@
 //! The round pipeline end to end: ingest → reconcile → classify → retest → summarize →
-//! export. This is what `poolscreen run` calls.
+//! export. This is what `poolscreen run` calls; the stages are public so benchmarks
+//! can time each.
 
 use crate::error::{Error, Result};
 use crate::export::{self, Staging, OUTPUT_FILES};
+use crate::ingest::roster::{Roster, RosterParser};
+use crate::ingest::samples::{SampleParser, SampleSet};
 use crate::ingest::{self, results, roster, samples, values, InputReport, Reject};
 use crate::manifest::{InputEntry, Manifest, OutputEntry, RulesEntry, Totals};
 use crate::reconcile::{self, Reconciled, Settings, Source};
-use crate::record::{Class, LabResult, ResultColumns, Roster};
+use crate::record::{Class, Details, LabResult, ResultColumns};
+use crate::retest;
 use crate::rules::Rules;
-use crate::summarize::{self, BuildingRow};
-use crate::{retest, summarize::MissingEntry};
+use crate::summarize::{self, BuildingRow, MissingEntry};
+use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -49,19 +53,85 @@ pub struct RunSummary {
     pub rejected: u64,
 }
 
-/// Runs the whole pipeline on the current rayon pool and writes the outputs.
-pub fn run(opts: &RunOptions) -> Result<RunSummary> {
-    let started = now_micros();
-    let inputs = input_list(opts);
-    check_inputs(&inputs, &opts.out)?;
-    let rules = match &opts.rules {
-        Some(path) => Rules::from_file(path, &name(path))?,
-        None => Rules::default(),
-    };
-    if opts.pool_size == 0 {
-        return Err(Error::Usage("--pool-size must be at least 1".into()));
-    }
+/// Every input, read and checked.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The roster.
+    pub roster: Roster,
+    /// The samples with their tables.
+    pub samples: SampleSet,
+    /// The result rows.
+    pub results: Vec<LabResult>,
+    /// Which columns the results file has.
+    pub result_columns: ResultColumns,
+    /// The retest rows and columns, with `--retests`.
+    pub retests: Option<(Vec<LabResult>, ResultColumns)>,
+    /// Each input's role and report, in command-line order.
+    pub reports: Vec<(&'static str, InputReport)>,
+    /// Every rejected row with its file, sorted by file then line.
+    pub rejects: Vec<(String, Reject)>,
+}
 
+/// Everything the outputs are made of.
+#[derive(Debug)]
+pub struct Analysis {
+    /// Tubes, members, classes and anomalies.
+    pub rec: Reconciled,
+    /// The retest list, sorted.
+    pub retests: Vec<retest::Entry>,
+    /// The per-building table, sorted.
+    pub buildings: Vec<BuildingRow>,
+    /// The missing list, sorted.
+    pub missing: Vec<MissingEntry>,
+    /// The roster cells of everyone on the two lists.
+    pub details: FxHashMap<u32, Details>,
+}
+
+/// Reads the roster file.
+pub fn load_roster(path: &Path) -> Result<(Roster, InputReport, Vec<Reject>)> {
+    roster::finish(ingest::read_csv(
+        path,
+        &name(path),
+        &roster::COLUMNS,
+        &RosterParser,
+    )?)
+}
+
+/// Reads the samples file, resolving people against `roster`.
+pub fn load_samples(
+    path: &Path,
+    roster: &Roster,
+    round: Option<&str>,
+    today: i64,
+) -> Result<(SampleSet, InputReport, Vec<Reject>)> {
+    let parsed = ingest::read_csv(
+        path,
+        &name(path),
+        &samples::COLUMNS,
+        &SampleParser { roster },
+    )?;
+    Ok(samples::finish(parsed, roster.len() as u32, round, today))
+}
+
+/// Reads a results file (or, with `retests`, a retests file).
+pub fn load_results(
+    path: &Path,
+    retests: bool,
+) -> Result<(Vec<LabResult>, ResultColumns, InputReport, Vec<Reject>)> {
+    let specs = if retests {
+        results::retest_columns()
+    } else {
+        results::COLUMNS
+    };
+    let mut parsed = ingest::read_csv(path, &name(path), &specs, &results::ResultParser)?;
+    let columns = results::columns(&parsed)?;
+    let report = parsed.report.clone();
+    let rejects = std::mem::take(&mut parsed.rejects);
+    Ok((parsed.into_rows(), columns, report, rejects))
+}
+
+/// Reads every input of `opts`.
+pub fn load(opts: &RunOptions, today: i64) -> Result<Loaded> {
     let log = |report: &InputReport| {
         if !opts.quiet {
             eprintln!(
@@ -74,85 +144,105 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             );
         }
     };
-    let roster_in = ingest::read_csv(
-        &opts.roster,
-        &name(&opts.roster),
-        &roster::COLUMNS,
-        &roster::parse,
-    )?;
-    let (roster, roster_in) = roster::finish(roster_in, &opts.roster)?;
-    log(&roster_in.report);
-    let samples_in = ingest::read_csv(
-        &opts.samples,
-        &name(&opts.samples),
-        &samples::COLUMNS,
-        &samples::parse,
-    )?;
-    log(&samples_in.report);
-    let results_in = ingest::read_csv(
-        &opts.results,
-        &name(&opts.results),
-        &results::COLUMNS,
-        &results::parse,
-    )?;
-    let result_columns = results::columns(&results_in)?;
-    log(&results_in.report);
-    let retest_specs = results::retest_columns();
-    let retests_in = match &opts.retests {
+    let mut rejects: Vec<(String, Reject)> = Vec::new();
+    let mut reports = Vec::new();
+    let mut keep = |role: &'static str, report: InputReport, list: Vec<Reject>| {
+        log(&report);
+        rejects.extend(list.into_iter().map(|r| (report.path.clone(), r)));
+        reports.push((role, report));
+    };
+    let (roster, report, list) = load_roster(&opts.roster)?;
+    keep("roster", report, list);
+    let (samples, report, list) =
+        load_samples(&opts.samples, &roster, opts.round.as_deref(), today)?;
+    keep("samples", report, list);
+    let (results, result_columns, report, list) = load_results(&opts.results, false)?;
+    keep("results", report, list);
+    let retests = match &opts.retests {
         Some(path) => {
-            let r = ingest::read_csv(path, &name(path), &retest_specs, &results::parse)?;
-            let columns = results::columns(&r)?;
-            log(&r.report);
-            Some((r, columns))
+            let (rows, columns, report, list) = load_results(path, true)?;
+            keep("retests", report, list);
+            Some((rows, columns))
         }
         None => None,
     };
-
-    let default_round = match &opts.round {
-        Some(r) => r.clone(),
-        None => samples_in
-            .rows
-            .iter()
-            .map(|s| s.sampled_at)
-            .min()
-            .map_or_else(|| values::local_date(started), values::local_date),
-    };
-
-    let mut reports = vec![
-        ("roster", roster_in.report.clone()),
-        ("samples", samples_in.report.clone()),
-        ("results", results_in.report.clone()),
-    ];
-    let mut rejects: Vec<(String, Reject)> = Vec::new();
-    let mut add_rejects = |report: &InputReport, list: Vec<Reject>| {
-        rejects.extend(list.into_iter().map(|r| (report.path.clone(), r)));
-    };
-    add_rejects(&roster_in.report, roster_in.rejects);
-    add_rejects(&samples_in.report, samples_in.rejects);
-    add_rejects(&results_in.report, results_in.rejects);
-    let retests: Option<(Vec<LabResult>, ResultColumns)> = retests_in.map(|(r, columns)| {
-        reports.push(("retests", r.report.clone()));
-        add_rejects(&r.report, r.rejects);
-        (r.rows, columns)
-    });
     rejects.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.line.cmp(&b.1.line)));
+    Ok(Loaded {
+        roster,
+        samples,
+        results,
+        result_columns,
+        retests,
+        reports,
+        rejects,
+    })
+}
 
+/// Reconciles, classifies, lists and summarises; reads the roster again for the people
+/// on the lists.
+pub fn analyse(
+    roster: &Roster,
+    samples: SampleSet,
+    results: Vec<LabResult>,
+    result_columns: ResultColumns,
+    retests: Option<(Vec<LabResult>, ResultColumns)>,
+    settings: &Settings,
+) -> Result<Analysis> {
+    let rec = reconcile::reconcile(roster, samples, results, result_columns, retests, settings);
+    let mut retest_list = retest::retest_list(&rec);
+    let buildings = summarize::buildings(roster, &rec, &retest_list);
+    let mut missing = summarize::missing(roster, &rec);
+    let mut people: Vec<u32> = retest_list
+        .iter()
+        .map(|e| e.person)
+        .filter(|&p| p < rec.roster_len)
+        .chain(missing.iter().map(|m| m.person))
+        .collect();
+    people.sort_unstable();
+    people.dedup();
+    let details: FxHashMap<u32, Details> = people
+        .iter()
+        .copied()
+        .zip(roster.details(&people)?)
+        .collect();
+    retest::sort(&mut retest_list, roster, &rec, &details);
+    summarize::sort_missing(&mut missing, roster, &details);
+    Ok(Analysis {
+        rec,
+        retests: retest_list,
+        buildings,
+        missing,
+        details,
+    })
+}
+
+/// Runs the whole pipeline on the current rayon pool and writes the outputs.
+pub fn run(opts: &RunOptions) -> Result<RunSummary> {
+    let started = now_micros();
+    check_inputs(&input_list(opts), &opts.out)?;
+    let rules = match &opts.rules {
+        Some(path) => Rules::from_file(path, &name(path))?,
+        None => Rules::default(),
+    };
+    if opts.pool_size == 0 {
+        return Err(Error::Usage("--pool-size must be at least 1".into()));
+    }
+    let loaded = load(opts, started)?;
+    let default_round = loaded.samples.default_round.clone();
     let settings = Settings {
-        default_round: &default_round,
         pool_size: opts.pool_size,
         rules: &rules,
     };
-    let rec = reconcile::reconcile(
+    let roster = loaded.roster;
+    let analysis = analyse(
         &roster,
-        samples_in.rows,
-        results_in.rows,
-        result_columns,
-        retests,
+        loaded.samples,
+        loaded.results,
+        loaded.result_columns,
+        loaded.retests,
         &settings,
-    );
-    let retest_list = retest::retest_list(&roster, &rec);
-    let building_rows = summarize::buildings(&roster, &rec, &retest_list);
-    let missing = summarize::missing(&roster, &rec);
+    )?;
+    let rejects = loaded.rejects;
 
     let file_of = |source: Source| -> String {
         match source {
@@ -162,32 +252,25 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             Source::Retests => opts.retests.as_deref().map(name).unwrap_or_default(),
         }
     };
+    let rec = &analysis.rec;
     let counts = [
-        building_rows.len(),
-        retest_list.len(),
-        retest_list.len(),
-        missing.len(),
+        analysis.buildings.len(),
+        analysis.retests.len(),
+        analysis.retests.len(),
+        analysis.missing.len(),
         rec.tubes.len(),
         rec.anomalies.len(),
         rejects.len(),
     ];
     let mut staging = Staging::new(&opts.out)?;
-    write_tables(
-        &mut staging,
-        &roster,
-        &rec,
-        &retest_list,
-        &building_rows,
-        &missing,
-        &rejects,
-        &file_of,
-    )?;
+    write_tables(&mut staging, &roster, &analysis, &rejects, &file_of)?;
     let manifest = Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: iso_local(started),
         finished_at: iso_local(now_micros()),
-        rounds: rec.rounds.iter().map(|r| r.to_string()).collect(),
-        inputs: reports
+        rounds: rec.rounds().iter().map(|r| r.to_string()).collect(),
+        inputs: loaded
+            .reports
             .iter()
             .map(|(role, r)| InputEntry::new(role, r))
             .collect(),
@@ -207,9 +290,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             .collect(),
         totals: totals(
             &roster,
-            &rec,
-            &building_rows,
-            retest_list.len(),
+            rec,
+            &analysis.buildings,
+            analysis.retests.len(),
             rejects.len(),
         ),
     };
@@ -220,11 +303,12 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     })?;
     staging.commit()?;
 
-    let buildings = building_rows
+    let buildings = analysis
+        .buildings
         .into_iter()
         .map(|b| {
             (
-                rec.rounds[b.round as usize].to_string(),
+                rec.rounds()[b.round as usize].to_string(),
                 roster.buildings[b.building as usize].to_string(),
                 b,
             )
@@ -238,27 +322,31 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_tables(
+/// Writes every table of `analysis` into `staging`.
+pub fn write_tables(
     staging: &mut Staging,
     roster: &Roster,
-    rec: &Reconciled,
-    retest_list: &[retest::Entry],
-    building_rows: &[BuildingRow],
-    missing: &[MissingEntry],
+    analysis: &Analysis,
     rejects: &[(String, Reject)],
     file_of: &dyn Fn(Source) -> String,
 ) -> Result<()> {
+    let rec = &analysis.rec;
     staging.write("buildings.parquet", |out| {
-        export::write_parquet(out, export::buildings_frame(roster, rec, building_rows)?)
+        export::write_parquet(
+            out,
+            export::buildings_frame(roster, rec, &analysis.buildings)?,
+        )
     })?;
-    let rows = export::retest_rows(roster, rec, retest_list);
+    let rows = export::retest_rows(roster, rec, &analysis.retests, &analysis.details);
     staging.write("retest.parquet", |out| {
         export::write_parquet(out, export::retest_frame(&rows)?)
     })?;
     staging.write("retest.csv", |out| export::write_retest_csv(out, &rows))?;
     staging.write("missing.parquet", |out| {
-        export::write_parquet(out, export::missing_frame(roster, rec, missing)?)
+        export::write_parquet(
+            out,
+            export::missing_frame(roster, rec, &analysis.missing, &analysis.details)?,
+        )
     })?;
     staging.write("tubes.parquet", |out| {
         export::write_parquet(out, export::tubes_frame(roster, rec)?)
@@ -280,7 +368,7 @@ fn totals(
     let sum = |f: fn(&BuildingRow) -> i64| buildings.iter().map(f).sum::<i64>() as u64;
     let class = |c: Class| rec.tubes.iter().filter(|t| t.class == c).count() as u64;
     Totals {
-        people: roster.people.len() as u64,
+        people: roster.len() as u64,
         expected: sum(|b| b.expected),
         sampled: sum(|b| b.sampled),
         missing: sum(|b| b.missing),
@@ -345,7 +433,8 @@ fn check_inputs(inputs: &[&Path], out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn now_micros() -> i64 {
+/// Now, in microseconds since the Unix epoch.
+pub fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)

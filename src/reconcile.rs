@@ -6,10 +6,12 @@
 //! [`Anomaly`]. No I/O here.
 
 use crate::classify::{self, RowClass};
+use crate::ingest::roster::Roster;
+use crate::ingest::samples::SampleSet;
 use crate::order::natural_cmp;
-use crate::record::{Class, LabResult, Micros, ResultColumns, Roster, Sample, Status};
+use crate::record::{Class, LabResult, Micros, ResultColumns, Status, NONE};
 use crate::rules::Rules;
-use rayon::slice::ParallelSliceMut;
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// The kinds of anomaly, as the contract names them.
@@ -90,45 +92,47 @@ pub struct Anomaly {
 /// A person in a tube.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Member {
-    /// A person key: below the roster's length, an index into the roster; above, an
-    /// unregistered person (see [`Reconciled::person_id`]).
+    /// A person key: below the roster's length, an index into the roster; from it on,
+    /// an unregistered person (see [`Reconciled::person_id`]).
     pub person: u32,
     /// Index into [`Reconciled::samples`] of the person's first row in this tube.
     pub sample: u32,
 }
 
 /// A tube of one round, with its people and its class.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tube {
-    /// Index into [`Reconciled::rounds`].
+    /// Index into the rounds.
     pub round: u32,
-    /// The tube barcode.
-    pub tube_id: Box<str>,
-    /// The distinct people sampled into the tube, in the order of their first rows.
-    pub members: Vec<Member>,
+    /// Index of the tube_id in the samples' tube table.
+    pub name: u32,
+    /// Where the tube's members start in [`Reconciled::members`].
+    pub first: u32,
+    /// How many distinct people were sampled into the tube.
+    pub size: u32,
     /// The class: the most severe of its result rows, or pending without any.
     pub class: Class,
     /// The result row that gave the class (the first of them), if any.
     pub result: Option<u32>,
     /// The earliest sample time of the tube.
     pub first_sampled_at: Micros,
-    /// The site of that earliest sample.
-    pub site: Option<Box<str>>,
+    /// The site of that earliest sample, or [`NONE`].
+    pub site: u32,
 }
 
 /// Everything matched up, ready for the retest list and the summaries.
 #[derive(Debug, Default)]
 pub struct Reconciled {
-    /// Round labels, in natural order.
-    pub rounds: Vec<Box<str>>,
-    /// Accepted sample rows, in file order.
-    pub samples: Vec<Sample>,
+    /// Accepted samples and the tables their indexes point into (rounds, tube IDs,
+    /// sites, unregistered people).
+    pub set: SampleSet,
     /// Accepted result rows, in file order.
     pub results: Vec<LabResult>,
     /// Tubes, sorted by round then tube_id.
     pub tubes: Vec<Tube>,
-    /// IDs of people sampled but not on the roster; person key `roster_len + i`.
-    pub unregistered: Vec<Box<str>>,
+    /// The members of every tube, tube after tube, each tube's in the order of their
+    /// first rows.
+    pub members: Vec<Member>,
     /// The roster's length: the first unregistered person key.
     pub roster_len: u32,
     /// For each round, which roster people have at least one sample row.
@@ -140,20 +144,38 @@ pub struct Reconciled {
 }
 
 impl Reconciled {
+    /// The round labels, in natural order.
+    pub fn rounds(&self) -> &[Box<str>] {
+        &self.set.rounds
+    }
+
     /// The person_id of a person key.
     pub fn person_id<'a>(&'a self, roster: &'a Roster, key: u32) -> &'a str {
         if key < self.roster_len {
-            &roster.people[key as usize].id
+            roster.id(key)
         } else {
-            &self.unregistered[(key - self.roster_len) as usize]
+            &self.set.unregistered[(key - self.roster_len) as usize]
         }
+    }
+
+    /// The tube_id of a tube.
+    pub fn tube_id(&self, tube: &Tube) -> &str {
+        &self.set.tubes.names()[tube.name as usize]
+    }
+
+    /// The members of a tube.
+    pub fn members_of(&self, tube: &Tube) -> &[Member] {
+        &self.members[tube.first as usize..(tube.first + tube.size) as usize]
+    }
+
+    /// The site name of a site index.
+    pub fn site(&self, site: u32) -> Option<&str> {
+        (site != NONE).then(|| &*self.set.sites[site as usize])
     }
 }
 
 /// What reconciliation needs besides the records.
 pub struct Settings<'a> {
-    /// The round label for rows without one.
-    pub default_round: &'a str,
     /// The most people a tube may hold.
     pub pool_size: usize,
     /// The interpretation rules.
@@ -163,212 +185,192 @@ pub struct Settings<'a> {
 /// Matches samples to people and tubes, results to tubes, and retests to people.
 pub fn reconcile(
     roster: &Roster,
-    samples: Vec<Sample>,
+    set: SampleSet,
     results: Vec<LabResult>,
     result_columns: ResultColumns,
     retests: Option<(Vec<LabResult>, ResultColumns)>,
     settings: &Settings,
 ) -> Reconciled {
-    let roster_len = roster.people.len() as u32;
-    let person_index: FxHashMap<&str, u32> = roster
-        .people
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (&*p.id, i as u32))
-        .collect();
+    let roster_len = roster.len() as u32;
     let mut rec = Reconciled {
         roster_len,
+        set,
         ..Reconciled::default()
     };
-    rec.rounds = round_labels(&samples, settings.default_round);
-    let round_of: FxHashMap<&str, u32> = rec
-        .rounds
+    let samples = &rec.set.samples;
+
+    // Tubes are (round, tube_id) pairs, numbered in output order: round, then tube_id.
+    let mut keys: Vec<u64> = samples
+        .iter()
+        .map(|s| (s.round as u64) << 32 | s.tube as u64)
+        .collect();
+    keys.par_sort_unstable();
+    keys.dedup();
+    let names = rec.set.tubes.names();
+    keys.par_sort_unstable_by(|a, b| {
+        (a >> 32)
+            .cmp(&(b >> 32))
+            .then_with(|| names[(*a as u32) as usize].cmp(&names[(*b as u32) as usize]))
+    });
+    let tube_of: FxHashMap<u64, u32> = keys
         .iter()
         .enumerate()
-        .map(|(i, r)| (&**r, i as u32))
+        .map(|(i, &k)| (k, i as u32))
         .collect();
-    let label = |r: &Option<Box<str>>| -> Box<str> {
-        r.clone().unwrap_or_else(|| settings.default_round.into())
-    };
 
-    // Person keys for every sample row; unregistered people are interned after the roster.
-    let mut unregistered_index: FxHashMap<Box<str>, u32> = FxHashMap::default();
-    let mut entries: Vec<(u32, u32, u32)> = Vec::with_capacity(samples.len());
-    let mut tube_index: FxHashMap<(u32, Box<str>), u32> = FxHashMap::default();
-    let mut tube_keys: Vec<(u32, Box<str>)> = Vec::new();
-    for (i, s) in samples.iter().enumerate() {
-        let person = match person_index.get(&*s.person_id) {
-            Some(&p) => p,
-            None => {
-                let next = roster_len + rec.unregistered.len() as u32;
-                *unregistered_index
-                    .entry(s.person_id.clone())
-                    .or_insert_with(|| {
-                        rec.unregistered.push(s.person_id.clone());
-                        next
-                    })
-            }
-        };
-        let round = round_of[&*label(&s.round)];
-        let key = (round, s.tube_id.clone());
-        let tube = match tube_index.get(&key) {
-            Some(&t) => t,
-            None => {
-                let t = tube_keys.len() as u32;
-                tube_index.insert(key.clone(), t);
-                tube_keys.push(key);
-                t
-            }
-        };
-        entries.push((tube, person, i as u32));
-    }
-    drop(tube_index);
-
-    // Tubes in output order: by round, then tube_id.
-    let mut order: Vec<u32> = (0..tube_keys.len() as u32).collect();
-    order.par_sort_unstable_by(|&a, &b| {
-        let (ra, ta) = &tube_keys[a as usize];
-        let (rb, tb) = &tube_keys[b as usize];
-        ra.cmp(rb).then_with(|| ta.cmp(tb))
-    });
-    let mut rank = vec![0u32; order.len()];
-    for (new, &old) in order.iter().enumerate() {
-        rank[old as usize] = new as u32;
-    }
-    for e in &mut entries {
-        e.0 = rank[e.0 as usize];
-    }
-    rec.tubes = order
-        .iter()
-        .map(|&old| {
-            let (round, tube_id) = &tube_keys[old as usize];
-            Tube {
-                round: *round,
-                tube_id: tube_id.clone(),
-                members: Vec::new(),
-                class: Class::Pending,
-                result: None,
-                first_sampled_at: Micros::MAX,
-                site: None,
-            }
+    // (tube, person, sample) for every row; repeats of a person in a tube are duplicate rows.
+    let mut entries: Vec<(u32, u32, u32)> = samples
+        .par_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            (
+                tube_of[&((s.round as u64) << 32 | s.tube as u64)],
+                s.person,
+                i as u32,
+            )
         })
         .collect();
-    drop(tube_keys);
-
-    // Distinct people per tube; repeats are duplicate rows.
+    drop(tube_of);
     entries.par_sort_unstable();
     let mut anomalies = Vec::new();
-    let mut distinct: Vec<(u32, u32, u32)> = Vec::with_capacity(entries.len());
-    for e in entries {
-        match distinct.last() {
-            Some(&(t, p, first)) if t == e.0 && p == e.1 => {
-                let s = &samples[e.2 as usize];
-                anomalies.push(Anomaly {
-                    round: rec.tubes[t as usize].round,
-                    kind: AnomalyKind::DuplicateRow,
-                    tube_id: Some(s.tube_id.clone()),
-                    person_id: Some(s.person_id.clone()),
-                    source: Source::Samples,
-                    line: Some(s.line),
-                    detail: format!(
-                        "the same person is already in this tube at line {}",
-                        samples[first as usize].line
-                    ),
-                });
-            }
-            _ => distinct.push(e),
+    let person_id = |key: u32| -> Box<str> {
+        if key < roster_len {
+            roster.id(key).into()
+        } else {
+            rec.set.unregistered[(key - roster_len) as usize].clone()
+        }
+    };
+    let tube_name = |t: u32| -> Box<str> { names[(keys[t as usize] as u32) as usize].clone() };
+    let round_of_tube = |t: u32| (keys[t as usize] >> 32) as u32;
+    let mut kept = 0;
+    for i in 0..entries.len() {
+        let e = entries[i];
+        if kept > 0 && entries[kept - 1].0 == e.0 && entries[kept - 1].1 == e.1 {
+            let first = entries[kept - 1].2;
+            anomalies.push(Anomaly {
+                round: round_of_tube(e.0),
+                kind: AnomalyKind::DuplicateRow,
+                tube_id: Some(tube_name(e.0)),
+                person_id: Some(person_id(e.1)),
+                source: Source::Samples,
+                line: Some(samples[e.2 as usize].line),
+                detail: format!(
+                    "the same person is already in this tube at line {}",
+                    samples[first as usize].line
+                ),
+            });
+        } else {
+            entries[kept] = e;
+            kept += 1;
         }
     }
+    entries.truncate(kept);
 
-    // Members in the order of their first rows, and the tube's earliest sample.
-    for &(t, person, sample) in &distinct {
-        rec.tubes[t as usize]
-            .members
-            .push(Member { person, sample });
-    }
-    for tube in &mut rec.tubes {
-        tube.members.sort_unstable_by_key(|m| m.sample);
-        let first = tube
-            .members
+    // Members, tube after tube, in the order of their first rows.
+    let mut tubes: Vec<Tube> = Vec::with_capacity(keys.len());
+    let mut members: Vec<Member> = entries
+        .iter()
+        .map(|&(_, person, sample)| Member { person, sample })
+        .collect();
+    let mut start = 0;
+    while start < entries.len() {
+        let t = entries[start].0;
+        let mut end = start + 1;
+        while end < entries.len() && entries[end].0 == t {
+            end += 1;
+        }
+        let group = &mut members[start..end];
+        group.sort_unstable_by_key(|m| m.sample);
+        let earliest = group
             .iter()
             .min_by_key(|m| (samples[m.sample as usize].sampled_at, m.sample))
-            .expect("a tube has at least one member");
-        let s = &samples[first.sample as usize];
-        tube.first_sampled_at = s.sampled_at;
-        tube.site = s.site.clone();
+            .expect("a tube has members");
+        let s = &samples[earliest.sample as usize];
+        tubes.push(Tube {
+            round: round_of_tube(t),
+            name: keys[t as usize] as u32,
+            first: start as u32,
+            size: (end - start) as u32,
+            class: Class::Pending,
+            result: None,
+            first_sampled_at: s.sampled_at,
+            site: s.site,
+        });
+        start = end;
     }
 
-    // Who was sampled, in which round, and in how many tubes.
-    rec.sampled = vec![vec![false; roster_len as usize]; rec.rounds.len()];
-    let mut by_person: Vec<(u32, u32, u32, u32)> = distinct
-        .iter()
-        .map(|&(t, p, s)| (rec.tubes[t as usize].round, p, s, t))
-        .collect();
-    by_person.par_sort_unstable();
+    // Who was sampled in which round, and in how many tubes.
+    let rounds = rec.set.rounds.len();
+    let mut sampled = vec![vec![false; roster_len as usize]; rounds];
+    entries.par_sort_unstable_by_key(|&(t, person, sample)| (round_of_tube(t), person, sample));
     let mut i = 0;
-    while i < by_person.len() {
-        let (round, person, first_sample, first_tube) = by_person[i];
+    while i < entries.len() {
+        let (first_tube, person, first_sample) = entries[i];
+        let round = round_of_tube(first_tube);
         let mut j = i + 1;
-        while j < by_person.len() && by_person[j].0 == round && by_person[j].1 == person {
-            let s = &samples[by_person[j].2 as usize];
+        while j < entries.len() && round_of_tube(entries[j].0) == round && entries[j].1 == person {
+            let s = &samples[entries[j].2 as usize];
             anomalies.push(Anomaly {
                 round,
                 kind: AnomalyKind::DuplicateSample,
-                tube_id: Some(s.tube_id.clone()),
-                person_id: Some(s.person_id.clone()),
+                tube_id: Some(tube_name(entries[j].0)),
+                person_id: Some(person_id(person)),
                 source: Source::Samples,
                 line: Some(s.line),
                 detail: format!(
                     "the person was also sampled into tube {} (line {}) in this round",
-                    rec.tubes[first_tube as usize].tube_id, samples[first_sample as usize].line
+                    tube_name(first_tube),
+                    samples[first_sample as usize].line
                 ),
             });
             j += 1;
         }
         let s = &samples[first_sample as usize];
         if person < roster_len {
-            rec.sampled[round as usize][person as usize] = true;
-            if roster.people[person as usize].status == Status::OnLeave {
+            sampled[round as usize][person as usize] = true;
+            if roster.status[person as usize] == Status::OnLeave {
                 anomalies.push(Anomaly {
                     round,
                     kind: AnomalyKind::SampledOnLeave,
-                    tube_id: Some(s.tube_id.clone()),
-                    person_id: Some(s.person_id.clone()),
+                    tube_id: Some(tube_name(first_tube)),
+                    person_id: Some(person_id(person)),
                     source: Source::Samples,
                     line: Some(s.line),
                     detail: format!(
                         "the roster (line {}) says the person is on leave",
-                        roster.people[person as usize].line
+                        roster.line[person as usize]
                     ),
+                });
+            }
+        } else {
+            // One finding per tube the unregistered person is in.
+            for &(t, _, sample) in &entries[i..j] {
+                anomalies.push(Anomaly {
+                    round,
+                    kind: AnomalyKind::UnregisteredPerson,
+                    tube_id: Some(tube_name(t)),
+                    person_id: Some(person_id(person)),
+                    source: Source::Samples,
+                    line: Some(samples[sample as usize].line),
+                    detail: "the person is not on the roster".into(),
                 });
             }
         }
         i = j;
     }
-    for &(t, p, s) in &distinct {
-        if p >= roster_len {
-            let s = &samples[s as usize];
-            anomalies.push(Anomaly {
-                round: rec.tubes[t as usize].round,
-                kind: AnomalyKind::UnregisteredPerson,
-                tube_id: Some(s.tube_id.clone()),
-                person_id: Some(s.person_id.clone()),
-                source: Source::Samples,
-                line: Some(s.line),
-                detail: "the person is not on the roster".into(),
-            });
-        }
-    }
-    drop(distinct);
+    drop(entries);
+    drop(keys);
+    rec.tubes = tubes;
+    rec.members = members;
+    rec.sampled = sampled;
 
-    tube_anomalies(roster, &rec, &samples, settings.pool_size, &mut anomalies);
-    rec.confirmed = vec![FxHashSet::default(); rec.rounds.len()];
-    rec.samples = samples;
+    tube_anomalies(roster, &rec, settings.pool_size, &mut anomalies);
+    rec.confirmed = vec![FxHashSet::default(); rec.set.rounds.len()];
     match_results(&mut rec, results, result_columns, settings, &mut anomalies);
     if let Some((retests, columns)) = retests {
         match_retests(
             &mut rec,
-            &person_index,
+            roster,
             &retests,
             columns,
             settings,
@@ -388,52 +390,36 @@ pub fn reconcile(
     rec
 }
 
-/// The rounds of a run: every label in the samples (rows without one take the
-/// default), in natural order; just the default when there are no samples.
-fn round_labels(samples: &[Sample], default_round: &str) -> Vec<Box<str>> {
-    let mut seen: FxHashSet<&str> = FxHashSet::default();
-    for s in samples {
-        seen.insert(s.round.as_deref().unwrap_or(default_round));
-    }
-    if seen.is_empty() {
-        seen.insert(default_round);
-    }
-    let mut rounds: Vec<Box<str>> = seen.into_iter().map(Box::from).collect();
-    rounds.sort_by(|a, b| natural_cmp(a, b));
-    rounds
-}
-
 /// Overfull tubes, pools across buildings, and tube IDs reused across rounds.
 fn tube_anomalies(
     roster: &Roster,
     rec: &Reconciled,
-    samples: &[Sample],
     pool_size: usize,
     anomalies: &mut Vec<Anomaly>,
 ) {
-    let roster_len = rec.roster_len;
+    let samples = &rec.set.samples;
     for tube in &rec.tubes {
+        let members = rec.members_of(tube);
         let line_of = |m: &Member| samples[m.sample as usize].line;
-        if tube.members.len() > pool_size {
+        if members.len() > pool_size {
             anomalies.push(Anomaly {
                 round: tube.round,
                 kind: AnomalyKind::OverfullTube,
-                tube_id: Some(tube.tube_id.clone()),
+                tube_id: Some(rec.tube_id(tube).into()),
                 person_id: None,
                 source: Source::Samples,
-                line: Some(line_of(&tube.members[pool_size])),
+                line: Some(line_of(&members[pool_size])),
                 detail: format!(
                     "{} people in the tube; the pool size is {pool_size}",
-                    tube.members.len()
+                    members.len()
                 ),
             });
         }
-        if tube.members.len() >= 2 {
-            let mut buildings: Vec<u32> = tube
-                .members
+        if members.len() >= 2 {
+            let mut buildings: Vec<u32> = members
                 .iter()
-                .filter(|m| m.person < roster_len)
-                .map(|m| roster.people[m.person as usize].building)
+                .filter(|m| m.person < rec.roster_len)
+                .map(|m| roster.building[m.person as usize])
                 .collect();
             buildings.sort_unstable();
             buildings.dedup();
@@ -446,10 +432,10 @@ fn tube_anomalies(
                 anomalies.push(Anomaly {
                     round: tube.round,
                     kind: AnomalyKind::MixedBuildings,
-                    tube_id: Some(tube.tube_id.clone()),
+                    tube_id: Some(rec.tube_id(tube).into()),
                     person_id: None,
                     source: Source::Samples,
-                    line: Some(line_of(&tube.members[0])),
+                    line: Some(line_of(&members[0])),
                     detail: format!(
                         "the pool holds people of {} buildings: {}",
                         names.len(),
@@ -459,25 +445,23 @@ fn tube_anomalies(
             }
         }
     }
-    // Tubes are sorted by round first; group the same tube_id across rounds.
-    let mut by_id: Vec<u32> = (0..rec.tubes.len() as u32).collect();
-    by_id.par_sort_unstable_by(|&a, &b| {
-        let (x, y) = (&rec.tubes[a as usize], &rec.tubes[b as usize]);
-        x.tube_id.cmp(&y.tube_id).then(x.round.cmp(&y.round))
-    });
-    for pair in by_id.windows(2) {
+    // The same tube_id in several rounds.
+    let mut by_name: Vec<u32> = (0..rec.tubes.len() as u32).collect();
+    by_name
+        .par_sort_unstable_by_key(|&t| (rec.tubes[t as usize].name, rec.tubes[t as usize].round));
+    for pair in by_name.windows(2) {
         let (first, next) = (&rec.tubes[pair[0] as usize], &rec.tubes[pair[1] as usize]);
-        if first.tube_id == next.tube_id {
+        if first.name == next.name {
             anomalies.push(Anomaly {
                 round: next.round,
                 kind: AnomalyKind::TubeReused,
-                tube_id: Some(next.tube_id.clone()),
+                tube_id: Some(rec.tube_id(next).into()),
                 person_id: None,
                 source: Source::Samples,
-                line: Some(samples[next.members[0].sample as usize].line),
+                line: Some(samples[rec.members_of(next)[0].sample as usize].line),
                 detail: format!(
                     "the tube ID was already used in round {}",
-                    rec.rounds[first.round as usize]
+                    rec.set.rounds[first.round as usize]
                 ),
             });
         }
@@ -493,33 +477,74 @@ fn match_results(
     anomalies: &mut Vec<Anomaly>,
 ) {
     let round_of: FxHashMap<&str, u32> = rec
+        .set
         .rounds
         .iter()
         .enumerate()
         .map(|(i, r)| (&**r, i as u32))
         .collect();
-    let mut tubes_of: FxHashMap<&str, Vec<u32>> = FxHashMap::default();
-    for (i, t) in rec.tubes.iter().enumerate() {
-        tubes_of.entry(&t.tube_id).or_default().push(i as u32);
+    let default_round = round_of
+        .get(rec.set.default_round.as_str())
+        .copied()
+        .unwrap_or(0);
+    // Tubes by tube_id: `by_name[name_start[n]..name_start[n + 1]]` are the tubes of name n.
+    let names = rec.set.tubes.names().len();
+    let mut name_start = vec![0u32; names + 1];
+    for t in &rec.tubes {
+        name_start[t.name as usize + 1] += 1;
     }
-    let default_round = *round_of.get(settings.default_round).unwrap_or(&0);
+    for n in 0..names {
+        name_start[n + 1] += name_start[n];
+    }
+    let mut fill = name_start.clone();
+    let mut by_name = vec![0u32; rec.tubes.len()];
+    for (i, t) in rec.tubes.iter().enumerate() {
+        by_name[fill[t.name as usize] as usize] = i as u32;
+        fill[t.name as usize] += 1;
+    }
+    let classes: Vec<RowClass> = results
+        .par_iter()
+        .map(|r| classify::row_class(r, columns, settings.rules))
+        .collect();
     // Per tube: the distinct classes seen, with the first line of each.
     let mut seen: FxHashMap<u32, Vec<(Class, u64)>> = FxHashMap::default();
-    let mut updates: Vec<(u32, Class, u32)> = Vec::new();
-    for (i, r) in results.iter().enumerate() {
-        let rc: RowClass = classify::row_class(r, columns, settings.rules);
-        let candidates: Vec<u32> = match (&tubes_of.get(&*r.tube_id), columns.round) {
-            (Some(ts), true) => {
-                let label = r.round.as_deref().unwrap_or(settings.default_round);
-                ts.iter()
-                    .copied()
-                    .filter(|&t| *rec.rounds[rec.tubes[t as usize].round as usize] == *label)
-                    .collect()
+    for (i, (r, rc)) in results.iter().zip(&classes).enumerate() {
+        let tubes: &[u32] = match rec.set.tubes.get(&r.tube_id) {
+            Some(n) => {
+                &by_name[name_start[n as usize] as usize..name_start[n as usize + 1] as usize]
             }
-            (Some(ts), false) => ts.to_vec(),
-            (None, _) => Vec::new(),
+            None => &[],
         };
-        if candidates.is_empty() {
+        let label = r.round.as_deref().unwrap_or(rec.set.default_round.as_str());
+        let mut matched = false;
+        for &t in tubes {
+            let tube = rec.tubes[t as usize];
+            if columns.round && *rec.set.rounds[tube.round as usize] != *label {
+                continue;
+            }
+            matched = true;
+            if rc.mismatch() {
+                anomalies.push(Anomaly {
+                    round: tube.round,
+                    kind: AnomalyKind::LabCallMismatch,
+                    tube_id: Some(r.tube_id.clone()),
+                    person_id: None,
+                    source: Source::Results,
+                    line: Some(r.line),
+                    detail: mismatch_detail(rc, "tube"),
+                });
+            }
+            let tube = &mut rec.tubes[t as usize];
+            if tube.result.is_none() || rc.class > tube.class {
+                tube.class = rc.class;
+                tube.result = Some(i as u32);
+            }
+            let classes = seen.entry(t).or_default();
+            if !classes.iter().any(|(c, _)| *c == rc.class) {
+                classes.push((rc.class, r.line));
+            }
+        }
+        if !matched {
             let round = r
                 .round
                 .as_deref()
@@ -539,37 +564,6 @@ fn match_results(
                     _ => "no tube with this ID was sampled".into(),
                 },
             });
-            continue;
-        }
-        for t in candidates {
-            if rc.mismatch() {
-                anomalies.push(Anomaly {
-                    round: rec.tubes[t as usize].round,
-                    kind: AnomalyKind::LabCallMismatch,
-                    tube_id: Some(r.tube_id.clone()),
-                    person_id: None,
-                    source: Source::Results,
-                    line: Some(r.line),
-                    detail: format!(
-                        "the Ct values say {} but the lab call is {}; the tube takes {}",
-                        rc.by_ct.map_or("", Class::as_str),
-                        rc.by_lab.map_or("", Class::as_str),
-                        rc.class.as_str()
-                    ),
-                });
-            }
-            let classes = seen.entry(t).or_default();
-            if !classes.iter().any(|(c, _)| *c == rc.class) {
-                classes.push((rc.class, r.line));
-            }
-            updates.push((t, rc.class, i as u32));
-        }
-    }
-    for (t, class, i) in updates {
-        let tube = &mut rec.tubes[t as usize];
-        if tube.result.is_none() || class > tube.class {
-            tube.class = class;
-            tube.result = Some(i);
         }
     }
     let mut conflicts: Vec<(u32, Vec<(Class, u64)>)> =
@@ -580,7 +574,7 @@ fn match_results(
         anomalies.push(Anomaly {
             round: tube.round,
             kind: AnomalyKind::ConflictingResults,
-            tube_id: Some(tube.tube_id.clone()),
+            tube_id: Some(rec.tube_id(tube).into()),
             person_id: None,
             source: Source::Results,
             line: classes.iter().map(|c| c.1).min(),
@@ -598,70 +592,76 @@ fn match_results(
     rec.results = results;
 }
 
+fn mismatch_detail(rc: &RowClass, what: &str) -> String {
+    format!(
+        "the Ct values say {} but the lab call is {}; the {what} takes {}",
+        rc.by_ct.map_or("", Class::as_str),
+        rc.by_lab.map_or("", Class::as_str),
+        rc.class.as_str()
+    )
+}
+
 /// Marks people whose individual retest was positive.
 fn match_retests(
     rec: &mut Reconciled,
-    person_index: &FxHashMap<&str, u32>,
+    roster: &Roster,
     retests: &[LabResult],
     columns: ResultColumns,
     settings: &Settings,
     anomalies: &mut Vec<Anomaly>,
 ) {
     let round_of: FxHashMap<&str, u32> = rec
+        .set
         .rounds
         .iter()
         .enumerate()
         .map(|(i, r)| (&**r, i as u32))
         .collect();
-    let default_round = *round_of.get(settings.default_round).unwrap_or(&0);
+    let default_round = round_of
+        .get(rec.set.default_round.as_str())
+        .copied()
+        .unwrap_or(0);
     for r in retests {
         let Some(person_id) = r.person_id.as_deref() else {
             continue;
         };
         let rounds: Vec<u32> = match (columns.round, r.round.as_deref()) {
             (true, Some(label)) => round_of.get(label).copied().into_iter().collect(),
-            _ => (0..rec.rounds.len() as u32).collect(),
+            _ => (0..rec.set.rounds.len() as u32).collect(),
         };
         let rc = classify::row_class(r, columns, settings.rules);
-        let Some(&person) = person_index.get(person_id) else {
-            anomalies.push(Anomaly {
-                round: rounds.first().copied().unwrap_or(default_round),
-                kind: AnomalyKind::UnregisteredPerson,
-                tube_id: Some(r.tube_id.clone()),
-                person_id: Some(person_id.into()),
-                source: Source::Retests,
-                line: Some(r.line),
-                detail: "the retested person is not on the roster".into(),
-            });
+        let finding = |round: u32, kind: AnomalyKind, detail: String| Anomaly {
+            round,
+            kind,
+            tube_id: Some(r.tube_id.clone()),
+            person_id: Some(person_id.into()),
+            source: Source::Retests,
+            line: Some(r.line),
+            detail,
+        };
+        let Some(person) = roster.find(person_id) else {
+            let round = rounds.first().copied().unwrap_or(default_round);
+            anomalies.push(finding(
+                round,
+                AnomalyKind::UnregisteredPerson,
+                "the retested person is not on the roster".into(),
+            ));
             continue;
         };
         if rounds.is_empty() {
-            anomalies.push(Anomaly {
-                round: default_round,
-                kind: AnomalyKind::OrphanResult,
-                tube_id: Some(r.tube_id.clone()),
-                person_id: Some(person_id.into()),
-                source: Source::Retests,
-                line: Some(r.line),
-                detail: "the retest names a round that no sample has".into(),
-            });
+            anomalies.push(finding(
+                default_round,
+                AnomalyKind::OrphanResult,
+                "the retest names a round that no sample has".into(),
+            ));
         }
         for &round in &rounds {
             if rc.mismatch() {
-                anomalies.push(Anomaly {
+                anomalies.push(finding(
                     round,
-                    kind: AnomalyKind::LabCallMismatch,
-                    tube_id: Some(r.tube_id.clone()),
-                    person_id: Some(person_id.into()),
-                    source: Source::Retests,
-                    line: Some(r.line),
-                    detail: format!(
-                        "the Ct values say {} but the lab call is {}; the retest takes {}",
-                        rc.by_ct.map_or("", Class::as_str),
-                        rc.by_lab.map_or("", Class::as_str),
-                        rc.class.as_str()
-                    ),
-                });
+                    AnomalyKind::LabCallMismatch,
+                    mismatch_detail(&rc, "retest"),
+                ));
             }
             if rc.class == Class::Positive {
                 rec.confirmed[round as usize].insert(person);

@@ -38,59 +38,121 @@ impl Status {
     }
 }
 
-/// One person of the roster.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Person {
-    /// The student or staff number.
-    pub id: Box<str>,
+/// Many strings in one buffer: no allocation per string, 8 bytes of overhead each.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Strings {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl Strings {
+    /// Appends `s` and returns its index.
+    pub fn push(&mut self, s: &str) -> u32 {
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+        (self.ends.len() - 1) as u32
+    }
+
+    /// The string at `index`.
+    pub fn get(&self, index: u32) -> &str {
+        let i = index as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    /// How many strings there are.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Appends every string of `other`, keeping their order; the first gets index
+    /// `self.len()` as it was.
+    pub fn append(&mut self, other: &Strings) {
+        let base = self.text.len();
+        self.text.push_str(&other.text);
+        self.ends.extend(other.ends.iter().map(|e| e + base));
+    }
+}
+
+/// Interns strings: each distinct string gets the next index, in first-seen order.
+#[derive(Clone, Debug, Default)]
+pub struct Interner {
+    index: rustc_hash::FxHashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    /// The index of `s`, interning it if new.
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(s.into());
+        self.index.insert(s.into(), i);
+        i
+    }
+
+    /// The index of `s`, if interned.
+    pub fn get(&self, s: &str) -> Option<u32> {
+        self.index.get(s).copied()
+    }
+
+    /// The interned strings, by index.
+    pub fn names(&self) -> &[Box<str>] {
+        &self.names
+    }
+
+    /// The interned strings, by index, consuming the interner.
+    pub fn into_names(self) -> Vec<Box<str>> {
+        self.names
+    }
+}
+
+/// The roster fields needed only for the people on an output list, read again from the
+/// roster file at the end of a run (see [`crate::ingest::roster::Roster::details`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Details {
     /// The person's name.
     pub name: Box<str>,
-    /// Index of the person's building in [`Roster::buildings`].
-    pub building: u32,
     /// Dormitory room.
     pub room: Option<Box<str>>,
     /// College or department.
     pub college: Option<Box<str>>,
     /// Class.
     pub class: Option<Box<str>>,
-    /// Student or staff.
-    pub role: Role,
     /// Phone number.
     pub phone: Option<Box<str>>,
     /// The counselor (辅导员) responsible for the person.
     pub counselor: Option<Box<str>>,
-    /// On campus, on leave or isolated.
-    pub status: Status,
-    /// The line, starting at `1`, of the person's row in the roster file.
-    pub line: u64,
 }
 
-/// The roster: every person, and the buildings they live in.
-#[derive(Clone, Debug, Default)]
-pub struct Roster {
-    /// People in the order of the roster file.
-    pub people: Vec<Person>,
-    /// Building names, interned; [`Person::building`] indexes this.
-    pub buildings: Vec<Box<str>>,
-}
-
-/// One row of the samples file: a person swabbed into a tube.
-#[derive(Clone, Debug, PartialEq)]
+/// One accepted row of the samples file: a person swabbed into a tube. Strings are
+/// interned; see [`crate::ingest::samples::SampleSet`] for the tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sample {
-    /// The round label from the file, or `None` when the file has no round column or
-    /// the cell is empty (the run's default round applies).
-    pub round: Option<Box<str>>,
-    /// The tube barcode.
-    pub tube_id: Box<str>,
-    /// The person swabbed.
-    pub person_id: Box<str>,
+    /// Index of the round label.
+    pub round: u32,
+    /// Index of the tube_id.
+    pub tube: u32,
+    /// The person key: below the roster's length, a roster index; from it on, an
+    /// unregistered person.
+    pub person: u32,
+    /// Index of the site, or [`NONE`] without one.
+    pub site: u32,
     /// When the swab was taken.
     pub sampled_at: Micros,
-    /// Where the swab was taken.
-    pub site: Option<Box<str>>,
     /// The line, starting at `1`, of the row in the samples file.
     pub line: u64,
 }
+
+/// The index that stands for "none".
+pub const NONE: u32 = u32::MAX;
 
 /// One row of a lab results file (or of a retests file, which adds `person_id`).
 #[derive(Clone, Debug, PartialEq)]

@@ -3,16 +3,17 @@
 //! isolate_and_retest, retest, resample), the smallest tube_id on a tie. No I/O here.
 
 use crate::classify::consequence;
+use crate::ingest::roster::Roster;
 use crate::order::natural_cmp_opt;
 use crate::reconcile::Reconciled;
-use crate::record::{Action, Roster};
+use crate::record::{Action, Details};
 use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxHashMap;
 
 /// One person to act on in one round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Entry {
-    /// Index into [`Reconciled::rounds`].
+    /// Index into the rounds.
     pub round: u32,
     /// What to do.
     pub action: Action,
@@ -22,20 +23,19 @@ pub struct Entry {
     pub person: u32,
     /// Index into [`Reconciled::tubes`].
     pub tube: u32,
-    /// Index into [`Reconciled::samples`] of the person's row in that tube.
+    /// Index into the samples of the person's row in that tube.
     pub sample: u32,
 }
 
-/// Builds the retest list, sorted by round, action, building, room and person_id
-/// (buildings and rooms in natural order, people not on the roster last).
-pub fn retest_list(roster: &Roster, rec: &Reconciled) -> Vec<Entry> {
+/// Builds the retest list, in no particular order (see [`sort`]).
+pub fn retest_list(rec: &Reconciled) -> Vec<Entry> {
     // Tubes are in (round, tube_id) order, so the first tube seen wins a tie.
     let mut best: FxHashMap<(u32, u32), Entry> = FxHashMap::default();
     for (t, tube) in rec.tubes.iter().enumerate() {
-        let Some((action, reason)) = consequence(tube.class, tube.members.len()) else {
+        let Some((action, reason)) = consequence(tube.class, tube.size as usize) else {
             continue;
         };
-        for m in &tube.members {
+        for m in rec.members_of(tube) {
             let entry = Entry {
                 round: tube.round,
                 action,
@@ -53,29 +53,34 @@ pub fn retest_list(roster: &Roster, rec: &Reconciled) -> Vec<Entry> {
                 .or_insert(entry);
         }
     }
-    let mut list: Vec<Entry> = best.into_values().collect();
-    let person = |key: u32| (key < rec.roster_len).then(|| &roster.people[key as usize]);
+    best.into_values().collect()
+}
+
+/// Sorts the list by round, action, building, room and person_id (buildings and rooms in
+/// natural order, people not on the roster last). `details` holds every listed roster
+/// person.
+pub fn sort(
+    list: &mut [Entry],
+    roster: &Roster,
+    rec: &Reconciled,
+    details: &FxHashMap<u32, Details>,
+) {
+    let listed = |key: u32| (key < rec.roster_len).then_some(key);
+    let building = |key: u32| listed(key).map(|p| roster.building_name(p));
+    let room = |key: u32| {
+        listed(key)
+            .and_then(|p| details.get(&p))
+            .and_then(|d| d.room.as_deref())
+    };
     list.par_sort_unstable_by(|a, b| {
-        let (pa, pb) = (person(a.person), person(b.person));
         a.round
             .cmp(&b.round)
             .then(a.action.cmp(&b.action))
-            .then_with(|| {
-                natural_cmp_opt(
-                    pa.map(|p| &*roster.buildings[p.building as usize]),
-                    pb.map(|p| &*roster.buildings[p.building as usize]),
-                )
-            })
-            .then_with(|| {
-                natural_cmp_opt(
-                    pa.and_then(|p| p.room.as_deref()),
-                    pb.and_then(|p| p.room.as_deref()),
-                )
-            })
+            .then_with(|| natural_cmp_opt(building(a.person), building(b.person)))
+            .then_with(|| natural_cmp_opt(room(a.person), room(b.person)))
             .then_with(|| {
                 rec.person_id(roster, a.person)
                     .cmp(rec.person_id(roster, b.person))
             })
     });
-    list
 }

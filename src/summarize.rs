@@ -1,15 +1,17 @@
 //! Stage 5: per-building figures and the missing list. No I/O here.
 
+use crate::ingest::roster::Roster;
 use crate::order::{natural_cmp, natural_cmp_opt};
 use crate::reconcile::Reconciled;
-use crate::record::{Class, Roster, Status};
+use crate::record::{Class, Details, Status};
 use crate::retest::Entry;
-use rayon::slice::ParallelSliceMut;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 /// The figures of one building in one round (see the contract for each definition).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BuildingRow {
-    /// Index into [`Reconciled::rounds`].
+    /// Index into the rounds.
     pub round: u32,
     /// Index into [`Roster::buildings`].
     pub building: u32,
@@ -49,37 +51,50 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, retests: &[Entry]) -> Vec<Bu
     order.sort_by(|&a, &b| {
         natural_cmp(&roster.buildings[a as usize], &roster.buildings[b as usize])
     });
-    let mut rows = Vec::with_capacity(rec.rounds.len() * nb);
-    for round in 0..rec.rounds.len() {
-        let mut table = vec![BuildingRow::default(); nb];
-        for (b, row) in table.iter_mut().enumerate() {
-            row.round = round as u32;
-            row.building = b as u32;
+    // Expected and on-leave people do not depend on the round.
+    let mut people = vec![(0i64, 0i64); nb];
+    for (b, s) in roster.building.iter().zip(&roster.status) {
+        let row = &mut people[*b as usize];
+        if *s == Status::OnLeave {
+            row.1 += 1;
+        } else {
+            row.0 += 1;
         }
-        let sampled = &rec.sampled[round];
-        for (i, p) in roster.people.iter().enumerate() {
-            let row = &mut table[p.building as usize];
-            if p.status == Status::OnLeave {
-                row.on_leave += 1;
-            } else {
-                row.expected += 1;
-                row.sampled += sampled[i] as i64;
-            }
-        }
-        for &p in &rec.confirmed[round] {
-            table[roster.people[p as usize].building as usize].confirmed_positive += 1;
-        }
-        rows.push(table);
     }
+    let mut rows: Vec<Vec<BuildingRow>> = rec
+        .sampled
+        .par_iter()
+        .enumerate()
+        .map(|(round, sampled)| {
+            let mut table: Vec<BuildingRow> = (0..nb)
+                .map(|b| BuildingRow {
+                    round: round as u32,
+                    building: b as u32,
+                    expected: people[b].0,
+                    on_leave: people[b].1,
+                    ..BuildingRow::default()
+                })
+                .collect();
+            for ((b, s), was) in roster.building.iter().zip(&roster.status).zip(sampled) {
+                if *was && *s != Status::OnLeave {
+                    table[*b as usize].sampled += 1;
+                }
+            }
+            for &p in &rec.confirmed[round] {
+                table[roster.building[p as usize] as usize].confirmed_positive += 1;
+            }
+            table
+        })
+        .collect();
     // Tubes per building: each tube counts once for each building it holds people of.
     let mut seen: Vec<u32> = Vec::new();
     for tube in &rec.tubes {
         seen.clear();
         seen.extend(
-            tube.members
+            rec.members_of(tube)
                 .iter()
                 .filter(|m| m.person < rec.roster_len)
-                .map(|m| roster.people[m.person as usize].building),
+                .map(|m| roster.building[m.person as usize]),
         );
         seen.sort_unstable();
         seen.dedup();
@@ -98,11 +113,10 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, retests: &[Entry]) -> Vec<Bu
     // The retest list holds each person once per round already.
     for e in retests {
         if e.person < rec.roster_len {
-            rows[e.round as usize][roster.people[e.person as usize].building as usize].to_retest +=
-                1;
+            rows[e.round as usize][roster.building[e.person as usize] as usize].to_retest += 1;
         }
     }
-    let mut out = Vec::with_capacity(rec.rounds.len() * nb);
+    let mut out = Vec::with_capacity(rec.sampled.len() * nb);
     for table in rows {
         for &b in &order {
             let mut row = table[b as usize].clone();
@@ -117,19 +131,19 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, retests: &[Entry]) -> Vec<Bu
 /// One expected person never sampled in a round.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MissingEntry {
-    /// Index into [`Reconciled::rounds`].
+    /// Index into the rounds.
     pub round: u32,
-    /// Index into [`Roster::people`].
+    /// Index into the roster.
     pub person: u32,
 }
 
-/// The missing list (漏采): expected people without a sample row, sorted by round,
-/// building, room and person_id.
+/// The missing list (漏采): expected people without a sample row, in no particular
+/// order (see [`sort_missing`]).
 pub fn missing(roster: &Roster, rec: &Reconciled) -> Vec<MissingEntry> {
     let mut list = Vec::new();
     for (round, sampled) in rec.sampled.iter().enumerate() {
-        for (i, p) in roster.people.iter().enumerate() {
-            if p.status != Status::OnLeave && !sampled[i] {
+        for (i, (was, status)) in sampled.iter().zip(&roster.status).enumerate() {
+            if !was && *status != Status::OnLeave {
                 list.push(MissingEntry {
                     round: round as u32,
                     person: i as u32,
@@ -137,21 +151,23 @@ pub fn missing(roster: &Roster, rec: &Reconciled) -> Vec<MissingEntry> {
             }
         }
     }
+    list
+}
+
+/// Sorts the missing list by round, building, room and person_id; `details` holds every
+/// listed person.
+pub fn sort_missing(list: &mut [MissingEntry], roster: &Roster, details: &FxHashMap<u32, Details>) {
+    let room = |p: u32| details.get(&p).and_then(|d| d.room.as_deref());
     list.par_sort_unstable_by(|a, b| {
-        let (pa, pb) = (
-            &roster.people[a.person as usize],
-            &roster.people[b.person as usize],
-        );
         a.round
             .cmp(&b.round)
             .then_with(|| {
                 natural_cmp(
-                    &roster.buildings[pa.building as usize],
-                    &roster.buildings[pb.building as usize],
+                    roster.building_name(a.person),
+                    roster.building_name(b.person),
                 )
             })
-            .then_with(|| natural_cmp_opt(pa.room.as_deref(), pb.room.as_deref()))
-            .then_with(|| pa.id.cmp(&pb.id))
+            .then_with(|| natural_cmp_opt(room(a.person), room(b.person)))
+            .then_with(|| roster.id(a.person).cmp(roster.id(b.person)))
     });
-    list
 }

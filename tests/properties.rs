@@ -2,7 +2,7 @@
 //! do not depend on the order of input rows or on the thread count.
 
 use poolscreen::generate::{generate, GenerateOptions};
-use poolscreen::ingest::{self, roster, samples};
+use poolscreen::ingest::{self, results};
 use poolscreen::pipeline::{self, RunOptions};
 use proptest::prelude::*;
 use std::fs;
@@ -37,12 +37,12 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let end = if crlf { "\r\n" } else { "\n" };
         let body: String = rows.iter().map(|r| format!("{r}{end}")).collect();
-        let path = dir.path().join("samples.csv");
-        fs::write(&path, format!("tube_id,person_id,sampled_at,site{end}{body}")).unwrap();
-        let got = ingest::read_csv(&path, "samples.csv", &samples::COLUMNS, &samples::parse).unwrap();
+        let path = dir.path().join("results.csv");
+        fs::write(&path, format!("tube_id,ct_orf1ab,ct_n,tested_at{end}{body}")).unwrap();
+        let got = ingest::read_csv(&path, "results.csv", &results::COLUMNS, &results::ResultParser).unwrap();
         let r = &got.report;
         prop_assert_eq!(r.rows_read, r.rows_accepted + r.rows_rejected);
-        prop_assert_eq!(r.rows_accepted as usize, got.rows.len());
+        prop_assert_eq!(r.rows_accepted as usize, got.parts.iter().map(|p| p.rows.len()).sum::<usize>());
         prop_assert_eq!(r.rows_rejected as usize, got.rejects.len());
         // The csv crate's own count of non-blank records is the number read.
         let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_path(&path).unwrap();
@@ -61,13 +61,22 @@ proptest! {
         let body: String = ids.iter().map(|id| format!("{id},某人,公寓1\n")).collect();
         let path = dir.path().join("roster.csv");
         fs::write(&path, format!("学号,姓名,楼栋\n{body}")).unwrap();
-        let got = ingest::read_csv(&path, "roster.csv", &roster::COLUMNS, &roster::parse).unwrap();
-        let (people, rest) = roster::finish(got, &path).unwrap();
+        let (people, report, rejects) = pipeline::load_roster(&path).unwrap();
         let distinct: std::collections::HashSet<&String> = ids.iter().collect();
-        prop_assert_eq!(people.people.len(), distinct.len());
-        prop_assert_eq!(rest.report.rows_read as usize, ids.len());
-        prop_assert_eq!(rest.report.rows_accepted + rest.report.rows_rejected, rest.report.rows_read);
-        prop_assert!(rest.rejects.iter().all(|r| !r.raw.is_empty()), "a duplicate's reject carries its raw line");
+        prop_assert_eq!(people.len(), distinct.len());
+        prop_assert_eq!(report.rows_read as usize, ids.len());
+        prop_assert_eq!(report.rows_accepted + report.rows_rejected, report.rows_read);
+        prop_assert_eq!(report.rows_rejected as usize, rejects.len());
+        for (i, r) in rejects.iter().enumerate() {
+            let id = &ids[(r.line - 2) as usize];
+            prop_assert_eq!(&r.raw, &format!("{id},某人,公寓1"), "a duplicate's reject carries its own raw line");
+            prop_assert!(people.find(id).is_some());
+            prop_assert!(i == 0 || rejects[i - 1].line < r.line);
+        }
+        for id in &distinct {
+            let p = people.find(id).unwrap();
+            prop_assert_eq!(people.id(p), id.as_str());
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Detection of a CSV file's text encoding, never guessing lossily.
+//! Text encodings of CSV files, never guessed lossily.
 //!
 //! The order is the contract's: a byte-order mark decides (UTF-8, UTF-16LE/BE);
 //! otherwise valid UTF-8 is UTF-8; otherwise, when only a few rows break UTF-8 (at most
@@ -6,12 +6,15 @@
 //! and those rows are rejected one by one; otherwise the file is GB18030 (which covers
 //! GBK and GB2312) decoded without replacement characters; a file that is neither is
 //! fatal.
+//!
+//! UTF-8 is decided while parsing, in one pass: the workers check every row and count
+//! the rows with non-ASCII bytes and those that are not UTF-8 ([`Census`]); only when
+//! the census says the file is not UTF-8 is it decoded as GB18030 and parsed again.
 
-use super::split::Scanner;
-use crate::error::{Error, Position, Result};
+use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 
 /// The most rows that may break UTF-8 in a file still read as UTF-8.
@@ -46,175 +49,68 @@ impl Encoding {
     }
 }
 
-/// Where the UTF-8 text of a file comes from.
-pub enum Body {
-    /// The file itself, read from this byte offset on (past a byte-order mark).
-    File(u64),
-    /// Text decoded to UTF-8 in memory. Line structure is that of the file.
-    Decoded(Vec<u8>),
-    /// The file's own bytes held in memory, some rows of which are not UTF-8.
-    Raw(Vec<u8>),
-}
-
-/// What was learned about a file before parsing it.
-pub struct Detected {
-    /// The encoding.
-    pub encoding: Encoding,
-    /// Where its UTF-8 text is.
-    pub body: Body,
-    /// Whether rows may hold bytes that are not UTF-8 and must be checked one by one.
-    pub check_rows: bool,
-    /// The SHA-256 of the whole file, in lower-case hex.
-    pub sha256: String,
-    /// The file's size, in bytes.
-    pub bytes: u64,
-}
-
-/// Opens `path` read-only, reads it once to hash it and check UTF-8, and decides its
-/// encoding. `name` is the file as the user named it, for messages.
-pub fn detect(path: &Path, name: &str) -> Result<Detected> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let scan = scan(&mut file).map_err(|e| Error::io(path, e))?;
-    let bom = &scan.head[..scan.head_len];
-    let base = |encoding, body, check_rows| Detected {
-        encoding,
-        body,
-        check_rows,
-        sha256: scan.sha256.clone(),
-        bytes: scan.bytes,
-    };
-    if bom.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Ok(base(Encoding::Utf8Bom, Body::File(3), !scan.utf8_valid));
-    }
-    if bom.starts_with(&[0xFF, 0xFE]) || bom.starts_with(&[0xFE, 0xFF]) {
-        let (encoding, decoder) = if bom[0] == 0xFF {
-            (Encoding::Utf16Le, encoding_rs::UTF_16LE)
-        } else {
-            (Encoding::Utf16Be, encoding_rs::UTF_16BE)
-        };
-        let bytes = read_all(&mut file, path)?;
-        let text = decode_strict(decoder, &bytes[2..])
-            .map_err(|at| Error::input(name, Position::byte(at as u64 + 2), format!("the file starts with a {} byte-order mark but is not valid {}; save it again as UTF-8", encoding.as_str(), encoding.as_str())))?;
-        return Ok(base(encoding, Body::Decoded(text.into_bytes()), false));
-    }
-    if scan.utf8_valid {
-        return Ok(base(Encoding::Utf8, Body::File(0), false));
-    }
-    let bytes = read_all(&mut file, path)?;
-    let census = census(&bytes);
-    if census.bad_rows <= MAX_BAD_UTF8_ROWS && census.bad_rows * 100 <= census.non_ascii_rows {
-        return Ok(base(Encoding::Utf8, Body::Raw(bytes), true));
-    }
-    match decode_strict(encoding_rs::GB18030, &bytes) {
-        Ok(text) => Ok(base(Encoding::Gb18030, Body::Decoded(text.into_bytes()), false)),
-        Err(at) => Err(Error::input(
-            name,
-            Position::byte(scan.first_bad_utf8.unwrap_or(0)),
-            format!(
-                "the file is neither UTF-8 nor GB18030 (not UTF-8 from this byte on, not GB18030 from byte offset {at}); save it again as \"CSV UTF-8\""
-            ),
-        )),
-    }
-}
-
-struct Scan {
-    sha256: String,
-    bytes: u64,
-    head: [u8; 3],
-    head_len: usize,
-    utf8_valid: bool,
-    first_bad_utf8: Option<u64>,
-}
-
-/// One streaming pass: hash, size, first bytes and UTF-8 validity.
-fn scan(file: &mut File) -> std::io::Result<Scan> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
+/// What the first bytes of a file say.
+pub fn sniff(path: &Path) -> Result<Option<Encoding>> {
     let mut head = [0u8; 3];
-    let mut head_len = 0;
-    let mut total = 0u64;
-    // Up to three bytes of a character cut by the end of the previous block.
-    let mut pending: Vec<u8> = Vec::with_capacity(8);
-    let mut first_bad = None;
-    loop {
-        let n = match file.read(&mut buf) {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut n = 0;
+    while n < 3 {
+        match file.read(&mut head[n..]) {
             Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let block = &buf[..n];
-        hasher.update(block);
-        while head_len < 3 && head_len < (total as usize + n) {
-            head[head_len] = block[head_len - total as usize];
-            head_len += 1;
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(path, e)),
         }
-        if first_bad.is_none() {
-            let block_start = total - pending.len() as u64;
-            pending.extend_from_slice(block);
-            match std::str::from_utf8(&pending) {
-                Ok(_) => pending.clear(),
-                Err(e) if e.error_len().is_none() => {
-                    let keep = pending.split_off(e.valid_up_to());
-                    pending = keep;
-                }
-                Err(e) => first_bad = Some(block_start + e.valid_up_to() as u64),
-            }
-        }
-        total += n as u64;
     }
-    if first_bad.is_none() && !pending.is_empty() {
-        first_bad = Some(total - pending.len() as u64);
-    }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok(Scan {
-        sha256,
-        bytes: total,
-        head,
-        head_len,
-        utf8_valid: first_bad.is_none(),
-        first_bad_utf8: first_bad,
+    let head = &head[..n];
+    Ok(if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        Some(Encoding::Utf8Bom)
+    } else if head.starts_with(&[0xFF, 0xFE]) {
+        Some(Encoding::Utf16Le)
+    } else if head.starts_with(&[0xFE, 0xFF]) {
+        Some(Encoding::Utf16Be)
+    } else {
+        None
     })
 }
 
-fn read_all(file: &mut File, path: &Path) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    file.seek(SeekFrom::Start(0))
-        .and_then(|_| file.read_to_end(&mut bytes))
-        .map_err(|e| Error::io(path, e))?;
-    Ok(bytes)
+/// Rows counted while parsing a file as UTF-8.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Rows holding bytes above ASCII.
+    pub non_ascii_rows: u64,
+    /// Rows that are not valid UTF-8.
+    pub bad_rows: u64,
+    /// The byte offset of the first bad byte in the file, if any.
+    pub first_bad: Option<u64>,
 }
 
-/// Counts, per record, those holding non-ASCII bytes and those that are not UTF-8.
-struct Census {
-    non_ascii_rows: u64,
-    bad_rows: u64,
+impl Census {
+    /// Adds the counts of a later part of the file.
+    pub fn add(&mut self, later: &Census) {
+        self.non_ascii_rows += later.non_ascii_rows;
+        self.bad_rows += later.bad_rows;
+        self.first_bad = self.first_bad.or(later.first_bad);
+    }
+
+    /// Whether a file without a byte-order mark with this census is UTF-8: a few
+    /// damaged rows (at most 1% of the non-ASCII rows, at most 100) do not make it
+    /// another encoding.
+    pub fn is_utf8(&self) -> bool {
+        self.bad_rows <= MAX_BAD_UTF8_ROWS && self.bad_rows * 100 <= self.non_ascii_rows
+    }
 }
 
-fn census(bytes: &[u8]) -> Census {
-    let mut census = Census {
-        non_ascii_rows: 0,
-        bad_rows: 0,
-    };
-    let mut start = 0;
-    let mut count = |record: &[u8]| {
-        if !record.is_ascii() {
-            census.non_ascii_rows += 1;
-            if std::str::from_utf8(record).is_err() {
-                census.bad_rows += 1;
-            }
-        }
-    };
-    Scanner::default().scan(bytes, |end| {
-        count(&bytes[start..end]);
-        start = end;
-    });
-    count(&bytes[start..]);
-    census
+/// Reads the whole file, returning its bytes and their SHA-256.
+pub fn read_all(path: &Path) -> Result<(Vec<u8>, String)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let sha = hex(&Sha256::digest(&bytes));
+    Ok((bytes, sha))
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Decodes `bytes` without replacement characters; on failure, the byte offset of the
@@ -257,10 +153,16 @@ mod tests {
     }
 
     #[test]
-    fn census_counts_rows() {
-        let c = census("a,b\n张三,1\n李\u{56db},2\n".as_bytes());
-        assert_eq!((c.non_ascii_rows, c.bad_rows), (2, 0));
-        let c = census(b"a,b\n\xE5\xBC\xA0,1\n\xFF,2\n");
-        assert_eq!((c.non_ascii_rows, c.bad_rows), (2, 1));
+    fn census_thresholds() {
+        let c = |non_ascii_rows, bad_rows| Census {
+            non_ascii_rows,
+            bad_rows,
+            first_bad: None,
+        };
+        assert!(c(0, 0).is_utf8());
+        assert!(c(100, 1).is_utf8());
+        assert!(!c(99, 1).is_utf8());
+        assert!(c(10_000, 100).is_utf8());
+        assert!(!c(1_000_000, 101).is_utf8());
     }
 }

@@ -1,9 +1,9 @@
 //! Stage 1: reading the input files into typed records and rejects.
 //!
-//! A reader thread detects the encoding, reads the header, then cuts the file into
-//! chunks of whole records ([`split`]) and sends them through a bounded channel to rayon
-//! workers, which parse the CSV, clean every value ([`crate::normalize`]) and validate
-//! it ([`values`]). Worker results merge in chunk order, so the records and rejects come
+//! A reader thread reads the header, then cuts the file into chunks of whole records
+//! ([`split`]), hashing them on the way, and sends them through a bounded channel to
+//! rayon workers, which parse the CSV, check the text encoding ([`encoding`]), clean
+//! every value ([`crate::normalize`]) and validate it ([`values`]). Worker results merge in chunk order, so the records and rejects come
 //! out in file order whatever the thread count, and line numbers are exact.
 //!
 //! Rows that break a rule are rejects, never fatal: for every file,
@@ -19,14 +19,16 @@ pub mod values;
 
 use crate::error::{Error, Position, Result};
 use crate::normalize::clean;
-use encoding::{Body, Encoding};
+use encoding::{Census, Encoding};
 use header::{ColumnSpec, Layout};
 use rayon::iter::{ParallelBridge, ParallelIterator};
+use sha2::{Digest, Sha256};
 use split::{count_lines, Chunk, CutError, Cutter};
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An input row that was not used, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,38 +63,67 @@ pub struct InputReport {
     pub rows_rejected: u64,
 }
 
+/// Where the UTF-8 text of an input is, so that rows can be read again by offset.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// The file itself (UTF-8); offsets are file offsets.
+    File(PathBuf),
+    /// The file decoded to UTF-8 in memory; offsets are into this text.
+    Memory(Arc<Vec<u8>>),
+}
+
+/// Parses the rows of one kind of input on the workers.
+pub trait RowParser: Sync {
+    /// One accepted row.
+    type Record: Send;
+    /// State a worker keeps for one chunk (interned strings, say), merged by the caller.
+    type Part: Default + Send;
+    /// Parses one row; records failures on `row` and returns `None` when it is rejected.
+    fn parse(&self, row: &mut Row, part: &mut Self::Part) -> Option<Self::Record>;
+}
+
+/// The accepted rows of one chunk with the worker's state for them.
+#[derive(Debug)]
+pub struct Part<R, C> {
+    /// Accepted rows, in file order.
+    pub rows: Vec<R>,
+    /// The parser's state for this chunk.
+    pub state: C,
+}
+
 /// The records read from one file, its rejects and its report.
 #[derive(Debug)]
-pub struct Ingested<T> {
-    /// Accepted records, in file order.
-    pub rows: Vec<T>,
+pub struct Ingested<R, C> {
+    /// Accepted rows by chunk, in file order.
+    pub parts: Vec<Part<R, C>>,
     /// Rejected rows, in file order.
     pub rejects: Vec<Reject>,
     /// Counts and facts for the manifest.
     pub report: InputReport,
     /// Which columns the file has.
     pub layout: Layout,
+    /// Where rows can be read again.
+    pub source: Source,
 }
 
-impl<T> Ingested<T> {
-    /// Moves accepted rows for which `check` returns a reject into the rejects, keeping
-    /// file order and the conservation of counts.
-    pub fn reject_where(&mut self, mut check: impl FnMut(&T) -> Option<Reject>) {
-        let mut kept = Vec::with_capacity(self.rows.len());
-        let mut late = Vec::new();
-        for row in self.rows.drain(..) {
-            match check(&row) {
-                Some(reject) => late.push(reject),
-                None => kept.push(row),
-            }
+impl<R, C> Ingested<R, C> {
+    /// Records that `reject` was found after parsing (a duplicate, say): the row moves
+    /// from accepted to rejected, keeping the counts conserved. The caller removes the
+    /// row from its own records.
+    pub fn reject_late(&mut self, reject: Reject) {
+        self.report.rows_accepted -= 1;
+        self.report.rows_rejected += 1;
+        let at = self.rejects.partition_point(|r| r.line < reject.line);
+        self.rejects.insert(at, reject);
+    }
+
+    /// All accepted rows, in file order, dropping the per-chunk state.
+    pub fn into_rows(self) -> Vec<R> {
+        let mut rows = Vec::with_capacity(self.parts.iter().map(|p| p.rows.len()).sum());
+        for part in self.parts {
+            rows.extend(part.rows);
         }
-        self.rows = kept;
-        if !late.is_empty() {
-            self.report.rows_accepted -= late.len() as u64;
-            self.report.rows_rejected += late.len() as u64;
-            self.rejects.extend(late);
-            self.rejects.sort_by_key(|r| r.line);
-        }
+        rows
     }
 }
 
@@ -102,12 +133,18 @@ pub struct Row<'a> {
     layout: &'a Layout,
     failures: Vec<(usize, String)>,
     line: u64,
+    offset: u64,
 }
 
 impl<'a> Row<'a> {
     /// The line, starting at `1`, where the row starts.
     pub fn line(&self) -> u64 {
         self.line
+    }
+
+    /// Where the row starts in its [`Source`], to read it again later.
+    pub fn offset(&self) -> u64 {
+        self.offset
     }
 
     /// The cleaned cell of spec column `col`, or `None` when the file has no such
@@ -152,82 +189,252 @@ impl<'a> Row<'a> {
     }
 }
 
-/// The role of an input, which names it in messages.
-pub type Parser<T> = dyn Fn(&mut Row) -> Option<T> + Sync;
-
 /// Reads the CSV file at `path` (named `name` in messages and outputs): detects its
-/// encoding, matches its header against `specs`, and parses every row with `parse` on
+/// encoding, matches its header against `specs`, and parses every row with `parser` on
 /// the current rayon pool.
-pub fn read_csv<T: Send>(
+pub fn read_csv<P: RowParser>(
     path: &Path,
     name: &str,
     specs: &[ColumnSpec],
-    parse: &Parser<T>,
-) -> Result<Ingested<T>> {
-    let detected = encoding::detect(path, name)?;
-    let (reader, offset): (Box<dyn Read + Send>, u64) = match detected.body {
-        Body::File(offset) => {
-            let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-            file.seek(SeekFrom::Start(offset))
-                .map_err(|e| Error::io(path, e))?;
-            (Box::new(file), offset)
+    parser: &P,
+) -> Result<Ingested<P::Record, P::Part>> {
+    let file_source = || Source::File(path.to_path_buf());
+    match encoding::sniff(path)? {
+        Some(enc @ (Encoding::Utf16Le | Encoding::Utf16Be)) => {
+            let (bytes, sha) = encoding::read_all(path)?;
+            let codec = if enc == Encoding::Utf16Le {
+                encoding_rs::UTF_16LE
+            } else {
+                encoding_rs::UTF_16BE
+            };
+            let text = encoding::decode_strict(codec, &bytes[2..]).map_err(|at| {
+                Error::input(
+                    name,
+                    Position::byte(at as u64 + 2),
+                    format!("the file starts with a {} byte-order mark but is not valid {}; save it again as \"CSV UTF-8\"", enc.as_str(), enc.as_str()),
+                )
+            })?;
+            let size = bytes.len() as u64;
+            drop(bytes);
+            let pass = run_pass(
+                Source::Memory(Arc::new(text.into_bytes())),
+                0,
+                false,
+                name,
+                specs,
+                parser,
+            )?;
+            pass.finish(enc, Some((sha, size)), name)
         }
-        Body::Decoded(text) => (Box::new(std::io::Cursor::new(text)), 0),
-        Body::Raw(bytes) => (Box::new(std::io::Cursor::new(bytes)), 0),
+        Some(Encoding::Utf8Bom) => {
+            let pass = run_pass(file_source(), 3, true, name, specs, parser)?;
+            if let Some(at) = pass.header_not_utf8 {
+                return Err(Error::input(name, Position::byte(at), "the header row is not valid UTF-8 although the file starts with a UTF-8 byte-order mark; save it again as \"CSV UTF-8\""));
+            }
+            pass.finish(Encoding::Utf8Bom, None, name)
+        }
+        _ => {
+            let pass = run_pass(file_source(), 0, true, name, specs, parser)?;
+            if pass.header_not_utf8.is_none() && pass.census.is_utf8() {
+                return pass.finish(Encoding::Utf8, None, name);
+            }
+            let first_bad = pass.header_not_utf8.or(pass.census.first_bad).unwrap_or(0);
+            drop(pass);
+            let (bytes, sha) = encoding::read_all(path)?;
+            let text = encoding::decode_strict(encoding_rs::GB18030, &bytes).map_err(|at| {
+                Error::input(
+                    name,
+                    Position::byte(first_bad),
+                    format!("the file is neither UTF-8 nor GB18030 (not UTF-8 from this byte on, not GB18030 from byte offset {at}); save it again as \"CSV UTF-8\""),
+                )
+            })?;
+            let size = bytes.len() as u64;
+            drop(bytes);
+            let pass = run_pass(
+                Source::Memory(Arc::new(text.into_bytes())),
+                0,
+                false,
+                name,
+                specs,
+                parser,
+            )?;
+            pass.finish(Encoding::Gb18030, Some((sha, size)), name)
+        }
+    }
+}
+
+/// One parse of a file's text.
+struct Pass<R, C> {
+    outs: Vec<ChunkOut<R, C>>,
+    layout: Layout,
+    source: Source,
+    census: Census,
+    /// Set when the header row itself is not UTF-8: the file is in another encoding.
+    header_not_utf8: Option<u64>,
+    /// SHA-256 and size of the bytes read (BOM included), for file sources.
+    sha256: String,
+    bytes: u64,
+}
+
+impl<R, C> Pass<R, C> {
+    /// The pass as the file's ingest result; `file` overrides the hash and size when
+    /// the text parsed was decoded from the file.
+    fn finish(
+        self,
+        encoding: Encoding,
+        file: Option<(String, u64)>,
+        name: &str,
+    ) -> Result<Ingested<R, C>> {
+        if let Some(at) = self.header_not_utf8 {
+            return Err(Error::input(
+                name,
+                Position::byte(at),
+                "the header row is not valid text",
+            ));
+        }
+        let (sha256, bytes) = file.unwrap_or((self.sha256, self.bytes));
+        let mut parts = Vec::with_capacity(self.outs.len());
+        let mut rejects = Vec::new();
+        let (mut read, mut accepted) = (0, 0);
+        for out in self.outs {
+            read += out.read;
+            accepted += out.rows.len() as u64;
+            rejects.extend(out.rejects);
+            parts.push(Part {
+                rows: out.rows,
+                state: out.state,
+            });
+        }
+        let report = InputReport {
+            path: name.to_string(),
+            sha256,
+            bytes,
+            encoding,
+            rows_read: read,
+            rows_accepted: accepted,
+            rows_rejected: rejects.len() as u64,
+        };
+        Ok(Ingested {
+            parts,
+            rejects,
+            report,
+            layout: self.layout,
+            source: self.source,
+        })
+    }
+}
+
+/// Something to read an input's text from.
+trait ReadSeek: Read + Seek + Send {}
+
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+fn open_source(source: &Source, start: u64) -> Result<Box<dyn ReadSeek>> {
+    Ok(match source {
+        Source::File(path) => {
+            let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+            file.seek(SeekFrom::Start(start))
+                .map_err(|e| Error::io(path, e))?;
+            Box::new(file)
+        }
+        Source::Memory(text) => {
+            let mut cursor = std::io::Cursor::new(SharedBytes(text.clone()));
+            cursor.set_position(start);
+            Box::new(cursor)
+        }
+    })
+}
+
+/// Shared bytes readable through a cursor.
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn source_path(source: &Source, name: &str) -> PathBuf {
+    match source {
+        Source::File(p) => p.clone(),
+        Source::Memory(_) => PathBuf::from(name),
+    }
+}
+
+/// Parses `source` from byte `start` on: the reader thread cuts chunks and hashes the
+/// bytes, the workers parse the chunks.
+fn run_pass<P: RowParser>(
+    source: Source,
+    start: u64,
+    check_rows: bool,
+    name: &str,
+    specs: &[ColumnSpec],
+    parser: &P,
+) -> Result<Pass<P::Record, P::Part>> {
+    let path = source_path(&source, name);
+    let mut hasher = Sha256::new();
+    if start == 3 {
+        hasher.update(b"\xEF\xBB\xBF");
+    }
+    let mut cutter = Cutter::new(open_source(&source, start)?, start);
+    let (header, header_bytes) = read_header(&mut cutter, name, check_rows, &mut hasher)?;
+    let mut pass = Pass {
+        outs: Vec::new(),
+        layout: Layout {
+            fields: Vec::new(),
+            headers: Vec::new(),
+        },
+        source,
+        census: Census::default(),
+        header_not_utf8: None,
+        sha256: String::new(),
+        bytes: start + header_bytes,
     };
-    let check_rows = detected.check_rows;
-    let mut cutter = Cutter::new(reader, offset);
-    let (headers, header_line) = read_header(&mut cutter, name, check_rows)?;
+    let (headers, header_line) = match header {
+        Header::Found(h, line) => (h, line),
+        Header::NotUtf8(at) => {
+            pass.header_not_utf8 = Some(at);
+            return Ok(pass);
+        }
+    };
     let layout = header::match_header(name, header_line, &headers, specs)?;
 
     let capacity = 2 * rayon::current_num_threads().max(1);
     let (tx, rx) = crossbeam_channel::bounded::<Chunk>(capacity);
     let (outs, cut) = std::thread::scope(|scope| {
-        let reader = scope.spawn(move || -> std::result::Result<(), CutError> {
+        let reader = scope.spawn(move || -> std::result::Result<(Sha256, u64), CutError> {
+            let mut total = 0u64;
             while let Some(chunk) = cutter.next_chunk(false)? {
+                hasher.update(&chunk.bytes);
+                total += chunk.bytes.len() as u64;
                 if tx.send(chunk).is_err() {
                     break;
                 }
             }
-            Ok(())
+            Ok((hasher, total))
         });
-        let mut outs: Vec<ChunkOut<T>> = rx
+        let mut outs: Vec<ChunkOut<P::Record, P::Part>> = rx
             .into_iter()
             .par_bridge()
-            .map(|chunk| parse_chunk(&chunk, &layout, check_rows, parse))
+            .map(|chunk| parse_chunk(&chunk, &layout, check_rows, parser))
             .collect();
         outs.sort_by_key(|o| o.index);
         (outs, reader.join())
     });
     match cut {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Err(cut_error(path, name, e)),
+        Ok(Ok((hasher, total))) => {
+            pass.sha256 = encoding::hex(&hasher.finalize());
+            pass.bytes += total;
+        }
+        Ok(Err(e)) => return Err(cut_error(&path, name, e)),
         Err(_) => return Err(Error::Internal("the reader thread panicked".into())),
     }
-
-    let mut rows = Vec::with_capacity(outs.iter().map(|o| o.rows.len()).sum());
-    let mut rejects = Vec::new();
-    let mut read = 0;
-    for out in outs {
-        read += out.read;
-        rows.extend(out.rows);
-        rejects.extend(out.rejects);
+    for out in &outs {
+        pass.census.add(&out.census);
     }
-    let report = InputReport {
-        path: name.to_string(),
-        sha256: detected.sha256,
-        bytes: detected.bytes,
-        encoding: detected.encoding,
-        rows_read: read,
-        rows_accepted: rows.len() as u64,
-        rows_rejected: rejects.len() as u64,
-    };
-    Ok(Ingested {
-        rows,
-        rejects,
-        report,
-        layout,
-    })
+    pass.outs = outs;
+    pass.layout = layout;
+    Ok(pass)
 }
 
 fn cut_error(path: &Path, name: &str, e: CutError) -> Error {
@@ -251,12 +458,21 @@ fn cut_error(path: &Path, name: &str, e: CutError) -> Error {
     }
 }
 
-/// Reads records until the first non-blank one, the header.
+enum Header {
+    Found(Vec<String>, u64),
+    /// The header row is not UTF-8, from this byte offset on.
+    NotUtf8(u64),
+}
+
+/// Reads records until the first non-blank one, the header, hashing what it reads.
+/// Returns the header and the bytes consumed.
 fn read_header<R: Read>(
     cutter: &mut Cutter<R>,
     name: &str,
     check_rows: bool,
-) -> Result<(Vec<String>, u64)> {
+    hasher: &mut Sha256,
+) -> Result<(Header, u64)> {
+    let mut consumed = 0u64;
     loop {
         let chunk = cutter
             .next_chunk(true)
@@ -268,14 +484,13 @@ fn read_header<R: Read>(
                     "the file is empty; the first row must be the header",
                 )
             })?;
+        hasher.update(&chunk.bytes);
+        consumed += chunk.bytes.len() as u64;
         if check_rows {
             if let Err(e) = std::str::from_utf8(&chunk.bytes) {
-                let mut position = Position::line(chunk.first_line);
-                position.byte = Some(chunk.offset + e.valid_up_to() as u64);
-                return Err(Error::input(
-                    name,
-                    position,
-                    "the header row is not valid UTF-8; save the file again as \"CSV UTF-8\"",
+                return Ok((
+                    Header::NotUtf8(chunk.offset + e.valid_up_to() as u64),
+                    consumed,
                 ));
             }
         }
@@ -288,7 +503,7 @@ fn read_header<R: Read>(
             Error::input(
                 name,
                 Position::line(chunk.first_line),
-                "the header row is not valid UTF-8; save the file again as \"CSV UTF-8\"",
+                "the header row could not be read",
             )
         })?;
         if found && record.iter().any(|h| !clean(h).is_empty()) {
@@ -298,19 +513,22 @@ fn read_header<R: Read>(
                 .take_while(|b| matches!(b, b'\r' | b'\n'))
                 .filter(|&&b| b == b'\n')
                 .count();
-            return Ok((
+            let header = Header::Found(
                 record.iter().map(str::to_string).collect(),
                 chunk.first_line + leading as u64,
-            ));
+            );
+            return Ok((header, consumed));
         }
     }
 }
 
-struct ChunkOut<T> {
+struct ChunkOut<R, C> {
     index: usize,
-    rows: Vec<T>,
+    rows: Vec<R>,
+    state: C,
     rejects: Vec<Reject>,
     read: u64,
+    census: Census,
 }
 
 /// Calls `visit` with the line, start offset in the chunk, raw bytes (without the line
@@ -351,17 +569,19 @@ fn walk_records(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], &csv::By
     }
 }
 
-fn parse_chunk<T>(
+fn parse_chunk<P: RowParser>(
     chunk: &Chunk,
     layout: &Layout,
     check_rows: bool,
-    parse: &Parser<T>,
-) -> ChunkOut<T> {
+    parser: &P,
+) -> ChunkOut<P::Record, P::Part> {
     let mut out = ChunkOut {
         index: chunk.index,
         rows: Vec::new(),
+        state: P::Part::default(),
         rejects: Vec::new(),
         read: 0,
+        census: Census::default(),
     };
     let width = layout.headers.len();
     walk_records(chunk, |line, start, raw, record| {
@@ -372,9 +592,12 @@ fn parse_chunk<T>(
             reason,
             raw: escape_raw(raw),
         };
-        if check_rows {
+        if check_rows && !raw.is_ascii() {
+            out.census.non_ascii_rows += 1;
             if let Err(e) = std::str::from_utf8(raw) {
                 let at = chunk.offset + (start + e.valid_up_to()) as u64;
+                out.census.bad_rows += 1;
+                out.census.first_bad = out.census.first_bad.or(Some(at));
                 out.rejects.push(reject("", format!("the row is not valid UTF-8 from byte offset {at} on (a damaged character); fix or retype the row")));
                 return;
             }
@@ -403,8 +626,9 @@ fn parse_chunk<T>(
             layout,
             failures: Vec::new(),
             line,
+            offset: chunk.offset + start as u64,
         };
-        let parsed = parse(&mut row);
+        let parsed = parser.parse(&mut row, &mut out.state);
         match (parsed, row.failures.is_empty()) {
             (Some(value), true) => out.rows.push(value),
             _ => {
@@ -416,40 +640,73 @@ fn parse_chunk<T>(
     out
 }
 
-/// Reads `path` again and returns the raw text of the records that start on `lines`.
-/// Used for the rare rejects found only after all rows are read (a duplicate person).
-pub fn fetch_raw(
-    path: &Path,
+/// Reads again the records that start at `offsets` of `source`, for the few rows of
+/// which every cell is needed only at the end (people on the retest and missing lists,
+/// roster duplicates). Returns the records and their raw text, in the order of
+/// `offsets`.
+pub fn records_at(
+    source: &Source,
     name: &str,
-    lines: &[u64],
-) -> Result<rustc_hash::FxHashMap<u64, String>> {
-    let mut found = rustc_hash::FxHashMap::default();
-    if lines.is_empty() {
-        return Ok(found);
-    }
-    let wanted: rustc_hash::FxHashSet<u64> = lines.iter().copied().collect();
-    let detected = encoding::detect(path, name)?;
-    let reader: Box<dyn Read> = match detected.body {
-        Body::File(offset) => {
-            let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-            file.seek(SeekFrom::Start(offset))
-                .map_err(|e| Error::io(path, e))?;
-            Box::new(file)
-        }
-        Body::Decoded(text) | Body::Raw(text) => Box::new(std::io::Cursor::new(text)),
-    };
-    let mut cutter = Cutter::new(reader, 0);
-    while let Some(chunk) = cutter
-        .next_chunk(false)
-        .map_err(|e| cut_error(path, name, e))?
-    {
-        walk_records(&chunk, |line, _, raw, _| {
-            if wanted.contains(&line) {
-                found.insert(line, escape_raw(raw));
+    offsets: &[u64],
+) -> Result<Vec<(csv::ByteRecord, String)>> {
+    let path = source_path(source, name);
+    let io = |e| Error::io(&path, e);
+    let mut reader = open_source(source, 0)?;
+    let mut records = Vec::with_capacity(offsets.len());
+    let mut window: Vec<u8> = Vec::new();
+    let mut block = vec![0u8; 1024];
+    for &offset in offsets {
+        reader.seek(SeekFrom::Start(offset)).map_err(io)?;
+        window.clear();
+        let mut scanner = split::Scanner::default();
+        let mut end = None;
+        while end.is_none() && window.len() <= split::MAX_RECORD_BYTES {
+            let n = reader.read(&mut block).map_err(io)?;
+            let from = window.len();
+            window.extend_from_slice(&block[..n]);
+            scanner.scan(&window[from..], |b| {
+                if end.is_none() {
+                    end = Some(from + b);
+                }
+            });
+            if n == 0 {
+                end = end.or(Some(window.len()));
             }
-        });
+        }
+        let bytes = &window[..end.unwrap_or(window.len())];
+        let mut record = csv::ByteRecord::new();
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes)
+            .read_byte_record(&mut record)
+            .map_err(|e| Error::Internal(format!("{name}: reading a row again: {e}")))?;
+        let mut position = csv::Position::new();
+        position.set_byte(offset);
+        record.set_position(Some(position));
+        let mut text = bytes;
+        while let [rest @ .., b'\n' | b'\r'] = text {
+            text = rest;
+        }
+        records.push((record, escape_raw(text)));
     }
-    Ok(found)
+    Ok(records)
+}
+
+/// Parses a record read again with [`records_at`], as the workers did.
+pub fn reparse<T>(
+    record: &csv::ByteRecord,
+    layout: &Layout,
+    parse: impl FnOnce(&mut Row) -> T,
+) -> T {
+    let mut row = Row {
+        record,
+        layout,
+        failures: Vec::new(),
+        line: 0,
+        offset: record.position().map_or(0, |p| p.byte()),
+    };
+    parse(&mut row)
 }
 
 /// The first failure names the column; the others join the reason.

@@ -4,7 +4,7 @@
 use super::header::ColumnSpec;
 use super::samples::TUBE_ALIASES;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
-use super::{Ingested, Row};
+use super::{Ingested, Row, RowParser};
 use crate::error::{Error, Position, Result};
 use crate::record::{LabResult, ResultColumns};
 
@@ -73,8 +73,20 @@ pub fn retest_columns() -> [ColumnSpec; 9] {
     columns
 }
 
+/// Parses results (and retests) rows.
+pub struct ResultParser;
+
+impl RowParser for ResultParser {
+    type Record = LabResult;
+    type Part = ();
+
+    fn parse(&self, row: &mut Row, _: &mut ()) -> Option<LabResult> {
+        parse(row)
+    }
+}
+
 /// Parses one results (or retests) row.
-pub fn parse(row: &mut Row) -> Option<LabResult> {
+fn parse(row: &mut Row) -> Option<LabResult> {
     let tube = row.parse(TUBE_ID, |v| values::id(v, MAX_TUBE_ID));
     let ct_orf1ab = row.parse(CT_ORF1AB, values::ct);
     let ct_n = row.parse(CT_N, values::ct);
@@ -114,7 +126,7 @@ pub fn parse(row: &mut Row) -> Option<LabResult> {
 
 /// Which result columns `ingested` has; fatal when it can classify nothing (it needs
 /// `ct_orf1ab` and `ct_n`, or `lab_call`).
-pub fn columns(ingested: &Ingested<LabResult>) -> Result<ResultColumns> {
+pub fn columns(ingested: &Ingested<LabResult, ()>) -> Result<ResultColumns> {
     let layout = &ingested.layout;
     let columns = ResultColumns {
         ct_pair: layout.has(CT_ORF1AB) && layout.has(CT_N),

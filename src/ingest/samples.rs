@@ -1,9 +1,14 @@
 //! The samples file (采样记录): one row per person swabbed into a tube.
+//!
+//! Workers resolve each person against the roster and intern tube IDs, rounds and
+//! sites per chunk, so a ten-million-row file becomes 32 bytes a row.
 
 use super::header::ColumnSpec;
+use super::roster::Roster;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
-use super::Row;
-use crate::record::Sample;
+use super::{Ingested, InputReport, Reject, Row, RowParser};
+use crate::order::natural_cmp;
+use crate::record::{Interner, Micros, Sample, NONE};
 
 const TUBE_ID: usize = 0;
 const PERSON_ID: usize = 1;
@@ -48,19 +53,160 @@ pub const COLUMNS: [ColumnSpec; 6] = [
     },
 ];
 
-/// Parses one samples row.
-pub fn parse(row: &mut Row) -> Option<Sample> {
-    let tube = row.parse(TUBE_ID, |v| values::id(v, MAX_TUBE_ID));
-    let person = row.parse(PERSON_ID, |v| values::id(v, MAX_PERSON_ID));
-    let sampled_at = row.parse(SAMPLED_AT, values::timestamp);
-    tube?;
-    person?;
-    Some(Sample {
-        round: row.optional(ROUND),
-        tube_id: row.text(TUBE_ID).into(),
-        person_id: row.text(PERSON_ID).into(),
-        sampled_at: sampled_at?,
-        site: row.optional(SITE),
-        line: row.line(),
-    })
+/// A chunk's interned strings. In the chunk's samples, `round` is an index here (or
+/// [`NONE`] for the default round), `tube` and `site` too, and `person` is a roster
+/// index or, with [`UNREGISTERED`] set, an index into `unregistered`.
+#[derive(Debug, Default)]
+pub struct SamplePart {
+    rounds: Interner,
+    tubes: Interner,
+    sites: Interner,
+    unregistered: Interner,
+}
+
+/// The bit that marks a chunk-local person index as not on the roster.
+const UNREGISTERED: u32 = 1 << 31;
+
+/// Parses samples rows against a roster.
+pub struct SampleParser<'a> {
+    /// The roster people are looked up in.
+    pub roster: &'a Roster,
+}
+
+impl RowParser for SampleParser<'_> {
+    type Record = Sample;
+    type Part = SamplePart;
+
+    fn parse(&self, row: &mut Row, part: &mut SamplePart) -> Option<Sample> {
+        let tube = row.text(TUBE_ID);
+        let tube_ok = row.parse(TUBE_ID, |v| values::id(v, MAX_TUBE_ID)).is_some();
+        let person = row.text(PERSON_ID);
+        let person_ok = row
+            .parse(PERSON_ID, |v| values::id(v, MAX_PERSON_ID))
+            .is_some();
+        let sampled_at = row.parse(SAMPLED_AT, values::timestamp)?;
+        if !tube_ok || !person_ok {
+            return None;
+        }
+        let person = match self.roster.find(&person) {
+            Some(p) => p,
+            None => part.unregistered.intern(&person) | UNREGISTERED,
+        };
+        let round = row
+            .cell(ROUND)
+            .filter(|r| !r.is_empty())
+            .map_or(NONE, |r| part.rounds.intern(&r));
+        let site = row
+            .cell(SITE)
+            .filter(|s| !s.is_empty())
+            .map_or(NONE, |s| part.sites.intern(&s));
+        Some(Sample {
+            round,
+            tube: part.tubes.intern(&tube),
+            person,
+            site,
+            sampled_at,
+            line: row.line(),
+        })
+    }
+}
+
+/// Every accepted sample with the tables its indexes point into.
+#[derive(Debug, Default)]
+pub struct SampleSet {
+    /// Samples in file order; `round`, `tube`, `site` index the tables below.
+    pub samples: Vec<Sample>,
+    /// Round labels in natural order.
+    pub rounds: Vec<Box<str>>,
+    /// Tube IDs, in order of first appearance.
+    pub tubes: Interner,
+    /// Sites.
+    pub sites: Vec<Box<str>>,
+    /// IDs of people not on the roster; person key `roster_len + i`.
+    pub unregistered: Vec<Box<str>>,
+    /// The label given to samples without a round.
+    pub default_round: String,
+}
+
+/// Merges the parsed chunks: gives every string a run-wide index, labels rows without
+/// a round with `round` or else the date of the earliest sample (or of `today`, when
+/// there is none), and sorts the rounds.
+pub fn finish(
+    ingested: Ingested<Sample, SamplePart>,
+    roster_len: u32,
+    round: Option<&str>,
+    today: Micros,
+) -> (SampleSet, InputReport, Vec<Reject>) {
+    let earliest = ingested
+        .parts
+        .iter()
+        .flat_map(|p| p.rows.iter().map(|s| s.sampled_at))
+        .min();
+    let default_round = match round {
+        Some(r) => r.to_string(),
+        None => values::local_date(earliest.unwrap_or(today)),
+    };
+    let total = ingested.parts.iter().map(|p| p.rows.len()).sum();
+    let (mut rounds, mut tubes, mut sites, mut unregistered) = (
+        Interner::default(),
+        Interner::default(),
+        Interner::default(),
+        Interner::default(),
+    );
+    let default_index = rounds.intern(&default_round);
+    let mut samples = Vec::with_capacity(total);
+    for part in ingested.parts {
+        let map = |local: &Interner, global: &mut Interner| -> Vec<u32> {
+            local.names().iter().map(|n| global.intern(n)).collect()
+        };
+        let round_map = map(&part.state.rounds, &mut rounds);
+        let tube_map = map(&part.state.tubes, &mut tubes);
+        let site_map = map(&part.state.sites, &mut sites);
+        let person_map = map(&part.state.unregistered, &mut unregistered);
+        for mut s in part.rows {
+            s.round = if s.round == NONE {
+                default_index
+            } else {
+                round_map[s.round as usize]
+            };
+            s.tube = tube_map[s.tube as usize];
+            s.site = if s.site == NONE {
+                NONE
+            } else {
+                site_map[s.site as usize]
+            };
+            if s.person & UNREGISTERED != 0 {
+                s.person = roster_len + person_map[(s.person & !UNREGISTERED) as usize];
+            }
+            samples.push(s);
+        }
+    }
+    // Rounds in natural order; the default round only when some row has it (or there is
+    // no sample at all).
+    let names = rounds.into_names();
+    let mut used = vec![samples.is_empty(); names.len()];
+    for s in &samples {
+        used[s.round as usize] = true;
+    }
+    used[default_index as usize] |= samples.is_empty();
+    let mut order: Vec<u32> = (0..names.len() as u32)
+        .filter(|&i| used[i as usize])
+        .collect();
+    order.sort_by(|&a, &b| natural_cmp(&names[a as usize], &names[b as usize]));
+    let mut rank = vec![NONE; names.len()];
+    for (new, &old) in order.iter().enumerate() {
+        rank[old as usize] = new as u32;
+    }
+    for s in &mut samples {
+        s.round = rank[s.round as usize];
+    }
+    let set = SampleSet {
+        samples,
+        rounds: order.iter().map(|&i| names[i as usize].clone()).collect(),
+        tubes,
+        sites: sites.into_names(),
+        unregistered: unregistered.into_names(),
+        default_round,
+    };
+    (set, ingested.report, ingested.rejects)
 }
