@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod normalize;
 pub mod order;
 pub mod pipeline;
+pub mod progress;
 pub mod reconcile;
 pub mod record;
 pub mod retest;

@@ -8,6 +8,7 @@ use crate::ingest::roster::{Roster, RosterParser};
 use crate::ingest::samples::{SampleParser, SampleSet};
 use crate::ingest::{self, results, roster, samples, values, InputReport, Reject};
 use crate::manifest::{InputEntry, Manifest, OutputEntry, RulesEntry, Totals};
+use crate::progress::Progress;
 use crate::reconcile::{self, Reconciled, Settings, Source};
 use crate::record::{Class, Details, LabResult, ResultColumns};
 use crate::retest;
@@ -151,12 +152,19 @@ pub fn load(opts: &RunOptions, today: i64) -> Result<Loaded> {
         rejects.extend(list.into_iter().map(|r| (report.path.clone(), r)));
         reports.push((role, report));
     };
+    let progress = Progress::new(opts.quiet);
+    let stage = progress.stage("roster");
     let (roster, report, list) = load_roster(&opts.roster)?;
+    drop(stage);
     keep("roster", report, list);
+    let stage = progress.stage("samples");
     let (samples, report, list) =
         load_samples(&opts.samples, &roster, opts.round.as_deref(), today)?;
     keep("samples", report, list);
+    drop(stage);
+    let stage = progress.stage("results");
     let (results, result_columns, report, list) = load_results(&opts.results, false)?;
+    drop(stage);
     keep("results", report, list);
     let retests = match &opts.retests {
         Some(path) => {
@@ -181,6 +189,7 @@ pub fn load(opts: &RunOptions, today: i64) -> Result<Loaded> {
 /// Reconciles, classifies, lists and summarises; reads the roster again for the people
 /// on the lists.
 pub fn analyse(
+    progress: &Progress,
     roster: &Roster,
     samples: SampleSet,
     results: Vec<LabResult>,
@@ -188,7 +197,10 @@ pub fn analyse(
     retests: Option<(Vec<LabResult>, ResultColumns)>,
     settings: &Settings,
 ) -> Result<Analysis> {
+    let stage = progress.stage("reconcile");
     let rec = reconcile::reconcile(roster, samples, results, result_columns, retests, settings);
+    drop(stage);
+    let stage = progress.stage("lists");
     let mut retest_list = retest::retest_list(&rec);
     let buildings = summarize::buildings(roster, &rec, &retest_list);
     let mut missing = summarize::missing(roster, &rec);
@@ -207,6 +219,7 @@ pub fn analyse(
         .collect();
     retest::sort(&mut retest_list, roster, &rec, &details);
     summarize::sort_missing(&mut missing, roster, &details);
+    drop(stage);
     Ok(Analysis {
         rec,
         retests: retest_list,
@@ -234,7 +247,9 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         rules: &rules,
     };
     let roster = loaded.roster;
+    let progress = Progress::new(opts.quiet);
     let analysis = analyse(
+        &progress,
         &roster,
         loaded.samples,
         loaded.results,
@@ -262,6 +277,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         rec.anomalies.len(),
         rejects.len(),
     ];
+    let stage = progress.stage("export");
     let mut staging = Staging::new(&opts.out)?;
     write_tables(&mut staging, &roster, &analysis, &rejects, &file_of)?;
     let manifest = Manifest {
@@ -302,6 +318,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         std::io::Write::write_all(out, b"\n").map_err(|e| Error::io(&opts.out, e))
     })?;
     staging.commit()?;
+    drop(stage);
 
     let buildings = analysis
         .buildings

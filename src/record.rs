@@ -46,6 +46,19 @@ pub struct Strings {
 }
 
 impl Strings {
+    /// Room for `count` strings of `bytes` bytes in all.
+    pub fn with_capacity(count: usize, bytes: usize) -> Strings {
+        Strings {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(count),
+        }
+    }
+
+    /// The bytes of all strings together.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// Appends `s` and returns its index.
     pub fn push(&mut self, s: &str) -> u32 {
         self.text.push_str(s);
@@ -84,17 +97,31 @@ impl Strings {
 pub struct Interner {
     index: rustc_hash::FxHashMap<Box<str>, u32>,
     names: Vec<Box<str>>,
+    /// The index returned last: rows of one tube or site come together, so most
+    /// lookups are answered without hashing.
+    last: u32,
 }
 
 impl Interner {
     /// The index of `s`, interning it if new.
     pub fn intern(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.index.get(s) {
-            return i;
+        if self
+            .names
+            .get(self.last as usize)
+            .is_some_and(|n| **n == *s)
+        {
+            return self.last;
         }
-        let i = self.names.len() as u32;
-        self.names.push(s.into());
-        self.index.insert(s.into(), i);
+        let i = match self.index.get(s) {
+            Some(&i) => i,
+            None => {
+                let i = self.names.len() as u32;
+                self.names.push(s.into());
+                self.index.insert(s.into(), i);
+                i
+            }
+        };
+        self.last = i;
         i
     }
 

@@ -130,6 +130,8 @@ impl<R, C> Ingested<R, C> {
 /// One row being parsed: typed access to its cleaned cells, and the failures found.
 pub struct Row<'a> {
     record: &'a csv::ByteRecord,
+    /// The record's fields, back to back, as text: checked for UTF-8 once per row.
+    text: &'a str,
     layout: &'a Layout,
     failures: Vec<(usize, String)>,
     line: u64,
@@ -151,9 +153,11 @@ impl<'a> Row<'a> {
     /// column.
     pub fn cell(&self, col: usize) -> Option<Cow<'a, str>> {
         let index = self.layout.fields[col]?;
-        let bytes = self.record.get(index).unwrap_or(b"");
-        // Rows were checked for UTF-8 before parsing; a failure here is a bug.
-        let text = std::str::from_utf8(bytes).unwrap_or("");
+        let text = self
+            .record
+            .range(index)
+            .and_then(|r| self.text.get(r))
+            .unwrap_or("");
         Some(clean(text))
     }
 
@@ -401,6 +405,8 @@ fn run_pass<P: RowParser>(
 
     let capacity = 2 * rayon::current_num_threads().max(1);
     let (tx, rx) = crossbeam_channel::bounded::<Chunk>(capacity);
+    let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<u8>>(capacity + 2);
+    let mut cutter = cutter.recycle(spare_rx);
     let (outs, cut) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> std::result::Result<(Sha256, u64), CutError> {
             let mut total = 0u64;
@@ -416,7 +422,11 @@ fn run_pass<P: RowParser>(
         let mut outs: Vec<ChunkOut<P::Record, P::Part>> = rx
             .into_iter()
             .par_bridge()
-            .map(|chunk| parse_chunk(&chunk, &layout, check_rows, parser))
+            .map(|chunk| {
+                let out = parse_chunk(&chunk, &layout, check_rows, parser);
+                let _ = spare_tx.try_send(chunk.bytes);
+                out
+            })
             .collect();
         outs.sort_by_key(|o| o.index);
         (outs, reader.join())
@@ -621,8 +631,16 @@ fn parse_chunk<P: RowParser>(
             out.rejects.push(reject("", format!("the row has {} fields but the header has {width}; a value probably holds a comma without quotes around it", record.len())));
             return;
         }
+        // The raw row was checked above (or is ASCII, or decoded), and unquoting only
+        // drops ASCII quotes, so the fields are text; a failure here would be a bug.
+        let Ok(text) = std::str::from_utf8(record.as_slice()) else {
+            out.rejects
+                .push(reject("", "the row is not valid text".into()));
+            return;
+        };
         let mut row = Row {
             record,
+            text,
             layout,
             failures: Vec::new(),
             line,
@@ -642,55 +660,49 @@ fn parse_chunk<P: RowParser>(
 
 /// Reads again the records that start at `offsets` of `source`, for the few rows of
 /// which every cell is needed only at the end (people on the retest and missing lists,
-/// roster duplicates). Returns the records and their raw text, in the order of
-/// `offsets`.
+/// roster duplicates). Returns each record with the offset where it ends, in the order
+/// of `offsets`.
 pub fn records_at(
     source: &Source,
     name: &str,
     offsets: &[u64],
-) -> Result<Vec<(csv::ByteRecord, String)>> {
+) -> Result<Vec<(csv::ByteRecord, u64)>> {
     let path = source_path(source, name);
-    let io = |e| Error::io(&path, e);
-    let mut reader = open_source(source, 0)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(2048)
+        .from_reader(open_source(source, 0)?);
     let mut records = Vec::with_capacity(offsets.len());
-    let mut window: Vec<u8> = Vec::new();
-    let mut block = vec![0u8; 1024];
     for &offset in offsets {
-        reader.seek(SeekFrom::Start(offset)).map_err(io)?;
-        window.clear();
-        let mut scanner = split::Scanner::default();
-        let mut end = None;
-        while end.is_none() && window.len() <= split::MAX_RECORD_BYTES {
-            let n = reader.read(&mut block).map_err(io)?;
-            let from = window.len();
-            window.extend_from_slice(&block[..n]);
-            scanner.scan(&window[from..], |b| {
-                if end.is_none() {
-                    end = Some(from + b);
-                }
-            });
-            if n == 0 {
-                end = end.or(Some(window.len()));
-            }
-        }
-        let bytes = &window[..end.unwrap_or(window.len())];
-        let mut record = csv::ByteRecord::new();
-        csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(bytes)
-            .read_byte_record(&mut record)
-            .map_err(|e| Error::Internal(format!("{name}: reading a row again: {e}")))?;
         let mut position = csv::Position::new();
         position.set_byte(offset);
-        record.set_position(Some(position));
-        let mut text = bytes;
-        while let [rest @ .., b'\n' | b'\r'] = text {
-            text = rest;
-        }
-        records.push((record, escape_raw(text)));
+        reader
+            .seek_raw(SeekFrom::Start(offset), position)
+            .map_err(|e| Error::Internal(format!("{}: seeking to a row: {e}", path.display())))?;
+        let mut record = csv::ByteRecord::new();
+        reader
+            .read_byte_record(&mut record)
+            .map_err(|e| Error::Internal(format!("{name}: reading a row again: {e}")))?;
+        records.push((record, reader.position().byte()));
     }
     Ok(records)
+}
+
+/// The raw text of `source` from byte `start` to `end`, without a line terminator, for
+/// `rejects.csv`.
+pub fn raw_text(source: &Source, name: &str, start: u64, end: u64) -> Result<String> {
+    let path = source_path(source, name);
+    let mut reader = open_source(source, start)?;
+    let mut bytes = vec![0u8; (end - start) as usize];
+    reader
+        .read_exact(&mut bytes)
+        .map_err(|e| Error::io(&path, e))?;
+    let mut text = &bytes[..];
+    while let [rest @ .., b'\n' | b'\r'] = text {
+        text = rest;
+    }
+    Ok(escape_raw(text))
 }
 
 /// Parses a record read again with [`records_at`], as the workers did.
@@ -701,6 +713,7 @@ pub fn reparse<T>(
 ) -> T {
     let mut row = Row {
         record,
+        text: std::str::from_utf8(record.as_slice()).unwrap_or(""),
         layout,
         failures: Vec::new(),
         line: 0,

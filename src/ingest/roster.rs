@@ -7,11 +7,12 @@
 
 use super::header::{ColumnSpec, Layout};
 use super::values::{self, MAX_PERSON_ID};
-use super::{records_at, reparse, Ingested, InputReport, Reject, Row, RowParser, Source};
+use super::{raw_text, records_at, reparse, Ingested, InputReport, Reject, Row, RowParser, Source};
 use crate::error::Result;
 use crate::record::{Details, Interner, Status, Strings};
+use foldhash::fast::FixedState;
 use hashbrown::HashTable;
-use rustc_hash::FxBuildHasher;
+use rayon::prelude::*;
 use std::hash::BuildHasher;
 
 const PERSON_ID: usize = 0;
@@ -85,10 +86,10 @@ pub const COLUMNS: [ColumnSpec; 11] = [
     },
 ];
 
-/// One accepted roster row; strings live in its chunk's [`RosterPart`].
+/// One accepted roster row; its person_id is the same-numbered string of its chunk's
+/// [`RosterPart`].
 #[derive(Clone, Copy, Debug)]
 pub struct RosterRecord {
-    id: u32,
     building: u32,
     status: Status,
     line: u64,
@@ -129,8 +130,8 @@ impl RowParser for RosterParser {
         if !id_ok || !row.failures.is_empty() {
             return None;
         }
+        part.ids.push(&id);
         Some(RosterRecord {
-            id: part.ids.push(&id),
             building: part.buildings.intern(&building),
             status: status?,
             line: row.line(),
@@ -153,7 +154,7 @@ pub struct Roster {
     offset: Vec<u64>,
     /// Building names, in order of first appearance.
     pub buildings: Vec<Box<str>>,
-    index: HashTable<u32>,
+    index: Vec<HashTable<u32>>,
     source: Source,
     name: String,
     layout: Layout,
@@ -182,8 +183,22 @@ impl Roster {
 
     /// The person with this person_id.
     pub fn find(&self, id: &str) -> Option<u32> {
-        let hash = FxBuildHasher.hash_one(id);
-        self.index.find(hash, |&i| self.ids.get(i) == id).copied()
+        let hash = hash(id);
+        self.index[shard(hash)]
+            .find(hash, |&i| self.ids.get(i) == id)
+            .copied()
+    }
+
+    /// The person with this person_id, trying the people right after `near` first:
+    /// samples are usually taken in roster order (building by building, room by room),
+    /// so the next person is most often the next row.
+    pub fn find_near(&self, id: &str, near: u32) -> Option<u32> {
+        for p in near.saturating_add(1)..near.saturating_add(3).min(self.len() as u32) {
+            if self.ids.get(p) == id {
+                return Some(p);
+            }
+        }
+        self.find(id)
     }
 
     /// The other cells of `people`, read again from the roster file, in the order given.
@@ -206,20 +221,79 @@ impl Roster {
     }
 }
 
+/// The index is split in shards by hash, built in parallel.
+const SHARDS: usize = 16;
+
+fn hash(id: &str) -> u64 {
+    FixedState::default().hash_one(id)
+}
+
+/// Middle bits pick the shard: hashbrown uses the low bits for the bucket and the top
+/// seven for its tags, which must stay varied within a shard.
+fn shard(hash: u64) -> usize {
+    (hash >> 32) as usize % SHARDS
+}
+
+/// One shard of the index, with the duplicates found while building it: (later, first).
+type Shard = (HashTable<u32>, Vec<(u32, u32)>);
+
+/// Indexes `ids` by hash; returns the index and, for every later duplicate, its
+/// position and that of the first.
+fn build_index(ids: &Strings) -> (Vec<HashTable<u32>>, Vec<(u32, u32)>) {
+    let hashes: Vec<u64> = (0..ids.len() as u32)
+        .into_par_iter()
+        .map(|i| hash(ids.get(i)))
+        .collect();
+    let built: Vec<Shard> = (0..SHARDS)
+        .into_par_iter()
+        .map(|s| {
+            let mut table = HashTable::with_capacity(hashes.len() / SHARDS + 16);
+            let mut duplicates = Vec::new();
+            for (i, &h) in hashes.iter().enumerate() {
+                if shard(h) != s {
+                    continue;
+                }
+                let id = ids.get(i as u32);
+                match table.find(h, |&j| ids.get(j) == id) {
+                    Some(&first) => duplicates.push((i as u32, first)),
+                    None => {
+                        table.insert_unique(h, i as u32, |&j| hashes[j as usize]);
+                    }
+                }
+            }
+            (table, duplicates)
+        })
+        .collect();
+    let mut duplicates: Vec<(u32, u32)> = built.iter().flat_map(|b| b.1.iter().copied()).collect();
+    duplicates.sort_unstable();
+    (built.into_iter().map(|b| b.0).collect(), duplicates)
+}
+
+/// `values` without the positions marked in `drop`.
+fn without<T>(values: Vec<T>, drop: &[bool]) -> Vec<T> {
+    values
+        .into_iter()
+        .zip(drop)
+        .filter(|(_, d)| !**d)
+        .map(|(v, _)| v)
+        .collect()
+}
+
 /// Merges the parsed chunks into the roster: interns buildings, indexes IDs, and
 /// rejects every later duplicate of a person_id (citing the first line).
 pub fn finish(
     mut ingested: Ingested<RosterRecord, RosterPart>,
 ) -> Result<(Roster, InputReport, Vec<Reject>)> {
     let total: usize = ingested.parts.iter().map(|p| p.rows.len()).sum();
-    let mut ids = Strings::default();
+    let mut ids = Strings::with_capacity(
+        total,
+        ingested.parts.iter().map(|p| p.state.ids.text_len()).sum(),
+    );
     let mut buildings = Interner::default();
     let mut building = Vec::with_capacity(total);
     let mut status = Vec::with_capacity(total);
     let mut line = Vec::with_capacity(total);
     let mut offset = Vec::with_capacity(total);
-    let mut index: HashTable<u32> = HashTable::with_capacity(total);
-    let mut duplicates: Vec<(u64, u64, u64)> = Vec::new();
     for part in std::mem::take(&mut ingested.parts) {
         let remap: Vec<u32> = part
             .state
@@ -228,31 +302,52 @@ pub fn finish(
             .iter()
             .map(|b| buildings.intern(b))
             .collect();
+        ids.append(&part.state.ids);
         for r in &part.rows {
-            let id = part.state.ids.get(r.id);
-            let hash = FxBuildHasher.hash_one(id);
-            if let Some(&first) = index.find(hash, |&i| ids.get(i) == id) {
-                duplicates.push((r.line, r.offset, line[first as usize]));
-                continue;
-            }
-            let i = ids.push(id);
-            index.insert_unique(hash, i, |&j| FxBuildHasher.hash_one(ids.get(j)));
             building.push(remap[r.building as usize]);
             status.push(r.status);
             line.push(r.line);
             offset.push(r.offset);
         }
     }
-    let header = ingested.layout.header_of(PERSON_ID).to_string();
-    let offsets: Vec<u64> = duplicates.iter().map(|d| d.1).collect();
-    let raws = records_at(&ingested.source, &ingested.report.path, &offsets)?;
-    for ((dup_line, _, first), (_, raw)) in duplicates.iter().zip(raws) {
-        ingested.reject_late(Reject {
-            line: *dup_line,
-            column: header.clone(),
-            reason: format!("{header} repeats the person of line {first}; each person may appear once in the roster"),
-            raw,
-        });
+    let (mut index, duplicates) = build_index(&ids);
+    if !duplicates.is_empty() {
+        let header = ingested.layout.header_of(PERSON_ID).to_string();
+        let offsets: Vec<u64> = duplicates
+            .iter()
+            .map(|&(d, _)| offset[d as usize])
+            .collect();
+        let ends = records_at(&ingested.source, &ingested.report.path, &offsets)?;
+        for (&(d, first), (_, end)) in duplicates.iter().zip(ends) {
+            let raw = raw_text(
+                &ingested.source,
+                &ingested.report.path,
+                offset[d as usize],
+                end,
+            )?;
+            ingested.reject_late(Reject {
+                line: line[d as usize],
+                column: header.clone(),
+                reason: format!("{header} repeats the person of line {}; each person may appear once in the roster", line[first as usize]),
+                raw,
+            });
+        }
+        // Keep the first of each person only, then index again.
+        let mut drop = vec![false; total];
+        for &(d, _) in &duplicates {
+            drop[d as usize] = true;
+        }
+        let keep = |i: &usize| !drop[*i];
+        let mut kept = Strings::with_capacity(total - duplicates.len(), ids.text_len());
+        for i in (0..total).filter(keep) {
+            kept.push(ids.get(i as u32));
+        }
+        ids = kept;
+        building = without(building, &drop);
+        status = without(status, &drop);
+        line = without(line, &drop);
+        offset = without(offset, &drop);
+        index = build_index(&ids).0;
     }
     let roster = Roster {
         ids,

@@ -62,6 +62,8 @@ pub struct SamplePart {
     tubes: Interner,
     sites: Interner,
     unregistered: Interner,
+    /// The roster index of the last person found, to try their neighbours first.
+    last_person: u32,
 }
 
 /// The bit that marks a chunk-local person index as not on the roster.
@@ -88,8 +90,11 @@ impl RowParser for SampleParser<'_> {
         if !tube_ok || !person_ok {
             return None;
         }
-        let person = match self.roster.find(&person) {
-            Some(p) => p,
+        let person = match self.roster.find_near(&person, part.last_person) {
+            Some(p) => {
+                part.last_person = p;
+                p
+            }
             None => part.unregistered.intern(&person) | UNREGISTERED,
         };
         let round = row

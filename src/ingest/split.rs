@@ -132,9 +132,18 @@ pub struct Cutter<R> {
     next_line: u64,
     next_offset: u64,
     eof: bool,
+    /// Buffers of parsed chunks handed back for reuse, so that every chunk does not
+    /// cost a fresh allocation and its page faults.
+    spares: Option<crossbeam_channel::Receiver<Vec<u8>>>,
 }
 
 impl<R: Read> Cutter<R> {
+    /// Reuses the buffers that arrive on `spares` for later chunks.
+    pub fn recycle(mut self, spares: crossbeam_channel::Receiver<Vec<u8>>) -> Cutter<R> {
+        self.spares = Some(spares);
+        self
+    }
+
     /// A cutter over `reader`, whose first byte is at `offset` in the file.
     pub fn new(reader: R, offset: u64) -> Cutter<R> {
         Cutter {
@@ -147,6 +156,7 @@ impl<R: Read> Cutter<R> {
             next_line: 1,
             next_offset: offset,
             eof: false,
+            spares: None,
         }
     }
 
@@ -216,7 +226,14 @@ impl<R: Read> Cutter<R> {
     }
 
     fn take(&mut self, end: usize) -> Chunk {
-        let rest = self.carry.split_off(end);
+        let mut rest = self
+            .spares
+            .as_ref()
+            .and_then(|s| s.try_recv().ok())
+            .unwrap_or_default();
+        rest.clear();
+        rest.extend_from_slice(&self.carry[end..]);
+        self.carry.truncate(end);
         let bytes = std::mem::replace(&mut self.carry, rest);
         let chunk = Chunk {
             index: self.next_index,

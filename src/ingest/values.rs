@@ -185,6 +185,9 @@ pub fn timestamp(value: &str) -> Result<Micros, String> {
 }
 
 fn parse_timestamp(value: &str) -> Option<Micros> {
+    if let Some(micros) = parse_canonical(value.as_bytes()) {
+        return Some(micros);
+    }
     let mut s = Cursor { rest: value };
     let year = s.digits(4, 4)?;
     let sep = if s.eat("-") {
@@ -217,10 +220,42 @@ fn parse_timestamp(value: &str) -> Option<Micros> {
     s.eat(":").then_some(())?;
     let minute = s.digits(2, 2)?;
     let second = if s.eat(":") { s.digits(2, 2)? } else { 0 };
-    if !s.rest.is_empty() || hour > 23 || minute > 59 || second > 59 {
+    if !s.rest.is_empty() {
         return None;
     }
-    if !valid_date(year as i64, month, day) {
+    to_micros(year, month, day, hour, minute, second)
+}
+
+/// The common form `YYYY-MM-DD HH:MM:SS`, read without a cursor.
+fn parse_canonical(b: &[u8]) -> Option<Micros> {
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &d| {
+            d.is_ascii_digit().then(|| acc * 10 + (d - b'0') as u32)
+        })
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    to_micros(year, month, day, hour, minute, second)
+}
+
+fn to_micros(
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+) -> Option<Micros> {
+    if hour > 23 || minute > 59 || second > 59 || !valid_date(year as i64, month, day) {
         return None;
     }
     let days = days_from_civil(year as i64, month, day);
