@@ -4,6 +4,11 @@
 
 use clap::Parser;
 
+/// mimalloc returns freed memory to the system promptly, which keeps the peak memory of
+/// a city round near the size of what it holds (glibc keeps freed chunk buffers).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = poolscreen::cmd::Cli::parse();
     let status = poolscreen::cmd::main(cli).unwrap_or_else(|err| {

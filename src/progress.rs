@@ -68,10 +68,23 @@ impl Drop for Stage {
         }
         if self.timings {
             eprintln!(
-                "poolscreen: stage {:<10} {:>8.3} s",
+                "poolscreen: stage {:<10} {:>8.3} s  rss {} MB  peak {} MB",
                 self.name,
-                self.started.elapsed().as_secs_f64()
+                self.started.elapsed().as_secs_f64(),
+                memory("VmRSS:"),
+                memory("VmHWM:")
             );
         }
     }
+}
+
+/// A memory figure of this process from `/proc/self/status`, in MB (0 where unknown).
+fn memory(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with(key))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb / 1024)
 }

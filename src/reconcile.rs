@@ -160,7 +160,7 @@ impl Reconciled {
 
     /// The tube_id of a tube.
     pub fn tube_id(&self, tube: &Tube) -> &str {
-        &self.set.tubes.names()[tube.name as usize]
+        self.set.tubes.name(tube.name)
     }
 
     /// The members of a tube.
@@ -206,11 +206,12 @@ pub fn reconcile(
         .collect();
     keys.par_sort_unstable();
     keys.dedup();
-    let names = rec.set.tubes.names();
+    keys.shrink_to_fit();
+    let names = &rec.set.tubes;
     keys.par_sort_unstable_by(|a, b| {
         (a >> 32)
             .cmp(&(b >> 32))
-            .then_with(|| names[(*a as u32) as usize].cmp(&names[(*b as u32) as usize]))
+            .then_with(|| names.name(*a as u32).cmp(names.name(*b as u32)))
     });
     let tube_of: FxHashMap<u64, u32> = keys
         .iter()
@@ -240,7 +241,7 @@ pub fn reconcile(
             rec.set.unregistered[(key - roster_len) as usize].clone()
         }
     };
-    let tube_name = |t: u32| -> Box<str> { names[(keys[t as usize] as u32) as usize].clone() };
+    let tube_name = |t: u32| -> Box<str> { names.name(keys[t as usize] as u32).into() };
     let round_of_tube = |t: u32| (keys[t as usize] >> 32) as u32;
     let mut kept = 0;
     for i in 0..entries.len() {
@@ -488,7 +489,7 @@ fn match_results(
         .copied()
         .unwrap_or(0);
     // Tubes by tube_id: `by_name[name_start[n]..name_start[n + 1]]` are the tubes of name n.
-    let names = rec.set.tubes.names().len();
+    let names = rec.set.tubes.len();
     let mut name_start = vec![0u32; names + 1];
     for t in &rec.tubes {
         name_start[t.name as usize + 1] += 1;

@@ -93,31 +93,43 @@ impl Strings {
 }
 
 /// Interns strings: each distinct string gets the next index, in first-seen order.
-#[derive(Clone, Debug, Default)]
+/// Strings are stored once, back to back.
+#[derive(Clone, Default)]
 pub struct Interner {
-    index: rustc_hash::FxHashMap<Box<str>, u32>,
-    names: Vec<Box<str>>,
+    names: Strings,
+    index: hashbrown::HashTable<u32>,
     /// The index returned last: rows of one tube or site come together, so most
     /// lookups are answered without hashing.
     last: u32,
 }
 
+impl std::fmt::Debug for Interner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interner")
+            .field("len", &self.names.len())
+            .finish()
+    }
+}
+
+fn hash_str(s: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(s)
+}
+
 impl Interner {
     /// The index of `s`, interning it if new.
     pub fn intern(&mut self, s: &str) -> u32 {
-        if self
-            .names
-            .get(self.last as usize)
-            .is_some_and(|n| **n == *s)
-        {
+        if (self.last as usize) < self.names.len() && self.names.get(self.last) == s {
             return self.last;
         }
-        let i = match self.index.get(s) {
+        let hash = hash_str(s);
+        let i = match self.index.find(hash, |&i| self.names.get(i) == s) {
             Some(&i) => i,
             None => {
-                let i = self.names.len() as u32;
-                self.names.push(s.into());
-                self.index.insert(s.into(), i);
+                let i = self.names.push(s);
+                let names = &self.names;
+                self.index
+                    .insert_unique(hash, i, |&j| hash_str(names.get(j)));
                 i
             }
         };
@@ -127,17 +139,34 @@ impl Interner {
 
     /// The index of `s`, if interned.
     pub fn get(&self, s: &str) -> Option<u32> {
-        self.index.get(s).copied()
+        self.index
+            .find(hash_str(s), |&i| self.names.get(i) == s)
+            .copied()
     }
 
-    /// The interned strings, by index.
-    pub fn names(&self) -> &[Box<str>] {
-        &self.names
+    /// The string of index `i`.
+    pub fn name(&self, i: u32) -> &str {
+        self.names.get(i)
     }
 
-    /// The interned strings, by index, consuming the interner.
+    /// How many strings.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The strings, by index.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.names.len() as u32).map(|i| self.names.get(i))
+    }
+
+    /// The strings, by index, as a list.
     pub fn into_names(self) -> Vec<Box<str>> {
-        self.names
+        self.iter().map(Box::from).collect()
     }
 }
 

@@ -587,7 +587,7 @@ fn parse_chunk<P: RowParser>(
 ) -> ChunkOut<P::Record, P::Part> {
     let mut out = ChunkOut {
         index: chunk.index,
-        rows: Vec::new(),
+        rows: Vec::with_capacity(chunk.bytes.len() / 48),
         state: P::Part::default(),
         rejects: Vec::new(),
         read: 0,
@@ -602,15 +602,25 @@ fn parse_chunk<P: RowParser>(
             reason,
             raw: escape_raw(raw),
         };
-        if check_rows && !raw.is_ascii() {
-            out.census.non_ascii_rows += 1;
-            if let Err(e) = std::str::from_utf8(raw) {
-                let at = chunk.offset + (start + e.valid_up_to()) as u64;
+        // One UTF-8 check per row, on the fields back to back: unquoting only drops
+        // ASCII quotes, so the fields are text exactly when the raw row is.
+        let fields = record.as_slice();
+        let text = match std::str::from_utf8(fields) {
+            Ok(text) => text,
+            Err(_) => {
+                let valid = std::str::from_utf8(raw)
+                    .err()
+                    .map_or(0, |e| e.valid_up_to());
+                let at = chunk.offset + (start + valid) as u64;
+                out.census.non_ascii_rows += 1;
                 out.census.bad_rows += 1;
                 out.census.first_bad = out.census.first_bad.or(Some(at));
                 out.rejects.push(reject("", format!("the row is not valid UTF-8 from byte offset {at} on (a damaged character); fix or retype the row")));
                 return;
             }
+        };
+        if check_rows && !fields.is_ascii() {
+            out.census.non_ascii_rows += 1;
         }
         if record.len() < width {
             out.rejects.push(reject(
@@ -631,13 +641,6 @@ fn parse_chunk<P: RowParser>(
             out.rejects.push(reject("", format!("the row has {} fields but the header has {width}; a value probably holds a comma without quotes around it", record.len())));
             return;
         }
-        // The raw row was checked above (or is ASCII, or decoded), and unquoting only
-        // drops ASCII quotes, so the fields are text; a failure here would be a bug.
-        let Ok(text) = std::str::from_utf8(record.as_slice()) else {
-            out.rejects
-                .push(reject("", "the row is not valid text".into()));
-            return;
-        };
         let mut row = Row {
             record,
             text,

@@ -298,7 +298,6 @@ pub fn finish(
         let remap: Vec<u32> = part
             .state
             .buildings
-            .names()
             .iter()
             .map(|b| buildings.intern(b))
             .collect();

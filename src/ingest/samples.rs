@@ -162,7 +162,7 @@ pub fn finish(
     let mut samples = Vec::with_capacity(total);
     for part in ingested.parts {
         let map = |local: &Interner, global: &mut Interner| -> Vec<u32> {
-            local.names().iter().map(|n| global.intern(n)).collect()
+            local.iter().map(|n| global.intern(n)).collect()
         };
         let round_map = map(&part.state.rounds, &mut rounds);
         let tube_map = map(&part.state.tubes, &mut tubes);

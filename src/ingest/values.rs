@@ -100,36 +100,48 @@ fn is_not_detected(value: &str) -> bool {
 
 /// Parses a lab call; empty means no call.
 pub fn lab_call(value: &str) -> Result<Option<Class>, String> {
-    let class = match value.to_ascii_lowercase().as_str() {
-        "" => return Ok(None),
-        "negative" | "阴性" => Class::Negative,
-        "positive" | "阳性" => Class::Positive,
-        "suspect" | "可疑" | "inconclusive" => Class::Suspect,
-        "invalid" | "无效" => Class::Invalid,
-        _ => return Err("is not a lab call: expected negative/阴性, positive/阳性, suspect/可疑/inconclusive or invalid/无效".into()),
-    };
-    Ok(Some(class))
+    let is = |names: &[&str]| names.iter().any(|n| value.eq_ignore_ascii_case(n));
+    Ok(Some(if value.is_empty() {
+        return Ok(None);
+    } else if is(&["negative", "阴性"]) {
+        Class::Negative
+    } else if is(&["positive", "阳性"]) {
+        Class::Positive
+    } else if is(&["suspect", "可疑", "inconclusive"]) {
+        Class::Suspect
+    } else if is(&["invalid", "无效"]) {
+        Class::Invalid
+    } else {
+        return Err("is not a lab call: expected negative/阴性, positive/阳性, suspect/可疑/inconclusive or invalid/无效".into());
+    }))
 }
 
 /// Parses a role; empty means student.
 pub fn role(value: &str) -> Result<Role, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "" | "student" | "学生" => Ok(Role::Student),
-        "staff" | "教职工" | "教师" => Ok(Role::Staff),
-        _ => Err("is not a role: expected student/学生 or staff/教职工/教师".into()),
+    let is = |names: &[&str]| names.iter().any(|n| value.eq_ignore_ascii_case(n));
+    if value.is_empty() || is(&["student", "学生"]) {
+        Ok(Role::Student)
+    } else if is(&["staff", "教职工", "教师"]) {
+        Ok(Role::Staff)
+    } else {
+        Err("is not a role: expected student/学生 or staff/教职工/教师".into())
     }
 }
 
 /// Parses a status; empty means on campus.
 pub fn status(value: &str) -> Result<Status, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "" | "on_campus" | "在校" => Ok(Status::OnCampus),
-        "on_leave" | "离校" | "请假" => Ok(Status::OnLeave),
-        "isolated" | "隔离" | "留观" => Ok(Status::Isolated),
-        _ => Err(
+    let is = |names: &[&str]| names.iter().any(|n| value.eq_ignore_ascii_case(n));
+    if value.is_empty() || is(&["on_campus", "在校"]) {
+        Ok(Status::OnCampus)
+    } else if is(&["on_leave", "离校", "请假"]) {
+        Ok(Status::OnLeave)
+    } else if is(&["isolated", "隔离", "留观"]) {
+        Ok(Status::Isolated)
+    } else {
+        Err(
             "is not a status: expected on_campus/在校, on_leave/离校/请假 or isolated/隔离/留观"
                 .into(),
-        ),
+        )
     }
 }
 
