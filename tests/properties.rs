@@ -54,6 +54,24 @@ proptest! {
         prop_assert!(got.rejects.iter().all(|rj| rj.line >= 2 && rj.line <= lines));
     }
 
+    /// Cutting at any boundary the scanner reports gives the records the csv parser
+    /// finds in the whole text, however quotes, commas and line ends are mixed.
+    #[test]
+    fn cuts_agree_with_the_csv_parser(text in prop::collection::vec(prop::sample::select(vec![b'a', b',', b'"', b'\n', b'\r', b' ']), 0..200)) {
+        let records = |bytes: &[u8]| -> Vec<Vec<Vec<u8>>> {
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+            reader.byte_records().map(|r| r.unwrap().iter().map(<[u8]>::to_vec).collect()).collect()
+        };
+        let whole = records(&text);
+        let mut cuts = Vec::new();
+        ingest::split::Scanner::default().scan(&text, |b, _| cuts.push(b));
+        for cut in cuts {
+            let mut parts = records(&text[..cut]);
+            parts.extend(records(&text[cut..]));
+            prop_assert_eq!(&parts, &whole, "cut at {}", cut);
+        }
+    }
+
     /// Roster rows are conserved too, duplicates included.
     #[test]
     fn roster_rows_are_conserved(ids in prop::collection::vec("[A-C][0-2]", 0..40)) {

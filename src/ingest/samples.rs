@@ -117,7 +117,7 @@ impl RowParser for SampleParser<'_> {
 }
 
 /// Every accepted sample with the tables its indexes point into.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SampleSet {
     /// Samples in file order; `round`, `tube`, `site` index the tables below.
     pub samples: Vec<Sample>,

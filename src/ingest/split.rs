@@ -29,6 +29,8 @@ enum State {
 pub struct Scanner {
     state: State,
     prev: u8,
+    /// Line feeds seen so far, quoted ones included.
+    lines: u64,
 }
 
 impl Default for Scanner {
@@ -36,14 +38,16 @@ impl Default for Scanner {
         Scanner {
             state: State::Unquoted,
             prev: b'\n',
+            lines: 0,
         }
     }
 }
 
 impl Scanner {
     /// Scans the next piece of the stream and calls `boundary` with the index, within
-    /// `bytes`, just after each line feed that ends a record.
-    pub fn scan(&mut self, bytes: &[u8], mut boundary: impl FnMut(usize)) {
+    /// `bytes`, just after each line feed that ends a record, and the line feeds seen
+    /// so far, that one included.
+    pub fn scan(&mut self, bytes: &[u8], mut boundary: impl FnMut(usize, u64)) {
         let mut i = 0;
         while i < bytes.len() {
             match self.state {
@@ -52,7 +56,8 @@ impl Scanner {
                     Some(k) => {
                         let p = i + k;
                         if bytes[p] == b'\n' {
-                            boundary(p + 1);
+                            self.lines += 1;
+                            boundary(p + 1, self.lines);
                         } else {
                             let prev = if p == 0 { self.prev } else { bytes[p - 1] };
                             if matches!(prev, b',' | b'\n' | b'\r') {
@@ -62,13 +67,14 @@ impl Scanner {
                         i = p + 1;
                     }
                 },
-                State::Quoted => match memchr(b'"', &bytes[i..]) {
-                    None => i = bytes.len(),
-                    Some(k) => {
+                State::Quoted => {
+                    let span = memchr(b'"', &bytes[i..]).unwrap_or(bytes.len() - i);
+                    self.lines += count_lines(&bytes[i..i + span]);
+                    if i + span < bytes.len() {
                         self.state = State::QuoteInQuoted;
-                        i += k + 1;
                     }
-                },
+                    i += span + 1;
+                }
                 State::QuoteInQuoted => {
                     if bytes[i] == b'"' {
                         self.state = State::Quoted;
@@ -83,6 +89,11 @@ impl Scanner {
         if let Some(&last) = bytes.last() {
             self.prev = last;
         }
+    }
+
+    /// Line feeds seen so far, quoted ones included.
+    pub fn lines(&self) -> u64 {
+        self.lines
     }
 
     /// Whether the stream so far ends inside a quoted field.
@@ -128,6 +139,9 @@ pub struct Cutter<R> {
     first_boundary: usize,
     /// End of the last complete record in `carry`, or `0`.
     last_boundary: usize,
+    /// Line feeds in `carry` up to `first_boundary` and `last_boundary`.
+    first_lines: u64,
+    last_lines: u64,
     next_index: usize,
     next_line: u64,
     next_offset: u64,
@@ -152,6 +166,8 @@ impl<R: Read> Cutter<R> {
             carry: Vec::new(),
             first_boundary: 0,
             last_boundary: 0,
+            first_lines: 0,
+            last_lines: 0,
             next_index: 0,
             next_line: 1,
             next_offset: offset,
@@ -166,24 +182,25 @@ impl<R: Read> Cutter<R> {
         loop {
             if self.carry.len() - self.last_boundary > MAX_RECORD_BYTES {
                 return Err(CutError::RecordTooLong {
-                    line: self.next_line + count_lines(&self.carry[..self.last_boundary]),
+                    line: self.next_line + self.last_lines,
                     in_quotes: self.scanner.in_quotes(),
                 });
             }
             if first_record_only && self.first_boundary > 0 {
-                return Ok(Some(self.take(self.first_boundary)));
+                return Ok(Some(self.take(self.first_boundary, self.first_lines)));
             }
             if self.last_boundary > 0
                 && !first_record_only
                 && (self.eof || self.carry.len() >= BLOCK_BYTES)
             {
-                return Ok(Some(self.take(self.last_boundary)));
+                return Ok(Some(self.take(self.last_boundary, self.last_lines)));
             }
             if self.eof {
                 if self.carry.is_empty() {
                     return Ok(None);
                 }
-                return Ok(Some(self.take(self.carry.len())));
+                let (all, lines) = (self.carry.len(), self.scanner.lines());
+                return Ok(Some(self.take(all, lines)));
             }
             self.fill()?;
         }
@@ -215,17 +232,23 @@ impl<R: Read> Cutter<R> {
     /// Scans `carry[from..]`, continuing the scanner's state, and records boundaries.
     fn scan_from(&mut self, from: usize) {
         let (mut first, mut last) = (self.first_boundary, self.last_boundary);
-        self.scanner.scan(&self.carry[from..], |b| {
+        let (mut first_lines, mut last_lines) = (self.first_lines, self.last_lines);
+        self.scanner.scan(&self.carry[from..], |b, lines| {
             if first == 0 {
                 first = from + b;
+                first_lines = lines;
             }
             last = from + b;
+            last_lines = lines;
         });
         self.first_boundary = first;
         self.last_boundary = last;
+        self.first_lines = first_lines;
+        self.last_lines = last_lines;
     }
 
-    fn take(&mut self, end: usize) -> Chunk {
+    /// Hands out `carry[..end]`, which holds `lines` line feeds.
+    fn take(&mut self, end: usize, lines: u64) -> Chunk {
         let mut rest = self
             .spares
             .as_ref()
@@ -242,12 +265,14 @@ impl<R: Read> Cutter<R> {
             bytes,
         };
         self.next_index += 1;
-        self.next_line += count_lines(&chunk.bytes);
+        self.next_line += lines;
         self.next_offset += chunk.bytes.len() as u64;
         // The carry now starts at a record boundary: scan it afresh.
         self.scanner = Scanner::default();
         self.first_boundary = 0;
         self.last_boundary = 0;
+        self.first_lines = 0;
+        self.last_lines = 0;
         self.scan_from(0);
         chunk
     }
@@ -256,4 +281,70 @@ impl<R: Read> Cutter<R> {
 /// The number of line feeds in `bytes`.
 pub fn count_lines(bytes: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', bytes).count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows with quoted line feeds and commas, long enough for several chunks.
+    fn text() -> Vec<u8> {
+        let mut t = b"a,b,c\n".to_vec();
+        for i in 0..120_000 {
+            match i % 5 {
+                0 => t.extend_from_slice(format!("{i},\"two\nlines\",x\n").as_bytes()),
+                1 => t.extend_from_slice(format!("{i},\"a,\"\"q\"\"\",y\r\n").as_bytes()),
+                2 => t.extend_from_slice(b"\n"),
+                _ => t.extend_from_slice(format!("{i},plain,z\n").as_bytes()),
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn chunks_are_whole_records_with_exact_first_lines() {
+        let input = text();
+        let mut cutter = Cutter::new(&input[..], 0);
+        let mut joined = Vec::new();
+        let mut chunks = 0;
+        while let Some(chunk) = cutter.next_chunk(false).unwrap() {
+            assert_eq!(chunk.offset as usize, joined.len());
+            assert_eq!(
+                chunk.first_line,
+                1 + count_lines(&joined),
+                "chunk {}",
+                chunk.index
+            );
+            // A chunk ends after a record: parsing it alone gives whole records.
+            assert!(chunk.bytes.ends_with(b"\n"));
+            joined.extend_from_slice(&chunk.bytes);
+            chunks += 1;
+        }
+        assert_eq!(joined, input);
+        assert!(chunks > 1, "the text spans several chunks");
+    }
+
+    #[test]
+    fn the_header_is_cut_alone() {
+        let input = b"h1,\"h\n2\"\nv1,v2\n";
+        let mut cutter = Cutter::new(&input[..], 0);
+        let header = cutter.next_chunk(true).unwrap().unwrap();
+        assert_eq!(header.bytes, b"h1,\"h\n2\"\n");
+        let rest = cutter.next_chunk(false).unwrap().unwrap();
+        assert_eq!((rest.first_line, &rest.bytes[..]), (3, &b"v1,v2\n"[..]));
+    }
+
+    #[test]
+    fn an_unclosed_quote_is_a_record_too_long() {
+        let mut input = b"a,b\n1,\"never closed\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES + 10));
+        let mut cutter = Cutter::new(&input[..], 0);
+        cutter.next_chunk(true).unwrap();
+        match cutter.next_chunk(false) {
+            Err(CutError::RecordTooLong { line, in_quotes }) => {
+                assert_eq!((line, in_quotes), (2, true))
+            }
+            other => panic!("{:?}", other.map(|c| c.map(|c| c.index))),
+        }
+    }
 }

@@ -1,0 +1,154 @@
+//! Criterion benchmarks: one per stage (ingest of each file kind, reconciliation with
+//! classification, lists and summaries, export) and one end to end, at campus scale
+//! (30,000 people) and city scale (1,000,000 people). The rounds are generated from a
+//! fixed seed when the benchmark starts; nothing large is committed.
+//!
+//! Run with `cargo bench --bench pipeline`; `cargo bench --bench pipeline -- campus`
+//! runs the campus scale only.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use poolscreen::export::Staging;
+use poolscreen::generate::{generate, GenerateOptions};
+use poolscreen::pipeline::{self, RunOptions};
+use poolscreen::progress::Progress;
+use poolscreen::reconcile::{self, Settings, Source};
+use poolscreen::rules::Rules;
+use poolscreen::{retest, summarize};
+use rustc_hash::FxHashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+struct Round {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn round(people: usize) -> Round {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let path = dir.path().to_path_buf();
+    generate(&GenerateOptions {
+        out: path.clone(),
+        people,
+        seed: 42,
+        ..GenerateOptions::default()
+    })
+    .expect("the round is generated");
+    Round { _dir: dir, path }
+}
+
+fn options(data: &Path, out: &Path) -> RunOptions {
+    RunOptions {
+        roster: data.join("roster.csv"),
+        samples: data.join("samples.csv"),
+        results: data.join("results.csv"),
+        retests: None,
+        out: out.to_path_buf(),
+        round: None,
+        pool_size: 10,
+        rules: None,
+        quiet: true,
+    }
+}
+
+fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
+    let data = round(people);
+    let d = &data.path;
+    let mut group = c.benchmark_group(label);
+    group.sample_size(10);
+    if people > 100_000 {
+        group.measurement_time(Duration::from_secs(20));
+    }
+    let today = pipeline::now_micros();
+
+    group.bench_function("ingest_roster", |b| {
+        b.iter(|| pipeline::load_roster(&d.join("roster.csv")).unwrap())
+    });
+    let (roster, _, _) = pipeline::load_roster(&d.join("roster.csv")).unwrap();
+    group.bench_function("ingest_samples", |b| {
+        b.iter(|| pipeline::load_samples(&d.join("samples.csv"), &roster, None, today).unwrap())
+    });
+    group.bench_function("ingest_results", |b| {
+        b.iter(|| pipeline::load_results(&d.join("results.csv"), false).unwrap())
+    });
+
+    let (set, _, _) = pipeline::load_samples(&d.join("samples.csv"), &roster, None, today).unwrap();
+    let (results, columns, _, _) = pipeline::load_results(&d.join("results.csv"), false).unwrap();
+    let rules = Rules::default();
+    let settings = Settings {
+        pool_size: 10,
+        rules: &rules,
+    };
+    group.bench_function("reconcile_and_classify", |b| {
+        b.iter_batched(
+            || (set.clone(), results.clone()),
+            |(set, results)| reconcile::reconcile(&roster, set, results, columns, None, &settings),
+            BatchSize::LargeInput,
+        )
+    });
+    let rec = reconcile::reconcile(
+        &roster,
+        set.clone(),
+        results.clone(),
+        columns,
+        None,
+        &settings,
+    );
+    group.bench_function("retest_missing_and_buildings", |b| {
+        b.iter(|| {
+            let mut list = retest::retest_list(&rec);
+            let buildings = summarize::buildings(&roster, &rec, &list);
+            let mut missing = summarize::missing(&roster, &rec);
+            let mut people: Vec<u32> = list
+                .iter()
+                .map(|e| e.person)
+                .chain(missing.iter().map(|m| m.person))
+                .collect();
+            people.sort_unstable();
+            people.dedup();
+            let details: FxHashMap<u32, _> = people
+                .iter()
+                .copied()
+                .zip(roster.details(&people).unwrap())
+                .collect();
+            retest::sort(&mut list, &roster, &rec, &details);
+            summarize::sort_missing(&mut missing, &roster, &details);
+            (list, buildings, missing)
+        })
+    });
+    drop(rec);
+
+    let analysis = pipeline::analyse(
+        &Progress::hidden(),
+        &roster,
+        set.clone(),
+        results.clone(),
+        columns,
+        None,
+        &settings,
+    )
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let file_of = |_: Source| "input.csv".to_string();
+    group.bench_function("parquet_and_csv_export", |b| {
+        b.iter(|| {
+            let mut staging = Staging::new(out.path()).unwrap();
+            pipeline::write_tables(&mut staging, &roster, &analysis, &[], &file_of).unwrap();
+            staging.commit().unwrap();
+        })
+    });
+
+    let opts = options(d, out.path());
+    group.bench_function("end_to_end", |b| b.iter(|| pipeline::run(&opts).unwrap()));
+    group.finish();
+}
+
+fn campus(c: &mut Criterion) {
+    bench_scale(c, "campus_30k", 30_000);
+}
+
+fn city(c: &mut Criterion) {
+    bench_scale(c, "city_1m", 1_000_000);
+}
+
+criterion_group!(benches, campus, city);
+criterion_main!(benches);
