@@ -1,9 +1,11 @@
 //! Stage 6: writing the outputs. The only stage that writes files.
 //!
-//! Every file is written under a temporary name in the output folder, flushed to
-//! disk, and renamed into place only when all of them are written, `manifest.json`
-//! last. A failed run removes its temporary files and leaves earlier outputs as they
-//! were. Parquet goes through polars: zstd, ASCII snake_case names, UTF-8 strings,
+//! Every file is written into a temporary folder and flushed to disk; only when all of
+//! them are written do they replace the outputs in place: in one atomic folder swap
+//! when the output folder holds nothing but poolscreen's outputs (so even a killed run
+//! leaves the old outputs or the new ones, never a mix), file by file with
+//! `manifest.json` last otherwise. A failed run removes its temporary folder and
+//! leaves earlier outputs as they were. Parquet goes through polars: zstd, ASCII snake_case names, UTF-8 strings,
 //! Int64 integers, microsecond timestamps tagged `Asia/Shanghai`.
 
 use crate::error::{Error, Result};
@@ -20,8 +22,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// The prefix of temporary output files; leftovers of a killed run are removed by the
-/// next run in the same folder.
+/// The prefix of temporary output folders and files; leftovers of a killed run are
+/// removed by the next run in the same folder.
 pub const TEMP_PREFIX: &str = ".poolscreen-tmp-";
 
 /// The output files, in the order they are renamed into place.
@@ -36,66 +38,201 @@ pub const OUTPUT_FILES: [&str; 8] = [
     "manifest.json",
 ];
 
-/// Files written under temporary names, waiting to be renamed into place.
+/// How staged outputs reach the output folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Switch {
+    /// The staging folder replaces the output folder in one rename (a new folder) or one
+    /// atomic exchange (a folder holding nothing but poolscreen outputs): readers and a
+    /// killed run see the old outputs or the new ones, never a mix.
+    WholeFolder,
+    /// The output folder holds other files too (or is the working folder): the files
+    /// are renamed in one by one, `manifest.json` last.
+    FileByFile,
+}
+
+/// Outputs written to a temporary folder, waiting to replace the outputs in place.
 pub struct Staging {
-    dir: PathBuf,
-    staged: Vec<(PathBuf, PathBuf)>,
+    out: PathBuf,
+    stage: PathBuf,
+    switch: Switch,
+    staged: Vec<String>,
+    committed: bool,
 }
 
 impl Staging {
-    /// Prepares `dir` (creating it if needed) and removes temporary files left by an
-    /// earlier run that was killed.
-    pub fn new(dir: &Path) -> Result<Staging> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-                let _ = std::fs::remove_file(entry.path());
+    /// Prepares to write into `out`: removes what a killed run left, decides how the
+    /// outputs will be switched in, and makes the temporary folder.
+    pub fn new(out: &Path) -> Result<Staging> {
+        let out = absolute(out)?;
+        let parent = out
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+        let sibling_prefix = format!(".{name}{TEMP_PREFIX}");
+        remove_leftovers(&parent, &sibling_prefix);
+        remove_leftovers(&out, TEMP_PREFIX);
+
+        let cwd = std::env::current_dir()
+            .ok()
+            .and_then(|d| d.canonicalize().ok());
+        let meta = std::fs::symlink_metadata(&out).ok();
+        let only_ours = || {
+            std::fs::read_dir(&out).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .all(|e| OUTPUT_FILES.contains(&e.file_name().to_string_lossy().as_ref()))
+            })
+        };
+        let switch = match meta {
+            None => Switch::WholeFolder,
+            Some(m)
+                if m.is_dir()
+                    && !m.file_type().is_symlink()
+                    && Some(&out) != cwd.as_ref()
+                    && only_ours() =>
+            {
+                Switch::WholeFolder
             }
-        }
+            Some(m) if m.is_dir() || m.file_type().is_symlink() => Switch::FileByFile,
+            Some(_) => {
+                return Err(Error::Usage(format!(
+                    "{}: the output path is a file, not a folder",
+                    out.display()
+                )))
+            }
+        };
+        let stage = match switch {
+            Switch::WholeFolder => parent.join(format!("{sibling_prefix}{}", std::process::id())),
+            Switch::FileByFile => out.join(format!("{TEMP_PREFIX}{}", std::process::id())),
+        };
+        std::fs::create_dir_all(&stage).map_err(|e| Error::io(&stage, e))?;
         Ok(Staging {
-            dir: dir.to_path_buf(),
+            out,
+            stage,
+            switch,
             staged: Vec::new(),
+            committed: false,
         })
     }
 
-    /// Writes `name` under a temporary name with `write`, then flushes it to disk.
+    /// Writes `name` into the temporary folder with `write`, then flushes it to disk.
     pub fn write(
         &mut self,
         name: &str,
         write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
     ) -> Result<()> {
-        let temp = self
-            .dir
-            .join(format!("{TEMP_PREFIX}{}-{name}", std::process::id()));
-        let file = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
-        self.staged.push((temp.clone(), self.dir.join(name)));
+        let path = self.stage.join(name);
+        let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+        self.staged.push(name.to_string());
         let mut out = BufWriter::with_capacity(1 << 20, file);
         write(&mut out)?;
         let file = out
             .into_inner()
-            .map_err(|e| Error::io(&temp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&temp, e))?;
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&path, e))?;
         Ok(())
     }
 
-    /// Renames every staged file into place, in the order written.
+    /// Puts every staged file in place, all at once where the folder allows it.
     pub fn commit(mut self) -> Result<()> {
-        for (temp, target) in std::mem::take(&mut self.staged) {
-            std::fs::rename(&temp, &target).map_err(|e| Error::io(&target, e))?;
+        sync_dir(&self.stage);
+        let parent = self
+            .out
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        if self.switch == Switch::WholeFolder {
+            if !self.out.exists() {
+                std::fs::rename(&self.stage, &self.out).map_err(|e| Error::io(&self.out, e))?;
+                sync_dir(&parent);
+                self.committed = true;
+                return Ok(());
+            }
+            if exchange(&self.stage, &self.out).is_ok() {
+                // The temporary folder now holds the previous outputs.
+                self.committed = true;
+                sync_dir(&parent);
+                let _ = std::fs::remove_dir_all(&self.stage);
+                return Ok(());
+            }
         }
-        if let Ok(dir) = File::open(&self.dir) {
-            let _ = dir.sync_all();
+        for name in &self.staged {
+            let target = self.out.join(name);
+            std::fs::rename(self.stage.join(name), &target).map_err(|e| Error::io(&target, e))?;
         }
+        self.committed = true;
+        sync_dir(&self.out);
+        let _ = std::fs::remove_dir_all(&self.stage);
         Ok(())
     }
 }
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        for (temp, _) in &self.staged {
-            let _ = std::fs::remove_file(temp);
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.stage);
         }
+    }
+}
+
+/// `path` made absolute without requiring it to exist.
+fn absolute(path: &Path) -> Result<PathBuf> {
+    if let Ok(p) = path.canonicalize() {
+        return Ok(p);
+    }
+    let full = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    match (full.parent(), full.file_name()) {
+        (Some(parent), Some(name)) => Ok(parent
+            .canonicalize()
+            .map(|p| p.join(name))
+            .unwrap_or(full.clone())),
+        _ => Ok(full),
+    }
+}
+
+/// Removes the entries of `dir` whose names start with `prefix`: what a killed run left.
+fn remove_leftovers(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(prefix) {
+            let path = entry.path();
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Swaps two folders in one atomic step (Linux `renameat2` with `RENAME_EXCHANGE`).
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let a = std::ffi::CString::new(a.as_os_str().as_bytes())?;
+    let b = std::ffi::CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both pointers are valid NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 

@@ -6,6 +6,7 @@ pub mod classify;
 pub mod cmd;
 pub mod error;
 pub mod export;
+pub mod fuzzing;
 pub mod generate;
 pub mod ingest;
 pub mod manifest;

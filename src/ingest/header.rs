@@ -102,24 +102,21 @@ pub fn match_header(
 }
 
 /// A header cell as an error message may show it. A file without a header row has a
-/// person's data in its first row; cells that could be an ID, a phone or a name (a run
-/// of five digits, or two to four Chinese characters that name no known column) are
-/// described, not quoted.
+/// person's data in its first row; cells that could be an ID, a phone or a name are
+/// described, not quoted. Unknown cells with a digit (an ID, a phone, a room) or of two
+/// to four Chinese characters (a name) are hidden.
 pub fn shown(header: &str, specs: &[ColumnSpec]) -> String {
     let k = key(header);
     let known = specs
         .iter()
         .any(|s| key(s.name) == k || s.aliases.iter().any(|a| key(a) == k));
-    let digits = header.chars().fold((0, 0), |(run, best), c| {
-        let run = if c.is_ascii_digit() { run + 1 } else { 0 };
-        (run, best.max(run))
-    });
+    let digits = header.chars().any(|c| c.is_ascii_digit());
     let cjk = header.chars().count();
     let name_like = (2..=4).contains(&cjk)
         && header
             .chars()
             .all(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c) || c == '·');
-    if !known && (digits.1 >= 5 || name_like) {
+    if !known && (digits || name_like) {
         format!("(a cell of {cjk} characters, not shown: it may be personal data)")
     } else {
         format!("\"{header}\"")

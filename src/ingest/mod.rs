@@ -602,6 +602,10 @@ fn parse_chunk<P: RowParser>(
             reason,
             raw: escape_raw(raw),
         };
+        if memchr::memchr(0, raw).is_some() {
+            out.rejects.push(reject("", "the row holds a NUL byte (0x00): the file is damaged or not a text file; export it again".into()));
+            return;
+        }
         // One UTF-8 check per row, on the fields back to back: unquoting only drops
         // ASCII quotes, so the fields are text exactly when the raw row is.
         let fields = record.as_slice();

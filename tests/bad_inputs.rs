@@ -1,0 +1,178 @@
+//! The bad-input corpus: every file in `fixtures/bad/` is one hazard, run in place of
+//! the input its `.expect` file names (the other inputs come from `fixtures/basic/`),
+//! and must give exactly the outcome written there:
+//!
+//! - `role:` roster, samples or results;
+//! - `status:` the exit status;
+//! - `stderr:` text standard error must contain; `stderr-lacks:` text it must not;
+//! - `encoding:` and `rows: READ ACCEPTED REJECTED` for the hazard file, from the manifest;
+//! - `reject: LINE COLUMN REASON`: a row of `rejects.csv` (`-` for no column), the reason
+//!   given by its beginning; the rejects are exactly these;
+//! - `building: NAME EXPECTED SAMPLED`: figures of `buildings.parquet`.
+//!
+//! A file without an `.expect` fails the test.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::Path;
+
+fn check(hazard: &Path, expect: &str) -> Vec<String> {
+    let field = |key: &str| -> Vec<&str> {
+        expect
+            .lines()
+            .filter_map(|l| l.strip_prefix(key).map(str::trim))
+            .collect()
+    };
+    let role = field("role:")[0];
+    let dir = tempfile::tempdir().unwrap();
+    let basic = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic");
+    for f in ["roster.csv", "samples.csv", "results.csv"] {
+        fs::copy(basic.join(f), dir.path().join(f)).unwrap();
+    }
+    fs::copy(hazard, dir.path().join(format!("{role}.csv"))).unwrap();
+    let run = poolscreen(
+        dir.path(),
+        &[
+            "run",
+            "--roster",
+            "roster.csv",
+            "--samples",
+            "samples.csv",
+            "--results",
+            "results.csv",
+            "--out",
+            "out",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr).to_string();
+    let mut problems = Vec::new();
+    let status: i32 = field("status:")[0].parse().unwrap();
+    if run.status.code() != Some(status) {
+        problems.push(format!(
+            "status {:?}, expected {status}: {stderr}",
+            run.status.code()
+        ));
+    }
+    for text in field("stderr:") {
+        if !stderr.contains(text) {
+            problems.push(format!("stderr lacks {text:?}: {stderr}"));
+        }
+    }
+    for text in field("stderr-lacks:") {
+        if stderr.contains(text) {
+            problems.push(format!("stderr shows {text:?}: {stderr}"));
+        }
+    }
+    let out = dir.path().join("out");
+    if status == 0 || status == 3 {
+        let m = manifest(&out);
+        let input = m["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["role"] == role)
+            .unwrap()
+            .clone();
+        for enc in field("encoding:") {
+            if input["encoding"] != enc {
+                problems.push(format!("encoding {}, expected {enc}", input["encoding"]));
+            }
+        }
+        for rows in field("rows:") {
+            let got = format!(
+                "{} {} {}",
+                input["rows_read"], input["rows_accepted"], input["rows_rejected"]
+            );
+            if got != rows {
+                problems.push(format!("rows {got}, expected {rows}"));
+            }
+        }
+        let rejects = read_spreadsheet_csv(&out.join("rejects.csv"));
+        let rows: Vec<Vec<String>> = csv::Reader::from_reader(rejects.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        let wanted = field("reject:");
+        if rows.len() != wanted.len() {
+            problems.push(format!(
+                "{} rejects, expected {}: {rejects}",
+                rows.len(),
+                wanted.len()
+            ));
+        }
+        for (want, got) in wanted.iter().zip(&rows) {
+            let mut parts = want.splitn(3, ' ');
+            let (line, column, reason) = (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            );
+            let column = if column == "-" { "" } else { column };
+            if got[1] != line
+                || got[2] != column
+                || !got[3].starts_with(reason) && !got[3].contains(reason)
+            {
+                problems.push(format!("reject {got:?}, expected {want}"));
+            }
+        }
+        let buildings = read_parquet(&out.join("buildings.parquet"));
+        for want in field("building:") {
+            let parts: Vec<&str> = want.split(' ').collect();
+            let row = (0..buildings.height())
+                .find(|&i| cell(buildings.column("building").unwrap().get(i).unwrap()) == parts[0]);
+            let got = row.map(|i| {
+                let v = |c: &str| cell(buildings.column(c).unwrap().get(i).unwrap());
+                format!("{} {} {}", parts[0], v("expected"), v("sampled"))
+            });
+            if got.as_deref() != Some(want) {
+                problems.push(format!("building {got:?}, expected {want}"));
+            }
+        }
+    } else if out.exists() {
+        problems.push("a failed run wrote outputs".into());
+    }
+    problems
+}
+
+#[test]
+fn every_hazard_has_its_outcome() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/bad");
+    let mut files: Vec<_> = fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    let hazards: Vec<_> = files
+        .iter()
+        .filter(|p| p.extension().is_none_or(|e| e != "expect"))
+        .collect();
+    assert!(
+        hazards.len() >= 18,
+        "the corpus has {} hazards",
+        hazards.len()
+    );
+    let mut failures = Vec::new();
+    for hazard in hazards {
+        let expect = hazard.with_extension("expect");
+        let Ok(text) = fs::read_to_string(&expect) else {
+            failures.push(format!(
+                "{} has no asserted outcome ({})",
+                hazard.display(),
+                expect.display()
+            ));
+            continue;
+        };
+        let problems = check(hazard, &text);
+        if !problems.is_empty() {
+            failures.push(format!(
+                "== {}\n{}",
+                hazard.file_name().unwrap().to_string_lossy(),
+                problems.join("\n")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

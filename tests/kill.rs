@@ -1,0 +1,135 @@
+//! Kill safety: a run killed with SIGKILL at any moment leaves the output folder with
+//! the complete previous outputs or the complete new ones, never a mix; the next run
+//! removes what the killed one left.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+const TABLES: [&str; 7] = [
+    "buildings.parquet",
+    "retest.parquet",
+    "retest.csv",
+    "missing.parquet",
+    "tubes.parquet",
+    "anomalies.parquet",
+    "rejects.csv",
+];
+
+fn run_args(data: &Path, out: &Path) -> Vec<String> {
+    let f = |n: &str| data.join(n).display().to_string();
+    vec![
+        "run".into(),
+        "--roster".into(),
+        f("roster.csv"),
+        "--samples".into(),
+        f("samples.csv"),
+        "--results".into(),
+        f("results.csv"),
+        "--out".into(),
+        out.display().to_string(),
+        "--quiet".into(),
+    ]
+}
+
+fn tables(out: &Path) -> Vec<Option<Vec<u8>>> {
+    TABLES.iter().map(|t| fs::read(out.join(t)).ok()).collect()
+}
+
+fn manifest_hash(out: &Path) -> Option<String> {
+    let m: serde_json::Value =
+        serde_json::from_slice(&fs::read(out.join("manifest.json")).ok()?).ok()?;
+    Some(m["inputs"][0]["sha256"].as_str()?.to_string())
+}
+
+#[test]
+fn a_killed_run_leaves_old_or_new_outputs_never_a_mix() {
+    let root = tempfile::tempdir().unwrap();
+    for (name, seed) in [("old", "1"), ("new", "2")] {
+        let gen = poolscreen(
+            root.path(),
+            &[
+                "generate", "--out", name, "--people", "400000", "--seed", seed,
+            ],
+        );
+        assert!(gen.status.success());
+    }
+    let (old, new) = (root.path().join("old"), root.path().join("new"));
+    // Reference outputs of both inputs, and how long a whole run takes.
+    let reference = |data: &Path, out: &str| {
+        let out = root.path().join(out);
+        let started = Instant::now();
+        let run = Command::new(bin())
+            .args(run_args(data, &out))
+            .output()
+            .unwrap();
+        assert!(run.status.success());
+        (tables(&out), manifest_hash(&out), started.elapsed())
+    };
+    let (old_tables, old_hash, _) = reference(&old, "ref-old");
+    let (new_tables, new_hash, took) = reference(&new, "ref-new");
+    assert_ne!(old_tables, new_tables);
+
+    let out = root.path().join("out");
+    let mut outcomes = (0, 0);
+    for step in 0..12 {
+        // Fill the folder with complete old outputs, then start the new run and kill it
+        // at a moment spread over the run, most of them in its last part (the writing).
+        let prepared = Command::new(bin())
+            .args(run_args(&old, &out))
+            .output()
+            .unwrap();
+        assert!(prepared.status.success());
+        let mut child = Command::new(bin())
+            .args(run_args(&new, &out))
+            .spawn()
+            .unwrap();
+        let at = took.mul_f64(0.6 + 0.04 * step as f64);
+        std::thread::sleep(at);
+        let _ = child.kill();
+        child.wait().unwrap();
+
+        let now = tables(&out);
+        let hash = manifest_hash(&out);
+        if now == old_tables && hash == old_hash {
+            outcomes.0 += 1;
+        } else if now == new_tables && hash == new_hash {
+            outcomes.1 += 1;
+        } else {
+            panic!("after a kill at {at:?} the output folder holds a mix of old and new outputs");
+        }
+        let names: Vec<String> = fs::read_dir(&out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| TABLES.contains(&n.as_str()) || n == "manifest.json"),
+            "{names:?}"
+        );
+    }
+    // The next complete run removes what killed runs left beside the folder.
+    let done = Command::new(bin())
+        .args(run_args(&new, &out))
+        .output()
+        .unwrap();
+    assert!(done.status.success());
+    let leftovers: Vec<String> = fs::read_dir(root.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("poolscreen-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_eq!(tables(&out), new_tables);
+    eprintln!(
+        "kills that left the old outputs: {}, the new ones: {}",
+        outcomes.0, outcomes.1
+    );
+}
