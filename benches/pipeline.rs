@@ -47,6 +47,9 @@ fn options(data: &Path, out: &Path) -> RunOptions {
         pool_size: 10,
         rules: None,
         quiet: true,
+        sheet: None,
+        mask: false,
+        pseudonymize: None,
     }
 }
 
@@ -61,18 +64,22 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
     let today = pipeline::now_micros();
 
     group.bench_function("ingest_roster", |b| {
-        b.iter(|| pipeline::load_roster(&d.join("roster.csv")).unwrap())
+        b.iter(|| pipeline::load_roster(&d.join("roster.csv"), None).unwrap())
     });
-    let (roster, _, _) = pipeline::load_roster(&d.join("roster.csv")).unwrap();
+    let (roster, _, _) = pipeline::load_roster(&d.join("roster.csv"), None).unwrap();
     group.bench_function("ingest_samples", |b| {
-        b.iter(|| pipeline::load_samples(&d.join("samples.csv"), &roster, None, today).unwrap())
+        b.iter(|| {
+            pipeline::load_samples(&d.join("samples.csv"), &roster, None, today, None).unwrap()
+        })
     });
     group.bench_function("ingest_results", |b| {
-        b.iter(|| pipeline::load_results(&d.join("results.csv"), false).unwrap())
+        b.iter(|| pipeline::load_results(&d.join("results.csv"), false, None).unwrap())
     });
 
-    let (set, _, _) = pipeline::load_samples(&d.join("samples.csv"), &roster, None, today).unwrap();
-    let (results, columns, _, _) = pipeline::load_results(&d.join("results.csv"), false).unwrap();
+    let (set, _, _) =
+        pipeline::load_samples(&d.join("samples.csv"), &roster, None, today, None).unwrap();
+    let (results, columns, _, _) =
+        pipeline::load_results(&d.join("results.csv"), false, None).unwrap();
     let rules = Rules::default();
     let settings = Settings {
         pool_size: 10,

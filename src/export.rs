@@ -12,12 +12,14 @@ use crate::error::{Error, Result};
 use crate::ingest::roster::Roster;
 use crate::ingest::values::format_local;
 use crate::ingest::Reject;
+use crate::privacy::Privacy;
 use crate::reconcile::{Reconciled, Source};
 use crate::record::{Details, Micros};
 use crate::retest::Entry;
 use crate::summarize::{BuildingRow, MissingEntry};
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -27,11 +29,13 @@ use std::path::{Path, PathBuf};
 pub const TEMP_PREFIX: &str = ".poolscreen-tmp-";
 
 /// The output files, in the order they are renamed into place.
-pub const OUTPUT_FILES: [&str; 8] = [
+pub const OUTPUT_FILES: [&str; 10] = [
     "buildings.parquet",
     "retest.parquet",
     "retest.csv",
+    "retest.xlsx",
     "missing.parquet",
+    "missing.xlsx",
     "tubes.parquet",
     "anomalies.parquet",
     "rejects.csv",
@@ -316,10 +320,10 @@ pub struct RetestRow<'a> {
     pub action: &'static str,
     /// `pool_positive`, …
     pub reason: &'static str,
-    /// The person.
-    pub person_id: &'a str,
-    /// Roster fields; `None` for people not on the roster.
-    pub name: Option<&'a str>,
+    /// The person (a pseudonym with `--pseudonymize`).
+    pub person_id: Cow<'a, str>,
+    /// Roster fields; `None` for people not on the roster. Masked with `--mask`.
+    pub name: Option<Cow<'a, str>>,
     /// Building.
     pub building: Option<&'a str>,
     /// Room.
@@ -329,7 +333,7 @@ pub struct RetestRow<'a> {
     /// Class.
     pub class: Option<&'a str>,
     /// Phone.
-    pub phone: Option<&'a str>,
+    pub phone: Option<Cow<'a, str>>,
     /// Counselor.
     pub counselor: Option<&'a str>,
     /// The tube.
@@ -354,6 +358,7 @@ pub fn retest_rows<'a>(
     rec: &'a Reconciled,
     list: &[Entry],
     details: &'a FxHashMap<u32, Details>,
+    privacy: &Privacy,
 ) -> Vec<RetestRow<'a>> {
     list.iter()
         .map(|e| {
@@ -366,13 +371,13 @@ pub fn retest_rows<'a>(
                 round: &rec.rounds()[e.round as usize],
                 action: e.action.as_str(),
                 reason: e.reason,
-                person_id: rec.person_id(roster, e.person),
-                name: d.map(|d| &*d.name),
+                person_id: privacy.person_id(rec.person_id(roster, e.person)),
+                name: d.map(|d| privacy.name(&d.name)),
                 building: on_roster.then(|| roster.building_name(e.person)),
                 room: d.and_then(|d| d.room.as_deref()),
                 college: d.and_then(|d| d.college.as_deref()),
                 class: d.and_then(|d| d.class.as_deref()),
-                phone: d.and_then(|d| d.phone.as_deref()),
+                phone: d.and_then(|d| d.phone.as_deref()).map(|p| privacy.phone(p)),
                 counselor: d.and_then(|d| d.counselor.as_deref()),
                 tube_id: rec.tube_id(tube),
                 tube_size: tube.size as i64,
@@ -392,13 +397,13 @@ pub fn retest_frame(rows: &[RetestRow]) -> Result<DataFrame> {
         text("round", rows.iter().map(|r| Some(r.round))),
         text("action", rows.iter().map(|r| Some(r.action))),
         text("reason", rows.iter().map(|r| Some(r.reason))),
-        text("person_id", rows.iter().map(|r| Some(r.person_id))),
-        text("name", rows.iter().map(|r| r.name)),
+        text("person_id", rows.iter().map(|r| Some(&*r.person_id))),
+        text("name", rows.iter().map(|r| r.name.as_deref())),
         text("building", rows.iter().map(|r| r.building)),
         text("room", rows.iter().map(|r| r.room)),
         text("college", rows.iter().map(|r| r.college)),
         text("class", rows.iter().map(|r| r.class)),
-        text("phone", rows.iter().map(|r| r.phone)),
+        text("phone", rows.iter().map(|r| r.phone.as_deref())),
         text("counselor", rows.iter().map(|r| r.counselor)),
         text("tube_id", rows.iter().map(|r| Some(r.tube_id))),
         int("tube_size", rows.iter().map(|r| r.tube_size)),
@@ -444,12 +449,12 @@ pub fn write_retest_csv(out: &mut BufWriter<File>, rows: &[RetestRow]) -> Result
                 r.action.to_string(),
                 r.reason.to_string(),
                 r.person_id.to_string(),
-                r.name.unwrap_or("").to_string(),
+                r.name.as_deref().unwrap_or("").to_string(),
                 r.building.unwrap_or("").to_string(),
                 r.room.unwrap_or("").to_string(),
                 r.college.unwrap_or("").to_string(),
                 r.class.unwrap_or("").to_string(),
-                r.phone.unwrap_or("").to_string(),
+                r.phone.as_deref().unwrap_or("").to_string(),
                 r.counselor.unwrap_or("").to_string(),
                 r.tube_id.to_string(),
                 r.tube_size.to_string(),
@@ -492,51 +497,70 @@ pub fn write_guarded_csv(
     Ok(())
 }
 
-/// `missing.parquet`; `details` holds every listed person.
-pub fn missing_frame(
-    roster: &Roster,
-    rec: &Reconciled,
+/// One row of the missing list with every value resolved.
+pub struct MissingRow<'a> {
+    /// The round.
+    pub round: &'a str,
+    /// The person (a pseudonym with `--pseudonymize`).
+    pub person_id: Cow<'a, str>,
+    /// The name (masked with `--mask`).
+    pub name: Option<Cow<'a, str>>,
+    /// Building.
+    pub building: &'a str,
+    /// Room.
+    pub room: Option<&'a str>,
+    /// College.
+    pub college: Option<&'a str>,
+    /// Class.
+    pub class: Option<&'a str>,
+    /// Phone (masked with `--mask`).
+    pub phone: Option<Cow<'a, str>>,
+    /// Counselor.
+    pub counselor: Option<&'a str>,
+    /// `on_campus` or `isolated`.
+    pub status: &'static str,
+}
+
+/// Resolves missing entries into rows; `details` holds every listed person.
+pub fn missing_rows<'a>(
+    roster: &'a Roster,
+    rec: &'a Reconciled,
     list: &[MissingEntry],
-    details: &FxHashMap<u32, Details>,
-) -> Result<DataFrame> {
-    let d = |e: &MissingEntry| details.get(&e.person);
+    details: &'a FxHashMap<u32, Details>,
+    privacy: &Privacy,
+) -> Vec<MissingRow<'a>> {
+    list.iter()
+        .map(|e| {
+            let d = details.get(&e.person);
+            MissingRow {
+                round: &rec.rounds()[e.round as usize],
+                person_id: privacy.person_id(roster.id(e.person)),
+                name: d.map(|d| privacy.name(&d.name)),
+                building: roster.building_name(e.person),
+                room: d.and_then(|d| d.room.as_deref()),
+                college: d.and_then(|d| d.college.as_deref()),
+                class: d.and_then(|d| d.class.as_deref()),
+                phone: d.and_then(|d| d.phone.as_deref()).map(|p| privacy.phone(p)),
+                counselor: d.and_then(|d| d.counselor.as_deref()),
+                status: roster.status[e.person as usize].as_str(),
+            }
+        })
+        .collect()
+}
+
+/// `missing.parquet`.
+pub fn missing_frame(rows: &[MissingRow]) -> Result<DataFrame> {
     frame(vec![
-        text(
-            "round",
-            list.iter().map(|e| Some(&*rec.rounds()[e.round as usize])),
-        ),
-        text("person_id", list.iter().map(|e| Some(roster.id(e.person)))),
-        text("name", list.iter().map(|e| d(e).map(|d| &*d.name))),
-        text(
-            "building",
-            list.iter().map(|e| Some(roster.building_name(e.person))),
-        ),
-        text(
-            "room",
-            list.iter().map(|e| d(e).and_then(|d| d.room.as_deref())),
-        ),
-        text(
-            "college",
-            list.iter().map(|e| d(e).and_then(|d| d.college.as_deref())),
-        ),
-        text(
-            "class",
-            list.iter().map(|e| d(e).and_then(|d| d.class.as_deref())),
-        ),
-        text(
-            "phone",
-            list.iter().map(|e| d(e).and_then(|d| d.phone.as_deref())),
-        ),
-        text(
-            "counselor",
-            list.iter()
-                .map(|e| d(e).and_then(|d| d.counselor.as_deref())),
-        ),
-        text(
-            "status",
-            list.iter()
-                .map(|e| Some(roster.status[e.person as usize].as_str())),
-        ),
+        text("round", rows.iter().map(|r| Some(r.round))),
+        text("person_id", rows.iter().map(|r| Some(&*r.person_id))),
+        text("name", rows.iter().map(|r| r.name.as_deref())),
+        text("building", rows.iter().map(|r| Some(r.building))),
+        text("room", rows.iter().map(|r| r.room)),
+        text("college", rows.iter().map(|r| r.college)),
+        text("class", rows.iter().map(|r| r.class)),
+        text("phone", rows.iter().map(|r| r.phone.as_deref())),
+        text("counselor", rows.iter().map(|r| r.counselor)),
+        text("status", rows.iter().map(|r| Some(r.status))),
     ])
 }
 
@@ -591,9 +615,17 @@ pub fn tubes_frame(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
 }
 
 /// `anomalies.parquet`; `files` names each [`Source`] as on the command line.
-pub fn anomalies_frame(rec: &Reconciled, files: &dyn Fn(Source) -> String) -> Result<DataFrame> {
+pub fn anomalies_frame(
+    rec: &Reconciled,
+    files: &dyn Fn(Source) -> String,
+    privacy: &Privacy,
+) -> Result<DataFrame> {
     let a = &rec.anomalies;
     let names: Vec<String> = a.iter().map(|x| files(x.source)).collect();
+    let people: Vec<Option<Cow<str>>> = a
+        .iter()
+        .map(|x| x.person_id.as_deref().map(|p| privacy.person_id(p)))
+        .collect();
     frame(vec![
         text(
             "round",
@@ -601,7 +633,7 @@ pub fn anomalies_frame(rec: &Reconciled, files: &dyn Fn(Source) -> String) -> Re
         ),
         text("kind", a.iter().map(|x| Some(x.kind.as_str()))),
         text("tube_id", a.iter().map(|x| x.tube_id.as_deref())),
-        text("person_id", a.iter().map(|x| x.person_id.as_deref())),
+        text("person_id", people.iter().map(|p| p.as_deref())),
         text("file", names.iter().map(|n| Some(n.as_str()))),
         Column::new(
             "line".into(),

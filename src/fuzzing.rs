@@ -53,7 +53,7 @@ fn no_internal_error(e: &crate::error::Error) {
 /// Bytes as a roster file.
 pub fn roster(data: &[u8]) {
     let file = TempFile::new("roster.csv", data);
-    match pipeline::load_roster(&file.0) {
+    match pipeline::load_roster(&file.0, None) {
         Ok((roster, report, rejects)) => {
             conserved(&report, rejects.len());
             assert_eq!(roster.len() as u64, report.rows_accepted);
@@ -68,9 +68,9 @@ pub fn samples(data: &[u8]) {
         "roster.csv",
         "person_id,name,building\nS1,张三,公寓1\nS2,李四,公寓2\n".as_bytes(),
     );
-    let (roster, _, _) = pipeline::load_roster(&people.0).expect("the fixed roster reads");
+    let (roster, _, _) = pipeline::load_roster(&people.0, None).expect("the fixed roster reads");
     let file = TempFile::new("samples.csv", data);
-    match pipeline::load_samples(&file.0, &roster, None, 0) {
+    match pipeline::load_samples(&file.0, &roster, None, 0, None) {
         Ok((set, report, rejects)) => {
             conserved(&report, rejects.len());
             assert_eq!(set.samples.len() as u64, report.rows_accepted);
@@ -86,7 +86,7 @@ pub fn samples(data: &[u8]) {
 /// Bytes as a results file.
 pub fn results(data: &[u8]) {
     let file = TempFile::new("results.csv", data);
-    match pipeline::load_results(&file.0, false) {
+    match pipeline::load_results(&file.0, false, None) {
         Ok((rows, _, report, rejects)) => {
             conserved(&report, rejects.len());
             assert_eq!(rows.len() as u64, report.rows_accepted);
@@ -107,11 +107,12 @@ pub fn encoding(data: &[u8]) {
         let mut bytes = prefix.to_vec();
         bytes.extend_from_slice(data);
         let file = TempFile::new("any.csv", &bytes);
-        match ingest::read_csv(
+        match ingest::read_input(
             &file.0,
             "any.csv",
             &results::COLUMNS,
             &results::ResultParser,
+            None,
         ) {
             Ok(parsed) => conserved(&parsed.report, parsed.rejects.len()),
             Err(e) => no_internal_error(&e),

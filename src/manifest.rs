@@ -19,6 +19,8 @@ pub struct Manifest {
     pub inputs: Vec<InputEntry>,
     /// The interpretation rules in force.
     pub rules: RulesEntry,
+    /// The protections of personal data applied to the outputs.
+    pub privacy: Vec<String>,
     /// Every output file with its row count.
     pub outputs: Vec<OutputEntry>,
     /// Totals over all rounds.
@@ -44,6 +46,9 @@ pub struct InputEntry {
     pub rows_accepted: u64,
     /// Rows written to `rejects.csv`.
     pub rows_rejected: u64,
+    /// The sheet read, for a workbook.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<String>,
 }
 
 impl InputEntry {
@@ -58,6 +63,7 @@ impl InputEntry {
             rows_read: report.rows_read,
             rows_accepted: report.rows_accepted,
             rows_rejected: report.rows_rejected,
+            sheet: report.sheet.clone(),
         }
     }
 }

@@ -8,13 +8,16 @@ use crate::ingest::roster::{Roster, RosterParser};
 use crate::ingest::samples::{SampleParser, SampleSet};
 use crate::ingest::{self, results, roster, samples, values, InputReport, Reject};
 use crate::manifest::{InputEntry, Manifest, OutputEntry, RulesEntry, Totals};
+use crate::privacy::Privacy;
 use crate::progress::Progress;
 use crate::reconcile::{self, Reconciled, Settings, Source};
 use crate::record::{Class, Details, LabResult, ResultColumns};
 use crate::retest;
 use crate::rules::Rules;
 use crate::summarize::{self, BuildingRow, MissingEntry};
+use crate::workbook;
 use rustc_hash::FxHashMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,6 +42,12 @@ pub struct RunOptions {
     pub rules: Option<PathBuf>,
     /// Print nothing but errors.
     pub quiet: bool,
+    /// The sheet to read in workbook inputs (the first sheet when `None`).
+    pub sheet: Option<String>,
+    /// Mask names, phones and ID card numbers in every output.
+    pub mask: bool,
+    /// Replace person_id by a keyed pseudonym, with the key in this file.
+    pub pseudonymize: Option<PathBuf>,
 }
 
 /// What a finished run produced, for the command line to report.
@@ -88,13 +97,14 @@ pub struct Analysis {
     pub details: FxHashMap<u32, Details>,
 }
 
-/// Reads the roster file.
-pub fn load_roster(path: &Path) -> Result<(Roster, InputReport, Vec<Reject>)> {
-    roster::finish(ingest::read_csv(
+/// Reads the roster (a CSV file, or sheet `sheet` of a workbook).
+pub fn load_roster(path: &Path, sheet: Option<&str>) -> Result<(Roster, InputReport, Vec<Reject>)> {
+    roster::finish(ingest::read_input(
         path,
         &name(path),
         &roster::COLUMNS,
         &RosterParser,
+        sheet,
     )?)
 }
 
@@ -104,12 +114,14 @@ pub fn load_samples(
     roster: &Roster,
     round: Option<&str>,
     today: i64,
+    sheet: Option<&str>,
 ) -> Result<(SampleSet, InputReport, Vec<Reject>)> {
-    let parsed = ingest::read_csv(
+    let parsed = ingest::read_input(
         path,
         &name(path),
         &samples::COLUMNS,
         &SampleParser { roster },
+        sheet,
     )?;
     Ok(samples::finish(parsed, roster.len() as u32, round, today))
 }
@@ -118,13 +130,14 @@ pub fn load_samples(
 pub fn load_results(
     path: &Path,
     retests: bool,
+    sheet: Option<&str>,
 ) -> Result<(Vec<LabResult>, ResultColumns, InputReport, Vec<Reject>)> {
     let specs = if retests {
         results::retest_columns()
     } else {
         results::COLUMNS
     };
-    let mut parsed = ingest::read_csv(path, &name(path), &specs, &results::ResultParser)?;
+    let mut parsed = ingest::read_input(path, &name(path), &specs, &results::ResultParser, sheet)?;
     let columns = results::columns(&parsed)?;
     let report = parsed.report.clone();
     let rejects = std::mem::take(&mut parsed.rejects);
@@ -149,26 +162,28 @@ pub fn load(opts: &RunOptions, today: i64) -> Result<Loaded> {
     let mut reports = Vec::new();
     let mut keep = |role: &'static str, report: InputReport, list: Vec<Reject>| {
         log(&report);
-        rejects.extend(list.into_iter().map(|r| (report.path.clone(), r)));
+        let file = report.display();
+        rejects.extend(list.into_iter().map(|r| (file.clone(), r)));
         reports.push((role, report));
     };
     let progress = Progress::new(opts.quiet);
     let stage = progress.stage("roster");
-    let (roster, report, list) = load_roster(&opts.roster)?;
+    let sheet = opts.sheet.as_deref();
+    let (roster, report, list) = load_roster(&opts.roster, sheet)?;
     drop(stage);
     keep("roster", report, list);
     let stage = progress.stage("samples");
     let (samples, report, list) =
-        load_samples(&opts.samples, &roster, opts.round.as_deref(), today)?;
+        load_samples(&opts.samples, &roster, opts.round.as_deref(), today, sheet)?;
     keep("samples", report, list);
     drop(stage);
     let stage = progress.stage("results");
-    let (results, result_columns, report, list) = load_results(&opts.results, false)?;
+    let (results, result_columns, report, list) = load_results(&opts.results, false, sheet)?;
     drop(stage);
     keep("results", report, list);
     let retests = match &opts.retests {
         Some(path) => {
-            let (rows, columns, report, list) = load_results(path, true)?;
+            let (rows, columns, report, list) = load_results(path, true, sheet)?;
             keep("retests", report, list);
             Some((rows, columns))
         }
@@ -240,7 +255,14 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     if opts.pool_size == 0 {
         return Err(Error::Usage("--pool-size must be at least 1".into()));
     }
-    let loaded = load(opts, started)?;
+    let privacy = Privacy::new(opts.mask, opts.pseudonymize.as_deref())?;
+    let mut loaded = load(opts, started)?;
+    for (_, report) in &loaded.reports {
+        let file = report.display();
+        for (_, reject) in loaded.rejects.iter_mut().filter(|(f, _)| *f == file) {
+            reject.raw = privacy.raw(&reject.raw, &report.columns);
+        }
+    }
     let default_round = loaded.samples.default_round.clone();
     let settings = Settings {
         pool_size: opts.pool_size,
@@ -257,21 +279,29 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         loaded.retests,
         &settings,
     )?;
-    let rejects = loaded.rejects;
+    let rejects = std::mem::take(&mut loaded.rejects);
 
+    let reports = &loaded.reports;
     let file_of = |source: Source| -> String {
-        match source {
-            Source::Roster => name(&opts.roster),
-            Source::Samples => name(&opts.samples),
-            Source::Results => name(&opts.results),
-            Source::Retests => opts.retests.as_deref().map(name).unwrap_or_default(),
-        }
+        let role = match source {
+            Source::Roster => "roster",
+            Source::Samples => "samples",
+            Source::Results => "results",
+            Source::Retests => "retests",
+        };
+        reports
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, report)| report.display())
+            .unwrap_or_default()
     };
     let rec = &analysis.rec;
     let counts = [
         analysis.buildings.len(),
         analysis.retests.len(),
         analysis.retests.len(),
+        analysis.retests.len(),
+        analysis.missing.len(),
         analysis.missing.len(),
         rec.tubes.len(),
         rec.anomalies.len(),
@@ -279,7 +309,14 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     ];
     let stage = progress.stage("export");
     let mut staging = Staging::new(&opts.out)?;
-    write_tables(&mut staging, &roster, &analysis, &rejects, &file_of)?;
+    write_tables(
+        &mut staging,
+        &roster,
+        &analysis,
+        &rejects,
+        &file_of,
+        &privacy,
+    )?;
     let manifest = Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: iso_local(started),
@@ -296,7 +333,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             opts.pool_size,
             &default_round,
         ),
-        outputs: OUTPUT_FILES[..7]
+        privacy: privacy.describe(),
+        outputs: OUTPUT_FILES[..9]
             .iter()
             .zip(counts)
             .map(|(f, n)| OutputEntry {
@@ -339,37 +377,59 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     })
 }
 
-/// Writes every table of `analysis` into `staging`.
+/// Writes every table of `analysis` into `staging`, with `privacy` applied.
 pub fn write_tables(
     staging: &mut Staging,
     roster: &Roster,
     analysis: &Analysis,
     rejects: &[(String, Reject)],
     file_of: &dyn Fn(Source) -> String,
+    privacy: &Privacy,
 ) -> Result<()> {
     let rec = &analysis.rec;
+    if privacy.pseudonymizes() {
+        let ids = analysis
+            .retests
+            .iter()
+            .map(|e| rec.person_id(roster, e.person))
+            .chain(analysis.missing.iter().map(|m| roster.id(m.person)))
+            .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()));
+        crate::privacy::check_collisions(ids, privacy)?;
+    }
     staging.write("buildings.parquet", |out| {
         export::write_parquet(
             out,
             export::buildings_frame(roster, rec, &analysis.buildings)?,
         )
     })?;
-    let rows = export::retest_rows(roster, rec, &analysis.retests, &analysis.details);
+    let rows = export::retest_rows(roster, rec, &analysis.retests, &analysis.details, privacy);
     staging.write("retest.parquet", |out| {
         export::write_parquet(out, export::retest_frame(&rows)?)
     })?;
     staging.write("retest.csv", |out| export::write_retest_csv(out, &rows))?;
+    let cells: Vec<_> = rows.iter().map(workbook::retest_cells).collect();
+    let book = workbook::write_lists(&workbook::RETEST_COLUMNS, &cells, |i| rows[i].building)?;
+    staging.write("retest.xlsx", |out| {
+        out.write_all(&book)
+            .map_err(|e| Error::io(Path::new("retest.xlsx"), e))
+    })?;
+    let missing = export::missing_rows(roster, rec, &analysis.missing, &analysis.details, privacy);
     staging.write("missing.parquet", |out| {
-        export::write_parquet(
-            out,
-            export::missing_frame(roster, rec, &analysis.missing, &analysis.details)?,
-        )
+        export::write_parquet(out, export::missing_frame(&missing)?)
+    })?;
+    let cells: Vec<_> = missing.iter().map(workbook::missing_cells).collect();
+    let book = workbook::write_lists(&workbook::MISSING_COLUMNS, &cells, |i| {
+        Some(missing[i].building)
+    })?;
+    staging.write("missing.xlsx", |out| {
+        out.write_all(&book)
+            .map_err(|e| Error::io(Path::new("missing.xlsx"), e))
     })?;
     staging.write("tubes.parquet", |out| {
         export::write_parquet(out, export::tubes_frame(roster, rec)?)
     })?;
     staging.write("anomalies.parquet", |out| {
-        export::write_parquet(out, export::anomalies_frame(rec, file_of)?)
+        export::write_parquet(out, export::anomalies_frame(rec, file_of, privacy)?)
     })?;
     staging.write("rejects.csv", |out| export::write_rejects_csv(out, rejects))?;
     Ok(())
@@ -424,14 +484,13 @@ fn check_inputs(inputs: &[&Path], out: &Path) -> Result<()> {
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
             .unwrap_or_default();
         match ext.as_str() {
-            "csv" => {}
-            "xlsx" | "xls" => {
+            "csv" | "xlsx" | "xlsm" | "xlsb" | "xls" => {}
+            _ => {
                 return Err(Error::Usage(format!(
-                    "{}: Excel files are not supported yet; in Excel or WPS use Save As → \"CSV UTF-8\" and pass the .csv file",
+                    "{}: poolscreen reads .csv files and Excel workbooks (.xlsx, .xlsm, .xlsb, .xls); this file's extension is neither",
                     name(path)
                 )))
             }
-            _ => return Err(Error::Usage(format!("{}: poolscreen reads .csv files; this file's extension is not .csv", name(path)))),
         }
         if !path.is_file() {
             return Err(Error::Usage(format!("{}: no such file", name(path))));

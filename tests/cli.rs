@@ -225,7 +225,9 @@ fn manifest_counts_and_hashes_inputs() {
             "buildings.parquet",
             "retest.parquet",
             "retest.csv",
+            "retest.xlsx",
             "missing.parquet",
+            "missing.xlsx",
             "tubes.parquet",
             "anomalies.parquet",
             "rejects.csv"
@@ -312,7 +314,7 @@ fn stale_temporary_files_are_removed() {
     .unwrap();
     assert!(run_basic(out.path(), &[]).status.success());
     let names: Vec<String> = snapshot(out.path()).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names.len(), 8, "{names:?}");
+    assert_eq!(names.len(), 10, "{names:?}");
     assert!(
         names.iter().all(|n| !n.starts_with(".poolscreen-tmp-")),
         "{names:?}"
@@ -403,7 +405,7 @@ fn thread_counts_give_identical_bytes() {
             .into_iter()
             .filter(|(n, _)| n != "manifest.json")
             .collect();
-        assert_eq!(files.len(), 7);
+        assert_eq!(files.len(), 9);
         outputs.push(files);
     }
     assert!(

@@ -10,11 +10,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 9] = [
     "buildings.parquet",
     "retest.parquet",
     "retest.csv",
+    "retest.xlsx",
     "missing.parquet",
+    "missing.xlsx",
     "tubes.parquet",
     "anomalies.parquet",
     "rejects.csv",

@@ -79,7 +79,7 @@ proptest! {
         let body: String = ids.iter().map(|id| format!("{id},某人,公寓1\n")).collect();
         let path = dir.path().join("roster.csv");
         fs::write(&path, format!("学号,姓名,楼栋\n{body}")).unwrap();
-        let (people, report, rejects) = pipeline::load_roster(&path).unwrap();
+        let (people, report, rejects) = pipeline::load_roster(&path, None).unwrap();
         let distinct: std::collections::HashSet<&String> = ids.iter().collect();
         prop_assert_eq!(people.len(), distinct.len());
         prop_assert_eq!(report.rows_read as usize, ids.len());
@@ -122,6 +122,9 @@ fn run_on(dir: &Path, out: &str, threads: usize) -> Vec<(String, Vec<u8>)> {
         pool_size: 10,
         rules: None,
         quiet: true,
+        sheet: None,
+        mask: false,
+        pseudonymize: None,
     };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

@@ -40,6 +40,9 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         pool_size: 10,
         rules: None,
         quiet: true,
+        sheet: None,
+        mask: false,
+        pseudonymize: None,
     };
     let summary = super::with_threads(None, || {
         generate(&gen)?;

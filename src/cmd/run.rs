@@ -5,7 +5,7 @@ use crate::pipeline::{self, RunOptions};
 use clap::Args;
 use std::path::PathBuf;
 
-/// Reconcile one round: read the roster, samples and results (CSV), and write the retest
+/// Reconcile one round: read the roster, samples and results (CSV or Excel), and write the retest
 /// list, the missing list, tubes, per-building figures, anomalies, rejects and a manifest
 /// into --out.
 ///
@@ -47,13 +47,16 @@ pub struct RunArgs {
     /// Exit with status 3 when any input row was rejected (outputs are still written).
     #[arg(long)]
     pub strict: bool,
-    /// The Excel sheet to read (Excel input is not supported yet).
+    /// The sheet to read in Excel inputs [default: the first sheet of each workbook].
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
-    /// Mask names, phones and ID numbers in the outputs (not supported yet).
+    /// Mask names (张*三), phones (138****1234) and ID card numbers (first 6 and last 4)
+    /// in every output, rejects.csv's raw rows included.
     #[arg(long)]
     pub mask: bool,
-    /// Replace person_id by a keyed pseudonym (not supported yet).
+    /// Replace person_id in every output by HMAC-SHA256 under the secret key in KEYFILE
+    /// (hex, at least 32 bytes), 16 hex characters: the same key gives the same
+    /// pseudonyms in every round.
     #[arg(long, value_name = "KEYFILE")]
     pub pseudonymize: Option<PathBuf>,
     /// Print nothing but errors.
@@ -69,9 +72,6 @@ pub fn run(args: RunArgs) -> Result<i32> {
             "--mask and --pseudonymize are not supported yet; nothing was read or written".into(),
         ));
     }
-    if args.sheet.is_some() {
-        return Err(Error::Usage("--sheet is for Excel input, which is not supported yet; save the sheet as \"CSV UTF-8\"".into()));
-    }
     let opts = RunOptions {
         roster: args.roster,
         samples: args.samples,
@@ -82,6 +82,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
         pool_size: args.pool_size,
         rules: args.rules,
         quiet: args.quiet,
+        sheet: args.sheet,
+        mask: args.mask,
+        pseudonymize: args.pseudonymize,
     };
     let summary = super::with_threads(args.threads, || pipeline::run(&opts))?;
     if !args.quiet {

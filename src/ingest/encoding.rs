@@ -34,6 +34,8 @@ pub enum Encoding {
     /// GB18030, which includes GBK and GB2312 (as Excel and WPS write "CSV" on Chinese
     /// Windows).
     Gb18030,
+    /// Not text: an Excel workbook, read cell by cell.
+    Workbook,
 }
 
 impl Encoding {
@@ -45,6 +47,7 @@ impl Encoding {
             Encoding::Utf16Le => "UTF-16LE",
             Encoding::Utf16Be => "UTF-16BE",
             Encoding::Gb18030 => "GB18030",
+            Encoding::Workbook => "Excel workbook",
         }
     }
 }

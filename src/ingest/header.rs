@@ -23,12 +23,26 @@ pub struct Layout {
     pub fields: Vec<Option<usize>>,
     /// The file's header cells, cleaned.
     pub headers: Vec<String>,
+    /// The contract's name of each spec column.
+    pub names: Vec<&'static str>,
 }
 
 impl Layout {
     /// Whether the file has the column of spec `col`.
     pub fn has(&self, col: usize) -> bool {
         self.fields[col].is_some()
+    }
+
+    /// For each cell of a row, the contract's name of its column (`None` for columns
+    /// poolscreen does not read).
+    pub fn cell_columns(&self) -> Vec<Option<&'static str>> {
+        let mut columns = vec![None; self.headers.len()];
+        for (spec, field) in self.fields.iter().enumerate() {
+            if let Some(i) = field {
+                columns[*i] = Some(self.names[spec]);
+            }
+        }
+        columns
     }
 
     /// The column's header as the file spells it, for rejects and messages.
@@ -98,7 +112,11 @@ pub fn match_header(
             ) + "; if the first row holds data, add a header row",
         ));
     }
-    Ok(Layout { fields, headers })
+    Ok(Layout {
+        fields,
+        headers,
+        names: specs.iter().map(|s| s.name).collect(),
+    })
 }
 
 /// A header cell as an error message may show it. A file without a header row has a

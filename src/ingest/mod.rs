@@ -10,6 +10,7 @@
 //! rows read = rows accepted + rows rejected.
 
 pub mod encoding;
+pub mod excel;
 pub mod header;
 pub mod results;
 pub mod roster;
@@ -21,7 +22,8 @@ use crate::error::{Error, Position, Result};
 use crate::normalize::clean;
 use encoding::{Census, Encoding};
 use header::{ColumnSpec, Layout};
-use rayon::iter::{ParallelBridge, ParallelIterator};
+use rayon::iter::{IndexedParallelIterator, ParallelBridge, ParallelIterator};
+use rayon::slice::ParallelSlice;
 use sha2::{Digest, Sha256};
 use split::{count_lines, Chunk, CutError, Cutter};
 use std::borrow::Cow;
@@ -61,6 +63,21 @@ pub struct InputReport {
     pub rows_accepted: u64,
     /// Rows written to `rejects.csv`.
     pub rows_rejected: u64,
+    /// The sheet read, for a workbook; its row numbers are the lines.
+    pub sheet: Option<String>,
+    /// For each cell of a row, the contract's name of its column, if read.
+    pub columns: Vec<Option<&'static str>>,
+}
+
+impl InputReport {
+    /// The file as rejects and anomalies name it: for a workbook, with the sheet, and
+    /// saying that lines are sheet rows.
+    pub fn display(&self) -> String {
+        match &self.sheet {
+            Some(sheet) => format!("{} (sheet \"{sheet}\"; line = sheet row)", self.path),
+            None => self.path.clone(),
+        }
+    }
 }
 
 /// Where the UTF-8 text of an input is, so that rows can be read again by offset.
@@ -70,6 +87,8 @@ pub enum Source {
     File(PathBuf),
     /// The file decoded to UTF-8 in memory; offsets are into this text.
     Memory(Arc<Vec<u8>>),
+    /// The rows of a workbook sheet; offsets are indexes into them.
+    Sheet(Arc<Vec<csv::ByteRecord>>),
 }
 
 /// Parses the rows of one kind of input on the workers.
@@ -191,6 +210,95 @@ impl<'a> Row<'a> {
     pub fn fail(&mut self, col: usize, reason: impl Into<String>) {
         self.failures.push((col, reason.into()));
     }
+}
+
+/// Reads the input at `path` (named `name` in messages and outputs), a CSV file or, by
+/// its extension, a workbook (sheet `sheet`, or the first), matching its header against
+/// `specs` and parsing every row with `parser` on the current rayon pool.
+pub fn read_input<P: RowParser>(
+    path: &Path,
+    name: &str,
+    specs: &[ColumnSpec],
+    parser: &P,
+    sheet: Option<&str>,
+) -> Result<Ingested<P::Record, P::Part>> {
+    if excel::is_workbook(path) {
+        read_workbook(path, name, specs, parser, sheet)
+    } else {
+        read_csv(path, name, specs, parser)
+    }
+}
+
+/// Reads one sheet of a workbook: the first non-empty row is the header; every other
+/// row goes through the same checks and parser as a CSV row, its line being its sheet
+/// row number.
+fn read_workbook<P: RowParser>(
+    path: &Path,
+    name: &str,
+    specs: &[ColumnSpec],
+    parser: &P,
+    sheet: Option<&str>,
+) -> Result<Ingested<P::Record, P::Part>> {
+    let book = excel::read_sheet(path, name, sheet)?;
+    let Some((header_line, header)) = book.rows.first() else {
+        return Err(Error::input(
+            name,
+            Position::default(),
+            format!(
+                "sheet \"{}\" is empty; its first row must be the header",
+                book.name
+            ),
+        ));
+    };
+    let headers: Vec<String> = header
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect();
+    let layout = header::match_header(name, *header_line, &headers, specs)?;
+    let rows: Vec<csv::ByteRecord> = book.rows[1..].iter().map(|(_, r)| r.clone()).collect();
+    let lines: Vec<u64> = book.rows[1..].iter().map(|(l, _)| *l).collect();
+    const ROWS_PER_CHUNK: usize = 4096;
+    let outs: Vec<ChunkOut<P::Record, P::Part>> = rows
+        .par_chunks(ROWS_PER_CHUNK)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let mut out = ChunkOut {
+                index: c,
+                rows: Vec::with_capacity(chunk.len()),
+                state: P::Part::default(),
+                rejects: Vec::new(),
+                read: 0,
+                census: Census::default(),
+            };
+            for (k, record) in chunk.iter().enumerate() {
+                let i = c * ROWS_PER_CHUNK + k;
+                out.read += 1;
+                let mut writer = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::Any(b'\n'))
+                    .from_writer(Vec::new());
+                let _ = writer.write_byte_record(record);
+                let raw = writer.into_inner().unwrap_or_default();
+                let raw = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                let text = std::str::from_utf8(record.as_slice()).unwrap_or("");
+                accept(
+                    &mut out, lines[i], i as u64, raw, record, text, &layout, parser,
+                );
+            }
+            out
+        })
+        .collect();
+    let pass = Pass {
+        outs,
+        layout,
+        source: Source::Sheet(Arc::new(rows)),
+        census: Census::default(),
+        header_not_utf8: None,
+        sha256: book.sha256,
+        bytes: book.bytes,
+    };
+    let mut ingested = pass.finish(Encoding::Workbook, None, name)?;
+    ingested.report.sheet = Some(book.name);
+    Ok(ingested)
 }
 
 /// Reads the CSV file at `path` (named `name` in messages and outputs): detects its
@@ -317,6 +425,8 @@ impl<R, C> Pass<R, C> {
             rows_read: read,
             rows_accepted: accepted,
             rows_rejected: rejects.len() as u64,
+            sheet: None,
+            columns: self.layout.cell_columns(),
         };
         Ok(Ingested {
             parts,
@@ -346,6 +456,7 @@ fn open_source(source: &Source, start: u64) -> Result<Box<dyn ReadSeek>> {
             cursor.set_position(start);
             Box::new(cursor)
         }
+        Source::Sheet(_) => return Err(Error::Internal("a sheet is not read as text".into())),
     })
 }
 
@@ -361,7 +472,7 @@ impl AsRef<[u8]> for SharedBytes {
 fn source_path(source: &Source, name: &str) -> PathBuf {
     match source {
         Source::File(p) => p.clone(),
-        Source::Memory(_) => PathBuf::from(name),
+        Source::Memory(_) | Source::Sheet(_) => PathBuf::from(name),
     }
 }
 
@@ -387,6 +498,7 @@ fn run_pass<P: RowParser>(
         layout: Layout {
             fields: Vec::new(),
             headers: Vec::new(),
+            names: Vec::new(),
         },
         source,
         census: Census::default(),
@@ -593,7 +705,6 @@ fn parse_chunk<P: RowParser>(
         read: 0,
         census: Census::default(),
     };
-    let width = layout.headers.len();
     walk_records(chunk, |line, start, raw, record| {
         out.read += 1;
         let reject = |column: &str, reason: String| Reject {
@@ -626,43 +737,75 @@ fn parse_chunk<P: RowParser>(
         if check_rows && !fields.is_ascii() {
             out.census.non_ascii_rows += 1;
         }
-        if record.len() < width {
-            out.rejects.push(reject(
-                "",
-                format!(
-                    "the row has {} fields but the header has {width}; is the row cut short?",
-                    record.len()
-                ),
-            ));
-            return;
-        }
-        if record.len() > width
-            && record
-                .iter()
-                .skip(width)
-                .any(|f| !f.iter().all(u8::is_ascii_whitespace))
-        {
-            out.rejects.push(reject("", format!("the row has {} fields but the header has {width}; a value probably holds a comma without quotes around it", record.len())));
-            return;
-        }
-        let mut row = Row {
+        accept(
+            &mut out,
+            line,
+            chunk.offset + start as u64,
+            raw,
             record,
             text,
             layout,
-            failures: Vec::new(),
-            line,
-            offset: chunk.offset + start as u64,
-        };
-        let parsed = parser.parse(&mut row, &mut out.state);
-        match (parsed, row.failures.is_empty()) {
-            (Some(value), true) => out.rows.push(value),
-            _ => {
-                let (column, reason) = describe_failures(layout, &row.failures);
-                out.rejects.push(reject(&column, reason));
-            }
-        }
+            parser,
+        );
     });
     out
+}
+
+/// Checks the shape of a record whose text is known to be valid, parses it, and keeps
+/// the row or its reject.
+#[allow(clippy::too_many_arguments)]
+fn accept<P: RowParser>(
+    out: &mut ChunkOut<P::Record, P::Part>,
+    line: u64,
+    offset: u64,
+    raw: &[u8],
+    record: &csv::ByteRecord,
+    text: &str,
+    layout: &Layout,
+    parser: &P,
+) {
+    let width = layout.headers.len();
+    let reject = |column: &str, reason: String| Reject {
+        line,
+        column: column.to_string(),
+        reason,
+        raw: escape_raw(raw),
+    };
+    if record.len() < width {
+        out.rejects.push(reject(
+            "",
+            format!(
+                "the row has {} fields but the header has {width}; is the row cut short?",
+                record.len()
+            ),
+        ));
+        return;
+    }
+    if record.len() > width
+        && record
+            .iter()
+            .skip(width)
+            .any(|f| !f.iter().all(u8::is_ascii_whitespace))
+    {
+        out.rejects.push(reject("", format!("the row has {} fields but the header has {width}: a value beyond the last header column, or a comma without quotes around the value", record.len())));
+        return;
+    }
+    let mut row = Row {
+        record,
+        text,
+        layout,
+        failures: Vec::new(),
+        line,
+        offset,
+    };
+    let parsed = parser.parse(&mut row, &mut out.state);
+    match (parsed, row.failures.is_empty()) {
+        (Some(value), true) => out.rows.push(value),
+        _ => {
+            let (column, reason) = describe_failures(layout, &row.failures);
+            out.rejects.push(reject(&column, reason));
+        }
+    }
 }
 
 /// Reads again the records that start at `offsets` of `source`, for the few rows of
@@ -674,6 +817,12 @@ pub fn records_at(
     name: &str,
     offsets: &[u64],
 ) -> Result<Vec<(csv::ByteRecord, u64)>> {
+    if let Source::Sheet(rows) = source {
+        return Ok(offsets
+            .iter()
+            .map(|&o| (rows[o as usize].clone(), o + 1))
+            .collect());
+    }
     let path = source_path(source, name);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -699,6 +848,14 @@ pub fn records_at(
 /// The raw text of `source` from byte `start` to `end`, without a line terminator, for
 /// `rejects.csv`.
 pub fn raw_text(source: &Source, name: &str, start: u64, end: u64) -> Result<String> {
+    if let Source::Sheet(rows) = source {
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let _ = writer.write_byte_record(&rows[start as usize]);
+        let raw = writer.into_inner().unwrap_or_default();
+        return Ok(escape_raw(raw.strip_suffix(b"\n").unwrap_or(&raw)));
+    }
     let path = source_path(source, name);
     let mut reader = open_source(source, start)?;
     let mut bytes = vec![0u8; (end - start) as usize];

@@ -29,7 +29,7 @@ pub fn id(value: &str, max: usize) -> Result<(), String> {
         return Ok(());
     }
     if looks_like_excel_number(value) {
-        return Err("looks like a number Excel reformatted (scientific notation or a trailing .0), so digits may be lost; format the column as Text in Excel and export again".into());
+        return Err("looks like a number Excel reformatted (scientific notation, a trailing .0, or more than 15 digits, which Excel cannot keep), so digits may be lost; format the column as Text in Excel and type or export the IDs again".into());
     }
     Err(format!(
         "may hold only letters, digits, '-' and '_' (1 to {max} characters)"

@@ -1,0 +1,169 @@
+//! Excel workbooks (`.xlsx`, `.xlsm`, `.xlsb`, `.xls`) through calamine: one sheet is
+//! turned into rows of text cells, which then go through the same validation as CSV.
+//!
+//! Line numbers are the sheet's row numbers. Cells become text by these rules:
+//! text as it is; whole numbers of at most 15 significant digits as their digits (an ID
+//! typed as a number); other numbers in shortest form, and numbers of more than 15
+//! significant digits in scientific notation, which every ID rule rejects (Excel keeps
+//! only 15 digits, so such an ID has already lost some); date-time cells (1900 and 1904
+//! date systems) as `YYYY-MM-DD HH:MM:SS`; formula cells by their cached value.
+
+use super::encoding::hex;
+use super::values::{days_from_civil, format_local};
+use crate::error::{Error, Position, Result};
+use calamine::{open_workbook_auto, Data, Reader};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+/// Whether `path` names a workbook, by its extension.
+pub fn is_workbook(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    matches!(ext.as_str(), "xlsx" | "xlsm" | "xlsb" | "xls")
+}
+
+/// The rows of one sheet.
+#[derive(Debug)]
+pub struct Sheet {
+    /// The sheet's name.
+    pub name: String,
+    /// Non-empty rows with their sheet row numbers (starting at `1`), cells as text.
+    pub rows: Vec<(u64, csv::ByteRecord)>,
+    /// SHA-256 of the workbook file.
+    pub sha256: String,
+    /// Size of the workbook file in bytes.
+    pub bytes: u64,
+}
+
+/// Reads sheet `wanted` (or the first sheet) of the workbook at `path`.
+pub fn read_sheet(path: &Path, name: &str, wanted: Option<&str>) -> Result<Sheet> {
+    let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let sha256 = hex(&Sha256::digest(&data));
+    let bytes = data.len() as u64;
+    drop(data);
+    let broken = |e: calamine::Error| {
+        Error::input(
+            name,
+            Position::default(),
+            format!("the workbook cannot be read: it is password-protected, damaged, or not an Excel file ({}); save it again from Excel or WPS without a password", kind(&e)),
+        )
+    };
+    let mut book = open_workbook_auto(path).map_err(broken)?;
+    let names = book.sheet_names();
+    let sheet = match wanted {
+        Some(w) => names
+            .iter()
+            .find(|n| n.as_str() == w)
+            .cloned()
+            .ok_or_else(|| {
+                Error::input(
+                    name,
+                    Position::default(),
+                    format!(
+                        "the workbook has no sheet named \"{w}\"; its sheets are: {}",
+                        names
+                            .iter()
+                            .map(|n| format!("\"{n}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?,
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| Error::input(name, Position::default(), "the workbook has no sheet"))?,
+    };
+    let range = book.worksheet_range(&sheet).map_err(broken)?;
+    let first_row = range.start().map_or(0, |(r, _)| r as u64);
+    let mut rows = Vec::with_capacity(range.height());
+    for (i, cells) in range.rows().enumerate() {
+        let texts: Vec<String> = cells.iter().map(cell_text).collect();
+        if texts.iter().all(|t| t.trim().is_empty()) {
+            continue;
+        }
+        rows.push((first_row + i as u64 + 1, csv::ByteRecord::from(texts)));
+    }
+    Ok(Sheet {
+        name: sheet,
+        rows,
+        sha256,
+        bytes,
+    })
+}
+
+/// The kind of a calamine error, without any cell content.
+fn kind(e: &calamine::Error) -> &'static str {
+    match e {
+        calamine::Error::Io(_) => "read error",
+        calamine::Error::Xlsx(_)
+        | calamine::Error::Xlsb(_)
+        | calamine::Error::Xls(_)
+        | calamine::Error::Ods(_) => "not a readable workbook",
+        _ => "unreadable",
+    }
+}
+
+/// One cell as text, by the rules in the module documentation.
+pub fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => number_text(*i as f64),
+        Data::Float(f) => number_text(*f),
+        Data::Bool(b) => (if *b { "TRUE" } else { "FALSE" }).to_string(),
+        Data::Error(e) => format!("#{e:?}"),
+        Data::DateTime(dt) if dt.is_datetime() => {
+            let (y, mo, d, h, mi, s, ms) = dt.to_ymd_hms_milli();
+            let local = days_from_civil(y as i64, mo as u32, d as u32) * 86_400
+                + h as i64 * 3600
+                + mi as i64 * 60
+                + s as i64
+                + i64::from(ms >= 500);
+            format_local((local - 8 * 3600) * 1_000_000)
+        }
+        Data::DateTime(dt) => number_text(dt.as_f64()),
+    }
+}
+
+/// A number as text: whole numbers of at most 15 significant digits as digits; more
+/// digits in scientific notation (they are no longer exact); others in shortest form.
+fn number_text(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else if v.is_finite() && v.fract() == 0.0 {
+        format!("{v:E}")
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_become_ids_only_when_exact() {
+        assert_eq!(number_text(2021000123.0), "2021000123");
+        assert_eq!(number_text(123456789012345.0), "123456789012345");
+        assert_eq!(number_text(110105194912310021.0), "1.1010519491231002E17");
+        assert_eq!(number_text(38.5), "38.5");
+    }
+
+    #[test]
+    fn date_cells_in_both_systems() {
+        use calamine::{ExcelDateTime, ExcelDateTimeType};
+        // 2022-04-10 08:05:00 is serial 44661.336805… in the 1900 system, 1462 days less in 1904.
+        let serial = 44661.0 + (8.0 * 3600.0 + 5.0 * 60.0) / 86_400.0;
+        for (value, is_1904) in [(serial, false), (serial - 1462.0, true)] {
+            let cell = Data::DateTime(ExcelDateTime::new(
+                value,
+                ExcelDateTimeType::DateTime,
+                is_1904,
+            ));
+            assert_eq!(cell_text(&cell), "2022-04-10 08:05:00");
+        }
+    }
+}

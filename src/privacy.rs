@@ -1,0 +1,309 @@
+//! Protection of personal data in the outputs: `--mask` masks names (张*三), phones
+//! (138****1234) and ID card numbers (first 6 and last 4 kept); `--pseudonymize KEYFILE`
+//! replaces every person_id with a keyed HMAC-SHA256 pseudonym (16 hex characters),
+//! the same for the same key in every round, so histories still join. A plain or
+//! salted hash would not do: student numbers are few enough to try them all.
+
+use crate::error::{Error, Position, Result};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use std::borrow::Cow;
+use std::path::Path;
+
+/// The smallest key accepted, in bytes.
+pub const MIN_KEY_BYTES: usize = 32;
+
+/// Two-character surnames, kept whole when a name is masked.
+const COMPOUND_SURNAMES: [&str; 30] = [
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
+    "夏侯", "轩辕", "令狐", "端木", "独孤", "南宫", "西门", "呼延", "申屠", "万俟", "闻人", "澹台",
+    "公冶", "太史", "濮阳", "单于", "钟离", "宗政",
+];
+
+/// Which protections a run applies.
+#[derive(Clone, Default)]
+pub struct Privacy {
+    /// Mask names, phones and ID card numbers.
+    pub mask: bool,
+    key: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Privacy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key never appears, not even in debug output.
+        f.debug_struct("Privacy")
+            .field("mask", &self.mask)
+            .field("pseudonymize", &self.key.is_some())
+            .finish()
+    }
+}
+
+impl Privacy {
+    /// Protections from the command line; reads the key from `key_file` (hex, at least
+    /// 32 bytes).
+    pub fn new(mask: bool, key_file: Option<&Path>) -> Result<Privacy> {
+        let key = match key_file {
+            None => None,
+            Some(path) => Some(read_key(path)?),
+        };
+        Ok(Privacy { mask, key })
+    }
+
+    /// Whether any protection is on.
+    pub fn any(&self) -> bool {
+        self.mask || self.key.is_some()
+    }
+
+    /// Whether person IDs are replaced.
+    pub fn pseudonymizes(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// The person_id as outputs show it.
+    pub fn person_id<'a>(&self, id: &'a str) -> Cow<'a, str> {
+        match &self.key {
+            Some(key) => Cow::Owned(pseudonym(key, id)),
+            None => Cow::Borrowed(id),
+        }
+    }
+
+    /// A name as outputs show it.
+    pub fn name<'a>(&self, name: &'a str) -> Cow<'a, str> {
+        if self.mask {
+            Cow::Owned(mask_name(name))
+        } else {
+            Cow::Borrowed(name)
+        }
+    }
+
+    /// A phone number as outputs show it.
+    pub fn phone<'a>(&self, phone: &'a str) -> Cow<'a, str> {
+        if self.mask {
+            Cow::Owned(mask_phone(phone))
+        } else {
+            Cow::Borrowed(phone)
+        }
+    }
+
+    /// An ID card number as outputs show it.
+    pub fn id_card<'a>(&self, id: &'a str) -> Cow<'a, str> {
+        if self.mask {
+            Cow::Owned(mask_id_card(id))
+        } else {
+            Cow::Borrowed(id)
+        }
+    }
+
+    /// A raw input row as `rejects.csv` shows it: each cell of a personal column
+    /// (`columns[i]` names cell `i`'s column) protected, the others as they were. ID card
+    /// numbers are masked even without `--mask`: they never reach an output unmasked.
+    pub fn raw(&self, raw: &str, columns: &[Option<&'static str>]) -> String {
+        let has_id_card = columns.contains(&Some("id_card"));
+        if !self.any() && !has_id_card {
+            return raw.to_string();
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(raw.as_bytes());
+        let mut record = csv::StringRecord::new();
+        if !matches!(reader.read_record(&mut record), Ok(true)) {
+            // Not even one record: nothing can be told apart, so nothing is shown.
+            return mask_all(raw);
+        }
+        let cells: Vec<String> = record
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| match columns.get(i).copied().flatten() {
+                Some("name") => self.name(cell).into_owned(),
+                Some("phone") => self.phone(cell).into_owned(),
+                Some("id_card") => mask_id_card(cell),
+                Some("person_id") => self.person_id(cell).into_owned(),
+                _ => cell.to_string(),
+            })
+            .collect();
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let _ = writer.write_record(&cells);
+        let bytes = writer.into_inner().unwrap_or_default();
+        String::from_utf8_lossy(bytes.strip_suffix(b"\n").unwrap_or(&bytes)).into_owned()
+    }
+
+    /// The manifest's record of the protections.
+    pub fn describe(&self) -> Vec<String> {
+        let mut applied = Vec::new();
+        if self.mask {
+            applied
+                .push("mask: names, phones and ID card numbers masked in every output".to_string());
+        }
+        if self.key.is_some() {
+            applied.push("pseudonymize: person_id replaced by HMAC-SHA256 under the run's key, 16 hex characters".to_string());
+        }
+        applied.push("id_card: never written to an output unmasked".to_string());
+        applied
+    }
+}
+
+fn read_key(path: &Path) -> Result<Vec<u8>> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let hex: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let bad = |why: &str| {
+        Error::input(&name, Position::default(), format!("the key file {why}; it must hold a secret key of at least {MIN_KEY_BYTES} bytes written as hex ({} hex digits or more), for example from `openssl rand -hex 32`", MIN_KEY_BYTES * 2))
+    };
+    if !hex.len().is_multiple_of(2) || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(bad("is not hex"));
+    }
+    let key: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or(0))
+        .collect();
+    if key.len() < MIN_KEY_BYTES {
+        return Err(bad(&format!("holds {} bytes", key.len())));
+    }
+    Ok(key)
+}
+
+/// HMAC-SHA256 of `id` under `key`, as 16 lower-case hex characters.
+pub fn pseudonym(key: &[u8], id: &str) -> String {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(id.as_bytes());
+    let digest = mac.finalize().into_bytes();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks that distinct IDs got distinct pseudonyms; the run stops otherwise.
+pub fn check_collisions<'a>(ids: impl Iterator<Item = &'a str>, privacy: &Privacy) -> Result<()> {
+    if !privacy.pseudonymizes() {
+        return Ok(());
+    }
+    let mut seen: rustc_hash::FxHashMap<String, &str> = rustc_hash::FxHashMap::default();
+    for id in ids {
+        let p = privacy.person_id(id).into_owned();
+        if let Some(other) = seen.insert(p, id) {
+            if other != id {
+                return Err(Error::Usage(
+                    "two person IDs got the same pseudonym under this key; choose another key"
+                        .into(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// 张三 → 张*, 张小三 → 张*三, 欧阳娜 → 欧阳*, 买买提·艾力 → 买**·艾*.
+pub fn mask_name(name: &str) -> String {
+    if name.contains(['·', '•', '・']) {
+        return name
+            .split(['·', '•', '・'])
+            .map(|part| {
+                let mut chars = part.chars();
+                chars.next().map_or(String::new(), |first| {
+                    first.to_string() + &"*".repeat(chars.count())
+                })
+            })
+            .collect::<Vec<_>>()
+            .join("·");
+    }
+    let chars: Vec<char> = name.chars().collect();
+    if let Some(surname) = COMPOUND_SURNAMES.iter().find(|s| name.starts_with(*s)) {
+        if chars.len() >= 3 {
+            return surname.to_string() + &"*".repeat(chars.len() - 2);
+        }
+    }
+    match chars.len() {
+        0 => String::new(),
+        1 => "*".into(),
+        2 => format!("{}*", chars[0]),
+        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    }
+}
+
+/// 13812341234 → 138****1234; shorter numbers are masked whole.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() < 8 {
+        return "*".repeat(chars.len());
+    }
+    let n = chars.len();
+    format!(
+        "{}{}{}",
+        chars[..3].iter().collect::<String>(),
+        "*".repeat(n - 7),
+        chars[n - 4..].iter().collect::<String>()
+    )
+}
+
+/// The first 6 and last 4 characters kept: 110105********002X.
+pub fn mask_id_card(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 10 {
+        return "*".repeat(chars.len());
+    }
+    let n = chars.len();
+    format!(
+        "{}{}{}",
+        chars[..6].iter().collect::<String>(),
+        "*".repeat(n - 10),
+        chars[n - 4..].iter().collect::<String>()
+    )
+}
+
+fn mask_all(raw: &str) -> String {
+    raw.chars()
+        .map(|c| if c == ',' { ',' } else { '*' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("张小三"), "张*三");
+        assert_eq!(mask_name("欧阳娜"), "欧阳*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧阳**");
+        assert_eq!(mask_name("买买提·艾力"), "买**·艾*");
+        assert_eq!(mask_name("王"), "*");
+    }
+
+    #[test]
+    fn phones_and_id_cards() {
+        assert_eq!(mask_phone("13812341234"), "138****1234");
+        assert_eq!(mask_phone("12345"), "*****");
+        assert_eq!(mask_id_card("11010519491231002X"), "110105********002X");
+    }
+
+    #[test]
+    fn pseudonyms_are_keyed_stable_and_short() {
+        let key = [7u8; 32];
+        let a = pseudonym(&key, "2021000123");
+        assert_eq!(a.len(), 16);
+        assert_eq!(a, pseudonym(&key, "2021000123"));
+        assert_ne!(a, pseudonym(&[8u8; 32], "2021000123"));
+        assert_ne!(a, pseudonym(&key, "2021000124"));
+    }
+
+    #[test]
+    fn raw_rows_keep_only_unprotected_cells() {
+        let p = Privacy {
+            mask: true,
+            key: None,
+        };
+        let cols = [
+            Some("person_id"),
+            Some("name"),
+            Some("building"),
+            Some("phone"),
+        ];
+        assert_eq!(
+            p.raw("S1,张小三,公寓1,13812341234", &cols),
+            "S1,张*三,公寓1,138****1234"
+        );
+    }
+}
