@@ -10,6 +10,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use poolscreen::export::Staging;
 use poolscreen::generate::{generate, GenerateOptions};
 use poolscreen::pipeline::{self, RunOptions};
+use poolscreen::privacy::Privacy;
 use poolscreen::progress::Progress;
 use poolscreen::reconcile::{self, Settings, Source};
 use poolscreen::rules::Rules;
@@ -139,7 +140,15 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
     group.bench_function("parquet_and_csv_export", |b| {
         b.iter(|| {
             let mut staging = Staging::new(out.path()).unwrap();
-            pipeline::write_tables(&mut staging, &roster, &analysis, &[], &file_of).unwrap();
+            pipeline::write_tables(
+                &mut staging,
+                &roster,
+                &analysis,
+                &[],
+                &file_of,
+                &Privacy::default(),
+            )
+            .unwrap();
             staging.commit().unwrap();
         })
     });
