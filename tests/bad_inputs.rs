@@ -32,20 +32,7 @@ fn check(hazard: &Path, expect: &str) -> Vec<String> {
         fs::copy(basic.join(f), dir.path().join(f)).unwrap();
     }
     fs::copy(hazard, dir.path().join(format!("{role}.csv"))).unwrap();
-    let run = poolscreen(
-        dir.path(),
-        &[
-            "run",
-            "--roster",
-            "roster.csv",
-            "--samples",
-            "samples.csv",
-            "--results",
-            "results.csv",
-            "--out",
-            "out",
-        ],
-    );
+    let run = run_round(dir.path(), "out", &[]);
     let stderr = String::from_utf8_lossy(&run.stderr).to_string();
     let mut problems = Vec::new();
     let status: i32 = field("status:")[0].parse().unwrap();

@@ -253,12 +253,8 @@ fn exit_statuses() {
     );
     let threads = run_basic(out.path(), &["--threads", "0"]);
     assert_eq!(threads.status.code(), Some(2));
-    let mask = run_basic(out.path(), &["--mask"]);
-    assert_eq!(
-        mask.status.code(),
-        Some(2),
-        "privacy flags are refused until they work"
-    );
+    let key = run_basic(out.path(), &["--pseudonymize", "no-such-key.hex"]);
+    assert_eq!(key.status.code(), Some(1), "a missing key file is fatal");
     let missing = poolscreen(
         &fixture("basic"),
         &[
@@ -282,20 +278,7 @@ fn a_failed_run_leaves_earlier_outputs_untouched() {
     assert!(run_basic(out.path(), &[]).status.success());
     let before = snapshot(out.path());
     let bad = fixture("fatal_two_aliases");
-    let failed = poolscreen(
-        &bad,
-        &[
-            "run",
-            "--roster",
-            "roster.csv",
-            "--samples",
-            "samples.csv",
-            "--results",
-            "results.csv",
-            "--out",
-            &out.path().display().to_string(),
-        ],
-    );
+    let failed = run_round(&bad, &out.path().display().to_string(), &[]);
     assert_eq!(failed.status.code(), Some(1));
     assert_eq!(
         snapshot(out.path()),
@@ -380,21 +363,10 @@ fn thread_counts_give_identical_bytes() {
     let mut outputs = Vec::new();
     for threads in ["1", "2", "4"] {
         let out = data.path().join(format!("out{threads}"));
-        let run = poolscreen(
+        let run = run_round(
             data.path(),
-            &[
-                "run",
-                "--roster",
-                "roster.csv",
-                "--samples",
-                "samples.csv",
-                "--results",
-                "results.csv",
-                "--out",
-                &out.display().to_string(),
-                "--threads",
-                threads,
-            ],
+            &out.display().to_string(),
+            &["--threads", threads],
         );
         assert!(
             run.status.success(),

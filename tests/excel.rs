@@ -248,20 +248,7 @@ fn retest_and_missing_workbooks_read_back() {
     let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/missing_people");
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
-    let out = poolscreen(
-        &case,
-        &[
-            "run",
-            "--roster",
-            "roster.csv",
-            "--samples",
-            "samples.csv",
-            "--results",
-            "results.csv",
-            "--out",
-            &out_dir.display().to_string(),
-        ],
-    );
+    let out = run_round(&case, &out_dir.display().to_string(), &[]);
     assert!(out.status.success());
     let retest = out_dir.join("retest.xlsx");
     let book = open_workbook_auto(&retest).unwrap();
@@ -294,20 +281,7 @@ fn cells_that_look_like_formulas_stay_text() {
     let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formula_guard");
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
-    let out = poolscreen(
-        &case,
-        &[
-            "run",
-            "--roster",
-            "roster.csv",
-            "--samples",
-            "samples.csv",
-            "--results",
-            "results.csv",
-            "--out",
-            &out_dir.display().to_string(),
-        ],
-    );
+    let out = run_round(&case, &out_dir.display().to_string(), &[]);
     assert!(out.status.success());
     let rows = cells(&out_dir.join("retest.xlsx"), "全部");
     assert_eq!(rows[1][4], Data::String("=HYPERLINK(\"x\")".into()));

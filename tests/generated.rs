@@ -52,20 +52,7 @@ impl Round {
             "{}",
             String::from_utf8_lossy(&gen.stderr)
         );
-        let run = poolscreen(
-            dir.path(),
-            &[
-                "run",
-                "--roster",
-                "roster.csv",
-                "--samples",
-                "samples.csv",
-                "--results",
-                "results.csv",
-                "--out",
-                "out",
-            ],
-        );
+        let run = run_round(dir.path(), "out", &[]);
         assert!(
             run.status.success(),
             "{}",

@@ -25,20 +25,7 @@ fn a_100_mb_line_is_refused_with_bounded_memory() {
     samples.write_all(b",2022-04-10 08:00\n").unwrap();
     drop(samples);
 
-    let run = poolscreen(
-        dir.path(),
-        &[
-            "run",
-            "--roster",
-            "roster.csv",
-            "--samples",
-            "samples.csv",
-            "--results",
-            "results.csv",
-            "--out",
-            "out",
-        ],
-    );
+    let run = run_round(dir.path(), "out", &[]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(1), "{stderr}");
     assert!(

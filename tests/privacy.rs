@@ -154,20 +154,7 @@ fn canaries_never_reach_messages() {
     fs::write(dir.path().join("roster.csv"), &broken).unwrap();
     fs::write(dir.path().join("samples.csv"), samples()).unwrap();
     fs::write(dir.path().join("results.csv"), RESULTS).unwrap();
-    let out = poolscreen(
-        dir.path(),
-        &[
-            "run",
-            "--roster",
-            "roster.csv",
-            "--samples",
-            "samples.csv",
-            "--results",
-            "results.csv",
-            "--out",
-            "out",
-        ],
-    );
+    let out = run_round(dir.path(), "out", &[]);
     assert_clean("encoding", dir.path(), &out);
     // A record too long, whose start holds canaries.
     let long = format!("{}\"{}{}", r, NAMES[0], "x".repeat(1 << 21));

@@ -1,6 +1,6 @@
 //! `poolscreen run`.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::pipeline::{self, RunOptions};
 use clap::Args;
 use std::path::PathBuf;
@@ -66,12 +66,6 @@ pub struct RunArgs {
 
 /// Runs `poolscreen run`.
 pub fn run(args: RunArgs) -> Result<i32> {
-    // Privacy flags must never be silently ignored: refuse them until they work.
-    if args.mask || args.pseudonymize.is_some() {
-        return Err(Error::Usage(
-            "--mask and --pseudonymize are not supported yet; nothing was read or written".into(),
-        ));
-    }
     let opts = RunOptions {
         roster: args.roster,
         samples: args.samples,

@@ -75,3 +75,21 @@ pub fn manifest(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("manifest.json")).expect("manifest"))
         .expect("JSON")
 }
+
+/// Runs `poolscreen run` in `dir` on the `roster.csv`, `samples.csv` and `results.csv`
+/// there, into `out`, with `extra` arguments after.
+pub fn run_round(dir: &Path, out: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "--roster",
+        "roster.csv",
+        "--samples",
+        "samples.csv",
+        "--results",
+        "results.csv",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    poolscreen(dir, &args)
+}
