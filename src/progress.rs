@@ -5,6 +5,7 @@
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 /// Reports the stages of one run.
@@ -33,21 +34,30 @@ impl Progress {
 
     /// Starts a stage; it ends when the returned guard is dropped.
     pub fn stage(&self, name: &'static str) -> Stage {
-        let bar = self.show.then(|| {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} {elapsed}")
-                    .expect("a valid template"),
-            );
-            bar.set_message(name);
-            // Drawn only once the stage has run for a second: short stages stay silent.
-            bar.enable_steady_tick(Duration::from_millis(1000));
-            bar
+        // The spinner appears only once the stage has run for a second, from a thread
+        // of its own, so short stages and short runs print nothing.
+        let spinner = self.show.then(|| {
+            let (done, wait) = mpsc::channel::<()>();
+            let thread = std::thread::spawn(move || {
+                if wait.recv_timeout(Duration::from_secs(1)) != Err(RecvTimeoutError::Timeout) {
+                    return;
+                }
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                        .expect("a valid template"),
+                );
+                bar.set_message(name);
+                bar.enable_steady_tick(Duration::from_millis(200));
+                let _ = wait.recv();
+                bar.finish_and_clear();
+            });
+            (done, thread)
         });
         Stage {
             name,
             started: Instant::now(),
-            bar,
+            spinner,
             timings: self.timings,
         }
     }
@@ -57,14 +67,15 @@ impl Progress {
 pub struct Stage {
     name: &'static str,
     started: Instant,
-    bar: Option<ProgressBar>,
+    spinner: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
     timings: bool,
 }
 
 impl Drop for Stage {
     fn drop(&mut self) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
+        if let Some((done, thread)) = self.spinner.take() {
+            let _ = done.send(());
+            let _ = thread.join();
         }
         if self.timings {
             eprintln!(
