@@ -363,7 +363,6 @@ pub fn retest_rows<'a>(
     list.iter()
         .map(|e| {
             let tube = &rec.tubes[e.tube as usize];
-            let sample = &rec.set.samples[e.sample as usize];
             let result = tube.result.map(|r| &rec.results[r as usize]);
             let on_roster = e.person < rec.roster_len;
             let d = details.get(&e.person).filter(|_| on_roster);
@@ -384,8 +383,8 @@ pub fn retest_rows<'a>(
                 tube_class: tube.class.as_str(),
                 ct_orf1ab: result.and_then(|r| r.ct_orf1ab),
                 ct_n: result.and_then(|r| r.ct_n),
-                sampled_at: sample.sampled_at,
-                site: rec.site(sample.site),
+                sampled_at: e.sampled_at,
+                site: rec.site(e.site),
             }
         })
         .collect()

@@ -233,6 +233,10 @@ pub fn analyse(
         .zip(roster.details(&people)?)
         .collect();
     retest::sort(&mut retest_list, roster, &rec, &details);
+    // Every list is made: the sample rows are not needed any more, and at city scale
+    // they are the largest thing held while the outputs are written.
+    let mut rec = rec;
+    rec.set.samples = Vec::new();
     summarize::sort_missing(&mut missing, roster, &details);
     drop(stage);
     Ok(Analysis {
@@ -407,22 +411,30 @@ pub fn write_tables(
         export::write_parquet(out, export::retest_frame(&rows)?)
     })?;
     staging.write("retest.csv", |out| export::write_retest_csv(out, &rows))?;
-    let cells: Vec<_> = rows.iter().map(workbook::retest_cells).collect();
-    let book = workbook::write_lists(&workbook::RETEST_COLUMNS, &cells, |i| rows[i].building)?;
+    let missing = export::missing_rows(roster, rec, &analysis.missing, &analysis.details, privacy);
+    // The two workbooks are built side by side: zipping them is the slow part.
+    let (retest_book, missing_book) = rayon::join(
+        || {
+            let cells: Vec<_> = rows.iter().map(workbook::retest_cells).collect();
+            workbook::write_lists(&workbook::RETEST_COLUMNS, &cells, |i| rows[i].building)
+        },
+        || {
+            let cells: Vec<_> = missing.iter().map(workbook::missing_cells).collect();
+            workbook::write_lists(&workbook::MISSING_COLUMNS, &cells, |i| {
+                Some(missing[i].building)
+            })
+        },
+    );
+    let (retest_book, missing_book) = (retest_book?, missing_book?);
     staging.write("retest.xlsx", |out| {
-        out.write_all(&book)
+        out.write_all(&retest_book)
             .map_err(|e| Error::io(Path::new("retest.xlsx"), e))
     })?;
-    let missing = export::missing_rows(roster, rec, &analysis.missing, &analysis.details, privacy);
     staging.write("missing.parquet", |out| {
         export::write_parquet(out, export::missing_frame(&missing)?)
     })?;
-    let cells: Vec<_> = missing.iter().map(workbook::missing_cells).collect();
-    let book = workbook::write_lists(&workbook::MISSING_COLUMNS, &cells, |i| {
-        Some(missing[i].building)
-    })?;
     staging.write("missing.xlsx", |out| {
-        out.write_all(&book)
+        out.write_all(&missing_book)
             .map_err(|e| Error::io(Path::new("missing.xlsx"), e))
     })?;
     staging.write("tubes.parquet", |out| {

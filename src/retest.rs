@@ -6,7 +6,7 @@ use crate::classify::consequence;
 use crate::ingest::roster::Roster;
 use crate::order::natural_cmp_opt;
 use crate::reconcile::Reconciled;
-use crate::record::{Action, Details};
+use crate::record::{Action, Details, Micros};
 use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxHashMap;
 
@@ -23,8 +23,10 @@ pub struct Entry {
     pub person: u32,
     /// Index into [`Reconciled::tubes`].
     pub tube: u32,
-    /// Index into the samples of the person's row in that tube.
-    pub sample: u32,
+    /// When the person was swabbed into that tube.
+    pub sampled_at: Micros,
+    /// Where, as an index into the sites (or [`crate::record::NONE`]).
+    pub site: u32,
 }
 
 /// Builds the retest list, in no particular order (see [`sort`]).
@@ -42,7 +44,8 @@ pub fn retest_list(rec: &Reconciled) -> Vec<Entry> {
                 reason,
                 person: m.person,
                 tube: t as u32,
-                sample: m.sample,
+                sampled_at: rec.set.samples[m.sample as usize].sampled_at,
+                site: rec.set.samples[m.sample as usize].site,
             };
             best.entry((tube.round, m.person))
                 .and_modify(|e| {

@@ -212,7 +212,9 @@ pub fn write_lists<'a>(
         ));
     }
     for (name, picked) in sheets {
-        let sheet = book.add_worksheet();
+        // Rows go to a temporary file as they are written, so a city's lists do not
+        // have to fit in memory twice.
+        let sheet = book.add_worksheet_with_constant_memory().map_err(xlsx)?;
         sheet.set_name(sheet_name(name, &mut taken)).map_err(xlsx)?;
         fill(sheet, columns, rows, &picked, &header, &time).map_err(xlsx)?;
     }
