@@ -50,8 +50,10 @@ PROFILE = """
 ## Where the time goes
 
 `POOLSCREEN_TIMINGS=1 poolscreen run …` prints each stage's wall time, RSS and peak. On the 10,000,000-person
-round: roster about 2.3 s (1.0 GB), samples about 1.9 s (0.63 GB), results 0.2 s, reconciliation 0.7–1.0 s,
-lists 0.2 s, export 0.5–0.7 s. `perf record` over the whole run (user and kernel time, about 9 s of CPU on
+round: roster 2.3–3.9 s (1.0 GB), samples about 1.6 s (0.63 GB), results 0.1–0.4 s, reconciliation 0.7–0.9 s,
+lists 0.2 s, export about 1.3 s (of which about 0.8 s builds the two Excel workbooks, one per thread). The roster
+stage varies most: it is where the kernel time lands, and that variance alone moves the 10,000,000-person run
+between about 6.5 and 8 s, and with it the 10M ÷ 1M ratio around the 11× line. `perf record` over the whole run (user and kernel time, about 9 s of CPU on
 the two cores) shows: the kernel zeroing fresh pages 10–28% (it varies from run to run with the system time,
 0.5–4 s), csv_core's record parser 8%, SHA-256 of the inputs 7% (SHA-NI; the contract puts every input's
 hash in the manifest), the roster ID table and lookups 6%, cell access, NFKC and trimming 11%, UTF-8 checks
