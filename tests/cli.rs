@@ -15,20 +15,7 @@ fn fixture(name: &str) -> std::path::PathBuf {
 }
 
 fn run_basic(out: &Path, extra: &[&str]) -> std::process::Output {
-    let out = out.display().to_string();
-    let mut args = vec![
-        "run",
-        "--roster",
-        "roster.csv",
-        "--samples",
-        "samples.csv",
-        "--results",
-        "results.csv",
-        "--out",
-        &out,
-    ];
-    args.extend_from_slice(extra);
-    poolscreen(&fixture("basic"), &args)
+    run_round(&fixture("basic"), &out.display().to_string(), extra)
 }
 
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {

@@ -77,19 +77,7 @@ fn run_case(
     fs::write(dir.path().join("samples.csv"), samples).unwrap();
     fs::write(dir.path().join("results.csv"), results).unwrap();
     fs::write(dir.path().join("rules.toml"), "cutoff = 38\n").unwrap();
-    let mut args = vec![
-        "run",
-        "--roster",
-        "roster.csv",
-        "--samples",
-        "samples.csv",
-        "--results",
-        "results.csv",
-        "--out",
-        "out",
-    ];
-    args.extend_from_slice(extra);
-    let output = poolscreen(dir.path(), &args);
+    let output = run_round(dir.path(), "out", extra);
     assert_clean(what, dir.path(), &output);
     output
 }

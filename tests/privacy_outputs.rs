@@ -56,27 +56,11 @@ fn write_inputs(dir: &Path, round: &str) {
     fs::write(dir.join("key.hex"), format!("{KEY}\n")).unwrap();
 }
 
-fn run(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "run",
-        "--roster",
-        "roster.csv",
-        "--samples",
-        "samples.csv",
-        "--results",
-        "results.csv",
-        "--out",
-        out,
-    ];
-    args.extend_from_slice(extra);
-    poolscreen(dir, &args)
-}
-
 #[test]
 fn masked_and_pseudonymised_outputs_hold_no_canary() {
     let dir = tempfile::tempdir().unwrap();
     write_inputs(dir.path(), "R1");
-    let plain = run(dir.path(), "plain", &[]);
+    let plain = run_round(dir.path(), "plain", &[]);
     assert!(plain.status.success());
     let plain_text = all_output_text(&dir.path().join("plain"));
     assert!(
@@ -84,7 +68,7 @@ fn masked_and_pseudonymised_outputs_hold_no_canary() {
         "the canaries are there without protection"
     );
 
-    let out = run(
+    let out = run_round(
         dir.path(),
         "protected",
         &["--mask", "--pseudonymize", "key.hex"],
@@ -129,11 +113,11 @@ fn masked_and_pseudonymised_outputs_hold_no_canary() {
 fn pseudonyms_are_stable_across_rounds_and_keyed() {
     let dir = tempfile::tempdir().unwrap();
     write_inputs(dir.path(), "R1");
-    assert!(run(dir.path(), "r1", &["--pseudonymize", "key.hex"])
+    assert!(run_round(dir.path(), "r1", &["--pseudonymize", "key.hex"])
         .status
         .success());
     write_inputs(dir.path(), "R2");
-    assert!(run(dir.path(), "r2", &["--pseudonymize", "key.hex"])
+    assert!(run_round(dir.path(), "r2", &["--pseudonymize", "key.hex"])
         .status
         .success());
     let ids = |out: &str| frame_to_csv(&read_parquet(&dir.path().join(out).join("retest.parquet")));
@@ -153,9 +137,11 @@ fn pseudonyms_are_stable_across_rounds_and_keyed() {
         .iter()
         .all(|p| p.len() == 16 && p.chars().all(|c| c.is_ascii_hexdigit())));
     fs::write(dir.path().join("key.hex"), "ff".repeat(32)).unwrap();
-    assert!(run(dir.path(), "other", &["--pseudonymize", "key.hex"])
-        .status
-        .success());
+    assert!(
+        run_round(dir.path(), "other", &["--pseudonymize", "key.hex"])
+            .status
+            .success()
+    );
     assert_ne!(
         pseudo(&ids("other")),
         pseudo(&a),
@@ -172,7 +158,7 @@ fn a_bad_key_file_is_a_clear_error_without_the_key() {
         ("not hex at all, surely", "is not hex"),
     ] {
         fs::write(dir.path().join("key.hex"), key).unwrap();
-        let out = run(dir.path(), "out", &["--pseudonymize", "key.hex"]);
+        let out = run_round(dir.path(), "out", &["--pseudonymize", "key.hex"]);
         assert_eq!(out.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(

@@ -328,15 +328,7 @@ pub fn read_csv<P: RowParser>(
             })?;
             let size = bytes.len() as u64;
             drop(bytes);
-            let pass = run_pass(
-                Source::Memory(Arc::new(text.into_bytes())),
-                0,
-                false,
-                name,
-                specs,
-                parser,
-            )?;
-            pass.finish(enc, Some((sha, size)), name)
+            read_decoded(text, enc, (sha, size), name, specs, parser)
         }
         Some(Encoding::Utf8Bom) => {
             let pass = run_pass(file_source(), 3, true, name, specs, parser)?;
@@ -362,17 +354,29 @@ pub fn read_csv<P: RowParser>(
             })?;
             let size = bytes.len() as u64;
             drop(bytes);
-            let pass = run_pass(
-                Source::Memory(Arc::new(text.into_bytes())),
-                0,
-                false,
-                name,
-                specs,
-                parser,
-            )?;
-            pass.finish(Encoding::Gb18030, Some((sha, size)), name)
+            read_decoded(text, Encoding::Gb18030, (sha, size), name, specs, parser)
         }
     }
+}
+
+/// Parses text decoded in memory from a file whose hash and size are `file`.
+fn read_decoded<P: RowParser>(
+    text: String,
+    encoding: Encoding,
+    file: (String, u64),
+    name: &str,
+    specs: &[ColumnSpec],
+    parser: &P,
+) -> Result<Ingested<P::Record, P::Part>> {
+    let pass = run_pass(
+        Source::Memory(Arc::new(text.into_bytes())),
+        0,
+        false,
+        name,
+        specs,
+        parser,
+    )?;
+    pass.finish(encoding, Some(file), name)
 }
 
 /// One parse of a file's text.
