@@ -660,3 +660,18 @@ pub fn write_rejects_csv(out: &mut BufWriter<File>, rejects: &[(String, Reject)]
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::guard;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_get_a_quote() {
+        for cell in ["=1+1", "+86", "-3", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(guard(cell), format!("'{cell}"), "{cell:?}");
+        }
+        for cell in ["张三", "2021000123", "", " =x"] {
+            assert_eq!(guard(cell), cell, "{cell:?}");
+        }
+    }
+}
