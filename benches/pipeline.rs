@@ -38,20 +38,7 @@ fn round(people: usize) -> Round {
 }
 
 fn options(data: &Path, out: &Path) -> RunOptions {
-    RunOptions {
-        roster: data.join("roster.csv"),
-        samples: data.join("samples.csv"),
-        results: data.join("results.csv"),
-        retests: None,
-        out: out.to_path_buf(),
-        round: None,
-        pool_size: 10,
-        rules: None,
-        quiet: true,
-        sheet: None,
-        mask: false,
-        pseudonymize: None,
-    }
+    RunOptions::for_folder(data, out)
 }
 
 fn bench_scale(c: &mut Criterion, label: &str, people: usize) {

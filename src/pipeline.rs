@@ -50,6 +50,28 @@ pub struct RunOptions {
     pub pseudonymize: Option<PathBuf>,
 }
 
+impl RunOptions {
+    /// A quiet run of the `roster.csv`, `samples.csv` and `results.csv` in `inputs` into
+    /// `out`, with every other option at its default (10-in-1 pools, default rules, no
+    /// protections).
+    pub fn for_folder(inputs: &Path, out: &Path) -> RunOptions {
+        RunOptions {
+            roster: inputs.join("roster.csv"),
+            samples: inputs.join("samples.csv"),
+            results: inputs.join("results.csv"),
+            retests: None,
+            out: out.to_path_buf(),
+            round: None,
+            pool_size: 10,
+            rules: None,
+            quiet: true,
+            sheet: None,
+            mask: false,
+            pseudonymize: None,
+        }
+    }
+}
+
 /// What a finished run produced, for the command line to report.
 #[derive(Debug)]
 pub struct RunSummary {

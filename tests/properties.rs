@@ -112,20 +112,7 @@ fn tables(out: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 fn run_on(dir: &Path, out: &str, threads: usize) -> Vec<(String, Vec<u8>)> {
-    let opts = RunOptions {
-        roster: dir.join("roster.csv"),
-        samples: dir.join("samples.csv"),
-        results: dir.join("results.csv"),
-        retests: None,
-        out: dir.join(out),
-        round: None,
-        pool_size: 10,
-        rules: None,
-        quiet: true,
-        sheet: None,
-        mask: false,
-        pseudonymize: None,
-    };
+    let opts = RunOptions::for_folder(dir, &dir.join(out));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()

@@ -30,20 +30,7 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         seed: 20_220_427,
         dirty: false,
     };
-    let opts = RunOptions {
-        roster: input.join("roster.csv"),
-        samples: input.join("samples.csv"),
-        results: input.join("results.csv"),
-        retests: None,
-        out: args.out.clone(),
-        round: None,
-        pool_size: 10,
-        rules: None,
-        quiet: true,
-        sheet: None,
-        mask: false,
-        pseudonymize: None,
-    };
+    let opts = RunOptions::for_folder(&input, &args.out);
     let summary = super::with_threads(None, || {
         generate(&gen)?;
         pipeline::run(&opts)
