@@ -66,7 +66,32 @@ impl Strings {
         (self.ends.len() - 1) as u32
     }
 
+    /// All strings of `parts`, in order: the first of `parts[k]` gets the index after
+    /// the last of `parts[k - 1]`. The indexes are rebased on the workers.
+    pub fn concat(parts: Vec<&Strings>) -> Strings {
+        use rayon::prelude::*;
+        let counts: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+        let mut text = String::with_capacity(parts.iter().map(|p| p.text.len()).sum());
+        let mut bases = Vec::with_capacity(parts.len());
+        for part in &parts {
+            bases.push(text.len());
+            text.push_str(&part.text);
+        }
+        let mut ends = vec![0usize; counts.iter().sum()];
+        crate::ingest::pieces_mut(&mut ends, &counts)
+            .into_par_iter()
+            .zip(parts)
+            .zip(bases)
+            .for_each(|((ends, part), base)| {
+                for (end, e) in ends.iter_mut().zip(&part.ends) {
+                    *end = e + base;
+                }
+            });
+        Strings { text, ends }
+    }
+
     /// The string at `index`.
+    #[inline]
     pub fn get(&self, index: u32) -> &str {
         let i = index as usize;
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
@@ -190,7 +215,7 @@ pub struct Details {
 
 /// One accepted row of the samples file: a person swabbed into a tube. Strings are
 /// interned; see [`crate::ingest::samples::SampleSet`] for the tables.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sample {
     /// Index of the round label.
     pub round: u32,

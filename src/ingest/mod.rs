@@ -29,6 +29,7 @@ use split::{count_lines, Chunk, CutError, Cutter};
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -146,10 +147,40 @@ impl<R, C> Ingested<R, C> {
     }
 }
 
+/// A record's fields: field `i` is `bytes[ranges[i]]`. `bytes` is the raw row for a
+/// row without quotes (the commas stay between the fields), else the unquoted fields
+/// back to back.
+#[derive(Clone, Copy)]
+pub struct Fields<'a> {
+    bytes: &'a [u8],
+    ranges: &'a [Range<usize>],
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of `record`, using `ranges` as room for their places.
+    fn of_record(record: &'a csv::ByteRecord, ranges: &'a mut Vec<Range<usize>>) -> Fields<'a> {
+        ranges.clear();
+        ranges.extend((0..record.len()).filter_map(|i| record.range(i)));
+        Fields {
+            bytes: record.as_slice(),
+            ranges,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.ranges.iter().map(|r| &self.bytes[r.clone()])
+    }
+}
+
 /// One row being parsed: typed access to its cleaned cells, and the failures found.
 pub struct Row<'a> {
-    record: &'a csv::ByteRecord,
-    /// The record's fields, back to back, as text: checked for UTF-8 once per row.
+    /// Where each field is in `text`.
+    ranges: &'a [Range<usize>],
+    /// The bytes of [`Fields`] as text: checked for UTF-8 once per row.
     text: &'a str,
     layout: &'a Layout,
     failures: Vec<(usize, String)>,
@@ -173,9 +204,9 @@ impl<'a> Row<'a> {
     pub fn cell(&self, col: usize) -> Option<Cow<'a, str>> {
         let index = self.layout.fields[col]?;
         let text = self
-            .record
-            .range(index)
-            .and_then(|r| self.text.get(r))
+            .ranges
+            .get(index)
+            .and_then(|r| self.text.get(r.clone()))
             .unwrap_or("");
         Some(clean(text))
     }
@@ -270,6 +301,7 @@ fn read_workbook<P: RowParser>(
                 read: 0,
                 census: Census::default(),
             };
+            let mut ranges = Vec::new();
             for (k, record) in chunk.iter().enumerate() {
                 let i = c * ROWS_PER_CHUNK + k;
                 out.read += 1;
@@ -279,9 +311,10 @@ fn read_workbook<P: RowParser>(
                 let _ = writer.write_byte_record(record);
                 let raw = writer.into_inner().unwrap_or_default();
                 let raw = raw.strip_suffix(b"\n").unwrap_or(&raw);
-                let text = std::str::from_utf8(record.as_slice()).unwrap_or("");
+                let fields = Fields::of_record(record, &mut ranges);
+                let text = std::str::from_utf8(fields.bytes).unwrap_or("");
                 accept(
-                    &mut out, lines[i], i as u64, raw, record, text, &layout, parser,
+                    &mut out, lines[i], i as u64, raw, fields, text, &layout, parser,
                 );
             }
             out
@@ -659,13 +692,59 @@ struct ChunkOut<R, C> {
 
 /// Calls `visit` with the line, start offset in the chunk, raw bytes (without the line
 /// terminator) and fields of every non-blank record of `chunk`.
-fn walk_records(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], &csv::ByteRecord)) {
+fn walk_records(chunk: &Chunk, visit: impl FnMut(u64, usize, &[u8], Fields)) {
+    if memchr::memchr(b'"', &chunk.bytes).is_none() {
+        walk_unquoted(chunk, visit);
+    } else {
+        walk_csv(chunk, visit);
+    }
+}
+
+/// [`walk_records`] for a chunk without a quote: every record is one line and every
+/// comma ends a field, so the fields are found where they stand. This is what the CSV
+/// parser would find: a line feed, a carriage return or both end a record, and empty
+/// lines are skipped.
+fn walk_unquoted(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
+    let bytes = &chunk.bytes[..];
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    let (mut at, mut line) = (0usize, chunk.first_line);
+    loop {
+        while let Some(&b @ (b'\n' | b'\r')) = bytes.get(at) {
+            line += u64::from(b == b'\n');
+            at += 1;
+        }
+        if at == bytes.len() {
+            break;
+        }
+        let end = memchr::memchr2(b'\n', b'\r', &bytes[at..]).map_or(bytes.len(), |k| at + k);
+        let raw = &bytes[at..end];
+        ranges.clear();
+        let mut field = 0;
+        for comma in memchr::memchr_iter(b',', raw) {
+            ranges.push(field..comma);
+            field = comma + 1;
+        }
+        ranges.push(field..raw.len());
+        let fields = Fields {
+            bytes: raw,
+            ranges: &ranges,
+        };
+        if !is_blank(fields) {
+            visit(line, at, raw, fields);
+        }
+        at = end;
+    }
+}
+
+/// [`walk_records`] for a chunk with quotes, through the CSV parser.
+fn walk_csv(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
     let bytes = &chunk.bytes[..];
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(bytes);
     let mut record = csv::ByteRecord::new();
+    let mut ranges = Vec::new();
     // `line` is the line number at byte `counted` of the chunk.
     let (mut counted, mut line) = (0usize, chunk.first_line);
     loop {
@@ -689,8 +768,9 @@ fn walk_records(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], &csv::By
         while let [rest @ .., b'\n' | b'\r'] = raw {
             raw = rest;
         }
-        if !is_blank(&record) {
-            visit(line, start, raw, &record);
+        let fields = Fields::of_record(&record, &mut ranges);
+        if !is_blank(fields) {
+            visit(line, start, raw, fields);
         }
     }
 }
@@ -709,7 +789,7 @@ fn parse_chunk<P: RowParser>(
         read: 0,
         census: Census::default(),
     };
-    walk_records(chunk, |line, start, raw, record| {
+    walk_records(chunk, |line, start, raw, fields| {
         out.read += 1;
         let reject = |column: &str, reason: String| Reject {
             line,
@@ -721,10 +801,9 @@ fn parse_chunk<P: RowParser>(
             out.rejects.push(reject("", "the row holds a NUL byte (0x00): the file is damaged or not a text file; export it again".into()));
             return;
         }
-        // One UTF-8 check per row, on the fields back to back: unquoting only drops
-        // ASCII quotes, so the fields are text exactly when the raw row is.
-        let fields = record.as_slice();
-        let text = match std::str::from_utf8(fields) {
+        // One UTF-8 check per row, on the fields: unquoting only drops ASCII quotes, so
+        // the fields are text exactly when the raw row is.
+        let text = match simdutf8::basic::from_utf8(fields.bytes) {
             Ok(text) => text,
             Err(_) => {
                 let valid = std::str::from_utf8(raw)
@@ -738,7 +817,7 @@ fn parse_chunk<P: RowParser>(
                 return;
             }
         };
-        if check_rows && !fields.is_ascii() {
+        if check_rows && !fields.bytes.is_ascii() {
             out.census.non_ascii_rows += 1;
         }
         accept(
@@ -746,7 +825,7 @@ fn parse_chunk<P: RowParser>(
             line,
             chunk.offset + start as u64,
             raw,
-            record,
+            fields,
             text,
             layout,
             parser,
@@ -763,7 +842,7 @@ fn accept<P: RowParser>(
     line: u64,
     offset: u64,
     raw: &[u8],
-    record: &csv::ByteRecord,
+    fields: Fields,
     text: &str,
     layout: &Layout,
     parser: &P,
@@ -775,27 +854,27 @@ fn accept<P: RowParser>(
         reason,
         raw: escape_raw(raw),
     };
-    if record.len() < width {
+    if fields.len() < width {
         out.rejects.push(reject(
             "",
             format!(
                 "the row has {} fields but the header has {width}; is the row cut short?",
-                record.len()
+                fields.len()
             ),
         ));
         return;
     }
-    if record.len() > width
-        && record
+    if fields.len() > width
+        && fields
             .iter()
             .skip(width)
             .any(|f| !f.iter().all(u8::is_ascii_whitespace))
     {
-        out.rejects.push(reject("", format!("the row has {} fields but the header has {width}: a value beyond the last header column, or a comma without quotes around the value", record.len())));
+        out.rejects.push(reject("", format!("the row has {} fields but the header has {width}: a value beyond the last header column, or a comma without quotes around the value", fields.len())));
         return;
     }
     let mut row = Row {
-        record,
+        ranges: fields.ranges,
         text,
         layout,
         failures: Vec::new(),
@@ -879,15 +958,29 @@ pub fn reparse<T>(
     layout: &Layout,
     parse: impl FnOnce(&mut Row) -> T,
 ) -> T {
+    let mut ranges = Vec::new();
+    let fields = Fields::of_record(record, &mut ranges);
     let mut row = Row {
-        record,
-        text: std::str::from_utf8(record.as_slice()).unwrap_or(""),
+        ranges: fields.ranges,
+        text: std::str::from_utf8(fields.bytes).unwrap_or(""),
         layout,
         failures: Vec::new(),
         line: 0,
         offset: record.position().map_or(0, |p| p.byte()),
     };
     parse(&mut row)
+}
+
+/// `slice` cut into consecutive pieces of the lengths `counts`, which must add up to at
+/// most its length: each chunk's rows can then be written into place on a worker.
+pub fn pieces_mut<'a, T>(mut slice: &'a mut [T], counts: &[usize]) -> Vec<&'a mut [T]> {
+    let mut pieces = Vec::with_capacity(counts.len());
+    for &count in counts {
+        let (piece, rest) = std::mem::take(&mut slice).split_at_mut(count);
+        pieces.push(piece);
+        slice = rest;
+    }
+    pieces
 }
 
 /// The first failure names the column; the others join the reason.
@@ -910,13 +1003,12 @@ fn describe_failures(layout: &Layout, failures: &[(usize, String)]) -> (String, 
     (layout.header_of(*first_col).to_string(), reason)
 }
 
-fn is_blank(record: &csv::ByteRecord) -> bool {
-    let all = record.as_slice();
-    if all.iter().all(u8::is_ascii_whitespace) {
+fn is_blank(fields: Fields) -> bool {
+    if fields.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
         return true;
     }
-    !all.is_ascii()
-        && record
+    !fields.bytes.is_ascii()
+        && fields
             .iter()
             .all(|f| std::str::from_utf8(f).is_ok_and(|t| clean(t).is_empty()))
 }
@@ -931,4 +1023,45 @@ fn escape_raw(raw: &[u8]) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every record `walk` finds: line, start, raw bytes and fields.
+    type Found = Vec<(u64, usize, Vec<u8>, Vec<Vec<u8>>)>;
+
+    /// A way to walk a chunk's records.
+    type Walk = fn(&Chunk, &mut dyn FnMut(u64, usize, &[u8], Fields));
+
+    fn found(chunk: &Chunk, walk: Walk) -> Found {
+        let mut records = Vec::new();
+        walk(chunk, &mut |line, start, raw, fields| {
+            records.push((
+                line,
+                start,
+                raw.to_vec(),
+                fields.iter().map(<[u8]>::to_vec).collect(),
+            ))
+        });
+        records
+    }
+
+    proptest! {
+        /// Without quotes, splitting at commas and line ends finds what the CSV parser
+        /// finds: the same records, lines, offsets, raw bytes and fields, blank and
+        /// CR-only lines included.
+        #[test]
+        fn unquoted_chunks_split_as_the_csv_parser_does(
+            text in prop::collection::vec(prop::sample::select(vec![b'a', b',', b'\n', b'\r', b' ', b'\t', 0xE4, 0xB8, 0x80]), 0..300),
+            first_line in 1u64..5,
+        ) {
+            let chunk = Chunk { index: 0, bytes: text, first_line, offset: 0 };
+            let fast = found(&chunk, |c, v| walk_unquoted(c, v));
+            let csv = found(&chunk, |c, v| walk_csv(c, v));
+            prop_assert_eq!(fast, csv);
+        }
+    }
 }

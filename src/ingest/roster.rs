@@ -7,7 +7,10 @@
 
 use super::header::{ColumnSpec, Layout};
 use super::values::{self, MAX_PERSON_ID};
-use super::{raw_text, records_at, reparse, Ingested, InputReport, Reject, Row, RowParser, Source};
+use super::{
+    pieces_mut, raw_text, records_at, reparse, Ingested, InputReport, Reject, Row, RowParser,
+    Source,
+};
 use crate::error::Result;
 use crate::record::{Details, Interner, Status, Strings};
 use foldhash::fast::FixedState;
@@ -280,35 +283,46 @@ fn without<T>(values: Vec<T>, drop: &[bool]) -> Vec<T> {
 }
 
 /// Merges the parsed chunks into the roster: interns buildings, indexes IDs, and
-/// rejects every later duplicate of a person_id (citing the first line).
+/// rejects every later duplicate of a person_id (citing the first line). Each chunk's
+/// rows are copied into place on the workers.
 pub fn finish(
     mut ingested: Ingested<RosterRecord, RosterPart>,
 ) -> Result<(Roster, InputReport, Vec<Reject>)> {
-    let total: usize = ingested.parts.iter().map(|p| p.rows.len()).sum();
-    let mut ids = Strings::with_capacity(
-        total,
-        ingested.parts.iter().map(|p| p.state.ids.text_len()).sum(),
-    );
+    let parts = std::mem::take(&mut ingested.parts);
+    let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
+    let total: usize = counts.iter().sum();
     let mut buildings = Interner::default();
-    let mut building = Vec::with_capacity(total);
-    let mut status = Vec::with_capacity(total);
-    let mut line = Vec::with_capacity(total);
-    let mut offset = Vec::with_capacity(total);
-    for part in std::mem::take(&mut ingested.parts) {
-        let remap: Vec<u32> = part
-            .state
-            .buildings
-            .iter()
-            .map(|b| buildings.intern(b))
-            .collect();
-        ids.append(&part.state.ids);
-        for r in &part.rows {
-            building.push(remap[r.building as usize]);
-            status.push(r.status);
-            line.push(r.line);
-            offset.push(r.offset);
-        }
-    }
+    let remaps: Vec<Vec<u32>> = parts
+        .iter()
+        .map(|p| {
+            p.state
+                .buildings
+                .iter()
+                .map(|b| buildings.intern(b))
+                .collect()
+        })
+        .collect();
+    let mut ids = Strings::concat(parts.iter().map(|p| &p.state.ids).collect());
+    let mut building = vec![0u32; total];
+    let mut status = vec![Status::OnCampus; total];
+    let mut line = vec![0u64; total];
+    let mut offset = vec![0u64; total];
+    pieces_mut(&mut building, &counts)
+        .into_iter()
+        .zip(pieces_mut(&mut status, &counts))
+        .zip(pieces_mut(&mut line, &counts))
+        .zip(pieces_mut(&mut offset, &counts))
+        .zip(parts.into_iter().zip(remaps))
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .for_each(|((((building, status), line), offset), (part, remap))| {
+            for (k, r) in part.rows.iter().enumerate() {
+                building[k] = remap[r.building as usize];
+                status[k] = r.status;
+                line[k] = r.line;
+                offset[k] = r.offset;
+            }
+        });
     let (mut index, duplicates) = build_index(&ids);
     if !duplicates.is_empty() {
         let header = ingested.layout.header_of(PERSON_ID).to_string();

@@ -6,9 +6,10 @@
 use super::header::ColumnSpec;
 use super::roster::Roster;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
-use super::{Ingested, InputReport, Reject, Row, RowParser};
+use super::{pieces_mut, Ingested, InputReport, Reject, Row, RowParser};
 use crate::order::natural_cmp;
 use crate::record::{Interner, Micros, Sample, NONE};
+use rayon::prelude::*;
 
 const TUBE_ID: usize = 0;
 const PERSON_ID: usize = 1;
@@ -135,65 +136,58 @@ pub struct SampleSet {
 
 /// Merges the parsed chunks: gives every string a run-wide index, labels rows without
 /// a round with `round` or else the date of the earliest sample (or of `today`, when
-/// there is none), and sorts the rounds.
+/// there is none), and sorts the rounds. The strings are merged in chunk order; the
+/// rows are rewritten with the run-wide indexes on the workers.
 pub fn finish(
     ingested: Ingested<Sample, SamplePart>,
     roster_len: u32,
     round: Option<&str>,
     today: Micros,
 ) -> (SampleSet, InputReport, Vec<Reject>) {
-    let earliest = ingested
-        .parts
-        .iter()
-        .flat_map(|p| p.rows.iter().map(|s| s.sampled_at))
+    let parts = ingested.parts;
+    let earliest = parts
+        .par_iter()
+        .filter_map(|p| p.rows.iter().map(|s| s.sampled_at).min())
         .min();
     let default_round = match round {
         Some(r) => r.to_string(),
         None => values::local_date(earliest.unwrap_or(today)),
     };
-    let total = ingested.parts.iter().map(|p| p.rows.len()).sum();
+    let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
+    let total: usize = counts.iter().sum();
     let (mut rounds, mut tubes, mut sites, mut unregistered) = (
         Interner::default(),
         Interner::default(),
         Interner::default(),
         Interner::default(),
     );
+    let map = |local: &Interner, global: &mut Interner| -> Vec<u32> {
+        local.iter().map(|n| global.intern(n)).collect()
+    };
+    let maps: Vec<PartMaps> = parts
+        .iter()
+        .map(|part| PartMaps {
+            round: map(&part.state.rounds, &mut rounds),
+            tube: map(&part.state.tubes, &mut tubes),
+            site: map(&part.state.sites, &mut sites),
+            person: map(&part.state.unregistered, &mut unregistered),
+        })
+        .collect();
+    // Rounds in natural order: those some row names, the default round when some row
+    // has no round (or there is no sample at all).
+    let default_used = total == 0
+        || parts
+            .par_iter()
+            .any(|p| p.rows.iter().any(|s| s.round == NONE));
     let default_index = rounds.intern(&default_round);
-    let mut samples = Vec::with_capacity(total);
-    for part in ingested.parts {
-        let map = |local: &Interner, global: &mut Interner| -> Vec<u32> {
-            local.iter().map(|n| global.intern(n)).collect()
-        };
-        let round_map = map(&part.state.rounds, &mut rounds);
-        let tube_map = map(&part.state.tubes, &mut tubes);
-        let site_map = map(&part.state.sites, &mut sites);
-        let person_map = map(&part.state.unregistered, &mut unregistered);
-        for mut s in part.rows {
-            s.round = if s.round == NONE {
-                default_index
-            } else {
-                round_map[s.round as usize]
-            };
-            s.tube = tube_map[s.tube as usize];
-            s.site = if s.site == NONE {
-                NONE
-            } else {
-                site_map[s.site as usize]
-            };
-            if s.person & UNREGISTERED != 0 {
-                s.person = roster_len + person_map[(s.person & !UNREGISTERED) as usize];
-            }
-            samples.push(s);
+    let names = rounds.into_names();
+    let mut used = vec![false; names.len()];
+    used[default_index as usize] = default_used;
+    for m in &maps {
+        for &r in &m.round {
+            used[r as usize] = true;
         }
     }
-    // Rounds in natural order; the default round only when some row has it (or there is
-    // no sample at all).
-    let names = rounds.into_names();
-    let mut used = vec![samples.is_empty(); names.len()];
-    for s in &samples {
-        used[s.round as usize] = true;
-    }
-    used[default_index as usize] |= samples.is_empty();
     let mut order: Vec<u32> = (0..names.len() as u32)
         .filter(|&i| used[i as usize])
         .collect();
@@ -202,9 +196,37 @@ pub fn finish(
     for (new, &old) in order.iter().enumerate() {
         rank[old as usize] = new as u32;
     }
-    for s in &mut samples {
-        s.round = rank[s.round as usize];
-    }
+    let mut samples: Vec<Sample> = Vec::with_capacity(total);
+    pieces_mut(&mut samples.spare_capacity_mut()[..total], &counts)
+        .into_par_iter()
+        .zip(parts)
+        .zip(maps)
+        .for_each(|((out, part), m)| {
+            for (o, s) in out.iter_mut().zip(part.rows) {
+                o.write(Sample {
+                    round: rank[if s.round == NONE {
+                        default_index
+                    } else {
+                        m.round[s.round as usize]
+                    } as usize],
+                    tube: m.tube[s.tube as usize],
+                    site: if s.site == NONE {
+                        NONE
+                    } else {
+                        m.site[s.site as usize]
+                    },
+                    person: if s.person & UNREGISTERED != 0 {
+                        roster_len + m.person[(s.person & !UNREGISTERED) as usize]
+                    } else {
+                        s.person
+                    },
+                    ..s
+                });
+            }
+        });
+    // SAFETY: the pieces cover the first `total` slots, and each piece holds as many
+    // slots as its chunk has rows, every one of which was written above.
+    unsafe { samples.set_len(total) };
     let set = SampleSet {
         samples,
         rounds: order.iter().map(|&i| names[i as usize].clone()).collect(),
@@ -214,4 +236,12 @@ pub fn finish(
         default_round,
     };
     (set, ingested.report, ingested.rejects)
+}
+
+/// One chunk's local string indexes mapped to run-wide ones.
+struct PartMaps {
+    round: Vec<u32>,
+    tube: Vec<u32>,
+    site: Vec<u32>,
+    person: Vec<u32>,
 }
