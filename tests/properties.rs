@@ -72,6 +72,26 @@ proptest! {
         }
     }
 
+    /// The cutter's shortcut, which reports only the first and last boundary of each
+    /// run without quotes, reports boundaries the full scan reports, with the same line
+    /// counts, and always the first and the last of them, whatever the pieces.
+    #[test]
+    fn scan_ends_agrees_with_scan(text in prop::collection::vec(prop::sample::select(vec![b'a', b',', b'"', b'\n', b'\r']), 0..200), split in 0usize..200) {
+        let split = split.min(text.len());
+        let (mut every, mut ends) = (Vec::new(), Vec::new());
+        let mut full = ingest::split::Scanner::default();
+        let mut short = ingest::split::Scanner::default();
+        for (base, piece) in [(0, &text[..split]), (split, &text[split..])] {
+            full.scan(piece, |b, lines| every.push((base + b, lines)));
+            short.scan_ends(piece, |b, lines| ends.push((base + b, lines)));
+        }
+        prop_assert!(ends.iter().all(|e| every.contains(e)), "{:?} not within {:?}", ends, every);
+        prop_assert_eq!(ends.first(), every.first());
+        prop_assert_eq!(ends.last(), every.last());
+        prop_assert_eq!(short.lines(), full.lines());
+        prop_assert_eq!(short.in_quotes(), full.in_quotes());
+    }
+
     /// Roster rows are conserved too, duplicates included.
     #[test]
     fn roster_rows_are_conserved(ids in prop::collection::vec("[A-C][0-2]", 0..40)) {

@@ -7,7 +7,7 @@
 //! quote is a literal quote and a lone quote closes it; a line feed outside a quoted
 //! field ends a record.
 
-use memchr::{memchr, memchr2};
+use memchr::memchr;
 use std::io::Read;
 
 /// The largest record poolscreen reads, in bytes. A longer "record" is nearly always
@@ -47,26 +47,34 @@ impl Scanner {
     /// Scans the next piece of the stream and calls `boundary` with the index, within
     /// `bytes`, just after each line feed that ends a record, and the line feeds seen
     /// so far, that one included.
-    pub fn scan(&mut self, bytes: &[u8], mut boundary: impl FnMut(usize, u64)) {
+    pub fn scan(&mut self, bytes: &[u8], boundary: impl FnMut(usize, u64)) {
+        self.scan_runs(bytes, true, boundary);
+    }
+
+    /// Like [`Scanner::scan`], but of each run of records without a quote only the
+    /// first and the last boundary are reported: all a cutter needs, found without
+    /// visiting every line.
+    pub fn scan_ends(&mut self, bytes: &[u8], boundary: impl FnMut(usize, u64)) {
+        self.scan_runs(bytes, false, boundary);
+    }
+
+    fn scan_runs(&mut self, bytes: &[u8], every: bool, mut boundary: impl FnMut(usize, u64)) {
         let mut i = 0;
         while i < bytes.len() {
             match self.state {
-                State::Unquoted => match memchr2(b'"', b'\n', &bytes[i..]) {
-                    None => i = bytes.len(),
-                    Some(k) => {
-                        let p = i + k;
-                        if bytes[p] == b'\n' {
-                            self.lines += 1;
-                            boundary(p + 1, self.lines);
-                        } else {
-                            let prev = if p == 0 { self.prev } else { bytes[p - 1] };
-                            if matches!(prev, b',' | b'\n' | b'\r') {
-                                self.state = State::Quoted;
-                            }
+                State::Unquoted => {
+                    let run = &bytes[i..];
+                    let span = memchr(b'"', run).unwrap_or(run.len());
+                    self.run_boundaries(&run[..span], i, every, &mut boundary);
+                    let p = i + span;
+                    if p < bytes.len() {
+                        let prev = if p == 0 { self.prev } else { bytes[p - 1] };
+                        if matches!(prev, b',' | b'\n' | b'\r') {
+                            self.state = State::Quoted;
                         }
-                        i = p + 1;
                     }
-                },
+                    i = p + 1;
+                }
                 State::Quoted => {
                     let span = memchr(b'"', &bytes[i..]).unwrap_or(bytes.len() - i);
                     self.lines += count_lines(&bytes[i..i + span]);
@@ -88,6 +96,34 @@ impl Scanner {
         }
         if let Some(&last) = bytes.last() {
             self.prev = last;
+        }
+    }
+
+    /// Reports the boundaries in `run`, unquoted text at `base` in the piece: every
+    /// line feed ends a record.
+    fn run_boundaries(
+        &mut self,
+        run: &[u8],
+        base: usize,
+        every: bool,
+        boundary: &mut impl FnMut(usize, u64),
+    ) {
+        if every {
+            for k in memchr::memchr_iter(b'\n', run) {
+                self.lines += 1;
+                boundary(base + k + 1, self.lines);
+            }
+            return;
+        }
+        let Some(first) = memchr(b'\n', run) else {
+            return;
+        };
+        self.lines += 1;
+        boundary(base + first + 1, self.lines);
+        let last = memchr::memrchr(b'\n', run).unwrap_or(first);
+        if last > first {
+            self.lines += count_lines(&run[first + 1..=last]);
+            boundary(base + last + 1, self.lines);
         }
     }
 
@@ -233,7 +269,7 @@ impl<R: Read> Cutter<R> {
     fn scan_from(&mut self, from: usize) {
         let (mut first, mut last) = (self.first_boundary, self.last_boundary);
         let (mut first_lines, mut last_lines) = (self.first_lines, self.last_lines);
-        self.scanner.scan(&self.carry[from..], |b, lines| {
+        self.scanner.scan_ends(&self.carry[from..], |b, lines| {
             if first == 0 {
                 first = from + b;
                 first_lines = lines;
