@@ -10,10 +10,24 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    no_huge_pages();
     let cli = poolscreen::cmd::Cli::parse();
     let status = poolscreen::cmd::main(cli).unwrap_or_else(|err| {
         eprintln!("poolscreen: error: {err}");
         err.exit_status()
     });
     std::process::exit(status);
+}
+
+/// Turns off transparent huge pages for this process. When memory is fragmented (after
+/// a build, say), a huge-page fault makes the kernel compact memory first: measured on a
+/// ten-million-person round, that added up to 3 s of system time to a 5 s run, while
+/// huge pages saved nothing measurable when memory was not fragmented.
+fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and touches no memory of
+    // ours; if the kernel refuses, the process simply keeps huge pages.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
 }

@@ -30,9 +30,25 @@ fn is_plain(bytes: &[u8]) -> bool {
     true
 }
 
+/// `value`, all ASCII, without the white space `str::trim` removes (which, unlike
+/// `u8::is_ascii_whitespace`, includes the vertical tab).
+fn trim_ascii(value: &str) -> &str {
+    let space = |b: &u8| *b == b' ' || (b'\t'..=b'\r').contains(b);
+    let bytes = value.as_bytes();
+    let start = bytes.iter().position(|b| !space(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !space(b))
+        .map_or(start, |e| e + 1);
+    &value[start..end]
+}
+
 /// Returns `value` NFKC-normalised, without zero-width characters, trimmed of white
 /// space at both ends. Borrows when nothing changes, which is the common case.
 pub fn clean(value: &str) -> Cow<'_, str> {
+    if value.is_ascii() {
+        return Cow::Borrowed(trim_ascii(value));
+    }
     if is_plain(value.as_bytes()) {
         return Cow::Borrowed(value.trim());
     }
@@ -61,6 +77,8 @@ mod tests {
     #[test]
     fn ascii_is_only_trimmed() {
         assert_eq!(clean("  A-1 "), "A-1");
+        assert_eq!(clean("\t\x0B\x0C\r\n1 2\x0B"), "1 2");
+        assert_eq!(clean("\x0B"), "");
     }
 
     #[test]

@@ -221,6 +221,18 @@ impl<'a> Row<'a> {
         self.cell(col).filter(|c| !c.is_empty()).map(|c| c.into())
     }
 
+    /// The value `checked` from the cell of `col`; on failure records the reason and
+    /// returns `None`.
+    pub fn check<T>(&mut self, col: usize, checked: Result<T, String>) -> Option<T> {
+        match checked {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                self.fail(col, reason);
+                None
+            }
+        }
+    }
+
     /// Parses the cell with `parse`; on failure records the reason and returns `None`.
     pub fn parse<T>(
         &mut self,
@@ -228,13 +240,7 @@ impl<'a> Row<'a> {
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
         let text = self.text(col);
-        match parse(&text) {
-            Ok(v) => Some(v),
-            Err(reason) => {
-                self.fail(col, reason);
-                None
-            }
-        }
+        self.check(col, parse(&text))
     }
 
     /// Records that the cell of `col` breaks a rule.
@@ -1004,6 +1010,10 @@ fn describe_failures(layout: &Layout, failures: &[(usize, String)]) -> (String, 
 }
 
 fn is_blank(fields: Fields) -> bool {
+    // Nearly every row starts with an ID: a letter or digit settles it.
+    if fields.bytes.first().is_some_and(u8::is_ascii_alphanumeric) {
+        return false;
+    }
     if fields.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
         return true;
     }

@@ -116,7 +116,7 @@ impl RowParser for RosterParser {
     fn parse(&self, row: &mut Row, part: &mut RosterPart) -> Option<RosterRecord> {
         let id = row.text(PERSON_ID);
         let id_ok = row
-            .parse(PERSON_ID, |v| values::id(v, MAX_PERSON_ID))
+            .check(PERSON_ID, values::id(&id, MAX_PERSON_ID))
             .is_some();
         if row.text(NAME).is_empty() {
             row.fail(NAME, "is empty; every person needs a name");

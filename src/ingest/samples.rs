@@ -82,10 +82,10 @@ impl RowParser for SampleParser<'_> {
 
     fn parse(&self, row: &mut Row, part: &mut SamplePart) -> Option<Sample> {
         let tube = row.text(TUBE_ID);
-        let tube_ok = row.parse(TUBE_ID, |v| values::id(v, MAX_TUBE_ID)).is_some();
+        let tube_ok = row.check(TUBE_ID, values::id(&tube, MAX_TUBE_ID)).is_some();
         let person = row.text(PERSON_ID);
         let person_ok = row
-            .parse(PERSON_ID, |v| values::id(v, MAX_PERSON_ID))
+            .check(PERSON_ID, values::id(&person, MAX_PERSON_ID))
             .is_some();
         let sampled_at = row.parse(SAMPLED_AT, values::timestamp)?;
         if !tube_ok || !person_ok {
