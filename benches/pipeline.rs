@@ -124,11 +124,11 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
     .unwrap();
     let out = tempfile::tempdir().unwrap();
     let file_of = |_: Source| "input.csv".to_string();
-    group.bench_function("parquet_and_csv_export", |b| {
+    group.bench_function("export", |b| {
         b.iter(|| {
-            let mut staging = Staging::new(out.path()).unwrap();
+            let staging = Staging::new(out.path()).unwrap();
             pipeline::write_tables(
-                &mut staging,
+                &staging,
                 &roster,
                 &analysis,
                 &[],

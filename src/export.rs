@@ -18,6 +18,7 @@ use crate::record::{Details, Micros};
 use crate::retest::Entry;
 use crate::summarize::{BuildingRow, MissingEntry};
 use polars::prelude::*;
+use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 use std::fs::File;
@@ -59,7 +60,7 @@ pub struct Staging {
     out: PathBuf,
     stage: PathBuf,
     switch: Switch,
-    staged: Vec<String>,
+    staged: std::sync::Mutex<Vec<String>>,
     committed: bool,
 }
 
@@ -119,20 +120,24 @@ impl Staging {
             out,
             stage,
             switch,
-            staged: Vec::new(),
+            staged: Default::default(),
             committed: false,
         })
     }
 
     /// Writes `name` into the temporary folder with `write`, then flushes it to disk.
+    /// Several files may be written at once, from different threads.
     pub fn write(
-        &mut self,
+        &self,
         name: &str,
         write: impl FnOnce(&mut BufWriter<File>) -> Result<()>,
     ) -> Result<()> {
         let path = self.stage.join(name);
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        self.staged.push(name.to_string());
+        self.staged
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(name.to_string());
         let mut out = BufWriter::with_capacity(1 << 20, file);
         write(&mut out)?;
         let file = out
@@ -165,7 +170,8 @@ impl Staging {
                 return Ok(());
             }
         }
-        for name in &self.staged {
+        let staged = std::mem::take(self.staged.get_mut().unwrap_or_else(|e| e.into_inner()));
+        for name in &staged {
             let target = self.out.join(name);
             std::fs::rename(self.stage.join(name), &target).map_err(|e| Error::io(&target, e))?;
         }
@@ -567,22 +573,27 @@ pub fn missing_frame(rows: &[MissingRow]) -> Result<DataFrame> {
 /// natural order, separated by `;`.
 pub fn tubes_frame(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
     let result = |t: &crate::reconcile::Tube| t.result.map(|r| &rec.results[r as usize]);
-    let buildings: Vec<Option<String>> = rec
+    let buildings: Vec<Option<Cow<str>>> = rec
         .tubes
-        .iter()
+        .par_iter()
         .map(|t| {
-            let mut names: Vec<&str> = rec
+            let mut found: Vec<u32> = rec
                 .members_of(t)
                 .iter()
                 .filter(|m| m.person < rec.roster_len)
-                .map(|m| roster.building_name(m.person))
+                .map(|m| roster.building[m.person as usize])
                 .collect();
-            names.sort_by(|a, b| crate::order::natural_cmp(a, b));
-            names.dedup();
-            match names.len() {
+            found.sort_unstable();
+            found.dedup();
+            let name = |b: &u32| &*roster.buildings[*b as usize];
+            match found.len() {
                 0 => None,
-                1 => Some(names[0].to_string()),
-                _ => Some(names.join(";")),
+                1 => Some(Cow::Borrowed(name(&found[0]))),
+                _ => {
+                    let mut names: Vec<&str> = found.iter().map(name).collect();
+                    names.sort_by(|a, b| crate::order::natural_cmp(a, b));
+                    Some(Cow::Owned(names.join(";")))
+                }
             }
         })
         .collect();

@@ -16,6 +16,7 @@ use crate::retest;
 use crate::rules::Rules;
 use crate::summarize::{self, BuildingRow, MissingEntry};
 use crate::workbook;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -334,15 +335,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         rejects.len(),
     ];
     let stage = progress.stage("export");
-    let mut staging = Staging::new(&opts.out)?;
-    write_tables(
-        &mut staging,
-        &roster,
-        &analysis,
-        &rejects,
-        &file_of,
-        &privacy,
-    )?;
+    let staging = Staging::new(&opts.out)?;
+    write_tables(&staging, &roster, &analysis, &rejects, &file_of, &privacy)?;
     let manifest = Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: iso_local(started),
@@ -403,13 +397,14 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     })
 }
 
-/// Writes every table of `analysis` into `staging`, with `privacy` applied.
+/// Writes every table of `analysis` into `staging`, with `privacy` applied. The files
+/// are written side by side, the slowest (the workbooks, the tubes) first.
 pub fn write_tables(
-    staging: &mut Staging,
+    staging: &Staging,
     roster: &Roster,
     analysis: &Analysis,
     rejects: &[(String, Reject)],
-    file_of: &dyn Fn(Source) -> String,
+    file_of: &(dyn Fn(Source) -> String + Sync),
     privacy: &Privacy,
 ) -> Result<()> {
     let rec = &analysis.rec;
@@ -422,51 +417,67 @@ pub fn write_tables(
             .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()));
         crate::privacy::check_collisions(ids, privacy)?;
     }
-    staging.write("buildings.parquet", |out| {
-        export::write_parquet(
-            out,
-            export::buildings_frame(roster, rec, &analysis.buildings)?,
-        )
-    })?;
     let rows = export::retest_rows(roster, rec, &analysis.retests, &analysis.details, privacy);
-    staging.write("retest.parquet", |out| {
-        export::write_parquet(out, export::retest_frame(&rows)?)
-    })?;
-    staging.write("retest.csv", |out| export::write_retest_csv(out, &rows))?;
     let missing = export::missing_rows(roster, rec, &analysis.missing, &analysis.details, privacy);
-    // The two workbooks are built side by side: zipping them is the slow part.
-    let (retest_book, missing_book) = rayon::join(
-        || {
+    let book = |name: &str, bytes: Result<Vec<u8>>| {
+        let bytes = bytes?;
+        staging.write(name, |out| {
+            out.write_all(&bytes)
+                .map_err(|e| Error::io(Path::new(name), e))
+        })
+    };
+    type Task<'a> = Box<dyn FnOnce() -> Result<()> + Send + 'a>;
+    let tasks: Vec<Task> = vec![
+        Box::new(|| {
             let cells: Vec<_> = rows.iter().map(workbook::retest_cells).collect();
-            workbook::write_lists(&workbook::RETEST_COLUMNS, &cells, |i| rows[i].building)
-        },
-        || {
-            let cells: Vec<_> = missing.iter().map(workbook::missing_cells).collect();
-            workbook::write_lists(&workbook::MISSING_COLUMNS, &cells, |i| {
-                Some(missing[i].building)
+            book(
+                "retest.xlsx",
+                workbook::write_lists(&workbook::RETEST_COLUMNS, &cells, |i| rows[i].building),
+            )
+        }),
+        Box::new(|| {
+            staging.write("tubes.parquet", |out| {
+                export::write_parquet(out, export::tubes_frame(roster, rec)?)
             })
-        },
-    );
-    let (retest_book, missing_book) = (retest_book?, missing_book?);
-    staging.write("retest.xlsx", |out| {
-        out.write_all(&retest_book)
-            .map_err(|e| Error::io(Path::new("retest.xlsx"), e))
-    })?;
-    staging.write("missing.parquet", |out| {
-        export::write_parquet(out, export::missing_frame(&missing)?)
-    })?;
-    staging.write("missing.xlsx", |out| {
-        out.write_all(&missing_book)
-            .map_err(|e| Error::io(Path::new("missing.xlsx"), e))
-    })?;
-    staging.write("tubes.parquet", |out| {
-        export::write_parquet(out, export::tubes_frame(roster, rec)?)
-    })?;
-    staging.write("anomalies.parquet", |out| {
-        export::write_parquet(out, export::anomalies_frame(rec, file_of, privacy)?)
-    })?;
-    staging.write("rejects.csv", |out| export::write_rejects_csv(out, rejects))?;
-    Ok(())
+        }),
+        Box::new(|| {
+            let cells: Vec<_> = missing.iter().map(workbook::missing_cells).collect();
+            book(
+                "missing.xlsx",
+                workbook::write_lists(&workbook::MISSING_COLUMNS, &cells, |i| {
+                    Some(missing[i].building)
+                }),
+            )
+        }),
+        Box::new(|| {
+            staging.write("retest.parquet", |out| {
+                export::write_parquet(out, export::retest_frame(&rows)?)
+            })?;
+            staging.write("retest.csv", |out| export::write_retest_csv(out, &rows))
+        }),
+        Box::new(|| {
+            staging.write("missing.parquet", |out| {
+                export::write_parquet(out, export::missing_frame(&missing)?)
+            })
+        }),
+        Box::new(|| {
+            staging.write("buildings.parquet", |out| {
+                export::write_parquet(
+                    out,
+                    export::buildings_frame(roster, rec, &analysis.buildings)?,
+                )
+            })?;
+            staging.write("anomalies.parquet", |out| {
+                export::write_parquet(out, export::anomalies_frame(rec, file_of, privacy)?)
+            })?;
+            staging.write("rejects.csv", |out| export::write_rejects_csv(out, rejects))
+        }),
+    ];
+    tasks
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|task| task())
+        .collect::<Result<()>>()
 }
 
 fn totals(

@@ -6,7 +6,6 @@
 
 use crate::error::{Error, Result};
 use crate::export::{MissingRow, RetestRow};
-use crate::ingest::values::format_local;
 use crate::order::natural_cmp;
 use crate::record::Micros;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
@@ -195,6 +194,7 @@ pub fn write_lists<'a>(
     // A fixed creation time keeps the bytes the same for the same round.
     let created = ExcelDateTime::from_ymd(2020, 1, 1).map_err(xlsx)?;
     book.set_properties(&DocProperties::new().set_creation_datetime(&created));
+    book.set_zip_compression_level(3);
     let header = Format::new().set_bold();
     let time = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
     let mut taken = Vec::new();
@@ -221,6 +221,12 @@ pub fn write_lists<'a>(
     book.save_to_buffer().map_err(xlsx)
 }
 
+/// The China Standard Time (UTC+8, no daylight saving since 1991) of a timestamp, to the
+/// second, as Excel shows it.
+fn excel_time(micros: Micros) -> std::result::Result<ExcelDateTime, XlsxError> {
+    ExcelDateTime::from_timestamp(micros.div_euclid(1_000_000) + 8 * 3600)
+}
+
 fn fill(
     sheet: &mut Worksheet,
     columns: &[Column],
@@ -245,7 +251,7 @@ fn fill(
                     sheet.write_number(row, c, *v)?;
                 }
                 Cell::Time(micros) => {
-                    let dt = ExcelDateTime::parse_from_str(&format_local(*micros))?;
+                    let dt = excel_time(*micros)?;
                     sheet.write_datetime_with_format(row, c, &dt, time)?;
                 }
                 Cell::Empty => {}
@@ -260,6 +266,25 @@ fn fill(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::values::format_local;
+
+    #[test]
+    fn times_are_china_standard_time_to_the_second() {
+        // 2022-04-10 07:00:00.5 +08:00, and instants around the epoch and leap days.
+        for micros in [
+            1_649_545_200_500_000i64,
+            0,
+            951_782_400_000_000,
+            1_709_164_799_999_999,
+        ] {
+            let expected = ExcelDateTime::parse_from_str(&format_local(micros)).unwrap();
+            assert_eq!(
+                excel_time(micros).unwrap().to_excel(),
+                expected.to_excel(),
+                "{micros}"
+            );
+        }
+    }
 
     #[test]
     fn sheet_names_are_valid_and_unique() {
