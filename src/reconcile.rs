@@ -416,7 +416,12 @@ fn tube_anomalies(
                 ),
             });
         }
-        if members.len() >= 2 {
+        let mut registered = members
+            .iter()
+            .filter(|m| m.person < rec.roster_len)
+            .map(|m| roster.building[m.person as usize]);
+        let one = registered.next();
+        if registered.any(|b| Some(b) != one) {
             let mut buildings: Vec<u32> = members
                 .iter()
                 .filter(|m| m.person < rec.roster_len)
@@ -507,8 +512,10 @@ fn match_results(
         .par_iter()
         .map(|r| classify::row_class(r, columns, settings.rules))
         .collect();
-    // Per tube: the distinct classes seen, with the first line of each.
-    let mut seen: FxHashMap<u32, Vec<(Class, u64)>> = FxHashMap::default();
+    // Per tube: the first class seen with its line, and any other distinct classes
+    // (rare: only tubes whose result rows disagree), each with its first line.
+    let mut first_seen: Vec<Option<(Class, u64)>> = vec![None; rec.tubes.len()];
+    let mut more_seen: FxHashMap<u32, Vec<(Class, u64)>> = FxHashMap::default();
     for (i, (r, rc)) in results.iter().zip(&classes).enumerate() {
         let tubes: &[u32] = match rec.set.tubes.get(&r.tube_id) {
             Some(n) => {
@@ -540,9 +547,15 @@ fn match_results(
                 tube.class = rc.class;
                 tube.result = Some(i as u32);
             }
-            let classes = seen.entry(t).or_default();
-            if !classes.iter().any(|(c, _)| *c == rc.class) {
-                classes.push((rc.class, r.line));
+            match first_seen[t as usize] {
+                None => first_seen[t as usize] = Some((rc.class, r.line)),
+                Some((c, _)) if c == rc.class => {}
+                Some(_) => {
+                    let more = more_seen.entry(t).or_default();
+                    if !more.iter().any(|(c, _)| *c == rc.class) {
+                        more.push((rc.class, r.line));
+                    }
+                }
             }
         }
         if !matched {
@@ -567,8 +580,13 @@ fn match_results(
             });
         }
     }
-    let mut conflicts: Vec<(u32, Vec<(Class, u64)>)> =
-        seen.into_iter().filter(|(_, c)| c.len() > 1).collect();
+    let mut conflicts: Vec<(u32, Vec<(Class, u64)>)> = more_seen
+        .into_iter()
+        .map(|(t, more)| {
+            let first = first_seen[t as usize].into_iter();
+            (t, first.chain(more).collect())
+        })
+        .collect();
     conflicts.sort_unstable_by_key(|(t, _)| *t);
     for (t, classes) in conflicts {
         let tube = &rec.tubes[t as usize];

@@ -14,6 +14,7 @@ use super::{
 use crate::error::Result;
 use crate::record::{Details, Interner, Status, Strings};
 use foldhash::fast::FixedState;
+use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use rayon::prelude::*;
 use std::hash::BuildHasher;
@@ -241,26 +242,39 @@ fn shard(hash: u64) -> usize {
 type Shard = (HashTable<u32>, Vec<(u32, u32)>);
 
 /// Indexes `ids` by hash; returns the index and, for every later duplicate, its
-/// position and that of the first.
+/// position and that of the first. The positions are first sorted by shard, block by
+/// block, so that each shard is then built from its own positions, in file order.
 fn build_index(ids: &Strings) -> (Vec<HashTable<u32>>, Vec<(u32, u32)>) {
+    const BLOCK: usize = 1 << 16;
     let hashes: Vec<u64> = (0..ids.len() as u32)
         .into_par_iter()
         .map(|i| hash(ids.get(i)))
         .collect();
+    let blocks: Vec<Vec<Vec<u32>>> = hashes
+        .par_chunks(BLOCK)
+        .enumerate()
+        .map(|(b, block)| {
+            let mut by_shard: Vec<Vec<u32>> = (0..SHARDS)
+                .map(|_| Vec::with_capacity(block.len() / SHARDS * 2))
+                .collect();
+            for (k, &h) in block.iter().enumerate() {
+                by_shard[shard(h)].push((b * BLOCK + k) as u32);
+            }
+            by_shard
+        })
+        .collect();
     let built: Vec<Shard> = (0..SHARDS)
         .into_par_iter()
         .map(|s| {
-            let mut table = HashTable::with_capacity(hashes.len() / SHARDS + 16);
+            let count = blocks.iter().map(|b| b[s].len()).sum();
+            let mut table = HashTable::with_capacity(count);
             let mut duplicates = Vec::new();
-            for (i, &h) in hashes.iter().enumerate() {
-                if shard(h) != s {
-                    continue;
-                }
-                let id = ids.get(i as u32);
-                match table.find(h, |&j| ids.get(j) == id) {
-                    Some(&first) => duplicates.push((i as u32, first)),
-                    None => {
-                        table.insert_unique(h, i as u32, |&j| hashes[j as usize]);
+            for &i in blocks.iter().flat_map(|b| &b[s]) {
+                let (h, id) = (hashes[i as usize], ids.get(i));
+                match table.entry(h, |&j| ids.get(j) == id, |&j| hashes[j as usize]) {
+                    Entry::Occupied(first) => duplicates.push((i, *first.get())),
+                    Entry::Vacant(slot) => {
+                        slot.insert(i);
                     }
                 }
             }
