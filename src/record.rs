@@ -142,6 +142,20 @@ fn hash_str(s: &str) -> u64 {
 }
 
 impl Interner {
+    /// An interner with room for `count` strings of `bytes` bytes in all.
+    pub fn with_capacity(count: usize, bytes: usize) -> Interner {
+        Interner {
+            names: Strings::with_capacity(count, bytes),
+            index: hashbrown::HashTable::with_capacity(count),
+            last: 0,
+        }
+    }
+
+    /// The bytes of all strings together.
+    pub fn text_len(&self) -> usize {
+        self.names.text_len()
+    }
+
     /// The index of `s`, interning it if new.
     pub fn intern(&mut self, s: &str) -> u32 {
         if (self.last as usize) < self.names.len() && self.names.get(self.last) == s {

@@ -154,6 +154,8 @@ impl<R, C> Ingested<R, C> {
 pub struct Fields<'a> {
     bytes: &'a [u8],
     ranges: &'a [Range<usize>],
+    /// Whether `bytes` is the raw row itself, in place in its chunk.
+    in_place: bool,
 }
 
 impl<'a> Fields<'a> {
@@ -164,6 +166,7 @@ impl<'a> Fields<'a> {
         Fields {
             bytes: record.as_slice(),
             ranges,
+            in_place: false,
         }
     }
 
@@ -734,6 +737,7 @@ fn walk_unquoted(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], Fields)
         let fields = Fields {
             bytes: raw,
             ranges: &ranges,
+            in_place: true,
         };
         if !is_blank(fields) {
             visit(line, at, raw, fields);
@@ -795,6 +799,10 @@ fn parse_chunk<P: RowParser>(
         read: 0,
         census: Census::default(),
     };
+    // Checked once for the whole chunk, which settles most rows at once.
+    let whole = simdutf8::basic::from_utf8(&chunk.bytes).ok();
+    let nul = memchr::memchr(0, &chunk.bytes).is_some();
+    let ascii = check_rows && whole.is_some_and(str::is_ascii);
     walk_records(chunk, |line, start, raw, fields| {
         out.read += 1;
         let reject = |column: &str, reason: String| Reject {
@@ -803,13 +811,17 @@ fn parse_chunk<P: RowParser>(
             reason,
             raw: escape_raw(raw),
         };
-        if memchr::memchr(0, raw).is_some() {
+        if nul && memchr::memchr(0, raw).is_some() {
             out.rejects.push(reject("", "the row holds a NUL byte (0x00): the file is damaged or not a text file; export it again".into()));
             return;
         }
-        // One UTF-8 check per row, on the fields: unquoting only drops ASCII quotes, so
-        // the fields are text exactly when the raw row is.
-        let text = match simdutf8::basic::from_utf8(fields.bytes) {
+        // A row in place in a chunk that is all text is text: it lies between ASCII line
+        // ends. Otherwise one check per row, on the fields: unquoting only drops ASCII
+        // quotes, so the fields are text exactly when the raw row is.
+        let in_whole = whole
+            .filter(|_| fields.in_place)
+            .and_then(|w| w.get(start..start + raw.len()));
+        let text = match in_whole.map_or_else(|| simdutf8::basic::from_utf8(fields.bytes), Ok) {
             Ok(text) => text,
             Err(_) => {
                 let valid = std::str::from_utf8(raw)
@@ -823,7 +835,7 @@ fn parse_chunk<P: RowParser>(
                 return;
             }
         };
-        if check_rows && !fields.bytes.is_ascii() {
+        if check_rows && !ascii && !fields.bytes.is_ascii() {
             out.census.non_ascii_rows += 1;
         }
         accept(

@@ -205,23 +205,30 @@ impl Roster {
         self.find(id)
     }
 
-    /// The other cells of `people`, read again from the roster file, in the order given.
+    /// The other cells of `people`, read again from the roster file, in the order given;
+    /// batches of people are read on the workers.
     pub fn details(&self, people: &[u32]) -> Result<Vec<Details>> {
         let offsets: Vec<u64> = people.iter().map(|&p| self.offset[p as usize]).collect();
-        let records = records_at(&self.source, &self.name, &offsets)?;
-        Ok(records
-            .iter()
-            .map(|(record, _)| {
-                reparse(record, &self.layout, |row| Details {
-                    name: row.text(NAME).into(),
-                    room: row.optional(ROOM),
-                    college: row.optional(COLLEGE),
-                    class: row.optional(CLASS),
-                    phone: row.optional(PHONE),
-                    counselor: row.optional(COUNSELOR),
-                })
+        let batches: Vec<Vec<Details>> = offsets
+            .par_chunks(4096)
+            .map(|batch| {
+                let records = records_at(&self.source, &self.name, batch)?;
+                Ok(records
+                    .iter()
+                    .map(|(record, _)| {
+                        reparse(record, &self.layout, |row| Details {
+                            name: row.text(NAME).into(),
+                            room: row.optional(ROOM),
+                            college: row.optional(COLLEGE),
+                            class: row.optional(CLASS),
+                            phone: row.optional(PHONE),
+                            counselor: row.optional(COUNSELOR),
+                        })
+                    })
+                    .collect())
             })
-            .collect())
+            .collect::<Result<_>>()?;
+        Ok(batches.into_iter().flatten().collect())
     }
 }
 

@@ -155,9 +155,14 @@ pub fn finish(
     };
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();
+    // Room for every chunk's tubes: most are in one chunk only.
+    let tubes = Interner::with_capacity(
+        parts.iter().map(|p| p.state.tubes.len()).sum(),
+        parts.iter().map(|p| p.state.tubes.text_len()).sum(),
+    );
     let (mut rounds, mut tubes, mut sites, mut unregistered) = (
         Interner::default(),
-        Interner::default(),
+        tubes,
         Interner::default(),
         Interner::default(),
     );
