@@ -561,41 +561,57 @@ fn run_pass<P: RowParser>(
     };
     let layout = header::match_header(name, header_line, &headers, specs)?;
 
+    // The reader cuts chunks, a thread of its own hashes them in order, the workers parse
+    // them; a chunk's buffer goes back to the reader when both are done with it. Hashing
+    // is the slowest sequential step, so it does not hold up the cutting.
     let capacity = 2 * rayon::current_num_threads().max(1);
-    let (tx, rx) = crossbeam_channel::bounded::<Chunk>(capacity);
-    let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<u8>>(capacity + 2);
+    let (tx, rx) = crossbeam_channel::bounded::<Arc<Chunk>>(capacity);
+    let (hash_tx, hash_rx) = crossbeam_channel::bounded::<Arc<Chunk>>(2 * capacity);
+    let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<u8>>(3 * capacity + 2);
+    let recycle = |chunk: Arc<Chunk>| {
+        if let Some(chunk) = Arc::into_inner(chunk) {
+            let _ = spare_tx.try_send(chunk.bytes);
+        }
+    };
     let mut cutter = cutter.recycle(spare_rx);
-    let (outs, cut) = std::thread::scope(|scope| {
-        let reader = scope.spawn(move || -> std::result::Result<(Sha256, u64), CutError> {
-            let mut total = 0u64;
+    let (outs, cut, hashed) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> std::result::Result<(), CutError> {
             while let Some(chunk) = cutter.next_chunk(false)? {
-                hasher.update(&chunk.bytes);
-                total += chunk.bytes.len() as u64;
-                if tx.send(chunk).is_err() {
+                let chunk = Arc::new(chunk);
+                if hash_tx.send(chunk.clone()).is_err() || tx.send(chunk).is_err() {
                     break;
                 }
             }
-            Ok((hasher, total))
+            Ok(())
+        });
+        let hashing = scope.spawn(|| {
+            let mut total = 0u64;
+            for chunk in hash_rx {
+                hasher.update(&chunk.bytes);
+                total += chunk.bytes.len() as u64;
+                recycle(chunk);
+            }
+            (hasher, total)
         });
         let mut outs: Vec<ChunkOut<P::Record, P::Part>> = rx
             .into_iter()
             .par_bridge()
             .map(|chunk| {
                 let out = parse_chunk(&chunk, &layout, check_rows, parser);
-                let _ = spare_tx.try_send(chunk.bytes);
+                recycle(chunk);
                 out
             })
             .collect();
         outs.sort_by_key(|o| o.index);
-        (outs, reader.join())
+        (outs, reader.join(), hashing.join())
     });
-    match cut {
-        Ok(Ok((hasher, total))) => {
+    match (cut, hashed) {
+        (Ok(Ok(())), Ok((hasher, total))) => {
             pass.sha256 = encoding::hex(&hasher.finalize());
             pass.bytes += total;
         }
-        Ok(Err(e)) => return Err(cut_error(&path, name, e)),
-        Err(_) => return Err(Error::Internal("the reader thread panicked".into())),
+        (Ok(Err(e)), _) => return Err(cut_error(&path, name, e)),
+        _ => return Err(Error::Internal("the reader thread panicked".into())),
     }
     for out in &outs {
         pass.census.add(&out.census);
