@@ -232,8 +232,9 @@ impl Roster {
     }
 }
 
-/// The index is split in shards by hash, built in parallel.
-const SHARDS: usize = 16;
+/// The index is split in shards by hash, built in parallel; 256 keep a shard of a city
+/// roster (40,000 people) in a core's cache while it is built.
+const SHARDS: usize = 256;
 
 fn hash(id: &str) -> u64 {
     FixedState::default().hash_one(id)
@@ -249,23 +250,21 @@ fn shard(hash: u64) -> usize {
 type Shard = (HashTable<u32>, Vec<(u32, u32)>);
 
 /// Indexes `ids` by hash; returns the index and, for every later duplicate, its
-/// position and that of the first. The positions are first sorted by shard, block by
-/// block, so that each shard is then built from its own positions, in file order.
+/// position and that of the first. Hashes are computed and sorted by shard block by
+/// block, so that each shard is then built from its own hashes and positions, read in
+/// file order, into a table small enough to stay in cache.
 fn build_index(ids: &Strings) -> (Vec<HashTable<u32>>, Vec<(u32, u32)>) {
-    const BLOCK: usize = 1 << 16;
-    let hashes: Vec<u64> = (0..ids.len() as u32)
+    const BLOCK: usize = 1 << 18;
+    let blocks: Vec<Vec<Vec<(u64, u32)>>> = (0..ids.len().div_ceil(BLOCK))
         .into_par_iter()
-        .map(|i| hash(ids.get(i)))
-        .collect();
-    let blocks: Vec<Vec<Vec<u32>>> = hashes
-        .par_chunks(BLOCK)
-        .enumerate()
-        .map(|(b, block)| {
-            let mut by_shard: Vec<Vec<u32>> = (0..SHARDS)
-                .map(|_| Vec::with_capacity(block.len() / SHARDS * 2))
+        .map(|b| {
+            let end = ((b + 1) * BLOCK).min(ids.len());
+            let mut by_shard: Vec<Vec<(u64, u32)>> = (0..SHARDS)
+                .map(|_| Vec::with_capacity((end - b * BLOCK) / SHARDS * 2))
                 .collect();
-            for (k, &h) in block.iter().enumerate() {
-                by_shard[shard(h)].push((b * BLOCK + k) as u32);
+            for i in (b * BLOCK..end).map(|i| i as u32) {
+                let h = hash(ids.get(i));
+                by_shard[shard(h)].push((h, i));
             }
             by_shard
         })
@@ -276,9 +275,9 @@ fn build_index(ids: &Strings) -> (Vec<HashTable<u32>>, Vec<(u32, u32)>) {
             let count = blocks.iter().map(|b| b[s].len()).sum();
             let mut table = HashTable::with_capacity(count);
             let mut duplicates = Vec::new();
-            for &i in blocks.iter().flat_map(|b| &b[s]) {
-                let (h, id) = (hashes[i as usize], ids.get(i));
-                match table.entry(h, |&j| ids.get(j) == id, |&j| hashes[j as usize]) {
+            for &(h, i) in blocks.iter().flat_map(|b| &b[s]) {
+                let same = |&j: &u32| ids.get(j) == ids.get(i);
+                match table.entry(h, same, |&j| hash(ids.get(j))) {
                     Entry::Occupied(first) => duplicates.push((i, *first.get())),
                     Entry::Vacant(slot) => {
                         slot.insert(i);
