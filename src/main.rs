@@ -11,6 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     no_huge_pages();
+    prompt_purge();
     let cli = poolscreen::cmd::Cli::parse();
     let status = poolscreen::cmd::main(cli).unwrap_or_else(|err| {
         eprintln!("poolscreen: error: {err}");
@@ -29,5 +30,21 @@ fn no_huge_pages() {
     // ours; if the kernel refuses, the process simply keeps huge pages.
     unsafe {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
+/// Has mimalloc give freed memory back to the system after 100 ms instead of its default
+/// second. At city scale a stage frees hundreds of megabytes (the chunks' rows, once
+/// merged) while the next stage allocates its own: measured on a ten-million-person
+/// round, the peak memory drops from about 1.5 GB to 1.25 GB, at the same speed.
+fn prompt_purge() {
+    // `mi_option_purge_delay` in mimalloc.h; set only when it holds the default of the
+    // mimalloc version built (1000 ms), so a setting from the environment is kept.
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: reading and setting an allocator option touches no memory of ours.
+    unsafe {
+        if libmimalloc_sys::mi_option_get(PURGE_DELAY) == 1000 {
+            libmimalloc_sys::mi_option_set(PURGE_DELAY, 100);
+        }
     }
 }
