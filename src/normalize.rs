@@ -30,7 +30,7 @@ fn is_plain(bytes: &[u8]) -> bool {
     true
 }
 
-/// `value`, all ASCII, without the white space `str::trim` removes (which, unlike
+/// `value` without the ASCII white space `str::trim` removes (which, unlike
 /// `u8::is_ascii_whitespace`, includes the vertical tab).
 fn trim_ascii(value: &str) -> &str {
     let space = |b: &u8| *b == b' ' || (b'\t'..=b'\r').contains(b);
@@ -50,7 +50,8 @@ pub fn clean(value: &str) -> Cow<'_, str> {
         return Cow::Borrowed(trim_ascii(value));
     }
     if is_plain(value.as_bytes()) {
-        return Cow::Borrowed(value.trim());
+        // The only white space plain text can hold is ASCII.
+        return Cow::Borrowed(trim_ascii(value));
     }
     let stable = is_nfkc_quick(value.chars()) == IsNormalized::Yes;
     if stable && !value.chars().any(is_zero_width) {
