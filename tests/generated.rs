@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::path::Path;
@@ -125,10 +126,18 @@ fn a_dirty_round_shows_every_injected_fault_and_nothing_else() {
         assert!(injected, "unexpected anomaly {a:?}");
     }
 
-    // Conservation for every input, against the files' own line counts.
+    // Conservation for every input, against the files' own line counts; the hash and size
+    // are those of the whole file (GB18030 and with a BOM, several chunks each).
     let m = manifest(&round.path("out"));
     for input in m["inputs"].as_array().unwrap() {
         let path = round.path(input["path"].as_str().unwrap());
+        let bytes = fs::read(&path).unwrap();
+        let sha: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(input["sha256"].as_str().unwrap(), sha, "{path:?}");
+        assert_eq!(input["bytes"].as_u64().unwrap(), bytes.len() as u64);
         let data_lines = fs::read(&path)
             .unwrap()
             .iter()
