@@ -50,22 +50,33 @@ PROFILE = """
 ## Where the time goes
 
 `POOLSCREEN_TIMINGS=1 poolscreen run …` prints each stage's wall time, RSS and peak. On the 10,000,000-person
-round: roster 2.3–3.9 s (1.0 GB), samples about 1.6 s (0.63 GB), results 0.1–0.4 s, reconciliation 0.7–0.9 s,
-lists 0.2 s, export about 1.3 s (of which about 0.8 s builds the two Excel workbooks, one per thread). The roster
-stage varies most: it is where the kernel time lands, and that variance alone moves the 10,000,000-person run
-between about 6.5 and 8 s, and with it the 10M ÷ 1M ratio around the 11× line. `perf record` over the whole run (user and kernel time, about 9 s of CPU on
-the two cores) shows: the kernel zeroing fresh pages 10–28% (it varies from run to run with the system time,
-0.5–4 s), csv_core's record parser 8%, SHA-256 of the inputs 7% (SHA-NI; the contract puts every input's
-hash in the manifest), the roster ID table and lookups 6%, cell access, NFKC and trimming 11%, UTF-8 checks
-4%, the reconciliation sorts 2–4%.
+round (each run's are in `target/compare/stages-10000000-*.txt`): roster 1.4–1.5 s (1.0 GB), samples about
+1.0 s (0.63 GB), results 0.15 s, reconciliation 0.35–0.45 s, lists 0.15 s, export 0.6–0.75 s (all files are
+written side by side; the retest workbook, about 0.55 s on one thread, is the longest).
 
-What 0.33× of DuckDB would take: DuckDB does this round in about 9 s here, so poolscreen would need about
-3 s, that is about 6 s of CPU on two cores, while parsing and hashing 1.7 GB alone costs about 2.5 s of CPU.
-The levers left are (1) memory-mapping the inputs instead of copying them and keeping the allocator from
-returning and re-faulting pages (the 0.5–4 s of kernel time), (2) a hand-written CSV splitter that finds
-field ends with SIMD instead of csv_core's byte-at-a-time state machine, (3) validating only the roster
-columns the run needs and deferring the rest, as it already does for names and phones, and (4) hashing the
-three inputs on separate threads. The validation, anomaly checks and the hash are what DuckDB does not do.
+`perf record -g --call-graph dwarf` over the whole run (about 7 s of CPU on the two cores) shows:
+
+| where | share of CPU |
+|---|---:|
+| parsing rows: splitting, the UTF-8 check, cleaning and validating every cell, resolving people (roster, samples, results) | 43% |
+| of which cleaning and validating cells (`RowParser::parse`) | 24% |
+| SHA-256 of the inputs (SHA-NI; the contract puts every input's hash in the manifest) | 12% |
+| kernel: first touch of fresh memory (page faults), included in the rows above and below | 14% |
+| kernel: reading the files, returning memory | 9% |
+| cutting chunks (quote-aware, line counting) | 4% |
+| merging chunks, building the roster's ID index | 6% |
+| reconciliation, lists, re-reading roster rows for the lists | 7% |
+| export: the two workbooks 7%, tubes table 3%, other Parquet and CSV 2% | 12% |
+
+What 0.33× of DuckDB would take: DuckDB does this round in about 8–9 s here, so poolscreen would need about
+2.6–3 s, that is at most about 5 s of CPU on two cores (parallel stages keep both cores about 90% busy). Hashing
+1.7 GB (0.9 s), reading and cutting it (0.5 s) and touching the memory that holds ten million people and ten million
+samples (about 1 s of page faults) already cost about 2.4 s; what is left, 2.6 s, would have to cover parsing,
+cleaning and validating 20 million rows (3 s today), reconciling, and writing every table and both workbooks
+(1 s today). The hash, the validation of every cell, the anomaly checks and the workbooks are work DuckDB does
+not do. Levers not taken: memory-mapping the inputs (saves the read copy, but a file truncated during a run would
+crash the process instead of failing cleanly), keeping freed memory instead of returning it (0.2 s faster, but
+about 1.6 GB peak instead of 1.2 GB), and smaller rows (line numbers as 32-bit integers).
 """
 
 
