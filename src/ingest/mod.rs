@@ -1,9 +1,10 @@
 //! Stage 1: reading the input files into typed records and rejects.
 //!
 //! A reader thread reads the header, then cuts the file into chunks of whole records
-//! ([`split`]), hashing them on the way, and sends them through a bounded channel to
-//! rayon workers, which parse the CSV, check the text encoding ([`encoding`]), clean
-//! every value ([`crate::normalize`]) and validate it ([`values`]). Worker results merge in chunk order, so the records and rejects come
+//! ([`split`]) and sends them through bounded channels to a hashing thread and to rayon
+//! workers, which split the records into fields, check the text encoding
+//! ([`encoding`]), clean every value ([`crate::normalize`]) and validate it
+//! ([`values`]). Worker results merge in chunk order, so the records and rejects come
 //! out in file order whatever the thread count, and line numbers are exact.
 //!
 //! Rows that break a rule are rejects, never fatal: for every file,
@@ -611,7 +612,7 @@ fn run_pass<P: RowParser>(
             pass.bytes += total;
         }
         (Ok(Err(e)), _) => return Err(cut_error(&path, name, e)),
-        _ => return Err(Error::Internal("the reader thread panicked".into())),
+        _ => return Err(Error::Internal("the reader or hashing thread panicked".into())),
     }
     for out in &outs {
         pass.census.add(&out.census);
