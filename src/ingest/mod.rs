@@ -612,7 +612,11 @@ fn run_pass<P: RowParser>(
             pass.bytes += total;
         }
         (Ok(Err(e)), _) => return Err(cut_error(&path, name, e)),
-        _ => return Err(Error::Internal("the reader or hashing thread panicked".into())),
+        _ => {
+            return Err(Error::Internal(
+                "the reader or hashing thread panicked".into(),
+            ))
+        }
     }
     for out in &outs {
         pass.census.add(&out.census);
