@@ -13,7 +13,7 @@ use crate::ingest::roster::Roster;
 use crate::ingest::values::format_local;
 use crate::ingest::Reject;
 use crate::privacy::Privacy;
-use crate::reconcile::{Reconciled, Source};
+use crate::reconcile::{Reconciled, Source, TubeBuildings};
 use crate::record::{Details, Micros};
 use crate::retest::Entry;
 use crate::summarize::{BuildingRow, MissingEntry};
@@ -576,25 +576,10 @@ pub fn tubes_frame(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
     let buildings: Vec<Option<Cow<str>>> = rec
         .tubes
         .par_iter()
-        .map(|t| {
-            let mut found: Vec<u32> = rec
-                .members_of(t)
-                .iter()
-                .filter(|m| m.person < rec.roster_len)
-                .map(|m| roster.building[m.person as usize])
-                .collect();
-            found.sort_unstable();
-            found.dedup();
-            let name = |b: &u32| &*roster.buildings[*b as usize];
-            match found.len() {
-                0 => None,
-                1 => Some(Cow::Borrowed(name(&found[0]))),
-                _ => {
-                    let mut names: Vec<&str> = found.iter().map(name).collect();
-                    names.sort_by(|a, b| crate::order::natural_cmp(a, b));
-                    Some(Cow::Owned(names.join(";")))
-                }
-            }
+        .map(|t| match rec.buildings_of(roster, t) {
+            TubeBuildings::None => None,
+            TubeBuildings::One(name) => Some(Cow::Borrowed(name)),
+            TubeBuildings::Several(names) => Some(Cow::Owned(names.join(";"))),
         })
         .collect();
     let tubes = &rec.tubes;

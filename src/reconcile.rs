@@ -172,6 +172,39 @@ impl Reconciled {
     pub fn site(&self, site: u32) -> Option<&str> {
         (site != NONE).then(|| &*self.set.sites[site as usize])
     }
+
+    /// The buildings of the roster people in `tube`, each once, in natural order. A tube
+    /// of one building, the common case, is answered without allocating.
+    pub fn buildings_of<'a>(&self, roster: &'a Roster, tube: &Tube) -> TubeBuildings<'a> {
+        let mut registered = self
+            .members_of(tube)
+            .iter()
+            .filter(|m| m.person < self.roster_len)
+            .map(|m| roster.building[m.person as usize]);
+        let name = |b: &u32| &*roster.buildings[*b as usize];
+        let Some(first) = registered.next() else {
+            return TubeBuildings::None;
+        };
+        if registered.clone().all(|b| b == first) {
+            return TubeBuildings::One(name(&first));
+        }
+        let mut found: Vec<u32> = std::iter::once(first).chain(registered).collect();
+        found.sort_unstable();
+        found.dedup();
+        let mut names: Vec<&str> = found.iter().map(name).collect();
+        names.sort_by(|a, b| natural_cmp(a, b));
+        TubeBuildings::Several(names)
+    }
+}
+
+/// The buildings of a tube's people on the roster.
+pub enum TubeBuildings<'a> {
+    /// Nobody in the tube is on the roster.
+    None,
+    /// Everyone on the roster in the tube lives in this building.
+    One(&'a str),
+    /// Two or more buildings, in natural order: a pool across buildings.
+    Several(Vec<&'a str>),
 }
 
 /// What reconciliation needs besides the records.
@@ -416,39 +449,20 @@ fn tube_anomalies(
                 ),
             });
         }
-        let mut registered = members
-            .iter()
-            .filter(|m| m.person < rec.roster_len)
-            .map(|m| roster.building[m.person as usize]);
-        let one = registered.next();
-        if registered.any(|b| Some(b) != one) {
-            let mut buildings: Vec<u32> = members
-                .iter()
-                .filter(|m| m.person < rec.roster_len)
-                .map(|m| roster.building[m.person as usize])
-                .collect();
-            buildings.sort_unstable();
-            buildings.dedup();
-            if buildings.len() > 1 {
-                let mut names: Vec<&str> = buildings
-                    .iter()
-                    .map(|&b| &*roster.buildings[b as usize])
-                    .collect();
-                names.sort_by(|a, b| natural_cmp(a, b));
-                anomalies.push(Anomaly {
-                    round: tube.round,
-                    kind: AnomalyKind::MixedBuildings,
-                    tube_id: Some(rec.tube_id(tube).into()),
-                    person_id: None,
-                    source: Source::Samples,
-                    line: Some(line_of(&members[0])),
-                    detail: format!(
-                        "the pool holds people of {} buildings: {}",
-                        names.len(),
-                        names.join(", ")
-                    ),
-                });
-            }
+        if let TubeBuildings::Several(names) = rec.buildings_of(roster, tube) {
+            anomalies.push(Anomaly {
+                round: tube.round,
+                kind: AnomalyKind::MixedBuildings,
+                tube_id: Some(rec.tube_id(tube).into()),
+                person_id: None,
+                source: Source::Samples,
+                line: Some(line_of(&members[0])),
+                detail: format!(
+                    "the pool holds people of {} buildings: {}",
+                    names.len(),
+                    names.join(", ")
+                ),
+            });
         }
     }
     // The same tube_id in several rounds.
