@@ -78,7 +78,7 @@ impl Strings {
             text.push_str(&part.text);
         }
         let mut ends = vec![0usize; counts.iter().sum()];
-        crate::ingest::pieces_mut(&mut ends, &counts)
+        pieces_mut(&mut ends, &counts)
             .into_par_iter()
             .zip(parts)
             .zip(bases)
@@ -115,6 +115,18 @@ impl Strings {
         self.text.push_str(&other.text);
         self.ends.extend(other.ends.iter().map(|e| e + base));
     }
+}
+
+/// `slice` cut into consecutive pieces of the lengths `counts`, which must add up to at
+/// most its length: each chunk's rows can then be written into place on a worker.
+pub fn pieces_mut<'a, T>(mut slice: &'a mut [T], counts: &[usize]) -> Vec<&'a mut [T]> {
+    let mut pieces = Vec::with_capacity(counts.len());
+    for &count in counts {
+        let (piece, rest) = std::mem::take(&mut slice).split_at_mut(count);
+        pieces.push(piece);
+        slice = rest;
+    }
+    pieces
 }
 
 /// Interns strings: each distinct string gets the next index, in first-seen order.

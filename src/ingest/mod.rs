@@ -1010,18 +1010,6 @@ pub fn reparse<T>(
     parse(&mut row)
 }
 
-/// `slice` cut into consecutive pieces of the lengths `counts`, which must add up to at
-/// most its length: each chunk's rows can then be written into place on a worker.
-pub fn pieces_mut<'a, T>(mut slice: &'a mut [T], counts: &[usize]) -> Vec<&'a mut [T]> {
-    let mut pieces = Vec::with_capacity(counts.len());
-    for &count in counts {
-        let (piece, rest) = std::mem::take(&mut slice).split_at_mut(count);
-        pieces.push(piece);
-        slice = rest;
-    }
-    pieces
-}
-
 /// The first failure names the column; the others join the reason.
 fn describe_failures(layout: &Layout, failures: &[(usize, String)]) -> (String, String) {
     let Some((first_col, _)) = failures.first() else {

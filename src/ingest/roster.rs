@@ -7,12 +7,9 @@
 
 use super::header::{ColumnSpec, Layout};
 use super::values::{self, MAX_PERSON_ID};
-use super::{
-    pieces_mut, raw_text, records_at, reparse, Ingested, InputReport, Reject, Row, RowParser,
-    Source,
-};
+use super::{raw_text, records_at, reparse, Ingested, InputReport, Reject, Row, RowParser, Source};
 use crate::error::Result;
-use crate::record::{Details, Interner, Status, Strings};
+use crate::record::{pieces_mut, Details, Interner, Status, Strings};
 use foldhash::fast::FixedState;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;

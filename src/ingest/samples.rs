@@ -6,9 +6,9 @@
 use super::header::ColumnSpec;
 use super::roster::Roster;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
-use super::{pieces_mut, Ingested, InputReport, Reject, Row, RowParser};
+use super::{Ingested, InputReport, Reject, Row, RowParser};
 use crate::order::natural_cmp;
-use crate::record::{Interner, Micros, Sample, NONE};
+use crate::record::{pieces_mut, Interner, Micros, Sample, NONE};
 use rayon::prelude::*;
 
 const TUBE_ID: usize = 0;
@@ -65,6 +65,10 @@ pub struct SamplePart {
     unregistered: Interner,
     /// The roster index of the last person found, to try their neighbours first.
     last_person: u32,
+    /// The earliest sampling time of the chunk's samples.
+    earliest: Option<Micros>,
+    /// Whether some sample of the chunk has no round.
+    without_round: bool,
 }
 
 /// The bit that marks a chunk-local person index as not on the roster.
@@ -102,6 +106,8 @@ impl RowParser for SampleParser<'_> {
             .cell(ROUND)
             .filter(|r| !r.is_empty())
             .map_or(NONE, |r| part.rounds.intern(&r));
+        part.without_round |= round == NONE;
+        part.earliest = Some(part.earliest.map_or(sampled_at, |e| e.min(sampled_at)));
         let site = row
             .cell(SITE)
             .filter(|s| !s.is_empty())
@@ -145,10 +151,7 @@ pub fn finish(
     today: Micros,
 ) -> (SampleSet, InputReport, Vec<Reject>) {
     let parts = ingested.parts;
-    let earliest = parts
-        .par_iter()
-        .filter_map(|p| p.rows.iter().map(|s| s.sampled_at).min())
-        .min();
+    let earliest = parts.iter().filter_map(|p| p.state.earliest).min();
     let default_round = match round {
         Some(r) => r.to_string(),
         None => values::local_date(earliest.unwrap_or(today)),
@@ -180,10 +183,7 @@ pub fn finish(
         .collect();
     // Rounds in natural order: those some row names, the default round when some row
     // has no round (or there is no sample at all).
-    let default_used = total == 0
-        || parts
-            .par_iter()
-            .any(|p| p.rows.iter().any(|s| s.round == NONE));
+    let default_used = total == 0 || parts.iter().any(|p| p.state.without_round);
     let default_index = rounds.intern(&default_round);
     let names = rounds.into_names();
     let mut used = vec![false; names.len()];
