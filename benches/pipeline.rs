@@ -14,8 +14,6 @@ use poolscreen::privacy::Privacy;
 use poolscreen::progress::Progress;
 use poolscreen::reconcile::{self, Settings, Source};
 use poolscreen::rules::Rules;
-use poolscreen::{retest, summarize};
-use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -89,26 +87,7 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
         &settings,
     );
     group.bench_function("retest_missing_and_buildings", |b| {
-        b.iter(|| {
-            let mut list = retest::retest_list(&rec);
-            let buildings = summarize::buildings(&roster, &rec, &list);
-            let mut missing = summarize::missing(&roster, &rec);
-            let mut people: Vec<u32> = list
-                .iter()
-                .map(|e| e.person)
-                .chain(missing.iter().map(|m| m.person))
-                .collect();
-            people.sort_unstable();
-            people.dedup();
-            let details: FxHashMap<u32, _> = people
-                .iter()
-                .copied()
-                .zip(roster.details(&people).unwrap())
-                .collect();
-            retest::sort(&mut list, &roster, &rec, &details);
-            summarize::sort_missing(&mut missing, &roster, &details);
-            (list, buildings, missing)
-        })
+        b.iter(|| pipeline::lists(&roster, &rec).unwrap())
     });
     drop(rec);
 

@@ -239,10 +239,40 @@ pub fn analyse(
     let rec = reconcile::reconcile(roster, samples, results, result_columns, retests, settings);
     drop(stage);
     let stage = progress.stage("lists");
-    let mut retest_list = retest::retest_list(&rec);
-    let buildings = summarize::buildings(roster, &rec, &retest_list);
-    let mut missing = summarize::missing(roster, &rec);
-    let mut people: Vec<u32> = retest_list
+    let lists = lists(roster, &rec)?;
+    // Every list is made: the sample rows are not needed any more, and at city scale
+    // they are the largest thing held while the outputs are written.
+    let mut rec = rec;
+    rec.set.samples = Vec::new();
+    drop(stage);
+    Ok(Analysis {
+        rec,
+        retests: lists.retests,
+        buildings: lists.buildings,
+        missing: lists.missing,
+        details: lists.details,
+    })
+}
+
+/// The lists and the per-building table of a reconciled round.
+pub struct Lists {
+    /// The retest list, sorted.
+    pub retests: Vec<retest::Entry>,
+    /// The per-building table, sorted.
+    pub buildings: Vec<BuildingRow>,
+    /// The missing list, sorted.
+    pub missing: Vec<MissingEntry>,
+    /// The roster cells of everyone on the two lists.
+    pub details: FxHashMap<u32, Details>,
+}
+
+/// Makes the retest and missing lists and the per-building table, reading the roster
+/// again for the people on the lists.
+pub fn lists(roster: &Roster, rec: &Reconciled) -> Result<Lists> {
+    let mut retests = retest::retest_list(rec);
+    let buildings = summarize::buildings(roster, rec, &retests);
+    let mut missing = summarize::missing(roster, rec);
+    let mut people: Vec<u32> = retests
         .iter()
         .map(|e| e.person)
         .filter(|&p| p < rec.roster_len)
@@ -255,16 +285,10 @@ pub fn analyse(
         .copied()
         .zip(roster.details(&people)?)
         .collect();
-    retest::sort(&mut retest_list, roster, &rec, &details);
-    // Every list is made: the sample rows are not needed any more, and at city scale
-    // they are the largest thing held while the outputs are written.
-    let mut rec = rec;
-    rec.set.samples = Vec::new();
+    retest::sort(&mut retests, roster, rec, &details);
     summarize::sort_missing(&mut missing, roster, &details);
-    drop(stage);
-    Ok(Analysis {
-        rec,
-        retests: retest_list,
+    Ok(Lists {
+        retests,
         buildings,
         missing,
         details,
