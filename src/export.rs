@@ -318,6 +318,41 @@ pub fn buildings_frame(
     ])
 }
 
+/// A listed person's roster cells, read again from the roster, with `--mask` applied to
+/// the name and phone: the one place where both lists take them.
+#[derive(Default)]
+pub struct Contact<'a> {
+    /// The name (masked with `--mask`).
+    pub name: Option<Cow<'a, str>>,
+    /// Room.
+    pub room: Option<&'a str>,
+    /// College.
+    pub college: Option<&'a str>,
+    /// Class.
+    pub class: Option<&'a str>,
+    /// Phone (masked with `--mask`).
+    pub phone: Option<Cow<'a, str>>,
+    /// Counselor.
+    pub counselor: Option<&'a str>,
+}
+
+impl<'a> Contact<'a> {
+    /// The cells of `details`, or none.
+    fn of(details: Option<&'a Details>, privacy: &Privacy) -> Contact<'a> {
+        let Some(d) = details else {
+            return Contact::default();
+        };
+        Contact {
+            name: Some(privacy.name(&d.name)),
+            room: d.room.as_deref(),
+            college: d.college.as_deref(),
+            class: d.class.as_deref(),
+            phone: d.phone.as_deref().map(|p| privacy.phone(p)),
+            counselor: d.counselor.as_deref(),
+        }
+    }
+}
+
 /// One retest row with every value resolved, shared by the Parquet and CSV writers.
 pub struct RetestRow<'a> {
     /// The contract's columns, in order, as text (`None` for null) except the typed ones.
@@ -328,20 +363,11 @@ pub struct RetestRow<'a> {
     pub reason: &'static str,
     /// The person (a pseudonym with `--pseudonymize`).
     pub person_id: Cow<'a, str>,
-    /// Roster fields; `None` for people not on the roster. Masked with `--mask`.
-    pub name: Option<Cow<'a, str>>,
-    /// Building.
+    /// Building; `None` for people not on the roster.
     pub building: Option<&'a str>,
-    /// Room.
-    pub room: Option<&'a str>,
-    /// College.
-    pub college: Option<&'a str>,
-    /// Class.
-    pub class: Option<&'a str>,
-    /// Phone.
-    pub phone: Option<Cow<'a, str>>,
-    /// Counselor.
-    pub counselor: Option<&'a str>,
+    /// Name, room, college, class, phone and counselor; empty for people not on the
+    /// roster.
+    pub contact: Contact<'a>,
     /// The tube.
     pub tube_id: &'a str,
     /// People in the tube.
@@ -377,13 +403,8 @@ pub fn retest_rows<'a>(
                 action: e.action.as_str(),
                 reason: e.reason,
                 person_id: privacy.person_id(rec.person_id(roster, e.person)),
-                name: d.map(|d| privacy.name(&d.name)),
                 building: on_roster.then(|| roster.building_name(e.person)),
-                room: d.and_then(|d| d.room.as_deref()),
-                college: d.and_then(|d| d.college.as_deref()),
-                class: d.and_then(|d| d.class.as_deref()),
-                phone: d.and_then(|d| d.phone.as_deref()).map(|p| privacy.phone(p)),
-                counselor: d.and_then(|d| d.counselor.as_deref()),
+                contact: Contact::of(d, privacy),
                 tube_id: rec.tube_id(tube),
                 tube_size: tube.size as i64,
                 tube_class: tube.class.as_str(),
@@ -403,13 +424,13 @@ pub fn retest_frame(rows: &[RetestRow]) -> Result<DataFrame> {
         text("action", rows.iter().map(|r| Some(r.action))),
         text("reason", rows.iter().map(|r| Some(r.reason))),
         text("person_id", rows.iter().map(|r| Some(&*r.person_id))),
-        text("name", rows.iter().map(|r| r.name.as_deref())),
+        text("name", rows.iter().map(|r| r.contact.name.as_deref())),
         text("building", rows.iter().map(|r| r.building)),
-        text("room", rows.iter().map(|r| r.room)),
-        text("college", rows.iter().map(|r| r.college)),
-        text("class", rows.iter().map(|r| r.class)),
-        text("phone", rows.iter().map(|r| r.phone.as_deref())),
-        text("counselor", rows.iter().map(|r| r.counselor)),
+        text("room", rows.iter().map(|r| r.contact.room)),
+        text("college", rows.iter().map(|r| r.contact.college)),
+        text("class", rows.iter().map(|r| r.contact.class)),
+        text("phone", rows.iter().map(|r| r.contact.phone.as_deref())),
+        text("counselor", rows.iter().map(|r| r.contact.counselor)),
         text("tube_id", rows.iter().map(|r| Some(r.tube_id))),
         int("tube_size", rows.iter().map(|r| r.tube_size)),
         text("tube_class", rows.iter().map(|r| Some(r.tube_class))),
@@ -454,13 +475,13 @@ pub fn write_retest_csv(out: &mut BufWriter<File>, rows: &[RetestRow]) -> Result
                 r.action.to_string(),
                 r.reason.to_string(),
                 r.person_id.to_string(),
-                r.name.as_deref().unwrap_or("").to_string(),
+                r.contact.name.as_deref().unwrap_or("").to_string(),
                 r.building.unwrap_or("").to_string(),
-                r.room.unwrap_or("").to_string(),
-                r.college.unwrap_or("").to_string(),
-                r.class.unwrap_or("").to_string(),
-                r.phone.as_deref().unwrap_or("").to_string(),
-                r.counselor.unwrap_or("").to_string(),
+                r.contact.room.unwrap_or("").to_string(),
+                r.contact.college.unwrap_or("").to_string(),
+                r.contact.class.unwrap_or("").to_string(),
+                r.contact.phone.as_deref().unwrap_or("").to_string(),
+                r.contact.counselor.unwrap_or("").to_string(),
                 r.tube_id.to_string(),
                 r.tube_size.to_string(),
                 r.tube_class.to_string(),
@@ -508,20 +529,10 @@ pub struct MissingRow<'a> {
     pub round: &'a str,
     /// The person (a pseudonym with `--pseudonymize`).
     pub person_id: Cow<'a, str>,
-    /// The name (masked with `--mask`).
-    pub name: Option<Cow<'a, str>>,
     /// Building.
     pub building: &'a str,
-    /// Room.
-    pub room: Option<&'a str>,
-    /// College.
-    pub college: Option<&'a str>,
-    /// Class.
-    pub class: Option<&'a str>,
-    /// Phone (masked with `--mask`).
-    pub phone: Option<Cow<'a, str>>,
-    /// Counselor.
-    pub counselor: Option<&'a str>,
+    /// Name, room, college, class, phone and counselor.
+    pub contact: Contact<'a>,
     /// `on_campus` or `isolated`.
     pub status: &'static str,
 }
@@ -540,13 +551,8 @@ pub fn missing_rows<'a>(
             MissingRow {
                 round: &rec.rounds()[e.round as usize],
                 person_id: privacy.person_id(roster.id(e.person)),
-                name: d.map(|d| privacy.name(&d.name)),
                 building: roster.building_name(e.person),
-                room: d.and_then(|d| d.room.as_deref()),
-                college: d.and_then(|d| d.college.as_deref()),
-                class: d.and_then(|d| d.class.as_deref()),
-                phone: d.and_then(|d| d.phone.as_deref()).map(|p| privacy.phone(p)),
-                counselor: d.and_then(|d| d.counselor.as_deref()),
+                contact: Contact::of(d, privacy),
                 status: roster.status[e.person as usize].as_str(),
             }
         })
@@ -558,13 +564,13 @@ pub fn missing_frame(rows: &[MissingRow]) -> Result<DataFrame> {
     frame(vec![
         text("round", rows.iter().map(|r| Some(r.round))),
         text("person_id", rows.iter().map(|r| Some(&*r.person_id))),
-        text("name", rows.iter().map(|r| r.name.as_deref())),
+        text("name", rows.iter().map(|r| r.contact.name.as_deref())),
         text("building", rows.iter().map(|r| Some(r.building))),
-        text("room", rows.iter().map(|r| r.room)),
-        text("college", rows.iter().map(|r| r.college)),
-        text("class", rows.iter().map(|r| r.class)),
-        text("phone", rows.iter().map(|r| r.phone.as_deref())),
-        text("counselor", rows.iter().map(|r| r.counselor)),
+        text("room", rows.iter().map(|r| r.contact.room)),
+        text("college", rows.iter().map(|r| r.contact.college)),
+        text("class", rows.iter().map(|r| r.contact.class)),
+        text("phone", rows.iter().map(|r| r.contact.phone.as_deref())),
+        text("counselor", rows.iter().map(|r| r.contact.counselor)),
         text("status", rows.iter().map(|r| Some(r.status))),
     ])
 }
