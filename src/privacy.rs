@@ -222,33 +222,31 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
-/// 13812341234 → 138****1234; shorter numbers are masked whole.
+/// 13812341234 → 138****1234; numbers of 7 characters or fewer are masked whole.
 pub fn mask_phone(phone: &str) -> String {
-    let chars: Vec<char> = phone.chars().collect();
-    if chars.len() < 8 {
-        return "*".repeat(chars.len());
-    }
-    let n = chars.len();
-    format!(
-        "{}{}{}",
-        chars[..3].iter().collect::<String>(),
-        "*".repeat(n - 7),
-        chars[n - 4..].iter().collect::<String>()
-    )
+    mask_middle(phone, 3, 4)
 }
 
-/// The first 6 and last 4 characters kept: 110105********002X.
+/// The first 6 and last 4 characters kept: 110105********002X; 10 characters or fewer
+/// are masked whole.
 pub fn mask_id_card(id: &str) -> String {
-    let chars: Vec<char> = id.chars().collect();
-    if chars.len() <= 10 {
-        return "*".repeat(chars.len());
-    }
+    mask_middle(id, 6, 4)
+}
+
+/// `value` with all but its first `head` and last `tail` characters starred, or all of
+/// them when nothing would be hidden otherwise.
+fn mask_middle(value: &str, head: usize, tail: usize) -> String {
+    let chars: Vec<char> = value.chars().collect();
     let n = chars.len();
+    if n <= head + tail {
+        return "*".repeat(n);
+    }
+    let kept = |part: &[char]| part.iter().collect::<String>();
     format!(
         "{}{}{}",
-        chars[..6].iter().collect::<String>(),
-        "*".repeat(n - 10),
-        chars[n - 4..].iter().collect::<String>()
+        kept(&chars[..head]),
+        "*".repeat(n - head - tail),
+        kept(&chars[n - tail..])
     )
 }
 
@@ -277,6 +275,11 @@ mod tests {
         assert_eq!(mask_phone("13812341234"), "138****1234");
         assert_eq!(mask_phone("12345"), "*****");
         assert_eq!(mask_id_card("11010519491231002X"), "110105********002X");
+        // At the edges: nothing is shown unless something is hidden.
+        assert_eq!(mask_phone("1234567"), "*******");
+        assert_eq!(mask_phone("12345678"), "123*5678");
+        assert_eq!(mask_id_card("E123456789"), "**********");
+        assert_eq!(mask_id_card("E1234567890"), "E12345*7890");
     }
 
     #[test]
