@@ -7,12 +7,13 @@
 //! runs the campus scale only.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use poolscreen::export::Staging;
+use poolscreen::export::staging::Staging;
+use poolscreen::export::{self, RoundOutputs, OUTPUT_FILES};
 use poolscreen::generate::{generate, GenerateOptions};
 use poolscreen::pipeline::{self, RunOptions};
 use poolscreen::privacy::Privacy;
 use poolscreen::progress::Progress;
-use poolscreen::reconcile::{self, Settings, Source};
+use poolscreen::reconcile::{self, Settings};
 use poolscreen::rules::Rules;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -59,13 +60,12 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
         })
     });
     group.bench_function("ingest_results", |b| {
-        b.iter(|| pipeline::load_results(&d.join("results.csv"), false, None).unwrap())
+        b.iter(|| pipeline::load_results(&d.join("results.csv"), None).unwrap())
     });
 
     let (set, _, _) =
         pipeline::load_samples(&d.join("samples.csv"), &roster, None, today, None).unwrap();
-    let (results, columns, _, _) =
-        pipeline::load_results(&d.join("results.csv"), false, None).unwrap();
+    let (results, columns, _, _) = pipeline::load_results(&d.join("results.csv"), None).unwrap();
     let rules = Rules::default();
     let settings = Settings {
         pool_size: 10,
@@ -102,17 +102,22 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
     )
     .unwrap();
     let out = tempfile::tempdir().unwrap();
-    let file_of = |_: Source| "input.csv".to_string();
     group.bench_function("export", |b| {
         b.iter(|| {
-            let staging = Staging::new(out.path()).unwrap();
-            pipeline::write_tables(
+            let staging = Staging::new(out.path(), &OUTPUT_FILES).unwrap();
+            export::write_round(
                 &staging,
-                &roster,
-                &analysis,
-                &[],
-                &file_of,
-                &Privacy::default(),
+                &RoundOutputs {
+                    roster: &roster,
+                    rec: &analysis.rec,
+                    retests: &analysis.retests,
+                    buildings: &analysis.buildings,
+                    missing: &analysis.missing,
+                    details: &analysis.details,
+                    inputs: &[],
+                    rejects: &[],
+                    privacy: &Privacy::default(),
+                },
             )
             .unwrap();
             staging.commit().unwrap();

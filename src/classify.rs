@@ -102,6 +102,8 @@ mod tests {
             ct_ic: ic,
             lab_call: call,
             tested_at: None,
+            lab: None,
+            sampled_at: None,
             line: 2,
         }
     }

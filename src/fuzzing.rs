@@ -86,7 +86,7 @@ pub fn samples(data: &[u8]) {
 /// Bytes as a results file.
 pub fn results(data: &[u8]) {
     let file = TempFile::new("results.csv", data);
-    match pipeline::load_results(&file.0, false, None) {
+    match pipeline::load_results(&file.0, None) {
         Ok((rows, _, report, rejects)) => {
             conserved(&report, rejects.len());
             assert_eq!(rows.len() as u64, report.rows_accepted);
@@ -125,9 +125,9 @@ pub fn timestamp(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(micros) = values::timestamp(text) {
+    if let Ok(micros) = crate::time::timestamp(text) {
         assert_eq!(
-            values::timestamp(&values::format_local(micros)),
+            crate::time::timestamp(&crate::time::format_local(micros)),
             Ok(micros),
             "round trip of {text:?}"
         );

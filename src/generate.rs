@@ -9,7 +9,7 @@
 //! listed in `faults.csv`.
 
 use crate::error::{Error, Result};
-use crate::ingest::values::{days_from_civil, format_local};
+use crate::time::{days_from_civil, format_local};
 use rayon::prelude::*;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -646,8 +646,9 @@ fn inject_faults(
         );
     }
     // mixed_buildings and sampled_on_leave
-    let n = sample("D0000006", &x(8), &at, &label);
-    sample("D0000006", &x(1), &at, &label);
+    // The line cited is the earliest swab's, then the smallest person_id's: X00001.
+    sample("D0000006", &x(8), &at, &label);
+    let n = sample("D0000006", &x(1), &at, &label);
     record(
         "anomaly",
         "mixed_buildings",
@@ -703,8 +704,9 @@ fn inject_faults(
         result(t, "未检出", "未检出", "28.1", "阴性", &label);
     }
     // conflicting_results
-    let n = result("D0000002", "", "", "27.5", "阴性", &label);
-    result("D0000002", "31.2", "32.4", "27.5", "阳性", &label);
+    // The line cited is the deciding row's: the positive one.
+    result("D0000002", "", "", "27.5", "阴性", &label);
+    let n = result("D0000002", "31.2", "32.4", "27.5", "阳性", &label);
     record(
         "anomaly",
         "conflicting_results",
@@ -743,10 +745,10 @@ mod tests {
 
     #[test]
     fn sample_time_forms_parse_back() {
-        let at = crate::ingest::values::timestamp("2022-04-10 07:05:20").unwrap();
+        let at = crate::time::timestamp("2022-04-10 07:05:20").unwrap();
         for form in 0..4 {
             let text = sample_time(at, form);
-            assert_eq!(crate::ingest::values::timestamp(&text), Ok(at), "{text}");
+            assert_eq!(crate::time::timestamp(&text), Ok(at), "{text}");
         }
     }
 

@@ -2,6 +2,8 @@
 //! sampling records and the lab's results go in; the retest list, the missing list and
 //! per-building figures come out. See `ARCHITECTURE.md` for the map of the stages.
 
+#![warn(missing_docs)]
+
 pub mod classify;
 pub mod cmd;
 pub mod error;
@@ -9,7 +11,6 @@ pub mod export;
 pub mod fuzzing;
 pub mod generate;
 pub mod ingest;
-pub mod manifest;
 pub mod normalize;
 pub mod order;
 pub mod pipeline;
@@ -19,5 +20,6 @@ pub mod reconcile;
 pub mod record;
 pub mod retest;
 pub mod rules;
+pub mod strings;
 pub mod summarize;
-pub mod workbook;
+pub mod time;

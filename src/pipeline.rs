@@ -3,26 +3,25 @@
 //! can time each.
 
 use crate::error::{Error, Result};
-use crate::export::{self, Staging, OUTPUT_FILES};
+use crate::export::manifest::{self, InputEntry, Manifest, RulesEntry};
+use crate::export::staging::Staging;
+use crate::export::{self, RoundOutputs, OUTPUT_FILES};
 use crate::ingest::roster::{Roster, RosterParser};
 use crate::ingest::samples::{SampleParser, SampleSet};
-use crate::ingest::{self, results, roster, samples, values, InputReport, Reject};
-use crate::manifest::{InputEntry, Manifest, OutputEntry, RulesEntry, Totals};
+use crate::ingest::{self, results, roster, samples, InputReport, Reject};
 use crate::privacy::Privacy;
 use crate::progress::Progress;
-use crate::reconcile::{self, Reconciled, Settings, Source};
-use crate::record::{Class, Details, LabResult, ResultColumns};
+use crate::reconcile::{self, Reconciled, Settings};
+use crate::record::{Details, InputKind, LabResult, Micros, ResultColumns};
 use crate::retest;
 use crate::rules::Rules;
 use crate::summarize::{self, BuildingRow, MissingEntry};
-use crate::workbook;
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// What `poolscreen run` was asked to do.
+/// What `poolscreen run` was asked to do, checked: every value here is usable (see
+/// [`crate::cmd::run::RunArgs::check`]).
 #[derive(Clone, Debug)]
 pub struct RunOptions {
     /// The roster file.
@@ -37,18 +36,18 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// The round label for samples without one.
     pub round: Option<String>,
-    /// The most people a tube may hold.
+    /// The most people a tube may hold, at least 1.
     pub pool_size: usize,
-    /// A TOML rules file overriding the default cutoffs.
-    pub rules: Option<PathBuf>,
+    /// The interpretation rules.
+    pub rules: Rules,
+    /// The rules file they came from, as named on the command line.
+    pub rules_file: Option<String>,
     /// Print nothing but errors.
     pub quiet: bool,
     /// The sheet to read in workbook inputs (the first sheet when `None`).
     pub sheet: Option<String>,
-    /// Mask names, phones and ID card numbers in every output.
-    pub mask: bool,
-    /// Replace person_id by a keyed pseudonym, with the key in this file.
-    pub pseudonymize: Option<PathBuf>,
+    /// The protections of personal data.
+    pub privacy: Privacy,
 }
 
 impl RunOptions {
@@ -64,12 +63,25 @@ impl RunOptions {
             out: out.to_path_buf(),
             round: None,
             pool_size: 10,
-            rules: None,
+            rules: Rules::default(),
+            rules_file: None,
             quiet: true,
             sheet: None,
-            mask: false,
-            pseudonymize: None,
+            privacy: Privacy::default(),
         }
+    }
+
+    /// The input files, each with its kind, in command-line order.
+    pub fn inputs(&self) -> Vec<(InputKind, &Path)> {
+        let mut list = vec![
+            (InputKind::Roster, self.roster.as_path()),
+            (InputKind::Samples, self.samples.as_path()),
+            (InputKind::Results, self.results.as_path()),
+        ];
+        if let Some(r) = &self.retests {
+            list.push((InputKind::Retests, r.as_path()));
+        }
+        list
     }
 }
 
@@ -99,10 +111,10 @@ pub struct Loaded {
     pub result_columns: ResultColumns,
     /// The retest rows and columns, with `--retests`.
     pub retests: Option<(Vec<LabResult>, ResultColumns)>,
-    /// Each input's role and report, in command-line order.
-    pub reports: Vec<(&'static str, InputReport)>,
-    /// Every rejected row with its file, sorted by file then line.
-    pub rejects: Vec<(String, Reject)>,
+    /// Each input's kind and report, in command-line order.
+    pub reports: Vec<(InputKind, InputReport)>,
+    /// Every rejected row with its file's kind, sorted by file then line.
+    pub rejects: Vec<(InputKind, Reject)>,
 }
 
 /// Everything the outputs are made of.
@@ -136,7 +148,7 @@ pub fn load_samples(
     path: &Path,
     roster: &Roster,
     round: Option<&str>,
-    today: i64,
+    today: Micros,
     sheet: Option<&str>,
 ) -> Result<(SampleSet, InputReport, Vec<Reject>)> {
     let parsed = ingest::read_input(
@@ -149,27 +161,38 @@ pub fn load_samples(
     Ok(samples::finish(parsed, roster.len() as u32, round, today))
 }
 
-/// Reads a results file (or, with `retests`, a retests file).
-pub fn load_results(
-    path: &Path,
-    retests: bool,
-    sheet: Option<&str>,
-) -> Result<(Vec<LabResult>, ResultColumns, InputReport, Vec<Reject>)> {
-    let specs = if retests {
-        results::retest_columns()
-    } else {
-        results::COLUMNS
-    };
-    let mut parsed = ingest::read_input(path, &name(path), &specs, &results::ResultParser, sheet)?;
-    let columns = results::columns(&parsed)?;
-    let report = parsed.report.clone();
-    let rejects = std::mem::take(&mut parsed.rejects);
-    Ok((parsed.into_rows(), columns, report, rejects))
+/// The rows of a results or retests file, which columns it has, its report and rejects.
+pub type ResultRows = (Vec<LabResult>, ResultColumns, InputReport, Vec<Reject>);
+
+/// Reads a results file.
+pub fn load_results(path: &Path, sheet: Option<&str>) -> Result<ResultRows> {
+    let parsed = ingest::read_input(
+        path,
+        &name(path),
+        &results::COLUMNS,
+        &results::ResultParser,
+        sheet,
+    )?;
+    results::finish(parsed)
+}
+
+/// Reads a retests file: a results file with `person_id` (and `sampled_at`).
+pub fn load_retests(path: &Path, sheet: Option<&str>) -> Result<ResultRows> {
+    let parsed = ingest::read_input(
+        path,
+        &name(path),
+        &results::RETEST_COLUMNS,
+        &results::RetestParser,
+        sheet,
+    )?;
+    results::finish(parsed)
 }
 
 /// Reads every input of `opts`.
-pub fn load(opts: &RunOptions, today: i64) -> Result<Loaded> {
-    let log = |report: &InputReport| {
+pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
+    let mut rejects: Vec<(InputKind, Reject)> = Vec::new();
+    let mut reports = Vec::new();
+    let mut keep = |kind: InputKind, report: InputReport, list: Vec<Reject>| {
         if !opts.quiet {
             eprintln!(
                 "poolscreen: {}: {} rows read, {} accepted, {} rejected ({})",
@@ -180,39 +203,39 @@ pub fn load(opts: &RunOptions, today: i64) -> Result<Loaded> {
                 report.encoding.as_str()
             );
         }
-    };
-    let mut rejects: Vec<(String, Reject)> = Vec::new();
-    let mut reports = Vec::new();
-    let mut keep = |role: &'static str, report: InputReport, list: Vec<Reject>| {
-        log(&report);
-        let file = report.display();
-        rejects.extend(list.into_iter().map(|r| (file.clone(), r)));
-        reports.push((role, report));
+        rejects.extend(list.into_iter().map(|r| (kind, r)));
+        reports.push((kind, report));
     };
     let progress = Progress::new(opts.quiet);
-    let stage = progress.stage("roster");
     let sheet = opts.sheet.as_deref();
+    let stage = progress.stage("roster");
     let (roster, report, list) = load_roster(&opts.roster, sheet)?;
     drop(stage);
-    keep("roster", report, list);
+    keep(InputKind::Roster, report, list);
     let stage = progress.stage("samples");
     let (samples, report, list) =
         load_samples(&opts.samples, &roster, opts.round.as_deref(), today, sheet)?;
-    keep("samples", report, list);
     drop(stage);
+    keep(InputKind::Samples, report, list);
     let stage = progress.stage("results");
-    let (results, result_columns, report, list) = load_results(&opts.results, false, sheet)?;
+    let (results, result_columns, report, list) = load_results(&opts.results, sheet)?;
     drop(stage);
-    keep("results", report, list);
+    keep(InputKind::Results, report, list);
     let retests = match &opts.retests {
         Some(path) => {
-            let (rows, columns, report, list) = load_results(path, true, sheet)?;
-            keep("retests", report, list);
+            let (rows, columns, report, list) = load_retests(path, sheet)?;
+            keep(InputKind::Retests, report, list);
             Some((rows, columns))
         }
         None => None,
     };
-    rejects.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.line.cmp(&b.1.line)));
+    let display: FxHashMap<InputKind, String> =
+        reports.iter().map(|(k, r)| (*k, r.display())).collect();
+    rejects.sort_by(|a, b| {
+        display[&a.0]
+            .cmp(&display[&b.0])
+            .then(a.1.line.cmp(&b.1.line))
+    });
     Ok(Loaded {
         roster,
         samples,
@@ -298,26 +321,12 @@ pub fn lists(roster: &Roster, rec: &Reconciled) -> Result<Lists> {
 /// Runs the whole pipeline on the current rayon pool and writes the outputs.
 pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let started = now_micros();
-    check_inputs(&input_list(opts), &opts.out)?;
-    let rules = match &opts.rules {
-        Some(path) => Rules::from_file(path, &name(path))?,
-        None => Rules::default(),
-    };
-    if opts.pool_size == 0 {
-        return Err(Error::Usage("--pool-size must be at least 1".into()));
-    }
-    let privacy = Privacy::new(opts.mask, opts.pseudonymize.as_deref())?;
-    let mut loaded = load(opts, started)?;
-    for (_, report) in &loaded.reports {
-        let file = report.display();
-        for (_, reject) in loaded.rejects.iter_mut().filter(|(f, _)| *f == file) {
-            reject.raw = privacy.raw(&reject.raw, &report.columns);
-        }
-    }
+    check_inputs(&opts.inputs(), &opts.out)?;
+    let loaded = load(opts, started)?;
     let default_round = loaded.samples.default_round.clone();
     let settings = Settings {
         pool_size: opts.pool_size,
-        rules: &rules,
+        rules: &opts.rules,
     };
     let roster = loaded.roster;
     let progress = Progress::new(opts.quiet);
@@ -330,63 +339,44 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         loaded.retests,
         &settings,
     )?;
-    let rejects = std::mem::take(&mut loaded.rejects);
-
-    let reports = &loaded.reports;
-    let file_of = |source: Source| -> String {
-        let role = match source {
-            Source::Roster => "roster",
-            Source::Samples => "samples",
-            Source::Results => "results",
-            Source::Retests => "retests",
-        };
-        reports
-            .iter()
-            .find(|(r, _)| *r == role)
-            .map(|(_, report)| report.display())
-            .unwrap_or_default()
-    };
+    let rejects = loaded.rejects;
+    let reports = loaded.reports;
     let rec = &analysis.rec;
-    let counts = [
-        analysis.buildings.len(),
-        analysis.retests.len(),
-        analysis.retests.len(),
-        analysis.retests.len(),
-        analysis.missing.len(),
-        analysis.missing.len(),
-        rec.tubes.len(),
-        rec.anomalies.len(),
-        rejects.len(),
-    ];
+
     let stage = progress.stage("export");
-    let staging = Staging::new(&opts.out)?;
-    write_tables(&staging, &roster, &analysis, &rejects, &file_of, &privacy)?;
+    let staging = Staging::new(&opts.out, &OUTPUT_FILES)?;
+    let outputs = export::write_round(
+        &staging,
+        &RoundOutputs {
+            roster: &roster,
+            rec,
+            retests: &analysis.retests,
+            buildings: &analysis.buildings,
+            missing: &analysis.missing,
+            details: &analysis.details,
+            inputs: &reports,
+            rejects: &rejects,
+            privacy: &opts.privacy,
+        },
+    )?;
     let manifest = Manifest {
         version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: iso_local(started),
         finished_at: iso_local(now_micros()),
         rounds: rec.rounds().iter().map(|r| r.to_string()).collect(),
-        inputs: loaded
-            .reports
+        inputs: reports
             .iter()
-            .map(|(role, r)| InputEntry::new(role, r))
+            .map(|(kind, r)| InputEntry::new(kind.as_str(), r))
             .collect(),
         rules: RulesEntry::new(
-            &rules,
-            opts.rules.as_deref().map(name),
+            &opts.rules,
+            opts.rules_file.clone(),
             opts.pool_size,
             &default_round,
         ),
-        privacy: privacy.describe(),
-        outputs: OUTPUT_FILES[..9]
-            .iter()
-            .zip(counts)
-            .map(|(f, n)| OutputEntry {
-                file: f.to_string(),
-                rows: n as u64,
-            })
-            .collect(),
-        totals: totals(
+        privacy: opts.privacy.describe(),
+        outputs,
+        totals: manifest::totals(
             &roster,
             rec,
             &analysis.buildings,
@@ -394,11 +384,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             rejects.len(),
         ),
     };
-    staging.write("manifest.json", |out| {
-        serde_json::to_writer_pretty(&mut *out, &manifest)
-            .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
-        std::io::Write::write_all(out, b"\n").map_err(|e| Error::io(&opts.out, e))
-    })?;
+    manifest::write(&staging, &manifest)?;
     staging.commit()?;
     drop(stage);
 
@@ -421,133 +407,15 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     })
 }
 
-/// Writes every table of `analysis` into `staging`, with `privacy` applied. The files
-/// are written side by side, the slowest (the workbooks, the tubes) first.
-pub fn write_tables(
-    staging: &Staging,
-    roster: &Roster,
-    analysis: &Analysis,
-    rejects: &[(String, Reject)],
-    file_of: &(dyn Fn(Source) -> String + Sync),
-    privacy: &Privacy,
-) -> Result<()> {
-    let rec = &analysis.rec;
-    if privacy.pseudonymizes() {
-        let ids = analysis
-            .retests
-            .iter()
-            .map(|e| rec.person_id(roster, e.person))
-            .chain(analysis.missing.iter().map(|m| roster.id(m.person)))
-            .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()));
-        crate::privacy::check_collisions(ids, privacy)?;
-    }
-    let rows = export::retest_rows(roster, rec, &analysis.retests, &analysis.details, privacy);
-    let missing = export::missing_rows(roster, rec, &analysis.missing, &analysis.details, privacy);
-    let book = |name: &str, bytes: Result<Vec<u8>>| {
-        let bytes = bytes?;
-        staging.write(name, |out| {
-            out.write_all(&bytes)
-                .map_err(|e| Error::io(Path::new(name), e))
-        })
-    };
-    type Task<'a> = Box<dyn FnOnce() -> Result<()> + Send + 'a>;
-    let tasks: Vec<Task> = vec![
-        Box::new(|| {
-            let cells: Vec<_> = rows.iter().map(workbook::retest_cells).collect();
-            book(
-                "retest.xlsx",
-                workbook::write_lists(&workbook::RETEST_COLUMNS, &cells, |i| rows[i].building),
-            )
-        }),
-        Box::new(|| {
-            staging.write("tubes.parquet", |out| {
-                export::write_parquet(out, export::tubes_frame(roster, rec)?)
-            })
-        }),
-        Box::new(|| {
-            let cells: Vec<_> = missing.iter().map(workbook::missing_cells).collect();
-            book(
-                "missing.xlsx",
-                workbook::write_lists(&workbook::MISSING_COLUMNS, &cells, |i| {
-                    Some(missing[i].building)
-                }),
-            )
-        }),
-        Box::new(|| {
-            staging.write("retest.parquet", |out| {
-                export::write_parquet(out, export::retest_frame(&rows)?)
-            })?;
-            staging.write("retest.csv", |out| export::write_retest_csv(out, &rows))
-        }),
-        Box::new(|| {
-            staging.write("missing.parquet", |out| {
-                export::write_parquet(out, export::missing_frame(&missing)?)
-            })
-        }),
-        Box::new(|| {
-            staging.write("buildings.parquet", |out| {
-                export::write_parquet(
-                    out,
-                    export::buildings_frame(roster, rec, &analysis.buildings)?,
-                )
-            })?;
-            staging.write("anomalies.parquet", |out| {
-                export::write_parquet(out, export::anomalies_frame(rec, file_of, privacy)?)
-            })?;
-            staging.write("rejects.csv", |out| export::write_rejects_csv(out, rejects))
-        }),
-    ];
-    tasks
-        .into_par_iter()
-        .with_max_len(1)
-        .map(|task| task())
-        .collect::<Result<()>>()
-}
-
-fn totals(
-    roster: &Roster,
-    rec: &Reconciled,
-    buildings: &[BuildingRow],
-    to_retest: usize,
-    rejected: usize,
-) -> Totals {
-    let sum = |f: fn(&BuildingRow) -> i64| buildings.iter().map(f).sum::<i64>() as u64;
-    let class = |c: Class| rec.tubes.iter().filter(|t| t.class == c).count() as u64;
-    Totals {
-        people: roster.len() as u64,
-        expected: sum(|b| b.expected),
-        sampled: sum(|b| b.sampled),
-        missing: sum(|b| b.missing),
-        tubes: rec.tubes.len() as u64,
-        positive_tubes: class(Class::Positive),
-        suspect_tubes: class(Class::Suspect),
-        invalid_tubes: class(Class::Invalid),
-        pending_tubes: class(Class::Pending),
-        to_retest: to_retest as u64,
-        anomalies: rec.anomalies.len() as u64,
-        rejected_rows: rejected as u64,
-    }
-}
-
 /// The file as the user named it.
-fn name(path: &Path) -> String {
+pub fn name(path: &Path) -> String {
     path.display().to_string()
-}
-
-fn input_list(opts: &RunOptions) -> Vec<&Path> {
-    let mut list = vec![
-        opts.roster.as_path(),
-        opts.samples.as_path(),
-        opts.results.as_path(),
-    ];
-    list.extend(opts.retests.as_deref());
-    list
 }
 
 /// Refuses, before reading anything, inputs poolscreen cannot read and an output
 /// folder whose files would overwrite an input.
-fn check_inputs(inputs: &[&Path], out: &Path) -> Result<()> {
-    for path in inputs {
+pub fn check_inputs(inputs: &[(InputKind, &Path)], out: &Path) -> Result<()> {
+    for (_, path) in inputs {
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -579,12 +447,12 @@ fn check_inputs(inputs: &[&Path], out: &Path) -> Result<()> {
 }
 
 /// Now, in microseconds since the Unix epoch.
-pub fn now_micros() -> i64 {
+pub fn now_micros() -> Micros {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-fn iso_local(micros: i64) -> String {
-    values::format_local(micros).replacen(' ', "T", 1) + "+08:00"
+fn iso_local(micros: Micros) -> String {
+    crate::time::format_local(micros).replacen(' ', "T", 1) + "+08:00"
 }

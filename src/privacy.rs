@@ -94,38 +94,45 @@ impl Privacy {
         }
     }
 
-    /// A raw input row as `rejects.csv` shows it: each cell of a personal column
-    /// (`columns[i]` names cell `i`'s column) protected, the others as they were. ID card
-    /// numbers are masked even without `--mask`: they never reach an output unmasked.
+    /// A raw input row as `rejects.csv` shows it. `columns[i]` names the column of cell
+    /// `i` by the header. When the row's cells line up with the header, each cell of a
+    /// personal column is protected as in every other output; when they do not (too
+    /// many or too few cells, a stray quote), no cell can be told by its column, so with
+    /// `--mask` or `--pseudonymize` every cell is masked. Either way, ID card numbers and
+    /// any cell shaped like one are masked even without `--mask`: they never reach an
+    /// output unmasked.
     pub fn raw(&self, raw: &str, columns: &[Option<&'static str>]) -> String {
-        let has_id_card = columns.contains(&Some("id_card"));
-        if !self.any() && !has_id_card {
-            return raw.to_string();
-        }
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(raw.as_bytes());
-        let mut record = csv::StringRecord::new();
-        if !matches!(reader.read_record(&mut record), Ok(true)) {
-            // Not even one record: nothing can be told apart, so nothing is shown.
-            return mask_all(raw);
-        }
-        let cells: Vec<String> = record
+        let Some(cells) = aligned_cells(raw, columns.len()) else {
+            return if self.any() {
+                mask_all(raw)
+            } else {
+                mask_id_like(raw)
+            };
+        };
+        let mut changed = false;
+        let protected: Vec<String> = cells
             .iter()
             .enumerate()
-            .map(|(i, cell)| match columns.get(i).copied().flatten() {
-                Some("name") => self.name(cell).into_owned(),
-                Some("phone") => self.phone(cell).into_owned(),
-                Some("id_card") => mask_id_card(cell),
-                Some("person_id") => self.person_id(cell).into_owned(),
-                _ => cell.to_string(),
+            .map(|(i, cell)| {
+                let by_column = match columns.get(i).copied().flatten() {
+                    Some("name") => self.name(cell),
+                    Some("phone") => self.phone(cell),
+                    Some("id_card") => Cow::Owned(mask_id_card(cell)),
+                    Some("person_id") => self.person_id(cell),
+                    _ => Cow::Borrowed(cell.as_str()),
+                };
+                let out = mask_id_like(&by_column);
+                changed |= out != *cell;
+                out
             })
             .collect();
+        if !changed {
+            return raw.to_string();
+        }
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
             .from_writer(Vec::new());
-        let _ = writer.write_record(&cells);
+        let _ = writer.write_record(&protected);
         let bytes = writer.into_inner().unwrap_or_default();
         String::from_utf8_lossy(bytes.strip_suffix(b"\n").unwrap_or(&bytes)).into_owned()
     }
@@ -250,6 +257,74 @@ fn mask_middle(value: &str, head: usize, tail: usize) -> String {
     )
 }
 
+/// The cells of `raw` when it is one CSV record whose cells line up with a header of
+/// `width` cells (extra cells may only be blank); `None` otherwise.
+fn aligned_cells(raw: &str, width: usize) -> Option<Vec<String>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(raw.as_bytes());
+    let mut record = csv::StringRecord::new();
+    if !matches!(reader.read_record(&mut record), Ok(true)) {
+        return None;
+    }
+    // The record must be the whole text: a stray quote makes the CSV reader take
+    // commas and line ends into a cell, or stop early.
+    let consumed = reader.position().byte() as usize;
+    if raw[consumed.min(raw.len())..]
+        .trim_matches(['\r', '\n'])
+        .is_empty()
+    {
+        let mut rest = csv::StringRecord::new();
+        if matches!(reader.read_record(&mut rest), Ok(true)) {
+            return None;
+        }
+    } else {
+        return None;
+    }
+    if record.iter().any(|cell| cell.contains('"')) {
+        return None;
+    }
+    let cells: Vec<String> = record.iter().map(str::to_string).collect();
+    let lined_up = cells.len() == width
+        || (cells.len() > width && cells[width..].iter().all(|c| c.trim().is_empty()));
+    lined_up.then_some(cells)
+}
+
+/// `text` with every run of letters and digits shaped like a resident ID number (17
+/// digits and a check character, or the 15 digits of the first generation, full-width
+/// forms included) masked as an ID card number is.
+pub fn mask_id_like(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let word = |c: char| {
+        c.is_ascii_alphanumeric()
+            || ('０'..='９').contains(&c)
+            || matches!(c, 'Ａ'..='Ｚ' | 'ａ'..='ｚ')
+    };
+    let digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if !word(chars[i]) {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && word(chars[i]) {
+            i += 1;
+        }
+        let run = &chars[start..i];
+        let id_like = (run.len() == 18
+            && run[..17].iter().all(|&c| digit(c))
+            && (digit(run[17]) || matches!(run[17], 'X' | 'x' | 'Ｘ' | 'ｘ')))
+            || (run.len() == 15 && run.iter().all(|&c| digit(c)));
+        let run: String = run.iter().collect();
+        out.push_str(&if id_like { mask_id_card(&run) } else { run });
+    }
+    out
+}
+
 fn mask_all(raw: &str) -> String {
     raw.chars()
         .map(|c| if c == ',' { ',' } else { '*' })
@@ -308,5 +383,60 @@ mod tests {
             p.raw("S1,张小三,公寓1,13812341234", &cols),
             "S1,张*三,公寓1,138****1234"
         );
+    }
+
+    const ROSTER: [Option<&str>; 5] = [
+        Some("person_id"),
+        Some("name"),
+        Some("building"),
+        Some("phone"),
+        Some("id_card"),
+    ];
+
+    #[test]
+    fn rows_that_do_not_line_up_are_masked_whole() {
+        let mask = Privacy {
+            mask: true,
+            key: None,
+        };
+        let none = Privacy::default();
+        let id = "11010519491231002X";
+        for raw in [
+            format!("S9,欧阳,娜娜,公寓1,13812349999,{id}"),
+            format!("S9,欧阳娜娜,13812349999,{id}"),
+            format!("S9,\"欧阳娜娜,公寓1,13812349999,{id}"),
+            format!("S9,欧\"阳娜娜,公寓1,13812349999,{id}"),
+        ] {
+            let masked = mask.raw(&raw, &ROSTER);
+            for canary in ["欧阳", "娜娜", "13812349999", id, "1949"] {
+                assert!(!masked.contains(canary), "{raw:?} gave {masked:?}");
+            }
+            let plain = none.raw(&raw, &ROSTER);
+            assert!(
+                !plain.contains(id) && !plain.contains("19491231"),
+                "{raw:?} gave {plain:?}"
+            );
+            assert!(plain.contains("110105********002X"), "{plain:?}");
+        }
+    }
+
+    #[test]
+    fn id_shaped_cells_are_masked_in_any_column() {
+        let none = Privacy::default();
+        let raw = "S9,欧阳娜娜,110105194912310021,13812349999,";
+        assert_eq!(
+            none.raw(raw, &ROSTER),
+            "S9,欧阳娜娜,110105********0021,13812349999,"
+        );
+        assert_eq!(
+            none.raw("S1,张三,公寓1,138,", &ROSTER),
+            "S1,张三,公寓1,138,"
+        );
+        assert_eq!(mask_id_like("a 110105491231002 b"), "a 110105*****1002 b");
+        assert_eq!(
+            mask_id_like("１１０１０５１９４９１２３１００２Ｘ"),
+            "１１０１０５********００２Ｘ"
+        );
+        assert_eq!(mask_id_like("2201001000001"), "2201001000001");
     }
 }

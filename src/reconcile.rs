@@ -9,7 +9,7 @@ use crate::classify::{self, RowClass};
 use crate::ingest::roster::Roster;
 use crate::ingest::samples::SampleSet;
 use crate::order::natural_cmp;
-use crate::record::{Class, LabResult, Micros, ResultColumns, Status, NONE};
+use crate::record::{Class, InputKind, LabResult, Micros, ResultColumns, Sample, Status, NONE};
 use crate::rules::Rules;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -57,19 +57,6 @@ impl AnomalyKind {
     }
 }
 
-/// Which input a finding points into.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Source {
-    /// The roster file.
-    Roster,
-    /// The samples file.
-    Samples,
-    /// The results file.
-    Results,
-    /// The retests file.
-    Retests,
-}
-
 /// One finding; the run goes on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Anomaly {
@@ -82,7 +69,7 @@ pub struct Anomaly {
     /// The person concerned, if any.
     pub person_id: Option<Box<str>>,
     /// The file the line is in.
-    pub source: Source,
+    pub file: InputKind,
     /// The line, starting at `1`, of the row that shows the finding.
     pub line: Option<u64>,
     /// The finding in words. Never holds names or phones.
@@ -95,7 +82,9 @@ pub struct Member {
     /// A person key: below the roster's length, an index into the roster; from it on,
     /// an unregistered person (see [`Reconciled::person_id`]).
     pub person: u32,
-    /// Index into [`Reconciled::samples`] of the person's first row in this tube.
+    /// Index into the samples of the row that stands for the person in this tube: the
+    /// earliest, then the one with the smallest site, when the person was swabbed into
+    /// it more than once.
     pub sample: u32,
 }
 
@@ -105,18 +94,20 @@ pub struct Tube {
     /// Index into the rounds.
     pub round: u32,
     /// Index of the tube_id in the samples' tube table.
-    pub name: u32,
+    pub tube_id: u32,
     /// Where the tube's members start in [`Reconciled::members`].
     pub first: u32,
     /// How many distinct people were sampled into the tube.
     pub size: u32,
     /// The class: the most severe of its result rows, or pending without any.
     pub class: Class,
-    /// The result row that gave the class (the first of them), if any.
+    /// The result row that gave the class, if any: the most severe, then the lowest Ct
+    /// (see [`result_order`]).
     pub result: Option<u32>,
     /// The earliest sample time of the tube.
     pub first_sampled_at: Micros,
-    /// The site of that earliest sample, or [`NONE`].
+    /// The tube's site: the most frequent among its people's rows, the smallest name on
+    /// a tie; [`NONE`] when no row names one.
     pub site: u32,
 }
 
@@ -160,7 +151,7 @@ impl Reconciled {
 
     /// The tube_id of a tube.
     pub fn tube_id(&self, tube: &Tube) -> &str {
-        self.set.tubes.name(tube.name)
+        self.set.tubes.name(tube.tube_id)
     }
 
     /// The members of a tube.
@@ -215,7 +206,10 @@ pub struct Settings<'a> {
     pub rules: &'a Rules,
 }
 
-/// Matches samples to people and tubes, results to tubes, and retests to people.
+/// Matches samples to people and tubes, results to tubes, and retests to people. Each
+/// step is a function of its own; every choice between competing rows is made by their
+/// values, never by their order in a file, so the outcome is the same for any order of
+/// rows and any thread count.
 pub fn reconcile(
     roster: &Roster,
     set: SampleSet,
@@ -224,180 +218,28 @@ pub fn reconcile(
     retests: Option<(Vec<LabResult>, ResultColumns)>,
     settings: &Settings,
 ) -> Reconciled {
-    let roster_len = roster.len() as u32;
     let mut rec = Reconciled {
-        roster_len,
+        roster_len: roster.len() as u32,
         set,
         ..Reconciled::default()
     };
-    let samples = &rec.set.samples;
-
-    // Tubes are (round, tube_id) pairs, numbered in output order: round, then tube_id.
-    let mut keys: Vec<u64> = samples
-        .iter()
-        .map(|s| (s.round as u64) << 32 | s.tube as u64)
-        .collect();
-    keys.par_sort_unstable();
-    keys.dedup();
-    keys.shrink_to_fit();
-    let names = &rec.set.tubes;
-    keys.par_sort_unstable_by(|a, b| {
-        (a >> 32)
-            .cmp(&(b >> 32))
-            .then_with(|| names.name(*a as u32).cmp(names.name(*b as u32)))
-    });
-    let tube_of: FxHashMap<u64, u32> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, &k)| (k, i as u32))
-        .collect();
-
-    // (tube, person, sample) for every row; repeats of a person in a tube are duplicate rows.
-    let mut entries: Vec<(u32, u32, u32)> = samples
-        .par_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            (
-                tube_of[&((s.round as u64) << 32 | s.tube as u64)],
-                s.person,
-                i as u32,
-            )
-        })
-        .collect();
-    drop(tube_of);
-    entries.par_sort_unstable();
     let mut anomalies = Vec::new();
-    let person_id = |key: u32| -> Box<str> {
-        if key < roster_len {
-            roster.id(key).into()
-        } else {
-            rec.set.unregistered[(key - roster_len) as usize].clone()
-        }
-    };
-    let tube_name = |t: u32| -> Box<str> { names.name(keys[t as usize] as u32).into() };
-    let round_of_tube = |t: u32| (keys[t as usize] >> 32) as u32;
-    let mut kept = 0;
-    for i in 0..entries.len() {
-        let e = entries[i];
-        if kept > 0 && entries[kept - 1].0 == e.0 && entries[kept - 1].1 == e.1 {
-            let first = entries[kept - 1].2;
-            anomalies.push(Anomaly {
-                round: round_of_tube(e.0),
-                kind: AnomalyKind::DuplicateRow,
-                tube_id: Some(tube_name(e.0)),
-                person_id: Some(person_id(e.1)),
-                source: Source::Samples,
-                line: Some(samples[e.2 as usize].line),
-                detail: format!(
-                    "the same person is already in this tube at line {}",
-                    samples[first as usize].line
-                ),
-            });
-        } else {
-            entries[kept] = e;
-            kept += 1;
-        }
-    }
-    entries.truncate(kept);
-
-    // Members, tube after tube, in the order of their first rows.
-    let mut tubes: Vec<Tube> = Vec::with_capacity(keys.len());
-    let mut members: Vec<Member> = entries
-        .iter()
-        .map(|&(_, person, sample)| Member { person, sample })
-        .collect();
-    let mut start = 0;
-    while start < entries.len() {
-        let t = entries[start].0;
-        let mut end = start + 1;
-        while end < entries.len() && entries[end].0 == t {
-            end += 1;
-        }
-        let group = &mut members[start..end];
-        group.sort_unstable_by_key(|m| m.sample);
-        let earliest = group
-            .iter()
-            .min_by_key(|m| (samples[m.sample as usize].sampled_at, m.sample))
-            .expect("a tube has members");
-        let s = &samples[earliest.sample as usize];
-        tubes.push(Tube {
-            round: round_of_tube(t),
-            name: keys[t as usize] as u32,
-            first: start as u32,
-            size: (end - start) as u32,
-            class: Class::Pending,
-            result: None,
-            first_sampled_at: s.sampled_at,
-            site: s.site,
-        });
-        start = end;
-    }
-
-    // Who was sampled in which round, and in how many tubes.
-    let rounds = rec.set.rounds.len();
-    let mut sampled = vec![vec![false; roster_len as usize]; rounds];
-    entries.par_sort_unstable_by_key(|&(t, person, sample)| (round_of_tube(t), person, sample));
-    let mut i = 0;
-    while i < entries.len() {
-        let (first_tube, person, first_sample) = entries[i];
-        let round = round_of_tube(first_tube);
-        let mut j = i + 1;
-        while j < entries.len() && round_of_tube(entries[j].0) == round && entries[j].1 == person {
-            let s = &samples[entries[j].2 as usize];
-            anomalies.push(Anomaly {
-                round,
-                kind: AnomalyKind::DuplicateSample,
-                tube_id: Some(tube_name(entries[j].0)),
-                person_id: Some(person_id(person)),
-                source: Source::Samples,
-                line: Some(s.line),
-                detail: format!(
-                    "the person was also sampled into tube {} (line {}) in this round",
-                    tube_name(first_tube),
-                    samples[first_sample as usize].line
-                ),
-            });
-            j += 1;
-        }
-        let s = &samples[first_sample as usize];
-        if person < roster_len {
-            sampled[round as usize][person as usize] = true;
-            if roster.status[person as usize] == Status::OnLeave {
-                anomalies.push(Anomaly {
-                    round,
-                    kind: AnomalyKind::SampledOnLeave,
-                    tube_id: Some(tube_name(first_tube)),
-                    person_id: Some(person_id(person)),
-                    source: Source::Samples,
-                    line: Some(s.line),
-                    detail: format!(
-                        "the roster (line {}) says the person is on leave",
-                        roster.line[person as usize]
-                    ),
-                });
-            }
-        } else {
-            // One finding per tube the unregistered person is in.
-            for &(t, _, sample) in &entries[i..j] {
-                anomalies.push(Anomaly {
-                    round,
-                    kind: AnomalyKind::UnregisteredPerson,
-                    tube_id: Some(tube_name(t)),
-                    person_id: Some(person_id(person)),
-                    source: Source::Samples,
-                    line: Some(samples[sample as usize].line),
-                    detail: "the person is not on the roster".into(),
-                });
-            }
-        }
-        i = j;
-    }
-    drop(entries);
-    drop(keys);
+    let keys = tube_keys(&rec.set);
+    let site_rank = site_ranks(&rec.set.sites);
+    let mut entries = rows_by_tube(&rec.set, &keys);
+    one_row_per_person(
+        roster,
+        &rec,
+        &keys,
+        &site_rank,
+        &mut entries,
+        &mut anomalies,
+    );
+    let (tubes, members) = build_tubes(&rec.set, &keys, &site_rank, &entries);
     rec.tubes = tubes;
     rec.members = members;
-    rec.sampled = sampled;
-
+    rec.sampled = mark_sampled(roster, &rec, &keys, entries, &mut anomalies);
+    drop(keys);
     tube_anomalies(roster, &rec, settings.pool_size, &mut anomalies);
     rec.confirmed = vec![FxHashSet::default(); rec.set.rounds.len()];
     match_results(&mut rec, results, result_columns, settings, &mut anomalies);
@@ -417,14 +259,267 @@ pub fn reconcile(
             .then_with(|| a.kind.as_str().cmp(b.kind.as_str()))
             .then_with(|| a.tube_id.cmp(&b.tube_id))
             .then_with(|| a.person_id.cmp(&b.person_id))
-            .then_with(|| a.source.cmp(&b.source))
+            .then_with(|| a.file.cmp(&b.file))
             .then_with(|| a.line.cmp(&b.line))
+            .then_with(|| a.detail.cmp(&b.detail))
     });
     rec.anomalies = anomalies;
     rec
 }
 
-/// Overfull tubes, pools across buildings, and tube IDs reused across rounds.
+/// A (round, tube_id) pair: the round index in the high half, the tube_id index low.
+type TubeKey = u64;
+
+fn tube_key(s: &Sample) -> TubeKey {
+    (s.round as u64) << 32 | s.tube as u64
+}
+
+/// The tubes of the round, numbered in output order: by round, then tube_id.
+fn tube_keys(set: &SampleSet) -> Vec<TubeKey> {
+    let mut keys: Vec<TubeKey> = set.samples.iter().map(tube_key).collect();
+    keys.par_sort_unstable();
+    keys.dedup();
+    keys.shrink_to_fit();
+    let names = &set.tubes;
+    keys.par_sort_unstable_by(|a, b| {
+        (a >> 32)
+            .cmp(&(b >> 32))
+            .then_with(|| names.name(*a as u32).cmp(names.name(*b as u32)))
+    });
+    keys
+}
+
+/// The rank of each site by name (the smallest first), to break ties by value.
+fn site_ranks(sites: &[Box<str>]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..sites.len() as u32).collect();
+    order.sort_by(|&a, &b| sites[a as usize].cmp(&sites[b as usize]));
+    let mut rank = vec![0; sites.len()];
+    for (r, &s) in order.iter().enumerate() {
+        rank[s as usize] = r as u32;
+    }
+    rank
+}
+
+/// The rank of `site` for ties: by name, rows without a site last.
+fn rank_of(site_rank: &[u32], site: u32) -> u32 {
+    if site == NONE {
+        NONE
+    } else {
+        site_rank[site as usize]
+    }
+}
+
+/// One `(tube, person, sample)` entry for every sample row, sorted.
+fn rows_by_tube(set: &SampleSet, keys: &[TubeKey]) -> Vec<(u32, u32, u32)> {
+    let tube_of: FxHashMap<TubeKey, u32> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, &k)| (k, i as u32))
+        .collect();
+    let mut entries: Vec<(u32, u32, u32)> = set
+        .samples
+        .par_iter()
+        .enumerate()
+        .map(|(i, s)| (tube_of[&tube_key(s)], s.person, i as u32))
+        .collect();
+    drop(tube_of);
+    entries.par_sort_unstable();
+    entries
+}
+
+/// Keeps one entry per person and tube: the earliest row, then the one with the
+/// smallest site, then (rows alike in every value) the first line. Every other row of
+/// the person in the tube is a `duplicate_row`.
+fn one_row_per_person(
+    roster: &Roster,
+    rec: &Reconciled,
+    keys: &[TubeKey],
+    site_rank: &[u32],
+    entries: &mut Vec<(u32, u32, u32)>,
+    anomalies: &mut Vec<Anomaly>,
+) {
+    let samples = &rec.set.samples;
+    let order = |sample: u32| {
+        let s = &samples[sample as usize];
+        (s.sampled_at, rank_of(site_rank, s.site), s.line)
+    };
+    let mut kept = 0;
+    let mut start = 0;
+    while start < entries.len() {
+        let (tube, person, _) = entries[start];
+        let mut end = start + 1;
+        while end < entries.len() && entries[end].0 == tube && entries[end].1 == person {
+            end += 1;
+        }
+        let best = entries[start..end]
+            .iter()
+            .map(|e| e.2)
+            .min_by_key(|&s| order(s))
+            .expect("a run holds an entry");
+        for &(_, _, sample) in &entries[start..end] {
+            if sample != best {
+                anomalies.push(Anomaly {
+                    round: (keys[tube as usize] >> 32) as u32,
+                    kind: AnomalyKind::DuplicateRow,
+                    tube_id: Some(rec.set.tubes.name(keys[tube as usize] as u32).into()),
+                    person_id: Some(rec.person_id(roster, person).into()),
+                    file: InputKind::Samples,
+                    line: Some(samples[sample as usize].line),
+                    detail: format!(
+                        "the same person is already in this tube at line {}",
+                        samples[best as usize].line
+                    ),
+                });
+            }
+        }
+        entries[kept] = (tube, person, best);
+        kept += 1;
+        start = end;
+    }
+    entries.truncate(kept);
+}
+
+/// The tubes and their members from the entries, one per person and tube.
+fn build_tubes(
+    set: &SampleSet,
+    keys: &[TubeKey],
+    site_rank: &[u32],
+    entries: &[(u32, u32, u32)],
+) -> (Vec<Tube>, Vec<Member>) {
+    let samples = &set.samples;
+    let members: Vec<Member> = entries
+        .iter()
+        .map(|&(_, person, sample)| Member { person, sample })
+        .collect();
+    let mut tubes: Vec<Tube> = Vec::with_capacity(keys.len());
+    let mut sites: Vec<u32> = Vec::new();
+    let mut start = 0;
+    while start < entries.len() {
+        let t = entries[start].0;
+        let mut end = start + 1;
+        while end < entries.len() && entries[end].0 == t {
+            end += 1;
+        }
+        let rows = || {
+            members[start..end]
+                .iter()
+                .map(|m| &samples[m.sample as usize])
+        };
+        sites.clear();
+        sites.extend(rows().filter(|s| s.site != NONE).map(|s| s.site));
+        tubes.push(Tube {
+            round: (keys[t as usize] >> 32) as u32,
+            tube_id: keys[t as usize] as u32,
+            first: start as u32,
+            size: (end - start) as u32,
+            class: Class::Pending,
+            result: None,
+            first_sampled_at: rows().map(|s| s.sampled_at).min().expect("a tube has rows"),
+            site: most_frequent(&mut sites, |s| site_rank[s as usize]),
+        });
+        start = end;
+    }
+    (tubes, members)
+}
+
+/// The most frequent of `values`, the one of smallest `rank` on a tie; [`NONE`] when
+/// there are none. Sorts `values`.
+fn most_frequent(values: &mut [u32], rank: impl Fn(u32) -> u32) -> u32 {
+    values.sort_unstable_by_key(|&v| rank(v));
+    let mut best = (0usize, NONE);
+    let mut i = 0;
+    while i < values.len() {
+        let mut j = i + 1;
+        while j < values.len() && values[j] == values[i] {
+            j += 1;
+        }
+        // Ranks ascend, so a later run wins only with strictly more rows.
+        if j - i > best.0 {
+            best = (j - i, values[i]);
+        }
+        i = j;
+    }
+    best.1
+}
+
+/// Who was sampled in each round; a person in two or more tubes of a round is a
+/// `duplicate_sample` (the tube of the smallest tube_id counts as the first), a sampled
+/// person on leave `sampled_on_leave`, a sampled person not on the roster
+/// `unregistered_person` (once per tube).
+fn mark_sampled(
+    roster: &Roster,
+    rec: &Reconciled,
+    keys: &[TubeKey],
+    mut entries: Vec<(u32, u32, u32)>,
+    anomalies: &mut Vec<Anomaly>,
+) -> Vec<Vec<bool>> {
+    let samples = &rec.set.samples;
+    let roster_len = rec.roster_len;
+    let round_of_tube = |t: u32| (keys[t as usize] >> 32) as u32;
+    let tube_name = |t: u32| -> Box<str> { rec.set.tubes.name(keys[t as usize] as u32).into() };
+    let person_id = |p: u32| -> Box<str> { rec.person_id(roster, p).into() };
+    let mut sampled = vec![vec![false; roster_len as usize]; rec.set.rounds.len()];
+    // Tubes are numbered by tube_id within a round: the first of a person's tubes in a
+    // round is the smallest tube_id.
+    entries.par_sort_unstable_by_key(|&(t, person, _)| (round_of_tube(t), person, t));
+    let mut i = 0;
+    while i < entries.len() {
+        let (first_tube, person, first_sample) = entries[i];
+        let round = round_of_tube(first_tube);
+        let mut j = i + 1;
+        while j < entries.len() && round_of_tube(entries[j].0) == round && entries[j].1 == person {
+            anomalies.push(Anomaly {
+                round,
+                kind: AnomalyKind::DuplicateSample,
+                tube_id: Some(tube_name(entries[j].0)),
+                person_id: Some(person_id(person)),
+                file: InputKind::Samples,
+                line: Some(samples[entries[j].2 as usize].line),
+                detail: format!(
+                    "the person was also sampled into tube {} (line {}) in this round",
+                    tube_name(first_tube),
+                    samples[first_sample as usize].line
+                ),
+            });
+            j += 1;
+        }
+        if person < roster_len {
+            sampled[round as usize][person as usize] = true;
+            if roster.status[person as usize] == Status::OnLeave {
+                anomalies.push(Anomaly {
+                    round,
+                    kind: AnomalyKind::SampledOnLeave,
+                    tube_id: Some(tube_name(first_tube)),
+                    person_id: Some(person_id(person)),
+                    file: InputKind::Samples,
+                    line: Some(samples[first_sample as usize].line),
+                    detail: format!(
+                        "the roster (line {}) says the person is on leave",
+                        roster.line[person as usize]
+                    ),
+                });
+            }
+        } else {
+            for &(t, _, sample) in &entries[i..j] {
+                anomalies.push(Anomaly {
+                    round,
+                    kind: AnomalyKind::UnregisteredPerson,
+                    tube_id: Some(tube_name(t)),
+                    person_id: Some(person_id(person)),
+                    file: InputKind::Samples,
+                    line: Some(samples[sample as usize].line),
+                    detail: "the person is not on the roster".into(),
+                });
+            }
+        }
+        i = j;
+    }
+    sampled
+}
+
+/// Overfull tubes, pools across buildings, and tube IDs reused across rounds. The line
+/// cited is that of a member chosen by value: the earliest swab, then the smallest
+/// person_id.
 fn tube_anomalies(
     roster: &Roster,
     rec: &Reconciled,
@@ -432,21 +527,31 @@ fn tube_anomalies(
     anomalies: &mut Vec<Anomaly>,
 ) {
     let samples = &rec.set.samples;
+    let by_value = |tube: &Tube| -> Vec<Member> {
+        let mut members = rec.members_of(tube).to_vec();
+        members.sort_by(|a, b| {
+            samples[a.sample as usize]
+                .sampled_at
+                .cmp(&samples[b.sample as usize].sampled_at)
+                .then_with(|| {
+                    rec.person_id(roster, a.person)
+                        .cmp(rec.person_id(roster, b.person))
+                })
+        });
+        members
+    };
+    let line_of = |m: &Member| samples[m.sample as usize].line;
     for tube in &rec.tubes {
-        let members = rec.members_of(tube);
-        let line_of = |m: &Member| samples[m.sample as usize].line;
-        if members.len() > pool_size {
+        let size = tube.size as usize;
+        if size > pool_size {
             anomalies.push(Anomaly {
                 round: tube.round,
                 kind: AnomalyKind::OverfullTube,
                 tube_id: Some(rec.tube_id(tube).into()),
                 person_id: None,
-                source: Source::Samples,
-                line: Some(line_of(&members[pool_size])),
-                detail: format!(
-                    "{} people in the tube; the pool size is {pool_size}",
-                    members.len()
-                ),
+                file: InputKind::Samples,
+                line: Some(line_of(&by_value(tube)[pool_size])),
+                detail: format!("{size} people in the tube; the pool size is {pool_size}"),
             });
         }
         if let TubeBuildings::Several(names) = rec.buildings_of(roster, tube) {
@@ -455,8 +560,8 @@ fn tube_anomalies(
                 kind: AnomalyKind::MixedBuildings,
                 tube_id: Some(rec.tube_id(tube).into()),
                 person_id: None,
-                source: Source::Samples,
-                line: Some(line_of(&members[0])),
+                file: InputKind::Samples,
+                line: Some(line_of(&by_value(tube)[0])),
                 detail: format!(
                     "the pool holds people of {} buildings: {}",
                     names.len(),
@@ -466,19 +571,21 @@ fn tube_anomalies(
         }
     }
     // The same tube_id in several rounds.
-    let mut by_name: Vec<u32> = (0..rec.tubes.len() as u32).collect();
-    by_name
-        .par_sort_unstable_by_key(|&t| (rec.tubes[t as usize].name, rec.tubes[t as usize].round));
-    for pair in by_name.windows(2) {
+    let mut by_id: Vec<u32> = (0..rec.tubes.len() as u32).collect();
+    by_id.par_sort_unstable_by_key(|&t| {
+        let tube = &rec.tubes[t as usize];
+        (tube.tube_id, tube.round)
+    });
+    for pair in by_id.windows(2) {
         let (first, next) = (&rec.tubes[pair[0] as usize], &rec.tubes[pair[1] as usize]);
-        if first.name == next.name {
+        if first.tube_id == next.tube_id {
             anomalies.push(Anomaly {
                 round: next.round,
                 kind: AnomalyKind::TubeReused,
                 tube_id: Some(rec.tube_id(next).into()),
                 person_id: None,
-                source: Source::Samples,
-                line: Some(samples[rec.members_of(next)[0].sample as usize].line),
+                file: InputKind::Samples,
+                line: Some(line_of(&by_value(next)[0])),
                 detail: format!(
                     "the tube ID was already used in round {}",
                     rec.set.rounds[first.round as usize]
@@ -488,7 +595,42 @@ fn tube_anomalies(
     }
 }
 
-/// Gives each tube the class of its most severe result row.
+/// The order in which result rows of one tube compete, the winner first: the most
+/// severe class, then the lowest ORF1ab Ct, then the lowest N Ct (not detected counting
+/// as highest), then every other value, so that the winner never depends on the order
+/// of rows.
+pub fn result_order(a: (&LabResult, Class), b: (&LabResult, Class)) -> std::cmp::Ordering {
+    b.1.cmp(&a.1)
+        .then_with(|| ct_order(a.0.ct_orf1ab, b.0.ct_orf1ab))
+        .then_with(|| ct_order(a.0.ct_n, b.0.ct_n))
+        .then_with(|| value_order(a.0, b.0))
+}
+
+/// Ct values in ascending order, not detected last.
+fn ct_order(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.total_cmp(&b),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
+}
+
+/// Every value of a result row but its line, in a fixed order: equal when the rows say
+/// the same thing.
+fn value_order(a: &LabResult, b: &LabResult) -> std::cmp::Ordering {
+    ct_order(a.ct_orf1ab, b.ct_orf1ab)
+        .then_with(|| ct_order(a.ct_n, b.ct_n))
+        .then_with(|| ct_order(a.ct_ic, b.ct_ic))
+        .then_with(|| a.lab_call.cmp(&b.lab_call))
+        .then_with(|| a.tested_at.cmp(&b.tested_at))
+        .then_with(|| a.lab.cmp(&b.lab))
+        .then_with(|| a.sampled_at.cmp(&b.sampled_at))
+}
+
+/// Gives each tube the class of its deciding result row ([`result_order`]); a tube whose
+/// rows differ in any value is `conflicting_results`, a row whose Ct values and lab
+/// call disagree `lab_call_mismatch`, a row for no sampled tube `orphan_result`.
 fn match_results(
     rec: &mut Reconciled,
     results: Vec<LabResult>,
@@ -507,69 +649,51 @@ fn match_results(
         .get(rec.set.default_round.as_str())
         .copied()
         .unwrap_or(0);
-    // Tubes by tube_id: `by_name[name_start[n]..name_start[n + 1]]` are the tubes of name n.
-    let names = rec.set.tubes.len();
-    let mut name_start = vec![0u32; names + 1];
+    // Tubes by tube_id: `by_id[id_start[n]..id_start[n + 1]]` are the tubes of tube_id n.
+    let ids = rec.set.tubes.len();
+    let mut id_start = vec![0u32; ids + 1];
     for t in &rec.tubes {
-        name_start[t.name as usize + 1] += 1;
+        id_start[t.tube_id as usize + 1] += 1;
     }
-    for n in 0..names {
-        name_start[n + 1] += name_start[n];
+    for n in 0..ids {
+        id_start[n + 1] += id_start[n];
     }
-    let mut fill = name_start.clone();
-    let mut by_name = vec![0u32; rec.tubes.len()];
+    let mut fill = id_start.clone();
+    let mut by_id = vec![0u32; rec.tubes.len()];
     for (i, t) in rec.tubes.iter().enumerate() {
-        by_name[fill[t.name as usize] as usize] = i as u32;
-        fill[t.name as usize] += 1;
+        by_id[fill[t.tube_id as usize] as usize] = i as u32;
+        fill[t.tube_id as usize] += 1;
     }
     let classes: Vec<RowClass> = results
         .par_iter()
         .map(|r| classify::row_class(r, columns, settings.rules))
         .collect();
-    // Per tube: the first class seen with its line, and any other distinct classes
-    // (rare: only tubes whose result rows disagree), each with its first line.
-    let mut first_seen: Vec<Option<(Class, u64)>> = vec![None; rec.tubes.len()];
-    let mut more_seen: FxHashMap<u32, Vec<(Class, u64)>> = FxHashMap::default();
+    // (tube, result row) for every match.
+    let mut matches: Vec<(u32, u32)> = Vec::with_capacity(results.len());
     for (i, (r, rc)) in results.iter().zip(&classes).enumerate() {
         let tubes: &[u32] = match rec.set.tubes.get(&r.tube_id) {
-            Some(n) => {
-                &by_name[name_start[n as usize] as usize..name_start[n as usize + 1] as usize]
-            }
+            Some(n) => &by_id[id_start[n as usize] as usize..id_start[n as usize + 1] as usize],
             None => &[],
         };
         let label = r.round.as_deref().unwrap_or(rec.set.default_round.as_str());
         let mut matched = false;
         for &t in tubes {
-            let tube = rec.tubes[t as usize];
+            let tube = &rec.tubes[t as usize];
             if columns.round && *rec.set.rounds[tube.round as usize] != *label {
                 continue;
             }
             matched = true;
+            matches.push((t, i as u32));
             if rc.mismatch() {
                 anomalies.push(Anomaly {
                     round: tube.round,
                     kind: AnomalyKind::LabCallMismatch,
                     tube_id: Some(r.tube_id.clone()),
                     person_id: None,
-                    source: Source::Results,
+                    file: InputKind::Results,
                     line: Some(r.line),
                     detail: mismatch_detail(rc, "tube"),
                 });
-            }
-            let tube = &mut rec.tubes[t as usize];
-            if tube.result.is_none() || rc.class > tube.class {
-                tube.class = rc.class;
-                tube.result = Some(i as u32);
-            }
-            match first_seen[t as usize] {
-                None => first_seen[t as usize] = Some((rc.class, r.line)),
-                Some((c, _)) if c == rc.class => {}
-                Some(_) => {
-                    let more = more_seen.entry(t).or_default();
-                    if !more.iter().any(|(c, _)| *c == rc.class) {
-                        more.push((rc.class, r.line));
-                    }
-                }
             }
         }
         if !matched {
@@ -583,7 +707,7 @@ fn match_results(
                 kind: AnomalyKind::OrphanResult,
                 tube_id: Some(r.tube_id.clone()),
                 person_id: None,
-                source: Source::Results,
+                file: InputKind::Results,
                 line: Some(r.line),
                 detail: match (&r.round, columns.round) {
                     (Some(label), true) => {
@@ -594,33 +718,55 @@ fn match_results(
             });
         }
     }
-    let mut conflicts: Vec<(u32, Vec<(Class, u64)>)> = more_seen
-        .into_iter()
-        .map(|(t, more)| {
-            let first = first_seen[t as usize].into_iter();
-            (t, first.chain(more).collect())
-        })
-        .collect();
-    conflicts.sort_unstable_by_key(|(t, _)| *t);
-    for (t, classes) in conflicts {
-        let tube = &rec.tubes[t as usize];
-        anomalies.push(Anomaly {
-            round: tube.round,
-            kind: AnomalyKind::ConflictingResults,
-            tube_id: Some(rec.tube_id(tube).into()),
-            person_id: None,
-            source: Source::Results,
-            line: classes.iter().map(|c| c.1).min(),
-            detail: format!(
-                "result rows disagree: {}; the tube takes {}",
-                classes
-                    .iter()
-                    .map(|(c, l)| format!("{} (line {l})", c.as_str()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                tube.class.as_str()
-            ),
-        });
+    matches.par_sort_unstable();
+    let row = |i: u32| (&results[i as usize], classes[i as usize].class);
+    let mut start = 0;
+    while start < matches.len() {
+        let t = matches[start].0;
+        let mut end = start + 1;
+        while end < matches.len() && matches[end].0 == t {
+            end += 1;
+        }
+        let rows = &matches[start..end];
+        let best = rows
+            .iter()
+            .map(|&(_, i)| i)
+            .min_by(|&a, &b| {
+                result_order(row(a), row(b))
+                    .then_with(|| results[a as usize].line.cmp(&results[b as usize].line))
+            })
+            .expect("a tube with matches");
+        let tube = &mut rec.tubes[t as usize];
+        tube.class = classes[best as usize].class;
+        tube.result = Some(best);
+        let differ = rows
+            .iter()
+            .any(|&(_, i)| value_order(&results[i as usize], &results[best as usize]).is_ne());
+        if differ {
+            let mut seen: Vec<Class> = rows
+                .iter()
+                .map(|&(_, i)| classes[i as usize].class)
+                .collect();
+            seen.sort_unstable_by(|a, b| b.cmp(a));
+            seen.dedup();
+            let tube = &rec.tubes[t as usize];
+            anomalies.push(Anomaly {
+                round: tube.round,
+                kind: AnomalyKind::ConflictingResults,
+                tube_id: Some(rec.tube_id(tube).into()),
+                person_id: None,
+                file: InputKind::Results,
+                line: Some(results[best as usize].line),
+                detail: format!(
+                    "{} result rows for the tube differ (classes: {}); the tube takes {} from line {}",
+                    rows.len(),
+                    seen.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
+                    tube.class.as_str(),
+                    results[best as usize].line
+                ),
+            });
+        }
+        start = end;
     }
     rec.results = results;
 }
@@ -668,7 +814,7 @@ fn match_retests(
             kind,
             tube_id: Some(r.tube_id.clone()),
             person_id: Some(person_id.into()),
-            source: Source::Retests,
+            file: InputKind::Retests,
             line: Some(r.line),
             detail,
         };

@@ -38,186 +38,28 @@ impl Status {
     }
 }
 
-/// Many strings in one buffer: no allocation per string, 8 bytes of overhead each.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Strings {
-    text: String,
-    ends: Vec<usize>,
+/// The kind of an input file: what anomalies and rejects point into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InputKind {
+    /// The roster (花名册).
+    Roster,
+    /// The sampling records (采样记录).
+    Samples,
+    /// The lab results (检测结果).
+    Results,
+    /// The individual retests (复核结果).
+    Retests,
 }
 
-impl Strings {
-    /// Room for `count` strings of `bytes` bytes in all.
-    pub fn with_capacity(count: usize, bytes: usize) -> Strings {
-        Strings {
-            text: String::with_capacity(bytes),
-            ends: Vec::with_capacity(count),
+impl InputKind {
+    /// The kind's name, as the manifest's `role` and the command line's options name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputKind::Roster => "roster",
+            InputKind::Samples => "samples",
+            InputKind::Results => "results",
+            InputKind::Retests => "retests",
         }
-    }
-
-    /// The bytes of all strings together.
-    pub fn text_len(&self) -> usize {
-        self.text.len()
-    }
-
-    /// Appends `s` and returns its index.
-    pub fn push(&mut self, s: &str) -> u32 {
-        self.text.push_str(s);
-        self.ends.push(self.text.len());
-        (self.ends.len() - 1) as u32
-    }
-
-    /// All strings of `parts`, in order: the first of `parts[k]` gets the index after
-    /// the last of `parts[k - 1]`. The indexes are rebased on the workers.
-    pub fn concat(parts: Vec<&Strings>) -> Strings {
-        use rayon::prelude::*;
-        let counts: Vec<usize> = parts.iter().map(|p| p.len()).collect();
-        let mut text = String::with_capacity(parts.iter().map(|p| p.text.len()).sum());
-        let mut bases = Vec::with_capacity(parts.len());
-        for part in &parts {
-            bases.push(text.len());
-            text.push_str(&part.text);
-        }
-        let mut ends = vec![0usize; counts.iter().sum()];
-        pieces_mut(&mut ends, &counts)
-            .into_par_iter()
-            .zip(parts)
-            .zip(bases)
-            .for_each(|((ends, part), base)| {
-                for (end, e) in ends.iter_mut().zip(&part.ends) {
-                    *end = e + base;
-                }
-            });
-        Strings { text, ends }
-    }
-
-    /// The string at `index`.
-    #[inline]
-    pub fn get(&self, index: u32) -> &str {
-        let i = index as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
-    }
-
-    /// How many strings there are.
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// Appends every string of `other`, keeping their order; the first gets index
-    /// `self.len()` as it was.
-    pub fn append(&mut self, other: &Strings) {
-        let base = self.text.len();
-        self.text.push_str(&other.text);
-        self.ends.extend(other.ends.iter().map(|e| e + base));
-    }
-}
-
-/// `slice` cut into consecutive pieces of the lengths `counts`, which must add up to at
-/// most its length: each chunk's rows can then be written into place on a worker.
-pub fn pieces_mut<'a, T>(mut slice: &'a mut [T], counts: &[usize]) -> Vec<&'a mut [T]> {
-    let mut pieces = Vec::with_capacity(counts.len());
-    for &count in counts {
-        let (piece, rest) = std::mem::take(&mut slice).split_at_mut(count);
-        pieces.push(piece);
-        slice = rest;
-    }
-    pieces
-}
-
-/// Interns strings: each distinct string gets the next index, in first-seen order.
-/// Strings are stored once, back to back.
-#[derive(Clone, Default)]
-pub struct Interner {
-    names: Strings,
-    index: hashbrown::HashTable<u32>,
-    /// The index returned last: rows of one tube or site come together, so most
-    /// lookups are answered without hashing.
-    last: u32,
-}
-
-impl std::fmt::Debug for Interner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Interner")
-            .field("len", &self.names.len())
-            .finish()
-    }
-}
-
-fn hash_str(s: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::default().hash_one(s)
-}
-
-impl Interner {
-    /// An interner with room for `count` strings of `bytes` bytes in all.
-    pub fn with_capacity(count: usize, bytes: usize) -> Interner {
-        Interner {
-            names: Strings::with_capacity(count, bytes),
-            index: hashbrown::HashTable::with_capacity(count),
-            last: 0,
-        }
-    }
-
-    /// The bytes of all strings together.
-    pub fn text_len(&self) -> usize {
-        self.names.text_len()
-    }
-
-    /// The index of `s`, interning it if new.
-    pub fn intern(&mut self, s: &str) -> u32 {
-        if (self.last as usize) < self.names.len() && self.names.get(self.last) == s {
-            return self.last;
-        }
-        let hash = hash_str(s);
-        let i = match self.index.find(hash, |&i| self.names.get(i) == s) {
-            Some(&i) => i,
-            None => {
-                let i = self.names.push(s);
-                let names = &self.names;
-                self.index
-                    .insert_unique(hash, i, |&j| hash_str(names.get(j)));
-                i
-            }
-        };
-        self.last = i;
-        i
-    }
-
-    /// The index of `s`, if interned.
-    pub fn get(&self, s: &str) -> Option<u32> {
-        self.index
-            .find(hash_str(s), |&i| self.names.get(i) == s)
-            .copied()
-    }
-
-    /// The string of index `i`.
-    pub fn name(&self, i: u32) -> &str {
-        self.names.get(i)
-    }
-
-    /// How many strings.
-    pub fn len(&self) -> usize {
-        self.names.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
-    }
-
-    /// The strings, by index.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        (0..self.names.len() as u32).map(|i| self.names.get(i))
-    }
-
-    /// The strings, by index, as a list.
-    pub fn into_names(self) -> Vec<Box<str>> {
-        self.iter().map(Box::from).collect()
     }
 }
 
@@ -280,6 +122,10 @@ pub struct LabResult {
     pub lab_call: Option<Class>,
     /// When the lab tested the tube.
     pub tested_at: Option<Micros>,
+    /// The lab (检测机构), when given.
+    pub lab: Option<Box<str>>,
+    /// When the person was swabbed again, for individual retests that say so.
+    pub sampled_at: Option<Micros>,
     /// The line, starting at `1`, of the row.
     pub line: u64,
 }

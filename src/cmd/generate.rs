@@ -13,21 +13,25 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// People on the roster.
-    #[arg(long, value_name = "N", default_value_t = 30_000)]
-    pub people: usize,
+    #[arg(long, value_name = "N", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub people: u64,
     /// Dormitory buildings (公寓1…); with 25 or more, 公寓25 is a small isolation
     /// building with single tubes.
-    #[arg(long, value_name = "N", default_value_t = 28)]
-    pub buildings: usize,
+    #[arg(long, value_name = "N", default_value_t = 28,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub buildings: u32,
     /// People per pooled tube.
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub pool_size: usize,
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_size: u32,
     /// The share of people infected, between 0 and 1.
     #[arg(long, value_name = "P", default_value_t = 0.0005)]
     pub prevalence: f64,
     /// Rounds; with more than one, samples and results carry a round column.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub rounds: usize,
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
     /// The random seed.
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
@@ -37,23 +41,23 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub dirty: bool,
     /// Worker threads [default: the machine's cores]. Files are identical for any value.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
 }
 
 /// Runs `poolscreen generate`.
 pub fn run(args: GenerateArgs) -> Result<i32> {
     let opts = GenerateOptions {
         out: args.out,
-        people: args.people,
-        buildings: args.buildings,
-        pool_size: args.pool_size,
+        people: args.people as usize,
+        buildings: args.buildings as usize,
+        pool_size: args.pool_size as usize,
         prevalence: args.prevalence,
-        rounds: args.rounds,
+        rounds: args.rounds as usize,
         seed: args.seed,
         dirty: args.dirty,
     };
-    let generated = super::with_threads(args.threads, || generate(&opts))?;
+    let generated = super::with_threads(args.threads.map(usize::from), || generate(&opts))?;
     eprintln!(
         "poolscreen: wrote {} people ({} infected) in {} building(s), {} round(s) to {}",
         generated.people,

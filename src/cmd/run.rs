@@ -2,6 +2,8 @@
 
 use crate::error::Result;
 use crate::pipeline::{self, RunOptions};
+use crate::privacy::Privacy;
+use crate::rules::Rules;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -34,16 +36,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "ID")]
     pub round: Option<String>,
     /// The most people a tube may hold in this round (10 for 10合1, 20 for 20合1).
-    #[arg(long, value_name = "N", default_value_t = 10)]
-    pub pool_size: usize,
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub pool_size: u32,
     /// A TOML file overriding the Ct rules: cutoff (default 40), grey_above (unset),
     /// ic_cutoff (default 40).
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
     /// Worker threads [default: the machine's cores]. Outputs are identical for any
     /// value.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// Exit with status 3 when any input row was rejected (outputs are still written).
     #[arg(long)]
     pub strict: bool,
@@ -64,24 +67,40 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
+impl RunArgs {
+    /// Checks the arguments once and turns them into the options of a run: the rules
+    /// file is read and checked, the key read, the input files' kinds and the output
+    /// folder checked, before any input is read.
+    pub fn check(self) -> Result<RunOptions> {
+        let rules = match &self.rules {
+            Some(path) => Rules::from_file(path, &pipeline::name(path))?,
+            None => Rules::default(),
+        };
+        let opts = RunOptions {
+            privacy: Privacy::new(self.mask, self.pseudonymize.as_deref())?,
+            rules,
+            rules_file: self.rules.as_deref().map(pipeline::name),
+            roster: self.roster,
+            samples: self.samples,
+            results: self.results,
+            retests: self.retests,
+            out: self.out,
+            round: self.round,
+            pool_size: self.pool_size as usize,
+            quiet: self.quiet,
+            sheet: self.sheet,
+        };
+        pipeline::check_inputs(&opts.inputs(), &opts.out)?;
+        Ok(opts)
+    }
+}
+
 /// Runs `poolscreen run`.
 pub fn run(args: RunArgs) -> Result<i32> {
-    let opts = RunOptions {
-        roster: args.roster,
-        samples: args.samples,
-        results: args.results,
-        retests: args.retests,
-        out: args.out,
-        round: args.round,
-        pool_size: args.pool_size,
-        rules: args.rules,
-        quiet: args.quiet,
-        sheet: args.sheet,
-        mask: args.mask,
-        pseudonymize: args.pseudonymize,
-    };
-    let summary = super::with_threads(args.threads, || pipeline::run(&opts))?;
-    if !args.quiet {
+    let (threads, strict) = (args.threads, args.strict);
+    let opts = args.check()?;
+    let summary = super::with_threads(threads.map(usize::from), || pipeline::run(&opts))?;
+    if !opts.quiet {
         let t = &summary.manifest.totals;
         eprintln!(
             "poolscreen: {} round(s), {} tubes ({} positive, {} suspect, {} invalid, {} pending); {} to retest, {} missing, {} anomalies, {} rejected rows; outputs in {}",
@@ -98,9 +117,5 @@ pub fn run(args: RunArgs) -> Result<i32> {
             opts.out.display()
         );
     }
-    Ok(if args.strict && summary.rejected > 0 {
-        3
-    } else {
-        0
-    })
+    Ok(if strict && summary.rejected > 0 { 3 } else { 0 })
 }

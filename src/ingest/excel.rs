@@ -8,12 +8,20 @@
 //! only 15 digits, so such an ID has already lost some); date-time cells (1900 and 1904
 //! date systems) as `YYYY-MM-DD HH:MM:SS`; formula cells by their cached value.
 
-use super::encoding::hex;
-use super::values::{days_from_civil, format_local};
+use super::encoding::{hex, Census, Encoding};
+use super::fields::Fields;
+use super::header::{self, ColumnSpec};
+use super::reread::TextSource;
+use super::row::accept;
+use super::{ChunkOut, Ingested, Pass, RowParser};
 use crate::error::{Error, Position, Result};
+use crate::time::{days_from_civil, format_local};
 use calamine::{open_workbook_auto, Data, Reader};
+use rayon::iter::{IndexedParallelIterator, ParallelIterator};
+use rayon::slice::ParallelSlice;
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Whether `path` names a workbook, by its extension.
 pub fn is_workbook(path: &Path) -> bool {
@@ -138,6 +146,80 @@ fn number_text(v: f64) -> String {
     } else {
         format!("{v}")
     }
+}
+
+/// Reads one sheet of a workbook: the first non-empty row is the header; every other
+/// row goes through the same checks and parser as a CSV row, its line being its sheet
+/// row number.
+pub(super) fn read_workbook<P: RowParser>(
+    path: &Path,
+    name: &str,
+    specs: &[ColumnSpec],
+    parser: &P,
+    sheet: Option<&str>,
+) -> Result<Ingested<P::Record, P::Part>> {
+    let book = read_sheet(path, name, sheet)?;
+    let Some((header_line, header)) = book.rows.first() else {
+        return Err(Error::input(
+            name,
+            Position::default(),
+            format!(
+                "sheet \"{}\" is empty; its first row must be the header",
+                book.name
+            ),
+        ));
+    };
+    let headers: Vec<String> = header
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect();
+    let layout = header::match_header(name, *header_line, &headers, specs)?;
+    let rows: Vec<csv::ByteRecord> = book.rows[1..].iter().map(|(_, r)| r.clone()).collect();
+    let lines: Vec<u64> = book.rows[1..].iter().map(|(l, _)| *l).collect();
+    const ROWS_PER_CHUNK: usize = 4096;
+    let outs: Vec<ChunkOut<P::Record, P::Part>> = rows
+        .par_chunks(ROWS_PER_CHUNK)
+        .enumerate()
+        .map(|(c, chunk)| {
+            let mut out = ChunkOut {
+                index: c,
+                rows: Vec::with_capacity(chunk.len()),
+                state: P::Part::default(),
+                rejects: Vec::new(),
+                read: 0,
+                census: Census::default(),
+            };
+            let mut ranges = Vec::new();
+            for (k, record) in chunk.iter().enumerate() {
+                let i = c * ROWS_PER_CHUNK + k;
+                out.read += 1;
+                let mut writer = csv::WriterBuilder::new()
+                    .terminator(csv::Terminator::Any(b'\n'))
+                    .from_writer(Vec::new());
+                let _ = writer.write_byte_record(record);
+                let raw = writer.into_inner().unwrap_or_default();
+                let raw = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                let fields = Fields::of_record(record, &mut ranges);
+                let text = std::str::from_utf8(fields.bytes).unwrap_or("");
+                accept(
+                    &mut out, lines[i], i as u64, raw, fields, text, &layout, parser,
+                );
+            }
+            out
+        })
+        .collect();
+    let pass = Pass {
+        outs,
+        layout,
+        source: TextSource::Sheet(Arc::new(rows)),
+        census: Census::default(),
+        header_not_utf8: None,
+        sha256: book.sha256,
+        bytes: book.bytes,
+    };
+    let mut ingested = pass.finish(Encoding::Workbook, None, name)?;
+    ingested.report.sheet = Some(book.name);
+    Ok(ingested)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub struct Layout {
 impl Layout {
     /// Whether the file has the column of spec `col`.
     pub fn has(&self, col: usize) -> bool {
-        self.fields[col].is_some()
+        self.fields.get(col).is_some_and(Option::is_some)
     }
 
     /// For each cell of a row, the contract's name of its column (`None` for columns
@@ -47,7 +47,11 @@ impl Layout {
 
     /// The column's header as the file spells it, for rejects and messages.
     pub fn header_of(&self, col: usize) -> &str {
-        self.fields[col].map_or("", |i| self.headers[i].as_str())
+        self.fields
+            .get(col)
+            .copied()
+            .flatten()
+            .map_or("", |i| self.headers[i].as_str())
     }
 }
 

@@ -2,9 +2,10 @@
 //! one row per individual retest, which adds `person_id`.
 
 use super::header::ColumnSpec;
+use super::row::Row;
 use super::samples::TUBE_ALIASES;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
-use super::{Ingested, Row, RowParser};
+use super::{Ingested, RowParser};
 use crate::error::{Error, Position, Result};
 use crate::record::{LabResult, ResultColumns};
 
@@ -15,9 +16,12 @@ const CT_IC: usize = 3;
 const LAB_CALL: usize = 4;
 const ROUND: usize = 5;
 const TESTED_AT: usize = 6;
+const LAB: usize = 7;
 const PERSON_ID: usize = 8;
+const SAMPLED_AT: usize = 9;
 
-/// The results file's columns; the retests file adds a required `person_id`.
+/// The results file's columns; the retests file adds a required `person_id` and
+/// `sampled_at` (see [`RETEST_COLUMNS`]).
 pub const COLUMNS: [ColumnSpec; 9] = [
     ColumnSpec {
         name: "tube_id",
@@ -66,14 +70,25 @@ pub const COLUMNS: [ColumnSpec; 9] = [
     },
 ];
 
-/// The retests file's columns: the results columns with `person_id` required.
-pub fn retest_columns() -> [ColumnSpec; 9] {
-    let mut columns = COLUMNS;
+/// The retests file's columns: the results columns with `person_id` required, and
+/// `sampled_at`, when the person was swabbed again.
+pub const RETEST_COLUMNS: [ColumnSpec; 10] = {
+    let mut columns = [COLUMNS[0]; 10];
+    let mut i = 0;
+    while i < COLUMNS.len() {
+        columns[i] = COLUMNS[i];
+        i += 1;
+    }
     columns[PERSON_ID].required = true;
+    columns[SAMPLED_AT] = ColumnSpec {
+        name: "sampled_at",
+        aliases: &["采样时间", "采集时间"],
+        required: false,
+    };
     columns
-}
+};
 
-/// Parses results (and retests) rows.
+/// Parses results rows.
 pub struct ResultParser;
 
 impl RowParser for ResultParser {
@@ -85,6 +100,27 @@ impl RowParser for ResultParser {
     }
 }
 
+/// Parses retests rows.
+pub struct RetestParser;
+
+impl RowParser for RetestParser {
+    type Record = LabResult;
+    type Part = ();
+
+    fn parse(&self, row: &mut Row, _: &mut ()) -> Option<LabResult> {
+        parse(row)
+    }
+}
+
+/// The rows of a parsed results or retests file, which columns it has, its report and
+/// its rejects; fatal when the file can classify nothing.
+pub fn finish(mut parsed: Ingested<LabResult, ()>) -> Result<crate::pipeline::ResultRows> {
+    let columns = columns(&parsed)?;
+    let report = parsed.report.clone();
+    let rejects = std::mem::take(&mut parsed.rejects);
+    Ok((parsed.into_rows(), columns, report, rejects))
+}
+
 /// Parses one results (or retests) row.
 fn parse(row: &mut Row) -> Option<LabResult> {
     let tube = row.parse(TUBE_ID, |v| values::id(v, MAX_TUBE_ID));
@@ -92,10 +128,8 @@ fn parse(row: &mut Row) -> Option<LabResult> {
     let ct_n = row.parse(CT_N, values::ct);
     let ct_ic = row.parse(CT_IC, values::ct);
     let lab_call = row.parse(LAB_CALL, values::lab_call);
-    let tested_at = match row.text(TESTED_AT).is_empty() {
-        true => Some(None),
-        false => row.parse(TESTED_AT, values::timestamp).map(Some),
-    };
+    let tested_at = optional_time(row, TESTED_AT);
+    let sampled_at = optional_time(row, SAMPLED_AT);
     let person_id = match row.cell(PERSON_ID) {
         None => Some(None),
         Some(_) => row
@@ -120,8 +154,19 @@ fn parse(row: &mut Row) -> Option<LabResult> {
         ct_ic: ct_ic?,
         lab_call: lab_call?,
         tested_at: tested_at?,
+        lab: row.optional(LAB),
+        sampled_at: sampled_at?,
         line: row.line(),
     })
+}
+
+/// The timestamp of an optional column: `Some(None)` when the cell is empty or the
+/// column absent, `None` when the cell is not a timestamp (the failure is recorded).
+fn optional_time(row: &mut Row, col: usize) -> Option<Option<crate::record::Micros>> {
+    match row.text(col).is_empty() {
+        true => Some(None),
+        false => row.parse(col, crate::time::timestamp).map(Some),
+    }
 }
 
 /// Which result columns `ingested` has; fatal when it can classify nothing (it needs

@@ -6,10 +6,13 @@
 //! the other cells again for the people who need them.
 
 use super::header::{ColumnSpec, Layout};
+use super::reread::{raw_text, records_at, reparse, TextSource};
+use super::row::Row;
 use super::values::{self, MAX_PERSON_ID};
-use super::{raw_text, records_at, reparse, Ingested, InputReport, Reject, Row, RowParser, Source};
-use crate::error::Result;
-use crate::record::{pieces_mut, Details, Interner, Status, Strings};
+use super::{Ingested, InputReport, Reject, RowParser};
+use crate::error::{Error, Position, Result};
+use crate::record::{Details, Status};
+use crate::strings::{pieces_mut, Interner, Strings};
 use foldhash::fast::FixedState;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
@@ -156,7 +159,7 @@ pub struct Roster {
     /// Building names, in order of first appearance.
     pub buildings: Vec<Box<str>>,
     index: Vec<HashTable<u32>>,
-    source: Source,
+    source: TextSource,
     name: String,
     layout: Layout,
 }
@@ -203,29 +206,47 @@ impl Roster {
     }
 
     /// The other cells of `people`, read again from the roster file, in the order given;
-    /// batches of people are read on the workers.
+    /// batches of people are read on the workers. Each row read again must still hold
+    /// the person's ID: a roster changed while it was read is an error, never a name
+    /// given to the wrong person.
     pub fn details(&self, people: &[u32]) -> Result<Vec<Details>> {
-        let offsets: Vec<u64> = people.iter().map(|&p| self.offset[p as usize]).collect();
-        let batches: Vec<Vec<Details>> = offsets
+        let batches: Vec<Vec<Details>> = people
             .par_chunks(4096)
             .map(|batch| {
-                let records = records_at(&self.source, &self.name, batch)?;
-                Ok(records
+                let offsets: Vec<u64> = batch.iter().map(|&p| self.offset[p as usize]).collect();
+                let records = records_at(&self.source, &self.name, &offsets)
+                    .map_err(|_| self.changed(batch[0]))?;
+                batch
                     .iter()
-                    .map(|(record, _)| {
-                        reparse(record, &self.layout, |row| Details {
-                            name: row.text(NAME).into(),
-                            room: row.optional(ROOM),
-                            college: row.optional(COLLEGE),
-                            class: row.optional(CLASS),
-                            phone: row.optional(PHONE),
-                            counselor: row.optional(COUNSELOR),
+                    .zip(&records)
+                    .map(|(&p, (record, _))| {
+                        reparse(record, &self.layout, |row| {
+                            if row.text(PERSON_ID) != self.id(p) {
+                                return Err(self.changed(p));
+                            }
+                            Ok(Details {
+                                name: row.text(NAME).into(),
+                                room: row.optional(ROOM),
+                                college: row.optional(COLLEGE),
+                                class: row.optional(CLASS),
+                                phone: row.optional(PHONE),
+                                counselor: row.optional(COUNSELOR),
+                            })
                         })
                     })
-                    .collect())
+                    .collect()
             })
             .collect::<Result<_>>()?;
         Ok(batches.into_iter().flatten().collect())
+    }
+
+    /// The error for a roster whose row of person `p` no longer reads as it did.
+    fn changed(&self, p: u32) -> Error {
+        Error::input(
+            &self.name,
+            Position::line(self.line[p as usize]),
+            "the roster changed while it was read (this row no longer holds the person it held); run again once the file is no longer being written",
+        )
     }
 }
 
@@ -297,6 +318,30 @@ fn without<T>(values: Vec<T>, drop: &[bool]) -> Vec<T> {
         .filter(|(_, d)| !**d)
         .map(|(v, _)| v)
         .collect()
+}
+
+/// The buildings some person lives in, in order of first appearance, with each
+/// person's building index renumbered to match.
+fn used_buildings(mut building: Vec<u32>, names: Vec<Box<str>>) -> (Vec<u32>, Vec<Box<str>>) {
+    let mut used = vec![false; names.len()];
+    for &b in &building {
+        used[b as usize] = true;
+    }
+    if used.iter().all(|&u| u) {
+        return (building, names);
+    }
+    let mut renumber = vec![0u32; names.len()];
+    let mut kept = Vec::new();
+    for (i, name) in names.into_iter().enumerate() {
+        if used[i] {
+            renumber[i] = kept.len() as u32;
+            kept.push(name);
+        }
+    }
+    for b in &mut building {
+        *b = renumber[*b as usize];
+    }
+    (building, kept)
 }
 
 /// Merges the parsed chunks into the roster: interns buildings, indexes IDs, and
@@ -379,13 +424,15 @@ pub fn finish(
         offset = without(offset, &drop);
         index = build_index(&ids).0;
     }
+    // A building named only by rejected duplicates is no building of the roster.
+    let (building, buildings) = used_buildings(building, buildings.into_names());
     let roster = Roster {
         ids,
         building,
         status,
         line,
         offset,
-        buildings: buildings.into_names(),
+        buildings,
         index,
         source: ingested.source,
         name: ingested.report.path.clone(),

@@ -5,10 +5,12 @@
 
 use super::header::ColumnSpec;
 use super::roster::Roster;
+use super::row::Row;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
-use super::{Ingested, InputReport, Reject, Row, RowParser};
+use super::{Ingested, InputReport, Reject, RowParser};
 use crate::order::natural_cmp;
-use crate::record::{pieces_mut, Interner, Micros, Sample, NONE};
+use crate::record::{Micros, Sample, NONE};
+use crate::strings::{pieces_mut, Interner};
 use rayon::prelude::*;
 
 const TUBE_ID: usize = 0;
@@ -91,7 +93,7 @@ impl RowParser for SampleParser<'_> {
         let person_ok = row
             .check(PERSON_ID, values::id(&person, MAX_PERSON_ID))
             .is_some();
-        let sampled_at = row.parse(SAMPLED_AT, values::timestamp)?;
+        let sampled_at = row.parse(SAMPLED_AT, crate::time::timestamp)?;
         if !tube_ok || !person_ok {
             return None;
         }
@@ -154,7 +156,7 @@ pub fn finish(
     let earliest = parts.iter().filter_map(|p| p.state.earliest).min();
     let default_round = match round {
         Some(r) => r.to_string(),
-        None => values::local_date(earliest.unwrap_or(today)),
+        None => crate::time::local_date(earliest.unwrap_or(today)),
     };
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();

@@ -39,7 +39,7 @@ pub fn cell(value: AnyValue) -> String {
         AnyValue::Float64(v) => v.to_string(),
         AnyValue::Datetime(v, TimeUnit::Microseconds, _)
         | AnyValue::DatetimeOwned(v, TimeUnit::Microseconds, _) => {
-            poolscreen::ingest::values::format_local(v)
+            poolscreen::time::format_local(v)
         }
         other => panic!("unexpected cell type {other:?}"),
     }

@@ -1,7 +1,13 @@
 //! `manifest.json`: what a run read, with which rules, and what it wrote.
 
+use super::staging::Staging;
+use crate::error::{Error, Result};
+use crate::ingest::roster::Roster;
 use crate::ingest::InputReport;
+use crate::reconcile::Reconciled;
+use crate::record::Class;
 use crate::rules::Rules;
+use crate::summarize::BuildingRow;
 use serde::Serialize;
 
 /// The manifest of one run.
@@ -140,4 +146,39 @@ pub struct Totals {
     pub anomalies: u64,
     /// Rows in `rejects.csv`.
     pub rejected_rows: u64,
+}
+
+/// The totals of a round's figures.
+pub fn totals(
+    roster: &Roster,
+    rec: &Reconciled,
+    buildings: &[BuildingRow],
+    to_retest: usize,
+    rejected: usize,
+) -> Totals {
+    let sum = |f: fn(&BuildingRow) -> i64| buildings.iter().map(f).sum::<i64>() as u64;
+    let class = |c: Class| rec.tubes.iter().filter(|t| t.class == c).count() as u64;
+    Totals {
+        people: roster.len() as u64,
+        expected: sum(|b| b.expected),
+        sampled: sum(|b| b.sampled),
+        missing: sum(|b| b.missing),
+        tubes: rec.tubes.len() as u64,
+        positive_tubes: class(Class::Positive),
+        suspect_tubes: class(Class::Suspect),
+        invalid_tubes: class(Class::Invalid),
+        pending_tubes: class(Class::Pending),
+        to_retest: to_retest as u64,
+        anomalies: rec.anomalies.len() as u64,
+        rejected_rows: rejected as u64,
+    }
+}
+
+/// Writes `manifest.json` into `staging`.
+pub fn write(staging: &Staging, manifest: &Manifest) -> Result<()> {
+    staging.write("manifest.json", |out| {
+        serde_json::to_writer_pretty(&mut *out, manifest)
+            .map_err(|e| Error::Internal(format!("manifest: {e}")))?;
+        std::io::Write::write_all(out, b"\n").map_err(|e| Error::Internal(format!("manifest: {e}")))
+    })
 }

@@ -1,0 +1,257 @@
+//! Stage 6: writing the outputs, the only stage that writes files.
+//!
+//! - [`staging`]: outputs appear whole or not at all;
+//! - [`rows`]: the lists' rows with the protections of personal data applied, and one
+//!   column table per list ([`columns`]) that the Parquet ([`parquet`]), CSV
+//!   ([`csv`]) and workbook ([`workbook`]) writers all walk;
+//! - [`tables`]: the per-building, per-tube and anomaly tables;
+//! - [`manifest`]: what a run read and wrote.
+//!
+//! [`write_round`] is the list of output files of a round: each one a task, written side
+//! by side, with its row count for the manifest.
+
+pub mod columns;
+pub mod csv;
+pub mod manifest;
+pub mod parquet;
+pub mod rows;
+pub mod staging;
+pub mod tables;
+pub mod workbook;
+
+use crate::error::{Error, Result};
+use crate::ingest::roster::Roster;
+use crate::ingest::{InputReport, Reject};
+use crate::privacy::Privacy;
+use crate::reconcile::Reconciled;
+use crate::record::{Details, InputKind};
+use crate::retest::Entry;
+use crate::summarize::{BuildingRow, MissingEntry};
+use manifest::OutputEntry;
+use rayon::prelude::*;
+use rows::{RejectRow, RetestRow};
+use rustc_hash::FxHashMap;
+use staging::Staging;
+use std::io::Write;
+
+/// The output files of a round, in the order the manifest lists them; `manifest.json`
+/// last, as it is switched in last.
+pub const OUTPUT_FILES: [&str; 10] = [
+    "buildings.parquet",
+    "retest.parquet",
+    "retest.csv",
+    "retest.xlsx",
+    "missing.parquet",
+    "missing.xlsx",
+    "tubes.parquet",
+    "anomalies.parquet",
+    "rejects.csv",
+    "manifest.json",
+];
+
+/// Everything the outputs of a round are made of.
+pub struct RoundOutputs<'a> {
+    /// The roster.
+    pub roster: &'a Roster,
+    /// Tubes, members, classes and anomalies.
+    pub rec: &'a Reconciled,
+    /// The retest list, sorted.
+    pub retests: &'a [Entry],
+    /// The per-building table, sorted.
+    pub buildings: &'a [BuildingRow],
+    /// The missing list, sorted.
+    pub missing: &'a [MissingEntry],
+    /// The roster cells of everyone on the lists.
+    pub details: &'a FxHashMap<u32, Details>,
+    /// Each input's kind and report.
+    pub inputs: &'a [(InputKind, InputReport)],
+    /// Every rejected row with the kind of its file, sorted by file then line.
+    pub rejects: &'a [(InputKind, Reject)],
+    /// The protections to apply.
+    pub privacy: &'a Privacy,
+}
+
+impl RoundOutputs<'_> {
+    /// The file as rejects and anomalies name it.
+    pub fn file_of(&self, kind: InputKind) -> String {
+        self.inputs
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, report)| report.display())
+            .unwrap_or_default()
+    }
+}
+
+/// One output file to write: its name, its rows, and how.
+struct Task<'a> {
+    file: &'static str,
+    rows: usize,
+    write: Box<dyn FnOnce() -> Result<()> + Send + 'a>,
+}
+
+/// Writes every output of a round but the manifest into `staging`, side by side (the
+/// slowest first), and returns each file with its row count, in [`OUTPUT_FILES`] order.
+pub fn write_round(staging: &Staging, round: &RoundOutputs) -> Result<Vec<OutputEntry>> {
+    let (roster, rec, privacy) = (round.roster, round.rec, round.privacy);
+    if privacy.pseudonymizes() {
+        let ids = round
+            .retests
+            .iter()
+            .map(|e| rec.person_id(roster, e.person))
+            .chain(round.missing.iter().map(|m| roster.id(m.person)))
+            .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()));
+        crate::privacy::check_collisions(ids, privacy)?;
+    }
+    let retest = rows::retest_rows(roster, rec, round.retests, round.details, privacy);
+    let missing = rows::missing_rows(roster, rec, round.missing, round.details, privacy);
+    let files: Vec<(InputKind, String)> = round
+        .inputs
+        .iter()
+        .map(|(k, r)| (*k, r.display()))
+        .collect();
+    let rejects: Vec<RejectRow> = round
+        .rejects
+        .iter()
+        .map(|(kind, reject)| {
+            let report = round.inputs.iter().find(|(k, _)| k == kind).map(|(_, r)| r);
+            RejectRow {
+                file: files
+                    .iter()
+                    .find(|(k, _)| k == kind)
+                    .map_or("", |(_, f)| f.as_str()),
+                reject,
+                raw: privacy
+                    .raw(&reject.raw, report.map_or(&[], |r| &r.columns))
+                    .into(),
+            }
+        })
+        .collect();
+    let (retest_columns, missing_columns) = (rows::retest_columns(), rows::missing_columns());
+    let book = |name: &str, bytes: Result<Vec<u8>>| {
+        let bytes = bytes?;
+        staging.write(name, |out| {
+            out.write_all(&bytes)
+                .map_err(|e| Error::io(&staging.target(name), e))
+        })
+    };
+    let parquet = |name: &str, frame: Result<polars::prelude::DataFrame>| {
+        let frame = frame?;
+        staging.write(name, |out| parquet::write(out, frame))
+    };
+    let tasks: Vec<Task> = vec![
+        Task {
+            file: "retest.xlsx",
+            rows: retest.len(),
+            write: Box::new(|| {
+                book(
+                    "retest.xlsx",
+                    workbook::write_list(
+                        &retest_columns,
+                        &retest,
+                        Some(<RetestRow as rows::Listed>::building),
+                        staging.folder(),
+                    ),
+                )
+            }),
+        },
+        Task {
+            file: "tubes.parquet",
+            rows: rec.tubes.len(),
+            write: Box::new(|| parquet("tubes.parquet", tables::tubes(roster, rec))),
+        },
+        Task {
+            file: "missing.xlsx",
+            rows: missing.len(),
+            write: Box::new(|| {
+                book(
+                    "missing.xlsx",
+                    workbook::write_list(
+                        &missing_columns,
+                        &missing,
+                        Some(<rows::MissingRow as rows::Listed>::building),
+                        staging.folder(),
+                    ),
+                )
+            }),
+        },
+        Task {
+            file: "retest.parquet",
+            rows: retest.len(),
+            write: Box::new(|| {
+                parquet(
+                    "retest.parquet",
+                    parquet::list_frame(&retest_columns, &retest),
+                )
+            }),
+        },
+        Task {
+            file: "retest.csv",
+            rows: retest.len(),
+            write: Box::new(|| {
+                staging.write("retest.csv", |out| {
+                    csv::write_list(out, &retest_columns, &retest)
+                })
+            }),
+        },
+        Task {
+            file: "missing.parquet",
+            rows: missing.len(),
+            write: Box::new(|| {
+                parquet(
+                    "missing.parquet",
+                    parquet::list_frame(&missing_columns, &missing),
+                )
+            }),
+        },
+        Task {
+            file: "buildings.parquet",
+            rows: round.buildings.len(),
+            write: Box::new(|| {
+                parquet(
+                    "buildings.parquet",
+                    tables::buildings(roster, rec, round.buildings),
+                )
+            }),
+        },
+        Task {
+            file: "anomalies.parquet",
+            rows: rec.anomalies.len(),
+            write: Box::new(|| {
+                parquet(
+                    "anomalies.parquet",
+                    tables::anomalies(rec, &|k| round.file_of(k), privacy),
+                )
+            }),
+        },
+        Task {
+            file: "rejects.csv",
+            rows: rejects.len(),
+            write: Box::new(|| {
+                staging.write("rejects.csv", |out| {
+                    csv::write_list(out, &rows::reject_columns(), &rejects)
+                })
+            }),
+        },
+    ];
+    let counts: Vec<(&'static str, usize)> = tasks.iter().map(|t| (t.file, t.rows)).collect();
+    tasks
+        .into_par_iter()
+        .with_max_len(1)
+        .map(|task| (task.write)())
+        .collect::<Result<()>>()?;
+    OUTPUT_FILES
+        .iter()
+        .filter(|f| **f != "manifest.json")
+        .map(|f| {
+            let rows = counts
+                .iter()
+                .find(|(file, _)| file == f)
+                .map(|(_, n)| *n)
+                .ok_or_else(|| Error::Internal(format!("{f} has no writer")))?;
+            Ok(OutputEntry {
+                file: f.to_string(),
+                rows: rows as u64,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,300 @@
+//! The rows of the output lists with every value resolved and the protections of
+//! personal data applied (`--mask`, `--pseudonymize`), and each list's column table:
+//! the one place where a listed person's roster cells are taken and masked.
+
+use super::columns::{column, Column, Kind, Value};
+use crate::ingest::roster::Roster;
+use crate::ingest::Reject;
+use crate::privacy::Privacy;
+use crate::reconcile::Reconciled;
+use crate::record::{Details, Micros};
+use crate::retest::Entry;
+use crate::summarize::MissingEntry;
+use rustc_hash::FxHashMap;
+use std::borrow::Cow;
+
+/// A listed person's roster cells, read again from the roster, with `--mask` applied to
+/// the name and phone.
+#[derive(Default)]
+pub struct Contact<'a> {
+    /// The name (masked with `--mask`).
+    pub name: Option<Cow<'a, str>>,
+    /// Room.
+    pub room: Option<&'a str>,
+    /// College.
+    pub college: Option<&'a str>,
+    /// Class.
+    pub class: Option<&'a str>,
+    /// Phone (masked with `--mask`).
+    pub phone: Option<Cow<'a, str>>,
+    /// Counselor.
+    pub counselor: Option<&'a str>,
+}
+
+impl<'a> Contact<'a> {
+    /// The cells of `details`, or none.
+    pub fn of(details: Option<&'a Details>, privacy: &Privacy) -> Contact<'a> {
+        let Some(d) = details else {
+            return Contact::default();
+        };
+        Contact {
+            name: Some(privacy.name(&d.name)),
+            room: d.room.as_deref(),
+            college: d.college.as_deref(),
+            class: d.class.as_deref(),
+            phone: d.phone.as_deref().map(|p| privacy.phone(p)),
+            counselor: d.counselor.as_deref(),
+        }
+    }
+}
+
+/// A row that lists a person: the columns every such list shares come from here.
+pub trait Listed {
+    /// The person (a pseudonym with `--pseudonymize`).
+    fn person_id(&self) -> &str;
+    /// The person's building, if on the roster.
+    fn building(&self) -> Option<&str>;
+    /// The person's roster cells.
+    fn contact(&self) -> &Contact<'_>;
+}
+
+/// The columns of a listed person, in the order every list has them: person_id, name,
+/// building, room, college, class, phone, counselor.
+pub fn person_columns<R: Listed>() -> Vec<Column<R>> {
+    use Kind::*;
+    vec![
+        column("person_id", "学号/工号", 14.0, Text, |r: &R| {
+            Value::Text(Some(r.person_id()))
+        }),
+        column("name", "姓名", 10.0, Text, |r: &R| {
+            Value::Text(r.contact().name.as_deref())
+        }),
+        column("building", "楼栋", 10.0, Text, |r: &R| {
+            Value::Text(r.building())
+        }),
+        column("room", "宿舍号", 8.0, Text, |r: &R| {
+            Value::Text(r.contact().room)
+        }),
+        column("college", "学院", 16.0, Text, |r: &R| {
+            Value::Text(r.contact().college)
+        }),
+        column("class", "班级", 12.0, Text, |r: &R| {
+            Value::Text(r.contact().class)
+        }),
+        column("phone", "手机号", 14.0, Text, |r: &R| {
+            Value::Text(r.contact().phone.as_deref())
+        }),
+        column("counselor", "辅导员", 10.0, Text, |r: &R| {
+            Value::Text(r.contact().counselor)
+        }),
+    ]
+}
+
+/// One row of the retest list.
+pub struct RetestRow<'a> {
+    /// The round.
+    pub round: &'a str,
+    /// `report`, `isolate_and_retest`, `retest` or `resample`.
+    pub action: &'static str,
+    /// `pool_positive`, …
+    pub reason: &'static str,
+    /// The person (a pseudonym with `--pseudonymize`).
+    pub person_id: Cow<'a, str>,
+    /// Building; `None` for people not on the roster.
+    pub building: Option<&'a str>,
+    /// Name, room, college, class, phone and counselor; empty for people not on the
+    /// roster.
+    pub contact: Contact<'a>,
+    /// The tube.
+    pub tube_id: &'a str,
+    /// People in the tube.
+    pub tube_size: i64,
+    /// The tube's class.
+    pub tube_class: &'static str,
+    /// Ct of ORF1ab of the tube's deciding result, in cycles.
+    pub ct_orf1ab: Option<f64>,
+    /// Ct of N, in cycles.
+    pub ct_n: Option<f64>,
+    /// When the person was swabbed into the tube.
+    pub sampled_at: Micros,
+    /// Where.
+    pub site: Option<&'a str>,
+}
+
+impl Listed for RetestRow<'_> {
+    fn person_id(&self) -> &str {
+        &self.person_id
+    }
+    fn building(&self) -> Option<&str> {
+        self.building
+    }
+    fn contact(&self) -> &Contact<'_> {
+        &self.contact
+    }
+}
+
+/// Resolves retest entries into rows; `details` holds every listed roster person.
+pub fn retest_rows<'a>(
+    roster: &'a Roster,
+    rec: &'a Reconciled,
+    list: &[Entry],
+    details: &'a FxHashMap<u32, Details>,
+    privacy: &Privacy,
+) -> Vec<RetestRow<'a>> {
+    list.iter()
+        .map(|e| {
+            let tube = &rec.tubes[e.tube as usize];
+            let result = tube.result.map(|r| &rec.results[r as usize]);
+            let on_roster = e.person < rec.roster_len;
+            let d = details.get(&e.person).filter(|_| on_roster);
+            RetestRow {
+                round: &rec.rounds()[e.round as usize],
+                action: e.action.as_str(),
+                reason: e.reason,
+                person_id: privacy.person_id(rec.person_id(roster, e.person)),
+                building: on_roster.then(|| roster.building_name(e.person)),
+                contact: Contact::of(d, privacy),
+                tube_id: rec.tube_id(tube),
+                tube_size: tube.size as i64,
+                tube_class: tube.class.as_str(),
+                ct_orf1ab: result.and_then(|r| r.ct_orf1ab),
+                ct_n: result.and_then(|r| r.ct_n),
+                sampled_at: e.sampled_at,
+                site: rec.site(e.site),
+            }
+        })
+        .collect()
+}
+
+/// The columns of `retest.parquet`, `retest.csv` and `retest.xlsx`.
+pub fn retest_columns<'r>() -> Vec<Column<RetestRow<'r>>> {
+    use Kind::*;
+    let mut columns = vec![
+        column("round", "轮次", 12.0, Text, |r: &RetestRow| {
+            Value::Text(Some(r.round))
+        }),
+        column("action", "处置", 16.0, Code, |r: &RetestRow| {
+            Value::Code(Some(r.action))
+        }),
+        column("reason", "原因", 12.0, Code, |r: &RetestRow| {
+            Value::Code(Some(r.reason))
+        }),
+    ];
+    columns.extend(person_columns());
+    let tube: Vec<Column<RetestRow<'r>>> = vec![
+        column("tube_id", "试管编号", 18.0, Text, |r| {
+            Value::Text(Some(r.tube_id))
+        }),
+        column("tube_size", "混管人数", 9.0, Int, |r| {
+            Value::Int(Some(r.tube_size))
+        }),
+        column("tube_class", "试管结果", 9.0, Code, |r| {
+            Value::Code(Some(r.tube_class))
+        }),
+        column("ct_orf1ab", "ORF1ab Ct", 10.0, Float, |r| {
+            Value::Float(r.ct_orf1ab)
+        }),
+        column("ct_n", "N Ct", 8.0, Float, |r| Value::Float(r.ct_n)),
+        column("sampled_at", "采样时间", 19.0, Time, |r| {
+            Value::Time(Some(r.sampled_at))
+        }),
+        column("site", "采样点", 14.0, Text, |r| Value::Text(r.site)),
+    ];
+    columns.extend(tube);
+    columns
+}
+
+/// One row of the missing list.
+pub struct MissingRow<'a> {
+    /// The round.
+    pub round: &'a str,
+    /// The person (a pseudonym with `--pseudonymize`).
+    pub person_id: Cow<'a, str>,
+    /// Building.
+    pub building: &'a str,
+    /// Name, room, college, class, phone and counselor.
+    pub contact: Contact<'a>,
+    /// `on_campus` or `isolated`.
+    pub status: &'static str,
+}
+
+impl Listed for MissingRow<'_> {
+    fn person_id(&self) -> &str {
+        &self.person_id
+    }
+    fn building(&self) -> Option<&str> {
+        Some(self.building)
+    }
+    fn contact(&self) -> &Contact<'_> {
+        &self.contact
+    }
+}
+
+/// Resolves missing entries into rows; `details` holds every listed person.
+pub fn missing_rows<'a>(
+    roster: &'a Roster,
+    rec: &'a Reconciled,
+    list: &[MissingEntry],
+    details: &'a FxHashMap<u32, Details>,
+    privacy: &Privacy,
+) -> Vec<MissingRow<'a>> {
+    list.iter()
+        .map(|e| MissingRow {
+            round: &rec.rounds()[e.round as usize],
+            person_id: privacy.person_id(roster.id(e.person)),
+            building: roster.building_name(e.person),
+            contact: Contact::of(details.get(&e.person), privacy),
+            status: roster.status[e.person as usize].as_str(),
+        })
+        .collect()
+}
+
+/// The columns of `missing.parquet` and `missing.xlsx`.
+pub fn missing_columns<'r>() -> Vec<Column<MissingRow<'r>>> {
+    let mut columns = vec![column(
+        "round",
+        "轮次",
+        12.0,
+        Kind::Text,
+        |r: &MissingRow| Value::Text(Some(r.round)),
+    )];
+    columns.extend(person_columns());
+    columns.push(column(
+        "status",
+        "状态",
+        8.0,
+        Kind::Code,
+        |r: &MissingRow| Value::Code(Some(r.status)),
+    ));
+    columns
+}
+
+/// One row of `rejects.csv`, its raw text protected.
+pub struct RejectRow<'a> {
+    /// The file as rejects name it.
+    pub file: &'a str,
+    /// The reject.
+    pub reject: &'a Reject,
+    /// The raw text with personal cells masked as [`Privacy::raw`] says.
+    pub raw: Cow<'a, str>,
+}
+
+/// The columns of `rejects.csv`.
+pub fn reject_columns<'r>() -> Vec<Column<RejectRow<'r>>> {
+    use Kind::*;
+    vec![
+        column("file", "文件", 24.0, Text, |r| Value::Text(Some(r.file))),
+        column("line", "行号", 8.0, Int, |r| {
+            Value::Int(Some(r.reject.line as i64))
+        }),
+        column("column", "列", 12.0, Text, |r| {
+            Value::Text(Some(&r.reject.column))
+        }),
+        column("reason", "原因", 40.0, Text, |r| {
+            Value::Text(Some(&r.reject.reason))
+        }),
+        column("raw", "原始行", 60.0, Text, |r| {
+            Value::Text(Some(&r.raw))
+        }),
+    ]
+}

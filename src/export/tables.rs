@@ -1,0 +1,109 @@
+//! The tables that are not lists of people: `buildings.parquet`, `tubes.parquet` and
+//! `anomalies.parquet`. They are large at city scale (a row per tube), so their
+//! columns are built straight from the reconciled round.
+
+use super::parquet::{float, frame, int, int_opt, text, timestamp};
+use crate::error::Result;
+use crate::ingest::roster::Roster;
+use crate::privacy::Privacy;
+use crate::reconcile::{Reconciled, Tube, TubeBuildings};
+use crate::record::InputKind;
+use crate::summarize::BuildingRow;
+use polars::prelude::DataFrame;
+use rayon::prelude::*;
+use std::borrow::Cow;
+
+/// `buildings.parquet`.
+pub fn buildings(roster: &Roster, rec: &Reconciled, rows: &[BuildingRow]) -> Result<DataFrame> {
+    let n = |f: fn(&BuildingRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+    frame(vec![
+        text(
+            "round",
+            rows.iter().map(|r| Some(&*rec.rounds()[r.round as usize])),
+        ),
+        text(
+            "building",
+            rows.iter()
+                .map(|r| Some(&*roster.buildings[r.building as usize])),
+        ),
+        int("expected", n(|r| r.expected)),
+        int("on_leave", n(|r| r.on_leave)),
+        int("sampled", n(|r| r.sampled)),
+        int("missing", n(|r| r.missing)),
+        float("coverage", rows.iter().map(|r| r.coverage)),
+        int("tubes", n(|r| r.tubes)),
+        int("positive_tubes", n(|r| r.positive_tubes)),
+        int("suspect_tubes", n(|r| r.suspect_tubes)),
+        int("invalid_tubes", n(|r| r.invalid_tubes)),
+        int("pending_tubes", n(|r| r.pending_tubes)),
+        int("negative_tubes", n(|r| r.negative_tubes)),
+        int("to_retest", n(|r| r.to_retest)),
+        int("confirmed_positive", n(|r| r.confirmed_positive)),
+    ])
+}
+
+/// `tubes.parquet`; `buildings` lists the roster buildings of the tube's people in
+/// natural order, separated by `;`.
+pub fn tubes(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
+    let result = |t: &Tube| t.result.map(|r| &rec.results[r as usize]);
+    let buildings: Vec<Option<Cow<str>>> = rec
+        .tubes
+        .par_iter()
+        .map(|t| match rec.buildings_of(roster, t) {
+            TubeBuildings::None => None,
+            TubeBuildings::One(name) => Some(Cow::Borrowed(name)),
+            TubeBuildings::Several(names) => Some(Cow::Owned(names.join(";"))),
+        })
+        .collect();
+    let tubes = &rec.tubes;
+    frame(vec![
+        text(
+            "round",
+            tubes.iter().map(|t| Some(&*rec.rounds()[t.round as usize])),
+        ),
+        text("tube_id", tubes.iter().map(|t| Some(rec.tube_id(t)))),
+        int("tube_size", tubes.iter().map(|t| t.size as i64)),
+        text("tube_class", tubes.iter().map(|t| Some(t.class.as_str()))),
+        float(
+            "ct_orf1ab",
+            tubes.iter().map(|t| result(t).and_then(|r| r.ct_orf1ab)),
+        ),
+        float("ct_n", tubes.iter().map(|t| result(t).and_then(|r| r.ct_n))),
+        float(
+            "ct_ic",
+            tubes.iter().map(|t| result(t).and_then(|r| r.ct_ic)),
+        ),
+        text("buildings", buildings.iter().map(|b| b.as_deref())),
+        timestamp(
+            "first_sampled_at",
+            tubes.iter().map(|t| Some(t.first_sampled_at)),
+        ),
+        text("site", tubes.iter().map(|t| rec.site(t.site))),
+    ])
+}
+
+/// `anomalies.parquet`; `file_of` names each input as rejects and anomalies name it.
+pub fn anomalies(
+    rec: &Reconciled,
+    file_of: &dyn Fn(InputKind) -> String,
+    privacy: &Privacy,
+) -> Result<DataFrame> {
+    let a = &rec.anomalies;
+    let names: Vec<String> = a.iter().map(|x| file_of(x.file)).collect();
+    let people: Vec<Option<Cow<str>>> = a
+        .iter()
+        .map(|x| x.person_id.as_deref().map(|p| privacy.person_id(p)))
+        .collect();
+    frame(vec![
+        text(
+            "round",
+            a.iter().map(|x| Some(&*rec.rounds()[x.round as usize])),
+        ),
+        text("kind", a.iter().map(|x| Some(x.kind.as_str()))),
+        text("tube_id", a.iter().map(|x| x.tube_id.as_deref())),
+        text("person_id", people.iter().map(|p| p.as_deref())),
+        text("file", names.iter().map(|n| Some(n.as_str()))),
+        int_opt("line", a.iter().map(|x| x.line.map(|l| l as i64))),
+        text("detail", a.iter().map(|x| Some(x.detail.as_str()))),
+    ])
+}

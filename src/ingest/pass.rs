@@ -1,0 +1,272 @@
+//! One parse of a file's text: the reader thread cuts chunks of whole records, a
+//! hashing thread hashes them in file order, and the rayon workers parse them.
+
+use super::encoding::{self, Census};
+use super::fields::walk_records;
+use super::header::{self, ColumnSpec, Layout};
+use super::reread::{open_source, source_path, TextSource};
+use super::row::{accept, escape_raw};
+use super::split::{self, Chunk, CutError, Cutter};
+use super::{ChunkOut, Pass, Reject, RowParser};
+use crate::error::{Error, Position, Result};
+use crate::normalize::clean;
+use rayon::iter::{ParallelBridge, ParallelIterator};
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Parses `source` from byte `start` on: the reader thread cuts chunks and hashes the
+/// bytes, the workers parse the chunks.
+pub(super) fn run_pass<P: RowParser>(
+    source: TextSource,
+    start: u64,
+    check_rows: bool,
+    name: &str,
+    specs: &[ColumnSpec],
+    parser: &P,
+) -> Result<Pass<P::Record, P::Part>> {
+    let path = source_path(&source, name);
+    let mut hasher = Sha256::new();
+    if start == 3 {
+        hasher.update(b"\xEF\xBB\xBF");
+    }
+    let mut cutter = Cutter::new(open_source(&source, start)?, start);
+    let (header, header_bytes) = read_header(&mut cutter, name, check_rows, &mut hasher)?;
+    let mut pass = Pass {
+        outs: Vec::new(),
+        layout: Layout {
+            fields: Vec::new(),
+            headers: Vec::new(),
+            names: Vec::new(),
+        },
+        source,
+        census: Census::default(),
+        header_not_utf8: None,
+        sha256: String::new(),
+        bytes: start + header_bytes,
+    };
+    let (headers, header_line) = match header {
+        Header::Found(h, line) => (h, line),
+        Header::NotUtf8(at) => {
+            pass.header_not_utf8 = Some(at);
+            return Ok(pass);
+        }
+    };
+    let layout = header::match_header(name, header_line, &headers, specs)?;
+
+    // The reader cuts chunks, a thread of its own hashes them in order, the workers parse
+    // them; a chunk's buffer goes back to the reader when both are done with it. Hashing
+    // is the slowest sequential step, so it does not hold up the cutting.
+    let capacity = 2 * rayon::current_num_threads().max(1);
+    let (tx, rx) = crossbeam_channel::bounded::<Arc<Chunk>>(capacity);
+    let (hash_tx, hash_rx) = crossbeam_channel::bounded::<Arc<Chunk>>(2 * capacity);
+    let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<u8>>(3 * capacity + 2);
+    let recycle = |chunk: Arc<Chunk>| {
+        if let Some(chunk) = Arc::into_inner(chunk) {
+            let _ = spare_tx.try_send(chunk.bytes);
+        }
+    };
+    let mut cutter = cutter.recycle(spare_rx);
+    let (outs, cut, hashed) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> std::result::Result<(), CutError> {
+            while let Some(chunk) = cutter.next_chunk(false)? {
+                let chunk = Arc::new(chunk);
+                if hash_tx.send(chunk.clone()).is_err() || tx.send(chunk).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        let hashing = scope.spawn(|| {
+            let mut total = 0u64;
+            for chunk in hash_rx {
+                hasher.update(&chunk.bytes);
+                total += chunk.bytes.len() as u64;
+                recycle(chunk);
+            }
+            (hasher, total)
+        });
+        let mut outs: Vec<ChunkOut<P::Record, P::Part>> = rx
+            .into_iter()
+            .par_bridge()
+            .map(|chunk| {
+                let out = parse_chunk(&chunk, &layout, check_rows, parser);
+                recycle(chunk);
+                out
+            })
+            .collect();
+        outs.sort_by_key(|o| o.index);
+        (outs, reader.join(), hashing.join())
+    });
+    match (cut, hashed) {
+        (Ok(Ok(())), Ok((hasher, total))) => {
+            pass.sha256 = encoding::hex(&hasher.finalize());
+            pass.bytes += total;
+        }
+        (Ok(Err(e)), _) => return Err(cut_error(&path, name, e)),
+        _ => {
+            return Err(Error::Internal(
+                "the reader or hashing thread panicked".into(),
+            ))
+        }
+    }
+    for out in &outs {
+        pass.census.add(&out.census);
+    }
+    pass.outs = outs;
+    pass.layout = layout;
+    Ok(pass)
+}
+
+fn cut_error(path: &Path, name: &str, e: CutError) -> Error {
+    match e {
+        CutError::Io(e) => Error::io(path, e),
+        CutError::RecordTooLong { line, in_quotes } => {
+            let hint = if in_quotes {
+                "a quote (\") opened here is never closed"
+            } else {
+                "the file may not be a CSV file"
+            };
+            Error::input(
+                name,
+                Position::line(line),
+                format!(
+                    "a row longer than {} bytes starts here; {hint}",
+                    split::MAX_RECORD_BYTES
+                ),
+            )
+        }
+    }
+}
+
+enum Header {
+    Found(Vec<String>, u64),
+    /// The header row is not UTF-8, from this byte offset on.
+    NotUtf8(u64),
+}
+
+/// Reads records until the first non-blank one, the header, hashing what it reads.
+/// Returns the header and the bytes consumed.
+fn read_header<R: Read>(
+    cutter: &mut Cutter<R>,
+    name: &str,
+    check_rows: bool,
+    hasher: &mut Sha256,
+) -> Result<(Header, u64)> {
+    let mut consumed = 0u64;
+    loop {
+        let chunk = cutter
+            .next_chunk(true)
+            .map_err(|e| cut_error(Path::new(name), name, e))?
+            .ok_or_else(|| {
+                Error::input(
+                    name,
+                    Position::default(),
+                    "the file is empty; the first row must be the header",
+                )
+            })?;
+        hasher.update(&chunk.bytes);
+        consumed += chunk.bytes.len() as u64;
+        if check_rows {
+            if let Err(e) = std::str::from_utf8(&chunk.bytes) {
+                return Ok((
+                    Header::NotUtf8(chunk.offset + e.valid_up_to() as u64),
+                    consumed,
+                ));
+            }
+        }
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&chunk.bytes[..]);
+        let mut record = csv::StringRecord::new();
+        let found = reader.read_record(&mut record).map_err(|_| {
+            Error::input(
+                name,
+                Position::line(chunk.first_line),
+                "the header row could not be read",
+            )
+        })?;
+        if found && record.iter().any(|h| !clean(h).is_empty()) {
+            let leading = chunk
+                .bytes
+                .iter()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .filter(|&&b| b == b'\n')
+                .count();
+            let header = Header::Found(
+                record.iter().map(str::to_string).collect(),
+                chunk.first_line + leading as u64,
+            );
+            return Ok((header, consumed));
+        }
+    }
+}
+
+fn parse_chunk<P: RowParser>(
+    chunk: &Chunk,
+    layout: &Layout,
+    check_rows: bool,
+    parser: &P,
+) -> ChunkOut<P::Record, P::Part> {
+    let mut out = ChunkOut {
+        index: chunk.index,
+        rows: Vec::with_capacity(chunk.bytes.len() / 48),
+        state: P::Part::default(),
+        rejects: Vec::new(),
+        read: 0,
+        census: Census::default(),
+    };
+    // Checked once for the whole chunk, which settles most rows at once.
+    let whole = simdutf8::basic::from_utf8(&chunk.bytes).ok();
+    let nul = memchr::memchr(0, &chunk.bytes).is_some();
+    let ascii = check_rows && whole.is_some_and(str::is_ascii);
+    walk_records(chunk, |line, start, raw, fields| {
+        out.read += 1;
+        let reject = |column: &str, reason: String| Reject {
+            line,
+            column: column.to_string(),
+            reason,
+            raw: escape_raw(raw),
+        };
+        if nul && memchr::memchr(0, raw).is_some() {
+            out.rejects.push(reject("", "the row holds a NUL byte (0x00): the file is damaged or not a text file; export it again".into()));
+            return;
+        }
+        // A row in place in a chunk that is all text is text: it lies between ASCII line
+        // ends. Otherwise one check per row, on the fields: unquoting only drops ASCII
+        // quotes, so the fields are text exactly when the raw row is.
+        let in_whole = whole
+            .filter(|_| fields.in_place)
+            .and_then(|w| w.get(start..start + raw.len()));
+        let text = match in_whole.map_or_else(|| simdutf8::basic::from_utf8(fields.bytes), Ok) {
+            Ok(text) => text,
+            Err(_) => {
+                let valid = std::str::from_utf8(raw)
+                    .err()
+                    .map_or(0, |e| e.valid_up_to());
+                let at = chunk.offset + (start + valid) as u64;
+                out.census.non_ascii_rows += 1;
+                out.census.bad_rows += 1;
+                out.census.first_bad = out.census.first_bad.or(Some(at));
+                out.rejects.push(reject("", format!("the row is not valid UTF-8 from byte offset {at} on (a damaged character); fix or retype the row")));
+                return;
+            }
+        };
+        if check_rows && !ascii && !fields.bytes.is_ascii() {
+            out.census.non_ascii_rows += 1;
+        }
+        accept(
+            &mut out,
+            line,
+            chunk.offset + start as u64,
+            raw,
+            fields,
+            text,
+            layout,
+            parser,
+        );
+    });
+    out
+}

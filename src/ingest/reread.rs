@@ -1,0 +1,141 @@
+//! Reading rows of an input again, by the byte offset where they start: for the few rows
+//! of which every cell is needed only at the end (people on the retest and missing
+//! lists, roster duplicates), so that a city roster is not held in memory whole.
+
+use super::fields::Fields;
+use super::header::Layout;
+use super::row::{escape_raw, Row};
+use crate::error::{Error, Result};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where the UTF-8 text of an input is, so that rows can be read again by offset.
+#[derive(Clone, Debug)]
+pub enum TextSource {
+    /// The file itself (UTF-8); offsets are file offsets.
+    File(PathBuf),
+    /// The file decoded to UTF-8 in memory; offsets are into this text.
+    Memory(Arc<Vec<u8>>),
+    /// The rows of a workbook sheet; offsets are indexes into them.
+    Sheet(Arc<Vec<csv::ByteRecord>>),
+}
+
+/// Something to read an input's text from.
+pub(super) trait ReadSeek: Read + Seek + Send {}
+
+impl<T: Read + Seek + Send> ReadSeek for T {}
+
+pub(super) fn open_source(source: &TextSource, start: u64) -> Result<Box<dyn ReadSeek>> {
+    Ok(match source {
+        TextSource::File(path) => {
+            let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+            file.seek(SeekFrom::Start(start))
+                .map_err(|e| Error::io(path, e))?;
+            Box::new(file)
+        }
+        TextSource::Memory(text) => {
+            let mut cursor = std::io::Cursor::new(SharedBytes(text.clone()));
+            cursor.set_position(start);
+            Box::new(cursor)
+        }
+        TextSource::Sheet(_) => return Err(Error::Internal("a sheet is not read as text".into())),
+    })
+}
+
+/// Shared bytes readable through a cursor.
+struct SharedBytes(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+pub(super) fn source_path(source: &TextSource, name: &str) -> PathBuf {
+    match source {
+        TextSource::File(p) => p.clone(),
+        TextSource::Memory(_) | TextSource::Sheet(_) => PathBuf::from(name),
+    }
+}
+
+/// Reads again the records that start at `offsets` of `source`, for the few rows of
+/// which every cell is needed only at the end (people on the retest and missing lists,
+/// roster duplicates). Returns each record with the offset where it ends, in the order
+/// of `offsets`.
+pub fn records_at(
+    source: &TextSource,
+    name: &str,
+    offsets: &[u64],
+) -> Result<Vec<(csv::ByteRecord, u64)>> {
+    if let TextSource::Sheet(rows) = source {
+        return Ok(offsets
+            .iter()
+            .map(|&o| (rows[o as usize].clone(), o + 1))
+            .collect());
+    }
+    let path = source_path(source, name);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(2048)
+        .from_reader(open_source(source, 0)?);
+    let mut records = Vec::with_capacity(offsets.len());
+    for &offset in offsets {
+        let mut position = csv::Position::new();
+        position.set_byte(offset);
+        reader
+            .seek_raw(SeekFrom::Start(offset), position)
+            .map_err(|e| Error::Internal(format!("{}: seeking to a row: {e}", path.display())))?;
+        let mut record = csv::ByteRecord::new();
+        reader
+            .read_byte_record(&mut record)
+            .map_err(|e| Error::Internal(format!("{name}: reading a row again: {e}")))?;
+        records.push((record, reader.position().byte()));
+    }
+    Ok(records)
+}
+
+/// The raw text of `source` from byte `start` to `end`, without a line terminator, for
+/// `rejects.csv`.
+pub fn raw_text(source: &TextSource, name: &str, start: u64, end: u64) -> Result<String> {
+    if let TextSource::Sheet(rows) = source {
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        let _ = writer.write_byte_record(&rows[start as usize]);
+        let raw = writer.into_inner().unwrap_or_default();
+        return Ok(escape_raw(raw.strip_suffix(b"\n").unwrap_or(&raw)));
+    }
+    let path = source_path(source, name);
+    let mut reader = open_source(source, start)?;
+    let mut bytes = vec![0u8; (end - start) as usize];
+    reader
+        .read_exact(&mut bytes)
+        .map_err(|e| Error::io(&path, e))?;
+    let mut text = &bytes[..];
+    while let [rest @ .., b'\n' | b'\r'] = text {
+        text = rest;
+    }
+    Ok(escape_raw(text))
+}
+
+/// Parses a record read again with [`records_at`], as the workers did.
+pub fn reparse<T>(
+    record: &csv::ByteRecord,
+    layout: &Layout,
+    parse: impl FnOnce(&mut Row) -> T,
+) -> T {
+    let mut ranges = Vec::new();
+    let fields = Fields::of_record(record, &mut ranges);
+    let mut row = Row {
+        ranges: fields.ranges,
+        text: std::str::from_utf8(fields.bytes).unwrap_or(""),
+        layout,
+        failures: Vec::new(),
+        line: 0,
+        offset: record.position().map_or(0, |p| p.byte()),
+    };
+    parse(&mut row)
+}

@@ -1,0 +1,175 @@
+//! One row being parsed: typed access to its cleaned cells, the failures found in it,
+//! and the decision to keep it or reject it.
+
+use super::fields::Fields;
+use super::header::Layout;
+use super::{ChunkOut, Reject, RowParser};
+use crate::normalize::clean;
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// One row being parsed: typed access to its cleaned cells, and the failures found.
+pub struct Row<'a> {
+    /// Where each field is in `text`.
+    pub(super) ranges: &'a [Range<usize>],
+    /// The bytes of [`Fields`] as text: checked for UTF-8 once per row.
+    pub(super) text: &'a str,
+    /// Which field holds which column.
+    pub(super) layout: &'a Layout,
+    /// The failures found so far: the spec column and the reason.
+    pub(super) failures: Vec<(usize, String)>,
+    /// The line, starting at `1`, where the row starts.
+    pub(super) line: u64,
+    /// Where the row starts in its source.
+    pub(super) offset: u64,
+}
+
+impl<'a> Row<'a> {
+    /// The line, starting at `1`, where the row starts.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// Where the row starts in its [`TextSource`], to read it again later.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The cleaned cell of spec column `col`, or `None` when the file has no such
+    /// column.
+    pub fn cell(&self, col: usize) -> Option<Cow<'a, str>> {
+        let index = (*self.layout.fields.get(col)?)?;
+        let text = self
+            .ranges
+            .get(index)
+            .and_then(|r| self.text.get(r.clone()))
+            .unwrap_or("");
+        Some(clean(text))
+    }
+
+    /// The cleaned cell, or the empty string when the column is absent.
+    pub fn text(&self, col: usize) -> Cow<'a, str> {
+        self.cell(col).unwrap_or(Cow::Borrowed(""))
+    }
+
+    /// The cell as an owned string, `None` when absent or empty.
+    pub fn optional(&self, col: usize) -> Option<Box<str>> {
+        self.cell(col).filter(|c| !c.is_empty()).map(|c| c.into())
+    }
+
+    /// The value `checked` from the cell of `col`; on failure records the reason and
+    /// returns `None`.
+    pub fn check<T>(&mut self, col: usize, checked: Result<T, String>) -> Option<T> {
+        match checked {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                self.fail(col, reason);
+                None
+            }
+        }
+    }
+
+    /// Parses the cell with `parse`; on failure records the reason and returns `None`.
+    pub fn parse<T>(
+        &mut self,
+        col: usize,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        let text = self.text(col);
+        self.check(col, parse(&text))
+    }
+
+    /// Records that the cell of `col` breaks a rule.
+    pub fn fail(&mut self, col: usize, reason: impl Into<String>) {
+        self.failures.push((col, reason.into()));
+    }
+}
+
+/// Checks the shape of a record whose text is known to be valid, parses it, and keeps
+/// the row or its reject.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn accept<P: RowParser>(
+    out: &mut ChunkOut<P::Record, P::Part>,
+    line: u64,
+    offset: u64,
+    raw: &[u8],
+    fields: Fields,
+    text: &str,
+    layout: &Layout,
+    parser: &P,
+) {
+    let width = layout.headers.len();
+    let reject = |column: &str, reason: String| Reject {
+        line,
+        column: column.to_string(),
+        reason,
+        raw: escape_raw(raw),
+    };
+    if fields.len() < width {
+        out.rejects.push(reject(
+            "",
+            format!(
+                "the row has {} fields but the header has {width}; is the row cut short?",
+                fields.len()
+            ),
+        ));
+        return;
+    }
+    if fields.len() > width
+        && fields
+            .iter()
+            .skip(width)
+            .any(|f| !f.iter().all(u8::is_ascii_whitespace))
+    {
+        out.rejects.push(reject("", format!("the row has {} fields but the header has {width}: a value beyond the last header column, or a comma without quotes around the value", fields.len())));
+        return;
+    }
+    let mut row = Row {
+        ranges: fields.ranges,
+        text,
+        layout,
+        failures: Vec::new(),
+        line,
+        offset,
+    };
+    let parsed = parser.parse(&mut row, &mut out.state);
+    match (parsed, row.failures.is_empty()) {
+        (Some(value), true) => out.rows.push(value),
+        _ => {
+            let (column, reason) = describe_failures(layout, &row.failures);
+            out.rejects.push(reject(&column, reason));
+        }
+    }
+}
+
+/// The first failure names the column; the others join the reason.
+fn describe_failures(layout: &Layout, failures: &[(usize, String)]) -> (String, String) {
+    let Some((first_col, _)) = failures.first() else {
+        return (String::new(), "the row could not be read".into());
+    };
+    let reason = failures
+        .iter()
+        .map(|(col, reason)| {
+            let header = layout.header_of(*col);
+            if header.is_empty() {
+                reason.clone()
+            } else {
+                format!("{header} {reason}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    (layout.header_of(*first_col).to_string(), reason)
+}
+
+/// The row's bytes as text, with bytes that are not UTF-8 written as `\xNN`.
+pub(super) fn escape_raw(raw: &[u8]) -> String {
+    let mut text = String::with_capacity(raw.len());
+    for piece in raw.utf8_chunks() {
+        text.push_str(piece.valid());
+        for b in piece.invalid() {
+            text.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    text
+}

@@ -1,0 +1,253 @@
+//! Time: the accepted timestamp forms of the inputs, and local China Standard Time
+//! (UTC+8, no daylight saving since 1991) for every time poolscreen writes. Timestamps
+//! are microseconds since the Unix epoch, UTC.
+
+use crate::record::Micros;
+
+/// Parses a local China Standard Time timestamp in one of the accepted forms into
+/// microseconds since the Unix epoch, UTC.
+///
+/// Accepted: `YYYY-MM-DD HH:MM[:SS]`, `YYYY/M/D H:MM[:SS]`, `YYYY-MM-DDTHH:MM[:SS]` and
+/// `YYYY年M月D日 H:MM[:SS]`. Month, day and hour take one or two digits in every form.
+pub fn timestamp(value: &str) -> Result<Micros, String> {
+    parse_timestamp(value).ok_or_else(|| timestamp_reason(value))
+}
+
+fn parse_timestamp(value: &str) -> Option<Micros> {
+    if let Some(micros) = parse_canonical(value.as_bytes()) {
+        return Some(micros);
+    }
+    let mut s = Cursor { rest: value };
+    let year = s.digits(4, 4)?;
+    let sep = if s.eat("-") {
+        '-'
+    } else if s.eat("/") {
+        '/'
+    } else if s.eat("年") {
+        '年'
+    } else {
+        return None;
+    };
+    let month = s.digits(1, 2)?;
+    match sep {
+        '-' => s.eat("-").then_some(())?,
+        '/' => s.eat("/").then_some(())?,
+        _ => s.eat("月").then_some(())?,
+    }
+    let day = s.digits(1, 2)?;
+    if sep == '年' {
+        s.eat("日").then_some(())?;
+        s.rest = s.rest.trim_start_matches(' ');
+    } else if !s.eat("T") {
+        let before = s.rest.len();
+        s.rest = s.rest.trim_start_matches(' ');
+        if s.rest.len() == before {
+            return None;
+        }
+    }
+    let hour = s.digits(1, 2)?;
+    s.eat(":").then_some(())?;
+    let minute = s.digits(2, 2)?;
+    let second = if s.eat(":") { s.digits(2, 2)? } else { 0 };
+    if !s.rest.is_empty() {
+        return None;
+    }
+    to_micros(year, month, day, hour, minute, second)
+}
+
+/// The common form `YYYY-MM-DD HH:MM:SS`, read without a cursor.
+fn parse_canonical(b: &[u8]) -> Option<Micros> {
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |acc, &d| {
+            d.is_ascii_digit().then(|| acc * 10 + (d - b'0') as u32)
+        })
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    to_micros(year, month, day, hour, minute, second)
+}
+
+fn to_micros(
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+) -> Option<Micros> {
+    if hour > 23 || minute > 59 || second > 59 || !valid_date(year as i64, month, day) {
+        return None;
+    }
+    let days = days_from_civil(year as i64, month, day);
+    let local = days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64;
+    Some((local - 8 * 3600) * 1_000_000)
+}
+
+fn timestamp_reason(value: &str) -> String {
+    if value.is_empty() {
+        return "is empty; every sample needs the time it was taken".into();
+    }
+    let serial = value
+        .parse::<f64>()
+        .is_ok_and(|v| (1.0..2_958_466.0).contains(&v));
+    if serial {
+        return "looks like an Excel date serial number; format the column as a date and time (YYYY-MM-DD HH:MM) before saving as CSV".into();
+    }
+    if parse_date_only(value) {
+        return "has a date but no time; write YYYY-MM-DD HH:MM".into();
+    }
+    "is not a date and time poolscreen reads (a real date, hours 0-23): use YYYY-MM-DD HH:MM[:SS], YYYY/M/D H:MM[:SS], YYYY-MM-DDTHH:MM[:SS] or YYYY年M月D日 H:MM[:SS]".into()
+}
+
+fn parse_date_only(value: &str) -> bool {
+    parse_timestamp(&format!("{value} 00:00")).is_some()
+}
+
+struct Cursor<'a> {
+    rest: &'a str,
+}
+
+impl Cursor<'_> {
+    fn digits(&mut self, min: usize, max: usize) -> Option<u32> {
+        let n = self
+            .rest
+            .bytes()
+            .take(max)
+            .take_while(u8::is_ascii_digit)
+            .count();
+        if n < min {
+            return None;
+        }
+        let v = self.rest[..n].parse().ok()?;
+        self.rest = &self.rest[n..];
+        Some(v)
+    }
+
+    fn eat(&mut self, token: &str) -> bool {
+        match self.rest.strip_prefix(token) {
+            Some(rest) => {
+                self.rest = rest;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Whether `y-m-d` is a real day of the proleptic Gregorian calendar.
+pub fn valid_date(y: i64, m: u32, d: u32) -> bool {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
+}
+
+/// Days from 1970-01-01 to `y-m-d` (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date `(y, m, d)` of a day count from 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Formats a timestamp as local China Standard Time, `YYYY-MM-DD HH:MM:SS`.
+pub fn format_local(micros: Micros) -> String {
+    let secs = micros.div_euclid(1_000_000) + 8 * 3600;
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let t = secs.rem_euclid(86_400);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        t / 3600,
+        t / 60 % 60,
+        t % 60
+    )
+}
+
+/// The local China Standard Time calendar date of a timestamp, `YYYY-MM-DD`.
+pub fn local_date(micros: Micros) -> String {
+    format_local(micros)[..10].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Option<String> {
+        timestamp(s).ok().map(format_local)
+    }
+
+    #[test]
+    fn every_timestamp_form_parses() {
+        let want = Some("2022-04-03 08:05:00".to_string());
+        assert_eq!(ts("2022-04-03 08:05"), want);
+        assert_eq!(ts("2022-04-03 08:05:00"), want);
+        assert_eq!(ts("2022/4/3 8:05"), want);
+        assert_eq!(ts("2022/4/3 8:05:00"), want);
+        assert_eq!(ts("2022-04-03T08:05"), want);
+        assert_eq!(ts("2022年4月3日 8:05"), want);
+        assert_eq!(ts("2022年4月3日8:05:00"), want);
+    }
+
+    #[test]
+    fn china_standard_time_is_utc_plus_8() {
+        assert_eq!(timestamp("1970-01-01 08:00").unwrap(), 0);
+    }
+
+    #[test]
+    fn impossible_timestamps_are_rejected() {
+        for bad in [
+            "2022-02-30 08:00",
+            "2022-04-03 24:00",
+            "2022-04-03 8:60",
+            "44652.375",
+            "2022-04-03",
+            "2022-04-03 08:05:00.5",
+            "tomorrow",
+        ] {
+            assert!(timestamp(bad).is_err(), "{bad}");
+        }
+        assert!(timestamp("44652.375")
+            .unwrap_err()
+            .contains("Excel date serial"));
+        assert!(timestamp("2022-04-03").unwrap_err().contains("no time"));
+    }
+
+    #[test]
+    fn calendar_round_trips() {
+        for days in [-800_000, -1, 0, 1, 19_000, 2_000_000] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+    }
+}
