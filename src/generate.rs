@@ -579,8 +579,8 @@ fn inject_faults(
         ["X99003", "测试丙", "", "101", "", "", "", "", "", ""],
     );
 
-    let mut sample = |tube: &str, person: &str, when: &str, round: &str| {
-        let mut cells = vec![tube, person, when, SITES[0]];
+    let mut sample_at = |tube: &str, person: &str, when: &str, round: &str, site: &str| {
+        let mut cells = vec![tube, person, when, site];
         if with_round {
             cells.push(round);
         }
@@ -592,8 +592,8 @@ fn inject_faults(
         let _ = write!(faults, "{outcome},{kind},{file},{n},{tube},{person}\r\n");
     };
     // unregistered_person
-    sample("D0000001", &x(2), &at, &label);
-    let n = sample("D0000001", "U0000001", &at, &label);
+    sample_at("D0000001", &x(2), &at, &label, SITES[0]);
+    let n = sample_at("D0000001", "U0000001", &at, &label, SITES[0]);
     record(
         "anomaly",
         "unregistered_person",
@@ -603,9 +603,9 @@ fn inject_faults(
         "U0000001",
     );
     // duplicate_row
-    sample("D0000002", &x(3), &at, &label);
-    sample("D0000002", &x(4), &at, &label);
-    let n = sample("D0000002", &x(3), &at, &label);
+    sample_at("D0000002", &x(3), &at, &label, SITES[0]);
+    sample_at("D0000002", &x(4), &at, &label, SITES[0]);
+    let n = sample_at("D0000002", &x(3), &at, &label, SITES[0]);
     record(
         "anomaly",
         "duplicate_row",
@@ -615,10 +615,10 @@ fn inject_faults(
         &x(3),
     );
     // duplicate_sample
-    sample("D0000003", &x(5), &at, &label);
-    sample("D0000003", &x(6), &at, &label);
-    sample("D0000004", &x(7), &at, &label);
-    let n = sample("D0000004", &x(5), &at, &label);
+    sample_at("D0000003", &x(5), &at, &label, SITES[0]);
+    sample_at("D0000003", &x(6), &at, &label, SITES[0]);
+    sample_at("D0000004", &x(7), &at, &label, SITES[0]);
+    let n = sample_at("D0000004", &x(5), &at, &label, SITES[0]);
     record(
         "anomaly",
         "duplicate_sample",
@@ -630,7 +630,7 @@ fn inject_faults(
     // overfull_tube
     let mut overfull_line = 0;
     for k in 0..=opts.pool_size.min(INJECTED_PEOPLE - 20) {
-        let n = sample("D0000005", &x(10 + k), &at, &label);
+        let n = sample_at("D0000005", &x(10 + k), &at, &label, SITES[0]);
         if k == opts.pool_size {
             overfull_line = n;
         }
@@ -647,8 +647,8 @@ fn inject_faults(
     }
     // mixed_buildings and sampled_on_leave
     // The line cited is the earliest swab's, then the smallest person_id's: X00001.
-    sample("D0000006", &x(8), &at, &label);
-    let n = sample("D0000006", &x(1), &at, &label);
+    sample_at("D0000006", &x(8), &at, &label, SITES[0]);
+    let n = sample_at("D0000006", &x(1), &at, &label, SITES[0]);
     record(
         "anomaly",
         "mixed_buildings",
@@ -657,8 +657,8 @@ fn inject_faults(
         "D0000006",
         "",
     );
-    sample("D0000007", &x(9), &at, &label);
-    let n = sample("D0000007", &x(0), &at, &label);
+    sample_at("D0000007", &x(9), &at, &label, SITES[0]);
+    let n = sample_at("D0000007", &x(0), &at, &label, SITES[0]);
     record(
         "anomaly",
         "sampled_on_leave",
@@ -669,11 +669,28 @@ fn inject_faults(
     );
     // tube_reused (needs two rounds)
     if with_round {
-        sample("D0000008", &x(9), &at, &label);
+        sample_at("D0000008", &x(9), &at, &label, SITES[0]);
         let at2 = format_local((round_day(1) * 86_400 - 8 * 3600 + 19 * 3600) * 1_000_000);
-        let n = sample("D0000008", &x(2), &at2, &label2);
+        let n = sample_at("D0000008", &x(2), &at2, &label2, SITES[0]);
         record("anomaly", "tube_reused", "samples.csv", n, "D0000008", "");
     }
+    // Shapes of real exports that are no fault: a tube swabbed at two sites (its site
+    // is the more frequent), and a row exported twice, to the byte (a duplicate_row).
+    sample_at("D0000010", &x(52), &at, &label, SITES[1]);
+    sample_at("D0000010", &x(53), &at, &label, SITES[0]);
+    sample_at("D0000010", &x(54), &at, &label, SITES[1]);
+    let later = format_local((round_day(0) * 86_400 - 8 * 3600 + 19 * 3600 + 60) * 1_000_000);
+    sample_at("D0000011", &x(55), &later, &label, SITES[2]);
+    sample_at("D0000011", &x(56), &at, &label, SITES[2]);
+    let n = sample_at("D0000011", &x(55), &later, &label, SITES[2]);
+    record(
+        "anomaly",
+        "duplicate_row",
+        "samples.csv",
+        n,
+        "D0000011",
+        &x(55),
+    );
     // Sample rows to reject.
     for (kind, tube, person, when) in [
         ("impossible_date", "D0000009", x(11), "2022-02-30 08:00"),
@@ -687,7 +704,7 @@ fn inject_faults(
             at.as_str(),
         ),
     ] {
-        let n = sample(tube, &person, when, &label);
+        let n = sample_at(tube, &person, when, &label, SITES[0]);
         record("reject", kind, "samples.csv", n, "", "");
     }
 
@@ -713,6 +730,20 @@ fn inject_faults(
         "results.csv",
         n,
         "D0000002",
+        "",
+    );
+    // Several result rows for one tube: the same row twice (nothing to report), and two
+    // runs with different Ct values (the lower decides).
+    result("D0000010", "未检出", "未检出", "28.1", "阴性", &label);
+    result("D0000010", "未检出", "未检出", "28.1", "阴性", &label);
+    result("D0000011", "33.1", "34.2", "27.9", "阳性", &label);
+    let n = result("D0000011", "30.5", "31.0", "27.9", "阳性", &label);
+    record(
+        "anomaly",
+        "conflicting_results",
+        "results.csv",
+        n,
+        "D0000011",
         "",
     );
     // lab_call_mismatch

@@ -758,9 +758,16 @@ fn match_results(
                 file: InputKind::Results,
                 line: Some(results[best as usize].line),
                 detail: format!(
-                    "{} result rows for the tube differ (classes: {}); the tube takes {} from line {}",
+                    "{} result rows for the tube differ ({}); the tube takes {} from line {}",
                     rows.len(),
-                    seen.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", "),
+                    match seen.as_slice() {
+                        [one] => format!("all {}", one.as_str()),
+                        many => many
+                            .iter()
+                            .map(|c| c.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    },
                     tube.class.as_str(),
                     results[best as usize].line
                 ),

@@ -36,7 +36,7 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn parquet_schemas_follow_the_contract() {
     let out = tempfile::tempdir().unwrap();
-    assert!(run_basic(out.path(), &[]).status.success());
+    expect(&run_basic(out.path(), &[]), 0);
     let tz = Some(
         TimeZone::opt_try_new(Some("Asia/Shanghai"))
             .unwrap()
@@ -173,7 +173,7 @@ fn parquet_schemas_follow_the_contract() {
 #[test]
 fn retest_csv_has_a_bom_and_matches_the_parquet() {
     let out = tempfile::tempdir().unwrap();
-    assert!(run_basic(out.path(), &[]).status.success());
+    expect(&run_basic(out.path(), &[]), 0);
     let bytes = fs::read(out.path().join("retest.csv")).unwrap();
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 BOM for Excel");
     let csv_text = read_spreadsheet_csv(&out.path().join("retest.csv"));
@@ -184,7 +184,7 @@ fn retest_csv_has_a_bom_and_matches_the_parquet() {
 #[test]
 fn manifest_counts_and_hashes_inputs() {
     let out = tempfile::tempdir().unwrap();
-    assert!(run_basic(out.path(), &[]).status.success());
+    expect(&run_basic(out.path(), &[]), 0);
     let m = manifest(out.path());
     let roster = &m["inputs"][0];
     assert_eq!(roster["role"], "roster");
@@ -226,7 +226,7 @@ fn manifest_counts_and_hashes_inputs() {
 #[test]
 fn exit_statuses() {
     let out = tempfile::tempdir().unwrap();
-    assert_eq!(run_basic(out.path(), &[]).status.code(), Some(0));
+    expect(&run_basic(out.path(), &[]), 0);
     assert_eq!(
         run_basic(out.path(), &["--strict"]).status.code(),
         Some(0),
@@ -239,7 +239,7 @@ fn exit_statuses() {
         "missing arguments are a usage error"
     );
     let threads = run_basic(out.path(), &["--threads", "0"]);
-    assert_eq!(threads.status.code(), Some(2));
+    expect(&threads, 2);
     let key = run_basic(out.path(), &["--pseudonymize", "no-such-key.hex"]);
     assert_eq!(key.status.code(), Some(1), "a missing key file is fatal");
     let missing = poolscreen(
@@ -256,17 +256,17 @@ fn exit_statuses() {
             &out.path().display().to_string(),
         ],
     );
-    assert_eq!(missing.status.code(), Some(2));
+    expect(&missing, 2);
 }
 
 #[test]
 fn a_failed_run_leaves_earlier_outputs_untouched() {
     let out = tempfile::tempdir().unwrap();
-    assert!(run_basic(out.path(), &[]).status.success());
+    expect(&run_basic(out.path(), &[]), 0);
     let before = snapshot(out.path());
     let bad = fixture("fatal_two_aliases");
     let failed = run_round(&bad, &out.path().display().to_string(), &[]);
-    assert_eq!(failed.status.code(), Some(1));
+    expect(&failed, 1);
     assert_eq!(
         snapshot(out.path()),
         before,
@@ -282,7 +282,7 @@ fn stale_temporary_files_are_removed() {
         b"half written",
     )
     .unwrap();
-    assert!(run_basic(out.path(), &[]).status.success());
+    expect(&run_basic(out.path(), &[]), 0);
     let names: Vec<String> = snapshot(out.path()).into_iter().map(|(n, _)| n).collect();
     assert_eq!(names.len(), 10, "{names:?}");
     assert!(
@@ -317,7 +317,7 @@ fn an_output_folder_that_would_overwrite_an_input_is_refused() {
             ".",
         ],
     );
-    assert_eq!(run.status.code(), Some(2));
+    expect(&run, 2);
     assert!(String::from_utf8_lossy(&run.stderr).contains("would overwrite"));
     assert_eq!(fs::read(dir.path().join("rejects.csv")).unwrap(), before);
 }

@@ -201,7 +201,7 @@ fn a_sheet_can_be_chosen_and_a_missing_one_is_named() {
         "results.csv",
         &["--sheet", "Sheet9"],
     );
-    assert_eq!(out.status.code(), Some(1));
+    expect(&out, 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("no sheet named \"Sheet9\"; its sheets are: \"花名册\""),
@@ -249,7 +249,7 @@ fn retest_and_missing_workbooks_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
     let out = run_round(&case, &out_dir.display().to_string(), &[]);
-    assert!(out.status.success());
+    expect(&out, 0);
     let retest = out_dir.join("retest.xlsx");
     let book = open_workbook_auto(&retest).unwrap();
     assert_eq!(book.sheet_names(), ["全部", "公寓1", "公寓10"]);
@@ -282,7 +282,7 @@ fn cells_that_look_like_formulas_stay_text() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
     let out = run_round(&case, &out_dir.display().to_string(), &[]);
-    assert!(out.status.success());
+    expect(&out, 0);
     let rows = cells(&out_dir.join("retest.xlsx"), "全部");
     assert_eq!(rows[1][4], Data::String("=HYPERLINK(\"x\")".into()));
     assert_eq!(rows[1][6], Data::String("+101".into()));

@@ -121,24 +121,29 @@ fn check(case: &Path) -> Vec<String> {
             }
         }
     }
-    let retest_csv = out.path().join("retest.csv");
-    if retest_csv.exists() {
-        compare(
-            &mut problems,
+    // An expected file whose output was not written is a failure, never a skip.
+    for (expected_file, output, read) in [
+        (
             "retest-file.csv",
-            read_spreadsheet_csv(&retest_csv),
-        );
-    }
-    let rejects = out.path().join("rejects.csv");
-    if rejects.exists() {
-        compare(&mut problems, "rejects.csv", read_spreadsheet_csv(&rejects));
-    }
-    if out.path().join("manifest.json").exists() {
-        compare(
-            &mut problems,
-            "inputs.csv",
-            inputs_table(&manifest(out.path())),
-        );
+            "retest.csv",
+            read_spreadsheet_csv as fn(&Path) -> String,
+        ),
+        ("rejects.csv", "rejects.csv", read_spreadsheet_csv),
+        ("inputs.csv", "manifest.json", |out: &Path| {
+            inputs_table(&manifest(out.parent().expect("a folder")))
+        }),
+    ] {
+        if !expected.join(expected_file).exists() {
+            continue;
+        }
+        let path = out.path().join(output);
+        if path.exists() {
+            compare(&mut problems, expected_file, read(&path));
+        } else {
+            problems.push(format!(
+                "{output} was not written, but {expected_file} is expected"
+            ));
+        }
     }
     if want_status == 1 || want_status == 2 {
         let left: Vec<_> = fs::read_dir(out.path())

@@ -5,6 +5,7 @@
 mod common;
 
 use common::*;
+use poolscreen::export::staging::TEST_SWITCH_PAUSE;
 use poolscreen::export::OUTPUT_FILES;
 use std::fs;
 use std::path::Path;
@@ -51,7 +52,7 @@ fn a_killed_run_leaves_old_or_new_outputs_never_a_mix() {
                 "generate", "--out", name, "--people", "400000", "--seed", seed,
             ],
         );
-        assert!(gen.status.success());
+        expect(&gen, 0);
     }
     let (old, new) = (root.path().join("old"), root.path().join("new"));
     // Reference outputs of both inputs, and how long a whole run takes.
@@ -62,7 +63,7 @@ fn a_killed_run_leaves_old_or_new_outputs_never_a_mix() {
             .args(run_args(data, &out))
             .output()
             .unwrap();
-        assert!(run.status.success());
+        expect(&run, 0);
         (tables(&out), manifest_hash(&out), started.elapsed())
     };
     let (old_tables, old_hash, _) = reference(&old, "ref-old");
@@ -78,7 +79,7 @@ fn a_killed_run_leaves_old_or_new_outputs_never_a_mix() {
             .args(run_args(&old, &out))
             .output()
             .unwrap();
-        assert!(prepared.status.success());
+        expect(&prepared, 0);
         let mut child = Command::new(bin())
             .args(run_args(&new, &out))
             .spawn()
@@ -107,12 +108,40 @@ fn a_killed_run_leaves_old_or_new_outputs_never_a_mix() {
             "{names:?}"
         );
     }
+    // Kills inside the switch itself: the test-only pause holds the run between its
+    // last staged file and the switch, where a kill must leave the old outputs whole.
+    for _ in 0..3 {
+        let prepared = Command::new(bin())
+            .args(run_args(&old, &out))
+            .output()
+            .unwrap();
+        expect(&prepared, 0);
+        let mut child = Command::new(bin())
+            .args(run_args(&new, &out))
+            .env(TEST_SWITCH_PAUSE, "5000")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let staged = std::io::BufRead::lines(std::io::BufReader::new(stderr))
+            .map_while(Result::ok)
+            .any(|line| line.contains("outputs staged"));
+        assert!(staged, "the run never reached its switch");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            tables(&out),
+            old_tables,
+            "a kill inside the switch changed the outputs"
+        );
+        assert_eq!(manifest_hash(&out), old_hash);
+    }
     // The next complete run removes what killed runs left beside the folder.
     let done = Command::new(bin())
         .args(run_args(&new, &out))
         .output()
         .unwrap();
-    assert!(done.status.success());
+    expect(&done, 0);
     let leftovers: Vec<String> = fs::read_dir(root.path())
         .unwrap()
         .flatten()

@@ -93,7 +93,7 @@ fn canaries_never_reach_messages() {
         RESULTS,
         &["--strict", "--pool-size", "1", "--rules", "rules.toml"],
     );
-    assert_eq!(ok.status.code(), Some(3));
+    expect(&ok, 3);
     // Fatal paths, each with canaries in the file.
     let without_header = r.split_once('\n').unwrap().1.to_string();
     let fatal = [
@@ -147,8 +147,8 @@ fn canaries_never_reach_messages() {
     // A record too long, whose start holds canaries.
     let long = format!("{}\"{}{}", r, NAMES[0], "x".repeat(1 << 21));
     let out = run_case("record too long", &long, &s, RESULTS, &[]);
-    assert_eq!(out.status.code(), Some(1));
+    expect(&out, 1);
     // Usage errors.
     let out = run_case("usage", &r, &s, RESULTS, &["--threads", "0"]);
-    assert_eq!(out.status.code(), Some(2));
+    expect(&out, 2);
 }

@@ -61,7 +61,7 @@ fn masked_and_pseudonymised_outputs_hold_no_canary() {
     let dir = tempfile::tempdir().unwrap();
     write_inputs(dir.path(), "R1");
     let plain = run_round(dir.path(), "plain", &[]);
-    assert!(plain.status.success());
+    expect(&plain, 0);
     let plain_text = all_output_text(&dir.path().join("plain"));
     assert!(
         plain_text.contains("金丝雀") && plain_text.contains("CANARY001"),
@@ -159,7 +159,7 @@ fn a_bad_key_file_is_a_clear_error_without_the_key() {
     ] {
         fs::write(dir.path().join("key.hex"), key).unwrap();
         let out = run_round(dir.path(), "out", &["--pseudonymize", "key.hex"]);
-        assert_eq!(out.status.code(), Some(1));
+        expect(&out, 1);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             stderr.contains(why) && stderr.contains("at least 32 bytes"),

@@ -1,10 +1,14 @@
 //! Property tests for the invariants: rows are conserved through ingest, and the tables
 //! do not depend on the order of input rows or on the thread count.
 
+mod common;
+
+use common::{read_parquet, read_spreadsheet_csv};
 use poolscreen::generate::{generate, GenerateOptions};
 use poolscreen::ingest::{self, results};
 use poolscreen::pipeline::{self, RunOptions};
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -118,39 +122,130 @@ proptest! {
     }
 }
 
-fn tables(out: &Path) -> Vec<(String, Vec<u8>)> {
-    [
-        "buildings.parquet",
-        "retest.parquet",
-        "retest.csv",
-        "missing.parquet",
-        "tubes.parquet",
-    ]
-    .iter()
-    .map(|f| (f.to_string(), fs::read(out.join(f)).unwrap()))
-    .collect()
+/// Every output of a run, by file name, as bytes; `manifest.json` without what
+/// differs by nature between two runs (the clock, and the inputs' hashes when their
+/// rows were shuffled).
+fn outputs(out: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut all = BTreeMap::new();
+    for entry in fs::read_dir(out).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let mut bytes = fs::read(entry.path()).unwrap();
+        if name == "manifest.json" {
+            let mut m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            m["started_at"] = serde_json::Value::Null;
+            m["finished_at"] = serde_json::Value::Null;
+            for input in m["inputs"].as_array_mut().unwrap() {
+                input["sha256"] = serde_json::Value::Null;
+            }
+            bytes = serde_json::to_vec_pretty(&m).unwrap();
+        }
+        all.insert(name, bytes);
+    }
+    all
 }
 
-fn run_on(dir: &Path, out: &str, threads: usize) -> Vec<(String, Vec<u8>)> {
+fn run_on(dir: &Path, out: &str, threads: usize) -> BTreeMap<String, Vec<u8>> {
     let opts = RunOptions::for_folder(dir, &dir.join(out));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .unwrap();
     pool.install(|| pipeline::run(&opts)).unwrap();
-    tables(&dir.join(out))
+    outputs(&dir.join(out))
+}
+
+/// The lines of a generated file (one record a line), as bytes, numbered from 1.
+fn lines_of(path: &Path) -> Vec<Vec<u8>> {
+    fs::read(path)
+        .unwrap()
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec())
+        .collect()
+}
+
+/// `text` with every "line N" replaced by the text of line N of `file`, or of the
+/// roster where the text says so: what a line number points to, whatever the order of
+/// the rows.
+fn lines_to_text(text: &str, file: &[Vec<u8>], roster: &[Vec<u8>]) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("line ") {
+        let (before, after) = rest.split_at(at + 5);
+        out.push_str(before);
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        if digits.is_empty() {
+            rest = after;
+            continue;
+        }
+        let source = if before.ends_with("roster (line ") {
+            roster
+        } else {
+            file
+        };
+        let line: usize = digits.parse().unwrap();
+        out.push_str(&format!("<{}>", String::from_utf8_lossy(&source[line - 1])));
+        rest = &after[digits.len()..];
+    }
+    out + rest
+}
+
+/// The rows of the outputs that cite input lines (`anomalies.parquet`,
+/// `rejects.csv`), with each line number replaced by the line's text, sorted.
+fn cited(dir: &Path, out: &str) -> Vec<String> {
+    let input = |name: &str| lines_of(&dir.join(name));
+    let roster = input("roster.csv");
+    let file = |name: &str| {
+        let base = Path::new(name)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        input(&base)
+    };
+    let mut rows = Vec::new();
+    let anomalies = read_parquet(&dir.join(out).join("anomalies.parquet"));
+    for i in 0..anomalies.height() {
+        let v = |c: &str| common::cell(anomalies.column(c).unwrap().get(i).unwrap());
+        let lines = file(&v("file"));
+        let cited_line = format!("line {}", v("line"));
+        rows.push(format!(
+            "{} {} {} {} {} {} {}",
+            v("round"),
+            v("kind"),
+            v("tube_id"),
+            v("person_id"),
+            v("file"),
+            lines_to_text(&cited_line, &lines, &roster),
+            lines_to_text(&v("detail"), &lines, &roster)
+        ));
+    }
+    let rejects = read_spreadsheet_csv(&dir.join(out).join("rejects.csv"));
+    for record in csv::Reader::from_reader(rejects.as_bytes()).records() {
+        let r = record.unwrap();
+        let lines = file(&r[0]);
+        rows.push(format!(
+            "{} {} {} {}",
+            &r[0],
+            lines_to_text(&format!("line {}", &r[1]), &lines, &roster),
+            &r[2],
+            lines_to_text(&r[3], &lines, &roster),
+        ));
+    }
+    rows.sort();
+    rows
 }
 
 /// Shuffles the data lines of a generated file (one line per record), keeping the
-/// header and any BOM in place.
-fn shuffle_lines(path: &Path, seed: u64) {
+/// header and any BOM in place. Rows for which `keep_order` gives the same key keep
+/// their order among themselves (the roster: the first of a person's rows is the one
+/// kept, by the contract).
+fn shuffle_lines(path: &Path, seed: u64, keep_order: impl Fn(&[u8]) -> Option<Vec<u8>>) {
     let bytes = fs::read(path).unwrap();
     let (bom, text) = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
         Some(rest) => (&b"\xEF\xBB\xBF"[..], rest),
         None => (&b""[..], &bytes[..]),
     };
-    let text = std::str::from_utf8(text).unwrap();
-    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut lines: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').collect();
     let header = lines.remove(0);
     let mut state = seed | 1;
     for i in (1..lines.len()).rev() {
@@ -159,21 +254,41 @@ fn shuffle_lines(path: &Path, seed: u64) {
         state ^= state << 17;
         lines.swap(i, (state % (i as u64 + 1)) as usize);
     }
+    // Put rows of one key back in their first order, in the places the key's rows took.
+    let original: Vec<&[u8]> = text.split_inclusive(|&b| b == b'\n').skip(1).collect();
+    let mut by_key: BTreeMap<Vec<u8>, std::collections::VecDeque<&[u8]>> = BTreeMap::new();
+    for line in &original {
+        if let Some(k) = keep_order(line) {
+            by_key.entry(k).or_default().push_back(line);
+        }
+    }
+    for line in lines.iter_mut() {
+        if let Some(k) = keep_order(line) {
+            *line = by_key.get_mut(&k).unwrap().pop_front().unwrap();
+        }
+    }
     let mut out = bom.to_vec();
-    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(header);
     for l in lines {
-        out.extend_from_slice(l.as_bytes());
+        out.extend_from_slice(l);
     }
     fs::write(path, out).unwrap();
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+/// The person_id of a roster line of a dirty round (GB18030, columns shuffled: the
+/// ID is the second cell).
+fn roster_id(line: &[u8]) -> Option<Vec<u8>> {
+    line.split(|&b| b == b',').nth(1).map(<[u8]>::to_vec)
+}
 
-    /// The same round gives byte-identical tables for 1, 2 and 4 threads and for any
-    /// order of sample and result rows.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// The same round gives byte-identical outputs, every file of them (tables, lists,
+    /// workbooks, CSV files, manifest), for 1, 2 and 4 threads and for any order of the
+    /// rows of every input. Outputs that cite input lines cite the same rows.
     #[test]
-    fn tables_ignore_row_order_and_thread_count(seed in 1u64..1000, shuffle in any::<u64>(), dirty in any::<bool>()) {
+    fn outputs_ignore_row_order_and_thread_count(seed in 1u64..1000, shuffle in any::<u64>(), dirty in any::<bool>()) {
         let dir = tempfile::tempdir().unwrap();
         generate(&GenerateOptions {
             out: dir.path().to_path_buf(),
@@ -186,10 +301,22 @@ proptest! {
             dirty,
         }).unwrap();
         let reference = run_on(dir.path(), "out1", 1);
+        prop_assert!(reference.len() >= 10, "{:?}", reference.keys());
         prop_assert!(reference == run_on(dir.path(), "out2", 2));
         prop_assert!(reference == run_on(dir.path(), "out4", 4));
-        shuffle_lines(&dir.path().join("samples.csv"), shuffle);
-        shuffle_lines(&dir.path().join("results.csv"), shuffle.rotate_left(17));
-        prop_assert!(reference == run_on(dir.path(), "shuffled", 2), "shuffled rows changed a table");
+        let cites = cited(dir.path(), "out1");
+        let roster_key = if dirty { roster_id } else { |l: &[u8]| l.split(|&b| b == b',').next().map(<[u8]>::to_vec) };
+        shuffle_lines(&dir.path().join("roster.csv"), shuffle.rotate_left(31), roster_key);
+        shuffle_lines(&dir.path().join("samples.csv"), shuffle, |_| None);
+        shuffle_lines(&dir.path().join("results.csv"), shuffle.rotate_left(17), |_| None);
+        let shuffled = run_on(dir.path(), "shuffled", 2);
+        for (name, bytes) in &reference {
+            if name == "anomalies.parquet" || name == "rejects.csv" {
+                continue;
+            }
+            prop_assert!(shuffled.get(name) == Some(bytes), "shuffled rows changed {}", name);
+        }
+        prop_assert_eq!(reference.len(), shuffled.len());
+        prop_assert_eq!(cites, cited(dir.path(), "shuffled"), "the cited rows changed");
     }
 }

@@ -128,7 +128,11 @@ pub fn write_round(staging: &Staging, round: &RoundOutputs) -> Result<Vec<Output
         .collect();
     let (retest_columns, missing_columns) = (rows::retest_columns(), rows::missing_columns());
     let book = |name: &str, bytes: Result<Vec<u8>>| {
-        let bytes = bytes?;
+        // The workbook's temporary files are the output being written.
+        let bytes = bytes.map_err(|e| match e {
+            Error::Io { source, .. } => Error::io(&staging.target(name), source),
+            other => other,
+        })?;
         staging.write(name, |out| {
             out.write_all(&bytes)
                 .map_err(|e| Error::io(&staging.target(name), e))

@@ -14,7 +14,8 @@ use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 
 /// A listed person's roster cells, read again from the roster, with `--mask` applied to
-/// the name and phone.
+/// the name and phone, and anything shaped like an ID card number masked in them
+/// always.
 #[derive(Default)]
 pub struct Contact<'a> {
     /// The name (masked with `--mask`).
@@ -37,12 +38,17 @@ impl<'a> Contact<'a> {
         let Some(d) = details else {
             return Contact::default();
         };
+        // An ID card number typed into the name or phone column is still one.
+        let guarded = |value: Cow<'a, str>| match crate::privacy::mask_id_like(&value) {
+            masked if masked != *value => Cow::Owned(masked),
+            _ => value,
+        };
         Contact {
-            name: Some(privacy.name(&d.name)),
+            name: Some(guarded(privacy.name(&d.name))),
             room: d.room.as_deref(),
             college: d.college.as_deref(),
             class: d.class.as_deref(),
-            phone: d.phone.as_deref().map(|p| privacy.phone(p)),
+            phone: d.phone.as_deref().map(|p| guarded(privacy.phone(p))),
             counselor: d.counselor.as_deref(),
         }
     }

@@ -67,8 +67,64 @@ pub fn write_list<R>(
     write_list_paged(columns, rows, building_of, tempdir, MAX_SHEET_ROWS)
 }
 
-/// [`write_list`] with at most `per_sheet` rows a sheet.
+/// The message rust_xlsxwriter panics with when a write to one of its temporary files
+/// fails (a full disk): its constant-memory writer has no way to return the error.
+const WRITE_PANIC: &str = "Couldn't write to xml file";
+
+/// Keeps the panics of a failed workbook write (see [`WRITE_PANIC`]) off standard
+/// error: [`write_list`] turns them into I/O errors naming the folder. Every other
+/// panic is reported as before. Called once, by the binary.
+pub fn quiet_write_panics() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if !message.starts_with(WRITE_PANIC) {
+            report(info);
+        }
+    }));
+}
+
+/// [`write_list`] with at most `per_sheet` rows a sheet; a failed write of the
+/// workbook's temporary files is an I/O error on `tempdir`.
 fn write_list_paged<R>(
+    columns: &[Column<R>],
+    rows: &[R],
+    building_of: Option<fn(&R) -> Option<&str>>,
+    tempdir: &Path,
+    per_sheet: usize,
+) -> Result<Vec<u8>> {
+    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        build(columns, rows, building_of, tempdir, per_sheet)
+    }));
+    written.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if !message.starts_with(WRITE_PANIC) {
+            std::panic::resume_unwind(panic);
+        }
+        // "…: Os { code: 28, kind: StorageFull, … }": the system's own error.
+        let code = message
+            .split("code: ")
+            .nth(1)
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|digits| digits.parse().ok());
+        let source = code.map_or_else(
+            || std::io::Error::other("a write to a temporary file failed"),
+            std::io::Error::from_raw_os_error,
+        );
+        Err(Error::io(tempdir, source))
+    })
+}
+
+fn build<R>(
     columns: &[Column<R>],
     rows: &[R],
     building_of: Option<fn(&R) -> Option<&str>>,

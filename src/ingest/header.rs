@@ -33,10 +33,20 @@ impl Layout {
         self.fields.get(col).is_some_and(Option::is_some)
     }
 
+    /// How many cells a row must have: the header's cells up to its last non-empty
+    /// one. A value beyond them (a spreadsheet's used range can be wider than its
+    /// header) lines up with no column.
+    pub fn width(&self) -> usize {
+        self.headers
+            .iter()
+            .rposition(|h| !h.trim().is_empty())
+            .map_or(0, |i| i + 1)
+    }
+
     /// For each cell of a row, the contract's name of its column (`None` for columns
-    /// poolscreen does not read).
+    /// poolscreen does not read), over [`Layout::width`] cells.
     pub fn cell_columns(&self) -> Vec<Option<&'static str>> {
-        let mut columns = vec![None; self.headers.len()];
+        let mut columns = vec![None; self.width()];
         for (spec, field) in self.fields.iter().enumerate() {
             if let Some(i) = field {
                 columns[*i] = Some(self.names[spec]);

@@ -98,7 +98,7 @@ pub(super) fn accept<P: RowParser>(
     layout: &Layout,
     parser: &P,
 ) {
-    let width = layout.headers.len();
+    let width = layout.width();
     let reject = |column: &str, reason: String| Reject {
         line,
         column: column.to_string(),

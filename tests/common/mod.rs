@@ -1,10 +1,82 @@
-//! Helpers shared by the integration tests: run the real binary, read its Parquet back.
+//! Helpers shared by the integration tests: run the real binary in a folder of its own
+//! ([`Workdir`], after xsv's), check its exit status with everything it printed shown
+//! once on failure ([`expect`]), and read its Parquet back.
 
 #![allow(dead_code)]
 
 use polars::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// Checks that a run of the binary ended with `status`; otherwise fails the test
+/// showing the status, standard output and standard error once.
+#[track_caller]
+pub fn expect(output: &Output, status: i32) -> &Output {
+    if output.status.code() != Some(status) {
+        panic!(
+            "expected exit status {status}, got {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    output
+}
+
+/// A temporary folder to run the binary in: write the inputs, run a command, read the
+/// outputs back. The folder goes when the value does.
+pub struct Workdir {
+    dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    /// A new, empty folder.
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+        }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `name` in the folder.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes `contents` into `name`, making folders as needed.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("a folder");
+        }
+        std::fs::write(&path, contents).expect("a file");
+        path
+    }
+
+    /// The binary with `args`, to run in the folder.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(bin());
+        command.current_dir(self.path()).args(args);
+        command
+    }
+
+    /// Runs `poolscreen ARGS` in the folder and checks that it ends with `status`.
+    #[track_caller]
+    pub fn run(&self, args: &[&str], status: i32) -> Output {
+        let output = self.command(args).output().expect("the binary runs");
+        expect(&output, status);
+        output
+    }
+
+    /// Reads a Parquet file of the folder.
+    pub fn parquet(&self, name: &str) -> DataFrame {
+        read_parquet(&self.join(name))
+    }
+}
 
 /// The binary under test.
 pub fn bin() -> PathBuf {

@@ -1,0 +1,183 @@
+//! Errors of the machine are I/O errors naming the path, never "a bug in poolscreen":
+//! a file-size limit that makes every output write fail (a full disk, as the writer
+//! sees it), an output folder that cannot be written, an output folder whose parent
+//! cannot be written (the run stages inside the folder instead), and a roster that
+//! changes while it is read.
+//!
+//! Permissions do not bind root, so when the tests run as root the runs that need a
+//! read-only folder drop to the `nobody` user first.
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+
+/// A round big enough for outputs of some hundred kilobytes.
+fn round(dir: &Workdir) {
+    dir.run(
+        &[
+            "generate", "--out", "in", "--people", "20000", "--seed", "3",
+        ],
+        0,
+    );
+}
+
+fn run_args(out: &str) -> Vec<String> {
+    [
+        "run",
+        "--roster",
+        "in/roster.csv",
+        "--samples",
+        "in/samples.csv",
+        "--results",
+        "in/results.csv",
+        "--out",
+        out,
+        "--quiet",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[test]
+fn a_full_disk_is_an_io_error_naming_the_file() {
+    let dir = Workdir::new();
+    round(&dir);
+    let args = run_args("out");
+    let mut command = dir.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    // SAFETY: between fork and exec, only async-signal-safe calls: setrlimit and
+    // signal. The limit makes writes past 64 KiB fail with EFBIG, as a full disk does
+    // with ENOSPC; SIGXFSZ is ignored so that the write fails instead of the process.
+    unsafe {
+        command.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 64 * 1024,
+                rlim_max: 64 * 1024,
+            };
+            libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let output = command.output().unwrap();
+    expect(&output, 1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("bug"), "{stderr}");
+    assert!(
+        stderr.contains("File too large")
+            && stderr.contains(&format!("{}", dir.join("out").display())),
+        "the error names the output and what the system said: {stderr}"
+    );
+    assert!(!dir.join("out").exists(), "nothing is left half-written");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("poolscreen-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Runs `command` as `nobody` when the test runs as root, so that permissions bind.
+fn as_unprivileged(command: &mut std::process::Command) {
+    // SAFETY: getuid is async-signal-safe; the uid and gid are set before exec.
+    if unsafe { libc::getuid() } == 0 {
+        command.uid(65534).gid(65534);
+    }
+}
+
+fn open_to_all(path: &Path) {
+    for entry in walk(path) {
+        let mode = if entry.is_dir() { 0o777 } else { 0o666 };
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+fn walk(path: &Path) -> Vec<std::path::PathBuf> {
+    let mut all = vec![path.to_path_buf()];
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap().flatten() {
+            all.extend(walk(&entry.path()));
+        }
+    }
+    all
+}
+
+#[test]
+fn a_read_only_output_folder_is_an_io_error_naming_it() {
+    let dir = Workdir::new();
+    round(&dir);
+    open_to_all(dir.path());
+    std::fs::create_dir(dir.join("locked")).unwrap();
+    std::fs::write(dir.join("locked/notes.txt"), "not poolscreen's").unwrap();
+    std::fs::set_permissions(dir.join("locked"), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let args = run_args("locked");
+    let mut command = dir.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    as_unprivileged(&mut command);
+    let output = command.output().unwrap();
+    expect(&output, 1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("bug"), "{stderr}");
+    assert!(
+        stderr.contains("Permission denied") && stderr.contains("locked"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_output_folder_whose_parent_is_read_only_is_written_in_place() {
+    let dir = Workdir::new();
+    round(&dir);
+    std::fs::create_dir_all(dir.join("shared/out")).unwrap();
+    open_to_all(dir.path());
+    std::fs::set_permissions(dir.join("shared"), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let args = run_args("shared/out");
+    let mut command = dir.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    as_unprivileged(&mut command);
+    let output = command.output().unwrap();
+    expect(&output, 0);
+    let m = manifest(&dir.join("shared/out"));
+    assert_eq!(m["outputs"].as_array().unwrap().len(), 9);
+    let names: Vec<String> = std::fs::read_dir(dir.join("shared/out"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.contains("poolscreen-tmp")),
+        "the staging inside the folder is removed: {names:?}"
+    );
+    assert!(dir.join("shared/out/retest.xlsx").exists());
+}
+
+#[test]
+fn a_roster_that_changes_while_it_is_read_stops_the_run() {
+    let dir = Workdir::new();
+    let roster = dir.write(
+        "roster.csv",
+        "person_id,name,building\nS1,张一,公寓1\nS2,张二,公寓1\n",
+    );
+    let (people, _, _) = poolscreen::pipeline::load_roster(&roster, None).unwrap();
+    // The same bytes for the first person, another person in the second's place.
+    std::fs::write(
+        &roster,
+        "person_id,name,building\nS1,张一,公寓1\nS3,李三,公寓1\n",
+    )
+    .unwrap();
+    assert!(people.details(&[0]).is_ok());
+    let err = people.details(&[0, 1]).unwrap_err().to_string();
+    assert!(
+        err.contains("the roster changed while it was read"),
+        "{err}"
+    );
+    assert!(err.contains("roster.csv:3"), "{err}");
+    assert!(!err.contains("李三") && !err.contains("S3"), "{err}");
+    // Shorter than it was: the row is gone.
+    std::fs::write(&roster, "person_id,name,building\n").unwrap();
+    let err = people.details(&[1]).unwrap_err().to_string();
+    assert!(
+        err.contains("the roster changed while it was read"),
+        "{err}"
+    );
+}
