@@ -100,6 +100,51 @@ pub fn results(data: &[u8]) {
     }
 }
 
+/// Bytes as a retests file: a results file with person_id and sampled_at.
+pub fn retests(data: &[u8]) {
+    let file = TempFile::new("retests.csv", data);
+    match pipeline::load_retests(&file.0, None) {
+        Ok((rows, _, report, rejects)) => {
+            conserved(&report, rejects.len());
+            assert_eq!(rows.len() as u64, report.rows_accepted);
+            assert!(rows.iter().all(|r| r.person_id.is_some()));
+        }
+        Err(e) => no_internal_error(&e),
+    }
+}
+
+/// Text as the raw row of a rejected roster line: its first byte picks the header's
+/// width (1 to 8 cells, the roster's personal columns among them) and whether `--mask`
+/// is on. Whatever the text, no run shaped like an ID card number is left in what
+/// `rejects.csv` would show, and with `--mask` no cell of a row that does not line up
+/// survives.
+pub fn reject_raw(data: &[u8]) {
+    let Some((&first, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(raw) = std::str::from_utf8(rest) else {
+        return;
+    };
+    let columns: Vec<Option<&'static str>> = [
+        Some("person_id"),
+        Some("name"),
+        Some("building"),
+        Some("phone"),
+        Some("id_card"),
+        None,
+        Some("room"),
+        None,
+    ][..(first as usize % 8) + 1]
+        .to_vec();
+    let privacy = crate::privacy::Privacy::new(first & 0x80 != 0, None).expect("no key to read");
+    let shown = privacy.raw(raw, &columns);
+    assert_eq!(
+        crate::privacy::mask_id_like(&shown),
+        shown,
+        "an ID-shaped run survived in {shown:?}"
+    );
+}
+
 /// Bytes through encoding detection: a results header is put in front so that most
 /// inputs reach the row parser in every encoding.
 pub fn encoding(data: &[u8]) {

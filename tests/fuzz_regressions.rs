@@ -6,10 +6,12 @@ use std::path::Path;
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 8] = [
+const TARGETS: [(&str, Check); 10] = [
     ("ingest_roster", poolscreen::fuzzing::roster),
     ("ingest_samples", poolscreen::fuzzing::samples),
     ("ingest_results", poolscreen::fuzzing::results),
+    ("ingest_retests", poolscreen::fuzzing::retests),
+    ("reject_raw", poolscreen::fuzzing::reject_raw),
     ("encoding", poolscreen::fuzzing::encoding),
     ("timestamp", poolscreen::fuzzing::timestamp),
     ("ct", poolscreen::fuzzing::ct),
