@@ -87,18 +87,21 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
         &settings,
     );
     group.bench_function("retest_missing_and_buildings", |b| {
-        b.iter(|| pipeline::lists(&roster, &rec).unwrap())
+        b.iter(|| pipeline::lists(&roster, &rec, &Privacy::default()).unwrap())
     });
     drop(rec);
 
     let analysis = pipeline::analyse(
         &Progress::hidden(),
         &roster,
-        set.clone(),
-        results.clone(),
-        columns,
-        None,
+        pipeline::Records {
+            samples: set.clone(),
+            results: results.clone(),
+            result_columns: columns,
+            retests: None,
+        },
         &settings,
+        &Privacy::default(),
     )
     .unwrap();
     let out = tempfile::tempdir().unwrap();

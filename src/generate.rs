@@ -328,6 +328,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
     let header: Vec<&str> = roster_order.iter().map(|&k| ROSTER_HEADER[k]).collect();
     line(&mut files.roster, &header);
     let mut samples_header = vec!["试管编号", "学号", "采样时间", "采样点"];
+    if opts.dirty {
+        samples_header.push("采样员");
+    }
     let mut results_header = vec!["试管编号", "ORF1ab", "N", "内参", "检测结果"];
     if with_round {
         samples_header.push("轮次");
@@ -434,6 +437,9 @@ fn building_files(
                 };
                 let pid = Campus::person_id(i);
                 let mut cells = vec![id.as_str(), pid.as_str(), when.as_str(), site];
+                if campus.dirty {
+                    cells.push(COLLECTORS[n % COLLECTORS.len()]);
+                }
                 if with_round {
                     cells.push(&label);
                 }
@@ -493,7 +499,13 @@ fn building_files(
 }
 
 /// People added to the roster by [`inject_faults`]: valid rows, for the faulty tubes.
-const INJECTED_PEOPLE: usize = 60;
+const INJECTED_PEOPLE: usize = 70;
+
+/// The most people of the overfull tube of [`inject_faults`] (X00010 on).
+const OVERFULL_MAX: usize = 40;
+
+/// Collectors (采样员) of dirty rounds.
+const COLLECTORS: [&str; 3] = ["采样员1", "采样员2", "采样员3"];
 
 /// Appends one of each fault to the files and returns `faults.csv`: where each fault
 /// is and what poolscreen must make of it (a reject of that file and line, or an
@@ -579,21 +591,22 @@ fn inject_faults(
         ["X99003", "测试丙", "", "101", "", "", "", "", "", ""],
     );
 
-    let mut sample_at = |tube: &str, person: &str, when: &str, round: &str, site: &str| {
-        let mut cells = vec![tube, person, when, site];
-        if with_round {
-            cells.push(round);
-        }
-        let n = lines(&files.samples) + 1;
-        line(&mut files.samples, &cells);
-        n
-    };
+    let mut sample_by =
+        |tube: &str, person: &str, when: &str, round: &str, site: &str, who: &str| {
+            let mut cells = vec![tube, person, when, site, who];
+            if with_round {
+                cells.push(round);
+            }
+            let n = lines(&files.samples) + 1;
+            line(&mut files.samples, &cells);
+            n
+        };
     let mut record = |outcome: &str, kind: &str, file: &str, n: u64, tube: &str, person: &str| {
         let _ = write!(faults, "{outcome},{kind},{file},{n},{tube},{person}\r\n");
     };
     // unregistered_person
-    sample_at("D0000001", &x(2), &at, &label, SITES[0]);
-    let n = sample_at("D0000001", "U0000001", &at, &label, SITES[0]);
+    sample_by("D0000001", &x(2), &at, &label, SITES[0], COLLECTORS[0]);
+    let n = sample_by("D0000001", "U0000001", &at, &label, SITES[0], COLLECTORS[0]);
     record(
         "anomaly",
         "unregistered_person",
@@ -603,9 +616,9 @@ fn inject_faults(
         "U0000001",
     );
     // duplicate_row
-    sample_at("D0000002", &x(3), &at, &label, SITES[0]);
-    sample_at("D0000002", &x(4), &at, &label, SITES[0]);
-    let n = sample_at("D0000002", &x(3), &at, &label, SITES[0]);
+    sample_by("D0000002", &x(3), &at, &label, SITES[0], COLLECTORS[0]);
+    sample_by("D0000002", &x(4), &at, &label, SITES[0], COLLECTORS[0]);
+    let n = sample_by("D0000002", &x(3), &at, &label, SITES[0], COLLECTORS[0]);
     record(
         "anomaly",
         "duplicate_row",
@@ -615,10 +628,10 @@ fn inject_faults(
         &x(3),
     );
     // duplicate_sample
-    sample_at("D0000003", &x(5), &at, &label, SITES[0]);
-    sample_at("D0000003", &x(6), &at, &label, SITES[0]);
-    sample_at("D0000004", &x(7), &at, &label, SITES[0]);
-    let n = sample_at("D0000004", &x(5), &at, &label, SITES[0]);
+    sample_by("D0000003", &x(5), &at, &label, SITES[0], COLLECTORS[0]);
+    sample_by("D0000003", &x(6), &at, &label, SITES[0], COLLECTORS[0]);
+    sample_by("D0000004", &x(7), &at, &label, SITES[0], COLLECTORS[0]);
+    let n = sample_by("D0000004", &x(5), &at, &label, SITES[0], COLLECTORS[0]);
     record(
         "anomaly",
         "duplicate_sample",
@@ -629,13 +642,13 @@ fn inject_faults(
     );
     // overfull_tube
     let mut overfull_line = 0;
-    for k in 0..=opts.pool_size.min(INJECTED_PEOPLE - 20) {
-        let n = sample_at("D0000005", &x(10 + k), &at, &label, SITES[0]);
+    for k in 0..=opts.pool_size.min(OVERFULL_MAX) {
+        let n = sample_by("D0000005", &x(10 + k), &at, &label, SITES[0], COLLECTORS[0]);
         if k == opts.pool_size {
             overfull_line = n;
         }
     }
-    if opts.pool_size <= INJECTED_PEOPLE - 20 {
+    if opts.pool_size <= OVERFULL_MAX {
         record(
             "anomaly",
             "overfull_tube",
@@ -647,8 +660,8 @@ fn inject_faults(
     }
     // mixed_buildings and sampled_on_leave
     // The line cited is the earliest swab's, then the smallest person_id's: X00001.
-    sample_at("D0000006", &x(8), &at, &label, SITES[0]);
-    let n = sample_at("D0000006", &x(1), &at, &label, SITES[0]);
+    sample_by("D0000006", &x(8), &at, &label, SITES[0], COLLECTORS[0]);
+    let n = sample_by("D0000006", &x(1), &at, &label, SITES[0], COLLECTORS[0]);
     record(
         "anomaly",
         "mixed_buildings",
@@ -657,8 +670,8 @@ fn inject_faults(
         "D0000006",
         "",
     );
-    sample_at("D0000007", &x(9), &at, &label, SITES[0]);
-    let n = sample_at("D0000007", &x(0), &at, &label, SITES[0]);
+    sample_by("D0000007", &x(9), &at, &label, SITES[0], COLLECTORS[0]);
+    let n = sample_by("D0000007", &x(0), &at, &label, SITES[0], COLLECTORS[0]);
     record(
         "anomaly",
         "sampled_on_leave",
@@ -669,20 +682,20 @@ fn inject_faults(
     );
     // tube_reused (needs two rounds)
     if with_round {
-        sample_at("D0000008", &x(9), &at, &label, SITES[0]);
+        sample_by("D0000008", &x(9), &at, &label, SITES[0], COLLECTORS[0]);
         let at2 = format_local((round_day(1) * 86_400 - 8 * 3600 + 19 * 3600) * 1_000_000);
-        let n = sample_at("D0000008", &x(2), &at2, &label2, SITES[0]);
+        let n = sample_by("D0000008", &x(2), &at2, &label2, SITES[0], COLLECTORS[0]);
         record("anomaly", "tube_reused", "samples.csv", n, "D0000008", "");
     }
     // Shapes of real exports that are no fault: a tube swabbed at two sites (its site
     // is the more frequent), and a row exported twice, to the byte (a duplicate_row).
-    sample_at("D0000010", &x(52), &at, &label, SITES[1]);
-    sample_at("D0000010", &x(53), &at, &label, SITES[0]);
-    sample_at("D0000010", &x(54), &at, &label, SITES[1]);
+    sample_by("D0000010", &x(52), &at, &label, SITES[1], COLLECTORS[0]);
+    sample_by("D0000010", &x(53), &at, &label, SITES[0], COLLECTORS[0]);
+    sample_by("D0000010", &x(54), &at, &label, SITES[1], COLLECTORS[0]);
     let later = format_local((round_day(0) * 86_400 - 8 * 3600 + 19 * 3600 + 60) * 1_000_000);
-    sample_at("D0000011", &x(55), &later, &label, SITES[2]);
-    sample_at("D0000011", &x(56), &at, &label, SITES[2]);
-    let n = sample_at("D0000011", &x(55), &later, &label, SITES[2]);
+    sample_by("D0000011", &x(55), &later, &label, SITES[2], COLLECTORS[0]);
+    sample_by("D0000011", &x(56), &at, &label, SITES[2], COLLECTORS[0]);
+    let n = sample_by("D0000011", &x(55), &later, &label, SITES[2], COLLECTORS[0]);
     record(
         "anomaly",
         "duplicate_row",
@@ -690,6 +703,43 @@ fn inject_faults(
         n,
         "D0000011",
         &x(55),
+    );
+    // A person swabbed twice into one tube at different times (the earlier row stays),
+    // a tube whose two people were swabbed at two sites (the smaller name is its site),
+    // and two rows that differ only in the collector (the smaller name stays).
+    let evening = format_local((round_day(0) * 86_400 - 8 * 3600 + 19 * 3600 + 120) * 1_000_000);
+    // The row reported is the later swab, which comes first in the file.
+    let later_swab = sample_by(
+        "D0000012",
+        &x(60),
+        &evening,
+        &label,
+        SITES[0],
+        COLLECTORS[0],
+    );
+    sample_by("D0000012", &x(61), &at, &label, SITES[0], COLLECTORS[0]);
+    sample_by("D0000012", &x(60), &at, &label, SITES[0], COLLECTORS[1]);
+    record(
+        "anomaly",
+        "duplicate_row",
+        "samples.csv",
+        later_swab,
+        "D0000012",
+        &x(60),
+    );
+    sample_by("D0000013", &x(62), &at, &label, SITES[3], COLLECTORS[0]);
+    sample_by("D0000013", &x(63), &at, &label, SITES[1], COLLECTORS[0]);
+    // The row reported is the one of the larger collector name, first in the file.
+    let other_collector = sample_by("D0000014", &x(64), &at, &label, SITES[2], COLLECTORS[1]);
+    sample_by("D0000014", &x(65), &at, &label, SITES[2], COLLECTORS[0]);
+    sample_by("D0000014", &x(64), &at, &label, SITES[2], COLLECTORS[0]);
+    record(
+        "anomaly",
+        "duplicate_row",
+        "samples.csv",
+        other_collector,
+        "D0000014",
+        &x(64),
     );
     // Sample rows to reject.
     for (kind, tube, person, when) in [
@@ -704,7 +754,7 @@ fn inject_faults(
             at.as_str(),
         ),
     ] {
-        let n = sample_at(tube, &person, when, &label, SITES[0]);
+        let n = sample_by(tube, &person, when, &label, SITES[0], COLLECTORS[0]);
         record("reject", kind, "samples.csv", n, "", "");
     }
 
@@ -736,6 +786,9 @@ fn inject_faults(
     // runs with different Ct values (the lower decides).
     result("D0000010", "未检出", "未检出", "28.1", "阴性", &label);
     result("D0000010", "未检出", "未检出", "28.1", "阴性", &label);
+    for t in ["D0000012", "D0000013", "D0000014"] {
+        result(t, "未检出", "未检出", "28.3", "阴性", &label);
+    }
     result("D0000011", "33.1", "34.2", "27.9", "阳性", &label);
     let n = result("D0000011", "30.5", "31.0", "27.9", "阳性", &label);
     record(

@@ -103,6 +103,17 @@ pub struct RunSummary {
 pub struct Loaded {
     /// The roster.
     pub roster: Roster,
+    /// The records of the other inputs.
+    pub records: Records,
+    /// Each input's kind and report, in command-line order.
+    pub reports: Vec<(InputKind, InputReport)>,
+    /// Every rejected row with its file's kind, sorted by file then line.
+    pub rejects: Vec<(InputKind, Reject)>,
+}
+
+/// The records of the inputs other than the roster, read and checked.
+#[derive(Clone, Debug)]
+pub struct Records {
     /// The samples with their tables.
     pub samples: SampleSet,
     /// The result rows.
@@ -111,10 +122,6 @@ pub struct Loaded {
     pub result_columns: ResultColumns,
     /// The retest rows and columns, with `--retests`.
     pub retests: Option<(Vec<LabResult>, ResultColumns)>,
-    /// Each input's kind and report, in command-line order.
-    pub reports: Vec<(InputKind, InputReport)>,
-    /// Every rejected row with its file's kind, sorted by file then line.
-    pub rejects: Vec<(InputKind, Reject)>,
 }
 
 /// Everything the outputs are made of.
@@ -238,10 +245,12 @@ pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
     });
     Ok(Loaded {
         roster,
-        samples,
-        results,
-        result_columns,
-        retests,
+        records: Records {
+            samples,
+            results,
+            result_columns,
+            retests,
+        },
         reports,
         rejects,
     })
@@ -252,17 +261,22 @@ pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
 pub fn analyse(
     progress: &Progress,
     roster: &Roster,
-    samples: SampleSet,
-    results: Vec<LabResult>,
-    result_columns: ResultColumns,
-    retests: Option<(Vec<LabResult>, ResultColumns)>,
+    records: Records,
     settings: &Settings,
+    privacy: &Privacy,
 ) -> Result<Analysis> {
     let stage = progress.stage("reconcile");
-    let rec = reconcile::reconcile(roster, samples, results, result_columns, retests, settings);
+    let rec = reconcile::reconcile(
+        roster,
+        records.samples,
+        records.results,
+        records.result_columns,
+        records.retests,
+        settings,
+    );
     drop(stage);
     let stage = progress.stage("lists");
-    let lists = lists(roster, &rec)?;
+    let lists = lists(roster, &rec, privacy)?;
     // Every list is made: the sample rows are not needed any more, and at city scale
     // they are the largest thing held while the outputs are written.
     let mut rec = rec;
@@ -291,7 +305,7 @@ pub struct Lists {
 
 /// Makes the retest and missing lists and the per-building table, reading the roster
 /// again for the people on the lists.
-pub fn lists(roster: &Roster, rec: &Reconciled) -> Result<Lists> {
+pub fn lists(roster: &Roster, rec: &Reconciled, privacy: &Privacy) -> Result<Lists> {
     let mut retests = retest::retest_list(rec);
     let buildings = summarize::buildings(roster, rec, &retests);
     let mut missing = summarize::missing(roster, rec);
@@ -308,8 +322,25 @@ pub fn lists(roster: &Roster, rec: &Reconciled) -> Result<Lists> {
         .copied()
         .zip(roster.details(&people)?)
         .collect();
-    retest::sort(&mut retests, roster, rec, &details);
-    summarize::sort_missing(&mut missing, roster, &details);
+    // Lists sort by the person_id they show: with --pseudonymize, the pseudonym, so
+    // that the order tells nothing of the real IDs.
+    let pseudonyms: FxHashMap<u32, String> = if privacy.pseudonymizes() {
+        retests
+            .iter()
+            .map(|e| e.person)
+            .chain(missing.iter().map(|m| m.person))
+            .map(|p| (p, privacy.person_id(rec.person_id(roster, p)).into_owned()))
+            .collect()
+    } else {
+        FxHashMap::default()
+    };
+    let shown = |p: u32| -> &str {
+        pseudonyms
+            .get(&p)
+            .map_or_else(|| rec.person_id(roster, p), String::as_str)
+    };
+    retest::sort(&mut retests, roster, rec, &details, &shown);
+    summarize::sort_missing(&mut missing, roster, &details, &shown);
     Ok(Lists {
         retests,
         buildings,
@@ -323,22 +354,14 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let started = now_micros();
     check_inputs(&opts.inputs(), &opts.out)?;
     let loaded = load(opts, started)?;
-    let default_round = loaded.samples.default_round.clone();
+    let default_round = loaded.records.samples.default_round.clone();
     let settings = Settings {
         pool_size: opts.pool_size,
         rules: &opts.rules,
     };
     let roster = loaded.roster;
     let progress = Progress::new(opts.quiet);
-    let analysis = analyse(
-        &progress,
-        &roster,
-        loaded.samples,
-        loaded.results,
-        loaded.result_columns,
-        loaded.retests,
-        &settings,
-    )?;
+    let analysis = analyse(&progress, &roster, loaded.records, &settings, &opts.privacy)?;
     let rejects = loaded.rejects;
     let reports = loaded.reports;
     let rec = &analysis.rec;

@@ -127,7 +127,9 @@ impl Privacy {
             })
             .collect();
         if !changed {
-            return raw.to_string();
+            // The raw text, not only its cells: a quote can join or split runs of
+            // digits, so what is ID-shaped in the text is masked too.
+            return mask_id_like(raw);
         }
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
@@ -291,36 +293,61 @@ fn aligned_cells(raw: &str, width: usize) -> Option<Vec<String>> {
     lined_up.then_some(cells)
 }
 
-/// `text` with every run of letters and digits shaped like a resident ID number (17
-/// digits and a check character, or the 15 digits of the first generation, full-width
-/// forms included) masked as an ID card number is.
+/// `text` with everything shaped like a resident ID number masked as an ID card number
+/// is (first 6 and last 4 characters kept): a run of 17 digits and a check character
+/// (`X` or a digit), or of the 15 digits of the first generation, not inside a longer
+/// run of digits; the 18-character form also when written in groups of 6, 8 and 4
+/// separated by a space or a hyphen. Full-width digits count as digits.
 pub fn mask_id_like(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let word = |c: char| {
-        c.is_ascii_alphanumeric()
-            || ('０'..='９').contains(&c)
-            || matches!(c, 'Ａ'..='Ｚ' | 'ａ'..='ｚ')
-    };
     let digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
+    let check = |c: char| digit(c) || matches!(c, 'X' | 'x' | 'Ｘ' | 'ｘ');
+    let sep = |c: char| matches!(c, ' ' | '-' | '　' | '－');
+    // The length of the ID-shaped run starting at `i`, if one does.
+    let id_at = |i: usize| -> Option<usize> {
+        if i > 0 && digit(chars[i - 1]) {
+            return None;
+        }
+        let digits_from = |at: usize, n: usize| {
+            at + n <= chars.len() && chars[at..at + n].iter().all(|&c| digit(c))
+        };
+        let ends = |at: usize| at >= chars.len() || !digit(chars[at]);
+        // 17 digits and a check character.
+        if digits_from(i, 17) && i + 17 < chars.len() && check(chars[i + 17]) && ends(i + 18) {
+            return Some(18);
+        }
+        // 6, 8 and 3 digits and a check character, in groups.
+        if digits_from(i, 6)
+            && i + 19 < chars.len()
+            && sep(chars[i + 6])
+            && digits_from(i + 7, 8)
+            && sep(chars[i + 15])
+            && digits_from(i + 16, 3)
+            && check(chars[i + 19])
+            && ends(i + 20)
+        {
+            return Some(20);
+        }
+        // The 15 digits of a first-generation number.
+        if digits_from(i, 15) && ends(i + 15) {
+            return Some(15);
+        }
+        None
+    };
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
-        if !word(chars[i]) {
-            out.push(chars[i]);
-            i += 1;
-            continue;
+        match id_at(i) {
+            Some(n) => {
+                let run: String = chars[i..i + n].iter().collect();
+                out.push_str(&mask_id_card(&run));
+                i += n;
+            }
+            None => {
+                out.push(chars[i]);
+                i += 1;
+            }
         }
-        let start = i;
-        while i < chars.len() && word(chars[i]) {
-            i += 1;
-        }
-        let run = &chars[start..i];
-        let id_like = (run.len() == 18
-            && run[..17].iter().all(|&c| digit(c))
-            && (digit(run[17]) || matches!(run[17], 'X' | 'x' | 'Ｘ' | 'ｘ')))
-            || (run.len() == 15 && run.iter().all(|&c| digit(c)));
-        let run: String = run.iter().collect();
-        out.push_str(&if id_like { mask_id_card(&run) } else { run });
     }
     out
 }
@@ -438,5 +465,14 @@ mod tests {
             "１１０１０５********００２Ｘ"
         );
         assert_eq!(mask_id_like("2201001000001"), "2201001000001");
+        assert_eq!(
+            mask_id_like("证件110105194912310021号"),
+            "证件110105********0021号"
+        );
+        assert_eq!(mask_id_like("ID11010519491231002X"), "ID110105********002X");
+        assert_eq!(mask_id_like("110105 19491231 002X"), "110105**********002X");
+        assert_eq!(mask_id_like("110105-19491231-002X"), "110105**********002X");
+        // A longer run of digits is something else: it is left alone.
+        assert_eq!(mask_id_like("1101051949123100211"), "1101051949123100211");
     }
 }

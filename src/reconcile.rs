@@ -289,7 +289,8 @@ fn tube_keys(set: &SampleSet) -> Vec<TubeKey> {
     keys
 }
 
-/// The rank of each site by name (the smallest first), to break ties by value.
+/// The rank of each name (a site's, a collector's) in plain order, the smallest first,
+/// to break ties by value.
 fn site_ranks(sites: &[Box<str>]) -> Vec<u32> {
     let mut order: Vec<u32> = (0..sites.len() as u32).collect();
     order.sort_by(|&a, &b| sites[a as usize].cmp(&sites[b as usize]));
@@ -300,7 +301,7 @@ fn site_ranks(sites: &[Box<str>]) -> Vec<u32> {
     rank
 }
 
-/// The rank of `site` for ties: by name, rows without a site last.
+/// The rank of `site` (or a collector) for ties: by name, rows without one last.
 fn rank_of(site_rank: &[u32], site: u32) -> u32 {
     if site == NONE {
         NONE
@@ -328,7 +329,8 @@ fn rows_by_tube(set: &SampleSet, keys: &[TubeKey]) -> Vec<(u32, u32, u32)> {
 }
 
 /// Keeps one entry per person and tube: the earliest row, then the one with the
-/// smallest site, then (rows alike in every value) the first line. Every other row of
+/// smallest site, then the smallest collector, then (rows alike in every value) the
+/// first line. Every other row of
 /// the person in the tube is a `duplicate_row`.
 fn one_row_per_person(
     roster: &Roster,
@@ -339,9 +341,15 @@ fn one_row_per_person(
     anomalies: &mut Vec<Anomaly>,
 ) {
     let samples = &rec.set.samples;
+    let collector_rank = site_ranks(&rec.set.collectors);
     let order = |sample: u32| {
         let s = &samples[sample as usize];
-        (s.sampled_at, rank_of(site_rank, s.site), s.line)
+        (
+            s.sampled_at,
+            rank_of(site_rank, s.site),
+            rank_of(&collector_rank, s.collector),
+            s.line,
+        )
     };
     let mut kept = 0;
     let mut start = 0;
@@ -364,7 +372,7 @@ fn one_row_per_person(
                     tube_id: Some(rec.set.tubes.name(keys[tube as usize] as u32).into()),
                     person_id: Some(rec.person_id(roster, person).into()),
                     file: InputKind::Samples,
-                    line: Some(samples[sample as usize].line),
+                    line: Some(samples[sample as usize].line.into()),
                     detail: format!(
                         "the same person is already in this tube at line {}",
                         samples[best as usize].line
@@ -474,7 +482,7 @@ fn mark_sampled(
                 tube_id: Some(tube_name(entries[j].0)),
                 person_id: Some(person_id(person)),
                 file: InputKind::Samples,
-                line: Some(samples[entries[j].2 as usize].line),
+                line: Some(samples[entries[j].2 as usize].line.into()),
                 detail: format!(
                     "the person was also sampled into tube {} (line {}) in this round",
                     tube_name(first_tube),
@@ -492,7 +500,7 @@ fn mark_sampled(
                     tube_id: Some(tube_name(first_tube)),
                     person_id: Some(person_id(person)),
                     file: InputKind::Samples,
-                    line: Some(samples[first_sample as usize].line),
+                    line: Some(samples[first_sample as usize].line.into()),
                     detail: format!(
                         "the roster (line {}) says the person is on leave",
                         roster.line[person as usize]
@@ -507,7 +515,7 @@ fn mark_sampled(
                     tube_id: Some(tube_name(t)),
                     person_id: Some(person_id(person)),
                     file: InputKind::Samples,
-                    line: Some(samples[sample as usize].line),
+                    line: Some(samples[sample as usize].line.into()),
                     detail: "the person is not on the roster".into(),
                 });
             }
@@ -540,7 +548,7 @@ fn tube_anomalies(
         });
         members
     };
-    let line_of = |m: &Member| samples[m.sample as usize].line;
+    let line_of = |m: &Member| u64::from(samples[m.sample as usize].line);
     for tube in &rec.tubes {
         let size = tube.size as usize;
         if size > pool_size {

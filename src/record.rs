@@ -94,11 +94,19 @@ pub struct Sample {
     pub person: u32,
     /// Index of the site, or [`NONE`] without one.
     pub site: u32,
+    /// Index of the collector (采样员), or [`NONE`] without one: rows that differ only
+    /// in it are still told apart by value.
+    pub collector: u32,
+    /// The line, starting at `1`, of the row in the samples file (a samples file of
+    /// more than 4,294,967,295 lines is not read; see [`MAX_SAMPLE_LINE`]).
+    pub line: u32,
     /// When the swab was taken.
     pub sampled_at: Micros,
-    /// The line, starting at `1`, of the row in the samples file.
-    pub line: u64,
 }
+
+/// The last line of a samples file that poolscreen reads: lines are kept in 32 bits so
+/// that a sample is 32 bytes. A file this long would hold some hundred gigabytes.
+pub const MAX_SAMPLE_LINE: u64 = u32::MAX as u64;
 
 /// The index that stands for "none".
 pub const NONE: u32 = u32::MAX;
@@ -193,5 +201,14 @@ impl Action {
             Action::Retest => "retest",
             Action::Resample => "resample",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_sample_is_32_bytes() {
+        // Ten million samples a city round: every byte here is ten megabytes.
+        assert_eq!(std::mem::size_of::<super::Sample>(), 32);
     }
 }

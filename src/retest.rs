@@ -59,14 +59,15 @@ pub fn retest_list(rec: &Reconciled) -> Vec<Entry> {
     best.into_values().collect()
 }
 
-/// Sorts the list by round, action, building, room and person_id (buildings and rooms in
-/// natural order, people not on the roster last). `details` holds every listed roster
-/// person.
-pub fn sort(
+/// Sorts the list by round, action, building, room and person_id as the outputs show
+/// it (`shown`: the pseudonym with `--pseudonymize`), buildings and rooms in natural
+/// order, people not on the roster last. `details` holds every listed roster person.
+pub fn sort<'a>(
     list: &mut [Entry],
     roster: &Roster,
     rec: &Reconciled,
     details: &FxHashMap<u32, Details>,
+    shown: &(dyn Fn(u32) -> &'a str + Sync),
 ) {
     let listed = |key: u32| (key < rec.roster_len).then_some(key);
     let building = |key: u32| listed(key).map(|p| roster.building_name(p));
@@ -81,9 +82,6 @@ pub fn sort(
             .then(a.action.cmp(&b.action))
             .then_with(|| natural_cmp_opt(building(a.person), building(b.person)))
             .then_with(|| natural_cmp_opt(room(a.person), room(b.person)))
-            .then_with(|| {
-                rec.person_id(roster, a.person)
-                    .cmp(rec.person_id(roster, b.person))
-            })
+            .then_with(|| shown(a.person).cmp(shown(b.person)))
     });
 }

@@ -154,9 +154,14 @@ pub fn missing(roster: &Roster, rec: &Reconciled) -> Vec<MissingEntry> {
     list
 }
 
-/// Sorts the missing list by round, building, room and person_id; `details` holds every
-/// listed person.
-pub fn sort_missing(list: &mut [MissingEntry], roster: &Roster, details: &FxHashMap<u32, Details>) {
+/// Sorts the missing list by round, building, room and person_id as the outputs show
+/// it (`shown`); `details` holds every listed person.
+pub fn sort_missing<'a>(
+    list: &mut [MissingEntry],
+    roster: &Roster,
+    details: &FxHashMap<u32, Details>,
+    shown: &(dyn Fn(u32) -> &'a str + Sync),
+) {
     let room = |p: u32| details.get(&p).and_then(|d| d.room.as_deref());
     list.par_sort_unstable_by(|a, b| {
         a.round
@@ -168,6 +173,6 @@ pub fn sort_missing(list: &mut [MissingEntry], roster: &Roster, details: &FxHash
                 )
             })
             .then_with(|| natural_cmp_opt(room(a.person), room(b.person)))
-            .then_with(|| roster.id(a.person).cmp(roster.id(b.person)))
+            .then_with(|| shown(a.person).cmp(shown(b.person)))
     });
 }

@@ -41,26 +41,31 @@ fn run_args(out: &str) -> Vec<String> {
     .to_vec()
 }
 
-#[test]
-fn a_full_disk_is_an_io_error_naming_the_file() {
-    let dir = Workdir::new();
-    round(&dir);
-    let args = run_args("out");
-    let mut command = dir.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+/// Runs `command` with files limited to `bytes`: writes past the limit fail with
+/// EFBIG, as a full disk makes them fail with ENOSPC.
+fn with_file_limit(command: &mut std::process::Command, bytes: u64) {
     // SAFETY: between fork and exec, only async-signal-safe calls: setrlimit and
-    // signal. The limit makes writes past 64 KiB fail with EFBIG, as a full disk does
-    // with ENOSPC; SIGXFSZ is ignored so that the write fails instead of the process.
+    // signal. SIGXFSZ is ignored so that the write fails instead of the process.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             let limit = libc::rlimit {
-                rlim_cur: 64 * 1024,
-                rlim_max: 64 * 1024,
+                rlim_cur: bytes,
+                rlim_max: bytes,
             };
             libc::setrlimit(libc::RLIMIT_FSIZE, &limit);
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
             Ok(())
         });
     }
+}
+
+#[test]
+fn a_full_disk_is_an_io_error_naming_the_file() {
+    let dir = Workdir::new();
+    round(&dir);
+    let args = run_args("out");
+    let mut command = dir.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    with_file_limit(&mut command, 64 * 1024);
     let output = command.output().unwrap();
     expect(&output, 1);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -77,6 +82,40 @@ fn a_full_disk_is_an_io_error_naming_the_file() {
         .filter(|e| e.file_name().to_string_lossy().contains("poolscreen-tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The workbook writer streams its sheets through temporary files and has no way to
+/// return a failed write: a full disk there is an I/O error naming the workbook too.
+#[test]
+fn a_full_disk_under_a_workbook_is_an_io_error_naming_it() {
+    let dir = Workdir::new();
+    // Nobody sampled: of all outputs only the missing list's workbook is large.
+    let mut roster = String::from("person_id,name,building,room,college,class,phone,counselor\n");
+    for i in 0..20_000 {
+        roster.push_str(&format!(
+            "P{i:06},某某某,公寓{},{},信息工程学院,2022级{}班,13800000000,辅导员{}\n",
+            i % 5,
+            i % 300,
+            i % 9,
+            i % 7
+        ));
+    }
+    dir.write("roster.csv", roster);
+    dir.write("samples.csv", "tube_id,person_id,sampled_at\n");
+    dir.write("results.csv", "tube_id,ct_orf1ab,ct_n\n");
+    let mut command = dir.command(&round_args("out", &["--round", "R1", "--quiet"]));
+    with_file_limit(&mut command, 1 << 20);
+    let output = command.output().unwrap();
+    expect(&output, 1);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("bug") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("missing.xlsx") && stderr.contains("File too large"),
+        "{stderr}"
+    );
 }
 
 /// Runs `command` as `nobody` when the test runs as root, so that permissions bind.

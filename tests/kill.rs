@@ -84,7 +84,12 @@ fn a_killed_run_leaves_old_or_new_outputs_never_a_mix() {
             .args(run_args(&new, &out))
             .spawn()
             .unwrap();
-        let at = took.mul_f64(0.6 + 0.04 * step as f64);
+        // The last kill comes well after the run would have ended.
+        let at = took.mul_f64(if step == 11 {
+            2.0
+        } else {
+            0.6 + 0.04 * step as f64
+        });
         std::thread::sleep(at);
         let _ = child.kill();
         child.wait().unwrap();
@@ -150,8 +155,91 @@ fn a_killed_run_leaves_old_or_new_outputs_never_a_mix() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert_eq!(tables(&out), new_tables);
-    eprintln!(
+    // The kills were spread over the run: some before its switch, some after.
+    assert!(
+        outcomes.0 >= 1 && outcomes.1 >= 1,
         "kills that left the old outputs: {}, the new ones: {}",
-        outcomes.0, outcomes.1
+        outcomes.0,
+        outcomes.1
     );
+}
+
+/// A folder that holds a file of the user's is switched file by file, `manifest.json`
+/// last: a kill between two renames leaves some new files beside old ones, but every
+/// file whole, and the manifest still the old one until every table is new.
+#[test]
+fn a_kill_between_renames_leaves_whole_files_and_the_old_manifest() {
+    let root = tempfile::tempdir().unwrap();
+    for (name, seed) in [("old", "1"), ("new", "2")] {
+        let gen = poolscreen(
+            root.path(),
+            &[
+                "generate", "--out", name, "--people", "20000", "--seed", seed,
+            ],
+        );
+        expect(&gen, 0);
+    }
+    let (old, new) = (root.path().join("old"), root.path().join("new"));
+    let out = root.path().join("out");
+    fs::create_dir(&out).unwrap();
+    fs::write(out.join("notes.txt"), "the user's own file").unwrap();
+    let reference = |data: &Path, name: &str| {
+        let folder = root.path().join(name);
+        let run = Command::new(bin())
+            .args(run_args(data, &folder))
+            .output()
+            .unwrap();
+        expect(&run, 0);
+        tables(&folder)
+    };
+    let (old_tables, new_tables) = (reference(&old, "ref-old"), reference(&new, "ref-new"));
+    let prepared = Command::new(bin())
+        .args(run_args(&old, &out))
+        .output()
+        .unwrap();
+    expect(&prepared, 0);
+    let old_hash = manifest_hash(&out);
+    let mut child = Command::new(bin())
+        .args(run_args(&new, &out))
+        .env(TEST_SWITCH_PAUSE, "3000")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let switched = std::io::BufRead::lines(std::io::BufReader::new(stderr))
+        .map_while(Result::ok)
+        .filter(|line| line.contains("switched in"))
+        .take(3)
+        .count();
+    assert_eq!(switched, 3, "the run never switched three files in");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let now = tables(&out);
+    let mut mixed = (0, 0);
+    for ((file, now), (old, new)) in OUTPUT_FILES
+        .iter()
+        .zip(&now)
+        .zip(old_tables.iter().zip(&new_tables))
+    {
+        if now == old {
+            mixed.0 += 1;
+        } else if now == new {
+            mixed.1 += 1;
+        } else {
+            panic!("{file} is neither the old nor the new one: a file half-written");
+        }
+    }
+    assert!(
+        mixed.0 >= 1 && mixed.1 >= 1,
+        "the kill landed between renames: {mixed:?}"
+    );
+    assert_eq!(manifest_hash(&out), old_hash, "the manifest goes last");
+    assert!(out.join("notes.txt").exists(), "the user's file stays");
+    let done = Command::new(bin())
+        .args(run_args(&new, &out))
+        .output()
+        .unwrap();
+    expect(&done, 0);
+    assert_eq!(tables(&out), new_tables);
+    assert!(out.join("notes.txt").exists());
 }

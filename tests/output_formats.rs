@@ -107,20 +107,37 @@ fn workbooks_print_landscape_one_page_wide_with_the_header_on_every_page() {
     dir.run(&["demo", "--out", "demo"], 0);
     for book in ["retest.xlsx", "missing.xlsx"] {
         let path = dir.join(&format!("demo/{book}"));
-        let sheet = part(&path, "xl/worksheets/sheet1.xml");
-        assert!(sheet.contains(r#"<pageSetUpPr fitToPage="1"/>"#), "{book}");
-        assert!(
-            sheet.contains(r#"fitToHeight="0""#),
-            "{book}: as many pages down as needed"
-        );
-        assert!(sheet.contains(r#"orientation="landscape""#), "{book}");
-        assert!(sheet.contains(r#"paperSize="9""#), "{book}: A4");
-        assert!(sheet.contains("<autoFilter"), "{book}");
+        let sheets = {
+            use calamine::Reader;
+            let book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+            book.sheet_names()
+        };
+        assert!(sheets.len() > 2, "{book}: 全部 and a sheet per building");
         let workbook = part(&path, "xl/workbook.xml");
-        assert!(
-            workbook.contains(r#"<definedName name="_xlnm.Print_Titles" localSheetId="0">全部!$1:$1</definedName>"#),
-            "{book}: the header row repeats on every printed page"
-        );
+        for (i, name) in sheets.iter().enumerate() {
+            let sheet = part(&path, &format!("xl/worksheets/sheet{}.xml", i + 1));
+            assert!(
+                sheet.contains(r#"<pageSetUpPr fitToPage="1"/>"#),
+                "{book} {name}"
+            );
+            assert!(
+                sheet.contains(r#"fitToHeight="0""#),
+                "{book} {name}: pages down as needed"
+            );
+            assert!(
+                sheet.contains(r#"orientation="landscape""#),
+                "{book} {name}"
+            );
+            assert!(sheet.contains(r#"paperSize="9""#), "{book} {name}: A4");
+            assert!(sheet.contains("<autoFilter"), "{book} {name}");
+            let titles = format!(
+                r#"<definedName name="_xlnm.Print_Titles" localSheetId="{i}">{name}!$1:$1</definedName>"#
+            );
+            assert!(
+                workbook.contains(&titles),
+                "{book} {name}: the header row repeats on every printed page"
+            );
+        }
     }
 }
 
@@ -138,23 +155,7 @@ fn a_list_longer_than_a_sheet_continues_on_the_next() {
     dir.write("roster.csv", roster);
     dir.write("samples.csv", "tube_id,person_id,sampled_at\n");
     dir.write("results.csv", "tube_id,ct_orf1ab,ct_n\n");
-    dir.run(
-        &[
-            "run",
-            "--roster",
-            "roster.csv",
-            "--samples",
-            "samples.csv",
-            "--results",
-            "results.csv",
-            "--out",
-            "out",
-            "--round",
-            "R1",
-            "--quiet",
-        ],
-        0,
-    );
+    dir.run_round(&["--round", "R1", "--quiet"], 0);
     use calamine::{Reader, Xlsx};
     let mut book: Xlsx<_> = calamine::open_workbook(dir.join("out/missing.xlsx")).unwrap();
     assert_eq!(book.sheet_names(), ["全部", "全部 (2)"]);

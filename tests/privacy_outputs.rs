@@ -169,3 +169,40 @@ fn a_bad_key_file_is_a_clear_error_without_the_key() {
         assert!(!dir.path().join("out").exists());
     }
 }
+
+/// With `--pseudonymize` the lists sort by the pseudonyms they show, not by the real
+/// IDs: the order of rows tells nothing of the IDs behind them.
+#[test]
+fn pseudonymised_lists_sort_by_the_pseudonym() {
+    let dir = Workdir::new();
+    // One building, no rooms: 100 people in ten positive pools, 100 never sampled.
+    let mut roster = String::from("person_id,name,building\n");
+    let mut samples = String::from("tube_id,person_id,sampled_at\n");
+    let mut results = String::from("tube_id,ct_orf1ab,ct_n\n");
+    for i in 0..200 {
+        roster.push_str(&format!("S{i:04},某人,公寓1\n"));
+        if i < 100 {
+            samples.push_str(&format!("T{},S{i:04},2022-04-10 08:00\n", i / 10));
+        }
+    }
+    for t in 0..10 {
+        results.push_str(&format!("T{t},30,31\n"));
+    }
+    dir.write("roster.csv", roster);
+    dir.write("samples.csv", samples);
+    dir.write("results.csv", results);
+    dir.write("key.hex", format!("{KEY}\n"));
+    dir.run_round(&["--pseudonymize", "key.hex", "--quiet"], 0);
+    for table in ["missing", "retest"] {
+        let frame = dir.parquet(&format!("out/{table}.parquet"));
+        assert_eq!(frame.height(), 100, "{table}");
+        let ids: Vec<String> = (0..frame.height())
+            .map(|i| cell(frame.column("person_id").unwrap().get(i).unwrap()))
+            .collect();
+        assert!(ids.iter().all(|id| id.len() == 16), "{table}: pseudonyms");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "{table} is not in pseudonym order"
+        );
+    }
+}

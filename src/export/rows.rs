@@ -21,15 +21,15 @@ pub struct Contact<'a> {
     /// The name (masked with `--mask`).
     pub name: Option<Cow<'a, str>>,
     /// Room.
-    pub room: Option<&'a str>,
+    pub room: Option<Cow<'a, str>>,
     /// College.
-    pub college: Option<&'a str>,
+    pub college: Option<Cow<'a, str>>,
     /// Class.
-    pub class: Option<&'a str>,
+    pub class: Option<Cow<'a, str>>,
     /// Phone (masked with `--mask`).
     pub phone: Option<Cow<'a, str>>,
     /// Counselor.
-    pub counselor: Option<&'a str>,
+    pub counselor: Option<Cow<'a, str>>,
 }
 
 impl<'a> Contact<'a> {
@@ -43,13 +43,15 @@ impl<'a> Contact<'a> {
             masked if masked != *value => Cow::Owned(masked),
             _ => value,
         };
+        let cell =
+            |value: &'a Option<Box<str>>| value.as_deref().map(|v| guarded(Cow::Borrowed(v)));
         Contact {
             name: Some(guarded(privacy.name(&d.name))),
-            room: d.room.as_deref(),
-            college: d.college.as_deref(),
-            class: d.class.as_deref(),
+            room: cell(&d.room),
+            college: cell(&d.college),
+            class: cell(&d.class),
             phone: d.phone.as_deref().map(|p| guarded(privacy.phone(p))),
-            counselor: d.counselor.as_deref(),
+            counselor: cell(&d.counselor),
         }
     }
 }
@@ -79,19 +81,19 @@ pub fn person_columns<R: Listed>() -> Vec<Column<R>> {
             Value::Text(r.building())
         }),
         column("room", "宿舍号", 8.0, Text, |r: &R| {
-            Value::Text(r.contact().room)
+            Value::Text(r.contact().room.as_deref())
         }),
         column("college", "学院", 16.0, Text, |r: &R| {
-            Value::Text(r.contact().college)
+            Value::Text(r.contact().college.as_deref())
         }),
         column("class", "班级", 12.0, Text, |r: &R| {
-            Value::Text(r.contact().class)
+            Value::Text(r.contact().class.as_deref())
         }),
         column("phone", "手机号", 14.0, Text, |r: &R| {
             Value::Text(r.contact().phone.as_deref())
         }),
         column("counselor", "辅导员", 10.0, Text, |r: &R| {
-            Value::Text(r.contact().counselor)
+            Value::Text(r.contact().counselor.as_deref())
         }),
     ]
 }

@@ -16,7 +16,8 @@ pub const TEMP_PREFIX: &str = ".poolscreen-tmp-";
 
 /// A test-only setting: when this environment variable holds a number of
 /// milliseconds, a run says on standard error when its outputs are staged and waits
-/// that long before switching them in, so that a test can kill it inside the switch.
+/// that long before switching them in (and, switching file by file, after each
+/// rename), so that a test can kill it inside the switch.
 pub const TEST_SWITCH_PAUSE: &str = "POOLSCREEN_TEST_SWITCH_PAUSE_MS";
 
 /// How staged outputs reach the output folder.
@@ -46,7 +47,8 @@ pub struct Watched {
 impl Watched {
     fn keep<T>(&mut self, result: std::io::Result<T>) -> std::io::Result<T> {
         if let Err(e) = &result {
-            if self.failed.is_none() {
+            // An interrupted write is retried by the writer above; it is no failure.
+            if self.failed.is_none() && e.kind() != std::io::ErrorKind::Interrupted {
                 self.failed = Some(std::io::Error::new(e.kind(), e.to_string()));
             }
         }
@@ -107,12 +109,28 @@ impl Staging {
                     .all(|e| known.contains(&e.file_name().to_string_lossy().as_ref()))
             })
         };
+        // A folder on a file system of its own (a mount point) cannot be swapped: its
+        // files are renamed in one by one.
+        let own_device = || {
+            use std::os::unix::fs::MetadataExt;
+            match (std::fs::metadata(&out), std::fs::metadata(&parent)) {
+                (Ok(o), Ok(p)) => o.dev() != p.dev(),
+                _ => false,
+            }
+        };
+        if meta.as_ref().is_some_and(|m| m.is_dir()) && !writable(&out) {
+            return Err(Error::io(
+                &out,
+                std::io::Error::from_raw_os_error(libc::EACCES),
+            ));
+        }
         let mut switch = match &meta {
             None => Switch::WholeFolder,
             Some(m)
                 if m.is_dir()
                     && !m.file_type().is_symlink()
                     && Some(&out) != cwd.as_ref()
+                    && !own_device()
                     && only_ours() =>
             {
                 Switch::WholeFolder
@@ -215,7 +233,20 @@ impl Staging {
                 self.committed = true;
                 return Ok(());
             }
-            if exchange(&self.stage, &self.out).is_ok() {
+            // The folder may have changed since the run began (a file of the user's
+            // added, a lock file of a spreadsheet): swap it only if it still holds
+            // nothing but poolscreen's outputs, and give the new folder its mode.
+            let still_ours = std::fs::read_dir(&self.out).is_ok_and(|entries| {
+                entries.flatten().all(|e| {
+                    self.known
+                        .iter()
+                        .any(|k| *k == e.file_name().to_string_lossy())
+                })
+            });
+            if let Ok(meta) = std::fs::metadata(&self.out) {
+                let _ = std::fs::set_permissions(&self.stage, meta.permissions());
+            }
+            if still_ours && exchange(&self.stage, &self.out).is_ok() {
                 // The temporary folder now holds the previous outputs.
                 self.committed = true;
                 sync_dir(&parent);
@@ -227,9 +258,14 @@ impl Staging {
         // The manifest goes last: until it is in place, the folder's manifest describes
         // the earlier outputs.
         staged.sort_by_key(|n| n == "manifest.json");
+        let pause = test_pause();
         for name in &staged {
             let target = self.out.join(name);
             std::fs::rename(self.stage.join(name), &target).map_err(|e| Error::io(&target, e))?;
+            if let Some(pause) = pause {
+                eprintln!("poolscreen: switched in {name}");
+                std::thread::sleep(pause);
+            }
         }
         // Outputs of an earlier run that this run does not write any more would
         // otherwise sit beside the new ones as if they were current.
@@ -253,16 +289,31 @@ impl Drop for Staging {
     }
 }
 
-/// See [`TEST_SWITCH_PAUSE`].
-fn pause_for_tests() {
-    let Some(ms) = std::env::var(TEST_SWITCH_PAUSE)
+/// The pause [`TEST_SWITCH_PAUSE`] asks for, if any.
+fn test_pause() -> Option<std::time::Duration> {
+    std::env::var(TEST_SWITCH_PAUSE)
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
-    else {
-        return;
+        .map(std::time::Duration::from_millis)
+}
+
+/// See [`TEST_SWITCH_PAUSE`]: before the switch, and between the renames of a switch
+/// file by file.
+fn pause_for_tests() {
+    if let Some(pause) = test_pause() {
+        eprintln!("poolscreen: outputs staged; switching them in after {pause:?}");
+        std::thread::sleep(pause);
+    }
+}
+
+/// Whether this process may create files in `dir`.
+fn writable(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
     };
-    eprintln!("poolscreen: outputs staged; switching them in after {ms} ms");
-    std::thread::sleep(std::time::Duration::from_millis(ms));
+    // SAFETY: a valid NUL-terminated path that outlives the call.
+    unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
 }
 
 /// `path` made absolute without requiring it to exist.

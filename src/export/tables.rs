@@ -83,17 +83,34 @@ pub fn tubes(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
 }
 
 /// `anomalies.parquet`; `file_of` names each input as rejects and anomalies name it.
+/// With `--pseudonymize` the rows sort by the pseudonym they show, so that the order
+/// tells nothing of the real IDs.
 pub fn anomalies(
     rec: &Reconciled,
     file_of: &dyn Fn(InputKind) -> String,
     privacy: &Privacy,
 ) -> Result<DataFrame> {
-    let a = &rec.anomalies;
-    let names: Vec<String> = a.iter().map(|x| file_of(x.file)).collect();
-    let people: Vec<Option<Cow<str>>> = a
+    let all = &rec.anomalies;
+    let people: Vec<Option<Cow<str>>> = all
         .iter()
         .map(|x| x.person_id.as_deref().map(|p| privacy.person_id(p)))
         .collect();
+    let mut order: Vec<usize> = (0..all.len()).collect();
+    if privacy.pseudonymizes() {
+        order.sort_by(|&i, &j| {
+            let (a, b) = (&all[i], &all[j]);
+            a.round
+                .cmp(&b.round)
+                .then_with(|| a.kind.as_str().cmp(b.kind.as_str()))
+                .then_with(|| a.tube_id.cmp(&b.tube_id))
+                .then_with(|| people[i].cmp(&people[j]))
+                .then_with(|| a.file.cmp(&b.file))
+                .then_with(|| a.line.cmp(&b.line))
+                .then_with(|| a.detail.cmp(&b.detail))
+        });
+    }
+    let a: Vec<_> = order.iter().map(|&i| &all[i]).collect();
+    let names: Vec<String> = a.iter().map(|x| file_of(x.file)).collect();
     frame(vec![
         text(
             "round",
@@ -101,7 +118,7 @@ pub fn anomalies(
         ),
         text("kind", a.iter().map(|x| Some(x.kind.as_str()))),
         text("tube_id", a.iter().map(|x| x.tube_id.as_deref())),
-        text("person_id", people.iter().map(|p| p.as_deref())),
+        text("person_id", order.iter().map(|&i| people[i].as_deref())),
         text("file", names.iter().map(|n| Some(n.as_str()))),
         int_opt("line", a.iter().map(|x| x.line.map(|l| l as i64))),
         text("detail", a.iter().map(|x| Some(x.detail.as_str()))),

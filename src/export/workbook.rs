@@ -149,9 +149,12 @@ fn build<R>(
             let sheet = book
                 .add_worksheet_with_constant_memory()
                 .map_err(|e| xlsx(e, tempdir))?;
-            sheet
-                .set_name(sheet_name(name, &mut taken))
-                .map_err(|e| xlsx(e, tempdir))?;
+            let wanted = sheet_name(name, &mut taken);
+            if sheet.set_name(&wanted).is_err() {
+                // A name Excel still refuses: the sheet keeps its number.
+                let fallback = sheet_name(&format!("Sheet{}", taken.len()), &mut taken);
+                sheet.set_name(fallback).map_err(|e| xlsx(e, tempdir))?;
+            }
             fill(sheet, columns, rows, part, &formats).map_err(|e| xlsx(e, tempdir))?;
         }
     }
@@ -189,25 +192,42 @@ fn sheets<R>(rows: &[R], building_of: Option<fn(&R) -> Option<&str>>) -> Vec<(&s
 fn xlsx(e: XlsxError, tempdir: &Path) -> Error {
     match e {
         XlsxError::IoError(e) => Error::io(tempdir, e),
+        // A temporary file that cannot be made (a full disk, no inodes left) or a zip
+        // that cannot be written is the machine's failure, not a bug.
+        XlsxError::TempFileError(_, e) => Error::io(tempdir, e),
+        XlsxError::ZipError(::zip::result::ZipError::Io(e)) => Error::io(tempdir, e),
         other => Error::Internal(format!("writing a workbook failed: {other}")),
     }
 }
 
-/// A valid, unique sheet name for `wanted`: at most 31 characters, none of `[]:*?/\`.
+/// The longest sheet name Excel takes, in UTF-16 code units.
+const MAX_SHEET_NAME: usize = 31;
+
+/// `text` cut to at most `units` UTF-16 code units, at a character boundary, without
+/// an apostrophe at either end (Excel refuses those).
+fn cut(text: &str, units: usize) -> String {
+    let mut used = 0;
+    let kept: String = text
+        .chars()
+        .take_while(|c| {
+            used += c.len_utf16();
+            used <= units
+        })
+        .collect();
+    kept.trim_matches('\'').to_string()
+}
+
+/// A valid, unique sheet name for `wanted`: at most 31 UTF-16 code units, none of
+/// `[]:*?/\`, no apostrophe at either end.
 fn sheet_name(wanted: &str, taken: &mut Vec<String>) -> String {
     let clean: String = wanted
         .chars()
         .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
-        .collect::<String>()
-        .trim_matches('\'')
-        .chars()
-        .take(31)
         .collect();
-    let base = if clean.is_empty() {
-        "Sheet".to_string()
-    } else {
-        clean
-    };
+    let mut base = cut(clean.trim_matches('\''), MAX_SHEET_NAME);
+    if base.is_empty() {
+        base = "Sheet".to_string();
+    }
     let mut name = base.clone();
     let mut n = 2;
     while taken
@@ -215,11 +235,7 @@ fn sheet_name(wanted: &str, taken: &mut Vec<String>) -> String {
         .any(|t| t.to_lowercase() == name.to_lowercase())
     {
         let suffix = format!(" ({n})");
-        name = base
-            .chars()
-            .take(31 - suffix.chars().count())
-            .collect::<String>()
-            + &suffix;
+        name = cut(&base, MAX_SHEET_NAME - suffix.len()) + &suffix;
         n += 1;
     }
     taken.push(name.clone());
@@ -331,6 +347,14 @@ mod tests {
         assert_eq!(sheet_name("全部", &mut taken), "全部 (2)");
         assert_eq!(sheet_name("A/B:C", &mut taken), "A_B_C");
         assert_eq!(sheet_name(&"楼".repeat(40), &mut taken).chars().count(), 31);
+        // Characters outside the basic plane take two UTF-16 units each.
+        let wide = sheet_name(&"𠀀".repeat(20), &mut taken);
+        assert_eq!(wide.encode_utf16().count(), 30);
+        assert_eq!(sheet_name("'公寓'", &mut taken), "公寓");
+        assert_eq!(
+            sheet_name(&format!("{}'x", "a".repeat(30)), &mut taken),
+            "a".repeat(30)
+        );
     }
 
     type Row = (String, usize);

@@ -43,10 +43,16 @@ impl Layout {
             .map_or(0, |i| i + 1)
     }
 
-    /// For each cell of a row, the contract's name of its column (`None` for columns
-    /// poolscreen does not read), over [`Layout::width`] cells.
+    /// For each cell of a row, the contract's name of its column, over
+    /// [`Layout::width`] cells. A column poolscreen does not read is `None`, unless its
+    /// header names personal data the roster knows (a samples export with 姓名 or
+    /// 手机号 in it): then it is named as the roster's, so that `--mask` masks it in
+    /// `rejects.csv` too.
     pub fn cell_columns(&self) -> Vec<Option<&'static str>> {
-        let mut columns = vec![None; self.width()];
+        let mut columns: Vec<Option<&'static str>> = self.headers[..self.width()]
+            .iter()
+            .map(|h| personal(h))
+            .collect();
         for (spec, field) in self.fields.iter().enumerate() {
             if let Some(i) = field {
                 columns[*i] = Some(self.names[spec]);
@@ -63,6 +69,16 @@ impl Layout {
             .flatten()
             .map_or("", |i| self.headers[i].as_str())
     }
+}
+
+/// The roster's personal column a header names (name, phone or id_card), if any.
+fn personal(header: &str) -> Option<&'static str> {
+    let k = key(header);
+    super::roster::COLUMNS
+        .iter()
+        .filter(|s| matches!(s.name, "name" | "phone" | "id_card"))
+        .find(|s| key(s.name) == k || s.aliases.iter().any(|a| key(a) == k))
+        .map(|s| s.name)
 }
 
 fn key(name: &str) -> String {

@@ -87,11 +87,19 @@ pub fn records_at(
         position.set_byte(offset);
         reader
             .seek_raw(SeekFrom::Start(offset), position)
-            .map_err(|e| Error::Internal(format!("{}: seeking to a row: {e}", path.display())))?;
+            .map_err(|e| match e.into_kind() {
+                csv::ErrorKind::Io(e) => Error::io(&path, e),
+                other => {
+                    Error::Internal(format!("{}: seeking to a row: {other:?}", path.display()))
+                }
+            })?;
         let mut record = csv::ByteRecord::new();
         reader
             .read_byte_record(&mut record)
-            .map_err(|e| Error::Internal(format!("{name}: reading a row again: {e}")))?;
+            .map_err(|e| match e.into_kind() {
+                csv::ErrorKind::Io(e) => Error::io(&path, e),
+                other => Error::Internal(format!("{name}: reading a row again: {other:?}")),
+            })?;
         records.push((record, reader.position().byte()));
     }
     Ok(records)

@@ -214,8 +214,9 @@ impl Roster {
             .par_chunks(4096)
             .map(|batch| {
                 let offsets: Vec<u64> = batch.iter().map(|&p| self.offset[p as usize]).collect();
-                let records = records_at(&self.source, &self.name, &offsets)
-                    .map_err(|_| self.changed(batch[0]))?;
+                // A read that fails is an I/O error; a row that reads but holds another
+                // person (or nothing: a shorter file) is a roster that changed.
+                let records = records_at(&self.source, &self.name, &offsets)?;
                 batch
                     .iter()
                     .zip(&records)

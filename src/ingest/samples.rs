@@ -9,7 +9,7 @@ use super::row::Row;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
 use crate::order::natural_cmp;
-use crate::record::{Micros, Sample, NONE};
+use crate::record::{Micros, Sample, MAX_SAMPLE_LINE, NONE};
 use crate::strings::{pieces_mut, Interner};
 use rayon::prelude::*;
 
@@ -18,6 +18,7 @@ const PERSON_ID: usize = 1;
 const SAMPLED_AT: usize = 2;
 const ROUND: usize = 3;
 const SITE: usize = 4;
+const COLLECTOR: usize = 5;
 
 /// The aliases of `tube_id`, shared with the results and retests files.
 pub const TUBE_ALIASES: &[&str] = &["试管编号", "试管条码", "试管码", "管码", "混管码"];
@@ -64,6 +65,7 @@ pub struct SamplePart {
     rounds: Interner,
     tubes: Interner,
     sites: Interner,
+    collectors: Interner,
     unregistered: Interner,
     /// The roster index of the last person found, to try their neighbours first.
     last_person: u32,
@@ -114,13 +116,28 @@ impl RowParser for SampleParser<'_> {
             .cell(SITE)
             .filter(|s| !s.is_empty())
             .map_or(NONE, |s| part.sites.intern(&s));
+        let collector = row
+            .cell(COLLECTOR)
+            .filter(|c| !c.is_empty())
+            .map_or(NONE, |c| part.collectors.intern(&c));
+        let line = u32::try_from(row.line())
+            .ok()
+            .filter(|&l| u64::from(l) <= MAX_SAMPLE_LINE);
+        let Some(line) = line else {
+            row.fail(
+                TUBE_ID,
+                "lies beyond line 4,294,967,295; split the samples file",
+            );
+            return None;
+        };
         Some(Sample {
             round,
             tube: part.tubes.intern(&tube),
             person,
             site,
+            collector,
             sampled_at,
-            line: row.line(),
+            line,
         })
     }
 }
@@ -136,6 +153,8 @@ pub struct SampleSet {
     pub tubes: Interner,
     /// Sites.
     pub sites: Vec<Box<str>>,
+    /// Collectors (采样员).
+    pub collectors: Vec<Box<str>>,
     /// IDs of people not on the roster; person key `roster_len + i`.
     pub unregistered: Vec<Box<str>>,
     /// The label given to samples without a round.
@@ -165,9 +184,10 @@ pub fn finish(
         parts.iter().map(|p| p.state.tubes.len()).sum(),
         parts.iter().map(|p| p.state.tubes.text_len()).sum(),
     );
-    let (mut rounds, mut tubes, mut sites, mut unregistered) = (
+    let (mut rounds, mut tubes, mut sites, mut collectors, mut unregistered) = (
         Interner::default(),
         tubes,
+        Interner::default(),
         Interner::default(),
         Interner::default(),
     );
@@ -180,6 +200,7 @@ pub fn finish(
             round: map(&part.state.rounds, &mut rounds),
             tube: map(&part.state.tubes, &mut tubes),
             site: map(&part.state.sites, &mut sites),
+            collector: map(&part.state.collectors, &mut collectors),
             person: map(&part.state.unregistered, &mut unregistered),
         })
         .collect();
@@ -222,6 +243,11 @@ pub fn finish(
                     } else {
                         m.site[s.site as usize]
                     },
+                    collector: if s.collector == NONE {
+                        NONE
+                    } else {
+                        m.collector[s.collector as usize]
+                    },
                     person: if s.person & UNREGISTERED != 0 {
                         roster_len + m.person[(s.person & !UNREGISTERED) as usize]
                     } else {
@@ -239,6 +265,7 @@ pub fn finish(
         rounds: order.iter().map(|&i| names[i as usize].clone()).collect(),
         tubes,
         sites: sites.into_names(),
+        collectors: collectors.into_names(),
         unregistered: unregistered.into_names(),
         default_round,
     };
@@ -250,5 +277,6 @@ struct PartMaps {
     round: Vec<u32>,
     tube: Vec<u32>,
     site: Vec<u32>,
+    collector: Vec<u32>,
     person: Vec<u32>,
 }

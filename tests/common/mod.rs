@@ -72,6 +72,13 @@ impl Workdir {
         output
     }
 
+    /// Runs `poolscreen run` on the folder's `roster.csv`, `samples.csv` and
+    /// `results.csv` into `out/`, with `extra` arguments, and checks its status.
+    #[track_caller]
+    pub fn run_round(&self, extra: &[&str], status: i32) -> Output {
+        self.run(&round_args("out", extra), status)
+    }
+
     /// Reads a Parquet file of the folder.
     pub fn parquet(&self, name: &str) -> DataFrame {
         read_parquet(&self.join(name))
@@ -148,9 +155,9 @@ pub fn manifest(out: &Path) -> serde_json::Value {
         .expect("JSON")
 }
 
-/// Runs `poolscreen run` in `dir` on the `roster.csv`, `samples.csv` and `results.csv`
-/// there, into `out`, with `extra` arguments after.
-pub fn run_round(dir: &Path, out: &str, extra: &[&str]) -> Output {
+/// The arguments of `poolscreen run` on the `roster.csv`, `samples.csv` and
+/// `results.csv` of the working folder, into `out`, with `extra` arguments after.
+pub fn round_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "run",
         "--roster",
@@ -163,5 +170,11 @@ pub fn run_round(dir: &Path, out: &str, extra: &[&str]) -> Output {
         out,
     ];
     args.extend_from_slice(extra);
-    poolscreen(dir, &args)
+    args
+}
+
+/// Runs `poolscreen run` in `dir` on the `roster.csv`, `samples.csv` and `results.csv`
+/// there, into `out`, with `extra` arguments after.
+pub fn run_round(dir: &Path, out: &str, extra: &[&str]) -> Output {
+    poolscreen(dir, &round_args(out, extra))
 }
