@@ -74,20 +74,14 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
     group.bench_function("reconcile_and_classify", |b| {
         b.iter_batched(
             || (set.clone(), results.clone()),
-            |(set, results)| reconcile::reconcile(&roster, set, results, columns, None, &settings),
+            |(set, results)| reconcile::reconcile(&roster, set, results, columns, &settings),
             BatchSize::LargeInput,
         )
     });
-    let rec = reconcile::reconcile(
-        &roster,
-        set.clone(),
-        results.clone(),
-        columns,
-        None,
-        &settings,
-    );
+    let rec = reconcile::reconcile(&roster, set.clone(), results.clone(), columns, &settings);
+    let as_of = pipeline::latest_time(&rec, &[]);
     group.bench_function("retest_missing_and_buildings", |b| {
-        b.iter(|| pipeline::lists(&roster, &rec, &Privacy::default()).unwrap())
+        b.iter(|| pipeline::lists(&roster, &rec, None, &rules, as_of, &Privacy::default()).unwrap())
     });
     drop(rec);
 
@@ -102,6 +96,7 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
         },
         &settings,
         &Privacy::default(),
+        None,
     )
     .unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -114,6 +109,9 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
                     roster: &roster,
                     rec: &analysis.rec,
                     retests: &analysis.retests,
+                    closed: &analysis.closed,
+                    retest_rows: &analysis.retest_rows,
+                    publication: None,
                     buildings: &analysis.buildings,
                     missing: &analysis.missing,
                     details: &analysis.details,

@@ -5,11 +5,13 @@
 #![warn(missing_docs)]
 
 pub mod classify;
+pub mod closure;
 pub mod cmd;
 pub mod error;
 pub mod export;
 pub mod fuzzing;
 pub mod generate;
+pub mod history;
 pub mod ingest;
 pub mod normalize;
 pub mod order;

@@ -2,10 +2,13 @@
 //! export. This is what `poolscreen run` calls; the stages are public so benchmarks
 //! can time each.
 
+use crate::closure::{self, Closed, Retests};
 use crate::error::{Error, Result};
 use crate::export::manifest::{self, InputEntry, Manifest, RulesEntry};
 use crate::export::staging::Staging;
 use crate::export::{self, RoundOutputs, OUTPUT_FILES};
+use crate::history::publish::{Publication, RoundFacts};
+use crate::history::PrivacyRecord;
 use crate::ingest::roster::{Roster, RosterParser};
 use crate::ingest::samples::{SampleParser, SampleSet};
 use crate::ingest::{self, results, roster, samples, InputReport, Reject};
@@ -48,6 +51,13 @@ pub struct RunOptions {
     pub sheet: Option<String>,
     /// The protections of personal data.
     pub privacy: Privacy,
+    /// The moment deadlines are judged at (`--as-of`); by default the latest timestamp
+    /// of the inputs.
+    pub as_of: Option<Micros>,
+    /// The history folder to publish the round into (`--history`).
+    pub history: Option<PathBuf>,
+    /// The district this run publishes as (`--shard`), within the history.
+    pub shard: Option<String>,
 }
 
 impl RunOptions {
@@ -68,6 +78,9 @@ impl RunOptions {
             quiet: true,
             sheet: None,
             privacy: Privacy::default(),
+            as_of: None,
+            history: None,
+            shard: None,
         }
     }
 
@@ -131,6 +144,12 @@ pub struct Analysis {
     pub rec: Reconciled,
     /// The retest list, sorted.
     pub retests: Vec<retest::Entry>,
+    /// The closure of each retest-list entry, in the list's order.
+    pub closed: Closed,
+    /// The rows of the retests file (empty without `--retests`).
+    pub retest_rows: Vec<LabResult>,
+    /// The moment deadlines were judged at.
+    pub as_of: Micros,
     /// The per-building table, sorted.
     pub buildings: Vec<BuildingRow>,
     /// The missing list, sorted.
@@ -256,14 +275,16 @@ pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
     })
 }
 
-/// Reconciles, classifies, lists and summarises; reads the roster again for the people
-/// on the lists.
+/// Reconciles, classifies, lists, closes the retest list and summarises; reads the
+/// roster again for the people on the lists. Deadlines are judged at `as_of`, or at the
+/// latest timestamp of the inputs.
 pub fn analyse(
     progress: &Progress,
     roster: &Roster,
     records: Records,
     settings: &Settings,
     privacy: &Privacy,
+    as_of: Option<Micros>,
 ) -> Result<Analysis> {
     let stage = progress.stage("reconcile");
     let rec = reconcile::reconcile(
@@ -271,30 +292,68 @@ pub fn analyse(
         records.samples,
         records.results,
         records.result_columns,
-        records.retests,
         settings,
     );
     drop(stage);
     let stage = progress.stage("lists");
-    let lists = lists(roster, &rec, privacy)?;
+    let (retest_rows, retest_columns) = records.retests.unzip();
+    let retest_rows = retest_rows.unwrap_or_default();
+    let as_of = as_of.unwrap_or_else(|| latest_time(&rec, &retest_rows));
+    let retests = retest_columns.map(|columns| Retests {
+        rows: &retest_rows,
+        columns,
+    });
+    let lists = lists(roster, &rec, retests, settings.rules, as_of, privacy)?;
     // Every list is made: the sample rows are not needed any more, and at city scale
     // they are the largest thing held while the outputs are written.
     let mut rec = rec;
     rec.set.samples = Vec::new();
+    let Lists {
+        retests,
+        mut closed,
+        buildings,
+        missing,
+        details,
+    } = lists;
+    rec.anomalies.append(&mut closed.anomalies);
+    reconcile::sort_anomalies(&mut rec.anomalies);
     drop(stage);
     Ok(Analysis {
         rec,
-        retests: lists.retests,
-        buildings: lists.buildings,
-        missing: lists.missing,
-        details: lists.details,
+        retests,
+        closed,
+        retest_rows,
+        as_of,
+        buildings,
+        missing,
+        details,
     })
 }
 
-/// The lists and the per-building table of a reconciled round.
+/// The latest timestamp of the inputs: samples, results and retests. Deadlines are
+/// judged at it when no `--as-of` is given, never at the wall clock, so that a rerun
+/// gives the same bytes.
+pub fn latest_time(rec: &Reconciled, retests: &[LabResult]) -> Micros {
+    rec.latest_sample
+        .into_iter()
+        .chain(rec.results.iter().filter_map(|r| r.tested_at))
+        .chain(
+            retests
+                .iter()
+                .flat_map(|r| [r.tested_at, r.sampled_at])
+                .flatten(),
+        )
+        .max()
+        .unwrap_or(0)
+}
+
+/// The lists, the closure of the retest list and the per-building table of a
+/// reconciled round.
 pub struct Lists {
     /// The retest list, sorted.
     pub retests: Vec<retest::Entry>,
+    /// The closure of each retest-list entry, in the list's order.
+    pub closed: Closed,
     /// The per-building table, sorted.
     pub buildings: Vec<BuildingRow>,
     /// The missing list, sorted.
@@ -303,13 +362,20 @@ pub struct Lists {
     pub details: FxHashMap<u32, Details>,
 }
 
-/// Makes the retest and missing lists and the per-building table, reading the roster
-/// again for the people on the lists.
-pub fn lists(roster: &Roster, rec: &Reconciled, privacy: &Privacy) -> Result<Lists> {
-    let mut retests = retest::retest_list(rec);
-    let buildings = summarize::buildings(roster, rec, &retests);
+/// Makes the retest and missing lists, closes the retest list with `retests` at
+/// `as_of`, and makes the per-building table, reading the roster again for the people
+/// on the lists.
+pub fn lists(
+    roster: &Roster,
+    rec: &Reconciled,
+    retests: Option<Retests>,
+    rules: &Rules,
+    as_of: Micros,
+    privacy: &Privacy,
+) -> Result<Lists> {
+    let mut list = retest::retest_list(rec);
     let mut missing = summarize::missing(roster, rec);
-    let mut people: Vec<u32> = retests
+    let mut people: Vec<u32> = list
         .iter()
         .map(|e| e.person)
         .filter(|&p| p < rec.roster_len)
@@ -325,8 +391,7 @@ pub fn lists(roster: &Roster, rec: &Reconciled, privacy: &Privacy) -> Result<Lis
     // Lists sort by the person_id they show: with --pseudonymize, the pseudonym, so
     // that the order tells nothing of the real IDs.
     let pseudonyms: FxHashMap<u32, String> = if privacy.pseudonymizes() {
-        retests
-            .iter()
+        list.iter()
             .map(|e| e.person)
             .chain(missing.iter().map(|m| m.person))
             .map(|p| (p, privacy.person_id(rec.person_id(roster, p)).into_owned()))
@@ -339,10 +404,13 @@ pub fn lists(roster: &Roster, rec: &Reconciled, privacy: &Privacy) -> Result<Lis
             .get(&p)
             .map_or_else(|| rec.person_id(roster, p), String::as_str)
     };
-    retest::sort(&mut retests, roster, rec, &details, &shown);
+    retest::sort(&mut list, roster, rec, &details, &shown);
     summarize::sort_missing(&mut missing, roster, &details, &shown);
+    let closed = closure::close(roster, rec, &list, retests, rules, as_of);
+    let buildings = summarize::buildings(roster, rec, &list, &closed);
     Ok(Lists {
-        retests,
+        retests: list,
+        closed,
         buildings,
         missing,
         details,
@@ -361,19 +429,33 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     };
     let roster = loaded.roster;
     let progress = Progress::new(opts.quiet);
-    let analysis = analyse(&progress, &roster, loaded.records, &settings, &opts.privacy)?;
+    let analysis = analyse(
+        &progress,
+        &roster,
+        loaded.records,
+        &settings,
+        &opts.privacy,
+        opts.as_of,
+    )?;
     let rejects = loaded.rejects;
     let reports = loaded.reports;
     let rec = &analysis.rec;
 
     let stage = progress.stage("export");
     let staging = Staging::new(&opts.out, &OUTPUT_FILES)?;
-    let outputs = export::write_round(
+    let publication = match &opts.history {
+        Some(dir) => Some(Publication::new(dir, rec.rounds(), opts.shard.as_deref())?),
+        None => None,
+    };
+    let (outputs, copies) = export::write_round(
         &staging,
         &RoundOutputs {
             roster: &roster,
             rec,
             retests: &analysis.retests,
+            closed: &analysis.closed,
+            retest_rows: &analysis.retest_rows,
+            publication: publication.as_ref(),
             buildings: &analysis.buildings,
             missing: &analysis.missing,
             details: &analysis.details,
@@ -396,6 +478,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             opts.rules_file.clone(),
             opts.pool_size,
             &default_round,
+            iso_local(analysis.as_of),
         ),
         privacy: opts.privacy.describe(),
         outputs,
@@ -408,6 +491,28 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         ),
     };
     manifest::write(&staging, &manifest)?;
+    if let Some(publication) = publication {
+        let starts = rec.round_starts();
+        let record = PrivacyRecord {
+            masked: opts.privacy.mask,
+            pseudonymized: opts.privacy.pseudonymizes(),
+            key_check: opts.privacy.key_check(),
+        };
+        let facts: Vec<RoundFacts> = rec
+            .rounds()
+            .iter()
+            .zip(&starts)
+            .map(|(label, start)| RoundFacts {
+                label,
+                first_sampled_at: *start,
+                as_of: analysis.as_of,
+                pool_size: opts.pool_size,
+                privacy: record.clone(),
+                inputs: &manifest.inputs,
+            })
+            .collect();
+        publication.commit(&facts, &copies)?;
+    }
     staging.commit()?;
     drop(stage);
 
@@ -476,6 +581,7 @@ pub fn now_micros() -> Micros {
         .map_or(0, |d| d.as_micros() as i64)
 }
 
-fn iso_local(micros: Micros) -> String {
+/// A moment as ISO 8601 in China Standard Time: `2022-04-10T08:00:00+08:00`.
+pub fn iso_local(micros: Micros) -> String {
     crate::time::format_local(micros).replacen(' ', "T", 1) + "+08:00"
 }

@@ -174,6 +174,32 @@ fn read_key(path: &Path) -> Result<Vec<u8>> {
     Ok(key)
 }
 
+impl Privacy {
+    /// The pseudonym of `id` as a number, whose 16 lower-case hex digits are the
+    /// pseudonym; 0 without a key. Sorting by it sorts by the pseudonym.
+    pub fn pseudonym_number(&self, id: &str) -> u64 {
+        match &self.key {
+            Some(key) => {
+                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key)
+                    .expect("HMAC takes keys of any length");
+                mac.update(id.as_bytes());
+                let digest = mac.finalize().into_bytes();
+                u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+            }
+            None => 0,
+        }
+    }
+
+    /// A check of the key that tells two keys apart without telling anything of
+    /// either: the pseudonym of a fixed text, recorded in history manifests so that
+    /// rounds pseudonymised under different keys are never joined.
+    pub fn key_check(&self) -> Option<String> {
+        self.key
+            .as_ref()
+            .map(|key| pseudonym(key, "poolscreen key check"))
+    }
+}
+
 /// HMAC-SHA256 of `id` under `key`, as 16 lower-case hex characters.
 pub fn pseudonym(key: &[u8], id: &str) -> String {
     let mut mac =
@@ -392,6 +418,11 @@ mod tests {
         assert_eq!(a, pseudonym(&key, "2021000123"));
         assert_ne!(a, pseudonym(&[8u8; 32], "2021000123"));
         assert_ne!(a, pseudonym(&key, "2021000124"));
+        let p = Privacy {
+            mask: false,
+            key: Some(key.to_vec()),
+        };
+        assert_eq!(format!("{:016x}", p.pseudonym_number("2021000123")), a);
     }
 
     #[test]

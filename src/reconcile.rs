@@ -12,7 +12,7 @@ use crate::order::natural_cmp;
 use crate::record::{Class, InputKind, LabResult, Micros, ResultColumns, Sample, Status, NONE};
 use crate::rules::Rules;
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 
 /// The kinds of anomaly, as the contract names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -37,6 +37,10 @@ pub enum AnomalyKind {
     SampledOnLeave,
     /// A pool whose people live in more than one building.
     MixedBuildings,
+    /// A retest for a person on no retest list.
+    RetestUnlisted,
+    /// A positive pool whose people were all cleared by their retests.
+    PoolAllNegative,
 }
 
 impl AnomalyKind {
@@ -53,6 +57,8 @@ impl AnomalyKind {
             AnomalyKind::TubeReused => "tube_reused",
             AnomalyKind::SampledOnLeave => "sampled_on_leave",
             AnomalyKind::MixedBuildings => "mixed_buildings",
+            AnomalyKind::RetestUnlisted => "retest_unlisted",
+            AnomalyKind::PoolAllNegative => "pool_all_negative",
         }
     }
 }
@@ -126,10 +132,11 @@ pub struct Reconciled {
     pub members: Vec<Member>,
     /// The roster's length: the first unregistered person key.
     pub roster_len: u32,
-    /// For each round, which roster people have at least one sample row.
-    pub sampled: Vec<Vec<bool>>,
-    /// For each round, the roster people whose individual retest was positive.
-    pub confirmed: Vec<FxHashSet<u32>>,
+    /// For each round and roster person, the tube (an index into `tubes`) of the
+    /// smallest tube_id they were sampled into, or [`NONE`] when they were not.
+    pub tube_of: Vec<Vec<u32>>,
+    /// The latest sampling time of any accepted sample, for the as-of time.
+    pub latest_sample: Option<Micros>,
     /// Findings, sorted by round, kind, tube_id, person_id, then line.
     pub anomalies: Vec<Anomaly>,
 }
@@ -138,6 +145,39 @@ impl Reconciled {
     /// The round labels, in natural order.
     pub fn rounds(&self) -> &[Box<str>] {
         &self.set.rounds
+    }
+
+    /// Whether roster person `person` was sampled in `round`.
+    pub fn was_sampled(&self, round: usize, person: u32) -> bool {
+        self.tube_of[round][person as usize] != NONE
+    }
+
+    /// The earliest sampling time of each round (`None` for a round without tubes).
+    pub fn round_starts(&self) -> Vec<Option<Micros>> {
+        let mut starts = vec![None; self.rounds().len()];
+        for t in &self.tubes {
+            let s: &mut Option<Micros> = &mut starts[t.round as usize];
+            *s = Some(s.map_or(t.first_sampled_at, |v| v.min(t.first_sampled_at)));
+        }
+        starts
+    }
+
+    /// The rank of each round in time: by its earliest sample, then by label in
+    /// natural order; rounds without samples last.
+    pub fn round_order(&self) -> Vec<u32> {
+        let starts = self.round_starts();
+        let mut order: Vec<u32> = (0..self.rounds().len() as u32).collect();
+        order.sort_by(|&a, &b| {
+            let key = |r: u32| (starts[r as usize].is_none(), starts[r as usize]);
+            key(a)
+                .cmp(&key(b))
+                .then_with(|| natural_cmp(&self.rounds()[a as usize], &self.rounds()[b as usize]))
+        });
+        let mut rank = vec![0; order.len()];
+        for (i, &r) in order.iter().enumerate() {
+            rank[r as usize] = i as u32;
+        }
+        rank
     }
 
     /// The person_id of a person key.
@@ -215,7 +255,6 @@ pub fn reconcile(
     set: SampleSet,
     results: Vec<LabResult>,
     result_columns: ResultColumns,
-    retests: Option<(Vec<LabResult>, ResultColumns)>,
     settings: &Settings,
 ) -> Reconciled {
     let mut rec = Reconciled {
@@ -238,21 +277,18 @@ pub fn reconcile(
     let (tubes, members) = build_tubes(&rec.set, &keys, &site_rank, &entries);
     rec.tubes = tubes;
     rec.members = members;
-    rec.sampled = mark_sampled(roster, &rec, &keys, entries, &mut anomalies);
+    rec.latest_sample = rec.set.samples.iter().map(|s| s.sampled_at).max();
+    rec.tube_of = mark_sampled(roster, &rec, &keys, entries, &mut anomalies);
     drop(keys);
     tube_anomalies(roster, &rec, settings.pool_size, &mut anomalies);
-    rec.confirmed = vec![FxHashSet::default(); rec.set.rounds.len()];
     match_results(&mut rec, results, result_columns, settings, &mut anomalies);
-    if let Some((retests, columns)) = retests {
-        match_retests(
-            &mut rec,
-            roster,
-            &retests,
-            columns,
-            settings,
-            &mut anomalies,
-        );
-    }
+    sort_anomalies(&mut anomalies);
+    rec.anomalies = anomalies;
+    rec
+}
+
+/// Sorts findings by round, kind, tube_id, person_id, file, line and detail.
+pub fn sort_anomalies(anomalies: &mut [Anomaly]) {
     anomalies.par_sort_unstable_by(|a, b| {
         a.round
             .cmp(&b.round)
@@ -263,8 +299,6 @@ pub fn reconcile(
             .then_with(|| a.line.cmp(&b.line))
             .then_with(|| a.detail.cmp(&b.detail))
     });
-    rec.anomalies = anomalies;
-    rec
 }
 
 /// A (round, tube_id) pair: the round index in the high half, the tube_id index low.
@@ -450,7 +484,8 @@ fn most_frequent(values: &mut [u32], rank: impl Fn(u32) -> u32) -> u32 {
     best.1
 }
 
-/// Who was sampled in each round; a person in two or more tubes of a round is a
+/// Who was sampled in each round, into which tube (the smallest tube_id); a person in
+/// two or more tubes of a round is a
 /// `duplicate_sample` (the tube of the smallest tube_id counts as the first), a sampled
 /// person on leave `sampled_on_leave`, a sampled person not on the roster
 /// `unregistered_person` (once per tube).
@@ -460,13 +495,13 @@ fn mark_sampled(
     keys: &[TubeKey],
     mut entries: Vec<(u32, u32, u32)>,
     anomalies: &mut Vec<Anomaly>,
-) -> Vec<Vec<bool>> {
+) -> Vec<Vec<u32>> {
     let samples = &rec.set.samples;
     let roster_len = rec.roster_len;
     let round_of_tube = |t: u32| (keys[t as usize] >> 32) as u32;
     let tube_name = |t: u32| -> Box<str> { rec.set.tubes.name(keys[t as usize] as u32).into() };
     let person_id = |p: u32| -> Box<str> { rec.person_id(roster, p).into() };
-    let mut sampled = vec![vec![false; roster_len as usize]; rec.set.rounds.len()];
+    let mut tube_of = vec![vec![NONE; roster_len as usize]; rec.set.rounds.len()];
     // Tubes are numbered by tube_id within a round: the first of a person's tubes in a
     // round is the smallest tube_id.
     entries.par_sort_unstable_by_key(|&(t, person, _)| (round_of_tube(t), person, t));
@@ -492,7 +527,7 @@ fn mark_sampled(
             j += 1;
         }
         if person < roster_len {
-            sampled[round as usize][person as usize] = true;
+            tube_of[round as usize][person as usize] = first_tube;
             if roster.status[person as usize] == Status::OnLeave {
                 anomalies.push(Anomaly {
                     round,
@@ -522,7 +557,7 @@ fn mark_sampled(
         }
         i = j;
     }
-    sampled
+    tube_of
 }
 
 /// Overfull tubes, pools across buildings, and tube IDs reused across rounds. The line
@@ -786,80 +821,12 @@ fn match_results(
     rec.results = results;
 }
 
-fn mismatch_detail(rc: &RowClass, what: &str) -> String {
+/// The detail of a `lab_call_mismatch` of a tube or a retest (`what`).
+pub fn mismatch_detail(rc: &RowClass, what: &str) -> String {
     format!(
         "the Ct values say {} but the lab call is {}; the {what} takes {}",
         rc.by_ct.map_or("", Class::as_str),
         rc.by_lab.map_or("", Class::as_str),
         rc.class.as_str()
     )
-}
-
-/// Marks people whose individual retest was positive.
-fn match_retests(
-    rec: &mut Reconciled,
-    roster: &Roster,
-    retests: &[LabResult],
-    columns: ResultColumns,
-    settings: &Settings,
-    anomalies: &mut Vec<Anomaly>,
-) {
-    let round_of: FxHashMap<&str, u32> = rec
-        .set
-        .rounds
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (&**r, i as u32))
-        .collect();
-    let default_round = round_of
-        .get(rec.set.default_round.as_str())
-        .copied()
-        .unwrap_or(0);
-    for r in retests {
-        let Some(person_id) = r.person_id.as_deref() else {
-            continue;
-        };
-        let rounds: Vec<u32> = match (columns.round, r.round.as_deref()) {
-            (true, Some(label)) => round_of.get(label).copied().into_iter().collect(),
-            _ => (0..rec.set.rounds.len() as u32).collect(),
-        };
-        let rc = classify::row_class(r, columns, settings.rules);
-        let finding = |round: u32, kind: AnomalyKind, detail: String| Anomaly {
-            round,
-            kind,
-            tube_id: Some(r.tube_id.clone()),
-            person_id: Some(person_id.into()),
-            file: InputKind::Retests,
-            line: Some(r.line),
-            detail,
-        };
-        let Some(person) = roster.find(person_id) else {
-            let round = rounds.first().copied().unwrap_or(default_round);
-            anomalies.push(finding(
-                round,
-                AnomalyKind::UnregisteredPerson,
-                "the retested person is not on the roster".into(),
-            ));
-            continue;
-        };
-        if rounds.is_empty() {
-            anomalies.push(finding(
-                default_round,
-                AnomalyKind::OrphanResult,
-                "the retest names a round that no sample has".into(),
-            ));
-        }
-        for &round in &rounds {
-            if rc.mismatch() {
-                anomalies.push(finding(
-                    round,
-                    AnomalyKind::LabCallMismatch,
-                    mismatch_detail(&rc, "retest"),
-                ));
-            }
-            if rc.class == Class::Positive {
-                rec.confirmed[round as usize].insert(person);
-            }
-        }
-    }
 }

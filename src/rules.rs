@@ -1,11 +1,12 @@
-//! The interpretation rules: Ct cutoffs, with the contract's defaults, optionally
-//! overridden by a TOML file (`--rules FILE`).
+//! The interpretation rules: Ct cutoffs and the deadlines of the retest list, with the
+//! contract's defaults, optionally overridden by a TOML file (`--rules FILE`).
 
 use crate::error::{Error, Position, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-/// The numbers that turn Ct values into classes. All values are Ct, in cycles.
+/// The numbers that turn Ct values into classes (Ct, in cycles) and judge the retest
+/// list's deadlines (in hours).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Rules {
@@ -16,6 +17,10 @@ pub struct Rules {
     pub grey_above: Option<f64>,
     /// The internal control is detected when its Ct is at most this. Default 40.0.
     pub ic_cutoff: f64,
+    /// Hours from a pool's test to the individual swab of each of its people. Default 6.
+    pub resample_within: f64,
+    /// Hours from an individual swab to its result. Default 12.
+    pub result_within: f64,
 }
 
 impl Default for Rules {
@@ -24,6 +29,8 @@ impl Default for Rules {
             cutoff: 40.0,
             grey_above: None,
             ic_cutoff: 40.0,
+            resample_within: 6.0,
+            result_within: 12.0,
         }
     }
 }
@@ -61,7 +68,7 @@ impl Rules {
                 name,
                 position,
                 format!(
-                    "{}; the keys are cutoff, grey_above and ic_cutoff, each a Ct number",
+                    "{}; the keys are cutoff, grey_above and ic_cutoff (each a Ct number), and resample_within and result_within (each a number of hours)",
                     e.message()
                 ),
             )
@@ -78,6 +85,16 @@ impl Rules {
         }
         if !in_range(self.ic_cutoff) {
             return bad("ic_cutoff must be a Ct above 0 and at most 50");
+        }
+        for (key, hours) in [
+            ("resample_within", self.resample_within),
+            ("result_within", self.result_within),
+        ] {
+            if !(hours > 0.0 && hours <= 720.0) {
+                return bad(&format!(
+                    "{key} must be a number of hours above 0 and at most 720"
+                ));
+            }
         }
         if let Some(grey) = self.grey_above {
             if !in_range(grey) || grey >= self.cutoff {
@@ -100,6 +117,9 @@ mod tests {
             (r.cutoff, r.grey_above, r.ic_cutoff),
             (38.0, Some(35.5), 40.0)
         );
+        let r = Rules::from_toml("resample_within = 4.5\n", "r.toml").unwrap();
+        assert_eq!((r.resample_within, r.result_within), (4.5, 12.0));
+        assert!(Rules::from_toml("result_within = 0\n", "r.toml").is_err());
     }
 
     #[test]

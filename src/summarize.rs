@@ -1,9 +1,10 @@
 //! Stage 5: per-building figures and the missing list. No I/O here.
 
+use crate::closure::{Closed, State};
 use crate::ingest::roster::Roster;
 use crate::order::{natural_cmp, natural_cmp_opt};
 use crate::reconcile::Reconciled;
-use crate::record::{Class, Details, Status};
+use crate::record::{Class, Details, Status, NONE};
 use crate::retest::Entry;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
@@ -41,11 +42,25 @@ pub struct BuildingRow {
     pub to_retest: i64,
     /// Persons of the building whose individual retest was positive.
     pub confirmed_positive: i64,
+    /// Retest-list entries of the building cleared by a negative retest.
+    pub cleared: i64,
+    /// Retest-list entries of the building not cleared or confirmed.
+    pub open_retests: i64,
+    /// Retest-list entries of the building whose deadline has passed.
+    pub overdue_retests: i64,
+    /// The median, over the building's tubes with both times, of the hours from a
+    /// tube's first sample to its test; `None` when no tube has both.
+    pub median_turnaround_hours: Option<f64>,
 }
 
 /// The per-building table: every roster building in every round, sorted by round then
-/// building in natural order.
-pub fn buildings(roster: &Roster, rec: &Reconciled, retests: &[Entry]) -> Vec<BuildingRow> {
+/// building in natural order; `closed` holds the closure of each entry of `retests`.
+pub fn buildings(
+    roster: &Roster,
+    rec: &Reconciled,
+    retests: &[Entry],
+    closed: &Closed,
+) -> Vec<BuildingRow> {
     let nb = roster.buildings.len();
     let mut order: Vec<u32> = (0..nb as u32).collect();
     order.sort_by(|&a, &b| {
@@ -62,10 +77,10 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, retests: &[Entry]) -> Vec<Bu
         }
     }
     let mut rows: Vec<Vec<BuildingRow>> = rec
-        .sampled
+        .tube_of
         .par_iter()
         .enumerate()
-        .map(|(round, sampled)| {
+        .map(|(round, tube_of)| {
             let mut table: Vec<BuildingRow> = (0..nb)
                 .map(|b| BuildingRow {
                     round: round as u32,
@@ -75,12 +90,12 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, retests: &[Entry]) -> Vec<Bu
                     ..BuildingRow::default()
                 })
                 .collect();
-            for ((b, s), was) in roster.building.iter().zip(&roster.status).zip(sampled) {
-                if *was && *s != Status::OnLeave {
+            for ((b, s), tube) in roster.building.iter().zip(&roster.status).zip(tube_of) {
+                if *tube != NONE && *s != Status::OnLeave {
                     table[*b as usize].sampled += 1;
                 }
             }
-            for &p in &rec.confirmed[round] {
+            for &p in &closed.confirmed[round] {
                 table[roster.building[p as usize] as usize].confirmed_positive += 1;
             }
             table
@@ -88,6 +103,7 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, retests: &[Entry]) -> Vec<Bu
         .collect();
     // Tubes per building: each tube counts once for each building it holds people of.
     let mut seen: Vec<u32> = Vec::new();
+    let mut turnaround: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); nb]; rec.tube_of.len()];
     for tube in &rec.tubes {
         seen.clear();
         seen.extend(
@@ -98,7 +114,12 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, retests: &[Entry]) -> Vec<Bu
         );
         seen.sort_unstable();
         seen.dedup();
+        let tested_at = tube.result.and_then(|r| rec.results[r as usize].tested_at);
         for &b in &seen {
+            if let Some(tested) = tested_at {
+                turnaround[tube.round as usize][b as usize]
+                    .push((tested - tube.first_sampled_at) as f64 / 3_600_000_000.0);
+            }
             let row = &mut rows[tube.round as usize][b as usize];
             row.tubes += 1;
             *match tube.class {
@@ -111,21 +132,38 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, retests: &[Entry]) -> Vec<Bu
         }
     }
     // The retest list holds each person once per round already.
-    for e in retests {
+    for (e, c) in retests.iter().zip(&closed.closures) {
         if e.person < rec.roster_len {
-            rows[e.round as usize][roster.building[e.person as usize] as usize].to_retest += 1;
+            let row = &mut rows[e.round as usize][roster.building[e.person as usize] as usize];
+            row.to_retest += 1;
+            row.cleared += i64::from(c.state == State::Cleared);
+            row.open_retests += i64::from(!c.state.is_closed());
+            row.overdue_retests += i64::from(c.overdue == Some(true));
         }
     }
-    let mut out = Vec::with_capacity(rec.sampled.len() * nb);
-    for table in rows {
+    let mut out = Vec::with_capacity(rec.tube_of.len() * nb);
+    for (round, table) in rows.into_iter().enumerate() {
         for &b in &order {
             let mut row = table[b as usize].clone();
+            row.median_turnaround_hours = median(&mut turnaround[round][b as usize]);
             row.missing = row.expected - row.sampled;
             row.coverage = (row.expected > 0).then(|| row.sampled as f64 / row.expected as f64);
             out.push(row);
         }
     }
     out
+}
+
+/// The median of `values` (the mean of the two middle ones for an even count), or
+/// `None` for none. Sorts `values`.
+pub fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(values[n / 2]),
+        _ => Some((values[n / 2 - 1] + values[n / 2]) / 2.0),
+    }
 }
 
 /// One expected person never sampled in a round.
@@ -141,9 +179,9 @@ pub struct MissingEntry {
 /// order (see [`sort_missing`]).
 pub fn missing(roster: &Roster, rec: &Reconciled) -> Vec<MissingEntry> {
     let mut list = Vec::new();
-    for (round, sampled) in rec.sampled.iter().enumerate() {
-        for (i, (was, status)) in sampled.iter().zip(&roster.status).enumerate() {
-            if !was && *status != Status::OnLeave {
+    for (round, tube_of) in rec.tube_of.iter().enumerate() {
+        for (i, (tube, status)) in tube_of.iter().zip(&roster.status).enumerate() {
+            if *tube == NONE && *status != Status::OnLeave {
                 list.push(MissingEntry {
                     round: round as u32,
                     person: i as u32,

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use polars::prelude::*;
+use poolscreen::export::OUTPUT_FILES;
 use std::fs;
 use std::path::Path;
 
@@ -43,7 +44,7 @@ fn parquet_schemas_follow_the_contract() {
             .unwrap(),
     );
     let ts = DataType::Datetime(TimeUnit::Microseconds, tz);
-    let expect: [(&str, Vec<(&str, DataType)>); 5] = [
+    let expect: [(&str, Vec<(&str, DataType)>); 7] = [
         (
             "buildings",
             [("round", DataType::String), ("building", DataType::String)]
@@ -60,10 +61,52 @@ fn parquet_schemas_follow_the_contract() {
                         "negative_tubes",
                         "to_retest",
                         "confirmed_positive",
+                        "cleared",
+                        "open_retests",
+                        "overdue_retests",
                     ]
                     .map(|c| (c, DataType::Int64)),
                 )
+                .chain([("median_turnaround_hours", DataType::Float64)])
                 .collect(),
+        ),
+        (
+            "people",
+            vec![
+                ("round", DataType::String),
+                ("person_id", DataType::String),
+                ("building", DataType::String),
+                ("room", DataType::String),
+                ("status", DataType::String),
+                ("expected", DataType::Boolean),
+                ("sampled", DataType::Boolean),
+                ("tube_id", DataType::String),
+                ("tube_class", DataType::String),
+                ("outcome", DataType::String),
+            ],
+        ),
+        (
+            "closure",
+            vec![
+                ("round", DataType::String),
+                ("person_id", DataType::String),
+                ("building", DataType::String),
+                ("room", DataType::String),
+                ("action", DataType::String),
+                ("tube_id", DataType::String),
+                ("tube_class", DataType::String),
+                ("pool_tested_at", ts.clone()),
+                ("state", DataType::String),
+                ("retest_tube_id", DataType::String),
+                ("retest_sampled_at", ts.clone()),
+                ("retest_tested_at", ts.clone()),
+                ("retest_class", DataType::String),
+                ("retest_ct_orf1ab", DataType::Float64),
+                ("retest_ct_n", DataType::Float64),
+                ("due_at", ts.clone()),
+                ("overdue", DataType::Boolean),
+                ("hours_to_result", DataType::Float64),
+            ],
         ),
         (
             "retest",
@@ -217,6 +260,8 @@ fn manifest_counts_and_hashes_inputs() {
             "missing.xlsx",
             "tubes.parquet",
             "anomalies.parquet",
+            "people.parquet",
+            "closure.parquet",
             "rejects.csv"
         ]
     );
@@ -284,7 +329,7 @@ fn stale_temporary_files_are_removed() {
     .unwrap();
     expect(&run_basic(out.path(), &[]), 0);
     let names: Vec<String> = snapshot(out.path()).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names.len(), 10, "{names:?}");
+    assert_eq!(names.len(), OUTPUT_FILES.len(), "{names:?}");
     assert!(
         names.iter().all(|n| !n.starts_with(".poolscreen-tmp-")),
         "{names:?}"
@@ -364,7 +409,7 @@ fn thread_counts_give_identical_bytes() {
             .into_iter()
             .filter(|(n, _)| n != "manifest.json")
             .collect();
-        assert_eq!(files.len(), 9);
+        assert_eq!(files.len(), OUTPUT_FILES.len() - 1);
         outputs.push(files);
     }
     assert!(

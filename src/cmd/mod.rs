@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod generate;
+pub mod history;
 pub mod run;
 
 use crate::error::{Error, Result};
@@ -22,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Reconcile one round's files and write the outputs.
     Run(run::RunArgs),
+    /// Follow every person across the rounds of a history folder.
+    History(history::HistoryArgs),
     /// Generate a campus like the seed's (28 buildings, about 30,000 people) and run it end to end.
     Demo(demo::DemoArgs),
     /// Write a synthetic round (roster, samples, results, truth) from a seed.
@@ -32,6 +35,7 @@ pub enum Command {
 pub fn main(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::History(args) => history::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Generate(args) => generate::run(args),
     }

@@ -24,7 +24,8 @@ pub struct RunArgs {
     /// The lab results (检测结果): one row per tube, Ct values and/or the lab's call.
     #[arg(long, value_name = "FILE")]
     pub results: PathBuf,
-    /// Individual retest results (复核结果), with person_id; fills confirmed_positive.
+    /// Individual retest results (复核结果), with person_id: close the retest list
+    /// (closure.parquet; cleared, confirmed, overdue). A call may be pending (待检).
     #[arg(long, value_name = "FILE")]
     pub retests: Option<PathBuf>,
     /// The folder for the outputs; created if needed. Earlier outputs are replaced whole
@@ -62,9 +63,29 @@ pub struct RunArgs {
     /// pseudonyms in every round.
     #[arg(long, value_name = "KEYFILE")]
     pub pseudonymize: Option<PathBuf>,
+    /// Judge the retest deadlines at this local time, "YYYY-MM-DD HH:MM" [default: the
+    /// latest timestamp in any input, never the clock, so a rerun gives the same bytes].
+    #[arg(long, value_name = "TIME", value_parser = local_time)]
+    pub as_of: Option<i64>,
+    /// Also publish the round into DIR/rounds/<round>/ for `poolscreen history`; a rerun
+    /// replaces the round there in one step, other rounds are never touched.
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
+    /// Publish as district NAME of a larger area: into
+    /// DIR/rounds/<round>/shard=<NAME>/, every table with a shard column. Needs --history.
+    #[arg(long, value_name = "NAME", requires = "history")]
+    pub shard: Option<String>,
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// A local China Standard Time from the command line, in any of the inputs' timestamp
+/// forms.
+pub fn local_time(text: &str) -> std::result::Result<i64, String> {
+    crate::time::timestamp(text.trim()).map_err(|_| {
+        "expected a local time like \"2022-04-10 18:00\" (YYYY-MM-DD HH:MM[:SS], China Standard Time)".to_string()
+    })
 }
 
 impl RunArgs {
@@ -89,7 +110,13 @@ impl RunArgs {
             pool_size: self.pool_size as usize,
             quiet: self.quiet,
             sheet: self.sheet,
+            as_of: self.as_of,
+            history: self.history,
+            shard: self.shard,
         };
+        if let Some(shard) = &opts.shard {
+            crate::history::check_shard_name(shard)?;
+        }
         pipeline::check_inputs(&opts.inputs(), &opts.out)?;
         Ok(opts)
     }

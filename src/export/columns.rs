@@ -11,7 +11,8 @@ pub enum Kind {
     /// Text: a UTF-8 string column, a text cell.
     Text,
     /// A code of the contract (`isolate_and_retest`, `positive`, …): a string column
-    /// and a CSV cell as it is, its Chinese label in a workbook.
+    /// and a CSV cell as it is, its Chinese label in a workbook. Its values may be
+    /// [`Value::Code`] or, for codes read back from a file, [`Value::Text`].
     Code,
     /// A whole number: Int64, a number cell.
     Int,
@@ -87,7 +88,7 @@ impl<'a> Value<'a> {
     pub fn is(self, kind: Kind) -> bool {
         matches!(
             (self, kind),
-            (Value::Text(_), Kind::Text)
+            (Value::Text(_), Kind::Text | Kind::Code)
                 | (Value::Code(_), Kind::Code)
                 | (Value::Int(_), Kind::Int)
                 | (Value::Float(_), Kind::Float)

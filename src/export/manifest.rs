@@ -34,7 +34,7 @@ pub struct Manifest {
 }
 
 /// One input file in the manifest.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct InputEntry {
     /// `roster`, `samples`, `results` or `retests`.
     pub role: String,
@@ -85,6 +85,13 @@ pub struct RulesEntry {
     pub grey_above: Option<f64>,
     /// Ct cutoff for the internal control.
     pub ic_cutoff: f64,
+    /// Hours from a pool's test to the individual swabs.
+    pub resample_within: f64,
+    /// Hours from an individual swab to its result.
+    pub result_within: f64,
+    /// The moment deadlines were judged at: `--as-of`, or the latest timestamp of the
+    /// inputs; ISO 8601 in China Standard Time.
+    pub as_of: String,
     /// The most people a tube may hold.
     pub pool_size: usize,
     /// The round label used for rows without one.
@@ -98,12 +105,16 @@ impl RulesEntry {
         file: Option<String>,
         pool_size: usize,
         default_round: &str,
+        as_of: String,
     ) -> RulesEntry {
         RulesEntry {
             file,
             cutoff: rules.cutoff,
             grey_above: rules.grey_above,
             ic_cutoff: rules.ic_cutoff,
+            resample_within: rules.resample_within,
+            result_within: rules.result_within,
+            as_of,
             pool_size,
             default_round: default_round.to_string(),
         }

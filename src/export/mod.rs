@@ -14,20 +14,24 @@ pub mod columns;
 pub mod csv;
 pub mod manifest;
 pub mod parquet;
+pub mod people;
 pub mod rows;
 pub mod staging;
 pub mod tables;
 pub mod workbook;
 
+use crate::closure::Closed;
 use crate::error::{Error, Result};
+use crate::history::publish::Publication;
 use crate::ingest::roster::Roster;
 use crate::ingest::{InputReport, Reject};
 use crate::privacy::Privacy;
 use crate::reconcile::Reconciled;
-use crate::record::{Details, InputKind};
+use crate::record::{Details, InputKind, LabResult};
 use crate::retest::Entry;
 use crate::summarize::{BuildingRow, MissingEntry};
 use manifest::OutputEntry;
+use polars::prelude::DataFrame;
 use rayon::prelude::*;
 use rows::{RejectRow, RetestRow};
 use rustc_hash::FxHashMap;
@@ -36,7 +40,7 @@ use std::io::Write;
 
 /// The output files of a round, in the order the manifest lists them; `manifest.json`
 /// last, as it is switched in last.
-pub const OUTPUT_FILES: [&str; 10] = [
+pub const OUTPUT_FILES: [&str; 12] = [
     "buildings.parquet",
     "retest.parquet",
     "retest.csv",
@@ -45,6 +49,8 @@ pub const OUTPUT_FILES: [&str; 10] = [
     "missing.xlsx",
     "tubes.parquet",
     "anomalies.parquet",
+    "people.parquet",
+    "closure.parquet",
     "rejects.csv",
     "manifest.json",
 ];
@@ -57,6 +63,10 @@ pub struct RoundOutputs<'a> {
     pub rec: &'a Reconciled,
     /// The retest list, sorted.
     pub retests: &'a [Entry],
+    /// The closure of each retest-list entry.
+    pub closed: &'a Closed,
+    /// The rows of the retests file.
+    pub retest_rows: &'a [LabResult],
     /// The per-building table, sorted.
     pub buildings: &'a [BuildingRow],
     /// The missing list, sorted.
@@ -69,6 +79,9 @@ pub struct RoundOutputs<'a> {
     pub rejects: &'a [(InputKind, Reject)],
     /// The protections to apply.
     pub privacy: &'a Privacy,
+    /// The history folder's staged rounds, with `--history`: every Parquet table is
+    /// written there too, a round a folder.
+    pub publication: Option<&'a Publication>,
 }
 
 impl RoundOutputs<'_> {
@@ -89,9 +102,16 @@ struct Task<'a> {
     write: Box<dyn FnOnce() -> Result<()> + Send + 'a>,
 }
 
+/// The rows each round's copy of each table got, for the history manifests.
+pub type RoundRows = Vec<Vec<(String, u64)>>;
+
 /// Writes every output of a round but the manifest into `staging`, side by side (the
-/// slowest first), and returns each file with its row count, in [`OUTPUT_FILES`] order.
-pub fn write_round(staging: &Staging, round: &RoundOutputs) -> Result<Vec<OutputEntry>> {
+/// slowest first), and returns each file with its row count, in [`OUTPUT_FILES`] order,
+/// and the rows of each round's copies in the history.
+pub fn write_round(
+    staging: &Staging,
+    round: &RoundOutputs,
+) -> Result<(Vec<OutputEntry>, RoundRows)> {
     let (roster, rec, privacy) = (round.roster, round.rec, round.privacy);
     if privacy.pseudonymizes() {
         let ids = round
@@ -102,6 +122,21 @@ pub fn write_round(staging: &Staging, round: &RoundOutputs) -> Result<Vec<Output
             .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()));
         crate::privacy::check_collisions(ids, privacy)?;
     }
+    let people = people::People::new(roster, rec, round.retests, round.closed, privacy);
+    if people.pseudonyms_collide() {
+        return Err(Error::Usage(
+            "two person IDs got the same pseudonym under this key; choose another key".into(),
+        ));
+    }
+    let closure = rows::closure_rows(
+        roster,
+        rec,
+        round.retests,
+        round.closed,
+        round.retest_rows,
+        round.details,
+        privacy,
+    );
     let retest = rows::retest_rows(roster, rec, round.retests, round.details, privacy);
     let missing = rows::missing_rows(roster, rec, round.missing, round.details, privacy);
     let files: Vec<(InputKind, String)> = round
@@ -138,11 +173,34 @@ pub fn write_round(staging: &Staging, round: &RoundOutputs) -> Result<Vec<Output
                 .map_err(|e| Error::io(&staging.target(name), e))
         })
     };
-    let parquet = |name: &str, frame: Result<polars::prelude::DataFrame>| {
+    let copied: std::sync::Mutex<RoundRows> =
+        std::sync::Mutex::new(vec![Vec::new(); rec.rounds().len()]);
+    let note = |r: usize, name: &str, rows: usize| {
+        copied.lock().unwrap_or_else(|e| e.into_inner())[r].push((name.to_string(), rows as u64));
+    };
+    let parquet = |name: &str, frame: Result<DataFrame>| {
         let frame = frame?;
+        if let Some(publication) = round.publication {
+            for (r, range) in round_ranges(rec, &frame)?.into_iter().enumerate() {
+                let mut part = frame.slice(range.start as i64, range.len());
+                if let Some(shard) = publication.shard() {
+                    part = parquet::with_shard(&part, shard)?;
+                }
+                note(r, name, range.len());
+                publication
+                    .round(r)
+                    .write(name, |out| parquet::write(out, part))?;
+            }
+        }
         staging.write(name, |out| parquet::write(out, frame))
     };
+    let closure_columns = rows::closure_columns();
     let tasks: Vec<Task> = vec![
+        Task {
+            file: "people.parquet",
+            rows: people.rows(),
+            write: Box::new(|| write_people(staging, round.publication, rec, &people, &note)),
+        },
         Task {
             file: "retest.xlsx",
             rows: retest.len(),
@@ -228,6 +286,16 @@ pub fn write_round(staging: &Staging, round: &RoundOutputs) -> Result<Vec<Output
             }),
         },
         Task {
+            file: "closure.parquet",
+            rows: closure.len(),
+            write: Box::new(|| {
+                parquet(
+                    "closure.parquet",
+                    parquet::list_frame(&closure_columns, &closure),
+                )
+            }),
+        },
+        Task {
             file: "rejects.csv",
             rows: rejects.len(),
             write: Box::new(|| {
@@ -243,7 +311,7 @@ pub fn write_round(staging: &Staging, round: &RoundOutputs) -> Result<Vec<Output
         .with_max_len(1)
         .map(|task| (task.write)())
         .collect::<Result<()>>()?;
-    OUTPUT_FILES
+    let outputs = OUTPUT_FILES
         .iter()
         .filter(|f| **f != "manifest.json")
         .map(|f| {
@@ -257,5 +325,75 @@ pub fn write_round(staging: &Staging, round: &RoundOutputs) -> Result<Vec<Output
                 rows: rows as u64,
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    let mut copies = copied.into_inner().unwrap_or_else(|e| e.into_inner());
+    for files in &mut copies {
+        files.sort();
+    }
+    Ok((outputs, copies))
+}
+
+/// Where each round's rows are in `frame`, a table sorted by round first.
+fn round_ranges(rec: &Reconciled, frame: &DataFrame) -> Result<Vec<std::ops::Range<usize>>> {
+    let labels = frame
+        .column("round")
+        .and_then(|c| c.str())
+        .map_err(|e| Error::Internal(format!("a table without its round column: {e}")))?;
+    let mut ranges = vec![0..0; rec.rounds().len()];
+    let mut start = 0;
+    let values: Vec<Option<&str>> = labels.iter().collect();
+    while start < values.len() {
+        let label = values[start];
+        let end = start + values[start..].iter().take_while(|v| **v == label).count();
+        let r = rec
+            .rounds()
+            .iter()
+            .position(|x| Some(&**x) == label)
+            .ok_or_else(|| Error::Internal("a table row of no round of the run".into()))?;
+        ranges[r] = start..end;
+        start = end;
+    }
+    Ok(ranges)
+}
+
+/// Writes `people.parquet`, round after round and batch after batch, and each round's
+/// copy into the history.
+fn write_people(
+    staging: &Staging,
+    publication: Option<&Publication>,
+    rec: &Reconciled,
+    people: &people::People,
+    note: &(dyn Fn(usize, &str, usize) + Sync),
+) -> Result<()> {
+    let name = "people.parquet";
+    let empty = parquet::list_frame(&people::People::columns(), &[])?;
+    staging.write(name, |out| {
+        let mut all = parquet::Batches::new(out, &empty)?;
+        for r in 0..rec.rounds().len() {
+            match publication {
+                Some(p) => {
+                    let like = match p.shard() {
+                        Some(shard) => parquet::with_shard(&empty, shard)?,
+                        None => empty.clone(),
+                    };
+                    let mut rows = 0;
+                    p.round(r).write(name, |copy| {
+                        let mut copy = parquet::Batches::new(copy, &like)?;
+                        people.batches(r as u32, |batch| {
+                            all.write(batch)?;
+                            rows += batch.height();
+                            match p.shard() {
+                                Some(shard) => copy.write(&parquet::with_shard(batch, shard)?),
+                                None => copy.write(batch),
+                            }
+                        })?;
+                        copy.finish()
+                    })?;
+                    note(r, name, rows);
+                }
+                None => people.batches(r as u32, |batch| all.write(batch))?,
+            }
+        }
+        all.finish()
+    })
 }

@@ -16,7 +16,16 @@ use polars_parquet::write::schema_to_metadata_key;
 
 /// Writes `df` as zstd Parquet with plain string columns in the embedded Arrow schema.
 pub fn write(out: &mut Output, mut df: DataFrame) -> Result<()> {
-    let mut schema = df.schema().to_arrow(CompatLevel::newest());
+    writer(out, &df)
+        .finish(&mut df)
+        .map_err(|e| Error::Internal(format!("writing a Parquet file: {e}")))?;
+    Ok(())
+}
+
+/// A writer of zstd Parquet for frames like `like`, with plain string columns in the
+/// embedded Arrow schema.
+fn writer<'a>(out: &'a mut Output, like: &DataFrame) -> ParquetWriter<&'a mut Output> {
+    let mut schema = like.schema().to_arrow(CompatLevel::newest());
     for field in schema.iter_values_mut() {
         field.dtype = plain(&field.dtype);
     }
@@ -25,9 +34,48 @@ pub fn write(out: &mut Output, mut df: DataFrame) -> Result<()> {
         .with_key_value_metadata(Some(KeyValueMetadata::Static(vec![
             schema_to_metadata_key(&schema),
         ])))
-        .finish(&mut df)
-        .map_err(|e| Error::Internal(format!("writing a Parquet file: {e}")))?;
-    Ok(())
+}
+
+/// A Parquet file written a batch (a row group) at a time, for tables too large to
+/// hold whole.
+pub struct Batches<'a> {
+    writer: BatchedWriter<&'a mut Output>,
+}
+
+impl<'a> Batches<'a> {
+    /// Starts a file of frames like `like` (same columns and types).
+    pub fn new(out: &'a mut Output, like: &DataFrame) -> Result<Batches<'a>> {
+        let schema = like.schema().clone();
+        let writer = writer(out, like)
+            .batched(&schema)
+            .map_err(|e| Error::Internal(format!("writing a Parquet file: {e}")))?;
+        Ok(Batches { writer })
+    }
+
+    /// Writes one batch.
+    pub fn write(&mut self, batch: &DataFrame) -> Result<()> {
+        self.writer
+            .write_batch(batch)
+            .map_err(|e| Error::Internal(format!("writing a Parquet file: {e}")))
+    }
+
+    /// Ends the file.
+    pub fn finish(self) -> Result<()> {
+        self.writer
+            .finish()
+            .map_err(|e| Error::Internal(format!("writing a Parquet file: {e}")))?;
+        Ok(())
+    }
+}
+
+/// `frame` with a `shard` column, last, holding `shard` on every row.
+pub fn with_shard(frame: &DataFrame, shard: &str) -> Result<DataFrame> {
+    let mut frame = frame.clone();
+    let column = Column::new("shard".into(), vec![shard; frame.height()]);
+    frame
+        .with_column(column)
+        .map_err(|e| Error::Internal(format!("adding the shard column: {e}")))?;
+    Ok(frame)
 }
 
 /// The Arrow type readers should see for a column of type `dtype`: views become their

@@ -306,3 +306,226 @@ pub fn reject_columns<'r>() -> Vec<Column<RejectRow<'r>>> {
         }),
     ]
 }
+
+/// One row of `closure.parquet`: a retest-list entry and where it stands.
+pub struct ClosureRow<'a> {
+    /// The round.
+    pub round: &'a str,
+    /// The person (a pseudonym with `--pseudonymize`).
+    pub person_id: Cow<'a, str>,
+    /// Building; `None` for people not on the roster.
+    pub building: Option<&'a str>,
+    /// Room.
+    pub room: Option<Cow<'a, str>>,
+    /// `report`, `isolate_and_retest`, `retest` or `resample`.
+    pub action: &'static str,
+    /// The tube that put the person on the list.
+    pub tube_id: &'a str,
+    /// Its class.
+    pub tube_class: &'static str,
+    /// When the lab tested it.
+    pub pool_tested_at: Option<Micros>,
+    /// `open`, `resampled`, `cleared`, `confirmed` or `inconclusive`.
+    pub state: &'static str,
+    /// The deciding retest's individual tube.
+    pub retest_tube_id: Option<&'a str>,
+    /// When the person was swabbed again.
+    pub retest_sampled_at: Option<Micros>,
+    /// When the retest was tested.
+    pub retest_tested_at: Option<Micros>,
+    /// The retest's class.
+    pub retest_class: Option<&'static str>,
+    /// Its ORF1ab Ct, in cycles.
+    pub retest_ct_orf1ab: Option<f64>,
+    /// Its N Ct, in cycles.
+    pub retest_ct_n: Option<f64>,
+    /// When the step the entry is at is due.
+    pub due_at: Option<Micros>,
+    /// Whether that deadline has passed with the step not done.
+    pub overdue: Option<bool>,
+    /// Hours from the pool's test to the deciding retest's test.
+    pub hours_to_result: Option<f64>,
+}
+
+/// Resolves the closures of the retest list into rows, in the list's order.
+pub fn closure_rows<'a>(
+    roster: &'a Roster,
+    rec: &'a Reconciled,
+    list: &[Entry],
+    closed: &crate::closure::Closed,
+    retests: &'a [crate::record::LabResult],
+    details: &'a FxHashMap<u32, Details>,
+    privacy: &Privacy,
+) -> Vec<ClosureRow<'a>> {
+    list.iter()
+        .zip(&closed.closures)
+        .map(|(e, c)| {
+            let tube = &rec.tubes[e.tube as usize];
+            let on_roster = e.person < rec.roster_len;
+            let retest = c.retest.map(|k| &retests[k as usize]);
+            let room = details
+                .get(&e.person)
+                .filter(|_| on_roster)
+                .and_then(|d| d.room.as_deref())
+                .map(|r| match crate::privacy::mask_id_like(r) {
+                    masked if masked != r => Cow::Owned(masked),
+                    _ => Cow::Borrowed(r),
+                });
+            ClosureRow {
+                round: &rec.rounds()[e.round as usize],
+                person_id: privacy.person_id(rec.person_id(roster, e.person)),
+                building: on_roster.then(|| roster.building_name(e.person)),
+                room,
+                action: e.action.as_str(),
+                tube_id: rec.tube_id(tube),
+                tube_class: tube.class.as_str(),
+                pool_tested_at: c.pool_tested_at,
+                state: c.state.as_str(),
+                retest_tube_id: retest.map(|r| &*r.tube_id),
+                retest_sampled_at: retest.and_then(|r| r.sampled_at),
+                retest_tested_at: retest.and_then(|r| r.tested_at),
+                retest_class: c.retest_class.map(|k| k.as_str()),
+                retest_ct_orf1ab: retest.and_then(|r| r.ct_orf1ab),
+                retest_ct_n: retest.and_then(|r| r.ct_n),
+                due_at: c.due_at,
+                overdue: c.overdue,
+                hours_to_result: c.hours_to_result,
+            }
+        })
+        .collect()
+}
+
+/// The columns of `closure.parquet`.
+pub fn closure_columns<'r>() -> Vec<Column<ClosureRow<'r>>> {
+    use Kind::*;
+    type R<'r> = ClosureRow<'r>;
+    vec![
+        column("round", "轮次", 12.0, Text, |r: &R| {
+            Value::Text(Some(r.round))
+        }),
+        column("person_id", "学号/工号", 14.0, Text, |r: &R| {
+            Value::Text(Some(&r.person_id))
+        }),
+        column("building", "楼栋", 10.0, Text, |r: &R| {
+            Value::Text(r.building)
+        }),
+        column("room", "宿舍号", 8.0, Text, |r: &R| {
+            Value::Text(r.room.as_deref())
+        }),
+        column("action", "处置", 16.0, Code, |r: &R| {
+            Value::Code(Some(r.action))
+        }),
+        column("tube_id", "试管编号", 18.0, Text, |r: &R| {
+            Value::Text(Some(r.tube_id))
+        }),
+        column("tube_class", "试管结果", 9.0, Code, |r: &R| {
+            Value::Code(Some(r.tube_class))
+        }),
+        column(
+            "pool_tested_at",
+            "混管检测时间",
+            19.0,
+            Time,
+            |r: &R| Value::Time(r.pool_tested_at),
+        ),
+        column("state", "复核状态", 12.0, Code, |r: &R| {
+            Value::Code(Some(r.state))
+        }),
+        column("retest_tube_id", "单管编号", 18.0, Text, |r: &R| {
+            Value::Text(r.retest_tube_id)
+        }),
+        column("retest_sampled_at", "单采时间", 19.0, Time, |r: &R| {
+            Value::Time(r.retest_sampled_at)
+        }),
+        column("retest_tested_at", "单检时间", 19.0, Time, |r: &R| {
+            Value::Time(r.retest_tested_at)
+        }),
+        column("retest_class", "单检结果", 9.0, Code, |r: &R| {
+            Value::Code(r.retest_class)
+        }),
+        column(
+            "retest_ct_orf1ab",
+            "单检 ORF1ab Ct",
+            10.0,
+            Float,
+            |r: &R| Value::Float(r.retest_ct_orf1ab),
+        ),
+        column("retest_ct_n", "单检 N Ct", 8.0, Float, |r: &R| {
+            Value::Float(r.retest_ct_n)
+        }),
+        column("due_at", "截止时间", 19.0, Time, |r: &R| {
+            Value::Time(r.due_at)
+        }),
+        column("overdue", "超时", 6.0, Bool, |r: &R| {
+            Value::Bool(r.overdue)
+        }),
+        column(
+            "hours_to_result",
+            "出结果用时(小时)",
+            10.0,
+            Float,
+            |r: &R| Value::Float(r.hours_to_result),
+        ),
+    ]
+}
+
+/// One row of `people.parquet`: a roster person in a round, and their outcome.
+pub struct PersonRow<'a> {
+    /// The round.
+    pub round: &'a str,
+    /// The person (a pseudonym with `--pseudonymize`).
+    pub person_id: Cow<'a, str>,
+    /// Building.
+    pub building: &'a str,
+    /// Room.
+    pub room: Option<&'a str>,
+    /// `on_campus`, `on_leave` or `isolated`.
+    pub status: &'static str,
+    /// Expected in the round (not on leave).
+    pub expected: bool,
+    /// Sampled in the round.
+    pub sampled: bool,
+    /// The tube of the person's retest-list entry, else the smallest tube_id they were
+    /// sampled into; `None` when not sampled.
+    pub tube_id: Option<&'a str>,
+    /// That tube's class.
+    pub tube_class: Option<&'static str>,
+    /// `negative`, `pending`, `to_retest`, `missing` or `on_leave`.
+    pub outcome: &'static str,
+}
+
+/// The columns of `people.parquet`.
+pub fn person_outcome_columns<'r>() -> Vec<Column<PersonRow<'r>>> {
+    use Kind::*;
+    type R<'r> = PersonRow<'r>;
+    vec![
+        column("round", "轮次", 12.0, Text, |r: &R| {
+            Value::Text(Some(r.round))
+        }),
+        column("person_id", "学号/工号", 14.0, Text, |r: &R| {
+            Value::Text(Some(&r.person_id))
+        }),
+        column("building", "楼栋", 10.0, Text, |r: &R| {
+            Value::Text(Some(r.building))
+        }),
+        column("room", "宿舍号", 8.0, Text, |r: &R| Value::Text(r.room)),
+        column("status", "状态", 8.0, Code, |r: &R| {
+            Value::Code(Some(r.status))
+        }),
+        column("expected", "应检", 6.0, Bool, |r: &R| {
+            Value::Bool(Some(r.expected))
+        }),
+        column("sampled", "已采", 6.0, Bool, |r: &R| {
+            Value::Bool(Some(r.sampled))
+        }),
+        column("tube_id", "试管编号", 18.0, Text, |r: &R| {
+            Value::Text(r.tube_id)
+        }),
+        column("tube_class", "试管结果", 9.0, Code, |r: &R| {
+            Value::Code(r.tube_class)
+        }),
+        column("outcome", "结果", 10.0, Code, |r: &R| {
+            Value::Code(Some(r.outcome))
+        }),
+    ]
+}

@@ -39,6 +39,13 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, rows: &[BuildingRow]) -> Res
         int("negative_tubes", n(|r| r.negative_tubes)),
         int("to_retest", n(|r| r.to_retest)),
         int("confirmed_positive", n(|r| r.confirmed_positive)),
+        int("cleared", n(|r| r.cleared)),
+        int("open_retests", n(|r| r.open_retests)),
+        int("overdue_retests", n(|r| r.overdue_retests)),
+        float(
+            "median_turnaround_hours",
+            rows.iter().map(|r| r.median_turnaround_hours),
+        ),
     ])
 }
 

@@ -96,7 +96,7 @@ impl RowParser for ResultParser {
     type Part = ();
 
     fn parse(&self, row: &mut Row, _: &mut ()) -> Option<LabResult> {
-        parse(row)
+        parse(row, values::lab_call)
     }
 }
 
@@ -108,7 +108,7 @@ impl RowParser for RetestParser {
     type Part = ();
 
     fn parse(&self, row: &mut Row, _: &mut ()) -> Option<LabResult> {
-        parse(row)
+        parse(row, values::retest_call)
     }
 }
 
@@ -121,13 +121,16 @@ pub fn finish(mut parsed: Ingested<LabResult, ()>) -> Result<crate::pipeline::Re
     Ok((parsed.into_rows(), columns, report, rejects))
 }
 
-/// Parses one results (or retests) row.
-fn parse(row: &mut Row) -> Option<LabResult> {
+/// Parses one results or retests row, reading the lab call with `call`.
+fn parse(
+    row: &mut Row,
+    call: fn(&str) -> Result<Option<crate::record::Class>, String>,
+) -> Option<LabResult> {
     let tube = row.parse(TUBE_ID, |v| values::id(v, MAX_TUBE_ID));
     let ct_orf1ab = row.parse(CT_ORF1AB, values::ct);
     let ct_n = row.parse(CT_N, values::ct);
     let ct_ic = row.parse(CT_IC, values::ct);
-    let lab_call = row.parse(LAB_CALL, values::lab_call);
+    let lab_call = row.parse(LAB_CALL, call);
     let tested_at = optional_time(row, TESTED_AT);
     let sampled_at = optional_time(row, SAMPLED_AT);
     let person_id = match row.cell(PERSON_ID) {

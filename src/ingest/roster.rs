@@ -11,7 +11,7 @@ use super::row::Row;
 use super::values::{self, MAX_PERSON_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
 use crate::error::{Error, Position, Result};
-use crate::record::{Details, Status};
+use crate::record::{Details, Status, NONE};
 use crate::strings::{pieces_mut, Interner, Strings};
 use foldhash::fast::FixedState;
 use hashbrown::hash_table::Entry;
@@ -30,9 +30,10 @@ const PHONE: usize = 7;
 const COUNSELOR: usize = 8;
 const STATUS: usize = 9;
 const ID_CARD: usize = 10;
+const GROUP: usize = 11;
 
 /// The roster's columns.
-pub const COLUMNS: [ColumnSpec; 11] = [
+pub const COLUMNS: [ColumnSpec; 12] = [
     ColumnSpec {
         name: "person_id",
         aliases: &["学号", "工号", "学号/工号", "人员编号"],
@@ -88,6 +89,11 @@ pub const COLUMNS: [ColumnSpec; 11] = [
         aliases: &["身份证号", "证件号码"],
         required: false,
     },
+    ColumnSpec {
+        name: "group",
+        aliases: &["重点人群", "人员分类"],
+        required: false,
+    },
 ];
 
 /// One accepted roster row; its person_id is the same-numbered string of its chunk's
@@ -95,16 +101,19 @@ pub const COLUMNS: [ColumnSpec; 11] = [
 #[derive(Clone, Copy, Debug)]
 pub struct RosterRecord {
     building: u32,
+    room: u32,
     status: Status,
+    priority: bool,
     line: u64,
     offset: u64,
 }
 
-/// A chunk's interned IDs and buildings.
+/// A chunk's interned IDs, buildings and rooms.
 #[derive(Debug, Default)]
 pub struct RosterPart {
     ids: Strings,
     buildings: Interner,
+    rooms: Interner,
 }
 
 /// Parses roster rows.
@@ -128,6 +137,7 @@ impl RowParser for RosterParser {
         }
         row.parse(ROLE, values::role);
         let status = row.parse(STATUS, values::status);
+        let group = row.parse(GROUP, values::group);
         if !row.text(ID_CARD).is_empty() {
             row.parse(ID_CARD, values::id_card);
         }
@@ -135,9 +145,16 @@ impl RowParser for RosterParser {
             return None;
         }
         part.ids.push(&id);
+        let status = status?;
+        let room = row
+            .cell(ROOM)
+            .filter(|r| !r.is_empty())
+            .map_or(NONE, |r| part.rooms.intern(&r));
         Some(RosterRecord {
             building: part.buildings.intern(&building),
-            status: status?,
+            room,
+            status,
+            priority: status == Status::Isolated || group?.is_some(),
             line: row.line(),
             offset: row.offset(),
         })
@@ -151,8 +168,15 @@ pub struct Roster {
     ids: Strings,
     /// Each person's building, an index into `buildings`.
     pub building: Vec<u32>,
+    /// Each person's room, an index into `rooms`, or [`NONE`].
+    pub room: Vec<u32>,
+    /// Room names.
+    pub rooms: Vec<Box<str>>,
     /// Each person's status.
     pub status: Vec<Status>,
+    /// Whether each person belongs to a priority group (isolated, or a `group` of the
+    /// roster): swabbed alone, never into a pool.
+    pub priority: Vec<bool>,
     /// Each person's line in the roster file.
     pub line: Vec<u64>,
     offset: Vec<u64>,
@@ -178,6 +202,12 @@ impl Roster {
     /// The person_id of person `i`.
     pub fn id(&self, i: u32) -> &str {
         self.ids.get(i)
+    }
+
+    /// The name of person `i`'s room, if the roster gives one.
+    pub fn room_name(&self, i: u32) -> Option<&str> {
+        let r = self.room[i as usize];
+        (r != NONE).then(|| &*self.rooms[r as usize])
     }
 
     /// The name of person `i`'s building.
@@ -355,37 +385,53 @@ pub fn finish(
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();
     let mut buildings = Interner::default();
-    let remaps: Vec<Vec<u32>> = parts
+    let mut rooms = Interner::default();
+    let remaps: Vec<(Vec<u32>, Vec<u32>)> = parts
         .iter()
         .map(|p| {
-            p.state
-                .buildings
-                .iter()
-                .map(|b| buildings.intern(b))
-                .collect()
+            (
+                p.state
+                    .buildings
+                    .iter()
+                    .map(|b| buildings.intern(b))
+                    .collect(),
+                p.state.rooms.iter().map(|r| rooms.intern(r)).collect(),
+            )
         })
         .collect();
     let mut ids = Strings::concat(parts.iter().map(|p| &p.state.ids).collect());
     let mut building = vec![0u32; total];
+    let mut room = vec![NONE; total];
     let mut status = vec![Status::OnCampus; total];
+    let mut priority = vec![false; total];
     let mut line = vec![0u64; total];
     let mut offset = vec![0u64; total];
     pieces_mut(&mut building, &counts)
         .into_iter()
+        .zip(pieces_mut(&mut room, &counts))
         .zip(pieces_mut(&mut status, &counts))
+        .zip(pieces_mut(&mut priority, &counts))
         .zip(pieces_mut(&mut line, &counts))
         .zip(pieces_mut(&mut offset, &counts))
         .zip(parts.into_iter().zip(remaps))
         .collect::<Vec<_>>()
         .into_par_iter()
-        .for_each(|((((building, status), line), offset), (part, remap))| {
-            for (k, r) in part.rows.iter().enumerate() {
-                building[k] = remap[r.building as usize];
-                status[k] = r.status;
-                line[k] = r.line;
-                offset[k] = r.offset;
-            }
-        });
+        .for_each(
+            |((((((building, room), status), priority), line), offset), (part, remap))| {
+                for (k, r) in part.rows.iter().enumerate() {
+                    building[k] = remap.0[r.building as usize];
+                    room[k] = if r.room == NONE {
+                        NONE
+                    } else {
+                        remap.1[r.room as usize]
+                    };
+                    status[k] = r.status;
+                    priority[k] = r.priority;
+                    line[k] = r.line;
+                    offset[k] = r.offset;
+                }
+            },
+        );
     let (mut index, duplicates) = build_index(&ids);
     if !duplicates.is_empty() {
         let header = ingested.layout.header_of(PERSON_ID).to_string();
@@ -420,7 +466,9 @@ pub fn finish(
         }
         ids = kept;
         building = without(building, &drop);
+        room = without(room, &drop);
         status = without(status, &drop);
+        priority = without(priority, &drop);
         line = without(line, &drop);
         offset = without(offset, &drop);
         index = build_index(&ids).0;
@@ -430,7 +478,10 @@ pub fn finish(
     let roster = Roster {
         ids,
         building,
+        room,
+        rooms: rooms.into_names(),
         status,
+        priority,
         line,
         offset,
         buildings,

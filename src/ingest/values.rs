@@ -12,6 +12,23 @@ pub const MAX_TUBE_ID: usize = 40;
 /// The highest Ct value accepted, in cycles.
 pub const MAX_CT: f64 = 50.0;
 
+/// A priority group of the roster's `group` column (重点人群), or `None` when the cell
+/// is empty: people of such a group are swabbed alone, never into a pool.
+pub fn group(value: &str) -> Result<Option<&'static str>, String> {
+    Ok(Some(match value.to_lowercase().as_str() {
+        "" => return Ok(None),
+        "key_area" | "重点地区" => "key_area",
+        "close_contact" | "密接" => "close_contact",
+        "fever" | "发热" => "fever",
+        _ => {
+            return Err(
+                "is not a priority group: write key_area (重点地区), close_contact (密接) or fever (发热), or leave it empty"
+                    .into(),
+            )
+        }
+    }))
+}
+
 /// Checks an ID of 1 to `max` characters of `A-Z a-z 0-9 - _`.
 pub fn id(value: &str, max: usize) -> Result<(), String> {
     if value.is_empty() {
@@ -115,6 +132,20 @@ pub fn lab_call(value: &str) -> Result<Option<Class>, String> {
     } else {
         return Err("is not a lab call: expected negative/阴性, positive/阳性, suspect/可疑/inconclusive or invalid/无效".into());
     }))
+}
+
+/// Parses the call of a retests row: a lab call, or `pending` (待检, 检测中) for a
+/// person swabbed again whose result has not come.
+pub fn retest_call(value: &str) -> Result<Option<Class>, String> {
+    if ["pending", "待检", "检测中"]
+        .iter()
+        .any(|n| value.eq_ignore_ascii_case(n))
+    {
+        return Ok(Some(Class::Pending));
+    }
+    lab_call(value).map_err(|_| {
+        "is not a retest call: expected negative/阴性, positive/阳性, suspect/可疑/inconclusive, invalid/无效 or pending/待检/检测中".into()
+    })
 }
 
 /// Parses a role; empty means student.

@@ -116,6 +116,7 @@ pub fn cell(value: AnyValue) -> String {
         AnyValue::StringOwned(s) => s.to_string(),
         AnyValue::Int64(v) => v.to_string(),
         AnyValue::Float64(v) => v.to_string(),
+        AnyValue::Boolean(v) => v.to_string(),
         AnyValue::Datetime(v, TimeUnit::Microseconds, _)
         | AnyValue::DatetimeOwned(v, TimeUnit::Microseconds, _) => {
             poolscreen::time::format_local(v)
