@@ -35,6 +35,9 @@ pub struct GenerateOptions {
     pub seed: u64,
     /// Write messy files with one of each fault.
     pub dirty: bool,
+    /// How many of the first rounds have their retests in `retests.csv` (the later ones
+    /// have no retest yet); all of them unless set lower.
+    pub retest_rounds: usize,
 }
 
 impl Default for GenerateOptions {
@@ -48,6 +51,7 @@ impl Default for GenerateOptions {
             rounds: 1,
             seed: 1,
             dirty: false,
+            retest_rounds: usize::MAX,
         }
     }
 }
@@ -63,6 +67,15 @@ pub struct Generated {
     pub results: PathBuf,
     /// `truth.csv`: per round, every person infected or not sampled.
     pub truth: PathBuf,
+    /// `retests.csv`: the individual retests of the people of positive and suspect
+    /// tubes.
+    pub retests: PathBuf,
+    /// `closure.csv`: per round, every person of a positive or suspect tube with the
+    /// closure state their retests give, and when the step they are at is due.
+    pub closure: PathBuf,
+    /// `streaks.csv`: every person who missed a round, with the missed streak at the
+    /// last round and the longest.
+    pub streaks: PathBuf,
     /// `faults.csv` (only with `dirty`): every injected fault and where it is.
     pub faults: Option<PathBuf>,
     /// People on the roster, injected ones included.
@@ -116,6 +129,8 @@ const DRAW_MISSED: u64 = 4;
 const DRAW_CT: u64 = 5;
 const DRAW_PHONE: u64 = 6;
 const DRAW_ROLE: u64 = 7;
+const DRAW_RETEST: u64 = 8;
+const DRAW_CHRONIC: u64 = 9;
 
 struct Campus {
     seed: u64,
@@ -164,8 +179,11 @@ impl Campus {
         unit(self.seed, i as u64, DRAW_INFECTED) < self.prevalence
     }
 
+    /// Missed in `round`: 0.3% of people now and then, and 0.2% of people in every
+    /// round (they never come: the 应检未检 the history must find).
     fn missed(&self, round: usize, i: usize) -> bool {
-        unit(self.seed, (i as u64) << 8 | round as u64, DRAW_MISSED) < 0.003
+        unit(self.seed, i as u64, DRAW_CHRONIC) < 0.002
+            || unit(self.seed, (i as u64) << 8 | round as u64, DRAW_MISSED) < 0.003
     }
 
     fn isolated_building(b: usize) -> bool {
@@ -289,7 +307,28 @@ struct Files {
     samples: String,
     results: String,
     truth: String,
+    retests: String,
+    closure: String,
+    streaks: String,
     infected: usize,
+    /// The latest moment of any timestamp written.
+    latest: i64,
+}
+
+impl Files {
+    fn new() -> Files {
+        Files {
+            roster: String::new(),
+            samples: String::new(),
+            results: String::new(),
+            truth: String::new(),
+            retests: String::new(),
+            closure: String::new(),
+            streaks: String::new(),
+            infected: 0,
+            latest: i64::MIN,
+        }
+    }
 }
 
 /// Writes a synthetic round into `opts.out`.
@@ -316,15 +355,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
 
     let parts: Vec<Files> = (0..campus.buildings())
         .into_par_iter()
-        .map(|b| building_files(&campus, b, opts.rounds, with_round, &roster_order))
+        .map(|b| building_files(&campus, b, opts, with_round, &roster_order))
         .collect();
-    let mut files = Files {
-        roster: String::new(),
-        samples: String::new(),
-        results: String::new(),
-        truth: String::new(),
-        infected: 0,
-    };
+    let mut files = Files::new();
     let header: Vec<&str> = roster_order.iter().map(|&k| ROSTER_HEADER[k]).collect();
     line(&mut files.roster, &header);
     let mut samples_header = vec!["试管编号", "学号", "采样时间", "采样点"];
@@ -332,19 +365,40 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
         samples_header.push("采样员");
     }
     let mut results_header = vec!["试管编号", "ORF1ab", "N", "内参", "检测结果"];
+    let mut retests_header = vec![
+        "试管编号",
+        "学号",
+        "ORF1ab",
+        "N",
+        "内参",
+        "检测结果",
+        "采样时间",
+        "检测时间",
+    ];
     if with_round {
         samples_header.push("轮次");
         results_header.push("轮次");
+        retests_header.push("轮次");
     }
+    results_header.push("检测时间");
     line(&mut files.samples, &samples_header);
     line(&mut files.results, &results_header);
+    line(&mut files.retests, &retests_header);
     files.truth.push_str("round,person_id,infected,sampled\r\n");
+    files.closure.push_str("round,person_id,state,due_at\r\n");
+    files
+        .streaks
+        .push_str("person_id,missed_streak,longest_streak\r\n");
     for p in &parts {
         files.roster.push_str(&p.roster);
         files.samples.push_str(&p.samples);
         files.results.push_str(&p.results);
         files.truth.push_str(&p.truth);
+        files.retests.push_str(&p.retests);
+        files.closure.push_str(&p.closure);
+        files.streaks.push_str(&p.streaks);
         files.infected += p.infected;
+        files.latest = files.latest.max(p.latest);
     }
     let mut people = opts.people;
     let faults = if opts.dirty {
@@ -366,6 +420,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
     write(&path("samples.csv"), &[bom, files.samples.as_bytes()])?;
     write(&path("results.csv"), &[files.results.as_bytes()])?;
     write(&path("truth.csv"), &[files.truth.as_bytes()])?;
+    write(&path("retests.csv"), &[files.retests.as_bytes()])?;
+    write(&path("closure.csv"), &[files.closure.as_bytes()])?;
+    write(&path("streaks.csv"), &[files.streaks.as_bytes()])?;
     let faults_path = match faults {
         Some(text) => {
             write(&path("faults.csv"), &[text.as_bytes()])?;
@@ -378,6 +435,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
         samples: path("samples.csv"),
         results: path("results.csv"),
         truth: path("truth.csv"),
+        retests: path("retests.csv"),
+        closure: path("closure.csv"),
+        streaks: path("streaks.csv"),
         faults: faults_path,
         people,
         infected: files.infected,
@@ -403,17 +463,12 @@ fn tube_id(round: usize, b: usize, n: usize) -> String {
 fn building_files(
     campus: &Campus,
     b: usize,
-    rounds: usize,
+    opts: &GenerateOptions,
     with_round: bool,
     order: &[usize],
 ) -> Files {
-    let mut f = Files {
-        roster: String::new(),
-        samples: String::new(),
-        results: String::new(),
-        truth: String::new(),
-        infected: 0,
-    };
+    let rounds = opts.rounds;
+    let mut f = Files::new();
     for i in campus.starts[b]..campus.starts[b + 1] {
         let row = campus.roster_row(b, i);
         let cells: Vec<&str> = order.iter().map(|&k| row[k].as_str()).collect();
@@ -469,6 +524,10 @@ fn building_files(
                 (nd(r).to_string(), nd(r >> 3).to_string(), "阴性")
             };
             let ic = format!("{:.1}", 24.0 + ((r >> 48) % 80) as f64 / 10.0);
+            // The lab tests a tube four to five hours after it was swabbed.
+            let tested = at + (4 * 3600 + (n as i64 % 60) * 60) * 1_000_000;
+            f.latest = f.latest.max(tested);
+            let tested_text = format_local(tested);
             let mut cells = vec![
                 id.as_str(),
                 orf.as_str(),
@@ -479,7 +538,26 @@ fn building_files(
             if with_round {
                 cells.push(&label);
             }
+            cells.push(&tested_text);
             line(&mut f.results, &cells);
+            if infected && round < opts.retest_rounds {
+                for (k, &i) in tube.iter().enumerate() {
+                    let rt = RetestTube {
+                        round,
+                        label: &label,
+                        tube: &id,
+                        k,
+                        pool_tested: tested,
+                        with_round,
+                    };
+                    retest(campus, &mut f, &rt, i);
+                }
+            } else if infected {
+                for &i in tube {
+                    let due = format_local(tested + 6 * 3_600_000_000);
+                    let _ = writeln!(f.closure, "{label},{},open,{due}\r", Campus::person_id(i));
+                }
+            }
         }
         for i in campus.starts[b]..campus.starts[b + 1] {
             let sampled = !campus.on_leave(i) && !campus.missed(round, i);
@@ -495,7 +573,109 @@ fn building_files(
             }
         }
     }
+    for i in campus.starts[b]..campus.starts[b + 1] {
+        if campus.on_leave(i) {
+            continue;
+        }
+        let (mut streak, mut longest) = (0, 0);
+        for round in 0..rounds {
+            if campus.missed(round, i) {
+                streak += 1;
+                longest = longest.max(streak);
+            } else {
+                streak = 0;
+            }
+        }
+        if longest > 0 {
+            let _ = writeln!(f.streaks, "{},{streak},{longest}\r", Campus::person_id(i));
+        }
+    }
     f
+}
+
+/// A tube whose people are retested one by one.
+struct RetestTube<'a> {
+    round: usize,
+    label: &'a str,
+    tube: &'a str,
+    /// The person's place in the tube.
+    k: usize,
+    /// When the lab tested the tube.
+    pool_tested: i64,
+    with_round: bool,
+}
+
+/// Writes the retest rows of person `i` of a positive or suspect tube, and the closure
+/// state they give, into `f`. Of the people not infected: most are swabbed two hours
+/// after the pool's test and cleared three hours later; some are swabbed late (nine
+/// hours on) and cleared; some are swabbed and still pending; some come back invalid
+/// (inconclusive); and some have no retest yet (open). The infected are confirmed.
+fn retest(campus: &Campus, f: &mut Files, t: &RetestTube, i: usize) {
+    const HOUR: i64 = 3_600_000_000;
+    let pid = Campus::person_id(i);
+    let u = unit(campus.seed, (i as u64) << 8 | t.round as u64, DRAW_RETEST);
+    // A retest's result: when it was tested, the call, and the two Ct values.
+    type Result<'a> = (i64, &'a str, &'a str, &'a str);
+    let (state, swab, result): (&str, Option<i64>, Option<Result>) = if campus.infected(i) {
+        let positive = (t.pool_tested + 6 * HOUR, "阳性", "24.5", "25.1");
+        ("confirmed", Some(t.pool_tested + 2 * HOUR), Some(positive))
+    } else if u < 0.08 {
+        ("open", None, None)
+    } else if u < 0.16 {
+        ("resampled", Some(t.pool_tested + 2 * HOUR), None)
+    } else if u < 0.24 {
+        let late = (t.pool_tested + 11 * HOUR, "阴性", "", "");
+        ("cleared", Some(t.pool_tested + 9 * HOUR), Some(late))
+    } else if u < 0.28 {
+        let invalid = (t.pool_tested + 5 * HOUR, "无效", "", "");
+        (
+            "inconclusive",
+            Some(t.pool_tested + 2 * HOUR),
+            Some(invalid),
+        )
+    } else {
+        let negative = (t.pool_tested + 5 * HOUR, "阴性", "", "");
+        ("cleared", Some(t.pool_tested + 2 * HOUR), Some(negative))
+    };
+    let due = match state {
+        "open" => Some(t.pool_tested + 6 * HOUR),
+        "inconclusive" => result.map(|r| r.0 + 6 * HOUR),
+        _ => swab.map(|s| s + 12 * HOUR),
+    };
+    let _ = writeln!(
+        f.closure,
+        "{},{pid},{state},{}\r",
+        t.label,
+        due.map(format_local).unwrap_or_default()
+    );
+    let Some(swab) = swab else {
+        return;
+    };
+    f.latest = f.latest.max(swab);
+    let retest_tube = format!("R{}{:02}", t.tube, t.k + 1);
+    let swab_text = format_local(swab);
+    let (tested_text, call, orf, n, ic) = match result {
+        Some((at, call, orf, n)) => {
+            f.latest = f.latest.max(at);
+            let ic = if call == "无效" { "" } else { "27.0" };
+            (format_local(at), call, orf, n, ic)
+        }
+        None => (String::new(), "待检", "", "", ""),
+    };
+    let mut cells = vec![
+        retest_tube.as_str(),
+        pid.as_str(),
+        orf,
+        n,
+        ic,
+        call,
+        swab_text.as_str(),
+        tested_text.as_str(),
+    ];
+    if t.with_round {
+        cells.push(t.label);
+    }
+    line(&mut f.retests, &cells);
 }
 
 /// People added to the roster by [`inject_faults`]: valid rows, for the faulty tubes.
@@ -763,6 +943,7 @@ fn inject_faults(
         if with_round {
             cells.push(round);
         }
+        cells.push("");
         let k = lines(&files.results) + 1;
         line(&mut files.results, &cells);
         k

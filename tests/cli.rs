@@ -432,8 +432,27 @@ fn the_demo_runs_end_to_end() {
         stdout.contains("公寓25") && stdout.contains("公寓28"),
         "{stdout}"
     );
+    // Three rounds of 28 buildings; the figures below are of the first.
     let buildings = read_parquet(&dir.path().join("demo/buildings.parquet"));
-    assert_eq!(buildings.height(), 28);
+    assert_eq!(buildings.height(), 3 * 28);
+    let buildings = buildings.slice(0, 28);
+    assert!(
+        stdout.contains("missed the last two rounds or more running"),
+        "{stdout}"
+    );
+    let persistent = read_parquet(
+        &dir.path()
+            .join("demo/history-out/persistent_missing.parquet"),
+    );
+    assert!(persistent.height() > 10, "{} people", persistent.height());
+    let closure = read_parquet(&dir.path().join("demo/closure.parquet"));
+    let states: std::collections::BTreeSet<String> = (0..closure.height())
+        .map(|i| cell(closure.column("state").unwrap().get(i).unwrap()))
+        .collect();
+    assert!(
+        states.contains("cleared") && states.contains("open"),
+        "{states:?}"
+    );
     let expected: i64 = buildings
         .column("expected")
         .unwrap()

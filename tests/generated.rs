@@ -237,3 +237,74 @@ fn a_clean_campus_round_has_no_rejects_and_no_anomalies() {
         .sum();
     assert_eq!(people, 30_000);
 }
+
+/// A generated campaign with its retests: every retested person's closure state and
+/// due time are those `closure.csv` says, and every person infected and sampled is
+/// confirmed or still on the way there (open, resampled: the retests of the last round
+/// may not have come yet).
+#[test]
+fn a_generated_campaign_closes_its_retest_list_as_its_truth_says() {
+    let dir = Workdir::new();
+    dir.run(
+        &[
+            "generate",
+            "--out",
+            "gen",
+            "--people",
+            "20000",
+            "--rounds",
+            "2",
+            "--prevalence",
+            "0.01",
+            "--seed",
+            "21",
+        ],
+        0,
+    );
+    dir.run(
+        &[
+            "run",
+            "--roster",
+            "gen/roster.csv",
+            "--samples",
+            "gen/samples.csv",
+            "--results",
+            "gen/results.csv",
+            "--retests",
+            "gen/retests.csv",
+            "--out",
+            "out",
+            "--quiet",
+        ],
+        0,
+    );
+    let closure: HashMap<(String, String), HashMap<String, String>> =
+        table(&dir.join("out/closure.parquet"))
+            .into_iter()
+            .map(|r| ((r["round"].clone(), r["person_id"].clone()), r))
+            .collect();
+    let truth = read_csv_rows(&dir.join("gen/closure.csv"));
+    assert!(truth.len() > 100, "{} people retested", truth.len());
+    let mut states = HashSet::new();
+    for t in &truth {
+        let got = &closure[&(t["round"].clone(), t["person_id"].clone())];
+        assert_eq!(got["state"], t["state"], "{t:?}");
+        assert_eq!(got["due_at"], t["due_at"], "{t:?}");
+        states.insert(t["state"].clone());
+    }
+    assert_eq!(states.len(), 5, "every closure state occurs: {states:?}");
+    assert_eq!(closure.len(), truth.len(), "nobody else is on the list");
+    // The retests' own times are inputs: the as-of time is the latest of them.
+    let m = manifest(&dir.join("out"));
+    let as_of = m["rules"]["as_of"].as_str().unwrap().replace('T', " ");
+    let overdue = closure.values().filter(|r| r["overdue"] == "true").count();
+    let by_hand = truth
+        .iter()
+        .filter(|t| {
+            matches!(t["state"].as_str(), "open" | "resampled" | "inconclusive")
+                && !t["due_at"].is_empty()
+                && as_of[..19] > *t["due_at"]
+        })
+        .count();
+    assert_eq!(overdue, by_hand);
+}

@@ -299,6 +299,7 @@ proptest! {
             rounds: 2,
             seed,
             dirty,
+            retest_rounds: usize::MAX,
         }).unwrap();
         let reference = run_on(dir.path(), "out1", 1);
         prop_assert!(reference.len() >= 10, "{:?}", reference.keys());

@@ -1,18 +1,23 @@
-//! `poolscreen demo`: a campus like the seed's, end to end.
+//! `poolscreen demo`: a campus like the seed's, a whole campaign end to end.
 
 use crate::error::Result;
 use crate::export::OUTPUT_FILES;
 use crate::generate::{generate, GenerateOptions};
+use crate::history::{self, HistoryOptions, HISTORY_FILES};
 use crate::pipeline::{self, RunOptions};
+use crate::privacy::Privacy;
 use clap::Args;
 use std::path::PathBuf;
 
 /// Generate a campus like the seed's (28 buildings, about 30,000 people, 10-in-1 pools,
-/// isolation building 公寓25 with single tubes, a few positive and suspect pools), run
-/// the pipeline on it, and print the per-building figures.
+/// isolation building 公寓25 with single tubes) over three rounds, with the individual
+/// retests of the first two; reconcile the rounds, publish them into a history, and
+/// print the per-building figures of the latest round and who has missed two rounds
+/// running.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// The folder for the generated inputs (in input/) and the outputs.
+    /// The folder for the generated inputs (in input/), the outputs, the history (in
+    /// history/) and its outputs (in history-out/).
     #[arg(long, value_name = "DIR", default_value = "poolscreen-demo")]
     pub out: PathBuf,
 }
@@ -26,19 +31,36 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         buildings: 28,
         pool_size: 10,
         prevalence: 0.0005,
-        rounds: 1,
+        rounds: 3,
         seed: 20_220_427,
         dirty: false,
+        retest_rounds: 2,
     };
-    let opts = RunOptions::for_folder(&input, &args.out);
-    let summary = super::with_threads(None, || {
+    let mut opts = RunOptions::for_folder(&input, &args.out);
+    opts.retests = Some(input.join("retests.csv"));
+    let history_dir = args.out.join("history");
+    opts.history = Some(history_dir.clone());
+    let history_opts = HistoryOptions {
+        history: history_dir.clone(),
+        out: args.out.join("history-out"),
+        streak: 2,
+        as_of: None,
+        privacy: Privacy::default(),
+    };
+    let (summary, campaign) = super::with_threads(None, || {
         generate(&gen)?;
-        pipeline::run(&opts)
+        let summary = pipeline::run(&opts)?;
+        let campaign = history::run(&history_opts)?;
+        Ok((summary, campaign))
     })?;
-    println!("poolscreen demo: round {}", summary.rounds.join(", "));
+    let latest = summary.rounds.last().cloned().unwrap_or_default();
+    println!(
+        "poolscreen demo: rounds {}; figures of round {latest}",
+        summary.rounds.join(", ")
+    );
     println!();
     println!(
-        "{}  {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>8} {:>9}",
+        "{}  {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>8} {:>9} {:>7} {:>5}",
         pad("building", 10),
         "expected",
         "sampled",
@@ -47,11 +69,13 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         "tubes",
         "positive",
         "suspect",
-        "to_retest"
+        "to_retest",
+        "cleared",
+        "open"
     );
-    for (_, building, b) in &summary.buildings {
+    for (_, building, b) in summary.buildings.iter().filter(|(r, _, _)| *r == latest) {
         println!(
-            "{}  {:>8} {:>8} {:>8} {:>8.1}% {:>6} {:>9} {:>8} {:>9}",
+            "{}  {:>8} {:>8} {:>8} {:>8.1}% {:>6} {:>9} {:>8} {:>9} {:>7} {:>5}",
             pad(building, 10),
             b.expected,
             b.sampled,
@@ -60,19 +84,37 @@ pub fn run(args: DemoArgs) -> Result<i32> {
             b.tubes,
             b.positive_tubes,
             b.suspect_tubes,
-            b.to_retest
+            b.to_retest,
+            b.cleared,
+            b.open_retests
         );
     }
     let t = &summary.manifest.totals;
     println!();
     println!(
-        "{} people, {} tubes: {} positive, {} suspect; {} to retest, {} missing, {} anomalies",
-        t.people, t.tubes, t.positive_tubes, t.suspect_tubes, t.to_retest, t.missing, t.anomalies
+        "over {} rounds: {} people, {} tubes ({} positive, {} suspect); {} to retest, {} missing, {} anomalies",
+        summary.rounds.len(),
+        t.people,
+        t.tubes,
+        t.positive_tubes,
+        t.suspect_tubes,
+        t.to_retest,
+        t.missing,
+        t.anomalies
+    );
+    println!(
+        "{} people missed the last two rounds or more running (应检未检): see {}",
+        campaign.persistent,
+        history_opts.out.join("persistent_missing.xlsx").display()
     );
     println!();
-    println!("inputs:  {}", input.display());
+    println!("inputs:   {}", input.display());
     for file in OUTPUT_FILES {
-        println!("output:  {}", args.out.join(file).display());
+        println!("output:   {}", args.out.join(file).display());
+    }
+    println!("history:  {}", history_dir.join("rounds").display());
+    for file in HISTORY_FILES {
+        println!("campaign: {}", history_opts.out.join(file).display());
     }
     Ok(0)
 }

@@ -5,8 +5,12 @@ use crate::generate::{generate, GenerateOptions};
 use clap::Args;
 use std::path::PathBuf;
 
-/// Write a synthetic round: roster.csv, samples.csv, results.csv and truth.csv (per
-/// round, every person infected or not sampled). The same seed gives the same files.
+/// Write a synthetic round: roster.csv, samples.csv, results.csv, retests.csv (the
+/// individual retests of positive and suspect tubes: most cleared, some pending, some
+/// late, some invalid, some not yet swabbed), and the truth behind them: truth.csv (per
+/// round, every person infected or not sampled), closure.csv (each retested person's
+/// closure state) and streaks.csv (rounds missed running). The same seed gives the same
+/// files.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     /// The folder to write into; created if needed.
@@ -56,6 +60,7 @@ pub fn run(args: GenerateArgs) -> Result<i32> {
         rounds: args.rounds as usize,
         seed: args.seed,
         dirty: args.dirty,
+        retest_rounds: usize::MAX,
     };
     let generated = super::with_threads(args.threads.map(usize::from), || generate(&opts))?;
     eprintln!(
