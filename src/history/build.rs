@@ -10,20 +10,21 @@ use crate::error::{Error, Result};
 use crate::export::columns::{column, Column as ListColumn, Kind, Value};
 use crate::order::{natural_cmp, natural_cmp_opt};
 use crate::privacy::Privacy;
+use crate::strings::Interner;
 use polars::prelude::*;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 
-/// One person across the rounds.
+/// One person across the rounds, as the outputs show it.
 #[derive(Clone, Debug, Default)]
-pub struct PersonHistory {
+pub struct PersonHistory<'a> {
     /// The person (as the history shows it: a pseudonym where the rounds or the run
     /// say so).
-    pub person_id: String,
+    pub person_id: &'a str,
     /// Building of the latest round that lists the person.
-    pub building: String,
+    pub building: &'a str,
     /// Status there.
-    pub status: String,
+    pub status: &'a str,
     /// Rounds in which the person was expected.
     pub rounds_expected: i64,
     /// Rounds in which the person was sampled.
@@ -34,22 +35,78 @@ pub struct PersonHistory {
     /// The longest such run.
     pub longest_streak: i64,
     /// The latest round in which the person was sampled.
-    pub last_sampled_round: Option<String>,
+    pub last_sampled_round: Option<&'a str>,
     /// The outcome in the latest round that lists the person.
-    pub last_outcome: String,
+    pub last_outcome: &'a str,
     /// Whether an entry of the person's on a retest list is neither cleared nor
     /// confirmed.
     pub open_retest: bool,
-    /// Whether the latest round lists the person.
-    pub in_latest: bool,
-    /// The index of the latest round in which the person was missing.
-    pub last_missing: Option<usize>,
+}
+
+/// One person across the rounds while the rounds are read: small numbers only, so
+/// that a city's million people fit in some tens of megabytes.
+#[derive(Clone, Copy, Debug)]
+struct Track {
+    building: u32,
+    status: u32,
+    outcome: u32,
+    rounds_expected: u32,
+    rounds_sampled: u32,
+    missed_streak: u32,
+    longest_streak: u32,
+    last_sampled: u32,
+    last_missing: u32,
+    latest: u32,
+    open_retest: bool,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl Default for Track {
+    fn default() -> Track {
+        Track {
+            building: NONE,
+            status: NONE,
+            outcome: NONE,
+            rounds_expected: 0,
+            rounds_sampled: 0,
+            missed_streak: 0,
+            longest_streak: 0,
+            last_sampled: NONE,
+            last_missing: NONE,
+            latest: NONE,
+            open_retest: false,
+        }
+    }
+}
+
+/// Every person seen: their IDs once, an index over them, and their tracks.
+#[derive(Default)]
+struct People {
+    ids: Interner,
+    tracks: Vec<Track>,
+}
+
+impl People {
+    fn index(&mut self, id: &str) -> usize {
+        let k = self.ids.intern(id) as usize;
+        if k == self.tracks.len() {
+            self.tracks.push(Track::default());
+        }
+        k
+    }
 }
 
 /// What `poolscreen history` makes of the rounds.
 pub struct Histories {
-    /// Every person seen, sorted by person_id.
-    pub people: Vec<PersonHistory>,
+    /// Every person seen.
+    people: People,
+    /// Building, status and outcome names.
+    names: Interner,
+    /// The people in output order: by person_id.
+    order: Vec<u32>,
+    /// The rounds' labels, in order.
+    labels: Vec<String>,
     /// The people of the latest round's roster with a streak of at least N, with
     /// their contact cells, sorted by building, room, person_id.
     pub persistent: Vec<Persistent>,
@@ -102,20 +159,6 @@ impl Ids<'_> {
     }
 }
 
-fn strings<'a>(frame: &'a DataFrame, name: &str, round: &Round) -> Result<&'a StringChunked> {
-    frame
-        .column(name)
-        .and_then(|c| c.str())
-        .map_err(|e| bad_column(round, name, e))
-}
-
-fn bools<'a>(frame: &'a DataFrame, name: &str, round: &Round) -> Result<&'a BooleanChunked> {
-    frame
-        .column(name)
-        .and_then(|c| c.bool())
-        .map_err(|e| bad_column(round, name, e))
-}
-
 fn bad_column(round: &Round, name: &str, e: PolarsError) -> Error {
     Error::input(
         &round.label,
@@ -127,118 +170,199 @@ fn bad_column(round: &Round, name: &str, e: PolarsError) -> Error {
     )
 }
 
+/// Reads one column of a round's table and calls `each` with its row index and value;
+/// one column at a time, so that memory holds one column of a round, not the table.
+fn each_string(
+    round: &Round,
+    file: &str,
+    name: &str,
+    mut each: impl FnMut(usize, Option<&str>),
+) -> Result<()> {
+    let frame = round.table(file, &[name])?;
+    let column = frame
+        .column(name)
+        .and_then(|c| c.str())
+        .map_err(|e| bad_column(round, name, e))?;
+    for (i, value) in column.iter().enumerate() {
+        each(i, value);
+    }
+    Ok(())
+}
+
+fn each_bool(
+    round: &Round,
+    file: &str,
+    name: &str,
+    mut each: impl FnMut(usize, bool),
+) -> Result<()> {
+    let frame = round.table(file, &[name])?;
+    let column = frame
+        .column(name)
+        .and_then(|c| c.bool())
+        .map_err(|e| bad_column(round, name, e))?;
+    for (i, value) in column.iter().enumerate() {
+        each(i, value == Some(true));
+    }
+    Ok(())
+}
+
 /// Follows every person across `rounds` (in order) and keeps the people of the latest
 /// round with a missed streak of at least `streak`.
 pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
-    let mut index: FxHashMap<String, usize> = FxHashMap::default();
-    let mut people: Vec<PersonHistory> = Vec::new();
-    let last = rounds.len().saturating_sub(1);
+    let mut people = People::default();
+    let mut names = Interner::default();
     for (r, round) in rounds.iter().enumerate() {
-        let frame = round.table(
-            "people.parquet",
-            &[
-                "person_id",
-                "building",
-                "status",
-                "expected",
-                "sampled",
-                "outcome",
-            ],
-        )?;
-        let (id, building, status) = (
-            strings(&frame, "person_id", round)?,
-            strings(&frame, "building", round)?,
-            strings(&frame, "status", round)?,
-        );
-        let (expected, sampled, outcome) = (
-            bools(&frame, "expected", round)?,
-            bools(&frame, "sampled", round)?,
-            strings(&frame, "outcome", round)?,
-        );
-        for i in 0..frame.height() {
-            let Some(pid) = id.get(i) else { continue };
-            let pid = ids.shown(r, pid);
-            let k = match index.get(pid.as_ref()) {
-                Some(&k) => k,
-                None => {
-                    index.insert(pid.to_string(), people.len());
-                    people.push(PersonHistory {
-                        person_id: pid.to_string(),
-                        ..PersonHistory::default()
-                    });
-                    people.len() - 1
+        let r32 = r as u32;
+        // Each row's person, then the other columns one at a time.
+        let mut rows: Vec<u32> = Vec::new();
+        each_string(round, "people.parquet", "person_id", |_, id| {
+            let k = id.map_or(NONE, |id| people.index(&ids.shown(r, id)) as u32);
+            rows.push(k);
+        })?;
+        let tracks = &mut people.tracks;
+        for &k in &rows {
+            if k != NONE {
+                tracks[k as usize].latest = r32;
+            }
+        }
+        for (column, field) in [("building", 0), ("status", 1), ("outcome", 2)] {
+            each_string(round, "people.parquet", column, |i, value| {
+                let k = rows[i];
+                if k == NONE {
+                    return;
                 }
-            };
-            let p = &mut people[k];
-            p.building = building.get(i).unwrap_or_default().to_string();
-            p.status = status.get(i).unwrap_or_default().to_string();
-            p.last_outcome = outcome.get(i).unwrap_or_default().to_string();
-            p.in_latest = r == last;
-            if expected.get(i) == Some(true) {
-                p.rounds_expected += 1;
-                if sampled.get(i) == Some(true) {
-                    p.missed_streak = 0;
+                let v = names.intern(value.unwrap_or(""));
+                let t = &mut tracks[k as usize];
+                match field {
+                    0 => t.building = v,
+                    1 => t.status = v,
+                    _ => t.outcome = v,
+                }
+            })?;
+        }
+        let mut sampled = vec![false; rows.len()];
+        each_bool(round, "people.parquet", "sampled", |i, v| sampled[i] = v)?;
+        each_bool(round, "people.parquet", "expected", |i, expected| {
+            let k = rows[i];
+            if k == NONE {
+                return;
+            }
+            let t = &mut tracks[k as usize];
+            if expected {
+                t.rounds_expected += 1;
+                if sampled[i] {
+                    t.missed_streak = 0;
                 } else {
-                    p.missed_streak += 1;
-                    p.longest_streak = p.longest_streak.max(p.missed_streak);
-                    p.last_missing = Some(r);
+                    t.missed_streak += 1;
+                    t.longest_streak = t.longest_streak.max(t.missed_streak);
+                    t.last_missing = r32;
                 }
             }
-            if sampled.get(i) == Some(true) {
-                p.rounds_sampled += 1;
-                p.last_sampled_round = Some(round.label.clone());
+            if sampled[i] {
+                t.rounds_sampled += 1;
+                t.last_sampled = r32;
             }
-        }
-        let closure = round.table("closure.parquet", &["person_id", "state"])?;
-        let (id, state) = (
-            strings(&closure, "person_id", round)?,
-            strings(&closure, "state", round)?,
-        );
-        for i in 0..closure.height() {
-            let (Some(pid), Some(state)) = (id.get(i), state.get(i)) else {
-                continue;
-            };
-            if !matches!(state, "cleared" | "confirmed") {
-                if let Some(&k) = index.get(ids.shown(r, pid).as_ref()) {
-                    people[k].open_retest = true;
+        })?;
+        drop(sampled);
+        // Entries still open: the person_ids of the closure rows not closed.
+        let mut open = Vec::new();
+        each_string(round, "closure.parquet", "state", |_, state| {
+            open.push(!matches!(state, Some("cleared" | "confirmed")));
+        })?;
+        each_string(round, "closure.parquet", "person_id", |i, id| {
+            if let (true, Some(id)) = (open[i], id) {
+                if let Some(k) = people.ids.get(&ids.shown(r, id)) {
+                    people.tracks[k as usize].open_retest = true;
                 }
             }
-        }
+        })?;
     }
-    people.sort_by(|a, b| a.person_id.cmp(&b.person_id));
-    let persistent = persistent(rounds, ids, &people, streak)?;
-    let trend = trend(rounds)?;
-    Ok(Histories {
+    let last = rounds.len().saturating_sub(1) as u32;
+    let mut order: Vec<u32> = (0..people.tracks.len() as u32).collect();
+    order.sort_by(|&a, &b| people.ids.name(a).cmp(people.ids.name(b)));
+    let mut histories = Histories {
         people,
-        persistent,
-        trend,
-    })
+        names,
+        order,
+        labels: rounds.iter().map(|r| r.label.clone()).collect(),
+        persistent: Vec::new(),
+        trend: DataFrame::empty(),
+    };
+    // The people of the latest round's roster with the streak, by the round in which
+    // they were last missing.
+    let chosen: Vec<(u32, PersonHistory)> = histories
+        .order
+        .iter()
+        .filter(|&&k| {
+            let t = &histories.people.tracks[k as usize];
+            t.latest == last && i64::from(t.missed_streak) >= streak && t.last_missing != NONE
+        })
+        .map(|&k| {
+            (
+                histories.people.tracks[k as usize].last_missing,
+                histories.row(k),
+            )
+        })
+        .collect();
+    let persistent = persistent(rounds, ids, &chosen)?;
+    histories.persistent = persistent;
+    histories.trend = trend(rounds)?;
+    Ok(histories)
 }
 
-/// The people of the latest round with a streak of at least `streak`, with the cells
-/// of the missing list of the latest round in which they were missing.
+impl Histories {
+    /// How many people were seen.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether nobody was seen.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// The rows of `people_history.parquet` from place `from` on, at most `count`.
+    pub fn rows(&self, from: usize, count: usize) -> Vec<PersonHistory<'_>> {
+        let end = (from + count).min(self.order.len());
+        self.order[from..end].iter().map(|&k| self.row(k)).collect()
+    }
+
+    fn row(&self, k: u32) -> PersonHistory<'_> {
+        let t = &self.people.tracks[k as usize];
+        let name = |v: u32| if v == NONE { "" } else { self.names.name(v) };
+        PersonHistory {
+            person_id: self.people.ids.name(k),
+            building: name(t.building),
+            status: name(t.status),
+            rounds_expected: t.rounds_expected.into(),
+            rounds_sampled: t.rounds_sampled.into(),
+            missed_streak: t.missed_streak.into(),
+            longest_streak: t.longest_streak.into(),
+            last_sampled_round: (t.last_sampled != NONE)
+                .then(|| self.labels[t.last_sampled as usize].as_str()),
+            last_outcome: name(t.outcome),
+            open_retest: t.open_retest,
+        }
+    }
+}
+
+/// The chosen people (each with their latest missing round), with the cells of the
+/// missing list of that round.
 fn persistent(
     rounds: &[Round],
     ids: &Ids,
-    people: &[PersonHistory],
-    streak: i64,
+    chosen: &[(u32, PersonHistory)],
 ) -> Result<Vec<Persistent>> {
-    let chosen: Vec<&PersonHistory> = people
-        .iter()
-        .filter(|p| p.in_latest && p.missed_streak >= streak)
-        .collect();
-    let mut by_round: FxHashMap<usize, FxHashMap<&str, &PersonHistory>> = FxHashMap::default();
-    for p in &chosen {
-        if let Some(r) = p.last_missing {
-            by_round.entry(r).or_default().insert(&p.person_id, p);
-        }
+    let mut by_round: FxHashMap<u32, FxHashMap<&str, &PersonHistory>> = FxHashMap::default();
+    for (r, p) in chosen {
+        by_round.entry(*r).or_default().insert(p.person_id, p);
     }
     let mut list = Vec::with_capacity(chosen.len());
-    let mut rounds_needed: Vec<usize> = by_round.keys().copied().collect();
-    rounds_needed.sort_unstable();
-    for r in rounds_needed {
+    let mut needed: Vec<u32> = by_round.keys().copied().collect();
+    needed.sort_unstable();
+    for r in needed {
         let wanted = &by_round[&r];
-        let round = &rounds[r];
+        let round = &rounds[r as usize];
         let names = [
             "person_id",
             "name",
@@ -251,25 +375,30 @@ fn persistent(
         let frame = round.table("missing.parquet", &names)?;
         let columns: Vec<&StringChunked> = names
             .iter()
-            .map(|n| strings(&frame, n, round))
+            .map(|n| {
+                frame
+                    .column(n)
+                    .and_then(|c| c.str())
+                    .map_err(|e| bad_column(round, n, e))
+            })
             .collect::<Result<_>>()?;
         for i in 0..frame.height() {
             let Some(pid) = columns[0].get(i) else {
                 continue;
             };
-            let pid = ids.shown(r, pid);
+            let pid = ids.shown(r as usize, pid);
             let Some(p) = wanted.get(pid.as_ref()) else {
                 continue;
             };
             let cell = |c: usize| columns[c].get(i).map(str::to_string);
             list.push(Persistent {
-                person_id: p.person_id.clone(),
+                person_id: p.person_id.to_string(),
                 contact: [cell(1), cell(2), cell(3), cell(4), cell(5), cell(6)],
-                building: p.building.clone(),
-                status: p.status.clone(),
+                building: p.building.to_string(),
+                status: p.status.to_string(),
                 missed_streak: p.missed_streak,
                 longest_streak: p.longest_streak,
-                last_sampled_round: p.last_sampled_round.clone(),
+                last_sampled_round: p.last_sampled_round.map(str::to_string),
             });
         }
     }
@@ -336,9 +465,9 @@ pub const BUILDING_COLUMNS: [&str; 19] = [
 ];
 
 /// The columns of `people_history.parquet`.
-pub fn history_columns() -> Vec<ListColumn<PersonHistory>> {
+pub fn history_columns<'r>() -> Vec<ListColumn<PersonHistory<'r>>> {
     use Kind::*;
-    type R = PersonHistory;
+    type R<'r> = PersonHistory<'r>;
     vec![
         column("person_id", "学号/工号", 14.0, Text, |r: &R| {
             Value::Text(Some(&r.person_id))

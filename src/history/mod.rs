@@ -300,7 +300,16 @@ pub fn run(opts: &HistoryOptions) -> Result<HistorySummary> {
     let (history_columns, persistent_columns) =
         (build::history_columns(), build::persistent_columns());
     staging.write("people_history.parquet", |out| {
-        parquet::write(out, parquet::list_frame(&history_columns, &built.people)?)
+        // A city's million people are written a batch at a time.
+        const BATCH: usize = 1 << 17;
+        let mut file = parquet::Batches::new(out, &parquet::list_frame(&history_columns, &[])?)?;
+        for from in (0..built.len().max(1)).step_by(BATCH) {
+            file.write(&parquet::list_frame(
+                &history_columns,
+                &built.rows(from, BATCH),
+            )?)?;
+        }
+        file.finish()
     })?;
     staging.write("persistent_missing.parquet", |out| {
         parquet::write(out, parquet::list_frame(&persistent_columns, &persistent)?)
@@ -332,7 +341,7 @@ pub fn run(opts: &HistoryOptions) -> Result<HistorySummary> {
         streak: opts.streak,
         privacy: opts.privacy.describe(),
         outputs: [
-            ("people_history.parquet", built.people.len()),
+            ("people_history.parquet", built.len()),
             ("persistent_missing.parquet", persistent.len()),
             ("persistent_missing.xlsx", persistent.len()),
             ("trend.parquet", trend_rows),
