@@ -470,13 +470,13 @@ pub fn history_columns<'r>() -> Vec<ListColumn<PersonHistory<'r>>> {
     type R<'r> = PersonHistory<'r>;
     vec![
         column("person_id", "学号/工号", 14.0, Text, |r: &R| {
-            Value::Text(Some(&r.person_id))
+            Value::Text(Some(r.person_id))
         }),
         column("building", "楼栋", 10.0, Text, |r: &R| {
-            Value::Text(Some(&r.building))
+            Value::Text(Some(r.building))
         }),
         column("status", "状态", 8.0, Code, |r: &R| {
-            Value::Text(Some(&r.status))
+            Value::Text(Some(r.status))
         }),
         column("rounds_expected", "应检轮数", 8.0, Int, |r: &R| {
             Value::Int(Some(r.rounds_expected))
@@ -495,10 +495,10 @@ pub fn history_columns<'r>() -> Vec<ListColumn<PersonHistory<'r>>> {
             "最近采样轮次",
             12.0,
             Text,
-            |r: &R| Value::Text(r.last_sampled_round.as_deref()),
+            |r: &R| Value::Text(r.last_sampled_round),
         ),
         column("last_outcome", "最近结果", 10.0, Code, |r: &R| {
-            Value::Text(Some(&r.last_outcome))
+            Value::Text(Some(r.last_outcome))
         }),
         column("open_retest", "复核未闭环", 8.0, Bool, |r: &R| {
             Value::Bool(Some(r.open_retest))
