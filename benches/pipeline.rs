@@ -111,6 +111,7 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
                     retests: &analysis.retests,
                     closed: &analysis.closed,
                     retest_rows: &analysis.retest_rows,
+                    as_of: analysis.as_of,
                     publication: None,
                     buildings: &analysis.buildings,
                     missing: &analysis.missing,

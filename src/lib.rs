@@ -20,6 +20,7 @@ pub mod privacy;
 pub mod progress;
 pub mod reconcile;
 pub mod record;
+pub mod report;
 pub mod retest;
 pub mod rules;
 pub mod strings;

@@ -455,6 +455,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             retests: &analysis.retests,
             closed: &analysis.closed,
             retest_rows: &analysis.retest_rows,
+            as_of: analysis.as_of,
             publication: publication.as_ref(),
             buildings: &analysis.buildings,
             missing: &analysis.missing,

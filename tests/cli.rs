@@ -262,7 +262,8 @@ fn manifest_counts_and_hashes_inputs() {
             "anomalies.parquet",
             "people.parquet",
             "closure.parquet",
-            "rejects.csv"
+            "rejects.csv",
+            "report.html"
         ]
     );
     assert_eq!(m["outputs"][1]["rows"], 4);

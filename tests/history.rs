@@ -190,7 +190,7 @@ proptest! {
         publish(&dir, &rounds[again], "shuffled", "again", &[]);
         history(&dir, "shuffled", "other", &[]);
         let reference = campaign_outputs(&dir, "reference");
-        prop_assert_eq!(reference.len(), 4);
+        prop_assert_eq!(reference.len(), 5);
         prop_assert!(reference == campaign_outputs(&dir, "other"));
         let m = manifest(&dir.join("other"));
         let revisions: Vec<u64> = m["rounds"]

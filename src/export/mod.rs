@@ -40,7 +40,7 @@ use std::io::Write;
 
 /// The output files of a round, in the order the manifest lists them; `manifest.json`
 /// last, as it is switched in last.
-pub const OUTPUT_FILES: [&str; 12] = [
+pub const OUTPUT_FILES: [&str; 13] = [
     "buildings.parquet",
     "retest.parquet",
     "retest.csv",
@@ -52,6 +52,7 @@ pub const OUTPUT_FILES: [&str; 12] = [
     "people.parquet",
     "closure.parquet",
     "rejects.csv",
+    "report.html",
     "manifest.json",
 ];
 
@@ -67,6 +68,8 @@ pub struct RoundOutputs<'a> {
     pub closed: &'a Closed,
     /// The rows of the retests file.
     pub retest_rows: &'a [LabResult],
+    /// The moment deadlines were judged at.
+    pub as_of: crate::record::Micros,
     /// The per-building table, sorted.
     pub buildings: &'a [BuildingRow],
     /// The missing list, sorted.
@@ -296,6 +299,17 @@ pub fn write_round(
             }),
         },
         Task {
+            file: "report.html",
+            rows: 1,
+            write: Box::new(|| {
+                let page = round_report(round, &retest, &closure, &rejects);
+                staging.write("report.html", |out| {
+                    out.write_all(page.as_bytes())
+                        .map_err(|e| Error::io(&staging.target("report.html"), e))
+                })
+            }),
+        },
+        Task {
             file: "rejects.csv",
             rows: rejects.len(),
             write: Box::new(|| {
@@ -331,6 +345,96 @@ pub fn write_round(
         files.sort();
     }
     Ok((outputs, copies))
+}
+
+/// The daily report of the run's latest round (by earliest sample), from the same rows
+/// as the other outputs.
+fn round_report(
+    round: &RoundOutputs,
+    retest: &[RetestRow],
+    closure: &[rows::ClosureRow],
+    rejects: &[RejectRow],
+) -> String {
+    use crate::report::{BuildingFigures, NamedPerson, RoundReport};
+    let rec = round.rec;
+    let order = rec.round_order();
+    let Some(r) = (0..rec.rounds().len()).max_by_key(|&r| order[r]) else {
+        return crate::report::round_page(&RoundReport {
+            round: "",
+            other_rounds: Vec::new(),
+            as_of: 0,
+            buildings: Vec::new(),
+            tubes: [0; 5],
+            anomalies: Vec::new(),
+            rejects: Vec::new(),
+            people: Vec::new(),
+            privacy: round.privacy.describe(),
+        });
+    };
+    let label = &*rec.rounds()[r];
+    let mut tubes = [0i64; 5];
+    for t in rec.tubes.iter().filter(|t| t.round as usize == r) {
+        let k = match t.class {
+            crate::record::Class::Positive => 0,
+            crate::record::Class::Suspect => 1,
+            crate::record::Class::Invalid => 2,
+            crate::record::Class::Pending => 3,
+            crate::record::Class::Negative => 4,
+        };
+        tubes[k] += 1;
+    }
+    let mut anomalies: Vec<(&'static str, usize)> = Vec::new();
+    for a in rec.anomalies.iter().filter(|a| a.round as usize == r) {
+        match anomalies.iter_mut().find(|(k, _)| *k == a.kind.as_str()) {
+            Some(entry) => entry.1 += 1,
+            None => anomalies.push((a.kind.as_str(), 1)),
+        }
+    }
+    anomalies.sort();
+    let mut by_file: Vec<(String, usize)> = Vec::new();
+    for reject in rejects {
+        match by_file.iter_mut().find(|(f, _)| f == reject.file) {
+            Some(entry) => entry.1 += 1,
+            None => by_file.push((reject.file.to_string(), 1)),
+        }
+    }
+    let people = retest
+        .iter()
+        .zip(closure)
+        .filter(|(_, c)| c.round == label && (c.state == "confirmed" || c.overdue == Some(true)))
+        .map(|(row, c)| NamedPerson {
+            person_id: &c.person_id,
+            name: row.contact.name.as_deref(),
+            building: c.building,
+            room: c.room.as_deref(),
+            state: c.state,
+            due_at: c.due_at,
+        })
+        .collect();
+    crate::report::round_page(&RoundReport {
+        round: label,
+        other_rounds: rec
+            .rounds()
+            .iter()
+            .filter(|x| ***x != *label)
+            .map(|x| &**x)
+            .collect(),
+        as_of: round.as_of,
+        buildings: round
+            .buildings
+            .iter()
+            .filter(|b| b.round as usize == r)
+            .map(|b| BuildingFigures {
+                name: &round.roster.buildings[b.building as usize],
+                row: b,
+            })
+            .collect(),
+        tubes,
+        anomalies,
+        rejects: by_file,
+        people,
+        privacy: round.privacy.describe(),
+    })
 }
 
 /// Where each round's rows are in `frame`, a table sorted by round first.

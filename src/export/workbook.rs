@@ -50,6 +50,7 @@ pub fn label(code: &str) -> &str {
         "cleared" => "已排除",
         "confirmed" => "确诊阳性",
         "inconclusive" => "需再采",
+        "overdue" => "超时",
         other => other,
     }
 }

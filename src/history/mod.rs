@@ -173,11 +173,12 @@ pub struct HistoryOptions {
 }
 
 /// The output files of `poolscreen history`, `manifest.json` last.
-pub const HISTORY_FILES: [&str; 5] = [
+pub const HISTORY_FILES: [&str; 6] = [
     "people_history.parquet",
     "persistent_missing.parquet",
     "persistent_missing.xlsx",
     "trend.parquet",
+    "report.html",
     "manifest.json",
 ];
 
@@ -266,6 +267,46 @@ fn plain_rounds(rounds: &[read::Round], privacy: &crate::privacy::Privacy) -> Re
     Ok(plain)
 }
 
+/// The trend table as the report's rounds of building figures.
+fn trends<'a>(
+    rounds: &'a [read::Round],
+    trend: &polars::prelude::DataFrame,
+) -> Result<Vec<crate::report::RoundTrend<'a>>> {
+    use polars::prelude::*;
+    let bad = |e: PolarsError| Error::Internal(format!("reading the trend back: {e}"));
+    let text = |c: &str| trend.column(c).and_then(|c| c.str().cloned()).map_err(bad);
+    let int = |c: &str| trend.column(c).and_then(|c| c.i64().cloned()).map_err(bad);
+    let (round, building) = (text("round")?, text("building")?);
+    let (expected, sampled) = (int("expected")?, int("sampled")?);
+    let (positive, confirmed) = (int("positive_tubes")?, int("confirmed_positive")?);
+    let mut out: Vec<crate::report::RoundTrend> = rounds
+        .iter()
+        .map(|r| crate::report::RoundTrend {
+            round: &r.label,
+            buildings: Vec::new(),
+        })
+        .collect();
+    for i in 0..trend.height() {
+        let Some(label) = round.get(i) else { continue };
+        let Some(k) = rounds.iter().position(|r| r.label == label) else {
+            continue;
+        };
+        let (e, s) = (expected.get(i).unwrap_or(0), sampled.get(i).unwrap_or(0));
+        out[k].buildings.push((
+            building.get(i).unwrap_or_default().to_string(),
+            crate::summarize::BuildingRow {
+                expected: e,
+                sampled: s,
+                coverage: (e > 0).then(|| s as f64 / e as f64),
+                positive_tubes: positive.get(i).unwrap_or(0),
+                confirmed_positive: confirmed.get(i).unwrap_or(0),
+                ..Default::default()
+            },
+        ));
+    }
+    Ok(out)
+}
+
 /// Runs `poolscreen history`: reads and checks every round, follows every person, and
 /// writes the outputs into `opts.out`, whole or not at all.
 pub fn run(opts: &HistoryOptions) -> Result<HistorySummary> {
@@ -325,6 +366,15 @@ pub fn run(opts: &HistoryOptions) -> Result<HistorySummary> {
             .map_err(|e| Error::io(&staging.target("persistent_missing.xlsx"), e))
     })?;
     let trend_rows = built.trend.height();
+    let page = crate::report::history_page(
+        &trends(&rounds, &built.trend)?,
+        persistent.len(),
+        opts.streak,
+    );
+    staging.write("report.html", |out| {
+        std::io::Write::write_all(out, page.as_bytes())
+            .map_err(|e| Error::io(&staging.target("report.html"), e))
+    })?;
     staging.write("trend.parquet", |out| {
         parquet::write(out, built.trend.clone())
     })?;
@@ -345,6 +395,7 @@ pub fn run(opts: &HistoryOptions) -> Result<HistorySummary> {
             ("persistent_missing.parquet", persistent.len()),
             ("persistent_missing.xlsx", persistent.len()),
             ("trend.parquet", trend_rows),
+            ("report.html", 1),
         ]
         .iter()
         .map(|(f, n)| crate::export::manifest::OutputEntry {

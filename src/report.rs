@@ -1,0 +1,650 @@
+//! `report.html`, the daily report (两报告) for the leadership: one self-contained page
+//! in Chinese, made of the same rows as the Parquet outputs. No script and no load of
+//! any kind (a Content-Security-Policy of `default-src 'none'` with the one inline
+//! stylesheet allowed by its hash), charts as inline SVG drawn here, colours and
+//! patterns that read in black-and-white print, an A4 print stylesheet. The same
+//! inputs give the same bytes: the only time on the page is the run's as-of time.
+//!
+//! Every figure carries a `data-figure` attribute naming it, so that a test can read
+//! the page back and compare each figure with the tables.
+//!
+//! The HTML is written through maud's `html!` templates, checked when the crate is
+//! compiled and escaped by construction: a building name or a person's name can never
+//! become markup.
+
+use crate::export::workbook::label;
+use crate::order::natural_cmp;
+use crate::record::Micros;
+use crate::summarize::BuildingRow;
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use sha2::{Digest, Sha256};
+
+/// Buildings past which the per-building views show the worst and a distribution.
+pub const ALL_BUILDINGS_UP_TO: usize = 100;
+
+/// How many of the worst buildings a large round shows.
+pub const WORST_SHOWN: usize = 30;
+
+/// The stylesheet, the page's one inline block, allowed by its hash.
+const STYLE: &str = r#"
+@page { size: A4; margin: 14mm 12mm; }
+body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Microsoft YaHei", sans-serif; color: #000; background: #fff; margin: 0 auto; max-width: 190mm; font-size: 10.5pt; line-height: 1.45; }
+h1 { font-size: 17pt; margin: 0 0 2mm; }
+h2 { font-size: 12.5pt; margin: 6mm 0 2mm; border-bottom: 0.4mm solid #000; padding-bottom: 1mm; }
+p.meta { margin: 0 0 3mm; color: #333; }
+p.zero { font-size: 12pt; font-weight: bold; border: 0.5mm solid #000; padding: 2mm 3mm; }
+p.alarm { font-size: 12pt; font-weight: bold; border: 1mm double #000; padding: 2mm 3mm; }
+table { border-collapse: collapse; width: 100%; margin: 1mm 0 3mm; }
+th, td { border: 0.2mm solid #666; padding: 0.6mm 1.5mm; text-align: right; }
+th { background: #e6e6e6; font-weight: bold; }
+td.name, th.name { text-align: left; }
+.totals td { font-size: 11pt; }
+svg { display: block; margin: 1mm 0 3mm; }
+svg text { font-size: 9px; font-family: inherit; }
+.note { color: #333; font-size: 9pt; }
+section { break-inside: avoid-page; }
+@media print { h2 { break-after: avoid; } tr { break-inside: avoid; } }
+"#;
+
+/// One building's figures for the page.
+pub struct BuildingFigures<'a> {
+    /// The building.
+    pub name: &'a str,
+    /// Its row of `buildings.parquet`.
+    pub row: &'a BuildingRow,
+}
+
+/// A person the page names: a confirmed case or an overdue retest, as the lists show
+/// them (masked and pseudonymised when asked).
+pub struct NamedPerson<'a> {
+    /// The person_id as the lists show it.
+    pub person_id: &'a str,
+    /// The name as the lists show it.
+    pub name: Option<&'a str>,
+    /// Building.
+    pub building: Option<&'a str>,
+    /// Room.
+    pub room: Option<&'a str>,
+    /// The closure state.
+    pub state: &'static str,
+    /// When the step is due.
+    pub due_at: Option<Micros>,
+}
+
+/// What the report of a round is made of.
+pub struct RoundReport<'a> {
+    /// The round reported.
+    pub round: &'a str,
+    /// The run's other rounds, if it had several.
+    pub other_rounds: Vec<&'a str>,
+    /// The moment deadlines were judged at.
+    pub as_of: Micros,
+    /// The round's buildings, in natural order.
+    pub buildings: Vec<BuildingFigures<'a>>,
+    /// The round's tubes by class: positive, suspect, invalid, pending, negative.
+    pub tubes: [i64; 5],
+    /// The round's findings by kind.
+    pub anomalies: Vec<(&'static str, usize)>,
+    /// Rejected rows by input file (over the whole run).
+    pub rejects: Vec<(String, usize)>,
+    /// Confirmed cases and overdue retests of the round.
+    pub people: Vec<NamedPerson<'a>>,
+    /// The protections applied, in words.
+    pub privacy: Vec<String>,
+}
+
+/// A number with its unit, for the page.
+fn count(n: i64, unit: &str) -> String {
+    format!("{n} {unit}")
+}
+
+fn percent(share: Option<f64>) -> String {
+    share.map_or("—".to_string(), |c| format!("{:.1}%", c * 100.0))
+}
+
+fn hours(h: Option<f64>) -> String {
+    h.map_or("—".to_string(), |h| format!("{h:.1} 小时"))
+}
+
+/// The patterns the charts fill with: black and white print tells them apart.
+fn patterns() -> Markup {
+    html! {
+        svg width="0" height="0" aria-hidden="true" {
+            defs {
+                pattern id="hatch" width="4" height="4" patternUnits="userSpaceOnUse" {
+                    rect width="4" height="4" fill="#fff" {}
+                    path d="M0,4 L4,0" stroke="#000" stroke-width="1" {}
+                }
+                pattern id="cross" width="4" height="4" patternUnits="userSpaceOnUse" {
+                    rect width="4" height="4" fill="#fff" {}
+                    path d="M0,4 L4,0 M0,0 L4,4" stroke="#000" stroke-width="0.8" {}
+                }
+                pattern id="dots" width="4" height="4" patternUnits="userSpaceOnUse" {
+                    rect width="4" height="4" fill="#fff" {}
+                    circle cx="2" cy="2" r="0.9" fill="#000" {}
+                }
+            }
+        }
+    }
+}
+
+/// The fill of each tube class, and its label.
+const CLASS_FILLS: [(&str, &str); 5] = [
+    ("positive", "#000"),
+    ("suspect", "url(#hatch)"),
+    ("invalid", "url(#cross)"),
+    ("pending", "url(#dots)"),
+    ("negative", "#d9d9d9"),
+];
+
+/// One horizontal bar a row: `rows` of (label, value, text); the bar's length is the
+/// value over `max`.
+fn bars(rows: &[(String, f64, String)], max: f64, dark_below: Option<f64>) -> Markup {
+    let (label_w, bar_w, row_h) = (70.0, 380.0, 13.0);
+    let height = rows.len() as f64 * row_h + 4.0;
+    let scale = if max > 0.0 { bar_w / max } else { 0.0 };
+    html! {
+        svg width=(label_w + bar_w + 70.0) height=(height) role="img" {
+            @for (i, (name, value, text)) in rows.iter().enumerate() {
+                @let y = i as f64 * row_h + 2.0;
+                @let dark = dark_below.is_some_and(|d| *value < d);
+                text x="0" y=(y + 9.5) { (name) }
+                rect x=(label_w) y=(y) width=(format!("{:.2}", value * scale)) height=(row_h - 3.0)
+                    fill=(if dark { "#000" } else { "#8c8c8c" }) stroke="#000" stroke-width="0.3" {}
+                text x=(label_w + value * scale + 3.0) y=(y + 9.5) { (text) }
+            }
+            @if let Some(d) = dark_below {
+                line x1=(label_w + d * scale) y1="0" x2=(label_w + d * scale) y2=(height)
+                    stroke="#000" stroke-width="0.6" stroke-dasharray="2,2" {}
+            }
+        }
+    }
+}
+
+/// A stacked bar of `parts` (label, count, fill) with its legend.
+fn stacked(parts: &[(&str, i64, &str)]) -> Markup {
+    let total: i64 = parts.iter().map(|p| p.1).sum();
+    let width = 560.0;
+    let mut x = 0.0;
+    let mut pieces = Vec::new();
+    for (name, n, fill) in parts {
+        let w = if total > 0 {
+            *n as f64 / total as f64 * width
+        } else {
+            0.0
+        };
+        pieces.push((x, w, *fill, *name, *n));
+        x += w;
+    }
+    html! {
+        svg width=(width + 2.0) height="44" role="img" {
+            @for (x, w, fill, _, _) in &pieces {
+                rect x=(format!("{:.2}", x)) y="0" width=(format!("{:.2}", w)) height="16" fill=(fill) stroke="#000" stroke-width="0.4" {}
+            }
+            @for (i, (_, _, fill, name, n)) in pieces.iter().enumerate() {
+                rect x=(i as f64 * 110.0) y="24" width="10" height="10" fill=(fill) stroke="#000" stroke-width="0.4" {}
+                text x=(i as f64 * 110.0 + 14.0) y="33" { (label(name)) " " (n) }
+            }
+        }
+    }
+}
+
+/// The buildings a per-building view shows: every one up to
+/// [`ALL_BUILDINGS_UP_TO`], else the [`WORST_SHOWN`] worst by `worse` (the rest go to a
+/// distribution).
+fn shown<'b, 'a>(
+    buildings: &'b [BuildingFigures<'a>],
+    worse: impl Fn(&BuildingRow, &BuildingRow) -> std::cmp::Ordering,
+) -> (Vec<&'b BuildingFigures<'a>>, bool) {
+    if buildings.len() <= ALL_BUILDINGS_UP_TO {
+        return (buildings.iter().collect(), false);
+    }
+    let mut all: Vec<&BuildingFigures> = buildings.iter().collect();
+    all.sort_by(|a, b| worse(a.row, b.row).then_with(|| natural_cmp(a.name, b.name)));
+    all.truncate(WORST_SHOWN);
+    all.sort_by(|a, b| natural_cmp(a.name, b.name));
+    (all, true)
+}
+
+/// Coverage bins of the distribution of a large round's buildings.
+const BINS: [(f64, f64, &str); 6] = [
+    (0.0, 0.90, "90% 以下"),
+    (0.90, 0.95, "90%–95%"),
+    (0.95, 0.98, "95%–98%"),
+    (0.98, 0.99, "98%–99%"),
+    (0.99, 1.0, "99%–100%"),
+    (1.0, 1.01, "100%"),
+];
+
+fn distribution(buildings: &[BuildingFigures]) -> Markup {
+    let mut counts = [0i64; BINS.len()];
+    let mut none = 0;
+    for b in buildings {
+        match b.row.coverage {
+            Some(c) => {
+                let k = BINS
+                    .iter()
+                    .position(|(lo, hi, _)| c >= *lo && c < *hi)
+                    .unwrap_or(BINS.len() - 1);
+                counts[k] += 1;
+            }
+            None => none += 1,
+        }
+    }
+    let rows: Vec<(String, f64, String)> = BINS
+        .iter()
+        .zip(counts)
+        .map(|((_, _, name), n)| (name.to_string(), n as f64, count(n, "栋")))
+        .collect();
+    let max = counts.iter().copied().max().unwrap_or(0) as f64;
+    html! {
+        p.note { "全部 " (buildings.len()) " 栋楼的采样覆盖率分布（" (none) " 栋无应检人员）：" }
+        (bars(&rows, max, None))
+    }
+}
+
+/// The page of one round.
+pub fn round_page(r: &RoundReport) -> String {
+    let sum = |f: fn(&BuildingRow) -> i64| r.buildings.iter().map(|b| f(b.row)).sum::<i64>();
+    let (expected, sampled, missing) =
+        (sum(|b| b.expected), sum(|b| b.sampled), sum(|b| b.missing));
+    let coverage = (expected > 0).then(|| sampled as f64 / expected as f64);
+    let (to_retest, confirmed) = (sum(|b| b.to_retest), sum(|b| b.confirmed_positive));
+    let (cleared, open, overdue) = (
+        sum(|b| b.cleared),
+        sum(|b| b.open_retests),
+        sum(|b| b.overdue_retests),
+    );
+    let [positive, suspect, invalid, pending, negative] = r.tubes;
+    let zero = positive == 0 && confirmed == 0 && overdue == 0;
+    let title = format!("混采核酸检测日报 · {}", r.round);
+    let figure = |name: &str, value: String| {
+        html! { span data-figure=(name) { (value) } }
+    };
+    let (cov_shown, cov_cut) = shown(&r.buildings, |a, b| {
+        a.coverage
+            .unwrap_or(1.0)
+            .total_cmp(&b.coverage.unwrap_or(1.0))
+            .then(b.missing.cmp(&a.missing))
+    });
+    let coverage_rows: Vec<(String, f64, String)> = cov_shown
+        .iter()
+        .map(|b| {
+            (
+                b.name.to_string(),
+                b.row.coverage.unwrap_or(0.0) * 100.0,
+                percent(b.row.coverage),
+            )
+        })
+        .collect();
+    let pools: Vec<&BuildingFigures> = r
+        .buildings
+        .iter()
+        .filter(|b| b.row.positive_tubes + b.row.suspect_tubes > 0)
+        .collect();
+    let (miss_shown, miss_cut) = shown(&r.buildings, |a, b| b.missing.cmp(&a.missing));
+    let missing_rows: Vec<(String, f64, String)> = miss_shown
+        .iter()
+        .map(|b| {
+            (
+                b.name.to_string(),
+                b.row.missing as f64,
+                count(b.row.missing, "人"),
+            )
+        })
+        .collect();
+    let max_missing = missing_rows.iter().map(|m| m.1).fold(0.0, f64::max);
+    let (turn_shown, _) = shown(&r.buildings, |a, b| {
+        b.median_turnaround_hours
+            .unwrap_or(0.0)
+            .total_cmp(&a.median_turnaround_hours.unwrap_or(0.0))
+    });
+    let turn_rows: Vec<(String, f64, String)> = turn_shown
+        .iter()
+        .filter(|b| b.row.median_turnaround_hours.is_some())
+        .map(|b| {
+            (
+                b.name.to_string(),
+                b.row.median_turnaround_hours.unwrap_or(0.0),
+                hours(b.row.median_turnaround_hours),
+            )
+        })
+        .collect();
+    let max_turn = turn_rows.iter().map(|t| t.1).fold(0.0, f64::max);
+    let body = html! {
+        h1 { (title) }
+        p.meta {
+            "截至 " span data-figure="as_of" { (crate::time::format_local(r.as_of)) }
+            "（复核时限按此时刻判定）"
+            @if !r.other_rounds.is_empty() {
+                "；本次运行另含轮次：" (r.other_rounds.join("、"))
+            }
+        }
+        @if zero {
+            p.zero data-figure="zero_report" { "零报告：本轮无阳性混管、无确诊、无超时未复核。" }
+        } @else {
+            p.alarm data-figure="zero_report" {
+                "非零报告：阳性混管 " (positive) " 管，确诊阳性 " (confirmed) " 人，超时未复核 " (overdue) " 人。"
+            }
+        }
+        section {
+            h2 { "总体情况" }
+            table.totals {
+                tr { th.name { "应检" } th.name { "已采" } th.name { "漏采" } th.name { "覆盖率" } th.name { "待复核" } th.name { "确诊阳性" } }
+                tr {
+                    td { (figure("expected", count(expected, "人"))) }
+                    td { (figure("sampled", count(sampled, "人"))) }
+                    td { (figure("missing", count(missing, "人"))) }
+                    td { (figure("coverage", percent(coverage))) }
+                    td { (figure("to_retest", count(to_retest, "人"))) }
+                    td { (figure("confirmed_positive", count(confirmed, "人"))) }
+                }
+            }
+        }
+        section {
+            h2 { "各楼栋采样覆盖率" }
+            @if cov_cut {
+                p.note { "楼栋超过 " (ALL_BUILDINGS_UP_TO) " 栋，下图列出覆盖率最低的 " (WORST_SHOWN) " 栋。" }
+            }
+            (bars(&coverage_rows, 100.0, Some(95.0)))
+            p.note { "虚线为 95%；低于 95% 的楼栋以黑色标出。" }
+            @if cov_cut { (distribution(&r.buildings)) }
+        }
+        section {
+            h2 { "试管结果" }
+            p {
+                "共 " (figure("tubes", count(positive + suspect + invalid + pending + negative, "管")))
+                "：阳性 " (figure("positive_tubes", count(positive, "管")))
+                "，可疑 " (figure("suspect_tubes", count(suspect, "管")))
+                "，无效 " (figure("invalid_tubes", count(invalid, "管")))
+                "，待检 " (figure("pending_tubes", count(pending, "管")))
+                "，阴性 " (figure("negative_tubes", count(negative, "管"))) "。"
+            }
+            (stacked(&[
+                ("positive", positive, CLASS_FILLS[0].1),
+                ("suspect", suspect, CLASS_FILLS[1].1),
+                ("invalid", invalid, CLASS_FILLS[2].1),
+                ("pending", pending, CLASS_FILLS[3].1),
+                ("negative", negative, CLASS_FILLS[4].1),
+            ]))
+        }
+        section {
+            h2 { "阳性及可疑混管（按楼栋）" }
+            @if pools.is_empty() {
+                p { "无。" }
+            } @else {
+                table {
+                    tr { th.name { "楼栋" } th { "阳性混管" } th { "可疑混管" } th { "待复核" } th { "确诊阳性" } }
+                    @for b in &pools {
+                        tr data-building=(b.name) {
+                            td.name { (b.name) }
+                            td { (count(b.row.positive_tubes, "管")) }
+                            td { (count(b.row.suspect_tubes, "管")) }
+                            td { (count(b.row.to_retest, "人")) }
+                            td { (count(b.row.confirmed_positive, "人")) }
+                        }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "复核闭环" }
+            p {
+                "待复核 " (count(to_retest, "人")) "：已排除 " (figure("cleared", count(cleared, "人")))
+                "，确诊 " (count(confirmed, "人"))
+                "，未闭环 " (figure("open_retests", count(open, "人")))
+                "（其中超时 " (figure("overdue_retests", count(overdue, "人"))) "）。"
+            }
+            (stacked(&[
+                ("cleared", cleared, "#d9d9d9"),
+                ("confirmed", confirmed, "#000"),
+                ("open", open - overdue, "url(#dots)"),
+                ("overdue", overdue, "url(#cross)"),
+            ]))
+            @if !r.people.is_empty() {
+                table {
+                    tr { th.name { "学号/工号" } th.name { "姓名" } th.name { "楼栋" } th.name { "宿舍号" } th.name { "状态" } th.name { "截止时间" } }
+                    @for p in &r.people {
+                        tr {
+                            td.name { (p.person_id) }
+                            td.name { (p.name.unwrap_or("")) }
+                            td.name { (p.building.unwrap_or("")) }
+                            td.name { (p.room.unwrap_or("")) }
+                            td.name { (if p.state == "confirmed" { "确诊阳性" } else { "超时未复核" }) }
+                            td.name { (p.due_at.map(crate::time::format_local).unwrap_or_default()) }
+                        }
+                    }
+                }
+            }
+        }
+        section {
+            h2 { "各楼栋漏采人数" }
+            @if miss_cut {
+                p.note { "列出漏采最多的 " (WORST_SHOWN) " 栋。" }
+            }
+            (bars(&missing_rows, max_missing, None))
+        }
+        section {
+            h2 { "检测用时（采样至出结果，中位数）" }
+            @if turn_rows.is_empty() {
+                p { "结果未注明检测时间，无法计算。" }
+            } @else {
+                (bars(&turn_rows, max_turn, None))
+            }
+        }
+        section {
+            h2 { "异常与退回行" }
+            table {
+                tr { th.name { "异常类型" } th { "条数" } }
+                @for (kind, n) in &r.anomalies {
+                    tr data-anomaly=(kind) { td.name { (anomaly_label(kind)) } td { (n) } }
+                }
+                @if r.anomalies.is_empty() { tr { td.name { "无" } td { "0" } } }
+            }
+            table {
+                tr { th.name { "文件" } th { "退回行数" } }
+                @for (file, n) in &r.rejects {
+                    tr { td.name { (file) } td { (n) } }
+                }
+                @if r.rejects.is_empty() { tr { td.name { "无" } td { "0" } } }
+            }
+        }
+        @if !r.privacy.is_empty() {
+            p.note { "个人信息保护：" (r.privacy.join("；")) }
+        }
+    };
+    page(&title, body)
+}
+
+/// The Chinese name of an anomaly kind.
+pub fn anomaly_label(kind: &str) -> &str {
+    match kind {
+        "unregistered_person" => "花名册外人员",
+        "duplicate_sample" => "一人多管",
+        "duplicate_row" => "重复采样记录",
+        "overfull_tube" => "混管超员",
+        "orphan_result" => "无采样的结果",
+        "conflicting_results" => "结果不一致",
+        "lab_call_mismatch" => "Ct 与判读不符",
+        "tube_reused" => "试管重复使用",
+        "sampled_on_leave" => "离校人员被采样",
+        "mixed_buildings" => "跨楼栋混管",
+        "retest_unlisted" => "名单外复核",
+        "pool_all_negative" => "阳性混管单检全阴",
+        "priority_pooled" => "重点人群混采",
+        other => other,
+    }
+}
+
+/// A round of a campaign for the history page.
+pub struct RoundTrend<'a> {
+    /// The round's label.
+    pub round: &'a str,
+    /// Its buildings' figures, in natural order.
+    pub buildings: Vec<(String, BuildingRow)>,
+}
+
+/// The history page: coverage and positives across rounds.
+pub fn history_page(rounds: &[RoundTrend], persistent: usize, streak: i64) -> String {
+    let title = "核酸检测趋势报告".to_string();
+    let totals: Vec<(i64, i64, i64, i64)> = rounds
+        .iter()
+        .map(|r| {
+            let s = |f: fn(&BuildingRow) -> i64| r.buildings.iter().map(|(_, b)| f(b)).sum::<i64>();
+            (
+                s(|b| b.expected),
+                s(|b| b.sampled),
+                s(|b| b.positive_tubes),
+                s(|b| b.confirmed_positive),
+            )
+        })
+        .collect();
+    // The buildings of the latest round; past 30, the 30 of lowest latest coverage.
+    let latest = rounds.last().map(|r| r.buildings.as_slice()).unwrap_or(&[]);
+    let mut names: Vec<&str> = latest.iter().map(|(n, _)| n.as_str()).collect();
+    if names.len() > WORST_SHOWN {
+        let mut by_cov: Vec<&(String, BuildingRow)> = latest.iter().collect();
+        by_cov.sort_by(|a, b| {
+            a.1.coverage
+                .unwrap_or(1.0)
+                .total_cmp(&b.1.coverage.unwrap_or(1.0))
+                .then_with(|| natural_cmp(&a.0, &b.0))
+        });
+        names = by_cov
+            .iter()
+            .take(WORST_SHOWN)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        names.sort_by(|a, b| natural_cmp(a, b));
+    }
+    let cut = latest.len() > WORST_SHOWN;
+    let series = |name: &str| -> Vec<Option<f64>> {
+        rounds
+            .iter()
+            .map(|r| {
+                r.buildings
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .and_then(|(_, b)| b.coverage)
+            })
+            .collect()
+    };
+    let body = html! {
+        h1 { (title) }
+        p.meta { "共 " span data-figure="rounds" { (rounds.len()) } " 轮："
+            (rounds.iter().map(|r| r.round).collect::<Vec<_>>().join("、")) }
+        p data-figure="persistent" { "连续 " (streak) " 轮及以上应检未检：" (persistent) " 人（见 persistent_missing.xlsx）。" }
+        section {
+            h2 { "各轮总体" }
+            table {
+                tr { th.name { "轮次" } th { "应检" } th { "已采" } th { "覆盖率" } th { "阳性混管" } th { "确诊阳性" } }
+                @for (r, (e, s, p, c)) in rounds.iter().zip(&totals) {
+                    tr data-round=(r.round) {
+                        td.name { (r.round) }
+                        td { (count(*e, "人")) }
+                        td { (count(*s, "人")) }
+                        td { (percent((*e > 0).then(|| *s as f64 / *e as f64))) }
+                        td { (count(*p, "管")) }
+                        td { (count(*c, "人")) }
+                    }
+                }
+            }
+            (bars(&rounds.iter().zip(&totals).map(|(r, t)| (r.round.to_string(), t.2 as f64, count(t.2, "管"))).collect::<Vec<_>>(),
+                totals.iter().map(|t| t.2).max().unwrap_or(0) as f64, None))
+        }
+        section {
+            h2 { "各楼栋覆盖率走势" }
+            @if cut { p.note { "楼栋较多，列出最近一轮覆盖率最低的 " (WORST_SHOWN) " 栋。" } }
+            (small_multiples(&names, &series, rounds.len()))
+        }
+    };
+    page(&title, body)
+}
+
+/// A small line chart of coverage across rounds for each building.
+fn small_multiples(
+    names: &[&str],
+    series: &dyn Fn(&str) -> Vec<Option<f64>>,
+    rounds: usize,
+) -> Markup {
+    let (w, h, per_row) = (112.0, 46.0, 5usize);
+    let rows = names.len().div_ceil(per_row);
+    html! {
+        svg width=(w * per_row as f64 + 10.0) height=(rows as f64 * (h + 16.0) + 4.0) role="img" {
+            @for (i, name) in names.iter().enumerate() {
+                @let (x0, y0) = ((i % per_row) as f64 * w, (i / per_row) as f64 * (h + 16.0));
+                @let points = series(name);
+                text x=(x0 + 2.0) y=(y0 + 9.0) { (name) " " (percent(points.last().copied().flatten())) }
+                rect x=(x0 + 2.0) y=(y0 + 12.0) width=(w - 10.0) height=(h - 6.0) fill="none" stroke="#999" stroke-width="0.4" {}
+                polyline fill="none" stroke="#000" stroke-width="1"
+                    points=(points.iter().enumerate().filter_map(|(k, c)| c.map(|c| {
+                        let x = x0 + 4.0 + if rounds > 1 { k as f64 * (w - 14.0) / (rounds - 1) as f64 } else { 0.0 };
+                        let frac = (c.clamp(0.9, 1.0) - 0.9) / 0.1;
+                        let y = y0 + 14.0 + (h - 10.0) * (1.0 - frac);
+                        format!("{x:.1},{y:.1}")
+                    })).collect::<Vec<_>>().join(" ")) {}
+            }
+        }
+        p.note { "纵轴 90%–100%；每格一栋楼，自左至右为各轮。" }
+    }
+}
+
+/// The whole page around `body`.
+fn page(title: &str, body: Markup) -> String {
+    let hash = base64_sha256(STYLE);
+    let csp = format!("default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; base-uri 'none'; form-action 'none'");
+    html! {
+        (DOCTYPE)
+        html lang="zh-CN" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content=(csp);
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                (patterns())
+                (body)
+            }
+        }
+    }
+    .into_string()
+}
+
+/// The SHA-256 of `text`, base64, as a Content-Security-Policy hash names it.
+fn base64_sha256(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let digest = Sha256::digest(text.as_bytes());
+    let mut out = String::new();
+    for chunk in digest.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
+        for k in 0..4 {
+            if k <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * k) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_style_hash_is_base64_of_sha256() {
+        // echo -n "abc" | openssl dgst -sha256 -binary | base64
+        assert_eq!(
+            base64_sha256("abc"),
+            "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0="
+        );
+    }
+}

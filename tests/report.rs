@@ -1,0 +1,393 @@
+//! `report.html` as a person sees it. Without a browser: every figure on the page is the
+//! tables' figure, the page is the same bytes for the same inputs, it holds no script
+//! and loads nothing, a city of 10,000 buildings stays under 1 MB, and names are masked
+//! as the lists mask them. In a real browser (Debian's chromium, headless, installed by
+//! `.ci/run`): the page loads with no blocked request and no console message, prints to
+//! a PDF whose text (pdftotext, Debian's poppler-utils) holds the Chinese headings and
+//! the totals, and is not blank on screen.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Every `data-figure` of a page, by name, with the text it shows.
+fn figures(page: &str) -> BTreeMap<String, String> {
+    let mut found = BTreeMap::new();
+    for piece in page.split("data-figure=\"").skip(1) {
+        let name = piece[..piece.find('"').unwrap()].to_string();
+        let body = &piece[piece.find('>').unwrap() + 1..];
+        let text = body[..body.find('<').unwrap()].to_string();
+        found.insert(name, text);
+    }
+    found
+}
+
+/// The leading number of a figure's text: `29693 人` → 29693.
+fn number(text: &str) -> f64 {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|s| !s.is_empty())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn demo(dir: &Workdir, extra: &[&str]) {
+    let mut args = vec!["demo", "--out", "demo"];
+    args.extend_from_slice(extra);
+    dir.run(&args, 0);
+}
+
+#[test]
+fn every_figure_is_the_tables_figure() {
+    let dir = Workdir::new();
+    demo(&dir, &[]);
+    let page = fs::read_to_string(dir.join("demo/report.html")).unwrap();
+    let shown = figures(&page);
+    // The report is of the latest round: the last rows of buildings.parquet.
+    let buildings = dir.parquet("demo/buildings.parquet");
+    let round = cell(
+        buildings
+            .column("round")
+            .unwrap()
+            .get(buildings.height() - 1)
+            .unwrap(),
+    );
+    let rows: Vec<usize> = (0..buildings.height())
+        .filter(|&i| cell(buildings.column("round").unwrap().get(i).unwrap()) == round)
+        .collect();
+    let sum = |c: &str| -> f64 {
+        rows.iter()
+            .map(|&i| {
+                cell(buildings.column(c).unwrap().get(i).unwrap())
+                    .parse::<f64>()
+                    .unwrap()
+            })
+            .sum()
+    };
+    for figure in [
+        "expected",
+        "sampled",
+        "missing",
+        "to_retest",
+        "confirmed_positive",
+        "cleared",
+        "open_retests",
+        "overdue_retests",
+    ] {
+        assert_eq!(number(&shown[figure]), sum(figure), "{figure}");
+    }
+    let coverage = sum("sampled") / sum("expected") * 100.0;
+    assert_eq!(shown["coverage"], format!("{coverage:.1}%"));
+    let tubes = dir.parquet("demo/tubes.parquet");
+    let classes: Vec<String> = (0..tubes.height())
+        .filter(|&i| cell(tubes.column("round").unwrap().get(i).unwrap()) == round)
+        .map(|i| cell(tubes.column("tube_class").unwrap().get(i).unwrap()))
+        .collect();
+    assert_eq!(number(&shown["tubes"]), classes.len() as f64);
+    for class in ["positive", "suspect", "invalid", "pending", "negative"] {
+        let n = classes.iter().filter(|c| *c == class).count();
+        assert_eq!(
+            number(&shown[&format!("{class}_tubes")]),
+            n as f64,
+            "{class}"
+        );
+    }
+    let m = manifest(&dir.join("demo"));
+    assert_eq!(
+        shown["as_of"],
+        m["rules"]["as_of"].as_str().unwrap()[..19].replace('T', " ")
+    );
+    // No script, nothing loaded: the policy forbids it and nothing asks.
+    assert!(page.contains("default-src 'none'"));
+    for banned in [
+        "<script",
+        "src=",
+        "href=",
+        "@import",
+        "url(http",
+        "@font-face",
+    ] {
+        assert!(!page.contains(banned), "the page holds {banned}");
+    }
+    // The history's page counts its rounds and the people missing round after round.
+    let trend = fs::read_to_string(dir.join("demo/history-out/report.html")).unwrap();
+    let shown = figures(&trend);
+    assert_eq!(shown["rounds"], "3");
+    let persistent = dir
+        .parquet("demo/history-out/persistent_missing.parquet")
+        .height();
+    assert!(trend.contains(&format!("{persistent} 人")), "{persistent}");
+}
+
+#[test]
+fn the_same_inputs_give_the_same_page() {
+    let (a, b) = (Workdir::new(), Workdir::new());
+    demo(&a, &[]);
+    demo(&b, &[]);
+    for page in ["demo/report.html", "demo/history-out/report.html"] {
+        assert_eq!(
+            fs::read(a.join(page)).unwrap(),
+            fs::read(b.join(page)).unwrap(),
+            "{page}"
+        );
+    }
+}
+
+#[test]
+fn a_city_page_shows_the_worst_buildings_and_stays_small() {
+    let dir = Workdir::new();
+    dir.run(
+        &[
+            "generate",
+            "--out",
+            "in",
+            "--people",
+            "300000",
+            "--buildings",
+            "10000",
+            "--seed",
+            "4",
+        ],
+        0,
+    );
+    dir.run(
+        &[
+            "run",
+            "--roster",
+            "in/roster.csv",
+            "--samples",
+            "in/samples.csv",
+            "--results",
+            "in/results.csv",
+            "--out",
+            "out",
+            "--quiet",
+        ],
+        0,
+    );
+    let page = fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(page.len() < 1 << 20, "{} bytes", page.len());
+    assert!(
+        page.contains("覆盖率最低的 30 栋"),
+        "the 30 worst are shown"
+    );
+    assert!(
+        page.contains("全部 10000 栋楼的采样覆盖率分布"),
+        "and the distribution of all"
+    );
+    let bars = page.matches("<text x=\"0\"").count();
+    assert!(bars < 200, "{bars} labelled bars");
+}
+
+#[test]
+fn people_are_named_as_the_lists_name_them() {
+    let dir = Workdir::new();
+    dir.write(
+        "roster.csv",
+        "person_id,name,building\nS1,张小三,公寓1\nS2,李小四,公寓1\n",
+    );
+    dir.write(
+        "samples.csv",
+        "tube_id,person_id,sampled_at\nT1,S1,2022-04-10 08:00\nT2,S2,2022-04-10 08:00\n",
+    );
+    dir.write(
+        "results.csv",
+        "tube_id,ct_orf1ab,ct_n,tested_at\nT1,30,31,2022-04-10 12:00\nT2,,,2022-04-10 12:00\n",
+    );
+    dir.write("retests.csv", "tube_id,person_id,lab_call,sampled_at,tested_at\nR1,S1,阳性,2022-04-10 13:00,2022-04-10 16:00\n");
+    dir.run_round(&["--retests", "retests.csv", "--mask"], 0);
+    let page = fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(page.contains("张*三"), "the confirmed case, masked");
+    assert!(!page.contains("张小三") && !page.contains("李小四"));
+    assert!(!page.contains("零报告：本轮无阳性"), "not a zero report");
+}
+
+/// The browser, or a clear failure: `.ci/run` installs it.
+fn tool(name: &str, package: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/local/bin", "/bin"] {
+        let path = Path::new(dir).join(name);
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!("this test needs `{name}` (Debian package {package}); .ci/run installs it with apt-get");
+}
+
+/// Runs headless chromium on `page` with `what` (a screenshot or a PDF) and returns
+/// its console messages: every blocked load and every script error is one.
+fn chromium(page: &Path, what: &str, profile: &Path) -> Vec<String> {
+    let out = Command::new(tool("chromium", "chromium"))
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--no-pdf-header-footer",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1240,1754",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(what)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(String::from)
+        .collect()
+}
+
+/// The share of pixels of a PNG that are not white (8-bit RGB or RGBA, not
+/// interlaced, as chromium writes its screenshots).
+fn ink(png: &[u8]) -> f64 {
+    use std::io::Read;
+    let mut at = 8;
+    let (mut width, mut height, mut channels) = (0usize, 0usize, 0usize);
+    let mut data = Vec::new();
+    while at + 8 <= png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let kind = &png[at + 4..at + 8];
+        let body = &png[at + 8..at + 8 + len];
+        match kind {
+            b"IHDR" => {
+                width = u32::from_be_bytes(body[0..4].try_into().unwrap()) as usize;
+                height = u32::from_be_bytes(body[4..8].try_into().unwrap()) as usize;
+                assert_eq!(body[8], 8, "8-bit");
+                channels = match body[9] {
+                    2 => 3,
+                    6 => 4,
+                    other => panic!("colour type {other}"),
+                };
+            }
+            b"IDAT" => data.extend_from_slice(body),
+            _ => {}
+        }
+        at += 12 + len;
+    }
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&data[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let stride = width * channels;
+    let mut prev = vec![0u8; stride];
+    let mut line = vec![0u8; stride];
+    let mut inked = 0usize;
+    for y in 0..height {
+        let row = &raw[y * (stride + 1)..(y + 1) * (stride + 1)];
+        for x in 0..stride {
+            let a = if x >= channels { line[x - channels] } else { 0 };
+            let (b, c) = (prev[x], if x >= channels { prev[x - channels] } else { 0 });
+            let predictor = match row[0] {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => ((a as u16 + b as u16) / 2) as u8,
+                _ => {
+                    let p = a as i16 + b as i16 - c as i16;
+                    let (pa, pb, pc) = (
+                        (p - a as i16).abs(),
+                        (p - b as i16).abs(),
+                        (p - c as i16).abs(),
+                    );
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
+                }
+            };
+            line[x] = row[1 + x].wrapping_add(predictor);
+        }
+        inked += line
+            .chunks(channels)
+            .filter(|px| px[..3].iter().any(|&v| v < 200))
+            .count();
+        std::mem::swap(&mut prev, &mut line);
+    }
+    inked as f64 / (width * height) as f64
+}
+
+#[test]
+fn the_report_renders_in_a_real_browser() {
+    let pdftotext = tool("pdftotext", "poppler-utils");
+    let dir = Workdir::new();
+    demo(&dir, &[]);
+    let page = dir.join("demo/report.html");
+    let profile = dir.join("profile");
+    let png = dir.join("report.png");
+    let console = chromium(&page, &format!("--screenshot={}", png.display()), &profile);
+    assert!(console.is_empty(), "the page logged: {console:?}");
+    let ink = ink(&fs::read(&png).unwrap());
+    assert!(ink > 0.02, "the screenshot is blank: {ink}");
+    let pdf = dir.join("report.pdf");
+    let console = chromium(
+        &page,
+        &format!("--print-to-pdf={}", pdf.display()),
+        &profile,
+    );
+    assert!(console.is_empty(), "the page logged: {console:?}");
+    let text = Command::new(pdftotext).arg(&pdf).arg("-").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    let shown = figures(&fs::read_to_string(&page).unwrap());
+    for heading in [
+        "混采核酸检测日报",
+        "总体情况",
+        "各楼栋采样覆盖率",
+        "复核闭环",
+        "异常与退回行",
+    ] {
+        assert!(text.contains(heading), "the PDF lacks {heading}");
+    }
+    for figure in ["expected", "sampled", "missing", "to_retest"] {
+        assert!(
+            text.contains(&shown[figure]),
+            "the PDF lacks {figure} {}",
+            shown[figure]
+        );
+    }
+    // The history's page too.
+    let trend = dir.join("demo/history-out/report.html");
+    let console = chromium(
+        &trend,
+        &format!("--screenshot={}", dir.join("trend.png").display()),
+        &profile,
+    );
+    assert!(console.is_empty(), "the history page logged: {console:?}");
+    // The detector can fail: a page with the same policy that loads an image and runs
+    // a script logs both as blocked.
+    let bad = dir.write(
+        "bad.html",
+        "<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'\"></head><body><img src=\"http://example.invalid/x.png\"><script>1</script></body></html>",
+    );
+    let console = chromium(
+        &bad,
+        &format!("--screenshot={}", dir.join("bad.png").display()),
+        &profile,
+    );
+    assert!(
+        console
+            .iter()
+            .filter(|l| l.contains("Content Security Policy"))
+            .count()
+            >= 2,
+        "{console:?}"
+    );
+}
