@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod assign;
 pub mod classify;
 pub mod closure;
 pub mod cmd;
@@ -16,6 +17,7 @@ pub mod ingest;
 pub mod normalize;
 pub mod order;
 pub mod pipeline;
+pub mod plan;
 pub mod privacy;
 pub mod progress;
 pub mod reconcile;

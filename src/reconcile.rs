@@ -41,6 +41,8 @@ pub enum AnomalyKind {
     RetestUnlisted,
     /// A positive pool whose people were all cleared by their retests.
     PoolAllNegative,
+    /// A person of a priority group (isolated, or a roster group) sampled into a pool.
+    PriorityPooled,
 }
 
 impl AnomalyKind {
@@ -59,6 +61,7 @@ impl AnomalyKind {
             AnomalyKind::MixedBuildings => "mixed_buildings",
             AnomalyKind::RetestUnlisted => "retest_unlisted",
             AnomalyKind::PoolAllNegative => "pool_all_negative",
+            AnomalyKind::PriorityPooled => "priority_pooled",
         }
     }
 }
@@ -586,6 +589,24 @@ fn tube_anomalies(
     let line_of = |m: &Member| u64::from(samples[m.sample as usize].line);
     for tube in &rec.tubes {
         let size = tube.size as usize;
+        if size >= 2 {
+            for m in rec.members_of(tube) {
+                if m.person < rec.roster_len && roster.priority[m.person as usize] {
+                    anomalies.push(Anomaly {
+                        round: tube.round,
+                        kind: AnomalyKind::PriorityPooled,
+                        tube_id: Some(rec.tube_id(tube).into()),
+                        person_id: Some(rec.person_id(roster, m.person).into()),
+                        file: InputKind::Samples,
+                        line: Some(line_of(m)),
+                        detail: format!(
+                            "the roster (line {}) puts the person in a priority group (isolated, or a group of 重点人群); call them back for a single-tube swab",
+                            roster.line[m.person as usize]
+                        ),
+                    });
+                }
+            }
+        }
         if size > pool_size {
             anomalies.push(Anomaly {
                 round: tube.round,

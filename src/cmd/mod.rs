@@ -1,8 +1,10 @@
 //! The command line: one module per subcommand, each a small layer over the library.
 
+pub mod assign;
 pub mod demo;
 pub mod generate;
 pub mod history;
+pub mod plan;
 pub mod run;
 
 use crate::error::{Error, Result};
@@ -25,6 +27,10 @@ pub enum Command {
     Run(run::RunArgs),
     /// Follow every person across the rounds of a history folder.
     History(history::HistoryArgs),
+    /// Choose the next round's pool size from the group-testing science.
+    Plan(plan::PlanArgs),
+    /// Write the next round's sampling plan from the roster: tubes by building and room.
+    Assign(assign::AssignArgs),
     /// Generate a campus like the seed's (28 buildings, about 30,000 people) and run it end to end.
     Demo(demo::DemoArgs),
     /// Write a synthetic round (roster, samples, results, truth) from a seed.
@@ -36,6 +42,8 @@ pub fn main(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::History(args) => history::run(args),
+        Command::Plan(args) => plan::run(args),
+        Command::Assign(args) => assign::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Generate(args) => generate::run(args),
     }

@@ -529,3 +529,71 @@ pub fn person_outcome_columns<'r>() -> Vec<Column<PersonRow<'r>>> {
         }),
     ]
 }
+
+/// One row of the sampling plan: a person's tube.
+pub struct PlanRow<'a> {
+    /// Building.
+    pub building: &'a str,
+    /// The tube's number within the building.
+    pub tube: i64,
+    /// `pool` or `single`.
+    pub kind: &'static str,
+    /// The person's place in the tube.
+    pub position: i64,
+    /// The person (a pseudonym with `--pseudonymize`).
+    pub person_id: Cow<'a, str>,
+    /// The name (masked with `--mask`).
+    pub name: Option<Cow<'a, str>>,
+    /// Room.
+    pub room: Option<&'a str>,
+    /// `on_campus` or `isolated`.
+    pub status: &'static str,
+    /// Whether the person belongs to a priority group.
+    pub priority: bool,
+}
+
+impl PlanRow<'_> {
+    /// The row's building, for the workbook's sheet per building.
+    pub fn building_of(&self) -> Option<&str> {
+        Some(self.building)
+    }
+}
+
+/// The columns of `plan.parquet`, `plan.csv` and `plan.xlsx`: the last, empty, is where
+/// the collector sticks the tube's barcode label.
+pub fn plan_columns<'r>() -> Vec<Column<PlanRow<'r>>> {
+    use Kind::*;
+    type R<'r> = PlanRow<'r>;
+    vec![
+        column("building", "楼栋", 10.0, Text, |r: &R| {
+            Value::Text(Some(r.building))
+        }),
+        column("tube", "管号", 6.0, Int, |r: &R| Value::Int(Some(r.tube))),
+        column("kind", "方式", 8.0, Code, |r: &R| {
+            Value::Code(Some(r.kind))
+        }),
+        column("position", "管内序号", 8.0, Int, |r: &R| {
+            Value::Int(Some(r.position))
+        }),
+        column("person_id", "学号/工号", 14.0, Text, |r: &R| {
+            Value::Text(Some(&r.person_id))
+        }),
+        column("name", "姓名", 10.0, Text, |r: &R| {
+            Value::Text(r.name.as_deref())
+        }),
+        column("room", "宿舍号", 8.0, Text, |r: &R| Value::Text(r.room)),
+        column("status", "状态", 8.0, Code, |r: &R| {
+            Value::Code(Some(r.status))
+        }),
+        column("priority", "重点人群", 8.0, Bool, |r: &R| {
+            Value::Bool(Some(r.priority))
+        }),
+        column(
+            "barcode",
+            "试管条码（贴标处）",
+            26.0,
+            Text,
+            |_: &R| Value::Text(None),
+        ),
+    ]
+}

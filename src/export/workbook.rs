@@ -51,6 +51,8 @@ pub fn label(code: &str) -> &str {
         "confirmed" => "确诊阳性",
         "inconclusive" => "需再采",
         "overdue" => "超时",
+        "pool" => "混采",
+        "single" => "单采",
         other => other,
     }
 }

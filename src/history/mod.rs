@@ -416,6 +416,48 @@ pub fn run(opts: &HistoryOptions) -> Result<HistorySummary> {
     })
 }
 
+/// The prevalence of the latest round of the history in `dir`, from its pools (tubes of
+/// two or more): the estimate and its 95% interval (see
+/// [`crate::plan::prevalence_from_pools`]).
+pub fn latest_prevalence(dir: &std::path::Path) -> Result<(f64, f64, f64)> {
+    let rounds = read::rounds(dir, None)?;
+    let Some(round) = rounds.last() else {
+        return Err(Error::Usage(format!(
+            "{}: the history holds no round",
+            dir.display()
+        )));
+    };
+    let tubes = round.table("tubes.parquet", &["tube_size", "tube_class"])?;
+    let size = tubes
+        .column("tube_size")
+        .and_then(|c| c.i64().cloned())
+        .map_err(|e| Error::Internal(format!("tubes: {e}")))?;
+    let class = tubes
+        .column("tube_class")
+        .and_then(|c| c.str().cloned())
+        .map_err(|e| Error::Internal(format!("tubes: {e}")))?;
+    let (mut pools, mut positive, mut people) = (0u64, 0u64, 0u64);
+    for (s, c) in size.iter().zip(class.iter()) {
+        let s = s.unwrap_or(0);
+        if s >= 2 {
+            pools += 1;
+            people += s as u64;
+            positive += u64::from(c == Some("positive"));
+        }
+    }
+    if pools == 0 {
+        return Err(Error::Usage(format!(
+            "round {:?} of the history has no pool to estimate the prevalence from; give --prevalence P",
+            round.label
+        )));
+    }
+    Ok(crate::plan::prevalence_from_pools(
+        positive,
+        pools,
+        people as f64 / pools as f64,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

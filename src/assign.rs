@@ -1,0 +1,98 @@
+//! `poolscreen assign`: the sampling plan of a round, from the roster. A tube holds
+//! people of one building only; each building uses ⌈n/K⌉ pooled tubes for its `n`
+//! people to pool; people fill the tubes in room order (rooms in natural order, people
+//! by person_id within a room), so roommates share a tube and a room of at most K
+//! people is split over at most two tubes; people of a priority group (status
+//! `isolated`, or a roster `group`) get a tube of their own, after the pools; people on
+//! leave are left out. The same roster in any row order gives the same plan. No I/O
+//! here.
+
+use crate::ingest::roster::Roster;
+use crate::order::natural_cmp;
+use crate::record::{Status, NONE};
+use rayon::prelude::*;
+
+/// One person's place in the plan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    /// The roster person.
+    pub person: u32,
+    /// The tube's number within its building, from 1: pools first, then singles.
+    pub tube: u32,
+    /// The person's place in the tube, from 1.
+    pub position: u32,
+    /// Whether the tube is a single tube (a priority person's).
+    pub single: bool,
+}
+
+/// The ranks of `names` in natural order.
+fn ranks(names: &[Box<str>]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..names.len() as u32).collect();
+    order.par_sort_by(|&a, &b| natural_cmp(&names[a as usize], &names[b as usize]));
+    let mut rank = vec![0; names.len()];
+    for (i, &n) in order.iter().enumerate() {
+        rank[n as usize] = i as u32;
+    }
+    rank
+}
+
+/// The plan for pools of at most `k`, sorted by building (natural order), tube and
+/// position.
+pub fn assign(roster: &Roster, k: usize) -> Vec<Slot> {
+    let k = k.max(1);
+    let (building_rank, room_rank) = (ranks(&roster.buildings), ranks(&roster.rooms));
+    let key = |p: u32| {
+        let room = roster.room[p as usize];
+        (
+            building_rank[roster.building[p as usize] as usize],
+            roster.priority[p as usize],
+            if room == NONE {
+                u32::MAX
+            } else {
+                room_rank[room as usize]
+            },
+        )
+    };
+    let mut people: Vec<u32> = (0..roster.len() as u32)
+        .filter(|&p| roster.status[p as usize] != Status::OnLeave)
+        .collect();
+    // Within a building: the people to pool (in room order), then the priority people.
+    people.par_sort_unstable_by(|&a, &b| {
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| roster.id(a).cmp(roster.id(b)))
+    });
+    let mut slots = Vec::with_capacity(people.len());
+    let mut start = 0;
+    while start < people.len() {
+        let b = roster.building[people[start] as usize];
+        let mut end = start;
+        while end < people.len() && roster.building[people[end] as usize] == b {
+            end += 1;
+        }
+        let building = &people[start..end];
+        let pooled = building
+            .iter()
+            .take_while(|&&p| !roster.priority[p as usize])
+            .count();
+        for (i, &person) in building[..pooled].iter().enumerate() {
+            slots.push(Slot {
+                person,
+                tube: (i / k) as u32 + 1,
+                position: (i % k) as u32 + 1,
+                single: false,
+            });
+        }
+        let tubes = pooled.div_ceil(k) as u32;
+        for (i, &person) in building[pooled..].iter().enumerate() {
+            slots.push(Slot {
+                person,
+                tube: tubes + i as u32 + 1,
+                position: 1,
+                single: true,
+            });
+        }
+        start = end;
+    }
+    slots
+}

@@ -1,0 +1,130 @@
+//! `poolscreen assign`.
+
+use crate::assign;
+use crate::error::{Error, Result};
+use crate::export::rows::{plan_columns, PlanRow};
+use crate::export::staging::Staging;
+use crate::export::{csv, parquet, workbook};
+use crate::pipeline;
+use crate::privacy::Privacy;
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Write the sampling plan of a round from the roster: a tube holds one building's
+/// people; each building uses ⌈n/K⌉ pooled tubes, filled in room order so that
+/// roommates share a tube and a room is split over at most two tubes; people of a
+/// priority group (status isolated, or a group column: key_area 重点地区, close_contact
+/// 密接, fever 发热) get a tube of their own; people on leave are left out. Writes
+/// plan.csv, plan.parquet and plan.xlsx (a sheet per building, a column for the tube's
+/// barcode label) into --out.
+#[derive(Debug, Args)]
+pub struct AssignArgs {
+    /// The roster (花名册).
+    #[arg(long, value_name = "FILE")]
+    pub roster: PathBuf,
+    /// The most people a pooled tube holds (10 for 10合1, 20 for 20合1).
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub pool_size: u32,
+    /// The folder for the plan; created if needed.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The sheet to read in an Excel roster [default: the first].
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+    /// Mask names in the plan (张*三).
+    #[arg(long)]
+    pub mask: bool,
+    /// Replace person_id by HMAC-SHA256 under the key in KEYFILE.
+    #[arg(long, value_name = "KEYFILE")]
+    pub pseudonymize: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The plan's files, the manifest last.
+pub const PLAN_FILES: [&str; 3] = ["plan.parquet", "plan.csv", "plan.xlsx"];
+
+/// Runs `poolscreen assign`.
+pub fn run(args: AssignArgs) -> Result<i32> {
+    let privacy = Privacy::new(args.mask, args.pseudonymize.as_deref())?;
+    pipeline::check_inputs(
+        &[(crate::record::InputKind::Roster, &args.roster)],
+        &args.out,
+    )?;
+    let k = args.pool_size as usize;
+    let (tubes, people) = super::with_threads(None, || {
+        let (roster, _, _) = pipeline::load_roster(&args.roster, args.sheet.as_deref())?;
+        let slots = assign::assign(&roster, k);
+        if slots.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: the roster has nobody to sample (everyone is on leave, or nobody was accepted)",
+                args.roster.display()
+            )));
+        }
+        let people: Vec<u32> = slots.iter().map(|s| s.person).collect();
+        let mut sorted = people.clone();
+        sorted.sort_unstable();
+        let names: rustc_hash::FxHashMap<u32, crate::record::Details> = sorted
+            .iter()
+            .copied()
+            .zip(roster.details(&sorted)?)
+            .collect();
+        let rows: Vec<PlanRow> = slots
+            .iter()
+            .map(|s| {
+                let p = s.person;
+                PlanRow {
+                    building: roster.building_name(p),
+                    tube: i64::from(s.tube),
+                    kind: if s.single { "single" } else { "pool" },
+                    position: i64::from(s.position),
+                    person_id: privacy.person_id(roster.id(p)),
+                    name: names.get(&p).map(|d| privacy.name(&d.name)),
+                    room: roster.room_name(p),
+                    status: roster.status[p as usize].as_str(),
+                    priority: roster.priority[p as usize],
+                }
+            })
+            .collect();
+        let columns = plan_columns();
+        let staging = Staging::new(&args.out, &PLAN_FILES)?;
+        // The workbook is the slowest: it is written beside the other two.
+        let (book, others) = rayon::join(
+            || {
+                let book = workbook::write_list(
+                    &columns,
+                    &rows,
+                    Some(PlanRow::building_of),
+                    staging.folder(),
+                )?;
+                staging.write("plan.xlsx", |out| {
+                    out.write_all(&book)
+                        .map_err(|e| Error::io(&staging.target("plan.xlsx"), e))
+                })
+            },
+            || -> Result<()> {
+                staging.write("plan.parquet", |out| {
+                    parquet::write(out, parquet::list_frame(&columns, &rows)?)
+                })?;
+                staging.write("plan.csv", |out| csv::write_list(out, &columns, &rows))
+            },
+        );
+        book?;
+        others?;
+        staging.commit()?;
+        let tubes: std::collections::BTreeSet<(u32, u32)> = slots
+            .iter()
+            .map(|s| (roster.building[s.person as usize], s.tube))
+            .collect();
+        Ok((tubes.len(), people.len()))
+    })?;
+    if !args.quiet {
+        eprintln!(
+            "poolscreen: {people} people in {tubes} tubes ({k} a pooled tube at most); plan in {}",
+            args.out.display()
+        );
+    }
+    Ok(0)
+}

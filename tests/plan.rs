@@ -1,0 +1,381 @@
+//! Planning pools. `plan`'s hierarchical and array figures, for which no published table
+//! is at hand, are checked against a seeded Monte Carlo simulation of the algorithms
+//! themselves, within four standard errors; Dorfman's check values of the contract are
+//! unit tests of `poolscreen::plan`. `assign`'s plan keeps its promises on rosters of
+//! any shape and row order. Out-of-range arguments are usage errors naming the range.
+
+mod common;
+
+use common::*;
+use poolscreen::assign::{assign, Slot};
+use poolscreen::plan::{self, Accuracy, Operating};
+use proptest::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A small seeded generator (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn chance(&mut self, p: f64) -> bool {
+        ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+}
+
+/// One test of a group holding `positives` infected people.
+fn test(rng: &mut Rng, positives: usize, a: Accuracy) -> bool {
+    if positives > 0 {
+        rng.chance(a.se)
+    } else {
+        !rng.chance(a.sp)
+    }
+}
+
+/// Tests, infected found, infected, clear found, clear, over `groups` groups.
+#[derive(Default)]
+struct Tally {
+    tests: f64,
+    people: f64,
+    true_pos: f64,
+    infected: f64,
+    true_neg: f64,
+    clear: f64,
+}
+
+impl Tally {
+    fn person(&mut self, infected: bool, found: bool) {
+        self.people += 1.0;
+        if infected {
+            self.infected += 1.0;
+            self.true_pos += f64::from(u8::from(found));
+        } else {
+            self.clear += 1.0;
+            self.true_neg += f64::from(u8::from(!found));
+        }
+    }
+
+    /// Checks `o` against the simulation within four standard errors.
+    fn check(&self, o: &Operating, what: &str, per_group: f64) {
+        let groups = self.people / per_group;
+        let tests = self.tests / self.people;
+        // The tests of a group are at most per_group + 2 × its root: a bound of the
+        // standard deviation of tests per person.
+        let sd_tests = (per_group + 2.0 * per_group.sqrt()) / per_group / groups.sqrt();
+        assert!(
+            (tests - o.tests_per_person).abs() < 4.0 * sd_tests,
+            "{what}: tests per person {tests} simulated, {} computed",
+            o.tests_per_person
+        );
+        let se = self.true_pos / self.infected;
+        let se_sd = (o.sensitivity * (1.0 - o.sensitivity) / self.infected)
+            .sqrt()
+            .max(1e-4);
+        assert!(
+            (se - o.sensitivity).abs() < 4.0 * se_sd,
+            "{what}: sensitivity {se} simulated, {} computed",
+            o.sensitivity
+        );
+        let sp = self.true_neg / self.clear;
+        let sp_sd = (o.specificity * (1.0 - o.specificity) / self.clear)
+            .sqrt()
+            .max(1e-5);
+        assert!(
+            (sp - o.specificity).abs() < 4.0 * sp_sd,
+            "{what}: specificity {sp} simulated, {} computed",
+            o.specificity
+        );
+    }
+}
+
+fn simulate_hierarchical(
+    p: f64,
+    k: usize,
+    m: usize,
+    a: Accuracy,
+    groups: usize,
+    seed: u64,
+) -> Tally {
+    let mut rng = Rng(seed);
+    let mut t = Tally::default();
+    let subs = plan::sub_pool_sizes(k, m);
+    for _ in 0..groups {
+        let people: Vec<bool> = (0..k).map(|_| rng.chance(p)).collect();
+        let total = people.iter().filter(|&&x| x).count();
+        t.tests += 1.0;
+        let pool = test(&mut rng, total, a);
+        let mut at = 0;
+        for &s in &subs {
+            let sub = &people[at..at + s];
+            at += s;
+            let found_sub = if pool {
+                t.tests += 1.0;
+                test(&mut rng, sub.iter().filter(|&&x| x).count(), a)
+            } else {
+                false
+            };
+            for &infected in sub {
+                let found = if s == 1 {
+                    found_sub
+                } else if found_sub {
+                    t.tests += 1.0;
+                    test(&mut rng, usize::from(infected), a)
+                } else {
+                    false
+                };
+                t.person(infected, found);
+            }
+        }
+    }
+    t
+}
+
+fn simulate_array(p: f64, k: usize, a: Accuracy, grids: usize, seed: u64) -> Tally {
+    let mut rng = Rng(seed);
+    let mut t = Tally::default();
+    for _ in 0..grids {
+        let grid: Vec<Vec<bool>> = (0..k)
+            .map(|_| (0..k).map(|_| rng.chance(p)).collect())
+            .collect();
+        let rows: Vec<bool> = (0..k)
+            .map(|r| test(&mut rng, grid[r].iter().filter(|&&x| x).count(), a))
+            .collect();
+        let cols: Vec<bool> = (0..k)
+            .map(|c| test(&mut rng, (0..k).filter(|&r| grid[r][c]).count(), a))
+            .collect();
+        t.tests += 2.0 * k as f64;
+        for r in 0..k {
+            for c in 0..k {
+                let found = if rows[r] && cols[c] {
+                    t.tests += 1.0;
+                    test(&mut rng, usize::from(grid[r][c]), a)
+                } else {
+                    false
+                };
+                t.person(grid[r][c], found);
+            }
+        }
+    }
+    t
+}
+
+#[test]
+fn hierarchical_figures_agree_with_a_simulation() {
+    for (p, k, m, se, sp, seed) in [
+        (0.01, 10, 2, 0.99, 0.99, 1),
+        (0.05, 12, 3, 0.95, 0.98, 2),
+        (0.02, 7, 3, 0.9, 0.97, 3),
+    ] {
+        let a = Accuracy { se, sp };
+        let o = plan::hierarchical_with(p, k, m, a);
+        let sim = simulate_hierarchical(p, k, m, a, 400_000, seed);
+        sim.check(&o, &format!("hierarchical p={p} k={k} m={m}"), k as f64);
+    }
+}
+
+#[test]
+fn array_figures_agree_with_a_simulation() {
+    for (p, k, se, sp, seed) in [(0.01, 10, 0.99, 0.99, 4), (0.03, 6, 0.95, 0.98, 5)] {
+        let a = Accuracy { se, sp };
+        let o = plan::array(p, k, a);
+        let sim = simulate_array(p, k, a, 60_000, seed);
+        sim.check(&o, &format!("array p={p} k={k}"), (k * k) as f64);
+    }
+}
+
+#[test]
+fn the_simulation_can_tell_a_wrong_formula() {
+    // A Dorfman figure is not a hierarchical one: the check must fail on it.
+    let a = Accuracy { se: 0.99, sp: 0.99 };
+    let wrong = plan::dorfman(0.05, 12, a);
+    let sim = simulate_hierarchical(0.05, 12, 3, a, 200_000, 9);
+    let caught = std::panic::catch_unwind(|| sim.check(&wrong, "a wrong formula", 12.0));
+    assert!(caught.is_err(), "the check let a wrong formula pass");
+}
+
+#[test]
+fn arguments_out_of_range_are_usage_errors_naming_the_range() {
+    let dir = Workdir::new();
+    for (args, says) in [
+        (vec!["--prevalence", "0"], "strictly between 0 and 1"),
+        (vec!["--prevalence", "1"], "strictly between 0 and 1"),
+        (
+            vec!["--prevalence", "0.01", "--se", "0.5"],
+            "above 0.5 and at most 1",
+        ),
+        (
+            vec!["--prevalence", "0.01", "--sp", "1.2"],
+            "above 0.5 and at most 1",
+        ),
+        (
+            vec!["--prevalence", "0.01", "--sizes", "1..10"],
+            "at least 2",
+        ),
+    ] {
+        let mut all = vec!["plan", "--people", "1000"];
+        all.extend(args.iter().copied());
+        let out = dir.run(&all, 2);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    dir.write(
+        "roster.csv",
+        "person_id,name,building,status\nS1,张一,公寓1,离校\n",
+    );
+    let out = dir.run(
+        &["plan", "--roster", "roster.csv", "--prevalence", "0.01"],
+        2,
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody expected"));
+    let json = dir.run(
+        &[
+            "plan",
+            "--people",
+            "30000",
+            "--prevalence",
+            "0.01",
+            "--json",
+        ],
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["algorithms"][0]["algorithm"], "dorfman");
+    assert_eq!(v["algorithms"][0]["best_size"], 11);
+}
+
+/// A roster of `rooms` (building, room size, priority flags) as CSV, rows in `order`.
+fn roster_csv(people: &[(String, String, String, String, String)], order: &[usize]) -> String {
+    let mut text = String::from("person_id,name,building,room,status,group\n");
+    for &i in order {
+        let (id, building, room, status, group) = &people[i];
+        text.push_str(&format!("{id},某人,{building},{room},{status},{group}\n"));
+    }
+    text
+}
+
+fn plan_of(text: &str, k: usize) -> (Vec<Slot>, poolscreen::ingest::roster::Roster) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.csv");
+    std::fs::write(&path, text).unwrap();
+    let (roster, _, _) = poolscreen::pipeline::load_roster(&path, None).unwrap();
+    (assign(&roster, k), roster)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_plan_keeps_its_promises(
+        rooms in prop::collection::vec((0usize..4, 1usize..9, 0u8..12), 1..40),
+        k in 2usize..13,
+        seed in any::<u64>(),
+    ) {
+        // Rooms of at most k people (a bigger room cannot fit in two tubes).
+        let mut people = Vec::new();
+        for (r, &(b, size, flags)) in rooms.iter().enumerate() {
+            for j in 0..size.min(k) {
+                let flag = (flags as usize + j) % 12;
+                let status = match flag { 0 => "离校", 1 => "隔离", _ => "" };
+                let group = if flag == 2 { "密接" } else { "" };
+                people.push((format!("P{r:03}{j}"), format!("楼{b}"), format!("{}{:02}", b + 1, r), status.to_string(), group.to_string()));
+            }
+        }
+        let order: Vec<usize> = (0..people.len()).collect();
+        let mut shuffled = order.clone();
+        let mut state = seed | 1;
+        for i in (1..shuffled.len()).rev() {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+            shuffled.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let (slots, roster) = plan_of(&roster_csv(&people, &order), k);
+        let (again, other) = plan_of(&roster_csv(&people, &shuffled), k);
+        let ids = |s: &[Slot], r: &poolscreen::ingest::roster::Roster| -> Vec<(String, u32, u32)> {
+            s.iter().map(|x| (r.id(x.person).to_string(), x.tube, x.position)).collect()
+        };
+        prop_assert_eq!(ids(&slots, &roster), ids(&again, &other), "the row order changed the plan");
+
+        let expected: BTreeSet<String> = people.iter().filter(|p| p.3 != "离校").map(|p| p.0.clone()).collect();
+        let placed: Vec<String> = slots.iter().map(|s| roster.id(s.person).to_string()).collect();
+        prop_assert_eq!(placed.len(), expected.len(), "everyone expected once");
+        prop_assert_eq!(placed.iter().cloned().collect::<BTreeSet<_>>(), expected);
+
+        let mut tubes: BTreeMap<(u32, u32), Vec<&Slot>> = BTreeMap::new();
+        for s in &slots {
+            tubes.entry((roster.building[s.person as usize], s.tube)).or_default().push(s);
+        }
+        let mut rooms_in: BTreeMap<(u32, u32), BTreeSet<u32>> = BTreeMap::new();
+        for ((b, tube), members) in &tubes {
+            prop_assert!(members.len() <= k, "a tube over k");
+            if members.iter().any(|s| roster.priority[s.person as usize]) {
+                prop_assert_eq!(members.len(), 1, "a priority person shares a tube");
+            }
+            for s in members {
+                prop_assert_eq!(roster.building[s.person as usize], *b, "a tube of two buildings");
+                if !s.single {
+                    rooms_in.entry((*b, roster.room[s.person as usize])).or_default().insert(*tube);
+                }
+            }
+        }
+        for tubes_of_room in rooms_in.values() {
+            prop_assert!(tubes_of_room.len() <= 2, "a room's pooled people over two tubes");
+        }
+        // Pooled tubes per building: ⌈pooled / k⌉.
+        let mut pooled: BTreeMap<u32, usize> = BTreeMap::new();
+        for s in slots.iter().filter(|s| !s.single) {
+            *pooled.entry(roster.building[s.person as usize]).or_default() += 1;
+        }
+        for (b, n) in pooled {
+            let pool_tubes = tubes.iter().filter(|((bb, _), m)| *bb == b && !m[0].single).count();
+            prop_assert_eq!(pool_tubes, n.div_ceil(k), "building {}", b);
+        }
+    }
+}
+
+#[test]
+fn a_plan_for_collectors_to_print() {
+    let dir = Workdir::new();
+    dir.run(
+        &[
+            "generate",
+            "--out",
+            "in",
+            "--people",
+            "2000",
+            "--buildings",
+            "3",
+        ],
+        0,
+    );
+    dir.run(
+        &[
+            "assign",
+            "--roster",
+            "in/roster.csv",
+            "--pool-size",
+            "10",
+            "--out",
+            "plan",
+            "--mask",
+            "--quiet",
+        ],
+        0,
+    );
+    let frame = dir.parquet("plan/plan.parquet");
+    let names: Vec<String> = (0..frame.height())
+        .map(|i| cell(frame.column("name").unwrap().get(i).unwrap()))
+        .collect();
+    assert!(names.iter().all(|n| n.contains('*')), "names masked");
+    use calamine::Reader;
+    let book: calamine::Xlsx<_> = calamine::open_workbook(dir.join("plan/plan.xlsx")).unwrap();
+    assert_eq!(book.sheet_names(), ["全部", "公寓1", "公寓2", "公寓3"]);
+    let csv = read_spreadsheet_csv(&dir.join("plan/plan.csv"));
+    assert!(
+        csv.starts_with("building,tube,kind,position,person_id,name,room,status,priority,barcode")
+    );
+}
