@@ -38,6 +38,21 @@ pub struct GenerateOptions {
     /// How many of the first rounds have their retests in `retests.csv` (the later ones
     /// have no retest yet); all of them unless set lower.
     pub retest_rounds: usize,
+    /// The order of the sample rows.
+    pub order: Order,
+}
+
+/// The order of a generated samples file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Order {
+    /// Grouped by tube, buildings one after another: a friendly export.
+    Tube,
+    /// By sampling time, as a city platform exports: sites swab in parallel, a tube's
+    /// people one after another, so tubes of many buildings interleave.
+    #[default]
+    Time,
+    /// In no order at all.
+    Shuffled,
 }
 
 impl Default for GenerateOptions {
@@ -52,6 +67,7 @@ impl Default for GenerateOptions {
             seed: 1,
             dirty: false,
             retest_rounds: usize::MAX,
+            order: Order::Time,
         }
     }
 }
@@ -131,6 +147,7 @@ const DRAW_PHONE: u64 = 6;
 const DRAW_ROLE: u64 = 7;
 const DRAW_RETEST: u64 = 8;
 const DRAW_CHRONIC: u64 = 9;
+const DRAW_ORDER: u64 = 10;
 
 struct Campus {
     seed: u64,
@@ -305,6 +322,8 @@ fn sample_time(micros: i64, form: usize) -> String {
 struct Files {
     roster: String,
     samples: String,
+    /// The sample rows with their sort keys, when they are not written in tube order.
+    sample_rows: Vec<(i64, u64, String)>,
     results: String,
     truth: String,
     retests: String,
@@ -320,6 +339,7 @@ impl Files {
         Files {
             roster: String::new(),
             samples: String::new(),
+            sample_rows: Vec::new(),
             results: String::new(),
             truth: String::new(),
             retests: String::new(),
@@ -389,6 +409,16 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
     files
         .streaks
         .push_str("person_id,missed_streak,longest_streak\r\n");
+    if opts.order != Order::Tube {
+        let mut rows: Vec<&(i64, u64, String)> =
+            parts.iter().flat_map(|p| p.sample_rows.iter()).collect();
+        rows.par_sort_unstable_by_key(|r| (r.0, r.1));
+        let bytes: usize = rows.iter().map(|r| r.2.len()).sum();
+        files.samples.reserve(bytes);
+        for r in rows {
+            files.samples.push_str(&r.2);
+        }
+    }
     for p in &parts {
         files.roster.push_str(&p.roster);
         files.samples.push_str(&p.samples);
@@ -484,11 +514,13 @@ fn building_files(
             let id = tube_id(round, b, n);
             let at = start + ((n as i64 * 20) % (12 * 3600)) * 1_000_000;
             let site = SITES[(b + n / 500) % SITES.len()];
-            for &i in tube {
+            for (j, &i) in tube.iter().enumerate() {
+                // A collector swabs the tube's people a quarter of a minute apart.
+                let at_j = at + j as i64 * 15_000_000;
                 let when = if campus.dirty {
-                    sample_time(at, i)
+                    sample_time(at_j, i)
                 } else {
-                    format_local(at)
+                    format_local(at_j)
                 };
                 let pid = Campus::person_id(i);
                 let mut cells = vec![id.as_str(), pid.as_str(), when.as_str(), site];
@@ -498,7 +530,19 @@ fn building_files(
                 if with_round {
                     cells.push(&label);
                 }
-                line(&mut f.samples, &cells);
+                if opts.order == Order::Tube {
+                    line(&mut f.samples, &cells);
+                } else {
+                    let mut text = String::new();
+                    line(&mut text, &cells);
+                    let seq = (b as u64) << 32 | (n as u64) << 8 | j as u64;
+                    let time = if opts.order == Order::Time {
+                        at_j
+                    } else {
+                        rand(seed, seq ^ (round as u64) << 56, DRAW_ORDER) as i64
+                    };
+                    f.sample_rows.push((time, seq, text));
+                }
             }
             let infected = tube.iter().any(|&i| campus.infected(i));
             let r = rand(

@@ -302,6 +302,7 @@ proptest! {
             seed,
             dirty,
             retest_rounds: usize::MAX,
+            order: Default::default(),
         }).unwrap();
         let reference = run_on(dir.path(), "out1", 1);
         prop_assert!(reference.len() >= 10, "{:?}", reference.keys());

@@ -35,6 +35,7 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         seed: 20_220_427,
         dirty: false,
         retest_rounds: 2,
+        order: Default::default(),
     };
     let mut opts = RunOptions::for_folder(&input, &args.out);
     opts.retests = Some(input.join("retests.csv"));

@@ -1,7 +1,7 @@
 //! `poolscreen generate`.
 
 use crate::error::Result;
-use crate::generate::{generate, GenerateOptions};
+use crate::generate::{generate, GenerateOptions, Order};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -21,10 +21,14 @@ pub struct GenerateArgs {
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub people: u64,
     /// Dormitory buildings (公寓1…); with 25 or more, 公寓25 is a small isolation
-    /// building with single tubes.
-    #[arg(long, value_name = "N", default_value_t = 28,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub buildings: u32,
+    /// building with single tubes [default: 28 up to 30,000 people (a campus), else one
+    /// building for about 1,000 people (a city)].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub buildings: Option<u32>,
+    /// The order of the sample rows: by sampling time as a city platform exports them
+    /// (tubes of many buildings interleave), grouped by tube, or shuffled.
+    #[arg(long, value_enum, default_value_t = Order::Time)]
+    pub order: Order,
     /// People per pooled tube.
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -54,13 +58,16 @@ pub fn run(args: GenerateArgs) -> Result<i32> {
     let opts = GenerateOptions {
         out: args.out,
         people: args.people as usize,
-        buildings: args.buildings as usize,
+        buildings: args
+            .buildings
+            .map_or_else(|| default_buildings(args.people as usize), |b| b as usize),
         pool_size: args.pool_size as usize,
         prevalence: args.prevalence,
         rounds: args.rounds as usize,
         seed: args.seed,
         dirty: args.dirty,
         retest_rounds: usize::MAX,
+        order: args.order,
     };
     let generated = super::with_threads(args.threads.map(usize::from), || generate(&opts))?;
     eprintln!(
@@ -72,4 +79,14 @@ pub fn run(args: GenerateArgs) -> Result<i32> {
         opts.out.display()
     );
     Ok(0)
+}
+
+/// The buildings of a generated round of `people`: the seed's 28 for a campus, about a
+/// thousand people a building for a city.
+pub fn default_buildings(people: usize) -> usize {
+    if people <= 30_000 {
+        28.min(people.max(1))
+    } else {
+        people.div_ceil(1000)
+    }
 }
