@@ -8,7 +8,7 @@
 //! here.
 
 use crate::ingest::roster::Roster;
-use crate::order::natural_cmp;
+use crate::order::natural_ranks;
 use crate::record::{Status, NONE};
 use rayon::prelude::*;
 
@@ -25,22 +25,14 @@ pub struct Slot {
     pub single: bool,
 }
 
-/// The ranks of `names` in natural order.
-fn ranks(names: &[Box<str>]) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..names.len() as u32).collect();
-    order.par_sort_by(|&a, &b| natural_cmp(&names[a as usize], &names[b as usize]));
-    let mut rank = vec![0; names.len()];
-    for (i, &n) in order.iter().enumerate() {
-        rank[n as usize] = i as u32;
-    }
-    rank
-}
-
 /// The plan for pools of at most `k`, sorted by building (natural order), tube and
 /// position.
 pub fn assign(roster: &Roster, k: usize) -> Vec<Slot> {
     let k = k.max(1);
-    let (building_rank, room_rank) = (ranks(&roster.buildings), ranks(&roster.rooms));
+    let (building_rank, room_rank) = (
+        natural_ranks(&roster.buildings),
+        natural_ranks(&roster.rooms),
+    );
     let key = |p: u32| {
         let room = roster.room[p as usize];
         (

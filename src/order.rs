@@ -42,6 +42,19 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
         .then_with(|| x.cmp(y))
 }
 
+/// The rank of each of `names` in natural order (0 for the first): sorting by rank
+/// sorts by name, at the cost of one sort of the names.
+pub fn natural_ranks(names: &[Box<str>]) -> Vec<u32> {
+    use rayon::prelude::*;
+    let mut order: Vec<u32> = (0..names.len() as u32).collect();
+    order.par_sort_by(|&a, &b| natural_cmp(&names[a as usize], &names[b as usize]));
+    let mut rank = vec![0; names.len()];
+    for (i, &n) in order.iter().enumerate() {
+        rank[n as usize] = i as u32;
+    }
+    rank
+}
+
 /// Natural order for optional values, with missing values last.
 pub fn natural_cmp_opt(a: Option<&str>, b: Option<&str>) -> Ordering {
     match (a, b) {

@@ -102,6 +102,21 @@ pub struct Operating {
     pub ppv: f64,
 }
 
+impl Operating {
+    /// The figures of a scheme at size `k` (with `sub_pools`) and prevalence `p`: its
+    /// tests per person, sensitivity and specificity, and the PPV they give.
+    fn new(k: usize, sub_pools: Option<usize>, p: f64, tests: f64, se: f64, sp: f64) -> Operating {
+        Operating {
+            size: k,
+            sub_pools,
+            tests_per_person: tests,
+            sensitivity: se,
+            specificity: sp,
+            ppv: ppv(p, se, sp),
+        }
+    }
+}
+
 fn ppv(p: f64, se: f64, sp: f64) -> f64 {
     let found = p * se + (1.0 - p) * (1.0 - sp);
     if found > 0.0 {
@@ -126,14 +141,7 @@ pub fn dorfman(p: f64, k: usize, a: Accuracy) -> Operating {
             1.0 - (1.0 - a.sp) * others,
         )
     };
-    Operating {
-        size: k,
-        sub_pools: None,
-        tests_per_person: tests,
-        sensitivity: se,
-        specificity: sp,
-        ppv: ppv(p, se, sp),
-    }
+    Operating::new(k, None, p, tests, se, sp)
 }
 
 /// The sizes of `m` sub-pools of a pool of `k`, as even as can be.
@@ -167,14 +175,7 @@ pub fn hierarchical_with(p: f64, k: usize, m: usize, a: Accuracy) -> Operating {
             spec += share * (1.0 - (1.0 - sp) * y);
         }
     }
-    Operating {
-        size: k,
-        sub_pools: Some(m),
-        tests_per_person: tests / k as f64,
-        sensitivity: sens,
-        specificity: spec,
-        ppv: ppv(p, sens, spec),
-    }
+    Operating::new(k, Some(m), p, tests / k as f64, sens, spec)
 }
 
 /// Hierarchical three-stage at pool size `k`, with the number of sub-pools (2 to `k`)
@@ -192,14 +193,7 @@ pub fn array(p: f64, k: usize, a: Accuracy) -> Operating {
     let others = a.se * (1.0 - q.powi(k as i32 - 1)) + (1.0 - a.sp) * q.powi(k as i32 - 1);
     let tests = 2.0 / k as f64 + p * a.se * a.se + q * others * others;
     let (se, sp) = (a.se.powi(3), 1.0 - (1.0 - a.sp) * others * others);
-    Operating {
-        size: k,
-        sub_pools: None,
-        tests_per_person: tests,
-        sensitivity: se,
-        specificity: sp,
-        ppv: ppv(p, se, sp),
-    }
+    Operating::new(k, None, p, tests, se, sp)
 }
 
 /// Every size of `sizes` for `algorithm`, and the best (fewest tests per person, the

@@ -9,7 +9,7 @@ use super::rows::{person_outcome_columns, PersonRow};
 use crate::closure::Closed;
 use crate::error::Result;
 use crate::ingest::roster::Roster;
-use crate::order::natural_cmp;
+use crate::order::natural_ranks;
 use crate::privacy::Privacy;
 use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
@@ -46,16 +46,10 @@ impl<'a> People<'a> {
         _closed: &Closed,
         privacy: &'a Privacy,
     ) -> People<'a> {
-        let rank = |names: &[Box<str>]| -> Vec<u32> {
-            let mut order: Vec<u32> = (0..names.len() as u32).collect();
-            order.par_sort_by(|&a, &b| natural_cmp(&names[a as usize], &names[b as usize]));
-            let mut rank = vec![0; names.len()];
-            for (i, &n) in order.iter().enumerate() {
-                rank[n as usize] = i as u32;
-            }
-            rank
-        };
-        let (building_rank, room_rank) = (rank(&roster.buildings), rank(&roster.rooms));
+        let (building_rank, room_rank) = (
+            natural_ranks(&roster.buildings),
+            natural_ranks(&roster.rooms),
+        );
         let pseudonyms = privacy.pseudonymizes().then(|| {
             (0..roster.len() as u32)
                 .into_par_iter()
