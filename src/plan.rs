@@ -37,6 +37,9 @@
 //! array scheme in blood testing", Stat. Med. 13 (1994) 2337–2343; Kim et al. 2007,
 //! section 2.3): `k²` people in a `k × k` grid, every row and every column pooled; the
 //! people at the crossing of a positive row and a positive column are tested alone.
+//! This is the variant without the rescue of rows positive with no column positive (or
+//! the reverse), whose people some schemes test alone too: with an imperfect test it
+//! finds fewer people than that variant, and needs fewer tests.
 //!
 //! - a row (or column) without the person tests positive with
 //!   `a = Se·(1 − q^(k−1)) + (1 − Sp)·q^(k−1)`;

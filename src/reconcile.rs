@@ -166,12 +166,12 @@ impl Reconciled {
     }
 
     /// The rank of each round in time: by its earliest sample, then by label in
-    /// natural order; rounds without samples last.
+    /// natural order; rounds without samples first, so that none becomes the latest.
     pub fn round_order(&self) -> Vec<u32> {
         let starts = self.round_starts();
         let mut order: Vec<u32> = (0..self.rounds().len() as u32).collect();
         order.sort_by(|&a, &b| {
-            let key = |r: u32| (starts[r as usize].is_none(), starts[r as usize]);
+            let key = |r: u32| starts[r as usize];
             key(a)
                 .cmp(&key(b))
                 .then_with(|| natural_cmp(&self.rounds()[a as usize], &self.rounds()[b as usize]))

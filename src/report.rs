@@ -89,6 +89,9 @@ pub struct RoundReport<'a> {
     pub rejects: Vec<(String, usize)>,
     /// Confirmed cases and overdue retests of the round.
     pub people: Vec<NamedPerson<'a>>,
+    /// The round's retest-list entries of roster people: cleared, confirmed, open (not
+    /// cleared or confirmed), overdue (of the open).
+    pub closure: [i64; 4],
     /// The protections applied, in words.
     pub privacy: Vec<String>,
 }
@@ -250,11 +253,7 @@ pub fn round_page(r: &RoundReport) -> String {
         (sum(|b| b.expected), sum(|b| b.sampled), sum(|b| b.missing));
     let coverage = (expected > 0).then(|| sampled as f64 / expected as f64);
     let (to_retest, confirmed) = (sum(|b| b.to_retest), sum(|b| b.confirmed_positive));
-    let (cleared, open, overdue) = (
-        sum(|b| b.cleared),
-        sum(|b| b.open_retests),
-        sum(|b| b.overdue_retests),
-    );
+    let [cleared, confirmed_entries, open, overdue] = r.closure;
     let [positive, suspect, invalid, pending, negative] = r.tubes;
     let zero = positive == 0 && confirmed == 0 && overdue == 0;
     let title = format!("混采核酸检测日报 · {}", r.round);
@@ -391,13 +390,13 @@ pub fn round_page(r: &RoundReport) -> String {
             h2 { "复核闭环" }
             p {
                 "待复核 " (count(to_retest, "人")) "：已排除 " (figure("cleared", count(cleared, "人")))
-                "，确诊 " (count(confirmed, "人"))
+                "，确诊 " (figure("confirmed_entries", count(confirmed_entries, "人")))
                 "，未闭环 " (figure("open_retests", count(open, "人")))
                 "（其中超时 " (figure("overdue_retests", count(overdue, "人"))) "）。"
             }
             (stacked(&[
                 ("cleared", cleared, "#d9d9d9"),
-                ("confirmed", confirmed, "#000"),
+                ("confirmed", confirmed_entries, "#000"),
                 ("open", open - overdue, "url(#dots)"),
                 ("overdue", overdue, "url(#cross)"),
             ]))

@@ -432,3 +432,36 @@ fn plain_and_pseudonymised_rounds_join_only_with_the_key() {
         2,
     );
 }
+
+/// A round published as two districts is the union of its districts: a person listed by
+/// both is one person of one round, and a district's publication in progress (only its
+/// staging folder there yet) is no round.
+#[test]
+fn a_sharded_round_is_the_union_of_its_districts() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/history/three_rounds");
+    let dir = Workdir::new();
+    for shard in ["east", "west"] {
+        publish(
+            &dir,
+            &case.join("r1"),
+            "hist",
+            &format!("o-{shard}"),
+            &["--shard", shard],
+        );
+    }
+    for round in ["r2", "r3"] {
+        publish(&dir, &case.join(round), "hist", &format!("o-{round}"), &[]);
+    }
+    fs::create_dir_all(dir.join("hist/rounds/2022-05-09/.shard=x.poolscreen-tmp-1")).unwrap();
+    history(&dir, "hist", "campaign", &["--streak", "2"]);
+    for table in ["people_history", "persistent_missing"] {
+        let got = frame_to_csv(&dir.parquet(&format!("campaign/{table}.parquet")));
+        let want = fs::read_to_string(case.join(format!("expected/{table}.csv"))).unwrap();
+        assert_eq!(got, want, "{table}");
+    }
+    let shards = dir.parquet("hist/rounds/2022-05-01/shard=east/people.parquet");
+    assert_eq!(
+        shards.get_column_names().last().map(|c| c.as_str()),
+        Some("shard")
+    );
+}

@@ -80,6 +80,13 @@ fn every_figure_is_the_tables_figure() {
     ] {
         assert_eq!(number(&shown[figure]), sum(figure), "{figure}");
     }
+    // The closure's counts add up to the people to retest.
+    assert_eq!(
+        number(&shown["cleared"])
+            + number(&shown["confirmed_entries"])
+            + number(&shown["open_retests"]),
+        sum("to_retest")
+    );
     let coverage = sum("sampled") / sum("expected") * 100.0;
     assert_eq!(shown["coverage"], format!("{coverage:.1}%"));
     let tubes = dir.parquet("demo/tubes.parquet");

@@ -368,6 +368,7 @@ fn round_report(
             anomalies: Vec::new(),
             rejects: Vec::new(),
             people: Vec::new(),
+            closure: [0; 4],
             privacy: round.privacy.describe(),
         });
     };
@@ -396,6 +397,20 @@ fn round_report(
         match by_file.iter_mut().find(|(f, _)| f == reject.file) {
             Some(entry) => entry.1 += 1,
             None => by_file.push((reject.file.to_string(), 1)),
+        }
+    }
+    let mut counts = [0i64; 4];
+    for c in closure
+        .iter()
+        .filter(|c| c.round == label && c.building.is_some())
+    {
+        match c.state {
+            "cleared" => counts[0] += 1,
+            "confirmed" => counts[1] += 1,
+            _ => {
+                counts[2] += 1;
+                counts[3] += i64::from(c.overdue == Some(true));
+            }
         }
     }
     let people = retest
@@ -433,6 +448,7 @@ fn round_report(
         anomalies,
         rejects: by_file,
         people,
+        closure: counts,
         privacy: round.privacy.describe(),
     })
 }

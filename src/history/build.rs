@@ -240,17 +240,34 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
                 }
             })?;
         }
-        let mut sampled = vec![false; rows.len()];
-        each_bool(round, "people.parquet", "sampled", |i, v| sampled[i] = v)?;
-        each_bool(round, "people.parquet", "expected", |i, expected| {
-            let k = rows[i];
-            if k == NONE {
-                return;
+        // A person's rows of one round (in two districts of a sharded round, say) are
+        // one round: expected in any, sampled in any.
+        const EXPECTED: u8 = 1;
+        const SAMPLED: u8 = 2;
+        const SEEN: u8 = 4;
+        let mut flags: Vec<u8> = vec![0; tracks.len()];
+        let mut seen: Vec<u32> = Vec::new();
+        for &k in &rows {
+            if k != NONE && flags[k as usize] & SEEN == 0 {
+                flags[k as usize] |= SEEN;
+                seen.push(k);
             }
-            let t = &mut tracks[k as usize];
-            if expected {
+        }
+        for (column, flag) in [("sampled", SAMPLED), ("expected", EXPECTED)] {
+            each_bool(round, "people.parquet", column, |i, v| {
+                let k = rows[i];
+                if v && k != NONE {
+                    flags[k as usize] |= flag;
+                }
+            })?;
+        }
+        seen.sort_unstable();
+        for k in seen {
+            let (f, t) = (flags[k as usize], &mut tracks[k as usize]);
+            let sampled = f & SAMPLED != 0;
+            if f & EXPECTED != 0 {
                 t.rounds_expected += 1;
-                if sampled[i] {
+                if sampled {
                     t.missed_streak = 0;
                 } else {
                     t.missed_streak += 1;
@@ -258,12 +275,11 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
                     t.last_missing = r32;
                 }
             }
-            if sampled[i] {
+            if sampled {
                 t.rounds_sampled += 1;
                 t.last_sampled = r32;
             }
-        })?;
-        drop(sampled);
+        }
         // Entries still open: the person_ids of the closure rows not closed.
         let mut open = Vec::new();
         each_string(round, "closure.parquet", "state", |_, state| {

@@ -437,9 +437,10 @@ pub fn latest_prevalence(dir: &std::path::Path) -> Result<(f64, f64, f64)> {
         .and_then(|c| c.str().cloned())
         .map_err(|e| Error::Internal(format!("tubes: {e}")))?;
     let (mut pools, mut positive, mut people) = (0u64, 0u64, 0u64);
+    // Pools with a result: a pending or invalid pool says nothing of its people.
     for (s, c) in size.iter().zip(class.iter()) {
         let s = s.unwrap_or(0);
-        if s >= 2 {
+        if s >= 2 && matches!(c, Some("positive" | "suspect" | "negative")) {
             pools += 1;
             people += s as u64;
             positive += u64::from(c == Some("positive"));

@@ -63,7 +63,7 @@ impl Round {
 }
 
 /// Every round published in `dir`, checked, in order of their earliest sample (then
-/// their labels in natural order). Rounds whose earliest sample is after `until` are
+/// their labels in natural order; rounds without samples first). Rounds whose earliest sample is after `until` are
 /// left out.
 pub fn rounds(dir: &Path, until: Option<i64>) -> Result<Vec<Round>> {
     let base = dir.join("rounds");
@@ -95,6 +95,15 @@ pub fn rounds(dir: &Path, until: Option<i64>) -> Result<Vec<Round>> {
             parts: Vec::new(),
         };
         if folders.is_empty() {
+            // Only the staging of a publication in progress (or killed): no round yet.
+            let staging_only = std::fs::read_dir(&folder).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .all(|e| e.file_name().to_string_lossy().starts_with('.'))
+            });
+            if staging_only {
+                continue;
+            }
             return Err(round.damaged(&folder, "it has no manifest.json"));
         }
         for part in folders {
@@ -113,9 +122,10 @@ pub fn rounds(dir: &Path, until: Option<i64>) -> Result<Vec<Round>> {
         }
         rounds.push(round);
     }
+    // Rounds without a sample come first: none of them is taken for the latest.
     rounds.sort_by(|a, b| {
-        (a.first_sampled_at.is_none(), a.first_sampled_at)
-            .cmp(&(b.first_sampled_at.is_none(), b.first_sampled_at))
+        a.first_sampled_at
+            .cmp(&b.first_sampled_at)
             .then_with(|| crate::order::natural_cmp(&a.label, &b.label))
     });
     Ok(rounds)
