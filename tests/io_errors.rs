@@ -26,20 +26,7 @@ fn round(dir: &Workdir) {
 }
 
 fn run_args(out: &str) -> Vec<String> {
-    [
-        "run",
-        "--roster",
-        "in/roster.csv",
-        "--samples",
-        "in/samples.csv",
-        "--results",
-        "in/results.csv",
-        "--out",
-        out,
-        "--quiet",
-    ]
-    .map(String::from)
-    .to_vec()
+    generated_args(out).into_iter().map(String::from).collect()
 }
 
 /// Runs `command` with files limited to `bytes`: writes past the limit fail with

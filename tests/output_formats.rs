@@ -47,21 +47,7 @@ fn every_parquet_output_embeds_plain_strings_and_tagged_times() {
         ],
         0,
     );
-    dir.run(
-        &[
-            "run",
-            "--roster",
-            "in/roster.csv",
-            "--samples",
-            "in/samples.csv",
-            "--results",
-            "in/results.csv",
-            "--out",
-            "out",
-            "--quiet",
-        ],
-        0,
-    );
+    dir.run(&generated_args("out"), 0);
     let mut seen = 0;
     for entry in std::fs::read_dir(dir.join("out")).unwrap().flatten() {
         let path = entry.path();

@@ -161,21 +161,7 @@ fn a_city_page_shows_the_worst_buildings_and_stays_small() {
         ],
         0,
     );
-    dir.run(
-        &[
-            "run",
-            "--roster",
-            "in/roster.csv",
-            "--samples",
-            "in/samples.csv",
-            "--results",
-            "in/results.csv",
-            "--out",
-            "out",
-            "--quiet",
-        ],
-        0,
-    );
+    dir.run(&generated_args("out"), 0);
     let page = fs::read_to_string(dir.join("out/report.html")).unwrap();
     assert!(page.len() < 1 << 20, "{} bytes", page.len());
     assert!(

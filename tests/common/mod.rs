@@ -174,6 +174,23 @@ pub fn round_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
+/// The arguments of a quiet `poolscreen run` on the round `generate --out in` wrote,
+/// into `out`.
+pub fn generated_args(out: &str) -> Vec<&str> {
+    vec![
+        "run",
+        "--roster",
+        "in/roster.csv",
+        "--samples",
+        "in/samples.csv",
+        "--results",
+        "in/results.csv",
+        "--out",
+        out,
+        "--quiet",
+    ]
+}
+
 /// Runs `poolscreen run` in `dir` on the `roster.csv`, `samples.csv` and `results.csv`
 /// there, into `out`, with `extra` arguments after.
 pub fn run_round(dir: &Path, out: &str, extra: &[&str]) -> Output {
