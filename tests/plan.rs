@@ -379,3 +379,53 @@ fn a_plan_for_collectors_to_print() {
         csv.starts_with("building,tube,kind,position,person_id,name,room,status,priority,barcode")
     );
 }
+
+/// Names are read back from the roster in one pass when the people follow each other;
+/// every kind of gap between rows (CRLF, LF and CR line ends, blank lines, a rejected
+/// row, a quoted name over two lines) must still give each person their own name.
+#[test]
+fn every_name_is_its_own_persons_in_a_ragged_roster() {
+    let dir = Workdir::new();
+    let mut text = String::from("person_id,name,building,room\r\n");
+    let mut expected = BTreeMap::new();
+    for i in 0..3000 {
+        let id = format!("S{i:05}");
+        let name = match i % 7 {
+            0 => format!("\"张,{i}\""),
+            1 => format!("\"李\n{i}\""),
+            _ => format!("王{i}"),
+        };
+        let shown = name.trim_matches('"').to_string();
+        text.push_str(&format!("{id},{name},公寓{},{}", i % 3 + 1, 100 + i / 4));
+        text.push_str(match i % 5 {
+            0 => "\n",
+            1 => "\r",
+            2 => "\r\n\r\n",
+            3 => "\r\n,,,\r\n", // a row without an ID: rejected
+            _ => "\r\n",
+        });
+        expected.insert(id, shown);
+    }
+    dir.write("roster.csv", &text);
+    dir.run(
+        &[
+            "assign",
+            "--roster",
+            "roster.csv",
+            "--pool-size",
+            "10",
+            "--out",
+            "plan",
+            "--quiet",
+        ],
+        0,
+    );
+    let frame = dir.parquet("plan/plan.parquet");
+    let got: BTreeMap<String, String> = (0..frame.height())
+        .map(|i| {
+            let cell_of = |c: &str| cell(frame.column(c).unwrap().get(i).unwrap());
+            (cell_of("person_id"), cell_of("name"))
+        })
+        .collect();
+    assert_eq!(got, expected);
+}

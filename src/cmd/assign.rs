@@ -8,6 +8,7 @@ use crate::export::{csv, parquet, workbook};
 use crate::pipeline;
 use crate::privacy::Privacy;
 use clap::Args;
+use rayon::prelude::*;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -64,15 +65,17 @@ pub fn run(args: AssignArgs) -> Result<i32> {
             )));
         }
         let people: Vec<u32> = slots.iter().map(|s| s.person).collect();
-        let mut sorted = people.clone();
-        sorted.sort_unstable();
-        let names: rustc_hash::FxHashMap<u32, crate::record::Details> = sorted
-            .iter()
-            .copied()
-            .zip(roster.details(&sorted)?)
-            .collect();
+        // Names are read again in roster order (one pass over the file), then found by
+        // each person's place in that order.
+        let mut in_order = people.clone();
+        in_order.par_sort_unstable();
+        let names = roster.names(&in_order)?;
+        let mut place = vec![u32::MAX; roster.len()];
+        for (i, &p) in in_order.iter().enumerate() {
+            place[p as usize] = i as u32;
+        }
         let rows: Vec<PlanRow> = slots
-            .iter()
+            .par_iter()
             .map(|s| {
                 let p = s.person;
                 PlanRow {
@@ -81,7 +84,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
                     kind: if s.single { "single" } else { "pool" },
                     position: i64::from(s.position),
                     person_id: privacy.person_id(roster.id(p)),
-                    name: names.get(&p).map(|d| privacy.name(&d.name)),
+                    name: Some(privacy.name(&names[place[p as usize] as usize])),
                     room: roster.room_name(p),
                     status: roster.status[p as usize].as_str(),
                     priority: roster.priority[p as usize],

@@ -13,6 +13,7 @@ use super::columns::{Column, Kind};
 use crate::error::{Error, Result};
 use crate::order::natural_cmp;
 use crate::record::Micros;
+use rayon::prelude::*;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 use std::path::Path;
 
@@ -61,7 +62,7 @@ pub fn label(code: &str) -> &str {
 /// (by `building_of`, in natural order) when there are at most
 /// [`MAX_BUILDING_SHEETS`]. The constant-memory writer keeps its temporary files in
 /// `tempdir`.
-pub fn write_list<R>(
+pub fn write_list<R: Sync>(
     columns: &[Column<R>],
     rows: &[R],
     building_of: Option<fn(&R) -> Option<&str>>,
@@ -94,7 +95,7 @@ pub fn quiet_write_panics() {
 
 /// [`write_list`] with at most `per_sheet` rows a sheet; a failed write of the
 /// workbook's temporary files is an I/O error on `tempdir`.
-fn write_list_paged<R>(
+fn write_list_paged<R: Sync>(
     columns: &[Column<R>],
     rows: &[R],
     building_of: Option<fn(&R) -> Option<&str>>,
@@ -127,7 +128,7 @@ fn write_list_paged<R>(
     })
 }
 
-fn build<R>(
+fn build<R: Sync>(
     columns: &[Column<R>],
     rows: &[R],
     building_of: Option<fn(&R) -> Option<&str>>,
@@ -139,18 +140,20 @@ fn build<R>(
     // A fixed creation time keeps the bytes the same for the same round.
     let created = ExcelDateTime::from_ymd(2020, 1, 1).map_err(|e| xlsx(e, tempdir))?;
     book.set_properties(&DocProperties::new().set_creation_datetime(&created));
-    book.set_zip_compression_level(3);
+    book.set_zip_compression_level(2);
     let formats = Formats {
         header: Format::new().set_bold(),
         time: Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
     };
     let mut taken = Vec::new();
-    for (name, picked) in sheets(rows, building_of) {
+    let mut parts = Vec::new();
+    let listed = sheets(rows, building_of);
+    for (name, picked) in &listed {
         for part in picked.chunks(per_sheet.max(1)) {
             // Rows go to a temporary file as they are written, so a city's lists do not
             // have to fit in memory twice.
-            let sheet = book
-                .add_worksheet_with_constant_memory()
+            let mut sheet = book
+                .new_worksheet_with_constant_memory()
                 .map_err(|e| xlsx(e, tempdir))?;
             let wanted = sheet_name(name, &mut taken);
             if sheet.set_name(&wanted).is_err() {
@@ -158,8 +161,17 @@ fn build<R>(
                 let fallback = sheet_name(&format!("Sheet{}", taken.len()), &mut taken);
                 sheet.set_name(fallback).map_err(|e| xlsx(e, tempdir))?;
             }
-            fill(sheet, columns, rows, part, &formats).map_err(|e| xlsx(e, tempdir))?;
+            parts.push((sheet, part));
         }
+    }
+    // Sheets are filled on the workers (a city's list spans several), then added in
+    // order.
+    parts
+        .par_iter_mut()
+        .try_for_each(|(sheet, part)| fill(sheet, columns, rows, part, &formats))
+        .map_err(|e| xlsx(e, tempdir))?;
+    for (sheet, _) in parts {
+        book.push_worksheet(sheet);
     }
     book.save_to_buffer().map_err(|e| xlsx(e, tempdir))
 }
