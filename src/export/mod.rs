@@ -320,10 +320,15 @@ pub fn write_round(
         },
     ];
     let counts: Vec<(&'static str, usize)> = tasks.iter().map(|t| (t.file, t.rows)).collect();
+    // With POOLSCREEN_TIMINGS, each file's time too (they are written side by side).
+    let timing = crate::progress::Progress::new(true);
     tasks
         .into_par_iter()
         .with_max_len(1)
-        .map(|task| (task.write)())
+        .map(|task| {
+            let _file = timing.stage(task.file);
+            (task.write)()
+        })
         .collect::<Result<()>>()?;
     let outputs = OUTPUT_FILES
         .iter()

@@ -112,20 +112,30 @@ impl<'a> People<'a> {
     }
 
     /// Calls `write` with each batch of rows of round `round`, as a data frame, in order.
+    /// The next batch is made while one is written.
     pub fn batches(
         &self,
         round: u32,
-        mut write: impl FnMut(&DataFrame) -> Result<()>,
+        mut write: impl FnMut(&DataFrame) -> Result<()> + Send,
     ) -> Result<()> {
         let columns = person_outcome_columns();
         if self.order.is_empty() {
             return write(&parquet::list_frame(&columns, &[])?);
         }
-        for chunk in self.order.chunks(BATCH) {
+        let frame = |chunk: &[u32]| {
             let rows: Vec<PersonRow> = chunk.par_iter().map(|&p| self.row(round, p)).collect();
-            write(&parquet::list_frame(&columns, &rows)?)?;
+            parquet::list_frame(&columns, &rows)
+        };
+        let mut written: Option<DataFrame> = None;
+        for chunk in self.order.chunks(BATCH) {
+            let (next, done) = rayon::join(
+                || frame(chunk),
+                || written.as_ref().map_or(Ok(()), &mut write),
+            );
+            done?;
+            written = Some(next?);
         }
-        Ok(())
+        written.as_ref().map_or(Ok(()), &mut write)
     }
 
     /// The row of person `p` in `round`.
