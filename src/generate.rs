@@ -8,6 +8,8 @@
 //! every spelling of "not detected") and carry one of each fault at known places,
 //! listed in `faults.csv`.
 
+mod shards;
+
 use crate::error::{Error, Result};
 use crate::time::{days_from_civil, format_local};
 use rayon::prelude::*;
@@ -40,6 +42,8 @@ pub struct GenerateOptions {
     pub retest_rounds: usize,
     /// The order of the sample rows.
     pub order: Order,
+    /// Districts to split the round into (`d1`, `d2`, … folders); 1 writes one folder.
+    pub shards: usize,
 }
 
 /// The order of a generated samples file.
@@ -68,6 +72,7 @@ impl Default for GenerateOptions {
             dirty: false,
             retest_rounds: usize::MAX,
             order: Order::Time,
+            shards: 1,
         }
     }
 }
@@ -148,6 +153,7 @@ const DRAW_ROLE: u64 = 7;
 const DRAW_RETEST: u64 = 8;
 const DRAW_CHRONIC: u64 = 9;
 const DRAW_ORDER: u64 = 10;
+const DRAW_SHARDS: u64 = 11;
 
 struct Campus {
     seed: u64,
@@ -361,6 +367,11 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
     if !(0.0..=1.0).contains(&opts.prevalence) {
         return Err(Error::Usage("--prevalence must be between 0 and 1".into()));
     }
+    if opts.shards > 1 && (opts.rounds > 1 || opts.dirty) {
+        return Err(Error::Usage(
+            "--shards writes one clean round: drop --rounds and --dirty".into(),
+        ));
+    }
     if opts.people < opts.buildings {
         return Err(Error::Usage("--people must be at least --buildings".into()));
     }
@@ -409,6 +420,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
     files
         .streaks
         .push_str("person_id,missed_streak,longest_streak\r\n");
+    if opts.shards > 1 {
+        return shards::write_shards(opts, &campus, &files, parts);
+    }
     if opts.order != Order::Tube {
         let mut rows: Vec<&(i64, u64, String)> =
             parts.iter().flat_map(|p| p.sample_rows.iter()).collect();

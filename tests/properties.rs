@@ -303,6 +303,7 @@ proptest! {
             dirty,
             retest_rounds: usize::MAX,
             order: Default::default(),
+            shards: 1,
         }).unwrap();
         let reference = run_on(dir.path(), "out1", 1);
         prop_assert!(reference.len() >= 10, "{:?}", reference.keys());

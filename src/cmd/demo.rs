@@ -36,6 +36,7 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         dirty: false,
         retest_rounds: 2,
         order: Default::default(),
+        shards: 1,
     };
     let mut opts = RunOptions::for_folder(&input, &args.out);
     opts.retests = Some(input.join("retests.csv"));

@@ -46,8 +46,17 @@ pub struct GenerateArgs {
     /// Messy files (GB18030 roster with shuffled Chinese headers, BOM samples with mixed
     /// timestamp forms, every no-Ct spelling) with one of each bad row and anomaly,
     /// listed in faults.csv.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shards")]
     pub dirty: bool,
+    /// Split one round into N districts, an input folder each (DIR/d1, DIR/d2, …:
+    /// roster, samples, results, retests; buildings dealt out in order), with the
+    /// frictions of real borders: per pair of neighbouring districts a person swabbed
+    /// only in the next district and one swabbed in both, and one tube barcode used in
+    /// d1 and d2, all listed in DIR/cross_border.csv; the whole round's truth.csv,
+    /// closure.csv and streaks.csv stay in DIR.
+    #[arg(long, value_name = "N", conflicts_with = "rounds",
+          value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub shards: Option<u32>,
     /// Worker threads [default: the machine's cores]. Files are identical for any value.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
@@ -68,10 +77,16 @@ pub fn run(args: GenerateArgs) -> Result<i32> {
         dirty: args.dirty,
         retest_rounds: usize::MAX,
         order: args.order,
+        shards: args.shards.map_or(1, |n| n as usize),
     };
     let generated = super::with_threads(args.threads.map(usize::from), || generate(&opts))?;
+    let districts = if opts.shards > 1 {
+        format!(" in {} districts (d1 to d{})", opts.shards, opts.shards)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "poolscreen: wrote {} people ({} infected) in {} building(s), {} round(s) to {}",
+        "poolscreen: wrote {} people ({} infected) in {} building(s), {} round(s){districts} to {}",
         generated.people,
         generated.infected,
         opts.buildings,

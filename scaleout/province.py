@@ -1,0 +1,228 @@
+"""A province's round from its districts: totals and cross-border cases over the shards
+that `poolscreen run … --history DIR --shard NAME` published.
+
+    spark-submit scaleout/province.py --history DIR --round LABEL --out OUT
+
+Reads every shard of DIR/rounds/LABEL/shard=*/ (each one district's run, published whole
+with its manifest.json) and writes into OUT:
+
+- province_buildings.parquet: every shard's building rows (buildings.parquet), by shard;
+- province_totals.parquet: one row per shard and one for the province (shard null):
+  expected, sampled, missing, coverage, tubes by class, to_retest, confirmed_positive;
+  the province row counts each person once (a person swabbed in another district than
+  their roster's is sampled, not missing) and each tube barcode once;
+- cross_shard.parquet: a person sampled in two shards, a person sampled in a shard whose
+  roster does not list them while another shard's does, a tube ID in two shards;
+
+and prints a summary line. Column names and types follow poolscreen's own tables
+(snake_case, 64-bit integers, strings as strings, microsecond timestamps).
+
+A shard folder without manifest.json (a publication in progress, a broken copy) is
+skipped with a message and counted in `shards_missing`; shards that disagree on the round
+label or the pool size stop the job (exit status 2) before anything is written.
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import sys
+
+from pyspark.sql import SparkSession, Window
+from pyspark.sql import functions as F
+
+CLASSES = ["positive", "suspect", "invalid", "pending", "negative"]
+
+
+def fail(message):
+    print(f"province: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def shards_of(history, label):
+    """The published shards of the round, as (name, folder, manifest), and the names of
+    the folders skipped for want of a manifest."""
+    round_dir = os.path.join(history, "rounds", label)
+    if not os.path.isdir(round_dir):
+        fail(f"no round {label!r} in {history} (looked for {round_dir})")
+    folders = sorted(glob.glob(os.path.join(glob.escape(round_dir), "shard=*")))
+    if not folders:
+        fail(f"round {label!r} in {history} has no shard=NAME folders (was it run with --shard?)")
+    published, skipped = [], []
+    for folder in folders:
+        name = os.path.basename(folder).split("=", 1)[1]
+        path = os.path.join(folder, "manifest.json")
+        if not os.path.isfile(path):
+            print(f"province: shard {name}: no manifest.json in {folder} (a publication in progress "
+                  "or an incomplete copy); skipped and counted as missing", file=sys.stderr)
+            skipped.append(name)
+            continue
+        with open(path, encoding="utf-8") as f:
+            published.append((name, folder, json.load(f)))
+    if not published:
+        fail(f"round {label!r}: no shard has a manifest.json")
+    disagree = []
+    for key in ("round", "pool_size"):
+        values = {m.get(key) for _, _, m in published}
+        if len(values) > 1 or (key == "round" and values != {label}):
+            each = ", ".join(f"{n}: {m.get(key)!r}" for n, _, m in published)
+            disagree.append(f"the shards disagree on {key} ({each})")
+    for name, _, m in published:
+        if m.get("shard") != name:
+            disagree.append(f"shard={name} holds the manifest of shard {m.get('shard')!r}")
+    if disagree:
+        fail(f"round {label!r}: " + "; ".join(disagree) + "; nothing written")
+    return published, skipped
+
+
+def read(spark, published, table):
+    """The union of one table over the shards, each row with its shard's place
+    (`_shard_order`) and its place within the shard's file (`_row`)."""
+    frames = []
+    for order, (_, folder, _) in enumerate(published):
+        frame = spark.read.parquet(os.path.join(folder, table))
+        frames.append(frame.withColumn("_shard_order", F.lit(order))
+                      .withColumn("_row", F.monotonically_increasing_id()))
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame)
+    return out
+
+
+def write_one(frame, out, name):
+    """Writes `frame` as the single Parquet file OUT/name: Spark writes one part into a
+    staging folder, which is moved into place."""
+    staging = os.path.join(out, f".staging-{name}")
+    shutil.rmtree(staging, ignore_errors=True)
+    frame.coalesce(1).write.mode("overwrite").parquet(staging)
+    parts = glob.glob(os.path.join(staging, "part-*.parquet"))
+    if len(parts) != 1:
+        fail(f"writing {name}: expected one part file, found {len(parts)}")
+    os.replace(parts[0], os.path.join(out, name))
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--history", required=True, help="the history folder the districts publish into")
+    parser.add_argument("--round", required=True, help="the round label, as in DIR/rounds/LABEL")
+    parser.add_argument("--out", required=True, help="the folder for the province's files; created if needed")
+    args = parser.parse_args()
+    published, skipped = shards_of(args.history, args.round)
+    os.makedirs(args.out, exist_ok=True)
+
+    spark = (SparkSession.builder.appName("poolscreen-province")
+             .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+             .config("spark.sql.session.timeZone", "Asia/Shanghai")
+             .config("spark.sql.parquet.compression.codec", "zstd")
+             .getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+
+    buildings = read(spark, published, "buildings.parquet")
+    people = read(spark, published, "people.parquet").select("person_id", "shard", "expected", "sampled")
+    tubes = read(spark, published, "tubes.parquet").select("tube_id", "tube_class", "shard")
+    retest = read(spark, published, "retest.parquet").select("person_id", "shard")
+    unregistered = (read(spark, published, "anomalies.parquet")
+                    .where(F.col("kind") == "unregistered_person")
+                    .where(F.col("person_id").isNotNull())
+                    .select("person_id", "shard").distinct())
+
+    # province_buildings: every shard's rows, shards in name order, rows as published.
+    province_buildings = buildings.orderBy("_shard_order", "_row").drop("_shard_order", "_row")
+
+    # Who is on which roster, and where each person was sampled.
+    roster = people.select("person_id", F.col("shard").alias("roster_shard"), "expected").distinct()
+    sampled_at = (people.where("sampled").select("person_id", "shard")
+                  .unionByName(unregistered).distinct())
+    on_a_roster = roster.select("person_id").distinct()
+
+    # Per shard: its buildings' figures, its tubes by class.
+    sums = [F.sum(c).cast("long").alias(c) for c in
+            ("expected", "sampled", "missing", "to_retest", "confirmed_positive")]
+    per_shard = buildings.groupBy("shard").agg(*sums)
+    tube_counts = (tubes.groupBy("shard")
+                   .agg(F.count("*").cast("long").alias("tubes"),
+                        *[F.sum((F.col("tube_class") == c).cast("long")).cast("long").alias(f"{c}_tubes")
+                          for c in CLASSES]))
+    missing_here = (people.where("expected AND NOT sampled")
+                    .select("person_id", F.col("shard").alias("roster_shard")))
+    elsewhere = (missing_here.join(sampled_at.withColumnRenamed("shard", "at"), "person_id")
+                 .where(F.col("at") != F.col("roster_shard"))
+                 .select("person_id", "roster_shard").distinct())
+    per_shard = (per_shard.join(tube_counts, "shard", "left")
+                 .join(elsewhere.groupBy(F.col("roster_shard").alias("shard"))
+                       .agg(F.count("*").cast("long").alias("sampled_elsewhere")), "shard", "left")
+                 .fillna(0, subset=["tubes", "sampled_elsewhere"] + [f"{c}_tubes" for c in CLASSES]))
+
+    # The province: each person once, each barcode once (its most serious class).
+    severity = F.create_map(*[x for i, c in enumerate(CLASSES) for x in (F.lit(c), F.lit(i))])
+    by_tube = tubes.groupBy("tube_id").agg(F.min(severity[F.col("tube_class")]).alias("rank"))
+    expected_people = roster.where("expected").select("person_id").distinct()
+    province_sampled = expected_people.join(sampled_at.select("person_id").distinct(), "person_id")
+    tube_row = by_tube.agg(F.count("*").cast("long").alias("tubes"),
+                           *[F.sum((F.col("rank") == i).cast("long")).cast("long").alias(f"{c}_tubes")
+                             for i, c in enumerate(CLASSES)]).collect()[0]
+    expected_n = expected_people.count()
+    sampled_n = province_sampled.count()
+    to_retest_n = retest.join(on_a_roster, "person_id").select("person_id").distinct().count()
+    confirmed_n = buildings.agg(F.sum("confirmed_positive")).collect()[0][0] or 0
+
+    columns = (["round", "shard", "published", "expected", "sampled", "missing", "coverage", "tubes"]
+               + [f"{c}_tubes" for c in CLASSES]
+               + ["to_retest", "confirmed_positive", "sampled_elsewhere", "shards_published", "shards_missing"])
+    shard_rows = (per_shard
+                  .withColumn("round", F.lit(args.round))
+                  .withColumn("published", F.lit(True))
+                  .withColumn("coverage", F.when(F.col("expected") > 0, F.col("sampled") / F.col("expected")))
+                  .withColumn("shards_published", F.lit(None).cast("long"))
+                  .withColumn("shards_missing", F.lit(None).cast("long"))
+                  .select(*columns))
+    schema = shard_rows.schema
+    extra = [(args.round, name, False) + (None,) * (len(columns) - 3) for name in skipped]
+    province = [(args.round, None, True, expected_n, sampled_n, expected_n - sampled_n,
+                 sampled_n / expected_n if expected_n else None, tube_row["tubes"])
+                + tuple(tube_row[f"{c}_tubes"] for c in CLASSES)
+                + (to_retest_n, int(confirmed_n), None, len(published), len(skipped))]
+    totals = (shard_rows.unionByName(spark.createDataFrame(extra + province, schema))
+              .orderBy(F.col("shard").isNull(), "shard"))
+
+    # Cross-border cases.
+    shards_list = lambda c: F.concat_ws(",", F.array_sort(F.collect_set(c)))
+    rosters_of = roster.groupBy("person_id").agg(shards_list("roster_shard").alias("roster_shard"))
+    twice = (sampled_at.groupBy("person_id")
+             .agg(F.countDistinct("shard").alias("n"), shards_list("shard").alias("shards"))
+             .where("n >= 2").join(rosters_of, "person_id", "left")
+             .select(F.lit("sampled_in_two_shards").alias("kind"), "person_id",
+                     F.lit(None).cast("string").alias("tube_id"), "shards", "roster_shard"))
+    outside = (unregistered.join(rosters_of, "person_id")
+               .select(F.lit("sampled_outside_roster").alias("kind"), "person_id",
+                       F.lit(None).cast("string").alias("tube_id"), F.col("shard").alias("shards"),
+                       "roster_shard"))
+    shared_tubes = (tubes.groupBy("tube_id")
+                    .agg(F.countDistinct("shard").alias("n"), shards_list("shard").alias("shards"))
+                    .where("n >= 2")
+                    .select(F.lit("tube_in_two_shards").alias("kind"),
+                            F.lit(None).cast("string").alias("person_id"), "tube_id", "shards",
+                            F.lit(None).cast("string").alias("roster_shard")))
+    cross = (twice.unionByName(outside).unionByName(shared_tubes)
+             .withColumn("round", F.lit(args.round))
+             .select("round", "kind", "person_id", "tube_id", "shards", "roster_shard")
+             .orderBy("kind", "person_id", "tube_id", "shards"))
+
+    write_one(province_buildings, args.out, "province_buildings.parquet")
+    write_one(totals, args.out, "province_totals.parquet")
+    write_one(cross, args.out, "cross_shard.parquet")
+    kinds = {r["kind"]: r["count"] for r in cross.groupBy("kind").count().collect()}
+    coverage = f"{100 * sampled_n / expected_n:.2f}%" if expected_n else "n/a"
+    print(f"province {args.round}: {len(published)} shards published, {len(skipped)} missing; "
+          f"expected {expected_n}, sampled {sampled_n}, missing {expected_n - sampled_n} "
+          f"(coverage {coverage}); tubes {tube_row['tubes']} (positive {tube_row['positive_tubes']}, "
+          f"suspect {tube_row['suspect_tubes']}); to retest {to_retest_n}, confirmed {int(confirmed_n)}; "
+          f"cross-shard: {kinds.get('sampled_in_two_shards', 0)} sampled in two shards, "
+          f"{kinds.get('sampled_outside_roster', 0)} sampled outside their roster's shard, "
+          f"{kinds.get('tube_in_two_shards', 0)} tube IDs in two shards; in {args.out}")
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
