@@ -28,7 +28,8 @@ import os
 import shutil
 import sys
 
-from pyspark.sql import SparkSession, Window
+from pyspark import StorageLevel
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 CLASSES = ["positive", "suspect", "invalid", "pending", "negative"]
@@ -119,13 +120,16 @@ def main():
     spark.sparkContext.setLogLevel("ERROR")
 
     buildings = read(spark, published, "buildings.parquet")
-    people = read(spark, published, "people.parquet").select("person_id", "shard", "expected", "sampled")
-    tubes = read(spark, published, "tubes.parquet").select("tube_id", "tube_class", "shard")
+    # The tables read more than once are kept (on disk past the executors' memory).
+    people = (read(spark, published, "people.parquet")
+              .select("person_id", "shard", "expected", "sampled").persist(StorageLevel.MEMORY_AND_DISK))
+    tubes = (read(spark, published, "tubes.parquet").select("tube_id", "tube_class", "shard")
+             .persist(StorageLevel.MEMORY_AND_DISK))
     retest = read(spark, published, "retest.parquet").select("person_id", "shard")
     unregistered = (read(spark, published, "anomalies.parquet")
                     .where(F.col("kind") == "unregistered_person")
                     .where(F.col("person_id").isNotNull())
-                    .select("person_id", "shard").distinct())
+                    .select("person_id", "shard").distinct().persist(StorageLevel.MEMORY_AND_DISK))
 
     # province_buildings: every shard's rows, shards in name order, rows as published.
     province_buildings = buildings.orderBy("_shard_order", "_row").drop("_shard_order", "_row")
