@@ -437,6 +437,10 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         &opts.privacy,
         opts.as_of,
     )?;
+    // Nobody is looked up by ID any more: the index goes before the outputs, when
+    // memory peaks.
+    let mut roster = roster;
+    roster.drop_index();
     let rejects = loaded.rejects;
     let reports = loaded.reports;
     let rec = &analysis.rec;

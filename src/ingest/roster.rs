@@ -182,10 +182,19 @@ pub struct Roster {
     offset: Vec<u64>,
     /// Building names, in order of first appearance.
     pub buildings: Vec<Box<str>>,
-    index: Vec<HashTable<u32>>,
+    index: Vec<HashTable<Slot>>,
     source: TextSource,
     name: String,
     layout: Layout,
+}
+
+/// Where [`Roster::find_near`] looks first: after the last person found, while that
+/// keeps finding people.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Near {
+    last: u32,
+    score: u8,
+    lookups: u32,
 }
 
 impl Roster {
@@ -218,21 +227,53 @@ impl Roster {
     /// The person with this person_id.
     pub fn find(&self, id: &str) -> Option<u32> {
         let hash = hash(id);
-        self.index[shard(hash)]
-            .find(hash, |&i| self.ids.get(i) == id)
-            .copied()
+        let key = key(id);
+        let found = if key == UNPACKED {
+            self.index[shard(hash)].find(hash, |slot| {
+                let (k, i) = (slot.key, slot.person);
+                k == UNPACKED && self.ids.get(i) == id
+            })
+        } else {
+            // The key is the ID: no need to read the roster's copy.
+            self.index[shard(hash)].find(hash, |slot| {
+                let k = slot.key;
+                k == key
+            })
+        };
+        found.map(|slot| slot.person)
     }
 
-    /// The person with this person_id, trying the people right after `near` first:
+    /// Frees the ID index once no more people are looked up (before the outputs are
+    /// written, when memory peaks); [`Roster::find`] finds nobody after it.
+    pub fn drop_index(&mut self) {
+        self.index = Vec::new();
+    }
+
+    /// The person with this person_id, trying the people right after the last one found
+    /// first:
     /// samples are usually taken in roster order (building by building, room by room),
     /// so the next person is most often the next row.
-    pub fn find_near(&self, id: &str, near: u32) -> Option<u32> {
-        for p in near.saturating_add(1)..near.saturating_add(3).min(self.len() as u32) {
-            if self.ids.get(p) == id {
-                return Some(p);
+    pub fn find_near(&self, id: &str, near: &mut Near) -> Option<u32> {
+        // Interleaved samples (a city platform's export, by sampling time) rarely follow
+        // the roster: reading the neighbours' IDs would only cost cache misses, so they
+        // are tried while they keep paying off, and again now and then.
+        near.lookups = near.lookups.wrapping_add(1);
+        if near.score > 0 || near.lookups.is_multiple_of(64) {
+            let last = near.last;
+            for p in last.saturating_add(1)..last.saturating_add(3).min(self.len() as u32) {
+                if self.ids.get(p) == id {
+                    near.last = p;
+                    near.score = (near.score + 1).min(16);
+                    return Some(p);
+                }
             }
+            near.score = near.score.saturating_sub(2);
         }
-        self.find(id)
+        let found = self.find(id);
+        if let Some(p) = found {
+            near.last = p;
+        }
+        found
     }
 
     /// The other cells of `people`, read again from the roster file, in the order given;
@@ -305,6 +346,49 @@ fn hash(id: &str) -> u64 {
     FixedState::default().hash_one(id)
 }
 
+/// A slot of the ID index: the person and their ID's [`key`]. Packed to 12 bytes (a
+/// city's index holds ten million).
+#[derive(Clone, Copy, Debug)]
+#[repr(C, packed(4))]
+struct Slot {
+    key: u64,
+    person: u32,
+}
+
+/// The key of an ID that is not [`key`]-packed: equal keys then compare the IDs.
+const UNPACKED: u64 = u64::MAX;
+
+/// The ID itself as a number when it is one of the usual shapes, so that a lookup
+/// compares slots without reading the roster's copy of each candidate's ID (a cache
+/// miss in a city's roster): digits only, 1 to 17 of them, as `10^len + value`
+/// (below 2^58; the leading one keeps leading zeros apart); a resident ID of 17 digits
+/// and a check character `0`–`9` or `X`, as `2^63 | prefix * 11 + check` (below
+/// 2^63 + 2^60). Both are one-to-one and never [`UNPACKED`]; any other ID is
+/// [`UNPACKED`].
+fn key(id: &str) -> u64 {
+    let b = id.as_bytes();
+    let digits = |d: &[u8]| {
+        d.iter().try_fold(0u64, |v, &c| {
+            c.is_ascii_digit().then(|| v * 10 + u64::from(c - b'0'))
+        })
+    };
+    match b.len() {
+        1..=17 => digits(b).map_or(UNPACKED, |v| 10u64.pow(b.len() as u32) + v),
+        18 => {
+            let check = match b[17] {
+                c @ b'0'..=b'9' => Some(u64::from(c - b'0')),
+                b'X' => Some(10),
+                _ => None,
+            };
+            match (digits(&b[..17]), check) {
+                (Some(prefix), Some(check)) => 1 << 63 | (prefix * 11 + check),
+                _ => UNPACKED,
+            }
+        }
+        _ => UNPACKED,
+    }
+}
+
 /// Middle bits pick the shard: hashbrown uses the low bits for the bucket and the top
 /// seven for its tags, which must stay varied within a shard.
 fn shard(hash: u64) -> usize {
@@ -312,13 +396,13 @@ fn shard(hash: u64) -> usize {
 }
 
 /// One shard of the index, with the duplicates found while building it: (later, first).
-type Shard = (HashTable<u32>, Vec<(u32, u32)>);
+type Shard = (HashTable<Slot>, Vec<(u32, u32)>);
 
 /// Indexes `ids` by hash; returns the index and, for every later duplicate, its
 /// position and that of the first. Hashes are computed and sorted by shard block by
 /// block, so that each shard is then built from its own hashes and positions, read in
 /// file order, into a table small enough to stay in cache.
-fn build_index(ids: &Strings) -> (Vec<HashTable<u32>>, Vec<(u32, u32)>) {
+fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
     const BLOCK: usize = 1 << 18;
     let blocks: Vec<Vec<Vec<(u64, u32)>>> = (0..ids.len().div_ceil(BLOCK))
         .into_par_iter()
@@ -341,11 +425,16 @@ fn build_index(ids: &Strings) -> (Vec<HashTable<u32>>, Vec<(u32, u32)>) {
             let mut table = HashTable::with_capacity(count);
             let mut duplicates = Vec::new();
             for &(h, i) in blocks.iter().flat_map(|b| &b[s]) {
-                let same = |&j: &u32| ids.get(j) == ids.get(i);
-                match table.entry(h, same, |&j| hash(ids.get(j))) {
-                    Entry::Occupied(first) => duplicates.push((i, *first.get())),
+                let key = key(ids.get(i));
+                let same = |slot: &Slot| {
+                    let (k, j) = (slot.key, slot.person);
+                    k == key && (key != UNPACKED || ids.get(j) == ids.get(i))
+                };
+                let rehash = |slot: &Slot| hash(ids.get(slot.person));
+                match table.entry(h, same, rehash) {
+                    Entry::Occupied(first) => duplicates.push((i, first.get().person)),
                     Entry::Vacant(slot) => {
-                        slot.insert(i);
+                        slot.insert(Slot { key, person: i });
                     }
                 }
             }
@@ -507,4 +596,42 @@ pub fn finish(
         layout: ingested.layout,
     };
     Ok((roster, ingested.report, ingested.rejects))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_one_to_one_and_unpacked_ids_are_compared() {
+        let ids = [
+            "7",
+            "07",
+            "007",
+            "0",
+            "00",
+            "2000000000",
+            "99999999999999999",
+            "00000000000000000",
+            "110101199003077777",
+            "11010119900307777X",
+            "000000000000000000",
+            "999999999999999999",
+            "99999999999999999X",
+        ];
+        let keys: Vec<u64> = ids.iter().map(|id| key(id)).collect();
+        assert!(keys.iter().all(|&k| k != UNPACKED), "{keys:?}");
+        let distinct: std::collections::BTreeSet<u64> = keys.iter().copied().collect();
+        assert_eq!(distinct.len(), ids.len());
+        for id in [
+            "",
+            "S1",
+            "11010119900307777x",
+            "1234567890123456789",
+            "１２３",
+            "12 3",
+        ] {
+            assert_eq!(key(id), UNPACKED, "{id}");
+        }
+    }
 }

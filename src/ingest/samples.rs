@@ -4,7 +4,7 @@
 //! sites per chunk, so a ten-million-row file becomes 32 bytes a row.
 
 use super::header::ColumnSpec;
-use super::roster::Roster;
+use super::roster::{Near, Roster};
 use super::row::Row;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
@@ -67,8 +67,8 @@ pub struct SamplePart {
     sites: Interner,
     collectors: Interner,
     unregistered: Interner,
-    /// The roster index of the last person found, to try their neighbours first.
-    last_person: u32,
+    /// Where to look for the next person first.
+    near: Near,
     /// The earliest sampling time of the chunk's samples.
     earliest: Option<Micros>,
     /// Whether some sample of the chunk has no round.
@@ -99,11 +99,8 @@ impl RowParser for SampleParser<'_> {
         if !tube_ok || !person_ok {
             return None;
         }
-        let person = match self.roster.find_near(&person, part.last_person) {
-            Some(p) => {
-                part.last_person = p;
-                p
-            }
+        let person = match self.roster.find_near(&person, &mut part.near) {
+            Some(p) => p,
             None => part.unregistered.intern(&person) | UNREGISTERED,
         };
         let round = row
