@@ -228,14 +228,15 @@ impl Roster {
     pub fn find(&self, id: &str) -> Option<u32> {
         let hash = hash(id);
         let key = key(id);
+        let table = self.index.get(shard(hash))?;
         let found = if key == UNPACKED {
-            self.index[shard(hash)].find(hash, |slot| {
+            table.find(hash, |slot| {
                 let (k, i) = (slot.key, slot.person);
                 k == UNPACKED && self.ids.get(i) == id
             })
         } else {
             // The key is the ID: no need to read the roster's copy.
-            self.index[shard(hash)].find(hash, |slot| {
+            table.find(hash, |slot| {
                 let k = slot.key;
                 k == key
             })
