@@ -120,27 +120,35 @@ def main():
     spark.sparkContext.setLogLevel("ERROR")
 
     buildings = read(spark, published, "buildings.parquet")
-    # The tables read more than once are kept (on disk past the executors' memory).
-    people = (read(spark, published, "people.parquet")
-              .select("person_id", "shard", "expected", "sampled").persist(StorageLevel.MEMORY_AND_DISK))
-    tubes = (read(spark, published, "tubes.parquet").select("tube_id", "tube_class", "shard")
-             .persist(StorageLevel.MEMORY_AND_DISK))
+    tubes = read(spark, published, "tubes.parquet").select("tube_id", "tube_class", "shard")
     retest = read(spark, published, "retest.parquet").select("person_id", "shard")
-    unregistered = (read(spark, published, "anomalies.parquet")
-                    .where(F.col("kind") == "unregistered_person")
-                    .where(F.col("person_id").isNotNull())
-                    .select("person_id", "shard").distinct().persist(StorageLevel.MEMORY_AND_DISK))
+    # Every appearance of a person: on a shard's roster (people.parquet), or sampled in a
+    # shard that does not list them (its unregistered_person anomalies).
+    appearances = (read(spark, published, "people.parquet")
+                   .select("person_id", "shard", "expected", "sampled", F.lit(True).alias("listed"))
+                   .unionByName(read(spark, published, "anomalies.parquet")
+                                .where((F.col("kind") == "unregistered_person") & F.col("person_id").isNotNull())
+                                .select("person_id", "shard", F.lit(False).alias("expected"),
+                                        F.lit(True).alias("sampled"), F.lit(False).alias("listed"))))
 
     # province_buildings: every shard's rows, shards in name order, rows as published.
     province_buildings = buildings.orderBy("_shard_order", "_row").drop("_shard_order", "_row")
 
-    # Who is on which roster, and where each person was sampled.
-    roster = people.select("person_id", F.col("shard").alias("roster_shard"), "expected").distinct()
-    sampled_at = (people.where("sampled").select("person_id", "shard")
-                  .unionByName(unregistered).distinct())
-    on_a_roster = roster.select("person_id").distinct()
+    # One row per person, in one shuffle: where listed, where expected but not sampled,
+    # where sampled, where sampled without being listed. Kept: every figure below reads it.
+    names = lambda condition: F.array_sort(F.collect_set(F.when(condition, F.col("shard"))))
+    person = (appearances.groupBy("person_id").agg(
+        F.max("expected").alias("expected"),
+        F.max(F.col("expected") & F.col("sampled")).alias("expected_sampled"),
+        names(F.col("listed")).alias("rosters"),
+        names(F.col("listed") & F.col("expected") & ~F.col("sampled")).alias("missing_in"),
+        names(F.col("sampled")).alias("sampled_in"),
+        names(~F.col("listed")).alias("outside"))
+        .persist(StorageLevel.MEMORY_AND_DISK))
+    # A person expected somewhere counts as sampled when any shard sampled them.
+    person = person.withColumn("sampled_any", F.size("sampled_in") > 0)
 
-    # Per shard: its buildings' figures, its tubes by class.
+    # Per shard: its buildings' figures, its tubes by class, its people sampled elsewhere.
     sums = [F.sum(c).cast("long").alias(c) for c in
             ("expected", "sampled", "missing", "to_retest", "confirmed_positive")]
     per_shard = buildings.groupBy("shard").agg(*sums)
@@ -148,27 +156,26 @@ def main():
                    .agg(F.count("*").cast("long").alias("tubes"),
                         *[F.sum((F.col("tube_class") == c).cast("long")).cast("long").alias(f"{c}_tubes")
                           for c in CLASSES]))
-    missing_here = (people.where("expected AND NOT sampled")
-                    .select("person_id", F.col("shard").alias("roster_shard")))
-    elsewhere = (missing_here.join(sampled_at.withColumnRenamed("shard", "at"), "person_id")
-                 .where(F.col("at") != F.col("roster_shard"))
-                 .select("person_id", "roster_shard").distinct())
+    elsewhere = (person.where(F.size("missing_in") > 0)
+                 .select(F.explode("missing_in").alias("shard"), "sampled_in")
+                 .where(F.size(F.array_remove("sampled_in", F.col("shard"))) > 0)
+                 .groupBy("shard").agg(F.count("*").cast("long").alias("sampled_elsewhere")))
     per_shard = (per_shard.join(tube_counts, "shard", "left")
-                 .join(elsewhere.groupBy(F.col("roster_shard").alias("shard"))
-                       .agg(F.count("*").cast("long").alias("sampled_elsewhere")), "shard", "left")
+                 .join(elsewhere, "shard", "left")
                  .fillna(0, subset=["tubes", "sampled_elsewhere"] + [f"{c}_tubes" for c in CLASSES]))
 
     # The province: each person once, each barcode once (its most serious class).
     severity = F.create_map(*[x for i, c in enumerate(CLASSES) for x in (F.lit(c), F.lit(i))])
     by_tube = tubes.groupBy("tube_id").agg(F.min(severity[F.col("tube_class")]).alias("rank"))
-    expected_people = roster.where("expected").select("person_id").distinct()
-    province_sampled = expected_people.join(sampled_at.select("person_id").distinct(), "person_id")
     tube_row = by_tube.agg(F.count("*").cast("long").alias("tubes"),
                            *[F.sum((F.col("rank") == i).cast("long")).cast("long").alias(f"{c}_tubes")
                              for i, c in enumerate(CLASSES)]).collect()[0]
-    expected_n = expected_people.count()
-    sampled_n = province_sampled.count()
-    to_retest_n = retest.join(on_a_roster, "person_id").select("person_id").distinct().count()
+    people_row = person.agg(
+        F.sum(F.col("expected").cast("long")).alias("expected"),
+        F.sum((F.col("expected") & F.col("sampled_any")).cast("long")).alias("sampled")).collect()[0]
+    expected_n, sampled_n = people_row["expected"] or 0, people_row["sampled"] or 0
+    listed = person.where(F.size("rosters") > 0).select("person_id")
+    to_retest_n = retest.select("person_id").distinct().join(listed, "person_id").count()
     confirmed_n = buildings.agg(F.sum("confirmed_positive")).collect()[0][0] or 0
 
     columns = (["round", "shard", "published", "expected", "sampled", "missing", "coverage", "tubes"]
@@ -191,19 +198,19 @@ def main():
               .orderBy(F.col("shard").isNull(), "shard"))
 
     # Cross-border cases.
-    shards_list = lambda c: F.concat_ws(",", F.array_sort(F.collect_set(c)))
-    rosters_of = roster.groupBy("person_id").agg(shards_list("roster_shard").alias("roster_shard"))
-    twice = (sampled_at.groupBy("person_id")
-             .agg(F.countDistinct("shard").alias("n"), shards_list("shard").alias("shards"))
-             .where("n >= 2").join(rosters_of, "person_id", "left")
+    joined = lambda c: F.concat_ws(",", c)
+    rosters = F.when(F.size("rosters") > 0, joined("rosters")).alias("roster_shard")
+    twice = (person.where(F.size("sampled_in") >= 2)
              .select(F.lit("sampled_in_two_shards").alias("kind"), "person_id",
-                     F.lit(None).cast("string").alias("tube_id"), "shards", "roster_shard"))
-    outside = (unregistered.join(rosters_of, "person_id")
+                     F.lit(None).cast("string").alias("tube_id"), joined("sampled_in").alias("shards"),
+                     rosters))
+    outside = (person.where((F.size("outside") > 0) & (F.size("rosters") > 0))
                .select(F.lit("sampled_outside_roster").alias("kind"), "person_id",
-                       F.lit(None).cast("string").alias("tube_id"), F.col("shard").alias("shards"),
-                       "roster_shard"))
+                       F.lit(None).cast("string").alias("tube_id"), F.explode("outside").alias("shards"),
+                       rosters))
     shared_tubes = (tubes.groupBy("tube_id")
-                    .agg(F.countDistinct("shard").alias("n"), shards_list("shard").alias("shards"))
+                    .agg(F.countDistinct("shard").alias("n"),
+                         joined(F.array_sort(F.collect_set("shard"))).alias("shards"))
                     .where("n >= 2")
                     .select(F.lit("tube_in_two_shards").alias("kind"),
                             F.lit(None).cast("string").alias("person_id"), "tube_id", "shards",
