@@ -25,6 +25,7 @@ import argparse
 import glob
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -40,33 +41,71 @@ def fail(message):
     sys.exit(2)
 
 
+def folder_name(label):
+    """The folder of a round label, as poolscreen names it (src/history/mod.rs): unsafe
+    characters percent-encoded byte by byte."""
+    out = []
+    for i, c in enumerate(label):
+        safe = ((c.isascii() and c.isalnum()) or c in "-_" or (c == "." and i > 0)
+                or (not c.isascii() and c.isprintable() and not c.isspace()))
+        out.append(c if safe else "".join(f"%{b:02X}" for b in c.encode("utf-8")))
+    return "".join(out) or "%00"
+
+
+def natural(name):
+    """Sort key: digits compare as numbers (d2 before d10)."""
+    return [(0, int(t), t) if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", name) if t]
+
+
+TABLES = ["buildings.parquet", "people.parquet", "tubes.parquet", "retest.parquet",
+          "anomalies.parquet", "closure.parquet"]
+
+
 def shards_of(history, label):
-    """The published shards of the round, as (name, folder, manifest), and the names of
-    the folders skipped for want of a manifest."""
-    round_dir = os.path.join(history, "rounds", label)
+    """The published shards of the round, as (name, folder, manifest), in natural order
+    of name, and the names of the folders skipped (no readable manifest, or a table
+    missing)."""
+    round_dir = os.path.join(history, "rounds", folder_name(label))
     if not os.path.isdir(round_dir):
         fail(f"no round {label!r} in {history} (looked for {round_dir})")
-    folders = sorted(glob.glob(os.path.join(glob.escape(round_dir), "shard=*")))
+    folders = sorted(glob.glob(os.path.join(glob.escape(round_dir), "shard=*")),
+                     key=lambda f: natural(os.path.basename(f)))
     if not folders:
         fail(f"round {label!r} in {history} has no shard=NAME folders (was it run with --shard?)")
     published, skipped = [], []
     for folder in folders:
         name = os.path.basename(folder).split("=", 1)[1]
         path = os.path.join(folder, "manifest.json")
+        why = None
         if not os.path.isfile(path):
-            print(f"province: shard {name}: no manifest.json in {folder} (a publication in progress "
-                  "or an incomplete copy); skipped and counted as missing", file=sys.stderr)
+            why = "no manifest.json (a publication in progress or an incomplete copy)"
+        else:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    manifest = json.load(f)
+            except (OSError, ValueError) as e:
+                why = f"manifest.json unreadable ({type(e).__name__})"
+            else:
+                absent = [t for t in TABLES if not os.path.isfile(os.path.join(folder, t))]
+                if absent:
+                    why = f"{', '.join(absent)} missing"
+        if why:
+            print(f"province: shard {name}: {why} in {folder}; skipped and counted as missing",
+                  file=sys.stderr)
             skipped.append(name)
             continue
-        with open(path, encoding="utf-8") as f:
-            published.append((name, folder, json.load(f)))
+        published.append((name, folder, manifest))
     if not published:
-        fail(f"round {label!r}: no shard has a manifest.json")
+        fail(f"round {label!r}: no shard has a readable manifest.json and every table")
     disagree = []
-    for key in ("round", "pool_size"):
-        values = {m.get(key) for _, _, m in published}
+    for key, of in (("round", lambda m: m.get("round")),
+                    ("pool_size", lambda m: m.get("pool_size")),
+                    ("person IDs (plain or pseudonymised, and the key)",
+                     lambda m: json.dumps([(m.get("privacy") or {}).get("pseudonymized"),
+                                           (m.get("privacy") or {}).get("key_check")]))):
+        values = {of(m) for _, _, m in published}
         if len(values) > 1 or (key == "round" and values != {label}):
-            each = ", ".join(f"{n}: {m.get(key)!r}" for n, _, m in published)
+            each = ", ".join(f"{n}: {of(m)!r}" for n, _, m in published)
             disagree.append(f"the shards disagree on {key} ({each})")
     for name, _, m in published:
         if m.get("shard") != name:
@@ -74,6 +113,11 @@ def shards_of(history, label):
     if disagree:
         fail(f"round {label!r}: " + "; ".join(disagree) + "; nothing written")
     return published, skipped
+
+
+def samples_file(manifest):
+    """The samples input of a shard's run, as its anomalies name it."""
+    return next((i.get("path") for i in manifest.get("inputs", []) if i.get("role") == "samples"), None)
 
 
 def read(spark, published, table):
@@ -90,16 +134,22 @@ def read(spark, published, table):
     return out
 
 
-def write_one(frame, out, name):
-    """Writes `frame` as the single Parquet file OUT/name: Spark writes one part into a
-    staging folder, which is moved into place."""
-    staging = os.path.join(out, f".staging-{name}")
+def write_all(frames, out):
+    """Writes each (name, frame) as the single Parquet file OUT/name: Spark writes one
+    part of each into a staging folder; once all are written they are moved into place,
+    so that a failed job leaves the previous files."""
+    staging = os.path.join(out, ".staging")
     shutil.rmtree(staging, ignore_errors=True)
-    frame.coalesce(1).write.mode("overwrite").parquet(staging)
-    parts = glob.glob(os.path.join(staging, "part-*.parquet"))
-    if len(parts) != 1:
-        fail(f"writing {name}: expected one part file, found {len(parts)}")
-    os.replace(parts[0], os.path.join(out, name))
+    parts = []
+    for name, frame in frames:
+        folder = os.path.join(staging, name)
+        frame.coalesce(1).write.mode("overwrite").parquet(folder)
+        found = glob.glob(os.path.join(folder, "part-*.parquet"))
+        if len(found) != 1:
+            fail(f"writing {name}: expected one part file, found {len(found)}")
+        parts.append((found[0], os.path.join(out, name)))
+    for part, target in parts:
+        os.replace(part, target)
     shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -122,12 +172,20 @@ def main():
     buildings = read(spark, published, "buildings.parquet")
     tubes = read(spark, published, "tubes.parquet").select("tube_id", "tube_class", "shard")
     retest = read(spark, published, "retest.parquet").select("person_id", "shard")
+    # The shards in order, with the samples file each ran on.
+    samples_files = spark.createDataFrame(
+        [(name, order, samples_file(m) or "") for order, (name, _, m) in enumerate(published)],
+        "shard string, shard_order long, samples_file string")
     # Every appearance of a person: on a shard's roster (people.parquet), or sampled in a
-    # shard that does not list them (its unregistered_person anomalies).
+    # shard that does not list them (its unregistered_person anomalies of the samples
+    # file; a retest of someone not on the roster is no sample).
     appearances = (read(spark, published, "people.parquet")
                    .select("person_id", "shard", "expected", "sampled", F.lit(True).alias("listed"))
                    .unionByName(read(spark, published, "anomalies.parquet")
-                                .where((F.col("kind") == "unregistered_person") & F.col("person_id").isNotNull())
+                                .join(samples_files, "shard")
+                                .where((F.col("kind") == "unregistered_person") & F.col("person_id").isNotNull()
+                                       & ((F.col("file") == F.col("samples_file"))
+                                          | F.col("file").startswith(F.concat(F.col("samples_file"), F.lit(" (sheet")))))
                                 .select("person_id", "shard", F.lit(False).alias("expected"),
                                         F.lit(True).alias("sampled"), F.lit(False).alias("listed"))))
 
@@ -160,9 +218,11 @@ def main():
                  .select(F.explode("missing_in").alias("shard"), "sampled_in")
                  .where(F.size(F.array_remove("sampled_in", F.col("shard"))) > 0)
                  .groupBy("shard").agg(F.count("*").cast("long").alias("sampled_elsewhere")))
-    per_shard = (per_shard.join(tube_counts, "shard", "left")
+    per_shard = (samples_files.select("shard", "shard_order").join(per_shard, "shard", "left")
+                 .join(tube_counts, "shard", "left")
                  .join(elsewhere, "shard", "left")
-                 .fillna(0, subset=["tubes", "sampled_elsewhere"] + [f"{c}_tubes" for c in CLASSES]))
+                 .fillna(0, subset=["expected", "sampled", "missing", "to_retest", "confirmed_positive", "tubes",
+                                   "sampled_elsewhere"] + [f"{c}_tubes" for c in CLASSES]))
 
     # The province: each person once, each barcode once (its most serious class).
     severity = F.create_map(*[x for i, c in enumerate(CLASSES) for x in (F.lit(c), F.lit(i))])
@@ -176,11 +236,13 @@ def main():
     expected_n, sampled_n = people_row["expected"] or 0, people_row["sampled"] or 0
     listed = person.where(F.size("rosters") > 0).select("person_id")
     to_retest_n = retest.select("person_id").distinct().join(listed, "person_id").count()
-    confirmed_n = buildings.agg(F.sum("confirmed_positive")).collect()[0][0] or 0
+    confirmed_n = (read(spark, published, "closure.parquet").where(F.col("state") == "confirmed")
+                   .select("person_id").distinct().join(listed, "person_id").count())
 
     columns = (["round", "shard", "published", "expected", "sampled", "missing", "coverage", "tubes"]
                + [f"{c}_tubes" for c in CLASSES]
                + ["to_retest", "confirmed_positive", "sampled_elsewhere", "shards_published", "shards_missing"])
+    order_of = {name: i for i, name in enumerate(sorted([n for n, _, _ in published] + skipped, key=natural))}
     shard_rows = (per_shard
                   .withColumn("round", F.lit(args.round))
                   .withColumn("published", F.lit(True))
@@ -194,8 +256,9 @@ def main():
                  sampled_n / expected_n if expected_n else None, tube_row["tubes"])
                 + tuple(tube_row[f"{c}_tubes"] for c in CLASSES)
                 + (to_retest_n, int(confirmed_n), None, len(published), len(skipped))]
+    rank = F.create_map(*[x for name, i in order_of.items() for x in (F.lit(name), F.lit(i))])
     totals = (shard_rows.unionByName(spark.createDataFrame(extra + province, schema))
-              .orderBy(F.col("shard").isNull(), "shard"))
+              .orderBy(F.col("shard").isNull(), rank[F.col("shard")]))
 
     # Cross-border cases.
     joined = lambda c: F.concat_ws(",", c)
@@ -220,9 +283,9 @@ def main():
              .select("round", "kind", "person_id", "tube_id", "shards", "roster_shard")
              .orderBy("kind", "person_id", "tube_id", "shards"))
 
-    write_one(province_buildings, args.out, "province_buildings.parquet")
-    write_one(totals, args.out, "province_totals.parquet")
-    write_one(cross, args.out, "cross_shard.parquet")
+    write_all([("province_buildings.parquet", province_buildings),
+               ("province_totals.parquet", totals),
+               ("cross_shard.parquet", cross)], args.out)
     kinds = {r["kind"]: r["count"] for r in cross.groupBy("kind").count().collect()}
     coverage = f"{100 * sampled_n / expected_n:.2f}%" if expected_n else "n/a"
     print(f"province {args.round}: {len(published)} shards published, {len(skipped)} missing; "

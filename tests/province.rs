@@ -227,7 +227,27 @@ fn a_province_from_three_districts_totals_as_the_whole_round() {
             let got = cell(totals.column(column).unwrap().get(row).unwrap());
             assert_eq!(got, sum(&own, column).to_string(), "{shard} {column}");
         }
+        let own_tubes = dir.parquet(&format!("out/{shard}/tubes.parquet"));
+        let got = cell(totals.column("tubes").unwrap().get(row).unwrap());
+        assert_eq!(got, own_tubes.height().to_string(), "{shard} tubes");
+        // One person of each district is swabbed only in the next.
+        let got = cell(
+            totals
+                .column("sampled_elsewhere")
+                .unwrap()
+                .get(row)
+                .unwrap(),
+        );
+        assert_eq!(got, "1", "{shard} sampled_elsewhere");
     }
+    // The skipped shard has a row, unpublished, without figures; rows in shard order.
+    let order: Vec<String> = (0..totals.height())
+        .map(|i| cell(shard_col.get(i).unwrap()))
+        .collect();
+    assert_eq!(order, ["d1", "d2", "d3", "d4", ""]);
+    let published = totals.column("published").unwrap();
+    assert_eq!(cell(published.get(3).unwrap()), "false");
+    assert_eq!(cell(totals.column("expected").unwrap().get(3).unwrap()), "");
     let buildings = dir.parquet("province/province_buildings.parquet");
     assert_eq!(buildings.height(), whole.height());
 
@@ -280,16 +300,18 @@ fn a_province_from_three_districts_totals_as_the_whole_round() {
     // Shards that disagree on the pool size stop the job before anything is written.
     let manifest = round.join("shard=d2/manifest.json");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(
-        &manifest,
-        text.replace("\"pool_size\": 10", "\"pool_size\": 20"),
-    )
-    .unwrap();
+    let changed = text
+        .replace("\"pool_size\": 10", "\"pool_size\": 20")
+        .replace(
+            &format!("\"round\": \"{label}\""),
+            "\"round\": \"2022-04-11\"",
+        );
+    assert_ne!(changed, text);
+    std::fs::write(&manifest, changed).unwrap();
     let (status, stdout, stderr) = province(&dir, "history", &label, "again");
-    assert_eq!(status, 2, "{stdout}{stderr}");
-    assert!(
-        format!("{stdout}{stderr}").contains("disagree on pool_size"),
-        "{stdout}{stderr}"
-    );
+    let said = format!("{stdout}{stderr}");
+    assert_eq!(status, 2, "{said}");
+    assert!(said.contains("disagree on pool_size"), "{said}");
+    assert!(said.contains("disagree on round"), "{said}");
     assert!(!dir.join("again/province_totals.parquet").exists());
 }

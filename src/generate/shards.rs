@@ -168,7 +168,17 @@ fn plant(shards: &mut [Shard], campus: &Campus, planted: &mut String) -> Result<
         // of the next they are also (or only) swabbed into.
         let moved_tube = &own[pick(s, 1, own.len() / 2)];
         let twice_tube = &own[own.len() / 2 + pick(s, 2, own.len() - own.len() / 2)];
-        let target = &there[1 + pick(next, 3, there.len() - 1)];
+        // A pool with room for both (a building's last pool), so that no tube is
+        // overfull; any pool when none has room.
+        let roomy: Vec<&Tube> = there[1..]
+            .iter()
+            .filter(|t| t.rows.len() + 2 <= campus.pool_size)
+            .collect();
+        let target = if roomy.is_empty() {
+            &there[1 + pick(next, 3, there.len() - 1)]
+        } else {
+            roomy[pick(next, 3, roomy.len())]
+        };
         let template = shards[next].samples[target.rows[0]].clone();
         for (kind, tube, drop_own) in [
             ("sampled_outside_roster", moved_tube, true),
