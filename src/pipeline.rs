@@ -184,7 +184,7 @@ pub fn load_samples(
         &SampleParser { roster },
         sheet,
     )?;
-    Ok(samples::finish(parsed, roster.len() as u32, round, today))
+    Ok(samples::finish(parsed, roster, round, today))
 }
 
 /// The rows of a results or retests file, which columns it has, its report and rejects.

@@ -188,7 +188,7 @@ pub struct Roster {
     layout: Layout,
 }
 
-/// Where [`Roster::find_near`] looks first: after the last person found, while that
+/// Where [`Roster::next_to`] looks: after the last person found, while that
 /// keeps finding people.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Near {
@@ -226,16 +226,59 @@ impl Roster {
 
     /// The person with this person_id.
     pub fn find(&self, id: &str) -> Option<u32> {
-        let hash = hash(id);
-        let key = key(id);
+        let (hash, key) = Roster::lookup_of(id);
+        self.find_keyed(hash, key, Some(id))
+    }
+
+    /// What [`Roster::find_keyed`] needs of an ID: its hash and its key.
+    pub fn lookup_of(id: &str) -> (u64, u64) {
+        (hash(id), key(id))
+    }
+
+    /// Whether an ID's key is the ID itself (see [`key`]); otherwise a lookup needs the
+    /// ID's text.
+    pub fn key_is_id(key: u64) -> bool {
+        key != UNPACKED
+    }
+
+    /// The ID a packed key stands for.
+    pub fn id_of_key(key: u64) -> String {
+        if key & 1 << 63 != 0 {
+            let v = key & !(1 << 63);
+            let (prefix, check) = (v / 11, v % 11);
+            let check = if check == 10 {
+                'X'
+            } else {
+                char::from(b'0' + check as u8)
+            };
+            format!("{prefix:017}{check}")
+        } else {
+            // 10^len + value: the digits after the leading one.
+            key.to_string()[1..].to_string()
+        }
+    }
+
+    /// Where a lookup of `hash` probes the index, as a number: lookups made in this
+    /// order walk each shard's table from start to end, instead of jumping about it.
+    pub fn probe_order(&self, hash: u64) -> u64 {
+        let s = shard(hash);
+        let buckets = self.index.get(s).map_or(1, |t| {
+            ((t.capacity() as u64 * 8) / 7 + 1).next_power_of_two()
+        });
+        (s as u64) << 40 | (hash & (buckets - 1))
+    }
+
+    /// The person with the ID of `hash` and `key` ([`Roster::lookup_of`]); `id` is
+    /// needed only when the key is not the ID.
+    pub fn find_keyed(&self, hash: u64, key: u64, id: Option<&str>) -> Option<u32> {
         let table = self.index.get(shard(hash))?;
         let found = if key == UNPACKED {
+            let id = id?;
             table.find(hash, |slot| {
                 let (k, i) = (slot.key, slot.person);
                 k == UNPACKED && self.ids.get(i) == id
             })
         } else {
-            // The key is the ID: no need to read the roster's copy.
             table.find(hash, |slot| {
                 let k = slot.key;
                 k == key
@@ -250,16 +293,16 @@ impl Roster {
         self.index = Vec::new();
     }
 
-    /// The person with this person_id, trying the people right after the last one found
-    /// first:
-    /// samples are usually taken in roster order (building by building, room by room),
-    /// so the next person is most often the next row.
-    pub fn find_near(&self, id: &str, near: &mut Near) -> Option<u32> {
-        // Interleaved samples (a city platform's export, by sampling time) rarely follow
-        // the roster: reading the neighbours' IDs would only cost cache misses, so they
-        // are tried while they keep paying off, and again now and then.
+    /// The person with this person_id when they follow the last one found, without a
+    /// lookup in the index otherwise (`None` then means "look them up", in a batch: see
+    /// [`Roster::find_keyed`]). Samples taken in roster order (building by building,
+    /// room by room) mostly hold the next row's person; interleaved samples (a city
+    /// platform's export, by sampling time) rarely do, and reading the neighbours' IDs
+    /// would only cost cache misses, so they are tried while they keep paying off. Now
+    /// and then a lookup anchors the search again.
+    pub fn next_to(&self, id: &str, near: &mut Near) -> Option<u32> {
         near.lookups = near.lookups.wrapping_add(1);
-        if near.score > 0 || near.lookups.is_multiple_of(64) {
+        if near.score > 0 {
             let last = near.last;
             for p in last.saturating_add(1)..last.saturating_add(3).min(self.len() as u32) {
                 if self.ids.get(p) == id {
@@ -269,12 +312,14 @@ impl Roster {
                 }
             }
             near.score = near.score.saturating_sub(2);
+        } else if near.lookups.is_multiple_of(64) {
+            if let Some(p) = self.find(id) {
+                near.last = p;
+                near.score = 1;
+                return Some(p);
+            }
         }
-        let found = self.find(id);
-        if let Some(p) = found {
-            near.last = p;
-        }
-        found
+        None
     }
 
     /// The other cells of `people`, read again from the roster file, in the order given;

@@ -10,7 +10,7 @@ use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
 use crate::order::natural_cmp;
 use crate::record::{Micros, Sample, MAX_SAMPLE_LINE, NONE};
-use crate::strings::{pieces_mut, Interner};
+use crate::strings::{pieces_mut, Interner, Strings};
 use rayon::prelude::*;
 
 const TUBE_ID: usize = 0;
@@ -69,6 +69,11 @@ pub struct SamplePart {
     unregistered: Interner,
     /// Where to look for the next person first.
     near: Near,
+    /// The people not found next to the last one, to look up after the pass in one
+    /// batch; their rows hold [`PENDING`] and an index here.
+    pending: Vec<Pending>,
+    /// The IDs of pending people whose key is not the ID itself.
+    texts: Strings,
     /// The earliest sampling time of the chunk's samples.
     earliest: Option<Micros>,
     /// Whether some sample of the chunk has no round.
@@ -77,6 +82,21 @@ pub struct SamplePart {
 
 /// The bit that marks a chunk-local person index as not on the roster.
 const UNREGISTERED: u32 = 1 << 31;
+
+/// The bit that marks a chunk-local person index as a lookup still to make.
+const PENDING: u32 = 1 << 30;
+
+/// A person to look up: the ID's hash and key (see `Roster::lookup_of`), or, for an ID
+/// whose key is not the ID, [`TEXT`] and the ID's index in the chunk's `texts`.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    hash: u64,
+    key: u64,
+}
+
+/// Marks a [`Pending`] key as an index into `texts` (never a packed key: those have
+/// bits 61 and 62 clear).
+const TEXT: u64 = 0b011 << 61;
 
 /// Parses samples rows against a roster.
 pub struct SampleParser<'a> {
@@ -99,9 +119,18 @@ impl RowParser for SampleParser<'_> {
         if !tube_ok || !person_ok {
             return None;
         }
-        let person = match self.roster.find_near(&person, &mut part.near) {
-            Some(p) => p,
-            None => part.unregistered.intern(&person) | UNREGISTERED,
+        let person = match self.roster.next_to(&person, &mut part.near) {
+            Some(p) if p < PENDING => p,
+            _ => {
+                // Looked up after the pass, all chunks' people in the order of the index,
+                // so that a city's lookups walk the index instead of missing the cache.
+                let (hash, mut key) = Roster::lookup_of(&person);
+                if !Roster::key_is_id(key) {
+                    key = TEXT | u64::from(part.texts.push(&person));
+                }
+                part.pending.push(Pending { hash, key });
+                (part.pending.len() - 1) as u32 | PENDING
+            }
         };
         let round = row
             .cell(ROUND)
@@ -164,11 +193,13 @@ pub struct SampleSet {
 /// rows are rewritten with the run-wide indexes on the workers.
 pub fn finish(
     ingested: Ingested<Sample, SamplePart>,
-    roster_len: u32,
+    roster: &Roster,
     round: Option<&str>,
     today: Micros,
 ) -> (SampleSet, InputReport, Vec<Reject>) {
-    let parts = ingested.parts;
+    let roster_len = roster.len() as u32;
+    let mut parts = ingested.parts;
+    let found = look_up(roster, &mut parts);
     let earliest = parts.iter().filter_map(|p| p.state.earliest).min();
     let default_round = match round {
         Some(r) => r.to_string(),
@@ -226,7 +257,8 @@ pub fn finish(
         .into_par_iter()
         .zip(parts)
         .zip(maps)
-        .for_each(|((out, part), m)| {
+        .zip(found)
+        .for_each(|(((out, part), m), found)| {
             for (o, s) in out.iter_mut().zip(part.rows) {
                 o.write(Sample {
                     round: rank[if s.round == NONE {
@@ -245,10 +277,17 @@ pub fn finish(
                     } else {
                         m.collector[s.collector as usize]
                     },
-                    person: if s.person & UNREGISTERED != 0 {
-                        roster_len + m.person[(s.person & !UNREGISTERED) as usize]
-                    } else {
-                        s.person
+                    person: {
+                        let person = if s.person & PENDING != 0 {
+                            found[(s.person & !PENDING) as usize]
+                        } else {
+                            s.person
+                        };
+                        if person & UNREGISTERED != 0 {
+                            roster_len + m.person[(person & !UNREGISTERED) as usize]
+                        } else {
+                            person
+                        }
                     },
                     ..s
                 });
@@ -267,6 +306,69 @@ pub fn finish(
         default_round,
     };
     (set, ingested.report, ingested.rejects)
+}
+
+/// Looks up every chunk's pending people (see [`Pending`]) in one batch, in the order
+/// of the roster's index; returns, per chunk, each pending person's roster index, or
+/// [`UNREGISTERED`] and their index in the chunk's `unregistered` (interned here, in row
+/// order, as they would have been during the pass).
+fn look_up(roster: &Roster, parts: &mut [super::Part<Sample, SamplePart>]) -> Vec<Vec<u32>> {
+    let mut order: Vec<(u64, u32, u32)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(c, part)| {
+            part.state
+                .pending
+                .iter()
+                .enumerate()
+                .map(move |(i, p)| (roster.probe_order(p.hash), c as u32, i as u32))
+        })
+        .collect();
+    order.par_sort_unstable();
+    let text = |part: &SamplePart, key: u64| -> Option<String> {
+        (key & TEXT == TEXT).then(|| part.texts.get((key & !TEXT) as u32).to_string())
+    };
+    let people: Vec<u32> = order
+        .par_iter()
+        .map(|&(_, c, i)| {
+            let state = &parts[c as usize].state;
+            let p = state.pending[i as usize];
+            let found = if p.key & TEXT == TEXT {
+                text(state, p.key).and_then(|id| roster.find(&id))
+            } else {
+                roster.find_keyed(p.hash, p.key, None)
+            };
+            found.unwrap_or(NONE)
+        })
+        .collect();
+    let mut found: Vec<Vec<u32>> = parts
+        .iter()
+        .map(|p| vec![NONE; p.state.pending.len()])
+        .collect();
+    for (&(_, c, i), &p) in order.iter().zip(&people) {
+        found[c as usize][i as usize] = p;
+    }
+    drop(order);
+    // People not on the roster, in row order.
+    parts
+        .par_iter_mut()
+        .zip(&mut found)
+        .for_each(|(part, found)| {
+            let state = &mut part.state;
+            for (i, f) in found.iter_mut().enumerate() {
+                if *f == NONE {
+                    let key = state.pending[i].key;
+                    let id = match text(state, key) {
+                        Some(id) => id,
+                        None => Roster::id_of_key(key),
+                    };
+                    *f = state.unregistered.intern(&id) | UNREGISTERED;
+                }
+            }
+            state.pending = Vec::new();
+            state.texts = Strings::default();
+        });
+    found
 }
 
 /// One chunk's local string indexes mapped to run-wide ones.
