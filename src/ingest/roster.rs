@@ -268,6 +268,12 @@ impl Roster {
         (s as u64) << 40 | (hash & (buckets - 1))
     }
 
+    /// The person with `id`, of `hash` ([`Roster::lookup_of`]), when its key is not the
+    /// ID itself.
+    pub fn find_text(&self, hash: u64, id: &str) -> Option<u32> {
+        self.find_keyed(hash, UNPACKED, Some(id))
+    }
+
     /// The person with the ID of `hash` and `key` ([`Roster::lookup_of`]); `id` is
     /// needed only when the key is not the ID.
     pub fn find_keyed(&self, hash: u64, key: u64, id: Option<&str>) -> Option<u32> {

@@ -325,18 +325,14 @@ fn look_up(roster: &Roster, parts: &mut [super::Part<Sample, SamplePart>]) -> Ve
         })
         .collect();
     order.par_sort_unstable();
-    let text = |part: &SamplePart, key: u64| -> Option<String> {
-        (key & TEXT == TEXT).then(|| part.texts.get((key & !TEXT) as u32).to_string())
-    };
     let people: Vec<u32> = order
         .par_iter()
         .map(|&(_, c, i)| {
             let state = &parts[c as usize].state;
             let p = state.pending[i as usize];
-            let found = if p.key & TEXT == TEXT {
-                text(state, p.key).and_then(|id| roster.find(&id))
-            } else {
-                roster.find_keyed(p.hash, p.key, None)
+            let found = match text(state, p.key) {
+                Some(id) => roster.find_text(p.hash, id),
+                None => roster.find_keyed(p.hash, p.key, None),
             };
             found.unwrap_or(NONE)
         })
@@ -359,7 +355,7 @@ fn look_up(roster: &Roster, parts: &mut [super::Part<Sample, SamplePart>]) -> Ve
                 if *f == NONE {
                     let key = state.pending[i].key;
                     let id = match text(state, key) {
-                        Some(id) => id,
+                        Some(id) => id.to_string(),
                         None => Roster::id_of_key(key),
                     };
                     *f = state.unregistered.intern(&id) | UNREGISTERED;
@@ -369,6 +365,11 @@ fn look_up(roster: &Roster, parts: &mut [super::Part<Sample, SamplePart>]) -> Ve
             state.texts = Strings::default();
         });
     found
+}
+
+/// The ID of a pending person whose key is not the ID itself.
+fn text(part: &SamplePart, key: u64) -> Option<&str> {
+    (key & TEXT == TEXT).then(|| part.texts.get((key & !TEXT) as u32))
 }
 
 /// One chunk's local string indexes mapped to run-wide ones.
