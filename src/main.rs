@@ -12,7 +12,6 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     no_huge_pages();
     prompt_purge();
-    poolscreen::export::workbook::quiet_write_panics();
     let cli = poolscreen::cmd::Cli::parse();
     let status = poolscreen::cmd::main(cli).unwrap_or_else(|err| {
         eprintln!("poolscreen: error: {err}");

@@ -7,9 +7,9 @@ use crate::export::staging::Staging;
 use crate::export::{csv, parquet, workbook};
 use crate::pipeline;
 use crate::privacy::Privacy;
+use crate::progress::Progress;
 use clap::Args;
 use rayon::prelude::*;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// Write the sampling plan of a round from the roster: a tube holds one building's
@@ -55,15 +55,22 @@ pub fn run(args: AssignArgs) -> Result<i32> {
         &args.out,
     )?;
     let k = args.pool_size as usize;
+    // Stages are timed with POOLSCREEN_TIMINGS, as a run's are.
+    let progress = Progress::new(args.quiet);
     let (tubes, people) = super::with_threads(None, || {
+        let stage = progress.stage("roster");
         let (roster, _, _) = pipeline::load_roster(&args.roster, args.sheet.as_deref())?;
+        drop(stage);
+        let stage = progress.stage("assignment");
         let slots = assign::assign(&roster, k);
+        drop(stage);
         if slots.is_empty() {
             return Err(Error::Usage(format!(
                 "{}: the roster has nobody to sample (everyone is on leave, or nobody was accepted)",
                 args.roster.display()
             )));
         }
+        let stage = progress.stage("names");
         let people: Vec<u32> = slots.iter().map(|s| s.person).collect();
         // Names are read again in roster order (one pass over the file), then found by
         // each person's place in that order.
@@ -74,6 +81,8 @@ pub fn run(args: AssignArgs) -> Result<i32> {
         for (i, &p) in in_order.iter().enumerate() {
             place[p as usize] = i as u32;
         }
+        drop(stage);
+        let stage = progress.stage("rows");
         let rows: Vec<PlanRow> = slots
             .par_iter()
             .map(|s| {
@@ -91,26 +100,24 @@ pub fn run(args: AssignArgs) -> Result<i32> {
                 }
             })
             .collect();
+        drop(stage);
         let columns = plan_columns();
         let staging = Staging::new(&args.out, &PLAN_FILES)?;
         // The workbook is the slowest: it is written beside the other two.
         let (book, others) = rayon::join(
             || {
-                let book = workbook::write_list(
-                    &columns,
-                    &rows,
-                    Some(PlanRow::building_of),
-                    staging.folder(),
-                )?;
+                let _stage = progress.stage("plan.xlsx");
                 staging.write("plan.xlsx", |out| {
-                    out.write_all(&book)
-                        .map_err(|e| Error::io(&staging.target("plan.xlsx"), e))
+                    workbook::write_list(out, &columns, &rows, Some(PlanRow::building_of))
                 })
             },
             || -> Result<()> {
+                let stage = progress.stage("plan.parquet");
                 staging.write("plan.parquet", |out| {
                     parquet::write(out, parquet::list_frame(&columns, &rows)?)
                 })?;
+                drop(stage);
+                let _stage = progress.stage("plan.csv");
                 staging.write("plan.csv", |out| csv::write_list(out, &columns, &rows))
             },
         );

@@ -10,6 +10,7 @@
 //! [`write_round`] is the list of output files of a round: each one a task, written side
 //! by side, with its row count for the manifest.
 
+pub mod archive;
 pub mod columns;
 pub mod csv;
 pub mod manifest;
@@ -165,17 +166,6 @@ pub fn write_round(
         })
         .collect();
     let (retest_columns, missing_columns) = (rows::retest_columns(), rows::missing_columns());
-    let book = |name: &str, bytes: Result<Vec<u8>>| {
-        // The workbook's temporary files are the output being written.
-        let bytes = bytes.map_err(|e| match e {
-            Error::Io { source, .. } => Error::io(&staging.target(name), source),
-            other => other,
-        })?;
-        staging.write(name, |out| {
-            out.write_all(&bytes)
-                .map_err(|e| Error::io(&staging.target(name), e))
-        })
-    };
     let copied: std::sync::Mutex<RoundRows> =
         std::sync::Mutex::new(vec![Vec::new(); rec.rounds().len()]);
     let note = |r: usize, name: &str, rows: usize| {
@@ -208,15 +198,14 @@ pub fn write_round(
             file: "retest.xlsx",
             rows: retest.len(),
             write: Box::new(|| {
-                book(
-                    "retest.xlsx",
+                staging.write("retest.xlsx", |out| {
                     workbook::write_list(
+                        out,
                         &retest_columns,
                         &retest,
                         Some(<RetestRow as rows::Listed>::building),
-                        staging.folder(),
-                    ),
-                )
+                    )
+                })
             }),
         },
         Task {
@@ -228,15 +217,14 @@ pub fn write_round(
             file: "missing.xlsx",
             rows: missing.len(),
             write: Box::new(|| {
-                book(
-                    "missing.xlsx",
+                staging.write("missing.xlsx", |out| {
                     workbook::write_list(
+                        out,
                         &missing_columns,
                         &missing,
                         Some(<rows::MissingRow as rows::Listed>::building),
-                        staging.folder(),
-                    ),
-                )
+                    )
+                })
             }),
         },
         Task {

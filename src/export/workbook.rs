@@ -9,13 +9,13 @@
 //! pass Excel's 1,048,576 rows continues on a new sheet ("全部 (2)"), so a workbook never
 //! fails a run. Every text cell is written as a string, never as a formula.
 
+use super::archive::{self, Entry, Piece};
 use super::columns::{Column, Kind};
 use crate::error::{Error, Result};
 use crate::order::natural_cmp;
 use crate::record::Micros;
 use rayon::prelude::*;
-use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
-use std::path::Path;
+use std::io::Write;
 
 /// The most buildings for which a workbook gets a sheet per building.
 pub const MAX_BUILDING_SHEETS: usize = 100;
@@ -58,122 +58,95 @@ pub fn label(code: &str) -> &str {
     }
 }
 
-/// A workbook of `rows` with `columns`: an "全部" sheet, then one sheet per building
-/// (by `building_of`, in natural order) when there are at most
-/// [`MAX_BUILDING_SHEETS`]. The constant-memory writer keeps its temporary files in
-/// `tempdir`.
+/// Writes a workbook of `rows` with `columns` to `out`: an "全部" sheet, then one sheet
+/// per building (by `building_of`, in natural order) when there are at most
+/// [`MAX_BUILDING_SHEETS`].
 pub fn write_list<R: Sync>(
+    out: &mut impl Write,
     columns: &[Column<R>],
     rows: &[R],
     building_of: Option<fn(&R) -> Option<&str>>,
-    tempdir: &Path,
-) -> Result<Vec<u8>> {
-    write_list_paged(columns, rows, building_of, tempdir, MAX_SHEET_ROWS)
+) -> Result<()> {
+    write_list_paged(out, columns, rows, building_of, MAX_SHEET_ROWS)
 }
 
-/// The message rust_xlsxwriter panics with when a write to one of its temporary files
-/// fails (a full disk): its constant-memory writer has no way to return the error.
-const WRITE_PANIC: &str = "Couldn't write to xml file";
-
-/// Keeps the panics of a failed workbook write (see [`WRITE_PANIC`]) off standard
-/// error: [`write_list`] turns them into I/O errors naming the folder. Every other
-/// panic is reported as before. Called once, by the binary.
-pub fn quiet_write_panics() {
-    let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if !message.starts_with(WRITE_PANIC) {
-            report(info);
-        }
-    }));
-}
-
-/// [`write_list`] with at most `per_sheet` rows a sheet; a failed write of the
-/// workbook's temporary files is an I/O error on `tempdir`.
+/// [`write_list`] with at most `per_sheet` rows a sheet.
 fn write_list_paged<R: Sync>(
+    out: &mut impl Write,
     columns: &[Column<R>],
     rows: &[R],
     building_of: Option<fn(&R) -> Option<&str>>,
-    tempdir: &Path,
     per_sheet: usize,
-) -> Result<Vec<u8>> {
-    let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        build(columns, rows, building_of, tempdir, per_sheet)
-    }));
-    written.unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| panic.downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if !message.starts_with(WRITE_PANIC) {
-            std::panic::resume_unwind(panic);
+) -> Result<()> {
+    let mut taken = Vec::new();
+    let listed = sheets(rows, building_of);
+    let mut planned = Vec::new();
+    for (name, picked) in &listed {
+        // An empty list still gets its sheet, with the header row.
+        let parts: Vec<&[usize]> = if picked.is_empty() {
+            vec![&[]]
+        } else {
+            picked.chunks(per_sheet.max(1)).collect()
+        };
+        for part in parts {
+            planned.push(Sheet {
+                name: sheet_name(name, &mut taken),
+                rows: part,
+            });
         }
-        // "…: Os { code: 28, kind: StorageFull, … }": the system's own error.
-        let code = message
-            .split("code: ")
-            .nth(1)
-            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|digits| digits.parse().ok());
-        let source = code.map_or_else(
-            || std::io::Error::other("a write to a temporary file failed"),
-            std::io::Error::from_raw_os_error,
-        );
-        Err(Error::io(tempdir, source))
-    })
+    }
+    let layout = Layout::new(columns);
+    // Every sheet is cut into blocks of rows; the blocks of all sheets are written and
+    // deflated on the workers, in any order, and put back in order.
+    let blocks: Vec<(usize, usize)> = planned
+        .iter()
+        .enumerate()
+        .flat_map(|(s, sheet)| {
+            (0..sheet.rows.len().div_ceil(BLOCK_ROWS).max(1)).map(move |b| (s, b))
+        })
+        .collect();
+    let mut pieces: Vec<Piece> = blocks
+        .par_iter()
+        .map(|&(s, b)| {
+            let sheet = &planned[s];
+            let last = (b + 1) * BLOCK_ROWS >= sheet.rows.len();
+            let mut xml = Vec::with_capacity(BLOCK_ROWS * 64 * columns.len());
+            if b == 0 {
+                sheet_head(&mut xml, &layout, sheet.rows.len(), s == 0);
+            }
+            let first = b * BLOCK_ROWS;
+            let end = sheet.rows.len().min(first + BLOCK_ROWS);
+            for (at, &i) in sheet.rows[first..end].iter().enumerate() {
+                // Row 1 is the header.
+                write_row(&mut xml, &layout, first + at + 2, &rows[i]);
+            }
+            if last {
+                sheet_tail(&mut xml, &layout, sheet.rows.len());
+            }
+            Piece::new(&xml, last)
+        })
+        .collect();
+    let mut entries = package(&planned, columns.len());
+    for (s, count) in planned
+        .iter()
+        .map(|sheet| sheet.rows.len().div_ceil(BLOCK_ROWS).max(1))
+        .enumerate()
+    {
+        entries.push(Entry {
+            name: format!("xl/worksheets/sheet{}.xml", s + 1),
+            pieces: pieces.drain(..count).collect(),
+        });
+    }
+    archive::write(out, &entries).map_err(|e| Error::Internal(format!("writing a workbook: {e}")))
 }
 
-fn build<R: Sync>(
-    columns: &[Column<R>],
-    rows: &[R],
-    building_of: Option<fn(&R) -> Option<&str>>,
-    tempdir: &Path,
-    per_sheet: usize,
-) -> Result<Vec<u8>> {
-    let mut book = Workbook::new();
-    book.set_tempdir(tempdir).map_err(|e| xlsx(e, tempdir))?;
-    // A fixed creation time keeps the bytes the same for the same round.
-    let created = ExcelDateTime::from_ymd(2020, 1, 1).map_err(|e| xlsx(e, tempdir))?;
-    book.set_properties(&DocProperties::new().set_creation_datetime(&created));
-    book.set_zip_compression_level(2);
-    let formats = Formats {
-        header: Format::new().set_bold(),
-        time: Format::new().set_num_format("yyyy-mm-dd hh:mm:ss"),
-    };
-    let mut taken = Vec::new();
-    let mut parts = Vec::new();
-    let listed = sheets(rows, building_of);
-    for (name, picked) in &listed {
-        for part in picked.chunks(per_sheet.max(1)) {
-            // Rows go to a temporary file as they are written, so a city's lists do not
-            // have to fit in memory twice.
-            let mut sheet = book
-                .new_worksheet_with_constant_memory()
-                .map_err(|e| xlsx(e, tempdir))?;
-            let wanted = sheet_name(name, &mut taken);
-            if sheet.set_name(&wanted).is_err() {
-                // A name Excel still refuses: the sheet keeps its number.
-                let fallback = sheet_name(&format!("Sheet{}", taken.len()), &mut taken);
-                sheet.set_name(fallback).map_err(|e| xlsx(e, tempdir))?;
-            }
-            parts.push((sheet, part));
-        }
-    }
-    // Sheets are filled on the workers (a city's list spans several), then added in
-    // order.
-    parts
-        .par_iter_mut()
-        .try_for_each(|(sheet, part)| fill(sheet, columns, rows, part, &formats))
-        .map_err(|e| xlsx(e, tempdir))?;
-    for (sheet, _) in parts {
-        book.push_worksheet(sheet);
-    }
-    book.save_to_buffer().map_err(|e| xlsx(e, tempdir))
+/// Rows a block: a few megabytes of XML a worker at a time.
+const BLOCK_ROWS: usize = 8192;
+
+/// A sheet of the workbook: its name and the rows (indices into the list) on it.
+struct Sheet<'a> {
+    name: String,
+    rows: &'a [usize],
 }
 
 /// The sheets of a list: their names and the rows each holds, in order.
@@ -204,17 +177,6 @@ fn sheets<R>(rows: &[R], building_of: Option<fn(&R) -> Option<&str>>) -> Vec<(&s
     sheets
 }
 
-fn xlsx(e: XlsxError, tempdir: &Path) -> Error {
-    match e {
-        XlsxError::IoError(e) => Error::io(tempdir, e),
-        // A temporary file that cannot be made (a full disk, no inodes left) or a zip
-        // that cannot be written is the machine's failure, not a bug.
-        XlsxError::TempFileError(_, e) => Error::io(tempdir, e),
-        XlsxError::ZipError(::zip::result::ZipError::Io(e)) => Error::io(tempdir, e),
-        other => Error::Internal(format!("writing a workbook failed: {other}")),
-    }
-}
-
 /// The longest sheet name Excel takes, in UTF-16 code units.
 const MAX_SHEET_NAME: usize = 31;
 
@@ -233,11 +195,19 @@ fn cut(text: &str, units: usize) -> String {
 }
 
 /// A valid, unique sheet name for `wanted`: at most 31 UTF-16 code units, none of
-/// `[]:*?/\`, no apostrophe at either end.
+/// `[]:*?/\` or control characters, no apostrophe at either end, not "History".
 fn sheet_name(wanted: &str, taken: &mut Vec<String>) -> String {
     let clean: String = wanted
         .chars()
-        .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
+        .map(|c| {
+            // Characters XML cannot hold in the workbook's list of sheets, too.
+            let unfit = c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}';
+            if unfit || "[]:*?/\\".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     let mut base = cut(clean.trim_matches('\''), MAX_SHEET_NAME);
     if base.is_empty() {
@@ -245,9 +215,11 @@ fn sheet_name(wanted: &str, taken: &mut Vec<String>) -> String {
     }
     let mut name = base.clone();
     let mut n = 2;
-    while taken
-        .iter()
-        .any(|t| t.to_lowercase() == name.to_lowercase())
+    // Excel keeps "History" for itself.
+    while name.to_lowercase() == "history"
+        || taken
+            .iter()
+            .any(|t| t.to_lowercase() == name.to_lowercase())
     {
         let suffix = format!(" ({n})");
         name = cut(&base, MAX_SHEET_NAME - suffix.len()) + &suffix;
@@ -257,78 +229,374 @@ fn sheet_name(wanted: &str, taken: &mut Vec<String>) -> String {
     name
 }
 
-/// The China Standard Time (UTC+8, no daylight saving since 1991) of a timestamp, to the
-/// second, as Excel shows it.
-fn excel_time(micros: Micros) -> std::result::Result<ExcelDateTime, XlsxError> {
-    ExcelDateTime::from_timestamp(micros.div_euclid(1_000_000) + 8 * 3600)
+/// The Excel serial date (days since 1899-12-30, the day's fraction after the point)
+/// of a timestamp's China Standard Time (UTC+8, no daylight saving since 1991), to the
+/// second. Excel's day 60 (a 1900-02-29 that never was) only shifts days before March
+/// 1900, which no round has.
+fn excel_time(micros: Micros) -> f64 {
+    let seconds = micros.div_euclid(1_000_000) + 8 * 3600;
+    let (days, second) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // 1970-01-01 is Excel's day 25,569.
+    (days + 25_569) as f64 + second as f64 / 86_400.0
 }
 
-struct Formats {
-    header: Format,
-    time: Format,
+/// Excel's longest cell text, in UTF-16 code units.
+const MAX_CELL_TEXT: usize = 32_767;
+
+/// The style numbers of `styles.xml`'s cell formats.
+const STYLE_HEADER: u8 = 1;
+const STYLE_TIME: u8 = 2;
+
+/// What every block of a list's sheets shares: the columns and their letters.
+struct Layout<'c, R> {
+    columns: &'c [Column<R>],
+    letters: Vec<String>,
 }
 
-fn fill<R>(
-    sheet: &mut Worksheet,
-    columns: &[Column<R>],
-    rows: &[R],
-    picked: &[usize],
-    formats: &Formats,
-) -> std::result::Result<(), XlsxError> {
-    for (c, column) in columns.iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, column.header, &formats.header)?;
-        sheet.set_column_width(c as u16, column.width)?;
+impl<'c, R> Layout<'c, R> {
+    fn new(columns: &'c [Column<R>]) -> Self {
+        Layout {
+            columns,
+            letters: (0..columns.len()).map(column_letters).collect(),
+        }
     }
-    for (r, &i) in picked.iter().enumerate() {
-        let row = r as u32 + 1;
-        for (c, column) in columns.iter().enumerate() {
-            let c = c as u16;
-            let value = (column.value)(&rows[i]);
-            match column.kind {
-                Kind::Text => {
-                    if let Some(t) = value.text() {
-                        sheet.write_string(row, c, t)?;
-                    }
+
+    fn last_letters(&self) -> &str {
+        self.letters.last().map_or("A", String::as_str)
+    }
+}
+
+/// The letters of column `c` (from 0): A … Z, AA, AB, …
+fn column_letters(c: usize) -> String {
+    let mut n = c + 1;
+    let mut letters = Vec::new();
+    while n > 0 {
+        letters.push(b'A' + ((n - 1) % 26) as u8);
+        n = (n - 1) / 26;
+    }
+    letters.reverse();
+    String::from_utf8(letters).expect("ASCII letters")
+}
+
+/// Excel's stored column width for `width` characters of the default font (Calibri
+/// 11: 7 pixels a character, 5 pixels of padding), as Excel itself writes it.
+fn stored_width(width: f64) -> f64 {
+    let pixels = (width * 7.0 + 0.5).floor() + 5.0;
+    (pixels / 7.0 * 256.0).trunc() / 256.0
+}
+
+const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n";
+const MAIN_NS: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+const REL_NS: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+
+/// The start of a sheet: its settings, the column widths and the header row.
+fn sheet_head<R>(xml: &mut Vec<u8>, layout: &Layout<R>, rows: usize, selected: bool) {
+    let last = layout.last_letters();
+    let end = rows + 1;
+    let mut head = format!(
+        "{XML_HEAD}<worksheet xmlns=\"{MAIN_NS}\" xmlns:r=\"{REL_NS}\"><sheetPr><pageSetUpPr \
+         fitToPage=\"1\"/></sheetPr><dimension ref=\"A1:{last}{end}\"/><sheetViews><sheetView \
+         {}workbookViewId=\"0\"><pane ySplit=\"1\" topLeftCell=\"A2\" activePane=\"bottomLeft\" \
+         state=\"frozen\"/><selection pane=\"bottomLeft\"/></sheetView></sheetViews>\
+         <sheetFormatPr defaultRowHeight=\"15\"/><cols>",
+        if selected { "tabSelected=\"1\" " } else { "" }
+    );
+    for (c, column) in layout.columns.iter().enumerate() {
+        head.push_str(&format!(
+            "<col min=\"{n}\" max=\"{n}\" width=\"{}\" customWidth=\"1\"/>",
+            stored_width(column.width),
+            n = c + 1
+        ));
+    }
+    head.push_str("</cols><sheetData><row r=\"1\">");
+    xml.extend_from_slice(head.as_bytes());
+    for (c, column) in layout.columns.iter().enumerate() {
+        text_cell(
+            xml,
+            &layout.letters[c],
+            b"1",
+            Some(STYLE_HEADER),
+            column.header,
+        );
+    }
+    xml.extend_from_slice(b"</row>");
+}
+
+/// The end of a sheet: the autofilter over every row and the page setup for printing
+/// (landscape A4, every column on one page's width, as many pages down as needed, page
+/// numbers in the footer; the header row on every page is a defined name of the
+/// workbook).
+fn sheet_tail<R>(xml: &mut Vec<u8>, layout: &Layout<R>, rows: usize) {
+    xml.extend_from_slice(
+        format!(
+            "</sheetData><autoFilter ref=\"A1:{}{}\"/><pageMargins left=\"0.7\" right=\"0.7\" \
+             top=\"0.75\" bottom=\"0.75\" header=\"0.3\" footer=\"0.3\"/><pageSetup \
+             paperSize=\"9\" fitToHeight=\"0\" orientation=\"landscape\"/><headerFooter>\
+             <oddFooter>&amp;C第 &amp;P 页，共 &amp;N 页</oddFooter></headerFooter></worksheet>",
+            layout.last_letters(),
+            rows + 1
+        )
+        .as_bytes(),
+    );
+}
+
+/// Row `n` (from 1) of a sheet, holding `row`.
+fn write_row<R>(xml: &mut Vec<u8>, layout: &Layout<R>, n: usize, row: &R) {
+    let mut digits = itoa::Buffer::new();
+    let n = digits.format(n).as_bytes();
+    xml.extend_from_slice(b"<row r=\"");
+    xml.extend_from_slice(n);
+    xml.extend_from_slice(b"\">");
+    for (c, column) in layout.columns.iter().enumerate() {
+        let letters = &layout.letters[c];
+        let value = (column.value)(row);
+        match column.kind {
+            Kind::Text => {
+                if let Some(t) = value.text() {
+                    text_cell(xml, letters, n, None, t);
                 }
-                Kind::Code => {
-                    if let Some(t) = value.text() {
-                        sheet.write_string(row, c, label(t))?;
-                    }
+            }
+            Kind::Code => {
+                if let Some(t) = value.text() {
+                    text_cell(xml, letters, n, None, label(t));
                 }
-                Kind::Int => {
-                    if let Some(v) = value.int() {
-                        sheet.write_number(row, c, v as f64)?;
-                    }
+            }
+            Kind::Bool => {
+                if let Some(v) = value.bool() {
+                    text_cell(xml, letters, n, None, if v { "是" } else { "否" });
                 }
-                Kind::Float => {
-                    if let Some(v) = value.float() {
-                        sheet.write_number(row, c, v)?;
-                    }
+            }
+            Kind::Int => {
+                if let Some(v) = value.int() {
+                    number_cell(xml, letters, n, None, itoa::Buffer::new().format(v));
                 }
-                Kind::Time => {
-                    if let Some(micros) = value.time() {
-                        let dt = excel_time(micros)?;
-                        sheet.write_datetime_with_format(row, c, &dt, &formats.time)?;
-                    }
+            }
+            Kind::Float => {
+                if let Some(v) = value.float().filter(|v| v.is_finite()) {
+                    number_cell(xml, letters, n, None, ryu::Buffer::new().format_finite(v));
                 }
-                Kind::Bool => {
-                    if let Some(v) = value.bool() {
-                        sheet.write_string(row, c, if v { "是" } else { "否" })?;
-                    }
+            }
+            Kind::Time => {
+                if let Some(micros) = value.time() {
+                    let mut serial = ryu::Buffer::new();
+                    let serial = serial.format_finite(excel_time(micros));
+                    number_cell(xml, letters, n, Some(STYLE_TIME), serial);
                 }
             }
         }
     }
-    sheet.set_freeze_panes(1, 0)?;
-    sheet.autofilter(0, 0, picked.len() as u32, columns.len() as u16 - 1)?;
-    // Printing: landscape A4, every column on one page's width, as many pages down as
-    // needed, the header row repeated on each, page numbers in the footer.
-    sheet.set_landscape();
-    sheet.set_paper_size(9);
-    sheet.set_print_fit_to_pages(1, 0);
-    sheet.set_repeat_rows(0, 0)?;
-    sheet.set_footer("&C第 &P 页，共 &N 页");
-    Ok(())
+    xml.extend_from_slice(b"</row>");
+}
+
+fn cell_start(xml: &mut Vec<u8>, letters: &str, row: &[u8], style: Option<u8>) {
+    xml.extend_from_slice(b"<c r=\"");
+    xml.extend_from_slice(letters.as_bytes());
+    xml.extend_from_slice(row);
+    xml.push(b'"');
+    if let Some(s) = style {
+        xml.extend_from_slice(b" s=\"");
+        xml.push(b'0' + s);
+        xml.push(b'"');
+    }
+}
+
+fn number_cell(xml: &mut Vec<u8>, letters: &str, row: &[u8], style: Option<u8>, number: &str) {
+    cell_start(xml, letters, row, style);
+    xml.extend_from_slice(b"><v>");
+    xml.extend_from_slice(number.as_bytes());
+    xml.extend_from_slice(b"</v></c>");
+}
+
+/// A text cell, always a string (never a formula, whatever it starts with), cut to
+/// Excel's 32,767 characters.
+fn text_cell(xml: &mut Vec<u8>, letters: &str, row: &[u8], style: Option<u8>, text: &str) {
+    // Excel counts UTF-16 code units; a cut never splits a character.
+    let text = if text.len() <= MAX_CELL_TEXT {
+        text
+    } else {
+        let mut units = 0;
+        let end = text
+            .char_indices()
+            .find(|(_, c)| {
+                units += c.len_utf16();
+                units > MAX_CELL_TEXT
+            })
+            .map_or(text.len(), |(at, _)| at);
+        &text[..end]
+    };
+    cell_start(xml, letters, row, style);
+    // Excel drops spaces at either end unless told to keep them.
+    let edges = |c: Option<char>| c.is_some_and(char::is_whitespace);
+    if edges(text.chars().next()) || edges(text.chars().next_back()) {
+        xml.extend_from_slice(b" t=\"inlineStr\"><is><t xml:space=\"preserve\">");
+    } else {
+        xml.extend_from_slice(b" t=\"inlineStr\"><is><t>");
+    }
+    escape_text(xml, text);
+    xml.extend_from_slice(b"</t></is></c>");
+}
+
+/// `text` as the content of an element: `&`, `<` and `>` escaped; characters XML
+/// cannot hold (controls but tab and line feed, U+FFFE, U+FFFF) and carriage returns
+/// written as Excel's `_xHHHH_`, and an underscore that would start such an escape
+/// written as `_x005F_`, so that the cell reads back as it was.
+fn escape_text(xml: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let plain = |b: u8| !matches!(b, b'&' | b'<' | b'>' | b'_' | 0..=0x1F | 0xEF);
+    if bytes.iter().all(|&b| plain(b)) {
+        xml.extend_from_slice(bytes);
+        return;
+    }
+    for (at, c) in text.char_indices() {
+        match c {
+            '&' => xml.extend_from_slice(b"&amp;"),
+            '<' => xml.extend_from_slice(b"&lt;"),
+            '>' => xml.extend_from_slice(b"&gt;"),
+            '\t' | '\n' => xml.push(c as u8),
+            '\u{0}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}' => {
+                xml.extend_from_slice(format!("_x{:04X}_", c as u32).as_bytes());
+            }
+            '_' if is_escape(&bytes[at..]) => xml.extend_from_slice(b"_x005F_"),
+            _ => {
+                let mut utf8 = [0; 4];
+                xml.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            }
+        }
+    }
+}
+
+/// Whether `bytes` start with Excel's escape of a character, `_xHHHH_`.
+fn is_escape(bytes: &[u8]) -> bool {
+    bytes.len() >= 7
+        && bytes[0] == b'_'
+        && bytes[1] == b'x'
+        && bytes[2..6].iter().all(u8::is_ascii_hexdigit)
+        && bytes[6] == b'_'
+}
+
+/// A sheet's name as a formula refers to it. Excel leaves a name bare only when it
+/// cannot be read as anything else; a name of letters and digits with a letter
+/// outside ASCII first (全部, 公寓3) cannot be a cell reference, like `A1` or `R1C1`, and
+/// stays bare, as Excel writes it. Any other name is quoted, an apostrophe doubled,
+/// which Excel reads for every name.
+fn in_formula(name: &str) -> String {
+    let bare = name
+        .chars()
+        .next()
+        .is_some_and(|c| !c.is_ascii() && c.is_alphanumeric())
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if bare {
+        name.to_string()
+    } else {
+        format!("'{}'", name.replace('\'', "''"))
+    }
+}
+
+/// `text` escaped for an attribute value.
+fn attribute(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Every part of the package but the sheets: content types, relationships, document
+/// properties, the workbook (its sheets, each sheet's filter and print titles as
+/// defined names) and the styles.
+fn package(sheets: &[Sheet], columns: usize) -> Vec<Entry> {
+    let n = sheets.len();
+    let last = column_letters(columns.max(1) - 1);
+    let mut types = format!(
+        "{XML_HEAD}<Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">\
+         <Default Extension=\"rels\" ContentType=\"application/vnd.openxmlformats-package.relationships+xml\"/>\
+         <Default Extension=\"xml\" ContentType=\"application/xml\"/>\
+         <Override PartName=\"/docProps/app.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.extended-properties+xml\"/>\
+         <Override PartName=\"/docProps/core.xml\" ContentType=\"application/vnd.openxmlformats-package.core-properties+xml\"/>\
+         <Override PartName=\"/xl/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml\"/>\
+         <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>"
+    );
+    for s in 1..=n {
+        types.push_str(&format!(
+            "<Override PartName=\"/xl/worksheets/sheet{s}.xml\" \
+             ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml\"/>"
+        ));
+    }
+    types.push_str("</Types>");
+    let rels = format!(
+        "{XML_HEAD}<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">\
+         <Relationship Id=\"rId1\" Type=\"{REL_NS}/officeDocument\" Target=\"xl/workbook.xml\"/>\
+         <Relationship Id=\"rId2\" Type=\"http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties\" Target=\"docProps/core.xml\"/>\
+         <Relationship Id=\"rId3\" Type=\"{REL_NS}/extended-properties\" Target=\"docProps/app.xml\"/></Relationships>"
+    );
+    let app = format!(
+        "{XML_HEAD}<Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/2006/extended-properties\" \
+         xmlns:vt=\"http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes\">\
+         <Application>Microsoft Excel</Application></Properties>"
+    );
+    // A fixed creation time keeps the bytes the same for the same round.
+    let core = format!(
+        "{XML_HEAD}<cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/metadata/core-properties\" \
+         xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:dcterms=\"http://purl.org/dc/terms/\" \
+         xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\
+         <dcterms:created xsi:type=\"dcterms:W3CDTF\">2020-01-01T00:00:00Z</dcterms:created>\
+         <dcterms:modified xsi:type=\"dcterms:W3CDTF\">2020-01-01T00:00:00Z</dcterms:modified></cp:coreProperties>"
+    );
+    let mut book = format!(
+        "{XML_HEAD}<workbook xmlns=\"{MAIN_NS}\" xmlns:r=\"{REL_NS}\"><bookViews><workbookView/></bookViews><sheets>"
+    );
+    let mut book_rels = format!(
+        "{XML_HEAD}<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
+    );
+    let mut filters = String::new();
+    let mut titles = String::new();
+    for (i, sheet) in sheets.iter().enumerate() {
+        let id = i + 1;
+        book.push_str(&format!(
+            "<sheet name=\"{}\" sheetId=\"{id}\" r:id=\"rId{id}\"/>",
+            attribute(&sheet.name)
+        ));
+        book_rels.push_str(&format!(
+            "<Relationship Id=\"rId{id}\" Type=\"{REL_NS}/worksheet\" Target=\"worksheets/sheet{id}.xml\"/>"
+        ));
+        let quoted = attribute(&in_formula(&sheet.name));
+        filters.push_str(&format!(
+            "<definedName name=\"_xlnm._FilterDatabase\" localSheetId=\"{i}\" hidden=\"1\">{quoted}!$A$1:${last}${}</definedName>",
+            sheet.rows.len() + 1
+        ));
+        titles.push_str(&format!(
+            "<definedName name=\"_xlnm.Print_Titles\" localSheetId=\"{i}\">{quoted}!$1:$1</definedName>"
+        ));
+    }
+    book.push_str(&format!(
+        "</sheets><definedNames>{filters}{titles}</definedNames><calcPr calcId=\"124519\"/></workbook>"
+    ));
+    book_rels.push_str(&format!(
+        "<Relationship Id=\"rId{}\" Type=\"{REL_NS}/styles\" Target=\"styles.xml\"/></Relationships>",
+        n + 1
+    ));
+    let styles = format!(
+        "{XML_HEAD}<styleSheet xmlns=\"{MAIN_NS}\"><numFmts count=\"1\"><numFmt numFmtId=\"164\" \
+         formatCode=\"yyyy-mm-dd hh:mm:ss\"/></numFmts><fonts count=\"2\"><font><sz val=\"11\"/>\
+         <name val=\"Calibri\"/><family val=\"2\"/></font><font><b/><sz val=\"11\"/><name \
+         val=\"Calibri\"/><family val=\"2\"/></font></fonts><fills count=\"2\"><fill><patternFill \
+         patternType=\"none\"/></fill><fill><patternFill patternType=\"gray125\"/></fill></fills>\
+         <borders count=\"1\"><border><left/><right/><top/><bottom/><diagonal/></border></borders>\
+         <cellStyleXfs count=\"1\"><xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" borderId=\"0\"/>\
+         </cellStyleXfs><cellXfs count=\"3\"><xf numFmtId=\"0\" fontId=\"0\" fillId=\"0\" \
+         borderId=\"0\" xfId=\"0\"/><xf numFmtId=\"0\" fontId=\"1\" fillId=\"0\" borderId=\"0\" \
+         xfId=\"0\" applyFont=\"1\"/><xf numFmtId=\"164\" fontId=\"0\" fillId=\"0\" borderId=\"0\" \
+         xfId=\"0\" applyNumberFormat=\"1\"/></cellXfs><cellStyles count=\"1\"><cellStyle \
+         name=\"Normal\" xfId=\"0\" builtinId=\"0\"/></cellStyles></styleSheet>"
+    );
+    vec![
+        Entry::whole("[Content_Types].xml", types.as_bytes()),
+        Entry::whole("_rels/.rels", rels.as_bytes()),
+        Entry::whole("docProps/app.xml", app.as_bytes()),
+        Entry::whole("docProps/core.xml", core.as_bytes()),
+        Entry::whole("xl/workbook.xml", book.as_bytes()),
+        Entry::whole("xl/_rels/workbook.xml.rels", book_rels.as_bytes()),
+        Entry::whole("xl/styles.xml", styles.as_bytes()),
+    ]
 }
 
 #[cfg(test)]
@@ -346,12 +614,9 @@ mod tests {
             951_782_400_000_000,
             1_709_164_799_999_999,
         ] {
-            let expected = ExcelDateTime::parse_from_str(&format_local(micros)).unwrap();
-            assert_eq!(
-                excel_time(micros).unwrap().to_excel(),
-                expected.to_excel(),
-                "{micros}"
-            );
+            // rust_xlsxwriter's reading of the local time is the oracle.
+            let expected = rust_xlsxwriter::ExcelDateTime::parse_from_str(&format_local(micros));
+            assert_eq!(excel_time(micros), expected.unwrap().to_excel(), "{micros}");
         }
     }
 
@@ -366,6 +631,8 @@ mod tests {
         let wide = sheet_name(&"𠀀".repeat(20), &mut taken);
         assert_eq!(wide.encode_utf16().count(), 30);
         assert_eq!(sheet_name("'公寓'", &mut taken), "公寓");
+        assert_eq!(sheet_name("楼\n1\t\u{1}", &mut taken), "楼_1__");
+        assert_eq!(sheet_name("History", &mut taken), "History (2)");
         assert_eq!(
             sheet_name(&format!("{}'x", "a".repeat(30)), &mut taken),
             "a".repeat(30)
@@ -387,6 +654,12 @@ mod tests {
 
     fn building(r: &Row) -> Option<&str> {
         Some(&r.0)
+    }
+
+    fn written(rows: &[Row], per_sheet: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        write_list_paged(&mut bytes, &columns(), rows, Some(building), per_sheet).unwrap();
+        bytes
     }
 
     /// Sheet names and the `n` of every row on each, read back.
@@ -414,9 +687,8 @@ mod tests {
 
     #[test]
     fn a_sheet_per_building_up_to_the_limit_then_one_sheet() {
-        let dir = tempfile::tempdir().unwrap();
         let rows: Vec<Row> = (0..12).map(|i| (format!("公寓{}", 3 - i % 3), i)).collect();
-        let got = read_back(&write_list(&columns(), &rows, Some(building), dir.path()).unwrap());
+        let got = read_back(&written(&rows, MAX_SHEET_ROWS));
         let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["全部", "公寓1", "公寓2", "公寓3"]);
         assert_eq!(got[1].1, vec![2, 5, 8, 11]);
@@ -425,7 +697,7 @@ mod tests {
         let many: Vec<Row> = (0..=MAX_BUILDING_SHEETS)
             .map(|i| (format!("楼{i}"), i))
             .collect();
-        let got = read_back(&write_list(&columns(), &many, Some(building), dir.path()).unwrap());
+        let got = read_back(&written(&many, MAX_SHEET_ROWS));
         assert_eq!(
             got.len(),
             1,
@@ -435,11 +707,85 @@ mod tests {
     }
 
     #[test]
+    fn text_reads_back_as_it_was_written() {
+        let long = "楼".repeat(MAX_CELL_TEXT + 10);
+        // Characters outside the basic plane count two units each.
+        let wide = "𠀀".repeat(MAX_CELL_TEXT);
+        let texts = [
+            "a & b < c > d \"e\" 'f'",
+            "  spaces at both ends ",
+            "\ttab first",
+            "line\nbreak",
+            "carriage\r\nreturn",
+            "bell\u{7} and nul\u{0}",
+            "_x0041_ is not A",
+            "_x00_ _x12345_ _",
+            "not a char \u{FFFE}",
+            "𠀀 emoji 😀 全角１２３",
+            "=1+1",
+            &long,
+            &wide,
+        ];
+        let rows: Vec<Row> = texts.iter().map(|t| (t.to_string(), 0)).collect();
+        let bytes = written(&rows, MAX_SHEET_ROWS);
+        use calamine::{Data, Reader, Xlsx};
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let range = book.worksheet_range("全部").unwrap();
+        let got: Vec<String> = range
+            .rows()
+            .skip(1)
+            .map(|r| match &r[0] {
+                Data::String(s) => s.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let mut expected: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        // Cut at Excel's longest cell text.
+        expected[texts.len() - 2] = "楼".repeat(MAX_CELL_TEXT);
+        expected[texts.len() - 1] = "𠀀".repeat(MAX_CELL_TEXT / 2);
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn sheet_names_in_formulas_are_quoted_unless_excel_leaves_them_bare() {
+        assert_eq!(in_formula("全部"), "全部");
+        assert_eq!(in_formula("公寓3"), "公寓3");
+        assert_eq!(in_formula("全部 (2)"), "'全部 (2)'");
+        assert_eq!(in_formula("A1"), "'A1'");
+        assert_eq!(in_formula("R1C1"), "'R1C1'");
+        assert_eq!(in_formula("Sheet1"), "'Sheet1'");
+        assert_eq!(in_formula("3号楼"), "'3号楼'");
+        assert_eq!(in_formula("O'Brien"), "'O''Brien'");
+    }
+
+    #[test]
+    fn the_same_list_gives_the_same_bytes_on_any_number_of_threads() {
+        // More rows than a block, on several sheets.
+        let rows: Vec<Row> = (0..3 * BLOCK_ROWS + 5)
+            .map(|i| (format!("公寓{}", i % 4), i))
+            .collect();
+        let on = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| written(&rows, 2 * BLOCK_ROWS + 1))
+        };
+        let one = on(1);
+        assert_eq!(one, on(3));
+        let got = read_back(&one);
+        let all: Vec<i64> = got
+            .iter()
+            .filter(|(name, _)| name.starts_with("全部"))
+            .flat_map(|(_, n)| n.clone())
+            .collect();
+        assert_eq!(all, (0..rows.len() as i64).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn a_full_sheet_continues_on_the_next() {
-        let dir = tempfile::tempdir().unwrap();
         let rows: Vec<Row> = (0..7).map(|i| ("公寓1".to_string(), i)).collect();
-        let bytes = write_list_paged(&columns(), &rows, Some(building), dir.path(), 3).unwrap();
-        let got = read_back(&bytes);
+        let got = read_back(&written(&rows, 3));
         let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,

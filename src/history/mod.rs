@@ -355,15 +355,13 @@ pub fn run(opts: &HistoryOptions) -> Result<HistorySummary> {
     staging.write("persistent_missing.parquet", |out| {
         parquet::write(out, parquet::list_frame(&persistent_columns, &persistent)?)
     })?;
-    let book = workbook::write_list(
-        &persistent_columns,
-        &persistent,
-        Some(build::Persistent::building_of),
-        staging.folder(),
-    )?;
     staging.write("persistent_missing.xlsx", |out| {
-        std::io::Write::write_all(out, &book)
-            .map_err(|e| Error::io(&staging.target("persistent_missing.xlsx"), e))
+        workbook::write_list(
+            out,
+            &persistent_columns,
+            &persistent,
+            Some(build::Persistent::building_of),
+        )
     })?;
     let trend_rows = built.trend.height();
     let page = crate::report::history_page(
