@@ -12,6 +12,7 @@ use crate::order::natural_cmp;
 use crate::record::{Micros, Sample, MAX_SAMPLE_LINE, NONE};
 use crate::strings::{pieces_mut, Interner, Strings};
 use rayon::prelude::*;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 const TUBE_ID: usize = 0;
 const PERSON_ID: usize = 1;
@@ -199,7 +200,13 @@ pub fn finish(
 ) -> (SampleSet, InputReport, Vec<Reject>) {
     let roster_len = roster.len() as u32;
     let mut parts = ingested.parts;
-    let found = look_up(roster, &mut parts);
+    let (found, starts) = look_up(roster, &mut parts);
+    // Each chunk's answers.
+    let found: Vec<&[u32]> = starts
+        .iter()
+        .zip(starts.iter().skip(1).chain([&found.len()]))
+        .map(|(&start, &end)| &found[start..end])
+        .collect();
     let earliest = parts.iter().filter_map(|p| p.state.earliest).min();
     let default_round = match round {
         Some(r) => r.to_string(),
@@ -309,62 +316,76 @@ pub fn finish(
 }
 
 /// Looks up every chunk's pending people (see [`Pending`]) in one batch, in the order
-/// of the roster's index; returns, per chunk, each pending person's roster index, or
+/// of the roster's index; returns each pending person's roster index, or
 /// [`UNREGISTERED`] and their index in the chunk's `unregistered` (interned here, in row
-/// order, as they would have been during the pass).
-fn look_up(roster: &Roster, parts: &mut [super::Part<Sample, SamplePart>]) -> Vec<Vec<u32>> {
-    let mut order: Vec<(u64, u32, u32)> = parts
+/// order, as they would have been during the pass), the chunks' people one after the
+/// other, and where each chunk's begin. A city's batch is ten million lookups: besides the pending people (16 bytes
+/// each), it holds 8 bytes a lookup for their order and 4 for the answer.
+fn look_up(
+    roster: &Roster,
+    parts: &mut [super::Part<Sample, SamplePart>],
+) -> (Vec<u32>, Vec<usize>) {
+    let starts: Vec<usize> = parts
         .iter()
-        .enumerate()
-        .flat_map(|(c, part)| {
+        .scan(0, |at, part| {
+            let start = *at;
+            *at += part.state.pending.len();
+            Some(start)
+        })
+        .collect();
+    let total = starts
+        .last()
+        .map_or(0, |s| s + parts[parts.len() - 1].state.pending.len());
+    // The place in the index and the lookup's number, in one word to sort.
+    let mut order: Vec<u64> = Vec::with_capacity(total);
+    for (part, &start) in parts.iter().zip(&starts) {
+        order.extend(
             part.state
                 .pending
                 .iter()
                 .enumerate()
-                .map(move |(i, p)| (roster.probe_order(p.hash), c as u32, i as u32))
-        })
-        .collect();
-    order.par_sort_unstable();
-    let people: Vec<u32> = order
-        .par_iter()
-        .map(|&(_, c, i)| {
-            let state = &parts[c as usize].state;
-            let p = state.pending[i as usize];
-            let found = match text(state, p.key) {
-                Some(id) => roster.find_text(p.hash, id),
-                None => roster.find_keyed(p.hash, p.key, None),
-            };
-            found.unwrap_or(NONE)
-        })
-        .collect();
-    let mut found: Vec<Vec<u32>> = parts
-        .iter()
-        .map(|p| vec![NONE; p.state.pending.len()])
-        .collect();
-    for (&(_, c, i), &p) in order.iter().zip(&people) {
-        found[c as usize][i as usize] = p;
+                .map(|(i, p)| u64::from(roster.probe_order(p.hash)) << 32 | (start + i) as u64),
+        );
     }
+    order.par_sort_unstable();
+    let found: Vec<AtomicU32> = (0..total).map(|_| AtomicU32::new(NONE)).collect();
+    order.par_iter().for_each(|&o| {
+        let at = o as u32 as usize;
+        let c = starts.partition_point(|&s| s <= at) - 1;
+        let state = &parts[c].state;
+        let p = state.pending[at - starts[c]];
+        let person = match text(state, p.key) {
+            Some(id) => roster.find_text(p.hash, id),
+            None => roster.find_keyed(p.hash, p.key, None),
+        };
+        found[at].store(person.unwrap_or(NONE), Ordering::Relaxed);
+    });
     drop(order);
+    let mut found: Vec<u32> = found.into_iter().map(AtomicU32::into_inner).collect();
     // People not on the roster, in row order.
-    parts
-        .par_iter_mut()
-        .zip(&mut found)
-        .for_each(|(part, found)| {
-            let state = &mut part.state;
-            for (i, f) in found.iter_mut().enumerate() {
-                if *f == NONE {
-                    let key = state.pending[i].key;
-                    let id = match text(state, key) {
-                        Some(id) => id.to_string(),
-                        None => Roster::id_of_key(key),
-                    };
-                    *f = state.unregistered.intern(&id) | UNREGISTERED;
-                }
+    let mut slices = Vec::with_capacity(parts.len());
+    let mut rest = &mut found[..];
+    for part in parts.iter() {
+        let (mine, others) = rest.split_at_mut(part.state.pending.len());
+        slices.push(mine);
+        rest = others;
+    }
+    parts.par_iter_mut().zip(slices).for_each(|(part, found)| {
+        let state = &mut part.state;
+        for (i, f) in found.iter_mut().enumerate() {
+            if *f == NONE {
+                let key = state.pending[i].key;
+                let id = match text(state, key) {
+                    Some(id) => id.to_string(),
+                    None => Roster::id_of_key(key),
+                };
+                *f = state.unregistered.intern(&id) | UNREGISTERED;
             }
-            state.pending = Vec::new();
-            state.texts = Strings::default();
-        });
-    found
+        }
+        state.pending = Vec::new();
+        state.texts = Strings::default();
+    });
+    (found, starts)
 }
 
 /// The ID of a pending person whose key is not the ID itself.
