@@ -232,7 +232,20 @@ impl Roster {
 
     /// What [`Roster::find_keyed`] needs of an ID: its hash and its key.
     pub fn lookup_of(id: &str) -> (u64, u64) {
-        (hash(id), key(id))
+        let key = key(id);
+        (hash(id, key), key)
+    }
+
+    /// An ID's key (see [`Roster::lookup_of`]).
+    pub fn key_of(id: &str) -> u64 {
+        key(id)
+    }
+
+    /// The hash of an ID whose key is the ID itself ([`Roster::key_is_id`]), from the
+    /// key alone.
+    pub fn hash_of_key(key: u64) -> u64 {
+        debug_assert!(key != UNPACKED);
+        FixedState::default().hash_one(key)
     }
 
     /// Whether an ID's key is the ID itself (see [`key`]); otherwise a lookup needs the
@@ -403,8 +416,15 @@ impl Roster {
 /// roster (40,000 people) in a core's cache while it is built.
 const SHARDS: usize = 256;
 
-fn hash(id: &str) -> u64 {
-    FixedState::default().hash_one(id)
+/// The index's hash of an ID of `key`: of the key when the key is the ID itself, so
+/// that a lookup can keep 8 bytes (the key) and hash it again, and hashing a number is
+/// cheaper than hashing its digits; of the text otherwise.
+fn hash(id: &str, key: u64) -> u64 {
+    if key == UNPACKED {
+        FixedState::default().hash_one(id)
+    } else {
+        Roster::hash_of_key(key)
+    }
 }
 
 /// A slot of the ID index: the person and their ID's [`key`]. Packed to 12 bytes (a
@@ -473,7 +493,8 @@ fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
                 .map(|_| Vec::with_capacity((end - b * BLOCK) / SHARDS * 2))
                 .collect();
             for i in (b * BLOCK..end).map(|i| i as u32) {
-                let h = hash(ids.get(i));
+                let id = ids.get(i);
+                let h = hash(id, key(id));
                 by_shard[shard(h)].push((h, i));
             }
             by_shard
@@ -491,7 +512,14 @@ fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
                     let (k, j) = (slot.key, slot.person);
                     k == key && (key != UNPACKED || ids.get(j) == ids.get(i))
                 };
-                let rehash = |slot: &Slot| hash(ids.get(slot.person));
+                let rehash = |slot: &Slot| {
+                    let (k, j) = (slot.key, slot.person);
+                    if k == UNPACKED {
+                        hash(ids.get(j), k)
+                    } else {
+                        Roster::hash_of_key(k)
+                    }
+                };
                 match table.entry(h, same, rehash) {
                     Entry::Occupied(first) => duplicates.push((i, first.get().person)),
                     Entry::Vacant(slot) => {

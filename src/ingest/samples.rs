@@ -87,13 +87,10 @@ const UNREGISTERED: u32 = 1 << 31;
 /// The bit that marks a chunk-local person index as a lookup still to make.
 const PENDING: u32 = 1 << 30;
 
-/// A person to look up: the ID's hash and key (see `Roster::lookup_of`), or, for an ID
-/// whose key is not the ID, [`TEXT`] and the ID's index in the chunk's `texts`.
-#[derive(Clone, Copy, Debug)]
-struct Pending {
-    hash: u64,
-    key: u64,
-}
+/// A person to look up: the ID's key (see `Roster::lookup_of`; its hash is made again
+/// from it), or, for an ID whose key is not the ID, [`TEXT`] and the ID's index in the
+/// chunk's `texts`.
+type Pending = u64;
 
 /// Marks a [`Pending`] key as an index into `texts` (never a packed key: those have
 /// bits 61 and 62 clear).
@@ -125,11 +122,11 @@ impl RowParser for SampleParser<'_> {
             _ => {
                 // Looked up after the pass, all chunks' people in the order of the index,
                 // so that a city's lookups walk the index instead of missing the cache.
-                let (hash, mut key) = Roster::lookup_of(&person);
+                let mut key = Roster::key_of(&person);
                 if !Roster::key_is_id(key) {
                     key = TEXT | u64::from(part.texts.push(&person));
                 }
-                part.pending.push(Pending { hash, key });
+                part.pending.push(key);
                 (part.pending.len() - 1) as u32 | PENDING
             }
         };
@@ -319,7 +316,7 @@ pub fn finish(
 /// of the roster's index; returns each pending person's roster index, or
 /// [`UNREGISTERED`] and their index in the chunk's `unregistered` (interned here, in row
 /// order, as they would have been during the pass), the chunks' people one after the
-/// other, and where each chunk's begin. A city's batch is ten million lookups: besides the pending people (16 bytes
+/// other, and where each chunk's begin. A city's batch is ten million lookups: besides the pending people (8 bytes
 /// each), it holds 8 bytes a lookup for their order and 4 for the answer.
 fn look_up(
     roster: &Roster,
@@ -339,13 +336,10 @@ fn look_up(
     // The place in the index and the lookup's number, in one word to sort.
     let mut order: Vec<u64> = Vec::with_capacity(total);
     for (part, &start) in parts.iter().zip(&starts) {
-        order.extend(
-            part.state
-                .pending
-                .iter()
-                .enumerate()
-                .map(|(i, p)| u64::from(roster.probe_order(p.hash)) << 32 | (start + i) as u64),
-        );
+        order.extend(part.state.pending.iter().enumerate().map(|(i, &key)| {
+            let hash = hash_of(&part.state, key);
+            u64::from(roster.probe_order(hash)) << 32 | (start + i) as u64
+        }));
     }
     order.par_sort_unstable();
     let found: Vec<AtomicU32> = (0..total).map(|_| AtomicU32::new(NONE)).collect();
@@ -353,10 +347,11 @@ fn look_up(
         let at = o as u32 as usize;
         let c = starts.partition_point(|&s| s <= at) - 1;
         let state = &parts[c].state;
-        let p = state.pending[at - starts[c]];
-        let person = match text(state, p.key) {
-            Some(id) => roster.find_text(p.hash, id),
-            None => roster.find_keyed(p.hash, p.key, None),
+        let key = state.pending[at - starts[c]];
+        let hash = hash_of(state, key);
+        let person = match text(state, key) {
+            Some(id) => roster.find_text(hash, id),
+            None => roster.find_keyed(hash, key, None),
         };
         found[at].store(person.unwrap_or(NONE), Ordering::Relaxed);
     });
@@ -374,7 +369,7 @@ fn look_up(
         let state = &mut part.state;
         for (i, f) in found.iter_mut().enumerate() {
             if *f == NONE {
-                let key = state.pending[i].key;
+                let key = state.pending[i];
                 let id = match text(state, key) {
                     Some(id) => id.to_string(),
                     None => Roster::id_of_key(key),
@@ -386,6 +381,14 @@ fn look_up(
         state.texts = Strings::default();
     });
     (found, starts)
+}
+
+/// The hash of a pending person's ID.
+fn hash_of(part: &SamplePart, key: Pending) -> u64 {
+    match text(part, key) {
+        Some(id) => Roster::lookup_of(id).0,
+        None => Roster::hash_of_key(key),
+    }
 }
 
 /// The ID of a pending person whose key is not the ID itself.
