@@ -114,7 +114,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
             || -> Result<()> {
                 let stage = progress.stage("plan.parquet");
                 staging.write("plan.parquet", |out| {
-                    parquet::write(out, parquet::list_frame(&columns, &rows)?)
+                    parquet::write_list(out, &columns, &rows)
                 })?;
                 drop(stage);
                 let _stage = progress.stage("plan.csv");

@@ -84,11 +84,6 @@ impl Entry {
     }
 }
 
-/// Writes `entries` as a zip archive to `out`.
-pub fn write(out: &mut impl Write, entries: &[Entry]) -> io::Result<()> {
-    write_with_limit(out, entries, u64::from(u32::MAX))
-}
-
 const LOCAL: u32 = 0x0403_4b50;
 const CENTRAL: u32 = 0x0201_4b50;
 const END: u32 = 0x0605_4b50;
@@ -106,6 +101,7 @@ const DATE: u16 = (1 << 5) | 1;
 
 /// What the central directory needs of an entry written.
 struct Written {
+    name: String,
     crc: u32,
     deflated: u64,
     len: u64,
@@ -137,13 +133,34 @@ impl Written {
     }
 }
 
-/// [`write`], with ZIP64 fields for any value at or over `limit` (the classic fields'
-/// reserved `0xFFFFFFFF` in production; lower in tests, to check the ZIP64 path on
-/// small archives).
-fn write_with_limit(out: &mut impl Write, entries: &[Entry], limit: u64) -> io::Result<()> {
-    let mut out = Counted { out, written: 0 };
-    let mut written = Vec::with_capacity(entries.len());
-    for entry in entries {
+/// A zip archive being written: each entry goes out as it is added (and its pieces
+/// are freed), the directory at the end.
+pub struct Archive<'a, W: Write> {
+    out: Counted<'a, W>,
+    written: Vec<Written>,
+    /// Values at or over this take ZIP64 fields: the classic fields' reserved
+    /// `0xFFFFFFFF` in production, lower in tests to check the ZIP64 path on small
+    /// archives.
+    limit: u64,
+}
+
+impl<'a, W: Write> Archive<'a, W> {
+    /// An archive written to `out`.
+    pub fn new(out: &'a mut W) -> Self {
+        Self::with_limit(out, u64::from(u32::MAX))
+    }
+
+    fn with_limit(out: &'a mut W, limit: u64) -> Self {
+        Archive {
+            out: Counted { out, written: 0 },
+            written: Vec::new(),
+            limit,
+        }
+    }
+
+    /// Writes `entry`.
+    pub fn add(&mut self, entry: Entry) -> io::Result<()> {
+        let (out, limit) = (&mut self.out, self.limit);
         let mut crc = Hasher::new();
         let (mut deflated, mut len) = (0, 0);
         for piece in &entry.pieces {
@@ -152,6 +169,7 @@ fn write_with_limit(out: &mut impl Write, entries: &[Entry], limit: u64) -> io::
             len += piece.len;
         }
         let w = Written {
+            name: entry.name,
             crc: crc.finalize(),
             deflated,
             len,
@@ -159,7 +177,7 @@ fn write_with_limit(out: &mut impl Write, entries: &[Entry], limit: u64) -> io::
             large: deflated >= limit || len >= limit,
             far: out.written >= limit,
         };
-        let name = entry.name.as_bytes();
+        let name = w.name.as_bytes();
         let mut header = Vec::with_capacity(30 + name.len() + 20);
         put32(&mut header, LOCAL);
         w.shared(&mut header, if w.large { VERSION64 } else { VERSION }, name);
@@ -176,74 +194,80 @@ fn write_with_limit(out: &mut impl Write, entries: &[Entry], limit: u64) -> io::
         for piece in &entry.pieces {
             out.write_all(&piece.deflated)?;
         }
-        written.push(w);
+        self.written.push(w);
+        Ok(())
     }
-    let directory = out.written;
-    for (entry, w) in entries.iter().zip(&written) {
-        let name = entry.name.as_bytes();
-        let mut header = Vec::with_capacity(46 + name.len() + 28);
-        put32(&mut header, CENTRAL);
-        // Made by: MS-DOS attributes, the version needed.
-        let version = if w.large || w.far { VERSION64 } else { VERSION };
-        put16(&mut header, version);
-        w.shared(&mut header, version, name);
-        let extra = 16 * u16::from(w.large) + 8 * u16::from(w.far);
-        put16(&mut header, if extra > 0 { extra + 4 } else { 0 });
-        put16(&mut header, 0); // comment
-        put16(&mut header, 0); // disk
-        put16(&mut header, 0); // internal attributes
-        put32(&mut header, 0); // external attributes
-        put32(&mut header, if w.far { u32::MAX } else { w.offset as u32 });
-        header.extend_from_slice(name);
-        if extra > 0 {
-            // The fields set to 0xFFFFFFFF above, in the order the format gives.
-            put16(&mut header, 1);
-            put16(&mut header, extra);
-            if w.large {
-                put64(&mut header, w.len);
-                put64(&mut header, w.deflated);
+
+    /// Writes the directory: the archive is whole.
+    pub fn finish(self) -> io::Result<()> {
+        let (mut out, limit) = (self.out, self.limit);
+        let directory = out.written;
+        for w in &self.written {
+            let name = w.name.as_bytes();
+            let mut header = Vec::with_capacity(46 + name.len() + 28);
+            put32(&mut header, CENTRAL);
+            // Made by: MS-DOS attributes, the version needed.
+            let version = if w.large || w.far { VERSION64 } else { VERSION };
+            put16(&mut header, version);
+            w.shared(&mut header, version, name);
+            let extra = 16 * u16::from(w.large) + 8 * u16::from(w.far);
+            put16(&mut header, if extra > 0 { extra + 4 } else { 0 });
+            put16(&mut header, 0); // comment
+            put16(&mut header, 0); // disk
+            put16(&mut header, 0); // internal attributes
+            put32(&mut header, 0); // external attributes
+            put32(&mut header, if w.far { u32::MAX } else { w.offset as u32 });
+            header.extend_from_slice(name);
+            if extra > 0 {
+                // The fields set to 0xFFFFFFFF above, in the order the format gives.
+                put16(&mut header, 1);
+                put16(&mut header, extra);
+                if w.large {
+                    put64(&mut header, w.len);
+                    put64(&mut header, w.deflated);
+                }
+                if w.far {
+                    put64(&mut header, w.offset);
+                }
             }
-            if w.far {
-                put64(&mut header, w.offset);
-            }
+            out.write_all(&header)?;
         }
-        out.write_all(&header)?;
+        let size = out.written - directory;
+        let count = self.written.len() as u64;
+        let mut end = Vec::with_capacity(56 + 20 + 22);
+        let large = count >= 0xFFFF || size >= limit || directory >= limit;
+        if large {
+            let record = out.written;
+            put32(&mut end, END64);
+            put64(&mut end, 44); // the size of the rest of this record
+            put16(&mut end, VERSION64);
+            put16(&mut end, VERSION64);
+            put32(&mut end, 0); // this disk
+            put32(&mut end, 0); // the directory's disk
+            put64(&mut end, count);
+            put64(&mut end, count);
+            put64(&mut end, size);
+            put64(&mut end, directory);
+            put32(&mut end, LOCATOR64);
+            put32(&mut end, 0);
+            put64(&mut end, record);
+            put32(&mut end, 1); // disks
+        }
+        put32(&mut end, END);
+        put16(&mut end, 0);
+        put16(&mut end, 0);
+        let (count16, size32, directory32) = if large {
+            (u16::MAX, u32::MAX, u32::MAX)
+        } else {
+            (count as u16, size as u32, directory as u32)
+        };
+        put16(&mut end, count16);
+        put16(&mut end, count16);
+        put32(&mut end, size32);
+        put32(&mut end, directory32);
+        put16(&mut end, 0); // comment
+        out.write_all(&end)
     }
-    let size = out.written - directory;
-    let count = entries.len() as u64;
-    let mut end = Vec::with_capacity(56 + 20 + 22);
-    let large = count >= 0xFFFF || size >= limit || directory >= limit;
-    if large {
-        let record = out.written;
-        put32(&mut end, END64);
-        put64(&mut end, 44); // the size of the rest of this record
-        put16(&mut end, VERSION64);
-        put16(&mut end, VERSION64);
-        put32(&mut end, 0); // this disk
-        put32(&mut end, 0); // the directory's disk
-        put64(&mut end, count);
-        put64(&mut end, count);
-        put64(&mut end, size);
-        put64(&mut end, directory);
-        put32(&mut end, LOCATOR64);
-        put32(&mut end, 0);
-        put64(&mut end, record);
-        put32(&mut end, 1); // disks
-    }
-    put32(&mut end, END);
-    put16(&mut end, 0);
-    put16(&mut end, 0);
-    let (count16, size32, directory32) = if large {
-        (u16::MAX, u32::MAX, u32::MAX)
-    } else {
-        (count as u16, size as u32, directory as u32)
-    };
-    put16(&mut end, count16);
-    put16(&mut end, count16);
-    put32(&mut end, size32);
-    put32(&mut end, directory32);
-    put16(&mut end, 0); // comment
-    out.write_all(&end)
 }
 
 fn put16(to: &mut Vec<u8>, v: u16) {
@@ -318,7 +342,11 @@ mod tests {
             })
             .collect();
         let mut bytes = Vec::new();
-        write_with_limit(&mut bytes, &entries, limit).unwrap();
+        let mut archive = Archive::with_limit(&mut bytes, limit);
+        for entry in entries {
+            archive.add(entry).unwrap();
+        }
+        archive.finish().unwrap();
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
         assert_eq!(archive.len(), contents.len());
         for (i, (name, parts)) in contents.iter().enumerate() {
@@ -347,10 +375,15 @@ mod tests {
 
     #[test]
     fn the_same_entries_give_the_same_bytes() {
-        let entry = || Entry::whole("a.xml", &text(10_000, 9));
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        write(&mut a, &[entry()]).unwrap();
-        write(&mut b, &[entry()]).unwrap();
-        assert_eq!(a, b);
+        let written = || {
+            let mut bytes = Vec::new();
+            let mut archive = Archive::new(&mut bytes);
+            archive
+                .add(Entry::whole("a.xml", &text(10_000, 9)))
+                .unwrap();
+            archive.finish().unwrap();
+            bytes
+        };
+        assert_eq!(written(), written());
     }
 }

@@ -154,6 +154,17 @@ pub fn list_frame<R: Sync>(columns: &[ListColumn<R>], rows: &[R]) -> Result<Data
     )
 }
 
+/// Writes `rows` with `columns` a row group of a million rows at a time, so that a
+/// city's list is never a frame whole (`plan.parquet`: 10 M rows).
+pub fn write_list<R: Sync>(out: &mut Output, columns: &[ListColumn<R>], rows: &[R]) -> Result<()> {
+    const BATCH: usize = 1 << 20;
+    let mut file = Batches::new(out, &list_frame(columns, &[])?)?;
+    for batch in rows.chunks(BATCH) {
+        file.write(&list_frame(columns, batch)?)?;
+    }
+    file.finish()
+}
+
 /// Every column of `columns` gives values of its declared kind for `row`.
 pub fn kinds_hold<R>(columns: &[ListColumn<R>], row: &R) -> bool {
     columns.iter().all(|c| (c.value)(row).is(c.kind))

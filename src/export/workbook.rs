@@ -9,7 +9,7 @@
 //! pass Excel's 1,048,576 rows continues on a new sheet ("全部 (2)"), so a workbook never
 //! fails a run. Every text cell is written as a string, never as a formula.
 
-use super::archive::{self, Entry, Piece};
+use super::archive::{Archive, Entry, Piece};
 use super::columns::{Column, Kind};
 use crate::error::{Error, Result};
 use crate::order::natural_cmp;
@@ -96,48 +96,39 @@ fn write_list_paged<R: Sync>(
         }
     }
     let layout = Layout::new(columns);
-    // Every sheet is cut into blocks of rows; the blocks of all sheets are written and
-    // deflated on the workers, in any order, and put back in order.
-    let blocks: Vec<(usize, usize)> = planned
-        .iter()
-        .enumerate()
-        .flat_map(|(s, sheet)| {
-            (0..sheet.rows.len().div_ceil(BLOCK_ROWS).max(1)).map(move |b| (s, b))
-        })
-        .collect();
-    let mut pieces: Vec<Piece> = blocks
-        .par_iter()
-        .map(|&(s, b)| {
-            let sheet = &planned[s];
-            let last = (b + 1) * BLOCK_ROWS >= sheet.rows.len();
-            let mut xml = Vec::with_capacity(BLOCK_ROWS * 64 * columns.len());
-            if b == 0 {
-                sheet_head(&mut xml, &layout, sheet.rows.len(), s == 0);
-            }
-            let first = b * BLOCK_ROWS;
-            let end = sheet.rows.len().min(first + BLOCK_ROWS);
-            for (at, &i) in sheet.rows[first..end].iter().enumerate() {
-                // Row 1 is the header.
-                write_row(&mut xml, &layout, first + at + 2, &rows[i]);
-            }
-            if last {
-                sheet_tail(&mut xml, &layout, sheet.rows.len());
-            }
-            Piece::new(&xml, last)
-        })
-        .collect();
-    let mut entries = package(&planned, columns.len());
-    for (s, count) in planned
-        .iter()
-        .map(|sheet| sheet.rows.len().div_ceil(BLOCK_ROWS).max(1))
-        .enumerate()
-    {
-        entries.push(Entry {
-            name: format!("xl/worksheets/sheet{}.xml", s + 1),
-            pieces: pieces.drain(..count).collect(),
-        });
+    let failed = |e: std::io::Error| Error::Internal(format!("writing a workbook: {e}"));
+    let mut archive = Archive::new(out);
+    for entry in package(&planned, columns.len()) {
+        archive.add(entry).map_err(failed)?;
     }
-    archive::write(out, &entries).map_err(|e| Error::Internal(format!("writing a workbook: {e}")))
+    // A sheet is cut into blocks of rows, written and deflated on the workers and put
+    // back in order; only one sheet's deflated blocks are held at a time.
+    for (s, sheet) in planned.iter().enumerate() {
+        let blocks = sheet.rows.len().div_ceil(BLOCK_ROWS).max(1);
+        let pieces: Vec<Piece> = (0..blocks)
+            .into_par_iter()
+            .map(|b| {
+                let last = b + 1 == blocks;
+                let mut xml = Vec::with_capacity(BLOCK_ROWS * 64 * columns.len());
+                if b == 0 {
+                    sheet_head(&mut xml, &layout, sheet.rows.len(), s == 0);
+                }
+                let first = b * BLOCK_ROWS;
+                let end = sheet.rows.len().min(first + BLOCK_ROWS);
+                for (at, &i) in sheet.rows[first..end].iter().enumerate() {
+                    // Row 1 is the header.
+                    write_row(&mut xml, &layout, first + at + 2, &rows[i]);
+                }
+                if last {
+                    sheet_tail(&mut xml, &layout, sheet.rows.len());
+                }
+                Piece::new(&xml, last)
+            })
+            .collect();
+        let name = format!("xl/worksheets/sheet{}.xml", s + 1);
+        archive.add(Entry { name, pieces }).map_err(failed)?;
+    }
+    archive.finish().map_err(failed)
 }
 
 /// Rows a block: a few megabytes of XML a worker at a time.
