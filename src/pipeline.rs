@@ -160,11 +160,27 @@ pub struct Analysis {
 
 /// Reads the roster (a CSV file, or sheet `sheet` of a workbook).
 pub fn load_roster(path: &Path, sheet: Option<&str>) -> Result<(Roster, InputReport, Vec<Reject>)> {
+    read_roster(path, sheet, RosterParser { names: false })
+}
+
+/// [`load_roster`], keeping every person's name ([`Roster::name`]).
+pub fn load_roster_with_names(
+    path: &Path,
+    sheet: Option<&str>,
+) -> Result<(Roster, InputReport, Vec<Reject>)> {
+    read_roster(path, sheet, RosterParser { names: true })
+}
+
+fn read_roster(
+    path: &Path,
+    sheet: Option<&str>,
+    parser: RosterParser,
+) -> Result<(Roster, InputReport, Vec<Reject>)> {
     roster::finish(ingest::read_input(
         path,
         &name(path),
         &roster::COLUMNS,
-        &RosterParser,
+        &parser,
         sheet,
     )?)
 }

@@ -380,9 +380,10 @@ fn a_plan_for_collectors_to_print() {
     );
 }
 
-/// Names are read back from the roster in one pass when the people follow each other;
-/// every kind of gap between rows (CRLF, LF and CR line ends, blank lines, a rejected
-/// row, a quoted name over two lines) must still give each person their own name.
+/// Every kind of gap between rows (CRLF, LF and CR line ends, blank lines, a rejected
+/// row, a quoted name over two lines) must still give each person their own name: in
+/// the plan (names kept while the roster is read) and on `run`'s lists (names read back
+/// from the roster in one pass where the people on a list follow each other).
 #[test]
 fn every_name_is_its_own_persons_in_a_ragged_roster() {
     let dir = Workdir::new();
@@ -420,12 +421,18 @@ fn every_name_is_its_own_persons_in_a_ragged_roster() {
         ],
         0,
     );
-    let frame = dir.parquet("plan/plan.parquet");
-    let got: BTreeMap<String, String> = (0..frame.height())
-        .map(|i| {
-            let cell_of = |c: &str| cell(frame.column(c).unwrap().get(i).unwrap());
-            (cell_of("person_id"), cell_of("name"))
-        })
-        .collect();
-    assert_eq!(got, expected);
+    // Nobody sampled: everyone is on the missing list.
+    dir.write("samples.csv", "tube_id,person_id,sampled_at\n");
+    dir.write("results.csv", "tube_id,ct_orf1ab,ct_n\n");
+    dir.run(&round_args("out", &["--round", "R1", "--quiet"]), 0);
+    for file in ["plan/plan.parquet", "out/missing.parquet"] {
+        let frame = dir.parquet(file);
+        let got: BTreeMap<String, String> = (0..frame.height())
+            .map(|i| {
+                let cell_of = |c: &str| cell(frame.column(c).unwrap().get(i).unwrap());
+                (cell_of("person_id"), cell_of("name"))
+            })
+            .collect();
+        assert_eq!(got, expected, "{file}");
+    }
 }

@@ -59,7 +59,8 @@ pub fn run(args: AssignArgs) -> Result<i32> {
     let progress = Progress::new(args.quiet);
     let (tubes, people) = super::with_threads(None, || {
         let stage = progress.stage("roster");
-        let (roster, _, _) = pipeline::load_roster(&args.roster, args.sheet.as_deref())?;
+        // Every name is printed: they are kept in the same pass.
+        let (roster, _, _) = pipeline::load_roster_with_names(&args.roster, args.sheet.as_deref())?;
         drop(stage);
         let stage = progress.stage("assignment");
         let slots = assign::assign(&roster, k);
@@ -70,18 +71,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
                 args.roster.display()
             )));
         }
-        let stage = progress.stage("names");
-        let people: Vec<u32> = slots.iter().map(|s| s.person).collect();
-        // Names are read again in roster order (one pass over the file), then found by
-        // each person's place in that order.
-        let mut in_order = people.clone();
-        in_order.par_sort_unstable();
-        let names = roster.names(&in_order)?;
-        let mut place = vec![u32::MAX; roster.len()];
-        for (i, &p) in in_order.iter().enumerate() {
-            place[p as usize] = i as u32;
-        }
-        drop(stage);
+        let people = slots.len();
         let stage = progress.stage("rows");
         let rows: Vec<PlanRow> = slots
             .par_iter()
@@ -93,7 +83,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
                     kind: if s.single { "single" } else { "pool" },
                     position: i64::from(s.position),
                     person_id: privacy.person_id(roster.id(p)),
-                    name: Some(privacy.name(&names[place[p as usize] as usize])),
+                    name: roster.name(p).map(|name| privacy.name(name)),
                     room: roster.room_name(p),
                     status: roster.status[p as usize].as_str(),
                     priority: roster.priority[p as usize],
@@ -128,7 +118,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
             .iter()
             .map(|s| (roster.building[s.person as usize], s.tube))
             .collect();
-        Ok((tubes.len(), people.len()))
+        Ok((tubes.len(), people))
     })?;
     if !args.quiet {
         eprintln!(

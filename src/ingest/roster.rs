@@ -112,12 +112,17 @@ pub struct RosterRecord {
 #[derive(Debug, Default)]
 pub struct RosterPart {
     ids: Strings,
+    names: Strings,
     buildings: Interner,
     rooms: Interner,
 }
 
 /// Parses roster rows.
-pub struct RosterParser;
+pub struct RosterParser {
+    /// Keep every person's name ([`Roster::name`]): `assign` prints them all, so it
+    /// reads them in the same pass instead of reading the roster again.
+    pub names: bool,
+}
 
 impl RowParser for RosterParser {
     type Record = RosterRecord;
@@ -145,6 +150,9 @@ impl RowParser for RosterParser {
             return None;
         }
         part.ids.push(&id);
+        if self.names {
+            part.names.push(&row.text(NAME));
+        }
         let status = status?;
         let room = row
             .cell(ROOM)
@@ -166,6 +174,9 @@ impl RowParser for RosterParser {
 #[derive(Debug)]
 pub struct Roster {
     ids: Strings,
+    /// Every person's name when the roster was read with [`RosterParser::names`];
+    /// empty otherwise.
+    names: Strings,
     /// Each person's building, an index into `buildings`.
     pub building: Vec<u32>,
     /// Each person's room, an index into `rooms`, or [`NONE`].
@@ -365,10 +376,9 @@ impl Roster {
         })
     }
 
-    /// The names of `people`, read again as [`Roster::details`] reads them. People in
-    /// roster order are read in one sequential pass.
-    pub fn names(&self, people: &[u32]) -> Result<Vec<Box<str>>> {
-        self.read_again(people, |row| row.text(NAME).into())
+    /// Person `p`'s name, when the roster was read with [`RosterParser::names`].
+    pub fn name(&self, p: u32) -> Option<&str> {
+        (self.names.len() == self.len()).then(|| self.names.get(p))
     }
 
     /// `cells` of the rows of `people`, read again from the roster file in batches on
@@ -594,6 +604,7 @@ pub fn finish(
         })
         .collect();
     let mut ids = Strings::concat(parts.iter().map(|p| &p.state.ids).collect());
+    let mut names = Strings::concat(parts.iter().map(|p| &p.state.names).collect());
     let mut building = vec![0u32; total];
     let mut room = vec![NONE; total];
     let mut status = vec![Status::OnCampus; total];
@@ -654,11 +665,15 @@ pub fn finish(
             drop[d as usize] = true;
         }
         let keep = |i: &usize| !drop[*i];
-        let mut kept = Strings::with_capacity(total - duplicates.len(), ids.text_len());
-        for i in (0..total).filter(keep) {
-            kept.push(ids.get(i as u32));
-        }
-        ids = kept;
+        let without_strings = |all: &Strings| {
+            let mut kept = Strings::with_capacity(all.len().min(total), all.text_len());
+            for i in (0..all.len()).filter(keep) {
+                kept.push(all.get(i as u32));
+            }
+            kept
+        };
+        ids = without_strings(&ids);
+        names = without_strings(&names);
         building = without(building, &drop);
         room = without(room, &drop);
         status = without(status, &drop);
@@ -671,6 +686,7 @@ pub fn finish(
     let (building, buildings) = used_buildings(building, buildings.into_names());
     let roster = Roster {
         ids,
+        names,
         building,
         room,
         rooms: rooms.into_names(),
