@@ -178,6 +178,11 @@ impl Interner {
         (0..self.names.len() as u32).map(|i| self.names.get(i))
     }
 
+    /// The strings, by index, without the index that kept them distinct.
+    pub fn into_strings(self) -> Strings {
+        self.names
+    }
+
     /// The strings, by index, as a list.
     pub fn into_names(self) -> Vec<Box<str>> {
         self.iter().map(Box::from).collect()

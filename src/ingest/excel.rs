@@ -205,6 +205,7 @@ pub(super) fn read_workbook<P: RowParser>(
                     &mut out, lines[i], i as u64, raw, fields, text, &layout, parser,
                 );
             }
+            parser.finish_part(&mut out.state);
             out
         })
         .collect();

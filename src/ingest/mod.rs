@@ -88,6 +88,9 @@ pub trait RowParser: Sync {
     type Part: Default + Send;
     /// Parses one row; records failures on `row` and returns `None` when it is rejected.
     fn parse(&self, row: &mut Row, part: &mut Self::Part) -> Option<Self::Record>;
+    /// Called once a chunk's rows are all parsed: the part can give back what only the
+    /// parsing needed (the chunks of a city's file wait for each other).
+    fn finish_part(&self, _part: &mut Self::Part) {}
 }
 
 /// The accepted rows of one chunk with the worker's state for them.

@@ -268,5 +268,6 @@ fn parse_chunk<P: RowParser>(
             parser,
         );
     });
+    parser.finish_part(&mut out.state);
     out
 }

@@ -64,7 +64,9 @@ pub const COLUMNS: [ColumnSpec; 6] = [
 #[derive(Debug, Default)]
 pub struct SamplePart {
     rounds: Interner,
+    /// The chunk's tubes while it is parsed; then their IDs alone, in `tube_ids`.
     tubes: Interner,
+    tube_ids: Strings,
     sites: Interner,
     collectors: Interner,
     unregistered: Interner,
@@ -105,6 +107,13 @@ pub struct SampleParser<'a> {
 impl RowParser for SampleParser<'_> {
     type Record = Sample;
     type Part = SamplePart;
+
+    fn finish_part(&self, part: &mut SamplePart) {
+        // The chunks' tubes are merged by their IDs: the index that kept them distinct
+        // is not needed any more, and in time order a city's chunks hold ten million
+        // tubes (about 100 MB of index).
+        part.tube_ids = std::mem::take(&mut part.tubes).into_strings();
+    }
 
     fn parse(&self, row: &mut Row, part: &mut SamplePart) -> Option<Sample> {
         let tube = row.text(TUBE_ID);
@@ -213,8 +222,8 @@ pub fn finish(
     let total: usize = counts.iter().sum();
     // Room for every chunk's tubes: most are in one chunk only.
     let tubes = Interner::with_capacity(
-        parts.iter().map(|p| p.state.tubes.len()).sum(),
-        parts.iter().map(|p| p.state.tubes.text_len()).sum(),
+        parts.iter().map(|p| p.state.tube_ids.len()).sum(),
+        parts.iter().map(|p| p.state.tube_ids.text_len()).sum(),
     );
     let (mut rounds, mut tubes, mut sites, mut collectors, mut unregistered) = (
         Interner::default(),
@@ -230,7 +239,9 @@ pub fn finish(
         .iter()
         .map(|part| PartMaps {
             round: map(&part.state.rounds, &mut rounds),
-            tube: map(&part.state.tubes, &mut tubes),
+            tube: (0..part.state.tube_ids.len() as u32)
+                .map(|i| tubes.intern(part.state.tube_ids.get(i)))
+                .collect(),
             site: map(&part.state.sites, &mut sites),
             collector: map(&part.state.collectors, &mut collectors),
             person: map(&part.state.unregistered, &mut unregistered),
