@@ -220,14 +220,10 @@ pub fn finish(
     };
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();
-    // Room for every chunk's tubes: most are in one chunk only.
-    let tubes = Interner::with_capacity(
-        parts.iter().map(|p| p.state.tube_ids.len()).sum(),
-        parts.iter().map(|p| p.state.tube_ids.text_len()).sum(),
-    );
-    let (mut rounds, mut tubes, mut sites, mut collectors, mut unregistered) = (
+    let (tubes, tube_maps) = merge_tubes(&parts);
+    let mut tube_maps = tube_maps.into_iter();
+    let (mut rounds, mut sites, mut collectors, mut unregistered) = (
         Interner::default(),
-        tubes,
         Interner::default(),
         Interner::default(),
         Interner::default(),
@@ -239,9 +235,7 @@ pub fn finish(
         .iter()
         .map(|part| PartMaps {
             round: map(&part.state.rounds, &mut rounds),
-            tube: (0..part.state.tube_ids.len() as u32)
-                .map(|i| tubes.intern(part.state.tube_ids.get(i)))
-                .collect(),
+            tube: tube_maps.next().unwrap_or_default(),
             site: map(&part.state.sites, &mut sites),
             collector: map(&part.state.collectors, &mut collectors),
             person: map(&part.state.unregistered, &mut unregistered),
@@ -321,6 +315,46 @@ pub fn finish(
         default_round,
     };
     (set, ingested.report, ingested.rejects)
+}
+
+/// The chunks' tubes numbered run-wide in order of first appearance, and each chunk's
+/// map from its own numbers to those. In time order every chunk brings thousands of
+/// tubes of its own (a city: ten million in all, each tube in a few neighbouring
+/// chunks), so groups of neighbouring chunks are merged on the workers first, and the
+/// run-wide merge, on one thread, sees each tube about once.
+fn merge_tubes(parts: &[super::Part<Sample, SamplePart>]) -> (Interner, Vec<Vec<u32>>) {
+    const GROUP: usize = 64;
+    let groups: Vec<(Interner, Vec<Vec<u32>>)> = parts
+        .par_chunks(GROUP)
+        .map(|group| {
+            let mut merged = Interner::default();
+            let maps = group
+                .iter()
+                .map(|part| {
+                    let ids = &part.state.tube_ids;
+                    (0..ids.len() as u32)
+                        .map(|i| merged.intern(ids.get(i)))
+                        .collect()
+                })
+                .collect();
+            (merged, maps)
+        })
+        .collect();
+    let mut tubes = Interner::with_capacity(
+        groups.iter().map(|g| g.0.len()).sum(),
+        groups.iter().map(|g| g.0.text_len()).sum(),
+    );
+    let mut maps = Vec::with_capacity(parts.len());
+    for (group, group_maps) in groups {
+        let run_wide: Vec<u32> = group.iter().map(|t| tubes.intern(t)).collect();
+        for mut map in group_maps {
+            for m in &mut map {
+                *m = run_wide[*m as usize];
+            }
+            maps.push(map);
+        }
+    }
+    (tubes, maps)
 }
 
 /// Looks up every chunk's pending people (see [`Pending`]) in one batch, in the order
