@@ -449,3 +449,51 @@ struct PartMaps {
     collector: Vec<u32>,
     person: Vec<u32>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tubes_merged_by_groups_are_numbered_as_one_by_one() {
+        // More chunks than a group holds, each tube in a few neighbouring chunks, some
+        // chunks without tubes.
+        let mut x = 11u64;
+        let parts: Vec<super::super::Part<Sample, SamplePart>> = (0..300)
+            .map(|c| {
+                let mut tubes = Interner::default();
+                for _ in 0..(c * 13) % 90 {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let near = c as u64 * 20 + (x >> 33) % 200;
+                    tubes.intern(&format!("2203{near:010}"));
+                }
+                let state = SamplePart {
+                    tube_ids: tubes.into_strings(),
+                    ..SamplePart::default()
+                };
+                super::super::Part {
+                    rows: Vec::new(),
+                    state,
+                }
+            })
+            .collect();
+        let mut one_by_one = Interner::default();
+        let expected: Vec<Vec<u32>> = parts
+            .iter()
+            .map(|p| {
+                let ids = &p.state.tube_ids;
+                (0..ids.len() as u32)
+                    .map(|i| one_by_one.intern(ids.get(i)))
+                    .collect()
+            })
+            .collect();
+        let (tubes, maps) = merge_tubes(&parts);
+        assert_eq!(
+            tubes.iter().collect::<Vec<_>>(),
+            one_by_one.iter().collect::<Vec<_>>()
+        );
+        assert_eq!(maps, expected);
+    }
+}
