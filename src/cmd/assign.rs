@@ -61,6 +61,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
         let stage = progress.stage("roster");
         // Every name is printed: they are kept in the same pass.
         let (roster, _, _) = pipeline::load_roster_with_names(&args.roster, args.sheet.as_deref())?;
+        debug_assert!(roster.is_empty() || roster.name(0).is_some(), "names kept");
         drop(stage);
         let stage = progress.stage("assignment");
         let slots = assign::assign(&roster, k);
@@ -92,22 +93,25 @@ pub fn run(args: AssignArgs) -> Result<i32> {
             .collect();
         drop(stage);
         let columns = plan_columns();
+        // The files are written side by side: one spinner for all, each file timed.
+        let _writing = progress.stage("files");
+        let files = Progress::new(true);
         let staging = Staging::new(&args.out, &PLAN_FILES)?;
         // The workbook is the slowest: it is written beside the other two.
         let (book, others) = rayon::join(
             || {
-                let _stage = progress.stage("plan.xlsx");
+                let _stage = files.stage("plan.xlsx");
                 staging.write("plan.xlsx", |out| {
                     workbook::write_list(out, &columns, &rows, Some(PlanRow::building_of))
                 })
             },
             || -> Result<()> {
-                let stage = progress.stage("plan.parquet");
+                let stage = files.stage("plan.parquet");
                 staging.write("plan.parquet", |out| {
                     parquet::write_list(out, &columns, &rows)
                 })?;
                 drop(stage);
-                let _stage = progress.stage("plan.csv");
+                let _stage = files.stage("plan.csv");
                 staging.write("plan.csv", |out| csv::write_list(out, &columns, &rows))
             },
         );

@@ -1,4 +1,4 @@
-//! The CSV outputs (`retest.csv`, `rejects.csv`): the machine copies of their lists,
+//! The CSV outputs (`retest.csv`, `rejects.csv`, `plan.csv`): the machine copies of their lists,
 //! UTF-8 with a BOM, CRLF line ends, every cell formula-guarded, times in local China
 //! Standard Time.
 

@@ -181,8 +181,8 @@ impl Staging {
         self.switch
     }
 
-    /// The temporary folder, for libraries that need room for their own temporary
-    /// files while they write an output.
+    /// The temporary folder, where the staged files are (a history's publication reads
+    /// them back from there).
     pub fn folder(&self) -> &Path {
         &self.stage
     }

@@ -3,7 +3,8 @@
 //! At city scale most roster cells are needed for a few people only (those on the
 //! retest and missing lists), so the roster keeps in memory just what every stage needs
 //! (ID, building, status, line) and where each row starts; [`Roster::details`] reads
-//! the other cells again for the people who need them.
+//! the other cells again for the people who need them. `assign`, which prints every
+//! name, keeps the names too, read in the same pass ([`RosterParser::names`]).
 
 use super::header::{ColumnSpec, Layout};
 use super::reread::{raw_text, records_at, reparse, TextSource};
@@ -108,7 +109,7 @@ pub struct RosterRecord {
     offset: u64,
 }
 
-/// A chunk's interned IDs, buildings and rooms.
+/// A chunk's IDs (and names, when kept), interned buildings and rooms.
 #[derive(Debug, Default)]
 pub struct RosterPart {
     ids: Strings,
@@ -289,8 +290,16 @@ impl Roster {
     pub fn probe_order(&self, hash: u64) -> u32 {
         const _: () = assert!(SHARDS <= 256);
         let s = shard(hash);
+        // hashbrown keeps 7 of every 8 buckets usable from 8 buckets on, all but one
+        // below.
         let buckets = self.index.get(s).map_or(1, |t| {
-            ((t.capacity() as u64 * 8) / 7 + 1).next_power_of_two()
+            let capacity = t.capacity() as u64;
+            let buckets = if capacity < 7 {
+                capacity + 1
+            } else {
+                capacity * 8 / 7
+            };
+            buckets.next_power_of_two()
         });
         let (bucket, bits) = (hash & (buckets - 1), buckets.trailing_zeros());
         let place = if bits <= 24 {

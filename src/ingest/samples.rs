@@ -378,6 +378,8 @@ fn look_up(
     let total = starts
         .last()
         .map_or(0, |s| s + parts[parts.len() - 1].state.pending.len());
+    // A lookup's number fits its 32 bits: a samples file has at most 2^32 lines.
+    debug_assert!(u32::try_from(total).is_ok());
     // The place in the index and the lookup's number, in one word to sort.
     let mut order: Vec<u64> = Vec::with_capacity(total);
     for (part, &start) in parts.iter().zip(&starts) {
