@@ -71,6 +71,11 @@ impl Strings {
         self.ends.is_empty()
     }
 
+    /// The strings, by index.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.ends.len() as u32).map(|i| self.get(i))
+    }
+
     /// Appends every string of `other`, keeping their order; the first gets index
     /// `self.len()` as it was.
     pub fn append(&mut self, other: &Strings) {
@@ -175,7 +180,7 @@ impl Interner {
 
     /// The strings, by index.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        (0..self.names.len() as u32).map(|i| self.names.get(i))
+        self.names.iter()
     }
 
     /// The strings, by index, without the index that kept them distinct.

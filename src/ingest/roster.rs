@@ -675,9 +675,9 @@ pub fn finish(
         }
         let keep = |i: &usize| !drop[*i];
         let without_strings = |all: &Strings| {
-            let mut kept = Strings::with_capacity(all.len().min(total), all.text_len());
-            for i in (0..all.len()).filter(keep) {
-                kept.push(all.get(i as u32));
+            let mut kept = Strings::with_capacity(all.len(), all.text_len());
+            for (_, s) in all.iter().enumerate().filter(|(i, _)| keep(i)) {
+                kept.push(s);
             }
             kept
         };

@@ -331,9 +331,10 @@ fn merge_tubes(parts: &[super::Part<Sample, SamplePart>]) -> (Interner, Vec<Vec<
             let maps = group
                 .iter()
                 .map(|part| {
-                    let ids = &part.state.tube_ids;
-                    (0..ids.len() as u32)
-                        .map(|i| merged.intern(ids.get(i)))
+                    part.state
+                        .tube_ids
+                        .iter()
+                        .map(|t| merged.intern(t))
                         .collect()
                 })
                 .collect();
@@ -485,9 +486,10 @@ mod tests {
         let expected: Vec<Vec<u32>> = parts
             .iter()
             .map(|p| {
-                let ids = &p.state.tube_ids;
-                (0..ids.len() as u32)
-                    .map(|i| one_by_one.intern(ids.get(i)))
+                p.state
+                    .tube_ids
+                    .iter()
+                    .map(|t| one_by_one.intern(t))
                     .collect()
             })
             .collect();
