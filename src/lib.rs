@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod assign;
+pub mod buckets;
 pub mod classify;
 pub mod closure;
 pub mod cmd;

@@ -5,6 +5,7 @@
 //! round column, otherwise by tube_id. Every finding that does not stop the run is an
 //! [`Anomaly`]. No I/O here.
 
+use crate::buckets;
 use crate::classify::{self, RowClass};
 use crate::ingest::roster::Roster;
 use crate::ingest::samples::SampleSet;
@@ -266,9 +267,11 @@ pub fn reconcile(
         ..Reconciled::default()
     };
     let mut anomalies = Vec::new();
-    let keys = tube_keys(&rec.set);
+    let (keys, numbers) = number_tubes(&rec.set);
     let site_rank = site_ranks(&rec.set.sites);
-    let mut entries = rows_by_tube(&rec.set, &keys);
+    let first_sampled_at = first_sampled(&rec.set, keys.len(), &numbers);
+    let mut entries = rows_by_tube(&rec.set, keys.len(), &numbers);
+    drop(numbers);
     one_row_per_person(
         roster,
         &rec,
@@ -277,11 +280,12 @@ pub fn reconcile(
         &mut entries,
         &mut anomalies,
     );
-    let (tubes, members) = build_tubes(&rec.set, &keys, &site_rank, &entries);
+    let (tubes, members) = build_tubes(&keys, &first_sampled_at, &site_rank, &entries);
+    drop(entries);
     rec.tubes = tubes;
     rec.members = members;
     rec.latest_sample = rec.set.samples.iter().map(|s| s.sampled_at).max();
-    rec.tube_of = mark_sampled(roster, &rec, &keys, entries, &mut anomalies);
+    rec.tube_of = mark_sampled(roster, &rec, &keys, &mut anomalies);
     drop(keys);
     tube_anomalies(roster, &rec, settings.pool_size, &mut anomalies);
     match_results(&mut rec, results, result_columns, settings, &mut anomalies);
@@ -311,19 +315,81 @@ fn tube_key(s: &Sample) -> TubeKey {
     (s.round as u64) << 32 | s.tube as u64
 }
 
-/// The tubes of the round, numbered in output order: by round, then tube_id.
-fn tube_keys(set: &SampleSet) -> Vec<TubeKey> {
-    let mut keys: Vec<TubeKey> = set.samples.iter().map(tube_key).collect();
-    keys.par_sort_unstable();
-    keys.dedup();
-    keys.shrink_to_fit();
+/// The tube number of each sample: tubes are numbered in output order, by round, then
+/// tube_id.
+struct TubeNumbers {
+    /// The tube number of each tube_id used in one round; [`TubeNumbers::SEVERAL`] for
+    /// a tube_id used in several.
+    of_id: Vec<u32>,
+    /// The tube number of each (round, tube_id) pair of a tube_id used in several rounds.
+    shared: FxHashMap<TubeKey, u32>,
+}
+
+impl TubeNumbers {
+    const SEVERAL: u32 = NONE - 1;
+
+    /// The number of the tube of `s`.
+    fn of(&self, s: &Sample) -> u32 {
+        match self.of_id[s.tube as usize] {
+            Self::SEVERAL => self.shared[&tube_key(s)],
+            t => t,
+        }
+    }
+}
+
+/// The tubes of the round in output order (by round, then tube_id), and their numbers.
+///
+/// A tube_id is nearly always used in one round only: such a tube is found by its
+/// tube_id index, and only the samples of tube_ids used in several rounds are sorted
+/// to find their tubes.
+fn number_tubes(set: &SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
+    const SEVERAL: u32 = TubeNumbers::SEVERAL;
+    // The round of each tube_id, SEVERAL when it has more than one, NONE when unused.
+    let mut round_of = vec![NONE; set.tubes.len()];
+    for s in &set.samples {
+        let round = &mut round_of[s.tube as usize];
+        if *round == NONE {
+            *round = s.round;
+        } else if *round != s.round {
+            *round = SEVERAL;
+        }
+    }
+    let several = |s: &&Sample| round_of[s.tube as usize] == SEVERAL;
+    let mut shared: Vec<TubeKey> = set
+        .samples
+        .par_iter()
+        .filter(several)
+        .map(tube_key)
+        .collect();
+    shared.par_sort_unstable();
+    shared.dedup();
+    let mut keys: Vec<TubeKey> = round_of
+        .iter()
+        .enumerate()
+        .filter(|&(_, &r)| r != NONE && r != SEVERAL)
+        .map(|(n, &r)| (r as u64) << 32 | n as u64)
+        .chain(shared)
+        .collect();
     let names = &set.tubes;
     keys.par_sort_unstable_by(|a, b| {
         (a >> 32)
             .cmp(&(b >> 32))
             .then_with(|| names.name(*a as u32).cmp(names.name(*b as u32)))
     });
-    keys
+    // Tube numbers stay below SEVERAL: a samples file has fewer than 2^32 - 1 rows.
+    let mut numbers = TubeNumbers {
+        of_id: round_of,
+        shared: FxHashMap::default(),
+    };
+    for (t, &key) in keys.iter().enumerate() {
+        let n = key as u32 as usize;
+        if numbers.of_id[n] == SEVERAL {
+            numbers.shared.insert(key, t as u32);
+        } else {
+            numbers.of_id[n] = t as u32;
+        }
+    }
+    (keys, numbers)
 }
 
 /// The rank of each name (a site's, a collector's) in plain order, the smallest first,
@@ -347,22 +413,53 @@ fn rank_of(site_rank: &[u32], site: u32) -> u32 {
     }
 }
 
-/// One `(tube, person, sample)` entry for every sample row, sorted.
-fn rows_by_tube(set: &SampleSet, keys: &[TubeKey]) -> Vec<(u32, u32, u32)> {
-    let tube_of: FxHashMap<TubeKey, u32> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, &k)| (k, i as u32))
-        .collect();
-    let mut entries: Vec<(u32, u32, u32)> = set
-        .samples
-        .par_iter()
-        .enumerate()
-        .map(|(i, s)| (tube_of[&tube_key(s)], s.person, i as u32))
-        .collect();
-    drop(tube_of);
-    entries.par_sort_unstable();
+/// A sample row as the tubes are built: its tube number, person and index, with its
+/// site copied so that building the tubes need not go back to the samples, whose file
+/// order may interleave the tubes.
+#[derive(Clone, Copy)]
+struct Entry {
+    tube: u32,
+    person: u32,
+    sample: u32,
+    site: u32,
+}
+
+/// An entry for every sample row, sorted by tube, person and row.
+fn rows_by_tube(set: &SampleSet, tubes: usize, numbers: &TubeNumbers) -> Vec<Entry> {
+    let samples = &set.samples;
+    let mut entries = buckets::sort_into(
+        samples.len(),
+        tubes,
+        |i| numbers.of(&samples[i]),
+        |i| {
+            let s = &samples[i];
+            Entry {
+                tube: numbers.of(s),
+                person: s.person,
+                sample: i as u32,
+                site: s.site,
+            }
+        },
+    );
+    // Each tube's rows are in file order: by person, then row.
     entries
+        .par_chunk_by_mut(|a, b| a.tube == b.tube)
+        .for_each(|rows| {
+            if !rows.is_sorted_by_key(|e| e.person) {
+                rows.sort_by_key(|e| e.person);
+            }
+        });
+    entries
+}
+
+/// The earliest sampling time of each tube, in one pass over the samples in file order.
+fn first_sampled(set: &SampleSet, tubes: usize, numbers: &TubeNumbers) -> Vec<Micros> {
+    let mut first = vec![Micros::MAX; tubes];
+    for s in &set.samples {
+        let at = &mut first[numbers.of(s) as usize];
+        *at = (*at).min(s.sampled_at);
+    }
+    first
 }
 
 /// Keeps one entry per person and tube: the earliest row, then the one with the
@@ -374,13 +471,13 @@ fn one_row_per_person(
     rec: &Reconciled,
     keys: &[TubeKey],
     site_rank: &[u32],
-    entries: &mut Vec<(u32, u32, u32)>,
+    entries: &mut Vec<Entry>,
     anomalies: &mut Vec<Anomaly>,
 ) {
     let samples = &rec.set.samples;
     let collector_rank = site_ranks(&rec.set.collectors);
-    let order = |sample: u32| {
-        let s = &samples[sample as usize];
+    let order = |e: &Entry| {
+        let s = &samples[e.sample as usize];
         (
             s.sampled_at,
             rank_of(site_rank, s.site),
@@ -391,67 +488,68 @@ fn one_row_per_person(
     let mut kept = 0;
     let mut start = 0;
     while start < entries.len() {
-        let (tube, person, _) = entries[start];
+        let (tube, person) = (entries[start].tube, entries[start].person);
         let mut end = start + 1;
-        while end < entries.len() && entries[end].0 == tube && entries[end].1 == person {
+        while end < entries.len() && entries[end].tube == tube && entries[end].person == person {
             end += 1;
         }
-        let best = entries[start..end]
-            .iter()
-            .map(|e| e.2)
-            .min_by_key(|&s| order(s))
-            .expect("a run holds an entry");
-        for &(_, _, sample) in &entries[start..end] {
-            if sample != best {
-                anomalies.push(Anomaly {
-                    round: (keys[tube as usize] >> 32) as u32,
-                    kind: AnomalyKind::DuplicateRow,
-                    tube_id: Some(rec.set.tubes.name(keys[tube as usize] as u32).into()),
-                    person_id: Some(rec.person_id(roster, person).into()),
-                    file: InputKind::Samples,
-                    line: Some(samples[sample as usize].line.into()),
-                    detail: format!(
-                        "the same person is already in this tube at line {}",
-                        samples[best as usize].line
-                    ),
-                });
+        let mut best = entries[start];
+        if end - start > 1 {
+            best = *entries[start..end]
+                .iter()
+                .min_by_key(|e| order(e))
+                .expect("a run holds an entry");
+            for e in &entries[start..end] {
+                if e.sample != best.sample {
+                    anomalies.push(Anomaly {
+                        round: (keys[tube as usize] >> 32) as u32,
+                        kind: AnomalyKind::DuplicateRow,
+                        tube_id: Some(rec.set.tubes.name(keys[tube as usize] as u32).into()),
+                        person_id: Some(rec.person_id(roster, person).into()),
+                        file: InputKind::Samples,
+                        line: Some(samples[e.sample as usize].line.into()),
+                        detail: format!(
+                            "the same person is already in this tube at line {}",
+                            samples[best.sample as usize].line
+                        ),
+                    });
+                }
             }
         }
-        entries[kept] = (tube, person, best);
+        entries[kept] = best;
         kept += 1;
         start = end;
     }
     entries.truncate(kept);
 }
 
-/// The tubes and their members from the entries, one per person and tube.
+/// The tubes and their members from the entries, one per person and tube. A tube's
+/// earliest sampling time is that of its earliest row, which is always kept.
 fn build_tubes(
-    set: &SampleSet,
     keys: &[TubeKey],
+    first_sampled_at: &[Micros],
     site_rank: &[u32],
-    entries: &[(u32, u32, u32)],
+    entries: &[Entry],
 ) -> (Vec<Tube>, Vec<Member>) {
-    let samples = &set.samples;
     let members: Vec<Member> = entries
-        .iter()
-        .map(|&(_, person, sample)| Member { person, sample })
+        .par_iter()
+        .map(|e| Member {
+            person: e.person,
+            sample: e.sample,
+        })
         .collect();
     let mut tubes: Vec<Tube> = Vec::with_capacity(keys.len());
     let mut sites: Vec<u32> = Vec::new();
     let mut start = 0;
     while start < entries.len() {
-        let t = entries[start].0;
+        let t = entries[start].tube;
         let mut end = start + 1;
-        while end < entries.len() && entries[end].0 == t {
+        while end < entries.len() && entries[end].tube == t {
             end += 1;
         }
-        let rows = || {
-            members[start..end]
-                .iter()
-                .map(|m| &samples[m.sample as usize])
-        };
+        let rows = &entries[start..end];
         sites.clear();
-        sites.extend(rows().filter(|s| s.site != NONE).map(|s| s.site));
+        sites.extend(rows.iter().filter(|e| e.site != NONE).map(|e| e.site));
         tubes.push(Tube {
             round: (keys[t as usize] >> 32) as u32,
             tube_id: keys[t as usize] as u32,
@@ -459,7 +557,7 @@ fn build_tubes(
             size: (end - start) as u32,
             class: Class::Pending,
             result: None,
-            first_sampled_at: rows().map(|s| s.sampled_at).min().expect("a tube has rows"),
+            first_sampled_at: first_sampled_at[t as usize],
             site: most_frequent(&mut sites, |s| site_rank[s as usize]),
         });
         start = end;
@@ -496,7 +594,6 @@ fn mark_sampled(
     roster: &Roster,
     rec: &Reconciled,
     keys: &[TubeKey],
-    mut entries: Vec<(u32, u32, u32)>,
     anomalies: &mut Vec<Anomaly>,
 ) -> Vec<Vec<u32>> {
     let samples = &rec.set.samples;
@@ -505,9 +602,24 @@ fn mark_sampled(
     let tube_name = |t: u32| -> Box<str> { rec.set.tubes.name(keys[t as usize] as u32).into() };
     let person_id = |p: u32| -> Box<str> { rec.person_id(roster, p).into() };
     let mut tube_of = vec![vec![NONE; roster_len as usize]; rec.set.rounds.len()];
-    // Tubes are numbered by tube_id within a round: the first of a person's tubes in a
-    // round is the smallest tube_id.
-    entries.par_sort_unstable_by_key(|&(t, person, _)| (round_of_tube(t), person, t));
+    // (tube, person, sample) by person, then tube: the members come by tube, and the
+    // sort keeps that order within a person. Tubes are numbered by round, then tube_id,
+    // so a person's tubes in a round follow each other, the smallest tube_id first.
+    let members = &rec.members;
+    let tube_of_member: Vec<u32> = rec
+        .tubes
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(t, tube)| std::iter::repeat_n(t as u32, tube.size as usize))
+        .collect();
+    let persons = roster_len as usize + rec.set.unregistered.len();
+    let entries = buckets::sort_into(
+        members.len(),
+        persons,
+        |i| members[i].person,
+        |i| (tube_of_member[i], members[i].person, members[i].sample),
+    );
+    drop(tube_of_member);
     let mut i = 0;
     while i < entries.len() {
         let (first_tube, person, first_sample) = entries[i];
