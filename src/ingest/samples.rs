@@ -8,6 +8,7 @@ use super::roster::{Near, Roster};
 use super::row::Row;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
+use crate::buckets;
 use crate::order::natural_cmp;
 use crate::record::{Micros, Sample, MAX_SAMPLE_LINE, NONE};
 use crate::strings::{pieces_mut, Interner, Strings};
@@ -362,8 +363,9 @@ fn merge_tubes(parts: &[super::Part<Sample, SamplePart>]) -> (Interner, Vec<Vec<
 /// of the roster's index; returns each pending person's roster index, or
 /// [`UNREGISTERED`] and their index in the chunk's `unregistered` (interned here, in row
 /// order, as they would have been during the pass), the chunks' people one after the
-/// other, and where each chunk's begin. A city's batch is ten million lookups: besides the pending people (8 bytes
-/// each), it holds 8 bytes a lookup for their order and 4 for the answer.
+/// other, and where each chunk's begin. A city's batch is ten million lookups: besides
+/// the pending people (8 bytes each), it holds 12 bytes a lookup to order them and 4 for
+/// the answer.
 fn look_up(
     roster: &Roster,
     parts: &mut [super::Part<Sample, SamplePart>],
@@ -381,54 +383,86 @@ fn look_up(
         .map_or(0, |s| s + parts[parts.len() - 1].state.pending.len());
     // A lookup's number fits its 32 bits: a samples file has at most 2^32 lines.
     debug_assert!(u32::try_from(total).is_ok());
-    // The place in the index and the lookup's number, in one word to sort.
-    let mut order: Vec<u64> = Vec::with_capacity(total);
-    for (part, &start) in parts.iter().zip(&starts) {
-        order.extend(part.state.pending.iter().enumerate().map(|(i, &key)| {
-            let hash = hash_of(&part.state, key);
-            u64::from(roster.probe_order(hash)) << 32 | (start + i) as u64
-        }));
-    }
-    order.par_sort_unstable();
+    // The pending people, one after the other, taken from their chunks.
+    let keys: Vec<Pending> = parts
+        .par_iter_mut()
+        .flat_map_iter(|part| std::mem::take(&mut part.state.pending))
+        .collect();
+    // The chunk of a lookup's number, for an ID kept as text.
+    let state_of = |at: usize| &parts[starts.partition_point(|&s| s <= at) - 1].state;
+    // The first 16 bits of where each lookup probes the index (a shard's 256th).
+    let probe: Vec<u16> = keys
+        .par_iter()
+        .enumerate()
+        .map(|(at, &key)| {
+            let hash = if key & TEXT == TEXT {
+                hash_of(state_of(at), key)
+            } else {
+                Roster::hash_of_key(key)
+            };
+            (roster.probe_order(hash) >> 16) as u16
+        })
+        .collect();
+    // The lookups by those bits: a counting sort, whose cost does not depend on the
+    // file's order, gives each stretch of the index its lookups together, and a stretch
+    // of a city's index is a few kilobytes. Each lookup carries its key, so that the
+    // lookups, made in this order, read nothing else that lies far apart.
+    let order = buckets::sort_into(
+        total,
+        1 << 16,
+        |at| u32::from(probe[at]),
+        |at| Lookup {
+            at: at as u32,
+            key: [keys[at] as u32, (keys[at] >> 32) as u32],
+        },
+    );
+    drop(probe);
     let found: Vec<AtomicU32> = (0..total).map(|_| AtomicU32::new(NONE)).collect();
-    order.par_iter().for_each(|&o| {
-        let at = o as u32 as usize;
-        let c = starts.partition_point(|&s| s <= at) - 1;
-        let state = &parts[c].state;
-        let key = state.pending[at - starts[c]];
-        let hash = hash_of(state, key);
-        let person = match text(state, key) {
-            Some(id) => roster.find_text(hash, id),
-            None => roster.find_keyed(hash, key, None),
+    order.par_iter().for_each(|lookup| {
+        let key = u64::from(lookup.key[0]) | u64::from(lookup.key[1]) << 32;
+        let person = if key & TEXT == TEXT {
+            text(state_of(lookup.at as usize), key)
+                .and_then(|id| roster.find_text(Roster::lookup_of(id).0, id))
+        } else {
+            roster.find_keyed(Roster::hash_of_key(key), key, None)
         };
-        found[at].store(person.unwrap_or(NONE), Ordering::Relaxed);
+        found[lookup.at as usize].store(person.unwrap_or(NONE), Ordering::Relaxed);
     });
     drop(order);
     let mut found: Vec<u32> = found.into_iter().map(AtomicU32::into_inner).collect();
     // People not on the roster, in row order.
     let mut slices = Vec::with_capacity(parts.len());
     let mut rest = &mut found[..];
-    for part in parts.iter() {
-        let (mine, others) = rest.split_at_mut(part.state.pending.len());
-        slices.push(mine);
+    let mut at = 0;
+    for &end in starts.iter().skip(1).chain([&total]) {
+        let (mine, others) = rest.split_at_mut(end - at);
+        slices.push((mine, &keys[at..end]));
         rest = others;
+        at = end;
     }
-    parts.par_iter_mut().zip(slices).for_each(|(part, found)| {
-        let state = &mut part.state;
-        for (i, f) in found.iter_mut().enumerate() {
-            if *f == NONE {
-                let key = state.pending[i];
-                let id = match text(state, key) {
-                    Some(id) => id.to_string(),
-                    None => Roster::id_of_key(key),
-                };
-                *f = state.unregistered.intern(&id) | UNREGISTERED;
+    parts
+        .par_iter_mut()
+        .zip(slices)
+        .for_each(|(part, (found, keys))| {
+            let state = &mut part.state;
+            for (f, &key) in found.iter_mut().zip(keys) {
+                if *f == NONE {
+                    let id = match text(state, key) {
+                        Some(id) => id.to_string(),
+                        None => Roster::id_of_key(key),
+                    };
+                    *f = state.unregistered.intern(&id) | UNREGISTERED;
+                }
             }
-        }
-        state.pending = Vec::new();
-        state.texts = Strings::default();
-    });
+            state.texts = Strings::default();
+        });
     (found, starts)
+}
+
+/// A pending person's lookup: its number in the batch and its key, in 12 bytes.
+struct Lookup {
+    at: u32,
+    key: [u32; 2],
 }
 
 /// The hash of a pending person's ID.
