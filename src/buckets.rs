@@ -23,40 +23,51 @@ pub fn sort_into<T: Send>(
         .min(2 * n / buckets.max(1))
         .max(1);
     let stretch = |p: usize| p * n / parts..(p + 1) * n / parts;
-    // counts[p][b]: the items of stretch p in bucket b, then where the first goes.
-    let mut counts: Vec<Vec<u32>> = (0..parts)
+    // ranges[p][b]: the slots of stretch p's items of bucket b, as (next, end). They
+    // are counted, then laid out bucket by bucket, stretch by stretch, tiling `0..n`.
+    let mut ranges: Vec<Vec<(u32, u32)>> = (0..parts)
         .into_par_iter()
         .map(|p| {
-            let mut count = vec![0u32; buckets];
+            let mut range = vec![(0u32, 0u32); buckets];
             for i in stretch(p) {
-                count[bucket(i) as usize] += 1;
+                range[bucket(i) as usize].1 += 1;
             }
-            count
+            range
         })
         .collect();
     let mut next = 0u32;
     for b in 0..buckets {
-        for count in counts.iter_mut() {
-            let c = count[b];
-            count[b] = next;
-            next += c;
+        for range in ranges.iter_mut() {
+            let count = range[b].1;
+            range[b] = (next, next + count);
+            next += count;
         }
     }
     let mut sorted: Vec<T> = Vec::with_capacity(n);
     let slots = Slots(sorted.spare_capacity_mut().as_mut_ptr());
     let slots = &slots;
-    counts.par_iter_mut().enumerate().for_each(|(p, start)| {
+    ranges.par_iter_mut().enumerate().for_each(|(p, range)| {
         for i in stretch(p) {
-            let at = &mut start[bucket(i) as usize];
-            // SAFETY: slot `*at` lies below `n`, the capacity. Stretch p's items of
-            // bucket b go to the slots counted for them above, a range of their own
-            // that no other stretch or bucket touches, one item each.
+            let (at, end) = &mut range[bucket(i) as usize];
+            // A `bucket` that answers differently the second time would break the
+            // tiling: it stops here instead.
+            assert!(
+                *at < *end,
+                "an item's bucket changed between counting and placing"
+            );
+            // SAFETY: `*at` lies in the range of stretch p's items of this bucket, which
+            // only this worker writes and which lies below `n`, the capacity; it moves
+            // on after each item, so no slot is written twice.
             unsafe { (*slots.0.add(*at as usize)).write(make(i)) };
             *at += 1;
         }
     });
-    // SAFETY: the ranges counted for the (stretch, bucket) pairs tile `0..n`, and every
-    // slot in them was written above.
+    assert!(
+        ranges.iter().flatten().all(|(at, end)| at == end),
+        "an item's bucket changed between counting and placing"
+    );
+    // SAFETY: the ranges tile `0..n`, and each was filled to its end above. (On a panic
+    // before this, `sorted` stays empty and the items made leak, which is safe.)
     unsafe { sorted.set_len(n) };
     sorted
 }
@@ -117,6 +128,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "bucket changed")]
+    fn stops_when_a_bucket_changes_between_passes() {
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        // Every item's bucket is 0 when counted and 1 when placed.
+        sort_into(
+            10,
+            2,
+            |_| u32::from(calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed) >= 10),
+            |i| i,
+        );
     }
 
     #[test]
