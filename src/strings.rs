@@ -22,6 +22,12 @@ impl Strings {
         self.text.len()
     }
 
+    /// Room for `count` more strings of `bytes` more bytes in all.
+    pub fn reserve(&mut self, count: usize, bytes: usize) {
+        self.text.reserve(bytes);
+        self.ends.reserve(count);
+    }
+
     /// Appends `s` and returns its index.
     pub fn push(&mut self, s: &str) -> u32 {
         self.text.push_str(s);
@@ -134,6 +140,13 @@ impl Interner {
     /// The bytes of all strings together.
     pub fn text_len(&self) -> usize {
         self.names.text_len()
+    }
+
+    /// Room for `count` more strings of `bytes` more bytes in all.
+    pub fn reserve(&mut self, count: usize, bytes: usize) {
+        self.names.reserve(count, bytes);
+        let names = &self.names;
+        self.index.reserve(count, |&j| hash_str(names.get(j)));
     }
 
     /// The index of `s`, interning it if new.

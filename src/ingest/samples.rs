@@ -320,16 +320,20 @@ pub fn finish(
 
 /// The chunks' tubes numbered run-wide in order of first appearance, and each chunk's
 /// map from its own numbers to those. In time order every chunk brings thousands of
-/// tubes of its own (a city: ten million in all, each tube in a few neighbouring
-/// chunks), so groups of neighbouring chunks are merged on the workers first, and the
-/// run-wide merge, on one thread, sees each tube about once.
+/// tubes of its own (a city: ten million in all), so groups of neighbouring chunks, one
+/// or more a worker and at most 64 chunks each, are merged on the workers first; the
+/// first group's tubes start the run-wide table, into which the others are merged in
+/// order, on one thread. The numbers do not depend on the grouping.
 fn merge_tubes(parts: &[super::Part<Sample, SamplePart>]) -> (Interner, Vec<Vec<u32>>) {
-    const GROUP: usize = 64;
-    let groups: Vec<(Interner, Vec<Vec<u32>>)> = parts
-        .par_chunks(GROUP)
+    let group = parts
+        .len()
+        .div_ceil(rayon::current_num_threads())
+        .clamp(1, 64);
+    let mut groups = parts
+        .par_chunks(group)
         .map(|group| {
             let mut merged = Interner::default();
-            let maps = group
+            let maps: Vec<Vec<u32>> = group
                 .iter()
                 .map(|part| {
                     part.state
@@ -341,12 +345,17 @@ fn merge_tubes(parts: &[super::Part<Sample, SamplePart>]) -> (Interner, Vec<Vec<
                 .collect();
             (merged, maps)
         })
-        .collect();
-    let mut tubes = Interner::with_capacity(
-        groups.iter().map(|g| g.0.len()).sum(),
-        groups.iter().map(|g| g.0.text_len()).sum(),
+        .collect::<Vec<_>>()
+        .into_iter();
+    let Some((mut tubes, mut maps)) = groups.next() else {
+        return (Interner::default(), Vec::new());
+    };
+    let rest = groups.as_slice();
+    tubes.reserve(
+        rest.iter().map(|g| g.0.len()).sum(),
+        rest.iter().map(|g| g.0.text_len()).sum(),
     );
-    let mut maps = Vec::with_capacity(parts.len());
+    maps.reserve(parts.len() - maps.len());
     for (group, group_maps) in groups {
         let run_wide: Vec<u32> = group.iter().map(|t| tubes.intern(t)).collect();
         for mut map in group_maps {
@@ -527,11 +536,30 @@ mod tests {
                     .collect()
             })
             .collect();
-        let (tubes, maps) = merge_tubes(&parts);
-        assert_eq!(
-            tubes.iter().collect::<Vec<_>>(),
-            one_by_one.iter().collect::<Vec<_>>()
-        );
-        assert_eq!(maps, expected);
+        // The groups' size follows the workers' number: 64 chunks, 38, 5, and for the
+        // first 3 chunks alone one group (the run-wide table is that group's).
+        for (threads, chunks) in [(1, 300), (8, 300), (64, 300), (2, 3), (4, 0)] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (tubes, maps) = pool.install(|| merge_tubes(&parts[..chunks]));
+            let mut first = Interner::default();
+            for part in &parts[..chunks] {
+                part.state.tube_ids.iter().for_each(|t| {
+                    first.intern(t);
+                });
+            }
+            assert_eq!(
+                tubes.iter().collect::<Vec<_>>(),
+                first.iter().collect::<Vec<_>>(),
+                "{threads} threads, {chunks} chunks"
+            );
+            assert_eq!(
+                maps,
+                expected[..chunks],
+                "{threads} threads, {chunks} chunks"
+            );
+        }
     }
 }
