@@ -196,9 +196,13 @@ impl Interner {
         self.names.iter()
     }
 
-    /// The strings, by index, without the index that kept them distinct.
+    /// The strings, by index, without the index that kept them distinct, in no more
+    /// memory than they fill.
     pub fn into_strings(self) -> Strings {
-        self.names
+        let mut names = self.names;
+        names.text.shrink_to_fit();
+        names.ends.shrink_to_fit();
+        names
     }
 
     /// The strings, by index, as a list.

@@ -164,6 +164,12 @@ impl RowParser for SampleParser<'_> {
             );
             return None;
         };
+        if part.tubes.is_empty() {
+            // Rows by sampling time bring a new tube nearly every row: a chunk of a
+            // megabyte holds some 16,000, and the table is not grown from nothing
+            // (what the strings do not fill is given back in `finish_part`).
+            part.tubes = Interner::with_capacity(16384, 16384 * 16);
+        }
         Some(Sample {
             round,
             tube: part.tubes.intern(&tube),
