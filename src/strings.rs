@@ -22,10 +22,10 @@ impl Strings {
         self.text.len()
     }
 
-    /// Room for `count` more strings of `bytes` more bytes in all.
+    /// Room for `count` more strings of `bytes` more bytes in all, and no more.
     pub fn reserve(&mut self, count: usize, bytes: usize) {
-        self.text.reserve(bytes);
-        self.ends.reserve(count);
+        self.text.reserve_exact(bytes);
+        self.ends.reserve_exact(count);
     }
 
     /// Appends `s` and returns its index.

@@ -542,9 +542,18 @@ mod tests {
                     .collect()
             })
             .collect();
-        // The groups' size follows the workers' number: 64 chunks, 38, 5, and for the
-        // first 3 chunks alone one group (the run-wide table is that group's).
-        for (threads, chunks) in [(1, 300), (8, 300), (64, 300), (2, 3), (4, 0)] {
+        // The groups' size follows the workers' number: 64 chunks, 38, 5, 2, one
+        // group alone (the run-wide table is that group's), groups of one chunk with
+        // an empty first (chunk 0 has no tubes), and no chunks at all.
+        for (threads, chunks) in [
+            (1, 300),
+            (8, 300),
+            (64, 300),
+            (2, 3),
+            (1, 3),
+            (16, 10),
+            (4, 0),
+        ] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
