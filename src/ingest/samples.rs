@@ -379,8 +379,8 @@ fn merge_tubes(parts: &[super::Part<Sample, SamplePart>]) -> (Interner, Vec<Vec<
 /// [`UNREGISTERED`] and their index in the chunk's `unregistered` (interned here, in row
 /// order, as they would have been during the pass), the chunks' people one after the
 /// other, and where each chunk's begin. A city's batch is ten million lookups: besides
-/// the pending people (8 bytes each), it holds 12 bytes a lookup to order them and 4 for
-/// the answer.
+/// the pending people (8 bytes each), it holds 12 bytes a lookup to order them (and 2
+/// for where each probes, while they are ordered) and 4 for the answer.
 fn look_up(
     roster: &Roster,
     parts: &mut [super::Part<Sample, SamplePart>],
@@ -403,17 +403,21 @@ fn look_up(
         .par_iter_mut()
         .flat_map_iter(|part| std::mem::take(&mut part.state.pending))
         .collect();
-    // The chunk of a lookup's number, for an ID kept as text.
-    let state_of = |at: usize| &parts[starts.partition_point(|&s| s <= at) - 1].state;
+    // The ID of lookup `at` when its key is not the ID, found in its chunk's texts.
+    let id_of = |at: usize, key: Pending| -> Option<&str> {
+        if key & TEXT != TEXT {
+            return None;
+        }
+        text(&parts[starts.partition_point(|&s| s <= at) - 1].state, key)
+    };
     // The first 16 bits of where each lookup probes the index (a shard's 256th).
     let probe: Vec<u16> = keys
         .par_iter()
         .enumerate()
         .map(|(at, &key)| {
-            let hash = if key & TEXT == TEXT {
-                hash_of(state_of(at), key)
-            } else {
-                Roster::hash_of_key(key)
+            let hash = match id_of(at, key) {
+                Some(id) => Roster::lookup_of(id).0,
+                None => Roster::hash_of_key(key),
             };
             (roster.probe_order(hash) >> 16) as u16
         })
@@ -435,11 +439,9 @@ fn look_up(
     let found: Vec<AtomicU32> = (0..total).map(|_| AtomicU32::new(NONE)).collect();
     order.par_iter().for_each(|lookup| {
         let key = u64::from(lookup.key[0]) | u64::from(lookup.key[1]) << 32;
-        let person = if key & TEXT == TEXT {
-            text(state_of(lookup.at as usize), key)
-                .and_then(|id| roster.find_text(Roster::lookup_of(id).0, id))
-        } else {
-            roster.find_keyed(Roster::hash_of_key(key), key, None)
+        let person = match id_of(lookup.at as usize, key) {
+            Some(id) => roster.find_text(Roster::lookup_of(id).0, id),
+            None => roster.find_keyed(Roster::hash_of_key(key), key, None),
         };
         found[lookup.at as usize].store(person.unwrap_or(NONE), Ordering::Relaxed);
     });
@@ -478,14 +480,6 @@ fn look_up(
 struct Lookup {
     at: u32,
     key: [u32; 2],
-}
-
-/// The hash of a pending person's ID.
-fn hash_of(part: &SamplePart, key: Pending) -> u64 {
-    match text(part, key) {
-        Some(id) => Roster::lookup_of(id).0,
-        None => Roster::hash_of_key(key),
-    }
 }
 
 /// The ID of a pending person whose key is not the ID itself.
@@ -559,15 +553,15 @@ mod tests {
                 .build()
                 .unwrap();
             let (tubes, maps) = pool.install(|| merge_tubes(&parts[..chunks]));
-            let mut first = Interner::default();
-            for part in &parts[..chunks] {
-                part.state.tube_ids.iter().for_each(|t| {
-                    first.intern(t);
-                });
-            }
+            // Numbered by first appearance, the first chunks' tubes come first.
+            let seen = expected[..chunks]
+                .iter()
+                .flatten()
+                .max()
+                .map_or(0, |&n| n + 1);
             assert_eq!(
                 tubes.iter().collect::<Vec<_>>(),
-                first.iter().collect::<Vec<_>>(),
+                one_by_one.iter().take(seen as usize).collect::<Vec<_>>(),
                 "{threads} threads, {chunks} chunks"
             );
             assert_eq!(
