@@ -8,9 +8,8 @@
 //! here.
 
 use crate::ingest::roster::Roster;
-use crate::order::natural_ranks;
-use crate::record::{Status, NONE};
-use rayon::prelude::*;
+use crate::order::roster_order;
+use crate::record::Status;
 
 /// One person's place in the plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,31 +28,17 @@ pub struct Slot {
 /// position.
 pub fn assign(roster: &Roster, k: usize) -> Vec<Slot> {
     let k = k.max(1);
-    let (building_rank, room_rank) = (
-        natural_ranks(&roster.buildings),
-        natural_ranks(&roster.rooms),
+    // Within a building: the people to pool (in room order), then the priority people;
+    // people on leave are left out.
+    let people = roster_order(
+        roster,
+        2,
+        |p| {
+            (roster.status[p as usize] != Status::OnLeave)
+                .then_some(u32::from(roster.priority[p as usize]))
+        },
+        None,
     );
-    let key = |p: u32| {
-        let room = roster.room[p as usize];
-        (
-            building_rank[roster.building[p as usize] as usize],
-            roster.priority[p as usize],
-            if room == NONE {
-                u32::MAX
-            } else {
-                room_rank[room as usize]
-            },
-        )
-    };
-    let mut people: Vec<u32> = (0..roster.len() as u32)
-        .filter(|&p| roster.status[p as usize] != Status::OnLeave)
-        .collect();
-    // Within a building: the people to pool (in room order), then the priority people.
-    people.par_sort_unstable_by(|&a, &b| {
-        key(a)
-            .cmp(&key(b))
-            .then_with(|| roster.id(a).cmp(roster.id(b)))
-    });
     let mut slots = Vec::with_capacity(people.len());
     let mut start = 0;
     while start < people.len() {

@@ -1,6 +1,11 @@
 //! The orders of output rows. Buildings, rooms and rounds sort in natural order, so
 //! `公寓2` comes before `公寓10`.
 
+use crate::buckets::sort_into;
+use crate::ingest::roster::Roster;
+use crate::record::NONE;
+use crate::strings::pieces_mut;
+use rayon::prelude::*;
 use std::cmp::Ordering;
 
 /// Compares two strings in natural order: runs of ASCII digits compare by their
@@ -40,6 +45,91 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
     (x.len() - i.min(x.len()))
         .cmp(&(y.len() - j.min(y.len())))
         .then_with(|| x.cmp(y))
+}
+
+/// Roster people by building (natural order), then group (`group(p)`, below
+/// `groups`), room (natural order, rooms missing last) and person_id (or the pseudonym,
+/// when given); people whose `group` is `None` are left out.
+///
+/// The cost does not depend on the roster's row order. A comparison sort reading the
+/// IDs in place would read two of them, scattered over a city's roster, for every
+/// comparison unless the rows come in building order; here a counting sort groups
+/// people by building and group, each carrying what orders them within it (read in
+/// roster order, the ID's first 16 bytes among it), and each group is then sorted on
+/// its own.
+pub fn roster_order(
+    roster: &Roster,
+    groups: u32,
+    group: impl Fn(u32) -> Option<u32> + Sync,
+    pseudonyms: Option<&[u64]>,
+) -> Vec<u32> {
+    /// A person to order: the room's rank, then the ID's first 16 bytes (zero-padded,
+    /// so that they order as the IDs do; the whole ID decides when they are equal) or
+    /// the pseudonym.
+    struct Place {
+        room: u32,
+        person: u32,
+        id: [u64; 2],
+    }
+    let (building_rank, room_rank) = (
+        natural_ranks(&roster.buildings),
+        natural_ranks(&roster.rooms),
+    );
+    let groups = groups.max(1) as usize;
+    // Buildings by rank, each split in its groups, then the people left out.
+    let left_out = building_rank.len() * groups;
+    let bucket = |p: usize| match group(p as u32) {
+        Some(g) => {
+            (building_rank[roster.building[p] as usize] as usize * groups + g as usize) as u32
+        }
+        None => left_out as u32,
+    };
+    let place = |p: usize| {
+        let id = match pseudonyms {
+            Some(ps) => [ps[p], 0],
+            None => {
+                let mut bytes = [0u8; 16];
+                let id = roster.id(p as u32).as_bytes();
+                let n = id.len().min(16);
+                bytes[..n].copy_from_slice(&id[..n]);
+                let (high, low) = bytes.split_at(8);
+                [high, low].map(|half| u64::from_be_bytes(half.try_into().unwrap_or_default()))
+            }
+        };
+        Place {
+            room: match roster.room[p] {
+                NONE => u32::MAX,
+                room => room_rank[room as usize],
+            },
+            person: p as u32,
+            id,
+        }
+    };
+    let mut counts = vec![0usize; left_out + 1];
+    for p in 0..roster.len() {
+        counts[bucket(p) as usize] += 1;
+    }
+    let mut people = sort_into(roster.len(), counts.len(), bucket, place);
+    people.truncate(roster.len() - counts[left_out]);
+    counts.pop();
+    let cmp = |a: &Place, b: &Place| {
+        (a.room, a.id)
+            .cmp(&(b.room, b.id))
+            .then_with(|| match pseudonyms {
+                Some(_) => Ordering::Equal,
+                None => roster.id(a.person).cmp(roster.id(b.person)),
+            })
+    };
+    pieces_mut(&mut people, &counts)
+        .into_par_iter()
+        .for_each(|piece| {
+            if piece.len() > 1 << 20 {
+                piece.par_sort_unstable_by(cmp);
+            } else {
+                piece.sort_unstable_by(cmp);
+            }
+        });
+    people.into_par_iter().map(|p| p.person).collect()
 }
 
 /// The rank of each of `names` in natural order (0 for the first): sorting by rank
@@ -104,5 +194,88 @@ mod tests {
     #[test]
     fn prefix_sorts_first() {
         assert_eq!(natural_cmp("公寓", "公寓1"), Less);
+    }
+
+    /// The order of a plain comparison sort: building, group, room, then person_id or
+    /// pseudonym.
+    fn reference(
+        roster: &crate::ingest::roster::Roster,
+        group: impl Fn(u32) -> Option<u32>,
+        pseudonyms: Option<&[u64]>,
+    ) -> Vec<u32> {
+        use super::{natural_ranks, NONE};
+        let (building_rank, room_rank) = (
+            natural_ranks(&roster.buildings),
+            natural_ranks(&roster.rooms),
+        );
+        let key = |p: u32| {
+            let room = roster.room[p as usize];
+            (
+                building_rank[roster.building[p as usize] as usize],
+                group(p),
+                if room == NONE {
+                    u32::MAX
+                } else {
+                    room_rank[room as usize]
+                },
+            )
+        };
+        let mut order: Vec<u32> = (0..roster.len() as u32)
+            .filter(|&p| group(p).is_some())
+            .collect();
+        order.sort_by(|&a, &b| {
+            key(a).cmp(&key(b)).then_with(|| match pseudonyms {
+                Some(ps) => ps[a as usize].cmp(&ps[b as usize]),
+                None => roster.id(a).cmp(roster.id(b)),
+            })
+        });
+        order
+    }
+
+    #[test]
+    fn roster_order_is_a_plain_sort_whatever_the_row_order() {
+        // IDs sharing their first 16 bytes or more, IDs that begin others, text and
+        // digits, in rooms and without, in the order a multiplier scatters them.
+        let ids: Vec<String> = (0..600u32)
+            .map(|i| match i % 6 {
+                0 => format!("12345678901234567{i:03}"),
+                1 => format!("1234567890123456{i}"),
+                2 => format!("{}", i / 6),
+                3 => format!("{}0", i / 6),
+                4 => format!("S{i}"),
+                _ => format!("学{:02}", i % 17),
+            })
+            .collect();
+        let mut text = String::from("学号,姓名,楼栋,宿舍号\n");
+        for k in 0..ids.len() {
+            let i = (k * 257) % ids.len();
+            let room = match i % 5 {
+                0 => String::new(),
+                r => format!("{}0{}", r, i % 3),
+            };
+            text.push_str(&format!("{},某人,公寓{},{room}\n", ids[i], i % 4 * 5));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.csv");
+        std::fs::write(&path, text).unwrap();
+        let (roster, _, _) = crate::pipeline::load_roster(&path, None).unwrap();
+        assert!(roster.len() > 450, "{}", roster.len());
+        let all = |_: u32| Some(0);
+        assert_eq!(
+            super::roster_order(&roster, 1, all, None),
+            reference(&roster, all, None)
+        );
+        let pseudonyms: Vec<u64> = (0..roster.len() as u64)
+            .map(|p| p.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        assert_eq!(
+            super::roster_order(&roster, 1, all, Some(&pseudonyms)),
+            reference(&roster, all, Some(&pseudonyms))
+        );
+        // Three groups, every seventh person left out.
+        let some = |p: u32| (!p.is_multiple_of(7)).then_some(p % 3);
+        let order = super::roster_order(&roster, 3, some, None);
+        assert_eq!(order, reference(&roster, some, None));
+        assert!(order.len() < roster.len());
     }
 }

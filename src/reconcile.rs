@@ -14,6 +14,7 @@ use crate::record::{Class, InputKind, LabResult, Micros, ResultColumns, Sample, 
 use crate::rules::Rules;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::sync::atomic::{self, AtomicU32};
 
 /// The kinds of anomaly, as the contract names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -285,8 +286,8 @@ pub fn reconcile(
     rec.tubes = tubes;
     rec.members = members;
     rec.latest_sample = rec.set.samples.iter().map(|s| s.sampled_at).max();
-    rec.tube_of = mark_sampled(roster, &rec, &keys, &mut anomalies);
     drop(keys);
+    rec.tube_of = mark_sampled(roster, &rec, &mut anomalies);
     tube_anomalies(roster, &rec, settings.pool_size, &mut anomalies);
     match_results(&mut rec, results, result_columns, settings, &mut anomalies);
     sort_anomalies(&mut anomalies);
@@ -586,93 +587,98 @@ fn most_frequent(values: &mut [u32], rank: impl Fn(u32) -> u32) -> u32 {
 }
 
 /// Who was sampled in each round, into which tube (the smallest tube_id); a person in
-/// two or more tubes of a round is a
-/// `duplicate_sample` (the tube of the smallest tube_id counts as the first), a sampled
-/// person on leave `sampled_on_leave`, a sampled person not on the roster
-/// `unregistered_person` (once per tube).
-fn mark_sampled(
-    roster: &Roster,
-    rec: &Reconciled,
-    keys: &[TubeKey],
-    anomalies: &mut Vec<Anomaly>,
-) -> Vec<Vec<u32>> {
+/// two or more tubes of a round is a `duplicate_sample` (the tube of the smallest
+/// tube_id counts as the first), a sampled person on leave `sampled_on_leave`, a
+/// sampled person not on the roster `unregistered_person` (once per tube).
+///
+/// Tubes are numbered by round, then tube_id, so a person's first tube in a round is
+/// the smallest number that holds them: each member lowers their entry to its tube, on
+/// the workers, then each member whose entry is another tube is a repeat. Two passes
+/// over the members, whatever order the roster and the samples come in.
+fn mark_sampled(roster: &Roster, rec: &Reconciled, anomalies: &mut Vec<Anomaly>) -> Vec<Vec<u32>> {
     let samples = &rec.set.samples;
     let roster_len = rec.roster_len;
-    let round_of_tube = |t: u32| (keys[t as usize] >> 32) as u32;
-    let tube_name = |t: u32| -> Box<str> { rec.set.tubes.name(keys[t as usize] as u32).into() };
+    let persons = roster_len as usize + rec.set.unregistered.len();
+    let first: Vec<Vec<AtomicU32>> = (0..rec.set.rounds.len())
+        .map(|_| (0..persons).map(|_| AtomicU32::new(NONE)).collect())
+        .collect();
+    rec.tubes.par_iter().enumerate().for_each(|(t, tube)| {
+        let first = &first[tube.round as usize];
+        for m in rec.members_of(tube) {
+            first[m.person as usize].fetch_min(t as u32, atomic::Ordering::Relaxed);
+        }
+    });
+    let first: Vec<Vec<u32>> = first
+        .into_iter()
+        .map(|round| round.into_iter().map(AtomicU32::into_inner).collect())
+        .collect();
+    let tube_name = |t: u32| -> Box<str> { rec.tube_id(&rec.tubes[t as usize]).into() };
     let person_id = |p: u32| -> Box<str> { rec.person_id(roster, p).into() };
-    let mut tube_of = vec![vec![NONE; roster_len as usize]; rec.set.rounds.len()];
-    // (tube, person, sample) by person, then tube: the members come by tube, and the
-    // sort keeps that order within a person. Tubes are numbered by round, then tube_id,
-    // so a person's tubes in a round follow each other, the smallest tube_id first.
-    let members = &rec.members;
-    let tube_of_member: Vec<u32> = rec
+    let line = |m: &Member| samples[m.sample as usize].line;
+    let found: Vec<Anomaly> = rec
         .tubes
         .par_iter()
         .enumerate()
-        .flat_map_iter(|(t, tube)| std::iter::repeat_n(t as u32, tube.size as usize))
+        .flat_map_iter(|(t, tube)| {
+            let (t, round) = (t as u32, tube.round);
+            let mut anomalies = Vec::new();
+            for m in rec.members_of(tube) {
+                let first_tube = first[round as usize][m.person as usize];
+                if first_tube != t {
+                    let first_line = rec
+                        .members_of(&rec.tubes[first_tube as usize])
+                        .iter()
+                        .find(|f| f.person == m.person)
+                        .map_or(0, line);
+                    anomalies.push(Anomaly {
+                        round,
+                        kind: AnomalyKind::DuplicateSample,
+                        tube_id: Some(tube_name(t)),
+                        person_id: Some(person_id(m.person)),
+                        file: InputKind::Samples,
+                        line: Some(line(m).into()),
+                        detail: format!(
+                            "the person was also sampled into tube {} (line {first_line}) in this round",
+                            tube_name(first_tube),
+                        ),
+                    });
+                }
+                if m.person >= roster_len {
+                    anomalies.push(Anomaly {
+                        round,
+                        kind: AnomalyKind::UnregisteredPerson,
+                        tube_id: Some(tube_name(t)),
+                        person_id: Some(person_id(m.person)),
+                        file: InputKind::Samples,
+                        line: Some(line(m).into()),
+                        detail: "the person is not on the roster".into(),
+                    });
+                } else if first_tube == t && roster.status[m.person as usize] == Status::OnLeave {
+                    anomalies.push(Anomaly {
+                        round,
+                        kind: AnomalyKind::SampledOnLeave,
+                        tube_id: Some(tube_name(t)),
+                        person_id: Some(person_id(m.person)),
+                        file: InputKind::Samples,
+                        line: Some(line(m).into()),
+                        detail: format!(
+                            "the roster (line {}) says the person is on leave",
+                            roster.line[m.person as usize]
+                        ),
+                    });
+                }
+            }
+            anomalies
+        })
         .collect();
-    let persons = roster_len as usize + rec.set.unregistered.len();
-    let entries = buckets::sort_into(
-        members.len(),
-        persons,
-        |i| members[i].person,
-        |i| (tube_of_member[i], members[i].person, members[i].sample),
-    );
-    drop(tube_of_member);
-    let mut i = 0;
-    while i < entries.len() {
-        let (first_tube, person, first_sample) = entries[i];
-        let round = round_of_tube(first_tube);
-        let mut j = i + 1;
-        while j < entries.len() && round_of_tube(entries[j].0) == round && entries[j].1 == person {
-            anomalies.push(Anomaly {
-                round,
-                kind: AnomalyKind::DuplicateSample,
-                tube_id: Some(tube_name(entries[j].0)),
-                person_id: Some(person_id(person)),
-                file: InputKind::Samples,
-                line: Some(samples[entries[j].2 as usize].line.into()),
-                detail: format!(
-                    "the person was also sampled into tube {} (line {}) in this round",
-                    tube_name(first_tube),
-                    samples[first_sample as usize].line
-                ),
-            });
-            j += 1;
-        }
-        if person < roster_len {
-            tube_of[round as usize][person as usize] = first_tube;
-            if roster.status[person as usize] == Status::OnLeave {
-                anomalies.push(Anomaly {
-                    round,
-                    kind: AnomalyKind::SampledOnLeave,
-                    tube_id: Some(tube_name(first_tube)),
-                    person_id: Some(person_id(person)),
-                    file: InputKind::Samples,
-                    line: Some(samples[first_sample as usize].line.into()),
-                    detail: format!(
-                        "the roster (line {}) says the person is on leave",
-                        roster.line[person as usize]
-                    ),
-                });
-            }
-        } else {
-            for &(t, _, sample) in &entries[i..j] {
-                anomalies.push(Anomaly {
-                    round,
-                    kind: AnomalyKind::UnregisteredPerson,
-                    tube_id: Some(tube_name(t)),
-                    person_id: Some(person_id(person)),
-                    file: InputKind::Samples,
-                    line: Some(samples[sample as usize].line.into()),
-                    detail: "the person is not on the roster".into(),
-                });
-            }
-        }
-        i = j;
-    }
-    tube_of
+    anomalies.extend(found);
+    first
+        .into_iter()
+        .map(|mut round| {
+            round.truncate(roster_len as usize);
+            round
+        })
+        .collect()
 }
 
 /// Overfull tubes, pools across buildings, and tube IDs reused across rounds. The line
@@ -699,53 +705,62 @@ fn tube_anomalies(
         members
     };
     let line_of = |m: &Member| u64::from(samples[m.sample as usize].line);
-    for tube in &rec.tubes {
-        let size = tube.size as usize;
-        if size >= 2 {
-            for m in rec.members_of(tube) {
-                if m.person < rec.roster_len && roster.priority[m.person as usize] {
-                    anomalies.push(Anomaly {
-                        round: tube.round,
-                        kind: AnomalyKind::PriorityPooled,
-                        tube_id: Some(rec.tube_id(tube).into()),
-                        person_id: Some(rec.person_id(roster, m.person).into()),
-                        file: InputKind::Samples,
-                        line: Some(line_of(m)),
-                        detail: format!(
-                            "the roster (line {}) puts the person in a priority group (isolated, or a group of 重点人群); call them back for a single-tube swab",
-                            roster.line[m.person as usize]
-                        ),
-                    });
+    // Tubes are checked on the workers: their members' roster rows lie anywhere in the
+    // roster when it is not in building order. The anomalies are sorted afterwards.
+    let found: Vec<Anomaly> = rec
+        .tubes
+        .par_iter()
+        .flat_map_iter(|tube| {
+            let mut anomalies = Vec::new();
+            let size = tube.size as usize;
+            if size >= 2 {
+                for m in rec.members_of(tube) {
+                    if m.person < rec.roster_len && roster.priority[m.person as usize] {
+                        anomalies.push(Anomaly {
+                            round: tube.round,
+                            kind: AnomalyKind::PriorityPooled,
+                            tube_id: Some(rec.tube_id(tube).into()),
+                            person_id: Some(rec.person_id(roster, m.person).into()),
+                            file: InputKind::Samples,
+                            line: Some(line_of(m)),
+                            detail: format!(
+                                "the roster (line {}) puts the person in a priority group (isolated, or a group of 重点人群); call them back for a single-tube swab",
+                                roster.line[m.person as usize]
+                            ),
+                        });
+                    }
                 }
             }
-        }
-        if size > pool_size {
-            anomalies.push(Anomaly {
-                round: tube.round,
-                kind: AnomalyKind::OverfullTube,
-                tube_id: Some(rec.tube_id(tube).into()),
-                person_id: None,
-                file: InputKind::Samples,
-                line: Some(line_of(&by_value(tube)[pool_size])),
-                detail: format!("{size} people in the tube; the pool size is {pool_size}"),
-            });
-        }
-        if let TubeBuildings::Several(names) = rec.buildings_of(roster, tube) {
-            anomalies.push(Anomaly {
-                round: tube.round,
-                kind: AnomalyKind::MixedBuildings,
-                tube_id: Some(rec.tube_id(tube).into()),
-                person_id: None,
-                file: InputKind::Samples,
-                line: Some(line_of(&by_value(tube)[0])),
-                detail: format!(
-                    "the pool holds people of {} buildings: {}",
-                    names.len(),
-                    names.join(", ")
-                ),
-            });
-        }
-    }
+            if size > pool_size {
+                anomalies.push(Anomaly {
+                    round: tube.round,
+                    kind: AnomalyKind::OverfullTube,
+                    tube_id: Some(rec.tube_id(tube).into()),
+                    person_id: None,
+                    file: InputKind::Samples,
+                    line: Some(line_of(&by_value(tube)[pool_size])),
+                    detail: format!("{size} people in the tube; the pool size is {pool_size}"),
+                });
+            }
+            if let TubeBuildings::Several(names) = rec.buildings_of(roster, tube) {
+                anomalies.push(Anomaly {
+                    round: tube.round,
+                    kind: AnomalyKind::MixedBuildings,
+                    tube_id: Some(rec.tube_id(tube).into()),
+                    person_id: None,
+                    file: InputKind::Samples,
+                    line: Some(line_of(&by_value(tube)[0])),
+                    detail: format!(
+                        "the pool holds people of {} buildings: {}",
+                        names.len(),
+                        names.join(", ")
+                    ),
+                });
+            }
+            anomalies
+        })
+        .collect();
+    anomalies.extend(found);
     // The same tube_id in several rounds.
     let mut by_id: Vec<u32> = (0..rec.tubes.len() as u32).collect();
     by_id.par_sort_unstable_by_key(|&t| {

@@ -9,7 +9,7 @@ use super::rows::{person_outcome_columns, PersonRow};
 use crate::closure::Closed;
 use crate::error::Result;
 use crate::ingest::roster::Roster;
-use crate::order::natural_ranks;
+use crate::order::roster_order;
 use crate::privacy::Privacy;
 use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
@@ -46,34 +46,13 @@ impl<'a> People<'a> {
         _closed: &Closed,
         privacy: &'a Privacy,
     ) -> People<'a> {
-        let (building_rank, room_rank) = (
-            natural_ranks(&roster.buildings),
-            natural_ranks(&roster.rooms),
-        );
         let pseudonyms = privacy.pseudonymizes().then(|| {
             (0..roster.len() as u32)
                 .into_par_iter()
                 .map(|p| privacy.pseudonym_number(roster.id(p)))
                 .collect::<Vec<u64>>()
         });
-        let key = |p: u32| {
-            let room = roster.room[p as usize];
-            (
-                building_rank[roster.building[p as usize] as usize],
-                if room == NONE {
-                    u32::MAX
-                } else {
-                    room_rank[room as usize]
-                },
-            )
-        };
-        let mut order: Vec<u32> = (0..roster.len() as u32).collect();
-        order.par_sort_unstable_by(|&a, &b| {
-            key(a).cmp(&key(b)).then_with(|| match &pseudonyms {
-                Some(ps) => ps[a as usize].cmp(&ps[b as usize]),
-                None => roster.id(a).cmp(roster.id(b)),
-            })
-        });
+        let order = roster_order(roster, 1, |_| Some(0), pseudonyms.as_deref());
         let entry_of = list
             .iter()
             .enumerate()

@@ -498,53 +498,83 @@ fn shard(hash: u64) -> usize {
 /// One shard of the index, with the duplicates found while building it: (later, first).
 type Shard = (HashTable<Slot>, Vec<(u32, u32)>);
 
+/// A block's people of one shard, in file order: packed IDs by their [`key`] (which
+/// gives their hash again), other IDs by their hash. The two kinds never hold one ID.
+#[derive(Default)]
+struct ShardBlock {
+    packed: Vec<(u64, u32)>,
+    text: Vec<(u64, u32)>,
+}
+
 /// Indexes `ids` by hash; returns the index and, for every later duplicate, its
-/// position and that of the first. Hashes are computed and sorted by shard block by
-/// block, so that each shard is then built from its own hashes and positions, read in
-/// file order, into a table small enough to stay in cache.
+/// position and that of the first. Keys and hashes are computed and sorted by shard
+/// block by block, reading the IDs in file order, so that each shard is then built
+/// from its own keys and positions into a table small enough to stay in cache; only an
+/// ID that does not pack into its key is read again there.
 fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
     const BLOCK: usize = 1 << 18;
-    let blocks: Vec<Vec<Vec<(u64, u32)>>> = (0..ids.len().div_ceil(BLOCK))
+    let blocks: Vec<Vec<ShardBlock>> = (0..ids.len().div_ceil(BLOCK))
         .into_par_iter()
         .map(|b| {
             let end = ((b + 1) * BLOCK).min(ids.len());
-            let mut by_shard: Vec<Vec<(u64, u32)>> = (0..SHARDS)
-                .map(|_| Vec::with_capacity((end - b * BLOCK) / SHARDS * 2))
+            let mut by_shard: Vec<ShardBlock> = (0..SHARDS)
+                .map(|_| ShardBlock {
+                    packed: Vec::with_capacity((end - b * BLOCK) / SHARDS * 2),
+                    text: Vec::new(),
+                })
                 .collect();
             for i in (b * BLOCK..end).map(|i| i as u32) {
                 let id = ids.get(i);
-                let h = hash(id, key(id));
-                by_shard[shard(h)].push((h, i));
+                let key = key(id);
+                let h = hash(id, key);
+                let block = &mut by_shard[shard(h)];
+                if key == UNPACKED {
+                    block.text.push((h, i));
+                } else {
+                    block.packed.push((key, i));
+                }
             }
             by_shard
         })
         .collect();
+    let rehash = |slot: &Slot| {
+        let (k, j) = (slot.key, slot.person);
+        if k == UNPACKED {
+            hash(ids.get(j), k)
+        } else {
+            Roster::hash_of_key(k)
+        }
+    };
     let built: Vec<Shard> = (0..SHARDS)
         .into_par_iter()
         .map(|s| {
-            let count = blocks.iter().map(|b| b[s].len()).sum();
+            let count = blocks
+                .iter()
+                .map(|b| b[s].packed.len() + b[s].text.len())
+                .sum();
             let mut table = HashTable::with_capacity(count);
             let mut duplicates = Vec::new();
-            for &(h, i) in blocks.iter().flat_map(|b| &b[s]) {
-                let key = key(ids.get(i));
+            let mut insert = |h: u64, key: u64, i: u32, same: &dyn Fn(&Slot) -> bool| match table
+                .entry(h, same, rehash)
+            {
+                Entry::Occupied(first) => duplicates.push((i, first.get().person)),
+                Entry::Vacant(slot) => {
+                    slot.insert(Slot { key, person: i });
+                }
+            };
+            for &(key, i) in blocks.iter().flat_map(|b| &b[s].packed) {
+                let same = |slot: &Slot| {
+                    let k = slot.key;
+                    k == key
+                };
+                insert(Roster::hash_of_key(key), key, i, &same);
+            }
+            for &(h, i) in blocks.iter().flat_map(|b| &b[s].text) {
                 let same = |slot: &Slot| {
                     let (k, j) = (slot.key, slot.person);
-                    k == key && (key != UNPACKED || ids.get(j) == ids.get(i))
+                    k == UNPACKED && ids.get(j) == ids.get(i)
                 };
-                let rehash = |slot: &Slot| {
-                    let (k, j) = (slot.key, slot.person);
-                    if k == UNPACKED {
-                        hash(ids.get(j), k)
-                    } else {
-                        Roster::hash_of_key(k)
-                    }
-                };
-                match table.entry(h, same, rehash) {
-                    Entry::Occupied(first) => duplicates.push((i, first.get().person)),
-                    Entry::Vacant(slot) => {
-                        slot.insert(Slot { key, person: i });
-                    }
-                }
+                insert(h, UNPACKED, i, &same);
             }
             (table, duplicates)
         })
@@ -747,5 +777,48 @@ mod tests {
         ] {
             assert_eq!(key(id), UNPACKED, "{id}");
         }
+    }
+
+    #[test]
+    fn the_index_finds_everyone_and_every_later_duplicate_of_both_kinds() {
+        // More than one block, packed and text IDs mixed, repeats far apart.
+        let n = 300_000u32;
+        let id = |i: u32| match i % 3 {
+            0 => format!("{}", (i / 3) % 90_000),
+            1 => format!("S{}", (i / 3) % 90_000),
+            _ => format!("{:017}X", i),
+        };
+        let mut ids = Strings::default();
+        for i in 0..n {
+            ids.push(&id(i));
+        }
+        let (index, duplicates) = build_index(&ids);
+        let mut first = std::collections::HashMap::new();
+        let mut expected = Vec::new();
+        for i in 0..n {
+            match first.entry(id(i)) {
+                std::collections::hash_map::Entry::Occupied(f) => expected.push((i, *f.get())),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(i);
+                }
+            }
+        }
+        assert!(!expected.is_empty());
+        assert_eq!(duplicates, expected);
+        let roster_index = |text: &str| {
+            let (hash, key) = Roster::lookup_of(text);
+            let table = &index[shard(hash)];
+            table
+                .find(hash, |slot| {
+                    let (k, j) = (slot.key, slot.person);
+                    k == key && (key != UNPACKED || ids.get(j) == text)
+                })
+                .map(|slot| slot.person)
+        };
+        for (text, &i) in &first {
+            assert_eq!(roster_index(text), Some(i), "{text}");
+        }
+        assert_eq!(roster_index("S999999"), None);
+        assert_eq!(roster_index("123456789"), None);
     }
 }
