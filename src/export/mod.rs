@@ -481,7 +481,7 @@ fn write_people(
     let name = "people.parquet";
     let empty = parquet::list_frame(&people::People::columns(), &[])?;
     staging.write(name, |out| {
-        let mut all = parquet::Batches::new(out, &empty)?;
+        let mut all = parquet::ArrowBatches::new(out, &empty)?;
         for r in 0..rec.rounds().len() {
             match publication {
                 Some(p) => {
@@ -491,12 +491,22 @@ fn write_people(
                     };
                     let mut rows = 0;
                     p.round(r).write(name, |copy| {
-                        let mut copy = parquet::Batches::new(copy, &like)?;
+                        let mut copy = parquet::ArrowBatches::new(copy, &like)?;
                         people.batches(r as u32, |batch| {
                             all.write(batch)?;
-                            rows += batch.height();
+                            let height = batch.first().map_or(0, |c| c.len());
+                            rows += height;
                             match p.shard() {
-                                Some(shard) => copy.write(&parquet::with_shard(batch, shard)?),
+                                Some(shard) => {
+                                    let mut with_shard = batch.to_vec();
+                                    with_shard.push(parquet::dictionary(
+                                        height,
+                                        1,
+                                        |_| 0,
+                                        |_| shard,
+                                    ));
+                                    copy.write(&with_shard)
+                                }
                                 None => copy.write(batch),
                             }
                         })?;

@@ -11,8 +11,18 @@ use super::columns::{Column as ListColumn, Kind};
 use super::staging::Output;
 use crate::error::{Error, Result};
 use crate::record::Micros;
+use crate::record::NONE;
 use polars::prelude::*;
-use polars_parquet::write::schema_to_metadata_key;
+use polars_arrow::array::{
+    Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
+};
+use polars_arrow::bitmap::MutableBitmap;
+use polars_arrow::datatypes::IntegerType;
+use polars_parquet::write::{
+    array_to_columns, compress, fallible_streaming_iterator, schema_to_metadata_key,
+    to_parquet_schema, CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding,
+    FileWriter, KeyValue, ParquetType, StatisticsOptions, Version, WriteOptions,
+};
 use rayon::prelude::*;
 
 /// Writes `df` as zstd Parquet with plain string columns in the embedded Arrow schema.
@@ -67,6 +77,143 @@ impl<'a> Batches<'a> {
             .map_err(|e| Error::Internal(format!("writing a Parquet file: {e}")))?;
         Ok(())
     }
+}
+
+/// An Arrow array.
+pub type ArrayRef = Box<dyn Array>;
+
+/// A Parquet file of Arrow arrays, written a row group at a time, with the columns and
+/// the embedded Arrow schema of frames like `like`: the same file as [`Batches`] makes
+/// of the same values. A dictionary array is written as it is, its values as the
+/// dictionary page and its keys as the data pages; polars, given strings, would first
+/// estimate their distinct values and then find the dictionary in them again, for every
+/// column of every row group. Columns are encoded and compressed on the workers.
+pub struct ArrowBatches<'a> {
+    writer: FileWriter<&'a mut Output>,
+    types: Vec<ParquetType>,
+    options: WriteOptions,
+    metadata: KeyValue,
+}
+
+impl<'a> ArrowBatches<'a> {
+    /// Starts a file of frames like `like`; each batch gives its columns in order,
+    /// strings as `Utf8View` or as a dictionary of them.
+    pub fn new(out: &'a mut Output, like: &DataFrame) -> Result<ArrowBatches<'a>> {
+        let mut schema = like.schema().to_arrow(CompatLevel::newest());
+        for field in schema.iter_values_mut() {
+            field.dtype = plain(&field.dtype);
+        }
+        let parquet_schema = to_parquet_schema(&schema).map_err(failed)?;
+        let types = parquet_schema.fields().to_vec();
+        // As polars' writer sets them (see `writer`).
+        let options = WriteOptions {
+            statistics: StatisticsOptions::default(),
+            compression: CompressionOptions::Zstd(None),
+            version: Version::V1,
+            data_page_size: None,
+        };
+        let metadata = schema_to_metadata_key(&schema);
+        let writer = FileWriter::new_with_parquet_schema(out, schema, parquet_schema, options);
+        Ok(ArrowBatches {
+            writer,
+            types,
+            options,
+            metadata,
+        })
+    }
+
+    /// Writes one batch as a row group (none when it has no rows).
+    pub fn write(&mut self, columns: &[ArrayRef]) -> Result<()> {
+        if columns.len() != self.types.len() {
+            return Err(Error::Internal(format!(
+                "a batch of {} columns for a file of {}",
+                columns.len(),
+                self.types.len()
+            )));
+        }
+        let rows = columns.first().map_or(0, |c| c.len());
+        if rows == 0 {
+            return Ok(());
+        }
+        let options = self.options;
+        let pages: Vec<Vec<CompressedPage>> = columns
+            .par_iter()
+            .zip(&self.types)
+            .map(|(array, parquet_type)| {
+                let encoding = match array.dtype() {
+                    ArrowDataType::Dictionary(..) => Encoding::RleDictionary,
+                    _ => Encoding::Plain,
+                };
+                let leaves = array_to_columns(array, parquet_type.clone(), options, &[encoding])?;
+                leaves
+                    .into_iter()
+                    .flatten()
+                    .map(|page| Ok(compress(page?, Vec::new(), options.compression)?))
+                    .collect::<PolarsResult<Vec<_>>>()
+            })
+            .collect::<PolarsResult<_>>()
+            .map_err(failed)?;
+        let group = DynIter::new(pages.iter().map(|column| {
+            Ok(DynStreamingIterator::new(
+                fallible_streaming_iterator::convert(column.iter().map(PolarsResult::Ok)),
+            ))
+        }));
+        self.writer.write(rows as u64, group).map_err(failed)
+    }
+
+    /// Ends the file.
+    pub fn finish(mut self) -> Result<()> {
+        self.writer.end(Some(vec![self.metadata])).map_err(failed)?;
+        Ok(())
+    }
+}
+
+/// A dictionary column of `n` rows: row `i` holds the value of code `code(i)` (null for
+/// [`NONE`]), codes below `universe`; the dictionary holds the values the rows use, in
+/// order of first use, so that the column's statistics are those of its rows.
+pub fn dictionary<'s>(
+    n: usize,
+    universe: usize,
+    code: impl Fn(usize) -> u32,
+    name: impl Fn(u32) -> &'s str,
+) -> ArrayRef {
+    let mut local = vec![NONE; universe];
+    let mut values = MutableBinaryViewArray::<str>::new();
+    let mut keys = Vec::with_capacity(n);
+    let mut valid = MutableBitmap::with_capacity(n);
+    for i in 0..n {
+        let c = code(i);
+        if c == NONE {
+            keys.push(0);
+            valid.push(false);
+            continue;
+        }
+        let key = &mut local[c as usize];
+        if *key == NONE {
+            *key = values.len() as u32;
+            values.push_value(name(c));
+        }
+        keys.push(*key);
+        valid.push(true);
+    }
+    let validity = (valid.unset_bits() > 0).then(|| valid.into());
+    let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), validity);
+    let values: Utf8ViewArray = values.into();
+    DictionaryArray::try_new(
+        ArrowDataType::Dictionary(
+            IntegerType::UInt32,
+            Box::new(ArrowDataType::Utf8View),
+            false,
+        ),
+        keys,
+        values.boxed(),
+    )
+    .expect("keys below the values' number")
+    .boxed()
+}
+
+fn failed(e: PolarsError) -> Error {
+    Error::Internal(format!("writing a Parquet file: {e}"))
 }
 
 /// `frame` with a `shard` column, last, holding `shard` on every row.
@@ -168,4 +315,48 @@ pub fn write_list<R: Sync>(out: &mut Output, columns: &[ListColumn<R>], rows: &[
 /// Every column of `columns` gives values of its declared kind for `row`.
 pub fn kinds_hold<R>(columns: &[ListColumn<R>], row: &R) -> bool {
     columns.iter().all(|c| (c.value)(row).is(c.kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dictionary_holds_the_values_used_in_order_of_first_use() {
+        let codes = [3, NONE, 3, 7, 1, 7];
+        let names = ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"];
+        let array = dictionary(
+            codes.len(),
+            names.len(),
+            |i| codes[i],
+            |c| names[c as usize],
+        );
+        let array = array
+            .as_any()
+            .downcast_ref::<DictionaryArray<u32>>()
+            .expect("a dictionary of u32 keys");
+        let values = array
+            .values()
+            .as_any()
+            .downcast_ref::<Utf8ViewArray>()
+            .expect("string values");
+        assert_eq!(values.values_iter().collect::<Vec<_>>(), ["c3", "c7", "c1"]);
+        let shown: Vec<Option<&str>> = (0..codes.len())
+            .map(|i| array.keys().get(i).map(|k| values.value(k as usize)))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                Some("c3"),
+                None,
+                Some("c3"),
+                Some("c7"),
+                Some("c1"),
+                Some("c7")
+            ]
+        );
+        let none = dictionary(2, 4, |_| NONE, |c| names[c as usize]);
+        assert_eq!(none.null_count(), 2);
+        assert_eq!(dictionary(3, 1, |_| 0, |_| "only").null_count(), 0);
+    }
 }

@@ -4,7 +4,7 @@
 //! batches, never held as one table.
 
 use super::columns::Column;
-use super::parquet;
+use super::parquet::{dictionary, ArrayRef};
 use super::rows::{person_outcome_columns, PersonRow};
 use crate::closure::Closed;
 use crate::error::Result;
@@ -14,13 +14,37 @@ use crate::privacy::Privacy;
 use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
 use crate::retest::Entry;
-use polars::prelude::DataFrame;
+use polars_arrow::array::{BooleanArray, MutableBinaryViewArray, Utf8ViewArray};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use std::borrow::Cow;
 
 /// Rows a batch: a row group of `people.parquet`.
 const BATCH: usize = 1 << 20;
+
+/// The values of the outcome column, by [`Outcome::outcome`].
+const OUTCOMES: [&str; 5] = ["to_retest", "on_leave", "missing", "pending", "negative"];
+
+/// Every status, by its number (`status as u32`).
+const STATUSES: [Status; 3] = [Status::OnCampus, Status::OnLeave, Status::Isolated];
+
+/// Every class, by its number (`class as u32`).
+const CLASSES: [Class; 5] = [
+    Class::Negative,
+    Class::Pending,
+    Class::Invalid,
+    Class::Suspect,
+    Class::Positive,
+];
+
+/// A person's row in a round, but for what the columns read from the roster.
+struct Outcome {
+    status: Status,
+    sampled: bool,
+    /// The tube shown: the retest list's, or the first the person was sampled into.
+    tube: u32,
+    /// Index into [`OUTCOMES`].
+    outcome: u8,
+}
 
 /// What a person's outcome in a round is made of.
 pub struct People<'a> {
@@ -85,79 +109,181 @@ impl<'a> People<'a> {
         self.order.len() * self.rec.rounds().len()
     }
 
-    /// The columns.
+    /// The columns: the file's names and types; [`People::batches`] gives their values
+    /// in this order.
     pub fn columns() -> Vec<Column<PersonRow<'static>>> {
         person_outcome_columns()
     }
 
-    /// Calls `write` with each batch of rows of round `round`, as a data frame, in order.
-    /// The next batch is made while one is written.
+    /// Calls `write` with each batch of rows of round `round`, in order, as Arrow
+    /// arrays in the order of [`People::columns`]: strings with few values (round,
+    /// building, room, status, tube, class, outcome) as dictionaries of the values the
+    /// batch uses, in order of first use. The next batch is made while one is written.
     pub fn batches(
         &self,
         round: u32,
-        mut write: impl FnMut(&DataFrame) -> Result<()> + Send,
+        mut write: impl FnMut(&[ArrayRef]) -> Result<()> + Send,
     ) -> Result<()> {
-        let columns = person_outcome_columns();
-        if self.order.is_empty() {
-            return write(&parquet::list_frame(&columns, &[])?);
-        }
-        let frame = |chunk: &[u32]| {
-            let rows: Vec<PersonRow> = chunk.par_iter().map(|&p| self.row(round, p)).collect();
-            parquet::list_frame(&columns, &rows)
-        };
-        let mut written: Option<DataFrame> = None;
+        let mut written: Option<Vec<ArrayRef>> = None;
         for chunk in self.order.chunks(BATCH) {
             let (next, done) = rayon::join(
-                || frame(chunk),
-                || written.as_ref().map_or(Ok(()), &mut write),
+                || self.batch(round, chunk),
+                || written.as_deref().map_or(Ok(()), &mut write),
             );
             done?;
-            written = Some(next?);
+            written = Some(next);
         }
-        written.as_ref().map_or(Ok(()), &mut write)
+        written.as_deref().map_or(Ok(()), &mut write)
     }
 
-    /// The row of person `p` in `round`.
-    fn row(&self, round: u32, p: u32) -> PersonRow<'a> {
+    /// The columns of `people` in `round`.
+    fn batch(&self, round: u32, people: &[u32]) -> Vec<ArrayRef> {
+        let (roster, rec) = (self.roster, self.rec);
+        let rows: Vec<Outcome> = people.par_iter().map(|&p| self.outcome(round, p)).collect();
+        let n = rows.len();
+        let tube_code = |i: usize| {
+            let t = rows[i].tube;
+            if t == NONE {
+                NONE
+            } else {
+                rec.tubes[t as usize].tube_id
+            }
+        };
+        let class_code = |i: usize| {
+            let t = rows[i].tube;
+            if t == NONE {
+                NONE
+            } else {
+                rec.tubes[t as usize].class as u32
+            }
+        };
+        let columns: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
+            Box::new(|| dictionary(n, 1, |_| 0, |_| &rec.rounds()[round as usize])),
+            Box::new(|| {
+                let mut ids = MutableBinaryViewArray::<str>::with_capacity(n);
+                for &p in people {
+                    match &self.pseudonyms {
+                        Some(ps) => ids.push_value(format!("{:016x}", ps[p as usize])),
+                        None => ids.push_value(self.privacy.person_id(roster.id(p))),
+                    }
+                }
+                let ids: Utf8ViewArray = ids.into();
+                ids.boxed()
+            }),
+            Box::new(|| {
+                dictionary(
+                    n,
+                    roster.buildings.len(),
+                    |i| roster.building[people[i] as usize],
+                    |b| &roster.buildings[b as usize],
+                )
+            }),
+            Box::new(|| {
+                dictionary(
+                    n,
+                    roster.rooms.len(),
+                    |i| roster.room[people[i] as usize],
+                    |r| &roster.rooms[r as usize],
+                )
+            }),
+            Box::new(|| {
+                dictionary(
+                    n,
+                    STATUSES.len(),
+                    |i| rows[i].status as u32,
+                    |s| STATUSES[s as usize].as_str(),
+                )
+            }),
+            Box::new(|| {
+                let expected: Vec<bool> =
+                    rows.iter().map(|r| r.status != Status::OnLeave).collect();
+                BooleanArray::from_slice(expected).boxed()
+            }),
+            Box::new(|| {
+                let sampled: Vec<bool> = rows.iter().map(|r| r.sampled).collect();
+                BooleanArray::from_slice(sampled).boxed()
+            }),
+            Box::new(|| dictionary(n, rec.set.tubes.len(), tube_code, |t| rec.set.tubes.name(t))),
+            Box::new(|| {
+                dictionary(n, CLASSES.len(), class_code, |c| {
+                    CLASSES[c as usize].as_str()
+                })
+            }),
+            Box::new(|| {
+                dictionary(
+                    n,
+                    OUTCOMES.len(),
+                    |i| rows[i].outcome as u32,
+                    |o| OUTCOMES[o as usize],
+                )
+            }),
+        ];
+        columns
+            .par_iter()
+            .with_max_len(1)
+            .map(|make| make())
+            .collect()
+    }
+
+    /// The outcome of person `p` in `round`.
+    fn outcome(&self, round: u32, p: u32) -> Outcome {
         let (roster, rec) = (self.roster, self.rec);
         let status = roster.status[p as usize];
-        let expected = status != Status::OnLeave;
         let first = rec.tube_of[round as usize][p as usize];
         let sampled = first != NONE;
         let entry = self
             .entry_of
             .get(&(round, p))
             .map(|&i| &self.list[i as usize]);
-        let tube = entry
-            .map(|e| e.tube)
-            .or(sampled.then_some(first))
-            .map(|t| &rec.tubes[t as usize]);
+        let tube = entry.map_or(first, |e| e.tube);
         let outcome = if entry.is_some() {
-            "to_retest"
-        } else if !expected {
-            "on_leave"
+            0
+        } else if status == Status::OnLeave {
+            1
         } else if !sampled {
-            "missing"
-        } else if tube.is_some_and(|t| t.class == Class::Pending) {
-            "pending"
+            2
+        } else if tube != NONE && rec.tubes[tube as usize].class == Class::Pending {
+            3
         } else {
-            "negative"
+            4
         };
-        let person_id = match &self.pseudonyms {
-            Some(ps) => Cow::Owned(format!("{:016x}", ps[p as usize])),
-            None => self.privacy.person_id(roster.id(p)),
-        };
-        PersonRow {
-            round: &rec.rounds()[round as usize],
-            person_id,
-            building: roster.building_name(p),
-            room: roster.room_name(p),
-            status: status.as_str(),
-            expected,
+        Outcome {
+            status,
             sampled,
-            tube_id: tube.map(|t| rec.tube_id(t)),
-            tube_class: tube.map(|t| t.class.as_str()),
+            tube,
             outcome,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_classes_are_listed_by_their_numbers() {
+        for (i, status) in STATUSES.iter().enumerate() {
+            assert_eq!(*status as usize, i);
+        }
+        for (i, class) in CLASSES.iter().enumerate() {
+            assert_eq!(*class as usize, i);
+        }
+        let columns = People::columns();
+        let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+        assert_eq!(
+            names,
+            [
+                "round",
+                "person_id",
+                "building",
+                "room",
+                "status",
+                "expected",
+                "sampled",
+                "tube_id",
+                "tube_class",
+                "outcome"
+            ]
+        );
     }
 }
