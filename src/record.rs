@@ -28,6 +28,9 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, by its number (`status as usize`).
+    pub const ALL: [Status; 3] = [Status::OnCampus, Status::OnLeave, Status::Isolated];
+
     /// The contract's English name of the status.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -167,6 +170,15 @@ pub enum Class {
 }
 
 impl Class {
+    /// Every class, by its number (`class as usize`).
+    pub const ALL: [Class; 5] = [
+        Class::Negative,
+        Class::Pending,
+        Class::Invalid,
+        Class::Suspect,
+        Class::Positive,
+    ];
+
     /// The contract's name of the class.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -206,6 +218,16 @@ impl Action {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn statuses_and_classes_are_listed_by_their_numbers() {
+        for (i, status) in super::Status::ALL.iter().enumerate() {
+            assert_eq!(*status as usize, i);
+        }
+        for (i, class) in super::Class::ALL.iter().enumerate() {
+            assert_eq!(*class as usize, i);
+        }
+    }
+
     #[test]
     fn a_sample_is_32_bytes() {
         // Ten million samples a city round: every byte here is ten megabytes.

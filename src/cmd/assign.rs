@@ -4,7 +4,7 @@ use crate::assign;
 use crate::error::{Error, Result};
 use crate::export::rows::{plan_columns, PlanRow};
 use crate::export::staging::Staging;
-use crate::export::{csv, parquet, workbook};
+use crate::export::{csv, plan_file, workbook};
 use crate::pipeline;
 use crate::privacy::Privacy;
 use crate::progress::Progress;
@@ -108,7 +108,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
             || -> Result<()> {
                 let stage = files.stage("plan.parquet");
                 staging.write("plan.parquet", |out| {
-                    parquet::write_list(out, &columns, &rows)
+                    plan_file::write(out, &roster, &slots, &privacy)
                 })?;
                 drop(stage);
                 let _stage = files.stage("plan.csv");

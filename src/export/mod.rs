@@ -16,6 +16,7 @@ pub mod csv;
 pub mod manifest;
 pub mod parquet;
 pub mod people;
+pub mod plan_file;
 pub mod rows;
 pub mod staging;
 pub mod tables;

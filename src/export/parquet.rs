@@ -19,9 +19,10 @@ use polars_arrow::array::{
 use polars_arrow::bitmap::MutableBitmap;
 use polars_arrow::datatypes::IntegerType;
 use polars_parquet::write::{
-    array_to_columns, compress, fallible_streaming_iterator, schema_to_metadata_key,
-    to_parquet_schema, CompressedPage, CompressionOptions, DynIter, DynStreamingIterator, Encoding,
-    FileWriter, KeyValue, ParquetType, StatisticsOptions, Version, WriteOptions,
+    array_to_columns, compress, fallible_streaming_iterator, get_dtype_encoding,
+    schema_to_metadata_key, to_parquet_schema, CompressedPage, CompressionOptions, DynIter,
+    DynStreamingIterator, FileWriter, KeyValue, ParquetType, StatisticsOptions, Version,
+    WriteOptions,
 };
 use rayon::prelude::*;
 
@@ -84,10 +85,11 @@ pub type ArrayRef = Box<dyn Array>;
 
 /// A Parquet file of Arrow arrays, written a row group at a time, with the columns and
 /// the embedded Arrow schema of frames like `like`: the same file as [`Batches`] makes
-/// of the same values. A dictionary array is written as it is, its values as the
-/// dictionary page and its keys as the data pages; polars, given strings, would first
-/// estimate their distinct values and then find the dictionary in them again, for every
-/// column of every row group. Columns are encoded and compressed on the workers.
+/// of the same values, each column encoded as polars encodes it. A dictionary array is
+/// written as it is, its values as the dictionary page and its keys as the data pages;
+/// polars, given strings, would first estimate their distinct values and then find the
+/// dictionary in them again, for every column of every row group. Columns are encoded
+/// and compressed on the workers.
 pub struct ArrowBatches<'a> {
     writer: FileWriter<&'a mut Output>,
     types: Vec<ParquetType>,
@@ -140,11 +142,9 @@ impl<'a> ArrowBatches<'a> {
             .par_iter()
             .zip(&self.types)
             .map(|(array, parquet_type)| {
-                let encoding = match array.dtype() {
-                    ArrowDataType::Dictionary(..) => Encoding::RleDictionary,
-                    _ => Encoding::Plain,
-                };
-                let leaves = array_to_columns(array, parquet_type.clone(), options, &[encoding])?;
+                // polars' own choice: a dictionary where it pays, found in the values.
+                let encodings = get_dtype_encoding(array.dtype());
+                let leaves = array_to_columns(array, parquet_type.clone(), options, &encodings)?;
                 leaves
                     .into_iter()
                     .flatten()
@@ -299,17 +299,6 @@ pub fn list_frame<R: Sync>(columns: &[ListColumn<R>], rows: &[R]) -> Result<Data
             })
             .collect(),
     )
-}
-
-/// Writes `rows` with `columns` a row group of a million rows at a time, so that a
-/// city's list is never a frame whole (`plan.parquet`: 10 M rows).
-pub fn write_list<R: Sync>(out: &mut Output, columns: &[ListColumn<R>], rows: &[R]) -> Result<()> {
-    const BATCH: usize = 1 << 20;
-    let mut file = Batches::new(out, &list_frame(columns, &[])?)?;
-    for batch in rows.chunks(BATCH) {
-        file.write(&list_frame(columns, batch)?)?;
-    }
-    file.finish()
 }
 
 /// Every column of `columns` gives values of its declared kind for `row`.
