@@ -44,6 +44,19 @@ pub struct GenerateOptions {
     pub order: Order,
     /// Districts to split the round into (`d1`, `d2`, … folders); 1 writes one folder.
     pub shards: usize,
+    /// The order of the roster's rows.
+    pub roster_order: RosterOrder,
+}
+
+/// The order of a generated roster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RosterOrder {
+    /// Building by building, room by room, as a dormitory office lists people.
+    #[default]
+    Building,
+    /// In no order at all, as an export sorted by something else (an enrolment date, a
+    /// class) comes to the data office.
+    Shuffled,
 }
 
 /// The order of a generated samples file.
@@ -73,6 +86,7 @@ impl Default for GenerateOptions {
             retest_rounds: usize::MAX,
             order: Order::Time,
             shards: 1,
+            roster_order: RosterOrder::Building,
         }
     }
 }
@@ -129,6 +143,25 @@ const COLLEGES: [&str; 8] = [
 const SITES: [&str; 4] = ["一号采样点", "二号采样点", "三号采样点", "体育馆采样点"];
 const NOT_DETECTED: [&str; 6] = ["", "No Ct", "未检出", "Undetermined", "N/A", "-"];
 
+/// The rows of `table` after its header in an order drawn from `seed`.
+fn shuffle_rows(table: &mut String, seed: u64) {
+    let Some(header_end) = table.find('\n').map(|i| i + 1) else {
+        return;
+    };
+    let mut rows: Vec<(u64, &str)> = table[header_end..]
+        .split_inclusive('\n')
+        .enumerate()
+        .map(|(i, row)| (rand(seed, DRAW_ROSTER_ORDER, i as u64), row))
+        .collect();
+    rows.par_sort_unstable();
+    let mut shuffled = String::with_capacity(table.len());
+    shuffled.push_str(&table[..header_end]);
+    for (_, row) in rows {
+        shuffled.push_str(row);
+    }
+    *table = shuffled;
+}
+
 /// A counter-based random number: a pure function of the seed and the inputs.
 fn rand(seed: u64, a: u64, b: u64) -> u64 {
     let mut z =
@@ -154,6 +187,7 @@ const DRAW_RETEST: u64 = 8;
 const DRAW_CHRONIC: u64 = 9;
 const DRAW_ORDER: u64 = 10;
 const DRAW_SHARDS: u64 = 11;
+const DRAW_ROSTER_ORDER: u64 = 12;
 
 struct Campus {
     seed: u64,
@@ -443,6 +477,9 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
         files.streaks.push_str(&p.streaks);
         files.infected += p.infected;
         files.latest = files.latest.max(p.latest);
+    }
+    if opts.roster_order == RosterOrder::Shuffled {
+        shuffle_rows(&mut files.roster, opts.seed);
     }
     let mut people = opts.people;
     let faults = if opts.dirty {

@@ -308,3 +308,49 @@ fn a_generated_campaign_closes_its_retest_list_as_its_truth_says() {
         .count();
     assert_eq!(overdue, by_hand);
 }
+
+/// `--roster-order shuffled` writes the same roster rows in another order, the rest of
+/// the round unchanged, and the run's tables and lists do not change with it.
+#[test]
+fn a_shuffled_roster_is_the_same_roster_and_gives_the_same_outputs() {
+    let args = ["--people", "20000", "--seed", "4", "--dirty"];
+    let listed = Round::new(&args);
+    let mut shuffled_args = args.to_vec();
+    shuffled_args.extend_from_slice(&["--roster-order", "shuffled"]);
+    let shuffled = Round::new(&shuffled_args);
+    let lines = |round: &Round, name: &str| -> Vec<Vec<u8>> {
+        fs::read(round.path(name))
+            .unwrap()
+            .split(|&b| b == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let (a, b) = (lines(&listed, "roster.csv"), lines(&shuffled, "roster.csv"));
+    assert_ne!(a, b, "the rows moved");
+    assert_eq!(a[0], b[0], "the header stays first");
+    let sorted = |mut v: Vec<Vec<u8>>| {
+        v.sort();
+        v
+    };
+    assert_eq!(sorted(a), sorted(b));
+    assert_eq!(
+        fs::read(listed.path("samples.csv")).unwrap(),
+        fs::read(shuffled.path("samples.csv")).unwrap()
+    );
+    for name in [
+        "buildings.parquet",
+        "tubes.parquet",
+        "people.parquet",
+        "retest.csv",
+        "missing.parquet",
+        "closure.parquet",
+        "anomalies.parquet",
+        "report.html",
+    ] {
+        assert!(
+            fs::read(listed.path(&format!("out/{name}"))).unwrap()
+                == fs::read(shuffled.path(&format!("out/{name}"))).unwrap(),
+            "{name} changed with the roster's order"
+        );
+    }
+}

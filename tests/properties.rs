@@ -304,6 +304,7 @@ proptest! {
             retest_rounds: usize::MAX,
             order: Default::default(),
             shards: 1,
+            roster_order: Default::default(),
         }).unwrap();
         let reference = run_on(dir.path(), "out1", 1);
         prop_assert!(reference.len() >= 10, "{:?}", reference.keys());

@@ -37,8 +37,10 @@ cores = os.cpu_count()
 mem = next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 rows, stage_rows, notes, measured = [], [], [], {}
-for name, n, order, buildings in shapes:
+for name, n, order, buildings, *roster in shapes:
     n = int(n)
+    # The samples' order, and the roster's when it is not building by building.
+    order = order if roster in ([], ["building"]) else f"{order}, roster {roster[0]}"
     data = f"{work}/round-{name}"
     size = sum(os.path.getsize(f"{data}/{f}.csv") for f in ("roster", "samples", "results"))
     ps_wall, ps_rss = median("ps", name)
@@ -92,7 +94,9 @@ DuckDB, in turn), each timed with `/usr/bin/time -v`; the inputs are in the page
 Each round comes from `poolscreen generate --people N --buildings B --order ORDER --seed 42` (10-in-1 pools,
 prevalence 0.05%). `tube` is the friendly shape (samples grouped by tube, buildings one after another); `time` is a
 city platform's export (rows by sampling time, sites swabbing in parallel, so tubes of many buildings interleave and
-people arrive in no roster order); `shuffled` is no order at all. poolscreen runs the full contract (`poolscreen run
+people arrive in no roster order); `shuffled` is no order at all. `roster shuffled` adds `--roster-order shuffled`: the
+roster's rows too come in no order (an export sorted by something else than building), so that nothing the run reads
+follows anything else. poolscreen runs the full contract (`poolscreen run
 --roster … --samples … --results … --out … --quiet`: encoding detection, SHA-256 of every input, validation of every
 cell, every anomaly check, and every output: the tables, people.parquet, closure.parquet, the workbooks, report.html and
 the manifest). The reference is `benches/compare/reference.sql` run by DuckDB {__import__('duckdb').__version__} from

@@ -6,9 +6,10 @@
 #   benches/compare/run.sh time-1m tube-1m          # some shapes
 #   REPEAT=5 benches/compare/run.sh                 # alternating repetitions (default 3)
 #
-# A shape is NAME:PEOPLE:ORDER:BUILDINGS. ORDER is generate's --order: `tube` (grouped by
-# tube, buildings one after another: a friendly export), `time` (by sampling time: tubes
-# of many buildings interleave, as a city platform exports) or `shuffled`.
+# A shape is NAME:PEOPLE:ORDER:BUILDINGS[:ROSTER]. ORDER is generate's --order: `tube`
+# (grouped by tube, buildings one after another: a friendly export), `time` (by sampling
+# time: tubes of many buildings interleave, as a city platform exports) or `shuffled`.
+# ROSTER is generate's --roster-order (`building`, the default, or `shuffled`).
 #
 # For each shape: generate the round (seed 42) if needed; then, REPEAT times in turn, time
 # the read floor (cat of the inputs), the parse floor (DuckDB counting the rows of the
@@ -30,6 +31,8 @@ all_shapes=(
   shuffled-1m:1000000:shuffled:10000
   tube-10m:10000000:tube:28
   time-10m:10000000:time:10000
+  roster-shuffled-1m:1000000:time:10000:shuffled
+  roster-shuffled-10m:10000000:time:10000:shuffled
 )
 shapes=()
 if [ "$#" -gt 0 ]; then
@@ -53,11 +56,11 @@ if [ ! -x "$work/venv/bin/python" ]; then python3 -m venv "$work/venv"; fi
 py=$work/venv/bin/python
 
 for shape in "${shapes[@]}"; do
-  IFS=: read -r name n order buildings <<< "$shape"
+  IFS=: read -r name n order buildings roster <<< "$shape"
   data=$work/round-$name
   if [ ! -f "$data/results.csv" ]; then
     "$bin" generate --out "$data" --people "$n" --buildings "$buildings" --order "$order" \
-      --seed 42 >&2
+      --roster-order "${roster:-building}" --seed 42 >&2
   fi
   inputs=("$data/roster.csv" "$data/samples.csv" "$data/results.csv")
   for i in $(seq 1 "$repeat"); do

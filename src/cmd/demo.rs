@@ -37,6 +37,7 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         retest_rounds: 2,
         order: Default::default(),
         shards: 1,
+        roster_order: Default::default(),
     };
     let mut opts = RunOptions::for_folder(&input, &args.out);
     opts.retests = Some(input.join("retests.csv"));

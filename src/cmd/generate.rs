@@ -1,7 +1,7 @@
 //! `poolscreen generate`.
 
 use crate::error::Result;
-use crate::generate::{generate, GenerateOptions, Order};
+use crate::generate::{generate, GenerateOptions, Order, RosterOrder};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -29,6 +29,10 @@ pub struct GenerateArgs {
     /// (tubes of many buildings interleave), grouped by tube, or shuffled.
     #[arg(long, value_enum, default_value_t = Order::Time)]
     pub order: Order,
+    /// The order of the roster's rows: building by building, or shuffled (as an export
+    /// sorted by something else comes).
+    #[arg(long, value_enum, default_value_t = RosterOrder::Building, conflicts_with = "shards")]
+    pub roster_order: RosterOrder,
     /// People per pooled tube.
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -78,6 +82,7 @@ pub fn run(args: GenerateArgs) -> Result<i32> {
         retest_rounds: usize::MAX,
         order: args.order,
         shards: args.shards.map_or(1, |n| n as usize),
+        roster_order: args.roster_order,
     };
     let generated = super::with_threads(args.threads.map(usize::from), || generate(&opts))?;
     let districts = if opts.shards > 1 {
