@@ -28,6 +28,12 @@ impl Strings {
         self.ends.reserve_exact(count);
     }
 
+    /// Gives back the room no string fills.
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+
     /// Appends `s` and returns its index.
     pub fn push(&mut self, s: &str) -> u32 {
         self.text.push_str(s);
@@ -128,15 +134,6 @@ fn hash_str(s: &str) -> u64 {
 }
 
 impl Interner {
-    /// An interner with room for `count` strings of `bytes` bytes in all.
-    pub fn with_capacity(count: usize, bytes: usize) -> Interner {
-        Interner {
-            names: Strings::with_capacity(count, bytes),
-            index: hashbrown::HashTable::with_capacity(count),
-            last: 0,
-        }
-    }
-
     /// The bytes of all strings together.
     pub fn text_len(&self) -> usize {
         self.names.text_len()
@@ -194,15 +191,6 @@ impl Interner {
     /// The strings, by index.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.names.iter()
-    }
-
-    /// The strings, by index, without the index that kept them distinct, in no more
-    /// memory than they fill.
-    pub fn into_strings(self) -> Strings {
-        let mut names = self.names;
-        names.text.shrink_to_fit();
-        names.ends.shrink_to_fit();
-        names
     }
 
     /// The strings, by index, as a list.

@@ -65,8 +65,10 @@ pub const COLUMNS: [ColumnSpec; 6] = [
 #[derive(Debug, Default)]
 pub struct SamplePart {
     rounds: Interner,
-    /// The chunk's tubes while it is parsed; then their IDs alone, in `tube_ids`.
-    tubes: Interner,
+    /// The chunk's tube IDs, a new entry for each row whose tube is not the row
+    /// before's: rows grouped by tube share one, rows by sampling time (a new tube
+    /// nearly every row) are not hashed twice. The tubes are numbered when the chunks
+    /// are merged (`merge_tubes`).
     tube_ids: Strings,
     sites: Interner,
     collectors: Interner,
@@ -110,10 +112,8 @@ impl RowParser for SampleParser<'_> {
     type Part = SamplePart;
 
     fn finish_part(&self, part: &mut SamplePart) {
-        // The chunks' tubes are merged by their IDs: the index that kept them distinct
-        // is not needed any more, and in time order a city's chunks hold ten million
-        // tubes (about 100 MB of index).
-        part.tube_ids = std::mem::take(&mut part.tubes).into_strings();
+        // Held until the chunks are merged: no spare room.
+        part.tube_ids.shrink_to_fit();
     }
 
     fn parse(&self, row: &mut Row, part: &mut SamplePart) -> Option<Sample> {
@@ -164,15 +164,21 @@ impl RowParser for SampleParser<'_> {
             );
             return None;
         };
-        if part.tubes.is_empty() {
+        let count = part.tube_ids.len();
+        if count == 0 {
             // Rows by sampling time bring a new tube nearly every row: a chunk of a
-            // megabyte holds some 16,000, and the table is not grown from nothing
-            // (what the strings do not fill is given back in `finish_part`).
-            part.tubes = Interner::with_capacity(16384, 16384 * 16);
+            // megabyte holds some 16,000, and the list is not grown from nothing
+            // (what it does not fill is given back in `finish_part`).
+            part.tube_ids = Strings::with_capacity(16384, 16384 * 16);
         }
+        let tube = if count > 0 && part.tube_ids.get(count as u32 - 1) == tube {
+            count as u32 - 1
+        } else {
+            part.tube_ids.push(&tube)
+        };
         Some(Sample {
             round,
-            tube: part.tubes.intern(&tube),
+            tube,
             person,
             site,
             collector,
@@ -507,16 +513,18 @@ mod tests {
         let mut x = 11u64;
         let parts: Vec<super::super::Part<Sample, SamplePart>> = (0..300)
             .map(|c| {
-                let mut tubes = Interner::default();
+                // A chunk lists a tube again when another came between (and
+                // sometimes twice in a row).
+                let mut tubes = Strings::default();
                 for _ in 0..(c * 13) % 90 {
                     x = x
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
                     let near = c as u64 * 20 + (x >> 33) % 200;
-                    tubes.intern(&format!("2203{near:010}"));
+                    tubes.push(&format!("2203{near:010}"));
                 }
                 let state = SamplePart {
-                    tube_ids: tubes.into_strings(),
+                    tube_ids: tubes,
                     ..SamplePart::default()
                 };
                 super::super::Part {
