@@ -404,11 +404,14 @@ fn look_up(
         .map_or(0, |s| s + parts[parts.len() - 1].state.pending.len());
     // A lookup's number fits its 32 bits: a samples file has at most 2^32 lines.
     debug_assert!(u32::try_from(total).is_ok());
-    // The pending people, one after the other, taken from their chunks.
-    let keys: Vec<Pending> = parts
-        .par_iter_mut()
-        .flat_map_iter(|part| std::mem::take(&mut part.state.pending))
-        .collect();
+    // The pending people, one after the other, taken from their chunks (copied into
+    // place on the workers: a city's file by sampling time has ten million).
+    let counts: Vec<usize> = parts.iter().map(|p| p.state.pending.len()).collect();
+    let mut keys: Vec<Pending> = vec![0; total];
+    pieces_mut(&mut keys, &counts)
+        .into_par_iter()
+        .zip(parts.par_iter_mut())
+        .for_each(|(keys, part)| keys.copy_from_slice(&std::mem::take(&mut part.state.pending)));
     // The ID of lookup `at` when its key is not the ID, found in its chunk's texts.
     let id_of = |at: usize, key: Pending| -> Option<&str> {
         if key & TEXT != TEXT {
