@@ -1,5 +1,6 @@
-//! Stable counting sorts over small dense keys (tube numbers, person keys), so that
-//! grouping rows costs the same whatever order a file gives them in. A comparison sort
+//! Stable counting sorts over small dense keys (tube numbers, where a lookup probes the
+//! roster's index, building ranks), so that grouping rows costs the same whatever order
+//! a file gives them in. A comparison sort
 //! of rows that come sorted by tube is nearly free and of rows sorted by sampling time
 //! is not; a counting sort makes two passes either way.
 

@@ -132,8 +132,7 @@ pub struct Reconciled {
     pub results: Vec<LabResult>,
     /// Tubes, sorted by round then tube_id.
     pub tubes: Vec<Tube>,
-    /// The members of every tube, tube after tube, each tube's in the order of their
-    /// first rows.
+    /// The members of every tube, tube after tube, each tube's by person key.
     pub members: Vec<Member>,
     /// The roster's length: the first unregistered person key.
     pub roster_len: u32,
@@ -625,11 +624,11 @@ fn mark_sampled(roster: &Roster, rec: &Reconciled, anomalies: &mut Vec<Anomaly>)
             for m in rec.members_of(tube) {
                 let first_tube = first[round as usize][m.person as usize];
                 if first_tube != t {
-                    let first_line = rec
-                        .members_of(&rec.tubes[first_tube as usize])
-                        .iter()
-                        .find(|f| f.person == m.person)
-                        .map_or(0, line);
+                    // A tube's members are sorted by person.
+                    let first_members = rec.members_of(&rec.tubes[first_tube as usize]);
+                    let first_line = first_members
+                        .binary_search_by_key(&m.person, |f| f.person)
+                        .map_or(0, |k| line(&first_members[k]));
                     anomalies.push(Anomaly {
                         round,
                         kind: AnomalyKind::DuplicateSample,

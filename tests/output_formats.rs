@@ -165,3 +165,46 @@ fn a_list_longer_than_a_sheet_continues_on_the_next() {
         "the last sheet ends with the list's last row"
     );
 }
+
+/// Every column chunk of every Parquet output states the nulls it holds: readers skip a
+/// row group whose statistics say a column is all null. A round large enough for row
+/// groups of hundreds of thousands of rows, with nullable columns of few values, which
+/// are written as dictionaries.
+#[test]
+fn every_parquet_column_chunk_counts_its_nulls() {
+    let dir = Workdir::new();
+    dir.run(
+        &[
+            "generate", "--out", "in", "--people", "300000", "--seed", "6",
+        ],
+        0,
+    );
+    dir.run(&generated_args("out"), 0);
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir.join("out")).unwrap().flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "parquet") {
+            continue;
+        }
+        let frame = read_parquet(&path);
+        let mut file = std::fs::File::open(&path).unwrap();
+        let metadata = polars_parquet::read::read_metadata(&mut file).unwrap();
+        let mut start = 0;
+        for group in &metadata.row_groups {
+            let rows = frame.slice(start as i64, group.num_rows());
+            for chunk in group.parquet_columns() {
+                let name = chunk.descriptor().path_in_schema[0].to_string();
+                let nulls = rows.column(&name).unwrap().null_count() as i64;
+                let stated = chunk
+                    .statistics(&metadata.footer_buf)
+                    .expect("statistics")
+                    .unwrap()
+                    .null_count();
+                assert_eq!(stated, Some(nulls), "{} {name}", path.display());
+                checked += 1;
+            }
+            start += group.num_rows();
+        }
+    }
+    assert!(checked >= 40, "{checked} column chunks");
+}

@@ -378,6 +378,18 @@ fn a_plan_for_collectors_to_print() {
     assert!(
         csv.starts_with("building,tube,kind,position,person_id,name,room,status,priority,barcode")
     );
+    // plan.parquet is made apart from plan.csv (Arrow arrays from the plan's slots, the
+    // CSV from its rows): the same cells, row by row.
+    let lines: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(lines.len(), frame.height());
+    for (i, line) in lines.iter().enumerate() {
+        let cells: Vec<String> = frame
+            .columns()
+            .iter()
+            .map(|c| cell(c.get(i).unwrap()))
+            .collect();
+        assert_eq!(cells.join(","), *line, "row {i}");
+    }
 }
 
 /// Every kind of gap between rows (CRLF, LF and CR line ends, blank lines, a rejected

@@ -26,6 +26,15 @@ use polars_parquet::write::{
 };
 use rayon::prelude::*;
 
+/// The most bytes a data page holds: enough for a row group's dictionary keys (or any
+/// column of eight bytes a row) in one page. polars' Parquet engine gives every data
+/// page of a dictionary-encoded column the statistics of its whole column chunk, and the
+/// chunk's null count is then the sum over its pages: with the default of 1 MiB a
+/// million-row group's keys took six pages and its null count six times its nulls, more
+/// than its rows when many are null, which a reader may take for a column of nulls only
+/// and skip. One page a chunk keeps the count exact.
+const PAGE: usize = 16 << 20;
+
 /// Writes `df` as zstd Parquet with plain string columns in the embedded Arrow schema.
 pub fn write(out: &mut Output, mut df: DataFrame) -> Result<()> {
     writer(out, &df)
@@ -43,6 +52,7 @@ fn writer<'a>(out: &'a mut Output, like: &DataFrame) -> ParquetWriter<&'a mut Ou
     }
     ParquetWriter::new(out)
         .with_compression(ParquetCompression::Zstd(None))
+        .with_data_page_size(Some(PAGE))
         .with_key_value_metadata(Some(KeyValueMetadata::Static(vec![
             schema_to_metadata_key(&schema),
         ])))
@@ -84,12 +94,13 @@ impl<'a> Batches<'a> {
 pub type ArrayRef = Box<dyn Array>;
 
 /// A Parquet file of Arrow arrays, written a row group at a time, with the columns and
-/// the embedded Arrow schema of frames like `like`: the same file as [`Batches`] makes
-/// of the same values, each column encoded as polars encodes it. A dictionary array is
-/// written as it is, its values as the dictionary page and its keys as the data pages;
-/// polars, given strings, would first estimate their distinct values and then find the
-/// dictionary in them again, for every column of every row group. Columns are encoded
-/// and compressed on the workers.
+/// the embedded Arrow schema of frames like `like`, each column encoded as polars
+/// encodes it: the same file as [`Batches`] makes of the same values, but that a
+/// dictionary array is always written as a dictionary (polars writes strings plain when
+/// most of them are distinct), its values as the dictionary page and its keys as the
+/// data pages. polars, given strings, would first estimate their distinct values and
+/// then find the dictionary in them again, for every column of every row group. Columns
+/// are encoded and compressed on the workers.
 pub struct ArrowBatches<'a> {
     writer: FileWriter<&'a mut Output>,
     types: Vec<ParquetType>,
@@ -112,7 +123,7 @@ impl<'a> ArrowBatches<'a> {
             statistics: StatisticsOptions::default(),
             compression: CompressionOptions::Zstd(None),
             version: Version::V1,
-            data_page_size: None,
+            data_page_size: Some(PAGE),
         };
         let metadata = schema_to_metadata_key(&schema);
         let writer = FileWriter::new_with_parquet_schema(out, schema, parquet_schema, options);
@@ -134,6 +145,11 @@ impl<'a> ArrowBatches<'a> {
             )));
         }
         let rows = columns.first().map_or(0, |c| c.len());
+        if columns.iter().any(|c| c.len() != rows) {
+            return Err(Error::Internal(
+                "a batch whose columns differ in length".into(),
+            ));
+        }
         if rows == 0 {
             return Ok(());
         }

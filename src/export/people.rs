@@ -107,6 +107,7 @@ impl<'a> People<'a> {
     /// arrays in the order of [`People::columns`]: strings with few values (round,
     /// building, room, status, tube, class, outcome) as dictionaries of the values the
     /// batch uses, in order of first use. The next batch is made while one is written.
+    /// An empty roster gives no batch: the file then has its columns and no row group.
     pub fn batches(
         &self,
         round: u32,
