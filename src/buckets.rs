@@ -16,6 +16,16 @@ pub fn sort_into<T: Send>(
     bucket: impl Fn(usize) -> u32 + Sync,
     make: impl Fn(usize) -> T + Sync,
 ) -> Vec<T> {
+    sort_into_counted(n, buckets, bucket, make).0
+}
+
+/// [`sort_into`], with how many items each bucket holds.
+pub fn sort_into_counted<T: Send>(
+    n: usize,
+    buckets: usize,
+    bucket: impl Fn(usize) -> u32 + Sync,
+    make: impl Fn(usize) -> T + Sync,
+) -> (Vec<T>, Vec<usize>) {
     assert!(n <= u32::MAX as usize, "at most 2^32 - 1 items");
     // A stretch a worker, while the counts (one per bucket and stretch) stay within
     // twice the items' number: ten million people sorted by person take two stretches.
@@ -37,12 +47,15 @@ pub fn sort_into<T: Send>(
         })
         .collect();
     let mut next = 0u32;
-    for b in 0..buckets {
+    let mut counts = vec![0usize; buckets];
+    for (b, bucket_count) in counts.iter_mut().enumerate() {
+        let first = next;
         for range in ranges.iter_mut() {
             let count = range[b].1;
             range[b] = (next, next + count);
             next += count;
         }
+        *bucket_count = (next - first) as usize;
     }
     let mut sorted: Vec<T> = Vec::with_capacity(n);
     let slots = Slots(sorted.spare_capacity_mut().as_mut_ptr());
@@ -70,7 +83,7 @@ pub fn sort_into<T: Send>(
     // SAFETY: the ranges tile `0..n`, and each was filled to its end above. (On a panic
     // before this, `sorted` stays empty and the items made leak, which is safe.)
     unsafe { sorted.set_len(n) };
-    sorted
+    (sorted, counts)
 }
 
 /// The uninitialised slots of the sorted vector, shared by the workers that fill them.
@@ -121,12 +134,18 @@ mod tests {
                     .num_threads(threads)
                     .build()
                     .unwrap();
-                let sorted =
-                    pool.install(|| sort_into(n, buckets, |i| keys[i], |i| (keys[i], i as u32)));
+                let (sorted, counts) = pool.install(|| {
+                    sort_into_counted(n, buckets, |i| keys[i], |i| (keys[i], i as u32))
+                });
                 assert_eq!(
                     sorted, expected,
                     "n {n}, buckets {buckets}, threads {threads}"
                 );
+                let mut expected_counts = vec![0usize; buckets];
+                for &k in &keys {
+                    expected_counts[k as usize] += 1;
+                }
+                assert_eq!(counts, expected_counts, "n {n}, buckets {buckets}");
             }
         }
     }

@@ -1,7 +1,7 @@
 //! The orders of output rows. Buildings, rooms and rounds sort in natural order, so
 //! `公寓2` comes before `公寓10`.
 
-use crate::buckets::sort_into;
+use crate::buckets::sort_into_counted;
 use crate::ingest::roster::Roster;
 use crate::record::NONE;
 use crate::strings::pieces_mut;
@@ -105,11 +105,7 @@ pub fn roster_order(
             id,
         }
     };
-    let mut counts = vec![0usize; left_out + 1];
-    for p in 0..roster.len() {
-        counts[bucket(p) as usize] += 1;
-    }
-    let mut people = sort_into(roster.len(), counts.len(), bucket, place);
+    let (mut people, mut counts) = sort_into_counted(roster.len(), left_out + 1, bucket, place);
     people.truncate(roster.len() - counts[left_out]);
     counts.pop();
     let cmp = |a: &Place, b: &Place| {

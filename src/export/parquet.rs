@@ -14,7 +14,7 @@ use crate::record::Micros;
 use crate::record::NONE;
 use polars::prelude::*;
 use polars_arrow::array::{
-    Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
+    Array, BooleanArray, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
 };
 use polars_arrow::bitmap::MutableBitmap;
 use polars_arrow::datatypes::IntegerType;
@@ -25,6 +25,7 @@ use polars_parquet::write::{
     WriteOptions,
 };
 use rayon::prelude::*;
+use std::borrow::Cow;
 
 /// The most bytes a data page holds: enough for a row group's dictionary keys (or any
 /// column of eight bytes a row) in one page. polars' Parquet engine gives every data
@@ -182,6 +183,34 @@ impl<'a> ArrowBatches<'a> {
         self.writer.end(Some(vec![self.metadata])).map_err(failed)?;
         Ok(())
     }
+}
+
+/// Rows a row group of the tables written a batch at a time (`people.parquet`,
+/// `plan.parquet`).
+pub const ROW_GROUP: usize = 1 << 20;
+
+/// The columns `makers` make, each made on the workers beside the others.
+pub fn on_workers(makers: &[Box<dyn Fn() -> ArrayRef + Sync + '_>]) -> Vec<ArrayRef> {
+    makers
+        .par_iter()
+        .with_max_len(1)
+        .map(|make| make())
+        .collect()
+}
+
+/// A string column of `n` rows: row `i` holds `value(i)` (null for `None`).
+pub fn strings<'s>(n: usize, value: impl Fn(usize) -> Option<Cow<'s, str>>) -> ArrayRef {
+    let mut column = MutableBinaryViewArray::<str>::with_capacity(n);
+    for i in 0..n {
+        column.push(value(i).as_deref());
+    }
+    let column: Utf8ViewArray = column.into();
+    column.boxed()
+}
+
+/// A yes-or-no column of `n` rows: row `i` holds `value(i)`.
+pub fn booleans(n: usize, value: impl Fn(usize) -> bool) -> ArrayRef {
+    BooleanArray::from_slice((0..n).map(value).collect::<Vec<_>>()).boxed()
 }
 
 /// A dictionary column of `n` rows: row `i` holds the value of code `code(i)` (null for

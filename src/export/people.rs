@@ -4,7 +4,7 @@
 //! batches, never held as one table.
 
 use super::columns::Column;
-use super::parquet::{dictionary, ArrayRef};
+use super::parquet::{self, dictionary, ArrayRef, ROW_GROUP};
 use super::rows::{person_outcome_columns, PersonRow};
 use crate::closure::Closed;
 use crate::error::Result;
@@ -14,15 +14,47 @@ use crate::privacy::Privacy;
 use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
 use crate::retest::Entry;
-use polars_arrow::array::{BooleanArray, MutableBinaryViewArray, Utf8ViewArray};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-
-/// Rows a batch: a row group of `people.parquet`.
-const BATCH: usize = 1 << 20;
+use std::borrow::Cow;
 
 /// The values of the outcome column, by [`Outcome::outcome`].
 const OUTCOMES: [&str; 5] = ["to_retest", "on_leave", "missing", "pending", "negative"];
+
+/// The building column of `n` roster people, `person(i)` the i-th: a dictionary of the
+/// roster's building names.
+pub(super) fn building_column(
+    roster: &Roster,
+    n: usize,
+    person: impl Fn(usize) -> usize,
+) -> ArrayRef {
+    dictionary(
+        n,
+        roster.buildings.len(),
+        |i| roster.building[person(i)],
+        |b| &roster.buildings[b as usize],
+    )
+}
+
+/// The room column of `n` roster people, `person(i)` the i-th (null without a room).
+pub(super) fn room_column(roster: &Roster, n: usize, person: impl Fn(usize) -> usize) -> ArrayRef {
+    dictionary(
+        n,
+        roster.rooms.len(),
+        |i| roster.room[person(i)],
+        |r| &roster.rooms[r as usize],
+    )
+}
+
+/// The status column of `n` rows, `status(i)` the i-th.
+pub(super) fn status_column(n: usize, status: impl Fn(usize) -> Status) -> ArrayRef {
+    dictionary(
+        n,
+        Status::ALL.len(),
+        |i| status(i) as u32,
+        |s| Status::ALL[s as usize].as_str(),
+    )
+}
 
 /// A person's row in a round, but for what the columns read from the roster.
 struct Outcome {
@@ -114,7 +146,7 @@ impl<'a> People<'a> {
         mut write: impl FnMut(&[ArrayRef]) -> Result<()> + Send,
     ) -> Result<()> {
         let mut written: Option<Vec<ArrayRef>> = None;
-        for chunk in self.order.chunks(BATCH) {
+        for chunk in self.order.chunks(ROW_GROUP) {
             let (next, done) = rayon::join(
                 || self.batch(round, chunk),
                 || written.as_deref().map_or(Ok(()), &mut write),
@@ -146,52 +178,22 @@ impl<'a> People<'a> {
                 rec.tubes[t as usize].class as u32
             }
         };
-        let columns: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
+        let person = |i: usize| people[i] as usize;
+        let makers: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
             Box::new(|| dictionary(n, 1, |_| 0, |_| &rec.rounds()[round as usize])),
             Box::new(|| {
-                let mut ids = MutableBinaryViewArray::<str>::with_capacity(n);
-                for &p in people {
-                    match &self.pseudonyms {
-                        Some(ps) => ids.push_value(format!("{:016x}", ps[p as usize])),
-                        None => ids.push_value(self.privacy.person_id(roster.id(p))),
-                    }
-                }
-                let ids: Utf8ViewArray = ids.into();
-                ids.boxed()
+                parquet::strings(n, |i| {
+                    Some(match &self.pseudonyms {
+                        Some(ps) => Cow::Owned(format!("{:016x}", ps[person(i)])),
+                        None => self.privacy.person_id(roster.id(people[i])),
+                    })
+                })
             }),
-            Box::new(|| {
-                dictionary(
-                    n,
-                    roster.buildings.len(),
-                    |i| roster.building[people[i] as usize],
-                    |b| &roster.buildings[b as usize],
-                )
-            }),
-            Box::new(|| {
-                dictionary(
-                    n,
-                    roster.rooms.len(),
-                    |i| roster.room[people[i] as usize],
-                    |r| &roster.rooms[r as usize],
-                )
-            }),
-            Box::new(|| {
-                dictionary(
-                    n,
-                    Status::ALL.len(),
-                    |i| rows[i].status as u32,
-                    |s| Status::ALL[s as usize].as_str(),
-                )
-            }),
-            Box::new(|| {
-                let expected: Vec<bool> =
-                    rows.iter().map(|r| r.status != Status::OnLeave).collect();
-                BooleanArray::from_slice(expected).boxed()
-            }),
-            Box::new(|| {
-                let sampled: Vec<bool> = rows.iter().map(|r| r.sampled).collect();
-                BooleanArray::from_slice(sampled).boxed()
-            }),
+            Box::new(|| building_column(roster, n, person)),
+            Box::new(|| room_column(roster, n, person)),
+            Box::new(|| status_column(n, |i| rows[i].status)),
+            Box::new(|| parquet::booleans(n, |i| rows[i].status != Status::OnLeave)),
+            Box::new(|| parquet::booleans(n, |i| rows[i].sampled)),
             Box::new(|| dictionary(n, rec.set.tubes.len(), tube_code, |t| rec.set.tubes.name(t))),
             Box::new(|| {
                 dictionary(n, Class::ALL.len(), class_code, |c| {
@@ -207,11 +209,7 @@ impl<'a> People<'a> {
                 )
             }),
         ];
-        columns
-            .par_iter()
-            .with_max_len(1)
-            .map(|make| make())
-            .collect()
+        parquet::on_workers(&makers)
     }
 
     /// The outcome of person `p` in `round`.

@@ -3,20 +3,18 @@
 //! [`ArrowBatches`]); the other columns are those of [`plan_columns`], with the same
 //! values as `plan.csv` and `plan.xlsx`, which are written from the plan's rows.
 
-use super::parquet::{dictionary, list_frame, ArrayRef, ArrowBatches};
+use super::parquet::{
+    booleans, dictionary, list_frame, on_workers, strings, ArrayRef, ArrowBatches, ROW_GROUP,
+};
+use super::people::{building_column, room_column, status_column};
 use super::rows::plan_columns;
 use super::staging::Output;
 use crate::assign::Slot;
 use crate::error::Result;
 use crate::ingest::roster::Roster;
 use crate::privacy::Privacy;
-use crate::record::{Status, NONE};
-use polars_arrow::array::{BooleanArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray};
-use rayon::prelude::*;
-use std::borrow::Cow;
-
-/// Rows a row group, as the other lists have them.
-const BATCH: usize = 1 << 20;
+use crate::record::NONE;
+use polars_arrow::array::PrimitiveArray;
 
 /// The values of the kind column: a pooled tube, or a priority person's own.
 const KINDS: [&str; 2] = ["pool", "single"];
@@ -24,7 +22,7 @@ const KINDS: [&str; 2] = ["pool", "single"];
 /// Writes the plan of `slots` as `plan.parquet`.
 pub fn write(out: &mut Output, roster: &Roster, slots: &[Slot], privacy: &Privacy) -> Result<()> {
     let mut file = ArrowBatches::new(out, &list_frame(&plan_columns(), &[])?)?;
-    for batch in slots.chunks(BATCH) {
+    for batch in slots.chunks(ROW_GROUP) {
         file.write(&columns(roster, batch, privacy))?;
     }
     file.finish()
@@ -34,18 +32,12 @@ pub fn write(out: &mut Output, roster: &Roster, slots: &[Slot], privacy: &Privac
 fn columns(roster: &Roster, slots: &[Slot], privacy: &Privacy) -> Vec<ArrayRef> {
     let n = slots.len();
     let person = |i: usize| slots[i].person as usize;
+    let number = |value: fn(&Slot) -> u32| {
+        PrimitiveArray::from_vec(slots.iter().map(|s| i64::from(value(s))).collect()).boxed()
+    };
     let makers: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
-        Box::new(|| {
-            dictionary(
-                n,
-                roster.buildings.len(),
-                |i| roster.building[person(i)],
-                |b| &roster.buildings[b as usize],
-            )
-        }),
-        Box::new(|| {
-            PrimitiveArray::from_vec(slots.iter().map(|s| i64::from(s.tube)).collect()).boxed()
-        }),
+        Box::new(|| building_column(roster, n, person)),
+        Box::new(|| number(|s| s.tube)),
         Box::new(|| {
             dictionary(
                 n,
@@ -54,51 +46,18 @@ fn columns(roster: &Roster, slots: &[Slot], privacy: &Privacy) -> Vec<ArrayRef> 
                 |k| KINDS[k as usize],
             )
         }),
+        Box::new(|| number(|s| s.position)),
+        Box::new(|| strings(n, |i| Some(privacy.person_id(roster.id(slots[i].person))))),
         Box::new(|| {
-            PrimitiveArray::from_vec(slots.iter().map(|s| i64::from(s.position)).collect()).boxed()
+            strings(n, |i| {
+                roster.name(slots[i].person).map(|name| privacy.name(name))
+            })
         }),
-        Box::new(|| strings(slots, |p| Some(privacy.person_id(roster.id(p))))),
-        Box::new(|| strings(slots, |p| roster.name(p).map(|name| privacy.name(name)))),
-        Box::new(|| {
-            dictionary(
-                n,
-                roster.rooms.len(),
-                |i| roster.room[person(i)],
-                |r| &roster.rooms[r as usize],
-            )
-        }),
-        Box::new(|| {
-            let statuses = Status::ALL;
-            dictionary(
-                n,
-                statuses.len(),
-                |i| roster.status[person(i)] as u32,
-                |s| statuses[s as usize].as_str(),
-            )
-        }),
-        Box::new(|| {
-            let priority: Vec<bool> = slots
-                .iter()
-                .map(|s| roster.priority[s.person as usize])
-                .collect();
-            BooleanArray::from_slice(priority).boxed()
-        }),
+        Box::new(|| room_column(roster, n, person)),
+        Box::new(|| status_column(n, |i| roster.status[person(i)])),
+        Box::new(|| booleans(n, |i| roster.priority[person(i)])),
         // The barcode is stuck on the printed plan: empty here.
         Box::new(|| dictionary(n, 0, |_| NONE, |_| "")),
     ];
-    makers
-        .par_iter()
-        .with_max_len(1)
-        .map(|make| make())
-        .collect()
-}
-
-/// A string column of each slot's `value` (null for `None`).
-fn strings<'a>(slots: &[Slot], value: impl Fn(u32) -> Option<Cow<'a, str>>) -> ArrayRef {
-    let mut column = MutableBinaryViewArray::<str>::with_capacity(slots.len());
-    for s in slots {
-        column.push(value(s.person).as_deref());
-    }
-    let column: Utf8ViewArray = column.into();
-    column.boxed()
+    on_workers(&makers)
 }
