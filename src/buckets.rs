@@ -7,6 +7,56 @@
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
+/// How far ahead [`gather`] asks for the values it will read: enough reads in flight to
+/// hide the memory's latency when `order` jumps all over a city's table.
+const AHEAD: usize = 16;
+
+/// `values` in `order`: item `i` is `values[order[i]]`. Blocks run on the workers, and
+/// each read is asked of the memory [`AHEAD`] items before it is made, since reads in
+/// no order would each wait for the memory otherwise.
+pub fn gather<T: Copy + Send + Sync>(values: &[T], order: &[u32]) -> Vec<T> {
+    gather_with(order, |p| &values[p as usize], |v| *v)
+}
+
+/// [`gather`] of `make(at(p))` for every `p` of `order`, `at(p)` being what is read
+/// (and asked for ahead).
+pub fn gather_with<'a, R: ?Sized + 'a, T: Send>(
+    order: &[u32],
+    at: impl Fn(u32) -> &'a R + Sync,
+    make: impl Fn(&R) -> T + Sync,
+) -> Vec<T> {
+    let mut out: Vec<T> = Vec::with_capacity(order.len());
+    out.spare_capacity_mut()
+        .par_chunks_mut(1 << 16)
+        .zip(order.par_chunks(1 << 16))
+        .for_each(|(out, order)| {
+            for (i, (o, &p)) in out.iter_mut().zip(order).enumerate() {
+                if let Some(&ahead) = order.get(i + AHEAD) {
+                    prefetch(at(ahead));
+                }
+                o.write(make(at(p)));
+            }
+        });
+    // SAFETY: the chunks of the spare capacity cover its first `order.len()` slots, and
+    // each was written above.
+    unsafe { out.set_len(order.len()) };
+    out
+}
+
+/// Asks the memory for the cache line holding `value`'s first byte, without waiting.
+#[inline(always)]
+pub(crate) fn prefetch<R: ?Sized>(value: &R) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch reads nothing the program sees and cannot fault; the
+        // address is that of a live reference.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((value as *const R).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value;
+}
+
 /// Items `0..n` as `make(i)`, ordered by `bucket(i)` (each below `buckets`); items of
 /// one bucket keep their order. The counting and the moves run on the workers, each over
 /// its own stretch of items.

@@ -1,6 +1,8 @@
 //! String containers for city-scale tables: many strings in one buffer ([`Strings`]),
 //! and an interner that numbers distinct strings in first-seen order ([`Interner`]).
 
+use crate::buckets::{gather_with, prefetch};
+
 /// Many strings in one buffer: no allocation per string, 8 bytes of overhead each.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Strings {
@@ -86,6 +88,53 @@ impl Strings {
     /// The strings, by index.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         (0..self.ends.len() as u32).map(|i| self.get(i))
+    }
+
+    /// The strings at `order`, in that order: string `i` of the result is string
+    /// `order[i]` of `self`. Where each string lies is gathered first, then the text, in
+    /// blocks on the workers (see [`gather_with`]).
+    pub fn gather(&self, order: &[u32]) -> Strings {
+        use rayon::prelude::*;
+        const BLOCK: usize = 1 << 16;
+        // The ends around string `p`: its start is the first (0 for the first string).
+        let around = |p: u32| -> &[usize] {
+            let p = p as usize;
+            &self.ends[p.saturating_sub(1)..=p]
+        };
+        let spans: Vec<(usize, usize)> = gather_with(order, around, |e| match *e {
+            [end] => (0, end),
+            [start, end] => (start, end),
+            _ => unreachable!("one or two ends"),
+        });
+        let lens: Vec<usize> = spans
+            .par_chunks(BLOCK)
+            .map(|block| block.iter().map(|(start, end)| end - start).sum())
+            .collect();
+        let mut ends = Vec::with_capacity(order.len());
+        let mut end = 0;
+        for &(start, stop) in &spans {
+            end += stop - start;
+            ends.push(end);
+        }
+        let text = self.text.as_bytes();
+        let mut gathered = vec![0u8; end];
+        pieces_mut(&mut gathered, &lens)
+            .into_par_iter()
+            .zip(spans.par_chunks(BLOCK))
+            .for_each(|(piece, spans)| {
+                let mut at = 0;
+                for (i, &(start, stop)) in spans.iter().enumerate() {
+                    if let Some(&(ahead, _)) = spans.get(i + 16) {
+                        prefetch(&text[ahead..]);
+                    }
+                    piece[at..at + stop - start].copy_from_slice(&text[start..stop]);
+                    at += stop - start;
+                }
+            });
+        Strings {
+            text: String::from_utf8(gathered).expect("whole strings joined are UTF-8"),
+            ends,
+        }
     }
 
     /// Appends every string of `other`, keeping their order; the first gets index

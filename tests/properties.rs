@@ -120,6 +120,58 @@ proptest! {
             prop_assert_eq!(people.id(p), id.as_str());
         }
     }
+
+    /// Whatever the file's order, the roster numbers its people in output order
+    /// (building, room, person_id; no room last), and each keeps every value of their
+    /// own row: the first row of their ID.
+    #[test]
+    fn the_roster_numbers_people_in_output_order_with_their_own_rows(
+        rows in prop::collection::vec((0u32..40, 0u32..12, prop::option::of(0u32..30), 0u8..3), 0..300),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut body = String::new();
+        let mut first: BTreeMap<String, (u64, String, String, Option<String>, &str)> = BTreeMap::new();
+        for (i, &(id, building, room, status)) in rows.iter().enumerate() {
+            // IDs of both kinds: numbers (packed in the index) and text.
+            let id = if id % 2 == 0 { format!("{}", 1000 + id) } else { format!("S{id}") };
+            let (building, room) = (format!("公寓{building}"), room.map(|r| format!("{}", 101 + r)));
+            let status = ["在校", "离校", "隔离"][status as usize];
+            let name = format!("某{i}");
+            body.push_str(&format!("{id},{name},{building},{},{status}\n", room.as_deref().unwrap_or("")));
+            first.entry(id).or_insert((i as u64 + 2, name, building, room, status));
+        }
+        let path = dir.path().join("roster.csv");
+        fs::write(&path, format!("学号,姓名,楼栋,宿舍号,状态\n{body}")).unwrap();
+        let (roster, _, _) = pipeline::load_roster_with_names(&path, None).unwrap();
+        prop_assert_eq!(roster.len(), first.len());
+        let place = |p: u32| {
+            (roster.building_name(p).to_string(), roster.room_name(p).map(str::to_string), roster.id(p).to_string())
+        };
+        for p in 1..roster.len() as u32 {
+            let (a, b) = (place(p - 1), place(p));
+            let order = poolscreen::order::natural_cmp(&a.0, &b.0)
+                .then_with(|| poolscreen::order::natural_cmp_opt(a.1.as_deref(), b.1.as_deref()))
+                .then_with(|| a.2.cmp(&b.2));
+            prop_assert_eq!(order, std::cmp::Ordering::Less, "{:?} before {:?}", a, b);
+        }
+        for p in 0..roster.len() as u32 {
+            let (line, name, building, room, status) = &first[roster.id(p)];
+            prop_assert_eq!(roster.find(roster.id(p)), Some(p));
+            prop_assert_eq!(roster.line[p as usize], *line);
+            prop_assert_eq!(roster.name(p), Some(name.as_str()));
+            prop_assert_eq!(roster.building_name(p), building.as_str());
+            prop_assert_eq!(roster.room_name(p), room.as_deref());
+            let on_leave = roster.status[p as usize] == poolscreen::record::Status::OnLeave;
+            prop_assert_eq!(on_leave, *status == "离校");
+            prop_assert_eq!(roster.priority[p as usize], *status == "隔离");
+        }
+        // The rows are read again from where each person's row is.
+        let people: Vec<u32> = (0..roster.len() as u32).collect();
+        let details = roster.details(&people).unwrap();
+        for (p, d) in people.iter().zip(&details) {
+            prop_assert_eq!(Some(&*d.name), roster.name(*p));
+        }
+    }
 }
 
 /// Every output of a run, by file name, as bytes; `manifest.json` without what

@@ -96,7 +96,12 @@ impl<'a> People<'a> {
                 .map(|p| privacy.pseudonym_number(roster.id(p)))
                 .collect::<Vec<u64>>()
         });
-        let order = roster_order(roster, 1, |_| Some(0), pseudonyms.as_deref());
+        // The roster numbers its people in this order already, unless the IDs shown
+        // are pseudonyms.
+        let order = match &pseudonyms {
+            Some(pseudonyms) => roster_order(roster, 1, |_| Some(0), Some(pseudonyms)),
+            None => (0..roster.len() as u32).collect(),
+        };
         let entry_of = list
             .iter()
             .enumerate()

@@ -11,7 +11,9 @@ use super::reread::{raw_text, records_at, reparse, TextSource};
 use super::row::Row;
 use super::values::{self, MAX_PERSON_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
+use crate::buckets::gather;
 use crate::error::{Error, Position, Result};
+use crate::order::roster_order;
 use crate::record::{Details, Status, NONE};
 use crate::strings::{pieces_mut, Interner, Strings};
 use foldhash::fast::FixedState;
@@ -171,7 +173,10 @@ impl RowParser for RosterParser {
 }
 
 /// The roster: every person's ID, building, status and line, and where to read the
-/// rest. People are numbered in file order from `0`.
+/// rest. People are numbered from `0` in output order, whatever the file's order:
+/// building, room (both in natural order, people without a room last) and person_id,
+/// as [`roster_order`] orders them. Every stage after it then reads its people building
+/// by building from neighbouring memory, as when the file lists them so.
 #[derive(Debug)]
 pub struct Roster {
     ids: Strings,
@@ -419,6 +424,35 @@ impl Roster {
             })
             .collect::<Result<_>>()?;
         Ok(batches.into_iter().flatten().collect())
+    }
+
+    /// Numbers the people in output order (see [`Roster`]) when the file does not list
+    /// them so: each person's values are gathered into their new place on the workers,
+    /// and the index's entries renumbered.
+    fn renumber(&mut self) {
+        let order = roster_order(self, 1, |_| Some(0), None);
+        if order.par_iter().enumerate().all(|(i, &p)| p as usize == i) {
+            return;
+        }
+        self.ids = self.ids.gather(&order);
+        if !self.names.is_empty() {
+            self.names = self.names.gather(&order);
+        }
+        self.building = gather(&self.building, &order);
+        self.room = gather(&self.room, &order);
+        self.status = gather(&self.status, &order);
+        self.priority = gather(&self.priority, &order);
+        self.line = gather(&self.line, &order);
+        self.offset = gather(&self.offset, &order);
+        let mut new_of_old = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            new_of_old[old as usize] = new as u32;
+        }
+        self.index.par_iter_mut().for_each(|shard| {
+            for slot in shard.iter_mut() {
+                slot.person = new_of_old[slot.person as usize];
+            }
+        });
     }
 
     /// The error for a roster whose row of person `p` no longer reads as it did.
@@ -723,7 +757,7 @@ pub fn finish(
     }
     // A building named only by rejected duplicates is no building of the roster.
     let (building, buildings) = used_buildings(building, buildings.into_names());
-    let roster = Roster {
+    let mut roster = Roster {
         ids,
         names,
         building,
@@ -739,6 +773,7 @@ pub fn finish(
         name: ingested.report.path.clone(),
         layout: ingested.layout,
     };
+    roster.renumber();
     Ok((roster, ingested.report, ingested.rejects))
 }
 
