@@ -87,14 +87,7 @@ pub fn roster_order(
     let place = |p: usize| {
         let id = match pseudonyms {
             Some(ps) => [ps[p], 0],
-            None => {
-                let mut bytes = [0u8; 16];
-                let id = roster.id(p as u32).as_bytes();
-                let n = id.len().min(16);
-                bytes[..n].copy_from_slice(&id[..n]);
-                let (high, low) = bytes.split_at(8);
-                [high, low].map(|half| u64::from_be_bytes(half.try_into().unwrap_or_default()))
-            }
+            None => prefix(roster.id(p as u32)),
         };
         Place {
             room: match roster.room[p] {
@@ -126,6 +119,17 @@ pub fn roster_order(
             }
         });
     people.into_par_iter().map(|p| p.person).collect()
+}
+
+/// The first 16 bytes of `text`, zero-padded, as two numbers that order as the texts
+/// do when those bytes differ: a sort can compare these, carried with each item, and
+/// read the texts (scattered over a city's table) only when they are equal.
+pub fn prefix(text: &str) -> [u64; 2] {
+    let mut bytes = [0u8; 16];
+    let n = text.len().min(16);
+    bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
+    let (high, low) = bytes.split_at(8);
+    [high, low].map(|half| u64::from_be_bytes(half.try_into().unwrap_or_default()))
 }
 
 /// The rank of each of `names` in natural order (0 for the first): sorting by rank

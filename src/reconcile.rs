@@ -9,7 +9,7 @@ use crate::buckets;
 use crate::classify::{self, RowClass};
 use crate::ingest::roster::Roster;
 use crate::ingest::samples::SampleSet;
-use crate::order::natural_cmp;
+use crate::order::{natural_cmp, prefix};
 use crate::record::{Class, InputKind, LabResult, Micros, ResultColumns, Sample, Status, NONE};
 use crate::rules::Rules;
 use rayon::prelude::*;
@@ -363,19 +363,24 @@ fn number_tubes(set: &SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
         .collect();
     shared.par_sort_unstable();
     shared.dedup();
-    let mut keys: Vec<TubeKey> = round_of
-        .iter()
+    // Each key carries the first bytes of its tube_id (see `order::prefix`): tube_ids
+    // numbered as a file by sampling time brings them are in no order, and the sort
+    // would otherwise read two of them, far apart, at every comparison.
+    let names = &set.tubes;
+    let mut sortable: Vec<(TubeKey, [u64; 2])> = round_of
+        .par_iter()
         .enumerate()
         .filter(|&(_, &r)| r != NONE && r != SEVERAL)
         .map(|(n, &r)| (r as u64) << 32 | n as u64)
         .chain(shared)
+        .map(|key| (key, prefix(names.name(key as u32))))
         .collect();
-    let names = &set.tubes;
-    keys.par_sort_unstable_by(|a, b| {
-        (a >> 32)
-            .cmp(&(b >> 32))
+    sortable.par_sort_unstable_by(|(a, pa), (b, pb)| {
+        (a >> 32, pa)
+            .cmp(&(b >> 32, pb))
             .then_with(|| names.name(*a as u32).cmp(names.name(*b as u32)))
     });
+    let keys: Vec<TubeKey> = sortable.into_par_iter().map(|(key, _)| key).collect();
     // Tube numbers stay below SEVERAL: a samples file has fewer than 2^32 - 1 rows.
     let mut numbers = TubeNumbers {
         of_id: round_of,
@@ -760,8 +765,19 @@ fn tube_anomalies(
         })
         .collect();
     anomalies.extend(found);
-    // The same tube_id in several rounds.
-    let mut by_id: Vec<u32> = (0..rec.tubes.len() as u32).collect();
+    // The same tube_id in several rounds: only the tubes of a tube_id counted more than
+    // once are sorted (tubes come in output order, by round and tube_id, and tube_ids
+    // are numbered as the file brings them, which by sampling time is no order).
+    let mut uses = vec![0u8; rec.set.tubes.len()];
+    for tube in &rec.tubes {
+        let n = &mut uses[tube.tube_id as usize];
+        *n = n.saturating_add(1);
+    }
+    let mut by_id: Vec<u32> = (0..rec.tubes.len() as u32)
+        .into_par_iter()
+        .filter(|&t| uses[rec.tubes[t as usize].tube_id as usize] > 1)
+        .collect();
+    drop(uses);
     by_id.par_sort_unstable_by_key(|&t| {
         let tube = &rec.tubes[t as usize];
         (tube.tube_id, tube.round)
@@ -858,10 +874,16 @@ fn match_results(
         .par_iter()
         .map(|r| classify::row_class(r, columns, settings.rules))
         .collect();
+    // Each row's tube_id, looked up on the workers (a city's table of tube_ids is far
+    // bigger than a cache).
+    let found: Vec<Option<u32>> = results
+        .par_iter()
+        .map(|r| rec.set.tubes.get(&r.tube_id))
+        .collect();
     // (tube, result row) for every match.
     let mut matches: Vec<(u32, u32)> = Vec::with_capacity(results.len());
-    for (i, (r, rc)) in results.iter().zip(&classes).enumerate() {
-        let tubes: &[u32] = match rec.set.tubes.get(&r.tube_id) {
+    for (i, ((r, rc), found)) in results.iter().zip(&classes).zip(found).enumerate() {
+        let tubes: &[u32] = match found {
             Some(n) => &by_id[id_start[n as usize] as usize..id_start[n as usize + 1] as usize],
             None => &[],
         };

@@ -402,28 +402,40 @@ impl Roster {
         people: &[u32],
         cells: impl Fn(&mut Row) -> T + Sync,
     ) -> Result<Vec<T>> {
-        let batches: Vec<Vec<T>> = people
+        // Read in file order, whatever the order asked for: a roster listed in no order
+        // has the people of one building all over the file. `in_file` holds positions
+        // in `people`.
+        let mut in_file: Vec<u32> = (0..people.len() as u32).collect();
+        in_file.par_sort_unstable_by_key(|&i| self.offset[people[i as usize] as usize]);
+        let batches: Vec<Vec<(u32, T)>> = in_file
             .par_chunks(8192)
             .map(|batch| {
-                let offsets: Vec<u64> = batch.iter().map(|&p| self.offset[p as usize]).collect();
+                let offsets: Vec<u64> = batch
+                    .iter()
+                    .map(|&i| self.offset[people[i as usize] as usize])
+                    .collect();
                 // A read that fails is an I/O error; a row that reads but holds another
                 // person (or nothing: a shorter file) is a roster that changed.
                 let records = records_at(&self.source, &self.name, &offsets)?;
                 batch
                     .iter()
                     .zip(&records)
-                    .map(|(&p, (record, _))| {
+                    .map(|(&i, (record, _))| {
+                        let p = people[i as usize];
                         reparse(record, &self.layout, |row| {
                             if row.text(PERSON_ID) != self.id(p) {
                                 return Err(self.changed(p));
                             }
-                            Ok(cells(row))
+                            Ok((i, cells(row)))
                         })
                     })
                     .collect()
             })
             .collect::<Result<_>>()?;
-        Ok(batches.into_iter().flatten().collect())
+        // Back in the order asked for.
+        let mut read: Vec<(u32, T)> = batches.into_iter().flatten().collect();
+        read.par_sort_unstable_by_key(|(i, _)| *i);
+        Ok(read.into_iter().map(|(_, value)| value).collect())
     }
 
     /// Numbers the people in output order (see [`Roster`]) when the file does not list
