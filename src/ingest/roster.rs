@@ -288,31 +288,11 @@ impl Roster {
         }
     }
 
-    /// Where a lookup of `hash` probes the index, as a number: lookups made in this
-    /// order walk each shard's table from start to end, instead of jumping about it.
-    /// The shard, then the bucket's place in the shard to 24 bits (exact up to 16 M
-    /// buckets a shard, 4 G people).
-    pub fn probe_order(&self, hash: u64) -> u32 {
+    /// The shard of the index a lookup of `hash` probes (one of 256): lookups made
+    /// shard by shard read one shard's table at a time.
+    pub fn shard_of(hash: u64) -> u8 {
         const _: () = assert!(SHARDS <= 256);
-        let s = shard(hash);
-        // hashbrown keeps 7 of every 8 buckets usable from 8 buckets on, all but one
-        // below.
-        let buckets = self.index.get(s).map_or(1, |t| {
-            let capacity = t.capacity() as u64;
-            let buckets = if capacity < 7 {
-                capacity + 1
-            } else {
-                capacity * 8 / 7
-            };
-            buckets.next_power_of_two()
-        });
-        let (bucket, bits) = (hash & (buckets - 1), buckets.trailing_zeros());
-        let place = if bits <= 24 {
-            bucket << (24 - bits)
-        } else {
-            bucket >> (bits - 24)
-        };
-        (s as u32) << 24 | place as u32
+        shard(hash) as u8
     }
 
     /// The person with `id`, of `hash` ([`Roster::lookup_of`]), when its key is not the
