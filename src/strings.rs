@@ -215,6 +215,45 @@ impl Interner {
         i
     }
 
+    /// The hash [`Interner::intern_hashed`] takes: made once, a string can be split by
+    /// it and interned with it.
+    pub fn hash_of(s: &str) -> u64 {
+        hash_str(s)
+    }
+
+    /// The index of `s`, of hash `hash` ([`Interner::hash_of`]), interning it if new;
+    /// and whether it was.
+    pub fn intern_hashed(&mut self, s: &str, hash: u64) -> (u32, bool) {
+        match self.index.find(hash, |&i| self.names.get(i) == s) {
+            Some(&i) => (i, false),
+            None => {
+                let i = self.names.push(s);
+                let names = &self.names;
+                self.index
+                    .insert_unique(hash, i, |&j| hash_str(names.get(j)));
+                (i, true)
+            }
+        }
+    }
+
+    /// The interner of `names`, which must be distinct, numbered in their order.
+    pub fn of_distinct(names: Strings) -> Interner {
+        use rayon::prelude::*;
+        let hashes: Vec<u64> = (0..names.len() as u32)
+            .into_par_iter()
+            .map(|i| hash_str(names.get(i)))
+            .collect();
+        let mut index = hashbrown::HashTable::with_capacity(names.len());
+        for (i, &hash) in hashes.iter().enumerate() {
+            index.insert_unique(hash, i as u32, |&j| hashes[j as usize]);
+        }
+        Interner {
+            names,
+            index,
+            last: 0,
+        }
+    }
+
     /// The index of `s`, if interned.
     pub fn get(&self, s: &str) -> Option<u32> {
         self.index
@@ -240,6 +279,11 @@ impl Interner {
     /// The strings, by index.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.names.iter()
+    }
+
+    /// The strings, by index.
+    pub fn strings(&self) -> &Strings {
+        &self.names
     }
 
     /// The strings, by index, as a list.

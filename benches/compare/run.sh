@@ -31,6 +31,7 @@ all_shapes=(
   shuffled-1m:1000000:shuffled:10000
   tube-10m:10000000:tube:28
   time-10m:10000000:time:10000
+  shuffled-10m:10000000:shuffled:10000
   roster-shuffled-1m:1000000:time:10000:shuffled
   roster-shuffled-10m:10000000:time:10000:shuffled
 )

@@ -234,6 +234,11 @@ pub fn finish(
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();
     let (tubes, tube_maps) = merge_tubes(&parts);
+    // The chunks' own lists of tubes (in a file by sampling time, a tube ID a row) are
+    // not needed any more: freed before the rows are copied.
+    for part in &mut parts {
+        part.state.tube_ids = Strings::default();
+    }
     let mut tube_maps = tube_maps.into_iter();
     let (mut rounds, mut sites, mut collectors, mut unregistered) = (
         Interner::default(),
@@ -331,54 +336,164 @@ pub fn finish(
 }
 
 /// The chunks' tubes numbered run-wide in order of first appearance, and each chunk's
-/// map from its own numbers to those. In time order every chunk brings thousands of
-/// tubes of its own (a city: ten million in all), so groups of neighbouring chunks, one
-/// or more a worker and at most 64 chunks each, are merged on the workers first; the
-/// first group's tubes start the run-wide table, into which the others are merged in
-/// order, on one thread. The numbers do not depend on the grouping.
+/// map from its own numbers to those. When neighbouring chunks share their tubes (rows
+/// by tube, or by sampling time: a tube's swabs lie a few chunks apart), groups of them,
+/// one or more a worker and at most 64 chunks each, are merged first, each in a table
+/// that stays small; the groups' tubes are then numbered run-wide by
+/// [`number_distinct`], on every worker. When they do not (rows in no order bring
+/// nearly every tube in every stretch of rows), the chunks' tubes are numbered so
+/// directly. The numbers do not depend on the grouping.
 fn merge_tubes(parts: &[super::Part<Sample, SamplePart>]) -> (Interner, Vec<Vec<u32>>) {
-    let group = parts
+    let lists: Vec<&Strings> = parts.iter().map(|p| &p.state.tube_ids).collect();
+    if !shared_by_neighbours(&lists) {
+        return number_distinct(&lists);
+    }
+    let group = lists
         .len()
         .div_ceil(rayon::current_num_threads())
         .clamp(1, 64);
-    let mut groups = parts
+    let groups: Vec<(Interner, Vec<Vec<u32>>)> = lists
         .par_chunks(group)
         .map(|group| {
             let mut merged = Interner::default();
             let maps: Vec<Vec<u32>> = group
                 .iter()
-                .map(|part| {
-                    part.state
-                        .tube_ids
-                        .iter()
-                        .map(|t| merged.intern(t))
-                        .collect()
-                })
+                .map(|tubes| tubes.iter().map(|t| merged.intern(t)).collect())
                 .collect();
             (merged, maps)
         })
-        .collect::<Vec<_>>()
-        .into_iter();
-    let Some((mut tubes, mut maps)) = groups.next() else {
-        return (Interner::default(), Vec::new());
-    };
-    let rest = groups.as_slice();
-    tubes.reserve(
-        rest.iter().map(|g| g.0.len()).sum(),
-        rest.iter().map(|g| g.0.text_len()).sum(),
-    );
-    maps.reserve(parts.len() - maps.len());
-    for (group, group_maps) in groups {
-        let run_wide: Vec<u32> = group.iter().map(|t| tubes.intern(t)).collect();
-        for mut map in group_maps {
-            for m in &mut map {
-                *m = run_wide[*m as usize];
-            }
-            maps.push(map);
-        }
-    }
+        .collect();
+    let (tubes, run_wide) =
+        number_distinct(&groups.iter().map(|(g, _)| g.strings()).collect::<Vec<_>>());
+    let maps = groups
+        .into_par_iter()
+        .zip(run_wide)
+        .flat_map_iter(|((_, maps), run_wide)| {
+            maps.into_iter().map(move |mut map| {
+                for m in &mut map {
+                    *m = run_wide[*m as usize];
+                }
+                map
+            })
+        })
+        .collect();
     (tubes, maps)
 }
+
+/// Whether the first chunks' tubes (up to 16 chunks, or until 65,536 are seen) come
+/// back within those chunks: as many tubes again as distinct ones, or more.
+fn shared_by_neighbours(lists: &[&Strings]) -> bool {
+    let mut seen = Interner::default();
+    let mut count = 0;
+    for list in lists.iter().take(16) {
+        for t in list.iter() {
+            seen.intern(t);
+        }
+        count += list.len();
+        if count >= 1 << 16 {
+            break;
+        }
+    }
+    seen.len() * 2 <= count
+}
+
+/// The strings of `lists` numbered in order of first appearance (the lists one after
+/// the other), and each list's map from its places to those numbers. The strings are
+/// split by hash into [`SPLITS`] sets, each interned on one worker, which reads the
+/// lists in order; they are then numbered by where each first appears. The cost does
+/// not depend on how often a string comes back, nor where.
+fn number_distinct(lists: &[&Strings]) -> (Interner, Vec<Vec<u32>>) {
+    let split_of = |tube: &str| (Interner::hash_of(tube) >> 40) as usize % SPLITS;
+    // Each list's strings by split: the split of each, their places in the list split
+    // by split (split 0's first), and how many each split has.
+    let mut by_split: Vec<(Vec<u8>, Vec<u32>, [usize; SPLITS])> = lists
+        .par_iter()
+        .map(|tubes| {
+            let split: Vec<u8> = tubes.iter().map(|t| split_of(t) as u8).collect();
+            let mut counts = [0usize; SPLITS];
+            for &s in &split {
+                counts[s as usize] += 1;
+            }
+            let mut next = [0usize; SPLITS];
+            for s in 1..SPLITS {
+                next[s] = next[s - 1] + counts[s - 1];
+            }
+            let mut order = vec![0u32; split.len()];
+            for (j, &s) in split.iter().enumerate() {
+                order[next[s as usize]] = j as u32;
+                next[s as usize] += 1;
+            }
+            (split, order, counts)
+        })
+        .collect();
+    // Each split's strings interned list by list, with where each first appears (list
+    // and place, in one number that orders as the lists do). Each list's map holds,
+    // meanwhile, the number of each of its strings in its split.
+    let maps: Vec<Vec<AtomicU32>> = lists
+        .iter()
+        .map(|l| (0..l.len()).map(|_| AtomicU32::new(0)).collect())
+        .collect();
+    let splits: Vec<(Interner, Vec<u64>)> = (0..SPLITS)
+        .into_par_iter()
+        .map(|s| {
+            let mut tubes = Interner::default();
+            let mut first = Vec::new();
+            for (c, ((_, order, counts), map)) in by_split.iter().zip(&maps).enumerate() {
+                let start: usize = counts[..s].iter().sum();
+                let ids = lists[c];
+                for &j in &order[start..start + counts[s]] {
+                    let tube = ids.get(j);
+                    let (n, new) = tubes.intern_hashed(tube, Interner::hash_of(tube));
+                    if new {
+                        first.push((c as u64) << 32 | u64::from(j));
+                    }
+                    map[j as usize].store(n, Ordering::Relaxed);
+                }
+            }
+            (tubes, first)
+        })
+        .collect();
+    for (_, order, _) in &mut by_split {
+        *order = Vec::new();
+    }
+    // Run-wide numbers by first appearance.
+    let mut firsts: Vec<(u64, u32, u32)> = splits
+        .iter()
+        .enumerate()
+        .flat_map(|(s, (_, first))| {
+            first
+                .iter()
+                .enumerate()
+                .map(move |(n, &at)| (at, s as u32, n as u32))
+        })
+        .collect();
+    firsts.par_sort_unstable_by_key(|&(at, _, _)| at);
+    let mut run_wide: Vec<Vec<u32>> = splits.iter().map(|(t, _)| vec![0; t.len()]).collect();
+    for (g, &(_, s, n)) in firsts.iter().enumerate() {
+        run_wide[s as usize][n as usize] = g as u32;
+    }
+    let maps: Vec<Vec<u32>> = maps
+        .into_par_iter()
+        .zip(by_split)
+        .map(|(map, (split, _, _))| {
+            map.into_iter()
+                .zip(split)
+                .map(|(n, s)| run_wide[s as usize][n.into_inner() as usize])
+                .collect()
+        })
+        .collect();
+    let mut names =
+        Strings::with_capacity(firsts.len(), splits.iter().map(|(t, _)| t.text_len()).sum());
+    for &(_, s, n) in &firsts {
+        names.push(splits[s as usize].0.name(n));
+    }
+    (Interner::of_distinct(names), maps)
+}
+
+/// How many sets [`number_distinct`] splits the strings in: a few for each worker, so
+/// that the workers share the work evenly, and few enough that each set reads most of
+/// every list (which then streams from memory) while its table stays small.
+const SPLITS: usize = 16;
 
 /// Looks up every chunk's pending people (see [`Pending`]) in one batch, shard by shard
 /// of the roster's index; returns each pending person's roster index, or
@@ -513,75 +628,83 @@ mod tests {
 
     #[test]
     fn tubes_merged_by_groups_are_numbered_as_one_by_one() {
-        // More chunks than a group holds, each tube in a few neighbouring chunks, some
-        // chunks without tubes.
-        let mut x = 11u64;
-        let parts: Vec<super::super::Part<Sample, SamplePart>> = (0..300)
-            .map(|c| {
-                // A chunk lists a tube again when another came between (and
-                // sometimes twice in a row).
-                let mut tubes = Strings::default();
-                for _ in 0..(c * 13) % 90 {
-                    x = x
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    let near = c as u64 * 20 + (x >> 33) % 200;
-                    tubes.push(&format!("2203{near:010}"));
-                }
-                let state = SamplePart {
-                    tube_ids: tubes,
-                    ..SamplePart::default()
-                };
-                super::super::Part {
-                    rows: Vec::new(),
-                    state,
-                }
-            })
-            .collect();
-        let mut one_by_one = Interner::default();
-        let expected: Vec<Vec<u32>> = parts
-            .iter()
-            .map(|p| {
-                p.state
-                    .tube_ids
-                    .iter()
-                    .map(|t| one_by_one.intern(t))
-                    .collect()
-            })
-            .collect();
-        // The groups' size follows the workers' number: 64 chunks, 38, 5, 2, one
-        // group alone (the run-wide table is that group's), groups of one chunk with
-        // an empty first (chunk 0 has no tubes), and no chunks at all.
-        for (threads, chunks) in [
-            (1, 300),
-            (8, 300),
-            (64, 300),
-            (2, 3),
-            (1, 3),
-            (16, 10),
-            (4, 0),
-        ] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let (tubes, maps) = pool.install(|| merge_tubes(&parts[..chunks]));
-            // Numbered by first appearance, the first chunks' tubes come first.
-            let seen = expected[..chunks]
+        // More chunks than a group holds, some chunks without tubes; each tube in a few
+        // neighbouring chunks (merged by groups first), or anywhere (numbered directly).
+        for neighbours in [true, false] {
+            let mut x = 11u64;
+            let parts: Vec<super::super::Part<Sample, SamplePart>> = (0..300)
+                .map(|c| {
+                    // A chunk lists a tube again when another came between (and
+                    // sometimes twice in a row).
+                    let mut tubes = Strings::default();
+                    for _ in 0..(c * 13) % 90 {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        let tube = if neighbours {
+                            c as u64 * 2 + (x >> 33) % 20
+                        } else {
+                            (x >> 33) % 20_000
+                        };
+                        tubes.push(&format!("2203{tube:010}"));
+                    }
+                    let state = SamplePart {
+                        tube_ids: tubes,
+                        ..SamplePart::default()
+                    };
+                    super::super::Part {
+                        rows: Vec::new(),
+                        state,
+                    }
+                })
+                .collect();
+            let lists: Vec<&Strings> = parts.iter().map(|p| &p.state.tube_ids).collect();
+            assert_eq!(shared_by_neighbours(&lists), neighbours);
+            let mut one_by_one = Interner::default();
+            let expected: Vec<Vec<u32>> = parts
                 .iter()
-                .flatten()
-                .max()
-                .map_or(0, |&n| n + 1);
-            assert_eq!(
-                tubes.iter().collect::<Vec<_>>(),
-                one_by_one.iter().take(seen as usize).collect::<Vec<_>>(),
-                "{threads} threads, {chunks} chunks"
-            );
-            assert_eq!(
-                maps,
-                expected[..chunks],
-                "{threads} threads, {chunks} chunks"
-            );
+                .map(|p| {
+                    p.state
+                        .tube_ids
+                        .iter()
+                        .map(|t| one_by_one.intern(t))
+                        .collect()
+                })
+                .collect();
+            // The groups' size follows the workers' number: 64 chunks, 38, 5, 2, one
+            // group alone, groups of one chunk with an empty first (chunk 0 has no
+            // tubes), and no chunks at all.
+            for (threads, chunks) in [
+                (1, 300),
+                (8, 300),
+                (64, 300),
+                (2, 3),
+                (1, 3),
+                (16, 10),
+                (4, 0),
+            ] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let (tubes, maps) = pool.install(|| merge_tubes(&parts[..chunks]));
+                // Numbered by first appearance, the first chunks' tubes come first.
+                let seen = expected[..chunks]
+                    .iter()
+                    .flatten()
+                    .max()
+                    .map_or(0, |&n| n + 1);
+                let case = format!("{threads} threads, {chunks} chunks, {neighbours}");
+                assert_eq!(
+                    tubes.iter().collect::<Vec<_>>(),
+                    one_by_one.iter().take(seen as usize).collect::<Vec<_>>(),
+                    "{case}"
+                );
+                assert_eq!(maps, expected[..chunks], "{case}");
+                for (n, t) in tubes.iter().enumerate() {
+                    assert_eq!(tubes.get(t), Some(n as u32), "{case}");
+                }
+            }
         }
     }
 }
