@@ -12,9 +12,10 @@ use crate::ingest::samples::SampleSet;
 use crate::order::{natural_cmp, prefix};
 use crate::record::{Class, InputKind, LabResult, Micros, ResultColumns, Sample, Status, NONE};
 use crate::rules::Rules;
+use crate::strings::pieces_mut;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use std::sync::atomic::{self, AtomicU32};
+use std::sync::atomic::{self, AtomicI64, AtomicU32};
 
 /// The kinds of anomaly, as the contract names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -269,9 +270,13 @@ pub fn reconcile(
     let mut anomalies = Vec::new();
     let (keys, numbers) = number_tubes(&rec.set);
     let site_rank = site_ranks(&rec.set.sites);
-    let first_sampled_at = first_sampled(&rec.set, keys.len(), &numbers);
-    let mut entries = rows_by_tube(&rec.set, keys.len(), &numbers);
+    // Each sample's tube number, looked up once: rows in no order find their tubes all
+    // over a city's table.
+    let tube_of: Vec<u32> = rec.set.samples.par_iter().map(|s| numbers.of(s)).collect();
     drop(numbers);
+    let first_sampled_at = first_sampled(&rec.set, keys.len(), &tube_of);
+    let mut entries = rows_by_tube(&rec.set, keys.len(), &tube_of);
+    drop(tube_of);
     one_row_per_person(
         roster,
         &rec,
@@ -429,42 +434,46 @@ struct Entry {
     site: u32,
 }
 
-/// An entry for every sample row, sorted by tube, person and row.
-fn rows_by_tube(set: &SampleSet, tubes: usize, numbers: &TubeNumbers) -> Vec<Entry> {
+/// An entry for every sample row, sorted by tube, person and row. A counting sort puts
+/// the rows in stretches of tubes (at most 4,096 stretches: a counting sort straight
+/// to a city's million tubes would scatter its writes over the whole table when the
+/// rows come in no order), and each stretch is then sorted on its own, in cache.
+fn rows_by_tube(set: &SampleSet, tubes: usize, tube_of: &[u32]) -> Vec<Entry> {
+    const STRETCHES: u32 = 12;
     let samples = &set.samples;
-    let mut entries = buckets::sort_into(
+    let shift = (tubes.max(1).next_power_of_two().trailing_zeros()).saturating_sub(STRETCHES);
+    let (mut entries, counts) = buckets::sort_into_counted(
         samples.len(),
-        tubes,
-        |i| numbers.of(&samples[i]),
+        (tubes >> shift) + 1,
+        |i| tube_of[i] >> shift,
         |i| {
             let s = &samples[i];
             Entry {
-                tube: numbers.of(s),
+                tube: tube_of[i],
                 person: s.person,
                 sample: i as u32,
                 site: s.site,
             }
         },
     );
-    // Each tube's rows are in file order: by person, then row.
-    entries
-        .par_chunk_by_mut(|a, b| a.tube == b.tube)
-        .for_each(|rows| {
-            if !rows.is_sorted_by_key(|e| e.person) {
-                rows.sort_by_key(|e| e.person);
+    pieces_mut(&mut entries, &counts)
+        .into_par_iter()
+        .for_each(|stretch| {
+            if !stretch.is_sorted_by_key(|e| (e.tube, e.person, e.sample)) {
+                stretch.sort_unstable_by_key(|e| (e.tube, e.person, e.sample));
             }
         });
     entries
 }
 
-/// The earliest sampling time of each tube, in one pass over the samples in file order.
-fn first_sampled(set: &SampleSet, tubes: usize, numbers: &TubeNumbers) -> Vec<Micros> {
-    let mut first = vec![Micros::MAX; tubes];
-    for s in &set.samples {
-        let at = &mut first[numbers.of(s) as usize];
-        *at = (*at).min(s.sampled_at);
-    }
-    first
+/// The earliest sampling time of each tube (`tube_of` gives each sample's), the
+/// samples shared out among the workers.
+fn first_sampled(set: &SampleSet, tubes: usize, tube_of: &[u32]) -> Vec<Micros> {
+    let first: Vec<AtomicI64> = (0..tubes).map(|_| AtomicI64::new(Micros::MAX)).collect();
+    set.samples.par_iter().zip(tube_of).for_each(|(s, &t)| {
+        first[t as usize].fetch_min(s.sampled_at, atomic::Ordering::Relaxed);
+    });
+    first.into_iter().map(AtomicI64::into_inner).collect()
 }
 
 /// Keeps one entry per person and tube: the earliest row, then the one with the
