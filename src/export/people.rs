@@ -81,8 +81,9 @@ pub struct People<'a> {
 }
 
 impl<'a> People<'a> {
-    /// Prepares the rows: sorts the roster by building, room and person_id (natural
-    /// order; rooms missing last; the pseudonym with `--pseudonymize`).
+    /// Prepares the rows: the roster by building, room and person_id (natural order;
+    /// rooms missing last), as it numbers its people; sorted again by pseudonym within
+    /// each room with `--pseudonymize`.
     pub fn new(
         roster: &'a Roster,
         rec: &'a Reconciled,
