@@ -90,10 +90,7 @@ pub fn roster_order(
             None => prefix(roster.id(p as u32)),
         };
         Place {
-            room: match roster.room[p] {
-                NONE => u32::MAX,
-                room => room_rank[room as usize],
-            },
+            room: room_of(roster, &room_rank, p),
             person: p as u32,
             id,
         }
@@ -119,6 +116,38 @@ pub fn roster_order(
             }
         });
     people.into_par_iter().map(|p| p.person).collect()
+}
+
+/// Whether the roster's people, as numbered, are in [`roster_order`] (one group, no
+/// pseudonyms), each after the one before: checked in one pass, so that a roster listed
+/// so (the usual export) is not sorted at all.
+pub fn in_roster_order(roster: &Roster) -> bool {
+    let (building_rank, room_rank) = (
+        natural_ranks(&roster.buildings),
+        natural_ranks(&roster.rooms),
+    );
+    let place = |p: usize| {
+        (
+            building_rank[roster.building[p] as usize],
+            room_of(roster, &room_rank, p),
+        )
+    };
+    (1..roster.len()).into_par_iter().all(|p| {
+        let (a, b) = (roster.id(p as u32 - 1), roster.id(p as u32));
+        place(p - 1)
+            .cmp(&place(p))
+            .then_with(|| prefix(a).cmp(&prefix(b)))
+            .then_with(|| a.cmp(b))
+            .is_lt()
+    })
+}
+
+/// Person `p`'s room's rank among `room_rank`, people without a room last.
+fn room_of(roster: &Roster, room_rank: &[u32], p: usize) -> u32 {
+    match roster.room[p] {
+        NONE => u32::MAX,
+        room => room_rank[room as usize],
+    }
 }
 
 /// The first 16 bytes of `text`, zero-padded, as two numbers that order as the texts

@@ -13,7 +13,7 @@ use super::values::{self, MAX_PERSON_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
 use crate::buckets::gather;
 use crate::error::{Error, Position, Result};
-use crate::order::{natural_ranks, prefix, roster_order};
+use crate::order::{in_roster_order, roster_order};
 use crate::record::{Details, Status, NONE};
 use crate::strings::{pieces_mut, Interner, Strings};
 use foldhash::fast::FixedState;
@@ -422,7 +422,7 @@ impl Roster {
     /// them so: each person's values are gathered into their new place on the workers,
     /// and the index's entries renumbered.
     fn renumber(&mut self) {
-        if self.in_output_order() {
+        if in_roster_order(self) {
             return;
         }
         let order = roster_order(self, 1, |_| Some(0), None);
@@ -445,29 +445,6 @@ impl Roster {
                 slot.person = new_of_old[slot.person as usize];
             }
         });
-    }
-
-    /// Whether each person comes after the one before in output order, as
-    /// [`roster_order`] orders them: checked in one pass, so that a roster listed so
-    /// (the usual export) is not sorted at all.
-    fn in_output_order(&self) -> bool {
-        let (building_rank, room_rank) =
-            (natural_ranks(&self.buildings), natural_ranks(&self.rooms));
-        let place = |p: usize| {
-            let room = match self.room[p] {
-                NONE => u32::MAX,
-                r => room_rank[r as usize],
-            };
-            (building_rank[self.building[p] as usize], room)
-        };
-        (1..self.len()).into_par_iter().all(|p| {
-            let (a, b) = (self.id(p as u32 - 1), self.id(p as u32));
-            place(p - 1)
-                .cmp(&place(p))
-                .then_with(|| prefix(a).cmp(&prefix(b)))
-                .then_with(|| a.cmp(b))
-                .is_lt()
-        })
     }
 
     /// The error for a roster whose row of person `p` no longer reads as it did.
