@@ -14,7 +14,7 @@ fn main() {
     prompt_purge();
     let cli = poolscreen::cmd::Cli::parse();
     let status = poolscreen::cmd::main(cli).unwrap_or_else(|err| {
-        eprintln!("poolscreen: error: {err}");
+        poolscreen::say!("poolscreen: error: {err}");
         err.exit_status()
     });
     std::process::exit(status);

@@ -236,7 +236,7 @@ pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
     let mut reports = Vec::new();
     let mut keep = |kind: InputKind, report: InputReport, list: Vec<Reject>| {
         if !opts.quiet {
-            eprintln!(
+            crate::say!(
                 "poolscreen: {}: {} rows read, {} accepted, {} rejected ({})",
                 report.path,
                 report.rows_read,

@@ -3,6 +3,16 @@
 //! than about a second. With `POOLSCREEN_TIMINGS=1` in the environment, every stage's
 //! wall time is printed instead, for profiling. Stage names never hold personal data.
 
+/// Writes a line to standard error, as `eprintln!` does, but never fails: a closed
+/// stderr (piped into `head`, say) must not stop a run halfway, with no outputs.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -78,7 +88,7 @@ impl Drop for Stage {
             let _ = thread.join();
         }
         if self.timings {
-            eprintln!(
+            crate::say!(
                 "poolscreen: stage {:<10} {:>8.3} s  rss {} MB  peak {} MB",
                 self.name,
                 self.started.elapsed().as_secs_f64(),

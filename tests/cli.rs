@@ -486,3 +486,24 @@ fn the_demo_runs_end_to_end() {
     };
     assert_eq!(row("tubes"), row("sampled"));
 }
+
+#[test]
+fn a_closed_stderr_does_not_stop_a_run() {
+    // `poolscreen run … 2>&1 | head -1`: the reader goes away before the run's summary
+    // lines are written. The run still writes every output and succeeds.
+    let out = tempfile::tempdir().unwrap();
+    let args = round_args(out.path().to_str().unwrap(), &[]);
+    let mut child = std::process::Command::new(bin())
+        .current_dir(fixture("basic"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "the run stopped: {status}");
+    for file in OUTPUT_FILES {
+        assert!(out.path().join(file).exists(), "{file} was not written");
+    }
+}

@@ -40,7 +40,7 @@ fn all_output_text(out: &Path) -> String {
 fn write_inputs(dir: &Path, round: &str) {
     fs::write(
         dir.join("roster.csv"),
-        "person_id,name,building,phone,id_card\nCANARY001,金丝雀,公寓1,13912345678,11010519491231002X\nCANARY002,欧阳雀鸣,公寓1,18698765432,\nCANARY003,买买提·艾力,公寓2,,\n",
+        "person_id,name,building,phone,id_card,counselor\nCANARY001,金丝雀,公寓1,13912345678,11010519491231002X,雀导员\nCANARY002,欧阳雀鸣,公寓1,18698765432,,雀导员\nCANARY003,买买提·艾力,公寓2,,,\n",
     )
     .unwrap();
     fs::write(
@@ -64,7 +64,9 @@ fn masked_and_pseudonymised_outputs_hold_no_canary() {
     expect(&plain, 0);
     let plain_text = all_output_text(&dir.path().join("plain"));
     assert!(
-        plain_text.contains("金丝雀") && plain_text.contains("CANARY001"),
+        plain_text.contains("金丝雀")
+            && plain_text.contains("CANARY001")
+            && plain_text.contains("雀导员"),
         "the canaries are there without protection"
     );
 
@@ -85,6 +87,7 @@ fn masked_and_pseudonymised_outputs_hold_no_canary() {
         "金丝雀",
         "欧阳雀鸣",
         "买买提·艾力",
+        "雀导员",
         "13912345678",
         "18698765432",
         "11010519491231002X",

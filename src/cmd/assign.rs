@@ -125,7 +125,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
         Ok((tubes.len(), people))
     })?;
     if !args.quiet {
-        eprintln!(
+        crate::say!(
             "poolscreen: {people} people in {tubes} tubes ({k} a pooled tube at most); plan in {}",
             args.out.display()
         );

@@ -90,7 +90,7 @@ pub fn run(args: GenerateArgs) -> Result<i32> {
     } else {
         String::new()
     };
-    eprintln!(
+    crate::say!(
         "poolscreen: wrote {} people ({} infected) in {} building(s), {} round(s){districts} to {}",
         generated.people,
         generated.infected,

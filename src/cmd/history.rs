@@ -53,7 +53,7 @@ pub fn run(args: HistoryArgs) -> Result<i32> {
     };
     let summary = super::with_threads(None, || history::run(&opts))?;
     if !args.quiet {
-        eprintln!(
+        crate::say!(
             "poolscreen: {} round(s); {} people missed {} or more rounds running; outputs in {}",
             summary.manifest.rounds.len(),
             summary.persistent,

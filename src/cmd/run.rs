@@ -129,7 +129,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     let summary = super::with_threads(threads.map(usize::from), || pipeline::run(&opts))?;
     if !opts.quiet {
         let t = &summary.manifest.totals;
-        eprintln!(
+        crate::say!(
             "poolscreen: {} round(s), {} tubes ({} positive, {} suspect, {} invalid, {} pending); {} to retest, {} missing, {} anomalies, {} rejected rows; outputs in {}",
             summary.rounds.len(),
             t.tubes,

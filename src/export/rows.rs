@@ -28,7 +28,7 @@ pub struct Contact<'a> {
     pub class: Option<Cow<'a, str>>,
     /// Phone (masked with `--mask`).
     pub phone: Option<Cow<'a, str>>,
-    /// Counselor.
+    /// Counselor (masked as a name with `--mask`).
     pub counselor: Option<Cow<'a, str>>,
 }
 
@@ -51,7 +51,8 @@ impl<'a> Contact<'a> {
             college: cell(&d.college),
             class: cell(&d.class),
             phone: d.phone.as_deref().map(|p| guarded(privacy.phone(p))),
-            counselor: cell(&d.counselor),
+            // The counselor's name is a name too.
+            counselor: d.counselor.as_deref().map(|c| guarded(privacy.name(c))),
         }
     }
 }

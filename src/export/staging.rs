@@ -263,7 +263,7 @@ impl Staging {
             let target = self.out.join(name);
             std::fs::rename(self.stage.join(name), &target).map_err(|e| Error::io(&target, e))?;
             if let Some(pause) = pause {
-                eprintln!("poolscreen: switched in {name}");
+                crate::say!("poolscreen: switched in {name}");
                 std::thread::sleep(pause);
             }
         }
@@ -301,7 +301,7 @@ fn test_pause() -> Option<std::time::Duration> {
 /// file by file.
 fn pause_for_tests() {
     if let Some(pause) = test_pause() {
-        eprintln!("poolscreen: outputs staged; switching them in after {pause:?}");
+        crate::say!("poolscreen: outputs staged; switching them in after {pause:?}");
         std::thread::sleep(pause);
     }
 }

@@ -188,6 +188,7 @@ pub(super) fn read_workbook<P: RowParser>(
                 rejects: Vec::new(),
                 read: 0,
                 census: Census::default(),
+                runaway_quote: None,
             };
             let mut ranges = Vec::new();
             for (k, record) in chunk.iter().enumerate() {

@@ -126,6 +126,75 @@ fn walk_csv(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
     }
 }
 
+/// A quoted value that is not written as RFC 4180 has it, found in a record's raw text:
+/// the CSV parser reads it anyway (it drops the quotes and joins what follows), which
+/// would change the value, or take the lines after an unclosed quote into it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct QuoteFault {
+    /// The field, counted from 0, whose quote is at fault.
+    pub field: usize,
+    /// Where that field's opening quote is in the raw text.
+    pub opened_at: usize,
+    /// Whether the quote is never closed (else text follows its closing quote).
+    pub unclosed: bool,
+}
+
+/// The first quoted field of `raw` (one record, without its line end) that is not
+/// closed, or whose closing quote is followed by anything but a comma or the record's
+/// end (blanks aside). A field that does not start with a quote holds any quote as
+/// text, as the CSV parser reads it.
+pub(super) fn quote_fault(raw: &[u8]) -> Option<QuoteFault> {
+    let mut field = 0;
+    let mut at = 0;
+    while at < raw.len() {
+        if raw[at] != b'"' {
+            // An unquoted field: up to the next comma.
+            match memchr::memchr(b',', &raw[at..]) {
+                Some(k) => {
+                    at += k + 1;
+                    field += 1;
+                    continue;
+                }
+                None => return None,
+            }
+        }
+        let opened_at = at;
+        let fault = move |unclosed| {
+            Some(QuoteFault {
+                field,
+                opened_at,
+                unclosed,
+            })
+        };
+        at += 1;
+        loop {
+            let Some(k) = memchr::memchr(b'"', &raw[at..]) else {
+                return fault(true);
+            };
+            at += k + 1;
+            // A doubled quote is a quote in the value.
+            if raw.get(at) == Some(&b'"') {
+                at += 1;
+                continue;
+            }
+            // Blanks after the closing quote are trimmed away with the value's own.
+            while matches!(raw.get(at), Some(b' ' | b'\t')) {
+                at += 1;
+            }
+            match raw.get(at) {
+                None => return None,
+                Some(b',') => {
+                    at += 1;
+                    field += 1;
+                    break;
+                }
+                Some(_) => return fault(false),
+            }
+        }
+    }
+    None
+}
+
 fn is_blank(fields: Fields) -> bool {
     // Nearly every row starts with an ID: a letter or digit settles it.
     if fields.bytes.first().is_some_and(u8::is_ascii_alphanumeric) {
@@ -162,6 +231,38 @@ mod tests {
             ))
         });
         records
+    }
+
+    #[test]
+    fn quotes_out_of_place_are_found() {
+        let fault = |raw: &str| quote_fault(raw.as_bytes());
+        for fine in [
+            "a,b,c",
+            "\"a\",b",
+            "a,\"b,c\"",
+            "a,\"say \"\"hi\"\"\",c",
+            "5\"3,b",
+            "a,\"\"",
+            "a,\"line\nbreak\",c",
+            "a,",
+            "\"\"\"\"",
+        ] {
+            assert_eq!(fault(fine), None, "{fine:?}");
+        }
+        let found = |field, opened_at, unclosed| {
+            Some(QuoteFault {
+                field,
+                opened_at,
+                unclosed,
+            })
+        };
+        assert_eq!(fault("\"P\"2,x,A"), found(0, 0, false));
+        assert_eq!(fault("P3,\"a\"b\"c\",A"), found(1, 3, false));
+        assert_eq!(fault("P1,\"张三,A\nP2,李四,A"), found(1, 3, true));
+        assert_eq!(fault("a,\"b\" x,c"), found(1, 2, false));
+        assert_eq!(fault("a,\"b\" ,c"), None);
+        assert_eq!(fault("a,\"b\"\t"), None);
+        assert_eq!(fault("a,b,\"c"), found(2, 4, true));
     }
 
     proptest! {

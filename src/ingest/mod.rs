@@ -303,4 +303,7 @@ struct ChunkOut<R, C> {
     rejects: Vec<Reject>,
     read: u64,
     census: Census,
+    /// The first quote that takes the lines after it into one value, which stops the
+    /// run: its line and the column's header.
+    runaway_quote: Option<(u64, String)>,
 }

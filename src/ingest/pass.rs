@@ -2,7 +2,7 @@
 //! hashing thread hashes them in file order, and the rayon workers parse them.
 
 use super::encoding::{self, Census};
-use super::fields::walk_records;
+use super::fields::{quote_fault, walk_records};
 use super::header::{self, ColumnSpec, Layout};
 use super::reread::{open_source, source_path, TextSource};
 use super::row::{accept, escape_raw};
@@ -111,6 +111,17 @@ pub(super) fn run_pass<P: RowParser>(
             ))
         }
     }
+    if let Some((line, column)) = outs.iter().find_map(|o| o.runaway_quote.clone()) {
+        return Err(Error::input(
+            name,
+            Position {
+                line: Some(line),
+                column: Some(column).filter(|c| !c.is_empty()),
+                byte: None,
+            },
+            "a quote (\") opens a value here and is not closed where the value ends, so the lines after it would be read into this value; close the quote, or write a quote inside a value twice (\"\")",
+        ));
+    }
     for out in &outs {
         pass.census.add(&out.census);
     }
@@ -217,6 +228,7 @@ fn parse_chunk<P: RowParser>(
         rejects: Vec::new(),
         read: 0,
         census: Census::default(),
+        runaway_quote: None,
     };
     // Checked once for the whole chunk, which settles most rows at once.
     let whole = simdutf8::basic::from_utf8(&chunk.bytes).ok();
@@ -256,6 +268,27 @@ fn parse_chunk<P: RowParser>(
         };
         if check_rows && !ascii && !fields.bytes.is_ascii() {
             out.census.non_ascii_rows += 1;
+        }
+        // A quote out of place: the CSV parser would drop it and join what follows, or
+        // take the lines after an unclosed one into the value. On one line the row is
+        // rejected; over several lines, the rows swallowed would be lost, so the run
+        // stops at the first one.
+        if !fields.in_place && memchr::memchr(b'"', raw).is_some() {
+            if let Some(fault) = quote_fault(raw) {
+                let column = layout.headers.get(fault.field).cloned().unwrap_or_default();
+                let opened = line + split::count_lines(&raw[..fault.opened_at]);
+                if memchr::memchr(b'\n', raw).is_some() {
+                    out.runaway_quote = out.runaway_quote.take().or(Some((opened, column)));
+                } else {
+                    let reason = if fault.unclosed {
+                        "a quote (\") opens the value and is never closed; remove it, or close it"
+                    } else {
+                        "text follows the closing quote (\") of the value; a quote inside a quoted value is written twice (\"\")"
+                    };
+                    out.rejects.push(reject(&column, reason.into()));
+                }
+                return;
+            }
         }
         accept(
             &mut out,
