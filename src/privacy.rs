@@ -59,11 +59,37 @@ impl Privacy {
         self.key.is_some()
     }
 
-    /// The person_id as outputs show it.
+    /// The person_id as outputs show it: the pseudonym with a key; else, with `--mask`,
+    /// an ID shaped like a resident ID number (a city's 人员编号 often is one) masked as
+    /// ID card numbers are ([`Privacy::masked_id`]).
     pub fn person_id<'a>(&self, id: &'a str) -> Cow<'a, str> {
         match &self.key {
             Some(key) => Cow::Owned(pseudonym(key, id)),
+            None => self.masked_id(id),
+        }
+    }
+
+    /// The person_id that joins people (across the lists, or the rounds of a history):
+    /// the pseudonym with a key, else the ID itself, never masked, since masked IDs can
+    /// be alike.
+    pub fn joined_id<'a>(&self, id: &'a str) -> Cow<'a, str> {
+        match &self.key {
+            Some(key) => Cow::Owned(pseudonym(key, id)),
             None => Cow::Borrowed(id),
+        }
+    }
+
+    /// `id` with, under `--mask`, anything shaped like a resident ID number masked to its
+    /// first 6 and last 4 characters; as it is otherwise.
+    pub fn masked_id<'a>(&self, id: &'a str) -> Cow<'a, str> {
+        // An ID number holds at least 15 digits; person_ids are ASCII.
+        let few_digits = || id.is_ascii() && id.bytes().filter(u8::is_ascii_digit).count() < 15;
+        if !self.mask || few_digits() {
+            return Cow::Borrowed(id);
+        }
+        match mask_id_like(id) {
+            masked if masked != id => Cow::Owned(masked),
+            _ => Cow::Borrowed(id),
         }
     }
 
@@ -216,7 +242,7 @@ pub fn check_collisions<'a>(ids: impl Iterator<Item = &'a str>, privacy: &Privac
     }
     let mut seen: rustc_hash::FxHashMap<String, &str> = rustc_hash::FxHashMap::default();
     for id in ids {
-        let p = privacy.person_id(id).into_owned();
+        let p = privacy.joined_id(id).into_owned();
         if let Some(other) = seen.insert(p, id) {
             if other != id {
                 return Err(Error::Usage(

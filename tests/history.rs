@@ -465,3 +465,54 @@ fn a_sharded_round_is_the_union_of_its_districts() {
         Some("shard")
     );
 }
+
+/// Person_ids that are resident ID numbers, two of them masked alike (same first 6 and
+/// last 4 characters): `history --mask` joins the rounds by the IDs themselves and
+/// masks them only when it writes them; a round published with `--mask` holds masked
+/// IDs that cannot be joined, and the history says so instead of merging people.
+#[test]
+fn resident_id_person_ids_join_whole_and_show_masked() {
+    let dir = Workdir::new();
+    let (a, b) = ("11010519491231002X", "11010519500101002X");
+    for (round, sampled) in [("R1", a), ("R2", b)] {
+        dir.write(
+            &format!("{round}/roster.csv"),
+            format!("person_id,name,building\n{a},甲,公寓1\n{b},乙,公寓1\n"),
+        );
+        dir.write(
+            &format!("{round}/samples.csv"),
+            format!("tube_id,person_id,sampled_at,round\n{round}T1,{sampled},2022-04-10 08:00,{round}\n"),
+        );
+        dir.write(
+            &format!("{round}/results.csv"),
+            format!("tube_id,ct_orf1ab,ct_n\n{round}T1,,\n"),
+        );
+        publish(
+            &dir,
+            &dir.path().join(round),
+            "hist",
+            &format!("o{round}"),
+            &[],
+        );
+        publish(
+            &dir,
+            &dir.path().join(round),
+            "masked",
+            &format!("m{round}"),
+            &["--mask"],
+        );
+    }
+    history(&dir, "hist", "c", &["--mask"]);
+    let people = dir.parquet("c/people_history.parquet");
+    assert_eq!(people.height(), 2, "two people, not one: {people}");
+    for i in 0..2 {
+        let id = cell(people.column("person_id").unwrap().get(i).unwrap());
+        assert_eq!(id, "110105********002X");
+        let sampled = cell(people.column("rounds_sampled").unwrap().get(i).unwrap());
+        assert_eq!(sampled, "1", "{people}");
+    }
+    let refused = dir.run(&["history", "--history", "masked", "--out", "d"], 2);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("--pseudonymize"), "{stderr}");
+    assert!(!stderr.contains("19491231"), "{stderr}");
+}

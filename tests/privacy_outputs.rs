@@ -209,3 +209,46 @@ fn pseudonymised_lists_sort_by_the_pseudonym() {
         );
     }
 }
+
+#[test]
+fn person_ids_that_are_resident_id_numbers_are_masked() {
+    // A city's 人员编号 is often the resident ID number: with --mask it is an ID card
+    // number like any other, in every output, while the people stay apart.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("roster.csv"),
+        "person_id,name,building\n11010519491231002X,金丝雀,公寓1\n11010519491231003X,银丝雀,公寓1\nS003,铜丝雀,公寓1\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("samples.csv"),
+        "tube_id,person_id,sampled_at\nT1,11010519491231002X,2022-04-10 08:00\nT1,S003,2022-04-10 08:00\nT2,11010519491231003X,2022-04-10 08:00\nT3,11010519491231003X,bad time\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("results.csv"),
+        "tube_id,ct_orf1ab,ct_n\nT1,30,31\nT2,30,31\n",
+    )
+    .unwrap();
+    expect(&run_round(dir.path(), "plain", &[]), 0);
+    let plain = all_output_text(&dir.path().join("plain"));
+    assert!(plain.contains("11010519491231002X") && plain.contains("S003"));
+    let out = run_round(dir.path(), "masked", &["--mask"]);
+    expect(&out, 0);
+    let text = all_output_text(&dir.path().join("masked"))
+        + &String::from_utf8_lossy(&out.stderr)
+        + &String::from_utf8_lossy(&out.stdout);
+    for canary in ["11010519491231002X", "11010519491231003X", "19491231"] {
+        assert!(
+            !text.contains(canary),
+            "{canary:?} is in the masked outputs"
+        );
+    }
+    assert!(text.contains("110105********002X"), "{text}");
+    // Other IDs are not ID card numbers: they stay, and join as before.
+    assert!(text.contains("S003"));
+    // Two people masked alike are still two people: both positive pools' people are
+    // on the retest list.
+    let retest = read_parquet(&dir.path().join("masked/retest.parquet"));
+    assert_eq!(retest.height(), 3, "{retest}");
+}

@@ -19,8 +19,8 @@ use std::borrow::Cow;
 #[derive(Clone, Debug, Default)]
 pub struct PersonHistory<'a> {
     /// The person (as the history shows it: a pseudonym where the rounds or the run
-    /// say so).
-    pub person_id: &'a str,
+    /// say so; with `--mask`, an ID shaped like a resident ID number masked).
+    pub person_id: Cow<'a, str>,
     /// Building of the latest round that lists the person.
     pub building: &'a str,
     /// Status there.
@@ -112,12 +112,14 @@ pub struct Histories {
     pub persistent: Vec<Persistent>,
     /// Every round's building table, rounds in order.
     pub trend: DataFrame,
+    /// The protections the history shows people with.
+    privacy: Privacy,
 }
 
 /// A person missing round after round, with the cells of their latest missing row.
 #[derive(Clone, Debug, Default)]
 pub struct Persistent {
-    /// The person.
+    /// The person, by the ID that joins the rounds (masked only when written).
     pub person_id: String,
     /// Name, room, college, class, phone, counselor, from the missing list.
     pub contact: [Option<String>; 6],
@@ -152,7 +154,7 @@ pub struct Ids<'a> {
 impl Ids<'_> {
     fn shown<'a>(&self, round: usize, id: &'a str) -> Cow<'a, str> {
         if self.plain[round] {
-            self.privacy.person_id(id)
+            self.privacy.joined_id(id)
         } else {
             Cow::Borrowed(id)
         }
@@ -215,10 +217,20 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
         let r32 = r as u32;
         // Each row's person, then the other columns one at a time.
         let mut rows: Vec<u32> = Vec::new();
+        let mut masked = false;
         each_string(round, "people.parquet", "person_id", |_, id| {
+            masked |= id.is_some_and(|id| id.contains('*'));
             let k = id.map_or(NONE, |id| people.index(&ids.shown(r, id)) as u32);
             rows.push(k);
         })?;
+        // A person_id holds no `*` but where `--mask` masked a resident ID number:
+        // people masked alike cannot be told apart.
+        if masked {
+            return Err(Error::Usage(format!(
+                "round {:?} of the history was published with --mask and its person_ids are resident ID numbers, masked: its people cannot be told apart across rounds; publish it again with --pseudonymize instead of --mask",
+                round.label
+            )));
+        }
         let tracks = &mut people.tracks;
         for &k in &rows {
             if k != NONE {
@@ -303,10 +315,11 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
         labels: rounds.iter().map(|r| r.label.clone()).collect(),
         persistent: Vec::new(),
         trend: DataFrame::empty(),
+        privacy: ids.privacy.clone(),
     };
     // The people of the latest round's roster with the streak, by the round in which
     // they were last missing.
-    let chosen: Vec<(u32, PersonHistory)> = histories
+    let chosen: Vec<(u32, &str, PersonHistory)> = histories
         .order
         .iter()
         .filter(|&&k| {
@@ -316,6 +329,7 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
         .map(|&k| {
             (
                 histories.people.tracks[k as usize].last_missing,
+                histories.people.ids.name(k),
                 histories.row(k),
             )
         })
@@ -347,7 +361,7 @@ impl Histories {
         let t = &self.people.tracks[k as usize];
         let name = |v: u32| if v == NONE { "" } else { self.names.name(v) };
         PersonHistory {
-            person_id: self.people.ids.name(k),
+            person_id: self.privacy.masked_id(self.people.ids.name(k)),
             building: name(t.building),
             status: name(t.status),
             rounds_expected: t.rounds_expected.into(),
@@ -367,11 +381,13 @@ impl Histories {
 fn persistent(
     rounds: &[Round],
     ids: &Ids,
-    chosen: &[(u32, PersonHistory)],
+    chosen: &[(u32, &str, PersonHistory)],
 ) -> Result<Vec<Persistent>> {
-    let mut by_round: FxHashMap<u32, FxHashMap<&str, &PersonHistory>> = FxHashMap::default();
-    for (r, p) in chosen {
-        by_round.entry(*r).or_default().insert(p.person_id, p);
+    // By the ID that joins the rounds (the one shown may be masked).
+    let mut by_round: FxHashMap<u32, FxHashMap<&str, (&str, &PersonHistory)>> =
+        FxHashMap::default();
+    for (r, id, p) in chosen {
+        by_round.entry(*r).or_default().insert(id, (id, p));
     }
     let mut list = Vec::with_capacity(chosen.len());
     let mut needed: Vec<u32> = by_round.keys().copied().collect();
@@ -403,12 +419,12 @@ fn persistent(
                 continue;
             };
             let pid = ids.shown(r as usize, pid);
-            let Some(p) = wanted.get(pid.as_ref()) else {
+            let Some(&(id, p)) = wanted.get(pid.as_ref()) else {
                 continue;
             };
             let cell = |c: usize| columns[c].get(i).map(str::to_string);
             list.push(Persistent {
-                person_id: p.person_id.to_string(),
+                person_id: id.to_string(),
                 contact: [cell(1), cell(2), cell(3), cell(4), cell(5), cell(6)],
                 building: p.building.to_string(),
                 status: p.status.to_string(),
@@ -486,7 +502,7 @@ pub fn history_columns<'r>() -> Vec<ListColumn<PersonHistory<'r>>> {
     type R<'r> = PersonHistory<'r>;
     vec![
         column("person_id", "学号/工号", 14.0, Text, |r: &R| {
-            Value::Text(Some(r.person_id))
+            Value::Text(Some(&r.person_id))
         }),
         column("building", "楼栋", 10.0, Text, |r: &R| {
             Value::Text(Some(r.building))
