@@ -79,17 +79,13 @@ impl Privacy {
         }
     }
 
-    /// `id` with, under `--mask`, anything shaped like a resident ID number masked to its
-    /// first 6 and last 4 characters; as it is otherwise.
+    /// `id` masked to its first 6 and last 4 characters under `--mask` when it is a
+    /// resident ID number ([`is_resident_id`]); as it is otherwise.
     pub fn masked_id<'a>(&self, id: &'a str) -> Cow<'a, str> {
-        // An ID number holds at least 15 digits; person_ids are ASCII.
-        let few_digits = || id.is_ascii() && id.bytes().filter(u8::is_ascii_digit).count() < 15;
-        if !self.mask || few_digits() {
-            return Cow::Borrowed(id);
-        }
-        match mask_id_like(id) {
-            masked if masked != id => Cow::Owned(masked),
-            _ => Cow::Borrowed(id),
+        if self.mask && is_resident_id(id) {
+            Cow::Owned(mask_id_card(id))
+        } else {
+            Cow::Borrowed(id)
         }
     }
 
@@ -141,7 +137,7 @@ impl Privacy {
             .enumerate()
             .map(|(i, cell)| {
                 let by_column = match columns.get(i).copied().flatten() {
-                    Some("name") => self.name(cell),
+                    Some("name" | "counselor") => self.name(cell),
                     Some("phone") => self.phone(cell),
                     Some("id_card") => Cow::Owned(mask_id_card(cell)),
                     Some("person_id") => self.person_id(cell),
@@ -283,6 +279,28 @@ pub fn mask_name(name: &str) -> String {
     }
 }
 
+/// Whether a whole ID is a resident ID number: 17 digits and a check character (a digit
+/// or `X`), or the 15 digits of the first generation, with a birth date that exists
+/// (digits 7 to 14, or 7 to 12 as YYMMDD). The check digit is not asked for: a mistyped
+/// ID number is still one. Student numbers of 15 or 18 digits seldom hold a real date
+/// there (`202101010012345`: month 00), so they are not taken for ID numbers.
+pub fn is_resident_id(id: &str) -> bool {
+    let b = id.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let num = |r: std::ops::Range<usize>| id[r].parse::<u32>().unwrap_or(0);
+    match b.len() {
+        18 if digits(0..17) && (b[17].is_ascii_digit() || matches!(b[17], b'X' | b'x')) => {
+            let (y, m, d) = (num(6..10), num(10..12), num(12..14));
+            (1900..=2100).contains(&y) && crate::time::valid_date(i64::from(y), m, d)
+        }
+        15 if digits(0..15) => {
+            let (y, m, d) = (1900 + num(6..8), num(8..10), num(10..12));
+            crate::time::valid_date(i64::from(y), m, d)
+        }
+        _ => false,
+    }
+}
+
 /// 13812341234 → 138****1234; numbers of 7 characters or fewer are masked whole.
 pub fn mask_phone(phone: &str) -> String {
     mask_middle(phone, 3, 4)
@@ -336,7 +354,11 @@ fn aligned_cells(raw: &str, width: usize) -> Option<Vec<String>> {
     } else {
         return None;
     }
-    if record.iter().any(|cell| cell.contains('"')) {
+    // Quotes out of place: the reader dropped some, so the cells are not the row's.
+    if record.iter().any(|cell| cell.contains('"'))
+        || crate::ingest::fields::quote_fault(raw.trim_end_matches(['\r', '\n']).as_bytes())
+            .is_some()
+    {
         return None;
     }
     let cells: Vec<String> = record.iter().map(str::to_string).collect();
@@ -413,6 +435,31 @@ fn mask_all(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_rows_mask_counselors_and_rows_with_quotes_out_of_place() {
+        let masked = Privacy {
+            mask: true,
+            key: None,
+        };
+        let columns = [Some("person_id"), Some("name"), Some("counselor")];
+        assert_eq!(masked.raw("S1,张小三,王导员", &columns), "S1,张*三,王*员");
+        // The CSV reader would drop the quotes: the cells are not the row's.
+        let raw = "S5,\"欧阳娜娜\"x,王导员";
+        assert_eq!(masked.raw(raw, &columns), mask_all(raw));
+    }
+
+    #[test]
+    fn resident_ids_need_a_real_birth_date() {
+        assert!(is_resident_id("11010519491231002X"));
+        assert!(is_resident_id("11010519491231002x"));
+        assert!(is_resident_id("110105491231002"));
+        // Student numbers of the same lengths: month 00, or a 13th month.
+        assert!(!is_resident_id("202101010012345"));
+        assert!(!is_resident_id("202101201913012345"));
+        assert!(!is_resident_id("1101051949123100"));
+        assert!(!is_resident_id("11010519491231002Y"));
+    }
 
     #[test]
     fn names() {

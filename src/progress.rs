@@ -3,6 +3,16 @@
 //! than about a second. With `POOLSCREEN_TIMINGS=1` in the environment, every stage's
 //! wall time is printed instead, for profiling. Stage names never hold personal data.
 
+/// Writes a line to standard output, as `println!` does, but never fails: output piped
+/// into `head` that stops reading ends the printing, not in a panic.
+#[macro_export]
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// Writes a line to standard error, as `eprintln!` does, but never fails: a closed
 /// stderr (piped into `head`, say) must not stop a run halfway, with no outputs.
 #[macro_export]

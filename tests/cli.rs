@@ -507,3 +507,19 @@ fn a_closed_stderr_does_not_stop_a_run() {
         assert!(out.path().join(file).exists(), "{file} was not written");
     }
 }
+
+#[test]
+fn a_closed_stdout_ends_the_printing_not_in_a_panic() {
+    // `poolscreen plan … | head -1`: the reader goes away before the table is printed.
+    let mut child = std::process::Command::new(bin())
+        .args(["plan", "--people", "1000", "--prevalence", "0.01"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

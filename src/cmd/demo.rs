@@ -57,12 +57,12 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         Ok((summary, campaign))
     })?;
     let latest = summary.rounds.last().cloned().unwrap_or_default();
-    println!(
+    crate::tell!(
         "poolscreen demo: rounds {}; figures of round {latest}",
         summary.rounds.join(", ")
     );
-    println!();
-    println!(
+    crate::tell!();
+    crate::tell!(
         "{}  {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>8} {:>9} {:>7} {:>5}",
         pad("building", 10),
         "expected",
@@ -77,7 +77,7 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         "open"
     );
     for (_, building, b) in summary.buildings.iter().filter(|(r, _, _)| *r == latest) {
-        println!(
+        crate::tell!(
             "{}  {:>8} {:>8} {:>8} {:>8.1}% {:>6} {:>9} {:>8} {:>9} {:>7} {:>5}",
             pad(building, 10),
             b.expected,
@@ -93,8 +93,8 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         );
     }
     let t = &summary.manifest.totals;
-    println!();
-    println!(
+    crate::tell!();
+    crate::tell!(
         "over {} rounds: {} people, {} tubes ({} positive, {} suspect); {} to retest, {} missing, {} anomalies",
         summary.rounds.len(),
         t.people,
@@ -105,19 +105,19 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         t.missing,
         t.anomalies
     );
-    println!(
+    crate::tell!(
         "{} people missed the last two rounds or more running (应检未检): see {}",
         campaign.persistent,
         history_opts.out.join("persistent_missing.xlsx").display()
     );
-    println!();
-    println!("inputs:   {}", input.display());
+    crate::tell!();
+    crate::tell!("inputs:   {}", input.display());
     for file in OUTPUT_FILES {
-        println!("output:   {}", args.out.join(file).display());
+        crate::tell!("output:   {}", args.out.join(file).display());
     }
-    println!("history:  {}", history_dir.join("rounds").display());
+    crate::tell!("history:  {}", history_dir.join("rounds").display());
     for file in HISTORY_FILES {
-        println!("campaign: {}", history_opts.out.join(file).display());
+        crate::tell!("campaign: {}", history_opts.out.join(file).display());
     }
     Ok(0)
 }

@@ -198,7 +198,7 @@ pub fn run(args: PlanArgs) -> Result<i32> {
         ct_shift,
     };
     if args.json {
-        println!(
+        crate::tell!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(|e| Error::Internal(e.to_string()))?
         );
@@ -209,7 +209,7 @@ pub fn run(args: PlanArgs) -> Result<i32> {
 }
 
 fn print_table(r: &Report, weak: f64, cutoff: f64) {
-    println!(
+    crate::tell!(
         "{} people; prevalence {:.4}%{}; Se {}, Sp {}",
         r.people,
         r.prevalence * 100.0,
@@ -223,9 +223,9 @@ fn print_table(r: &Report, weak: f64, cutoff: f64) {
         r.sp
     );
     for a in &r.algorithms {
-        println!();
-        println!("{}", a.algorithm.title());
-        println!("  size  tests/person  tests in all  sensitivity  specificity     PPV");
+        crate::tell!();
+        crate::tell!("{}", a.algorithm.title());
+        crate::tell!("  size  tests/person  tests in all  sensitivity  specificity     PPV");
         for o in &a.sizes {
             let mark = if Some(o.size) == a.best_size {
                 "  ← best"
@@ -237,7 +237,7 @@ fn print_table(r: &Report, weak: f64, cutoff: f64) {
             } else {
                 o.size.to_string()
             };
-            println!(
+            crate::tell!(
                 "  {:>5} {:>13.4} {:>13.0} {:>12.4} {:>12.4} {:>7.4}{mark}",
                 people,
                 o.tests_per_person,
@@ -248,8 +248,8 @@ fn print_table(r: &Report, weak: f64, cutoff: f64) {
             );
         }
     }
-    println!();
-    println!("Dilution: a pool of k shifts a person's Ct by about log2 k cycles.");
+    crate::tell!();
+    crate::tell!("Dilution: a pool of k shifts a person's Ct by about log2 k cycles.");
     let flagged: Vec<String> = r
         .ct_shift
         .iter()
@@ -257,9 +257,9 @@ fn print_table(r: &Report, weak: f64, cutoff: f64) {
         .map(|s| format!("{} (+{:.1})", s.size, s.ct_shift))
         .collect();
     if flagged.is_empty() {
-        println!("No size pushes a person at Ct {weak} past the cutoff {cutoff}.");
+        crate::tell!("No size pushes a person at Ct {weak} past the cutoff {cutoff}.");
     } else {
-        println!(
+        crate::tell!(
             "Sizes that push a person at Ct {weak} past the cutoff {cutoff} (may miss them): {}",
             flagged.join(", ")
         );

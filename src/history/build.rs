@@ -112,8 +112,9 @@ pub struct Histories {
     pub persistent: Vec<Persistent>,
     /// Every round's building table, rounds in order.
     pub trend: DataFrame,
-    /// The protections the history shows people with.
-    privacy: Privacy,
+    /// Whether the person_ids shown are masked where they are resident ID numbers:
+    /// with `--mask`, and only when they are the rounds' own IDs, never pseudonyms.
+    mask_ids: bool,
 }
 
 /// A person missing round after round, with the cells of their latest missing row.
@@ -315,7 +316,9 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
         labels: rounds.iter().map(|r| r.label.clone()).collect(),
         persistent: Vec::new(),
         trend: DataFrame::empty(),
-        privacy: ids.privacy.clone(),
+        mask_ids: ids.privacy.mask
+            && !ids.privacy.pseudonymizes()
+            && ids.plain.iter().all(|&plain| plain),
     };
     // The people of the latest round's roster with the streak, by the round in which
     // they were last missing.
@@ -341,6 +344,15 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
 }
 
 impl Histories {
+    /// A person_id as the history's tables show it (see `mask_ids`).
+    pub fn shown_id<'a>(&self, id: &'a str) -> Cow<'a, str> {
+        if self.mask_ids && crate::privacy::is_resident_id(id) {
+            Cow::Owned(crate::privacy::mask_id_card(id))
+        } else {
+            Cow::Borrowed(id)
+        }
+    }
+
     /// How many people were seen.
     pub fn len(&self) -> usize {
         self.order.len()
@@ -361,7 +373,7 @@ impl Histories {
         let t = &self.people.tracks[k as usize];
         let name = |v: u32| if v == NONE { "" } else { self.names.name(v) };
         PersonHistory {
-            person_id: self.privacy.masked_id(self.people.ids.name(k)),
+            person_id: self.shown_id(self.people.ids.name(k)),
             building: name(t.building),
             status: name(t.status),
             rounds_expected: t.rounds_expected.into(),

@@ -334,7 +334,7 @@ pub fn run(opts: &HistoryOptions) -> Result<HistorySummary> {
             p.contact[4] = p.contact[4]
                 .as_deref()
                 .map(|n| opts.privacy.phone(n).into_owned());
-            p.person_id = opts.privacy.masked_id(&p.person_id).into_owned();
+            p.person_id = built.shown_id(&p.person_id).into_owned();
             // The counselor's name is a name too.
             p.contact[5] = p.contact[5]
                 .as_deref()

@@ -130,7 +130,7 @@ fn walk_csv(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
 /// the CSV parser reads it anyway (it drops the quotes and joins what follows), which
 /// would change the value, or take the lines after an unclosed quote into it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct QuoteFault {
+pub struct QuoteFault {
     /// The field, counted from 0, whose quote is at fault.
     pub field: usize,
     /// Where that field's opening quote is in the raw text.
@@ -141,9 +141,9 @@ pub(super) struct QuoteFault {
 
 /// The first quoted field of `raw` (one record, without its line end) that is not
 /// closed, or whose closing quote is followed by anything but a comma or the record's
-/// end (blanks aside). A field that does not start with a quote holds any quote as
-/// text, as the CSV parser reads it.
-pub(super) fn quote_fault(raw: &[u8]) -> Option<QuoteFault> {
+/// end (blanks aside: what cleaning a value removes). A field that does not start with a
+/// quote holds any quote as text, as the CSV parser reads it.
+pub fn quote_fault(raw: &[u8]) -> Option<QuoteFault> {
     let mut field = 0;
     let mut at = 0;
     while at < raw.len() {
@@ -177,19 +177,19 @@ pub(super) fn quote_fault(raw: &[u8]) -> Option<QuoteFault> {
                 at += 1;
                 continue;
             }
-            // Blanks after the closing quote are trimmed away with the value's own.
-            while matches!(raw.get(at), Some(b' ' | b'\t')) {
-                at += 1;
+            // What follows the closing quote, up to the next comma, may only be what
+            // cleaning a value removes anyway (spaces of any width, zero-width marks).
+            let end = memchr::memchr(b',', &raw[at..]).map_or(raw.len(), |k| at + k);
+            let blank = std::str::from_utf8(&raw[at..end]).is_ok_and(|t| clean(t).is_empty());
+            if !blank {
+                return fault(false);
             }
-            match raw.get(at) {
-                None => return None,
-                Some(b',') => {
-                    at += 1;
-                    field += 1;
-                    break;
-                }
-                Some(_) => return fault(false),
+            if end == raw.len() {
+                return None;
             }
+            at = end + 1;
+            field += 1;
+            break;
         }
     }
     None
@@ -262,6 +262,9 @@ mod tests {
         assert_eq!(fault("a,\"b\" x,c"), found(1, 2, false));
         assert_eq!(fault("a,\"b\" ,c"), None);
         assert_eq!(fault("a,\"b\"\t"), None);
+        assert_eq!(fault("a,\"b\"\u{3000},c"), None);
+        assert_eq!(fault("a,\"b\"\u{a0}"), None);
+        assert_eq!(fault("a,\"b\"\u{3000}x,c"), found(1, 2, false));
         assert_eq!(fault("a,b,\"c"), found(2, 4, true));
     }
 

@@ -242,6 +242,33 @@ fn parse_chunk<P: RowParser>(
             reason,
             raw: escape_raw(raw),
         };
+        // A quote out of place: the CSV parser would drop it and join what follows, or
+        // take the lines after an unclosed one into the value. Checked first, whatever
+        // else is wrong with the row. Within one line the row is rejected; when the lines
+        // taken in hold anything but empty cells (a trailing `,,,` of Excel's), the rows
+        // swallowed would be lost, so the run stops at the first such quote.
+        if !fields.in_place && memchr::memchr(b'"', raw).is_some() {
+            if let Some(fault) = quote_fault(raw) {
+                let column = layout.headers.get(fault.field).cloned().unwrap_or_default();
+                let from = &raw[fault.opened_at..];
+                let swallowed = memchr::memchr(b'\n', from).map_or(&[][..], |k| &from[k..]);
+                if swallowed
+                    .iter()
+                    .any(|b| !matches!(b, b',' | b' ' | b'\t' | b'\r' | b'\n'))
+                {
+                    let opened = line + split::count_lines(&raw[..fault.opened_at]);
+                    out.runaway_quote = out.runaway_quote.take().or(Some((opened, column)));
+                } else {
+                    let reason = if fault.unclosed {
+                        "a quote (\") opens the value and is never closed; remove it, or close it"
+                    } else {
+                        "text follows the closing quote (\") of the value; a quote inside a quoted value is written twice (\"\")"
+                    };
+                    out.rejects.push(reject(&column, reason.into()));
+                }
+                return;
+            }
+        }
         if nul && memchr::memchr(0, raw).is_some() {
             out.rejects.push(reject("", "the row holds a NUL byte (0x00): the file is damaged or not a text file; export it again".into()));
             return;
@@ -268,27 +295,6 @@ fn parse_chunk<P: RowParser>(
         };
         if check_rows && !ascii && !fields.bytes.is_ascii() {
             out.census.non_ascii_rows += 1;
-        }
-        // A quote out of place: the CSV parser would drop it and join what follows, or
-        // take the lines after an unclosed one into the value. On one line the row is
-        // rejected; over several lines, the rows swallowed would be lost, so the run
-        // stops at the first one.
-        if !fields.in_place && memchr::memchr(b'"', raw).is_some() {
-            if let Some(fault) = quote_fault(raw) {
-                let column = layout.headers.get(fault.field).cloned().unwrap_or_default();
-                let opened = line + split::count_lines(&raw[..fault.opened_at]);
-                if memchr::memchr(b'\n', raw).is_some() {
-                    out.runaway_quote = out.runaway_quote.take().or(Some((opened, column)));
-                } else {
-                    let reason = if fault.unclosed {
-                        "a quote (\") opens the value and is never closed; remove it, or close it"
-                    } else {
-                        "text follows the closing quote (\") of the value; a quote inside a quoted value is written twice (\"\")"
-                    };
-                    out.rejects.push(reject(&column, reason.into()));
-                }
-                return;
-            }
         }
         accept(
             &mut out,
