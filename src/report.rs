@@ -320,10 +320,10 @@ pub fn round_page(r: &RoundReport) -> String {
             }
         }
         @if zero {
-            p.zero data-figure="zero_report" { "零报告：本轮无阳性混管、无确诊、无超时未复核。" }
+            p.zero data-figure="zero_report" { "零报告：本轮无阳性管、无确诊、无超时未复核。" }
         } @else {
             p.alarm data-figure="zero_report" {
-                "非零报告：阳性混管 " (positive) " 管，确诊阳性 " (confirmed) " 人，超时未复核 " (overdue) " 人。"
+                "非零报告：阳性管 " (positive) " 管，确诊阳性 " (confirmed) " 人，超时未复核 " (overdue) " 人。"
             }
         }
         section {
@@ -373,7 +373,7 @@ pub fn round_page(r: &RoundReport) -> String {
                 p { "无。" }
             } @else {
                 table {
-                    tr { th.name { "楼栋" } th { "阳性混管" } th { "可疑混管" } th { "待复核" } th { "确诊阳性" } }
+                    tr { th.name { "楼栋" } th { "阳性管" } th { "可疑管" } th { "待复核" } th { "确诊阳性" } }
                     @for b in &pools {
                         tr data-building=(b.name) {
                             td.name { (b.name) }
@@ -536,7 +536,7 @@ pub fn history_page(rounds: &[RoundTrend], persistent: usize, streak: i64) -> St
         section {
             h2 { "各轮总体" }
             table {
-                tr { th.name { "轮次" } th { "应检" } th { "已采" } th { "覆盖率" } th { "阳性混管" } th { "确诊阳性" } }
+                tr { th.name { "轮次" } th { "应检" } th { "已采" } th { "覆盖率" } th { "阳性管" } th { "确诊阳性" } }
                 @for (r, (e, s, p, c)) in rounds.iter().zip(&totals) {
                     tr data-round=(r.round) {
                         td.name { (r.round) }

@@ -523,3 +523,26 @@ fn a_closed_stdout_ends_the_printing_not_in_a_panic() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn round_labels_that_cannot_name_a_folder_are_usage_errors() {
+    let out = tempfile::tempdir().unwrap();
+    let out = out.path().join("o");
+    let out = out.to_str().unwrap();
+    let empty = run_round(&fixture("basic"), out, &["--round", " "]);
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("cannot be empty"));
+    let history = tempfile::tempdir().unwrap();
+    let long = "轮".repeat(100);
+    let args = [
+        "--round",
+        long.as_str(),
+        "--history",
+        history.path().to_str().unwrap(),
+    ];
+    let refused = run_round(&fixture("basic"), out, &args);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("too long"), "{stderr}");
+    assert!(!Path::new(out).join("retest.parquet").exists());
+}

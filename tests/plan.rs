@@ -217,6 +217,14 @@ fn arguments_out_of_range_are_usage_errors_naming_the_range() {
             vec!["--prevalence", "0.01", "--sizes", "1..10"],
             "at least 2",
         ),
+        (
+            vec!["--prevalence", "0.01", "--weak-ct", "60"],
+            "above 0 and at most 50",
+        ),
+        (
+            vec!["--prevalence", "0.01", "--cutoff", "NaN"],
+            "above 0 and at most 50",
+        ),
     ] {
         let mut all = vec!["plan", "--people", "1000"];
         all.extend(args.iter().copied());
@@ -247,6 +255,64 @@ fn arguments_out_of_range_are_usage_errors_naming_the_range() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["algorithms"][0]["algorithm"], "dorfman");
     assert_eq!(v["algorithms"][0]["best_size"], 11);
+    // A size named twice is one row.
+    let json = dir.run(
+        &[
+            "plan",
+            "--people",
+            "1000",
+            "--prevalence",
+            "0.01",
+            "--sizes",
+            "10,5,10",
+            "--json",
+        ],
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let sizes: Vec<u64> = v["algorithms"][0]["sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, [5, 10]);
+}
+
+/// Roster rows `assign` rejects are people its plan leaves out: it says how many and
+/// lists them in rejects.csv, never drops them unseen.
+#[test]
+fn assign_lists_the_roster_rows_it_rejects() {
+    let dir = Workdir::new();
+    dir.write(
+        "roster.csv",
+        "学号,姓名,楼栋\nA1,甲,B1\nA2,乙,B1\nA2,丙,B1\nA 4,丁,B1\n",
+    );
+    let out = dir.run(
+        &[
+            "assign",
+            "--roster",
+            "roster.csv",
+            "--pool-size",
+            "10",
+            "--out",
+            "plan",
+        ],
+        0,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("4 rows read, 2 accepted, 2 rejected"),
+        "{stderr}"
+    );
+    let rejects = read_spreadsheet_csv(&dir.path().join("plan/rejects.csv"));
+    let lines: Vec<&str> = rejects.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{rejects}");
+    assert!(
+        lines[0].starts_with("roster.csv,4,") && lines[1].starts_with("roster.csv,5,"),
+        "{rejects}"
+    );
+    assert_eq!(dir.parquet("plan/plan.parquet").height(), 2);
 }
 
 /// A roster of `rooms` (building, room size, priority flags) as CSV, rows in `order`.

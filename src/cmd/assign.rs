@@ -2,7 +2,7 @@
 
 use crate::assign;
 use crate::error::{Error, Result};
-use crate::export::rows::{plan_columns, PlanRow};
+use crate::export::rows::{self, plan_columns, PlanRow, RejectRow};
 use crate::export::staging::Staging;
 use crate::export::{csv, plan_file, workbook};
 use crate::pipeline;
@@ -18,7 +18,8 @@ use std::path::PathBuf;
 /// priority group (status isolated, or a group column: key_area 重点地区, close_contact
 /// 密接, fever 发热) get a tube of their own; people on leave are left out. Writes
 /// plan.csv, plan.parquet and plan.xlsx (a sheet per building, a column for the tube's
-/// barcode label) into --out.
+/// barcode label) into --out, with rejects.csv: the roster rows rejected, whose people
+/// the plan leaves out until their rows are fixed.
 #[derive(Debug, Args)]
 pub struct AssignArgs {
     /// The roster (花名册).
@@ -44,8 +45,9 @@ pub struct AssignArgs {
     pub quiet: bool,
 }
 
-/// The plan's files, the manifest last.
-pub const PLAN_FILES: [&str; 3] = ["plan.parquet", "plan.csv", "plan.xlsx"];
+/// The plan's files: the plan, and the roster rows rejected (people the plan leaves
+/// out until their rows are fixed).
+pub const PLAN_FILES: [&str; 4] = ["plan.parquet", "plan.csv", "plan.xlsx", "rejects.csv"];
 
 /// Runs `poolscreen assign`.
 pub fn run(args: AssignArgs) -> Result<i32> {
@@ -60,9 +62,30 @@ pub fn run(args: AssignArgs) -> Result<i32> {
     let (tubes, people) = super::with_threads(None, || {
         let stage = progress.stage("roster");
         // Every name is printed: they are kept in the same pass.
-        let (roster, _, _) = pipeline::load_roster_with_names(&args.roster, args.sheet.as_deref())?;
+        let (roster, report, rejects) =
+            pipeline::load_roster_with_names(&args.roster, args.sheet.as_deref())?;
         debug_assert!(roster.is_empty() || roster.name(0).is_some(), "names kept");
         drop(stage);
+        // Rejected rows are people the plan leaves out: said, and listed in rejects.csv.
+        if !args.quiet {
+            crate::say!(
+                "poolscreen: {}: {} rows read, {} accepted, {} rejected ({})",
+                report.path,
+                report.rows_read,
+                report.rows_accepted,
+                report.rows_rejected,
+                report.encoding.as_str()
+            );
+        }
+        let file = report.display();
+        let rejects: Vec<RejectRow> = rejects
+            .iter()
+            .map(|reject| RejectRow {
+                file: &file,
+                reject,
+                raw: privacy.raw(&reject.raw, &report.columns).into(),
+            })
+            .collect();
         let stage = progress.stage("assignment");
         let slots = assign::assign(&roster, k);
         drop(stage);
@@ -111,8 +134,12 @@ pub fn run(args: AssignArgs) -> Result<i32> {
                     plan_file::write(out, &roster, &slots, &privacy)
                 })?;
                 drop(stage);
-                let _stage = files.stage("plan.csv");
-                staging.write("plan.csv", |out| csv::write_list(out, &columns, &rows))
+                let stage = files.stage("plan.csv");
+                staging.write("plan.csv", |out| csv::write_list(out, &columns, &rows))?;
+                drop(stage);
+                staging.write("rejects.csv", |out| {
+                    csv::write_list(out, &rows::reject_columns(), &rejects)
+                })
             },
         );
         book?;

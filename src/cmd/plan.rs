@@ -40,10 +40,10 @@ pub struct PlanArgs {
     pub sizes: Sizes,
     /// The Ct of a weakly positive person the round must not miss: sizes whose shift
     /// puts them past the rules' cutoff (40) are flagged.
-    #[arg(long, value_name = "CT", default_value_t = 35.0)]
+    #[arg(long, value_name = "CT", default_value_t = 35.0, value_parser = ct_value)]
     pub weak_ct: f64,
     /// The Ct cutoff of the rules (a target is detected at Ct at most this).
-    #[arg(long, value_name = "CT", default_value_t = 40.0)]
+    #[arg(long, value_name = "CT", default_value_t = 40.0, value_parser = ct_value)]
     pub cutoff: f64,
     /// Print JSON for programs instead of the table.
     #[arg(long)]
@@ -79,7 +79,20 @@ fn sizes(text: &str) -> std::result::Result<Sizes, String> {
             "{text:?}: every pool size must be at least 2 (and at most 1000)"
         ));
     }
+    // Each size once, in order: a size named twice is one row of the table.
+    let mut list = list;
+    list.sort_unstable();
+    list.dedup();
     Ok(Sizes(list))
+}
+
+fn ct_value(text: &str) -> std::result::Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 50.0 => Ok(v),
+        _ => Err(format!(
+            "{text:?}: a Ct value is a number above 0 and at most 50, such as 35"
+        )),
+    }
 }
 
 fn open_unit(text: &str) -> std::result::Result<f64, String> {

@@ -34,7 +34,7 @@ pub struct RunArgs {
     pub out: PathBuf,
     /// The round label for samples without a round column [default: the date of the
     /// earliest sample, YYYY-MM-DD].
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = round_label)]
     pub round: Option<String>,
     /// The most people a tube may hold in this round (10 for 10合1, 20 for 20合1).
     #[arg(long, value_name = "N", default_value_t = 10,
@@ -145,4 +145,12 @@ pub fn run(args: RunArgs) -> Result<i32> {
         );
     }
     Ok(if strict && summary.rejected > 0 { 3 } else { 0 })
+}
+
+/// A `--round` label: not blank.
+fn round_label(text: &str) -> std::result::Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("a round label cannot be empty".into());
+    }
+    Ok(text.to_string())
 }

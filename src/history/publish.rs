@@ -36,6 +36,9 @@ pub struct RoundFacts<'a> {
     pub inputs: &'a [InputEntry],
 }
 
+/// The longest folder name a round's label may give.
+const MAX_FOLDER_BYTES: usize = 200;
+
 impl Publication {
     /// Prepares to publish `rounds` (labels) into `dir`, as district `shard` if given.
     pub fn new(dir: &Path, rounds: &[Box<str>], shard: Option<&str>) -> Result<Publication> {
@@ -44,7 +47,16 @@ impl Publication {
         let mut stagings = Vec::with_capacity(rounds.len());
         let mut targets = Vec::with_capacity(rounds.len());
         for label in rounds {
-            let mut target = base.join(folder_name(label));
+            let folder = folder_name(label);
+            // A file name holds at most 255 bytes on the usual file systems; the staging
+            // folder beside it adds a prefix.
+            if folder.len() > MAX_FOLDER_BYTES {
+                return Err(Error::Usage(format!(
+                    "a round label is too long to name its folder in the history ({} bytes as a folder name, at most {MAX_FOLDER_BYTES}); give the round a shorter label",
+                    folder.len()
+                )));
+            }
+            let mut target = base.join(folder);
             if let Some(shard) = shard {
                 target = target.join(format!("shard={shard}"));
             }

@@ -6,7 +6,9 @@
 //! typed as a number); other numbers in shortest form, and numbers of more than 15
 //! significant digits in scientific notation, which every ID rule rejects (Excel keeps
 //! only 15 digits, so such an ID has already lost some); date-time cells (1900 and 1904
-//! date systems) as `YYYY-MM-DD HH:MM:SS`; formula cells by their cached value.
+//! date systems) as `YYYY-MM-DD HH:MM:SS`, a time alone as `HH:MM:SS` and a date alone
+//! as `YYYY-MM-DD` (both then rejected where a date and time is needed); formula cells
+//! by their cached value.
 
 use super::encoding::{hex, Census, Encoding};
 use super::fields::Fields;
@@ -124,7 +126,27 @@ pub fn cell_text(cell: &Data) -> String {
         Data::Bool(b) => (if *b { "TRUE" } else { "FALSE" }).to_string(),
         Data::Error(e) => format!("#{e:?}"),
         Data::DateTime(dt) if dt.is_datetime() => {
+            // A time of day alone (a serial below 1: Excel puts it on 1899-12-31) and a
+            // date alone (a whole serial) are written as such, so that they are rejected
+            // as the same text in a CSV file is, never read as a day in 1899 or a swab
+            // at midnight.
+            let serial = dt.as_f64();
+            if serial < 0.0 {
+                return number_text(serial);
+            }
+            if serial < 1.0 {
+                let second = (serial * 86_400.0).round() as i64;
+                return format!(
+                    "{:02}:{:02}:{:02}",
+                    second / 3600,
+                    second / 60 % 60,
+                    second % 60
+                );
+            }
             let (y, mo, d, h, mi, s, ms) = dt.to_ymd_hms_milli();
+            if serial.fract() == 0.0 {
+                return format!("{y:04}-{mo:02}-{d:02}");
+            }
             let local = days_from_civil(y as i64, mo as u32, d as u32) * 86_400
                 + h as i64 * 3600
                 + mi as i64 * 60
@@ -248,6 +270,20 @@ mod tests {
                 is_1904,
             ));
             assert_eq!(cell_text(&cell), "2022-04-10 08:05:00");
+        }
+        let cell = |value: f64| {
+            cell_text(&Data::DateTime(ExcelDateTime::new(
+                value,
+                ExcelDateTimeType::DateTime,
+                false,
+            )))
+        };
+        // A time alone, a date alone and a negative serial are not dates and times.
+        assert_eq!(cell((8.0 * 3600.0 + 5.0 * 60.0) / 86_400.0), "08:05:00");
+        assert_eq!(cell(44661.0), "2022-04-10");
+        assert_eq!(cell(-1.0), "-1");
+        for text in ["08:05:00", "2022-04-10", "-1"] {
+            assert!(crate::time::timestamp(text).is_err(), "{text}");
         }
     }
 }

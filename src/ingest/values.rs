@@ -180,9 +180,13 @@ pub fn status(value: &str) -> Result<Status, String> {
 /// Checks a resident ID card number (GB 11643-1999): 17 digits, then a check
 /// character (a digit or `X`) by ISO 7064 MOD 11-2, with a real birth date in digits
 /// 7 to 14. Values that are not 18 characters long are other documents (a passport, a
-/// Hong Kong or Macao permit) and are accepted as they are, unless they are all digits.
+/// Hong Kong or Macao permit) and are accepted as they are, unless they are all digits
+/// or a number as Excel rewrites one (`1.10101E+17`, a trailing `.0`).
 pub fn id_card(value: &str) -> Result<(), String> {
     let bytes = value.as_bytes();
+    if looks_like_excel_number(value) {
+        return Err("looks like an ID card number Excel reformatted (scientific notation or a trailing .0), so digits may be lost; format the column as Text in Excel and type or export the numbers again".into());
+    }
     if bytes.len() != 18 {
         if !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit) {
             return Err(format!(
@@ -265,5 +269,13 @@ mod tests {
         assert!(id_card("110105194902300027").is_err());
         assert!(id_card("E12345678").is_ok());
         assert!(id_card("12345").is_err());
+        // What Excel makes of an ID card number typed as a number.
+        for mangled in [
+            "1.10101E+17",
+            "110101199003074514.0",
+            "1.1010519900307451E17",
+        ] {
+            assert!(id_card(mangled).unwrap_err().contains("Excel"), "{mangled}");
+        }
     }
 }
