@@ -230,20 +230,25 @@ pub fn load_retests(path: &Path, sheet: Option<&str>) -> Result<ResultRows> {
     results::finish(parsed)
 }
 
+/// Prints an input's rows read, accepted and rejected, and its encoding.
+pub fn say_counts(report: &InputReport) {
+    crate::say!(
+        "poolscreen: {}: {} rows read, {} accepted, {} rejected ({})",
+        report.path,
+        report.rows_read,
+        report.rows_accepted,
+        report.rows_rejected,
+        report.encoding.as_str()
+    );
+}
+
 /// Reads every input of `opts`.
 pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
     let mut rejects: Vec<(InputKind, Reject)> = Vec::new();
     let mut reports = Vec::new();
     let mut keep = |kind: InputKind, report: InputReport, list: Vec<Reject>| {
         if !opts.quiet {
-            crate::say!(
-                "poolscreen: {}: {} rows read, {} accepted, {} rejected ({})",
-                report.path,
-                report.rows_read,
-                report.rows_accepted,
-                report.rows_rejected,
-                report.encoding.as_str()
-            );
+            say_counts(&report);
         }
         rejects.extend(list.into_iter().map(|r| (kind, r)));
         reports.push((kind, report));

@@ -68,14 +68,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
         drop(stage);
         // Rejected rows are people the plan leaves out: said, and listed in rejects.csv.
         if !args.quiet {
-            crate::say!(
-                "poolscreen: {}: {} rows read, {} accepted, {} rejected ({})",
-                report.path,
-                report.rows_read,
-                report.rows_accepted,
-                report.rows_rejected,
-                report.encoding.as_str()
-            );
+            pipeline::say_counts(&report);
         }
         let file = report.display();
         let rejects: Vec<RejectRow> = rejects
