@@ -73,36 +73,64 @@ impl Rules {
                 ),
             )
         })?;
-        rules.check(name)?;
+        rules.check(name, text)?;
         Ok(rules)
     }
 
-    fn check(&self, name: &str) -> Result<()> {
+    /// Checks the values' ranges; an error names the line and column of the value (in
+    /// `text`) that is out of range.
+    fn check(&self, name: &str, text: &str) -> Result<()> {
         let in_range = |v: f64| v > 0.0 && v <= crate::ingest::values::MAX_CT;
-        let bad = |msg: &str| Err(Error::input(name, Position::default(), msg.to_string()));
+        let bad =
+            |key: &str, msg: &str| Err(Error::input(name, position_of(text, key), msg.to_string()));
         if !in_range(self.cutoff) {
-            return bad("cutoff must be a Ct above 0 and at most 50");
+            return bad("cutoff", "cutoff must be a Ct above 0 and at most 50");
         }
         if !in_range(self.ic_cutoff) {
-            return bad("ic_cutoff must be a Ct above 0 and at most 50");
+            return bad("ic_cutoff", "ic_cutoff must be a Ct above 0 and at most 50");
         }
         for (key, hours) in [
             ("resample_within", self.resample_within),
             ("result_within", self.result_within),
         ] {
             if !(hours > 0.0 && hours <= 720.0) {
-                return bad(&format!(
-                    "{key} must be a number of hours above 0 and at most 720"
-                ));
+                return bad(
+                    key,
+                    &format!("{key} must be a number of hours above 0 and at most 720"),
+                );
             }
         }
         if let Some(grey) = self.grey_above {
             if !in_range(grey) || grey >= self.cutoff {
-                return bad("grey_above must be a Ct above 0 and below cutoff");
+                return bad(
+                    "grey_above",
+                    "grey_above must be a Ct above 0 and below cutoff",
+                );
             }
         }
         Ok(())
     }
+}
+
+/// Where the value of `key` stands in the TOML `text`: its line and column (from 1), or
+/// nowhere when the key is not written there.
+fn position_of(text: &str, key: &str) -> Position {
+    for (i, line) in text.lines().enumerate() {
+        let Some(rest) = line.trim_start().strip_prefix(key) else {
+            continue;
+        };
+        let Some(value) = rest.trim_start().strip_prefix('=') else {
+            continue;
+        };
+        let value = value.trim_start();
+        let column = line.chars().count() - value.chars().count() + 1;
+        return Position {
+            line: Some(i as u64 + 1),
+            column: Some(format!("{column}")),
+            byte: None,
+        };
+    }
+    Position::default()
 }
 
 #[cfg(test)]
@@ -132,5 +160,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("below cutoff"), "{e}");
+        // A value out of range is placed too.
+        let e = Rules::from_toml("# rules\nic_cutoff = 40\n  cutoff =  60\n", "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("r.toml:3 column \"13\": cutoff must be"),
+            "{e}"
+        );
     }
 }

@@ -514,3 +514,38 @@ fn every_name_is_its_own_persons_in_a_ragged_roster() {
         assert_eq!(got, expected, "{file}");
     }
 }
+
+/// `plan --roster` reads the sheet `--sheet` names in a workbook whose first sheet is a
+/// cover; a size list that suits no hierarchical pool says so instead of an empty table.
+#[test]
+fn plan_reads_a_named_sheet_and_explains_an_empty_table() {
+    let dir = Workdir::new();
+    let mut book = rust_xlsxwriter::Workbook::new();
+    book.add_worksheet()
+        .set_name("封面")
+        .unwrap()
+        .write_string(0, 0, "2022 年春季核酸筛查")
+        .unwrap();
+    let sheet = book.add_worksheet();
+    sheet.set_name("花名册").unwrap();
+    for (c, h) in ["学号", "姓名", "楼栋"].iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    for r in 1..=3u32 {
+        sheet.write_string(r, 0, format!("S{r}")).unwrap();
+        sheet.write_string(r, 1, "某人").unwrap();
+        sheet.write_string(r, 2, "公寓1").unwrap();
+    }
+    book.save(dir.path().join("roster.xlsx")).unwrap();
+    let plan = |extra: &[&str], status| {
+        let mut args = vec!["plan", "--roster", "roster.xlsx", "--prevalence", "0.01"];
+        args.extend_from_slice(extra);
+        dir.run(&args, status)
+    };
+    // The cover sheet has no roster header.
+    plan(&[], 1);
+    let out = plan(&["--sheet", "花名册", "--sizes", "2"], 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("3 people"), "{stdout}");
+    assert!(stdout.contains("no size of --sizes suits it"), "{stdout}");
+}

@@ -20,6 +20,9 @@ pub struct PlanArgs {
     /// The roster: its expected people (not on leave) are the people to test.
     #[arg(long, value_name = "FILE")]
     pub roster: Option<PathBuf>,
+    /// The sheet to read in an Excel roster [default: the first].
+    #[arg(long, value_name = "NAME", requires = "roster")]
+    pub sheet: Option<String>,
     /// The share of people infected, in (0, 1).
     #[arg(long, value_name = "P", conflicts_with = "history", required_unless_present = "history",
           value_parser = open_unit)]
@@ -144,8 +147,9 @@ struct Shift {
 pub fn run(args: PlanArgs) -> Result<i32> {
     let people = match (&args.roster, args.people) {
         (Some(path), _) => {
-            let (roster, _, _) =
-                super::with_threads(None, || crate::pipeline::load_roster(path, None))?;
+            let (roster, _, _) = super::with_threads(None, || {
+                crate::pipeline::load_roster(path, args.sheet.as_deref())
+            })?;
             let expected = roster
                 .status
                 .iter()
@@ -238,6 +242,11 @@ fn print_table(r: &Report, weak: f64, cutoff: f64) {
     for a in &r.algorithms {
         crate::tell!();
         crate::tell!("{}", a.algorithm.title());
+        if a.sizes.is_empty() {
+            // Sub-pools need a pool of three or more: two people and another.
+            crate::tell!("  no size of --sizes suits it: a pool must hold at least 3 people");
+            continue;
+        }
         crate::tell!("  size  tests/person  tests in all  sensitivity  specificity     PPV");
         for o in &a.sizes {
             let mark = if Some(o.size) == a.best_size {
