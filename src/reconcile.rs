@@ -774,9 +774,10 @@ fn tube_anomalies(
         })
         .collect();
     anomalies.extend(found);
-    // The same tube_id in several rounds: only the tubes of a tube_id counted more than
-    // once are sorted (tubes come in output order, by round and tube_id, and tube_ids
-    // are numbered as the file brings them, which by sampling time is no order).
+    // The same tube_id in several rounds, flagged in each later round: only the tubes
+    // of a tube_id counted more than once are sorted (tubes come in output order, by
+    // round and tube_id, and tube_ids are numbered as the file brings them, which by
+    // sampling time is no order).
     let mut uses = vec![0u8; rec.set.tubes.len()];
     for tube in &rec.tubes {
         let n = &mut uses[tube.tube_id as usize];
@@ -787,9 +788,12 @@ fn tube_anomalies(
         .filter(|&t| uses[rec.tubes[t as usize].tube_id as usize] > 1)
         .collect();
     drop(uses);
+    // "Later" is in time: rounds by their earliest sample, whatever their labels say
+    // (第二轮 sorts before 第一轮).
+    let rank = rec.round_order();
     by_id.par_sort_unstable_by_key(|&t| {
         let tube = &rec.tubes[t as usize];
-        (tube.tube_id, tube.round)
+        (tube.tube_id, rank[tube.round as usize])
     });
     for pair in by_id.windows(2) {
         let (first, next) = (&rec.tubes[pair[0] as usize], &rec.tubes[pair[1] as usize]);

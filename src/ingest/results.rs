@@ -127,10 +127,18 @@ fn parse(
     call: fn(&str) -> Result<Option<crate::record::Class>, String>,
 ) -> Option<LabResult> {
     let tube = row.parse(TUBE_ID, |v| values::id(v, MAX_TUBE_ID));
-    let ct_orf1ab = row.parse(CT_ORF1AB, values::ct);
-    let ct_n = row.parse(CT_N, values::ct);
-    let ct_ic = row.parse(CT_IC, values::ct);
     let lab_call = row.parse(LAB_CALL, call);
+    // A pending retest (swabbed, no result yet) has no Ct values: whatever a lab system
+    // leaves in its Ct cells meanwhile (`0`, 检测中) is not read.
+    let pending = matches!(lab_call, Some(Some(crate::record::Class::Pending)));
+    let mut ct = |col: usize| {
+        if pending {
+            Some(None)
+        } else {
+            row.parse(col, values::ct)
+        }
+    };
+    let (ct_orf1ab, ct_n, ct_ic) = (ct(CT_ORF1AB), ct(CT_N), ct(CT_IC));
     let tested_at = optional_time(row, TESTED_AT);
     let sampled_at = optional_time(row, SAMPLED_AT);
     let person_id = match row.cell(PERSON_ID) {
