@@ -82,8 +82,8 @@ impl Privacy {
     /// `id` masked to its first 6 and last 4 characters under `--mask` when it is a
     /// resident ID number ([`is_resident_id`]); as it is otherwise.
     pub fn masked_id<'a>(&self, id: &'a str) -> Cow<'a, str> {
-        if self.mask && is_resident_id(id) {
-            Cow::Owned(mask_id_card(id))
+        if self.mask {
+            mask_resident_id(id)
         } else {
             Cow::Borrowed(id)
         }
@@ -276,6 +276,16 @@ pub fn mask_name(name: &str) -> String {
         1 => "*".into(),
         2 => format!("{}*", chars[0]),
         n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    }
+}
+
+/// A person_id masked as an ID card number when it is a resident ID number
+/// ([`is_resident_id`]); as it is otherwise.
+pub fn mask_resident_id(id: &str) -> Cow<'_, str> {
+    if is_resident_id(id) {
+        Cow::Owned(mask_id_card(id))
+    } else {
+        Cow::Borrowed(id)
     }
 }
 

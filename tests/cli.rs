@@ -487,22 +487,46 @@ fn the_demo_runs_end_to_end() {
     assert_eq!(row("tubes"), row("sampled"));
 }
 
+/// The pipe whose reader goes away before poolscreen writes to it (`… | head -1`).
+#[derive(PartialEq)]
+enum Closed {
+    Stdout,
+    Stderr,
+}
+
+/// Runs `poolscreen ARGS` in `dir` with the reader of one pipe gone; returns the exit
+/// status and what the other pipe received.
+fn run_with_closed(closed: Closed, dir: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(bin())
+        .current_dir(dir)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    match closed {
+        Closed::Stdout => drop(child.stdout.take()),
+        Closed::Stderr => drop(child.stderr.take()),
+    }
+    let output = child.wait_with_output().unwrap();
+    let other = match closed {
+        Closed::Stdout => &output.stderr,
+        Closed::Stderr => &output.stdout,
+    };
+    (
+        output.status.code(),
+        String::from_utf8_lossy(other).into_owned(),
+    )
+}
+
 #[test]
 fn a_closed_stderr_does_not_stop_a_run() {
     // `poolscreen run … 2>&1 | head -1`: the reader goes away before the run's summary
     // lines are written. The run still writes every output and succeeds.
     let out = tempfile::tempdir().unwrap();
     let args = round_args(out.path().to_str().unwrap(), &[]);
-    let mut child = std::process::Command::new(bin())
-        .current_dir(fixture("basic"))
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    drop(child.stderr.take());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "the run stopped: {status}");
+    let (status, _) = run_with_closed(Closed::Stderr, &fixture("basic"), &args);
+    assert_eq!(status, Some(0), "the run stopped");
     for file in OUTPUT_FILES {
         assert!(out.path().join(file).exists(), "{file} was not written");
     }
@@ -511,16 +535,10 @@ fn a_closed_stderr_does_not_stop_a_run() {
 #[test]
 fn a_closed_stdout_ends_the_printing_not_in_a_panic() {
     // `poolscreen plan … | head -1`: the reader goes away before the table is printed.
-    let mut child = std::process::Command::new(bin())
-        .args(["plan", "--people", "1000", "--prevalence", "0.01"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["plan", "--people", "1000", "--prevalence", "0.01"];
+    let (status, stderr) = run_with_closed(Closed::Stdout, dir.path(), &args);
+    assert_eq!(status, Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 

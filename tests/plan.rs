@@ -279,6 +279,22 @@ fn arguments_out_of_range_are_usage_errors_naming_the_range() {
     assert_eq!(sizes, [5, 10]);
 }
 
+/// `poolscreen assign` of `roster` in tubes of 10 into `plan/`, with `extra` arguments;
+/// it must succeed.
+fn run_assign(dir: &Workdir, roster: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "assign",
+        "--roster",
+        roster,
+        "--pool-size",
+        "10",
+        "--out",
+        "plan",
+    ];
+    args.extend_from_slice(extra);
+    dir.run(&args, 0)
+}
+
 /// Roster rows `assign` rejects are people its plan leaves out: it says how many and
 /// lists them in rejects.csv, never drops them unseen.
 #[test]
@@ -288,18 +304,7 @@ fn assign_lists_the_roster_rows_it_rejects() {
         "roster.csv",
         "学号,姓名,楼栋\nA1,甲,B1\nA2,乙,B1\nA2,丙,B1\nA 4,丁,B1\n",
     );
-    let out = dir.run(
-        &[
-            "assign",
-            "--roster",
-            "roster.csv",
-            "--pool-size",
-            "10",
-            "--out",
-            "plan",
-        ],
-        0,
-    );
+    let out = run_assign(&dir, "roster.csv", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("4 rows read, 2 accepted, 2 rejected"),
@@ -418,20 +423,7 @@ fn a_plan_for_collectors_to_print() {
         ],
         0,
     );
-    dir.run(
-        &[
-            "assign",
-            "--roster",
-            "in/roster.csv",
-            "--pool-size",
-            "10",
-            "--out",
-            "plan",
-            "--mask",
-            "--quiet",
-        ],
-        0,
-    );
+    run_assign(&dir, "in/roster.csv", &["--mask", "--quiet"]);
     let frame = dir.parquet("plan/plan.parquet");
     let names: Vec<String> = (0..frame.height())
         .map(|i| cell(frame.column("name").unwrap().get(i).unwrap()))
@@ -486,19 +478,7 @@ fn every_name_is_its_own_persons_in_a_ragged_roster() {
         expected.insert(id, shown);
     }
     dir.write("roster.csv", &text);
-    dir.run(
-        &[
-            "assign",
-            "--roster",
-            "roster.csv",
-            "--pool-size",
-            "10",
-            "--out",
-            "plan",
-            "--quiet",
-        ],
-        0,
-    );
+    run_assign(&dir, "roster.csv", &["--quiet"]);
     // Nobody sampled: everyone is on the missing list.
     dir.write("samples.csv", "tube_id,person_id,sampled_at\n");
     dir.write("results.csv", "tube_id,ct_orf1ab,ct_n\n");

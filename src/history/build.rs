@@ -346,8 +346,8 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
 impl Histories {
     /// A person_id as the history's tables show it (see `mask_ids`).
     pub fn shown_id<'a>(&self, id: &'a str) -> Cow<'a, str> {
-        if self.mask_ids && crate::privacy::is_resident_id(id) {
-            Cow::Owned(crate::privacy::mask_id_card(id))
+        if self.mask_ids {
+            crate::privacy::mask_resident_id(id)
         } else {
             Cow::Borrowed(id)
         }

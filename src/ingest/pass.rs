@@ -257,7 +257,7 @@ fn parse_chunk<P: RowParser>(
                     .any(|b| !matches!(b, b',' | b' ' | b'\t' | b'\r' | b'\n'))
                 {
                     let opened = line + split::count_lines(&raw[..fault.opened_at]);
-                    out.runaway_quote = out.runaway_quote.take().or(Some((opened, column)));
+                    out.runaway_quote.get_or_insert((opened, column));
                 } else {
                     let reason = if fault.unclosed {
                         "a quote (\") opens the value and is never closed; remove it, or close it"
