@@ -441,7 +441,7 @@ pub fn lists(
 /// Runs the whole pipeline on the current rayon pool and writes the outputs.
 pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let started = now_micros();
-    check_inputs(&opts.inputs(), &opts.out)?;
+    check_inputs(&opts.inputs(), &opts.out, &OUTPUT_FILES)?;
     let loaded = load(opts, started)?;
     let default_round = loaded.records.samples.default_round.clone();
     let settings = Settings {
@@ -567,8 +567,8 @@ pub fn name(path: &Path) -> String {
 }
 
 /// Refuses, before reading anything, inputs poolscreen cannot read and an output
-/// folder whose files would overwrite an input.
-pub fn check_inputs(inputs: &[(InputKind, &Path)], out: &Path) -> Result<()> {
+/// folder whose files (`outputs`, the command's) would overwrite an input.
+pub fn check_inputs(inputs: &[(InputKind, &Path)], out: &Path, outputs: &[&str]) -> Result<()> {
     for (_, path) in inputs {
         let ext = path
             .extension()
@@ -587,7 +587,7 @@ pub fn check_inputs(inputs: &[(InputKind, &Path)], out: &Path) -> Result<()> {
             return Err(Error::Usage(format!("{}: no such file", name(path))));
         }
         let input = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
-        for file in OUTPUT_FILES {
+        for file in outputs {
             let target = out.join(file);
             if std::fs::canonicalize(&target).is_ok_and(|t| t == input) || (target == *path) {
                 return Err(Error::Usage(format!(
@@ -598,6 +598,48 @@ pub fn check_inputs(inputs: &[(InputKind, &Path)], out: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Refuses an output folder that is a published round of a history (its manifest says
+/// so), or inside the history folder `history` (or that folder itself): the outputs
+/// would be written over published rounds, which are never touched once published.
+pub fn check_out_folder(out: &Path, history: Option<&Path>) -> Result<()> {
+    let published = std::fs::read(out.join("manifest.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|m| m.get("format").is_some() && m.get("revision").is_some());
+    let inside = history.filter(|h| resolved(out).starts_with(resolved(h)));
+    if published || inside.is_some() {
+        return Err(Error::Usage(format!(
+            "--out {}: the output folder is {}, and published rounds are never written over; choose another --out",
+            name(out),
+            match inside {
+                Some(h) => format!("inside the history folder {}", name(h)),
+                None => "a round published into a history folder".to_string(),
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// `path` made absolute with links resolved, as far as it exists; the rest (folders not
+/// made yet) is appended as written.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(real, |p, part| p.join(part));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(part)) => {
+                rest.push(part.to_os_string());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
 }
 
 /// Now, in microseconds since the Unix epoch.

@@ -377,6 +377,25 @@ fn aligned_cells(raw: &str, width: usize) -> Option<Vec<String>> {
     lined_up.then_some(cells)
 }
 
+/// `value`, with anything in it shaped like a resident ID number masked (see
+/// [`mask_id_like`]): an ID card number typed into a name, room or phone cell is still
+/// one, and no output shows it whole, with `--mask` or without.
+pub fn guard_ids(value: Cow<'_, str>) -> Cow<'_, str> {
+    // Fewer than 15 digits hold no ID number (a full-width digit's UTF-8 starts 0xEF):
+    // a city's ten million names are passed over without a second look.
+    let digits = value
+        .bytes()
+        .filter(|b| b.is_ascii_digit() || *b == 0xEF)
+        .count();
+    if digits < 15 {
+        return value;
+    }
+    match mask_id_like(&value) {
+        masked if masked != *value => Cow::Owned(masked),
+        _ => value,
+    }
+}
+
 /// `text` with everything shaped like a resident ID number masked as an ID card number
 /// is (first 6 and last 4 characters kept): a run of 17 digits and a check character
 /// (`X` or a digit), or of the 15 digits of the first generation, not inside a longer

@@ -89,9 +89,12 @@ pub struct RoundReport<'a> {
     pub rejects: Vec<(String, usize)>,
     /// Confirmed cases and overdue retests of the round.
     pub people: Vec<NamedPerson<'a>>,
-    /// The round's retest-list entries of roster people: cleared, confirmed, open (not
-    /// cleared or confirmed), overdue (of the open).
+    /// The round's retest-list entries: cleared, confirmed, open (not cleared or
+    /// confirmed), overdue (of the open).
     pub closure: [i64; 4],
+    /// Of `closure`, the entries of people sampled but not on the roster, whom no
+    /// building's row counts.
+    pub off_roster: [i64; 4],
     /// The protections applied, in words.
     pub privacy: Vec<String>,
 }
@@ -252,7 +255,12 @@ pub fn round_page(r: &RoundReport) -> String {
     let (expected, sampled, missing) =
         (sum(|b| b.expected), sum(|b| b.sampled), sum(|b| b.missing));
     let coverage = (expected > 0).then(|| sampled as f64 / expected as f64);
-    let (to_retest, confirmed) = (sum(|b| b.to_retest), sum(|b| b.confirmed_positive));
+    // People off the roster are on the retest list and may be confirmed or overdue:
+    // the totals count them, though no building does.
+    let [off_cleared, off_confirmed, off_open, _] = r.off_roster;
+    let off_listed = off_cleared + off_confirmed + off_open;
+    let to_retest = sum(|b| b.to_retest) + off_listed;
+    let confirmed = sum(|b| b.confirmed_positive) + off_confirmed;
     let [cleared, confirmed_entries, open, overdue] = r.closure;
     let [positive, suspect, invalid, pending, negative] = r.tubes;
     let zero = positive == 0 && confirmed == 0 && overdue == 0;
@@ -337,6 +345,12 @@ pub fn round_page(r: &RoundReport) -> String {
                     td { (figure("coverage", percent(coverage))) }
                     td { (figure("to_retest", count(to_retest, "人"))) }
                     td { (figure("confirmed_positive", count(confirmed, "人"))) }
+                }
+            }
+            @if off_listed > 0 {
+                p.note {
+                    "待复核含不在花名册的 " (figure("off_roster_retests", count(off_listed, "人")))
+                    "（已采样，未计入各楼栋）。"
                 }
             }
         }

@@ -7,13 +7,21 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Publishes the round whose inputs are in `inputs` (roster, samples, results and
 /// retests when there is one) into `history`, its outputs into `out`.
 fn publish(dir: &Workdir, inputs: &Path, history: &str, out: &str, extra: &[&str]) {
+    let mut args = vec!["--out", out, "--history", history];
+    args.extend_from_slice(extra);
+    run_inputs(dir, inputs, &args, 0);
+}
+
+/// `poolscreen run` of the round in folder `inputs` (its retests too, if it has them)
+/// with `extra` arguments; checks its status and gives what it printed on stderr.
+fn run_inputs(dir: &Workdir, inputs: &Path, extra: &[&str], status: i32) -> String {
     let f = |n: &str| inputs.join(n).display().to_string();
     let (roster, samples, results, retests) = (
         f("roster.csv"),
@@ -29,17 +37,13 @@ fn publish(dir: &Workdir, inputs: &Path, history: &str, out: &str, extra: &[&str
         &samples,
         "--results",
         &results,
-        "--out",
-        out,
-        "--history",
-        history,
         "--quiet",
     ];
     if inputs.join("retests.csv").exists() {
         args.extend(["--retests", retests.as_str()]);
     }
     args.extend_from_slice(extra);
-    dir.run(&args, 0);
+    String::from_utf8_lossy(&dir.run(&args, status).stderr).to_string()
 }
 
 fn history(dir: &Workdir, history: &str, out: &str, extra: &[&str]) {
@@ -464,10 +468,102 @@ fn a_sharded_round_is_the_union_of_its_districts() {
         let want = fs::read_to_string(case.join(format!("expected/{table}.csv"))).unwrap();
         assert_eq!(got, want, "{table}");
     }
+    // The trend tells the districts' buildings apart: a row per round, district and
+    // building, the round's figures the sum of its districts'.
+    let trend = dir.parquet("campaign/trend.parquet");
+    let text = |c: &str, i: usize| cell(trend.column(c).unwrap().get(i).unwrap());
+    let keys: BTreeSet<(String, String, String)> = (0..trend.height())
+        .map(|i| (text("round", i), text("shard", i), text("building", i)))
+        .collect();
+    assert_eq!(keys.len(), trend.height(), "a key twice: {keys:?}");
+    let first: BTreeSet<String> = keys
+        .iter()
+        .filter(|(r, _, _)| r == "2022-05-01")
+        .map(|(_, s, _)| s.clone())
+        .collect();
+    assert_eq!(
+        first,
+        BTreeSet::from(["east".to_string(), "west".to_string()])
+    );
+    assert!(keys
+        .iter()
+        .filter(|(r, _, _)| r != "2022-05-01")
+        .all(|(_, s, _)| s.is_empty()));
     let shards = dir.parquet("hist/rounds/2022-05-01/shard=east/people.parquet");
     assert_eq!(
         shards.get_column_names().last().map(|c| c.as_str()),
         Some("shard")
+    );
+}
+
+/// Published rounds are never written over: an output folder inside the history
+/// folder, or one that is a published round, is refused before anything is written; a
+/// round is published whole or as districts, never both.
+#[test]
+fn published_rounds_are_never_written_over() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/history/three_rounds");
+    let dir = Workdir::new();
+    publish(&dir, &case.join("r1"), "hist", "o1", &[]);
+    let round = fs::read_dir(dir.join("hist/rounds"))
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let manifest = fs::read(round.join("manifest.json")).unwrap();
+    let inside = round.display().to_string();
+    for out in [inside.as_str(), "hist", "hist/new"] {
+        let got = dir.run(
+            &["history", "--history", "hist", "--out", out, "--quiet"],
+            2,
+        );
+        let stderr = String::from_utf8_lossy(&got.stderr);
+        assert!(stderr.contains("never written over"), "{out}: {stderr}");
+    }
+    // `run` into a published round, with the history named or not.
+    let run = |extra: &[&str]| run_inputs(&dir, &case.join("r2"), extra, 2);
+    assert!(run(&["--out", &inside]).contains("a round published"));
+    assert!(run(&["--out", "hist/x", "--history", "hist"]).contains("inside the history"));
+    // The same round again as a district, and a district's round again whole.
+    let stderr = run(&[
+        "--out",
+        "o2",
+        "--history",
+        "hist",
+        "--round",
+        "2022-05-01",
+        "--shard",
+        "east",
+    ]);
+    assert!(stderr.contains("either whole or as districts"), "{stderr}");
+    assert_eq!(fs::read(round.join("manifest.json")).unwrap(), manifest);
+    publish(&dir, &case.join("r2"), "hist", "o3", &["--shard", "east"]);
+    let r2 = fs::read_dir(dir.join("hist/rounds"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .find(|n| dir.join(&format!("hist/rounds/{n}/shard=east")).exists())
+        .unwrap();
+    let stderr = run(&["--out", "o4", "--history", "hist", "--round", &r2]);
+    assert!(stderr.contains("either whole or as districts"), "{stderr}");
+    history(&dir, "hist", "campaign", &[]);
+    // Rounds left out by --as-of are not "no round".
+    let early = dir.run(
+        &[
+            "history",
+            "--history",
+            "hist",
+            "--out",
+            "c2",
+            "--as-of",
+            "2000-01-01 00:00",
+        ],
+        2,
+    );
+    let stderr = String::from_utf8_lossy(&early.stderr);
+    assert!(
+        stderr.contains("none of the history's 2 round(s)"),
+        "{stderr}"
     );
 }
 

@@ -9,7 +9,6 @@ mod common;
 use base64::Engine as _;
 use common::*;
 use polars_arrow::datatypes::{ArrowDataType, TimeUnit};
-use std::io::Read;
 use std::path::Path;
 
 /// The Arrow schema embedded in a Parquet file: its fields' names and types.
@@ -76,17 +75,6 @@ fn every_parquet_output_embeds_plain_strings_and_tagged_times() {
     assert!(seen >= 5, "{seen} Parquet outputs");
 }
 
-/// The text of one file inside a workbook.
-fn part(book: &Path, name: &str) -> String {
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(book).unwrap()).unwrap();
-    let mut text = String::new();
-    zip.by_name(name)
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
-
 #[test]
 fn workbooks_print_landscape_one_page_wide_with_the_header_on_every_page() {
     let dir = Workdir::new();
@@ -99,9 +87,9 @@ fn workbooks_print_landscape_one_page_wide_with_the_header_on_every_page() {
             book.sheet_names()
         };
         assert!(sheets.len() > 2, "{book}: 全部 and a sheet per building");
-        let workbook = part(&path, "xl/workbook.xml");
+        let workbook = zipped_part(&path, "xl/workbook.xml");
         for (i, name) in sheets.iter().enumerate() {
-            let sheet = part(&path, &format!("xl/worksheets/sheet{}.xml", i + 1));
+            let sheet = zipped_part(&path, &format!("xl/worksheets/sheet{}.xml", i + 1));
             assert!(
                 sheet.contains(r#"<pageSetUpPr fitToPage="1"/>"#),
                 "{book} {name}"

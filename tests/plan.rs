@@ -217,6 +217,15 @@ fn arguments_out_of_range_are_usage_errors_naming_the_range() {
             vec!["--prevalence", "0.01", "--sizes", "1..10"],
             "at least 2",
         ),
+        // A range too long to list is refused before it is listed.
+        (
+            vec!["--prevalence", "0.01", "--sizes", "2..18446744073709551615"],
+            "at most 1000",
+        ),
+        (
+            vec!["--prevalence", "0.01", "--sizes", "5000..10000000000"],
+            "at most 1000",
+        ),
         (
             vec!["--prevalence", "0.01", "--weak-ct", "60"],
             "above 0 and at most 50",
@@ -318,6 +327,170 @@ fn assign_lists_the_roster_rows_it_rejects() {
         "{rejects}"
     );
     assert_eq!(dir.parquet("plan/plan.parquet").height(), 2);
+}
+
+/// `assign` never writes its plan over its own roster: a roster named like one of the
+/// plan's files in the output folder is refused before anything is read or written.
+#[test]
+fn assign_refuses_to_overwrite_its_roster() {
+    let dir = Workdir::new();
+    let roster = "person_id,name,building\nS1,张一,公寓1\nS2,张二,公寓1\n";
+    // plan.parquet is no input poolscreen reads: refused for its extension already.
+    for name in ["plan.csv", "plan.xlsx", "rejects.csv"] {
+        dir.write(&format!("plan/{name}"), roster);
+        let path = format!("plan/{name}");
+        let out = dir.run(
+            &[
+                "assign",
+                "--roster",
+                &path,
+                "--pool-size",
+                "2",
+                "--out",
+                "plan",
+            ],
+            2,
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("would overwrite this input"),
+            "{name}: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(&path)).unwrap(),
+            roster,
+            "{name}"
+        );
+        std::fs::remove_file(dir.path().join(&path)).unwrap();
+    }
+}
+
+/// When no roster row is accepted there is no plan, and so no rejects.csv: the error
+/// gives the first rows' reasons (line and column, never a value).
+#[test]
+fn assign_of_a_roster_with_every_row_rejected_says_why() {
+    let dir = Workdir::new();
+    dir.write(
+        "roster.csv",
+        "person_id,name,building\nS1,张\u{0}三,公寓1\nS2,李四,公寓1,多余\n,王五,公寓1\n",
+    );
+    let out = dir.run(
+        &[
+            "assign",
+            "--roster",
+            "roster.csv",
+            "--pool-size",
+            "2",
+            "--out",
+            "plan",
+        ],
+        2,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("3 rows rejected, the first 3"), "{stderr}");
+    assert!(
+        stderr.contains("roster.csv:2: the row holds a NUL"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("roster.csv:3: the row has 4 fields"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("roster.csv:4 column \"person_id\""),
+        "{stderr}"
+    );
+    for value in ["张", "李四", "王五", "S1", "S2", "多余"] {
+        assert!(!stderr.contains(value), "{value} in {stderr}");
+    }
+    assert!(!dir.path().join("plan").exists());
+}
+
+/// An ID card number typed into the name column is masked in the plan as in `run`'s
+/// lists, with `--mask` or without.
+#[test]
+fn assign_masks_id_numbers_in_names() {
+    let dir = Workdir::new();
+    dir.write(
+        "roster.csv",
+        "person_id,name,building\nS1,张三11010519491231002X,公寓1\nS2,11010519491231002X,公寓1\n",
+    );
+    run_assign(&dir, "roster.csv", &[]);
+    let csv = read_spreadsheet_csv(&dir.path().join("plan/plan.csv"));
+    assert!(csv.contains("张三110105********002X"), "{csv}");
+    let plan = dir.parquet("plan/plan.parquet");
+    let names: Vec<String> = (0..plan.height())
+        .map(|i| cell(plan.column("name").unwrap().get(i).unwrap()))
+        .collect();
+    assert_eq!(names, ["张三110105********002X", "110105********002X"]);
+    let sheet = zipped_part(
+        &dir.path().join("plan/plan.xlsx"),
+        "xl/worksheets/sheet1.xml",
+    );
+    assert!(!sheet.contains("19491231"), "{sheet}");
+}
+
+/// `plan --roster` says how many roster rows it read and rejected, and counts the
+/// people of a priority group as a test each, since `assign` gives them tubes of their
+/// own.
+#[test]
+fn plan_of_a_roster_counts_its_rejects_and_its_single_tubes() {
+    let dir = Workdir::new();
+    let mut roster = String::from("person_id,name,building,status\n");
+    for i in 0..20 {
+        let status = if i % 2 == 0 { "isolated" } else { "on_campus" };
+        roster.push_str(&format!("S{i},某人,公寓1,{status}\n"));
+    }
+    roster.push_str("S0,重复,公寓1,on_campus\n");
+    dir.write("roster.csv", &roster);
+    let out = dir.run(
+        &[
+            "plan",
+            "--roster",
+            "roster.csv",
+            "--prevalence",
+            "0.01",
+            "--se",
+            "1",
+            "--sp",
+            "1",
+            "--sizes",
+            "10",
+        ],
+        0,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("21 rows read, 20 accepted, 1 rejected"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("20 people (10 of them in tubes of their own"),
+        "{stdout}"
+    );
+    // Dorfman at k = 10, p = 1%, a perfect test: 1/10 + 1 − 0.99^10 tests a person.
+    let per_person = 0.1 + 1.0 - 0.99f64.powi(10);
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("10 "))
+        .unwrap();
+    let in_all: f64 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
+    assert_eq!(in_all, (10.0 + 10.0 * per_person).round(), "{line}");
+    let json = dir.run(
+        &[
+            "plan",
+            "--roster",
+            "roster.csv",
+            "--prevalence",
+            "0.01",
+            "--json",
+        ],
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["single_tubes"], 10);
+    assert_eq!(v["people"], 20);
 }
 
 /// A roster of `rooms` (building, room size, priority flags) as CSV, rows in `order`.

@@ -199,6 +199,56 @@ fn people_are_named_as_the_lists_name_them() {
     assert!(!page.contains("零报告：本轮无阳性"), "not a zero report");
 }
 
+/// A person sampled but not on the roster is on the retest list like anyone else: a
+/// confirmed case or an overdue retest of theirs is never a zero report, and the totals
+/// count them (saying so), though no building's row does.
+#[test]
+fn people_off_the_roster_count_in_the_totals() {
+    let dir = Workdir::new();
+    dir.write(
+        "roster.csv",
+        "person_id,name,building\nS1,张小三,A\nS2,李小四,A\n",
+    );
+    dir.write(
+        "samples.csv",
+        "tube_id,person_id,sampled_at\nT1,S1,2022-04-10 08:00\nT1,Z9,2022-04-10 08:01\nT2,S2,2022-04-10 08:02\n",
+    );
+    dir.write(
+        "results.csv",
+        "tube_id,ct_orf1ab,ct_n,tested_at\nT1,36,,2022-04-10 12:00\nT2,,,2022-04-10 12:00\n",
+    );
+    let retests = "tube_id,person_id,lab_call,sampled_at,tested_at\nR1,S1,negative,2022-04-10 13:00,2022-04-10 15:00\n";
+    for (extra, confirmed, overdue) in [
+        (
+            "R2,Z9,positive,2022-04-10 13:00,2022-04-10 15:00\n",
+            1.0,
+            0.0,
+        ),
+        ("", 0.0, 1.0),
+    ] {
+        dir.write("retests.csv", format!("{retests}{extra}"));
+        dir.run_round(
+            &["--retests", "retests.csv", "--as-of", "2022-04-11 12:00"],
+            0,
+        );
+        let page = fs::read_to_string(dir.join("out/report.html")).unwrap();
+        let shown = figures(&page);
+        assert!(
+            !page.contains("零报告：本轮无阳性"),
+            "{extra:?}: a zero report"
+        );
+        assert_eq!(number(&shown["to_retest"]), 2.0, "{extra:?}");
+        assert_eq!(number(&shown["off_roster_retests"]), 1.0, "{extra:?}");
+        assert_eq!(number(&shown["confirmed_positive"]), confirmed, "{extra:?}");
+        assert_eq!(number(&shown["overdue_retests"]), overdue, "{extra:?}");
+        assert_eq!(
+            number(&shown["to_retest"]),
+            dir.parquet("out/retest.parquet").height() as f64,
+            "the page's to_retest is retest.csv's rows"
+        );
+    }
+}
+
 /// The browser, or a clear failure: `.ci/run` installs it.
 fn tool(name: &str, package: &str) -> PathBuf {
     for dir in ["/usr/bin", "/usr/local/bin", "/bin"] {

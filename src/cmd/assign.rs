@@ -6,7 +6,7 @@ use crate::export::rows::{self, plan_columns, PlanRow, RejectRow};
 use crate::export::staging::Staging;
 use crate::export::{csv, plan_file, workbook};
 use crate::pipeline;
-use crate::privacy::Privacy;
+use crate::privacy::{guard_ids, Privacy};
 use crate::progress::Progress;
 use clap::Args;
 use rayon::prelude::*;
@@ -55,7 +55,9 @@ pub fn run(args: AssignArgs) -> Result<i32> {
     pipeline::check_inputs(
         &[(crate::record::InputKind::Roster, &args.roster)],
         &args.out,
+        &PLAN_FILES,
     )?;
+    pipeline::check_out_folder(&args.out, None)?;
     let k = args.pool_size as usize;
     // Stages are timed with POOLSCREEN_TIMINGS, as a run's are.
     let progress = Progress::new(args.quiet);
@@ -83,8 +85,28 @@ pub fn run(args: AssignArgs) -> Result<i32> {
         let slots = assign::assign(&roster, k);
         drop(stage);
         if slots.is_empty() {
+            // No plan is written, so no rejects.csv: the first reasons are said here.
+            let reasons: Vec<String> = rejects
+                .iter()
+                .take(3)
+                .map(|r| match r.reject.column.as_str() {
+                    "" => format!("{file}:{}: {}", r.reject.line, r.reject.reason),
+                    column => format!(
+                        "{file}:{} column \"{column}\": {}",
+                        r.reject.line, r.reject.reason
+                    ),
+                })
+                .collect();
+            let first = match reasons.len() {
+                0 => String::new(),
+                n => format!(
+                    "; {} rows rejected, the first {n}:\n  {}",
+                    rejects.len(),
+                    reasons.join("\n  ")
+                ),
+            };
             return Err(Error::Usage(format!(
-                "{}: the roster has nobody to sample (everyone is on leave, or nobody was accepted)",
+                "{}: the roster has nobody to sample (everyone is on leave, or nobody was accepted){first}",
                 args.roster.display()
             )));
         }
@@ -100,7 +122,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
                     kind: if s.single { "single" } else { "pool" },
                     position: i64::from(s.position),
                     person_id: privacy.person_id(roster.id(p)),
-                    name: roster.name(p).map(|name| privacy.name(name)),
+                    name: roster.name(p).map(|name| guard_ids(privacy.name(name))),
                     room: roster.room_name(p),
                     status: roster.status[p as usize].as_str(),
                     priority: roster.priority[p as usize],

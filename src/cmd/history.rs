@@ -44,6 +44,7 @@ pub struct HistoryArgs {
 
 /// Runs `poolscreen history`.
 pub fn run(args: HistoryArgs) -> Result<i32> {
+    crate::pipeline::check_out_folder(&args.out, Some(&args.history))?;
     let opts = HistoryOptions {
         privacy: Privacy::new(args.mask, args.pseudonymize.as_deref())?,
         history: args.history,

@@ -67,7 +67,9 @@ fn sizes(text: &str) -> std::result::Result<Sizes, String> {
         Some((a, b)) => {
             let (a, b) = (a.trim().parse::<usize>(), b.trim().parse::<usize>());
             match (a, b) {
-                (Ok(a), Ok(b)) if a <= b => (a..=b).collect(),
+                // The bounds are checked before the range is listed: `2..1e18` would
+                // not fit in memory.
+                (Ok(a), Ok(b)) if a <= b => (a..=b.min(1001)).collect(),
                 _ => return Err(bad()),
             }
         }
@@ -120,6 +122,10 @@ fn accuracy(text: &str) -> std::result::Result<f64, String> {
 #[derive(Serialize)]
 struct Report {
     people: u64,
+    /// Of `people`, those of a priority group (isolated, key area, close contact,
+    /// fever), who get a tube of their own as `assign` plans it: a test each, whatever
+    /// the pool size.
+    single_tubes: u64,
     prevalence: f64,
     prevalence_interval: Option<(f64, f64)>,
     se: f64,
@@ -145,25 +151,27 @@ struct Shift {
 
 /// Runs `poolscreen plan`.
 pub fn run(args: PlanArgs) -> Result<i32> {
-    let people = match (&args.roster, args.people) {
+    let (people, single_tubes) = match (&args.roster, args.people) {
         (Some(path), _) => {
-            let (roster, _, _) = super::with_threads(None, || {
+            let (roster, report, _) = super::with_threads(None, || {
                 crate::pipeline::load_roster(path, args.sheet.as_deref())
             })?;
-            let expected = roster
-                .status
-                .iter()
-                .filter(|s| **s != crate::record::Status::OnLeave)
+            // Rejected rows are people the plan leaves out: said, as `assign` says it.
+            crate::pipeline::say_counts(&report);
+            let expected = |p: &usize| roster.status[*p] != crate::record::Status::OnLeave;
+            let singles = (0..roster.len())
+                .filter(|p| expected(p) && roster.priority[*p])
                 .count() as u64;
+            let expected = (0..roster.len()).filter(expected).count() as u64;
             if expected == 0 {
                 return Err(Error::Usage(format!(
                     "{}: the roster has nobody expected (everyone on leave, or no row accepted); plan needs at least one person",
                     path.display()
                 )));
             }
-            expected
+            (expected, singles)
         }
-        (None, Some(n)) => n,
+        (None, Some(n)) => (n, 0),
         (None, None) => return Err(Error::Usage("give --people N or --roster FILE".into())),
     };
     let (prevalence, interval) = match (&args.history, args.prevalence) {
@@ -207,6 +215,7 @@ pub fn run(args: PlanArgs) -> Result<i32> {
         .collect();
     let report = Report {
         people,
+        single_tubes,
         prevalence,
         prevalence_interval: interval,
         se: args.se,
@@ -226,8 +235,16 @@ pub fn run(args: PlanArgs) -> Result<i32> {
 }
 
 fn print_table(r: &Report, weak: f64, cutoff: f64) {
+    let singles = if r.single_tubes > 0 {
+        format!(
+            " ({} of them in tubes of their own, a test each; the rest pooled)",
+            r.single_tubes
+        )
+    } else {
+        String::new()
+    };
     crate::tell!(
-        "{} people; prevalence {:.4}%{}; Se {}, Sp {}",
+        "{} people{singles}; prevalence {:.4}%{}; Se {}, Sp {}",
         r.people,
         r.prevalence * 100.0,
         r.prevalence_interval
@@ -263,7 +280,7 @@ fn print_table(r: &Report, weak: f64, cutoff: f64) {
                 "  {:>5} {:>13.4} {:>13.0} {:>12.4} {:>12.4} {:>7.4}{mark}",
                 people,
                 o.tests_per_person,
-                o.tests_per_person * r.people as f64,
+                r.single_tubes as f64 + o.tests_per_person * (r.people - r.single_tubes) as f64,
                 o.sensitivity,
                 o.specificity,
                 o.ppv

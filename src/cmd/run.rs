@@ -117,7 +117,8 @@ impl RunArgs {
         if let Some(shard) = &opts.shard {
             crate::history::check_shard_name(shard)?;
         }
-        pipeline::check_inputs(&opts.inputs(), &opts.out)?;
+        pipeline::check_inputs(&opts.inputs(), &opts.out, &crate::export::OUTPUT_FILES)?;
+        pipeline::check_out_folder(&opts.out, opts.history.as_deref())?;
         Ok(opts)
     }
 }

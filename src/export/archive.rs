@@ -19,6 +19,13 @@ use std::io::{self, Write};
 /// on zlib-rs: level 2 is the knee.
 const LEVEL: u32 = 2;
 
+thread_local! {
+    /// A worker's deflater, reset for each piece: its window and hash tables (some
+    /// 300 KB) are set up once a thread instead of once a piece.
+    static DEFLATER: std::cell::RefCell<Compress> =
+        std::cell::RefCell::new(Compress::new(Compression::new(LEVEL), false));
+}
+
 /// Part of an entry's content, deflated on its own.
 pub struct Piece {
     deflated: Vec<u8>,
@@ -30,9 +37,14 @@ impl Piece {
     /// `data` deflated; `last` ends the entry's deflate stream, any other piece ends on
     /// a byte boundary for the next piece to follow.
     pub fn new(data: &[u8], last: bool) -> Piece {
+        DEFLATER.with_borrow_mut(|deflater| Piece::deflated(deflater, data, last))
+    }
+
+    fn deflated(deflater: &mut Compress, data: &[u8], last: bool) -> Piece {
         let mut crc = Hasher::new();
         crc.update(data);
-        let mut deflater = Compress::new(Compression::new(LEVEL), false);
+        // Every piece is a stream of its own: no match reaches into the piece before.
+        deflater.reset();
         // Sheet XML deflates about ten to one.
         let mut deflated = Vec::with_capacity(data.len() / 8 + 64);
         let flush = if last {

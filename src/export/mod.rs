@@ -363,6 +363,7 @@ fn round_report(
             rejects: Vec::new(),
             people: Vec::new(),
             closure: [0; 4],
+            off_roster: [0; 4],
             privacy: round.privacy.describe(),
         });
     };
@@ -393,18 +394,21 @@ fn round_report(
             None => by_file.push((reject.file.to_string(), 1)),
         }
     }
-    let mut counts = [0i64; 4];
-    for c in closure
-        .iter()
-        .filter(|c| c.round == label && c.building.is_some())
-    {
-        match c.state {
-            "cleared" => counts[0] += 1,
-            "confirmed" => counts[1] += 1,
-            _ => {
-                counts[2] += 1;
-                counts[3] += i64::from(c.overdue == Some(true));
-            }
+    // Every entry of the round's retest list counts, a person sampled but not on the
+    // roster too: the buildings' rows leave such people out, the page must not.
+    let (mut counts, mut off_roster) = ([0i64; 4], [0i64; 4]);
+    for c in closure.iter().filter(|c| c.round == label) {
+        let k = match c.state {
+            "cleared" => 0,
+            "confirmed" => 1,
+            _ => 2,
+        };
+        let overdue = k == 2 && c.overdue == Some(true);
+        for tally in
+            std::iter::once(&mut counts).chain(c.building.is_none().then_some(&mut off_roster))
+        {
+            tally[k] += 1;
+            tally[3] += i64::from(overdue);
         }
     }
     let people = retest
@@ -443,6 +447,7 @@ fn round_report(
         rejects: by_file,
         people,
         closure: counts,
+        off_roster,
         privacy: round.privacy.describe(),
     })
 }

@@ -12,7 +12,7 @@ use super::staging::Output;
 use crate::assign::Slot;
 use crate::error::Result;
 use crate::ingest::roster::Roster;
-use crate::privacy::Privacy;
+use crate::privacy::{guard_ids, Privacy};
 use crate::record::NONE;
 use polars_arrow::array::PrimitiveArray;
 
@@ -50,7 +50,9 @@ fn columns(roster: &Roster, slots: &[Slot], privacy: &Privacy) -> Vec<ArrayRef> 
         Box::new(|| strings(n, |i| Some(privacy.person_id(roster.id(slots[i].person))))),
         Box::new(|| {
             strings(n, |i| {
-                roster.name(slots[i].person).map(|name| privacy.name(name))
+                roster
+                    .name(slots[i].person)
+                    .map(|name| guard_ids(privacy.name(name)))
             })
         }),
         Box::new(|| room_column(roster, n, person)),

@@ -39,10 +39,7 @@ impl<'a> Contact<'a> {
             return Contact::default();
         };
         // An ID card number typed into the name or phone column is still one.
-        let guarded = |value: Cow<'a, str>| match crate::privacy::mask_id_like(&value) {
-            masked if masked != *value => Cow::Owned(masked),
-            _ => value,
-        };
+        let guarded = crate::privacy::guard_ids;
         let cell =
             |value: &'a Option<Box<str>>| value.as_deref().map(|v| guarded(Cow::Borrowed(v)));
         Contact {

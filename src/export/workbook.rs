@@ -108,21 +108,23 @@ fn write_list_paged<R: Sync>(
         let pieces: Vec<Piece> = (0..blocks)
             .into_par_iter()
             .map(|b| {
-                let last = b + 1 == blocks;
-                let mut xml = Vec::with_capacity(BLOCK_ROWS * 64 * columns.len());
-                if b == 0 {
-                    sheet_head(&mut xml, &layout, sheet.rows.len(), s == 0);
-                }
-                let first = b * BLOCK_ROWS;
-                let end = sheet.rows.len().min(first + BLOCK_ROWS);
-                for (at, &i) in sheet.rows[first..end].iter().enumerate() {
-                    // Row 1 is the header.
-                    write_row(&mut xml, &layout, first + at + 2, &rows[i]);
-                }
-                if last {
-                    sheet_tail(&mut xml, &layout, sheet.rows.len());
-                }
-                Piece::new(&xml, last)
+                XML.with_borrow_mut(|xml| {
+                    xml.clear();
+                    let last = b + 1 == blocks;
+                    if b == 0 {
+                        sheet_head(xml, &layout, sheet.rows.len(), s == 0);
+                    }
+                    let first = b * BLOCK_ROWS;
+                    let end = sheet.rows.len().min(first + BLOCK_ROWS);
+                    for (at, &i) in sheet.rows[first..end].iter().enumerate() {
+                        // Row 1 is the header.
+                        write_row(xml, &layout, first + at + 2, &rows[i]);
+                    }
+                    if last {
+                        sheet_tail(xml, &layout, sheet.rows.len());
+                    }
+                    Piece::new(xml, last)
+                })
             })
             .collect();
         let name = format!("xl/worksheets/sheet{}.xml", s + 1);
@@ -133,6 +135,13 @@ fn write_list_paged<R: Sync>(
 
 /// Rows a block: a few megabytes of XML a worker at a time.
 const BLOCK_ROWS: usize = 8192;
+
+thread_local! {
+    /// A worker's block of sheet XML, kept from block to block: a city's workbook is
+    /// gigabytes of XML, and fresh memory for each block would be zeroed by the system
+    /// page by page.
+    static XML: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// A sheet of the workbook: its name and the rows (indices into the list) on it.
 struct Sheet<'a> {
@@ -301,14 +310,8 @@ fn sheet_head<R>(xml: &mut Vec<u8>, layout: &Layout<R>, rows: usize, selected: b
     }
     head.push_str("</cols><sheetData><row r=\"1\">");
     xml.extend_from_slice(head.as_bytes());
-    for (c, column) in layout.columns.iter().enumerate() {
-        text_cell(
-            xml,
-            &layout.letters[c],
-            b"1",
-            Some(STYLE_HEADER),
-            column.header,
-        );
+    for column in layout.columns {
+        text_cell(xml, None, Some(STYLE_HEADER), column.header);
     }
     xml.extend_from_slice(b"</row>");
 }
@@ -331,59 +334,69 @@ fn sheet_tail<R>(xml: &mut Vec<u8>, layout: &Layout<R>, rows: usize) {
     );
 }
 
-/// Row `n` (from 1) of a sheet, holding `row`.
+/// Row `n` (from 1) of a sheet, holding `row`. A cell right after the row's previous
+/// cell (or first in the row, in column A) goes without its reference (`r="B7"`), which
+/// is optional (ECMA-376 Part 1, 18.3.1.4) and which Excel, WPS and LibreOffice infer
+/// from the cell's place; a cell after an empty one names its own. A city's plan is
+/// ten million rows: the references were a fifth of its sheet XML and half of what was
+/// left once deflated.
 fn write_row<R>(xml: &mut Vec<u8>, layout: &Layout<R>, n: usize, row: &R) {
     let mut digits = itoa::Buffer::new();
     let n = digits.format(n).as_bytes();
     xml.extend_from_slice(b"<row r=\"");
     xml.extend_from_slice(n);
     xml.extend_from_slice(b"\">");
+    // Whether the previous column's cell was written (column A follows the row start).
+    let mut follows = true;
     for (c, column) in layout.columns.iter().enumerate() {
-        let letters = &layout.letters[c];
+        let at = (!follows).then(|| (layout.letters[c].as_str(), n));
         let value = (column.value)(row);
+        follows = true;
         match column.kind {
-            Kind::Text => {
-                if let Some(t) = value.text() {
-                    text_cell(xml, letters, n, None, t);
-                }
-            }
-            Kind::Code => {
-                if let Some(t) = value.text() {
-                    text_cell(xml, letters, n, None, label(t));
-                }
-            }
-            Kind::Bool => {
-                if let Some(v) = value.bool() {
-                    text_cell(xml, letters, n, None, if v { "是" } else { "否" });
-                }
-            }
-            Kind::Int => {
-                if let Some(v) = value.int() {
-                    number_cell(xml, letters, n, None, itoa::Buffer::new().format(v));
-                }
-            }
-            Kind::Float => {
-                if let Some(v) = value.float().filter(|v| v.is_finite()) {
-                    number_cell(xml, letters, n, None, ryu::Buffer::new().format_finite(v));
-                }
-            }
-            Kind::Time => {
-                if let Some(micros) = value.time() {
+            Kind::Text => match value.text() {
+                Some(t) => text_cell(xml, at, None, t),
+                None => follows = false,
+            },
+            Kind::Code => match value.text() {
+                Some(t) => text_cell(xml, at, None, label(t)),
+                None => follows = false,
+            },
+            Kind::Bool => match value.bool() {
+                Some(v) => text_cell(xml, at, None, if v { "是" } else { "否" }),
+                None => follows = false,
+            },
+            Kind::Int => match value.int() {
+                Some(v) => number_cell(xml, at, None, itoa::Buffer::new().format(v)),
+                None => follows = false,
+            },
+            Kind::Float => match value.float().filter(|v| v.is_finite()) {
+                Some(v) => number_cell(xml, at, None, ryu::Buffer::new().format_finite(v)),
+                None => follows = false,
+            },
+            Kind::Time => match value.time() {
+                Some(micros) => {
                     let mut serial = ryu::Buffer::new();
                     let serial = serial.format_finite(excel_time(micros));
-                    number_cell(xml, letters, n, Some(STYLE_TIME), serial);
+                    number_cell(xml, at, Some(STYLE_TIME), serial);
                 }
-            }
+                None => follows = false,
+            },
         }
     }
     xml.extend_from_slice(b"</row>");
 }
 
-fn cell_start(xml: &mut Vec<u8>, letters: &str, row: &[u8], style: Option<u8>) {
-    xml.extend_from_slice(b"<c r=\"");
-    xml.extend_from_slice(letters.as_bytes());
-    xml.extend_from_slice(row);
-    xml.push(b'"');
+/// Where a cell is, when it must say: its column's letters and its row's number.
+type At<'a> = Option<(&'a str, &'a [u8])>;
+
+fn cell_start(xml: &mut Vec<u8>, at: At, style: Option<u8>) {
+    xml.extend_from_slice(b"<c");
+    if let Some((letters, row)) = at {
+        xml.extend_from_slice(b" r=\"");
+        xml.extend_from_slice(letters.as_bytes());
+        xml.extend_from_slice(row);
+        xml.push(b'"');
+    }
     if let Some(s) = style {
         xml.extend_from_slice(b" s=\"");
         xml.push(b'0' + s);
@@ -391,8 +404,8 @@ fn cell_start(xml: &mut Vec<u8>, letters: &str, row: &[u8], style: Option<u8>) {
     }
 }
 
-fn number_cell(xml: &mut Vec<u8>, letters: &str, row: &[u8], style: Option<u8>, number: &str) {
-    cell_start(xml, letters, row, style);
+fn number_cell(xml: &mut Vec<u8>, at: At, style: Option<u8>, number: &str) {
+    cell_start(xml, at, style);
     xml.extend_from_slice(b"><v>");
     xml.extend_from_slice(number.as_bytes());
     xml.extend_from_slice(b"</v></c>");
@@ -400,7 +413,7 @@ fn number_cell(xml: &mut Vec<u8>, letters: &str, row: &[u8], style: Option<u8>, 
 
 /// A text cell, always a string (never a formula, whatever it starts with), cut to
 /// Excel's 32,767 characters.
-fn text_cell(xml: &mut Vec<u8>, letters: &str, row: &[u8], style: Option<u8>, text: &str) {
+fn text_cell(xml: &mut Vec<u8>, at: At, style: Option<u8>, text: &str) {
     // Excel counts UTF-16 code units; a cut never splits a character.
     let text = if text.len() <= MAX_CELL_TEXT {
         text
@@ -415,7 +428,7 @@ fn text_cell(xml: &mut Vec<u8>, letters: &str, row: &[u8], style: Option<u8>, te
             .map_or(text.len(), |(at, _)| at);
         &text[..end]
     };
-    cell_start(xml, letters, row, style);
+    cell_start(xml, at, style);
     // Excel drops spaces at either end unless told to keep them.
     let edges = |c: Option<char>| c.is_some_and(char::is_whitespace);
     if edges(text.chars().next()) || edges(text.chars().next_back()) {
@@ -735,6 +748,63 @@ mod tests {
         expected[texts.len() - 2] = "楼".repeat(MAX_CELL_TEXT);
         expected[texts.len() - 1] = "𠀀".repeat(MAX_CELL_TEXT / 2);
         assert_eq!(got, expected);
+    }
+
+    /// Cells right after the row's previous one go without their reference; a cell
+    /// after an empty one names its place, and every value reads back in its column.
+    #[test]
+    fn cells_after_an_empty_one_name_their_place() {
+        type Gappy = [Option<&'static str>; 4];
+        let columns: Vec<Column<Gappy>> = (0..4)
+            .map(|c| {
+                let value: for<'a> fn(&'a Gappy) -> Value<'a> = match c {
+                    0 => |r| Value::Text(r[0]),
+                    1 => |r| Value::Text(r[1]),
+                    2 => |r| Value::Text(r[2]),
+                    _ => |r| Value::Text(r[3]),
+                };
+                column("x", "列", 8.0, Kind::Text, value)
+            })
+            .collect();
+        let rows: Vec<Gappy> = vec![
+            [Some("a"), Some("b"), Some("c"), Some("d")],
+            [None, Some("b"), None, Some("d")],
+            [Some("a"), None, None, Some("d")],
+            [None, None, Some("c"), None],
+            [None, None, None, None],
+        ];
+        let mut bytes = Vec::new();
+        write_list(&mut bytes, &columns, &rows, None).unwrap();
+        use calamine::{Data, Reader, Xlsx};
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes.clone())).unwrap();
+        let range = book.worksheet_range("全部").unwrap();
+        let (top, _) = range.start().unwrap();
+        assert_eq!(top, 0);
+        for (i, row) in rows.iter().enumerate() {
+            for (c, want) in row.iter().enumerate() {
+                let got = range.get_value((i as u32 + 1, c as u32));
+                let got = match got {
+                    Some(Data::String(s)) => Some(s.as_str()),
+                    Some(Data::Empty) | None => None,
+                    other => panic!("{other:?}"),
+                };
+                assert_eq!(got, *want, "row {i} column {c}");
+            }
+        }
+        // Only the cells after a gap carry a reference: B3 and D3 (A3 and C3 are
+        // empty), D4 (after B4 and C4), C5 (after A5 and B5); row 6 has no cell.
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(
+            &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
+            &mut xml,
+        )
+        .unwrap();
+        let refs: Vec<&str> = xml
+            .match_indices("<c r=\"")
+            .map(|(at, _)| xml[at + 6..].split('"').next().unwrap())
+            .collect();
+        assert_eq!(refs, ["B3", "D3", "D4", "C5"]);
     }
 
     #[test]

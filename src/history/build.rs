@@ -456,15 +456,24 @@ fn persistent(
 }
 
 /// Every round's building table, stacked in the rounds' order, with each round's
-/// place in it (`round_index`, from 1) after the label.
+/// place in it (`round_index`, from 1) and its district (`shard`, empty for a round
+/// published whole) after the label: districts' buildings are told apart, since two
+/// districts may each have a 1号楼.
 fn trend(rounds: &[Round]) -> Result<DataFrame> {
     let mut all: Option<DataFrame> = None;
-    for (r, round) in rounds.iter().enumerate() {
-        let mut frame = round.table("buildings.parquet", &BUILDING_COLUMNS)?;
-        let index =
-            polars::prelude::Column::new("round_index".into(), vec![r as i64 + 1; frame.height()]);
+    let parts = rounds
+        .iter()
+        .enumerate()
+        .flat_map(|(r, round)| (0..round.parts.len()).map(move |k| (r, round, k)));
+    for (r, round, k) in parts {
+        let mut frame = round.part_table(k, "buildings.parquet", &BUILDING_COLUMNS)?;
+        let n = frame.height();
+        let index = polars::prelude::Column::new("round_index".into(), vec![r as i64 + 1; n]);
+        let shard = round.parts[k].1.shard.as_deref();
+        let shard = polars::prelude::Column::new("shard".into(), vec![shard; n]);
         frame
             .insert_column(1, index)
+            .and_then(|f| f.insert_column(2, shard))
             .map_err(|e| bad_column(round, "round_index", e))?;
         all = Some(match all {
             None => frame,

@@ -276,7 +276,7 @@ fn trends<'a>(
     let bad = |e: PolarsError| Error::Internal(format!("reading the trend back: {e}"));
     let text = |c: &str| trend.column(c).and_then(|c| c.str().cloned()).map_err(bad);
     let int = |c: &str| trend.column(c).and_then(|c| c.i64().cloned()).map_err(bad);
-    let (round, building) = (text("round")?, text("building")?);
+    let (round, building, shard) = (text("round")?, text("building")?, text("shard")?);
     let (expected, sampled) = (int("expected")?, int("sampled")?);
     let (positive, confirmed) = (int("positive_tubes")?, int("confirmed_positive")?);
     let mut out: Vec<crate::report::RoundTrend> = rounds
@@ -292,8 +292,13 @@ fn trends<'a>(
             continue;
         };
         let (e, s) = (expected.get(i).unwrap_or(0), sampled.get(i).unwrap_or(0));
+        // A district's building is named with its district: two may share a name.
+        let name = building.get(i).unwrap_or_default();
         out[k].buildings.push((
-            building.get(i).unwrap_or_default().to_string(),
+            match shard.get(i) {
+                Some(shard) => format!("{shard} · {name}"),
+                None => name.to_string(),
+            },
             crate::summarize::BuildingRow {
                 expected: e,
                 sampled: s,
@@ -313,10 +318,22 @@ pub fn run(opts: &HistoryOptions) -> Result<HistorySummary> {
     use crate::export::{parquet, staging::Staging, workbook};
     let rounds = read::rounds(&opts.history, opts.as_of)?;
     if rounds.is_empty() {
-        return Err(Error::Usage(format!(
-            "{}: the history holds no round; publish rounds with `poolscreen run … --history DIR`",
-            opts.history.display()
-        )));
+        // Rounds left out by --as-of are not "no round".
+        let held = match opts.as_of {
+            Some(_) => read::rounds(&opts.history, None)?.len(),
+            None => 0,
+        };
+        return Err(Error::Usage(if held > 0 {
+            format!(
+                "{}: none of the history's {held} round(s) began by --as-of; give a later --as-of, or none",
+                opts.history.display()
+            )
+        } else {
+            format!(
+                "{}: the history holds no round; publish rounds with `poolscreen run … --history DIR`",
+                opts.history.display()
+            )
+        }));
     }
     let ids = build::Ids {
         privacy: &opts.privacy,

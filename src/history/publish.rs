@@ -57,6 +57,21 @@ impl Publication {
                 )));
             }
             let mut target = base.join(folder);
+            // A round is published whole or as districts, never both: the history would
+            // count its people twice.
+            let districts = std::fs::read_dir(&target).is_ok_and(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with("shard="))
+            });
+            let whole = target.join("manifest.json").exists();
+            if (shard.is_some() && whole) || (shard.is_none() && districts) {
+                return Err(Error::Usage(format!(
+                    "round {label:?} is already published in {} {}; a round is published either whole or as districts: publish it as it was, or under another --round",
+                    dir.display(),
+                    if whole { "whole (without --shard)" } else { "as districts (with --shard)" }
+                )));
+            }
             if let Some(shard) = shard {
                 target = target.join(format!("shard={shard}"));
             }

@@ -31,16 +31,12 @@ impl Round {
     /// Reads table `file` of every district of the round, only `columns`, stacked.
     pub fn table(&self, file: &str, columns: &[&str]) -> Result<DataFrame> {
         let mut frame: Option<DataFrame> = None;
-        for (folder, _) in &self.parts {
-            let path = folder.join(file);
-            let handle = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-            let part = ParquetReader::new(handle)
-                .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
-                .finish()
-                .map_err(|e| self.damaged(&path, &format!("it cannot be read ({e})")))?;
+        for k in 0..self.parts.len() {
+            let part = self.part_table(k, file, columns)?;
             frame = Some(match frame {
                 None => part,
                 Some(mut all) => {
+                    let path = self.parts[k].0.join(file);
                     all.vstack_mut(&part)
                         .map_err(|e| self.damaged(&path, &format!("its columns differ ({e})")))?;
                     all
@@ -48,6 +44,16 @@ impl Round {
             });
         }
         frame.ok_or_else(|| self.damaged(Path::new(file), "it has no files"))
+    }
+
+    /// Reads table `file` of district `k` of the round (`parts[k]`), only `columns`.
+    pub fn part_table(&self, k: usize, file: &str, columns: &[&str]) -> Result<DataFrame> {
+        let path = self.parts[k].0.join(file);
+        let handle = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        ParquetReader::new(handle)
+            .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
+            .finish()
+            .map_err(|e| self.damaged(&path, &format!("it cannot be read ({e})")))
     }
 
     fn damaged(&self, path: &Path, why: &str) -> Error {

@@ -134,11 +134,7 @@ pub fn match_header(
             format!(
                 "missing required column {}; the header row has: {}",
                 missing.join(", "),
-                headers
-                    .iter()
-                    .map(|h| shown(h, specs))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                shown_headers(&headers, specs)
             ) + "; if the first row holds data, add a header row",
         ));
     }
@@ -149,26 +145,38 @@ pub fn match_header(
     })
 }
 
-/// A header cell as an error message may show it. A file without a header row has a
-/// person's data in its first row; cells that could be an ID, a phone or a name are
-/// described, not quoted. Unknown cells with a digit (an ID, a phone, a room) or of two
-/// to four Chinese characters (a name) are hidden.
-pub fn shown(header: &str, specs: &[ColumnSpec]) -> String {
-    let k = key(header);
-    let known = specs
+/// A header row as an error message may show it. A file without a header row has a
+/// person's data in its first row, and a name can be written in any script (Wang
+/// Xiaoming, 买买提·艾力, 赵老师): when no cell of the row is a column poolscreen knows,
+/// the row is taken for data and no cell is quoted, only described. In a row with known
+/// columns, the unknown cells are header words (a typo, a column of the user's own)
+/// and are quoted, but for cells with a digit (an ID, a phone) or of two to four
+/// Chinese characters (a name), which are still described.
+pub fn shown_headers(headers: &[String], specs: &[ColumnSpec]) -> String {
+    let known = |header: &str| {
+        let k = key(header);
+        specs
+            .iter()
+            .any(|s| key(s.name) == k || s.aliases.iter().any(|a| key(a) == k))
+    };
+    let a_header_row = headers.iter().any(|h| known(h));
+    headers
         .iter()
-        .any(|s| key(s.name) == k || s.aliases.iter().any(|a| key(a) == k));
-    let digits = header.chars().any(|c| c.is_ascii_digit());
-    let cjk = header.chars().count();
-    let name_like = (2..=4).contains(&cjk)
-        && header
-            .chars()
-            .all(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c) || c == '·');
-    if !known && (digits || name_like) {
-        format!("(a cell of {cjk} characters, not shown: it may be personal data)")
-    } else {
-        format!("\"{header}\"")
-    }
+        .map(|header| {
+            let chars = header.chars().count();
+            let digits = header.chars().any(|c| c.is_ascii_digit());
+            let name_like = (2..=4).contains(&chars)
+                && header
+                    .chars()
+                    .all(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c) || c == '·');
+            if known(header) || (a_header_row && !digits && !name_like) {
+                format!("\"{header}\"")
+            } else {
+                format!("(a cell of {chars} characters, not shown: it may be personal data)")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `person_id (学号, 工号, …)`: a column's name with its aliases.
@@ -222,19 +230,34 @@ mod tests {
 
     #[test]
     fn data_in_the_header_row_is_not_quoted() {
+        // A row of data: no cell is a known column, so none is quoted, whatever its
+        // script.
+        let data = [
+            "20210001",
+            "张三",
+            "13800138000",
+            "Wang Xiaoming",
+            "买买提·艾力",
+            "辅导员赵老师",
+        ];
+        let e = match_header("f.csv", 1, &headers(&data), &SPECS)
+            .unwrap_err()
+            .to_string();
+        for cell in data {
+            assert!(!e.contains(cell), "{cell}: {e}");
+        }
+        // A header row with a column of the user's own: its words are quoted, but a
+        // cell that could be personal data still is not.
         let e = match_header(
             "f.csv",
             1,
-            &headers(&["20210001", "张三", "13800138000", "备注x"]),
+            &headers(&["姓名", "备注x", "张三", "13800138000"]),
             &SPECS,
         )
         .unwrap_err()
         .to_string();
-        assert!(
-            !e.contains("20210001") && !e.contains("张三") && !e.contains("13800138000"),
-            "{e}"
-        );
-        assert!(e.contains("\"备注x\""), "{e}");
+        assert!(e.contains("\"备注x\"") && e.contains("\"姓名\""), "{e}");
+        assert!(!e.contains("张三") && !e.contains("13800138000"), "{e}");
     }
 
     #[test]

@@ -196,7 +196,7 @@ pub fn columns(ingested: &Ingested<LabResult, ()>) -> Result<ResultColumns> {
             Position::line(1),
             format!(
                 "a results file needs both Ct columns (ct_orf1ab and ct_n) or a lab_call column; the header row has: {}",
-                layout.headers.iter().map(|h| super::header::shown(h, &COLUMNS)).collect::<Vec<_>>().join(", ")
+                super::header::shown_headers(&layout.headers, &COLUMNS)
             ),
         ));
     }

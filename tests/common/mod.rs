@@ -99,6 +99,18 @@ pub fn poolscreen(dir: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// The text of one file inside a workbook (a zip).
+pub fn zipped_part(book: &Path, name: &str) -> String {
+    use std::io::Read;
+    let mut zip = ::zip::ZipArchive::new(std::fs::File::open(book).unwrap()).unwrap();
+    let mut text = String::new();
+    zip.by_name(name)
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    text
+}
+
 /// Reads a Parquet file written by poolscreen.
 pub fn read_parquet(path: &Path) -> DataFrame {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
