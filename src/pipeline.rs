@@ -600,46 +600,76 @@ pub fn check_inputs(inputs: &[(InputKind, &Path)], out: &Path, outputs: &[&str])
     Ok(())
 }
 
-/// Refuses an output folder that is a published round of a history (its manifest says
-/// so), or inside the history folder `history` (or that folder itself): the outputs
-/// would be written over published rounds, which are never touched once published.
+/// Refuses an output folder inside a history folder (`history`, or any folder whose
+/// `rounds/` holds a published round) or that is one: the outputs would be written over
+/// published rounds, which are never touched once published. The folder is resolved
+/// first (links, `..`), as the file system will resolve it.
 pub fn check_out_folder(out: &Path, history: Option<&Path>) -> Result<()> {
-    let published = std::fs::read(out.join("manifest.json"))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .is_some_and(|m| m.get("format").is_some() && m.get("revision").is_some());
-    let inside = history.filter(|h| resolved(out).starts_with(resolved(h)));
-    if published || inside.is_some() {
-        return Err(Error::Usage(format!(
-            "--out {}: the output folder is {}, and published rounds are never written over; choose another --out",
-            name(out),
-            match inside {
-                Some(h) => format!("inside the history folder {}", name(h)),
-                None => "a round published into a history folder".to_string(),
-            }
-        )));
+    let out_at = resolved(out);
+    let named = history.filter(|h| out_at.starts_with(resolved(h)));
+    // Any folder above the output (or the output itself) whose rounds/ holds a round.
+    let found = out_at
+        .ancestors()
+        .find(|a| holds_rounds(&a.join("rounds")))
+        .map(Path::to_path_buf);
+    if named.is_none() && found.is_none() {
+        return Ok(());
     }
-    Ok(())
+    let history = named.map_or_else(|| found.unwrap_or_default(), Path::to_path_buf);
+    Err(Error::Usage(format!(
+        "--out {}: the output folder is inside the history folder {}, and published rounds are never written over; choose an --out outside it",
+        name(out),
+        name(&history)
+    )))
 }
 
-/// `path` made absolute with links resolved, as far as it exists; the rest (folders not
-/// made yet) is appended as written.
+/// Whether folder `rounds` holds a published round: a folder with a round's manifest,
+/// or with a district's (`shard=NAME/`).
+fn holds_rounds(rounds: &Path) -> bool {
+    let published = |folder: &Path| {
+        std::fs::read(folder.join("manifest.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .is_some_and(|m| m.get("format").is_some() && m.get("revision").is_some())
+    };
+    let Ok(entries) = std::fs::read_dir(rounds) else {
+        return false;
+    };
+    entries.flatten().any(|round| {
+        let round = round.path();
+        published(&round)
+            || std::fs::read_dir(&round).is_ok_and(|parts| {
+                parts.flatten().any(|part| {
+                    part.file_name().to_string_lossy().starts_with("shard=")
+                        && published(&part.path())
+                })
+            })
+    })
+}
+
+/// `path` made absolute as the file system resolves it: each part that exists with its
+/// links resolved, `..` taking the resolved folder's parent, `.` dropped; the parts that
+/// do not exist yet appended as written.
 fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut existing = absolute.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = std::fs::canonicalize(existing) {
-            return rest.iter().rev().fold(real, |p, part| p.join(part));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(part)) => {
-                rest.push(part.to_os_string());
-                existing = parent;
+    let mut at = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::Prefix(_) | Component::RootDir => at.push(part.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                at.pop();
             }
-            _ => return absolute,
+            Component::Normal(name) => {
+                at.push(name);
+                if let Ok(real) = std::fs::canonicalize(&at) {
+                    at = real;
+                }
+            }
         }
     }
+    at
 }
 
 /// Now, in microseconds since the Unix epoch.

@@ -288,3 +288,68 @@ fn cells_that_look_like_formulas_stay_text() {
     assert_eq!(rows[1][6], Data::String("+101".into()));
     assert_eq!(rows[2][4], Data::String("@李四".into()));
 }
+
+/// A workbook is read as Excel shows it and as its CSV export would hold it: the first
+/// visible sheet (a hidden one holds an old list), numbers rounded to Excel's 15
+/// significant digits (a computed Ct of 40.00000000000001 is 40, within the cutoff),
+/// and a formula's error value rejected, never read as a value.
+#[test]
+fn a_workbook_reads_as_excel_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut book = Workbook::new();
+    let old = book.add_worksheet();
+    old.set_name("旧结果").unwrap();
+    for (c, h) in ["tube_id", "lab_call"].iter().enumerate() {
+        old.write_string(0, c as u16, *h).unwrap();
+    }
+    old.write_string(1, 0, "T1").unwrap();
+    old.write_string(1, 1, "阴性").unwrap();
+    old.set_hidden(true);
+    let sheet = book.add_worksheet();
+    sheet.set_name("结果").unwrap().set_active(true);
+    for (c, h) in ["tube_id", "ct_orf1ab", "ct_n", "ct_ic"].iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    let computed = 13.3 * 3.0 + 0.1;
+    assert!(computed > 40.0, "the sum is stored a hair above 40");
+    sheet.write_string(1, 0, "T1").unwrap();
+    sheet.write_number(1, 1, computed).unwrap();
+    sheet.write_number(1, 2, 38).unwrap();
+    sheet.write_string(2, 0, "T2").unwrap();
+    sheet
+        .write_formula(
+            2,
+            1,
+            rust_xlsxwriter::Formula::new("=NA()").set_result("#N/A"),
+        )
+        .unwrap();
+    sheet.write_string(3, 0, "T3").unwrap();
+    sheet.write_number(3, 1, 35).unwrap();
+    for r in 1..=3 {
+        sheet.write_number(r, 3, 28).unwrap();
+    }
+    book.save(dir.path().join("results.xlsx")).unwrap();
+    for f in ["roster.csv", "samples.csv"] {
+        fs::copy(basic().join(f), dir.path().join(f)).unwrap();
+    }
+    let out = run(dir.path(), "roster.csv", "samples.csv", "results.xlsx", &[]);
+    expect(&out, 0);
+    let o = dir.path().join("out");
+    assert_eq!(manifest(&o)["inputs"][2]["sheet"], "结果");
+    let tubes = read_parquet(&o.join("tubes.parquet"));
+    let class = |tube: &str| {
+        (0..tubes.height())
+            .find(|&i| cell(tubes.column("tube_id").unwrap().get(i).unwrap()) == tube)
+            .map(|i| cell(tubes.column("tube_class").unwrap().get(i).unwrap()))
+    };
+    assert_eq!(
+        class("T1").as_deref(),
+        Some("positive"),
+        "Ct 40 is within 40"
+    );
+    let rejects = read_spreadsheet_csv(&o.join("rejects.csv"));
+    assert!(
+        rejects.contains(",3,ct_orf1ab,\"ct_orf1ab holds #N/A, a spreadsheet formula's error"),
+        "{rejects}"
+    );
+}

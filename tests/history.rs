@@ -520,10 +520,34 @@ fn published_rounds_are_never_written_over() {
         let stderr = String::from_utf8_lossy(&got.stderr);
         assert!(stderr.contains("never written over"), "{out}: {stderr}");
     }
-    // `run` into a published round, with the history named or not.
+    // `run` into a published round or anywhere in the history, with the history named
+    // or not, by any path (`..` through a folder not made yet too).
     let run = |extra: &[&str]| run_inputs(&dir, &case.join("r2"), extra, 2);
-    assert!(run(&["--out", &inside]).contains("a round published"));
-    assert!(run(&["--out", "hist/x", "--history", "hist"]).contains("inside the history"));
+    let name = round.file_name().unwrap().to_string_lossy().to_string();
+    let through = format!("nx/../hist/rounds/{name}");
+    for out in [
+        inside.as_str(),
+        "hist/x",
+        "hist/rounds/new",
+        through.as_str(),
+    ] {
+        for extra in [&[][..], &["--history", "hist"][..]] {
+            let mut args = vec!["--out", out];
+            args.extend_from_slice(extra);
+            let stderr = run(&args);
+            assert!(
+                stderr.contains("inside the history folder"),
+                "{out}: {stderr}"
+            );
+        }
+    }
+    // A folder beside the history, named through it, is no part of it.
+    run_inputs(
+        &dir,
+        &case.join("r2"),
+        &["--out", "hist/nope/../../elsewhere"],
+        0,
+    );
     // The same round again as a district, and a district's round again whole.
     let stderr = run(&[
         "--out",
@@ -546,6 +570,9 @@ fn published_rounds_are_never_written_over() {
         .unwrap();
     let stderr = run(&["--out", "o4", "--history", "hist", "--round", &r2]);
     assert!(stderr.contains("either whole or as districts"), "{stderr}");
+    // A round published as districts only is a published round too.
+    let district_only = format!("hist/rounds/{r2}");
+    assert!(run(&["--out", &district_only]).contains("inside the history folder"));
     history(&dir, "hist", "campaign", &[]);
     // Rounds left out by --as-of are not "no round".
     let early = dir.run(

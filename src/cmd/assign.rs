@@ -31,7 +31,7 @@ pub struct AssignArgs {
     /// The folder for the plan; created if needed.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// The sheet to read in an Excel roster [default: the first].
+    /// The sheet to read in an Excel roster [default: the first visible one].
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
     /// Mask names in the plan (张*三).
@@ -123,7 +123,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
                     position: i64::from(s.position),
                     person_id: privacy.person_id(roster.id(p)),
                     name: roster.name(p).map(|name| guard_ids(privacy.name(name))),
-                    room: roster.room_name(p),
+                    room: roster.room_name(p).map(|room| guard_ids(room.into())),
                     status: roster.status[p as usize].as_str(),
                     priority: roster.priority[p as usize],
                 }

@@ -20,7 +20,7 @@ pub struct PlanArgs {
     /// The roster: its expected people (not on leave) are the people to test.
     #[arg(long, value_name = "FILE")]
     pub roster: Option<PathBuf>,
-    /// The sheet to read in an Excel roster [default: the first].
+    /// The sheet to read in an Excel roster [default: the first visible one].
     #[arg(long, value_name = "NAME", requires = "roster")]
     pub sheet: Option<String>,
     /// The share of people infected, in (0, 1).
@@ -67,8 +67,8 @@ fn sizes(text: &str) -> std::result::Result<Sizes, String> {
         Some((a, b)) => {
             let (a, b) = (a.trim().parse::<usize>(), b.trim().parse::<usize>());
             match (a, b) {
-                // The bounds are checked before the range is listed: `2..1e18` would
-                // not fit in memory.
+                // The range is listed up to 1001 at most, which the bounds below
+                // refuse: `2..1e18` would not fit in memory.
                 (Ok(a), Ok(b)) if a <= b => (a..=b.min(1001)).collect(),
                 _ => return Err(bad()),
             }
@@ -158,11 +158,11 @@ pub fn run(args: PlanArgs) -> Result<i32> {
             })?;
             // Rejected rows are people the plan leaves out: said, as `assign` says it.
             crate::pipeline::say_counts(&report);
-            let expected = |p: &usize| roster.status[*p] != crate::record::Status::OnLeave;
+            let is_expected = |p: &usize| roster.status[*p] != crate::record::Status::OnLeave;
             let singles = (0..roster.len())
-                .filter(|p| expected(p) && roster.priority[*p])
+                .filter(|p| is_expected(p) && roster.priority[*p])
                 .count() as u64;
-            let expected = (0..roster.len()).filter(expected).count() as u64;
+            let expected = (0..roster.len()).filter(is_expected).count() as u64;
             if expected == 0 {
                 return Err(Error::Usage(format!(
                     "{}: the roster has nobody expected (everyone on leave, or no row accepted); plan needs at least one person",

@@ -51,7 +51,8 @@ pub struct RunArgs {
     /// Exit with status 3 when any input row was rejected (outputs are still written).
     #[arg(long)]
     pub strict: bool,
-    /// The sheet to read in Excel inputs [default: the first sheet of each workbook].
+    /// The sheet to read in Excel inputs [default: the first visible sheet of each
+    /// workbook].
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
     /// Mask names (张*三), phones (138****1234) and ID card numbers (first 6 and last 4)

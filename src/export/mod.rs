@@ -403,12 +403,12 @@ fn round_report(
             "confirmed" => 1,
             _ => 2,
         };
-        let overdue = k == 2 && c.overdue == Some(true);
-        for tally in
-            std::iter::once(&mut counts).chain(c.building.is_none().then_some(&mut off_roster))
-        {
-            tally[k] += 1;
-            tally[3] += i64::from(overdue);
+        let overdue = i64::from(k == 2 && c.overdue == Some(true));
+        counts[k] += 1;
+        counts[3] += overdue;
+        if c.building.is_none() {
+            off_roster[k] += 1;
+            off_roster[3] += overdue;
         }
     }
     let people = retest

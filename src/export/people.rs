@@ -10,7 +10,7 @@ use crate::closure::Closed;
 use crate::error::Result;
 use crate::ingest::roster::Roster;
 use crate::order::roster_order;
-use crate::privacy::Privacy;
+use crate::privacy::{guard_ids, Privacy};
 use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
 use crate::retest::Entry;
@@ -36,13 +36,19 @@ pub(super) fn building_column(
     )
 }
 
-/// The room column of `n` roster people, `person(i)` the i-th (null without a room).
+/// The room column of `n` roster people, `person(i)` the i-th (null without a room); an
+/// ID number typed into a room is masked, as in every list.
 pub(super) fn room_column(roster: &Roster, n: usize, person: impl Fn(usize) -> usize) -> ArrayRef {
+    let rooms: Vec<Cow<str>> = roster
+        .rooms
+        .iter()
+        .map(|room| guard_ids(Cow::Borrowed(room)))
+        .collect();
     dictionary(
         n,
-        roster.rooms.len(),
+        rooms.len(),
         |i| roster.room[person(i)],
-        |r| &roster.rooms[r as usize],
+        |r| &rooms[r as usize],
     )
 }
 

@@ -542,8 +542,8 @@ pub struct PlanRow<'a> {
     pub person_id: Cow<'a, str>,
     /// The name (masked with `--mask`).
     pub name: Option<Cow<'a, str>>,
-    /// Room.
-    pub room: Option<&'a str>,
+    /// Room (an ID number typed into it masked, as in every list).
+    pub room: Option<Cow<'a, str>>,
     /// `on_campus` or `isolated`.
     pub status: &'static str,
     /// Whether the person belongs to a priority group.
@@ -579,7 +579,9 @@ pub fn plan_columns<'r>() -> Vec<Column<PlanRow<'r>>> {
         column("name", "姓名", 10.0, Text, |r: &R| {
             Value::Text(r.name.as_deref())
         }),
-        column("room", "宿舍号", 8.0, Text, |r: &R| Value::Text(r.room)),
+        column("room", "宿舍号", 8.0, Text, |r: &R| {
+            Value::Text(r.room.as_deref())
+        }),
         column("status", "状态", 8.0, Code, |r: &R| {
             Value::Code(Some(r.status))
         }),

@@ -336,8 +336,9 @@ fn sheet_tail<R>(xml: &mut Vec<u8>, layout: &Layout<R>, rows: usize) {
 
 /// Row `n` (from 1) of a sheet, holding `row`. A cell right after the row's previous
 /// cell (or first in the row, in column A) goes without its reference (`r="B7"`), which
-/// is optional (ECMA-376 Part 1, 18.3.1.4) and which Excel, WPS and LibreOffice infer
-/// from the cell's place; a cell after an empty one names its own. A city's plan is
+/// is optional (ECMA-376 Part 1, 18.3.1.4) and which Excel, LibreOffice and the
+/// readers docs/formats.md names infer from the cell's place; a cell after an empty one
+/// names its own. A city's plan is
 /// ten million rows: the references were a fifth of its sheet XML and half of what was
 /// left once deflated.
 fn write_row<R>(xml: &mut Vec<u8>, layout: &Layout<R>, n: usize, row: &R) {
@@ -750,6 +751,20 @@ mod tests {
         assert_eq!(got, expected);
     }
 
+    /// The cell references (`r="B3"`) written in the first sheet of workbook `bytes`.
+    fn references(bytes: Vec<u8>) -> Vec<String> {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(
+            &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
+            &mut xml,
+        )
+        .unwrap();
+        xml.match_indices("<c r=\"")
+            .map(|(at, _)| xml[at + 6..].split('"').next().unwrap().to_string())
+            .collect()
+    }
+
     /// Cells right after the row's previous one go without their reference; a cell
     /// after an empty one names its place, and every value reads back in its column.
     #[test]
@@ -793,18 +808,61 @@ mod tests {
         }
         // Only the cells after a gap carry a reference: B3 and D3 (A3 and C3 are
         // empty), D4 (after B4 and C4), C5 (after A5 and B5); row 6 has no cell.
-        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
-        let mut xml = String::new();
-        std::io::Read::read_to_string(
-            &mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(),
-            &mut xml,
-        )
-        .unwrap();
-        let refs: Vec<&str> = xml
-            .match_indices("<c r=\"")
-            .map(|(at, _)| xml[at + 6..].split('"').next().unwrap())
-            .collect();
+        let refs = references(bytes);
         assert_eq!(refs, ["B3", "D3", "D4", "C5"]);
+    }
+
+    /// Every kind of cell leaves a gap when empty, a float that is not finite too, and
+    /// the cell after it names its place.
+    #[test]
+    fn every_kind_of_gap_is_named_after() {
+        type Mixed = (
+            Option<i64>,
+            Option<f64>,
+            Option<bool>,
+            Option<Micros>,
+            Option<&'static str>,
+        );
+        let columns: Vec<Column<Mixed>> = vec![
+            column("i", "整数", 8.0, Kind::Int, |r: &Mixed| Value::Int(r.0)),
+            column("f", "小数", 8.0, Kind::Float, |r: &Mixed| {
+                Value::Float(r.1)
+            }),
+            column("b", "是否", 8.0, Kind::Bool, |r: &Mixed| Value::Bool(r.2)),
+            column("t", "时间", 8.0, Kind::Time, |r: &Mixed| Value::Time(r.3)),
+            column("c", "代码", 8.0, Kind::Code, |r: &Mixed| Value::Code(r.4)),
+        ];
+        let at = 1_649_548_800_000_000; // 2022-04-10 08:00 in China
+        let rows: Vec<Mixed> = vec![
+            (Some(1), Some(2.5), Some(true), Some(at), Some("positive")),
+            (None, Some(f64::NAN), Some(false), None, Some("negative")),
+            (Some(3), Some(f64::INFINITY), None, Some(at), None),
+        ];
+        let mut bytes = Vec::new();
+        write_list(&mut bytes, &columns, &rows, None).unwrap();
+        use calamine::{Data, Reader, Xlsx};
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes.clone())).unwrap();
+        let range = book.worksheet_range("全部").unwrap();
+        let shown = |r: u32, c: u32| match range.get_value((r, c)) {
+            None | Some(Data::Empty) => String::new(),
+            Some(Data::Float(f)) => f.to_string(),
+            Some(Data::String(s)) => s.clone(),
+            Some(Data::DateTime(_)) => "time".to_string(),
+            Some(other) => format!("{other:?}"),
+        };
+        let got: Vec<Vec<String>> = (1..=3)
+            .map(|r| (0..5).map(|c| shown(r, c)).collect())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ["1", "2.5", "是", "time", "阳性"],
+                ["", "", "否", "", "阴性"],
+                ["3", "", "", "time", ""],
+            ]
+        );
+        let refs = references(bytes);
+        assert_eq!(refs, ["C3", "E3", "D4"]);
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub struct Sheet {
     pub bytes: u64,
 }
 
-/// Reads sheet `wanted` (or the first sheet) of the workbook at `path`.
+/// Reads sheet `wanted` (or the first visible sheet) of the workbook at `path`.
 pub fn read_sheet(path: &Path, name: &str, wanted: Option<&str>) -> Result<Sheet> {
     let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let sha256 = hex(&Sha256::digest(&data));
@@ -81,10 +81,21 @@ pub fn read_sheet(path: &Path, name: &str, wanted: Option<&str>) -> Result<Sheet
                     ),
                 )
             })?,
-        None => names
-            .first()
-            .cloned()
-            .ok_or_else(|| Error::input(name, Position::default(), "the workbook has no sheet"))?,
+        // The first sheet a user sees: a hidden sheet (an old list kept out of sight)
+        // is never read unless --sheet names it.
+        None => {
+            let shown = book
+                .sheets_metadata()
+                .iter()
+                .find(|s| {
+                    s.visible == calamine::SheetVisible::Visible
+                        && s.typ == calamine::SheetType::WorkSheet
+                })
+                .map(|s| s.name.clone());
+            shown.or_else(|| names.first().cloned()).ok_or_else(|| {
+                Error::input(name, Position::default(), "the workbook has no sheet")
+            })?
+        }
     };
     let range = book.worksheet_range(&sheet).map_err(broken)?;
     let first_row = range.start().map_or(0, |(r, _)| r as u64);
@@ -124,7 +135,8 @@ pub fn cell_text(cell: &Data) -> String {
         Data::Int(i) => number_text(*i as f64),
         Data::Float(f) => number_text(*f),
         Data::Bool(b) => (if *b { "TRUE" } else { "FALSE" }).to_string(),
-        Data::Error(e) => format!("#{e:?}"),
+        // As Excel shows it (#N/A, #DIV/0!), as a CSV export holds it: rejected alike.
+        Data::Error(e) => e.to_string(),
         Data::DateTime(dt) if dt.is_datetime() => {
             // A time of day alone (a serial below 1: Excel puts it on 1899-12-31) and a
             // date alone (a whole serial) are written as such, so that they are rejected
@@ -158,9 +170,17 @@ pub fn cell_text(cell: &Data) -> String {
     }
 }
 
-/// A number as text: whole numbers of at most 15 significant digits as digits; more
-/// digits in scientific notation (they are no longer exact); others in shortest form.
+/// A number as text, as Excel shows it and as its CSV export writes it: rounded to 15
+/// significant digits (a computed Ct of 40.00000000000001 is 40, as on the screen and
+/// in the CSV, not above a cutoff of 40); whole numbers of at most 15 digits as digits,
+/// larger ones in scientific notation (they are no longer exact); others in shortest
+/// form.
 fn number_text(v: f64) -> String {
+    let v = if v.is_finite() && v != 0.0 {
+        format!("{v:.14e}").parse::<f64>().unwrap_or(v)
+    } else {
+        v
+    };
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else if v.is_finite() && v.fract() == 0.0 {
@@ -254,8 +274,14 @@ mod tests {
     fn numbers_become_ids_only_when_exact() {
         assert_eq!(number_text(2021000123.0), "2021000123");
         assert_eq!(number_text(123456789012345.0), "123456789012345");
-        assert_eq!(number_text(110105194912310021.0), "1.1010519491231002E17");
+        // Excel keeps 15 significant digits: the 18-digit number has lost the rest.
+        assert_eq!(number_text(110105194912310021.0), "1.1010519491231E17");
         assert_eq!(number_text(38.5), "38.5");
+        // As Excel shows a computed value, and its CSV export writes it.
+        assert_eq!(number_text(13.3 * 3.0 + 0.1), "40");
+        assert_eq!(number_text(31.499999999999996), "31.5");
+        assert_eq!(number_text(0.1 + 0.2), "0.3");
+        assert_eq!(number_text(-2.5), "-2.5");
     }
 
     #[test]

@@ -132,10 +132,11 @@ pub fn match_header(
             file,
             Position::line(line),
             format!(
-                "missing required column {}; the header row has: {}",
+                "missing required column {}; the header row has: {}{}",
                 missing.join(", "),
-                shown_headers(&headers, specs)
-            ) + "; if the first row holds data, add a header row",
+                shown_headers(&headers, specs),
+                header_advice(&headers, specs)
+            ),
         ));
     }
     Ok(Layout {
@@ -145,21 +146,35 @@ pub fn match_header(
     })
 }
 
+/// The columns of every kind of input file, by the option that takes it.
+const KINDS: [(&str, &[ColumnSpec]); 3] = [
+    ("--roster", &super::roster::COLUMNS),
+    ("--samples", &super::samples::COLUMNS),
+    ("--results", &super::results::COLUMNS),
+];
+
+/// Whether `header` names a column of `specs`.
+fn names_column(header: &str, specs: &[ColumnSpec]) -> bool {
+    let k = key(header);
+    specs
+        .iter()
+        .any(|s| key(s.name) == k || s.aliases.iter().any(|a| key(a) == k))
+}
+
+/// Whether `header` names a column of any kind of input.
+fn known(header: &str) -> bool {
+    KINDS.iter().any(|(_, specs)| names_column(header, specs))
+}
+
 /// A header row as an error message may show it. A file without a header row has a
 /// person's data in its first row, and a name can be written in any script (Wang
-/// Xiaoming, 买买提·艾力, 赵老师): when no cell of the row is a column poolscreen knows,
-/// the row is taken for data and no cell is quoted, only described. In a row with known
-/// columns, the unknown cells are header words (a typo, a column of the user's own)
-/// and are quoted, but for cells with a digit (an ID, a phone) or of two to four
+/// Xiaoming, 买买提·艾力, 赵老师): when no cell of the row names a column of any input,
+/// the row is taken for data and no cell is quoted, only described. In a row with
+/// known columns, the unknown cells are header words (a typo, a column of the user's
+/// own) and are quoted, but for cells with a digit (an ID, a phone) or of two to four
 /// Chinese characters (a name), which are still described.
 pub fn shown_headers(headers: &[String], specs: &[ColumnSpec]) -> String {
-    let known = |header: &str| {
-        let k = key(header);
-        specs
-            .iter()
-            .any(|s| key(s.name) == k || s.aliases.iter().any(|a| key(a) == k))
-    };
-    let a_header_row = headers.iter().any(|h| known(h));
+    let a_header_row = headers.iter().any(|h| known(h) || names_column(h, specs));
     headers
         .iter()
         .map(|header| {
@@ -169,7 +184,8 @@ pub fn shown_headers(headers: &[String], specs: &[ColumnSpec]) -> String {
                 && header
                     .chars()
                     .all(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c) || c == '·');
-            if known(header) || (a_header_row && !digits && !name_like) {
+            let known = known(header) || names_column(header, specs);
+            if known || (a_header_row && !digits && !name_like) {
                 format!("\"{header}\"")
             } else {
                 format!("(a cell of {chars} characters, not shown: it may be personal data)")
@@ -177,6 +193,28 @@ pub fn shown_headers(headers: &[String], specs: &[ColumnSpec]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// What to do about a header row that lacks a required column of `specs`: give the
+/// file to its own option, when its columns are more another kind's than these; add a
+/// header row, when no cell names a column at all.
+pub fn header_advice(headers: &[String], specs: &[ColumnSpec]) -> String {
+    let matching = |specs: &[ColumnSpec]| headers.iter().filter(|h| names_column(h, specs)).count();
+    let own = matching(specs);
+    let other = KINDS
+        .iter()
+        .map(|(option, specs)| (matching(specs), *option))
+        .filter(|(n, _)| *n > own)
+        .max();
+    match other {
+        Some((_, option)) => format!(
+            "; these are the columns of the file {option} takes: was each file given to its own option?"
+        ),
+        None if own == 0 && !headers.iter().any(|h| known(h)) => {
+            "; if the first row holds data, add a header row".to_string()
+        }
+        None => String::new(),
+    }
 }
 
 /// `person_id (学号, 工号, …)`: a column's name with its aliases.
@@ -258,6 +296,22 @@ mod tests {
         .to_string();
         assert!(e.contains("\"备注x\"") && e.contains("\"姓名\""), "{e}");
         assert!(!e.contains("张三") && !e.contains("13800138000"), "{e}");
+    }
+
+    /// A file given to the wrong option has a header row of another kind's columns:
+    /// they are quoted, and the error says whose they are.
+    #[test]
+    fn a_file_given_to_the_wrong_option_is_named_for_what_it_is() {
+        let results = headers(&["tube_id", "ct_orf1ab", "ct_n", "lab_call"]);
+        let e = match_header("f.csv", 1, &results, &crate::ingest::roster::COLUMNS)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"tube_id\"") && e.contains("\"lab_call\""),
+            "{e}"
+        );
+        assert!(e.contains("the file --results takes"), "{e}");
+        assert!(!e.contains("add a header row"), "{e}");
     }
 
     #[test]

@@ -200,6 +200,17 @@ fn read_header<R: Read>(
             )
         })?;
         if found && record.iter().any(|h| !clean(h).is_empty()) {
+            // Lines that end in a carriage return alone (old Mac spreadsheets' "CSV
+            // (Macintosh)") make the whole file one line: the header, then rows that the
+            // CSV reader would never show. Stopped here, never read as a file of no rows.
+            let end = (reader.position().byte() as usize).min(chunk.bytes.len());
+            if chunk.bytes[end..].iter().any(|b| !b.is_ascii_whitespace()) {
+                return Err(Error::input(
+                    name,
+                    Position::line(chunk.first_line),
+                    "the lines of this file end in a carriage return alone (CR, as old Mac spreadsheets save CSV), so its rows cannot be told apart; save it again as CSV UTF-8 (or with Windows or Unix line ends) and run again",
+                ));
+            }
             let leading = chunk
                 .bytes
                 .iter()

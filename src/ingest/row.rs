@@ -38,13 +38,19 @@ impl<'a> Row<'a> {
     /// The cleaned cell of spec column `col`, or `None` when the file has no such
     /// column.
     pub fn cell(&self, col: usize) -> Option<Cow<'a, str>> {
-        let index = (*self.layout.fields.get(col)?)?;
-        let text = self
-            .ranges
-            .get(index)
+        self.layout.has(col).then(|| clean(self.raw(col)))
+    }
+
+    /// The cell of spec column `col` as it stands, empty when the file has no such
+    /// column.
+    fn raw(&self, col: usize) -> &'a str {
+        let Some(Some(index)) = self.layout.fields.get(col) else {
+            return "";
+        };
+        self.ranges
+            .get(*index)
             .and_then(|r| self.text.get(r.clone()))
-            .unwrap_or("");
-        Some(clean(text))
+            .unwrap_or("")
     }
 
     /// The cleaned cell, or the empty string when the column is absent.
@@ -84,6 +90,27 @@ impl<'a> Row<'a> {
         self.failures.push((col, reason.into()));
     }
 }
+
+/// The error values of spreadsheet formulas, as Excel and WPS write them (and so as a
+/// CSV export holds them); calamine reads a workbook's error cells as these too.
+pub const EXCEL_ERRORS: [&str; 16] = [
+    "#NULL!",
+    "#DIV/0!",
+    "#VALUE!",
+    "#REF!",
+    "#NAME?",
+    "#NUM!",
+    "#N/A",
+    "#GETTING_DATA",
+    "#DATA!",
+    "#SPILL!",
+    "#CALC!",
+    "#FIELD!",
+    "#BLOCKED!",
+    "#CONNECT!",
+    "#BUSY!",
+    "#UNKNOWN!",
+];
 
 /// Checks the shape of a record whose text is known to be valid, parses it, and keeps
 /// the row or its reject.
@@ -132,7 +159,26 @@ pub(super) fn accept<P: RowParser>(
         line,
         offset,
     };
-    let parsed = parser.parse(&mut row, &mut out.state);
+    // A formula that failed (#N/A of a lookup, #REF!) is no value: never a building
+    // named "#N/A". Only rows with a '#' are looked at closer.
+    let hashes = memchr::memchr(b'#', text.as_bytes()).is_some();
+    for col in (0..layout.fields.len()).filter(|_| hashes) {
+        let raw = row.raw(col);
+        if raw.trim_start().starts_with('#') {
+            let cell = clean(raw);
+            if EXCEL_ERRORS.contains(&cell.as_ref()) {
+                row.fail(
+                    col,
+                    format!("holds {cell}, a spreadsheet formula's error, not a value; fix the formula (or type the value) and export again"),
+                );
+            }
+        }
+    }
+    let parsed = row
+        .failures
+        .is_empty()
+        .then(|| parser.parse(&mut row, &mut out.state))
+        .flatten();
     match (parsed, row.failures.is_empty()) {
         (Some(value), true) => out.rows.push(value),
         _ => {
