@@ -406,23 +406,28 @@ fn assign_of_a_roster_with_every_row_rejected_says_why() {
     assert!(!dir.path().join("plan").exists());
 }
 
-/// An ID card number typed into the name column is masked in the plan as in `run`'s
-/// lists, with `--mask` or without.
+/// An ID card number typed into the name or room column is masked in the plan as in
+/// `run`'s lists, with `--mask` or without.
 #[test]
-fn assign_masks_id_numbers_in_names() {
+fn assign_masks_id_numbers_in_names_and_rooms() {
     let dir = Workdir::new();
     dir.write(
         "roster.csv",
-        "person_id,name,building\nS1,张三11010519491231002X,公寓1\nS2,11010519491231002X,公寓1\n",
+        "person_id,name,building,room\nS1,张三11010519491231002X,公寓1,101\nS2,11010519491231002X,公寓1,11010519491231002X\n",
     );
     run_assign(&dir, "roster.csv", &[]);
     let csv = read_spreadsheet_csv(&dir.path().join("plan/plan.csv"));
     assert!(csv.contains("张三110105********002X"), "{csv}");
+    assert!(!csv.contains("19491231"), "{csv}");
     let plan = dir.parquet("plan/plan.parquet");
     let names: Vec<String> = (0..plan.height())
         .map(|i| cell(plan.column("name").unwrap().get(i).unwrap()))
         .collect();
     assert_eq!(names, ["张三110105********002X", "110105********002X"]);
+    let rooms: Vec<String> = (0..plan.height())
+        .map(|i| cell(plan.column("room").unwrap().get(i).unwrap()))
+        .collect();
+    assert_eq!(rooms, ["101", "110105********002X"], "a room is masked too");
     let sheet = zipped_part(
         &dir.path().join("plan/plan.xlsx"),
         "xl/worksheets/sheet1.xml",
