@@ -410,6 +410,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
         return Err(Error::Usage("--people must be at least --buildings".into()));
     }
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
+    remove_stale(opts)?;
     let campus = Campus::new(opts);
     let with_round = opts.rounds > 1;
     let roster_order: Vec<usize> = if opts.dirty {
@@ -773,6 +774,51 @@ fn retest(campus: &Campus, f: &mut Files, t: &RetestTube, i: usize) {
     line(&mut f.retests, &cells);
 }
 
+/// The files a district gets.
+const DISTRICT_FILES: [&str; 4] = ["roster.csv", "samples.csv", "results.csv", "retests.csv"];
+
+/// Removes what an earlier `generate` into the same folder wrote and this one will not
+/// write over: a clean round beside an old `faults.csv` would be checked against faults
+/// it does not have. Only generate's own file names are removed, a district's files only
+/// where districts were generated before (`cross_border.csv` is there), and a district's
+/// folder (`d1`, `d2` …) only when nothing else is left in it.
+fn remove_stale(opts: &GenerateOptions) -> Result<()> {
+    let mut stale: Vec<PathBuf> = Vec::new();
+    // Districts were written here before, if their list of border cases was.
+    let had_districts = opts.out.join("cross_border.csv").is_file();
+    if !opts.dirty {
+        stale.push(opts.out.join("faults.csv"));
+    }
+    if opts.shards > 1 {
+        stale.extend(DISTRICT_FILES.iter().map(|f| opts.out.join(f)));
+    } else {
+        stale.push(opts.out.join("cross_border.csv"));
+    }
+    let districts: Vec<PathBuf> = std::fs::read_dir(&opts.out)
+        .map_err(|e| Error::io(&opts.out, e))?
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let k = name.strip_prefix('d').and_then(|k| k.parse::<usize>().ok());
+            had_districts
+                && k.is_some_and(|k| k == 0 || k > opts.shards || opts.shards == 1)
+                && e.path().is_dir()
+        })
+        .map(|e| e.path())
+        .collect();
+    for district in &districts {
+        stale.extend(DISTRICT_FILES.iter().map(|f| district.join(f)));
+    }
+    for file in stale.iter().filter(|f| f.is_file()) {
+        std::fs::remove_file(file).map_err(|e| Error::io(file, e))?;
+    }
+    for district in districts {
+        // Left in place when it holds anything else.
+        let _ = std::fs::remove_dir(district);
+    }
+    Ok(())
+}
+
 /// People added to the roster by [`inject_faults`]: valid rows, for the faulty tubes.
 const INJECTED_PEOPLE: usize = 70;
 
@@ -957,7 +1003,8 @@ fn inject_faults(
     );
     // tube_reused (needs two rounds)
     if with_round {
-        sample_by("D0000008", &x(9), &at, &label, SITES[0], COLLECTORS[0]);
+        // Someone swabbed into no other tube of the round: X00009 is in D0000007.
+        sample_by("D0000008", &x(57), &at, &label, SITES[0], COLLECTORS[0]);
         let at2 = format_local((round_day(1) * 86_400 - 8 * 3600 + 19 * 3600) * 1_000_000);
         let n = sample_by("D0000008", &x(2), &at2, &label2, SITES[0], COLLECTORS[0]);
         record("anomaly", "tube_reused", "samples.csv", n, "D0000008", "");
