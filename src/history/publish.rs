@@ -39,6 +39,43 @@ pub struct RoundFacts<'a> {
 /// The longest folder name a round's label may give.
 const MAX_FOLDER_BYTES: usize = 200;
 
+/// The folder of round `label` in history `dir` (before the district's), once the
+/// round can be published there as district `shard` (or whole): its label names a
+/// folder, and the round is not published the other way already (whole when a district
+/// is to be published, or as districts when the round is to be published whole), since
+/// the history would count its people twice. Checked again before publishing, and,
+/// when `--round` names the round, before anything is read.
+pub fn round_folder(dir: &Path, label: &str, shard: Option<&str>) -> Result<PathBuf> {
+    let folder = folder_name(label);
+    // A file name holds at most 255 bytes on the usual file systems; the staging folder
+    // beside it adds a prefix.
+    if folder.len() > MAX_FOLDER_BYTES {
+        return Err(Error::Usage(format!(
+            "a round label is too long to name its folder in the history ({} bytes as a folder name, at most {MAX_FOLDER_BYTES}); give the round a shorter label",
+            folder.len()
+        )));
+    }
+    let target = dir.join("rounds").join(folder);
+    let districts = std::fs::read_dir(&target).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("shard="))
+    });
+    let whole = target.join("manifest.json").exists();
+    if (shard.is_some() && whole) || (shard.is_none() && districts) {
+        return Err(Error::Usage(format!(
+            "round {label:?} is already published in {} {}; a round is published either whole or as districts: publish it as it was, or under another --round",
+            dir.display(),
+            if whole {
+                "whole (without --shard)"
+            } else {
+                "as districts (with --shard)"
+            }
+        )));
+    }
+    Ok(target)
+}
+
 impl Publication {
     /// Prepares to publish `rounds` (labels) into `dir`, as district `shard` if given.
     pub fn new(dir: &Path, rounds: &[Box<str>], shard: Option<&str>) -> Result<Publication> {
@@ -47,31 +84,7 @@ impl Publication {
         let mut stagings = Vec::with_capacity(rounds.len());
         let mut targets = Vec::with_capacity(rounds.len());
         for label in rounds {
-            let folder = folder_name(label);
-            // A file name holds at most 255 bytes on the usual file systems; the staging
-            // folder beside it adds a prefix.
-            if folder.len() > MAX_FOLDER_BYTES {
-                return Err(Error::Usage(format!(
-                    "a round label is too long to name its folder in the history ({} bytes as a folder name, at most {MAX_FOLDER_BYTES}); give the round a shorter label",
-                    folder.len()
-                )));
-            }
-            let mut target = base.join(folder);
-            // A round is published whole or as districts, never both: the history would
-            // count its people twice.
-            let districts = std::fs::read_dir(&target).is_ok_and(|entries| {
-                entries
-                    .flatten()
-                    .any(|e| e.file_name().to_string_lossy().starts_with("shard="))
-            });
-            let whole = target.join("manifest.json").exists();
-            if (shard.is_some() && whole) || (shard.is_none() && districts) {
-                return Err(Error::Usage(format!(
-                    "round {label:?} is already published in {} {}; a round is published either whole or as districts: publish it as it was, or under another --round",
-                    dir.display(),
-                    if whole { "whole (without --shard)" } else { "as districts (with --shard)" }
-                )));
-            }
+            let mut target = round_folder(dir, label, shard)?;
             if let Some(shard) = shard {
                 target = target.join(format!("shard={shard}"));
             }
