@@ -1,5 +1,5 @@
 //! Cleaning of every header and value read from an input: Unicode NFKC, removal of
-//! zero-width characters, and trimming.
+//! zero-width characters and no-break spaces, and trimming.
 //!
 //! NFKC turns full-width digits and letters into ASCII and the ideographic space into a
 //! plain space, so `２０２１００１２３` and `2021000123` are the same ID.
@@ -7,11 +7,21 @@
 use std::borrow::Cow;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
-/// Zero-width characters that spreadsheets and chat apps leave in copied cells.
+/// Characters removed wherever they stand: the zero-width ones that spreadsheets and
+/// chat apps leave in copied cells, and the no-break spaces of web pages and Word
+/// (U+00A0, and its narrow and figure forms), which NFKC would turn into plain spaces
+/// inside a value (`A 1`, `午 未`).
 fn is_zero_width(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+        '\u{200B}'
+            | '\u{200C}'
+            | '\u{200D}'
+            | '\u{2060}'
+            | '\u{FEFF}'
+            | '\u{00A0}'
+            | '\u{2007}'
+            | '\u{202F}'
     )
 }
 
@@ -57,7 +67,12 @@ pub fn clean(value: &str) -> Cow<'_, str> {
     if stable && !value.chars().any(is_zero_width) {
         return Cow::Borrowed(value.trim());
     }
-    let normalized: String = value.nfkc().filter(|c| !is_zero_width(*c)).collect();
+    let normalized: String = value
+        .chars()
+        .filter(|c| !is_zero_width(*c))
+        .nfkc()
+        .filter(|c| !is_zero_width(*c))
+        .collect();
     Cow::Owned(normalized.trim().to_string())
 }
 
@@ -73,6 +88,15 @@ mod tests {
     #[test]
     fn zero_width_and_nbsp_are_removed_at_the_edges() {
         assert_eq!(clean("\u{00A0}2021\u{200B}001\u{3000}"), "2021001");
+    }
+
+    #[test]
+    fn nbsp_is_removed_inside_a_value_too() {
+        assert_eq!(clean("A\u{00A0}1"), "A1");
+        assert_eq!(clean("午\u{00A0}未"), "午未");
+        assert_eq!(clean("S\u{202F}0\u{2007}1"), "S01");
+        // An ideographic space is a space, as NFKC has it.
+        assert_eq!(clean("张\u{3000}三"), "张 三");
     }
 
     #[test]

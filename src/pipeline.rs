@@ -583,6 +583,12 @@ pub fn check_inputs(inputs: &[(InputKind, &Path)], out: &Path, outputs: &[&str])
                 )))
             }
         }
+        if path.is_dir() {
+            return Err(Error::Usage(format!(
+                "{}: a folder, not a file",
+                name(path)
+            )));
+        }
         if !path.is_file() {
             return Err(Error::Usage(format!("{}: no such file", name(path))));
         }

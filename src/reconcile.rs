@@ -251,8 +251,9 @@ pub struct Settings<'a> {
     pub rules: &'a Rules,
 }
 
-/// Matches samples to people and tubes, results to tubes, and retests to people. Each
-/// step is a function of its own; every choice between competing rows is made by their
+/// Matches samples to people and tubes and results to tubes (retests are matched to
+/// people when the retest list is closed, in `closure`). Each step is a function of
+/// its own; every choice between competing rows is made by their
 /// values, never by their order in a file, so the outcome is the same for any order of
 /// rows and any thread count.
 pub fn reconcile(

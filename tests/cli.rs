@@ -303,6 +303,45 @@ fn exit_statuses() {
         ],
     );
     expect(&missing, 2);
+    // A folder given as an input is named so; `plan --roster` takes its roster as `run`.
+    let folder = tempfile::tempdir().unwrap();
+    fs::create_dir(folder.path().join("roster.csv")).unwrap();
+    let f = |n: &str| fixture("basic").join(n).display().to_string();
+    let (samples, results) = (f("samples.csv"), f("results.csv"));
+    let args = [
+        "run",
+        "--roster",
+        "roster.csv",
+        "--samples",
+        &samples,
+        "--results",
+        &results,
+        "--out",
+        "out",
+    ];
+    let got = poolscreen(folder.path(), &args);
+    expect(&got, 2);
+    assert!(String::from_utf8_lossy(&got.stderr).contains("roster.csv: a folder, not a file"));
+    let plan = ["plan", "--roster", "nope.csv", "--prevalence", "0.01"];
+    expect(&poolscreen(folder.path(), &plan), 2);
+}
+
+/// A NUL byte in a rejected row is written as `\x00` in rejects.csv, never raw: a
+/// spreadsheet cuts a cell at a NUL.
+#[test]
+fn a_nul_byte_is_escaped_in_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["samples.csv", "results.csv"] {
+        fs::copy(fixture("basic").join(f), dir.path().join(f)).unwrap();
+    }
+    let mut roster = fs::read(fixture("basic").join("roster.csv")).unwrap();
+    roster.extend_from_slice(b"S099,\xE4\xB8\x81\0,\xE5\x85\xAC\xE5\xAF\x931,101,\n");
+    fs::write(dir.path().join("roster.csv"), roster).unwrap();
+    expect(&run_round(dir.path(), "out", &[]), 0);
+    let rejects = fs::read(dir.path().join("out/rejects.csv")).unwrap();
+    assert!(!rejects.contains(&0), "a raw NUL in rejects.csv");
+    let text = String::from_utf8_lossy(&rejects);
+    assert!(text.contains("S099,丁\\x00,公寓1,101,"), "{text}");
 }
 
 #[test]

@@ -48,8 +48,8 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
     /// Messy files (GB18030 roster with shuffled Chinese headers, BOM samples with mixed
-    /// timestamp forms, every no-Ct spelling) with one of each bad row and anomaly,
-    /// listed in faults.csv.
+    /// timestamp forms, every no-Ct spelling) with bad rows and ten kinds of anomaly,
+    /// each listed in faults.csv (docs/formats.md lists them).
     #[arg(long, conflicts_with = "shards")]
     pub dirty: bool,
     /// Split one round into N districts, an input folder each (DIR/d1, DIR/d2, …:

@@ -30,7 +30,8 @@ pub struct HistoryArgs {
     /// earliest sample is later are left out [default: every round].
     #[arg(long, value_name = "TIME", value_parser = super::run::local_time)]
     pub as_of: Option<i64>,
-    /// Mask names and phones in the outputs.
+    /// Mask names, phones, counselors and person_ids that are resident ID numbers in
+    /// the outputs (people are joined by the whole ID first).
     #[arg(long)]
     pub mask: bool,
     /// Replace person_id by HMAC-SHA256 under the key in KEYFILE: the key the rounds

@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::plan::{self, Accuracy, Algorithm};
 use clap::Args;
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Choose the pool size of the next round: for Dorfman two-stage, hierarchical
 /// three-stage and square-array testing, the expected tests per person and the scheme's
@@ -153,6 +153,10 @@ struct Shift {
 pub fn run(args: PlanArgs) -> Result<i32> {
     let (people, single_tubes) = match (&args.roster, args.people) {
         (Some(path), _) => {
+            // A roster that is not there, or not a CSV file or workbook, is a usage
+            // error, as in `run` and `assign`.
+            let roster_input = [(crate::record::InputKind::Roster, path.as_path())];
+            crate::pipeline::check_inputs(&roster_input, Path::new(""), &[])?;
             let (roster, report, _) = super::with_threads(None, || {
                 crate::pipeline::load_roster(path, args.sheet.as_deref())
             })?;

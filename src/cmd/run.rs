@@ -40,8 +40,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: u32,
-    /// A TOML file overriding the Ct rules: cutoff (default 40), grey_above (unset),
-    /// ic_cutoff (default 40).
+    /// A TOML file overriding the rules: cutoff (default 40), grey_above (unset),
+    /// ic_cutoff (default 40), each a Ct; resample_within (default 6) and result_within
+    /// (default 12), each in hours.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
     /// Worker threads [default: the machine's cores]. Outputs are identical for any

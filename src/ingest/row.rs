@@ -212,7 +212,8 @@ fn describe_failures(layout: &Layout, failures: &[(usize, String)]) -> (String, 
 pub(super) fn escape_raw(raw: &[u8]) -> String {
     let mut text = String::with_capacity(raw.len());
     for piece in raw.utf8_chunks() {
-        text.push_str(piece.valid());
+        // A NUL byte is no text either: written as the others, never into a CSV cell.
+        text.push_str(&piece.valid().replace('\0', "\\x00"));
         for b in piece.invalid() {
             text.push_str(&format!("\\x{b:02X}"));
         }
