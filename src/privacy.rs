@@ -342,6 +342,21 @@ fn mask_middle(value: &str, head: usize, tail: usize) -> String {
 /// The cells of `raw` when it is one CSV record whose cells line up with a header of
 /// `width` cells (extra cells may only be blank); `None` otherwise.
 fn aligned_cells(raw: &str, width: usize) -> Option<Vec<String>> {
+    let line = raw.trim_end_matches(['\r', '\n']);
+    if !line.contains('"') {
+        // No quote: the cells are what lies between the commas, as the CSV reader
+        // would cut them, without building one for each rejected row.
+        if line.is_empty() || line.contains(['\r', '\n']) {
+            return None;
+        }
+        let cells: Vec<String> = line.split(',').map(str::to_string).collect();
+        return lined_up(cells, width);
+    }
+    cells_by_reader(raw, width)
+}
+
+/// [`aligned_cells`] read by the CSV reader, for a row with quotes.
+fn cells_by_reader(raw: &str, width: usize) -> Option<Vec<String>> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -371,7 +386,12 @@ fn aligned_cells(raw: &str, width: usize) -> Option<Vec<String>> {
     {
         return None;
     }
-    let cells: Vec<String> = record.iter().map(str::to_string).collect();
+    lined_up(record.iter().map(str::to_string).collect(), width)
+}
+
+/// `cells`, when they line up with a header of `width` cells (extra cells may only be
+/// blank).
+fn lined_up(cells: Vec<String>, width: usize) -> Option<Vec<String>> {
     let lined_up = cells.len() == width
         || (cells.len() > width && cells[width..].iter().all(|c| c.trim().is_empty()));
     lined_up.then_some(cells)
@@ -381,13 +401,8 @@ fn aligned_cells(raw: &str, width: usize) -> Option<Vec<String>> {
 /// [`mask_id_like`]): an ID card number typed into a name, room or phone cell is still
 /// one, and no output shows it whole, with `--mask` or without.
 pub fn guard_ids(value: Cow<'_, str>) -> Cow<'_, str> {
-    // Fewer than 15 digits hold no ID number (a full-width digit's UTF-8 starts 0xEF):
-    // a city's ten million names are passed over without a second look.
-    let digits = value
-        .bytes()
-        .filter(|b| b.is_ascii_digit() || *b == 0xEF)
-        .count();
-    if digits < 15 {
+    // A city's ten million names are passed over without a second look.
+    if !may_hold_id(&value) {
         return value;
     }
     match mask_id_like(&value) {
@@ -396,12 +411,24 @@ pub fn guard_ids(value: Cow<'_, str>) -> Cow<'_, str> {
     }
 }
 
+/// Whether `text` has the 15 digits an ID number needs at least (a full-width digit's
+/// UTF-8 starts 0xEF): a text with fewer holds none, and is not looked at closer.
+fn may_hold_id(text: &str) -> bool {
+    text.bytes()
+        .filter(|b| b.is_ascii_digit() || *b == 0xEF)
+        .nth(14)
+        .is_some()
+}
+
 /// `text` with everything shaped like a resident ID number masked as an ID card number
 /// is (first 6 and last 4 characters kept): a run of 17 digits and a check character
 /// (`X` or a digit), or of the 15 digits of the first generation, not inside a longer
 /// run of digits; the 18-character form also when written in groups of 6, 8 and 4
 /// separated by a space or a hyphen. Full-width digits count as digits.
 pub fn mask_id_like(text: &str) -> String {
+    if !may_hold_id(text) {
+        return text.to_string();
+    }
     let chars: Vec<char> = text.chars().collect();
     let digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
     let check = |c: char| digit(c) || matches!(c, 'X' | 'x' | 'Ｘ' | 'ｘ');
@@ -577,6 +604,28 @@ mod tests {
                 "{raw:?} gave {plain:?}"
             );
             assert!(plain.contains("110105********002X"), "{plain:?}");
+        }
+    }
+
+    #[test]
+    fn rows_without_quotes_are_cut_as_the_csv_reader_cuts_them() {
+        for (raw, width) in [
+            ("a,b,c", 3),
+            ("a,b,c\r\n", 3),
+            ("a,,", 3),
+            (",", 2),
+            ("", 1),
+            ("a,b", 3),
+            ("a,b,c,d", 3),
+            ("a,b,c,  ", 3),
+            ("a\rb,c", 2),
+            ("张三, 李四 ,x", 3),
+        ] {
+            assert_eq!(
+                aligned_cells(raw, width),
+                cells_by_reader(raw, width),
+                "{raw:?} in {width} columns"
+            );
         }
     }
 

@@ -149,9 +149,11 @@ pub fn write_round(
         .iter()
         .map(|(k, r)| (*k, r.display()))
         .collect();
+    // On the workers: a roster with a wrong vocabulary in one column is a million
+    // rejects, each masked cell by cell.
     let rejects: Vec<RejectRow> = round
         .rejects
-        .iter()
+        .par_iter()
         .map(|(kind, reject)| {
             let report = round.inputs.iter().find(|(k, _)| k == kind).map(|(_, r)| r);
             RejectRow {

@@ -274,8 +274,20 @@ fn trends<'a>(
 ) -> Result<Vec<crate::report::RoundTrend<'a>>> {
     use polars::prelude::*;
     let bad = |e: PolarsError| Error::Internal(format!("reading the trend back: {e}"));
-    let text = |c: &str| trend.column(c).and_then(|c| c.str().cloned()).map_err(bad);
-    let int = |c: &str| trend.column(c).and_then(|c| c.i64().cloned()).map_err(bad);
+    // One chunk a column: the table is stacked a round at a time, and reading row i of
+    // a column of a thousand chunks would walk them for every row.
+    let text = |c: &str| {
+        trend
+            .column(c)
+            .and_then(|c| c.str().map(|c| c.rechunk().into_owned()))
+            .map_err(bad)
+    };
+    let int = |c: &str| {
+        trend
+            .column(c)
+            .and_then(|c| c.i64().map(|c| c.rechunk().into_owned()))
+            .map_err(bad)
+    };
     let (round, building, shard) = (text("round")?, text("building")?, text("shard")?);
     let (expected, sampled) = (int("expected")?, int("sampled")?);
     let (positive, confirmed) = (int("positive_tubes")?, int("confirmed_positive")?);
@@ -286,9 +298,14 @@ fn trends<'a>(
             buildings: Vec::new(),
         })
         .collect();
+    let place: std::collections::HashMap<&str, usize> = rounds
+        .iter()
+        .enumerate()
+        .map(|(k, r)| (r.label.as_str(), k))
+        .collect();
     for i in 0..trend.height() {
         let Some(label) = round.get(i) else { continue };
-        let Some(k) = rounds.iter().position(|r| r.label == label) else {
+        let Some(&k) = place.get(label) else {
             continue;
         };
         let (e, s) = (expected.get(i).unwrap_or(0), sampled.get(i).unwrap_or(0));
