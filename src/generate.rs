@@ -410,7 +410,6 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
         return Err(Error::Usage("--people must be at least --buildings".into()));
     }
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
-    remove_stale(opts)?;
     let campus = Campus::new(opts);
     let with_round = opts.rounds > 1;
     let roster_order: Vec<usize> = if opts.dirty {
@@ -491,6 +490,8 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
         None
     };
 
+    // Once nothing can fail but the writes.
+    remove_stale(opts)?;
     let path = |name: &str| opts.out.join(name);
     let roster_bytes = if opts.dirty {
         encoding_rs::GB18030.encode(&files.roster).0.into_owned()
@@ -779,10 +780,18 @@ const DISTRICT_FILES: [&str; 4] = ["roster.csv", "samples.csv", "results.csv", "
 
 /// Removes what an earlier `generate` into the same folder wrote and this one will not
 /// write over: a clean round beside an old `faults.csv` would be checked against faults
-/// it does not have. Only generate's own file names are removed, a district's files only
-/// where districts were generated before (`cross_border.csv` is there), and a district's
-/// folder (`d1`, `d2` …) only when nothing else is left in it.
-fn remove_stale(opts: &GenerateOptions) -> Result<()> {
+/// it does not have. Called once every check has passed, just before the files are
+/// written. Only where a generate wrote before (its `truth.csv` and `streaks.csv` are
+/// there), and only generate's own file names: a district's files only where districts
+/// were generated (`cross_border.csv` is there), a district's folder (`d1`, `d2` …) only
+/// when nothing else is left in it.
+pub(crate) fn remove_stale(opts: &GenerateOptions) -> Result<()> {
+    let generated = ["truth.csv", "streaks.csv"]
+        .iter()
+        .all(|f| opts.out.join(f).is_file());
+    if !generated {
+        return Ok(());
+    }
     let mut stale: Vec<PathBuf> = Vec::new();
     // Districts were written here before, if their list of border cases was.
     let had_districts = opts.out.join("cross_border.csv").is_file();

@@ -349,7 +349,9 @@ fn a_workbook_reads_as_excel_shows_it() {
     );
     let rejects = read_spreadsheet_csv(&o.join("rejects.csv"));
     assert!(
-        rejects.contains(",3,ct_orf1ab,\"ct_orf1ab holds #N/A, a spreadsheet formula's error"),
+        // Never read as N/A, the lab's "not detected": the Ct column's rule rejects it.
+        rejects.contains(",3,ct_orf1ab,\"ct_orf1ab is not a Ct value")
+            && rejects.contains("T2,#N/A,,28"),
         "{rejects}"
     );
 }

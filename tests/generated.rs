@@ -416,4 +416,45 @@ fn generating_again_leaves_no_stale_files() {
     gen(&[]);
     assert!(!g.join("cross_border.csv").exists() && !g.join("d1").exists());
     assert!(g.join("roster.csv").exists() && g.join("d3/notes.txt").exists());
+    // A folder of the user's own (no truth.csv of a generate) is never cleared, nor
+    // one where the generate then fails.
+    let mine = dir.path().join("mine");
+    fs::create_dir(&mine).unwrap();
+    for f in ["roster.csv", "faults.csv"] {
+        fs::write(mine.join(f), "mine").unwrap();
+    }
+    // Two districts of 20 people: too few for a negative pool in each to plant border
+    // cases in, so the generate fails late, once the round is made.
+    let fails = |out: &str| {
+        let args = [
+            "generate",
+            "--out",
+            out,
+            "--people",
+            "40",
+            "--buildings",
+            "2",
+            "--shards",
+            "2",
+        ];
+        expect(&poolscreen(dir.path(), &args), 2);
+    };
+    fails("mine");
+    let args = [
+        "generate",
+        "--out",
+        "mine",
+        "--people",
+        "300",
+        "--buildings",
+        "3",
+    ];
+    expect(&poolscreen(dir.path(), &args), 0);
+    assert_eq!(fs::read_to_string(mine.join("faults.csv")).unwrap(), "mine");
+    gen(&["--dirty"]);
+    fails("g");
+    assert!(
+        g.join("faults.csv").exists(),
+        "a failed generate removes nothing"
+    );
 }

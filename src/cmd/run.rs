@@ -121,11 +121,6 @@ impl RunArgs {
         }
         pipeline::check_inputs(&opts.inputs(), &opts.out, &crate::export::OUTPUT_FILES)?;
         pipeline::check_out_folder(&opts.out, opts.history.as_deref())?;
-        // A round the history cannot take is refused before the inputs are read, when
-        // its label is known; otherwise once the samples have named it.
-        if let (Some(history), Some(round)) = (&opts.history, &opts.round) {
-            crate::history::publish::round_folder(history, round, opts.shard.as_deref())?;
-        }
         Ok(opts)
     }
 }

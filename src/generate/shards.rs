@@ -80,6 +80,8 @@ pub(super) fn write_shards(
     }
     let mut planted = String::from("kind,person_id,tube_id,roster_shard,sampled_shard\r\n");
     plant(&mut shards, campus, &mut planted)?;
+    // Once nothing can fail but the writes.
+    super::remove_stale(opts)?;
     for shard in &mut shards {
         shard.samples.sort_by_key(|r| (r.0, r.1));
         let dir = opts.out.join(&shard.name);

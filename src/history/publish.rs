@@ -43,9 +43,8 @@ const MAX_FOLDER_BYTES: usize = 200;
 /// round can be published there as district `shard` (or whole): its label names a
 /// folder, and the round is not published the other way already (whole when a district
 /// is to be published, or as districts when the round is to be published whole), since
-/// the history would count its people twice. Checked again before publishing, and,
-/// when `--round` names the round, before anything is read.
-pub fn round_folder(dir: &Path, label: &str, shard: Option<&str>) -> Result<PathBuf> {
+/// the history would count its people twice. Checked before anything is written.
+fn round_folder(dir: &Path, label: &str, shard: Option<&str>) -> Result<PathBuf> {
     let folder = folder_name(label);
     // A file name holds at most 255 bytes on the usual file systems; the staging folder
     // beside it adds a prefix.

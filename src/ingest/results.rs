@@ -197,7 +197,6 @@ pub fn columns(ingested: &Ingested<LabResult, ()>) -> Result<ResultColumns> {
             format!(
                 "a results file needs both Ct columns (ct_orf1ab and ct_n) or a lab_call column; the header row has: {}",
                 super::header::shown_headers(&layout.headers, &COLUMNS)
-                    + &super::header::header_advice(&layout.headers, &COLUMNS)
             ),
         ));
     }

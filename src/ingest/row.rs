@@ -92,7 +92,8 @@ impl<'a> Row<'a> {
 }
 
 /// The error values of spreadsheet formulas, as Excel and WPS write them (and so as a
-/// CSV export holds them); calamine reads a workbook's error cells as these too.
+/// CSV export holds them); calamine reads a workbook's error cells of the older kinds
+/// (#DIV/0! … #VALUE!, #DATA!) as these too.
 pub const EXCEL_ERRORS: [&str; 16] = [
     "#NULL!",
     "#DIV/0!",
@@ -159,10 +160,14 @@ pub(super) fn accept<P: RowParser>(
         line,
         offset,
     };
-    // A formula that failed (#N/A of a lookup, #REF!) is no value: never a building
-    // named "#N/A". Only rows with a '#' are looked at closer.
+    // A formula that failed (#N/A of a lookup, #REF!) is no value: never a person, a
+    // building or a round named "#N/A". Only the columns that name or group people are
+    // checked here (the others' own rules reject it, or, like a phone, keep it as the
+    // text it is: a bad lookup in a contact column must not take a person off the
+    // roster). Only rows with a '#' are looked at closer.
     let hashes = memchr::memchr(b'#', text.as_bytes()).is_some();
-    for col in (0..layout.fields.len()).filter(|_| hashes) {
+    let naming = |col: &usize| matches!(layout.names[*col], "name" | "building" | "round");
+    for col in (0..layout.fields.len()).filter(|_| hashes).filter(naming) {
         let raw = row.raw(col);
         if raw.trim_start().starts_with('#') {
             let cell = clean(raw);
