@@ -616,7 +616,7 @@ pub fn check_out_folder(out: &Path, history: Option<&Path>) -> Result<()> {
     // Any folder above the output (or the output itself) whose rounds/ holds a round.
     let found = out_at
         .ancestors()
-        .find(|a| holds_rounds(&a.join("rounds")))
+        .find(|a| crate::history::read::holds_rounds(&a.join("rounds")))
         .map(Path::to_path_buf);
     if named.is_none() && found.is_none() {
         return Ok(());
@@ -627,30 +627,6 @@ pub fn check_out_folder(out: &Path, history: Option<&Path>) -> Result<()> {
         name(out),
         name(&history)
     )))
-}
-
-/// Whether folder `rounds` holds a published round: a folder with a round's manifest,
-/// or with a district's (`shard=NAME/`).
-fn holds_rounds(rounds: &Path) -> bool {
-    let published = |folder: &Path| {
-        std::fs::read(folder.join("manifest.json"))
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-            .is_some_and(|m| m.get("format").is_some() && m.get("revision").is_some())
-    };
-    let Ok(entries) = std::fs::read_dir(rounds) else {
-        return false;
-    };
-    entries.flatten().any(|round| {
-        let round = round.path();
-        published(&round)
-            || std::fs::read_dir(&round).is_ok_and(|parts| {
-                parts.flatten().any(|part| {
-                    part.file_name().to_string_lossy().starts_with("shard=")
-                        && published(&part.path())
-                })
-            })
-    })
 }
 
 /// `path` made absolute as the file system resolves it: each part that exists with its

@@ -456,7 +456,7 @@ fn persistent(
 }
 
 /// Every round's building table, stacked in the rounds' order, with each round's
-/// place in it (`round_index`, from 1) and its district (`shard`, empty for a round
+/// place in it (`round_index`, from 1) and its district (`shard`, null for a round
 /// published whole) after the label: districts' buildings are told apart, since two
 /// districts may each have a 1号楼.
 fn trend(rounds: &[Round]) -> Result<DataFrame> {

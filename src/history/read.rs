@@ -137,6 +137,31 @@ pub fn rounds(dir: &Path, until: Option<i64>) -> Result<Vec<Round>> {
     Ok(rounds)
 }
 
+/// Whether folder `rounds` holds a published round: a folder with a round's manifest
+/// (one that names the history layout and a revision), or with a district's
+/// (`shard=NAME/`). Used to keep outputs out of a history folder.
+pub fn holds_rounds(rounds: &Path) -> bool {
+    let published = |folder: &Path| {
+        std::fs::read(folder.join("manifest.json"))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+            .is_some_and(|m| m.get("format").is_some() && m.get("revision").is_some())
+    };
+    let Ok(entries) = std::fs::read_dir(rounds) else {
+        return false;
+    };
+    entries.flatten().any(|round| {
+        let round = round.path();
+        published(&round)
+            || std::fs::read_dir(&round).is_ok_and(|parts| {
+                parts.flatten().any(|part| {
+                    part.file_name().to_string_lossy().starts_with("shard=")
+                        && published(&part.path())
+                })
+            })
+    })
+}
+
 /// Reads and checks the manifest of one folder of `round`: its layout, and the SHA-256
 /// of every table.
 fn check(round: &Round, folder: &Path) -> Result<RoundManifest> {
