@@ -211,8 +211,15 @@ pub struct Roster {
 pub struct Near {
     last: u32,
     score: u8,
-    lookups: u32,
+    /// Lookups left before the next anchoring lookup in the index.
+    wait: u32,
+    /// The wait after the last anchoring lookup: doubled by each anchor, back to the
+    /// first when the neighbours pay off.
+    interval: u32,
 }
+
+/// The lookups between anchoring lookups of [`Roster::next_to`], at first and at most.
+const ANCHOR_INTERVALS: (u32, u32) = (64, 4096);
 
 impl Roster {
     /// How many people.
@@ -332,20 +339,27 @@ impl Roster {
     /// room by room) mostly hold the next row's person; interleaved samples (a city
     /// platform's export, by sampling time) rarely do, and reading the neighbours' IDs
     /// would only cost cache misses, so they are tried while they keep paying off. Now
-    /// and then a lookup anchors the search again.
+    /// and then a lookup in the index anchors the search again: after 64 lookups, and
+    /// after twice as many each time the neighbours of the anchor did not pay off (at
+    /// most 4,096), so that a file in no roster order makes few such lookups.
     pub fn next_to(&self, id: &str, near: &mut Near) -> Option<u32> {
-        near.lookups = near.lookups.wrapping_add(1);
         if near.score > 0 {
             let last = near.last;
             for p in last.saturating_add(1)..last.saturating_add(3).min(self.len() as u32) {
                 if self.ids.get(p) == id {
                     near.last = p;
                     near.score = (near.score + 1).min(16);
+                    near.interval = 0;
                     return Some(p);
                 }
             }
             near.score = near.score.saturating_sub(2);
-        } else if near.lookups.is_multiple_of(64) {
+        } else if near.wait > 0 {
+            near.wait -= 1;
+        } else {
+            let (first, most) = ANCHOR_INTERVALS;
+            near.interval = (near.interval * 2).clamp(first, most);
+            near.wait = near.interval;
             if let Some(p) = self.find(id) {
                 near.last = p;
                 near.score = 1;
@@ -493,13 +507,27 @@ const UNPACKED: u64 = u64::MAX;
 /// [`UNPACKED`].
 fn key(id: &str) -> u64 {
     let b = id.as_bytes();
+    // Without a branch a digit: at most 17 of them, whatever they are, stay below 2^64.
     let digits = |d: &[u8]| {
-        d.iter().try_fold(0u64, |v, &c| {
-            c.is_ascii_digit().then(|| v * 10 + u64::from(c - b'0'))
-        })
+        let (mut v, mut all) = (0u64, true);
+        for &c in d {
+            let digit = c.wrapping_sub(b'0');
+            all &= digit < 10;
+            v = v.wrapping_mul(10).wrapping_add(u64::from(digit));
+        }
+        all.then_some(v)
+    };
+    const POWERS: [u64; 18] = {
+        let mut p = [1u64; 18];
+        let mut i = 1;
+        while i < 18 {
+            p[i] = p[i - 1] * 10;
+            i += 1;
+        }
+        p
     };
     match b.len() {
-        1..=17 => digits(b).map_or(UNPACKED, |v| 10u64.pow(b.len() as u32) + v),
+        len @ 1..=17 => digits(b).map_or(UNPACKED, |v| POWERS[len] + v),
         18 => {
             let check = match b[17] {
                 c @ b'0'..=b'9' => Some(u64::from(c - b'0')),
@@ -801,8 +829,14 @@ mod tests {
             "1234567890123456789",
             "１２３",
             "12 3",
+            "12/3",
+            "12:3",
+            "9999999999999999:",
         ] {
             assert_eq!(key(id), UNPACKED, "{id}");
+        }
+        for (id, key) in ids.iter().zip(&keys) {
+            assert_eq!(Roster::id_of_key(*key), *id);
         }
     }
 

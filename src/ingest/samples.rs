@@ -219,6 +219,12 @@ pub fn finish(
 ) -> (SampleSet, InputReport, Vec<Reject>) {
     let roster_len = roster.len() as u32;
     let mut parts = ingested.parts;
+    let (tubes, tube_maps) = merge_tubes(&parts);
+    // The chunks' own lists of tubes (in a file by sampling time, a tube ID a row) are
+    // not needed any more: freed before the people are looked up and the rows copied.
+    for part in &mut parts {
+        part.state.tube_ids = Strings::default();
+    }
     let (found, starts) = look_up(roster, &mut parts);
     // Each chunk's answers.
     let found: Vec<&[u32]> = starts
@@ -233,12 +239,6 @@ pub fn finish(
     };
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();
-    let (tubes, tube_maps) = merge_tubes(&parts);
-    // The chunks' own lists of tubes (in a file by sampling time, a tube ID a row) are
-    // not needed any more: freed before the rows are copied.
-    for part in &mut parts {
-        part.state.tube_ids = Strings::default();
-    }
     let mut tube_maps = tube_maps.into_iter();
     let (mut rounds, mut sites, mut collectors, mut unregistered) = (
         Interner::default(),
