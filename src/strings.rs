@@ -286,6 +286,11 @@ impl Interner {
         &self.names
     }
 
+    /// The strings, by index, without the table that finds them.
+    pub fn into_strings(self) -> Strings {
+        self.names
+    }
+
     /// The strings, by index, as a list.
     pub fn into_names(self) -> Vec<Box<str>> {
         self.iter().map(Box::from).collect()

@@ -219,12 +219,14 @@ pub fn finish(
 ) -> (SampleSet, InputReport, Vec<Reject>) {
     let roster_len = roster.len() as u32;
     let mut parts = ingested.parts;
-    let (tubes, tube_maps) = merge_tubes(&parts);
     // The chunks' own lists of tubes (in a file by sampling time, a tube ID a row) are
-    // not needed any more: freed before the people are looked up and the rows copied.
-    for part in &mut parts {
-        part.state.tube_ids = Strings::default();
-    }
+    // freed as they are merged, before the people are looked up and the rows copied.
+    let (tubes, tube_maps) = merge_tubes(
+        parts
+            .iter_mut()
+            .map(|p| std::mem::take(&mut p.state.tube_ids))
+            .collect(),
+    );
     let (found, starts) = look_up(roster, &mut parts);
     // Each chunk's answers.
     let found: Vec<&[u32]> = starts
@@ -343,16 +345,15 @@ pub fn finish(
 /// [`number_distinct`], on every worker. When they do not (rows in no order bring
 /// nearly every tube in every stretch of rows), the chunks' tubes are numbered so
 /// directly. The numbers do not depend on the grouping.
-fn merge_tubes(parts: &[super::Part<Sample, SamplePart>]) -> (Interner, Vec<Vec<u32>>) {
-    let lists: Vec<&Strings> = parts.iter().map(|p| &p.state.tube_ids).collect();
-    if !shared_by_neighbours(&lists) {
-        return number_distinct(&lists);
+fn merge_tubes(lists: Vec<Strings>) -> (Interner, Vec<Vec<u32>>) {
+    if !shared_by_neighbours(&lists.iter().collect::<Vec<_>>()) {
+        return number_distinct(lists);
     }
     let group = lists
         .len()
         .div_ceil(rayon::current_num_threads())
         .clamp(1, 64);
-    let groups: Vec<(Interner, Vec<Vec<u32>>)> = lists
+    let (merged, maps): (Vec<Interner>, Vec<Vec<Vec<u32>>>) = lists
         .par_chunks(group)
         .map(|group| {
             let mut merged = Interner::default();
@@ -362,13 +363,14 @@ fn merge_tubes(parts: &[super::Part<Sample, SamplePart>]) -> (Interner, Vec<Vec<
                 .collect();
             (merged, maps)
         })
-        .collect();
+        .unzip();
+    drop(lists);
     let (tubes, run_wide) =
-        number_distinct(&groups.iter().map(|(g, _)| g.strings()).collect::<Vec<_>>());
-    let maps = groups
+        number_distinct(merged.into_iter().map(Interner::into_strings).collect());
+    let maps = maps
         .into_par_iter()
         .zip(run_wide)
-        .flat_map_iter(|((_, maps), run_wide)| {
+        .flat_map_iter(|(maps, run_wide)| {
             maps.into_iter().map(move |mut map| {
                 for m in &mut map {
                     *m = run_wide[*m as usize];
@@ -402,12 +404,14 @@ fn shared_by_neighbours(lists: &[&Strings]) -> bool {
 /// split by hash into [`SPLITS`] sets, each interned on one worker, which reads the
 /// lists in order; they are then numbered by where each first appears. The cost does
 /// not depend on how often a string comes back, nor where.
-fn number_distinct(lists: &[&Strings]) -> (Interner, Vec<Vec<u32>>) {
+fn number_distinct(lists: Vec<Strings>) -> (Interner, Vec<Vec<u32>>) {
     let split_of = |tube: &str| (Interner::hash_of(tube) >> 40) as usize % SPLITS;
     // Each list's strings by split: the split of each, their places in the list split
-    // by split (split 0's first), and how many each split has.
-    let mut by_split: Vec<(Vec<u8>, Vec<u32>, [usize; SPLITS])> = lists
-        .par_iter()
+    // by split (split 0's first), how many each split has, and the strings themselves
+    // in that order (the list is freed), so that each split reads its strings from one
+    // stretch of each list instead of from all over it.
+    let mut by_split: Vec<SplitList> = lists
+        .into_par_iter()
         .map(|tubes| {
             let split: Vec<u8> = tubes.iter().map(|t| split_of(t) as u8).collect();
             let mut counts = [0usize; SPLITS];
@@ -423,26 +427,31 @@ fn number_distinct(lists: &[&Strings]) -> (Interner, Vec<Vec<u32>>) {
                 order[next[s as usize]] = j as u32;
                 next[s as usize] += 1;
             }
-            (split, order, counts)
+            let ids = tubes.gather(&order);
+            SplitList {
+                split,
+                order,
+                counts,
+                ids,
+            }
         })
         .collect();
     // Each split's strings interned list by list, with where each first appears (list
     // and place, in one number that orders as the lists do). Each list's map holds,
     // meanwhile, the number of each of its strings in its split.
-    let maps: Vec<Vec<AtomicU32>> = lists
+    let maps: Vec<Vec<AtomicU32>> = by_split
         .iter()
-        .map(|l| (0..l.len()).map(|_| AtomicU32::new(0)).collect())
+        .map(|l| (0..l.split.len()).map(|_| AtomicU32::new(0)).collect())
         .collect();
     let splits: Vec<(Interner, Vec<u64>)> = (0..SPLITS)
         .into_par_iter()
         .map(|s| {
             let mut tubes = Interner::default();
             let mut first = Vec::new();
-            for (c, ((_, order, counts), map)) in by_split.iter().zip(&maps).enumerate() {
-                let start: usize = counts[..s].iter().sum();
-                let ids = lists[c];
-                for &j in &order[start..start + counts[s]] {
-                    let tube = ids.get(j);
+            for (c, (list, map)) in by_split.iter().zip(&maps).enumerate() {
+                let start: usize = list.counts[..s].iter().sum();
+                for (k, &j) in (start..).zip(&list.order[start..start + list.counts[s]]) {
+                    let tube = list.ids.get(k as u32);
                     let (n, new) = tubes.intern_hashed(tube, Interner::hash_of(tube));
                     if new {
                         first.push((c as u64) << 32 | u64::from(j));
@@ -453,8 +462,9 @@ fn number_distinct(lists: &[&Strings]) -> (Interner, Vec<Vec<u32>>) {
             (tubes, first)
         })
         .collect();
-    for (_, order, _) in &mut by_split {
-        *order = Vec::new();
+    for list in &mut by_split {
+        list.order = Vec::new();
+        list.ids = Strings::default();
     }
     // Run-wide numbers by first appearance.
     let mut firsts: Vec<(u64, u32, u32)> = splits
@@ -475,7 +485,7 @@ fn number_distinct(lists: &[&Strings]) -> (Interner, Vec<Vec<u32>>) {
     let maps: Vec<Vec<u32>> = maps
         .into_par_iter()
         .zip(by_split)
-        .map(|(map, (split, _, _))| {
+        .map(|(map, SplitList { split, .. })| {
             map.into_iter()
                 .zip(split)
                 .map(|(n, s)| run_wide[s as usize][n.into_inner() as usize])
@@ -488,6 +498,18 @@ fn number_distinct(lists: &[&Strings]) -> (Interner, Vec<Vec<u32>>) {
         names.push(splits[s as usize].0.name(n));
     }
     (Interner::of_distinct(names), maps)
+}
+
+/// A list's strings in [`number_distinct`], split by hash.
+struct SplitList {
+    /// The split of each string, by place in the list.
+    split: Vec<u8>,
+    /// The places in the list, split by split (split 0's first).
+    order: Vec<u32>,
+    /// How many strings each split has.
+    counts: [usize; SPLITS],
+    /// The strings in `order`.
+    ids: Strings,
 }
 
 /// How many sets [`number_distinct`] splits the strings in: a few for each worker, so
@@ -687,7 +709,11 @@ mod tests {
                     .num_threads(threads)
                     .build()
                     .unwrap();
-                let (tubes, maps) = pool.install(|| merge_tubes(&parts[..chunks]));
+                let lists = parts[..chunks]
+                    .iter()
+                    .map(|p| p.state.tube_ids.clone())
+                    .collect();
+                let (tubes, maps) = pool.install(|| merge_tubes(lists));
                 // Numbered by first appearance, the first chunks' tubes come first.
                 let seen = expected[..chunks]
                     .iter()
