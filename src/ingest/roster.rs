@@ -339,9 +339,10 @@ impl Roster {
     /// room by room) mostly hold the next row's person; interleaved samples (a city
     /// platform's export, by sampling time) rarely do, and reading the neighbours' IDs
     /// would only cost cache misses, so they are tried while they keep paying off. Now
-    /// and then a lookup in the index anchors the search again: after 64 lookups, and
-    /// after twice as many each time the neighbours of the anchor did not pay off (at
-    /// most 4,096), so that a file in no roster order makes few such lookups.
+    /// and then a lookup in the index anchors the search again: at the first lookup,
+    /// then 64 lookups after the neighbours stop paying off, and twice as many again
+    /// each time an anchor's neighbours did not pay off (at most 4,096), so that a file
+    /// in no roster order makes few such lookups.
     pub fn next_to(&self, id: &str, near: &mut Near) -> Option<u32> {
         if near.score > 0 {
             let last = near.last;
@@ -349,7 +350,9 @@ impl Roster {
                 if self.ids.get(p) == id {
                     near.last = p;
                     near.score = (near.score + 1).min(16);
+                    // Paying off: when they stop, the next anchor comes soon again.
                     near.interval = 0;
+                    near.wait = near.wait.min(ANCHOR_INTERVALS.0);
                     return Some(p);
                 }
             }
