@@ -128,7 +128,7 @@ impl Privacy {
             return if self.any() {
                 mask_all(raw)
             } else {
-                mask_id_like(raw)
+                mask_id_like(raw).into_owned()
             };
         };
         let mut changed = false;
@@ -143,7 +143,7 @@ impl Privacy {
                     Some("person_id") => self.person_id(cell),
                     _ => Cow::Borrowed(cell.as_str()),
                 };
-                let out = mask_id_like(&by_column);
+                let out = mask_id_like(&by_column).into_owned();
                 changed |= out != *cell;
                 out
             })
@@ -151,7 +151,7 @@ impl Privacy {
         if !changed {
             // The raw text, not only its cells: a quote can join or split runs of
             // digits, so what is ID-shaped in the text is masked too.
-            return mask_id_like(raw);
+            return mask_id_like(raw).into_owned();
         }
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
@@ -401,14 +401,11 @@ fn lined_up(cells: Vec<String>, width: usize) -> Option<Vec<String>> {
 /// [`mask_id_like`]): an ID card number typed into a name, room or phone cell is still
 /// one, and no output shows it whole, with `--mask` or without.
 pub fn guard_ids(value: Cow<'_, str>) -> Cow<'_, str> {
-    // A city's ten million names are passed over without a second look.
-    if !may_hold_id(&value) {
-        return value;
-    }
-    match mask_id_like(&value) {
-        masked if masked != *value => Cow::Owned(masked),
-        _ => value,
-    }
+    let masked = match mask_id_like(&value) {
+        Cow::Owned(masked) => Some(masked),
+        Cow::Borrowed(_) => None,
+    };
+    masked.map_or(value, Cow::Owned)
 }
 
 /// Whether `text` has the 15 digits an ID number needs at least (a full-width digit's
@@ -424,10 +421,12 @@ fn may_hold_id(text: &str) -> bool {
 /// is (first 6 and last 4 characters kept): a run of 17 digits and a check character
 /// (`X` or a digit), or of the 15 digits of the first generation, not inside a longer
 /// run of digits; the 18-character form also when written in groups of 6, 8 and 4
-/// separated by a space or a hyphen. Full-width digits count as digits.
-pub fn mask_id_like(text: &str) -> String {
+/// separated by a space or a hyphen. Full-width digits count as digits. A text with
+/// nothing to mask is given back as it is (a city's ten million names are passed over
+/// without a second look).
+pub fn mask_id_like(text: &str) -> Cow<'_, str> {
     if !may_hold_id(text) {
-        return text.to_string();
+        return Cow::Borrowed(text);
     }
     let chars: Vec<char> = text.chars().collect();
     let digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
@@ -465,12 +464,14 @@ pub fn mask_id_like(text: &str) -> String {
         None
     };
     let mut out = String::with_capacity(text.len());
-    let mut i = 0;
+    let (mut i, mut masked) = (0, false);
     while i < chars.len() {
         match id_at(i) {
             Some(n) => {
                 let run: String = chars[i..i + n].iter().collect();
-                out.push_str(&mask_id_card(&run));
+                let shown = mask_id_card(&run);
+                masked |= shown != run;
+                out.push_str(&shown);
                 i += n;
             }
             None => {
@@ -479,7 +480,11 @@ pub fn mask_id_like(text: &str) -> String {
             }
         }
     }
-    out
+    if masked {
+        Cow::Owned(out)
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 fn mask_all(raw: &str) -> String {

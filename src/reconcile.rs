@@ -464,7 +464,7 @@ fn rows_by_tube(set: &SampleSet, tubes: usize, tube_of: &[u32]) -> Vec<Entry> {
 }
 
 /// Sorts a stretch of entries, in row order, by tube, person and row: a counting sort
-/// by tube (the tubes of a stretch differ only in their last `shift` bits), which keeps
+/// (`buckets`) by tube (the tubes of a stretch differ only in their last `shift` bits), which keeps
 /// each tube's rows in row order, then each tube's rows by person where they are not
 /// already. Rows by sampling time interleave the tubes; a comparison sort of a
 /// stretch would cost several times as much.
@@ -474,22 +474,14 @@ fn sort_stretch(stretch: &mut [Entry], shift: u32) {
         return;
     }
     if shift > 0 {
-        let mask = (1usize << shift) - 1;
-        let slot = |e: &Entry| e.tube as usize & mask;
-        let mut next = vec![0usize; mask + 2];
-        for e in stretch.iter() {
-            next[slot(e) + 1] += 1;
-        }
-        for b in 1..next.len() {
-            next[b] += next[b - 1];
-        }
-        // The stretch in row order, read while it is rewritten.
-        let rows = stretch.to_vec();
-        for e in rows {
-            let at = &mut next[slot(&e)];
-            stretch[*at] = e;
-            *at += 1;
-        }
+        let mask = (1u32 << shift) - 1;
+        let by_tube = buckets::sort_into(
+            stretch.len(),
+            mask as usize + 1,
+            |i| stretch[i].tube & mask,
+            |i| stretch[i],
+        );
+        stretch.copy_from_slice(&by_tube);
     }
     for tube in stretch.chunk_by_mut(|a, b| a.tube == b.tube) {
         if !tube.is_sorted_by_key(key) {

@@ -365,10 +365,7 @@ pub fn closure_rows<'a>(
                 .get(&e.person)
                 .filter(|_| on_roster)
                 .and_then(|d| d.room.as_deref())
-                .map(|r| match crate::privacy::mask_id_like(r) {
-                    masked if masked != r => Cow::Owned(masked),
-                    _ => Cow::Borrowed(r),
-                });
+                .map(|r| crate::privacy::guard_ids(Cow::Borrowed(r)));
             ClosureRow {
                 round: &rec.rounds()[e.round as usize],
                 person_id: privacy.person_id(rec.person_id(roster, e.person)),

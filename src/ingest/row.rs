@@ -218,7 +218,12 @@ pub(super) fn escape_raw(raw: &[u8]) -> String {
     let mut text = String::with_capacity(raw.len());
     for piece in raw.utf8_chunks() {
         // A NUL byte is no text either: written as the others, never into a CSV cell.
-        text.push_str(&piece.valid().replace('\0', "\\x00"));
+        let valid = piece.valid();
+        if valid.contains('\0') {
+            text.push_str(&valid.replace('\0', "\\x00"));
+        } else {
+            text.push_str(valid);
+        }
         for b in piece.invalid() {
             text.push_str(&format!("\\x{b:02X}"));
         }
