@@ -306,7 +306,7 @@ fn a_workbook_reads_as_excel_shows_it() {
     old.write_string(1, 1, "阴性").unwrap();
     old.set_hidden(true);
     let sheet = book.add_worksheet();
-    sheet.set_name("结果").unwrap().set_active(true);
+    sheet.set_name("结果").unwrap();
     for (c, h) in ["tube_id", "ct_orf1ab", "ct_n", "ct_ic"].iter().enumerate() {
         sheet.write_string(0, c as u16, *h).unwrap();
     }
@@ -328,6 +328,10 @@ fn a_workbook_reads_as_excel_shows_it() {
     for r in 1..=3 {
         sheet.write_number(r, 3, 28).unwrap();
     }
+    // The sheet open when the workbook was saved is another: not the one read.
+    let notes = book.add_worksheet();
+    notes.set_name("备忘").unwrap().set_active(true);
+    notes.write_string(0, 0, "备注").unwrap();
     book.save(dir.path().join("results.xlsx")).unwrap();
     for f in ["roster.csv", "samples.csv"] {
         fs::copy(basic().join(f), dir.path().join(f)).unwrap();

@@ -433,6 +433,8 @@ fn assign_masks_id_numbers_in_names_and_rooms() {
         "xl/worksheets/sheet1.xml",
     );
     assert!(!sheet.contains("19491231"), "{sheet}");
+    assert!(sheet.contains("张三110105********002X"), "{sheet}");
+    assert!(sheet.contains("<t>110105********002X</t>"), "{sheet}");
 }
 
 /// `plan --roster` says how many roster rows it read and rejected, and counts the

@@ -258,3 +258,38 @@ fn person_ids_that_are_resident_id_numbers_are_masked() {
     let retest = read_parquet(&dir.path().join("masked/retest.parquet"));
     assert_eq!(retest.height(), 3, "{retest}");
 }
+
+#[test]
+fn id_numbers_typed_into_names_and_rooms_are_masked_without_mask() {
+    // An ID card number typed into a name or room cell (whole, or in groups of 6, 8
+    // and 4) is still one: no output shows it whole, even without --mask.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("roster.csv"),
+        "person_id,name,building,room\nS001,金丝雀11010519491231002X,公寓1,101\nS002,银丝雀,公寓1,110105 19491231 002X\nS003,铜丝雀,公寓1,102\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("samples.csv"),
+        "tube_id,person_id,sampled_at\nT1,S001,2022-04-10 08:00\nT1,S002,2022-04-10 08:00\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("results.csv"),
+        "tube_id,ct_orf1ab,ct_n\nT1,30,31\n",
+    )
+    .unwrap();
+    let out = run_round(dir.path(), "plain", &[]);
+    expect(&out, 0);
+    let text = all_output_text(&dir.path().join("plain"))
+        + &String::from_utf8_lossy(&out.stderr)
+        + &String::from_utf8_lossy(&out.stdout);
+    assert_no_canary(&text, &["19491231"]);
+    // The rest of the cell stays, and the people are listed: the pool is positive.
+    assert!(text.contains("金丝雀110105********002X"), "{text}");
+    assert!(text.contains("110105**********002X"), "{text}");
+    assert!(
+        text.contains("铜丝雀"),
+        "the missing person is listed: {text}"
+    );
+}
