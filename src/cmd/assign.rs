@@ -2,14 +2,13 @@
 
 use crate::assign;
 use crate::error::{Error, Result};
-use crate::export::rows::{self, plan_columns, PlanRow, RejectRow};
+use crate::export::rows::{self, plan_columns, Plan, PlanRow, RejectRow};
 use crate::export::staging::Staging;
 use crate::export::{csv, plan_file, workbook};
 use crate::pipeline;
-use crate::privacy::{guard_ids, Privacy};
+use crate::privacy::Privacy;
 use crate::progress::Progress;
 use clap::Args;
-use rayon::prelude::*;
 use std::path::PathBuf;
 
 /// Write the sampling plan of a round from the roster: a tube holds one building's
@@ -112,23 +111,8 @@ pub fn run(args: AssignArgs) -> Result<i32> {
         }
         let people = slots.len();
         let stage = progress.stage("rows");
-        let rows: Vec<PlanRow> = slots
-            .par_iter()
-            .map(|s| {
-                let p = s.person;
-                PlanRow {
-                    building: roster.building_name(p),
-                    tube: i64::from(s.tube),
-                    kind: if s.single { "single" } else { "pool" },
-                    position: i64::from(s.position),
-                    person_id: privacy.person_id(roster.id(p)),
-                    name: roster.name(p).map(|name| guard_ids(privacy.name(name))),
-                    room: roster.room_name(p).map(|room| guard_ids(room.into())),
-                    status: roster.status[p as usize].as_str(),
-                    priority: roster.priority[p as usize],
-                }
-            })
-            .collect();
+        let plan = Plan::new(&roster, &slots, &privacy);
+        let rows = plan.rows();
         drop(stage);
         let columns = plan_columns();
         // The files are written side by side: one spinner for all, each file timed.
@@ -145,9 +129,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
             },
             || -> Result<()> {
                 let stage = files.stage("plan.parquet");
-                staging.write("plan.parquet", |out| {
-                    plan_file::write(out, &roster, &slots, &privacy)
-                })?;
+                staging.write("plan.parquet", |out| plan_file::write(out, &plan))?;
                 drop(stage);
                 let stage = files.stage("plan.csv");
                 staging.write("plan.csv", |out| csv::write_list(out, &columns, &rows))?;
@@ -160,11 +142,14 @@ pub fn run(args: AssignArgs) -> Result<i32> {
         book?;
         others?;
         staging.commit()?;
-        let tubes: std::collections::BTreeSet<(u32, u32)> = slots
-            .iter()
-            .map(|s| (roster.building[s.person as usize], s.tube))
-            .collect();
-        Ok((tubes.len(), people))
+        // Slots come by building and tube.
+        let tubes = slots
+            .chunk_by(|a, b| {
+                a.tube == b.tube
+                    && roster.building[a.person as usize] == roster.building[b.person as usize]
+            })
+            .count();
+        Ok((tubes, people))
     })?;
     if !args.quiet {
         crate::say!(

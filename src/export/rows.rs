@@ -3,13 +3,17 @@
 //! the one place where a listed person's roster cells are taken and masked.
 
 use super::columns::{column, Column, Kind, Value};
+use crate::assign::Slot;
 use crate::ingest::roster::Roster;
 use crate::ingest::Reject;
-use crate::privacy::Privacy;
+use crate::privacy::{guard_ids, Privacy};
 use crate::reconcile::Reconciled;
+use crate::record::NONE;
 use crate::record::{Details, Micros};
 use crate::retest::Entry;
+use crate::strings::Strings;
 use crate::summarize::MissingEntry;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 
@@ -525,32 +529,146 @@ pub fn person_outcome_columns<'r>() -> Vec<Column<PersonRow<'r>>> {
     ]
 }
 
+/// The sampling plan as its lists print it. A row's cells are read from the roster
+/// when the row is written, except the texts the plan prints otherwise (a pseudonym,
+/// a masked name or ID, an ID number typed into a name or a room masked), which are
+/// made once here: a city's plan is ten million rows, and every row's texts made
+/// beforehand were 1.4 GB.
+pub struct Plan<'a> {
+    roster: &'a Roster,
+    slots: &'a [Slot],
+    ids: Replaced,
+    names: Replaced,
+    rooms: Replaced,
+}
+
+impl<'a> Plan<'a> {
+    /// The plan of `slots` as printed under `privacy`.
+    pub fn new(roster: &'a Roster, slots: &'a [Slot], privacy: &Privacy) -> Plan<'a> {
+        let person = |at: usize| slots[at].person;
+        let n = slots.len();
+        let ((ids, names), rooms) = rayon::join(
+            || {
+                rayon::join(
+                    || Replaced::new(n, |at| privacy.person_id(roster.id(person(at)))),
+                    || {
+                        Replaced::new(n, |at| match roster.name(person(at)) {
+                            Some(name) => guard_ids(privacy.name(name)),
+                            None => Cow::Borrowed(""),
+                        })
+                    },
+                )
+            },
+            || {
+                Replaced::new(n, |at| match roster.room_name(person(at)) {
+                    Some(room) => guard_ids(room.into()),
+                    None => Cow::Borrowed(""),
+                })
+            },
+        );
+        Plan {
+            roster,
+            slots,
+            ids,
+            names,
+            rooms,
+        }
+    }
+
+    /// The roster the plan is of.
+    pub fn roster(&self) -> &'a Roster {
+        self.roster
+    }
+
+    /// The plan's slots, in its order.
+    pub fn slots(&self) -> &'a [Slot] {
+        self.slots
+    }
+
+    /// The rows, in the plan's order.
+    pub fn rows(&self) -> Vec<PlanRow<'_>> {
+        (0..self.slots.len())
+            .map(|at| PlanRow { plan: self, at })
+            .collect()
+    }
+
+    /// The person_id of row `at` (a pseudonym with `--pseudonymize`).
+    pub fn person_id(&self, at: usize) -> &str {
+        let id = self.roster.id(self.slots[at].person);
+        self.ids.get(at).unwrap_or(id)
+    }
+
+    /// The name of row `at` (masked with `--mask`).
+    pub fn name(&self, at: usize) -> Option<&str> {
+        let name = self.roster.name(self.slots[at].person)?;
+        Some(self.names.get(at).unwrap_or(name))
+    }
+
+    /// The room of row `at`.
+    pub fn room(&self, at: usize) -> Option<&str> {
+        let room = self.roster.room_name(self.slots[at].person)?;
+        Some(self.rooms.get(at).unwrap_or(room))
+    }
+}
+
+/// The rows whose text is printed otherwise than the roster has it, and that text.
+struct Replaced {
+    /// A row's place in `texts`, or [`NONE`]; empty when no row's text is replaced.
+    at: Vec<u32>,
+    texts: Strings,
+}
+
+impl Replaced {
+    /// The texts of rows `0..n` that `text` gives back changed (owned).
+    fn new<'t>(n: usize, text: impl Fn(usize) -> Cow<'t, str> + Sync) -> Replaced {
+        let changed: Vec<(usize, String)> = (0..n)
+            .into_par_iter()
+            .filter_map(|at| match text(at) {
+                Cow::Owned(changed) => Some((at, changed)),
+                Cow::Borrowed(_) => None,
+            })
+            .collect();
+        let mut replaced = Replaced {
+            at: Vec::new(),
+            texts: Strings::with_capacity(changed.len(), 0),
+        };
+        if !changed.is_empty() {
+            replaced.at = vec![NONE; n];
+            for (at, text) in changed {
+                replaced.at[at] = replaced.texts.push(&text);
+            }
+        }
+        replaced
+    }
+
+    /// The replaced text of row `at`, if it is.
+    fn get(&self, at: usize) -> Option<&str> {
+        match self.at.get(at) {
+            Some(&i) if i != NONE => Some(self.texts.get(i)),
+            _ => None,
+        }
+    }
+}
+
 /// One row of the sampling plan: a person's tube.
+#[derive(Clone, Copy)]
 pub struct PlanRow<'a> {
-    /// Building.
-    pub building: &'a str,
-    /// The tube's number within the building.
-    pub tube: i64,
-    /// `pool` or `single`.
-    pub kind: &'static str,
-    /// The person's place in the tube.
-    pub position: i64,
-    /// The person (a pseudonym with `--pseudonymize`).
-    pub person_id: Cow<'a, str>,
-    /// The name (masked with `--mask`).
-    pub name: Option<Cow<'a, str>>,
-    /// Room (an ID number typed into it masked, as in every list).
-    pub room: Option<Cow<'a, str>>,
-    /// `on_campus` or `isolated`.
-    pub status: &'static str,
-    /// Whether the person belongs to a priority group.
-    pub priority: bool,
+    plan: &'a Plan<'a>,
+    at: usize,
 }
 
 impl PlanRow<'_> {
+    fn slot(&self) -> &Slot {
+        &self.plan.slots[self.at]
+    }
+
+    fn person(&self) -> usize {
+        self.slot().person as usize
+    }
+
     /// The row's building, for the workbook's sheet per building.
     pub fn building_of(&self) -> Option<&str> {
-        Some(self.building)
+        Some(self.plan.roster.building_name(self.slot().person))
     }
 }
 
@@ -561,29 +679,31 @@ pub fn plan_columns<'r>() -> Vec<Column<PlanRow<'r>>> {
     type R<'r> = PlanRow<'r>;
     vec![
         column("building", "楼栋", 10.0, Text, |r: &R| {
-            Value::Text(Some(r.building))
+            Value::Text(r.building_of())
         }),
-        column("tube", "管号", 6.0, Int, |r: &R| Value::Int(Some(r.tube))),
+        column("tube", "管号", 6.0, Int, |r: &R| {
+            Value::Int(Some(i64::from(r.slot().tube)))
+        }),
         column("kind", "方式", 8.0, Code, |r: &R| {
-            Value::Code(Some(r.kind))
+            Value::Code(Some(if r.slot().single { "single" } else { "pool" }))
         }),
         column("position", "管内序号", 8.0, Int, |r: &R| {
-            Value::Int(Some(r.position))
+            Value::Int(Some(i64::from(r.slot().position)))
         }),
         column("person_id", "学号/工号", 14.0, Text, |r: &R| {
-            Value::Text(Some(&r.person_id))
+            Value::Text(Some(r.plan.person_id(r.at)))
         }),
         column("name", "姓名", 10.0, Text, |r: &R| {
-            Value::Text(r.name.as_deref())
+            Value::Text(r.plan.name(r.at))
         }),
         column("room", "宿舍号", 8.0, Text, |r: &R| {
-            Value::Text(r.room.as_deref())
+            Value::Text(r.plan.room(r.at))
         }),
         column("status", "状态", 8.0, Code, |r: &R| {
-            Value::Code(Some(r.status))
+            Value::Code(Some(r.plan.roster.status[r.person()].as_str()))
         }),
         column("priority", "重点人群", 8.0, Bool, |r: &R| {
-            Value::Bool(Some(r.priority))
+            Value::Bool(Some(r.plan.roster.priority[r.person()]))
         }),
         column(
             "barcode",

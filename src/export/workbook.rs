@@ -78,20 +78,23 @@ fn write_list_paged<R: Sync>(
     building_of: Option<fn(&R) -> Option<&str>>,
     per_sheet: usize,
 ) -> Result<()> {
+    let by_building = building_of.and_then(|of| buildings(rows, of));
+    let listed = std::iter::once(("全部", Picked::Span(0, rows.len()))).chain(
+        by_building
+            .iter()
+            .flatten()
+            .map(|(name, picked)| (*name, Picked::Listed(picked))),
+    );
     let mut taken = Vec::new();
-    let listed = sheets(rows, building_of);
     let mut planned = Vec::new();
-    for (name, picked) in &listed {
-        // An empty list still gets its sheet, with the header row.
-        let parts: Vec<&[usize]> = if picked.is_empty() {
-            vec![&[]]
-        } else {
-            picked.chunks(per_sheet.max(1)).collect()
-        };
-        for part in parts {
+    for (name, picked) in listed {
+        // An empty list still gets its sheet, with the header row; a long one goes on
+        // over as many sheets as it needs.
+        let per_sheet = per_sheet.max(1);
+        for part in 0..picked.len().div_ceil(per_sheet).max(1) {
             planned.push(Sheet {
                 name: sheet_name(name, &mut taken),
-                rows: part,
+                rows: picked.part(part * per_sheet, per_sheet),
             });
         }
     }
@@ -116,9 +119,9 @@ fn write_list_paged<R: Sync>(
                     }
                     let first = b * BLOCK_ROWS;
                     let end = sheet.rows.len().min(first + BLOCK_ROWS);
-                    for (at, &i) in sheet.rows[first..end].iter().enumerate() {
+                    for at in first..end {
                         // Row 1 is the header.
-                        write_row(xml, &layout, first + at + 2, &rows[i]);
+                        write_row(xml, &layout, at + 2, &rows[sheet.rows.at(at)]);
                     }
                     if last {
                         sheet_tail(xml, &layout, sheet.rows.len());
@@ -143,38 +146,78 @@ thread_local! {
     static XML: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A sheet of the workbook: its name and the rows (indices into the list) on it.
+/// A sheet of the workbook: its name and the rows of the list on it.
 struct Sheet<'a> {
     name: String,
-    rows: &'a [usize],
+    rows: Picked<'a>,
 }
 
-/// The sheets of a list: their names and the rows each holds, in order.
-fn sheets<R>(rows: &[R], building_of: Option<fn(&R) -> Option<&str>>) -> Vec<(&str, Vec<usize>)> {
-    let mut sheets = vec![("全部", (0..rows.len()).collect::<Vec<_>>())];
-    let Some(building_of) = building_of else {
-        return sheets;
-    };
-    let mut by_building: Vec<(&str, usize)> = rows
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| building_of(r).map(|b| (b, i)))
-        .collect();
-    // Stable: rows keep the list's order within a building.
-    by_building.sort_by(|a, b| natural_cmp(a.0, b.0));
-    let mut buildings: Vec<&str> = by_building.iter().map(|(b, _)| *b).collect();
-    buildings.dedup();
-    if buildings.len() > MAX_BUILDING_SHEETS {
-        return sheets;
+/// Rows of a list: a span of it, or the rows listed (indices into it).
+#[derive(Clone, Copy)]
+enum Picked<'a> {
+    Span(usize, usize),
+    Listed(&'a [usize]),
+}
+
+impl Picked<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Picked::Span(start, end) => end - start,
+            Picked::Listed(rows) => rows.len(),
+        }
     }
-    let mut start = 0;
-    while start < by_building.len() {
-        let b = by_building[start].0;
-        let end = start + by_building[start..].partition_point(|(x, _)| *x == b);
-        sheets.push((b, by_building[start..end].iter().map(|(_, i)| *i).collect()));
-        start = end;
+
+    /// The index into the list of the `at`th row picked.
+    fn at(&self, at: usize) -> usize {
+        match self {
+            Picked::Span(start, _) => start + at,
+            Picked::Listed(rows) => rows[at],
+        }
     }
-    sheets
+
+    /// At most `len` of the rows picked, from the `from`th.
+    fn part(&self, from: usize, len: usize) -> Self {
+        let end = self.len().min(from.saturating_add(len));
+        let from = from.min(end);
+        match *self {
+            Picked::Span(start, _) => Picked::Span(start + from, start + end),
+            Picked::Listed(rows) => Picked::Listed(&rows[from..end]),
+        }
+    }
+}
+
+/// The rows of each building (by `building_of`; rows without one are on no building's
+/// sheet), buildings in natural order and rows in the list's order; `None` past
+/// [`MAX_BUILDING_SHEETS`] buildings. One pass: a city's list of ten million rows and
+/// thousands of buildings is given up on at its 101st building, without a sort.
+fn buildings<R>(
+    rows: &[R],
+    building_of: fn(&R) -> Option<&str>,
+) -> Option<Vec<(&str, Vec<usize>)>> {
+    let mut groups: Vec<(&str, Vec<usize>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    // Lists mostly come in building order: the last building is tried first.
+    let mut last: Option<usize> = None;
+    for (i, row) in rows.iter().enumerate() {
+        let Some(b) = building_of(row) else { continue };
+        let g = match last {
+            Some(g) if groups[g].0 == b => g,
+            _ => match index.get(b) {
+                Some(&g) => g,
+                None if groups.len() == MAX_BUILDING_SHEETS => return None,
+                None => {
+                    index.insert(b, groups.len());
+                    groups.push((b, Vec::new()));
+                    groups.len() - 1
+                }
+            },
+        };
+        groups[g].1.push(i);
+        last = Some(g);
+    }
+    // Names are distinct and natural order is total: the order is the names' alone.
+    groups.sort_unstable_by(|a, b| natural_cmp(a.0, b.0));
+    Some(groups)
 }
 
 /// The longest sheet name Excel takes, in UTF-16 code units.
@@ -698,6 +741,21 @@ mod tests {
         assert_eq!(names, ["全部", "公寓1", "公寓2", "公寓3"]);
         assert_eq!(got[1].1, vec![2, 5, 8, 11]);
         assert_eq!(got[0].1, (0..12).collect::<Vec<_>>());
+
+        // Exactly the limit, the rows of every building interleaved and the buildings
+        // first seen out of natural order (楼99 before 楼10 before 楼9).
+        let m = MAX_BUILDING_SHEETS;
+        let rows: Vec<Row> = (0..3 * m)
+            .map(|i| (format!("楼{}", m - 1 - i % m), i))
+            .collect();
+        let got = read_back(&written(&rows, MAX_SHEET_ROWS));
+        assert_eq!(got.len(), 1 + MAX_BUILDING_SHEETS);
+        for (b, (name, ns)) in got[1..].iter().enumerate() {
+            assert_eq!(name, &format!("楼{b}"), "natural order");
+            let first = (m - 1 - b) as i64;
+            let m = m as i64;
+            assert_eq!(ns, &[first, first + m, first + 2 * m], "the list's order");
+        }
 
         let many: Vec<Row> = (0..=MAX_BUILDING_SHEETS)
             .map(|i| (format!("楼{i}"), i))
