@@ -160,15 +160,25 @@ pub struct Analysis {
 
 /// Reads the roster (a CSV file, or sheet `sheet` of a workbook).
 pub fn load_roster(path: &Path, sheet: Option<&str>) -> Result<(Roster, InputReport, Vec<Reject>)> {
-    read_roster(path, sheet, RosterParser { names: false })
+    let parser = RosterParser {
+        names: false,
+        digest: true,
+    };
+    read_roster(path, sheet, parser)
 }
 
-/// [`load_roster`], keeping every person's name ([`Roster::name`]).
-pub fn load_roster_with_names(
+/// The roster as `assign` reads it: [`load_roster`], keeping every person's name
+/// ([`Roster::name`]), without the file's SHA-256 (only a run's manifest states it;
+/// the report's `sha256` is empty).
+pub fn load_roster_for_plan(
     path: &Path,
     sheet: Option<&str>,
 ) -> Result<(Roster, InputReport, Vec<Reject>)> {
-    read_roster(path, sheet, RosterParser { names: true })
+    let parser = RosterParser {
+        names: true,
+        digest: false,
+    };
+    read_roster(path, sheet, parser)
 }
 
 fn read_roster(

@@ -142,7 +142,7 @@ proptest! {
         }
         let path = dir.path().join("roster.csv");
         fs::write(&path, format!("学号,姓名,楼栋,宿舍号,状态\n{body}")).unwrap();
-        let (roster, _, _) = pipeline::load_roster_with_names(&path, None).unwrap();
+        let (roster, _, _) = pipeline::load_roster_for_plan(&path, None).unwrap();
         prop_assert_eq!(roster.len(), first.len());
         let place = |p: u32| {
             (roster.building_name(p).to_string(), roster.room_name(p).map(str::to_string), roster.id(p).to_string())

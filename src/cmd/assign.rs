@@ -64,7 +64,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
         let stage = progress.stage("roster");
         // Every name is printed: they are kept in the same pass.
         let (roster, report, rejects) =
-            pipeline::load_roster_with_names(&args.roster, args.sheet.as_deref())?;
+            pipeline::load_roster_for_plan(&args.roster, args.sheet.as_deref())?;
         debug_assert!(roster.is_empty() || roster.name(0).is_some(), "names kept");
         drop(stage);
         // Rejected rows are people the plan leaves out: said, and listed in rejects.csv.

@@ -15,10 +15,11 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 use std::io::{self, Write};
 
 /// The deflate level. A city's plan (10 M people, 3.5 GB of sheet XML) deflates to
-/// 265 MB at level 1 and 206 MB at level 2, level 1 saving a second of the run's 13 s
-/// of CPU; before cells left out their references, 632 MB at level 1, 435 MB at level 2
-/// and 418 MB at level 3: level 2 is the knee.
-const LEVEL: u32 = 2;
+/// 265 MB at level 1 and 206 MB at level 2, level 1 saving 0.9 s of the plan's 9–10 s
+/// of CPU on the two cores it shares with the plan's CSV and Parquet files: the
+/// workbook is the longest of the three, so the second counts more than the 29% in
+/// size (it still deflates thirteen to one).
+const LEVEL: u32 = 1;
 
 thread_local! {
     /// A worker's deflater, reset for each piece: its window and hash tables (some

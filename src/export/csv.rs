@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::time::format_local;
 use rayon::prelude::*;
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::Write;
 
 /// Prefixes `'` to a cell a spreadsheet would run as a formula.
@@ -25,18 +24,21 @@ pub fn guard(cell: &str) -> Cow<'_, str> {
 pub fn write_list<R: Sync>(out: &mut Output, columns: &[Column<R>], rows: &[R]) -> Result<()> {
     // A failed write is reported by the staging as an I/O error naming the file.
     let failed = |e: std::io::Error| Error::Internal(format!("writing a CSV file: {e}"));
-    out.write_all(b"\xEF\xBB\xBF").map_err(failed)?;
-    let mut header = writer();
-    header
-        .write_record(columns.iter().map(|c| c.name))
-        .map_err(csv_failed)?;
-    out.write_all(&finished(header)?).map_err(failed)?;
+    let mut header = b"\xEF\xBB\xBF".to_vec();
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            header.push(b',');
+        }
+        push_cell(&mut header, c.name);
+    }
+    end_record(&mut header, 3, columns.len());
+    out.write_all(&header).map_err(failed)?;
     let window = BLOCK_ROWS * 4 * rayon::current_num_threads();
     for rows in rows.chunks(window) {
-        let blocks = rows
+        let blocks: Vec<Vec<u8>> = rows
             .par_chunks(BLOCK_ROWS)
             .map(|block| encode(columns, block))
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         for block in blocks {
             out.write_all(&block).map_err(failed)?;
         }
@@ -47,61 +49,155 @@ pub fn write_list<R: Sync>(out: &mut Output, columns: &[Column<R>], rows: &[R]) 
 /// Rows a block of CSV.
 const BLOCK_ROWS: usize = 16_384;
 
-fn writer() -> ::csv::Writer<Vec<u8>> {
-    ::csv::WriterBuilder::new()
-        .terminator(::csv::Terminator::CRLF)
-        .from_writer(Vec::new())
-}
-
-fn csv_failed(e: ::csv::Error) -> Error {
-    Error::Internal(format!("writing a CSV file: {e}"))
-}
-
-fn finished(writer: ::csv::Writer<Vec<u8>>) -> Result<Vec<u8>> {
-    writer
-        .into_inner()
-        .map_err(|e| Error::Internal(format!("writing a CSV file: {}", e.error())))
-}
-
 /// The CSV of `rows`, a line each.
-fn encode<R>(columns: &[Column<R>], rows: &[R]) -> Result<Vec<u8>> {
-    let mut writer = writer();
-    let mut number = String::new();
+fn encode<R>(columns: &[Column<R>], rows: &[R]) -> Vec<u8> {
+    let mut csv = Vec::with_capacity(rows.len() * 64);
     for row in rows {
-        for c in columns {
+        let start = csv.len();
+        for (i, c) in columns.iter().enumerate() {
+            if i > 0 {
+                csv.push(b',');
+            }
+            // Numbers, times and truth values hold nothing to quote.
             let value = (c.value)(row);
-            number.clear();
-            let text: Cow<str> = match c.kind {
-                Kind::Text | Kind::Code => guard(value.text().unwrap_or("")),
+            match c.kind {
+                Kind::Text | Kind::Code => push_cell(&mut csv, &guard(value.text().unwrap_or(""))),
                 Kind::Int => {
                     if let Some(v) = value.int() {
-                        number.push_str(itoa::Buffer::new().format(v));
+                        csv.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
                     }
-                    Cow::Borrowed(number.as_str())
                 }
                 Kind::Float => {
                     if let Some(v) = value.float() {
-                        write!(number, "{v}").expect("writing to a String");
+                        write!(csv, "{v}").expect("writing to memory");
                     }
-                    Cow::Borrowed(number.as_str())
                 }
-                Kind::Time => value.time().map(format_local).unwrap_or_default().into(),
-                Kind::Bool => Cow::Borrowed(match value.bool() {
-                    Some(true) => "true",
-                    Some(false) => "false",
-                    None => "",
+                Kind::Time => {
+                    if let Some(t) = value.time() {
+                        csv.extend_from_slice(format_local(t).as_bytes());
+                    }
+                }
+                Kind::Bool => csv.extend_from_slice(match value.bool() {
+                    Some(true) => b"true",
+                    Some(false) => b"false",
+                    None => b"",
                 }),
-            };
-            writer.write_field(text.as_bytes()).map_err(csv_failed)?;
+            }
         }
-        writer.write_record(None::<&[u8]>).map_err(csv_failed)?;
+        end_record(&mut csv, start, columns.len());
     }
-    finished(writer)
+    csv
+}
+
+/// Appends `cell` to `csv`, quoted, its quotes doubled, when it holds a comma, a quote
+/// or a line break.
+fn push_cell(csv: &mut Vec<u8>, cell: &str) {
+    let cell = cell.as_bytes();
+    if cell
+        .iter()
+        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
+    {
+        csv.push(b'"');
+        for &b in cell {
+            if b == b'"' {
+                csv.push(b'"');
+            }
+            csv.push(b);
+        }
+        csv.push(b'"');
+    } else {
+        csv.extend_from_slice(cell);
+    }
+}
+
+/// Ends the record of `cells` cells that started at `start` of `csv` with CRLF; a record
+/// of one empty cell is written `""`, so that it is not an empty line.
+fn end_record(csv: &mut Vec<u8>, start: usize, cells: usize) {
+    if cells == 1 && csv.len() == start {
+        csv.extend_from_slice(b"\"\"");
+    }
+    csv.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]
 mod tests {
-    use super::guard;
+    use super::{encode, guard};
+    use crate::export::columns::{column, Column, Kind, Value};
+
+    type Row = (String, Option<i64>, Option<f64>, Option<bool>);
+
+    fn columns() -> Vec<Column<Row>> {
+        vec![
+            column("text", "", 1.0, Kind::Text, |r: &Row| {
+                Value::Text(Some(&r.0))
+            }),
+            column("int", "", 1.0, Kind::Int, |r: &Row| Value::Int(r.1)),
+            column("float", "", 1.0, Kind::Float, |r: &Row| Value::Float(r.2)),
+            column("bool", "", 1.0, Kind::Bool, |r: &Row| Value::Bool(r.3)),
+        ]
+    }
+
+    /// The lines as the csv crate writes them: the reference the encoder must match.
+    fn reference(lines: &[Vec<String>]) -> Vec<u8> {
+        let mut writer = ::csv::WriterBuilder::new()
+            .terminator(::csv::Terminator::CRLF)
+            .from_writer(Vec::new());
+        for line in lines {
+            writer.write_record(line).unwrap();
+        }
+        writer.into_inner().unwrap()
+    }
+
+    #[test]
+    fn lines_are_what_the_csv_crate_writes() {
+        let texts = [
+            "",
+            "张三",
+            "a,b",
+            "say \"hi\"",
+            "\"",
+            "two\nlines",
+            "cr\rhere",
+            "=1+1",
+            "-3",
+            " lead",
+            "tail ",
+            "semi;colon",
+            "tab\there",
+            "#hash",
+            "'quoted'",
+        ];
+        let rows: Vec<Row> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let i = i as i64;
+                let n = (i % 3 != 0).then_some(i * 7919 - 40_000);
+                let f = (i % 4 != 0).then_some(i as f64 / 3.0 - 2.0);
+                (t.to_string(), n, f, (i % 5 != 0).then_some(i % 2 == 0))
+            })
+            .collect();
+        let lines: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    guard(&r.0).into_owned(),
+                    r.1.map(|v| v.to_string()).unwrap_or_default(),
+                    r.2.map(|v| v.to_string()).unwrap_or_default(),
+                    r.3.map(|v| v.to_string()).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        assert_eq!(
+            String::from_utf8(encode(&columns(), &rows)).unwrap(),
+            String::from_utf8(reference(&lines)).unwrap()
+        );
+        // A line of one empty cell is not an empty line.
+        let one = &columns()[..1];
+        let empty = (String::new(), None, None, None);
+        assert_eq!(encode(one, &[empty]), reference(&[vec![String::new()]]));
+        assert_eq!(encode(one, &[]), b"");
+    }
 
     #[test]
     fn cells_a_spreadsheet_would_run_get_a_quote() {

@@ -68,6 +68,7 @@ pub(super) fn run_pass<P: RowParser>(
         }
     };
     let mut cutter = cutter.recycle(spare_rx);
+    let digest = parser.digest();
     let (outs, cut, hashed) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> std::result::Result<(), CutError> {
             while let Some(chunk) = cutter.next_chunk(false)? {
@@ -78,10 +79,12 @@ pub(super) fn run_pass<P: RowParser>(
             }
             Ok(())
         });
-        let hashing = scope.spawn(|| {
+        let hashing = scope.spawn(move || {
             let mut total = 0u64;
             for chunk in hash_rx {
-                hasher.update(&chunk.bytes);
+                if digest {
+                    hasher.update(&chunk.bytes);
+                }
                 total += chunk.bytes.len() as u64;
                 recycle(chunk);
             }
@@ -101,7 +104,9 @@ pub(super) fn run_pass<P: RowParser>(
     });
     match (cut, hashed) {
         (Ok(Ok(())), Ok((hasher, total))) => {
-            pass.sha256 = encoding::hex(&hasher.finalize());
+            if digest {
+                pass.sha256 = encoding::hex(&hasher.finalize());
+            }
             pass.bytes += total;
         }
         (Ok(Err(e)), _) => return Err(cut_error(&path, name, e)),

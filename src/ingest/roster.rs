@@ -125,9 +125,15 @@ pub struct RosterParser {
     /// Keep every person's name ([`Roster::name`]): `assign` prints them all, so it
     /// reads them in the same pass instead of reading the roster again.
     pub names: bool,
+    /// Hash the file ([`RowParser::digest`]).
+    pub digest: bool,
 }
 
 impl RowParser for RosterParser {
+    fn digest(&self) -> bool {
+        self.digest
+    }
+
     type Record = RosterRecord;
     type Part = RosterPart;
 
