@@ -1,5 +1,6 @@
 //! Criterion benchmarks: one per stage (ingest of each file kind, reconciliation with
-//! classification, lists and summaries, export) and one end to end, at campus scale
+//! classification, lists and summaries, export), one end to end, and `assign` (the
+//! plan alone, and the whole command with its files), at campus scale
 //! (30,000 people) and city scale (1,000,000 people). The rounds are generated from a
 //! fixed seed when the benchmark starts; nothing large is committed.
 //!
@@ -7,6 +8,8 @@
 //! runs the campus scale only.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use poolscreen::assign;
+use poolscreen::cmd::{self, assign::AssignArgs};
 use poolscreen::export::staging::Staging;
 use poolscreen::export::{self, RoundOutputs, OUTPUT_FILES};
 use poolscreen::generate::{generate, GenerateOptions};
@@ -128,6 +131,25 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
 
     let opts = options(d, out.path());
     group.bench_function("end_to_end", |b| b.iter(|| pipeline::run(&opts).unwrap()));
+
+    // `assign`: the plan alone, then the whole command with its three files.
+    let (named, _, _) = pipeline::load_roster_for_plan(&d.join("roster.csv"), None).unwrap();
+    group.bench_function("assign_plan", |b| b.iter(|| assign::assign(&named, 10)));
+    let plan = tempfile::tempdir().expect("a temporary folder");
+    group.bench_function("assign_end_to_end", |b| {
+        b.iter(|| {
+            let args = AssignArgs {
+                roster: d.join("roster.csv"),
+                pool_size: 10,
+                out: plan.path().to_path_buf(),
+                sheet: None,
+                mask: false,
+                pseudonymize: None,
+                quiet: true,
+            };
+            cmd::assign::run(args).unwrap()
+        })
+    });
     group.finish();
 }
 
