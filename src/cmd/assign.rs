@@ -1,7 +1,7 @@
 //! `poolscreen assign`.
 
 use crate::assign;
-use crate::error::{Error, Result};
+use crate::error::{Error, Position, Result};
 use crate::export::rows::{self, plan_columns, Plan, PlanRow, RejectRow};
 use crate::export::staging::Staging;
 use crate::export::{csv, plan_file, workbook};
@@ -88,12 +88,13 @@ pub fn run(args: AssignArgs) -> Result<i32> {
             let reasons: Vec<String> = rejects
                 .iter()
                 .take(3)
-                .map(|r| match r.reject.column.as_str() {
-                    "" => format!("{file}:{}: {}", r.reject.line, r.reject.reason),
-                    column => format!(
-                        "{file}:{} column \"{column}\": {}",
-                        r.reject.line, r.reject.reason
-                    ),
+                .map(|r| {
+                    let at = Position {
+                        line: Some(r.reject.line),
+                        column: Some(r.reject.column.clone()).filter(|c| !c.is_empty()),
+                        byte: None,
+                    };
+                    format!("{file}{at}: {}", r.reject.reason)
                 })
                 .collect();
             let first = match reasons.len() {
