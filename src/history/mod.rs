@@ -14,6 +14,7 @@ pub mod read;
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
 /// The version of the layout of a history folder. A folder of another format is an
 /// error naming the round, never a wrong answer.
@@ -95,6 +96,21 @@ pub struct FileEntry {
     pub rows: u64,
     /// SHA-256 of the file, lower-case hex.
     pub sha256: String,
+}
+
+/// The start of a district's folder within its round's folder (`shard=NAME`).
+pub const SHARD_PREFIX: &str = "shard=";
+
+/// The districts' folders of the round folder `round` (`shard=NAME/`), sorted: empty
+/// for a round published whole.
+pub fn shard_folders(round: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut shards: Vec<PathBuf> = std::fs::read_dir(round)?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(SHARD_PREFIX))
+        .map(|e| e.path())
+        .collect();
+    shards.sort();
+    Ok(shards)
 }
 
 /// The folder name of a round label: characters unsafe in a folder name (or in a

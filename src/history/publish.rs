@@ -4,7 +4,10 @@
 //! manifest counting the revision and naming the SHA-256 of the manifest it replaced.
 //! Rounds that the run does not hold are never touched.
 
-use super::{folder_name, FileEntry, PrivacyRecord, RoundManifest, FORMAT, ROUND_FILES};
+use super::{
+    folder_name, shard_folders, FileEntry, PrivacyRecord, RoundManifest, FORMAT, ROUND_FILES,
+    SHARD_PREFIX,
+};
 use crate::error::{Error, Result};
 use crate::export::manifest::InputEntry;
 use crate::export::staging::Staging;
@@ -55,11 +58,7 @@ fn round_folder(dir: &Path, label: &str, shard: Option<&str>) -> Result<PathBuf>
         )));
     }
     let target = dir.join("rounds").join(folder);
-    let districts = std::fs::read_dir(&target).is_ok_and(|entries| {
-        entries
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().starts_with("shard="))
-    });
+    let districts = shard_folders(&target).is_ok_and(|shards| !shards.is_empty());
     let whole = target.join("manifest.json").exists();
     if (shard.is_some() && whole) || (shard.is_none() && districts) {
         return Err(Error::Usage(format!(
@@ -85,7 +84,7 @@ impl Publication {
         for label in rounds {
             let mut target = round_folder(dir, label, shard)?;
             if let Some(shard) = shard {
-                target = target.join(format!("shard={shard}"));
+                target = target.join(format!("{SHARD_PREFIX}{shard}"));
             }
             stagings.push(Staging::new(&target, &ROUND_FILES)?);
             targets.push(target);

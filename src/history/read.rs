@@ -3,7 +3,7 @@
 //! without its manifest, of another layout, or with a file whose SHA-256 does not
 //! match is an error naming the round, never a wrong answer.
 
-use super::{label_of, RoundManifest, FORMAT, ROUND_TABLES};
+use super::{label_of, shard_folders, RoundManifest, FORMAT, ROUND_TABLES};
 use crate::error::{Error, Position, Result};
 use crate::ingest::encoding::hex;
 use polars::prelude::*;
@@ -87,14 +87,7 @@ pub fn rounds(dir: &Path, until: Option<i64>) -> Result<Vec<Round>> {
         if folder.join("manifest.json").exists() {
             folders.push(folder.clone());
         }
-        let mut shards: Vec<PathBuf> = std::fs::read_dir(&folder)
-            .map_err(|e| Error::io(&folder, e))?
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with("shard="))
-            .map(|e| e.path())
-            .collect();
-        shards.sort();
-        folders.extend(shards);
+        folders.extend(shard_folders(&folder).map_err(|e| Error::io(&folder, e))?);
         let mut round = Round {
             label,
             first_sampled_at: None,
@@ -153,12 +146,7 @@ pub fn holds_rounds(rounds: &Path) -> bool {
     entries.flatten().any(|round| {
         let round = round.path();
         published(&round)
-            || std::fs::read_dir(&round).is_ok_and(|parts| {
-                parts.flatten().any(|part| {
-                    part.file_name().to_string_lossy().starts_with("shard=")
-                        && published(&part.path())
-                })
-            })
+            || shard_folders(&round).is_ok_and(|shards| shards.iter().any(|s| published(s)))
     })
 }
 
