@@ -24,21 +24,19 @@ pub struct Slot {
     pub single: bool,
 }
 
+/// Where person `p` of `roster` goes in a plan: `None` when on leave (left out),
+/// `Some(true)` into a tube of their own (a priority group), `Some(false)` into a pool.
+pub fn own_tube(roster: &Roster, p: u32) -> Option<bool> {
+    (roster.status[p as usize] != Status::OnLeave).then_some(roster.priority[p as usize])
+}
+
 /// The plan for pools of at most `k`, sorted by building (natural order), tube and
 /// position.
 pub fn assign(roster: &Roster, k: usize) -> Vec<Slot> {
     let k = k.max(1);
     // Within a building: the people to pool (in room order), then the priority people;
     // people on leave are left out.
-    let people = roster_order(
-        roster,
-        2,
-        |p| {
-            (roster.status[p as usize] != Status::OnLeave)
-                .then_some(u32::from(roster.priority[p as usize]))
-        },
-        None,
-    );
+    let people = roster_order(roster, 2, |p| own_tube(roster, p).map(u32::from), None);
     let mut slots = Vec::with_capacity(people.len());
     let mut start = 0;
     while start < people.len() {

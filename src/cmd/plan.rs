@@ -162,11 +162,12 @@ pub fn run(args: PlanArgs) -> Result<i32> {
             })?;
             // Rejected rows are people the plan leaves out: said, as `assign` says it.
             crate::pipeline::say_counts(&report);
-            let is_expected = |p: &usize| roster.status[*p] != crate::record::Status::OnLeave;
-            let singles = (0..roster.len())
-                .filter(|p| is_expected(p) && roster.priority[*p])
-                .count() as u64;
-            let expected = (0..roster.len()).filter(is_expected).count() as u64;
+            // Counted as `assign` places them.
+            let places: Vec<Option<bool>> = (0..roster.len() as u32)
+                .map(|p| crate::assign::own_tube(&roster, p))
+                .collect();
+            let singles = places.iter().filter(|&&own| own == Some(true)).count() as u64;
+            let expected = places.iter().filter(|own| own.is_some()).count() as u64;
             if expected == 0 {
                 return Err(Error::Usage(format!(
                     "{}: the roster has nobody expected (everyone on leave, or no row accepted); plan needs at least one person",
