@@ -168,8 +168,8 @@ pub fn load_roster(path: &Path, sheet: Option<&str>) -> Result<(Roster, InputRep
 }
 
 /// The roster as `assign` reads it: [`load_roster`], keeping every person's name
-/// ([`Roster::name`]), without the file's SHA-256 (only a run's manifest states it;
-/// the report's `sha256` is empty).
+/// ([`Roster::name`]), without the SHA-256 of a UTF-8 CSV file (only a run's manifest
+/// states it; the report's `sha256` is then empty).
 pub fn load_roster_for_plan(
     path: &Path,
     sheet: Option<&str>,

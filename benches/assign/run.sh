@@ -56,7 +56,7 @@ for shape in "${shapes[@]}"; do
     done
     lo=$(printf '%s\n' "${walls[@]}" | sort -g | head -1)
     hi=$(printf '%s\n' "${walls[@]}" | sort -g | tail -1)
-    size() { echo "$(( $(stat -c %s "$work/plan-$name/$1") / 1048576 )) MB"; }
+    size() { echo "$(( ($(stat -c %s "$work/plan-$name/$1") + 500000) / 1000000 )) MB"; }
     echo "| $name ($order order) | $people | $mid s | $lo–$hi s | $user + $sys s | $(( peak / 1024 )) MB | $(size plan.csv) | $(size plan.xlsx) | $(size plan.parquet) |"
     stages+="$name: $(sed -E 's/poolscreen: stage +([a-z.]+) +([0-9.]+) s.*/\1 \2 s,/' "$work/stages-$name-$i" | tr '\n' ' ')"$'\n'
 done

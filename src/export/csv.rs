@@ -24,15 +24,8 @@ pub fn guard(cell: &str) -> Cow<'_, str> {
 pub fn write_list<R: Sync>(out: &mut Output, columns: &[Column<R>], rows: &[R]) -> Result<()> {
     // A failed write is reported by the staging as an I/O error naming the file.
     let failed = |e: std::io::Error| Error::Internal(format!("writing a CSV file: {e}"));
-    let mut header = b"\xEF\xBB\xBF".to_vec();
-    for (i, c) in columns.iter().enumerate() {
-        if i > 0 {
-            header.push(b',');
-        }
-        push_cell(&mut header, c.name);
-    }
-    end_record(&mut header, 3, columns.len());
-    out.write_all(&header).map_err(failed)?;
+    out.write_all(b"\xEF\xBB\xBF").map_err(failed)?;
+    out.write_all(&header(columns)).map_err(failed)?;
     let window = BLOCK_ROWS * 4 * rayon::current_num_threads();
     for rows in rows.chunks(window) {
         let blocks: Vec<Vec<u8>> = rows
@@ -44,6 +37,19 @@ pub fn write_list<R: Sync>(out: &mut Output, columns: &[Column<R>], rows: &[R]) 
         }
     }
     Ok(())
+}
+
+/// The header line: the columns' names.
+fn header<R>(columns: &[Column<R>]) -> Vec<u8> {
+    let mut line = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            line.push(b',');
+        }
+        push_cell(&mut line, c.name);
+    }
+    end_record(&mut line, 0, columns.len());
+    line
 }
 
 /// Rows a block of CSV.
@@ -121,10 +127,18 @@ fn end_record(csv: &mut Vec<u8>, start: usize, cells: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::{encode, guard};
+    use super::{encode, guard, header};
     use crate::export::columns::{column, Column, Kind, Value};
+    use crate::record::Micros;
+    use crate::time::format_local;
 
-    type Row = (String, Option<i64>, Option<f64>, Option<bool>);
+    type Row = (
+        String,
+        Option<i64>,
+        Option<f64>,
+        Option<bool>,
+        Option<Micros>,
+    );
 
     fn columns() -> Vec<Column<Row>> {
         vec![
@@ -134,6 +148,10 @@ mod tests {
             column("int", "", 1.0, Kind::Int, |r: &Row| Value::Int(r.1)),
             column("float", "", 1.0, Kind::Float, |r: &Row| Value::Float(r.2)),
             column("bool", "", 1.0, Kind::Bool, |r: &Row| Value::Bool(r.3)),
+            column("time", "", 1.0, Kind::Time, |r: &Row| Value::Time(r.4)),
+            column("code", "", 1.0, Kind::Code, |r: &Row| {
+                Value::Code(r.3.map(|b| if b { "positive" } else { "=odd,code" }))
+            }),
         ]
     }
 
@@ -174,7 +192,8 @@ mod tests {
                 let i = i as i64;
                 let n = (i % 3 != 0).then_some(i * 7919 - 40_000);
                 let f = (i % 4 != 0).then_some(i as f64 / 3.0 - 2.0);
-                (t.to_string(), n, f, (i % 5 != 0).then_some(i % 2 == 0))
+                let at = (i % 2 == 0).then_some(1_649_548_800_000_000 + i * 61_000_123);
+                (t.to_string(), n, f, (i % 5 != 0).then_some(i % 2 == 0), at)
             })
             .collect();
         let lines: Vec<Vec<String>> = rows
@@ -185,6 +204,9 @@ mod tests {
                     r.1.map(|v| v.to_string()).unwrap_or_default(),
                     r.2.map(|v| v.to_string()).unwrap_or_default(),
                     r.3.map(|v| v.to_string()).unwrap_or_default(),
+                    r.4.map(format_local).unwrap_or_default(),
+                    guard(r.3.map_or("", |b| if b { "positive" } else { "=odd,code" }))
+                        .into_owned(),
                 ]
             })
             .collect();
@@ -194,9 +216,19 @@ mod tests {
         );
         // A line of one empty cell is not an empty line.
         let one = &columns()[..1];
-        let empty = (String::new(), None, None, None);
+        let empty = (String::new(), None, None, None, None);
         assert_eq!(encode(one, &[empty]), reference(&[vec![String::new()]]));
-        assert_eq!(encode(one, &[]), b"");
+        // The header: the names, quoted as cells are.
+        let names = ["person_id", "a,b", "say \"hi\""];
+        let named: Vec<Column<Row>> = names
+            .iter()
+            .map(|&name| column(name, "", 1.0, Kind::Text, |_: &Row| Value::Text(None)))
+            .collect();
+        assert_eq!(
+            header(&named),
+            reference(&[names.map(String::from).to_vec()])
+        );
+        assert_eq!(header(&named[..1]), b"person_id\r\n");
     }
 
     #[test]

@@ -537,8 +537,11 @@ pub fn person_outcome_columns<'r>() -> Vec<Column<PersonRow<'r>>> {
 pub struct Plan<'a> {
     roster: &'a Roster,
     slots: &'a [Slot],
+    /// By row.
     ids: Replaced,
+    /// By row.
     names: Replaced,
+    /// By the roster's room code.
     rooms: Replaced,
 }
 
@@ -559,10 +562,10 @@ impl<'a> Plan<'a> {
                     },
                 )
             },
+            // Rooms are the roster's room names: guarded once a room.
             || {
-                Replaced::new(n, |at| match roster.room_name(person(at)) {
-                    Some(room) => guard_ids(room.into()),
-                    None => Cow::Borrowed(""),
+                Replaced::new(roster.rooms.len(), |r| {
+                    guard_ids((&*roster.rooms[r]).into())
                 })
             },
         );
@@ -592,53 +595,65 @@ impl<'a> Plan<'a> {
             .collect()
     }
 
-    /// The person_id of row `at` (a pseudonym with `--pseudonymize`).
+    /// The person_id of row `at`: a pseudonym with `--pseudonymize`, else, with
+    /// `--mask`, an ID shaped like a resident ID number masked.
     pub fn person_id(&self, at: usize) -> &str {
         let id = self.roster.id(self.slots[at].person);
         self.ids.get(at).unwrap_or(id)
     }
 
-    /// The name of row `at` (masked with `--mask`).
+    /// The name of row `at`: masked with `--mask`, and an ID number typed into it
+    /// masked always.
     pub fn name(&self, at: usize) -> Option<&str> {
         let name = self.roster.name(self.slots[at].person)?;
         Some(self.names.get(at).unwrap_or(name))
     }
 
-    /// The room of row `at`.
+    /// The room of row `at` (an ID number typed into it masked).
     pub fn room(&self, at: usize) -> Option<&str> {
         let room = self.roster.room_name(self.slots[at].person)?;
-        Some(self.rooms.get(at).unwrap_or(room))
+        let code = self.roster.room[self.slots[at].person as usize] as usize;
+        Some(self.rooms.get(code).unwrap_or(room))
     }
 }
 
-/// The rows whose text is printed otherwise than the roster has it, and that text.
+/// The texts printed otherwise than the roster has them (by row, or by room code), and
+/// what is printed instead.
 struct Replaced {
-    /// A row's place in `texts`, or [`NONE`]; empty when no row's text is replaced.
+    /// A row's place in `texts`, or [`NONE`]; empty when no text is replaced.
     at: Vec<u32>,
     texts: Strings,
 }
 
 impl Replaced {
-    /// The texts of rows `0..n` that `text` gives back changed (owned).
+    /// The texts of rows `0..n` that `text` gives back changed (owned), gathered a
+    /// block of rows at a time on the workers.
     fn new<'t>(n: usize, text: impl Fn(usize) -> Cow<'t, str> + Sync) -> Replaced {
-        let changed: Vec<(usize, String)> = (0..n)
+        const BLOCK: usize = 1 << 16;
+        let blocks: Vec<(Vec<u32>, Strings)> = (0..n.div_ceil(BLOCK))
             .into_par_iter()
-            .filter_map(|at| match text(at) {
-                Cow::Owned(changed) => Some((at, changed)),
-                Cow::Borrowed(_) => None,
+            .map(|b| {
+                let (mut rows, mut texts) = (Vec::new(), Strings::with_capacity(0, 0));
+                for at in b * BLOCK..n.min((b + 1) * BLOCK) {
+                    if let Cow::Owned(changed) = text(at) {
+                        rows.push(at as u32);
+                        texts.push(&changed);
+                    }
+                }
+                (rows, texts)
             })
             .collect();
-        let mut replaced = Replaced {
-            at: Vec::new(),
-            texts: Strings::with_capacity(changed.len(), 0),
-        };
-        if !changed.is_empty() {
-            replaced.at = vec![NONE; n];
-            for (at, text) in changed {
-                replaced.at[at] = replaced.texts.push(&text);
+        let mut at = Vec::new();
+        if blocks.iter().any(|(rows, _)| !rows.is_empty()) {
+            at = vec![NONE; n];
+            for (i, &row) in blocks.iter().flat_map(|(rows, _)| rows).enumerate() {
+                at[row as usize] = i as u32;
             }
         }
-        replaced
+        Replaced {
+            at,
+            texts: Strings::concat(blocks.iter().map(|(_, texts)| texts).collect()),
+        }
     }
 
     /// The replaced text of row `at`, if it is.

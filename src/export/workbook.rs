@@ -980,4 +980,35 @@ mod tests {
         let all: Vec<i64> = got[..3].iter().flat_map(|(_, n)| n.clone()).collect();
         assert_eq!(all, (0..7).collect::<Vec<_>>(), "nothing lost or repeated");
     }
+
+    #[test]
+    fn rows_without_a_building_are_on_the_whole_sheet_only() {
+        // Rows with an empty building have none.
+        fn maybe(r: &Row) -> Option<&str> {
+            Some(r.0.as_str()).filter(|b| !b.is_empty())
+        }
+        let write = |rows: &[Row], per_sheet| {
+            let mut bytes = Vec::new();
+            write_list_paged(&mut bytes, &columns(), rows, Some(maybe), per_sheet).unwrap();
+            read_back(&bytes)
+        };
+        let rows: Vec<Row> = ["", "楼2", "", "楼1", "楼2", ""]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.to_string(), i))
+            .collect();
+        let got = write(&rows, MAX_SHEET_ROWS);
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["全部", "楼1", "楼2"]);
+        assert_eq!(got[0].1, (0..6).collect::<Vec<_>>());
+        assert_eq!(got[1].1, [3]);
+        assert_eq!(got[2].1, [1, 4]);
+        // No row has a building, and no row at all: the one sheet, with its header.
+        let none: Vec<Row> = (0..3).map(|i| (String::new(), i)).collect();
+        assert_eq!(
+            write(&none, 2),
+            [("全部".into(), vec![0, 1]), ("全部 (2)".into(), vec![2])]
+        );
+        assert_eq!(write(&[], 2), [("全部".into(), vec![])]);
+    }
 }

@@ -91,8 +91,9 @@ pub trait RowParser: Sync {
     /// Called once a chunk's rows are all parsed: the part can give back what only the
     /// parsing needed (the chunks of a city's file wait for each other).
     fn finish_part(&self, _part: &mut Self::Part) {}
-    /// Whether a CSV file's SHA-256 is taken while it is read (for a run's manifest);
-    /// when not, the report's `sha256` is empty.
+    /// Whether a UTF-8 CSV file's SHA-256 is taken while it is read (for a run's
+    /// manifest); when not, the report's `sha256` is empty. A file in another encoding,
+    /// or a workbook, is read whole before it is parsed, and hashed then regardless.
     fn digest(&self) -> bool {
         true
     }
