@@ -47,6 +47,17 @@ fn assert_no_canary(text: &str, canaries: &[&str]) {
     }
 }
 
+/// Writes a round's roster, samples and results into `dir`.
+fn write_files(dir: &Path, roster: &str, samples: &str, results: &str) {
+    for (name, text) in [
+        ("roster.csv", roster),
+        ("samples.csv", samples),
+        ("results.csv", results),
+    ] {
+        fs::write(dir.join(name), text).unwrap();
+    }
+}
+
 fn write_inputs(dir: &Path, round: &str) {
     fs::write(
         dir.join("roster.csv"),
@@ -223,21 +234,12 @@ fn person_ids_that_are_resident_id_numbers_are_masked() {
     // A city's 人员编号 is often the resident ID number: with --mask it is an ID card
     // number like any other, in every output, while the people stay apart.
     let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        dir.path().join("roster.csv"),
+    write_files(
+        dir.path(),
         "person_id,name,building\n11010519491231002X,金丝雀,公寓1\n11010519491231003X,银丝雀,公寓1\nS003,铜丝雀,公寓1\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.path().join("samples.csv"),
         "tube_id,person_id,sampled_at\nT1,11010519491231002X,2022-04-10 08:00\nT1,S003,2022-04-10 08:00\nT2,11010519491231003X,2022-04-10 08:00\nT3,11010519491231003X,bad time\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.path().join("results.csv"),
         "tube_id,ct_orf1ab,ct_n\nT1,30,31\nT2,30,31\n",
-    )
-    .unwrap();
+    );
     expect(&run_round(dir.path(), "plain", &[]), 0);
     let plain = all_output_text(&dir.path().join("plain"));
     assert!(plain.contains("11010519491231002X") && plain.contains("S003"));
@@ -264,21 +266,12 @@ fn id_numbers_typed_into_names_and_rooms_are_masked_without_mask() {
     // An ID card number typed into a name or room cell (whole, or in groups of 6, 8
     // and 4) is still one: no output shows it whole, even without --mask.
     let dir = tempfile::tempdir().unwrap();
-    fs::write(
-        dir.path().join("roster.csv"),
+    write_files(
+        dir.path(),
         "person_id,name,building,room\nS001,金丝雀11010519491231002X,公寓1,101\nS002,银丝雀,公寓1,110105 19491231 002X\nS003,铜丝雀,公寓1,102\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.path().join("samples.csv"),
         "tube_id,person_id,sampled_at\nT1,S001,2022-04-10 08:00\nT1,S002,2022-04-10 08:00\n",
-    )
-    .unwrap();
-    fs::write(
-        dir.path().join("results.csv"),
         "tube_id,ct_orf1ab,ct_n\nT1,30,31\n",
-    )
-    .unwrap();
+    );
     let out = run_round(dir.path(), "plain", &[]);
     expect(&out, 0);
     let text = all_output_text(&dir.path().join("plain"))
