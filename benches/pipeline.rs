@@ -145,6 +145,7 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
                 sheet: None,
                 mask: false,
                 pseudonymize: None,
+                threads: None,
                 quiet: true,
             };
             cmd::assign::run(args).unwrap()

@@ -39,6 +39,10 @@ pub struct AssignArgs {
     /// Replace person_id by HMAC-SHA256 under the key in KEYFILE.
     #[arg(long, value_name = "KEYFILE")]
     pub pseudonymize: Option<PathBuf>,
+    /// Worker threads [default: the machine's cores]. The plan is identical for any
+    /// value.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
     /// Print nothing but errors.
     #[arg(long)]
     pub quiet: bool,
@@ -60,7 +64,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
     let k = args.pool_size as usize;
     // Stages are timed with POOLSCREEN_TIMINGS, as a run's are.
     let progress = Progress::new(args.quiet);
-    let (tubes, people) = super::with_threads(None, || {
+    let (tubes, people) = super::with_threads(args.threads.map(usize::from), || {
         let stage = progress.stage("roster");
         // Every name is printed: they are kept in the same pass.
         let (roster, report, rejects) =
