@@ -877,6 +877,17 @@ fn the_plan_is_the_same_bytes_for_any_row_order_and_thread_count() {
                 );
             }
         }
+        // For Excel: a BOM, and CRLF line ends whatever the roster's.
+        let raw = std::fs::read(dir.join(&plans[0]).join("plan.csv")).unwrap();
+        assert!(
+            raw.starts_with(b"\xEF\xBB\xBFbuilding,tube,"),
+            "a BOM, then the header"
+        );
+        let lines = raw.split(|&b| b == b'\n').filter(|l| !l.is_empty());
+        assert!(
+            lines.into_iter().all(|l| l.ends_with(b"\r")),
+            "CRLF line ends"
+        );
         let csv = read_spreadsheet_csv(&dir.join(&plans[0]).join("plan.csv"));
         assert!(!csv.contains("19491231"), "ID numbers masked");
         let expected = people - (0..people).filter(|i| i % 53 == 8).count();
