@@ -350,23 +350,42 @@ impl TubeNumbers {
 /// to find their tubes.
 fn number_tubes(set: &SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
     const SEVERAL: u32 = TubeNumbers::SEVERAL;
-    // The round of each tube_id, SEVERAL when it has more than one, NONE when unused.
-    let mut round_of = vec![NONE; set.tubes.len()];
-    for s in &set.samples {
-        let round = &mut round_of[s.tube as usize];
-        if *round == NONE {
-            *round = s.round;
-        } else if *round != s.round {
-            *round = SEVERAL;
-        }
-    }
-    let several = |s: &&Sample| round_of[s.tube as usize] == SEVERAL;
-    let mut shared: Vec<TubeKey> = set
-        .samples
-        .par_iter()
-        .filter(several)
-        .map(tube_key)
+    // The round of each tube_id, SEVERAL when it has more than one, NONE when unused,
+    // found on the workers: a slot only ever moves from NONE to a round to SEVERAL, so
+    // the outcome does not depend on which sample gets there first.
+    let slots: Vec<AtomicU32> = (0..set.tubes.len())
+        .into_par_iter()
+        .map(|_| AtomicU32::new(NONE))
         .collect();
+    set.samples.par_iter().for_each(|s| {
+        let slot = &slots[s.tube as usize];
+        let mut seen = slot.load(atomic::Ordering::Relaxed);
+        while seen != s.round && seen != SEVERAL {
+            let next = if seen == NONE { s.round } else { SEVERAL };
+            match slot.compare_exchange_weak(
+                seen,
+                next,
+                atomic::Ordering::Relaxed,
+                atomic::Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => seen = now,
+            }
+        }
+    });
+    let round_of: Vec<u32> = slots.into_iter().map(AtomicU32::into_inner).collect();
+    // Only the samples of tube_ids used in several rounds are gathered, and only when
+    // there are any (a single round has none).
+    let mut shared: Vec<TubeKey> = if round_of.par_iter().any(|&r| r == SEVERAL) {
+        let several = |s: &&Sample| round_of[s.tube as usize] == SEVERAL;
+        set.samples
+            .par_iter()
+            .filter(several)
+            .map(tube_key)
+            .collect()
+    } else {
+        Vec::new()
+    };
     shared.par_sort_unstable();
     shared.dedup();
     // Each key carries the first bytes of its tube_id (see `order::prefix`): tube_ids
@@ -493,7 +512,10 @@ fn sort_stretch(stretch: &mut [Entry], shift: u32) {
 /// The earliest sampling time of each tube (`tube_of` gives each sample's), the
 /// samples shared out among the workers.
 fn first_sampled(set: &SampleSet, tubes: usize, tube_of: &[u32]) -> Vec<Micros> {
-    let first: Vec<AtomicI64> = (0..tubes).map(|_| AtomicI64::new(Micros::MAX)).collect();
+    let first: Vec<AtomicI64> = (0..tubes)
+        .into_par_iter()
+        .map(|_| AtomicI64::new(Micros::MAX))
+        .collect();
     set.samples.par_iter().zip(tube_of).for_each(|(s, &t)| {
         first[t as usize].fetch_min(s.sampled_at, atomic::Ordering::Relaxed);
     });
@@ -637,7 +659,12 @@ fn mark_sampled(roster: &Roster, rec: &Reconciled, anomalies: &mut Vec<Anomaly>)
     let roster_len = rec.roster_len;
     let persons = roster_len as usize + rec.set.unregistered.len();
     let first: Vec<Vec<AtomicU32>> = (0..rec.set.rounds.len())
-        .map(|_| (0..persons).map(|_| AtomicU32::new(NONE)).collect())
+        .map(|_| {
+            (0..persons)
+                .into_par_iter()
+                .map(|_| AtomicU32::new(NONE))
+                .collect()
+        })
         .collect();
     rec.tubes.par_iter().enumerate().for_each(|(t, tube)| {
         let first = &first[tube.round as usize];

@@ -67,15 +67,13 @@ pub fn buildings(
         natural_cmp(&roster.buildings[a as usize], &roster.buildings[b as usize])
     });
     // Expected and on-leave people do not depend on the round.
-    let mut people = vec![(0i64, 0i64); nb];
-    for (b, s) in roster.building.iter().zip(&roster.status) {
-        let row = &mut people[*b as usize];
-        if *s == Status::OnLeave {
-            row.1 += 1;
-        } else {
-            row.0 += 1;
-        }
-    }
+    let on_leave = |p: usize| roster.status[p] == Status::OnLeave;
+    let expected = per_building(&roster.building, nb, |p| !on_leave(p));
+    let people: Vec<(i64, i64)> = per_building(&roster.building, nb, on_leave)
+        .into_iter()
+        .zip(expected)
+        .map(|(on_leave, expected)| (expected, on_leave))
+        .collect();
     let mut rows: Vec<Vec<BuildingRow>> = rec
         .tube_of
         .par_iter()
@@ -90,10 +88,10 @@ pub fn buildings(
                     ..BuildingRow::default()
                 })
                 .collect();
-            for ((b, s), tube) in roster.building.iter().zip(&roster.status).zip(tube_of) {
-                if *tube != NONE && *s != Status::OnLeave {
-                    table[*b as usize].sampled += 1;
-                }
+            let sampled =
+                per_building(&roster.building, nb, |p| tube_of[p] != NONE && !on_leave(p));
+            for (row, sampled) in table.iter_mut().zip(sampled) {
+                row.sampled = sampled;
             }
             for &p in &closed.confirmed[round] {
                 table[roster.building[p as usize] as usize].confirmed_positive += 1;
@@ -154,6 +152,38 @@ pub fn buildings(
     out
 }
 
+/// How many people of each of `nb` buildings (`building` gives each person's) `counts`,
+/// counted on the workers: a city has tens of millions. Integer sums, so the order they
+/// are added in changes nothing.
+fn per_building(building: &[u32], nb: usize, counts: impl Fn(usize) -> bool + Sync) -> Vec<i64> {
+    let piece = building
+        .len()
+        .div_ceil(4 * rayon::current_num_threads())
+        .max(PIECE);
+    building
+        .par_chunks(piece)
+        .enumerate()
+        .map(|(k, chunk)| {
+            let mut table = vec![0i64; nb];
+            for (i, &b) in chunk.iter().enumerate() {
+                table[b as usize] += i64::from(counts(k * piece + i));
+            }
+            table
+        })
+        .reduce(
+            || vec![0i64; nb],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x += y;
+                }
+                a
+            },
+        )
+}
+
+/// The fewest people [`per_building`] gives a worker at a time.
+const PIECE: usize = 1 << 16;
+
 /// The median of `values` (the mean of the two middle ones for an even count), or
 /// `None` for none. Sorts `values`.
 pub fn median(values: &mut [f64]) -> Option<f64> {
@@ -180,14 +210,18 @@ pub struct MissingEntry {
 pub fn missing(roster: &Roster, rec: &Reconciled) -> Vec<MissingEntry> {
     let mut list = Vec::new();
     for (round, tube_of) in rec.tube_of.iter().enumerate() {
-        for (i, (tube, status)) in tube_of.iter().zip(&roster.status).enumerate() {
-            if *tube == NONE && *status != Status::OnLeave {
-                list.push(MissingEntry {
-                    round: round as u32,
-                    person: i as u32,
-                });
-            }
-        }
+        // Found on the workers; rayon keeps the people in order.
+        let round_list: Vec<MissingEntry> = tube_of
+            .par_iter()
+            .zip(&roster.status)
+            .enumerate()
+            .filter(|(_, (tube, status))| **tube == NONE && **status != Status::OnLeave)
+            .map(|(i, _)| MissingEntry {
+                round: round as u32,
+                person: i as u32,
+            })
+            .collect();
+        list.extend(round_list);
     }
     list
 }
@@ -213,4 +247,32 @@ pub fn sort_missing<'a>(
             .then_with(|| natural_cmp_opt(room(a.person), room(b.person)))
             .then_with(|| shown(a.person).cmp(shown(b.person)))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{per_building, PIECE};
+
+    #[test]
+    fn people_are_counted_in_their_building_whatever_the_pieces() {
+        // Several pieces, buildings interleaved, one building nobody lives in.
+        let n = 5 * PIECE + 17;
+        let building: Vec<u32> = (0..n as u32).map(|p| (p * 7919 + p / 3) % 97).collect();
+        let counts = |p: usize| !p.is_multiple_of(3) && building[p] != 5;
+        let mut expected = vec![0i64; 98];
+        for (p, &b) in building.iter().enumerate() {
+            expected[b as usize] += i64::from(counts(p));
+        }
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a pool");
+            let found = pool.install(|| per_building(&building, 98, counts));
+            assert_eq!(found, expected, "{threads} threads");
+        }
+        assert_eq!(expected[5], 0);
+        assert_eq!(expected[97], 0);
+        assert_eq!(per_building(&[], 3, |_| true), vec![0, 0, 0]);
+    }
 }
