@@ -296,3 +296,37 @@ impl Interner {
         self.iter().map(Box::from).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Strings;
+
+    #[test]
+    fn concatenated_strings_keep_their_order_and_bytes() {
+        // Parts of uneven sizes, empty parts, empty strings and characters of several
+        // bytes, so that a text copied to the wrong place or an end not rebased shows.
+        let words = ["", "公寓1", "a", "", "2000000000", "楼栋\u{3000}东", "x,y"];
+        let mut all = Vec::new();
+        let parts: Vec<Strings> = [0usize, 3, 0, 1, 5000, 2, 0, 7, 1]
+            .iter()
+            .enumerate()
+            .map(|(k, &n)| {
+                let mut part = Strings::default();
+                for i in 0..n {
+                    let s = format!("{}{k}.{i}", words[(k + i) % words.len()]);
+                    part.push(&s);
+                    all.push(s);
+                }
+                part
+            })
+            .collect();
+        let joined = Strings::concat(parts.iter().collect());
+        assert_eq!(joined.len(), all.len());
+        assert_eq!(joined.iter().collect::<Vec<_>>(), all);
+        assert_eq!(
+            joined.text_len(),
+            all.iter().map(String::len).sum::<usize>()
+        );
+        assert!(Strings::concat(Vec::new()).is_empty());
+    }
+}

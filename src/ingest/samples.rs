@@ -440,7 +440,7 @@ fn number_distinct(lists: Vec<Strings>) -> (Interner, Vec<Vec<u32>>) {
     // and place, in one number that orders as the lists do). Each list's map holds,
     // meanwhile, the number of each of its strings in its split.
     let maps: Vec<Vec<AtomicU32>> = by_split
-        .iter()
+        .par_iter()
         .map(|l| (0..l.split.len()).map(|_| AtomicU32::new(0)).collect())
         .collect();
     let splits: Vec<(Interner, Vec<u64>)> = (0..SPLITS)
@@ -584,7 +584,10 @@ fn look_up(
         },
     );
     drop(shard);
-    let found: Vec<AtomicU32> = (0..total).map(|_| AtomicU32::new(NONE)).collect();
+    let found: Vec<AtomicU32> = (0..total)
+        .into_par_iter()
+        .map(|_| AtomicU32::new(NONE))
+        .collect();
     order.par_iter().for_each(|lookup| {
         let key = u64::from(lookup.key[0]) | u64::from(lookup.key[1]) << 32;
         let person = match id_of(lookup.at as usize, key) {
