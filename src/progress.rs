@@ -2,8 +2,9 @@
 //! standard error is a terminal, the run is not `--quiet`, and the stage takes longer
 //! than about a second. With `POOLSCREEN_TIMINGS=1` in the environment, every stage's
 //! wall time and the CPU time the process spent in it (user and system, every thread)
-//! are printed instead, for profiling: CPU time under twice the wall time on two cores
-//! shows a stage waiting on one thread. Stage names never hold personal data.
+//! are printed instead, for profiling: CPU time well under the wall time times the
+//! cores hints at a stage waiting on one thread (idle workers spin a little before they
+//! sleep, so it is a hint, not a measure). Stage names never hold personal data.
 
 /// Writes a line to standard output, as `println!` does, but never fails: output piped
 /// into `head` that stops reading ends the printing, not in a panic.
@@ -79,7 +80,7 @@ impl Progress {
         Stage {
             name,
             started: Instant::now(),
-            cpu: cpu_seconds(),
+            cpu: if self.timings { cpu_seconds() } else { 0.0 },
             spinner,
             timings: self.timings,
         }

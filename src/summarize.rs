@@ -181,7 +181,7 @@ fn per_building(building: &[u32], nb: usize, counts: impl Fn(usize) -> bool + Sy
         )
 }
 
-/// The fewest people [`per_building`] gives a worker at a time.
+/// The fewest people [`per_building`] gives a worker at a time (but for the last piece).
 const PIECE: usize = 1 << 16;
 
 /// The median of `values` (the mean of the two middle ones for an even count), or

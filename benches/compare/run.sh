@@ -11,14 +11,15 @@
 # time: tubes of many buildings interleave, as a city platform exports) or `shuffled`.
 # ROSTER is generate's --roster-order (`building`, the default, or `shuffled`).
 #
-# For each shape: generate the round (seed 42) if needed; then, REPEAT times in turn, time
-# the read floor (cat of the inputs), the parse floor (DuckDB counting the rows of the
-# same three files), poolscreen (every output of the contract) and DuckDB's reference,
-# each with /usr/bin/time -v; check that poolscreen and DuckDB give the same per-building
-# figures and retest and missing sets; up to 1 M people, check that --threads 1, 2 and 4
-# give byte-identical tables and workbooks. The measured section of BENCHMARKS.md (between
-# its compare markers) is rewritten; the rest of the file is left as it is. DuckDB comes
-# from PyPI into a virtual environment made here.
+# For each shape: generate the round (seed 42) unless it was made with the same
+# arguments; then, REPEAT times in turn, time the read floor (cat of the inputs), the
+# parse floor (DuckDB counting the rows of the same three files), poolscreen (every output
+# of the contract) and DuckDB's reference, each with /usr/bin/time -v; check that
+# poolscreen and DuckDB give the same per-building figures and retest and missing sets; up
+# to 1 M people, check that --threads 1, 2 and 4 give byte-identical tables and workbooks.
+# The measured section of BENCHMARKS.md (between its compare markers) is rewritten; the
+# rest of the file is left as it is. DuckDB comes from PyPI into a virtual environment
+# made here.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -59,9 +60,13 @@ py=$work/venv/bin/python
 for shape in "${shapes[@]}"; do
   IFS=: read -r name n order buildings roster <<< "$shape"
   data=$work/round-$name
-  if [ ! -f "$data/results.csv" ]; then
-    "$bin" generate --out "$data" --people "$n" --buildings "$buildings" --order "$order" \
-      --roster-order "${roster:-building}" --seed 42 >&2
+  # A round is made again unless it was made with these very arguments (a folder left
+  # by an older version of this script may hold another shape under the same name).
+  args=(--people "$n" --buildings "$buildings" --order "$order" --roster-order "${roster:-building}" --seed 42)
+  if [ ! -f "$data/results.csv" ] || [ "$(cat "$work/round-$name.args" 2>/dev/null)" != "${args[*]}" ]; then
+    rm -rf "$data"
+    "$bin" generate --out "$data" "${args[@]}" >&2
+    echo "${args[*]}" > "$work/round-$name.args"
   fi
   inputs=("$data/roster.csv" "$data/samples.csv" "$data/results.csv")
   for i in $(seq 1 "$repeat"); do

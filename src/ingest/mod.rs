@@ -339,28 +339,50 @@ struct ChunkOut<R, C> {
 #[cfg(test)]
 mod tests {
     use super::{concat_rows, Part};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A row that counts its drops, so that a row dropped twice or never shows.
+    struct Row(usize, Arc<AtomicUsize>);
+
+    impl Drop for Row {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 
     #[test]
     fn rows_of_every_part_come_out_once_and_in_order() {
-        // Parts of uneven sizes, empty ones among them, rows that own memory (so that a
-        // row copied twice or lost would show, or fail to free).
+        // Parts of uneven sizes, empty ones among them.
+        let drops = Arc::new(AtomicUsize::new(0));
         let sizes = [0usize, 3, 0, 1, 70_000, 2, 0, 5_000, 1];
         let mut next = 0;
-        let parts: Vec<Part<String, ()>> = sizes
+        let parts: Vec<Part<Row, ()>> = sizes
             .iter()
             .map(|&n| Part {
                 rows: (0..n)
                     .map(|_| {
                         next += 1;
-                        format!("row {next}")
+                        Row(next, drops.clone())
                     })
                     .collect(),
                 state: (),
             })
             .collect();
         let rows = concat_rows(parts);
-        let expected: Vec<String> = (1..=next).map(|k| format!("row {k}")).collect();
-        assert_eq!(rows, expected);
-        assert!(concat_rows(Vec::<Part<String, ()>>::new()).is_empty());
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            0,
+            "no row dropped on the way"
+        );
+        let order: Vec<usize> = rows.iter().map(|r| r.0).collect();
+        assert_eq!(order, (1..=next).collect::<Vec<_>>());
+        drop(rows);
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            next,
+            "every row dropped once"
+        );
+        assert!(concat_rows(Vec::<Part<Row, ()>>::new()).is_empty());
     }
 }
