@@ -1,18 +1,22 @@
 //! Criterion benchmarks: one per stage (ingest of each file kind, reconciliation with
 //! classification, lists and summaries, export), one end to end, and `assign` (the
 //! plan alone, and the whole command with its files), at campus scale
-//! (30,000 people) and city scale (1,000,000 people). The rounds are generated from a
-//! fixed seed when the benchmark starts; nothing large is committed.
+//! (30,000 people) and city scale (1,000,000 people), on rounds whose samples come by
+//! sampling time (tubes of many buildings interleaved, as a city platform exports). The
+//! reading of each file and reconciling (the stages whose cost depends on that order)
+//! are also measured on the same million people with the samples grouped by tube and in
+//! no order. The rounds are generated from a fixed seed when the benchmark starts; nothing
+//! large is committed.
 //!
 //! Run with `cargo bench --bench pipeline`; `cargo bench --bench pipeline -- campus`
-//! runs the campus scale only.
+//! runs the campus scale only, `-- city_1m_by` the other orders only.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use poolscreen::assign;
 use poolscreen::cmd::{self, assign::AssignArgs};
 use poolscreen::export::staging::Staging;
 use poolscreen::export::{self, RoundOutputs, OUTPUT_FILES};
-use poolscreen::generate::{generate, GenerateOptions};
+use poolscreen::generate::{generate, GenerateOptions, Order};
 use poolscreen::pipeline::{self, RunOptions};
 use poolscreen::privacy::Privacy;
 use poolscreen::progress::Progress;
@@ -26,13 +30,14 @@ struct Round {
     path: PathBuf,
 }
 
-fn round(people: usize) -> Round {
+fn round(people: usize, order: Order) -> Round {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let path = dir.path().to_path_buf();
     generate(&GenerateOptions {
         out: path.clone(),
         people,
         seed: 42,
+        order,
         ..GenerateOptions::default()
     })
     .expect("the round is generated");
@@ -43,8 +48,10 @@ fn options(data: &Path, out: &Path) -> RunOptions {
     RunOptions::for_folder(data, out)
 }
 
-fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
-    let data = round(people);
+/// Benchmarks the stages on a round of `people` whose samples come in `order`: every
+/// stage, or (not `every_stage`) the reading of each file and reconciling only.
+fn bench_scale(c: &mut Criterion, label: &str, people: usize, order: Order, every_stage: bool) {
+    let data = round(people, order);
     let d = &data.path;
     let mut group = c.benchmark_group(label);
     group.sample_size(10);
@@ -81,6 +88,10 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
             BatchSize::LargeInput,
         )
     });
+    if !every_stage {
+        group.finish();
+        return;
+    }
     let rec = reconcile::reconcile(&roster, set.clone(), results.clone(), columns, &settings);
     let as_of = pipeline::latest_time(&rec, &[]);
     group.bench_function("retest_missing_and_buildings", |b| {
@@ -155,12 +166,17 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize) {
 }
 
 fn campus(c: &mut Criterion) {
-    bench_scale(c, "campus_30k", 30_000);
+    bench_scale(c, "campus_30k", 30_000, Order::Time, true);
 }
 
 fn city(c: &mut Criterion) {
-    bench_scale(c, "city_1m", 1_000_000);
+    bench_scale(c, "city_1m", 1_000_000, Order::Time, true);
 }
 
-criterion_group!(benches, campus, city);
+fn city_other_orders(c: &mut Criterion) {
+    bench_scale(c, "city_1m_by_tube", 1_000_000, Order::Tube, false);
+    bench_scale(c, "city_1m_by_no_order", 1_000_000, Order::Shuffled, false);
+}
+
+criterion_group!(benches, campus, city, city_other_orders);
 criterion_main!(benches);
