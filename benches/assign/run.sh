@@ -16,19 +16,9 @@ work=target/bench-assign
 mkdir -p "$work"
 
 # NAME:PEOPLE:BUILDINGS:ROSTER-ORDER
-all=(1m:1000000:1000:building 10m:10000000:10000:building 10m-shuffled:10000000:10000:shuffled)
-shapes=()
-if [ $# -gt 0 ]; then
-    for want in "$@"; do
-        found=
-        for s in "${all[@]}"; do
-            if [ "${s%%:*}" = "$want" ]; then shapes+=("$s"); found=1; fi
-        done
-        [ -n "$found" ] || { echo "no shape named $want (shapes: ${all[*]%%:*})" >&2; exit 2; }
-    done
-else
-    shapes=("${all[@]}")
-fi
+all_shapes=(1m:1000000:1000:building 10m:10000000:10000:building 10m-shuffled:10000000:10000:shuffled)
+source benches/shapes.sh
+pick_shapes "$@"
 
 median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 echo "| roster | people | wall (median of 3) | range | CPU user + sys (median run) | peak RSS | plan.csv | plan.xlsx | plan.parquet |"

@@ -36,18 +36,8 @@ all_shapes=(
   roster-shuffled-1m:1000000:time:10000:shuffled
   roster-shuffled-10m:10000000:time:10000:shuffled
 )
-shapes=()
-if [ "$#" -gt 0 ]; then
-  for want in "$@"; do
-    found=
-    for s in "${all_shapes[@]}"; do
-      if [ "${s%%:*}" = "$want" ]; then shapes+=("$s"); found=1; fi
-    done
-    [ -n "$found" ] || { echo "no shape named $want (shapes: ${all_shapes[*]%%:*})" >&2; exit 2; }
-  done
-else
-  shapes=("${all_shapes[@]}")
-fi
+source "$here/../shapes.sh"
+pick_shapes "$@"
 mkdir -p "$work"
 
 command -v /usr/bin/time >/dev/null || { echo "needs /usr/bin/time (Debian package: time)" >&2; exit 1; }
