@@ -24,6 +24,16 @@ pub struct Slot {
     pub single: bool,
 }
 
+/// The plan's names of a tube's kind: a pooled tube, or a priority person's own.
+pub const KINDS: [&str; 2] = ["pool", "single"];
+
+impl Slot {
+    /// The kind of the slot's tube, as the plan names it (one of [`KINDS`]).
+    pub fn kind(&self) -> &'static str {
+        KINDS[usize::from(self.single)]
+    }
+}
+
 /// Where person `p` of `roster` goes in a plan: `None` when on leave (left out),
 /// `Some(true)` into a tube of their own (a priority group), `Some(false)` into a pool.
 pub fn own_tube(roster: &Roster, p: u32) -> Option<bool> {

@@ -162,12 +162,12 @@ pub fn run(args: PlanArgs) -> Result<i32> {
             })?;
             // Rejected rows are people the plan leaves out: said, as `assign` says it.
             crate::pipeline::say_counts(&report);
-            // Counted as `assign` places them.
-            let places: Vec<Option<bool>> = (0..roster.len() as u32)
-                .map(|p| crate::assign::own_tube(&roster, p))
-                .collect();
-            let singles = places.iter().filter(|&&own| own == Some(true)).count() as u64;
-            let expected = places.iter().filter(|own| own.is_some()).count() as u64;
+            // Counted as `assign` places them, in one pass.
+            let (expected, singles) = (0..roster.len() as u32)
+                .filter_map(|p| crate::assign::own_tube(&roster, p))
+                .fold((0u64, 0u64), |(expected, singles), own| {
+                    (expected + 1, singles + u64::from(own))
+                });
             if expected == 0 {
                 return Err(Error::Usage(format!(
                     "{}: the roster has nobody expected (everyone on leave, or no row accepted); plan needs at least one person",

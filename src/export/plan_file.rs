@@ -9,14 +9,11 @@ use super::parquet::{
 use super::people::{building_column, room_column, status_column};
 use super::rows::{plan_columns, Plan};
 use super::staging::Output;
-use crate::assign::Slot;
+use crate::assign::{Slot, KINDS};
 use crate::error::Result;
 use crate::record::NONE;
 use polars_arrow::array::PrimitiveArray;
 use std::borrow::Cow;
-
-/// The values of the kind column: a pooled tube, or a priority person's own.
-const KINDS: [&str; 2] = ["pool", "single"];
 
 /// Writes `plan` as `plan.parquet`.
 pub fn write(out: &mut Output, plan: &Plan) -> Result<()> {

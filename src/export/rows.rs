@@ -700,7 +700,7 @@ pub fn plan_columns<'r>() -> Vec<Column<PlanRow<'r>>> {
             Value::Int(Some(i64::from(r.slot().tube)))
         }),
         column("kind", "方式", 8.0, Code, |r: &R| {
-            Value::Code(Some(if r.slot().single { "single" } else { "pool" }))
+            Value::Code(Some(r.slot().kind()))
         }),
         column("position", "管内序号", 8.0, Int, |r: &R| {
             Value::Int(Some(i64::from(r.slot().position)))
