@@ -80,7 +80,11 @@ impl Progress {
         Stage {
             name,
             started: Instant::now(),
-            cpu: if self.timings { cpu_seconds() } else { 0.0 },
+            cpu: if self.timings {
+                Usage::now()
+            } else {
+                Usage::default()
+            },
             spinner,
             timings: self.timings,
         }
@@ -91,8 +95,8 @@ impl Progress {
 pub struct Stage {
     name: &'static str,
     started: Instant,
-    /// The process's CPU seconds when the stage started.
-    cpu: f64,
+    /// The process's CPU time and page faults when the stage started.
+    cpu: Usage,
     spinner: Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>,
     timings: bool,
 }
@@ -104,11 +108,14 @@ impl Drop for Stage {
             let _ = thread.join();
         }
         if self.timings {
+            let now = Usage::now();
             crate::say!(
-                "poolscreen: stage {:<10} {:>8.3} s  cpu {:.3} s  rss {} MB  peak {} MB",
+                "poolscreen: stage {:<10} {:>8.3} s  cpu {:.3} s (system {:.3} s)  faults {} k  rss {} MB  peak {} MB",
                 self.name,
                 self.started.elapsed().as_secs_f64(),
-                cpu_seconds() - self.cpu,
+                now.user + now.system - self.cpu.user - self.cpu.system,
+                now.system - self.cpu.system,
+                (now.faults - self.cpu.faults) / 1000,
                 memory("VmRSS:"),
                 memory("VmHWM:")
             );
@@ -116,22 +123,35 @@ impl Drop for Stage {
     }
 }
 
-/// The CPU seconds (user and system, every thread) this process has used so far; 0
-/// where unknown.
-fn cpu_seconds() -> f64 {
-    #[cfg(unix)]
-    {
-        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-        // SAFETY: getrusage writes the struct it is given and nothing else; it is read
-        // only when the call succeeds.
-        if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0 {
-            // SAFETY: the call succeeded, so the struct is written.
-            let usage = unsafe { usage.assume_init() };
-            let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-            return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+/// The CPU seconds (user and system, every thread) this process has used so far and the
+/// page faults it has taken; zeros where unknown.
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    user: f64,
+    system: f64,
+    faults: u64,
+}
+
+impl Usage {
+    fn now() -> Usage {
+        #[cfg(unix)]
+        {
+            let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+            // SAFETY: getrusage writes the struct it is given and nothing else; it is read
+            // only when the call succeeds.
+            if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } == 0 {
+                // SAFETY: the call succeeded, so the struct is written.
+                let usage = unsafe { usage.assume_init() };
+                let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+                return Usage {
+                    user: seconds(usage.ru_utime),
+                    system: seconds(usage.ru_stime),
+                    faults: (usage.ru_minflt + usage.ru_majflt) as u64,
+                };
+            }
         }
+        Usage::default()
     }
-    0.0
 }
 
 /// A memory figure of this process from `/proc/self/status`, in MB (0 where unknown).
