@@ -59,6 +59,12 @@ impl Privacy {
         self.key.is_some()
     }
 
+    /// Whether the person_ids shown ([`Privacy::person_id`]) are as distinct as the IDs:
+    /// pseudonyms are (a run with two alike stops), masked IDs need not be.
+    pub fn shows_distinct_ids(&self) -> bool {
+        !self.mask || self.key.is_some()
+    }
+
     /// The person_id as outputs show it: the pseudonym with a key; else, with `--mask`,
     /// an ID shaped like a resident ID number (a city's 人员编号 often is one) masked as
     /// ID card numbers are ([`Privacy::masked_id`]).

@@ -488,8 +488,18 @@ fn write_people(
 ) -> Result<()> {
     let name = "people.parquet";
     let empty = parquet::list_frame(&people::People::columns(), &[])?;
+    // A batch holds people of one round, each once.
+    fn plain<'a>(
+        file: parquet::ArrowBatches<'a>,
+        people: &people::People,
+    ) -> parquet::ArrowBatches<'a> {
+        match people.shows_distinct_ids() {
+            true => file.distinct("person_id"),
+            false => file,
+        }
+    }
     staging.write(name, |out| {
-        let mut all = parquet::ArrowBatches::new(out, &empty)?;
+        let mut all = plain(parquet::ArrowBatches::new(out, &empty)?, people);
         for r in 0..rec.rounds().len() {
             match publication {
                 Some(p) => {
@@ -499,7 +509,7 @@ fn write_people(
                     };
                     let mut rows = 0;
                     p.round(r).write(name, |copy| {
-                        let mut copy = parquet::ArrowBatches::new(copy, &like)?;
+                        let mut copy = plain(parquet::ArrowBatches::new(copy, &like)?, people);
                         people.batches(r as u32, |batch| {
                             all.write(batch)?;
                             let height = batch.first().map_or(0, |c| c.len());

@@ -21,7 +21,7 @@ use polars_arrow::datatypes::IntegerType;
 use polars_parquet::write::{
     array_to_columns, compress, fallible_streaming_iterator, get_dtype_encoding,
     schema_to_metadata_key, to_parquet_schema, CompressedPage, CompressionOptions, DynIter,
-    DynStreamingIterator, FileWriter, KeyValue, ParquetType, StatisticsOptions, Version,
+    DynStreamingIterator, Encoding, FileWriter, KeyValue, ParquetType, StatisticsOptions, Version,
     WriteOptions,
 };
 use rayon::prelude::*;
@@ -105,6 +105,8 @@ pub type ArrayRef = Box<dyn Array>;
 pub struct ArrowBatches<'a> {
     writer: FileWriter<&'a mut Output>,
     types: Vec<ParquetType>,
+    /// Each column's encodings: polars' own choice, or plain ([`ArrowBatches::distinct`]).
+    encodings: Vec<Option<Vec<Encoding>>>,
     options: WriteOptions,
     metadata: KeyValue,
 }
@@ -119,6 +121,7 @@ impl<'a> ArrowBatches<'a> {
         }
         let parquet_schema = to_parquet_schema(&schema).map_err(failed)?;
         let types = parquet_schema.fields().to_vec();
+        let encodings = vec![None; types.len()];
         // As polars' writer sets them (see `writer`).
         let options = WriteOptions {
             statistics: StatisticsOptions::default(),
@@ -131,9 +134,21 @@ impl<'a> ArrowBatches<'a> {
         Ok(ArrowBatches {
             writer,
             types,
+            encodings,
             options,
             metadata,
         })
+    }
+
+    /// Marks the column `name` as holding no value twice in a batch: it is written
+    /// plain, as polars would after finding, by an estimate over the whole batch, that
+    /// a dictionary does not pay.
+    pub fn distinct(mut self, name: &str) -> Self {
+        let at = self.types.iter().position(|t| t.name() == name);
+        if let Some(at) = at {
+            self.encodings[at] = Some(vec![Encoding::Plain]);
+        }
+        self
     }
 
     /// Writes one batch as a row group (none when it has no rows).
@@ -158,9 +173,12 @@ impl<'a> ArrowBatches<'a> {
         let pages: Vec<Vec<CompressedPage>> = columns
             .par_iter()
             .zip(&self.types)
-            .map(|(array, parquet_type)| {
+            .zip(&self.encodings)
+            .map(|((array, parquet_type), chosen)| {
                 // polars' own choice: a dictionary where it pays, found in the values.
-                let encodings = get_dtype_encoding(array.dtype());
+                let encodings = chosen
+                    .clone()
+                    .unwrap_or_else(|| get_dtype_encoding(array.dtype()));
                 let leaves = array_to_columns(array, parquet_type.clone(), options, &encodings)?;
                 leaves
                     .into_iter()
@@ -392,5 +410,38 @@ mod tests {
         let none = dictionary(2, 4, |_| NONE, |c| names[c as usize]);
         assert_eq!(none.null_count(), 2);
         assert_eq!(dictionary(3, 1, |_| 0, |_| "only").null_count(), 0);
+    }
+
+    #[test]
+    fn distinct_columns_are_written_as_polars_would_write_them() {
+        // polars tries a dictionary for a string column and gives it up when the
+        // values hardly repeat; a column marked distinct skips the try, so the file must
+        // come out the same. A column that repeats shows the marking is not ignored.
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let out = dir.path().join("out");
+        let like = frame(vec![text("id", [None::<&str>]), text("kind", [None])]).unwrap();
+        let ids = |n: usize| strings(n, |i| Some(Cow::Owned(format!("P{i:07}"))));
+        let kinds = |n: usize| strings(n, |i| Some(Cow::Borrowed(["a", "b"][i % 2])));
+        let staging = super::super::staging::Staging::new(&out, &[]).unwrap();
+        let write = |name: &str, distinct: &[&str]| {
+            staging
+                .write(name, |out| {
+                    let mut file = ArrowBatches::new(out, &like)?;
+                    for name in distinct {
+                        file = file.distinct(name);
+                    }
+                    file.write(&[ids(5000), kinds(5000)])?;
+                    file.write(&[ids(300), kinds(300)])?;
+                    file.finish()
+                })
+                .unwrap();
+        };
+        write("chosen.parquet", &[]);
+        write("distinct.parquet", &["id"]);
+        write("both.parquet", &["id", "kind"]);
+        staging.commit().unwrap();
+        let read = |name: &str| std::fs::read(out.join(name)).unwrap();
+        assert_eq!(read("chosen.parquet"), read("distinct.parquet"));
+        assert!(read("both.parquet").len() > read("chosen.parquet").len());
     }
 }

@@ -136,6 +136,11 @@ impl<'a> People<'a> {
         sorted.windows(2).any(|w| w[0] == w[1])
     }
 
+    /// Whether a round's person_ids are all distinct, as shown.
+    pub fn shows_distinct_ids(&self) -> bool {
+        self.privacy.shows_distinct_ids()
+    }
+
     /// How many rows the table has: every roster person in every round.
     pub fn rows(&self) -> usize {
         self.order.len() * self.rec.rounds().len()

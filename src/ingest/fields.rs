@@ -41,9 +41,14 @@ impl<'a> Fields<'a> {
 }
 
 /// Calls `visit` with the line, start offset in the chunk, raw bytes (without the line
-/// terminator) and fields of every non-blank record of `chunk`.
-pub(super) fn walk_records(chunk: &Chunk, visit: impl FnMut(u64, usize, &[u8], Fields)) {
-    if memchr::memchr(b'"', &chunk.bytes).is_none() {
+/// terminator) and fields of every non-blank record of `chunk`; `quoted` says whether
+/// the chunk holds a quote.
+pub(super) fn walk_records(
+    chunk: &Chunk,
+    quoted: bool,
+    visit: impl FnMut(u64, usize, &[u8], Fields),
+) {
+    if !quoted {
         walk_unquoted(chunk, visit);
     } else {
         walk_csv(chunk, visit);

@@ -248,9 +248,16 @@ fn parse_chunk<P: RowParser>(
     };
     // Checked once for the whole chunk, which settles most rows at once.
     let whole = simdutf8::basic::from_utf8(&chunk.bytes).ok();
-    let nul = memchr::memchr(0, &chunk.bytes).is_some();
+    // Nearly every chunk holds neither a quote nor a NUL, which one scan settles.
+    let (quoted, nul) = match memchr::memchr2(b'"', 0, &chunk.bytes) {
+        None => (false, false),
+        Some(_) => (
+            memchr::memchr(b'"', &chunk.bytes).is_some(),
+            memchr::memchr(0, &chunk.bytes).is_some(),
+        ),
+    };
     let ascii = check_rows && whole.is_some_and(str::is_ascii);
-    walk_records(chunk, |line, start, raw, fields| {
+    walk_records(chunk, quoted, |line, start, raw, fields| {
         out.read += 1;
         let reject = |column: &str, reason: String| Reject {
             line,

@@ -15,18 +15,18 @@ pub const MAX_CT: f64 = 50.0;
 /// A priority group of the roster's `group` column (重点人群), or `None` when the cell
 /// is empty: people of such a group are swabbed alone, never into a pool.
 pub fn group(value: &str) -> Result<Option<&'static str>, String> {
-    Ok(Some(match value.to_lowercase().as_str() {
-        "" => return Ok(None),
-        "key_area" | "重点地区" => "key_area",
-        "close_contact" | "密接" => "close_contact",
-        "fever" | "发热" => "fever",
-        _ => {
-            return Err(
-                "is not a priority group: write key_area (重点地区), close_contact (密接) or fever (发热), or leave it empty"
-                    .into(),
-            )
-        }
-    }))
+    let is = |names: &[&str]| names.iter().any(|n| value.eq_ignore_ascii_case(n));
+    if value.is_empty() {
+        Ok(None)
+    } else if is(&["key_area", "重点地区"]) {
+        Ok(Some("key_area"))
+    } else if is(&["close_contact", "密接"]) {
+        Ok(Some("close_contact"))
+    } else if is(&["fever", "发热"]) {
+        Ok(Some("fever"))
+    } else {
+        Err("is not a priority group: write key_area (重点地区), close_contact (密接) or fever (发热), or leave it empty".into())
+    }
 }
 
 /// Checks an ID of 1 to `max` characters of `A-Z a-z 0-9 - _`.
