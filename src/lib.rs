@@ -17,6 +17,7 @@ pub mod history;
 pub mod ingest;
 pub mod normalize;
 pub mod order;
+pub mod pieces;
 pub mod pipeline;
 pub mod plan;
 pub mod privacy;

@@ -3,8 +3,8 @@
 
 use crate::buckets::sort_into_counted;
 use crate::ingest::roster::Roster;
+use crate::pieces::pieces_mut;
 use crate::record::NONE;
-use crate::strings::pieces_mut;
 use rayon::prelude::*;
 use std::cmp::Ordering;
 

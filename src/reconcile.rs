@@ -10,9 +10,9 @@ use crate::classify::{self, RowClass};
 use crate::ingest::roster::Roster;
 use crate::ingest::samples::SampleSet;
 use crate::order::{natural_cmp, prefix};
+use crate::pieces::{self, pieces_mut};
 use crate::record::{Class, InputKind, LabResult, Micros, ResultColumns, Sample, Status, NONE};
 use crate::rules::Rules;
-use crate::strings::pieces_mut;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{self, AtomicI64, AtomicU32};
@@ -290,7 +290,7 @@ pub fn reconcile(
     drop(entries);
     rec.tubes = tubes;
     rec.members = members;
-    rec.latest_sample = rec.set.samples.iter().map(|s| s.sampled_at).max();
+    rec.latest_sample = rec.set.samples.par_iter().map(|s| s.sampled_at).max();
     drop(keys);
     rec.tube_of = mark_sampled(roster, &rec, &mut anomalies);
     tube_anomalies(roster, &rec, settings.pool_size, &mut anomalies);
@@ -545,43 +545,70 @@ fn one_row_per_person(
             s.line,
         )
     };
-    let mut kept = 0;
-    let mut start = 0;
-    while start < entries.len() {
-        let (tube, person) = (entries[start].tube, entries[start].person);
-        let mut end = start + 1;
-        while end < entries.len() && entries[end].tube == tube && entries[end].person == person {
-            end += 1;
-        }
-        let mut best = entries[start];
-        if end - start > 1 {
-            best = *entries[start..end]
-                .iter()
-                .min_by_key(|e| order(e))
-                .expect("a run holds an entry");
-            for e in &entries[start..end] {
-                if e.sample != best.sample {
-                    anomalies.push(Anomaly {
-                        round: (keys[tube as usize] >> 32) as u32,
-                        kind: AnomalyKind::DuplicateRow,
-                        tube_id: Some(rec.set.tubes.name(keys[tube as usize] as u32).into()),
-                        person_id: Some(rec.person_id(roster, person).into()),
-                        file: InputKind::Samples,
-                        line: Some(samples[e.sample as usize].line.into()),
-                        detail: format!(
-                            "the same person is already in this tube at line {}",
-                            samples[best.sample as usize].line
-                        ),
-                    });
+    // Pieces of whole runs (a person's rows in a tube), each kept in place on a worker;
+    // the pieces then close up, which moves nothing when no row was dropped.
+    let ranges = pieces::between_runs(entries, PIECE, |a, b| {
+        (a.tube, a.person) != (b.tube, b.person)
+    });
+    let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+    let kept: Vec<(usize, Vec<Anomaly>)> = pieces_mut(entries, &counts)
+        .into_par_iter()
+        .map(|piece| {
+            let mut found = Vec::new();
+            let mut kept = 0;
+            let mut start = 0;
+            while start < piece.len() {
+                let (tube, person) = (piece[start].tube, piece[start].person);
+                let mut end = start + 1;
+                while end < piece.len() && piece[end].tube == tube && piece[end].person == person {
+                    end += 1;
                 }
+                let mut best = piece[start];
+                if end - start > 1 {
+                    best = *piece[start..end]
+                        .iter()
+                        .min_by_key(|e| order(e))
+                        .expect("a run holds an entry");
+                    for e in &piece[start..end] {
+                        if e.sample != best.sample {
+                            found.push(Anomaly {
+                                round: (keys[tube as usize] >> 32) as u32,
+                                kind: AnomalyKind::DuplicateRow,
+                                tube_id: Some(
+                                    rec.set.tubes.name(keys[tube as usize] as u32).into(),
+                                ),
+                                person_id: Some(rec.person_id(roster, person).into()),
+                                file: InputKind::Samples,
+                                line: Some(samples[e.sample as usize].line.into()),
+                                detail: format!(
+                                    "the same person is already in this tube at line {}",
+                                    samples[best.sample as usize].line
+                                ),
+                            });
+                        }
+                    }
+                }
+                piece[kept] = best;
+                kept += 1;
+                start = end;
             }
+            (kept, found)
+        })
+        .collect();
+    let mut at = 0;
+    for (range, (count, found)) in ranges.into_iter().zip(kept) {
+        if range.start != at {
+            entries.copy_within(range.start..range.start + count, at);
         }
-        entries[kept] = best;
-        kept += 1;
-        start = end;
+        at += count;
+        anomalies.extend(found);
     }
-    entries.truncate(kept);
+    entries.truncate(at);
 }
+
+/// The rows a worker takes at a time in [`one_row_per_person`], [`build_tubes`] and
+/// [`match_results`].
+const PIECE: usize = 1 << 12;
 
 /// The tubes and their members from the entries, one per person and tube. A tube's
 /// earliest sampling time is that of its earliest row, which is always kept.
@@ -598,31 +625,39 @@ fn build_tubes(
             sample: e.sample,
         })
         .collect();
-    let mut tubes: Vec<Tube> = Vec::with_capacity(keys.len());
-    let mut sites: Vec<u32> = Vec::new();
-    let mut start = 0;
-    while start < entries.len() {
-        let t = entries[start].tube;
-        let mut end = start + 1;
-        while end < entries.len() && entries[end].tube == t {
-            end += 1;
-        }
-        let rows = &entries[start..end];
-        sites.clear();
-        sites.extend(rows.iter().filter(|e| e.site != NONE).map(|e| e.site));
-        tubes.push(Tube {
-            round: (keys[t as usize] >> 32) as u32,
-            tube_id: keys[t as usize] as u32,
-            first: start as u32,
-            size: (end - start) as u32,
-            class: Class::Pending,
-            result: None,
-            first_sampled_at: first_sampled_at[t as usize],
-            site: most_frequent(&mut sites, |s| site_rank[s as usize]),
-        });
-        start = end;
-    }
-    (tubes, members)
+    // Pieces of whole tubes, each built on a worker.
+    let ranges = pieces::between_runs(entries, PIECE, |a, b| a.tube != b.tube);
+    let tubes = ranges
+        .into_par_iter()
+        .map(|range| {
+            let mut tubes = Vec::new();
+            let mut sites: Vec<u32> = Vec::new();
+            let mut start = range.start;
+            while start < range.end {
+                let t = entries[start].tube;
+                let mut end = start + 1;
+                while end < range.end && entries[end].tube == t {
+                    end += 1;
+                }
+                let rows = &entries[start..end];
+                sites.clear();
+                sites.extend(rows.iter().filter(|e| e.site != NONE).map(|e| e.site));
+                tubes.push(Tube {
+                    round: (keys[t as usize] >> 32) as u32,
+                    tube_id: keys[t as usize] as u32,
+                    first: start as u32,
+                    size: (end - start) as u32,
+                    class: Class::Pending,
+                    result: None,
+                    first_sampled_at: first_sampled_at[t as usize],
+                    site: most_frequent(&mut sites, |s| site_rank[s as usize]),
+                });
+                start = end;
+            }
+            tubes
+        })
+        .collect();
+    (pieces::concat(tubes), members)
 }
 
 /// The most frequent of `values`, the one of smallest `rank` on a tie; [`NONE`] when
@@ -921,18 +956,13 @@ fn match_results(
         .unwrap_or(0);
     // Tubes by tube_id: `by_id[id_start[n]..id_start[n + 1]]` are the tubes of tube_id n.
     let ids = rec.set.tubes.len();
-    let mut id_start = vec![0u32; ids + 1];
-    for t in &rec.tubes {
-        id_start[t.tube_id as usize + 1] += 1;
-    }
-    for n in 0..ids {
-        id_start[n + 1] += id_start[n];
-    }
-    let mut fill = id_start.clone();
-    let mut by_id = vec![0u32; rec.tubes.len()];
-    for (i, t) in rec.tubes.iter().enumerate() {
-        by_id[fill[t.tube_id as usize] as usize] = i as u32;
-        fill[t.tube_id as usize] += 1;
+    let tubes = &rec.tubes;
+    let (by_id, counts) =
+        buckets::sort_into_counted(tubes.len(), ids, |t| tubes[t].tube_id, |t| t as u32);
+    let mut id_start = Vec::with_capacity(ids + 1);
+    id_start.push(0u32);
+    for count in counts {
+        id_start.push(id_start[id_start.len() - 1] + count as u32);
     }
     let classes: Vec<RowClass> = results
         .par_iter()
@@ -944,114 +974,155 @@ fn match_results(
         .par_iter()
         .map(|r| rec.set.tubes.get(&r.tube_id))
         .collect();
-    // (tube, result row) for every match.
-    let mut matches: Vec<(u32, u32)> = Vec::with_capacity(results.len());
-    for (i, ((r, rc), found)) in results.iter().zip(&classes).zip(found).enumerate() {
-        let tubes: &[u32] = match found {
-            Some(n) => &by_id[id_start[n as usize] as usize..id_start[n as usize + 1] as usize],
-            None => &[],
-        };
-        let label = r.round.as_deref().unwrap_or(rec.set.default_round.as_str());
-        let mut matched = false;
-        for &t in tubes {
-            let tube = &rec.tubes[t as usize];
-            if columns.round && *rec.set.rounds[tube.round as usize] != *label {
-                continue;
-            }
-            matched = true;
-            matches.push((t, i as u32));
-            if rc.mismatch() {
-                anomalies.push(Anomaly {
-                    round: tube.round,
-                    kind: AnomalyKind::LabCallMismatch,
-                    tube_id: Some(r.tube_id.clone()),
-                    person_id: None,
-                    file: InputKind::Results,
-                    line: Some(r.line),
-                    detail: mismatch_detail(rc, "tube"),
-                });
-            }
-        }
-        if !matched {
-            let round = r
-                .round
-                .as_deref()
-                .and_then(|l| round_of.get(l).copied())
-                .unwrap_or(default_round);
-            anomalies.push(Anomaly {
-                round,
-                kind: AnomalyKind::OrphanResult,
-                tube_id: Some(r.tube_id.clone()),
-                person_id: None,
-                file: InputKind::Results,
-                line: Some(r.line),
-                detail: match (&r.round, columns.round) {
-                    (Some(label), true) => {
-                        format!("no tube with this ID was sampled in round {label}")
+    // (tube, result row) for every match, found piece by piece on the workers.
+    let (matches, found): PiecesFound = results
+        .par_chunks(PIECE)
+        .zip(classes.par_chunks(PIECE))
+        .zip(found.par_chunks(PIECE))
+        .enumerate()
+        .map(|(piece, ((results, classes), found))| {
+            let mut matches = Vec::with_capacity(results.len());
+            let mut anomalies = Vec::new();
+            let first = piece * PIECE;
+            for (i, ((r, rc), found)) in (first..).zip(results.iter().zip(classes).zip(found)) {
+                let tubes: &[u32] = match *found {
+                    Some(n) => {
+                        &by_id[id_start[n as usize] as usize..id_start[n as usize + 1] as usize]
                     }
-                    _ => "no tube with this ID was sampled".into(),
-                },
-            });
-        }
-    }
+                    None => &[],
+                };
+                let label = r.round.as_deref().unwrap_or(rec.set.default_round.as_str());
+                let mut matched = false;
+                for &t in tubes {
+                    let tube = &rec.tubes[t as usize];
+                    if columns.round && *rec.set.rounds[tube.round as usize] != *label {
+                        continue;
+                    }
+                    matched = true;
+                    matches.push((t, i as u32));
+                    if rc.mismatch() {
+                        anomalies.push(Anomaly {
+                            round: tube.round,
+                            kind: AnomalyKind::LabCallMismatch,
+                            tube_id: Some(r.tube_id.clone()),
+                            person_id: None,
+                            file: InputKind::Results,
+                            line: Some(r.line),
+                            detail: mismatch_detail(rc, "tube"),
+                        });
+                    }
+                }
+                if !matched {
+                    let round = r
+                        .round
+                        .as_deref()
+                        .and_then(|l| round_of.get(l).copied())
+                        .unwrap_or(default_round);
+                    anomalies.push(Anomaly {
+                        round,
+                        kind: AnomalyKind::OrphanResult,
+                        tube_id: Some(r.tube_id.clone()),
+                        person_id: None,
+                        file: InputKind::Results,
+                        line: Some(r.line),
+                        detail: match (&r.round, columns.round) {
+                            (Some(label), true) => {
+                                format!("no tube with this ID was sampled in round {label}")
+                            }
+                            _ => "no tube with this ID was sampled".into(),
+                        },
+                    });
+                }
+            }
+            (matches, anomalies)
+        })
+        .unzip();
+    let mut matches = pieces::concat(matches);
+    anomalies.extend(found.into_iter().flatten());
     matches.par_sort_unstable();
     let row = |i: u32| (&results[i as usize], classes[i as usize].class);
-    let mut start = 0;
-    while start < matches.len() {
-        let t = matches[start].0;
-        let mut end = start + 1;
-        while end < matches.len() && matches[end].0 == t {
-            end += 1;
-        }
-        let rows = &matches[start..end];
-        let best = rows
-            .iter()
-            .map(|&(_, i)| i)
-            .min_by(|&a, &b| {
-                result_order(row(a), row(b))
-                    .then_with(|| results[a as usize].line.cmp(&results[b as usize].line))
-            })
-            .expect("a tube with matches");
+    // Each tube's deciding row, tube by tube on the workers; the tubes take them after.
+    let tubes = &rec.tubes;
+    let (decided, found): PiecesFound = pieces::between_runs(&matches, PIECE, |a, b| a.0 != b.0)
+        .into_par_iter()
+        .map(|range| {
+            let matches = &matches[range];
+            let mut decided = Vec::new();
+            let mut anomalies = Vec::new();
+            for rows in matches.chunk_by(|a, b| a.0 == b.0) {
+                let t = rows[0].0;
+                let best = rows
+                    .iter()
+                    .map(|&(_, i)| i)
+                    .min_by(|&a, &b| {
+                        result_order(row(a), row(b))
+                            .then_with(|| results[a as usize].line.cmp(&results[b as usize].line))
+                    })
+                    .expect("a tube with matches");
+                decided.push((t, best));
+                let differ = rows.iter().any(|&(_, i)| {
+                    value_order(&results[i as usize], &results[best as usize]).is_ne()
+                });
+                if differ {
+                    anomalies.push(conflicting_results(
+                        rec,
+                        &tubes[t as usize],
+                        rows.iter().map(|&(_, i)| classes[i as usize].class),
+                        rows.len(),
+                        classes[best as usize].class,
+                        results[best as usize].line,
+                    ));
+                }
+            }
+            (decided, anomalies)
+        })
+        .unzip();
+    for (t, best) in decided.into_iter().flatten() {
         let tube = &mut rec.tubes[t as usize];
         tube.class = classes[best as usize].class;
         tube.result = Some(best);
-        let differ = rows
-            .iter()
-            .any(|&(_, i)| value_order(&results[i as usize], &results[best as usize]).is_ne());
-        if differ {
-            let mut seen: Vec<Class> = rows
-                .iter()
-                .map(|&(_, i)| classes[i as usize].class)
-                .collect();
-            seen.sort_unstable_by(|a, b| b.cmp(a));
-            seen.dedup();
-            let tube = &rec.tubes[t as usize];
-            anomalies.push(Anomaly {
-                round: tube.round,
-                kind: AnomalyKind::ConflictingResults,
-                tube_id: Some(rec.tube_id(tube).into()),
-                person_id: None,
-                file: InputKind::Results,
-                line: Some(results[best as usize].line),
-                detail: format!(
-                    "{} result rows for the tube differ ({}); the tube takes {} from line {}",
-                    rows.len(),
-                    match seen.as_slice() {
-                        [one] => format!("all {}", one.as_str()),
-                        many => many
-                            .iter()
-                            .map(|c| c.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    },
-                    tube.class.as_str(),
-                    results[best as usize].line
-                ),
-            });
-        }
-        start = end;
     }
+    anomalies.extend(found.into_iter().flatten());
     rec.results = results;
+}
+
+/// What the pieces of [`match_results`] found, piece by piece: pairs of a tube and a
+/// result row, and anomalies.
+type PiecesFound = (Vec<Vec<(u32, u32)>>, Vec<Vec<Anomaly>>);
+
+/// The `conflicting_results` of `tube`, whose `rows` result rows of `classes` differ,
+/// and which takes `class` from the row on `line`.
+fn conflicting_results(
+    rec: &Reconciled,
+    tube: &Tube,
+    classes: impl Iterator<Item = Class>,
+    rows: usize,
+    class: Class,
+    line: u64,
+) -> Anomaly {
+    let mut seen: Vec<Class> = classes.collect();
+    seen.sort_unstable_by(|a, b| b.cmp(a));
+    seen.dedup();
+    Anomaly {
+        round: tube.round,
+        kind: AnomalyKind::ConflictingResults,
+        tube_id: Some(rec.tube_id(tube).into()),
+        person_id: None,
+        file: InputKind::Results,
+        line: Some(line),
+        detail: format!(
+            "{rows} result rows for the tube differ ({}); the tube takes {} from line {line}",
+            match seen.as_slice() {
+                [one] => format!("all {}", one.as_str()),
+                many => many
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+            class.as_str(),
+        ),
+    }
 }
 
 /// The detail of a `lab_call_mismatch` of a tube or a retest (`what`).

@@ -2,6 +2,7 @@
 //! and an interner that numbers distinct strings in first-seen order ([`Interner`]).
 
 use crate::buckets::{gather_with, prefetch};
+use crate::pieces::pieces_mut;
 
 /// Many strings in one buffer: no allocation per string, 8 bytes of overhead each.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -144,18 +145,6 @@ impl Strings {
         self.text.push_str(&other.text);
         self.ends.extend(other.ends.iter().map(|e| e + base));
     }
-}
-
-/// `slice` cut into consecutive pieces of the lengths `counts`, which must add up to at
-/// most its length: each chunk's rows can then be written into place on a worker.
-pub fn pieces_mut<'a, T>(mut slice: &'a mut [T], counts: &[usize]) -> Vec<&'a mut [T]> {
-    let mut pieces = Vec::with_capacity(counts.len());
-    for &count in counts {
-        let (piece, rest) = std::mem::take(&mut slice).split_at_mut(count);
-        pieces.push(piece);
-        slice = rest;
-    }
-    pieces
 }
 
 /// Interns strings: each distinct string gets the next index, in first-seen order.

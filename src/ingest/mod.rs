@@ -140,30 +140,8 @@ impl<R, C> Ingested<R, C> {
         R: Send,
         C: Send,
     {
-        concat_rows(self.parts)
+        crate::pieces::concat(self.parts.into_iter().map(|p| p.rows).collect())
     }
-}
-
-/// The rows of `parts`, in order. Each part's rows are moved into place on the workers:
-/// a city's results are hundreds of megabytes, which one thread took up to a second to
-/// copy (and fault in).
-fn concat_rows<R: Send, C: Send>(parts: Vec<Part<R, C>>) -> Vec<R> {
-    use rayon::prelude::*;
-    let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
-    let total = counts.iter().sum();
-    let mut rows = Vec::with_capacity(total);
-    crate::strings::pieces_mut(&mut rows.spare_capacity_mut()[..total], &counts)
-        .into_par_iter()
-        .zip(parts)
-        .for_each(|(out, part)| {
-            for (o, row) in out.iter_mut().zip(part.rows) {
-                o.write(row);
-            }
-        });
-    // SAFETY: the pieces cover the first `total` slots, and each piece holds as many
-    // slots as its part has rows, every one of which was written above.
-    unsafe { rows.set_len(total) };
-    rows
 }
 
 /// Reads the input at `path` (named `name` in messages and outputs), a CSV file or, by
@@ -334,55 +312,4 @@ struct ChunkOut<R, C> {
     /// The first quote that takes the lines after it into one value, which stops the
     /// run: its line and the column's header.
     runaway_quote: Option<(u64, String)>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{concat_rows, Part};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-
-    /// A row that counts its drops, so that a row dropped twice or never shows.
-    struct Row(usize, Arc<AtomicUsize>);
-
-    impl Drop for Row {
-        fn drop(&mut self) {
-            self.1.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-
-    #[test]
-    fn rows_of_every_part_come_out_once_and_in_order() {
-        // Parts of uneven sizes, empty ones among them.
-        let drops = Arc::new(AtomicUsize::new(0));
-        let sizes = [0usize, 3, 0, 1, 70_000, 2, 0, 5_000, 1];
-        let mut next = 0;
-        let parts: Vec<Part<Row, ()>> = sizes
-            .iter()
-            .map(|&n| Part {
-                rows: (0..n)
-                    .map(|_| {
-                        next += 1;
-                        Row(next, drops.clone())
-                    })
-                    .collect(),
-                state: (),
-            })
-            .collect();
-        let rows = concat_rows(parts);
-        assert_eq!(
-            drops.load(Ordering::Relaxed),
-            0,
-            "no row dropped on the way"
-        );
-        let order: Vec<usize> = rows.iter().map(|r| r.0).collect();
-        assert_eq!(order, (1..=next).collect::<Vec<_>>());
-        drop(rows);
-        assert_eq!(
-            drops.load(Ordering::Relaxed),
-            next,
-            "every row dropped once"
-        );
-        assert!(concat_rows(Vec::<Part<Row, ()>>::new()).is_empty());
-    }
 }

@@ -10,8 +10,9 @@ use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
 use crate::buckets;
 use crate::order::natural_cmp;
+use crate::pieces::pieces_mut;
 use crate::record::{Micros, Sample, MAX_SAMPLE_LINE, NONE};
-use crate::strings::{pieces_mut, Interner, Strings};
+use crate::strings::{Interner, Strings};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,0 +1,139 @@
+//! Cutting work into pieces for the workers, and putting their results back together:
+//! a city's tables are tens of millions of rows, which one thread would walk while the
+//! other cores wait.
+
+use rayon::prelude::*;
+use std::ops::Range;
+
+/// `slice` cut into consecutive pieces of the lengths `counts`, which must add up to at
+/// most its length: each chunk's rows can then be written into place on a worker.
+pub fn pieces_mut<'a, T>(mut slice: &'a mut [T], counts: &[usize]) -> Vec<&'a mut [T]> {
+    let mut pieces = Vec::with_capacity(counts.len());
+    for &count in counts {
+        let (piece, rest) = std::mem::take(&mut slice).split_at_mut(count);
+        pieces.push(piece);
+        slice = rest;
+    }
+    pieces
+}
+
+/// The items of `parts`, in order. Each part's items are moved into place on the
+/// workers: a city's rows are hundreds of megabytes, which one thread took up to a
+/// second to copy (and fault in).
+pub fn concat<T: Send>(parts: Vec<Vec<T>>) -> Vec<T> {
+    let counts: Vec<usize> = parts.iter().map(Vec::len).collect();
+    let total = counts.iter().sum();
+    let mut all = Vec::with_capacity(total);
+    pieces_mut(&mut all.spare_capacity_mut()[..total], &counts)
+        .into_par_iter()
+        .zip(parts)
+        .for_each(|(out, part)| {
+            for (o, item) in out.iter_mut().zip(part) {
+                o.write(item);
+            }
+        });
+    // SAFETY: the pieces cover the first `total` slots, and each piece holds as many
+    // slots as its part has items, every one of which was written above.
+    unsafe { all.set_len(total) };
+    all
+}
+
+/// `items` cut into consecutive ranges of about `len` items (at least one each), every
+/// cut between two neighbours that `apart` tells apart: a run of items that belong
+/// together (a tube's rows, say) is never split. The ranges cover `items`.
+pub fn between_runs<T>(
+    items: &[T],
+    len: usize,
+    apart: impl Fn(&T, &T) -> bool,
+) -> Vec<Range<usize>> {
+    let len = len.max(1);
+    let mut ranges = Vec::with_capacity(items.len() / len + 1);
+    let mut start = 0;
+    while start < items.len() {
+        let mut end = (start + len).min(items.len());
+        while end < items.len() && !apart(&items[end - 1], &items[end]) {
+            end += 1;
+        }
+        ranges.push(start..end);
+        start = end;
+    }
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// An item that counts its drops, so that one dropped twice or never shows.
+    struct Item(usize, Arc<AtomicUsize>);
+
+    impl Drop for Item {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn items_of_every_part_come_out_once_and_in_order() {
+        // Parts of uneven sizes, empty ones among them.
+        let drops = Arc::new(AtomicUsize::new(0));
+        let sizes = [0usize, 3, 0, 1, 70_000, 2, 0, 5_000, 1];
+        let mut next = 0;
+        let parts: Vec<Vec<Item>> = sizes
+            .iter()
+            .map(|&n| {
+                (0..n)
+                    .map(|_| {
+                        next += 1;
+                        Item(next, drops.clone())
+                    })
+                    .collect()
+            })
+            .collect();
+        let all = concat(parts);
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            0,
+            "no item dropped on the way"
+        );
+        let order: Vec<usize> = all.iter().map(|r| r.0).collect();
+        assert_eq!(order, (1..=next).collect::<Vec<_>>());
+        drop(all);
+        assert_eq!(
+            drops.load(Ordering::Relaxed),
+            next,
+            "every item dropped once"
+        );
+        assert!(concat(Vec::<Vec<Item>>::new()).is_empty());
+    }
+
+    #[test]
+    fn runs_are_never_split() {
+        // Runs of every length from 1 to 9, and one longer than a piece.
+        let mut items: Vec<u32> = (1..10)
+            .flat_map(|n| std::iter::repeat_n(n, n as usize))
+            .collect();
+        items.extend(std::iter::repeat_n(10, 40));
+        items.push(11);
+        for len in [0, 1, 2, 3, 7, 16, 100, 1000] {
+            let ranges = between_runs(&items, len, |a, b| a != b);
+            let mut at = 0;
+            for r in &ranges {
+                assert_eq!(r.start, at, "the ranges follow one another");
+                assert!(!r.is_empty());
+                assert!(
+                    r.len() >= len.min(items.len() - r.start),
+                    "pieces are not cut short"
+                );
+                if r.end < items.len() {
+                    assert_ne!(items[r.end - 1], items[r.end], "a cut between two runs");
+                }
+                at = r.end;
+            }
+            assert_eq!(at, items.len(), "the ranges cover every item");
+        }
+        assert!(between_runs(&[] as &[u32], 4, |a, b| a != b).is_empty());
+    }
+}
