@@ -240,25 +240,35 @@ pub fn dictionary<'s>(
     code: impl Fn(usize) -> u32,
     name: impl Fn(u32) -> &'s str,
 ) -> ArrayRef {
-    let mut local = vec![NONE; universe];
     let mut values = MutableBinaryViewArray::<str>::new();
     let mut keys = Vec::with_capacity(n);
     let mut valid = MutableBitmap::with_capacity(n);
-    for i in 0..n {
-        let c = code(i);
-        if c == NONE {
-            keys.push(0);
-            valid.push(false);
-            continue;
+    DICTIONARY_KEYS.with_borrow_mut(|local| {
+        if local.len() < universe {
+            local.resize(universe, NONE);
         }
-        let key = &mut local[c as usize];
-        if *key == NONE {
-            *key = values.len() as u32;
-            values.push_value(name(c));
+        // The codes met, in order of first use: their keys go back to NONE after.
+        let mut used = Vec::new();
+        for i in 0..n {
+            let c = code(i);
+            if c == NONE {
+                keys.push(0);
+                valid.push(false);
+                continue;
+            }
+            let key = &mut local[c as usize];
+            if *key == NONE {
+                *key = values.len() as u32;
+                values.push_value(name(c));
+                used.push(c);
+            }
+            keys.push(*key);
+            valid.push(true);
         }
-        keys.push(*key);
-        valid.push(true);
-    }
+        for c in used {
+            local[c as usize] = NONE;
+        }
+    });
     let validity = (valid.unset_bits() > 0).then(|| valid.into());
     let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), validity);
     let values: Utf8ViewArray = values.into();
@@ -273,6 +283,14 @@ pub fn dictionary<'s>(
     )
     .expect("keys below the values' number")
     .boxed()
+}
+
+thread_local! {
+    /// [`dictionary`]'s key of each code, [`NONE`] for a code not met yet; all NONE
+    /// between calls. Kept by each worker from one call to the next: a city's tube
+    /// codes are millions, and a table made for every batch was filled and faulted in
+    /// every time for a few of them.
+    static DICTIONARY_KEYS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn failed(e: PolarsError) -> Error {
@@ -407,6 +425,33 @@ mod tests {
                 Some("c7")
             ]
         );
+        // A second dictionary of the same codes starts afresh (the keys are kept by the
+        // thread between calls).
+        let again = dictionary(
+            codes.len(),
+            names.len(),
+            |i| codes[i],
+            |c| names[c as usize],
+        );
+        assert_eq!(
+            again
+                .as_any()
+                .downcast_ref::<DictionaryArray<u32>>()
+                .map(|a| a.keys().values().as_slice().to_vec()),
+            Some(array.keys().values().as_slice().to_vec())
+        );
+        let reversed = dictionary(
+            codes.len(),
+            names.len(),
+            |i| codes[codes.len() - 1 - i],
+            |c| names[c as usize],
+        );
+        let reversed = reversed
+            .as_any()
+            .downcast_ref::<DictionaryArray<u32>>()
+            .expect("a dictionary of u32 keys");
+        // Codes 7, 1, 7, 3, none, 3: keys by first use, the null row 0.
+        assert_eq!(reversed.keys().values().as_slice(), [0, 1, 0, 2, 0, 2]);
         let none = dictionary(2, 4, |_| NONE, |c| names[c as usize]);
         assert_eq!(none.null_count(), 2);
         assert_eq!(dictionary(3, 1, |_| 0, |_| "only").null_count(), 0);

@@ -84,6 +84,9 @@ pub struct People<'a> {
     pseudonyms: Option<Vec<u64>>,
     /// The retest-list entry of a (round, person), by index into `list`.
     entry_of: FxHashMap<(u32, u32), u32>,
+    /// Whether a (round, person) has an entry, bit `round * roster + person`: a few in a
+    /// thousand have one, so nearly every person is settled without a lookup.
+    listed: Vec<u64>,
 }
 
 impl<'a> People<'a> {
@@ -109,12 +112,17 @@ impl<'a> People<'a> {
             Some(pseudonyms) => roster_order(roster, 1, |_| Some(0), Some(pseudonyms)),
             None => (0..roster.len() as u32).collect(),
         };
-        let entry_of = list
+        let entry_of: FxHashMap<(u32, u32), u32> = list
             .iter()
             .enumerate()
             .filter(|(_, e)| e.person < rec.roster_len)
             .map(|(i, e)| ((e.round, e.person), i as u32))
             .collect();
+        let mut listed = vec![0u64; (rec.rounds().len() * roster.len()).div_ceil(64)];
+        for &(round, person) in entry_of.keys() {
+            let bit = round as usize * roster.len() + person as usize;
+            listed[bit / 64] |= 1 << (bit % 64);
+        }
         People {
             roster,
             rec,
@@ -123,6 +131,7 @@ impl<'a> People<'a> {
             order,
             pseudonyms,
             entry_of,
+            listed,
         }
     }
 
@@ -235,9 +244,10 @@ impl<'a> People<'a> {
         let status = roster.status[p as usize];
         let first = rec.tube_of[round as usize][p as usize];
         let sampled = first != NONE;
-        let entry = self
-            .entry_of
-            .get(&(round, p))
+        let bit = round as usize * roster.len() + p as usize;
+        let entry = (self.listed[bit / 64] >> (bit % 64) & 1 == 1)
+            .then(|| self.entry_of.get(&(round, p)))
+            .flatten()
             .map(|&i| &self.list[i as usize]);
         let tube = entry.map_or(first, |e| e.tube);
         let outcome = if entry.is_some() {
