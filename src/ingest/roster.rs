@@ -708,38 +708,60 @@ pub fn finish(
         .collect();
     let mut ids = Strings::concat(parts.iter().map(|p| &p.state.ids).collect());
     let mut names = Strings::concat(parts.iter().map(|p| &p.state.names).collect());
-    let mut building = vec![0u32; total];
-    let mut room = vec![NONE; total];
-    let mut status = vec![Status::OnCampus; total];
-    let mut priority = vec![false; total];
-    let mut line = vec![0u64; total];
-    let mut offset = vec![0u64; total];
-    pieces_mut(&mut building, &counts)
+    // The columns are written in place on the workers, each slot once, without being
+    // filled first: a city's are hundreds of megabytes, which one thread would fill and
+    // fault in while the others wait.
+    let mut building: Vec<u32> = Vec::with_capacity(total);
+    let mut room: Vec<u32> = Vec::with_capacity(total);
+    let mut status: Vec<Status> = Vec::with_capacity(total);
+    let mut priority: Vec<bool> = Vec::with_capacity(total);
+    let mut line: Vec<u64> = Vec::with_capacity(total);
+    let mut offset: Vec<u64> = Vec::with_capacity(total);
+    pieces_mut(&mut building.spare_capacity_mut()[..total], &counts)
         .into_iter()
-        .zip(pieces_mut(&mut room, &counts))
-        .zip(pieces_mut(&mut status, &counts))
-        .zip(pieces_mut(&mut priority, &counts))
-        .zip(pieces_mut(&mut line, &counts))
-        .zip(pieces_mut(&mut offset, &counts))
+        .zip(pieces_mut(&mut room.spare_capacity_mut()[..total], &counts))
+        .zip(pieces_mut(
+            &mut status.spare_capacity_mut()[..total],
+            &counts,
+        ))
+        .zip(pieces_mut(
+            &mut priority.spare_capacity_mut()[..total],
+            &counts,
+        ))
+        .zip(pieces_mut(&mut line.spare_capacity_mut()[..total], &counts))
+        .zip(pieces_mut(
+            &mut offset.spare_capacity_mut()[..total],
+            &counts,
+        ))
         .zip(parts.into_iter().zip(remaps))
         .collect::<Vec<_>>()
         .into_par_iter()
         .for_each(
             |((((((building, room), status), priority), line), offset), (part, remap))| {
                 for (k, r) in part.rows.iter().enumerate() {
-                    building[k] = remap.0[r.building as usize];
-                    room[k] = if r.room == NONE {
+                    building[k].write(remap.0[r.building as usize]);
+                    room[k].write(if r.room == NONE {
                         NONE
                     } else {
                         remap.1[r.room as usize]
-                    };
-                    status[k] = r.status;
-                    priority[k] = r.priority;
-                    line[k] = r.line;
-                    offset[k] = r.offset;
+                    });
+                    status[k].write(r.status);
+                    priority[k].write(r.priority);
+                    line[k].write(r.line);
+                    offset[k].write(r.offset);
                 }
             },
         );
+    // SAFETY: the pieces tile the first `total` slots of each column, each piece as
+    // long as its part's rows, and every row wrote its slot of every column above.
+    unsafe {
+        building.set_len(total);
+        room.set_len(total);
+        status.set_len(total);
+        priority.set_len(total);
+        line.set_len(total);
+        offset.set_len(total);
+    }
     let (mut index, duplicates) = build_index(&ids);
     if !duplicates.is_empty() {
         let header = ingested.layout.header_of(PERSON_ID).to_string();
