@@ -625,39 +625,45 @@ fn build_tubes(
             sample: e.sample,
         })
         .collect();
-    // Pieces of whole tubes, each built on a worker.
+    // Pieces of whole tubes, each built on a worker straight into its place: tubes are
+    // numbered densely and each has rows, so tube `t` is the `t`-th.
     let ranges = pieces::between_runs(entries, PIECE, |a, b| a.tube != b.tube);
-    let tubes = ranges
+    let counts: Vec<usize> = ranges
+        .iter()
+        .map(|r| (entries[r.end - 1].tube - entries[r.start].tube) as usize + 1)
+        .collect();
+    let total = counts.iter().sum();
+    let mut tubes: Vec<Tube> = Vec::with_capacity(total);
+    pieces_mut(&mut tubes.spare_capacity_mut()[..total], &counts)
         .into_par_iter()
-        .map(|range| {
-            let mut tubes = Vec::new();
+        .zip(ranges)
+        .for_each(|(out, range)| {
             let mut sites: Vec<u32> = Vec::new();
-            let mut start = range.start;
-            while start < range.end {
-                let t = entries[start].tube;
-                let mut end = start + 1;
-                while end < range.end && entries[end].tube == t {
-                    end += 1;
-                }
-                let rows = &entries[start..end];
+            let (mut made, mut start) = (0, range.start);
+            for rows in entries[range].chunk_by(|a, b| a.tube == b.tube) {
+                let t = rows[0].tube;
                 sites.clear();
                 sites.extend(rows.iter().filter(|e| e.site != NONE).map(|e| e.site));
-                tubes.push(Tube {
+                out[made].write(Tube {
                     round: (keys[t as usize] >> 32) as u32,
                     tube_id: keys[t as usize] as u32,
                     first: start as u32,
-                    size: (end - start) as u32,
+                    size: rows.len() as u32,
                     class: Class::Pending,
                     result: None,
                     first_sampled_at: first_sampled_at[t as usize],
                     site: most_frequent(&mut sites, |s| site_rank[s as usize]),
                 });
-                start = end;
+                made += 1;
+                start += rows.len();
             }
-            tubes
-        })
-        .collect();
-    (pieces::concat(tubes), members)
+            // Were a tube number skipped, a slot would stay unwritten: stop instead.
+            assert_eq!(made, out.len(), "tube numbers without rows");
+        });
+    // SAFETY: the pieces tile the first `total` slots, and each piece wrote every one
+    // of its slots (checked above).
+    unsafe { tubes.set_len(total) };
+    (tubes, members)
 }
 
 /// The most frequent of `values`, the one of smallest `rank` on a tie; [`NONE`] when

@@ -100,34 +100,47 @@ pub fn buildings(
         })
         .collect();
     // Tubes per building: each tube counts once for each building it holds people of.
-    let mut seen: Vec<u32> = Vec::new();
-    let mut turnaround: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); nb]; rec.tube_of.len()];
-    for tube in &rec.tubes {
-        seen.clear();
-        seen.extend(
-            rec.members_of(tube)
-                .iter()
-                .filter(|m| m.person < rec.roster_len)
-                .map(|m| roster.building[m.person as usize]),
-        );
-        seen.sort_unstable();
-        seen.dedup();
-        let tested_at = tube.result.and_then(|r| rec.results[r as usize].tested_at);
-        for &b in &seen {
-            if let Some(tested) = tested_at {
-                turnaround[tube.round as usize][b as usize]
-                    .push((tested - tube.first_sampled_at) as f64 / 3_600_000_000.0);
+    // The buildings of each tube are found on the workers, a piece of tubes each (a
+    // city's tubes hold tens of millions of members); then counted in order.
+    let in_building: Vec<Vec<(u32, u32)>> = rec
+        .tubes
+        .par_chunks(TUBES)
+        .enumerate()
+        .map(|(k, tubes)| {
+            let mut seen: Vec<u32> = Vec::new();
+            let mut found = Vec::with_capacity(tubes.len());
+            for (t, tube) in (k * TUBES..).zip(tubes) {
+                seen.clear();
+                seen.extend(
+                    rec.members_of(tube)
+                        .iter()
+                        .filter(|m| m.person < rec.roster_len)
+                        .map(|m| roster.building[m.person as usize]),
+                );
+                seen.sort_unstable();
+                seen.dedup();
+                found.extend(seen.iter().map(|&b| (t as u32, b)));
             }
-            let row = &mut rows[tube.round as usize][b as usize];
-            row.tubes += 1;
-            *match tube.class {
-                Class::Positive => &mut row.positive_tubes,
-                Class::Suspect => &mut row.suspect_tubes,
-                Class::Invalid => &mut row.invalid_tubes,
-                Class::Pending => &mut row.pending_tubes,
-                Class::Negative => &mut row.negative_tubes,
-            } += 1;
+            found
+        })
+        .collect();
+    let mut turnaround: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); nb]; rec.tube_of.len()];
+    for (t, b) in in_building.into_iter().flatten() {
+        let tube = &rec.tubes[t as usize];
+        let tested_at = tube.result.and_then(|r| rec.results[r as usize].tested_at);
+        if let Some(tested) = tested_at {
+            turnaround[tube.round as usize][b as usize]
+                .push((tested - tube.first_sampled_at) as f64 / 3_600_000_000.0);
         }
+        let row = &mut rows[tube.round as usize][b as usize];
+        row.tubes += 1;
+        *match tube.class {
+            Class::Positive => &mut row.positive_tubes,
+            Class::Suspect => &mut row.suspect_tubes,
+            Class::Invalid => &mut row.invalid_tubes,
+            Class::Pending => &mut row.pending_tubes,
+            Class::Negative => &mut row.negative_tubes,
+        } += 1;
     }
     // The retest list holds each person once per round already.
     for (e, c) in retests.iter().zip(&closed.closures) {
@@ -180,6 +193,9 @@ fn per_building(building: &[u32], nb: usize, counts: impl Fn(usize) -> bool + Sy
             },
         )
 }
+
+/// The tubes [`buildings`] gives a worker at a time.
+const TUBES: usize = 1 << 10;
 
 /// The fewest people [`per_building`] gives a worker at a time (but for the last piece).
 const PIECE: usize = 1 << 16;

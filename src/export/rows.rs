@@ -151,7 +151,8 @@ pub fn retest_rows<'a>(
     details: &'a FxHashMap<u32, Details>,
     privacy: &Privacy,
 ) -> Vec<RetestRow<'a>> {
-    list.iter()
+    // A city's lists are hundreds of thousands of rows: made on the workers.
+    list.par_iter()
         .map(|e| {
             let tube = &rec.tubes[e.tube as usize];
             let result = tube.result.map(|r| &rec.results[r as usize]);
@@ -248,7 +249,7 @@ pub fn missing_rows<'a>(
     details: &'a FxHashMap<u32, Details>,
     privacy: &Privacy,
 ) -> Vec<MissingRow<'a>> {
-    list.iter()
+    list.par_iter()
         .map(|e| MissingRow {
             round: &rec.rounds()[e.round as usize],
             person_id: privacy.person_id(roster.id(e.person)),
@@ -359,7 +360,7 @@ pub fn closure_rows<'a>(
     details: &'a FxHashMap<u32, Details>,
     privacy: &Privacy,
 ) -> Vec<ClosureRow<'a>> {
-    list.iter()
+    list.par_iter()
         .zip(&closed.closures)
         .map(|(e, c)| {
             let tube = &rec.tubes[e.tube as usize];
