@@ -18,8 +18,8 @@ pub fn pieces_mut<'a, T>(mut slice: &'a mut [T], counts: &[usize]) -> Vec<&'a mu
 }
 
 /// The items of `parts`, in order. Each part's items are moved into place on the
-/// workers: a city's rows are hundreds of megabytes, which one thread took up to a
-/// second to copy (and fault in).
+/// workers: a city's rows are hundreds of megabytes, which one thread would take up to
+/// a second to copy (and fault in).
 pub fn concat<T: Send>(parts: Vec<Vec<T>>) -> Vec<T> {
     let counts: Vec<usize> = parts.iter().map(Vec::len).collect();
     let total = counts.iter().sum();

@@ -115,7 +115,7 @@ impl Drop for Stage {
                 self.started.elapsed().as_secs_f64(),
                 now.user + now.system - self.cpu.user - self.cpu.system,
                 now.system - self.cpu.system,
-                (now.faults - self.cpu.faults) / 1000,
+                now.faults.saturating_sub(self.cpu.faults) / 1000,
                 memory("VmRSS:"),
                 memory("VmHWM:")
             );

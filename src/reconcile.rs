@@ -606,8 +606,8 @@ fn one_row_per_person(
     entries.truncate(at);
 }
 
-/// The rows a worker takes at a time in [`one_row_per_person`], [`build_tubes`] and
-/// [`match_results`].
+/// About the rows a worker takes at a time in [`one_row_per_person`], [`build_tubes`]
+/// and [`match_results`] (a piece ends with a run of rows that belong together).
 const PIECE: usize = 1 << 12;
 
 /// The tubes and their members from the entries, one per person and tube. A tube's
@@ -663,6 +663,11 @@ fn build_tubes(
     // SAFETY: the pieces tile the first `total` slots, and each piece wrote every one
     // of its slots (checked above).
     unsafe { tubes.set_len(total) };
+    // No tube number is skipped between pieces either, nor before the first.
+    assert!(
+        total == keys.len() && entries.first().is_none_or(|e| e.tube == 0),
+        "tube numbers without rows"
+    );
     (tubes, members)
 }
 

@@ -140,9 +140,10 @@ impl<'a> ArrowBatches<'a> {
         })
     }
 
-    /// Marks the column `name` as holding no value twice in a batch: it is written
-    /// plain, as polars would after finding, by an estimate over the whole batch, that
-    /// a dictionary does not pay.
+    /// Marks the column `name` as holding no value twice in a batch: a batch of more
+    /// than [`ALWAYS_DICTIONARY`] rows writes it plain, as polars would after finding,
+    /// by an estimate over the whole batch, that a dictionary does not pay; a smaller
+    /// batch is left to polars, which gives it a dictionary.
     pub fn distinct(mut self, name: &str) -> Self {
         let at = self.types.iter().position(|t| t.name() == name);
         if let Some(at) = at {
@@ -178,6 +179,7 @@ impl<'a> ArrowBatches<'a> {
                 // polars' own choice: a dictionary where it pays, found in the values.
                 let encodings = chosen
                     .clone()
+                    .filter(|_| array.len() > ALWAYS_DICTIONARY)
                     .unwrap_or_else(|| get_dtype_encoding(array.dtype()));
                 let leaves = array_to_columns(array, parquet_type.clone(), options, &encodings)?;
                 leaves
@@ -202,6 +204,10 @@ impl<'a> ArrowBatches<'a> {
         Ok(())
     }
 }
+
+/// The most rows of a string column that polars' Parquet writer gives a dictionary
+/// whatever its values (`encode_as_dictionary_optional` in polars-parquet 0.55).
+const ALWAYS_DICTIONARY: usize = 128;
 
 /// Rows a row group of the tables written a batch at a time (`people.parquet`,
 /// `plan.parquet`).
@@ -243,32 +249,35 @@ pub fn dictionary<'s>(
     let mut values = MutableBinaryViewArray::<str>::new();
     let mut keys = Vec::with_capacity(n);
     let mut valid = MutableBitmap::with_capacity(n);
-    DICTIONARY_KEYS.with_borrow_mut(|local| {
-        if local.len() < universe {
-            local.resize(universe, NONE);
+    // Taken out while in use: a panic drops it, and a call made meanwhile on this
+    // thread (by a task the worker takes up while it waits) starts from an empty one.
+    let mut local = DICTIONARY_KEYS.take();
+    if local.len() < universe {
+        local.resize(universe, NONE);
+    }
+    // The codes met, in order of first use: their keys go back to NONE after.
+    let mut used = Vec::new();
+    for i in 0..n {
+        let c = code(i);
+        if c == NONE {
+            keys.push(0);
+            valid.push(false);
+            continue;
         }
-        // The codes met, in order of first use: their keys go back to NONE after.
-        let mut used = Vec::new();
-        for i in 0..n {
-            let c = code(i);
-            if c == NONE {
-                keys.push(0);
-                valid.push(false);
-                continue;
-            }
-            let key = &mut local[c as usize];
-            if *key == NONE {
-                *key = values.len() as u32;
-                values.push_value(name(c));
-                used.push(c);
-            }
-            keys.push(*key);
-            valid.push(true);
+        debug_assert!((c as usize) < universe, "a code beyond its universe");
+        let key = &mut local[c as usize];
+        if *key == NONE {
+            *key = values.len() as u32;
+            values.push_value(name(c));
+            used.push(c);
         }
-        for c in used {
-            local[c as usize] = NONE;
-        }
-    });
+        keys.push(*key);
+        valid.push(true);
+    }
+    for c in used {
+        local[c as usize] = NONE;
+    }
+    DICTIONARY_KEYS.set(local);
     let validity = (valid.unset_bits() > 0).then(|| valid.into());
     let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), validity);
     let values: Utf8ViewArray = values.into();
@@ -287,10 +296,11 @@ pub fn dictionary<'s>(
 
 thread_local! {
     /// [`dictionary`]'s key of each code, [`NONE`] for a code not met yet; all NONE
-    /// between calls. Kept by each worker from one call to the next: a city's tube
-    /// codes are millions, and a table made for every batch was filled and faulted in
-    /// every time for a few of them.
-    static DICTIONARY_KEYS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// between calls. Kept by each thread from one call to the next, as long as the
+    /// largest universe it has seen (4 bytes a code: 4 MB a million tube IDs): a city's
+    /// tube codes are millions, and a table made for every batch would be filled and
+    /// faulted in every time for the few a batch uses.
+    static DICTIONARY_KEYS: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 fn failed(e: PolarsError) -> Error {
@@ -475,8 +485,11 @@ mod tests {
                     for name in distinct {
                         file = file.distinct(name);
                     }
-                    file.write(&[ids(5000), kinds(5000)])?;
-                    file.write(&[ids(300), kinds(300)])?;
+                    // Batches on both sides of the size below which polars always
+                    // tries a dictionary.
+                    for n in [5000, 300, 1, 128, 129] {
+                        file.write(&[ids(n), kinds(n)])?;
+                    }
                     file.finish()
                 })
                 .unwrap();
