@@ -979,24 +979,19 @@ fn match_results(
         .par_iter()
         .map(|r| classify::row_class(r, columns, settings.rules))
         .collect();
-    // Each row's tube_id, looked up on the workers (a city's table of tube_ids is far
-    // bigger than a cache).
-    let found: Vec<Option<u32>> = results
-        .par_iter()
-        .map(|r| rec.set.tubes.get(&r.tube_id))
-        .collect();
-    // (tube, result row) for every match, found piece by piece on the workers.
-    let (matches, found): PiecesFound = results
+    // (tube, result row) for every match, found piece by piece on the workers, each
+    // row's tube_id looked up there (a city's table of tube_ids is far bigger than a
+    // cache).
+    let (matches, noted): PiecesFound = results
         .par_chunks(PIECE)
         .zip(classes.par_chunks(PIECE))
-        .zip(found.par_chunks(PIECE))
         .enumerate()
-        .map(|(piece, ((results, classes), found))| {
+        .map(|(piece, (results, classes))| {
             let mut matches = Vec::with_capacity(results.len());
             let mut anomalies = Vec::new();
             let first = piece * PIECE;
-            for (i, ((r, rc), found)) in (first..).zip(results.iter().zip(classes).zip(found)) {
-                let tubes: &[u32] = match *found {
+            for (i, (r, rc)) in (first..).zip(results.iter().zip(classes)) {
+                let tubes: &[u32] = match rec.set.tubes.get(&r.tube_id) {
                     Some(n) => {
                         &by_id[id_start[n as usize] as usize..id_start[n as usize + 1] as usize]
                     }
@@ -1049,12 +1044,12 @@ fn match_results(
         })
         .unzip();
     let mut matches = pieces::concat(matches);
-    anomalies.extend(found.into_iter().flatten());
+    anomalies.extend(noted.into_iter().flatten());
     matches.par_sort_unstable();
     let row = |i: u32| (&results[i as usize], classes[i as usize].class);
     // Each tube's deciding row, tube by tube on the workers; the tubes take them after.
     let tubes = &rec.tubes;
-    let (decided, found): PiecesFound = pieces::between_runs(&matches, PIECE, |a, b| a.0 != b.0)
+    let (decided, noted): PiecesFound = pieces::between_runs(&matches, PIECE, |a, b| a.0 != b.0)
         .into_par_iter()
         .map(|range| {
             let matches = &matches[range];
@@ -1093,7 +1088,7 @@ fn match_results(
         tube.class = classes[best as usize].class;
         tube.result = Some(best);
     }
-    anomalies.extend(found.into_iter().flatten());
+    anomalies.extend(noted.into_iter().flatten());
     rec.results = results;
 }
 

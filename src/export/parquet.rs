@@ -105,8 +105,8 @@ pub type ArrayRef = Box<dyn Array>;
 pub struct ArrowBatches<'a> {
     writer: FileWriter<&'a mut Output>,
     types: Vec<ParquetType>,
-    /// Each column's encodings: polars' own choice, or plain ([`ArrowBatches::distinct`]).
-    encodings: Vec<Option<Vec<Encoding>>>,
+    /// Whether each column holds no value twice in a batch ([`ArrowBatches::distinct`]).
+    distinct: Vec<bool>,
     options: WriteOptions,
     metadata: KeyValue,
 }
@@ -121,7 +121,7 @@ impl<'a> ArrowBatches<'a> {
         }
         let parquet_schema = to_parquet_schema(&schema).map_err(failed)?;
         let types = parquet_schema.fields().to_vec();
-        let encodings = vec![None; types.len()];
+        let distinct = vec![false; types.len()];
         // As polars' writer sets them (see `writer`).
         let options = WriteOptions {
             statistics: StatisticsOptions::default(),
@@ -134,7 +134,7 @@ impl<'a> ArrowBatches<'a> {
         Ok(ArrowBatches {
             writer,
             types,
-            encodings,
+            distinct,
             options,
             metadata,
         })
@@ -147,7 +147,7 @@ impl<'a> ArrowBatches<'a> {
     pub fn distinct(mut self, name: &str) -> Self {
         let at = self.types.iter().position(|t| t.name() == name);
         if let Some(at) = at {
-            self.encodings[at] = Some(vec![Encoding::Plain]);
+            self.distinct[at] = true;
         }
         self
     }
@@ -174,13 +174,14 @@ impl<'a> ArrowBatches<'a> {
         let pages: Vec<Vec<CompressedPage>> = columns
             .par_iter()
             .zip(&self.types)
-            .zip(&self.encodings)
-            .map(|((array, parquet_type), chosen)| {
-                // polars' own choice: a dictionary where it pays, found in the values.
-                let encodings = chosen
-                    .clone()
-                    .filter(|_| array.len() > ALWAYS_DICTIONARY)
-                    .unwrap_or_else(|| get_dtype_encoding(array.dtype()));
+            .zip(&self.distinct)
+            .map(|((array, parquet_type), &distinct)| {
+                // Plain for a distinct column where polars would end there; else polars'
+                // own choice: a dictionary where it pays, found in the values.
+                let encodings = match distinct && array.len() > ALWAYS_DICTIONARY {
+                    true => vec![Encoding::Plain],
+                    false => get_dtype_encoding(array.dtype()),
+                };
                 let leaves = array_to_columns(array, parquet_type.clone(), options, &encodings)?;
                 leaves
                     .into_iter()
