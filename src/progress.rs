@@ -1,10 +1,11 @@
 //! Progress on standard error: one spinner line per stage of a run, shown only when
 //! standard error is a terminal, the run is not `--quiet`, and the stage takes longer
 //! than about a second. With `POOLSCREEN_TIMINGS=1` in the environment, every stage's
-//! wall time and the CPU time the process spent in it (user and system, every thread)
-//! are printed instead, for profiling: CPU time well under the wall time times the
-//! cores hints at a stage waiting on one thread (idle workers spin a little before they
-//! sleep, so it is a hint, not a measure). Stage names never hold personal data.
+//! wall time, the CPU time the process spent in it (user and system, every thread; the
+//! system part apart) and its page faults are printed instead, for profiling: CPU time
+//! well under the wall time times the cores hints at a stage waiting on one thread (idle
+//! workers spin a little before they sleep, so it is a hint, not a measure). Stage names
+//! never hold personal data.
 
 /// Writes a line to standard output, as `println!` does, but never fails: output piped
 /// into `head` that stops reading ends the printing, not in a panic.
