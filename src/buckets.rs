@@ -2,10 +2,13 @@
 //! roster's index, building ranks), so that grouping rows costs the same whatever order
 //! a file gives them in. A comparison sort
 //! of rows that come sorted by tube is nearly free and of rows sorted by sampling time
-//! is not; a counting sort makes two passes either way.
+//! is not; a counting sort makes two passes either way. [`unsort`] puts sorted items
+//! back in their own order the same way.
 
+use crate::pieces::pieces_mut;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 /// How far ahead [`gather`] asks for the values it will read: enough reads in flight to
 /// hide the memory's latency when `order` jumps all over a city's table.
@@ -76,6 +79,93 @@ pub fn sort_into_counted<T: Send>(
     bucket: impl Fn(usize) -> u32 + Sync,
     make: impl Fn(usize) -> T + Sync,
 ) -> (Vec<T>, Vec<usize>) {
+    let Layout {
+        stretches,
+        mut ranges,
+        counts,
+    } = layout(n, buckets, &bucket);
+    let mut sorted: Vec<T> = Vec::with_capacity(n);
+    let slots = Slots(sorted.spare_capacity_mut().as_mut_ptr());
+    let slots = &slots;
+    ranges
+        .par_iter_mut()
+        .zip(stretches)
+        .for_each(|(range, stretch)| {
+            for i in stretch {
+                let (at, end) = &mut range[bucket(i) as usize];
+                // A `bucket` that answers differently the second time would break the
+                // tiling: it stops here instead.
+                assert!(*at < *end, "{CHANGED}");
+                // SAFETY: `*at` lies in the range of this stretch's items of this
+                // bucket, which only this worker writes and which lies below `n`, the
+                // capacity; it moves on after each item, so no slot is written twice.
+                unsafe { (*slots.0.add(*at as usize)).write(make(i)) };
+                *at += 1;
+            }
+        });
+    assert!(
+        ranges.iter().flatten().all(|(at, end)| at == end),
+        "{CHANGED}"
+    );
+    // SAFETY: the ranges tile `0..n`, and each was filled to its end above. (On a panic
+    // before this, `sorted` stays empty and the items made leak, which is safe.)
+    unsafe { sorted.set_len(n) };
+    (sorted, counts)
+}
+
+/// The items [`sort_into`] ordered by `bucket`, put back in their own order: item `i`
+/// of the result is the one made of item `i`. Each worker walks its own stretch of
+/// items and writes them in order, reading each bucket's items in order: where a
+/// sorted item's answer would otherwise be stored at its place, a write in no order
+/// that misses the cache.
+pub fn unsort<T: Copy + Send + Sync>(
+    sorted: &[T],
+    buckets: usize,
+    bucket: impl Fn(usize) -> u32 + Sync,
+) -> Vec<T> {
+    let n = sorted.len();
+    let Layout {
+        stretches,
+        mut ranges,
+        ..
+    } = layout(n, buckets, &bucket);
+    let lens: Vec<usize> = stretches.iter().map(ExactSizeIterator::len).collect();
+    let mut items: Vec<T> = Vec::with_capacity(n);
+    pieces_mut(&mut items.spare_capacity_mut()[..n], &lens)
+        .into_par_iter()
+        .zip(ranges.par_iter_mut())
+        .zip(stretches)
+        .for_each(|((out, range), stretch)| {
+            for (o, i) in out.iter_mut().zip(stretch) {
+                let (at, end) = &mut range[bucket(i) as usize];
+                assert!(*at < *end, "{CHANGED}");
+                o.write(sorted[*at as usize]);
+                *at += 1;
+            }
+        });
+    assert!(
+        ranges.iter().flatten().all(|(at, end)| at == end),
+        "{CHANGED}"
+    );
+    // SAFETY: the pieces tile the first `n` slots, one a stretch, and each was written
+    // in full above.
+    unsafe { items.set_len(n) };
+    items
+}
+
+const CHANGED: &str = "an item's bucket changed between counting and placing";
+
+/// Where a stable counting sort puts items `0..n`: the stretches of items the workers
+/// walk, and for each stretch and bucket the slots of its items, as (next, end),
+/// tiling `0..n` bucket by bucket, stretch by stretch; and how many items each bucket
+/// holds.
+struct Layout {
+    stretches: Vec<Range<usize>>,
+    ranges: Vec<Vec<(u32, u32)>>,
+    counts: Vec<usize>,
+}
+
+fn layout(n: usize, buckets: usize, bucket: &(impl Fn(usize) -> u32 + Sync)) -> Layout {
     assert!(n <= u32::MAX as usize, "at most 2^32 - 1 items");
     // A stretch a worker, while the counts (one per bucket and stretch) stay within
     // twice the items' number: ten million people sorted by person take two stretches.
@@ -83,14 +173,14 @@ pub fn sort_into_counted<T: Send>(
         .clamp(1, 8)
         .min(2 * n / buckets.max(1))
         .max(1);
-    let stretch = |p: usize| p * n / parts..(p + 1) * n / parts;
-    // ranges[p][b]: the slots of stretch p's items of bucket b, as (next, end). They
-    // are counted, then laid out bucket by bucket, stretch by stretch, tiling `0..n`.
-    let mut ranges: Vec<Vec<(u32, u32)>> = (0..parts)
-        .into_par_iter()
-        .map(|p| {
+    let stretches: Vec<Range<usize>> = (0..parts)
+        .map(|p| p * n / parts..(p + 1) * n / parts)
+        .collect();
+    let mut ranges: Vec<Vec<(u32, u32)>> = stretches
+        .par_iter()
+        .map(|stretch| {
             let mut range = vec![(0u32, 0u32); buckets];
-            for i in stretch(p) {
+            for i in stretch.clone() {
                 range[bucket(i) as usize].1 += 1;
             }
             range
@@ -107,33 +197,11 @@ pub fn sort_into_counted<T: Send>(
         }
         *bucket_count = (next - first) as usize;
     }
-    let mut sorted: Vec<T> = Vec::with_capacity(n);
-    let slots = Slots(sorted.spare_capacity_mut().as_mut_ptr());
-    let slots = &slots;
-    ranges.par_iter_mut().enumerate().for_each(|(p, range)| {
-        for i in stretch(p) {
-            let (at, end) = &mut range[bucket(i) as usize];
-            // A `bucket` that answers differently the second time would break the
-            // tiling: it stops here instead.
-            assert!(
-                *at < *end,
-                "an item's bucket changed between counting and placing"
-            );
-            // SAFETY: `*at` lies in the range of stretch p's items of this bucket, which
-            // only this worker writes and which lies below `n`, the capacity; it moves
-            // on after each item, so no slot is written twice.
-            unsafe { (*slots.0.add(*at as usize)).write(make(i)) };
-            *at += 1;
-        }
-    });
-    assert!(
-        ranges.iter().flatten().all(|(at, end)| at == end),
-        "an item's bucket changed between counting and placing"
-    );
-    // SAFETY: the ranges tile `0..n`, and each was filled to its end above. (On a panic
-    // before this, `sorted` stays empty and the items made leak, which is safe.)
-    unsafe { sorted.set_len(n) };
-    (sorted, counts)
+    Layout {
+        stretches,
+        ranges,
+        counts,
+    }
 }
 
 /// The uninitialised slots of the sorted vector, shared by the workers that fill them.
@@ -191,6 +259,9 @@ mod tests {
                     sorted, expected,
                     "n {n}, buckets {buckets}, threads {threads}"
                 );
+                let items = pool.install(|| unsort(&sorted, buckets, |i| keys[i]));
+                let own: Vec<(u32, u32)> = (0..n as u32).map(|i| (keys[i as usize], i)).collect();
+                assert_eq!(items, own, "n {n}, buckets {buckets}, threads {threads}");
                 let mut expected_counts = vec![0usize; buckets];
                 for &k in &keys {
                     expected_counts[k as usize] += 1;

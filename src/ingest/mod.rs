@@ -14,6 +14,7 @@ pub mod encoding;
 pub mod excel;
 pub mod fields;
 pub mod header;
+pub mod keys;
 mod pass;
 pub mod reread;
 pub mod results;
@@ -21,6 +22,7 @@ pub mod roster;
 pub mod row;
 pub mod samples;
 pub mod split;
+pub mod tubes;
 pub mod values;
 
 use crate::error::{Error, Position, Result};

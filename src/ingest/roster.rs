@@ -7,6 +7,7 @@
 //! name, keeps the names too, read in the same pass ([`RosterParser::names`]).
 
 use super::header::{ColumnSpec, Layout};
+use super::keys::{self, UNPACKED};
 use super::reread::{raw_text, records_at, reparse, TextSource};
 use super::row::Row;
 use super::values::{self, MAX_PERSON_ID};
@@ -263,43 +264,8 @@ impl Roster {
 
     /// What [`Roster::find_keyed`] needs of an ID: its hash and its key.
     pub fn lookup_of(id: &str) -> (u64, u64) {
-        let key = key(id);
+        let key = keys::pack(id);
         (hash(id, key), key)
-    }
-
-    /// An ID's key (see [`Roster::lookup_of`]).
-    pub fn key_of(id: &str) -> u64 {
-        key(id)
-    }
-
-    /// The hash of an ID whose key is the ID itself ([`Roster::key_is_id`]), from the
-    /// key alone.
-    pub fn hash_of_key(key: u64) -> u64 {
-        debug_assert!(key != UNPACKED);
-        FixedState::default().hash_one(key)
-    }
-
-    /// Whether an ID's key is the ID itself (see [`key`]); otherwise a lookup needs the
-    /// ID's text.
-    pub fn key_is_id(key: u64) -> bool {
-        key != UNPACKED
-    }
-
-    /// The ID a packed key stands for.
-    pub fn id_of_key(key: u64) -> String {
-        if key & 1 << 63 != 0 {
-            let v = key & !(1 << 63);
-            let (prefix, check) = (v / 11, v % 11);
-            let check = if check == 10 {
-                'X'
-            } else {
-                char::from(b'0' + check as u8)
-            };
-            format!("{prefix:017}{check}")
-        } else {
-            // 10^len + value: the digits after the leading one.
-            key.to_string()[1..].to_string()
-        }
     }
 
     /// The shard of the index a lookup of `hash` probes (one of 256): lookups made
@@ -492,65 +458,17 @@ fn hash(id: &str, key: u64) -> u64 {
     if key == UNPACKED {
         FixedState::default().hash_one(id)
     } else {
-        Roster::hash_of_key(key)
+        keys::hash_packed(key)
     }
 }
 
-/// A slot of the ID index: the person and their ID's [`key`]. Packed to 12 bytes (a
-/// city's index holds ten million).
+/// A slot of the ID index: the person and their ID's key ([`keys::pack`]). Packed to
+/// 12 bytes (a city's index holds ten million).
 #[derive(Clone, Copy, Debug)]
 #[repr(C, packed(4))]
 struct Slot {
     key: u64,
     person: u32,
-}
-
-/// The key of an ID that is not [`key`]-packed: equal keys then compare the IDs.
-const UNPACKED: u64 = u64::MAX;
-
-/// The ID itself as a number when it is one of the usual shapes, so that a lookup
-/// compares slots without reading the roster's copy of each candidate's ID (a cache
-/// miss in a city's roster): digits only, 1 to 17 of them, as `10^len + value`
-/// (below 2^58; the leading one keeps leading zeros apart); a resident ID of 17 digits
-/// and a check character `0`–`9` or `X`, as `2^63 | prefix * 11 + check` (below
-/// 2^63 + 2^60). Both are one-to-one and never [`UNPACKED`]; any other ID is
-/// [`UNPACKED`].
-fn key(id: &str) -> u64 {
-    let b = id.as_bytes();
-    // Without a branch a digit: at most 17 of them, whatever they are, stay below 2^64.
-    let digits = |d: &[u8]| {
-        let (mut v, mut all) = (0u64, true);
-        for &c in d {
-            let digit = c.wrapping_sub(b'0');
-            all &= digit < 10;
-            v = v.wrapping_mul(10).wrapping_add(u64::from(digit));
-        }
-        all.then_some(v)
-    };
-    const POWERS: [u64; 18] = {
-        let mut p = [1u64; 18];
-        let mut i = 1;
-        while i < 18 {
-            p[i] = p[i - 1] * 10;
-            i += 1;
-        }
-        p
-    };
-    match b.len() {
-        len @ 1..=17 => digits(b).map_or(UNPACKED, |v| POWERS[len] + v),
-        18 => {
-            let check = match b[17] {
-                c @ b'0'..=b'9' => Some(u64::from(c - b'0')),
-                b'X' => Some(10),
-                _ => None,
-            };
-            match (digits(&b[..17]), check) {
-                (Some(prefix), Some(check)) => 1 << 63 | (prefix * 11 + check),
-                _ => UNPACKED,
-            }
-        }
-        _ => UNPACKED,
-    }
 }
 
 /// Middle bits pick the shard: hashbrown uses the low bits for the bucket and the top
@@ -562,8 +480,9 @@ fn shard(hash: u64) -> usize {
 /// One shard of the index, with the duplicates found while building it: (later, first).
 type Shard = (HashTable<Slot>, Vec<(u32, u32)>);
 
-/// A block's people of one shard, in file order: packed IDs by their [`key`] (which
-/// gives their hash again), other IDs by their hash. The two kinds never hold one ID.
+/// A block's people of one shard, in file order: packed IDs by their key
+/// ([`keys::pack`], which gives their hash again), other IDs by their hash. The two
+/// kinds never hold one ID.
 #[derive(Default)]
 struct ShardBlock {
     packed: Vec<(u64, u32)>,
@@ -589,7 +508,7 @@ fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
                 .collect();
             for i in (b * BLOCK..end).map(|i| i as u32) {
                 let id = ids.get(i);
-                let key = key(id);
+                let key = keys::pack(id);
                 let h = hash(id, key);
                 let block = &mut by_shard[shard(h)];
                 if key == UNPACKED {
@@ -606,7 +525,7 @@ fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
         if k == UNPACKED {
             hash(ids.get(j), k)
         } else {
-            Roster::hash_of_key(k)
+            keys::hash_packed(k)
         }
     };
     let built: Vec<Shard> = (0..SHARDS)
@@ -631,7 +550,7 @@ fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
                     let k = slot.key;
                     k == key
                 };
-                insert(Roster::hash_of_key(key), key, i, &same);
+                insert(keys::hash_packed(key), key, i, &same);
             }
             for &(h, i) in blocks.iter().flat_map(|b| &b[s].text) {
                 let same = |slot: &Slot| {
@@ -832,45 +751,6 @@ pub fn finish(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_are_one_to_one_and_unpacked_ids_are_compared() {
-        let ids = [
-            "7",
-            "07",
-            "007",
-            "0",
-            "00",
-            "2000000000",
-            "99999999999999999",
-            "00000000000000000",
-            "110101199003077777",
-            "11010119900307777X",
-            "000000000000000000",
-            "999999999999999999",
-            "99999999999999999X",
-        ];
-        let keys: Vec<u64> = ids.iter().map(|id| key(id)).collect();
-        assert!(keys.iter().all(|&k| k != UNPACKED), "{keys:?}");
-        let distinct: std::collections::BTreeSet<u64> = keys.iter().copied().collect();
-        assert_eq!(distinct.len(), ids.len());
-        for id in [
-            "",
-            "S1",
-            "11010119900307777x",
-            "1234567890123456789",
-            "１２３",
-            "12 3",
-            "12/3",
-            "12:3",
-            "9999999999999999:",
-        ] {
-            assert_eq!(key(id), UNPACKED, "{id}");
-        }
-        for (id, key) in ids.iter().zip(&keys) {
-            assert_eq!(Roster::id_of_key(*key), *id);
-        }
-    }
 
     #[test]
     fn the_index_finds_everyone_and_every_later_duplicate_of_both_kinds() {

@@ -1,0 +1,456 @@
+//! The samples' tube IDs, numbered run-wide. Each chunk lists its rows' tubes by key
+//! ([`keys::pack`]: a barcode of digits is one number, hashed and compared as one, and
+//! a table holds it instead of pointing at its text), other IDs as text; the chunks'
+//! lists are then numbered run-wide in order of first appearance ([`number`]).
+
+use super::keys::{self, TEXT, UNPACKED};
+use crate::strings::{Interner, Strings};
+use hashbrown::HashTable;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Tube IDs in order: each a packed key, or [`TEXT`] and the ID's index in `texts`.
+#[derive(Clone, Debug, Default)]
+pub struct TubeList {
+    keys: Vec<u64>,
+    texts: Strings,
+}
+
+/// A tube of a [`TubeList`]: its key, and its text when the key is [`TEXT`]-marked
+/// (empty otherwise).
+#[derive(Clone, Copy)]
+struct Tube<'a> {
+    key: u64,
+    text: &'a str,
+}
+
+impl Tube<'_> {
+    fn is_text(self) -> bool {
+        self.key & TEXT == TEXT
+    }
+
+    fn hash(self) -> u64 {
+        if self.is_text() {
+            Interner::hash_of(self.text)
+        } else {
+            keys::hash_packed(self.key)
+        }
+    }
+}
+
+impl TubeList {
+    /// Lists a row's tube and returns its place: the last place when the row before
+    /// had the same tube (rows grouped by tube share one), a new one otherwise.
+    pub fn push(&mut self, tube: &str) -> u32 {
+        let key = keys::pack(tube);
+        match self.keys.last() {
+            Some(&last) => {
+                let same = if key == UNPACKED {
+                    last & TEXT == TEXT && self.texts.get((last & !TEXT) as u32) == tube
+                } else {
+                    last == key
+                };
+                if same {
+                    return self.keys.len() as u32 - 1;
+                }
+            }
+            // Rows by sampling time bring a new tube nearly every row: a chunk of a
+            // megabyte holds some 16,000, and the list is not grown from nothing
+            // (what it does not fill is given back by `shrink_to_fit`).
+            None => self.keys.reserve(1 << 14),
+        }
+        let key = if key == UNPACKED {
+            TEXT | u64::from(self.texts.push(tube))
+        } else {
+            key
+        };
+        self.keys.push(key);
+        self.keys.len() as u32 - 1
+    }
+
+    /// How many places the list has.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Gives back the room the list does not fill.
+    pub fn shrink_to_fit(&mut self) {
+        self.keys.shrink_to_fit();
+        self.texts.shrink_to_fit();
+    }
+
+    fn tube(&self, key: u64) -> Tube<'_> {
+        let text = if key & TEXT == TEXT {
+            self.texts.get((key & !TEXT) as u32)
+        } else {
+            ""
+        };
+        Tube { key, text }
+    }
+
+    fn get(&self, place: usize) -> Tube<'_> {
+        self.tube(self.keys[place])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Tube<'_>> {
+        self.keys.iter().map(|&key| self.tube(key))
+    }
+
+    /// Writes the tube at `place`'s ID into `names`.
+    fn push_name(&self, place: usize, names: &mut Strings) {
+        let tube = self.get(place);
+        if tube.is_text() {
+            names.push(tube.text);
+        } else {
+            names.push(keys::unpack(tube.key, &mut [0; 18]));
+        }
+    }
+}
+
+/// A slot of a [`Table`]: the tube's key ([`TEXT`] alone for a text ID) and number,
+/// in 12 bytes.
+#[derive(Clone, Copy)]
+#[repr(C, packed(4))]
+struct Slot {
+    key: u64,
+    number: u32,
+}
+
+/// Distinct tubes, numbered in the order they are first interned.
+#[derive(Default)]
+struct Table {
+    tubes: TubeList,
+    index: HashTable<Slot>,
+}
+
+impl Table {
+    /// The number of `tube`, of hash `hash`, interning it if new; and whether it was.
+    fn intern(&mut self, tube: Tube, hash: u64) -> (u32, bool) {
+        let key = if tube.is_text() { TEXT } else { tube.key };
+        let tubes = &self.tubes;
+        let found = self.index.find(hash, |slot| {
+            let k = slot.key;
+            k == key && (key != TEXT || tubes.get(slot.number as usize).text == tube.text)
+        });
+        if let Some(slot) = found {
+            return (slot.number, false);
+        }
+        let number = self.tubes.keys.len() as u32;
+        let stored = if tube.is_text() {
+            TEXT | u64::from(self.tubes.texts.push(tube.text))
+        } else {
+            tube.key
+        };
+        self.tubes.keys.push(stored);
+        let tubes = &self.tubes;
+        self.index
+            .insert_unique(hash, Slot { key, number }, |slot| {
+                tubes.get(slot.number as usize).hash()
+            });
+        (number, true)
+    }
+
+    fn len(&self) -> usize {
+        self.tubes.len()
+    }
+}
+
+/// The chunks' tubes numbered run-wide in order of first appearance, and each chunk's
+/// map from its places to those numbers. When neighbouring chunks share their tubes
+/// (rows by tube, or by sampling time: a tube's swabs lie a few chunks apart), groups
+/// of them, one or more a worker and at most 64 chunks each, are merged first, each in
+/// a table that stays small; the groups' tubes are then numbered run-wide by
+/// [`number_distinct`], on every worker. When they do not (rows in no order bring
+/// nearly every tube in every stretch of rows), the chunks' tubes are numbered so
+/// directly. The numbers do not depend on the grouping.
+pub fn number(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
+    if !shared_by_neighbours(&lists) {
+        return number_distinct(lists);
+    }
+    let group = lists
+        .len()
+        .div_ceil(rayon::current_num_threads())
+        .clamp(1, 64);
+    let (merged, maps): (Vec<TubeList>, Vec<Vec<Vec<u32>>>) = lists
+        .par_chunks(group)
+        .map(|group| {
+            let mut merged = Table::default();
+            let maps: Vec<Vec<u32>> = group
+                .iter()
+                .map(|tubes| tubes.iter().map(|t| merged.intern(t, t.hash()).0).collect())
+                .collect();
+            (merged.tubes, maps)
+        })
+        .unzip();
+    drop(lists);
+    let (tubes, run_wide) = number_distinct(merged);
+    let maps = maps
+        .into_par_iter()
+        .zip(run_wide)
+        .flat_map_iter(|(maps, run_wide)| {
+            maps.into_iter().map(move |mut map| {
+                for m in &mut map {
+                    *m = run_wide[*m as usize];
+                }
+                map
+            })
+        })
+        .collect();
+    (tubes, maps)
+}
+
+/// Whether the first chunks' tubes (up to 16 chunks, or until 65,536 are seen) come
+/// back within those chunks: as many tubes again as distinct ones, or more.
+fn shared_by_neighbours(lists: &[TubeList]) -> bool {
+    let mut seen = Table::default();
+    let mut count = 0;
+    for list in lists.iter().take(16) {
+        for t in list.iter() {
+            seen.intern(t, t.hash());
+        }
+        count += list.len();
+        if count >= 1 << 16 {
+            break;
+        }
+    }
+    seen.len() * 2 <= count
+}
+
+/// The tubes of `lists` numbered in order of first appearance (the lists one after
+/// the other), and each list's map from its places to those numbers. The tubes are
+/// split by hash into [`SPLITS`] sets, each interned on one worker, which reads the
+/// lists in order; they are then numbered by where each first appears. The cost does
+/// not depend on how often a tube comes back, nor where.
+fn number_distinct(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
+    let split_of = |hash: u64| (hash >> 40) as usize % SPLITS;
+    // Each list's tubes by split: the split of each, their places in the list split by
+    // split (split 0's first), how many each split has, and the keys in that order (a
+    // text ID's key still points into the list's texts), so that each split reads its
+    // tubes from one stretch of each list instead of from all over it.
+    let mut by_split: Vec<SplitList> = lists
+        .into_par_iter()
+        .map(|tubes| {
+            let split: Vec<u8> = tubes.iter().map(|t| split_of(t.hash()) as u8).collect();
+            let mut counts = [0usize; SPLITS];
+            for &s in &split {
+                counts[s as usize] += 1;
+            }
+            let mut next = [0usize; SPLITS];
+            for s in 1..SPLITS {
+                next[s] = next[s - 1] + counts[s - 1];
+            }
+            let mut order = vec![0u32; split.len()];
+            for (j, &s) in split.iter().enumerate() {
+                order[next[s as usize]] = j as u32;
+                next[s as usize] += 1;
+            }
+            let keys = order.iter().map(|&j| tubes.keys[j as usize]).collect();
+            SplitList {
+                split,
+                order,
+                counts,
+                tubes: TubeList {
+                    keys,
+                    texts: tubes.texts,
+                },
+            }
+        })
+        .collect();
+    // Each split's tubes interned list by list, with where each first appears (list
+    // and place, in one number that orders as the lists do). Each list's map holds,
+    // meanwhile, the number of each of its tubes in its split.
+    let maps: Vec<Vec<AtomicU32>> = by_split
+        .par_iter()
+        .map(|l| (0..l.split.len()).map(|_| AtomicU32::new(0)).collect())
+        .collect();
+    let splits: Vec<(Table, Vec<u64>)> = (0..SPLITS)
+        .into_par_iter()
+        .map(|s| {
+            let mut tubes = Table::default();
+            let mut first = Vec::new();
+            for (c, (list, map)) in by_split.iter().zip(&maps).enumerate() {
+                let start: usize = list.counts[..s].iter().sum();
+                for (k, &j) in (start..).zip(&list.order[start..start + list.counts[s]]) {
+                    let tube = list.tubes.get(k);
+                    let (n, new) = tubes.intern(tube, tube.hash());
+                    if new {
+                        first.push((c as u64) << 32 | u64::from(j));
+                    }
+                    map[j as usize].store(n, Ordering::Relaxed);
+                }
+            }
+            (tubes, first)
+        })
+        .collect();
+    for list in &mut by_split {
+        list.order = Vec::new();
+        list.tubes = TubeList::default();
+    }
+    // Run-wide numbers by first appearance.
+    let mut firsts: Vec<(u64, u32, u32)> = splits
+        .iter()
+        .enumerate()
+        .flat_map(|(s, (_, first))| {
+            first
+                .iter()
+                .enumerate()
+                .map(move |(n, &at)| (at, s as u32, n as u32))
+        })
+        .collect();
+    firsts.par_sort_unstable_by_key(|&(at, _, _)| at);
+    let mut run_wide: Vec<Vec<u32>> = splits.iter().map(|(t, _)| vec![0; t.len()]).collect();
+    for (g, &(_, s, n)) in firsts.iter().enumerate() {
+        run_wide[s as usize][n as usize] = g as u32;
+    }
+    let maps: Vec<Vec<u32>> = maps
+        .into_par_iter()
+        .zip(by_split)
+        .map(|(map, SplitList { split, .. })| {
+            map.into_iter()
+                .zip(split)
+                .map(|(n, s)| run_wide[s as usize][n.into_inner() as usize])
+                .collect()
+        })
+        .collect();
+    // The IDs in run-wide order, written on the workers a block at a time.
+    let blocks: Vec<Strings> = firsts
+        .par_chunks(1 << 16)
+        .map(|block| {
+            let mut names = Strings::with_capacity(block.len(), block.len() * 16);
+            for &(_, s, n) in block {
+                splits[s as usize].0.tubes.push_name(n as usize, &mut names);
+            }
+            names
+        })
+        .collect();
+    drop(splits);
+    let names = Strings::concat(blocks.iter().collect());
+    drop(blocks);
+    (Interner::of_distinct(names), maps)
+}
+
+/// A list's tubes in [`number_distinct`], split by hash.
+struct SplitList {
+    /// The split of each tube, by place in the list.
+    split: Vec<u8>,
+    /// The places in the list, split by split (split 0's first).
+    order: Vec<u32>,
+    /// How many tubes each split has.
+    counts: [usize; SPLITS],
+    /// The tubes in `order`.
+    tubes: TubeList,
+}
+
+/// How many sets [`number_distinct`] splits the tubes in: a few for each worker, so
+/// that the workers share the work evenly, while each set's table stays small (64 or
+/// 256 sets were slower at ten million tubes in no order).
+const SPLITS: usize = 16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tubes_merged_by_groups_are_numbered_as_one_by_one() {
+        // More chunks than a group holds, some chunks without tubes; each tube in a few
+        // neighbouring chunks (merged by groups first), or anywhere (numbered directly).
+        // Barcodes of digits (some equal but for leading zeros), resident-ID shapes and
+        // text IDs, side by side.
+        for neighbours in [true, false] {
+            let mut x = 11u64;
+            // Each chunk's rows' tubes, and their lists.
+            let rows: Vec<Vec<String>> = (0..300)
+                .map(|c| {
+                    // A chunk lists a tube again when another came between (and
+                    // sometimes twice in a row).
+                    (0..(c * 13) % 90)
+                        .map(|_| {
+                            x = x
+                                .wrapping_mul(6364136223846793005)
+                                .wrapping_add(1442695040888963407);
+                            let tube = if neighbours {
+                                c as u64 * 2 + (x >> 33) % 20
+                            } else {
+                                (x >> 33) % 20_000
+                            };
+                            match tube % 4 {
+                                0 => format!("2203{tube:010}"),
+                                1 if tube % 8 == 1 => format!("{}", tube / 8),
+                                1 => format!("{:05}", tube / 8),
+                                2 => format!("T-{tube}"),
+                                _ => format!("{tube:017}X"),
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let lists: Vec<TubeList> = rows
+                .iter()
+                .map(|rows| {
+                    let mut list = TubeList::default();
+                    for tube in rows {
+                        list.push(tube);
+                    }
+                    list
+                })
+                .collect();
+            // Each list's places, by their first row.
+            let places: Vec<Vec<&str>> = rows
+                .iter()
+                .map(|rows| {
+                    let mut places: Vec<&str> = rows.iter().map(String::as_str).collect();
+                    places.dedup();
+                    places
+                })
+                .collect();
+            for (list, places) in lists.iter().zip(&places) {
+                assert_eq!(list.len(), places.len());
+            }
+            assert_eq!(shared_by_neighbours(&lists), neighbours);
+            let mut one_by_one = Interner::default();
+            let expected: Vec<Vec<u32>> = places
+                .iter()
+                .map(|tubes| tubes.iter().map(|t| one_by_one.intern(t)).collect())
+                .collect();
+            // The groups' size follows the workers' number: 64 chunks, 38, 5, 2, one
+            // group alone, groups of one chunk with an empty first (chunk 0 has no
+            // tubes), and no chunks at all.
+            for (threads, chunks) in [
+                (1, 300),
+                (8, 300),
+                (64, 300),
+                (2, 3),
+                (1, 3),
+                (16, 10),
+                (4, 0),
+            ] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let (tubes, maps) = pool.install(|| number(lists[..chunks].to_vec()));
+                // Numbered by first appearance, the first chunks' tubes come first.
+                let seen = expected[..chunks]
+                    .iter()
+                    .flatten()
+                    .max()
+                    .map_or(0, |&n| n + 1);
+                let case = format!("{threads} threads, {chunks} chunks, {neighbours}");
+                assert_eq!(
+                    tubes.iter().collect::<Vec<_>>(),
+                    one_by_one.iter().take(seen as usize).collect::<Vec<_>>(),
+                    "{case}"
+                );
+                assert_eq!(maps, expected[..chunks], "{case}");
+                for (n, t) in tubes.iter().enumerate() {
+                    assert_eq!(tubes.get(t), Some(n as u32), "{case}");
+                }
+            }
+        }
+    }
+}
