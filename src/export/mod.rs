@@ -33,6 +33,7 @@ use crate::record::{Details, InputKind, LabResult};
 use crate::retest::Entry;
 use crate::summarize::{BuildingRow, MissingEntry};
 use manifest::OutputEntry;
+use parquet::ArrayRef;
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
 use rows::{RejectRow, RetestRow};
@@ -214,7 +215,7 @@ pub fn write_round(
         Task {
             file: "tubes.parquet",
             rows: rec.tubes.len(),
-            write: Box::new(|| parquet("tubes.parquet", tables::tubes(roster, rec))),
+            write: Box::new(|| write_tubes(staging, round.publication, roster, rec, &note)),
         },
         Task {
             file: "missing.xlsx",
@@ -477,6 +478,80 @@ fn round_ranges(rec: &Reconciled, frame: &DataFrame) -> Result<Vec<std::ops::Ran
     Ok(ranges)
 }
 
+/// Writes `tubes.parquet`, in row groups as polars would cut the whole table, each
+/// made on the workers while the one before is written; with a publication, each
+/// round's rows into its copy too (each round's rows are a stretch of the table).
+fn write_tubes(
+    staging: &Staging,
+    publication: Option<&Publication>,
+    roster: &Roster,
+    rec: &Reconciled,
+    note: &(dyn Fn(usize, &str, usize) + Sync),
+) -> Result<()> {
+    let name = "tubes.parquet";
+    let like = tables::tubes_like(roster, rec)?;
+    let tubes = &rec.tubes[..];
+    let batches = |range: std::ops::Range<usize>,
+                   write: &mut (dyn FnMut(&[ArrayRef]) -> Result<()> + Send)| {
+        let mut written: Option<Vec<ArrayRef>> = None;
+        for group in parquet::row_groups(range.len()) {
+            let rows = &tubes[range.start + group.start..range.start + group.end];
+            let (next, done) = rayon::join(
+                || tables::tube_columns(roster, rec, rows),
+                || written.as_deref().map_or(Ok(()), &mut *write),
+            );
+            done?;
+            written = Some(next);
+        }
+        written.as_deref().map_or(Ok(()), &mut *write)
+    };
+    staging.write(name, |out| {
+        let mut all = parquet::ArrowBatches::new(out, &like)?.distinct("tube_id");
+        batches(0..tubes.len(), &mut |batch| all.write(batch))?;
+        all.finish()
+    })?;
+    let Some(p) = publication else {
+        return Ok(());
+    };
+    let like = match p.shard() {
+        Some(shard) => parquet::with_shard(&like, shard)?,
+        None => like,
+    };
+    let mut ranges = vec![0..0; rec.rounds().len()];
+    for run in crate::pieces::between_runs(tubes, 1, |a, b| a.round != b.round) {
+        let round = tubes[run.start].round as usize;
+        ranges[round] = run;
+    }
+    for (r, range) in ranges.into_iter().enumerate() {
+        let rows = range.len();
+        p.round(r).write(name, |copy| {
+            let mut copy = parquet::ArrowBatches::new(copy, &like)?.distinct("tube_id");
+            batches(range, &mut |batch| write_copy(&mut copy, p.shard(), batch))?;
+            copy.finish()
+        })?;
+        note(r, name, rows);
+    }
+    Ok(())
+}
+
+/// Writes a batch into a round's copy in the history, with the shard column of a
+/// district's publication.
+fn write_copy(
+    copy: &mut parquet::ArrowBatches,
+    shard: Option<&str>,
+    batch: &[ArrayRef],
+) -> Result<()> {
+    match shard {
+        Some(shard) => {
+            let mut with_shard = batch.to_vec();
+            let height = batch.first().map_or(0, |c| c.len());
+            with_shard.push(parquet::dictionary(height, 1, |_| 0, |_| shard));
+            copy.write(&with_shard)
+        }
+        None => copy.write(batch),
+    }
+}
+
 /// Writes `people.parquet`, round after round and batch after batch, and each round's
 /// copy into the history.
 fn write_people(
@@ -514,19 +589,7 @@ fn write_people(
                             all.write(batch)?;
                             let height = batch.first().map_or(0, |c| c.len());
                             rows += height;
-                            match p.shard() {
-                                Some(shard) => {
-                                    let mut with_shard = batch.to_vec();
-                                    with_shard.push(parquet::dictionary(
-                                        height,
-                                        1,
-                                        |_| 0,
-                                        |_| shard,
-                                    ));
-                                    copy.write(&with_shard)
-                                }
-                                None => copy.write(batch),
-                            }
+                            write_copy(&mut copy, p.shard(), batch)
                         })?;
                         copy.finish()
                     })?;

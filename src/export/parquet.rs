@@ -210,6 +210,25 @@ impl<'a> ArrowBatches<'a> {
 /// whatever its values (`encode_as_dictionary_optional` in polars-parquet 0.55).
 const ALWAYS_DICTIONARY: usize = 128;
 
+/// The row groups polars' writer cuts a table of `rows` rows into
+/// (`chunk_df_for_writing` in polars-core 0.55): as many of 512² rows as fit whole, the
+/// rows shared evenly among them, the last taking the rest; one group when fewer. A
+/// table written in these batches by [`ArrowBatches`] is the file [`write`] makes.
+pub fn row_groups(rows: usize) -> Vec<std::ops::Range<usize>> {
+    const GROUP: usize = 512 * 512;
+    let groups = (rows / GROUP).max(1);
+    let size = rows / groups;
+    (0..groups)
+        .map(|g| {
+            g * size..if g + 1 == groups {
+                rows
+            } else {
+                (g + 1) * size
+            }
+        })
+        .collect()
+}
+
 /// Rows a row group of the tables written a batch at a time (`people.parquet`,
 /// `plan.parquet`).
 pub const ROW_GROUP: usize = 1 << 20;
@@ -360,10 +379,21 @@ pub fn boolean(name: &str, values: impl IntoIterator<Item = Option<bool>>) -> Co
 /// A timestamp column: microseconds, UTC-adjusted, tagged `Asia/Shanghai`.
 pub fn timestamp(name: &str, values: impl IntoIterator<Item = Option<Micros>>) -> Column {
     // SAFETY: a valid IANA zone name, known at compile time.
-    let tz = unsafe { TimeZone::from_static("Asia/Shanghai") };
+    let tz = unsafe { TimeZone::from_static(ZONE) };
     Int64Chunked::from_iter_options(name.into(), values.into_iter())
         .into_datetime(TimeUnit::Microseconds, Some(tz))
         .into_column()
+}
+
+/// The time zone every timestamp column is tagged with.
+const ZONE: &str = "Asia/Shanghai";
+
+/// The Arrow type of a [`timestamp`] column.
+pub fn timestamp_type() -> ArrowDataType {
+    ArrowDataType::Timestamp(
+        polars_arrow::datatypes::TimeUnit::Microsecond,
+        Some(ZONE.into()),
+    )
 }
 
 /// A data frame of `columns`, which must be of one height.
@@ -466,6 +496,43 @@ mod tests {
         let none = dictionary(2, 4, |_| NONE, |c| names[c as usize]);
         assert_eq!(none.null_count(), 2);
         assert_eq!(dictionary(3, 1, |_| 0, |_| "only").null_count(), 0);
+    }
+
+    #[test]
+    fn batches_cut_as_row_groups_make_the_file_polars_makes() {
+        // Either side of one and of two groups' worth, and a size that does not divide
+        // evenly.
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let out = dir.path().join("out");
+        let staging = super::super::staging::Staging::new(&out, &[]).unwrap();
+        let sizes = [0, 1, 262_143, 262_144, 524_287, 524_288, 524_288 + 100_003];
+        let value = |i: usize| (i as i64 * 7919) % 1000;
+        for n in sizes {
+            let whole = frame(vec![int("v", (0..n).map(value))]).unwrap();
+            staging
+                .write(&format!("polars-{n}.parquet"), |out| {
+                    write(out, whole.clone())
+                })
+                .unwrap();
+            staging
+                .write(&format!("batches-{n}.parquet"), |out| {
+                    let mut file = ArrowBatches::new(out, &whole)?;
+                    for group in row_groups(n) {
+                        let values: Vec<i64> = group.map(value).collect();
+                        file.write(&[PrimitiveArray::<i64>::from_vec(values).boxed()])?;
+                    }
+                    file.finish()
+                })
+                .unwrap();
+        }
+        staging.commit().unwrap();
+        let read = |name: String| std::fs::read(out.join(name)).unwrap();
+        for n in sizes {
+            assert!(
+                read(format!("polars-{n}.parquet")) == read(format!("batches-{n}.parquet")),
+                "{n} rows"
+            );
+        }
     }
 
     #[test]

@@ -1,15 +1,20 @@
 //! The tables that are not lists of people: `buildings.parquet`, `tubes.parquet` and
 //! `anomalies.parquet`. They are large at city scale (a row per tube), so their
-//! columns are built straight from the reconciled round.
+//! columns are built straight from the reconciled round; `tubes.parquet`'s (millions
+//! of tubes in a city) as Arrow arrays, a row group at a time, on the workers.
 
-use super::parquet::{float, frame, int, int_opt, text, timestamp};
+use super::parquet::{
+    dictionary, float, frame, int, int_opt, on_workers, strings, text, timestamp, timestamp_type,
+    ArrayRef,
+};
 use crate::error::Result;
 use crate::ingest::roster::Roster;
 use crate::privacy::Privacy;
 use crate::reconcile::{Reconciled, Tube, TubeBuildings};
-use crate::record::InputKind;
+use crate::record::{Class, InputKind};
 use crate::summarize::BuildingRow;
 use polars::prelude::DataFrame;
+use polars_arrow::array::PrimitiveArray;
 use rayon::prelude::*;
 use std::borrow::Cow;
 
@@ -49,20 +54,19 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, rows: &[BuildingRow]) -> Res
     ])
 }
 
-/// `tubes.parquet`; `buildings` lists the roster buildings of the tube's people in
-/// natural order, separated by `;`.
-pub fn tubes(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
+/// `tubes.parquet`'s columns, for its schema.
+pub fn tubes_like(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
+    tubes(roster, rec, &[])
+}
+
+/// The rows of `tubes.parquet` for `tubes` (of `rec`); `buildings` lists the roster
+/// buildings of the tube's people in natural order, separated by `;`.
+fn tubes(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Result<DataFrame> {
     let result = |t: &Tube| t.result.map(|r| &rec.results[r as usize]);
-    let buildings: Vec<Option<Cow<str>>> = rec
-        .tubes
+    let buildings: Vec<Option<Cow<str>>> = tubes
         .par_iter()
-        .map(|t| match rec.buildings_of(roster, t) {
-            TubeBuildings::None => None,
-            TubeBuildings::One(name) => Some(Cow::Borrowed(name)),
-            TubeBuildings::Several(names) => Some(Cow::Owned(names.join(";"))),
-        })
+        .map(|t| building_names(roster, rec, t))
         .collect();
-    let tubes = &rec.tubes;
     frame(vec![
         text(
             "round",
@@ -87,6 +91,67 @@ pub fn tubes(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
         ),
         text("site", tubes.iter().map(|t| rec.site(t.site))),
     ])
+}
+
+/// The `buildings` cell of a tube.
+fn building_names<'a>(roster: &'a Roster, rec: &Reconciled, t: &Tube) -> Option<Cow<'a, str>> {
+    match rec.buildings_of(roster, t) {
+        TubeBuildings::None => None,
+        TubeBuildings::One(name) => Some(Cow::Borrowed(name)),
+        TubeBuildings::Several(names) => Some(Cow::Owned(names.join(";"))),
+    }
+}
+
+/// The columns of `tubes.parquet` for `tubes` (of `rec`), in the order of
+/// [`tubes_like`], made on the workers: strings of few values (round, class, site) as
+/// dictionaries, the tube IDs (distinct within a round) and the buildings as strings.
+pub fn tube_columns(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Vec<ArrayRef> {
+    let n = tubes.len();
+    let result = |i: usize| tubes[i].result.map(|r| &rec.results[r as usize]);
+    let ct = |value: fn(&crate::record::LabResult) -> Option<f64>| -> ArrayRef {
+        PrimitiveArray::<f64>::from_trusted_len_iter((0..n).map(|i| result(i).and_then(value)))
+            .boxed()
+    };
+    let makers: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
+        Box::new(|| {
+            dictionary(
+                n,
+                rec.rounds().len(),
+                |i| tubes[i].round,
+                |r| &rec.rounds()[r as usize],
+            )
+        }),
+        Box::new(|| strings(n, |i| Some(Cow::Borrowed(rec.tube_id(&tubes[i]))))),
+        Box::new(|| {
+            PrimitiveArray::<i64>::from_vec(tubes.iter().map(|t| t.size as i64).collect()).boxed()
+        }),
+        Box::new(|| {
+            dictionary(
+                n,
+                Class::ALL.len(),
+                |i| tubes[i].class as u32,
+                |c| Class::ALL[c as usize].as_str(),
+            )
+        }),
+        Box::new(|| ct(|r| r.ct_orf1ab)),
+        Box::new(|| ct(|r| r.ct_n)),
+        Box::new(|| ct(|r| r.ct_ic)),
+        Box::new(|| strings(n, |i| building_names(roster, rec, &tubes[i]))),
+        Box::new(|| {
+            PrimitiveArray::<i64>::from_vec(tubes.iter().map(|t| t.first_sampled_at).collect())
+                .to(timestamp_type())
+                .boxed()
+        }),
+        Box::new(|| {
+            dictionary(
+                n,
+                rec.set.sites.len(),
+                |i| tubes[i].site,
+                |s| &rec.set.sites[s as usize],
+            )
+        }),
+    ];
+    on_workers(&makers)
 }
 
 /// `anomalies.parquet`; `file_of` names each input as rejects and anomalies name it.
