@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod generate;
 pub mod history;
 pub mod ingest;
+pub mod memory;
 pub mod normalize;
 pub mod order;
 pub mod pieces;
