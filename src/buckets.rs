@@ -114,7 +114,8 @@ pub fn sort_into_counted<T: Send>(
 }
 
 /// The items [`sort_into`] ordered by `bucket`, put back in their own order: item `i`
-/// of the result is the one made of item `i`. Each worker walks its own stretch of
+/// of the result is the one made of item `i`. `buckets` and `bucket` must be those the
+/// items were sorted with. Each worker walks its own stretch of
 /// items and writes them in order, reading each bucket's items in order: where a
 /// sorted item's answer would otherwise be stored at its place, a write in no order
 /// that misses the cache.
@@ -153,6 +154,7 @@ pub fn unsort<T: Copy + Send + Sync>(
     items
 }
 
+/// The panic of a `bucket` that answers differently the second time (a bug).
 const CHANGED: &str = "an item's bucket changed between counting and placing";
 
 /// Where a stable counting sort puts items `0..n`: the stretches of items the workers
@@ -165,6 +167,8 @@ struct Layout {
     counts: Vec<usize>,
 }
 
+/// The [`Layout`] of items `0..n` by `bucket`: a stretch a worker, each stretch's items
+/// counted by bucket on the workers.
 fn layout(n: usize, buckets: usize, bucket: &(impl Fn(usize) -> u32 + Sync)) -> Layout {
     assert!(n <= u32::MAX as usize, "at most 2^32 - 1 items");
     // A stretch a worker, while the counts (one per bucket and stretch) stay within

@@ -314,6 +314,31 @@ pub fn dictionary<'s>(
     .boxed()
 }
 
+/// A string column of codes, as polars would write its strings: a [`dictionary`]
+/// (made from the codes, cheaper than polars finding it in the strings) when polars
+/// surely gives it one, at most 128 rows or at most half of them distinct; else the
+/// strings, for polars to decide (it writes plain a column whose values it estimates
+/// over 75% distinct).
+pub fn codes<'s>(
+    n: usize,
+    universe: usize,
+    code: impl Fn(usize) -> u32,
+    name: impl Fn(u32) -> &'s str,
+) -> ArrayRef {
+    let column = dictionary(n, universe, &code, &name);
+    let distinct = column
+        .as_any()
+        .downcast_ref::<DictionaryArray<u32>>()
+        .map_or(0, |d| d.values().len());
+    if n <= ALWAYS_DICTIONARY || distinct * 2 <= n {
+        return column;
+    }
+    strings(n, |i| {
+        let c = code(i);
+        (c != NONE).then(|| Cow::Borrowed(name(c)))
+    })
+}
+
 thread_local! {
     /// [`dictionary`]'s key of each code, [`NONE`] for a code not met yet; all NONE
     /// between calls. Kept by each thread from one call to the next, as long as the
@@ -531,6 +556,52 @@ mod tests {
             assert!(
                 read(format!("polars-{n}.parquet")) == read(format!("batches-{n}.parquet")),
                 "{n} rows"
+            );
+        }
+    }
+
+    #[test]
+    fn code_columns_are_written_as_polars_writes_their_strings() {
+        // Few rows, few values, half and just over half distinct, nearly all distinct
+        // (which polars writes plain), and nulls.
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let out = dir.path().join("out");
+        let staging = super::super::staging::Staging::new(&out, &[]).unwrap();
+        let like = frame(vec![text("v", [None::<&str>])]).unwrap();
+        let names: Vec<String> = (0..300).map(|v| format!("site {v}")).collect();
+        let cases = [(100, 100), (300, 3), (300, 150), (300, 151), (300, 290)];
+        for (n, values) in cases {
+            let code = |i: usize| {
+                if i % 7 == 3 {
+                    NONE
+                } else {
+                    (i % values) as u32
+                }
+            };
+            let name = |c: u32| names[c as usize].as_str();
+            let columns = [
+                codes(n, values, code, name),
+                strings(n, |i| {
+                    (code(i) != NONE).then(|| Cow::Borrowed(name(code(i))))
+                }),
+            ];
+            for (column, kind) in columns.into_iter().zip(["codes", "strings"]) {
+                staging
+                    .write(&format!("{kind}-{n}-{values}.parquet"), |out| {
+                        let mut file = ArrowBatches::new(out, &like)?;
+                        file.write(&[column])?;
+                        file.finish()
+                    })
+                    .unwrap();
+            }
+        }
+        staging.commit().unwrap();
+        let read = |name: String| std::fs::read(out.join(name)).unwrap();
+        for (n, values) in cases {
+            assert!(
+                read(format!("codes-{n}-{values}.parquet"))
+                    == read(format!("strings-{n}-{values}.parquet")),
+                "{n} rows, {values} values"
             );
         }
     }

@@ -4,7 +4,7 @@
 //! of tubes in a city) as Arrow arrays, a row group at a time, on the workers.
 
 use super::parquet::{
-    dictionary, float, frame, int, int_opt, on_workers, strings, text, timestamp, timestamp_type,
+    codes, float, frame, int, int_opt, on_workers, strings, text, timestamp, timestamp_type,
     ArrayRef,
 };
 use crate::error::Result;
@@ -61,7 +61,7 @@ pub fn tubes_like(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
 
 /// The rows of `tubes.parquet` for `tubes` (of `rec`); `buildings` lists the roster
 /// buildings of the tube's people in natural order, separated by `;`.
-fn tubes(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Result<DataFrame> {
+pub(super) fn tubes(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Result<DataFrame> {
     let result = |t: &Tube| t.result.map(|r| &rec.results[r as usize]);
     let buildings: Vec<Option<Cow<str>>> = tubes
         .par_iter()
@@ -103,8 +103,9 @@ fn building_names<'a>(roster: &'a Roster, rec: &Reconciled, t: &Tube) -> Option<
 }
 
 /// The columns of `tubes.parquet` for `tubes` (of `rec`), in the order of
-/// [`tubes_like`], made on the workers: strings of few values (round, class, site) as
-/// dictionaries, the tube IDs (distinct within a round) and the buildings as strings.
+/// [`tubes_like`], made on the workers: the round, the class and the site from their
+/// codes ([`codes`]: a dictionary where polars would make one), the tube IDs and the
+/// buildings as strings.
 pub fn tube_columns(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Vec<ArrayRef> {
     let n = tubes.len();
     let result = |i: usize| tubes[i].result.map(|r| &rec.results[r as usize]);
@@ -114,7 +115,7 @@ pub fn tube_columns(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Vec<Ar
     };
     let makers: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
         Box::new(|| {
-            dictionary(
+            codes(
                 n,
                 rec.rounds().len(),
                 |i| tubes[i].round,
@@ -126,7 +127,7 @@ pub fn tube_columns(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Vec<Ar
             PrimitiveArray::<i64>::from_vec(tubes.iter().map(|t| t.size as i64).collect()).boxed()
         }),
         Box::new(|| {
-            dictionary(
+            codes(
                 n,
                 Class::ALL.len(),
                 |i| tubes[i].class as u32,
@@ -143,7 +144,7 @@ pub fn tube_columns(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Vec<Ar
                 .boxed()
         }),
         Box::new(|| {
-            dictionary(
+            codes(
                 n,
                 rec.set.sites.len(),
                 |i| tubes[i].site,

@@ -1,7 +1,7 @@
 //! The samples file (采样记录): one row per person swabbed into a tube.
 //!
-//! Workers resolve each person against the roster and intern tube IDs, rounds and
-//! sites per chunk, so a ten-million-row file becomes 32 bytes a row.
+//! Workers resolve each person against the roster, list tube IDs by key and intern
+//! rounds and sites per chunk, so a ten-million-row file becomes 32 bytes a row.
 
 use super::header::ColumnSpec;
 use super::keys::{self, TEXT, UNPACKED};
@@ -61,16 +61,17 @@ pub const COLUMNS: [ColumnSpec; 6] = [
     },
 ];
 
-/// A chunk's interned strings. In the chunk's samples, `round` is an index here (or
-/// [`NONE`] for the default round), `tube` and `site` too, and `person` is a roster
-/// index or, with [`UNREGISTERED`] set, an index into `unregistered`.
+/// A chunk's strings. In the chunk's samples, `round` is an index here (or [`NONE`]
+/// for the default round), `site` too, `tube` a place in `tubes`, and `person` a roster
+/// index or, with [`UNREGISTERED`] set, an index into `unregistered` (or, with
+/// [`PENDING`] set, into `pending`, until the lookups after the pass).
 #[derive(Debug, Default)]
 pub struct SamplePart {
     rounds: Interner,
     /// The chunk's tube IDs, a new entry for each row whose tube is not the row
     /// before's: rows grouped by tube share one, rows by sampling time (a new tube
-    /// nearly every row) are not hashed twice. The tubes are numbered when the chunks
-    /// are merged ([`tubes::number`]).
+    /// nearly every row) are listed and not looked up. The tubes are numbered when the
+    /// chunks are merged ([`tubes::number`]).
     tubes: TubeList,
     sites: Interner,
     collectors: Interner,
