@@ -493,17 +493,12 @@ fn write_tubes(
     let tubes = &rec.tubes[..];
     let batches = |range: std::ops::Range<usize>,
                    write: &mut (dyn FnMut(&[ArrayRef]) -> Result<()> + Send)| {
-        let mut written: Option<Vec<ArrayRef>> = None;
-        for group in parquet::row_groups(range.len()) {
-            let rows = &tubes[range.start + group.start..range.start + group.end];
-            let (next, done) = rayon::join(
-                || tables::tube_columns(roster, rec, rows),
-                || written.as_deref().map_or(Ok(()), &mut *write),
-            );
-            done?;
-            written = Some(next);
-        }
-        written.as_deref().map_or(Ok(()), &mut *write)
+        let rows = &tubes[range];
+        parquet::pipelined(
+            parquet::row_groups(rows.len()),
+            |group| tables::tube_columns(roster, rec, &rows[group]),
+            write,
+        )
     };
     // Within a round a tube_id is one tube: its column is plain, as polars would find.
     // Across rounds a tube_id can come back, and a row group of the whole table may

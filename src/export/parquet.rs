@@ -233,6 +233,25 @@ pub fn row_groups(rows: usize) -> Vec<std::ops::Range<usize>> {
 /// `plan.parquet`).
 pub const ROW_GROUP: usize = 1 << 20;
 
+/// Writes the batches `make` makes of `items`, in order, each made on the workers
+/// while the one before is written.
+pub fn pipelined<I: Send>(
+    items: impl IntoIterator<Item = I>,
+    make: impl Fn(I) -> Vec<ArrayRef> + Sync,
+    mut write: impl FnMut(&[ArrayRef]) -> Result<()> + Send,
+) -> Result<()> {
+    let mut written: Option<Vec<ArrayRef>> = None;
+    for item in items {
+        let (next, done) = rayon::join(
+            || make(item),
+            || written.as_deref().map_or(Ok(()), &mut write),
+        );
+        done?;
+        written = Some(next);
+    }
+    written.as_deref().map_or(Ok(()), &mut write)
+}
+
 /// The columns `makers` make, each made on the workers beside the others.
 pub fn on_workers(makers: &[Box<dyn Fn() -> ArrayRef + Sync + '_>]) -> Vec<ArrayRef> {
     makers

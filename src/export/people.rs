@@ -169,18 +169,13 @@ impl<'a> People<'a> {
     pub fn batches(
         &self,
         round: u32,
-        mut write: impl FnMut(&[ArrayRef]) -> Result<()> + Send,
+        write: impl FnMut(&[ArrayRef]) -> Result<()> + Send,
     ) -> Result<()> {
-        let mut written: Option<Vec<ArrayRef>> = None;
-        for chunk in self.order.chunks(ROW_GROUP) {
-            let (next, done) = rayon::join(
-                || self.batch(round, chunk),
-                || written.as_deref().map_or(Ok(()), &mut write),
-            );
-            done?;
-            written = Some(next);
-        }
-        written.as_deref().map_or(Ok(()), &mut write)
+        parquet::pipelined(
+            self.order.chunks(ROW_GROUP),
+            |chunk| self.batch(round, chunk),
+            write,
+        )
     }
 
     /// The columns of `people` in `round`.
