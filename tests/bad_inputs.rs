@@ -160,3 +160,37 @@ fn every_hazard_has_its_outcome() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// A roster with a plain ASCII header, rows in GB18030 over several chunks, and a byte
+/// that is not GB18030 either, far on: the UTF-8 pass stops at the first chunk (more
+/// rows break UTF-8 than a UTF-8 file may hold), and the error still names the first
+/// byte that breaks UTF-8 and the first that breaks GB18030.
+#[test]
+fn a_file_neither_utf8_nor_gb18030_names_both_first_bad_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let basic = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic");
+    for f in ["samples.csv", "results.csv"] {
+        fs::copy(basic.join(f), dir.path().join(f)).unwrap();
+    }
+    let mut roster = b"person_id,name,building\n".to_vec();
+    roster.extend_from_slice(b"1,Li,A\n2,Wang,A\n");
+    let first_utf8 = roster.len() + 2;
+    for i in 3..260_000 {
+        let (name, _, _) = encoding_rs::GB18030.encode("张三");
+        roster.extend_from_slice(format!("{i},").as_bytes());
+        roster.extend_from_slice(&name);
+        roster.extend_from_slice(b",A\n");
+    }
+    let first_gb = roster.len() + "260000,".len();
+    roster.extend_from_slice(b"260000,\xFF\xFF,A\n");
+    assert!(roster.len() > 3 << 20, "several chunks");
+    fs::write(dir.path().join("roster.csv"), &roster).unwrap();
+    let run = run_round(dir.path(), "out", &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("(byte offset {first_utf8})"))
+            && stderr.contains(&format!("not GB18030 from byte offset {first_gb}")),
+        "{stderr}"
+    );
+}

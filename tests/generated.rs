@@ -458,3 +458,146 @@ fn generating_again_leaves_no_stale_files() {
         "a failed generate removes nothing"
     );
 }
+
+/// A round saved in GB18030 (as Excel saves "CSV" on Chinese Windows) gives the outputs
+/// of the same round in UTF-8, byte for byte (the manifest aside), the raw text of its
+/// rejects included: with Chinese headers, and with a roster whose header is plain ASCII
+/// (so that its rows, not its header, tell it is not UTF-8). The roster spans several
+/// chunks and holds quoted rows with commas in their values, a duplicate read again for
+/// its raw text, and a row of full-width spaces, which is blank.
+#[test]
+fn a_round_in_gb18030_gives_the_outputs_of_its_utf8_text() {
+    let round = Round::new(&["--people", "40000", "--seed", "12", "--dirty"]);
+    let text = |name: &str| -> String {
+        let bytes = fs::read(round.path(name)).unwrap();
+        match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+            Some(rest) => String::from_utf8(rest.to_vec()).unwrap(),
+            None => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(e) => {
+                    let (text, _, bad) = encoding_rs::GB18030.decode(e.as_bytes());
+                    assert!(!bad);
+                    text.into_owned()
+                }
+            },
+        }
+    };
+    let roster = text("roster.csv");
+    let mut lines: Vec<String> = roster.lines().map(String::from).collect();
+    let header: Vec<String> = lines[0].split(',').map(String::from).collect();
+    let id = header.iter().position(|h| h == "学号").unwrap();
+    let name = header.iter().position(|h| h == "姓名").unwrap();
+    let quoted = |cells: &[String]| -> String {
+        cells
+            .iter()
+            .map(|c| format!("\"{}\"", c.replace('"', "\"\"")))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let cells = |line: &str| -> Vec<String> { line.split(',').map(String::from).collect() };
+    // A duplicate of the fifth person, quoted; a new person quoted, a comma in the name.
+    let duplicate = quoted(&cells(&lines[5]));
+    let mut new = cells(&lines[7]);
+    new[id] = "2999999999".into();
+    new[name] = "欧阳,小明".into();
+    let blank = vec!["\u{3000}"; header.len()].join(",");
+    lines.insert(1000, duplicate);
+    lines.insert(2000, quoted(&new));
+    lines.insert(3000, blank);
+    let roster = lines.join("\n") + "\n";
+    let english: Vec<&str> = header
+        .iter()
+        .map(|h| match h.as_str() {
+            "学号" => "person_id",
+            "姓名" => "name",
+            "楼栋" => "building",
+            "宿舍号" => "room",
+            "学院" => "college",
+            "班级" => "class",
+            "身份" => "role",
+            "手机号" => "phone",
+            "辅导员" => "counselor",
+            "状态" => "status",
+            other => panic!("no English name for {other}"),
+        })
+        .collect();
+    let roster_en = english.join(",") + &roster[roster.find('\n').unwrap()..];
+    let gb = |text: &str| -> Vec<u8> {
+        let (bytes, _, unmappable) = encoding_rs::GB18030.encode(text);
+        assert!(!unmappable);
+        bytes.into_owned()
+    };
+    let (samples, results) = (text("samples.csv"), text("results.csv"));
+    let versions: [(&str, [Vec<u8>; 3]); 3] = [
+        (
+            "utf8",
+            [
+                roster.clone().into(),
+                samples.clone().into(),
+                results.clone().into(),
+            ],
+        ),
+        ("gb", [gb(&roster), gb(&samples), gb(&results)]),
+        (
+            "gb-ascii-header",
+            [gb(&roster_en), gb(&samples), gb(&results)],
+        ),
+    ];
+    let mut outs = Vec::new();
+    for (version, files) in &versions {
+        let dir = round.path(version);
+        fs::create_dir(&dir).unwrap();
+        for (file, bytes) in ["roster.csv", "samples.csv", "results.csv"]
+            .iter()
+            .zip(files)
+        {
+            fs::write(dir.join(file), bytes).unwrap();
+        }
+        expect(&run_round(&dir, "out", &["--quiet"]), 0);
+        outs.push(dir.join("out"));
+    }
+    let rejects = read_csv_rows(&outs[0].join("rejects.csv"));
+    assert!(
+        rejects.iter().any(|r| r["raw"] == lines[1000]),
+        "the duplicate's raw text is in rejects.csv"
+    );
+    let names = |dir: &Path| -> BTreeSet<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n != "manifest.json")
+            .collect()
+    };
+    for out in &outs[1..] {
+        assert_eq!(names(out), names(&outs[0]));
+        for file in names(out) {
+            if file == "rejects.csv" && out.ends_with("gb-ascii-header/out") {
+                // The rejects name the roster's columns by its own (English) header.
+                let rows = |out: &Path| -> Vec<[String; 3]> {
+                    read_csv_rows(&out.join("rejects.csv"))
+                        .into_iter()
+                        .map(|r| [r["file"].clone(), r["line"].clone(), r["raw"].clone()])
+                        .collect()
+                };
+                assert_eq!(rows(out), rows(&outs[0]));
+                continue;
+            }
+            assert!(
+                fs::read(out.join(&file)).unwrap() == fs::read(outs[0].join(&file)).unwrap(),
+                "{file} of {out:?} differs from the UTF-8 round's"
+            );
+        }
+        let (m, utf8) = (manifest(out), manifest(&outs[0]));
+        for (input, same) in m["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(utf8["inputs"].as_array().unwrap())
+        {
+            assert_eq!(input["encoding"], "GB18030");
+            for count in ["rows_read", "rows_accepted", "rows_rejected"] {
+                assert_eq!(input[count], same[count], "{count} of {}", input["path"]);
+            }
+        }
+    }
+}

@@ -84,8 +84,6 @@ pub struct Census {
     pub non_ascii_rows: u64,
     /// Rows that are not valid UTF-8.
     pub bad_rows: u64,
-    /// The byte offset of the first bad byte in the file, if any.
-    pub first_bad: Option<u64>,
 }
 
 impl Census {
@@ -93,7 +91,6 @@ impl Census {
     pub fn add(&mut self, later: &Census) {
         self.non_ascii_rows += later.non_ascii_rows;
         self.bad_rows += later.bad_rows;
-        self.first_bad = self.first_bad.or(later.first_bad);
     }
 
     /// Whether a file without a byte-order mark with this census is UTF-8: a few
@@ -111,9 +108,58 @@ pub fn read_all(path: &Path) -> Result<(Vec<u8>, String)> {
     Ok((bytes, sha))
 }
 
+/// The byte offset of the first byte of the file at `path` that is not UTF-8, if any.
+pub fn first_not_utf8(path: &Path) -> Result<Option<u64>> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut block = vec![0u8; 1 << 20];
+    // `kept` bytes of a character cut by the end of the block before, at offset `at`.
+    let (mut kept, mut at) = (0usize, 0u64);
+    loop {
+        let n = match file.read(&mut block[kept..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let filled = kept + n;
+        match std::str::from_utf8(&block[..filled]) {
+            Ok(_) if n == 0 => return Ok(None),
+            Ok(_) => (kept, at) = (0, at + filled as u64),
+            // A character cut by the end of the block: read on, unless the file ended.
+            Err(e) if e.error_len().is_none() && n > 0 => {
+                let valid = e.valid_up_to();
+                block.copy_within(valid..filled, 0);
+                (kept, at) = (filled - valid, at + valid as u64);
+            }
+            Err(e) => return Ok(Some(at + e.valid_up_to() as u64)),
+        }
+    }
+}
+
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes GB18030 `bytes` into `text` (emptied first) without replacement characters;
+/// on failure, the byte offset of the first malformed sequence. Every byte of a
+/// multi-byte GB18030 character is 0x30 or above, never a quote, a comma or a line end,
+/// so a file cuts into rows and fields on its raw bytes and each decodes on its own.
+pub fn decode_gb18030_into(bytes: &[u8], text: &mut String) -> std::result::Result<(), usize> {
+    text.clear();
+    let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
+    text.reserve(
+        decoder
+            .max_utf8_buffer_length_without_replacement(bytes.len())
+            .unwrap_or(bytes.len() * 3 + 16),
+    );
+    let (result, read) = decoder.decode_to_string_without_replacement(bytes, text, true);
+    match result {
+        encoding_rs::DecoderResult::InputEmpty => Ok(()),
+        encoding_rs::DecoderResult::Malformed(bad, after) => {
+            Err(read - after as usize - bad as usize)
+        }
+        encoding_rs::DecoderResult::OutputFull => Err(read),
+    }
 }
 
 /// Decodes `bytes` without replacement characters; on failure, the byte offset of the
@@ -142,6 +188,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_first_byte_not_utf8_is_found_across_read_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let first_bad = |bytes: &[u8]| {
+            let path = dir.path().join("f.csv");
+            std::fs::write(&path, bytes).unwrap();
+            first_not_utf8(&path).unwrap()
+        };
+        // A character cut by the end of the first 1 MiB block is whole text.
+        let block = 1 << 20;
+        let mut text = vec![b'a'; block - 1];
+        text.extend_from_slice("中,".as_bytes());
+        assert_eq!(first_bad(&text), None);
+        // A bad byte after it, and one cut by the end of the file.
+        let mut bad = text.clone();
+        bad.extend_from_slice(b"x\xFFy");
+        assert_eq!(first_bad(&bad), Some(block as u64 + 4));
+        let mut cut = text.clone();
+        cut.extend_from_slice(&"中".as_bytes()[..2]);
+        assert_eq!(first_bad(&cut), Some(block as u64 + 3));
+        assert_eq!(first_bad(b""), None);
+        assert_eq!(first_bad(b"\xC4\xE3"), Some(0));
+    }
+
+    #[test]
+    fn gb18030_rows_decode_on_their_own() {
+        let (bytes, _, _) = encoding_rs::GB18030.encode("学号,姓名\n1,张三\n2,\u{20000}𠀀");
+        let mut text = String::new();
+        for (row, want) in
+            bytes
+                .split(|&b| b == b'\n')
+                .zip(["学号,姓名", "1,张三", "2,\u{20000}𠀀"])
+        {
+            decode_gb18030_into(row, &mut text).unwrap();
+            assert_eq!(text, want);
+        }
+        // Four-byte characters hold ASCII digits, never a delimiter.
+        let delimiters = |b: &[u8]| b.iter().filter(|&&b| b < 0x30).count();
+        assert_eq!(delimiters(&bytes), 5);
+        assert!(bytes
+            .windows(2)
+            .any(|w| w[0] >= 0x81 && w[1].is_ascii_digit()));
+        assert_eq!(decode_gb18030_into(b"ab\xFFcd", &mut text), Err(2));
+        assert_eq!(decode_gb18030_into(b"ab\x81", &mut text), Err(2));
+    }
+
+    #[test]
     fn gb18030_decodes_chinese() {
         let (bytes, _, _) = encoding_rs::GB18030.encode("姓名,公寓1");
         assert_eq!(
@@ -160,7 +252,6 @@ mod tests {
         let c = |non_ascii_rows, bad_rows| Census {
             non_ascii_rows,
             bad_rows,
-            first_bad: None,
         };
         assert!(c(0, 0).is_utf8());
         assert!(c(100, 1).is_utf8());

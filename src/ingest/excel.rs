@@ -231,6 +231,7 @@ pub(super) fn read_workbook<P: RowParser>(
                 read: 0,
                 census: Census::default(),
                 runaway_quote: None,
+                not_gb18030: None,
             };
             let mut ranges = Vec::new();
             for (k, record) in chunk.iter().enumerate() {
@@ -258,6 +259,7 @@ pub(super) fn read_workbook<P: RowParser>(
         source: TextSource::Sheet(Arc::new(rows)),
         census: Census::default(),
         header_not_utf8: None,
+        not_gb18030: None,
         sha256: book.sha256,
         bytes: book.bytes,
     };

@@ -260,7 +260,7 @@ pub fn quote_fault(raw: &[u8]) -> Option<QuoteFault> {
     None
 }
 
-fn is_blank(fields: Fields) -> bool {
+pub(super) fn is_blank(fields: Fields) -> bool {
     // Nearly every row starts with an ID: a letter or digit settles it.
     if fields.bytes.first().is_some_and(u8::is_ascii_alphanumeric) {
         return false;

@@ -204,19 +204,31 @@ pub fn read_csv<P: RowParser>(
             if pass.header_not_utf8.is_none() && pass.census.is_utf8() {
                 return pass.finish(Encoding::Utf8, None, name);
             }
-            let first_bad = pass.header_not_utf8.or(pass.census.first_bad).unwrap_or(0);
+            let header_not_utf8 = pass.header_not_utf8;
             drop(pass);
-            let (bytes, sha) = encoding::read_all(path)?;
-            let text = encoding::decode_strict(encoding_rs::GB18030, &bytes).map_err(|at| {
-                Error::input(
+            // Decoded row by row as it is parsed, never whole in memory.
+            let pass = run_pass(
+                TextSource::Gb18030(path.to_path_buf()),
+                0,
+                false,
+                name,
+                specs,
+                parser,
+            )?;
+            if let Some(at) = pass.not_gb18030 {
+                // The UTF-8 pass stops early, so the first byte that breaks UTF-8 is
+                // looked for again.
+                let first_bad = match header_not_utf8 {
+                    Some(at) => at,
+                    None => encoding::first_not_utf8(path)?.unwrap_or(0),
+                };
+                return Err(Error::input(
                     name,
                     Position::byte(first_bad),
                     format!("the file is neither UTF-8 nor GB18030 (not UTF-8 from this byte on, not GB18030 from byte offset {at}); save it again as \"CSV UTF-8\""),
-                )
-            })?;
-            let size = bytes.len() as u64;
-            drop(bytes);
-            read_decoded(text, Encoding::Gb18030, (sha, size), name, specs, parser)
+                ));
+            }
+            pass.finish(Encoding::Gb18030, None, name)
         }
     }
 }
@@ -249,6 +261,8 @@ struct Pass<R, C> {
     census: Census,
     /// Set when the header row itself is not UTF-8: the file is in another encoding.
     header_not_utf8: Option<u64>,
+    /// The first byte offset that does not decode as GB18030, in a pass that decodes.
+    not_gb18030: Option<u64>,
     /// SHA-256 and size of the bytes read (BOM included), for file sources.
     sha256: String,
     bytes: u64,
@@ -314,4 +328,6 @@ struct ChunkOut<R, C> {
     /// The first quote that takes the lines after it into one value, which stops the
     /// run: its line and the column's header.
     runaway_quote: Option<(u64, String)>,
+    /// The first byte offset, in the file, that does not decode as GB18030.
+    not_gb18030: Option<u64>,
 }

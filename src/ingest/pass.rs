@@ -1,8 +1,8 @@
 //! One parse of a file's text: the reader thread cuts chunks of whole records, a
 //! hashing thread hashes them in file order, and the rayon workers parse them.
 
-use super::encoding::{self, Census};
-use super::fields::{quote_fault, walk_records};
+use super::encoding::{self, Census, MAX_BAD_UTF8_ROWS};
+use super::fields::{is_blank, quote_fault, walk_records, Fields};
 use super::header::{self, ColumnSpec, Layout};
 use super::reread::{open_source, source_path, TextSource};
 use super::row::{accept, escape_raw};
@@ -13,7 +13,9 @@ use crate::normalize::clean;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use sha2::{Digest, Sha256};
 use std::io::Read;
+use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Parses `source` from byte `start` on: the reader thread cuts chunks and hashes the
@@ -27,12 +29,13 @@ pub(super) fn run_pass<P: RowParser>(
     parser: &P,
 ) -> Result<Pass<P::Record, P::Part>> {
     let path = source_path(&source, name);
+    let gb = matches!(source, TextSource::Gb18030(_));
     let mut hasher = Sha256::new();
     if start == 3 {
         hasher.update(b"\xEF\xBB\xBF");
     }
     let mut cutter = Cutter::new(open_source(&source, start)?, start);
-    let (header, header_bytes) = read_header(&mut cutter, name, check_rows, &mut hasher)?;
+    let (header, header_bytes) = read_header(&mut cutter, name, check_rows, gb, &mut hasher)?;
     let mut pass = Pass {
         outs: Vec::new(),
         layout: Layout {
@@ -43,12 +46,17 @@ pub(super) fn run_pass<P: RowParser>(
         source,
         census: Census::default(),
         header_not_utf8: None,
+        not_gb18030: None,
         sha256: String::new(),
         bytes: start + header_bytes,
     };
     let (headers, header_line) = match header {
         Header::Found(h, line) => (h, line),
-        Header::NotUtf8(at) => {
+        Header::NotText(at) if gb => {
+            pass.not_gb18030 = Some(at);
+            return Ok(pass);
+        }
+        Header::NotText(at) => {
             pass.header_not_utf8 = Some(at);
             return Ok(pass);
         }
@@ -68,10 +76,18 @@ pub(super) fn run_pass<P: RowParser>(
         }
     };
     let mut cutter = cutter.recycle(spare_rx);
-    let digest = parser.digest();
+    // Once more rows break UTF-8 than a UTF-8 file may hold, the file is in another
+    // encoding and is parsed again: the rest of this pass is not read.
+    let bad_rows = AtomicU64::new(0);
+    let not_utf8 = || check_rows && bad_rows.load(Ordering::Relaxed) > MAX_BAD_UTF8_ROWS;
+    // A file read as GB18030 is hashed whatever the parser asks ([`RowParser::digest`]).
+    let digest = parser.digest() || gb;
     let (outs, cut, hashed) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> std::result::Result<(), CutError> {
             while let Some(chunk) = cutter.next_chunk(false)? {
+                if not_utf8() {
+                    break;
+                }
                 let chunk = Arc::new(chunk);
                 if hash_tx.send(chunk.clone()).is_err() || tx.send(chunk).is_err() {
                     break;
@@ -93,8 +109,12 @@ pub(super) fn run_pass<P: RowParser>(
         let mut outs: Vec<ChunkOut<P::Record, P::Part>> = rx
             .into_iter()
             .par_bridge()
-            .map(|chunk| {
-                let out = parse_chunk(&chunk, &layout, check_rows, parser);
+            .filter_map(|chunk| {
+                let out = (!not_utf8()).then(|| {
+                    let out = parse_chunk(&chunk, &layout, check_rows, gb, parser);
+                    bad_rows.fetch_add(out.census.bad_rows, Ordering::Relaxed);
+                    out
+                });
                 recycle(chunk);
                 out
             })
@@ -130,9 +150,67 @@ pub(super) fn run_pass<P: RowParser>(
     for out in &outs {
         pass.census.add(&out.census);
     }
+    pass.not_gb18030 = outs.iter().filter_map(|o| o.not_gb18030).min();
     pass.outs = outs;
     pass.layout = layout;
     Ok(pass)
+}
+
+/// Room for one GB18030 row decoded: the raw row and its fields in UTF-8.
+#[derive(Default)]
+struct Decoded {
+    raw: String,
+    field: String,
+    fields: Vec<u8>,
+    ranges: Vec<Range<usize>>,
+}
+
+impl Decoded {
+    /// The row `raw` with fields `fields`, decoded from GB18030; fails with the offset in
+    /// `raw` of the first byte that is not GB18030. The fields of a row in place are its
+    /// decoded text cut at its commas (the same commas: see
+    /// [`encoding::decode_gb18030_into`]); unquoted fields are decoded one by one.
+    fn row<'a>(
+        &'a mut self,
+        raw: &[u8],
+        fields: Fields,
+    ) -> std::result::Result<(&'a [u8], Fields<'a>), usize> {
+        encoding::decode_gb18030_into(raw, &mut self.raw)?;
+        self.ranges.clear();
+        if fields.in_place {
+            let text = self.raw.as_bytes();
+            let mut start = 0;
+            for comma in memchr::memchr_iter(b',', text) {
+                self.ranges.push(start..comma);
+                start = comma + 1;
+            }
+            self.ranges.push(start..text.len());
+            return Ok((
+                text,
+                Fields {
+                    bytes: text,
+                    ranges: &self.ranges,
+                    in_place: true,
+                },
+            ));
+        }
+        self.fields.clear();
+        for field in fields.iter() {
+            // Every field is part of a row that decodes, so it decodes too.
+            encoding::decode_gb18030_into(field, &mut self.field).map_err(|_| 0usize)?;
+            let start = self.fields.len();
+            self.fields.extend_from_slice(self.field.as_bytes());
+            self.ranges.push(start..self.fields.len());
+        }
+        Ok((
+            self.raw.as_bytes(),
+            Fields {
+                bytes: &self.fields,
+                ranges: &self.ranges,
+                in_place: false,
+            },
+        ))
+    }
 }
 
 fn cut_error(path: &Path, name: &str, e: CutError) -> Error {
@@ -158,19 +236,22 @@ fn cut_error(path: &Path, name: &str, e: CutError) -> Error {
 
 enum Header {
     Found(Vec<String>, u64),
-    /// The header row is not UTF-8, from this byte offset on.
-    NotUtf8(u64),
+    /// The header row is not text (UTF-8, or GB18030 when the pass decodes it), from
+    /// this byte offset on.
+    NotText(u64),
 }
 
-/// Reads records until the first non-blank one, the header, hashing what it reads.
-/// Returns the header and the bytes consumed.
+/// Reads records until the first non-blank one, the header, hashing what it reads;
+/// `gb` decodes them from GB18030 first. Returns the header and the bytes consumed.
 fn read_header<R: Read>(
     cutter: &mut Cutter<R>,
     name: &str,
     check_rows: bool,
+    gb: bool,
     hasher: &mut Sha256,
 ) -> Result<(Header, u64)> {
     let mut consumed = 0u64;
+    let mut decoded = String::new();
     loop {
         let chunk = cutter
             .next_chunk(true)
@@ -184,10 +265,16 @@ fn read_header<R: Read>(
             })?;
         hasher.update(&chunk.bytes);
         consumed += chunk.bytes.len() as u64;
-        if check_rows {
-            if let Err(e) = std::str::from_utf8(&chunk.bytes) {
+        let mut bytes = &chunk.bytes[..];
+        if gb {
+            if let Err(at) = encoding::decode_gb18030_into(bytes, &mut decoded) {
+                return Ok((Header::NotText(chunk.offset + at as u64), consumed));
+            }
+            bytes = decoded.as_bytes();
+        } else if check_rows {
+            if let Err(e) = std::str::from_utf8(bytes) {
                 return Ok((
-                    Header::NotUtf8(chunk.offset + e.valid_up_to() as u64),
+                    Header::NotText(chunk.offset + e.valid_up_to() as u64),
                     consumed,
                 ));
             }
@@ -195,7 +282,7 @@ fn read_header<R: Read>(
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(&chunk.bytes[..]);
+            .from_reader(bytes);
         let mut record = csv::StringRecord::new();
         let found = reader.read_record(&mut record).map_err(|_| {
             Error::input(
@@ -208,16 +295,15 @@ fn read_header<R: Read>(
             // Lines that end in a carriage return alone (old Mac spreadsheets' "CSV
             // (Macintosh)") make the whole file one line: the header, then rows that the
             // CSV reader would never show. Stopped here, never read as a file of no rows.
-            let end = (reader.position().byte() as usize).min(chunk.bytes.len());
-            if chunk.bytes[end..].iter().any(|b| !b.is_ascii_whitespace()) {
+            let end = (reader.position().byte() as usize).min(bytes.len());
+            if bytes[end..].iter().any(|b| !b.is_ascii_whitespace()) {
                 return Err(Error::input(
                     name,
                     Position::line(chunk.first_line),
                     "the lines of this file end in a carriage return alone (CR, as old Mac spreadsheets save CSV), so its rows cannot be told apart; save it again as CSV UTF-8 (or with Windows or Unix line ends) and run again",
                 ));
             }
-            let leading = chunk
-                .bytes
+            let leading = bytes
                 .iter()
                 .take_while(|b| matches!(b, b'\r' | b'\n'))
                 .filter(|&&b| b == b'\n')
@@ -231,10 +317,13 @@ fn read_header<R: Read>(
     }
 }
 
+/// Parses the rows of `chunk`: `check_rows` counts the rows that are not UTF-8 (else the
+/// text is known to be UTF-8), `gb` decodes each row from GB18030 first.
 fn parse_chunk<P: RowParser>(
     chunk: &Chunk,
     layout: &Layout,
     check_rows: bool,
+    gb: bool,
     parser: &P,
 ) -> ChunkOut<P::Record, P::Part> {
     let mut out = ChunkOut {
@@ -245,9 +334,14 @@ fn parse_chunk<P: RowParser>(
         read: 0,
         census: Census::default(),
         runaway_quote: None,
+        not_gb18030: None,
     };
-    // Checked once for the whole chunk, which settles most rows at once.
-    let whole = simdutf8::basic::from_utf8(&chunk.bytes).ok();
+    // Checked once for the whole chunk, which settles most rows at once. A chunk of
+    // GB18030 is text only once decoded, row by row.
+    let whole = simdutf8::basic::from_utf8(&chunk.bytes)
+        .ok()
+        .filter(|_| !gb);
+    let mut decoded = Decoded::default();
     // Nearly every chunk holds neither a quote nor a NUL, which one scan settles.
     let (quoted, nul) = match memchr::memchr2(b'"', 0, &chunk.bytes) {
         None => (false, false),
@@ -258,6 +352,21 @@ fn parse_chunk<P: RowParser>(
     };
     let ascii = check_rows && whole.is_some_and(str::is_ascii);
     walk_records(chunk, quoted, |line, start, raw, fields| {
+        // A row of GB18030 is read as its UTF-8 text from here on (a row of full-width
+        // spaces is blank only then).
+        let (raw, fields) = if gb && !raw.is_ascii() {
+            match decoded.row(raw, fields) {
+                Ok(row) if is_blank(row.1) => return,
+                Ok(row) => row,
+                Err(at) => {
+                    let at = chunk.offset + (start + at) as u64;
+                    out.not_gb18030 = Some(out.not_gb18030.map_or(at, |first| first.min(at)));
+                    return;
+                }
+            }
+        } else {
+            (raw, fields)
+        };
         out.read += 1;
         let reject = |column: &str, reason: String| Reject {
             line,
@@ -311,7 +420,6 @@ fn parse_chunk<P: RowParser>(
                 let at = chunk.offset + (start + valid) as u64;
                 out.census.non_ascii_rows += 1;
                 out.census.bad_rows += 1;
-                out.census.first_bad = out.census.first_bad.or(Some(at));
                 out.rejects.push(reject("", format!("the row is not valid UTF-8 from byte offset {at} on (a damaged character); fix or retype the row")));
                 return;
             }

@@ -2,6 +2,7 @@
 //! of which every cell is needed only at the end (people on the retest and missing
 //! lists, roster duplicates), so that a city roster is not held in memory whole.
 
+use super::encoding;
 use super::fields::Fields;
 use super::header::Layout;
 use super::row::{escape_raw, Row};
@@ -16,6 +17,8 @@ use std::sync::Arc;
 pub enum TextSource {
     /// The file itself (UTF-8); offsets are file offsets.
     File(PathBuf),
+    /// The file in GB18030, decoded row by row as it is read; offsets are file offsets.
+    Gb18030(PathBuf),
     /// The file decoded to UTF-8 in memory; offsets are into this text.
     Memory(Arc<Vec<u8>>),
     /// The rows of a workbook sheet; offsets are indexes into them.
@@ -29,7 +32,7 @@ impl<T: Read + Seek + Send> ReadSeek for T {}
 
 pub(super) fn open_source(source: &TextSource, start: u64) -> Result<Box<dyn ReadSeek>> {
     Ok(match source {
-        TextSource::File(path) => {
+        TextSource::File(path) | TextSource::Gb18030(path) => {
             let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
             file.seek(SeekFrom::Start(start))
                 .map_err(|e| Error::io(path, e))?;
@@ -55,7 +58,7 @@ impl AsRef<[u8]> for SharedBytes {
 
 pub(super) fn source_path(source: &TextSource, name: &str) -> PathBuf {
     match source {
-        TextSource::File(p) => p.clone(),
+        TextSource::File(p) | TextSource::Gb18030(p) => p.clone(),
         TextSource::Memory(_) | TextSource::Sheet(_) => PathBuf::from(name),
     }
 }
@@ -81,6 +84,7 @@ pub fn records_at(
         .flexible(true)
         .buffer_capacity(buffer_for(offsets))
         .from_reader(open_source(source, 0)?);
+    let gb = matches!(source, TextSource::Gb18030(_));
     let mut records = Vec::with_capacity(offsets.len());
     for &offset in offsets {
         // The next row of the file needs no seek: rows asked for in file order (every
@@ -94,7 +98,7 @@ pub fn records_at(
             reader
                 .read_byte_record(&mut record)
                 .map_err(|e| reread_error(e, &path, name))?;
-            records.push((record, reader.position().byte()));
+            records.push((decoded(record, gb), reader.position().byte()));
             continue;
         }
         let mut position = csv::Position::new();
@@ -111,9 +115,28 @@ pub fn records_at(
         reader
             .read_byte_record(&mut record)
             .map_err(|e| reread_error(e, &path, name))?;
-        records.push((record, reader.position().byte()));
+        records.push((decoded(record, gb), reader.position().byte()));
     }
     Ok(records)
+}
+
+/// `record` with its fields decoded from GB18030 when `gb`, its position kept. A field
+/// that no longer decodes (the file changed since it was parsed) is kept as it is, and
+/// fails as text where it is read.
+fn decoded(record: csv::ByteRecord, gb: bool) -> csv::ByteRecord {
+    if !gb || record.as_slice().is_ascii() {
+        return record;
+    }
+    let mut text = String::new();
+    let mut fields = csv::ByteRecord::with_capacity(record.as_slice().len() * 3 / 2, record.len());
+    for field in &record {
+        match encoding::decode_gb18030_into(field, &mut text) {
+            Ok(()) => fields.push_field(text.as_bytes()),
+            Err(_) => fields.push_field(field),
+        }
+    }
+    fields.set_position(record.position().cloned());
+    fields
 }
 
 /// A small buffer for scattered rows (each seek throws it away), a large one for rows
@@ -157,6 +180,12 @@ pub fn raw_text(source: &TextSource, name: &str, start: u64, end: u64) -> Result
     let mut text = &bytes[..];
     while let [rest @ .., b'\n' | b'\r'] = text {
         text = rest;
+    }
+    let mut decoded = String::new();
+    if matches!(source, TextSource::Gb18030(_))
+        && encoding::decode_gb18030_into(text, &mut decoded).is_ok()
+    {
+        return Ok(escape_raw(decoded.as_bytes()));
     }
     Ok(escape_raw(text))
 }
