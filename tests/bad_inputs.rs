@@ -15,6 +15,7 @@
 mod common;
 
 use common::*;
+use sha2::Digest;
 use std::fs;
 use std::path::Path;
 
@@ -193,4 +194,39 @@ fn a_file_neither_utf8_nor_gb18030_names_both_first_bad_bytes() {
             && stderr.contains(&format!("not GB18030 from byte offset {first_gb}")),
         "{stderr}"
     );
+}
+
+/// A UTF-8 byte-order mark settles the encoding: however many rows break UTF-8, every
+/// row of the file is read (each bad one rejected) and the whole file hashed, over
+/// several chunks.
+#[test]
+fn a_file_with_a_utf8_bom_is_read_whole_however_many_rows_break_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let basic = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic");
+    for f in ["samples.csv", "results.csv"] {
+        fs::copy(basic.join(f), dir.path().join(f)).unwrap();
+    }
+    let mut roster = b"\xEF\xBB\xBFperson_id,name,building\n".to_vec();
+    for i in 0..150 {
+        roster.extend_from_slice(format!("B{i},").as_bytes());
+        roster.extend_from_slice(b"\xFF,A\n");
+    }
+    let good = 300_000;
+    for i in 0..good {
+        roster.extend_from_slice(format!("S{i},Wang,A\n").as_bytes());
+    }
+    assert!(roster.len() > 3 << 20, "several chunks");
+    fs::write(dir.path().join("roster.csv"), &roster).unwrap();
+    expect(&run_round(dir.path(), "out", &["--quiet"]), 0);
+    let input = &manifest(&dir.path().join("out"))["inputs"][0];
+    assert_eq!(input["encoding"], "UTF-8 with BOM");
+    assert_eq!(input["rows_read"], 150 + good);
+    assert_eq!(input["rows_accepted"], good);
+    assert_eq!(input["rows_rejected"], 150);
+    assert_eq!(input["bytes"], roster.len() as u64);
+    let sha: String = sha2::Sha256::digest(&roster)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(input["sha256"], sha);
 }

@@ -46,14 +46,19 @@ impl<'a> Fields<'a> {
 pub(super) fn walk_records(
     chunk: &Chunk,
     quoted: bool,
+    blank: Blank,
     visit: impl FnMut(u64, usize, &[u8], Fields),
 ) {
     if !quoted {
-        walk_unquoted(chunk, visit);
+        walk_unquoted(chunk, blank, visit);
     } else {
-        walk_csv(chunk, visit);
+        walk_quoted(chunk, blank, visit);
     }
 }
+
+/// Which records are blank, and skipped: [`is_blank`] for text, [`is_ascii_blank`] for
+/// bytes that are text only once decoded.
+pub(super) type Blank = fn(Fields) -> bool;
 
 /// [`walk_records`] for a chunk without a quote: every record is one line and every
 /// comma ends a field, so the fields are found where they stand. This is what the CSV
@@ -63,7 +68,7 @@ pub(super) fn walk_records(
 /// The commas and line ends are found in one scan of the chunk, 64 bytes at a time,
 /// rather than by a search per field: fields are short, and a search has a cost to
 /// start.
-fn walk_unquoted(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
+fn walk_unquoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
     let bytes = &chunk.bytes[..];
     let mut ranges: Vec<Range<usize>> = Vec::new();
     // The record being read starts at `start`, on `line`; its field at `field`.
@@ -78,7 +83,7 @@ fn walk_unquoted(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], Fields)
                 ranges,
                 in_place: true,
             };
-            if !is_blank(fields) {
+            if !blank(fields) {
                 visit(line, start, raw, fields);
             }
         }
@@ -152,26 +157,93 @@ fn delimiter_mask(block: &[u8; 64]) -> u64 {
     })
 }
 
-/// [`walk_records`] for a chunk with quotes, through the CSV parser.
-fn walk_csv(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
+/// [`walk_records`] for a chunk with quotes. Fields quoted as exports quote them (`"…"`
+/// with no quote or line feed inside, the closing quote followed by a comma or the line
+/// end) are found in place, between their quotes, as the CSV parser would read them;
+/// from the first record quoted otherwise, the CSV parser reads the rest of the chunk.
+fn walk_quoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
+    let bytes = &chunk.bytes[..];
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    let (mut start, mut line) = (0usize, chunk.first_line);
+    while start < bytes.len() {
+        let Some(end) = plain_quoted_record(bytes, start, &mut ranges) else {
+            return walk_csv(chunk, (start, line), blank, visit);
+        };
+        // An empty record is a blank line (or the line feed of a CRLF): none.
+        if end > start {
+            let raw = &bytes[start..end];
+            let fields = Fields {
+                bytes: raw,
+                ranges: &ranges,
+                in_place: true,
+            };
+            if !blank(fields) {
+                visit(line, start, raw, fields);
+            }
+        }
+        line += u64::from(bytes.get(end) == Some(&b'\n'));
+        start = end + 1;
+    }
+}
+
+/// The end (its line end, or the chunk's) of the record at `start` of `bytes`, its
+/// fields' places in `ranges` (relative to `start`, quotes left out); `None` when a
+/// field is quoted otherwise than as [`walk_quoted`] reads in place.
+fn plain_quoted_record(
+    bytes: &[u8],
+    start: usize,
+    ranges: &mut Vec<Range<usize>>,
+) -> Option<usize> {
+    ranges.clear();
+    let mut at = start;
+    loop {
+        let end = if bytes.get(at) == Some(&b'"') {
+            let close = at + 1 + memchr::memchr(b'"', &bytes[at + 1..])?;
+            if memchr::memchr(b'\n', &bytes[at + 1..close]).is_some() {
+                return None;
+            }
+            ranges.push(at + 1 - start..close - start);
+            close + 1
+        } else {
+            let end =
+                memchr::memchr3(b',', b'\n', b'\r', &bytes[at..]).map_or(bytes.len(), |k| at + k);
+            ranges.push(at - start..end - start);
+            end
+        };
+        match bytes.get(end) {
+            Some(b',') => at = end + 1,
+            Some(b'\n' | b'\r') | None => return Some(end),
+            Some(_) => return None,
+        }
+    }
+}
+
+/// [`walk_records`] for a chunk with quotes, through the CSV parser, from byte `from`
+/// (the start of a record, on line `line`).
+fn walk_csv(
+    chunk: &Chunk,
+    (from, line): (usize, u64),
+    blank: Blank,
+    mut visit: impl FnMut(u64, usize, &[u8], Fields),
+) {
     let bytes = &chunk.bytes[..];
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(bytes);
+        .from_reader(&bytes[from..]);
     let mut record = csv::ByteRecord::new();
     let mut ranges = Vec::new();
     // `line` is the line number at byte `counted` of the chunk.
-    let (mut counted, mut line) = (0usize, chunk.first_line);
+    let (mut counted, mut line) = (from, line);
     loop {
-        let start = reader.position().byte() as usize;
+        let start = from + reader.position().byte() as usize;
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
             // Only I/O or UTF-8 errors are possible with flexible byte records, and a
             // slice does not fail.
             Ok(false) | Err(_) => break,
         }
-        let end = reader.position().byte() as usize;
+        let end = from + reader.position().byte() as usize;
         // Skip the blank lines (and the \n of a CRLF) that csv passed before the record.
         let lead = bytes[start..end]
             .iter()
@@ -185,7 +257,7 @@ fn walk_csv(chunk: &Chunk, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
             raw = rest;
         }
         let fields = Fields::of_record(&record, &mut ranges);
-        if !is_blank(fields) {
+        if !blank(fields) {
             visit(line, start, raw, fields);
         }
     }
@@ -265,13 +337,19 @@ pub(super) fn is_blank(fields: Fields) -> bool {
     if fields.bytes.first().is_some_and(u8::is_ascii_alphanumeric) {
         return false;
     }
-    if fields.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+    if is_ascii_blank(fields) {
         return true;
     }
     !fields.bytes.is_ascii()
         && fields
             .iter()
             .all(|f| std::str::from_utf8(f).is_ok_and(|t| clean(t).is_empty()))
+}
+
+/// Whether every field of a record is ASCII white space, or empty: blank in any
+/// encoding.
+pub(super) fn is_ascii_blank(fields: Fields) -> bool {
+    fields.iter().all(|f| f.iter().all(u8::is_ascii_whitespace))
 }
 
 #[cfg(test)]
@@ -343,9 +421,45 @@ mod tests {
             first_line in 1u64..5,
         ) {
             let chunk = Chunk { index: 0, bytes: text, first_line, offset: 0 };
-            let fast = found(&chunk, |c, v| walk_unquoted(c, v));
-            let csv = found(&chunk, |c, v| walk_csv(c, v));
+            let fast = found(&chunk, |c, v| walk_unquoted(c, is_blank, v));
+            let csv = found(&chunk, |c, v| walk_csv(c, (0, c.first_line), is_blank, v));
             prop_assert_eq!(fast, csv);
         }
+
+        /// With quotes, fields quoted in place and the CSV parser after the first record
+        /// quoted otherwise find what the CSV parser alone finds, quotes out of place,
+        /// doubled, unclosed or around line ends included.
+        #[test]
+        fn quoted_chunks_split_as_the_csv_parser_does(
+            text in prop::collection::vec(prop::sample::select(vec![b'a', b'"', b'"', b',', b'\n', b'\r', b' ', 0xE4, 0xB8, 0x80]), 0..600),
+            first_line in 1u64..5,
+        ) {
+            let chunk = Chunk { index: 0, bytes: text, first_line, offset: 0 };
+            let fast = found(&chunk, |c, v| walk_quoted(c, is_blank, v));
+            let csv = found(&chunk, |c, v| walk_csv(c, (0, c.first_line), is_blank, v));
+            prop_assert_eq!(fast, csv);
+        }
+    }
+
+    #[test]
+    fn exported_quotes_are_read_in_place_up_to_the_first_record_quoted_otherwise() {
+        let text = b"\"1\",\"a,b\",\"\"\r\n\"2\",x\"y,\"\"\n\"3\",\"say \"\"hi\"\"\",z\n\"4\",\"q\",\"\"\n".to_vec();
+        let chunk = Chunk {
+            index: 0,
+            bytes: text,
+            first_line: 7,
+            offset: 0,
+        };
+        let mut in_place = Vec::new();
+        walk_quoted(&chunk, is_blank, |line, _, _, fields| {
+            in_place.push((line, fields.in_place))
+        });
+        // The third record doubles a quote: it and the rest go through the parser.
+        assert_eq!(in_place, [(7, true), (8, true), (9, false), (10, false)]);
+        let fast = found(&chunk, |c, v| walk_quoted(c, is_blank, v));
+        let csv = found(&chunk, |c, v| walk_csv(c, (0, c.first_line), is_blank, v));
+        assert_eq!(fast, csv);
+        assert_eq!(fast[0].3, [b"1".to_vec(), b"a,b".to_vec(), Vec::new()]);
+        assert_eq!(fast[1].3, [b"2".to_vec(), b"x\"y".to_vec(), Vec::new()]);
     }
 }

@@ -95,7 +95,7 @@ pub trait RowParser: Sync {
     fn finish_part(&self, _part: &mut Self::Part) {}
     /// Whether a UTF-8 CSV file's SHA-256 is taken while it is read (for a run's
     /// manifest); when not, the report's `sha256` is empty. A file in another encoding,
-    /// or a workbook, is read whole before it is parsed, and hashed then regardless.
+    /// or a workbook, is hashed regardless.
     fn digest(&self) -> bool {
         true
     }

@@ -2,7 +2,7 @@
 //! hashing thread hashes them in file order, and the rayon workers parse them.
 
 use super::encoding::{self, Census, MAX_BAD_UTF8_ROWS};
-use super::fields::{is_blank, quote_fault, walk_records, Fields};
+use super::fields::{is_ascii_blank, is_blank, quote_fault, walk_records, Fields};
 use super::header::{self, ColumnSpec, Layout};
 use super::reread::{open_source, source_path, TextSource};
 use super::row::{accept, escape_raw};
@@ -76,10 +76,13 @@ pub(super) fn run_pass<P: RowParser>(
         }
     };
     let mut cutter = cutter.recycle(spare_rx);
-    // Once more rows break UTF-8 than a UTF-8 file may hold, the file is in another
-    // encoding and is parsed again: the rest of this pass is not read.
+    // A file without a byte-order mark (`start` 0), once more of its rows break UTF-8
+    // than a UTF-8 file may hold, is in another encoding and is parsed again: the rest
+    // of this pass is not read. A UTF-8 byte-order mark settles the encoding: every row
+    // of such a file is read, and each that breaks UTF-8 rejected.
     let bad_rows = AtomicU64::new(0);
-    let not_utf8 = || check_rows && bad_rows.load(Ordering::Relaxed) > MAX_BAD_UTF8_ROWS;
+    let not_utf8 =
+        || check_rows && start == 0 && bad_rows.load(Ordering::Relaxed) > MAX_BAD_UTF8_ROWS;
     // A file read as GB18030 is hashed whatever the parser asks ([`RowParser::digest`]).
     let digest = parser.digest() || gb;
     let (outs, cut, hashed) = std::thread::scope(|scope| {
@@ -136,7 +139,18 @@ pub(super) fn run_pass<P: RowParser>(
             ))
         }
     }
-    if let Some((line, column)) = outs.iter().find_map(|o| o.runaway_quote.clone()) {
+    for out in &outs {
+        pass.census.add(&out.census);
+    }
+    pass.not_gb18030 = outs.iter().filter_map(|o| o.not_gb18030).min();
+    // A file found not to be UTF-8 is read again in another encoding, where its quotes
+    // are judged.
+    let other_encoding = check_rows && start == 0 && !pass.census.is_utf8();
+    if let Some((line, column)) = outs
+        .iter()
+        .find_map(|o| o.runaway_quote.clone())
+        .filter(|_| !other_encoding)
+    {
         return Err(Error::input(
             name,
             Position {
@@ -147,10 +161,6 @@ pub(super) fn run_pass<P: RowParser>(
             "a quote (\") opens a value here and is not closed where the value ends, so the lines after it would be read into this value; close the quote, or write a quote inside a value twice (\"\")",
         ));
     }
-    for out in &outs {
-        pass.census.add(&out.census);
-    }
-    pass.not_gb18030 = outs.iter().filter_map(|o| o.not_gb18030).min();
     pass.outs = outs;
     pass.layout = layout;
     Ok(pass)
@@ -167,9 +177,9 @@ struct Decoded {
 
 impl Decoded {
     /// The row `raw` with fields `fields`, decoded from GB18030; fails with the offset in
-    /// `raw` of the first byte that is not GB18030. The fields of a row in place are its
-    /// decoded text cut at its commas (the same commas: see
-    /// [`encoding::decode_gb18030_into`]); unquoted fields are decoded one by one.
+    /// `raw` of the first byte that is not GB18030. The fields of a row without quotes
+    /// are its decoded text cut at its commas (the same commas: see
+    /// [`encoding::decode_gb18030_into`]); the fields of others are decoded one by one.
     fn row<'a>(
         &'a mut self,
         raw: &[u8],
@@ -177,7 +187,7 @@ impl Decoded {
     ) -> std::result::Result<(&'a [u8], Fields<'a>), usize> {
         encoding::decode_gb18030_into(raw, &mut self.raw)?;
         self.ranges.clear();
-        if fields.in_place {
+        if fields.in_place && memchr::memchr(b'"', raw).is_none() {
             let text = self.raw.as_bytes();
             let mut start = 0;
             for comma in memchr::memchr_iter(b',', text) {
@@ -338,9 +348,11 @@ fn parse_chunk<P: RowParser>(
     };
     // Checked once for the whole chunk, which settles most rows at once. A chunk of
     // GB18030 is text only once decoded, row by row.
-    let whole = simdutf8::basic::from_utf8(&chunk.bytes)
-        .ok()
-        .filter(|_| !gb);
+    let whole = if gb {
+        None
+    } else {
+        simdutf8::basic::from_utf8(&chunk.bytes).ok()
+    };
     let mut decoded = Decoded::default();
     // Nearly every chunk holds neither a quote nor a NUL, which one scan settles.
     let (quoted, nul) = match memchr::memchr2(b'"', 0, &chunk.bytes) {
@@ -351,7 +363,8 @@ fn parse_chunk<P: RowParser>(
         ),
     };
     let ascii = check_rows && whole.is_some_and(str::is_ascii);
-    walk_records(chunk, quoted, |line, start, raw, fields| {
+    let blank = if gb { is_ascii_blank } else { is_blank };
+    walk_records(chunk, quoted, blank, |line, start, raw, fields| {
         // A row of GB18030 is read as its UTF-8 text from here on (a row of full-width
         // spaces is blank only then).
         let (raw, fields) = if gb && !raw.is_ascii() {

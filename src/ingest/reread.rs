@@ -12,7 +12,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Where the UTF-8 text of an input is, so that rows can be read again by offset.
+/// Where the text of an input is, so that rows can be read again by offset (as UTF-8).
 #[derive(Clone, Debug)]
 pub enum TextSource {
     /// The file itself (UTF-8); offsets are file offsets.
