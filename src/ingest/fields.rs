@@ -411,6 +411,18 @@ mod tests {
         assert_eq!(fault("a,b,\"c"), found(2, 4, true));
     }
 
+    /// What `walk` and the CSV parser alone find in a chunk of `text`.
+    fn against_csv(text: Vec<u8>, first_line: u64, walk: Walk) -> (Found, Found) {
+        let chunk = Chunk {
+            index: 0,
+            bytes: text,
+            first_line,
+            offset: 0,
+        };
+        let csv = found(&chunk, |c, v| walk_csv(c, (0, c.first_line), is_blank, v));
+        (found(&chunk, walk), csv)
+    }
+
     proptest! {
         /// Without quotes, splitting at commas and line ends finds what the CSV parser
         /// finds: the same records, lines, offsets, raw bytes and fields, blank and
@@ -420,9 +432,7 @@ mod tests {
             text in prop::collection::vec(prop::sample::select(vec![b'a', b',', b'\n', b'\r', b' ', b'\t', 0xE4, 0xB8, 0x80]), 0..600),
             first_line in 1u64..5,
         ) {
-            let chunk = Chunk { index: 0, bytes: text, first_line, offset: 0 };
-            let fast = found(&chunk, |c, v| walk_unquoted(c, is_blank, v));
-            let csv = found(&chunk, |c, v| walk_csv(c, (0, c.first_line), is_blank, v));
+            let (fast, csv) = against_csv(text, first_line, |c, v| walk_unquoted(c, is_blank, v));
             prop_assert_eq!(fast, csv);
         }
 
@@ -434,9 +444,7 @@ mod tests {
             text in prop::collection::vec(prop::sample::select(vec![b'a', b'"', b'"', b',', b'\n', b'\r', b' ', 0xE4, 0xB8, 0x80]), 0..600),
             first_line in 1u64..5,
         ) {
-            let chunk = Chunk { index: 0, bytes: text, first_line, offset: 0 };
-            let fast = found(&chunk, |c, v| walk_quoted(c, is_blank, v));
-            let csv = found(&chunk, |c, v| walk_csv(c, (0, c.first_line), is_blank, v));
+            let (fast, csv) = against_csv(text, first_line, |c, v| walk_quoted(c, is_blank, v));
             prop_assert_eq!(fast, csv);
         }
     }
@@ -456,8 +464,7 @@ mod tests {
         });
         // The third record doubles a quote: it and the rest go through the parser.
         assert_eq!(in_place, [(7, true), (8, true), (9, false), (10, false)]);
-        let fast = found(&chunk, |c, v| walk_quoted(c, is_blank, v));
-        let csv = found(&chunk, |c, v| walk_csv(c, (0, c.first_line), is_blank, v));
+        let (fast, csv) = against_csv(chunk.bytes.clone(), 7, |c, v| walk_quoted(c, is_blank, v));
         assert_eq!(fast, csv);
         assert_eq!(fast[0].3, [b"1".to_vec(), b"a,b".to_vec(), Vec::new()]);
         assert_eq!(fast[1].3, [b"2".to_vec(), b"x\"y".to_vec(), Vec::new()]);
