@@ -195,24 +195,29 @@ fn plain_quoted_record(
     ranges: &mut Vec<Range<usize>>,
 ) -> Option<usize> {
     ranges.clear();
-    let mut at = start;
+    // Fields are short: a loop over the line's bytes costs less than a search per field.
+    let line =
+        &bytes[start..memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k)];
+    let mut at = 0;
     loop {
-        let end = if bytes.get(at) == Some(&b'"') {
-            let close = at + 1 + memchr::memchr(b'"', &bytes[at + 1..])?;
-            if memchr::memchr(b'\n', &bytes[at + 1..close]).is_some() {
-                return None;
-            }
-            ranges.push(at + 1 - start..close - start);
+        let end = if line.get(at) == Some(&b'"') {
+            // A quoted field ends at the next quote of its line; a line feed before it
+            // is the parser's to read.
+            let close = at + 1 + line[at + 1..].iter().position(|&b| b == b'"')?;
+            ranges.push(at + 1..close);
             close + 1
         } else {
-            let end =
-                memchr::memchr3(b',', b'\n', b'\r', &bytes[at..]).map_or(bytes.len(), |k| at + k);
-            ranges.push(at - start..end - start);
+            let end = at
+                + line[at..]
+                    .iter()
+                    .position(|&b| b == b',' || b == b'\r')
+                    .unwrap_or(line.len() - at);
+            ranges.push(at..end);
             end
         };
-        match bytes.get(end) {
+        match line.get(end) {
             Some(b',') => at = end + 1,
-            Some(b'\n' | b'\r') | None => return Some(end),
+            Some(b'\r') | None => return Some(start + end),
             Some(_) => return None,
         }
     }
