@@ -158,7 +158,7 @@ proptest! {
         for p in 0..roster.len() as u32 {
             let (line, name, building, room, status) = &first[roster.id(p)];
             prop_assert_eq!(roster.find(roster.id(p)), Some(p));
-            prop_assert_eq!(roster.line[p as usize], *line);
+            prop_assert_eq!(u64::from(roster.line[p as usize]), *line);
             prop_assert_eq!(roster.name(p), Some(name.as_str()));
             prop_assert_eq!(roster.building_name(p), building.as_str());
             prop_assert_eq!(roster.room_name(p), room.as_deref());

@@ -165,8 +165,17 @@ fn walk_quoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, &[
     let bytes = &chunk.bytes[..];
     let mut ranges: Vec<Range<usize>> = Vec::new();
     let (mut start, mut line) = (0usize, chunk.first_line);
+    // The next line feed from `start` on (or the chunk's end), searched for again only
+    // once passed: records that end in a carriage return alone share it.
+    let mut line_feed = None;
     while start < bytes.len() {
-        let Some(end) = plain_quoted_record(bytes, start, &mut ranges) else {
+        let next = match line_feed {
+            Some(at) if at >= start => at,
+            _ => memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k),
+        };
+        line_feed = Some(next);
+        let Some(end) = plain_quoted_record(&bytes[start..next], &mut ranges).map(|k| start + k)
+        else {
             return walk_csv(chunk, (start, line), blank, visit);
         };
         // An empty record is a blank line (or the line feed of a CRLF): none.
@@ -186,18 +195,13 @@ fn walk_quoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, &[
     }
 }
 
-/// The end (its line end, or the chunk's) of the record at `start` of `bytes`, its
-/// fields' places in `ranges` (relative to `start`, quotes left out); `None` when a
-/// field is quoted otherwise than as [`walk_quoted`] reads in place.
-fn plain_quoted_record(
-    bytes: &[u8],
-    start: usize,
-    ranges: &mut Vec<Range<usize>>,
-) -> Option<usize> {
+/// The end of the record that starts `line` (a line up to its line feed, or the
+/// chunk's end): at a carriage return, or the line's end. Its fields' places go in
+/// `ranges`, quotes left out; `None` when a field is quoted otherwise than as
+/// [`walk_quoted`] reads in place.
+fn plain_quoted_record(line: &[u8], ranges: &mut Vec<Range<usize>>) -> Option<usize> {
     ranges.clear();
     // Fields are short: a loop over the line's bytes costs less than a search per field.
-    let line =
-        &bytes[start..memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |k| start + k)];
     let mut at = 0;
     loop {
         let end = if line.get(at) == Some(&b'"') {
@@ -217,7 +221,7 @@ fn plain_quoted_record(
         };
         match line.get(end) {
             Some(b',') => at = end + 1,
-            Some(b'\r') | None => return Some(start + end),
+            Some(b'\r') | None => return Some(end),
             Some(_) => return None,
         }
     }

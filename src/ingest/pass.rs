@@ -419,12 +419,19 @@ fn parse_chunk<P: RowParser>(
             return;
         }
         // A row in place in a chunk that is all text is text: it lies between ASCII line
-        // ends. Otherwise one check per row, on the fields: unquoting only drops ASCII
-        // quotes, so the fields are text exactly when the raw row is.
+        // ends. Otherwise one check per row, on the raw row: the fields of a row the CSV
+        // parser read, joined, could make one character of bytes that a comma or a quote
+        // splits (and once the raw row is text, its fields are).
         let in_whole = whole
             .filter(|_| fields.in_place)
             .and_then(|w| w.get(start..start + raw.len()));
-        let text = match in_whole.map_or_else(|| simdutf8::basic::from_utf8(fields.bytes), Ok) {
+        let checked = match in_whole {
+            Some(text) => Ok(text),
+            None if fields.in_place => simdutf8::basic::from_utf8(fields.bytes),
+            None => simdutf8::basic::from_utf8(raw)
+                .and_then(|_| simdutf8::basic::from_utf8(fields.bytes)),
+        };
+        let text = match checked {
             Ok(text) => text,
             Err(_) => {
                 let valid = std::str::from_utf8(raw)

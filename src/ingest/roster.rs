@@ -202,8 +202,9 @@ pub struct Roster {
     /// Whether each person belongs to a priority group (isolated, or a `group` of the
     /// roster): swabbed alone, never into a pool.
     pub priority: Vec<bool>,
-    /// Each person's line in the roster file.
-    pub line: Vec<u64>,
+    /// Each person's line in the roster file (4 bytes: a city roster holds tens of
+    /// millions; a file of more lines than that is refused).
+    pub line: Vec<u32>,
     offset: Vec<u64>,
     /// Building names, in order of first appearance.
     pub buildings: Vec<Box<str>>,
@@ -441,7 +442,7 @@ impl Roster {
     fn changed(&self, p: u32) -> Error {
         Error::input(
             &self.name,
-            Position::line(self.line[p as usize]),
+            Position::line(self.line[p as usize].into()),
             "the roster changed while it was read (this row no longer holds the person it held); run again once the file is no longer being written",
         )
     }
@@ -610,6 +611,16 @@ pub fn finish(
     let parts = std::mem::take(&mut ingested.parts);
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();
+    // Rows are in file order: the last has the highest line.
+    if let Some(last) = parts.iter().rev().find_map(|p| p.rows.last()) {
+        if last.line > u64::from(u32::MAX) {
+            return Err(Error::input(
+                &ingested.report.path,
+                Position::line(last.line),
+                "the roster has more than 4,294,967,295 lines; split it into rosters of fewer lines",
+            ));
+        }
+    }
     let mut buildings = Interner::default();
     let mut rooms = Interner::default();
     let remaps: Vec<(Vec<u32>, Vec<u32>)> = parts
@@ -634,7 +645,7 @@ pub fn finish(
     let mut room: Vec<u32> = Vec::with_capacity(total);
     let mut status: Vec<Status> = Vec::with_capacity(total);
     let mut priority: Vec<bool> = Vec::with_capacity(total);
-    let mut line: Vec<u64> = Vec::with_capacity(total);
+    let mut line: Vec<u32> = Vec::with_capacity(total);
     let mut offset: Vec<u64> = Vec::with_capacity(total);
     pieces_mut(&mut building.spare_capacity_mut()[..total], &counts)
         .into_iter()
@@ -666,7 +677,8 @@ pub fn finish(
                     });
                     status[k].write(r.status);
                     priority[k].write(r.priority);
-                    line[k].write(r.line);
+                    // Checked above: every line fits.
+                    line[k].write(r.line as u32);
                     offset[k].write(r.offset);
                 }
             },
@@ -697,7 +709,7 @@ pub fn finish(
                 end,
             )?;
             ingested.reject_late(Reject {
-                line: line[d as usize],
+                line: line[d as usize].into(),
                 column: header.clone(),
                 reason: format!("{header} repeats the person of line {}; each person may appear once in the roster", line[first as usize]),
                 raw,
