@@ -79,7 +79,7 @@ def verdicts():
             worst = max(STAGES, key=lambda s: m["stages"][s] / max(base["stages"][s], 1e-3))
             factor = m["stages"][worst] / max(base["stages"][worst], 1e-3)
             out.append(line(factor <= 1.5, f"{n:,} people, {order} order: no stage over 1.5× its time in tube order "
-                                           f"(worst: {worst}, {m['stages'][worst]:.2f} s against {base['stages'][worst]:.2f} s, {factor:.1f}×)"))
+                                           f"(worst: {worst}, {m['stages'][worst]:.3f} s against {base['stages'][worst]:.3f} s, {factor:.2f}×)"))
     threads = [m["threads"] for m in measured.values() if m["threads"] != "not run"]
     if threads:
         out.append(line(all(t == "yes" for t in threads), "identical outputs for `--threads 1`, `2` and `4` (checked up to 1,000,000 people)"))

@@ -8,8 +8,10 @@
 //! fatal.
 //!
 //! UTF-8 is decided while parsing, in one pass: the workers check every row and count
-//! the rows with non-ASCII bytes and those that are not UTF-8 ([`Census`]); only when
-//! the census says the file is not UTF-8 is it decoded as GB18030 and parsed again.
+//! the rows with non-ASCII bytes and those that are not UTF-8 ([`Census`]); when the
+//! census says the file is not UTF-8 (in a file without a byte-order mark, that pass
+//! stops as soon as more than [`MAX_BAD_UTF8_ROWS`] rows break UTF-8), it is parsed
+//! again as GB18030, each row decoded as it is read ([`decode_gb18030_into`]).
 
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};

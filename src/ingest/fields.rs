@@ -1,13 +1,14 @@
 //! A chunk's records and their fields: split at commas and line ends where the chunk has
-//! no quote, through the CSV parser where it has.
+//! no quote; where it has, simply quoted fields read in place between their quotes, and
+//! from the first record quoted otherwise, the CSV parser.
 
 use super::split::{count_lines, Chunk};
 use crate::normalize::clean;
 use std::ops::Range;
 
 /// A record's fields: field `i` is `bytes[ranges[i]]`. `bytes` is the raw row for a
-/// row without quotes (the commas stay between the fields), else the unquoted fields
-/// back to back.
+/// row read in place (the commas and any quotes stay between the fields), else the
+/// unquoted fields back to back.
 #[derive(Clone, Copy)]
 pub struct Fields<'a> {
     pub(super) bytes: &'a [u8],
@@ -41,8 +42,8 @@ impl<'a> Fields<'a> {
 }
 
 /// Calls `visit` with the line, start offset in the chunk, raw bytes (without the line
-/// terminator) and fields of every non-blank record of `chunk`; `quoted` says whether
-/// the chunk holds a quote.
+/// terminator) and fields of every record of `chunk` that `blank` does not skip;
+/// `quoted` says whether the chunk holds a quote.
 pub(super) fn walk_records(
     chunk: &Chunk,
     quoted: bool,

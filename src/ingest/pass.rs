@@ -327,8 +327,9 @@ fn read_header<R: Read>(
     }
 }
 
-/// Parses the rows of `chunk`: `check_rows` counts the rows that are not UTF-8 (else the
-/// text is known to be UTF-8), `gb` decodes each row from GB18030 first.
+/// Parses the rows of `chunk`, rejecting each row that is not UTF-8: `check_rows` also
+/// counts the rows with non-ASCII bytes (for the census of a file whose encoding is not
+/// known yet), `gb` decodes each row from GB18030 first.
 fn parse_chunk<P: RowParser>(
     chunk: &Chunk,
     layout: &Layout,

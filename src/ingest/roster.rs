@@ -202,8 +202,8 @@ pub struct Roster {
     /// Whether each person belongs to a priority group (isolated, or a `group` of the
     /// roster): swabbed alone, never into a pool.
     pub priority: Vec<bool>,
-    /// Each person's line in the roster file (4 bytes: a city roster holds tens of
-    /// millions; a file of more lines than that is refused).
+    /// Each person's line in the roster file, in 4 bytes (a roster with rows past line
+    /// 4,294,967,295 is refused).
     pub line: Vec<u32>,
     offset: Vec<u64>,
     /// Building names, in order of first appearance.

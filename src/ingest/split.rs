@@ -51,8 +51,8 @@ impl Scanner {
         self.scan_runs(bytes, true, boundary);
     }
 
-    /// Like [`Scanner::scan`], but of a piece without a quote only the first and the
-    /// last boundary are reported: all a cutter needs, found without visiting every
+    /// Like [`Scanner::scan`], but of a piece without a quote, started outside quotes,
+    /// only the first and the last boundary are reported: all a cutter needs, found without visiting every
     /// line. A piece with quotes is scanned 64 bytes at a time ([`Scanner::scan_blocks`]):
     /// a file that quotes every field has a quote every few bytes.
     pub fn scan_ends(&mut self, bytes: &[u8], mut boundary: impl FnMut(usize, u64)) {
