@@ -2,7 +2,7 @@
 //! no quote; where it has, simply quoted fields read in place between their quotes, and
 //! from the first record quoted otherwise, the CSV parser.
 
-use super::split::{count_lines, Chunk};
+use super::split::{byte_mask, count_lines, Chunk};
 use crate::normalize::clean;
 use std::ops::Range;
 
@@ -107,55 +107,15 @@ fn walk_unquoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, 
 type Span = (usize, usize, usize);
 
 /// Calls `found` with the index of every comma, line feed and carriage return in
-/// `bytes`, in order.
+/// `bytes`, in order, found 64 bytes at a time.
 fn each_delimiter(bytes: &[u8], mut found: impl FnMut(usize)) {
-    let mut blocks = bytes.chunks_exact(64);
-    let mut base = 0;
-    for block in &mut blocks {
-        let mut mask = delimiter_mask(block.try_into().expect("64 bytes"));
+    for (n, block) in bytes.chunks(64).enumerate() {
+        let mut mask = byte_mask(block, [b',', b'\n', b'\r']);
         while mask != 0 {
-            found(base + mask.trailing_zeros() as usize);
+            found(64 * n + mask.trailing_zeros() as usize);
             mask &= mask - 1;
         }
-        base += 64;
     }
-    for (k, b) in blocks.remainder().iter().enumerate() {
-        if matches!(b, b',' | b'\n' | b'\r') {
-            found(base + k);
-        }
-    }
-}
-
-/// Bit `k` is set where `block[k]` is a comma, a line feed or a carriage return.
-#[cfg(target_arch = "x86_64")]
-fn delimiter_mask(block: &[u8; 64]) -> u64 {
-    use std::arch::x86_64::*;
-    let mut mask = 0u64;
-    for (k, part) in block.chunks_exact(16).enumerate() {
-        // SAFETY: SSE2 is part of every x86_64 CPU, and `part` holds the 16 bytes the
-        // unaligned load reads.
-        let bits = unsafe {
-            let v = _mm_loadu_si128(part.as_ptr().cast());
-            let hit = _mm_or_si128(
-                _mm_cmpeq_epi8(v, _mm_set1_epi8(b',' as i8)),
-                _mm_or_si128(
-                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8)),
-                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8)),
-                ),
-            );
-            _mm_movemask_epi8(hit) as u16
-        };
-        mask |= u64::from(bits) << (16 * k);
-    }
-    mask
-}
-
-/// Bit `k` is set where `block[k]` is a comma, a line feed or a carriage return.
-#[cfg(not(target_arch = "x86_64"))]
-fn delimiter_mask(block: &[u8; 64]) -> u64 {
-    block.iter().enumerate().fold(0, |mask, (k, b)| {
-        mask | (u64::from(matches!(b, b',' | b'\n' | b'\r')) << k)
-    })
 }
 
 /// [`walk_records`] for a chunk with quotes. Fields quoted as exports quote them (`"…"`

@@ -66,15 +66,15 @@ impl Scanner {
         }
     }
 
-    /// [`Scanner::scan`], with the quotes and line feeds of each 64 bytes found at once,
-    /// then taken in order.
+    /// [`Scanner::scan`], with the quotes and line feeds of each 64 bytes found at once
+    /// ([`byte_mask`]), then taken in order.
     fn scan_blocks(&mut self, bytes: &[u8], boundary: &mut impl FnMut(usize, u64)) {
         // Where the quote that may close a quoted field is, while `QuoteInQuoted`
         // (`None`: the last byte of the piece before).
         let mut closed_at: Option<usize> = None;
         for (n, block) in bytes.chunks(64).enumerate() {
             let base = 64 * n;
-            let mut events = quotes_and_line_feeds(block);
+            let mut events = byte_mask(block, [b'"', b'\n']);
             while events != 0 {
                 let p = base + events.trailing_zeros() as usize;
                 events &= events - 1;
@@ -200,8 +200,9 @@ impl Scanner {
     }
 }
 
-/// Bit `k` is set where `block[k]` is a quote or a line feed.
-fn quotes_and_line_feeds(block: &[u8]) -> u64 {
+/// Bit `k` is set where `block[k]` (at most 64 bytes) is one of `bytes`: the
+/// delimiters of a block found at once, with SSE2 where the block is whole.
+pub fn byte_mask<const N: usize>(block: &[u8], bytes: [u8; N]) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if let Ok(block) = <&[u8; 64]>::try_from(block) {
         use std::arch::x86_64::*;
@@ -211,19 +212,19 @@ fn quotes_and_line_feeds(block: &[u8]) -> u64 {
             // the unaligned load reads.
             let bits = unsafe {
                 let v = _mm_loadu_si128(part.as_ptr().cast());
-                let hit = _mm_or_si128(
-                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
-                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8)),
-                );
+                let hit = bytes.iter().fold(_mm_setzero_si128(), |hit, &b| {
+                    _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8)))
+                });
                 _mm_movemask_epi8(hit) as u16
             };
             mask |= u64::from(bits) << (16 * k);
         }
         return mask;
     }
-    block.iter().enumerate().fold(0, |mask, (k, b)| {
-        mask | (u64::from(matches!(b, b'"' | b'\n')) << k)
-    })
+    block
+        .iter()
+        .enumerate()
+        .fold(0, |mask, (k, b)| mask | (u64::from(bytes.contains(b)) << k))
 }
 
 /// A run of whole records, cut from an input.
@@ -456,6 +457,28 @@ mod tests {
         assert_eq!(header.bytes, b"h1,\"h\n2\"\n");
         let rest = cutter.next_chunk(false).unwrap().unwrap();
         assert_eq!((rest.first_line, &rest.bytes[..]), (3, &b"v1,v2\n"[..]));
+    }
+
+    #[test]
+    fn byte_masks_mark_the_bytes_asked_for_in_whole_and_partial_blocks() {
+        let text: Vec<u8> = (0..200u32)
+            .map(|i| b"a,\"\n\rb"[(i * 7 % 6) as usize])
+            .collect();
+        for len in [0, 1, 17, 63, 64] {
+            for block in text.chunks(64).map(|b| &b[..len.min(b.len())]) {
+                let want = block.iter().enumerate().fold(0u64, |m, (k, b)| {
+                    m | (u64::from(matches!(b, b'"' | b'\n')) << k)
+                });
+                assert_eq!(byte_mask(block, [b'"', b'\n']), want);
+                assert_eq!(
+                    byte_mask(block, [b',', b'\n', b'\r']).count_ones(),
+                    block
+                        .iter()
+                        .filter(|b| matches!(b, b',' | b'\n' | b'\r'))
+                        .count() as u32
+                );
+            }
+        }
     }
 
     #[test]
