@@ -168,11 +168,7 @@ fn every_hazard_has_its_outcome() {
 /// byte that breaks UTF-8 and the first that breaks GB18030.
 #[test]
 fn a_file_neither_utf8_nor_gb18030_names_both_first_bad_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let basic = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic");
-    for f in ["samples.csv", "results.csv"] {
-        fs::copy(basic.join(f), dir.path().join(f)).unwrap();
-    }
+    let dir = beside_basic_samples_and_results();
     let mut roster = b"person_id,name,building\n".to_vec();
     roster.extend_from_slice(b"1,Li,A\n2,Wang,A\n");
     let first_utf8 = roster.len() + 2;
@@ -201,11 +197,7 @@ fn a_file_neither_utf8_nor_gb18030_names_both_first_bad_bytes() {
 /// several chunks.
 #[test]
 fn a_file_with_a_utf8_bom_is_read_whole_however_many_rows_break_utf8() {
-    let dir = tempfile::tempdir().unwrap();
-    let basic = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic");
-    for f in ["samples.csv", "results.csv"] {
-        fs::copy(basic.join(f), dir.path().join(f)).unwrap();
-    }
+    let dir = beside_basic_samples_and_results();
     let mut roster = b"\xEF\xBB\xBFperson_id,name,building\n".to_vec();
     for i in 0..150 {
         roster.extend_from_slice(format!("B{i},").as_bytes());
@@ -229,4 +221,15 @@ fn a_file_with_a_utf8_bom_is_read_whole_however_many_rows_break_utf8() {
         .map(|b| format!("{b:02x}"))
         .collect();
     assert_eq!(input["sha256"], sha);
+}
+
+/// A folder holding the samples and results of `fixtures/basic`, for a roster of a
+/// test's own.
+fn beside_basic_samples_and_results() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let basic = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic");
+    for f in ["samples.csv", "results.csv"] {
+        fs::copy(basic.join(f), dir.path().join(f)).unwrap();
+    }
+    dir
 }
