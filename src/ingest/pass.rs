@@ -76,13 +76,14 @@ pub(super) fn run_pass<P: RowParser>(
         }
     };
     let mut cutter = cutter.recycle(spare_rx);
-    // A file without a byte-order mark (`start` 0), once more of its rows break UTF-8
-    // than a UTF-8 file may hold, is in another encoding and is parsed again: the rest
-    // of this pass is not read. A UTF-8 byte-order mark settles the encoding: every row
-    // of such a file is read, and each that breaks UTF-8 rejected.
+    // This pass judges whether a file without a byte-order mark (`start` 0) is UTF-8.
+    // Once more of its rows break UTF-8 than a UTF-8 file may hold, it is in another
+    // encoding and is parsed again: the rest of this pass is not read. A UTF-8
+    // byte-order mark settles the encoding: every row of such a file is read, and each
+    // that breaks UTF-8 rejected.
+    let judging = check_rows && start == 0;
     let bad_rows = AtomicU64::new(0);
-    let not_utf8 =
-        || check_rows && start == 0 && bad_rows.load(Ordering::Relaxed) > MAX_BAD_UTF8_ROWS;
+    let not_utf8 = || judging && bad_rows.load(Ordering::Relaxed) > MAX_BAD_UTF8_ROWS;
     // A file read as GB18030 is hashed whatever the parser asks ([`RowParser::digest`]).
     let digest = parser.digest() || gb;
     let (outs, cut, hashed) = std::thread::scope(|scope| {
@@ -145,7 +146,7 @@ pub(super) fn run_pass<P: RowParser>(
     pass.not_gb18030 = outs.iter().filter_map(|o| o.not_gb18030).min();
     // A file found not to be UTF-8 is read again in another encoding, where its quotes
     // are judged.
-    let other_encoding = check_rows && start == 0 && !pass.census.is_utf8();
+    let other_encoding = judging && !pass.census.is_utf8();
     if let Some((line, column)) = outs
         .iter()
         .find_map(|o| o.runaway_quote.clone())
