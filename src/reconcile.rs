@@ -596,14 +596,28 @@ fn one_row_per_person(
         })
         .collect();
     let mut at = 0;
-    for (range, (count, found)) in ranges.into_iter().zip(kept) {
+    let mut found = Vec::with_capacity(kept.len());
+    for (range, (count, piece_found)) in ranges.into_iter().zip(kept) {
         if range.start != at {
             entries.copy_within(range.start..range.start + count, at);
         }
         at += count;
-        anomalies.extend(found);
+        found.push(piece_found);
     }
     entries.truncate(at);
+    add_found(anomalies, found);
+}
+
+/// Adds the findings of the pieces, in order. A file repeated whole makes a finding of
+/// every row (ten million in a city): the pieces' findings are moved into place on the
+/// workers, into room made once, not pushed one by one into a list that grows.
+fn add_found(anomalies: &mut Vec<Anomaly>, found: Vec<Vec<Anomaly>>) {
+    let mut found = pieces::concat(found);
+    if anomalies.is_empty() {
+        *anomalies = found;
+    } else {
+        anomalies.append(&mut found);
+    }
 }
 
 /// About the rows a worker takes at a time in [`one_row_per_person`], [`build_tubes`]
@@ -1044,7 +1058,7 @@ fn match_results(
         })
         .unzip();
     let mut matches = pieces::concat(matches);
-    anomalies.extend(noted.into_iter().flatten());
+    add_found(anomalies, noted);
     matches.par_sort_unstable();
     let row = |i: u32| (&results[i as usize], classes[i as usize].class);
     // Each tube's deciding row, tube by tube on the workers; the tubes take them after.
@@ -1088,7 +1102,7 @@ fn match_results(
         tube.class = classes[best as usize].class;
         tube.result = Some(best);
     }
-    anomalies.extend(noted.into_iter().flatten());
+    add_found(anomalies, noted);
     rec.results = results;
 }
 

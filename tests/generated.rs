@@ -601,3 +601,69 @@ fn a_round_in_gb18030_gives_the_outputs_of_its_utf8_text() {
         }
     }
 }
+
+#[test]
+fn a_samples_file_repeated_whole_lists_every_repeat_as_polars_writes_the_table() {
+    // An export saved three times into one file: each row's two later copies are
+    // duplicate_rows, over 524,288 of them, so anomalies.parquet is written in two row
+    // groups (polars cuts a table in groups of 512² rows), a group at a time.
+    let dir = tempfile::tempdir().unwrap();
+    let gen = poolscreen(
+        dir.path(),
+        &[
+            "generate", "--out", ".", "--people", "270000", "--order", "shuffled", "--seed", "5",
+        ],
+    );
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let samples = fs::read_to_string(dir.path().join("samples.csv")).unwrap();
+    let (header, body) = samples.split_once('\n').unwrap();
+    let rows = body.lines().count() as i64;
+    fs::write(
+        dir.path().join("samples.csv"),
+        format!("{header}\n{body}{body}{body}"),
+    )
+    .unwrap();
+    let run = run_round(dir.path(), "out", &["--quiet"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    let path = dir.path().join("out/anomalies.parquet");
+    let df = read_parquet(&path);
+    let kinds = df.column("kind").unwrap().str().unwrap();
+    let lines = df.column("line").unwrap().i64().unwrap();
+    let details = df.column("detail").unwrap().str().unwrap();
+    let mut repeats = HashSet::new();
+    for i in 0..df.height() {
+        assert_eq!(kinds.get(i), Some("duplicate_row"), "row {i}");
+        // Line 1 is the header: copy k of body row j is on line 2 + j + k * rows.
+        let line = lines.get(i).unwrap();
+        let copy = (line - 2) / rows;
+        assert!(copy == 1 || copy == 2, "line {line}");
+        let first = line - copy * rows;
+        assert_eq!(
+            details.get(i),
+            Some(format!("the same person is already in this tube at line {first}").as_str())
+        );
+        assert!(repeats.insert(line), "line {line} twice");
+    }
+    assert_eq!(repeats.len() as i64, 2 * rows);
+    assert!(repeats.len() > 2 * 512 * 512);
+
+    // The file is the one polars makes of the whole table.
+    let whole = dir.path().join("whole");
+    let staging = poolscreen::export::staging::Staging::new(&whole, &[]).unwrap();
+    staging
+        .write("anomalies.parquet", |out| {
+            poolscreen::export::parquet::write(out, df.clone())
+        })
+        .unwrap();
+    staging.commit().unwrap();
+    assert!(fs::read(whole.join("anomalies.parquet")).unwrap() == fs::read(&path).unwrap());
+}

@@ -150,6 +150,12 @@ pub fn write_round(
         .iter()
         .map(|(k, r)| (*k, r.display()))
         .collect();
+    let file_of = |kind: InputKind| {
+        files
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or("", |(_, f)| f.as_str())
+    };
     // On the workers: a roster with a wrong vocabulary in one column is a million
     // rejects, each masked cell by cell.
     let rejects: Vec<RejectRow> = round
@@ -158,10 +164,7 @@ pub fn write_round(
         .map(|(kind, reject)| {
             let report = round.inputs.iter().find(|(k, _)| k == kind).map(|(_, r)| r);
             RejectRow {
-                file: files
-                    .iter()
-                    .find(|(k, _)| k == kind)
-                    .map_or("", |(_, f)| f.as_str()),
+                file: file_of(*kind),
                 reject,
                 raw: privacy
                     .raw(&reject.raw, report.map_or(&[], |r| &r.columns))
@@ -274,10 +277,7 @@ pub fn write_round(
             file: "anomalies.parquet",
             rows: rec.anomalies.len(),
             write: Box::new(|| {
-                parquet(
-                    "anomalies.parquet",
-                    tables::anomalies(rec, &|k| round.file_of(k), privacy),
-                )
+                write_anomalies(staging, round.publication, rec, &file_of, privacy, &note)
             }),
         },
         Task {
@@ -478,9 +478,75 @@ fn round_ranges(rec: &Reconciled, frame: &DataFrame) -> Result<Vec<std::ops::Ran
     Ok(ranges)
 }
 
-/// Writes `tubes.parquet`, in row groups as polars would cut the whole table, each
-/// made on the workers while the one before is written; with a publication, each
-/// round's rows into its copy too (each round's rows are a stretch of the table).
+/// A table written a row group at a time ([`parquet::ArrowBatches`]), each group
+/// made on the workers while the one before is written.
+struct Batched<'a> {
+    name: &'static str,
+    /// The table's columns, for its schema.
+    like: DataFrame,
+    rows: usize,
+    /// The round of each row: each round's rows are a stretch of the table.
+    round_of: &'a (dyn Fn(usize) -> u32 + Sync),
+    /// The columns of a stretch of rows.
+    columns: &'a (dyn Fn(std::ops::Range<usize>) -> Vec<ArrayRef> + Sync),
+    /// A column that holds no value twice in the whole table, then in a round's rows.
+    distinct: (Option<&'static str>, Option<&'static str>),
+}
+
+/// Writes `table` in row groups as polars would cut the whole table; with a
+/// publication, each round's rows into its copy too.
+fn write_batched(
+    staging: &Staging,
+    publication: Option<&Publication>,
+    rounds: usize,
+    table: Batched,
+    note: &(dyn Fn(usize, &str, usize) + Sync),
+) -> Result<()> {
+    let batches = |range: std::ops::Range<usize>,
+                   write: &mut (dyn FnMut(&[ArrayRef]) -> Result<()> + Send)| {
+        let start = range.start;
+        parquet::pipelined(
+            parquet::row_groups(range.len()),
+            |group| (table.columns)(start + group.start..start + group.end),
+            write,
+        )
+    };
+    staging.write(table.name, |out| {
+        let mut all = parquet::ArrowBatches::new(out, &table.like)?.distinct(table.distinct.0);
+        batches(0..table.rows, &mut |batch| all.write(batch))?;
+        all.finish()
+    })?;
+    let Some(p) = publication else {
+        return Ok(());
+    };
+    let like = match p.shard() {
+        Some(shard) => parquet::with_shard(&table.like, shard)?,
+        None => table.like,
+    };
+    let mut ranges = vec![0..0; rounds];
+    let mut start = 0;
+    while start < table.rows {
+        let round = (table.round_of)(start);
+        let mut end = start + 1;
+        while end < table.rows && (table.round_of)(end) == round {
+            end += 1;
+        }
+        ranges[round as usize] = start..end;
+        start = end;
+    }
+    for (r, range) in ranges.into_iter().enumerate() {
+        let rows = range.len();
+        p.round(r).write(table.name, |copy| {
+            let mut copy = parquet::ArrowBatches::new(copy, &like)?.distinct(table.distinct.1);
+            batches(range, &mut |batch| write_copy(&mut copy, p.shard(), batch))?;
+            copy.finish()
+        })?;
+        note(r, table.name, rows);
+    }
+    Ok(())
+}
+
+/// Writes `tubes.parquet`.
 fn write_tubes(
     staging: &Staging,
     publication: Option<&Publication>,
@@ -488,52 +554,42 @@ fn write_tubes(
     rec: &Reconciled,
     note: &(dyn Fn(usize, &str, usize) + Sync),
 ) -> Result<()> {
-    let name = "tubes.parquet";
-    let like = tables::tubes_like(roster, rec)?;
     let tubes = &rec.tubes[..];
-    let batches = |range: std::ops::Range<usize>,
-                   write: &mut (dyn FnMut(&[ArrayRef]) -> Result<()> + Send)| {
-        let rows = &tubes[range];
-        parquet::pipelined(
-            parquet::row_groups(rows.len()),
-            |group| tables::tube_columns(roster, rec, &rows[group]),
-            write,
-        )
-    };
     // Within a round a tube_id is one tube: its column is plain, as polars would find.
     // Across rounds a tube_id can come back, and a row group of the whole table may
     // then hold it twice: polars decides.
     let reused = rec.tubes.len() != rec.set.tubes.len();
-    staging.write(name, |out| {
-        let mut all = parquet::ArrowBatches::new(out, &like)?;
-        if !reused {
-            all = all.distinct("tube_id");
-        }
-        batches(0..tubes.len(), &mut |batch| all.write(batch))?;
-        all.finish()
-    })?;
-    let Some(p) = publication else {
-        return Ok(());
+    let table = Batched {
+        name: "tubes.parquet",
+        like: tables::tubes_like(roster, rec)?,
+        rows: tubes.len(),
+        round_of: &|i| tubes[i].round,
+        columns: &|range| tables::tube_columns(roster, rec, &tubes[range]),
+        distinct: ((!reused).then_some("tube_id"), Some("tube_id")),
     };
-    let like = match p.shard() {
-        Some(shard) => parquet::with_shard(&like, shard)?,
-        None => like,
+    write_batched(staging, publication, rec.rounds().len(), table, note)
+}
+
+/// Writes `anomalies.parquet`; `file_of` names each input as rejects and anomalies
+/// name it.
+fn write_anomalies<'f>(
+    staging: &Staging,
+    publication: Option<&Publication>,
+    rec: &'f Reconciled,
+    file_of: &(dyn Fn(InputKind) -> &'f str + Sync),
+    privacy: &Privacy,
+    note: &(dyn Fn(usize, &str, usize) + Sync),
+) -> Result<()> {
+    let rows = tables::anomaly_rows(rec, privacy);
+    let table = Batched {
+        name: "anomalies.parquet",
+        like: tables::anomalies_like()?,
+        rows: rows.len(),
+        round_of: &|i| rows[i].round,
+        columns: &|range| tables::anomaly_columns(rec, &rows[range], file_of, privacy),
+        distinct: (None, None),
     };
-    let mut ranges = vec![0..0; rec.rounds().len()];
-    for run in crate::pieces::between_runs(tubes, 1, |a, b| a.round != b.round) {
-        let round = tubes[run.start].round as usize;
-        ranges[round] = run;
-    }
-    for (r, range) in ranges.into_iter().enumerate() {
-        let rows = range.len();
-        p.round(r).write(name, |copy| {
-            let mut copy = parquet::ArrowBatches::new(copy, &like)?.distinct("tube_id");
-            batches(range, &mut |batch| write_copy(&mut copy, p.shard(), batch))?;
-            copy.finish()
-        })?;
-        note(r, name, rows);
-    }
-    Ok(())
+    write_batched(staging, publication, rec.rounds().len(), table, note)
 }
 
 /// Writes a batch into a round's copy in the history, with the shard column of a
@@ -571,7 +627,7 @@ fn write_people(
         people: &people::People,
     ) -> parquet::ArrowBatches<'a> {
         match people.shows_distinct_ids() {
-            true => file.distinct("person_id"),
+            true => file.distinct(Some("person_id")),
             false => file,
         }
     }

@@ -144,8 +144,9 @@ impl<'a> ArrowBatches<'a> {
     /// than [`ALWAYS_DICTIONARY`] rows writes it plain, as polars would after finding,
     /// by an estimate over the whole batch, that a dictionary does not pay; a smaller
     /// batch is left to polars, which gives it a dictionary.
-    pub fn distinct(mut self, name: &str) -> Self {
-        let at = self.types.iter().position(|t| t.name() == name);
+    /// `None` marks none.
+    pub fn distinct(mut self, name: Option<&str>) -> Self {
+        let at = self.types.iter().position(|t| Some(t.name()) == name);
         if let Some(at) = at {
             self.distinct[at] = true;
         }
@@ -641,7 +642,7 @@ mod tests {
                 .write(name, |out| {
                     let mut file = ArrowBatches::new(out, &like)?;
                     for name in distinct {
-                        file = file.distinct(name);
+                        file = file.distinct(Some(name));
                     }
                     // Batches on both sides of the size below which polars always
                     // tries a dictionary.

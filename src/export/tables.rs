@@ -1,7 +1,8 @@
 //! The tables that are not lists of people: `buildings.parquet`, `tubes.parquet` and
 //! `anomalies.parquet`. They are large at city scale (a row per tube), so their
 //! columns are built straight from the reconciled round; `tubes.parquet`'s (millions
-//! of tubes in a city) as Arrow arrays, a row group at a time, on the workers.
+//! of tubes in a city) and `anomalies.parquet`'s (a row of every repeated sample row)
+//! as Arrow arrays, a row group at a time, on the workers.
 
 use super::parquet::{
     codes, float, frame, int, int_opt, on_workers, strings, text, timestamp, timestamp_type,
@@ -10,7 +11,7 @@ use super::parquet::{
 use crate::error::Result;
 use crate::ingest::roster::Roster;
 use crate::privacy::Privacy;
-use crate::reconcile::{Reconciled, Tube, TubeBuildings};
+use crate::reconcile::{Anomaly, Reconciled, Tube, TubeBuildings};
 use crate::record::{Class, InputKind};
 use crate::summarize::BuildingRow;
 use polars::prelude::DataFrame;
@@ -155,45 +156,78 @@ pub fn tube_columns(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Vec<Ar
     on_workers(&makers)
 }
 
-/// `anomalies.parquet`; `file_of` names each input as rejects and anomalies name it.
-/// With `--pseudonymize` the rows sort by the pseudonym they show, so that the order
-/// tells nothing of the real IDs.
-pub fn anomalies(
-    rec: &Reconciled,
-    file_of: &dyn Fn(InputKind) -> String,
-    privacy: &Privacy,
-) -> Result<DataFrame> {
+/// `anomalies.parquet`'s columns, for its schema.
+pub fn anomalies_like() -> Result<DataFrame> {
+    let none = || std::iter::empty::<Option<&str>>();
+    frame(vec![
+        text("round", none()),
+        text("kind", none()),
+        text("tube_id", none()),
+        text("person_id", none()),
+        text("file", none()),
+        int_opt("line", std::iter::empty()),
+        text("detail", none()),
+    ])
+}
+
+/// The findings in `anomalies.parquet`'s order: as the round holds them (see
+/// [`crate::reconcile::sort_anomalies`]), or with `--pseudonymize` by the pseudonym they
+/// show, so that the order tells nothing of the real IDs.
+pub fn anomaly_rows<'a>(rec: &'a Reconciled, privacy: &Privacy) -> Vec<&'a Anomaly> {
     let all = &rec.anomalies;
+    if !privacy.pseudonymizes() {
+        return all.iter().collect();
+    }
     let people: Vec<Option<Cow<str>>> = all
-        .iter()
+        .par_iter()
         .map(|x| x.person_id.as_deref().map(|p| privacy.person_id(p)))
         .collect();
     let mut order: Vec<usize> = (0..all.len()).collect();
-    if privacy.pseudonymizes() {
-        order.sort_by(|&i, &j| {
-            let (a, b) = (&all[i], &all[j]);
-            a.round
-                .cmp(&b.round)
-                .then_with(|| a.kind.as_str().cmp(b.kind.as_str()))
-                .then_with(|| a.tube_id.cmp(&b.tube_id))
-                .then_with(|| people[i].cmp(&people[j]))
-                .then_with(|| a.file.cmp(&b.file))
-                .then_with(|| a.line.cmp(&b.line))
-                .then_with(|| a.detail.cmp(&b.detail))
-        });
-    }
-    let a: Vec<_> = order.iter().map(|&i| &all[i]).collect();
-    let names: Vec<String> = a.iter().map(|x| file_of(x.file)).collect();
-    frame(vec![
-        text(
-            "round",
-            a.iter().map(|x| Some(&*rec.rounds()[x.round as usize])),
-        ),
-        text("kind", a.iter().map(|x| Some(x.kind.as_str()))),
-        text("tube_id", a.iter().map(|x| x.tube_id.as_deref())),
-        text("person_id", order.iter().map(|&i| people[i].as_deref())),
-        text("file", names.iter().map(|n| Some(n.as_str()))),
-        int_opt("line", a.iter().map(|x| x.line.map(|l| l as i64))),
-        text("detail", a.iter().map(|x| Some(x.detail.as_str()))),
-    ])
+    order.par_sort_by(|&i, &j| {
+        let (a, b) = (&all[i], &all[j]);
+        a.round
+            .cmp(&b.round)
+            .then_with(|| a.kind.as_str().cmp(b.kind.as_str()))
+            .then_with(|| a.tube_id.cmp(&b.tube_id))
+            .then_with(|| people[i].cmp(&people[j]))
+            .then_with(|| a.file.cmp(&b.file))
+            .then_with(|| a.line.cmp(&b.line))
+            .then_with(|| a.detail.cmp(&b.detail))
+    });
+    order.into_iter().map(|i| &all[i]).collect()
+}
+
+/// The columns of `anomalies.parquet` for `rows` (of `rec`), in the order of
+/// [`anomalies_like`], made on the workers; `file_of` names each input as rejects and
+/// anomalies name it. A file repeated whole makes a finding of every row, ten million
+/// in a city, so the table is made a row group at a time.
+pub fn anomaly_columns<'a>(
+    rec: &'a Reconciled,
+    rows: &[&'a Anomaly],
+    file_of: &(dyn Fn(InputKind) -> &'a str + Sync),
+    privacy: &Privacy,
+) -> Vec<ArrayRef> {
+    let n = rows.len();
+    let text = |value: &(dyn Fn(&'a Anomaly) -> Option<&'a str> + Sync)| {
+        strings(n, |i| value(rows[i]).map(Cow::Borrowed))
+    };
+    let makers: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
+        Box::new(|| text(&|a| Some(&rec.rounds()[a.round as usize]))),
+        Box::new(|| text(&|a| Some(a.kind.as_str()))),
+        Box::new(|| text(&|a| a.tube_id.as_deref())),
+        Box::new(|| {
+            strings(n, |i| {
+                rows[i].person_id.as_deref().map(|p| privacy.person_id(p))
+            })
+        }),
+        Box::new(|| text(&|a| Some(file_of(a.file)))),
+        Box::new(|| {
+            PrimitiveArray::<i64>::from_trusted_len_iter(
+                rows.iter().map(|a| a.line.map(|l| l as i64)),
+            )
+            .boxed()
+        }),
+        Box::new(|| text(&|a| Some(a.detail.as_str()))),
+    ];
+    on_workers(&makers)
 }
