@@ -605,13 +605,14 @@ fn a_round_in_gb18030_gives_the_outputs_of_its_utf8_text() {
 #[test]
 fn a_samples_file_repeated_whole_lists_every_repeat_as_polars_writes_the_table() {
     // An export saved three times into one file: each row's two later copies are
-    // duplicate_rows, over 524,288 of them, so anomalies.parquet is written in two row
-    // groups (polars cuts a table in groups of 512² rows), a group at a time.
+    // duplicate_rows, well over 524,288 of them, so anomalies.parquet is written in two
+    // row groups (polars cuts a table in groups of 512² rows), a group at a time; and
+    // the round's copy in the history, as a district's.
     let dir = tempfile::tempdir().unwrap();
     let gen = poolscreen(
         dir.path(),
         &[
-            "generate", "--out", ".", "--people", "270000", "--order", "shuffled", "--seed", "5",
+            "generate", "--out", ".", "--people", "300000", "--order", "shuffled", "--seed", "5",
         ],
     );
     assert!(
@@ -627,7 +628,11 @@ fn a_samples_file_repeated_whole_lists_every_repeat_as_polars_writes_the_table()
         format!("{header}\n{body}{body}{body}"),
     )
     .unwrap();
-    let run = run_round(dir.path(), "out", &["--quiet"]);
+    let run = run_round(
+        dir.path(),
+        "out",
+        &["--history", "history", "--shard", "d1", "--quiet"],
+    );
     assert!(
         run.status.success(),
         "{}",
@@ -654,7 +659,11 @@ fn a_samples_file_repeated_whole_lists_every_repeat_as_polars_writes_the_table()
         assert!(repeats.insert(line), "line {line} twice");
     }
     assert_eq!(repeats.len() as i64, 2 * rows);
-    assert!(repeats.len() > 2 * 512 * 512);
+    assert!(
+        repeats.len() > 2 * 512 * 512 + 20_000,
+        "{} findings: too few for two row groups",
+        repeats.len()
+    );
 
     // The file is the one polars makes of the whole table.
     let whole = dir.path().join("whole");
@@ -666,4 +675,21 @@ fn a_samples_file_repeated_whole_lists_every_repeat_as_polars_writes_the_table()
         .unwrap();
     staging.commit().unwrap();
     assert!(fs::read(whole.join("anomalies.parquet")).unwrap() == fs::read(&path).unwrap());
+
+    // The district's copy holds the same rows, with its shard.
+    let round = df
+        .column("round")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    let copy = read_parquet(
+        &dir.path()
+            .join(format!("history/rounds/{round}/shard=d1/anomalies.parquet")),
+    );
+    let shards = copy.column("shard").unwrap().str().unwrap();
+    assert!(shards.iter().all(|s| s == Some("d1")));
+    assert!(copy.drop("shard").unwrap().equals_missing(&df));
 }

@@ -90,17 +90,6 @@ pub struct RoundOutputs<'a> {
     pub publication: Option<&'a Publication>,
 }
 
-impl RoundOutputs<'_> {
-    /// The file as rejects and anomalies name it.
-    pub fn file_of(&self, kind: InputKind) -> String {
-        self.inputs
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, report)| report.display())
-            .unwrap_or_default()
-    }
-}
-
 /// One output file to write: its name, its rows, and how.
 struct Task<'a> {
     file: &'static str,
@@ -489,7 +478,8 @@ struct Batched<'a> {
     round_of: &'a (dyn Fn(usize) -> u32 + Sync),
     /// The columns of a stretch of rows.
     columns: &'a (dyn Fn(std::ops::Range<usize>) -> Vec<ArrayRef> + Sync),
-    /// A column that holds no value twice in the whole table, then in a round's rows.
+    /// A column whose values are all distinct, marked so in the whole file's batches,
+    /// then in a round copy's ([`parquet::ArrowBatches::distinct`]).
     distinct: (Option<&'static str>, Option<&'static str>),
 }
 
@@ -531,7 +521,15 @@ fn write_batched(
         while end < table.rows && (table.round_of)(end) == round {
             end += 1;
         }
-        ranges[round as usize] = start..end;
+        match ranges.get_mut(round as usize) {
+            Some(range) if range.start == range.end => *range = start..end,
+            _ => {
+                return Err(Error::Internal(format!(
+                    "{}: a round's rows are not one stretch of the table",
+                    table.name
+                )))
+            }
+        }
         start = end;
     }
     for (r, range) in ranges.into_iter().enumerate() {
