@@ -88,6 +88,29 @@ pub struct Anomaly {
     pub detail: String,
 }
 
+/// A sample row that repeats a person's row in the same tube: a `duplicate_row`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Repeat {
+    /// The tube (an index into [`Reconciled::tubes`]).
+    pub tube: u32,
+    /// The person key.
+    pub person: u32,
+    /// The line of the repeating row in the samples file.
+    pub line: u32,
+    /// The line of the row kept for the person in the tube.
+    pub kept: u32,
+}
+
+impl Repeat {
+    /// The finding's words.
+    pub fn detail(&self) -> String {
+        format!(
+            "the same person is already in this tube at line {}",
+            self.kept
+        )
+    }
+}
+
 /// A person in a tube.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -142,8 +165,13 @@ pub struct Reconciled {
     pub tube_of: Vec<Vec<u32>>,
     /// The latest sampling time of any accepted sample, for the as-of time.
     pub latest_sample: Option<Micros>,
-    /// Findings, sorted by round, kind, tube_id, person_id, then line.
+    /// Findings, sorted by round, kind, tube_id, person_id, then line; the
+    /// `duplicate_row`s are in `repeats`.
     pub anomalies: Vec<Anomaly>,
+    /// The `duplicate_row`s (rows that repeat a person's row in a tube), by tube,
+    /// person_id and line: a file saved twice has one for every row, so each is held
+    /// in 16 bytes and made a finding only as `anomalies.parquet` is written.
+    pub repeats: Vec<Repeat>,
 }
 
 impl Reconciled {
@@ -278,14 +306,7 @@ pub fn reconcile(
     let first_sampled_at = first_sampled(&rec.set, keys.len(), &tube_of);
     let mut entries = rows_by_tube(&rec.set, keys.len(), &tube_of);
     drop(tube_of);
-    one_row_per_person(
-        roster,
-        &rec,
-        &keys,
-        &site_rank,
-        &mut entries,
-        &mut anomalies,
-    );
+    rec.repeats = one_row_per_person(roster, &rec, &site_rank, &mut entries);
     let (tubes, members) = build_tubes(&keys, &first_sampled_at, &site_rank, &entries);
     drop(entries);
     rec.tubes = tubes;
@@ -524,16 +545,15 @@ fn first_sampled(set: &SampleSet, tubes: usize, tube_of: &[u32]) -> Vec<Micros> 
 
 /// Keeps one entry per person and tube: the earliest row, then the one with the
 /// smallest site, then the smallest collector, then (rows alike in every value) the
-/// first line. Every other row of
-/// the person in the tube is a `duplicate_row`.
+/// first line. Every other row of the person in the tube is a `duplicate_row`,
+/// returned as [`Repeat`]s in their order in `anomalies.parquet` (by tube, person_id
+/// and line).
 fn one_row_per_person(
     roster: &Roster,
     rec: &Reconciled,
-    keys: &[TubeKey],
     site_rank: &[u32],
     entries: &mut Vec<Entry>,
-    anomalies: &mut Vec<Anomaly>,
-) {
+) -> Vec<Repeat> {
     let samples = &rec.set.samples;
     let collector_rank = site_ranks(&rec.set.collectors);
     let order = |e: &Entry| {
@@ -545,18 +565,17 @@ fn one_row_per_person(
             s.line,
         )
     };
-    // Pieces of whole runs (a person's rows in a tube), each kept in place on a worker;
-    // the pieces then close up, which moves nothing when no row was dropped.
-    let ranges = pieces::between_runs(entries, PIECE, |a, b| {
-        (a.tube, a.person) != (b.tube, b.person)
-    });
+    // Pieces of whole tubes, each kept in place on a worker; the pieces then close up,
+    // which moves nothing when no row was dropped.
+    let ranges = pieces::between_runs(entries, PIECE, |a, b| a.tube != b.tube);
     let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-    let kept: Vec<(usize, Vec<Anomaly>)> = pieces_mut(entries, &counts)
+    let kept: Vec<(usize, Vec<Repeat>)> = pieces_mut(entries, &counts)
         .into_par_iter()
         .map(|piece| {
-            let mut found = Vec::new();
+            let mut found: Vec<Repeat> = Vec::new();
             let mut kept = 0;
             let mut start = 0;
+            let mut tube_found = 0;
             while start < piece.len() {
                 let (tube, person) = (piece[start].tube, piece[start].person);
                 let mut end = start + 1;
@@ -571,19 +590,11 @@ fn one_row_per_person(
                         .expect("a run holds an entry");
                     for e in &piece[start..end] {
                         if e.sample != best.sample {
-                            found.push(Anomaly {
-                                round: (keys[tube as usize] >> 32) as u32,
-                                kind: AnomalyKind::DuplicateRow,
-                                tube_id: Some(
-                                    rec.set.tubes.name(keys[tube as usize] as u32).into(),
-                                ),
-                                person_id: Some(rec.person_id(roster, person).into()),
-                                file: InputKind::Samples,
-                                line: Some(samples[e.sample as usize].line.into()),
-                                detail: format!(
-                                    "the same person is already in this tube at line {}",
-                                    samples[best.sample as usize].line
-                                ),
+                            found.push(Repeat {
+                                tube,
+                                person,
+                                line: samples[e.sample as usize].line,
+                                kept: samples[best.sample as usize].line,
                             });
                         }
                     }
@@ -591,6 +602,15 @@ fn one_row_per_person(
                 piece[kept] = best;
                 kept += 1;
                 start = end;
+                // A tube's repeats by person_id (people are by key), then line.
+                if piece.get(start).is_none_or(|e| e.tube != tube) {
+                    found[tube_found..].sort_by(|a, b| {
+                        rec.person_id(roster, a.person)
+                            .cmp(rec.person_id(roster, b.person))
+                            .then_with(|| a.line.cmp(&b.line))
+                    });
+                    tube_found = found.len();
+                }
             }
             (kept, found)
         })
@@ -605,7 +625,7 @@ fn one_row_per_person(
         found.push(piece_found);
     }
     entries.truncate(at);
-    add_found(anomalies, found);
+    pieces::concat(found)
 }
 
 /// Adds the findings of the pieces, in order. A file repeated whole makes a finding of

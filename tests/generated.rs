@@ -602,24 +602,27 @@ fn a_round_in_gb18030_gives_the_outputs_of_its_utf8_text() {
     }
 }
 
+/// A folder holding the round `generate ARGS` writes.
+fn generated(args: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec!["generate", "--out", "."];
+    all.extend_from_slice(args);
+    let gen = poolscreen(dir.path(), &all);
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    dir
+}
+
 #[test]
 fn a_samples_file_repeated_whole_lists_every_repeat_as_polars_writes_the_table() {
     // An export saved three times into one file: each row's two later copies are
     // duplicate_rows, well over 524,288 of them, so anomalies.parquet is written in two
     // row groups (polars cuts a table in groups of 512² rows), a group at a time; and
     // the round's copy in the history, as a district's.
-    let dir = tempfile::tempdir().unwrap();
-    let gen = poolscreen(
-        dir.path(),
-        &[
-            "generate", "--out", ".", "--people", "300000", "--order", "shuffled", "--seed", "5",
-        ],
-    );
-    assert!(
-        gen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gen.stderr)
-    );
+    let dir = generated(&["--people", "300000", "--order", "shuffled", "--seed", "5"]);
     let samples = fs::read_to_string(dir.path().join("samples.csv")).unwrap();
     let (header, body) = samples.split_once('\n').unwrap();
     let rows = body.lines().count() as i64;
@@ -692,4 +695,102 @@ fn a_samples_file_repeated_whole_lists_every_repeat_as_polars_writes_the_table()
     let shards = copy.column("shard").unwrap().str().unwrap();
     assert!(shards.iter().all(|s| s == Some("d1")));
     assert!(copy.drop("shard").unwrap().equals_missing(&df));
+}
+
+#[test]
+fn repeated_rows_sort_among_the_other_findings_by_person_id_or_pseudonym() {
+    // Two rounds whose samples file is saved twice over, with person IDs that sort
+    // against the roster's room order (people are numbered by room, then ID), and a few
+    // rows of other kinds on both sides of duplicate_row: conflicting_results before it,
+    // orphan_result and unregistered_person after it.
+    let dir = generated(&["--people", "20000", "--rounds", "2", "--seed", "11"]);
+    let reversed = |id: &str| match id.parse::<u64>() {
+        Ok(n) => format!("P{}", 9_999_999_999 - n),
+        Err(_) => id.to_string(),
+    };
+    let rewrite = |name: &str, column: usize, extra: &str, twice: bool| {
+        let text = fs::read_to_string(dir.path().join(name)).unwrap();
+        let (header, body) = text.split_once('\n').unwrap();
+        let body: String = body
+            .lines()
+            .map(|line| {
+                let mut cells: Vec<String> = line.split(',').map(String::from).collect();
+                if column < cells.len() {
+                    cells[column] = reversed(&cells[column]);
+                }
+                cells.join(",") + "\n"
+            })
+            .collect();
+        let again = if twice { body.as_str() } else { "" };
+        fs::write(
+            dir.path().join(name),
+            format!("{header}\n{body}{again}{extra}"),
+        )
+        .unwrap();
+        body
+    };
+    rewrite("roster.csv", 0, "", false);
+    let samples = rewrite("samples.csv", 1, "", true);
+    let first = samples.lines().next().unwrap().to_string();
+    let cells: Vec<&str> = first.split(',').collect();
+    // An unregistered person in the first row's tube and round.
+    let mut stranger = cells.clone();
+    stranger[1] = "P0";
+    let mut all = fs::read_to_string(dir.path().join("samples.csv")).unwrap();
+    all.push_str(&(stranger.join(",") + "\n"));
+    fs::write(dir.path().join("samples.csv"), all).unwrap();
+    let results = fs::read_to_string(dir.path().join("results.csv")).unwrap();
+    let row: Vec<&str> = results.lines().nth(1).unwrap().split(',').collect();
+    let mut conflicting = row.clone();
+    conflicting[3] = "31.5";
+    let mut orphan = row.clone();
+    orphan[0] = "NO-SUCH-TUBE";
+    fs::write(
+        dir.path().join("results.csv"),
+        format!("{results}{}\n{}\n", conflicting.join(","), orphan.join(",")),
+    )
+    .unwrap();
+    fs::write(dir.path().join("key.hex"), "ab".repeat(32)).unwrap();
+
+    for (out, extra) in [
+        ("plain", vec![]),
+        ("pseudonyms", vec!["--pseudonymize", "key.hex"]),
+    ] {
+        let mut args = extra.clone();
+        args.push("--quiet");
+        let run = run_round(dir.path(), out, &args);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let rows = table(&dir.path().join(out).join("anomalies.parquet"));
+        let kinds: BTreeSet<&str> = rows.iter().map(|r| r["kind"].as_str()).collect();
+        for kind in [
+            "conflicting_results",
+            "orphan_result",
+            "unregistered_person",
+        ] {
+            assert!(kinds.contains(kind), "{out}: no {kind} in {kinds:?}");
+        }
+        let repeats = rows.iter().filter(|r| r["kind"] == "duplicate_row").count();
+        assert_eq!(repeats, samples.lines().count(), "{out}");
+        let key = |r: &HashMap<String, String>| {
+            (
+                r["round"].clone(),
+                r["kind"].clone(),
+                r["tube_id"].clone(),
+                r["person_id"].clone(),
+                r["line"].parse::<u64>().unwrap_or(0),
+            )
+        };
+        for pair in rows.windows(2) {
+            assert!(
+                key(&pair[0]) < key(&pair[1]),
+                "{out}: {:?} before {:?}",
+                key(&pair[0]),
+                key(&pair[1])
+            );
+        }
+    }
 }

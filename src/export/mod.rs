@@ -114,7 +114,8 @@ pub fn write_round(
             .iter()
             .map(|e| rec.person_id(roster, e.person))
             .chain(round.missing.iter().map(|m| roster.id(m.person)))
-            .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()));
+            .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()))
+            .chain(rec.repeats.iter().map(|r| rec.person_id(roster, r.person)));
         crate::privacy::check_collisions(ids, privacy)?;
     }
     let people = people::People::new(roster, rec, round.retests, round.closed, privacy);
@@ -264,9 +265,17 @@ pub fn write_round(
         },
         Task {
             file: "anomalies.parquet",
-            rows: rec.anomalies.len(),
+            rows: rec.anomalies.len() + rec.repeats.len(),
             write: Box::new(|| {
-                write_anomalies(staging, round.publication, rec, &file_of, privacy, &note)
+                write_anomalies(
+                    staging,
+                    round.publication,
+                    roster,
+                    rec,
+                    &file_of,
+                    privacy,
+                    &note,
+                )
             }),
         },
         Task {
@@ -377,6 +386,17 @@ fn round_report(
             Some(entry) => entry.1 += 1,
             None => anomalies.push((a.kind.as_str(), 1)),
         }
+    }
+    let repeats = rec
+        .repeats
+        .iter()
+        .filter(|x| rec.tubes[x.tube as usize].round as usize == r)
+        .count();
+    if repeats > 0 {
+        anomalies.push((
+            crate::reconcile::AnomalyKind::DuplicateRow.as_str(),
+            repeats,
+        ));
     }
     anomalies.sort();
     let mut by_file: Vec<(String, usize)> = Vec::new();
@@ -573,18 +593,19 @@ fn write_tubes(
 fn write_anomalies<'f>(
     staging: &Staging,
     publication: Option<&Publication>,
+    roster: &'f Roster,
     rec: &'f Reconciled,
     file_of: &(dyn Fn(InputKind) -> &'f str + Sync),
     privacy: &Privacy,
     note: &(dyn Fn(usize, &str, usize) + Sync),
 ) -> Result<()> {
-    let rows = tables::anomaly_rows(rec, privacy);
+    let rows = tables::anomaly_rows(roster, rec, privacy);
     let table = Batched {
         name: "anomalies.parquet",
         like: tables::anomalies_like()?,
         rows: rows.len(),
-        round_of: &|i| rows[i].round,
-        columns: &|range| tables::anomaly_columns(rec, &rows[range], file_of, privacy),
+        round_of: &|i| rows[i].round(rec),
+        columns: &|range| tables::anomaly_columns(roster, rec, &rows[range], file_of, privacy),
         distinct: (None, None),
     };
     write_batched(staging, publication, rec.rounds().len(), table, note)

@@ -11,7 +11,7 @@ use super::parquet::{
 use crate::error::Result;
 use crate::ingest::roster::Roster;
 use crate::privacy::Privacy;
-use crate::reconcile::{Anomaly, Reconciled, Tube, TubeBuildings};
+use crate::reconcile::{Anomaly, AnomalyKind, Reconciled, Repeat, Tube, TubeBuildings};
 use crate::record::{Class, InputKind};
 use crate::summarize::BuildingRow;
 use polars::prelude::DataFrame;
@@ -170,31 +170,101 @@ pub fn anomalies_like() -> Result<DataFrame> {
     ])
 }
 
-/// The findings in `anomalies.parquet`'s order: as the round holds them (see
-/// [`crate::reconcile::sort_anomalies`]), or with `--pseudonymize` by the pseudonym they
-/// show, so that the order tells nothing of the real IDs.
-pub fn anomaly_rows<'a>(rec: &'a Reconciled, privacy: &Privacy) -> Vec<&'a Anomaly> {
-    let all = &rec.anomalies;
-    if !privacy.pseudonymizes() {
-        return all.iter().collect();
+/// A row of `anomalies.parquet`: a finding, or a sample row that repeats a person's
+/// row in a tube (a `duplicate_row`, held compactly until written).
+#[derive(Clone, Copy, Debug)]
+pub enum Finding<'a> {
+    /// A finding of any other kind.
+    Found(&'a Anomaly),
+    /// A `duplicate_row`.
+    Repeat(&'a Repeat),
+}
+
+impl Finding<'_> {
+    /// The finding's round.
+    pub fn round(&self, rec: &Reconciled) -> u32 {
+        match self {
+            Finding::Found(a) => a.round,
+            Finding::Repeat(r) => rec.tubes[r.tube as usize].round,
+        }
     }
-    let people: Vec<Option<Cow<str>>> = all
-        .par_iter()
-        .map(|x| x.person_id.as_deref().map(|p| privacy.person_id(p)))
-        .collect();
-    let mut order: Vec<usize> = (0..all.len()).collect();
-    order.par_sort_by(|&i, &j| {
-        let (a, b) = (&all[i], &all[j]);
-        a.round
-            .cmp(&b.round)
-            .then_with(|| a.kind.as_str().cmp(b.kind.as_str()))
-            .then_with(|| a.tube_id.cmp(&b.tube_id))
-            .then_with(|| people[i].cmp(&people[j]))
-            .then_with(|| a.file.cmp(&b.file))
-            .then_with(|| a.line.cmp(&b.line))
-            .then_with(|| a.detail.cmp(&b.detail))
-    });
-    order.into_iter().map(|i| &all[i]).collect()
+}
+
+/// The rows of `anomalies.parquet` in order: by round, kind, tube_id, person_id, file,
+/// line and detail, as the round holds its findings (see
+/// [`crate::reconcile::sort_anomalies`]) and its repeats, the repeats of a round placed
+/// among its findings by their kind; with `--pseudonymize` by the pseudonym shown in
+/// place of person_id, so that the order tells nothing of the real IDs.
+pub fn anomaly_rows<'a>(
+    roster: &'a Roster,
+    rec: &'a Reconciled,
+    privacy: &Privacy,
+) -> Vec<Finding<'a>> {
+    let all = &rec.anomalies;
+    let found: Vec<&Anomaly> = if privacy.pseudonymizes() {
+        let people: Vec<Option<Cow<str>>> = all
+            .par_iter()
+            .map(|x| x.person_id.as_deref().map(|p| privacy.person_id(p)))
+            .collect();
+        let mut order: Vec<usize> = (0..all.len()).collect();
+        order.par_sort_by(|&i, &j| {
+            let (a, b) = (&all[i], &all[j]);
+            a.round
+                .cmp(&b.round)
+                .then_with(|| a.kind.as_str().cmp(b.kind.as_str()))
+                .then_with(|| a.tube_id.cmp(&b.tube_id))
+                .then_with(|| people[i].cmp(&people[j]))
+                .then_with(|| a.file.cmp(&b.file))
+                .then_with(|| a.line.cmp(&b.line))
+                .then_with(|| a.detail.cmp(&b.detail))
+        });
+        order.into_iter().map(|i| &all[i]).collect()
+    } else {
+        all.iter().collect()
+    };
+    // Repeats are by tube (so by round, then tube_id), then person_id and line.
+    let repeats: Vec<&Repeat> = if privacy.pseudonymizes() {
+        let shown: Vec<Cow<str>> = rec
+            .repeats
+            .par_iter()
+            .map(|r| privacy.person_id(rec.person_id(roster, r.person)))
+            .collect();
+        let mut order: Vec<usize> = (0..rec.repeats.len()).collect();
+        let repeat = |i: usize| &rec.repeats[i];
+        order.par_sort_by(|&i, &j| {
+            (repeat(i).tube, &shown[i], repeat(i).line).cmp(&(
+                repeat(j).tube,
+                &shown[j],
+                repeat(j).line,
+            ))
+        });
+        order.into_iter().map(repeat).collect()
+    } else {
+        rec.repeats.iter().collect()
+    };
+    let repeat_kind = AnomalyKind::DuplicateRow.as_str();
+    let mut rows = Vec::with_capacity(found.len() + repeats.len());
+    let (mut f, mut r) = (0, 0);
+    for round in 0..rec.rounds().len() as u32 {
+        while f < found.len() && found[f].round == round && found[f].kind.as_str() < repeat_kind {
+            rows.push(Finding::Found(found[f]));
+            f += 1;
+        }
+        while r < repeats.len() && rec.tubes[repeats[r].tube as usize].round == round {
+            rows.push(Finding::Repeat(repeats[r]));
+            r += 1;
+        }
+        while f < found.len() && found[f].round == round {
+            rows.push(Finding::Found(found[f]));
+            f += 1;
+        }
+    }
+    assert_eq!(
+        (f, r),
+        (found.len(), repeats.len()),
+        "findings out of round order"
+    );
+    rows
 }
 
 /// The columns of `anomalies.parquet` for `rows` (of `rec`), in the order of
@@ -202,32 +272,55 @@ pub fn anomaly_rows<'a>(rec: &'a Reconciled, privacy: &Privacy) -> Vec<&'a Anoma
 /// anomalies name it. A file repeated whole makes a finding of every row, ten million
 /// in a city, so the table is made a row group at a time.
 pub fn anomaly_columns<'a>(
+    roster: &'a Roster,
     rec: &'a Reconciled,
-    rows: &[&'a Anomaly],
+    rows: &[Finding<'a>],
     file_of: &(dyn Fn(InputKind) -> &'a str + Sync),
     privacy: &Privacy,
 ) -> Vec<ArrayRef> {
     let n = rows.len();
-    let text = |value: &(dyn Fn(&'a Anomaly) -> Option<&'a str> + Sync)| {
-        strings(n, |i| value(rows[i]).map(Cow::Borrowed))
+    let text = |value: &(dyn Fn(Finding<'a>) -> Option<Cow<'a, str>> + Sync)| {
+        strings(n, |i| value(rows[i]))
     };
     let makers: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
-        Box::new(|| text(&|a| Some(&rec.rounds()[a.round as usize]))),
-        Box::new(|| text(&|a| Some(a.kind.as_str()))),
-        Box::new(|| text(&|a| a.tube_id.as_deref())),
+        Box::new(|| text(&|x| Some(Cow::Borrowed(&rec.rounds()[x.round(rec) as usize])))),
         Box::new(|| {
-            strings(n, |i| {
-                rows[i].person_id.as_deref().map(|p| privacy.person_id(p))
+            text(&|x| match x {
+                Finding::Found(a) => Some(Cow::Borrowed(a.kind.as_str())),
+                Finding::Repeat(_) => Some(Cow::Borrowed(AnomalyKind::DuplicateRow.as_str())),
             })
         }),
-        Box::new(|| text(&|a| Some(file_of(a.file)))),
         Box::new(|| {
-            PrimitiveArray::<i64>::from_trusted_len_iter(
-                rows.iter().map(|a| a.line.map(|l| l as i64)),
-            )
+            text(&|x| match x {
+                Finding::Found(a) => a.tube_id.as_deref().map(Cow::Borrowed),
+                Finding::Repeat(r) => Some(Cow::Borrowed(rec.tube_id(&rec.tubes[r.tube as usize]))),
+            })
+        }),
+        Box::new(|| {
+            strings(n, |i| match rows[i] {
+                Finding::Found(a) => a.person_id.as_deref().map(|p| privacy.person_id(p)),
+                Finding::Repeat(r) => Some(privacy.person_id(rec.person_id(roster, r.person))),
+            })
+        }),
+        Box::new(|| {
+            text(&|x| match x {
+                Finding::Found(a) => Some(Cow::Borrowed(file_of(a.file))),
+                Finding::Repeat(_) => Some(Cow::Borrowed(file_of(InputKind::Samples))),
+            })
+        }),
+        Box::new(|| {
+            PrimitiveArray::<i64>::from_trusted_len_iter(rows.iter().map(|x| match x {
+                Finding::Found(a) => a.line.map(|l| l as i64),
+                Finding::Repeat(r) => Some(r.line.into()),
+            }))
             .boxed()
         }),
-        Box::new(|| text(&|a| Some(a.detail.as_str()))),
+        Box::new(|| {
+            text(&|x| match x {
+                Finding::Found(a) => Some(Cow::Borrowed(a.detail.as_str())),
+                Finding::Repeat(r) => Some(Cow::Owned(r.detail())),
+            })
+        }),
     ];
     on_workers(&makers)
 }
