@@ -602,13 +602,18 @@ fn one_row_per_person(
                 piece[kept] = best;
                 kept += 1;
                 start = end;
-                // A tube's repeats by person_id (people are by key), then line.
+                // A tube's repeats by person_id (people are by key), then line; nearly
+                // always so already.
                 if piece.get(start).is_none_or(|e| e.tube != tube) {
-                    found[tube_found..].sort_by(|a, b| {
+                    let by_id = |a: &Repeat, b: &Repeat| {
                         rec.person_id(roster, a.person)
                             .cmp(rec.person_id(roster, b.person))
                             .then_with(|| a.line.cmp(&b.line))
-                    });
+                    };
+                    let tube_repeats = &mut found[tube_found..];
+                    if !tube_repeats.is_sorted_by(|a, b| by_id(a, b).is_le()) {
+                        tube_repeats.sort_by(by_id);
+                    }
                     tube_found = found.len();
                 }
             }
@@ -628,9 +633,8 @@ fn one_row_per_person(
     pieces::concat(found)
 }
 
-/// Adds the findings of the pieces, in order. A file repeated whole makes a finding of
-/// every row (ten million in a city): the pieces' findings are moved into place on the
-/// workers, into room made once, not pushed one by one into a list that grows.
+/// Adds the findings of the pieces, in order: moved into place on the workers, into
+/// room made once, not pushed one by one into a list that grows.
 fn add_found(anomalies: &mut Vec<Anomaly>, found: Vec<Vec<Anomaly>>) {
     let mut found = pieces::concat(found);
     if anomalies.is_empty() {

@@ -222,26 +222,24 @@ pub fn anomaly_rows<'a>(
     } else {
         all.iter().collect()
     };
-    // Repeats are by tube (so by round, then tube_id), then person_id and line.
-    let repeats: Vec<&Repeat> = if privacy.pseudonymizes() {
-        let shown: Vec<Cow<str>> = rec
-            .repeats
-            .par_iter()
-            .map(|r| privacy.person_id(rec.person_id(roster, r.person)))
-            .collect();
-        let mut order: Vec<usize> = (0..rec.repeats.len()).collect();
-        let repeat = |i: usize| &rec.repeats[i];
-        order.par_sort_by(|&i, &j| {
-            (repeat(i).tube, &shown[i], repeat(i).line).cmp(&(
-                repeat(j).tube,
-                &shown[j],
-                repeat(j).line,
-            ))
-        });
-        order.into_iter().map(repeat).collect()
-    } else {
-        rec.repeats.iter().collect()
-    };
+    // Repeats are by tube (so by round, then tube_id), then person_id and line; under
+    // --pseudonymize a tube's repeats are sorted again by the pseudonym shown, tube by
+    // tube on the workers.
+    let mut repeats: Vec<&Repeat> = rec.repeats.iter().collect();
+    if privacy.pseudonymizes() {
+        repeats
+            .par_chunk_by_mut(|a, b| a.tube == b.tube)
+            .for_each(|tube| {
+                tube.sort_by_cached_key(|r| {
+                    (
+                        privacy
+                            .person_id(rec.person_id(roster, r.person))
+                            .into_owned(),
+                        r.line,
+                    )
+                })
+            });
+    }
     let repeat_kind = AnomalyKind::DuplicateRow.as_str();
     let mut rows = Vec::with_capacity(found.len() + repeats.len());
     let (mut f, mut r) = (0, 0);
