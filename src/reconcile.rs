@@ -88,26 +88,61 @@ pub struct Anomaly {
     pub detail: String,
 }
 
-/// A sample row that repeats a person's row in the same tube: a `duplicate_row`.
+/// A finding about one person's row in a tube, of a kind a whole file can make for
+/// every row: a `duplicate_row` (the file saved twice), a `duplicate_sample` (a round
+/// sampled twice), an `unregistered_person` (another district's people) or a
+/// `sampled_on_leave`. Held in 24 bytes, its strings made only as
+/// `anomalies.parquet` is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Repeat {
+pub struct RowFinding {
+    /// One of the four kinds above.
+    pub kind: AnomalyKind,
     /// The tube (an index into [`Reconciled::tubes`]).
     pub tube: u32,
     /// The person key.
     pub person: u32,
-    /// The line of the repeating row in the samples file.
+    /// The line of the row in the samples file.
     pub line: u32,
-    /// The line of the row kept for the person in the tube.
-    pub kept: u32,
+    /// The line the finding cites: the row kept (`duplicate_row`), the row in the
+    /// first tube (`duplicate_sample`), the roster's row (`sampled_on_leave`); 0 for
+    /// none.
+    pub cited: u32,
+    /// The first tube of a `duplicate_sample`; [`NONE`] for the other kinds.
+    pub first_tube: u32,
 }
 
-impl Repeat {
+impl RowFinding {
     /// The finding's words.
-    pub fn detail(&self) -> String {
-        format!(
-            "the same person is already in this tube at line {}",
-            self.kept
-        )
+    pub fn detail(&self, rec: &Reconciled) -> String {
+        match self.kind {
+            AnomalyKind::DuplicateRow => format!(
+                "the same person is already in this tube at line {}",
+                self.cited
+            ),
+            AnomalyKind::DuplicateSample => format!(
+                "the person was also sampled into tube {} (line {}) in this round",
+                rec.tube_id(&rec.tubes[self.first_tube as usize]),
+                self.cited
+            ),
+            AnomalyKind::SampledOnLeave => format!(
+                "the roster (line {}) says the person is on leave",
+                self.cited
+            ),
+            _ => "the person is not on the roster".into(),
+        }
+    }
+}
+
+/// Sorts the findings of one tube (of one kind) by person_id, then line, where they
+/// are not so already: a tube's members are by person key (building, room, person_id).
+fn sort_by_person_id(rows: &mut [RowFinding], roster: &Roster, rec: &Reconciled) {
+    let by_id = |a: &RowFinding, b: &RowFinding| {
+        rec.person_id(roster, a.person)
+            .cmp(rec.person_id(roster, b.person))
+            .then_with(|| a.line.cmp(&b.line))
+    };
+    if !rows.is_sorted_by(|a, b| by_id(a, b).is_le()) {
+        rows.sort_by(by_id);
     }
 }
 
@@ -165,13 +200,12 @@ pub struct Reconciled {
     pub tube_of: Vec<Vec<u32>>,
     /// The latest sampling time of any accepted sample, for the as-of time.
     pub latest_sample: Option<Micros>,
-    /// Findings, sorted by round, kind, tube_id, person_id, then line; the
-    /// `duplicate_row`s are in `repeats`.
+    /// Findings, sorted by round, kind, tube_id, person_id, then line; those about one
+    /// person's row are in `row_findings`.
     pub anomalies: Vec<Anomaly>,
-    /// The `duplicate_row`s (rows that repeat a person's row in a tube), by tube,
-    /// person_id and line: a file saved twice has one for every row, so each is held
-    /// in 16 bytes and made a finding only as `anomalies.parquet` is written.
-    pub repeats: Vec<Repeat>,
+    /// The findings about one person's row in a tube ([`RowFinding`]), by kind, then
+    /// tube (so round, then tube_id), person_id and line.
+    pub row_findings: Vec<RowFinding>,
 }
 
 impl Reconciled {
@@ -306,14 +340,17 @@ pub fn reconcile(
     let first_sampled_at = first_sampled(&rec.set, keys.len(), &tube_of);
     let mut entries = rows_by_tube(&rec.set, keys.len(), &tube_of);
     drop(tube_of);
-    rec.repeats = one_row_per_person(roster, &rec, &site_rank, &mut entries);
+    let repeats = one_row_per_person(roster, &rec, &site_rank, &mut entries);
     let (tubes, members) = build_tubes(&keys, &first_sampled_at, &site_rank, &entries);
     drop(entries);
     rec.tubes = tubes;
     rec.members = members;
     rec.latest_sample = rec.set.samples.par_iter().map(|s| s.sampled_at).max();
     drop(keys);
-    rec.tube_of = mark_sampled(roster, &rec, &mut anomalies);
+    let (tube_of, [twice, on_leave, unregistered]) = mark_sampled(roster, &rec);
+    rec.tube_of = tube_of;
+    // By kind: duplicate_row, duplicate_sample, sampled_on_leave, unregistered_person.
+    rec.row_findings = pieces::concat(vec![repeats, twice, on_leave, unregistered]);
     tube_anomalies(roster, &rec, settings.pool_size, &mut anomalies);
     match_results(&mut rec, results, result_columns, settings, &mut anomalies);
     sort_anomalies(&mut anomalies);
@@ -546,14 +583,14 @@ fn first_sampled(set: &SampleSet, tubes: usize, tube_of: &[u32]) -> Vec<Micros> 
 /// Keeps one entry per person and tube: the earliest row, then the one with the
 /// smallest site, then the smallest collector, then (rows alike in every value) the
 /// first line. Every other row of the person in the tube is a `duplicate_row`,
-/// returned as [`Repeat`]s in their order in `anomalies.parquet` (by tube, person_id
-/// and line).
+/// returned as [`RowFinding`]s in their order in `anomalies.parquet` (by tube,
+/// person_id and line).
 fn one_row_per_person(
     roster: &Roster,
     rec: &Reconciled,
     site_rank: &[u32],
     entries: &mut Vec<Entry>,
-) -> Vec<Repeat> {
+) -> Vec<RowFinding> {
     let samples = &rec.set.samples;
     let collector_rank = site_ranks(&rec.set.collectors);
     let order = |e: &Entry| {
@@ -569,10 +606,10 @@ fn one_row_per_person(
     // which moves nothing when no row was dropped.
     let ranges = pieces::between_runs(entries, PIECE, |a, b| a.tube != b.tube);
     let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-    let kept: Vec<(usize, Vec<Repeat>)> = pieces_mut(entries, &counts)
+    let kept: Vec<(usize, Vec<RowFinding>)> = pieces_mut(entries, &counts)
         .into_par_iter()
         .map(|piece| {
-            let mut found: Vec<Repeat> = Vec::new();
+            let mut found: Vec<RowFinding> = Vec::new();
             let mut kept = 0;
             let mut start = 0;
             let mut tube_found = 0;
@@ -590,11 +627,13 @@ fn one_row_per_person(
                         .expect("a run holds an entry");
                     for e in &piece[start..end] {
                         if e.sample != best.sample {
-                            found.push(Repeat {
+                            found.push(RowFinding {
+                                kind: AnomalyKind::DuplicateRow,
                                 tube,
                                 person,
                                 line: samples[e.sample as usize].line,
-                                kept: samples[best.sample as usize].line,
+                                cited: samples[best.sample as usize].line,
+                                first_tube: NONE,
                             });
                         }
                     }
@@ -602,18 +641,8 @@ fn one_row_per_person(
                 piece[kept] = best;
                 kept += 1;
                 start = end;
-                // A tube's repeats by person_id (people are by key), then line; nearly
-                // always so already.
                 if piece.get(start).is_none_or(|e| e.tube != tube) {
-                    let by_id = |a: &Repeat, b: &Repeat| {
-                        rec.person_id(roster, a.person)
-                            .cmp(rec.person_id(roster, b.person))
-                            .then_with(|| a.line.cmp(&b.line))
-                    };
-                    let tube_repeats = &mut found[tube_found..];
-                    if !tube_repeats.is_sorted_by(|a, b| by_id(a, b).is_le()) {
-                        tube_repeats.sort_by(by_id);
-                    }
+                    sort_by_person_id(&mut found[tube_found..], roster, rec);
                     tube_found = found.len();
                 }
             }
@@ -732,13 +761,14 @@ fn most_frequent(values: &mut [u32], rank: impl Fn(u32) -> u32) -> u32 {
 /// Who was sampled in each round, into which tube (the smallest tube_id); a person in
 /// two or more tubes of a round is a `duplicate_sample` (the tube of the smallest
 /// tube_id counts as the first), a sampled person on leave `sampled_on_leave`, a
-/// sampled person not on the roster `unregistered_person` (once per tube).
+/// sampled person not on the roster `unregistered_person` (once per tube): each kind's
+/// [`RowFinding`]s by tube, person_id and line.
 ///
 /// Tubes are numbered by round, then tube_id, so a person's first tube in a round is
 /// the smallest number that holds them: each member lowers their entry to its tube, on
 /// the workers, then each member whose entry is another tube is a repeat. Two passes
 /// over the members, whatever order the roster and the samples come in.
-fn mark_sampled(roster: &Roster, rec: &Reconciled, anomalies: &mut Vec<Anomaly>) -> Vec<Vec<u32>> {
+fn mark_sampled(roster: &Roster, rec: &Reconciled) -> (Vec<Vec<u32>>, [Vec<RowFinding>; 3]) {
     let samples = &rec.set.samples;
     let roster_len = rec.roster_len;
     let persons = roster_len as usize + rec.set.unregistered.len();
@@ -760,73 +790,69 @@ fn mark_sampled(roster: &Roster, rec: &Reconciled, anomalies: &mut Vec<Anomaly>)
         .into_iter()
         .map(|round| round.into_iter().map(AtomicU32::into_inner).collect())
         .collect();
-    let tube_name = |t: u32| -> Box<str> { rec.tube_id(&rec.tubes[t as usize]).into() };
-    let person_id = |p: u32| -> Box<str> { rec.person_id(roster, p).into() };
     let line = |m: &Member| samples[m.sample as usize].line;
-    let found: Vec<Anomaly> = rec
+    // Pieces of tubes on the workers, each kind's findings of a tube by person_id.
+    const TUBES: usize = 1 << 10;
+    let pieces: Vec<[Vec<RowFinding>; 3]> = rec
         .tubes
-        .par_iter()
+        .par_chunks(TUBES)
         .enumerate()
-        .flat_map_iter(|(t, tube)| {
-            let (t, round) = (t as u32, tube.round);
-            let mut anomalies = Vec::new();
-            for m in rec.members_of(tube) {
-                let first_tube = first[round as usize][m.person as usize];
-                if first_tube != t {
-                    // A tube's members are sorted by person.
-                    let first_members = rec.members_of(&rec.tubes[first_tube as usize]);
-                    let first_line = first_members
-                        .binary_search_by_key(&m.person, |f| f.person)
-                        .map_or(0, |k| line(&first_members[k]));
-                    anomalies.push(Anomaly {
-                        round,
-                        kind: AnomalyKind::DuplicateSample,
-                        tube_id: Some(tube_name(t)),
-                        person_id: Some(person_id(m.person)),
-                        file: InputKind::Samples,
-                        line: Some(line(m).into()),
-                        detail: format!(
-                            "the person was also sampled into tube {} (line {first_line}) in this round",
-                            tube_name(first_tube),
-                        ),
-                    });
+        .map(|(c, tubes)| {
+            let mut out: [Vec<RowFinding>; 3] = Default::default();
+            for (k, tube) in tubes.iter().enumerate() {
+                let (t, round) = ((c * TUBES + k) as u32, tube.round);
+                let starts = out.each_ref().map(Vec::len);
+                for m in rec.members_of(tube) {
+                    let finding = |kind, cited, first_tube| RowFinding {
+                        kind,
+                        tube: t,
+                        person: m.person,
+                        line: line(m),
+                        cited,
+                        first_tube,
+                    };
+                    let first_tube = first[round as usize][m.person as usize];
+                    if first_tube != t {
+                        // A tube's members are sorted by person.
+                        let first_members = rec.members_of(&rec.tubes[first_tube as usize]);
+                        let first_line = first_members
+                            .binary_search_by_key(&m.person, |f| f.person)
+                            .map_or(0, |k| line(&first_members[k]));
+                        out[0].push(finding(
+                            AnomalyKind::DuplicateSample,
+                            first_line,
+                            first_tube,
+                        ));
+                    }
+                    if m.person >= roster_len {
+                        out[2].push(finding(AnomalyKind::UnregisteredPerson, 0, NONE));
+                    } else if first_tube == t && roster.status[m.person as usize] == Status::OnLeave
+                    {
+                        let cited = roster.line[m.person as usize];
+                        out[1].push(finding(AnomalyKind::SampledOnLeave, cited, NONE));
+                    }
                 }
-                if m.person >= roster_len {
-                    anomalies.push(Anomaly {
-                        round,
-                        kind: AnomalyKind::UnregisteredPerson,
-                        tube_id: Some(tube_name(t)),
-                        person_id: Some(person_id(m.person)),
-                        file: InputKind::Samples,
-                        line: Some(line(m).into()),
-                        detail: "the person is not on the roster".into(),
-                    });
-                } else if first_tube == t && roster.status[m.person as usize] == Status::OnLeave {
-                    anomalies.push(Anomaly {
-                        round,
-                        kind: AnomalyKind::SampledOnLeave,
-                        tube_id: Some(tube_name(t)),
-                        person_id: Some(person_id(m.person)),
-                        file: InputKind::Samples,
-                        line: Some(line(m).into()),
-                        detail: format!(
-                            "the roster (line {}) says the person is on leave",
-                            roster.line[m.person as usize]
-                        ),
-                    });
+                for (rows, start) in out.iter_mut().zip(starts) {
+                    sort_by_person_id(&mut rows[start..], roster, rec);
                 }
             }
-            anomalies
+            out
         })
         .collect();
-    anomalies.extend(found);
-    first
+    let mut kinds: [Vec<Vec<RowFinding>>; 3] = Default::default();
+    for piece in pieces {
+        for (kind, rows) in kinds.iter_mut().zip(piece) {
+            kind.push(rows);
+        }
+    }
+    let tube_of = first
         .into_iter()
         .map(|mut round| {
             round.truncate(roster_len as usize);
             round
         })
-        .collect()
+        .collect();
+    (tube_of, kinds.map(pieces::concat))
 }
 
 /// Overfull tubes, pools across buildings, and tube IDs reused across rounds. The line

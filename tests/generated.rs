@@ -698,11 +698,13 @@ fn a_samples_file_repeated_whole_lists_every_repeat_as_polars_writes_the_table()
 }
 
 #[test]
-fn repeated_rows_sort_among_the_other_findings_by_person_id_or_pseudonym() {
-    // Two rounds whose samples file is saved twice over, with person IDs that sort
+fn row_findings_sort_among_the_other_findings_by_person_id_or_pseudonym() {
+    // Two rounds whose samples file is saved twice over, and sampled a third time into
+    // other tubes, with person IDs that sort
     // against the roster's room order (people are numbered by room, then ID), and a few
     // rows of other kinds on both sides of duplicate_row: conflicting_results before it,
-    // orphan_result and unregistered_person after it.
+    // duplicate_sample, orphan_result, sampled_on_leave and unregistered_person after
+    // it (all but the results' kinds held as row findings, merged by kind).
     let dir = generated(&["--people", "20000", "--rounds", "2", "--seed", "11"]);
     let reversed = |id: &str| match id.parse::<u64>() {
         Ok(n) => format!("P{}", 9_999_999_999 - n),
@@ -729,16 +731,31 @@ fn repeated_rows_sort_among_the_other_findings_by_person_id_or_pseudonym() {
         .unwrap();
         body
     };
-    rewrite("roster.csv", 0, "", false);
+    let roster = rewrite("roster.csv", 0, "", false);
     let samples = rewrite("samples.csv", 1, "", true);
-    let first = samples.lines().next().unwrap().to_string();
-    let cells: Vec<&str> = first.split(',').collect();
-    // An unregistered person in the first row's tube and round, twice: a repeat of a
-    // person whose ID sorts first but whose key comes after the roster's.
-    let mut stranger = cells.clone();
-    stranger[1] = "P0";
+    let row_of = |line: &str, id: &str| {
+        let mut cells: Vec<String> = line.split(',').map(String::from).collect();
+        cells[1] = id.to_string();
+        cells.join(",") + "\n"
+    };
+    let mut lines = samples.lines();
+    let (first, second) = (lines.next().unwrap(), lines.next().unwrap());
+    // An unregistered person in the first row's tube, twice (a repeat of a person whose
+    // ID sorts first but whose key comes after the roster's), and in the second row's
+    // tube (a duplicate_sample); a person on leave in the first row's tube.
+    let on_leave = roster
+        .lines()
+        .find(|line| line.ends_with(",离校"))
+        .and_then(|line| line.split(',').next())
+        .unwrap();
     let mut all = fs::read_to_string(dir.path().join("samples.csv")).unwrap();
-    all.push_str(&(stranger.join(",") + "\n").repeat(2));
+    // The round sampled again into other tubes: every row a duplicate_sample.
+    for line in samples.lines() {
+        all.push_str(&format!("9{line}\n"));
+    }
+    all.push_str(&row_of(first, "P0").repeat(2));
+    all.push_str(&row_of(second, "P0"));
+    all.push_str(&row_of(first, on_leave));
     fs::write(dir.path().join("samples.csv"), all).unwrap();
     let results = fs::read_to_string(dir.path().join("results.csv")).unwrap();
     let row: Vec<&str> = results.lines().nth(1).unwrap().split(',').collect();
@@ -769,13 +786,20 @@ fn repeated_rows_sort_among_the_other_findings_by_person_id_or_pseudonym() {
         let kinds: BTreeSet<&str> = rows.iter().map(|r| r["kind"].as_str()).collect();
         for kind in [
             "conflicting_results",
+            "duplicate_sample",
             "orphan_result",
+            "sampled_on_leave",
             "unregistered_person",
         ] {
             assert!(kinds.contains(kind), "{out}: no {kind} in {kinds:?}");
         }
         let repeats = rows.iter().filter(|r| r["kind"] == "duplicate_row").count();
         assert_eq!(repeats, samples.lines().count() + 1, "{out}");
+        let twice = rows
+            .iter()
+            .filter(|r| r["kind"] == "duplicate_sample")
+            .count();
+        assert_eq!(twice, samples.lines().count() + 1, "{out}");
         let key = |r: &HashMap<String, String>| {
             (
                 r["round"].clone(),

@@ -180,7 +180,7 @@ pub fn totals(
         invalid_tubes: class(Class::Invalid),
         pending_tubes: class(Class::Pending),
         to_retest: to_retest as u64,
-        anomalies: (rec.anomalies.len() + rec.repeats.len()) as u64,
+        anomalies: (rec.anomalies.len() + rec.row_findings.len()) as u64,
         rejected_rows: rejected as u64,
     }
 }

@@ -115,7 +115,11 @@ pub fn write_round(
             .map(|e| rec.person_id(roster, e.person))
             .chain(round.missing.iter().map(|m| roster.id(m.person)))
             .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()))
-            .chain(rec.repeats.iter().map(|r| rec.person_id(roster, r.person)));
+            .chain(
+                rec.row_findings
+                    .iter()
+                    .map(|r| rec.person_id(roster, r.person)),
+            );
         crate::privacy::check_collisions(ids, privacy)?;
     }
     let people = people::People::new(roster, rec, round.retests, round.closed, privacy);
@@ -265,7 +269,7 @@ pub fn write_round(
         },
         Task {
             file: "anomalies.parquet",
-            rows: rec.anomalies.len() + rec.repeats.len(),
+            rows: rec.anomalies.len() + rec.row_findings.len(),
             write: Box::new(|| {
                 write_anomalies(
                     staging,
@@ -387,16 +391,15 @@ fn round_report(
             None => anomalies.push((a.kind.as_str(), 1)),
         }
     }
-    let repeats = rec
-        .repeats
+    for x in rec
+        .row_findings
         .iter()
         .filter(|x| rec.tubes[x.tube as usize].round as usize == r)
-        .count();
-    if repeats > 0 {
-        anomalies.push((
-            crate::reconcile::AnomalyKind::DuplicateRow.as_str(),
-            repeats,
-        ));
+    {
+        match anomalies.iter_mut().find(|(k, _)| *k == x.kind.as_str()) {
+            Some(entry) => entry.1 += 1,
+            None => anomalies.push((x.kind.as_str(), 1)),
+        }
     }
     anomalies.sort();
     let mut by_file: Vec<(String, usize)> = Vec::new();

@@ -11,7 +11,7 @@ use super::parquet::{
 use crate::error::Result;
 use crate::ingest::roster::Roster;
 use crate::privacy::Privacy;
-use crate::reconcile::{Anomaly, AnomalyKind, Reconciled, Repeat, Tube, TubeBuildings};
+use crate::reconcile::{Anomaly, Reconciled, RowFinding, Tube, TubeBuildings};
 use crate::record::{Class, InputKind};
 use crate::summarize::BuildingRow;
 use polars::prelude::DataFrame;
@@ -170,14 +170,14 @@ pub fn anomalies_like() -> Result<DataFrame> {
     ])
 }
 
-/// A row of `anomalies.parquet`: a finding, or a sample row that repeats a person's
-/// row in a tube (a `duplicate_row`, held compactly until written).
+/// A row of `anomalies.parquet`: a finding, or a finding about one person's row held
+/// compactly until written.
 #[derive(Clone, Copy, Debug)]
 pub enum Finding<'a> {
     /// A finding of any other kind.
     Found(&'a Anomaly),
-    /// A `duplicate_row`.
-    Repeat(&'a Repeat),
+    /// A [`RowFinding`].
+    Row(&'a RowFinding),
 }
 
 impl Finding<'_> {
@@ -185,23 +185,32 @@ impl Finding<'_> {
     pub fn round(&self, rec: &Reconciled) -> u32 {
         match self {
             Finding::Found(a) => a.round,
-            Finding::Repeat(r) => rec.tubes[r.tube as usize].round,
+            Finding::Row(r) => rec.tubes[r.tube as usize].round,
+        }
+    }
+
+    /// The finding's kind.
+    fn kind(&self) -> &'static str {
+        match self {
+            Finding::Found(a) => a.kind.as_str(),
+            Finding::Row(r) => r.kind.as_str(),
         }
     }
 }
 
 /// The rows of `anomalies.parquet` in order: by round, kind, tube_id, person_id, file,
 /// line and detail, as the round holds its findings (see
-/// [`crate::reconcile::sort_anomalies`]) and its repeats, the repeats of a round placed
-/// among its findings by their kind; with `--pseudonymize` by the pseudonym shown in
-/// place of person_id, so that the order tells nothing of the real IDs.
+/// [`crate::reconcile::sort_anomalies`]) and its row findings (by kind, each kind's by
+/// tube, person_id and line), merged by round and kind; with `--pseudonymize` by the
+/// pseudonym shown in place of person_id, so that the order tells nothing of the real
+/// IDs.
 pub fn anomaly_rows<'a>(
     roster: &'a Roster,
     rec: &'a Reconciled,
     privacy: &Privacy,
 ) -> Vec<Finding<'a>> {
     let all = &rec.anomalies;
-    let found: Vec<&Anomaly> = if privacy.pseudonymizes() {
+    let found: Vec<Finding> = if privacy.pseudonymizes() {
         let people: Vec<Option<Cow<str>>> = all
             .par_iter()
             .map(|x| x.person_id.as_deref().map(|p| privacy.person_id(p)))
@@ -218,17 +227,15 @@ pub fn anomaly_rows<'a>(
                 .then_with(|| a.line.cmp(&b.line))
                 .then_with(|| a.detail.cmp(&b.detail))
         });
-        order.into_iter().map(|i| &all[i]).collect()
+        order.into_iter().map(|i| Finding::Found(&all[i])).collect()
     } else {
-        all.iter().collect()
+        all.iter().map(Finding::Found).collect()
     };
-    // Repeats are by tube (so by round, then tube_id), then person_id and line; under
-    // --pseudonymize a tube's repeats are sorted again by the pseudonym shown, tube by
-    // tube on the workers.
-    let mut repeats: Vec<&Repeat> = rec.repeats.iter().collect();
+    // Under --pseudonymize a tube's row findings of a kind are sorted again by the
+    // pseudonym shown, tube by tube on the workers.
+    let mut rows: Vec<&RowFinding> = rec.row_findings.iter().collect();
     if privacy.pseudonymizes() {
-        repeats
-            .par_chunk_by_mut(|a, b| a.tube == b.tube)
+        rows.par_chunk_by_mut(|a, b| (a.kind, a.tube) == (b.kind, b.tube))
             .for_each(|tube| {
                 tube.sort_by_cached_key(|r| {
                     (
@@ -240,29 +247,34 @@ pub fn anomaly_rows<'a>(
                 })
             });
     }
-    let repeat_kind = AnomalyKind::DuplicateRow.as_str();
-    let mut rows = Vec::with_capacity(found.len() + repeats.len());
-    let (mut f, mut r) = (0, 0);
+    // Each kind of row findings is a source of its own, by round; the findings are one
+    // more. A round takes from them kind by kind.
+    let mut sources: Vec<Vec<Finding>> = rows
+        .chunk_by(|a, b| a.kind == b.kind)
+        .map(|kind| kind.iter().map(|r| Finding::Row(r)).collect())
+        .collect();
+    sources.push(found);
+    let total = sources.iter().map(Vec::len).sum();
+    let mut at = vec![0; sources.len()];
+    let mut merged = Vec::with_capacity(total);
     for round in 0..rec.rounds().len() as u32 {
-        while f < found.len() && found[f].round == round && found[f].kind.as_str() < repeat_kind {
-            rows.push(Finding::Found(found[f]));
-            f += 1;
-        }
-        while r < repeats.len() && rec.tubes[repeats[r].tube as usize].round == round {
-            rows.push(Finding::Repeat(repeats[r]));
-            r += 1;
-        }
-        while f < found.len() && found[f].round == round {
-            rows.push(Finding::Found(found[f]));
-            f += 1;
+        loop {
+            let next = (0..sources.len())
+                .filter(|&s| sources[s].get(at[s]).is_some_and(|x| x.round(rec) == round))
+                .min_by_key(|&s| sources[s][at[s]].kind());
+            let Some(s) = next else { break };
+            let kind = sources[s][at[s]].kind();
+            while let Some(&x) = sources[s].get(at[s]) {
+                if x.round(rec) != round || x.kind() != kind {
+                    break;
+                }
+                merged.push(x);
+                at[s] += 1;
+            }
         }
     }
-    assert_eq!(
-        (f, r),
-        (found.len(), repeats.len()),
-        "findings out of round order"
-    );
-    rows
+    assert_eq!(merged.len(), total, "findings out of round order");
+    merged
 }
 
 /// The columns of `anomalies.parquet` for `rows` (of `rec`), in the order of
@@ -285,38 +297,38 @@ pub fn anomaly_columns<'a>(
         Box::new(|| {
             text(&|x| match x {
                 Finding::Found(a) => Some(Cow::Borrowed(a.kind.as_str())),
-                Finding::Repeat(_) => Some(Cow::Borrowed(AnomalyKind::DuplicateRow.as_str())),
+                Finding::Row(r) => Some(Cow::Borrowed(r.kind.as_str())),
             })
         }),
         Box::new(|| {
             text(&|x| match x {
                 Finding::Found(a) => a.tube_id.as_deref().map(Cow::Borrowed),
-                Finding::Repeat(r) => Some(Cow::Borrowed(rec.tube_id(&rec.tubes[r.tube as usize]))),
+                Finding::Row(r) => Some(Cow::Borrowed(rec.tube_id(&rec.tubes[r.tube as usize]))),
             })
         }),
         Box::new(|| {
             strings(n, |i| match rows[i] {
                 Finding::Found(a) => a.person_id.as_deref().map(|p| privacy.person_id(p)),
-                Finding::Repeat(r) => Some(privacy.person_id(rec.person_id(roster, r.person))),
+                Finding::Row(r) => Some(privacy.person_id(rec.person_id(roster, r.person))),
             })
         }),
         Box::new(|| {
             text(&|x| match x {
                 Finding::Found(a) => Some(Cow::Borrowed(file_of(a.file))),
-                Finding::Repeat(_) => Some(Cow::Borrowed(file_of(InputKind::Samples))),
+                Finding::Row(_) => Some(Cow::Borrowed(file_of(InputKind::Samples))),
             })
         }),
         Box::new(|| {
             PrimitiveArray::<i64>::from_trusted_len_iter(rows.iter().map(|x| match x {
                 Finding::Found(a) => a.line.map(|l| l as i64),
-                Finding::Repeat(r) => Some(r.line.into()),
+                Finding::Row(r) => Some(r.line.into()),
             }))
             .boxed()
         }),
         Box::new(|| {
             text(&|x| match x {
                 Finding::Found(a) => Some(Cow::Borrowed(a.detail.as_str())),
-                Finding::Repeat(r) => Some(Cow::Owned(r.detail())),
+                Finding::Row(r) => Some(Cow::Owned(r.detail(rec))),
             })
         }),
     ];
