@@ -38,6 +38,74 @@ pub fn concat<T: Send>(parts: Vec<Vec<T>>) -> Vec<T> {
     all
 }
 
+/// Room for a piece's items in a list being filled by [`fill`]: exactly as many as the
+/// piece counted.
+pub struct Slots<'a, T> {
+    out: &'a mut [std::mem::MaybeUninit<T>],
+    made: usize,
+}
+
+impl<T> Slots<'_, T> {
+    /// Writes the next item.
+    pub fn push(&mut self, item: T) {
+        assert!(
+            self.made < self.out.len(),
+            "a piece made more than it counted"
+        );
+        self.out[self.made].write(item);
+        self.made += 1;
+    }
+
+    /// How many items are written.
+    pub fn len(&self) -> usize {
+        self.made
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.made == 0
+    }
+
+    /// The items written from `from` on.
+    pub fn written_mut(&mut self, from: usize) -> &mut [T] {
+        let written = &mut self.out[from..self.made];
+        // SAFETY: the slots before `made` were each written by `push`, and
+        // `MaybeUninit<T>` has the layout of `T`.
+        unsafe { &mut *(written as *mut [std::mem::MaybeUninit<T>] as *mut [T]) }
+    }
+}
+
+/// The items `make` writes for each of `inputs`, in order, each piece's straight into
+/// its place on the workers (no piece's list is made, then copied): `make` must write
+/// exactly `counts[k]` items for input `k`, or the run stops. Also what each `make`
+/// returns.
+pub fn fill<T: Send, I: Send, R: Send>(
+    inputs: Vec<I>,
+    counts: &[usize],
+    make: impl Fn(I, &mut Slots<T>) -> R + Sync,
+) -> (Vec<T>, Vec<R>) {
+    let total = counts.iter().sum();
+    let mut all = Vec::with_capacity(total);
+    let made: Vec<R> = pieces_mut(&mut all.spare_capacity_mut()[..total], counts)
+        .into_par_iter()
+        .zip(inputs)
+        .map(|(out, input)| {
+            let mut slots = Slots { out, made: 0 };
+            let made = make(input, &mut slots);
+            assert_eq!(
+                slots.made,
+                slots.out.len(),
+                "a piece made less than it counted"
+            );
+            made
+        })
+        .collect();
+    // SAFETY: the pieces cover the first `total` slots, and each piece wrote every one of
+    // its slots (checked above).
+    unsafe { all.set_len(total) };
+    (all, made)
+}
+
 /// `items` cut into consecutive ranges of about `len` items (at least one each), every
 /// cut between two neighbours that `apart` tells apart: a run of items that belong
 /// together (a tube's rows, say) is never split. The ranges cover `items`.
@@ -65,6 +133,48 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
+
+    #[test]
+    fn pieces_fill_their_places_in_order_and_sort_what_they_wrote() {
+        // Pieces of uneven sizes, an empty one among them; each writes its items in
+        // reverse, then sorts those it wrote.
+        let counts = [3usize, 0, 5, 1, 4000];
+        let inputs: Vec<usize> = (0..counts.len()).collect();
+        let (all, made) = fill(inputs, &counts, |k, slots: &mut Slots<(usize, usize)>| {
+            for i in (0..counts[k]).rev() {
+                slots.push((k, i));
+            }
+            slots.written_mut(0).sort();
+            slots.len()
+        });
+        let expected: Vec<(usize, usize)> = counts
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &n)| (0..n).map(move |i| (k, i)))
+            .collect();
+        assert_eq!(all, expected);
+        assert_eq!(made, counts);
+    }
+
+    #[test]
+    #[should_panic(expected = "a piece made less than it counted")]
+    fn a_piece_that_makes_less_than_it_counted_stops_the_run() {
+        fill(vec![0usize, 1], &[2, 2], |k, slots: &mut Slots<usize>| {
+            slots.push(k);
+            if k == 0 {
+                slots.push(k);
+            }
+        });
+    }
+
+    #[test]
+    #[should_panic(expected = "a piece made more than it counted")]
+    fn a_piece_that_makes_more_than_it_counted_stops_the_run() {
+        fill(vec![0usize], &[1], |k, slots: &mut Slots<usize>| {
+            slots.push(k);
+            slots.push(k);
+        });
+    }
 
     /// An item that counts its drops, so that one dropped twice or never shows.
     struct Item(usize, Arc<AtomicUsize>);

@@ -350,7 +350,7 @@ pub fn reconcile(
     let (tube_of, [twice, on_leave, unregistered]) = mark_sampled(roster, &rec);
     rec.tube_of = tube_of;
     // By kind: duplicate_row, duplicate_sample, sampled_on_leave, unregistered_person.
-    rec.row_findings = pieces::concat(vec![repeats, twice, on_leave, unregistered]);
+    rec.row_findings = joined(vec![repeats, twice, on_leave, unregistered]);
     tube_anomalies(roster, &rec, settings.pool_size, &mut anomalies);
     match_results(&mut rec, results, result_columns, settings, &mut anomalies);
     sort_anomalies(&mut anomalies);
@@ -606,17 +606,29 @@ fn one_row_per_person(
     // which moves nothing when no row was dropped.
     let ranges = pieces::between_runs(entries, PIECE, |a, b| a.tube != b.tube);
     let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-    let kept: Vec<(usize, Vec<RowFinding>)> = pieces_mut(entries, &counts)
-        .into_par_iter()
-        .map(|piece| {
-            let mut found: Vec<RowFinding> = Vec::new();
+    // A file saved twice has a repeat of every row: each piece's repeats are counted
+    // first, then written straight into their place.
+    let same = |a: &Entry, b: &Entry| (a.tube, a.person) == (b.tube, b.person);
+    let repeats: Vec<usize> = ranges
+        .par_iter()
+        .map(|r| {
+            entries[r.clone()]
+                .windows(2)
+                .filter(|w| same(&w[0], &w[1]))
+                .count()
+        })
+        .collect();
+    let (found, kept) = pieces::fill(
+        pieces_mut(entries, &counts),
+        &repeats,
+        |piece, found: &mut pieces::Slots<RowFinding>| {
             let mut kept = 0;
             let mut start = 0;
             let mut tube_found = 0;
             while start < piece.len() {
                 let (tube, person) = (piece[start].tube, piece[start].person);
                 let mut end = start + 1;
-                while end < piece.len() && piece[end].tube == tube && piece[end].person == person {
+                while end < piece.len() && same(&piece[end], &piece[start]) {
                     end += 1;
                 }
                 let mut best = piece[start];
@@ -642,24 +654,22 @@ fn one_row_per_person(
                 kept += 1;
                 start = end;
                 if piece.get(start).is_none_or(|e| e.tube != tube) {
-                    sort_by_person_id(&mut found[tube_found..], roster, rec);
+                    sort_by_person_id(found.written_mut(tube_found), roster, rec);
                     tube_found = found.len();
                 }
             }
-            (kept, found)
-        })
-        .collect();
+            kept
+        },
+    );
     let mut at = 0;
-    let mut found = Vec::with_capacity(kept.len());
-    for (range, (count, piece_found)) in ranges.into_iter().zip(kept) {
+    for (range, count) in ranges.into_iter().zip(kept) {
         if range.start != at {
             entries.copy_within(range.start..range.start + count, at);
         }
         at += count;
-        found.push(piece_found);
     }
     entries.truncate(at);
-    pieces::concat(found)
+    found
 }
 
 /// Adds the findings of the pieces, in order: moved into place on the workers, into
@@ -670,6 +680,16 @@ fn add_found(anomalies: &mut Vec<Anomaly>, found: Vec<Vec<Anomaly>>) {
         *anomalies = found;
     } else {
         anomalies.append(&mut found);
+    }
+}
+
+/// The lists, one after another; the one list that holds anything is taken as it is
+/// (a round's findings are nearly always of one kind, when millions).
+fn joined(mut lists: Vec<Vec<RowFinding>>) -> Vec<RowFinding> {
+    match lists.iter().filter(|l| !l.is_empty()).count() {
+        0 => Vec::new(),
+        1 => lists.swap_remove(lists.iter().position(|l| !l.is_empty()).unwrap_or(0)),
+        _ => pieces::concat(lists),
     }
 }
 
