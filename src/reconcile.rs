@@ -350,7 +350,7 @@ pub fn reconcile(
     let (tube_of, [twice, on_leave, unregistered]) = mark_sampled(roster, &rec);
     rec.tube_of = tube_of;
     // By kind: duplicate_row, duplicate_sample, sampled_on_leave, unregistered_person.
-    rec.row_findings = joined(vec![repeats, twice, on_leave, unregistered]);
+    rec.row_findings = pieces::concat(vec![repeats, twice, on_leave, unregistered]);
     tube_anomalies(roster, &rec, settings.pool_size, &mut anomalies);
     match_results(&mut rec, results, result_columns, settings, &mut anomalies);
     sort_anomalies(&mut anomalies);
@@ -680,16 +680,6 @@ fn add_found(anomalies: &mut Vec<Anomaly>, found: Vec<Vec<Anomaly>>) {
         *anomalies = found;
     } else {
         anomalies.append(&mut found);
-    }
-}
-
-/// The lists, one after another; the one list that holds anything is taken as it is
-/// (a round's findings are nearly always of one kind, when millions).
-fn joined(mut lists: Vec<Vec<RowFinding>>) -> Vec<RowFinding> {
-    match lists.iter().filter(|l| !l.is_empty()).count() {
-        0 => Vec::new(),
-        1 => lists.swap_remove(lists.iter().position(|l| !l.is_empty()).unwrap_or(0)),
-        _ => pieces::concat(lists),
     }
 }
 

@@ -38,21 +38,27 @@ fn table(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// A folder holding the round `generate ARGS` writes.
+fn generated(args: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec!["generate", "--out", "."];
+    all.extend_from_slice(args);
+    let gen = poolscreen(dir.path(), &all);
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    dir
+}
+
 struct Round {
     dir: tempfile::TempDir,
 }
 
 impl Round {
     fn new(args: &[&str]) -> Round {
-        let dir = tempfile::tempdir().unwrap();
-        let mut all = vec!["generate", "--out", "."];
-        all.extend_from_slice(args);
-        let gen = poolscreen(dir.path(), &all);
-        assert!(
-            gen.status.success(),
-            "{}",
-            String::from_utf8_lossy(&gen.stderr)
-        );
+        let dir = generated(args);
         let run = run_round(dir.path(), "out", &[]);
         assert!(
             run.status.success(),
@@ -600,20 +606,6 @@ fn a_round_in_gb18030_gives_the_outputs_of_its_utf8_text() {
             }
         }
     }
-}
-
-/// A folder holding the round `generate ARGS` writes.
-fn generated(args: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let mut all = vec!["generate", "--out", "."];
-    all.extend_from_slice(args);
-    let gen = poolscreen(dir.path(), &all);
-    assert!(
-        gen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gen.stderr)
-    );
-    dir
 }
 
 #[test]
