@@ -249,25 +249,21 @@ pub fn anomaly_rows<'a>(
     }
     // Each kind of row findings is a source of its own, by round; the findings are one
     // more. A round takes from them kind by kind.
-    let mut sources: Vec<Vec<Finding>> = rows
-        .chunk_by(|a, b| a.kind == b.kind)
-        .map(|kind| kind.iter().map(|r| Finding::Row(r)).collect())
-        .collect();
-    sources.push(found);
-    let total = sources.iter().map(Vec::len).sum();
-    let mut at = vec![0; sources.len()];
+    let kinds: Vec<&[&RowFinding]> = rows.chunk_by(|a, b| a.kind == b.kind).collect();
+    let get = |s: usize, i: usize| match kinds.get(s) {
+        Some(kind) => kind.get(i).map(|r| Finding::Row(r)),
+        None => found.get(i).copied(),
+    };
+    let total = rows.len() + found.len();
+    let mut at = vec![0; kinds.len() + 1];
     let mut merged = Vec::with_capacity(total);
     for round in 0..rec.rounds().len() as u32 {
-        loop {
-            let next = (0..sources.len())
-                .filter(|&s| sources[s].get(at[s]).is_some_and(|x| x.round(rec) == round))
-                .min_by_key(|&s| sources[s][at[s]].kind());
-            let Some(s) = next else { break };
-            let kind = sources[s][at[s]].kind();
-            while let Some(&x) = sources[s].get(at[s]) {
-                if x.round(rec) != round || x.kind() != kind {
-                    break;
-                }
+        let of_round = |x: &Finding| x.round(rec) == round;
+        while let Some((kind, s)) = (0..at.len())
+            .filter_map(|s| get(s, at[s]).filter(of_round).map(|x| (x.kind(), s)))
+            .min()
+        {
+            while let Some(x) = get(s, at[s]).filter(|x| of_round(x) && x.kind() == kind) {
                 merged.push(x);
                 at[s] += 1;
             }
@@ -294,12 +290,7 @@ pub fn anomaly_columns<'a>(
     };
     let makers: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
         Box::new(|| text(&|x| Some(Cow::Borrowed(&rec.rounds()[x.round(rec) as usize])))),
-        Box::new(|| {
-            text(&|x| match x {
-                Finding::Found(a) => Some(Cow::Borrowed(a.kind.as_str())),
-                Finding::Row(r) => Some(Cow::Borrowed(r.kind.as_str())),
-            })
-        }),
+        Box::new(|| text(&|x| Some(Cow::Borrowed(x.kind())))),
         Box::new(|| {
             text(&|x| match x {
                 Finding::Found(a) => a.tube_id.as_deref().map(Cow::Borrowed),
