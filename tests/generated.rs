@@ -811,3 +811,266 @@ fn row_findings_sort_among_the_other_findings_by_person_id_or_pseudonym() {
         }
     }
 }
+
+/// IDs renamed into new shapes that keep their order: `new` maps each valid ID to its
+/// new one, `back` the new ones to the old.
+struct Renamed {
+    new: HashMap<String, String>,
+    back: HashMap<String, String>,
+}
+
+impl Renamed {
+    /// Numbers `ids` in their order and names ID number `k` `shape(k, id)`.
+    fn new(ids: BTreeSet<String>, shape: impl Fn(usize, &str) -> String) -> Renamed {
+        let new: HashMap<String, String> = ids
+            .into_iter()
+            .enumerate()
+            .map(|(k, id)| (shape(k, &id), id))
+            .map(|(new, id)| (id, new))
+            .collect();
+        let back: HashMap<String, String> = new
+            .iter()
+            .map(|(id, new)| (new.clone(), id.clone()))
+            .collect();
+        assert_eq!(back.len(), new.len());
+        Renamed { new, back }
+    }
+
+    /// The new ID of `id`; an ID that is not valid stays as it is.
+    fn of(&self, id: &str) -> String {
+        self.new.get(id).cloned().unwrap_or(id.to_string())
+    }
+}
+
+/// Whether `id` is a valid ID of at most `max` characters as it stands.
+fn valid_id(id: &str, max: usize) -> bool {
+    !id.is_empty()
+        && id.len() <= max
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Rewrites `name` in `dir`, each row's cells under the headers `columns` renamed
+/// through `rename` (given the header's place in `columns`).
+fn rename_cells(
+    dir: &Path,
+    name: &str,
+    columns: &[&str],
+    rename: &mut dyn FnMut(usize, &str) -> String,
+) {
+    let path = dir.join(name);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(&path)
+        .unwrap();
+    // Byte records: a dirty round's roster may be GB18030; IDs are ASCII either way.
+    let rows: Vec<csv::ByteRecord> = reader.byte_records().map(Result::unwrap).collect();
+    let header: Vec<String> = rows[0]
+        .iter()
+        .map(|h| {
+            let (text, _, _) = encoding_rs::GB18030.decode(h);
+            match std::str::from_utf8(h) {
+                Ok(h) => h.trim_start_matches('\u{feff}').to_string(),
+                Err(_) => text.into_owned(),
+            }
+        })
+        .collect();
+    let column_of: Vec<Option<usize>> = header
+        .iter()
+        .map(|h| columns.iter().position(|c| c == h))
+        .collect();
+    assert_eq!(
+        column_of.iter().flatten().count(),
+        columns.len(),
+        "{name}: {header:?}"
+    );
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_path(&path)
+        .unwrap();
+    for (i, row) in rows.iter().enumerate() {
+        let cells: Vec<Vec<u8>> = row
+            .iter()
+            .enumerate()
+            .map(|(c, cell)| {
+                match (
+                    std::str::from_utf8(cell),
+                    column_of.get(c).copied().flatten(),
+                ) {
+                    (Ok(text), Some(column)) if i > 0 => rename(column, text).into_bytes(),
+                    _ => cell.to_vec(),
+                }
+            })
+            .collect();
+        writer.write_record(&cells).unwrap();
+    }
+    writer.flush().unwrap();
+}
+
+#[test]
+fn ids_of_every_shape_give_the_outputs_of_digits() {
+    // The same round twice: once as generated (student numbers and barcodes of digits,
+    // the dirty rows' codes), once with every person and tube ID renamed into shapes
+    // the ID tables hold differently: codes of up to 10 characters of any case, codes
+    // of 11 capitals and digits, and longer IDs kept as text, mixed row by row. Samples
+    // in no order, so that most people are looked up in the batch after the pass.
+    let args = [
+        "--people", "40000", "--seed", "21", "--dirty", "--order", "shuffled",
+    ];
+    let plain = Round::new(&args);
+    let dir = generated(&args);
+    // The IDs first, to number them in their order; then each renamed, the shape
+    // chosen by its number, after a prefix of that number (of a fixed width, followed
+    // by no digit) that keeps their order, so that every tie broken by an ID is broken
+    // alike.
+    let (mut person_ids, mut tube_ids) = (BTreeSet::new(), BTreeSet::new());
+    let mut gather = |name: &str, columns: &[&str]| {
+        rename_cells(dir.path(), name, columns, &mut |c, id| {
+            let (ids, max) = match columns[c] {
+                "试管编号" => (&mut tube_ids, 40),
+                _ => (&mut person_ids, 32),
+            };
+            if valid_id(id, max) {
+                ids.insert(id.to_string());
+            }
+            id.to_string()
+        })
+    };
+    gather("roster.csv", &["学号"]);
+    gather("samples.csv", &["试管编号", "学号"]);
+    gather("results.csv", &["试管编号"]);
+    let people = Renamed::new(person_ids, |k, _| match k % 5 {
+        0 => format!("{k:07}"),
+        1 => format!("{k:07}p"),
+        2 => format!("{k:07}-Q"),
+        3 => format!("{k:07}ABCD"),
+        _ => format!("{k:07}_person_id"),
+    });
+    let tubes = Renamed::new(tube_ids, |k, _| match k % 3 {
+        0 => format!("{k:07}"),
+        1 => format!("{k:07}T"),
+        _ => format!("{k:07}-tube-barcode"),
+    });
+    // Codes of up to 10 characters of any case, codes of 11 capitals and digits, and
+    // longer IDs kept as text, besides digits.
+    use poolscreen::ingest::keys::{pack, UNPACKED};
+    for (id, packed) in [
+        ("0000001p", true),
+        ("0000003ABCD", true),
+        ("0000004_person_id", false),
+        ("0000001T", true),
+        ("0000002-tube-barcode", false),
+    ] {
+        assert_eq!(pack(id) != UNPACKED, packed, "{id}");
+    }
+    rename_cells(dir.path(), "roster.csv", &["学号"], &mut |_, id| {
+        people.of(id)
+    });
+    rename_cells(
+        dir.path(),
+        "samples.csv",
+        &["试管编号", "学号"],
+        &mut |c, id| match c {
+            0 => tubes.of(id),
+            _ => people.of(id),
+        },
+    );
+    rename_cells(
+        dir.path(),
+        "results.csv",
+        &["试管编号"],
+        &mut |_, id| tubes.of(id),
+    );
+    assert!(
+        people.new.len() > 39_000 && tubes.new.len() > 3_900,
+        "{} people, {} tubes",
+        people.new.len(),
+        tubes.new.len()
+    );
+    let run = run_round(dir.path(), "out", &[]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    assert!(
+        fs::read(plain.path("out/buildings.parquet")).unwrap()
+            == fs::read(dir.path().join("out/buildings.parquet")).unwrap(),
+        "buildings.parquet differs with the IDs renamed"
+    );
+    // A renamed round's rows, with their IDs (in any column, and any word of a
+    // detail) named back, in a canonical order.
+    let named_back = |rows: Vec<HashMap<String, String>>| -> Vec<Vec<(String, String)>> {
+        let back = |map: &HashMap<String, String>, id: &str| {
+            map.get(id).cloned().unwrap_or(id.to_string())
+        };
+        let mut rows: Vec<Vec<(String, String)>> = rows
+            .into_iter()
+            .map(|row| {
+                let mut row: Vec<(String, String)> = row
+                    .into_iter()
+                    .map(|(column, value)| {
+                        let value = if column.ends_with("person_id") {
+                            back(&people.back, &value)
+                        } else if column.ends_with("tube_id") {
+                            back(&tubes.back, &value)
+                        } else if column == "detail" {
+                            value
+                                .split(' ')
+                                .map(|word| back(&tubes.back, &back(&people.back, word)))
+                                .collect::<Vec<_>>()
+                                .join(" ")
+                        } else {
+                            value
+                        };
+                        (column, value)
+                    })
+                    .collect();
+                row.sort();
+                row
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let canonical = |rows: Vec<HashMap<String, String>>| {
+        let mut rows: Vec<Vec<(String, String)>> = rows
+            .into_iter()
+            .map(|row| {
+                let mut row: Vec<_> = row.into_iter().collect();
+                row.sort();
+                row
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    for name in [
+        "people.parquet",
+        "tubes.parquet",
+        "retest.parquet",
+        "missing.parquet",
+        "closure.parquet",
+        "anomalies.parquet",
+    ] {
+        let expected = canonical(table(&plain.path("out").join(name)));
+        assert!(!expected.is_empty(), "{name}");
+        let renamed = named_back(table(&dir.path().join("out").join(name)));
+        let only = |a: &[Vec<(String, String)>], b: &[Vec<(String, String)>]| {
+            a.iter()
+                .filter(|row| !b.contains(row))
+                .take(3)
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            renamed == expected,
+            "{name} differs with the IDs renamed: expected {:?}, got {:?}",
+            only(&expected, &renamed),
+            only(&renamed, &expected)
+        );
+    }
+}

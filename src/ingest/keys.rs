@@ -1,7 +1,8 @@
 //! IDs packed into numbers. Person and tube IDs are nearly always digits (a student
-//! number, a barcode) or a resident ID number; packed into a `u64`, such an ID is
-//! hashed and compared as one number, and a table of them holds the number itself
-//! instead of pointing at the text (a cache miss in a city's tables).
+//! number, a barcode), a resident ID number, or a short code of letters and digits (a
+//! passport number, a staff number); packed into a `u64`, such an ID is hashed and
+//! compared as one number, and a table of them holds the number itself instead of
+//! pointing at the text (a cache miss in a city's tables).
 
 use foldhash::fast::FixedState;
 use std::hash::BuildHasher;
@@ -17,11 +18,57 @@ pub const TEXT: u64 = 0b011 << 61;
 /// The bit of a packed resident ID number.
 const RESIDENT: u64 = 1 << 63;
 
-/// The ID itself as a number when it is one of the usual shapes: digits only, 1 to 17
-/// of them, as `10^len + value` (below 2^58; the leading one keeps leading zeros
-/// apart); a resident ID of 17 digits and a check character `0`–`9` or `X`, as
-/// `2^63 | prefix * 11 + check` (below 2^63 + 2^60). Both are one-to-one and never
-/// [`UNPACKED`]; any other ID is [`UNPACKED`].
+/// Where the keys of codes ([`pack`]) begin: past every key of digits (below 2^58).
+const CODES: u64 = 1 << 58;
+
+/// The symbols of a code of up to [`SHORT`] characters, in the order of their values:
+/// every character an ID may hold (`values::id`).
+const SYMBOLS: &[u8; 64] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
+
+/// The longest code of any [`SYMBOLS`].
+const SHORT: usize = 10;
+
+/// The length of a code of digits and capital letters only, one longer than [`SHORT`]
+/// (an `S` and a ten-digit student number, say).
+const LONG: usize = SHORT + 1;
+
+/// Where the codes of each length begin, after [`CODES`]: those of length `len` take
+/// `64^len` keys from `CODE_STARTS[len]`, and the [`LONG`] ones `36^11` from
+/// `CODE_STARTS[LONG]`.
+const CODE_STARTS: [u64; LONG + 1] = {
+    let mut starts = [0u64; LONG + 1];
+    let mut len = 1;
+    while len < LONG {
+        starts[len + 1] = starts[len] + (1u64 << (6 * len));
+        len += 1;
+    }
+    starts
+};
+
+// Every code's key stays below 2^61: bits 61, 62 and 63 stay clear for the others.
+const _: () = assert!(CODES + CODE_STARTS[LONG] + 36u64.pow(LONG as u32) < 1 << 61);
+
+/// The value of each byte as a symbol of a code: its place in [`SYMBOLS`], or 64.
+const SYMBOL_OF: [u8; 256] = {
+    let mut of = [64u8; 256];
+    let mut i = 0;
+    while i < 64 {
+        of[SYMBOLS[i] as usize] = i as u8;
+        i += 1;
+    }
+    of
+};
+
+/// The ID itself as a number when it is one of the usual shapes:
+/// - digits only, 1 to 17 of them, as `10^len + value` (below 2^58; the leading one
+///   keeps leading zeros apart);
+/// - a resident ID of 17 digits and a check character `0`–`9` or `X`, as
+///   `2^63 | prefix * 11 + check` (below 2^63 + 2^60);
+/// - any other code of 1 to 10 letters, digits, `-` and `_`, as its symbols in base 64
+///   after the codes of fewer characters, or of 11 digits and capital letters, in base
+///   36 after those (from 2^58, below 2^61).
+///
+/// All are one-to-one and never [`UNPACKED`]; any other ID is [`UNPACKED`].
 pub fn pack(id: &str) -> u64 {
     let b = id.as_bytes();
     // Without a branch a digit: at most 17 of them, whatever they are, stay below 2^64.
@@ -43,8 +90,8 @@ pub fn pack(id: &str) -> u64 {
         }
         p
     };
-    match b.len() {
-        len @ 1..=17 => digits(b).map_or(UNPACKED, |v| POWERS[len] + v),
+    let packed = match b.len() {
+        len @ 1..=17 => digits(b).map(|v| POWERS[len] + v),
         18 => {
             let check = match b[17] {
                 c @ b'0'..=b'9' => Some(u64::from(c - b'0')),
@@ -52,12 +99,33 @@ pub fn pack(id: &str) -> u64 {
                 _ => None,
             };
             match (digits(&b[..17]), check) {
-                (Some(prefix), Some(check)) => RESIDENT | (prefix * 11 + check),
-                _ => UNPACKED,
+                (Some(prefix), Some(check)) => Some(RESIDENT | (prefix * 11 + check)),
+                _ => None,
             }
         }
-        _ => UNPACKED,
-    }
+        _ => None,
+    };
+    packed.unwrap_or_else(|| code(b))
+}
+
+/// The key of a code ([`pack`]), or [`UNPACKED`].
+#[cold]
+fn code(b: &[u8]) -> u64 {
+    let in_base = |base: u64| {
+        let (mut v, mut all) = (0u64, true);
+        for &c in b {
+            let symbol = SYMBOL_OF[usize::from(c)];
+            all &= u64::from(symbol) < base;
+            v = v.wrapping_mul(base).wrapping_add(u64::from(symbol));
+        }
+        all.then_some(v)
+    };
+    let value = match b.len() {
+        len @ 1..=SHORT => in_base(64).map(|v| CODE_STARTS[len] + v),
+        LONG => in_base(36).map(|v| CODE_STARTS[LONG] + v),
+        _ => None,
+    };
+    value.map_or(UNPACKED, |v| CODES + v)
 }
 
 /// The hash of a packed key: hashing a number is cheaper than hashing its digits.
@@ -85,13 +153,26 @@ pub fn unpack(key: u64, out: &mut [u8; 18]) -> &str {
             b'0' + check as u8
         };
         18
+    } else if key >= CODES {
+        let v = key - CODES;
+        let (len, base, mut v) = if v >= CODE_STARTS[LONG] {
+            (LONG, 36, v - CODE_STARTS[LONG])
+        } else {
+            let len = CODE_STARTS.partition_point(|&start| start <= v) - 1;
+            (len, 64, v - CODE_STARTS[len])
+        };
+        for c in out[..len].iter_mut().rev() {
+            *c = SYMBOLS[(v % base) as usize];
+            v /= base;
+        }
+        len
     } else {
         // 10^len + value: the digits after the leading one.
         let len = key.ilog10() as usize;
         digits(key, &mut out[..len]);
         len
     };
-    std::str::from_utf8(&out[..len]).expect("digits and X are ASCII")
+    std::str::from_utf8(&out[..len]).expect("the symbols are ASCII")
 }
 
 /// The ID a packed key stands for.
@@ -120,6 +201,16 @@ mod tests {
             "000000000000000000",
             "999999999999999999",
             "99999999999999999X",
+            "S1",
+            "s1",
+            "E12345678",
+            "2019-00123",
+            "__________",
+            "-",
+            "A",
+            "0000000000A",
+            "S2000000000",
+            "ZZZZZZZZZZZ",
         ];
         let keys: Vec<u64> = ids.iter().map(|id| pack(id)).collect();
         assert!(
@@ -130,8 +221,10 @@ mod tests {
         assert_eq!(distinct.len(), ids.len());
         for id in [
             "",
-            "S1",
             "11010119900307777x",
+            "s2000000000",
+            "S-000000000",
+            "T22010010000001",
             "1234567890123456789",
             "１２３",
             "12 3",
@@ -144,6 +237,30 @@ mod tests {
         for (id, &key) in ids.iter().zip(&keys) {
             assert_eq!(unpacked(key), *id);
             assert_eq!(unpack(key, &mut [b'?'; 18]), *id);
+        }
+    }
+
+    proptest::proptest! {
+        /// Every ID of the characters IDs may hold packs when it has a usual shape, and
+        /// a key unpacks to its ID, so that distinct IDs never share a key.
+        #[test]
+        fn ids_of_any_allowed_characters_pack_one_to_one(
+            id in "[0-9A-Za-z_-]{1,12}|[0-9]{1,19}|[0-9A-Z]{11}|[0-9]{17}[0-9Xx]",
+        ) {
+            let b = id.as_bytes();
+            let usual = b.len() <= SHORT
+                || (b.len() <= 17 && b.iter().all(u8::is_ascii_digit))
+                || (b.len() == LONG && b.iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()))
+                || (b.len() == 18
+                    && b[..17].iter().all(u8::is_ascii_digit)
+                    && (b[17].is_ascii_digit() || b[17] == b'X'));
+            let key = pack(&id);
+            proptest::prop_assert_eq!(key != UNPACKED, usual);
+            if key != UNPACKED {
+                proptest::prop_assert!(key & TEXT != TEXT);
+                let mut out = [b'?'; 18];
+                proptest::prop_assert_eq!(unpack(key, &mut out), id.as_str());
+            }
         }
     }
 }

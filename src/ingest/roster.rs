@@ -766,13 +766,17 @@ mod tests {
 
     #[test]
     fn the_index_finds_everyone_and_every_later_duplicate_of_both_kinds() {
-        // More than one block, packed and text IDs mixed, repeats far apart.
-        let n = 300_000u32;
-        let id = |i: u32| match i % 3 {
-            0 => format!("{}", (i / 3) % 90_000),
-            1 => format!("S{}", (i / 3) % 90_000),
+        // More than one block, packed IDs (digits, codes, resident ID numbers) and text
+        // IDs mixed, repeats far apart.
+        let n = 400_000u32;
+        let id = |i: u32| match i % 4 {
+            0 => format!("{}", (i / 4) % 90_000),
+            1 => format!("S{}", (i / 4) % 90_000),
+            2 => format!("student-{:07}", (i / 4) % 90_000),
             _ => format!("{:017}X", i),
         };
+        assert_eq!(keys::pack(&id(2)), UNPACKED);
+        assert_ne!(keys::pack(&id(1)), UNPACKED);
         let mut ids = Strings::default();
         for i in 0..n {
             ids.push(&id(i));
@@ -804,6 +808,7 @@ mod tests {
             assert_eq!(roster_index(text), Some(i), "{text}");
         }
         assert_eq!(roster_index("S999999"), None);
+        assert_eq!(roster_index("student-0999999"), None);
         assert_eq!(roster_index("123456789"), None);
     }
 }
