@@ -128,10 +128,30 @@ fn code(b: &[u8]) -> u64 {
     value.map_or(UNPACKED, |v| CODES + v)
 }
 
-/// The hash of a packed key: hashing a number is cheaper than hashing its digits.
+/// The hash of a packed key, or of a [`fingerprint`]: hashing a number is cheaper
+/// than hashing its digits.
 pub fn hash_packed(key: u64) -> u64 {
-    debug_assert!(key != UNPACKED && key & TEXT != TEXT);
+    debug_assert!(key != UNPACKED);
     FixedState::default().hash_one(key)
+}
+
+/// A key for an ID that does not pack ([`pack`]): [`TEXT`] and 61 bits of its text's
+/// hash. Unlike a packed key, two IDs may share one: a table keyed by fingerprints
+/// compares the texts of the IDs whose fingerprints match. Never [`UNPACKED`] (bit 63
+/// is clear), never a packed key (bits 61 and 62 are set).
+pub fn fingerprint(id: &str) -> u64 {
+    TEXT | (FixedState::default().hash_one(id) & ((1 << FINGERPRINT_BITS) - 1))
+}
+
+/// The bits of a [`fingerprint`] taken from the hash: 61, or 16 in the unit tests, so
+/// that there IDs share fingerprints often and every check of a candidate is
+/// exercised.
+const FINGERPRINT_BITS: u32 = if cfg!(test) { 16 } else { 61 };
+
+/// Whether a key that is not [`UNPACKED`] is a [`fingerprint`] (or another
+/// [`TEXT`]-marked key), not an ID packed.
+pub fn is_text(key: u64) -> bool {
+    key & TEXT == TEXT
 }
 
 /// The ID a packed key stands for, written into `out`.

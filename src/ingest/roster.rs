@@ -18,11 +18,9 @@ use crate::order::{in_roster_order, roster_order};
 use crate::pieces::pieces_mut;
 use crate::record::{Details, Status, NONE};
 use crate::strings::{Interner, Strings};
-use foldhash::fast::FixedState;
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 use rayon::prelude::*;
-use std::hash::BuildHasher;
 
 const PERSON_ID: usize = 0;
 const NAME: usize = 1;
@@ -259,44 +257,44 @@ impl Roster {
 
     /// The person with this person_id.
     pub fn find(&self, id: &str) -> Option<u32> {
-        let (hash, key) = Roster::lookup_of(id);
-        self.find_keyed(hash, key, Some(id))
+        self.find_keyed(Roster::key_of(id), Some(id))
     }
 
-    /// What [`Roster::find_keyed`] needs of an ID: its hash and its key.
-    pub fn lookup_of(id: &str) -> (u64, u64) {
-        let key = keys::pack(id);
-        (hash(id, key), key)
+    /// The key the index holds an ID under: the ID packed ([`keys::pack`]), or its
+    /// [`keys::fingerprint`].
+    pub fn key_of(id: &str) -> u64 {
+        match keys::pack(id) {
+            UNPACKED => keys::fingerprint(id),
+            key => key,
+        }
     }
 
-    /// The shard of the index a lookup of `hash` probes (one of 256): lookups made
-    /// shard by shard read one shard's table at a time.
-    pub fn shard_of(hash: u64) -> u8 {
+    /// The shard of the index a lookup of `key` ([`Roster::key_of`]) probes (one of
+    /// 256): lookups made shard by shard read one shard's table at a time.
+    pub fn shard_of(key: u64) -> u8 {
         const _: () = assert!(SHARDS <= 256);
-        shard(hash) as u8
+        shard(keys::hash_packed(key)) as u8
     }
 
-    /// The person with `id`, of `hash` ([`Roster::lookup_of`]), when its key is not the
-    /// ID itself.
-    pub fn find_text(&self, hash: u64, id: &str) -> Option<u32> {
-        self.find_keyed(hash, UNPACKED, Some(id))
-    }
-
-    /// The person with the ID of `hash` and `key` ([`Roster::lookup_of`]); `id` is
-    /// needed only when the key is not the ID.
-    pub fn find_keyed(&self, hash: u64, key: u64, id: Option<&str>) -> Option<u32> {
+    /// The person whose ID has `key` ([`Roster::key_of`]). A packed key is the ID
+    /// itself; a fingerprint may be another ID's too, and is checked against `id`
+    /// when it is given. Without it, the person found is a candidate only, the first
+    /// with that fingerprint: when their ID ([`Roster::id`]) is not the one looked
+    /// for, [`Roster::find`] gives the answer. Lookups made in a batch check their
+    /// candidates afterwards, in their own order, so that the probes read nothing but
+    /// the index.
+    pub fn find_keyed(&self, key: u64, id: Option<&str>) -> Option<u32> {
+        let hash = keys::hash_packed(key);
         let table = self.index.get(shard(hash))?;
-        let found = if key == UNPACKED {
-            let id = id?;
-            table.find(hash, |slot| {
+        let found = match id {
+            Some(id) if keys::is_text(key) => table.find(hash, |slot| {
                 let (k, i) = (slot.key, slot.person);
-                k == UNPACKED && self.ids.get(i) == id
-            })
-        } else {
-            table.find(hash, |slot| {
+                k == key && self.ids.get(i) == id
+            }),
+            _ => table.find(hash, |slot| {
                 let k = slot.key;
                 k == key
-            })
+            }),
         };
         found.map(|slot| slot.person)
     }
@@ -452,19 +450,8 @@ impl Roster {
 /// roster (40,000 people) in a core's cache while it is built.
 const SHARDS: usize = 256;
 
-/// The index's hash of an ID of `key`: of the key when the key is the ID itself, so
-/// that a lookup can keep 8 bytes (the key) and hash it again, and hashing a number is
-/// cheaper than hashing its digits; of the text otherwise.
-fn hash(id: &str, key: u64) -> u64 {
-    if key == UNPACKED {
-        FixedState::default().hash_one(id)
-    } else {
-        keys::hash_packed(key)
-    }
-}
-
-/// A slot of the ID index: the person and their ID's key ([`keys::pack`]). Packed to
-/// 12 bytes (a city's index holds ten million).
+/// A slot of the ID index: the person and their ID's key ([`Roster::key_of`]). Packed
+/// to 12 bytes (a city's index holds ten million).
 #[derive(Clone, Copy, Debug)]
 #[repr(C, packed(4))]
 struct Slot {
@@ -481,84 +468,49 @@ fn shard(hash: u64) -> usize {
 /// One shard of the index, with the duplicates found while building it: (later, first).
 type Shard = (HashTable<Slot>, Vec<(u32, u32)>);
 
-/// A block's people of one shard, in file order: packed IDs by their key
-/// ([`keys::pack`], which gives their hash again), other IDs by their hash. The two
-/// kinds never hold one ID.
-#[derive(Default)]
-struct ShardBlock {
-    packed: Vec<(u64, u32)>,
-    text: Vec<(u64, u32)>,
-}
-
-/// Indexes `ids` by hash; returns the index and, for every later duplicate, its
-/// position and that of the first. Keys and hashes are computed and sorted by shard
-/// block by block, reading the IDs in file order, so that each shard is then built
-/// from its own keys and positions into a table small enough to stay in cache; only an
-/// ID that does not pack into its key is read again there.
+/// Indexes `ids` by key ([`Roster::key_of`]); returns the index and, for every later
+/// duplicate, its position and that of the first. Keys are computed and sorted by
+/// shard block by block, reading the IDs in file order, so that each shard is then
+/// built from its own keys and positions into a table small enough to stay in cache;
+/// only IDs whose fingerprints match are read again there.
 fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
     const BLOCK: usize = 1 << 18;
-    let blocks: Vec<Vec<ShardBlock>> = (0..ids.len().div_ceil(BLOCK))
+    // Each block's people by shard, in file order: (key, position).
+    let blocks: Vec<Vec<Vec<(u64, u32)>>> = (0..ids.len().div_ceil(BLOCK))
         .into_par_iter()
         .map(|b| {
             let end = ((b + 1) * BLOCK).min(ids.len());
-            let mut by_shard: Vec<ShardBlock> = (0..SHARDS)
-                .map(|_| ShardBlock {
-                    packed: Vec::with_capacity((end - b * BLOCK) / SHARDS * 2),
-                    text: Vec::new(),
-                })
+            let mut by_shard: Vec<Vec<(u64, u32)>> = (0..SHARDS)
+                .map(|_| Vec::with_capacity((end - b * BLOCK) / SHARDS * 2))
                 .collect();
             for i in (b * BLOCK..end).map(|i| i as u32) {
-                let id = ids.get(i);
-                let key = keys::pack(id);
-                let h = hash(id, key);
-                let block = &mut by_shard[shard(h)];
-                if key == UNPACKED {
-                    block.text.push((h, i));
-                } else {
-                    block.packed.push((key, i));
-                }
+                let key = Roster::key_of(ids.get(i));
+                by_shard[shard(keys::hash_packed(key))].push((key, i));
             }
             by_shard
         })
         .collect();
     let rehash = |slot: &Slot| {
-        let (k, j) = (slot.key, slot.person);
-        if k == UNPACKED {
-            hash(ids.get(j), k)
-        } else {
-            keys::hash_packed(k)
-        }
+        let k = slot.key;
+        keys::hash_packed(k)
     };
     let built: Vec<Shard> = (0..SHARDS)
         .into_par_iter()
         .map(|s| {
-            let count = blocks
-                .iter()
-                .map(|b| b[s].packed.len() + b[s].text.len())
-                .sum();
+            let count = blocks.iter().map(|b| b[s].len()).sum();
             let mut table = HashTable::with_capacity(count);
             let mut duplicates = Vec::new();
-            let mut insert = |h: u64, key: u64, i: u32, same: &dyn Fn(&Slot) -> bool| match table
-                .entry(h, same, rehash)
-            {
-                Entry::Occupied(first) => duplicates.push((i, first.get().person)),
-                Entry::Vacant(slot) => {
-                    slot.insert(Slot { key, person: i });
-                }
-            };
-            for &(key, i) in blocks.iter().flat_map(|b| &b[s].packed) {
-                let same = |slot: &Slot| {
-                    let k = slot.key;
-                    k == key
-                };
-                insert(keys::hash_packed(key), key, i, &same);
-            }
-            for &(h, i) in blocks.iter().flat_map(|b| &b[s].text) {
+            for &(key, i) in blocks.iter().flat_map(|b| &b[s]) {
                 let same = |slot: &Slot| {
                     let (k, j) = (slot.key, slot.person);
-                    k == UNPACKED && ids.get(j) == ids.get(i)
+                    k == key && (!keys::is_text(key) || ids.get(j) == ids.get(i))
                 };
-                insert(h, UNPACKED, i, &same);
+                match table.entry(keys::hash_packed(key), same, rehash) {
+                    Entry::Occupied(first) => duplicates.push((i, first.get().person)),
+                    Entry::Vacant(slot) => {
+                        slot.insert(Slot { key, person: i });
+                    }
+                }
             }
             (table, duplicates)
         })
@@ -795,12 +747,13 @@ mod tests {
         assert!(!expected.is_empty());
         assert_eq!(duplicates, expected);
         let roster_index = |text: &str| {
-            let (hash, key) = Roster::lookup_of(text);
+            let key = Roster::key_of(text);
+            let hash = keys::hash_packed(key);
             let table = &index[shard(hash)];
             table
                 .find(hash, |slot| {
                     let (k, j) = (slot.key, slot.person);
-                    k == key && (key != UNPACKED || ids.get(j) == text)
+                    k == key && (!keys::is_text(key) || ids.get(j) == text)
                 })
                 .map(|slot| slot.person)
         };

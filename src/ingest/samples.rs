@@ -334,8 +334,9 @@ pub fn finish(
 /// [`UNREGISTERED`] and their index in the chunk's `unregistered` (interned here, in row
 /// order, as they would have been during the pass), the chunks' people one after the
 /// other, and where each chunk's begin. A city's batch is ten million lookups: besides
-/// the pending people (8 bytes each) and the shard each probes (1), it holds 12 bytes a
-/// lookup to order them, then 4 for the answer in that order and 4 in theirs.
+/// the pending people (8 bytes each) and the shard each probes (1), it holds their keys
+/// again in the order of the shards (8), then 4 bytes for the answer in that order and
+/// 4 in theirs.
 fn look_up(
     roster: &Roster,
     parts: &mut [super::Part<Sample, SamplePart>],
@@ -363,24 +364,22 @@ fn look_up(
         .for_each(|(pending, part)| {
             pending.copy_from_slice(&std::mem::take(&mut part.state.pending))
         });
-    // The ID of lookup `at` when its key is not the ID, found in its chunk's texts.
-    let id_of = |at: usize, key: Pending| -> Option<&str> {
-        if key & TEXT != TEXT {
-            return None;
-        }
-        text(&parts[starts.partition_point(|&s| s <= at) - 1].state, key)
-    };
+    // An ID kept as text is looked up by its fingerprint: the probes then read nothing
+    // but the index, and each candidate found is checked afterwards, in file order.
+    // The j-th text of a chunk is its j-th pending person kept as text.
+    pieces_mut(&mut pending, &counts)
+        .into_par_iter()
+        .zip(parts.par_iter())
+        .for_each(|(pending, part)| {
+            let texts = pending.iter_mut().filter(|key| keys::is_text(**key));
+            for (next, key) in texts.enumerate() {
+                *key = keys::fingerprint(part.state.texts.get(next as u32));
+            }
+        });
     // The shard of the index each lookup probes.
     let shard: Vec<u8> = pending
         .par_iter()
-        .enumerate()
-        .map(|(at, &key)| {
-            let hash = match id_of(at, key) {
-                Some(id) => Roster::lookup_of(id).0,
-                None => keys::hash_packed(key),
-            };
-            Roster::shard_of(hash)
-        })
+        .map(|&key| Roster::shard_of(key))
         .collect();
     // The lookups by shard: a counting sort, whose cost does not depend on the file's
     // order, gives each shard its lookups together, and a shard of a city's index (some
@@ -388,32 +387,18 @@ fn look_up(
     // lookup carries its key, so that the lookups, made in this order, read nothing
     // else that lies far apart. (Sorting by the place in the shard too, 65,536 buckets
     // instead of 256, cost more in the sort than it saved in the lookups.)
-    let order = buckets::sort_into(
-        total,
-        1 << 8,
-        |at| u32::from(shard[at]),
-        |at| Lookup {
-            at: at as u32,
-            key: [pending[at] as u32, (pending[at] >> 32) as u32],
-        },
-    );
+    let order = buckets::sort_into(total, 1 << 8, |at| u32::from(shard[at]), |at| pending[at]);
     // The answers in the same order, written one after the other, then put back in
     // the lookups' order.
     let answers: Vec<u32> = order
         .par_iter()
-        .map(|lookup| {
-            let key = u64::from(lookup.key[0]) | u64::from(lookup.key[1]) << 32;
-            let person = match id_of(lookup.at as usize, key) {
-                Some(id) => roster.find_text(Roster::lookup_of(id).0, id),
-                None => roster.find_keyed(keys::hash_packed(key), key, None),
-            };
-            person.unwrap_or(NONE)
-        })
+        .map(|&key| roster.find_keyed(key, None).unwrap_or(NONE))
         .collect();
     drop(order);
     let mut found = buckets::unsort(&answers, 1 << 8, |at| u32::from(shard[at]));
     drop((answers, shard));
-    // People not on the roster, in row order.
+    // Candidates found by fingerprint checked, and people not on the roster, in row
+    // order.
     let mut slices = Vec::with_capacity(parts.len());
     let mut rest = &mut found[..];
     let mut at = 0;
@@ -428,9 +413,19 @@ fn look_up(
         .zip(slices)
         .for_each(|(part, (found, pending))| {
             let state = &mut part.state;
+            let mut next = 0;
             for (f, &key) in found.iter_mut().zip(pending) {
+                let text = keys::is_text(key).then(|| {
+                    next += 1;
+                    state.texts.get(next - 1)
+                });
+                if let Some(id) = text {
+                    if *f != NONE && roster.id(*f) != id {
+                        *f = roster.find(id).unwrap_or(NONE);
+                    }
+                }
                 if *f == NONE {
-                    let id = match text(state, key) {
+                    let id = match text {
                         Some(id) => id.to_string(),
                         None => keys::unpacked(key),
                     };
@@ -442,17 +437,6 @@ fn look_up(
     (found, starts)
 }
 
-/// A pending person's lookup: its number in the batch and its key, in 12 bytes.
-struct Lookup {
-    at: u32,
-    key: [u32; 2],
-}
-
-/// The ID of a pending person whose key is not the ID itself.
-fn text(part: &SamplePart, key: u64) -> Option<&str> {
-    (key & TEXT == TEXT).then(|| part.texts.get((key & !TEXT) as u32))
-}
-
 /// One chunk's local string indexes mapped to run-wide ones.
 struct PartMaps {
     round: Vec<u32>,
@@ -460,4 +444,54 @@ struct PartMaps {
     site: Vec<u32>,
     collector: Vec<u32>,
     person: Vec<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pipeline::{load_roster, load_samples};
+    use std::fmt::Write;
+
+    #[test]
+    fn people_looked_up_by_fingerprint_are_the_people_of_their_ids() {
+        // IDs kept as text, looked up in the batch (rows in no order). In the unit
+        // tests a fingerprint has 16 bits, so that most visitors' IDs share one with
+        // someone on the roster and many people share theirs.
+        let n = 60_000u32;
+        let dir = tempfile::tempdir().unwrap();
+        let mut roster = String::from("person_id,name,building\n");
+        for i in 0..n {
+            writeln!(roster, "student-{i:08},N,B{}", i % 7).unwrap();
+        }
+        let visitor = |j: u32| format!("visitor-{j:08}");
+        let mut rows: Vec<String> = (0..n).map(|i| format!("student-{i:08}")).collect();
+        rows.extend((0..n / 6).map(visitor));
+        // A fixed shuffle.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for i in (1..rows.len()).rev() {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            rows.swap(i, (state % (i as u64 + 1)) as usize);
+        }
+        let mut samples = String::from("tube_id,person_id,sampled_at\n");
+        for (k, id) in rows.iter().enumerate() {
+            writeln!(samples, "{},{id},2022-04-10 08:00", k / 10).unwrap();
+        }
+        std::fs::write(dir.path().join("roster.csv"), roster).unwrap();
+        std::fs::write(dir.path().join("samples.csv"), samples).unwrap();
+        let (roster, _, rejects) = load_roster(&dir.path().join("roster.csv"), None).unwrap();
+        assert!(rejects.is_empty());
+        let (set, _, rejects) =
+            load_samples(&dir.path().join("samples.csv"), &roster, None, 0, None).unwrap();
+        assert!(rejects.is_empty());
+        assert_eq!(set.samples.len(), rows.len());
+        for (sample, id) in set.samples.iter().zip(&rows) {
+            let found = match sample.person as usize {
+                p if p < roster.len() => roster.id(p as u32),
+                p => &set.unregistered[p - roster.len()],
+            };
+            assert_eq!(found, id);
+        }
+        assert_eq!(set.unregistered.len() as u32, n / 6);
+    }
 }
