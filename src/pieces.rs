@@ -19,7 +19,10 @@ pub fn pieces_mut<'a, T>(mut slice: &'a mut [T], counts: &[usize]) -> Vec<&'a mu
 
 /// The items of `parts`, in order. Each part's items are moved into place on the
 /// workers: a city's rows are hundreds of megabytes, which one thread would take up to
-/// a second to copy (and fault in). The one part that holds anything is taken as it is.
+/// a second to copy (and fault in). The parts are moved a few at a time and each is
+/// freed once moved, so that the parts and the whole are not all held at once (a
+/// city's lab results at one person a tube are ten million rows of 160 bytes). The one
+/// part that holds anything is taken as it is.
 pub fn concat<T: Send>(mut parts: Vec<Vec<T>>) -> Vec<T> {
     parts.retain(|p| !p.is_empty());
     if parts.len() <= 1 {
@@ -28,19 +31,38 @@ pub fn concat<T: Send>(mut parts: Vec<Vec<T>>) -> Vec<T> {
     let counts: Vec<usize> = parts.iter().map(Vec::len).collect();
     let total = counts.iter().sum();
     let mut all = Vec::with_capacity(total);
-    pieces_mut(&mut all.spare_capacity_mut()[..total], &counts)
-        .into_par_iter()
-        .zip(parts)
-        .for_each(|(out, part)| {
+    let mut slots = pieces_mut(&mut all.spare_capacity_mut()[..total], &counts).into_iter();
+    let mut parts = parts.into_iter();
+    let batch = 4 * rayon::current_num_threads();
+    let mut freed = 0;
+    loop {
+        let moves: Vec<_> = slots.by_ref().zip(parts.by_ref()).take(batch).collect();
+        if moves.is_empty() {
+            break;
+        }
+        freed += moves
+            .iter()
+            .map(|(out, _)| size_of_val(*out))
+            .sum::<usize>();
+        moves.into_par_iter().for_each(|(out, part)| {
             for (o, item) in out.iter_mut().zip(part) {
                 o.write(item);
             }
         });
+        // The allocator would keep the freed parts a moment longer (see `memory`).
+        if freed >= GIVE_BACK {
+            crate::memory::give_back();
+            freed = 0;
+        }
+    }
     // SAFETY: the pieces cover the first `total` slots, and each piece holds as many
     // slots as its part has items, every one of which was written above.
     unsafe { all.set_len(total) };
     all
 }
+
+/// How many bytes of parts [`concat`] frees before it gives them back to the system.
+const GIVE_BACK: usize = 64 << 20;
 
 /// Room for a piece's items in a list being filled by [`fill`]: exactly as many as the
 /// piece counted.
@@ -201,9 +223,11 @@ mod tests {
 
     #[test]
     fn items_of_every_part_come_out_once_and_in_order() {
-        // Parts of uneven sizes, empty ones among them.
+        // Parts of uneven sizes, empty ones among them, more than are moved at once.
         let drops = Arc::new(AtomicUsize::new(0));
-        let sizes = [0usize, 3, 0, 1, 70_000, 2, 0, 5_000, 1];
+        let mut sizes = vec![0usize, 3, 0, 1, 70_000, 2, 0, 5_000, 1];
+        sizes.extend((0..200).map(|i| i * 37 % 500));
+        assert!(sizes.len() > 4 * rayon::current_num_threads());
         let mut next = 0;
         let parts: Vec<Vec<Item>> = sizes
             .iter()
