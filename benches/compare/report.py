@@ -37,10 +37,14 @@ cores = os.cpu_count()
 mem = next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 rows, stage_rows, notes, measured = [], [], [], {}
-for name, n, order, buildings, *roster in shapes:
+for name, n, order, buildings, *rest in shapes:
     n = int(n)
-    # The samples' order, and the roster's when it is not building by building.
-    order = order if roster in ([], ["building"]) else f"{order}, roster {roster[0]}"
+    roster = rest[0] if len(rest) > 0 else "building"
+    pool = rest[1] if len(rest) > 1 else "10"
+    # The samples' order, the roster's when it is not building by building, and the pool
+    # size when it is not 10.
+    order = order if roster == "building" else f"{order}, roster {roster}"
+    order = order if pool == "10" else f"{order}, {pool} a tube"
     data = f"{work}/round-{name}"
     size = sum(os.path.getsize(f"{data}/{f}.csv") for f in ("roster", "samples", "results"))
     ps_wall, ps_rss = median("ps", name)
@@ -49,7 +53,7 @@ for name, n, order, buildings, *roster in shapes:
     parse_wall, _ = median("parse", name)
     st = stages(name)
     threads = open(f"{work}/threads-{name}.txt").read().strip() if os.path.exists(f"{work}/threads-{name}.txt") else "not run"
-    measured[name] = dict(n=n, order=order, ratio=ps_wall / duck_wall, rss=ps_rss / size, wall=ps_wall,
+    measured[name] = dict(n=n, pool=pool, order=order, ratio=ps_wall / duck_wall, rss=ps_rss / size, wall=ps_wall,
                           stages=st, threads=threads)
     rows.append(f"| {name} | {n:,} | {order} | {int(buildings):,} | {size / 1e6:,.0f} | {floor_wall:.2f} | {parse_wall:.2f} "
                 f"| {ps_wall:.2f} | {ps_wall / parse_wall:.1f}× | {duck_wall:.2f} | **{ps_wall / duck_wall:.2f}×** "
@@ -68,10 +72,11 @@ def verdicts():
             out.append(line(m["rss"] <= 1.0, f"{name}: peak RSS at most 1.0× the input bytes (measured {m['rss']:.2f}×)"))
         if m["n"] <= 30_000:
             out.append(line(m["wall"] < 0.1, f"{name}: under 0.1 s, process start included (measured {m['wall']:.3f} s)"))
+    # Each order against tube order, at the same size and pool size.
     by_size = {}
     for name, m in measured.items():
-        by_size.setdefault(m["n"], {})[m["order"]] = m
-    for n, orders in sorted(by_size.items()):
+        by_size.setdefault((m["n"], m["pool"]), {})[m["order"]] = m
+    for (n, _), orders in sorted(by_size.items()):
         base = orders.get("tube")
         for order, m in orders.items():
             if order == "tube" or base is None:
@@ -92,7 +97,8 @@ Measured by `benches/compare/run.sh` on this machine: {cores} cores ({cpu}), {in
 DuckDB, in turn), each timed with `/usr/bin/time -v`; the inputs are in the page cache.
 
 Each round comes from `poolscreen generate --people N --buildings B --order ORDER --seed 42` (10-in-1 pools,
-prevalence 0.05%). `tube` is the friendly shape (samples grouped by tube, buildings one after another); `time` is a
+prevalence 0.05%; `1 a tube` adds `--pool-size 1`: everyone swabbed alone, so ten times the tubes and result rows).
+`tube` is the friendly shape (samples grouped by tube, buildings one after another); `time` is a
 city platform's export (rows by sampling time, sites swabbing in parallel, so tubes of many buildings interleave and
 people arrive in no roster order); `shuffled` is no order at all. `roster shuffled` adds `--roster-order shuffled`: the
 roster's rows too come in no order (an export sorted by something else than building), so that nothing the run reads

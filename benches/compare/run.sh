@@ -6,10 +6,11 @@
 #   benches/compare/run.sh time-1m tube-1m          # some shapes
 #   REPEAT=5 benches/compare/run.sh                 # alternating repetitions (default 3)
 #
-# A shape is NAME:PEOPLE:ORDER:BUILDINGS[:ROSTER]. ORDER is generate's --order: `tube`
-# (grouped by tube, buildings one after another: a friendly export), `time` (by sampling
-# time: tubes of many buildings interleave, as a city platform exports) or `shuffled`.
-# ROSTER is generate's --roster-order (`building`, the default, or `shuffled`).
+# A shape is NAME:PEOPLE:ORDER:BUILDINGS[:ROSTER[:POOL]]. ORDER is generate's --order:
+# `tube` (grouped by tube, buildings one after another: a friendly export), `time` (by
+# sampling time: tubes of many buildings interleave, as a city platform exports) or
+# `shuffled`. ROSTER is generate's --roster-order (`building`, the default, or
+# `shuffled`). POOL is generate's --pool-size (10 when not given).
 #
 # For each shape: generate the round (seed 42) unless it was made with the same
 # arguments; then, REPEAT times in turn, time the read floor (cat of the inputs), the
@@ -35,6 +36,7 @@ all_shapes=(
   shuffled-10m:10000000:shuffled:10000
   roster-shuffled-1m:1000000:time:10000:shuffled
   roster-shuffled-10m:10000000:time:10000:shuffled
+  single-10m:10000000:time:10000:building:1
 )
 source "$here/../shapes.sh"
 pick_shapes "$@"
@@ -48,11 +50,12 @@ if [ ! -x "$work/venv/bin/python" ]; then python3 -m venv "$work/venv"; fi
 py=$work/venv/bin/python
 
 for shape in "${shapes[@]}"; do
-  IFS=: read -r name n order buildings roster <<< "$shape"
+  IFS=: read -r name n order buildings roster pool <<< "$shape"
   data=$work/round-$name
   # A round is made again unless it was made with these very arguments (a folder left
   # by an older version of this script may hold another shape under the same name).
   args=(--people "$n" --buildings "$buildings" --order "$order" --roster-order "${roster:-building}" --seed 42)
+  if [ -n "${pool:-}" ]; then args+=(--pool-size "$pool"); fi
   if [ ! -f "$data/results.csv" ] || [ "$(cat "$work/round-$name.args" 2>/dev/null)" != "${args[*]}" ]; then
     rm -rf "$data"
     "$bin" generate --out "$data" "${args[@]}" >&2
