@@ -42,7 +42,7 @@ pub fn concat<T: Send>(mut parts: Vec<Vec<T>>) -> Vec<T> {
         }
         freed += moves
             .iter()
-            .map(|(out, _)| size_of_val(*out))
+            .map(|(_, part)| part.capacity() * size_of::<T>())
             .sum::<usize>();
         moves.into_par_iter().for_each(|(out, part)| {
             for (o, item) in out.iter_mut().zip(part) {

@@ -39,8 +39,10 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 rows, stage_rows, notes, measured = [], [], [], {}
 for name, n, order, buildings, *rest in shapes:
     n = int(n)
-    roster = rest[0] if len(rest) > 0 else "building"
-    pool = rest[1] if len(rest) > 1 else "10"
+    # Empty fields as run.sh reads them: the roster building by building, 10 a tube.
+    roster = (rest[0] if len(rest) > 0 else "") or "building"
+    pool = (rest[1] if len(rest) > 1 else "") or "10"
+    base = (order, roster)
     # The samples' order, the roster's when it is not building by building, and the pool
     # size when it is not 10.
     order = order if roster == "building" else f"{order}, roster {roster}"
@@ -53,7 +55,7 @@ for name, n, order, buildings, *rest in shapes:
     parse_wall, _ = median("parse", name)
     st = stages(name)
     threads = open(f"{work}/threads-{name}.txt").read().strip() if os.path.exists(f"{work}/threads-{name}.txt") else "not run"
-    measured[name] = dict(n=n, pool=pool, order=order, ratio=ps_wall / duck_wall, rss=ps_rss / size, wall=ps_wall,
+    measured[name] = dict(n=n, pool=pool, base=base, order=order, ratio=ps_wall / duck_wall, rss=ps_rss / size, wall=ps_wall,
                           stages=st, threads=threads)
     rows.append(f"| {name} | {n:,} | {order} | {int(buildings):,} | {size / 1e6:,.0f} | {floor_wall:.2f} | {parse_wall:.2f} "
                 f"| {ps_wall:.2f} | {ps_wall / parse_wall:.1f}× | {duck_wall:.2f} | **{ps_wall / duck_wall:.2f}×** "
@@ -75,11 +77,12 @@ def verdicts():
     # Each order against tube order, at the same size and pool size.
     by_size = {}
     for name, m in measured.items():
-        by_size.setdefault((m["n"], m["pool"]), {})[m["order"]] = m
+        by_size.setdefault((m["n"], m["pool"]), {})[m["base"]] = m
     for (n, _), orders in sorted(by_size.items()):
-        base = orders.get("tube")
-        for order, m in orders.items():
-            if order == "tube" or base is None:
+        base = orders.get(("tube", "building"))
+        for key, m in orders.items():
+            order = m["order"]
+            if key == ("tube", "building") or base is None:
                 continue
             worst = max(STAGES, key=lambda s: m["stages"][s] / max(base["stages"][s], 1e-3))
             factor = m["stages"][worst] / max(base["stages"][worst], 1e-3)

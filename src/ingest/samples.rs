@@ -97,7 +97,7 @@ const PENDING: u32 = 1 << 30;
 
 /// A person to look up: the ID's key ([`keys::pack`]; its hash is made again from
 /// it), or, for an ID that is not packed, [`TEXT`] and the ID's index in the chunk's
-/// `texts`.
+/// `texts` (in [`look_up`], its fingerprint instead: [`keys::fingerprint`]).
 type Pending = u64;
 
 /// Parses samples rows against a roster.
@@ -364,16 +364,16 @@ fn look_up(
         .for_each(|(pending, part)| {
             pending.copy_from_slice(&std::mem::take(&mut part.state.pending))
         });
-    // An ID kept as text is looked up by its fingerprint: the probes then read nothing
-    // but the index, and each candidate found is checked afterwards, in file order.
-    // The j-th text of a chunk is its j-th pending person kept as text.
+    // An ID kept as text is looked up by its fingerprint, which takes the place of its
+    // text's index: the probes then read nothing but the index, and each candidate found
+    // is checked afterwards, in file order (a chunk's texts are its pending people kept
+    // as text, in order).
     pieces_mut(&mut pending, &counts)
         .into_par_iter()
         .zip(parts.par_iter())
         .for_each(|(pending, part)| {
-            let texts = pending.iter_mut().filter(|key| keys::is_text(**key));
-            for (next, key) in texts.enumerate() {
-                *key = keys::fingerprint(part.state.texts.get(next as u32));
+            for key in pending.iter_mut().filter(|key| keys::is_text(**key)) {
+                *key = keys::fingerprint(part.state.texts.get((*key & !TEXT) as u32));
             }
         });
     // The shard of the index each lookup probes.
@@ -432,6 +432,7 @@ fn look_up(
                     *f = state.unregistered.intern(&id) | UNREGISTERED;
                 }
             }
+            debug_assert_eq!(next as usize, state.texts.len(), "a text for each text key");
             state.texts = Strings::default();
         });
     (found, starts)
