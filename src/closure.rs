@@ -148,7 +148,7 @@ pub fn close(
             person_id: Some(person_id.into()),
             file: InputKind::Retests,
             line: Some(r.line),
-            detail,
+            detail: detail.into(),
         };
         let entries = by_person.get(person_id).map_or(&[][..], Vec::as_slice);
         let named = match (columns.round, r.round.as_deref()) {
@@ -353,7 +353,7 @@ fn pools_all_negative(rec: &Reconciled, list: &[Entry], closed: &mut Closed) {
                 detail: format!(
                     "all {} people of the positive pool were cleared by their individual retests: a mix-up of tubes or a contaminated pool",
                     tube.size
-                ),
+                ).into(),
             });
         }
     }

@@ -15,6 +15,7 @@ use crate::record::{Class, InputKind, LabResult, Micros, ResultColumns, Sample, 
 use crate::rules::Rules;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::sync::atomic::{self, AtomicI64, AtomicU32};
 
 /// The kinds of anomaly, as the contract names them.
@@ -84,8 +85,10 @@ pub struct Anomaly {
     pub file: InputKind,
     /// The line, starting at `1`, of the row that shows the finding.
     pub line: Option<u64>,
-    /// The finding in words. Never holds names or phones.
-    pub detail: String,
+    /// The finding in words. Never holds names or phones. Borrowed when it is the same
+    /// for every finding of its kind (a lab's whole file against one district's round
+    /// makes millions of `orphan_result`s).
+    pub detail: Cow<'static, str>,
 }
 
 /// A finding about one person's row in a tube, of a kind a whole file can make for
@@ -910,7 +913,7 @@ fn tube_anomalies(
                             detail: format!(
                                 "the roster (line {}) puts the person in a priority group (isolated, or a group of 重点人群); call them back for a single-tube swab",
                                 roster.line[m.person as usize]
-                            ),
+                            ).into(),
                         });
                     }
                 }
@@ -923,7 +926,7 @@ fn tube_anomalies(
                     person_id: None,
                     file: InputKind::Samples,
                     line: Some(line_of(&by_value(tube)[pool_size])),
-                    detail: format!("{size} people in the tube; the pool size is {pool_size}"),
+                    detail: format!("{size} people in the tube; the pool size is {pool_size}").into(),
                 });
             }
             if let TubeBuildings::Several(names) = rec.buildings_of(roster, tube) {
@@ -938,7 +941,7 @@ fn tube_anomalies(
                         "the pool holds people of {} buildings: {}",
                         names.len(),
                         names.join(", ")
-                    ),
+                    ).into(),
                 });
             }
             anomalies
@@ -979,7 +982,8 @@ fn tube_anomalies(
                 detail: format!(
                     "the tube ID was already used in round {}",
                     rec.set.rounds[first.round as usize]
-                ),
+                )
+                .into(),
             });
         }
     }
@@ -1088,7 +1092,7 @@ fn match_results(
                             person_id: None,
                             file: InputKind::Results,
                             line: Some(r.line),
-                            detail: mismatch_detail(rc, "tube"),
+                            detail: mismatch_detail(rc, "tube").into(),
                         });
                     }
                 }
@@ -1107,9 +1111,9 @@ fn match_results(
                         line: Some(r.line),
                         detail: match (&r.round, columns.round) {
                             (Some(label), true) => {
-                                format!("no tube with this ID was sampled in round {label}")
+                                format!("no tube with this ID was sampled in round {label}").into()
                             }
-                            _ => "no tube with this ID was sampled".into(),
+                            _ => Cow::Borrowed("no tube with this ID was sampled"),
                         },
                     });
                 }
@@ -1201,7 +1205,8 @@ fn conflicting_results(
                     .join(", "),
             },
             class.as_str(),
-        ),
+        )
+        .into(),
     }
 }
 

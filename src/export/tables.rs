@@ -318,7 +318,7 @@ pub fn anomaly_columns<'a>(
         }),
         Box::new(|| {
             text(&|x| match x {
-                Finding::Found(a) => Some(Cow::Borrowed(a.detail.as_str())),
+                Finding::Found(a) => Some(Cow::Borrowed(&*a.detail)),
                 Finding::Row(r) => Some(Cow::Owned(r.detail(rec))),
             })
         }),
