@@ -1,6 +1,8 @@
 //! Stage 3: interpreting Ct values and lab calls into tube classes. No I/O here.
 
 use crate::record::{Class, LabResult, ResultColumns};
+#[cfg(test)]
+use crate::record::{PackedCt, PackedTime};
 use crate::rules::Rules;
 
 /// The class of one result row, and whether its Ct values and lab call disagree.
@@ -28,13 +30,14 @@ impl RowClass {
 /// column, and the IC is not detected; negative otherwise.
 pub fn by_ct(result: &LabResult, columns: ResultColumns, rules: &Rules) -> Class {
     let detected = |ct: Option<f64>| ct.is_some_and(|v| v <= rules.cutoff);
-    let orf = detected(result.ct_orf1ab);
-    let n = detected(result.ct_n);
+    let (orf_ct, n_ct) = (result.ct_orf1ab.get(), result.ct_n.get());
+    let orf = detected(orf_ct);
+    let n = detected(n_ct);
     match (orf, n) {
         (true, true) => {
-            let grey = rules.grey_above.is_some_and(|g| {
-                result.ct_orf1ab.is_some_and(|v| v > g) && result.ct_n.is_some_and(|v| v > g)
-            });
+            let grey = rules
+                .grey_above
+                .is_some_and(|g| orf_ct.is_some_and(|v| v > g) && n_ct.is_some_and(|v| v > g));
             if grey {
                 Class::Suspect
             } else {
@@ -43,7 +46,7 @@ pub fn by_ct(result: &LabResult, columns: ResultColumns, rules: &Rules) -> Class
         }
         (true, false) | (false, true) => Class::Suspect,
         (false, false) => {
-            let ic_detected = result.ct_ic.is_some_and(|v| v <= rules.ic_cutoff);
+            let ic_detected = result.ct_ic.get().is_some_and(|v| v <= rules.ic_cutoff);
             if columns.ct_ic && !ic_detected {
                 Class::Invalid
             } else {
@@ -96,15 +99,13 @@ mod tests {
         LabResult {
             round: None,
             tube_id: "T".into(),
-            person_id: None,
-            ct_orf1ab: orf,
-            ct_n: n,
-            ct_ic: ic,
+            ct_orf1ab: PackedCt::new(orf),
+            ct_n: PackedCt::new(n),
+            ct_ic: PackedCt::new(ic),
             lab_call: call,
-            tested_at: None,
-            lab: None,
-            sampled_at: None,
+            tested_at: PackedTime::new(None),
             line: 2,
+            more: None,
         }
     }
 

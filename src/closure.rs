@@ -138,7 +138,7 @@ pub fn close(
         .collect();
     let latest_round = (0..rounds as u32).max_by_key(|&r| order[r as usize]);
     for (k, r) in rows.iter().enumerate() {
-        let Some(person_id) = r.person_id.as_deref() else {
+        let Some(person_id) = r.person_id() else {
             continue;
         };
         let finding = |round: u32, kind: AnomalyKind, detail: String| Anomaly {
@@ -207,7 +207,9 @@ pub fn close(
     }
     for (i, e) in list.iter().enumerate() {
         let tube = &rec.tubes[e.tube as usize];
-        let pool_tested_at = tube.result.and_then(|r| rec.results[r as usize].tested_at);
+        let pool_tested_at = tube
+            .result
+            .and_then(|r| rec.results[r as usize].tested_at.get());
         closed.closures.push(closure_of(
             &rows_of[i],
             rows,
@@ -235,8 +237,8 @@ fn class_of(row: &LabResult, columns: ResultColumns, rules: &Rules) -> Class {
 /// come first.
 fn when(row: &LabResult) -> (Micros, Micros) {
     (
-        row.tested_at.unwrap_or(Micros::MIN),
-        row.sampled_at.unwrap_or(Micros::MIN),
+        row.tested_at.get().unwrap_or(Micros::MIN),
+        row.sampled_at().unwrap_or(Micros::MIN),
     )
 }
 
@@ -273,14 +275,14 @@ fn closure_of(
         .filter(|&k| classes[k as usize] == Class::Pending)
         .max_by(|&a, &b| {
             rows[a as usize]
-                .sampled_at
-                .cmp(&rows[b as usize].sampled_at)
+                .sampled_at()
+                .cmp(&rows[b as usize].sampled_at())
                 .then_with(|| rows[b as usize].line.cmp(&rows[a as usize].line))
         });
     // A pending row counts when no result came after it was swabbed.
     let pending_after = |pending: u32, result: u32| {
         let (p, r) = (&rows[pending as usize], &rows[result as usize]);
-        match (p.sampled_at, r.sampled_at.or(r.tested_at)) {
+        match (p.sampled_at(), r.sampled_at().or(r.tested_at.get())) {
             (Some(p), Some(r)) => p > r,
             _ => false,
         }
@@ -298,10 +300,10 @@ fn closure_of(
     let due_at = match state {
         State::Open => pool_tested_at.map(|t| t + hours(rules.resample_within)),
         State::Inconclusive => deciding_row
-            .and_then(|r| r.tested_at)
+            .and_then(|r| r.tested_at.get())
             .map(|t| t + hours(rules.resample_within)),
         State::Resampled | State::Cleared | State::Confirmed => deciding_row
-            .and_then(|r| r.sampled_at)
+            .and_then(|r| r.sampled_at())
             .map(|t| t + hours(rules.result_within)),
     };
     let overdue = if state.is_closed() {
@@ -309,7 +311,7 @@ fn closure_of(
     } else {
         due_at.map(|due| as_of > due)
     };
-    let hours_to_result = match (pool_tested_at, deciding_row.and_then(|r| r.tested_at)) {
+    let hours_to_result = match (pool_tested_at, deciding_row.and_then(|r| r.tested_at.get())) {
         (Some(pool), Some(retest)) if state != State::Resampled => {
             Some((retest - pool) as f64 / HOUR)
         }

@@ -91,7 +91,10 @@ pub fn results(data: &[u8]) {
             conserved(&report, rejects.len());
             assert_eq!(rows.len() as u64, report.rows_accepted);
             for r in &rows {
-                for ct in [r.ct_orf1ab, r.ct_n, r.ct_ic].into_iter().flatten() {
+                for ct in [r.ct_orf1ab, r.ct_n, r.ct_ic]
+                    .into_iter()
+                    .filter_map(|ct| ct.get())
+                {
                     assert!(ct > 0.0 && ct <= values::MAX_CT);
                 }
             }
@@ -107,7 +110,7 @@ pub fn retests(data: &[u8]) {
         Ok((rows, _, report, rejects)) => {
             conserved(&report, rejects.len());
             assert_eq!(rows.len() as u64, report.rows_accepted);
-            assert!(rows.iter().all(|r| r.person_id.is_some()));
+            assert!(rows.iter().all(|r| r.person_id().is_some()));
         }
         Err(e) => no_internal_error(&e),
     }

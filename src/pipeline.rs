@@ -367,11 +367,11 @@ pub fn analyse(
 pub fn latest_time(rec: &Reconciled, retests: &[LabResult]) -> Micros {
     rec.latest_sample
         .into_iter()
-        .chain(rec.results.iter().filter_map(|r| r.tested_at))
+        .chain(rec.results.iter().filter_map(|r| r.tested_at.get()))
         .chain(
             retests
                 .iter()
-                .flat_map(|r| [r.tested_at, r.sampled_at])
+                .flat_map(|r| [r.tested_at.get(), r.sampled_at()])
                 .flatten(),
         )
         .max()

@@ -995,8 +995,8 @@ fn tube_anomalies(
 /// of rows.
 pub fn result_order(a: (&LabResult, Class), b: (&LabResult, Class)) -> std::cmp::Ordering {
     b.1.cmp(&a.1)
-        .then_with(|| ct_order(a.0.ct_orf1ab, b.0.ct_orf1ab))
-        .then_with(|| ct_order(a.0.ct_n, b.0.ct_n))
+        .then_with(|| ct_order(a.0.ct_orf1ab.get(), b.0.ct_orf1ab.get()))
+        .then_with(|| ct_order(a.0.ct_n.get(), b.0.ct_n.get()))
         .then_with(|| value_order(a.0, b.0))
 }
 
@@ -1013,13 +1013,13 @@ fn ct_order(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
 /// Every value of a result row but its line, in a fixed order: equal when the rows say
 /// the same thing.
 fn value_order(a: &LabResult, b: &LabResult) -> std::cmp::Ordering {
-    ct_order(a.ct_orf1ab, b.ct_orf1ab)
-        .then_with(|| ct_order(a.ct_n, b.ct_n))
-        .then_with(|| ct_order(a.ct_ic, b.ct_ic))
+    ct_order(a.ct_orf1ab.get(), b.ct_orf1ab.get())
+        .then_with(|| ct_order(a.ct_n.get(), b.ct_n.get()))
+        .then_with(|| ct_order(a.ct_ic.get(), b.ct_ic.get()))
         .then_with(|| a.lab_call.cmp(&b.lab_call))
-        .then_with(|| a.tested_at.cmp(&b.tested_at))
-        .then_with(|| a.lab.cmp(&b.lab))
-        .then_with(|| a.sampled_at.cmp(&b.sampled_at))
+        .then_with(|| a.tested_at.get().cmp(&b.tested_at.get()))
+        .then_with(|| a.lab().cmp(&b.lab()))
+        .then_with(|| a.sampled_at().cmp(&b.sampled_at()))
 }
 
 /// Gives each tube the class of its deciding result row ([`result_order`]); a tube whose

@@ -114,31 +114,102 @@ pub const MAX_SAMPLE_LINE: u64 = u32::MAX as u64;
 /// The index that stands for "none".
 pub const NONE: u32 = u32::MAX;
 
-/// One row of a lab results file (or of a retests file, which adds `person_id`).
+/// One row of a lab results file (or of a retests file, which adds `person_id`). A
+/// round of single tubes has ten million, so the row is kept small: Ct values and the
+/// test time in 8 bytes each, the columns of retests files apart.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabResult {
     /// The round label, when the file has a round column and the cell is not empty.
     pub round: Option<Box<str>>,
     /// The tube barcode.
     pub tube_id: Box<str>,
-    /// The person, for individual retests only.
-    pub person_id: Option<Box<str>>,
     /// Ct of the ORF1ab gene.
-    pub ct_orf1ab: Ct,
+    pub ct_orf1ab: PackedCt,
     /// Ct of the N gene.
-    pub ct_n: Ct,
+    pub ct_n: PackedCt,
     /// Ct of the internal control.
-    pub ct_ic: Ct,
+    pub ct_ic: PackedCt,
     /// The lab's own call, when given.
     pub lab_call: Option<Class>,
     /// When the lab tested the tube.
-    pub tested_at: Option<Micros>,
+    pub tested_at: PackedTime,
+    /// The line, starting at `1`, of the row.
+    pub line: u64,
+    /// The cells most results files do not have, when the row has any.
+    pub more: Option<Box<ResultMore>>,
+}
+
+// Ten million result rows in a round of single tubes: every byte counts ten megabytes.
+const _: () = assert!(std::mem::size_of::<LabResult>() <= 88);
+
+/// The cells of a result row that most results files do not have.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResultMore {
+    /// The person, for individual retests only.
+    pub person_id: Option<Box<str>>,
     /// The lab (检测机构), when given.
     pub lab: Option<Box<str>>,
     /// When the person was swabbed again, for individual retests that say so.
     pub sampled_at: Option<Micros>,
-    /// The line, starting at `1`, of the row.
-    pub line: u64,
+}
+
+impl LabResult {
+    /// The person, for individual retests only.
+    pub fn person_id(&self) -> Option<&str> {
+        self.more.as_ref().and_then(|m| m.person_id.as_deref())
+    }
+
+    /// The lab (检测机构), when given.
+    pub fn lab(&self) -> Option<&str> {
+        self.more.as_ref().and_then(|m| m.lab.as_deref())
+    }
+
+    /// When the person was swabbed again, for individual retests that say so.
+    pub fn sampled_at(&self) -> Option<Micros> {
+        self.more.as_ref().and_then(|m| m.sampled_at)
+    }
+}
+
+/// A [`Ct`] in 8 bytes: NaN stands for `None` (a Ct value read from a file is a number
+/// above 0 and at most 50, never NaN).
+#[derive(Clone, Copy, Debug)]
+pub struct PackedCt(f64);
+
+impl PackedCt {
+    /// `ct`, packed.
+    pub fn new(ct: Ct) -> PackedCt {
+        debug_assert!(!ct.is_some_and(f64::is_nan));
+        PackedCt(ct.unwrap_or(f64::NAN))
+    }
+
+    /// The Ct value.
+    pub fn get(self) -> Ct {
+        (!self.0.is_nan()).then_some(self.0)
+    }
+}
+
+impl PartialEq for PackedCt {
+    fn eq(&self, other: &PackedCt) -> bool {
+        self.get() == other.get()
+    }
+}
+
+/// An optional [`Micros`] in 8 bytes: `i64::MIN` stands for `None` (no time poolscreen
+/// reads is that early).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PackedTime(Micros);
+
+impl PackedTime {
+    /// `time`, packed.
+    pub fn new(time: Option<Micros>) -> PackedTime {
+        debug_assert!(time != Some(Micros::MIN));
+        PackedTime(time.unwrap_or(Micros::MIN))
+    }
+
+    /// The time.
+    pub fn get(self) -> Option<Micros> {
+        (self.0 != Micros::MIN).then_some(self.0)
+    }
 }
 
 /// Which columns a results file has; interpretation depends on it.

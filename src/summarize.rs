@@ -127,7 +127,9 @@ pub fn buildings(
     let mut turnaround: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); nb]; rec.tube_of.len()];
     for (t, b) in in_building.into_iter().flatten() {
         let tube = &rec.tubes[t as usize];
-        let tested_at = tube.result.and_then(|r| rec.results[r as usize].tested_at);
+        let tested_at = tube
+            .result
+            .and_then(|r| rec.results[r as usize].tested_at.get());
         if let Some(tested) = tested_at {
             turnaround[tube.round as usize][b as usize]
                 .push((tested - tube.first_sampled_at) as f64 / 3_600_000_000.0);

@@ -78,12 +78,17 @@ pub(super) fn tubes(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Result
         text("tube_class", tubes.iter().map(|t| Some(t.class.as_str()))),
         float(
             "ct_orf1ab",
-            tubes.iter().map(|t| result(t).and_then(|r| r.ct_orf1ab)),
+            tubes
+                .iter()
+                .map(|t| result(t).and_then(|r| r.ct_orf1ab.get())),
         ),
-        float("ct_n", tubes.iter().map(|t| result(t).and_then(|r| r.ct_n))),
+        float(
+            "ct_n",
+            tubes.iter().map(|t| result(t).and_then(|r| r.ct_n.get())),
+        ),
         float(
             "ct_ic",
-            tubes.iter().map(|t| result(t).and_then(|r| r.ct_ic)),
+            tubes.iter().map(|t| result(t).and_then(|r| r.ct_ic.get())),
         ),
         text("buildings", buildings.iter().map(|b| b.as_deref())),
         timestamp(
@@ -135,9 +140,9 @@ pub fn tube_columns(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Vec<Ar
                 |c| Class::ALL[c as usize].as_str(),
             )
         }),
-        Box::new(|| ct(|r| r.ct_orf1ab)),
-        Box::new(|| ct(|r| r.ct_n)),
-        Box::new(|| ct(|r| r.ct_ic)),
+        Box::new(|| ct(|r| r.ct_orf1ab.get())),
+        Box::new(|| ct(|r| r.ct_n.get())),
+        Box::new(|| ct(|r| r.ct_ic.get())),
         Box::new(|| strings(n, |i| building_names(roster, rec, &tubes[i]))),
         Box::new(|| {
             PrimitiveArray::<i64>::from_vec(tubes.iter().map(|t| t.first_sampled_at).collect())

@@ -7,7 +7,7 @@ use super::samples::TUBE_ALIASES;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
 use super::{Ingested, RowParser};
 use crate::error::{Error, Position, Result};
-use crate::record::{LabResult, ResultColumns};
+use crate::record::{LabResult, PackedCt, PackedTime, ResultColumns, ResultMore};
 
 const TUBE_ID: usize = 0;
 const CT_ORF1AB: usize = 1;
@@ -156,18 +156,21 @@ fn parse(
         return None;
     }
     tube?;
+    let more = ResultMore {
+        person_id: person_id?,
+        lab: row.optional(LAB),
+        sampled_at: sampled_at?,
+    };
     Some(LabResult {
         round: row.optional(ROUND),
         tube_id: row.text(TUBE_ID).into(),
-        person_id: person_id?,
-        ct_orf1ab: ct_orf1ab?,
-        ct_n: ct_n?,
-        ct_ic: ct_ic?,
+        ct_orf1ab: PackedCt::new(ct_orf1ab?),
+        ct_n: PackedCt::new(ct_n?),
+        ct_ic: PackedCt::new(ct_ic?),
         lab_call: lab_call?,
-        tested_at: tested_at?,
-        lab: row.optional(LAB),
-        sampled_at: sampled_at?,
+        tested_at: PackedTime::new(tested_at?),
         line: row.line(),
+        more: (more != ResultMore::default()).then(|| Box::new(more)),
     })
 }
 
