@@ -116,7 +116,7 @@ pub const NONE: u32 = u32::MAX;
 
 /// One row of a lab results file (or of a retests file, which adds `person_id`). A
 /// round of single tubes has ten million, so the row is kept small: Ct values and the
-/// test time in 8 bytes each, the columns of retests files apart.
+/// test time in 8 bytes each, the cells most results files leave out boxed apart.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabResult {
     /// The round label, when the file has a round column and the cell is not empty.
@@ -142,10 +142,13 @@ pub struct LabResult {
 // Ten million result rows in a round of single tubes: every byte counts ten megabytes.
 const _: () = assert!(std::mem::size_of::<LabResult>() <= 88);
 
-/// The cells of a result row that most results files do not have.
+/// The cells of a result row that most results files leave out (a retests file has
+/// person_id; a results file may have person_id and the lab too). A row that has any
+/// boxes them: 48 bytes more, only in files with those columns.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResultMore {
-    /// The person, for individual retests only.
+    /// The person: an individual retest's, or a single-person tube's when the results
+    /// file names them.
     pub person_id: Option<Box<str>>,
     /// The lab (检测机构), when given.
     pub lab: Option<Box<str>>,
@@ -154,7 +157,8 @@ pub struct ResultMore {
 }
 
 impl LabResult {
-    /// The person, for individual retests only.
+    /// The person: an individual retest's, or a single-person tube's when the results
+    /// file names them.
     pub fn person_id(&self) -> Option<&str> {
         self.more.as_ref().and_then(|m| m.person_id.as_deref())
     }
