@@ -1,6 +1,8 @@
 //! The typed records every stage shares: people, samples, lab results and the
 //! classes and actions derived from them.
 
+use std::sync::Arc;
+
 /// Microseconds since 1970-01-01 00:00:00 UTC.
 pub type Micros = i64;
 
@@ -135,8 +137,9 @@ pub struct LabResult {
     pub tested_at: PackedTime,
     /// The line, starting at `1`, of the row.
     pub line: u64,
-    /// The cells most results files do not have, when the row has any.
-    pub more: Option<Box<ResultMore>>,
+    /// The cells most results files leave out, when the row has any; shared with the
+    /// row before when it has the same.
+    pub more: Option<Arc<ResultMore>>,
 }
 
 // Ten million result rows in a round of single tubes: every byte counts ten megabytes.
@@ -144,7 +147,8 @@ const _: () = assert!(std::mem::size_of::<LabResult>() <= 88);
 
 /// The cells of a result row that most results files leave out (a retests file has
 /// person_id; a results file may have person_id and the lab too). A row that has any
-/// boxes them: 48 bytes more, only in files with those columns.
+/// holds them apart, shared with the row before it when that has the same (the lab,
+/// named on every row of a lab's export, is held once a chunk).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResultMore {
     /// The person: an individual retest's, or a single-person tube's when the results

@@ -8,6 +8,7 @@ use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
 use super::{Ingested, RowParser};
 use crate::error::{Error, Position, Result};
 use crate::record::{LabResult, PackedCt, PackedTime, ResultColumns, ResultMore};
+use std::sync::Arc;
 
 const TUBE_ID: usize = 0;
 const CT_ORF1AB: usize = 1;
@@ -93,10 +94,10 @@ pub struct ResultParser;
 
 impl RowParser for ResultParser {
     type Record = LabResult;
-    type Part = ();
+    type Part = ResultPart;
 
-    fn parse(&self, row: &mut Row, _: &mut ()) -> Option<LabResult> {
-        parse(row, values::lab_call)
+    fn parse(&self, row: &mut Row, part: &mut ResultPart) -> Option<LabResult> {
+        parse(row, values::lab_call, part)
     }
 }
 
@@ -105,16 +106,24 @@ pub struct RetestParser;
 
 impl RowParser for RetestParser {
     type Record = LabResult;
-    type Part = ();
+    type Part = ResultPart;
 
-    fn parse(&self, row: &mut Row, _: &mut ()) -> Option<LabResult> {
-        parse(row, values::retest_call)
+    fn parse(&self, row: &mut Row, part: &mut ResultPart) -> Option<LabResult> {
+        parse(row, values::retest_call, part)
     }
+}
+
+/// What a worker keeps while it parses a chunk of results: the last row's uncommon
+/// cells ([`ResultMore`]), which the next row shares when it has the same (a lab's
+/// export names its lab on every row: one copy a chunk, not one a row).
+#[derive(Default)]
+pub struct ResultPart {
+    last: Option<Arc<ResultMore>>,
 }
 
 /// The rows of a parsed results or retests file, which columns it has, its report and
 /// its rejects; fatal when the file can classify nothing.
-pub fn finish(mut parsed: Ingested<LabResult, ()>) -> Result<crate::pipeline::ResultRows> {
+pub fn finish(mut parsed: Ingested<LabResult, ResultPart>) -> Result<crate::pipeline::ResultRows> {
     let columns = columns(&parsed)?;
     let report = parsed.report.clone();
     let rejects = std::mem::take(&mut parsed.rejects);
@@ -125,6 +134,7 @@ pub fn finish(mut parsed: Ingested<LabResult, ()>) -> Result<crate::pipeline::Re
 fn parse(
     row: &mut Row,
     call: fn(&str) -> Result<Option<crate::record::Class>, String>,
+    part: &mut ResultPart,
 ) -> Option<LabResult> {
     let tube = row.parse(TUBE_ID, |v| values::id(v, MAX_TUBE_ID));
     let lab_call = row.parse(LAB_CALL, call);
@@ -170,7 +180,10 @@ fn parse(
         lab_call: lab_call?,
         tested_at: PackedTime::new(tested_at?),
         line: row.line(),
-        more: (more != ResultMore::default()).then(|| Box::new(more)),
+        more: (more != ResultMore::default()).then(|| match &part.last {
+            Some(last) if **last == more => last.clone(),
+            _ => part.last.insert(Arc::new(more)).clone(),
+        }),
     })
 }
 
@@ -185,7 +198,7 @@ fn optional_time(row: &mut Row, col: usize) -> Option<Option<crate::record::Micr
 
 /// Which result columns `ingested` has; fatal when it can classify nothing (it needs
 /// `ct_orf1ab` and `ct_n`, or `lab_call`).
-pub fn columns(ingested: &Ingested<LabResult, ()>) -> Result<ResultColumns> {
+pub fn columns(ingested: &Ingested<LabResult, ResultPart>) -> Result<ResultColumns> {
     let layout = &ingested.layout;
     let columns = ResultColumns {
         ct_pair: layout.has(CT_ORF1AB) && layout.has(CT_N),
@@ -204,4 +217,42 @@ pub fn columns(ingested: &Ingested<LabResult, ()>) -> Result<ResultColumns> {
         ));
     }
     Ok(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::pipeline::load_results;
+    use std::sync::Arc;
+
+    #[test]
+    fn rows_naming_the_same_lab_share_one_copy_of_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.csv");
+        std::fs::write(
+            &path,
+            "tube_id,lab_call,lab\nT1,negative,Lab A\nT2,negative,Lab A\nT3,positive,Lab B\nT4,negative,\nT5,negative,Lab B\n",
+        )
+        .unwrap();
+        let (rows, _, _, rejects) = load_results(&path, None).unwrap();
+        assert!(rejects.is_empty());
+        let labs: Vec<Option<&str>> = rows.iter().map(|r| r.lab()).collect();
+        assert_eq!(
+            labs,
+            [
+                Some("Lab A"),
+                Some("Lab A"),
+                Some("Lab B"),
+                None,
+                Some("Lab B")
+            ]
+        );
+        let more = |i: usize| rows[i].more.as_ref().unwrap();
+        assert!(
+            Arc::ptr_eq(more(0), more(1)),
+            "the same lab on the next row"
+        );
+        assert!(!Arc::ptr_eq(more(1), more(2)));
+        assert!(rows[3].more.is_none(), "a row without any is not boxed");
+        assert_eq!(more(4).lab.as_deref(), Some("Lab B"));
+    }
 }
