@@ -760,6 +760,18 @@ fn row_findings_sort_among_the_other_findings_by_person_id_or_pseudonym() {
         format!("{results}{}\n{}\n", conflicting.join(","), orphan.join(",")),
     )
     .unwrap();
+    // A retest of someone neither on the roster nor sampled, in the first row's round
+    // and in a tube whose ID sorts before every sampled one: an unregistered_person of
+    // the retests, which sorts among those of the samples by tube_id.
+    let round = first.split(',').next_back().unwrap();
+    fs::write(
+        dir.path().join("retests.csv"),
+        format!(
+            "试管编号,学号,ORF1ab,N,内参,检测结果,采样时间,检测时间,轮次\n\
+             0-FIRST,P1,,,27.0,阴性,2022-04-10 14:00:00,2022-04-10 17:00:00,{round}\n"
+        ),
+    )
+    .unwrap();
     fs::write(dir.path().join("key.hex"), "ab".repeat(32)).unwrap();
 
     for (out, extra) in [
@@ -767,7 +779,7 @@ fn row_findings_sort_among_the_other_findings_by_person_id_or_pseudonym() {
         ("pseudonyms", vec!["--pseudonymize", "key.hex"]),
     ] {
         let mut args = extra.clone();
-        args.push("--quiet");
+        args.extend(["--retests", "retests.csv", "--quiet"]);
         let run = run_round(dir.path(), out, &args);
         assert!(
             run.status.success(),
@@ -785,6 +797,17 @@ fn row_findings_sort_among_the_other_findings_by_person_id_or_pseudonym() {
         ] {
             assert!(kinds.contains(kind), "{out}: no {kind} in {kinds:?}");
         }
+        let unregistered: Vec<(&str, &str)> = rows
+            .iter()
+            .filter(|r| r["kind"] == "unregistered_person")
+            .map(|r| (r["tube_id"].as_str(), r["file"].as_str()))
+            .collect();
+        assert_eq!(
+            unregistered.first(),
+            Some(&("0-FIRST", "retests.csv")),
+            "{out}: {unregistered:?}"
+        );
+        assert!(unregistered.len() > 1, "{out}: {unregistered:?}");
         let repeats = rows.iter().filter(|r| r["kind"] == "duplicate_row").count();
         assert_eq!(repeats, samples.lines().count() + 1, "{out}");
         let twice = rows

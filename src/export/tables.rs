@@ -203,10 +203,20 @@ impl Finding<'_> {
     }
 }
 
+/// A finding's sort key after its round and kind ([`crate::reconcile::sort_anomalies`]).
+type FindingKey<'a> = (
+    Option<Cow<'a, str>>,
+    Option<Cow<'a, str>>,
+    InputKind,
+    Option<u64>,
+    Cow<'a, str>,
+);
+
 /// The rows of `anomalies.parquet` in order: by round, kind, tube_id, person_id, file,
 /// line and detail, as the round holds its findings (see
 /// [`crate::reconcile::sort_anomalies`]) and its row findings (by kind, each kind's by
-/// tube, person_id and line), merged by round and kind; with `--pseudonymize` by the
+/// tube, person_id and line), merged by round and kind, and by the rest of the key where
+/// two sources hold one kind in a round; with `--pseudonymize` by the
 /// pseudonym shown in place of person_id, so that the order tells nothing of the real
 /// IDs.
 pub fn anomaly_rows<'a>(
@@ -259,6 +269,34 @@ pub fn anomaly_rows<'a>(
         Some(kind) => kind.get(i).map(|r| Finding::Row(r)),
         None => found.get(i).copied(),
     };
+    // Where two sources hold findings of one kind in a round (an unregistered person in
+    // the samples and in the retests), they are merged by the rest of the key, as the
+    // findings themselves are sorted: tube_id, person_id (the pseudonym shown), file,
+    // line, detail.
+    let shown = |id: &'a str| -> Cow<'a, str> {
+        match privacy.pseudonymizes() {
+            true => privacy.person_id(id),
+            false => Cow::Borrowed(id),
+        }
+    };
+    let key = |x: &Finding<'a>| -> FindingKey<'a> {
+        match *x {
+            Finding::Found(a) => (
+                a.tube_id.as_deref().map(Cow::Borrowed),
+                a.person_id.as_deref().map(shown),
+                a.file,
+                a.line,
+                Cow::Borrowed(&*a.detail),
+            ),
+            Finding::Row(r) => (
+                Some(Cow::Borrowed(rec.tube_id(&rec.tubes[r.tube as usize]))),
+                Some(shown(rec.person_id(roster, r.person))),
+                InputKind::Samples,
+                Some(r.line.into()),
+                Cow::Owned(r.detail(rec)),
+            ),
+        }
+    };
     let total = rows.len() + found.len();
     let mut at = vec![0; kinds.len() + 1];
     let mut merged = Vec::with_capacity(total);
@@ -268,8 +306,22 @@ pub fn anomaly_rows<'a>(
             .filter_map(|s| get(s, at[s]).filter(of_round).map(|x| (x.kind(), s)))
             .min()
         {
-            while let Some(x) = get(s, at[s]).filter(|x| of_round(x) && x.kind() == kind) {
-                merged.push(x);
+            let next =
+                |s: usize, at: &[usize]| get(s, at[s]).filter(|x| of_round(x) && x.kind() == kind);
+            let sources: Vec<usize> = (0..at.len()).filter(|&s| next(s, &at).is_some()).collect();
+            if sources.len() == 1 {
+                while let Some(x) = next(s, &at) {
+                    merged.push(x);
+                    at[s] += 1;
+                }
+                continue;
+            }
+            while let Some((_, s)) = sources
+                .iter()
+                .filter_map(|&s| next(s, &at).map(|x| (key(&x), s)))
+                .min()
+            {
+                merged.push(get(s, at[s]).expect("a finding just seen"));
                 at[s] += 1;
             }
         }
