@@ -21,7 +21,7 @@ pub fn pieces_mut<'a, T>(mut slice: &'a mut [T], counts: &[usize]) -> Vec<&'a mu
 /// workers: a city's rows are hundreds of megabytes, which one thread would take up to
 /// a second to copy (and fault in). The parts are moved a few at a time and each is
 /// freed once moved, so that the parts and the whole are not all held at once (a
-/// city's lab results at one person a tube are ten million rows of 160 bytes). The one
+/// city's lab results at one person a tube are ten million rows of 88 bytes). The one
 /// part that holds anything is taken as it is.
 pub fn concat<T: Send>(mut parts: Vec<Vec<T>>) -> Vec<T> {
     parts.retain(|p| !p.is_empty());

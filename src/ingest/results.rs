@@ -7,7 +7,9 @@ use super::samples::TUBE_ALIASES;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
 use super::{Ingested, RowParser};
 use crate::error::{Error, Position, Result};
+use crate::record::Micros;
 use crate::record::{LabResult, PackedCt, PackedTime, ResultColumns, ResultMore};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 const TUBE_ID: usize = 0;
@@ -121,6 +123,36 @@ pub struct ResultPart {
     last: Option<Arc<ResultMore>>,
 }
 
+impl ResultPart {
+    /// A row's uncommon cells, `None` when it has none; the last row's when they are
+    /// the same, compared before anything is allocated.
+    fn more(
+        &mut self,
+        person_id: Option<Box<str>>,
+        lab: Option<Cow<str>>,
+        sampled_at: Option<Micros>,
+    ) -> Option<Arc<ResultMore>> {
+        let lab = lab.filter(|l| !l.is_empty());
+        if person_id.is_none() && lab.is_none() && sampled_at.is_none() {
+            return None;
+        }
+        if let Some(last) = &self.last {
+            if last.person_id == person_id
+                && last.lab.as_deref() == lab.as_deref()
+                && last.sampled_at == sampled_at
+            {
+                return Some(last.clone());
+            }
+        }
+        let more = ResultMore {
+            person_id,
+            lab: lab.map(Into::into),
+            sampled_at,
+        };
+        Some(self.last.insert(Arc::new(more)).clone())
+    }
+}
+
 /// The rows of a parsed results or retests file, which columns it has, its report and
 /// its rejects; fatal when the file can classify nothing.
 pub fn finish(mut parsed: Ingested<LabResult, ResultPart>) -> Result<crate::pipeline::ResultRows> {
@@ -166,11 +198,7 @@ fn parse(
         return None;
     }
     tube?;
-    let more = ResultMore {
-        person_id: person_id?,
-        lab: row.optional(LAB),
-        sampled_at: sampled_at?,
-    };
+    let more = part.more(person_id?, row.cell(LAB), sampled_at?);
     Some(LabResult {
         round: row.optional(ROUND),
         tube_id: row.text(TUBE_ID).into(),
@@ -180,10 +208,7 @@ fn parse(
         lab_call: lab_call?,
         tested_at: PackedTime::new(tested_at?),
         line: row.line(),
-        more: (more != ResultMore::default()).then(|| match &part.last {
-            Some(last) if **last == more => last.clone(),
-            _ => part.last.insert(Arc::new(more)).clone(),
-        }),
+        more,
     })
 }
 
