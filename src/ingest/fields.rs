@@ -160,7 +160,7 @@ fn walk_quoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, &[
 /// chunk's end): at a carriage return, or the line's end. Its fields' places go in
 /// `ranges`, quotes left out; `None` when a field is quoted otherwise than as
 /// [`walk_quoted`] reads in place.
-fn plain_quoted_record(line: &[u8], ranges: &mut Vec<Range<usize>>) -> Option<usize> {
+pub(super) fn plain_quoted_record(line: &[u8], ranges: &mut Vec<Range<usize>>) -> Option<usize> {
     ranges.clear();
     // Fields are short: a loop over the line's bytes costs less than a search per field.
     let mut at = 0;

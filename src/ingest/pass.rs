@@ -2,7 +2,9 @@
 //! hashing thread hashes them in file order, and the rayon workers parse them.
 
 use super::encoding::{self, Census, MAX_BAD_UTF8_ROWS};
-use super::fields::{is_ascii_blank, is_blank, quote_fault, walk_records, Fields};
+use super::fields::{
+    is_ascii_blank, is_blank, plain_quoted_record, quote_fault, walk_records, Fields,
+};
 use super::header::{self, ColumnSpec, Layout};
 use super::reread::{open_source, source_path, TextSource};
 use super::row::{accept, escape_raw};
@@ -178,9 +180,10 @@ struct Decoded {
 
 impl Decoded {
     /// The row `raw` with fields `fields`, decoded from GB18030; fails with the offset in
-    /// `raw` of the first byte that is not GB18030. The fields of a row without quotes
-    /// are its decoded text cut at its commas (the same commas: see
-    /// [`encoding::decode_gb18030_into`]); the fields of others are decoded one by one.
+    /// `raw` of the first byte that is not GB18030. The fields of a row read in place are
+    /// found in its decoded text as they were in its bytes (the same quotes and commas:
+    /// see [`encoding::decode_gb18030_into`]); the fields of others are decoded one by
+    /// one.
     fn row<'a>(
         &'a mut self,
         raw: &[u8],
@@ -188,22 +191,23 @@ impl Decoded {
     ) -> std::result::Result<(&'a [u8], Fields<'a>), usize> {
         encoding::decode_gb18030_into(raw, &mut self.raw)?;
         self.ranges.clear();
-        if fields.in_place && memchr::memchr(b'"', raw).is_none() {
+        // A row read in place is read in place again in its text: its quotes, commas and
+        // carriage returns are where they were, between whole characters.
+        if fields.in_place {
             let text = self.raw.as_bytes();
-            let mut start = 0;
-            for comma in memchr::memchr_iter(b',', text) {
-                self.ranges.push(start..comma);
-                start = comma + 1;
+            if plain_quoted_record(text, &mut self.ranges) == Some(text.len())
+                && self.ranges.len() == fields.len()
+            {
+                return Ok((
+                    text,
+                    Fields {
+                        bytes: text,
+                        ranges: &self.ranges,
+                        in_place: true,
+                    },
+                ));
             }
-            self.ranges.push(start..text.len());
-            return Ok((
-                text,
-                Fields {
-                    bytes: text,
-                    ranges: &self.ranges,
-                    in_place: true,
-                },
-            ));
+            self.ranges.clear();
         }
         self.fields.clear();
         for field in fields.iter() {
