@@ -121,8 +121,9 @@ pub const NONE: u32 = u32::MAX;
 /// test time in 8 bytes each, the cells most results files leave out boxed apart.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabResult {
-    /// The round label, when the file has a round column and the cell is not empty.
-    pub round: Option<Box<str>>,
+    /// The round label, when the file has a round column and the cell is not empty;
+    /// shared with the row before when it has the same.
+    pub round: Option<Arc<str>>,
     /// The tube barcode.
     pub tube_id: Box<str>,
     /// Ct of the ORF1ab gene.

@@ -115,15 +115,27 @@ impl RowParser for RetestParser {
     }
 }
 
-/// What a worker keeps while it parses a chunk of results: the last row's uncommon
-/// cells ([`ResultMore`]), which the next row shares when it has the same (a lab's
-/// export names its lab on every row: one copy a chunk, not one a row).
+/// What a worker keeps while it parses a chunk of results: the last row's round label
+/// and uncommon cells ([`ResultMore`]), which the next row shares when it has the same
+/// (a lab's export names its lab, and a round column its round, on every row: one copy
+/// a chunk, not one a row).
 #[derive(Default)]
 pub struct ResultPart {
     last: Option<Arc<ResultMore>>,
+    round: Option<Arc<str>>,
 }
 
 impl ResultPart {
+    /// A row's round label, `None` when the cell is empty or the column absent; the last
+    /// row's when it is the same.
+    fn round(&mut self, label: Option<Cow<str>>) -> Option<Arc<str>> {
+        let label = label.filter(|l| !l.is_empty())?;
+        match &self.round {
+            Some(last) if **last == *label => Some(last.clone()),
+            _ => Some(self.round.insert(Arc::from(&*label)).clone()),
+        }
+    }
+
     /// A row's uncommon cells, `None` when it has none; the last row's when they are
     /// the same, compared before anything is allocated.
     fn more(
@@ -200,7 +212,7 @@ fn parse(
     tube?;
     let more = part.more(person_id?, row.cell(LAB), sampled_at?);
     Some(LabResult {
-        round: row.optional(ROUND),
+        round: part.round(row.cell(ROUND)),
         tube_id: row.text(TUBE_ID).into(),
         ct_orf1ab: PackedCt::new(ct_orf1ab?),
         ct_n: PackedCt::new(ct_n?),
@@ -279,5 +291,29 @@ mod tests {
         assert!(!Arc::ptr_eq(more(1), more(2)));
         assert!(rows[3].more.is_none(), "a row without any is not boxed");
         assert_eq!(more(4).lab.as_deref(), Some("Lab B"));
+    }
+
+    #[test]
+    fn rows_of_the_same_round_share_one_copy_of_its_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.csv");
+        std::fs::write(
+            &path,
+            "tube_id,lab_call,round\nT1,negative,R1\nT2,negative,R1\nT3,positive,R2\nT4,negative,\nT5,negative,R2\n",
+        )
+        .unwrap();
+        let (rows, _, _, rejects) = load_results(&path, None).unwrap();
+        assert!(rejects.is_empty());
+        let rounds: Vec<Option<&str>> = rows.iter().map(|r| r.round.as_deref()).collect();
+        assert_eq!(
+            rounds,
+            [Some("R1"), Some("R1"), Some("R2"), None, Some("R2")]
+        );
+        let round = |i: usize| rows[i].round.as_ref().unwrap();
+        assert!(
+            Arc::ptr_eq(round(0), round(1)),
+            "the same round on the next row"
+        );
+        assert!(!Arc::ptr_eq(round(1), round(2)));
     }
 }
