@@ -8,7 +8,9 @@ use crate::record::Micros;
 /// microseconds since the Unix epoch, UTC.
 ///
 /// Accepted: `YYYY-MM-DD HH:MM[:SS]`, `YYYY/M/D H:MM[:SS]`, `YYYY-MM-DDTHH:MM[:SS]` and
-/// `YYYY年M月D日 H:MM[:SS]`. Month, day and hour take one or two digits in every form.
+/// `YYYY年M月D日 H:MM[:SS]`, as the contract writes them: month, day and hour take two
+/// digits in the forms with `-`, one or two in the others; anything else is no
+/// timestamp (`2022-4-10 9:50` is not read as a guess).
 pub fn timestamp(value: &str) -> Result<Micros, String> {
     parse_timestamp(value).ok_or_else(|| timestamp_reason(value))
 }
@@ -28,24 +30,28 @@ fn parse_timestamp(value: &str) -> Option<Micros> {
     } else {
         return None;
     };
-    let month = s.digits(1, 2)?;
+    // `MM`, `DD` and `HH` in the forms with `-`; `M`, `D` and `H` in the others.
+    let fewest = if sep == '-' { 2 } else { 1 };
+    let month = s.digits(fewest, 2)?;
     match sep {
         '-' => s.eat("-").then_some(())?,
         '/' => s.eat("/").then_some(())?,
         _ => s.eat("月").then_some(())?,
     }
-    let day = s.digits(1, 2)?;
+    let day = s.digits(fewest, 2)?;
     if sep == '年' {
         s.eat("日").then_some(())?;
-        s.rest = s.rest.trim_start_matches(' ');
-    } else if !s.eat("T") {
+    }
+    if sep == '-' && s.eat("T") {
+        // `YYYY-MM-DDTHH:MM`: no space.
+    } else {
         let before = s.rest.len();
         s.rest = s.rest.trim_start_matches(' ');
         if s.rest.len() == before {
             return None;
         }
     }
-    let hour = s.digits(1, 2)?;
+    let hour = s.digits(fewest, 2)?;
     s.eat(":").then_some(())?;
     let minute = s.digits(2, 2)?;
     let second = if s.eat(":") { s.digits(2, 2)? } else { 0 };
@@ -216,7 +222,24 @@ mod tests {
         assert_eq!(ts("2022/4/3 8:05:00"), want);
         assert_eq!(ts("2022-04-03T08:05"), want);
         assert_eq!(ts("2022年4月3日 8:05"), want);
-        assert_eq!(ts("2022年4月3日8:05:00"), want);
+        assert_eq!(ts("2022年04月03日 08:05:00"), want);
+        assert_eq!(ts("2022/04/03 08:05"), want);
+    }
+
+    #[test]
+    fn forms_the_contract_does_not_name_are_rejected() {
+        for other in [
+            "2022-4-03 08:05",
+            "2022-04-3 08:05",
+            "2022-04-03 8:05",
+            "2022-04-03T8:05",
+            "2022-04-03 08:5",
+            "2022年4月3日8:05",
+            "2022/4/3T8:05",
+            "2022/4/38:05",
+        ] {
+            assert!(timestamp(other).is_err(), "{other}");
+        }
     }
 
     #[test]

@@ -192,6 +192,38 @@ fn a_file_neither_utf8_nor_gb18030_names_both_first_bad_bytes() {
     );
 }
 
+/// A roster in UTF-8 with a header of Chinese and too many rows broken by a byte that
+/// is neither UTF-8 nor GB18030: read as GB18030, its header names none of the columns,
+/// and the error says what is wrong with the file (not that columns are missing),
+/// naming the first byte that breaks UTF-8.
+#[test]
+fn a_file_with_a_utf8_header_and_rows_in_no_encoding_names_the_first_bad_byte() {
+    let dir = beside_basic_samples_and_results();
+    let mut roster = "学号,姓名,楼栋\n".as_bytes().to_vec();
+    let mut first_bad = None;
+    for i in 1..=60 {
+        roster.extend_from_slice(format!("{i},张三,公寓1\n").as_bytes());
+        if i % 30 == 0 {
+            let before = format!("{i}x,张");
+            first_bad.get_or_insert(roster.len() + before.len());
+            roster.extend_from_slice(before.as_bytes());
+            roster.extend_from_slice(b"\xFF");
+            roster.extend_from_slice("三,公寓1\n".as_bytes());
+        }
+    }
+    fs::write(dir.path().join("roster.csv"), &roster).unwrap();
+    let run = run_round(dir.path(), "out", &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    let first_bad = first_bad.unwrap();
+    assert!(
+        stderr.contains(&format!("(byte offset {first_bad})"))
+            && stderr.contains("neither UTF-8 nor GB18030")
+            && !stderr.contains("missing"),
+        "{stderr}"
+    );
+}
+
 /// A UTF-8 byte-order mark settles the encoding: however many rows break UTF-8, every
 /// row of the file is read (each bad one rejected) and the whole file hashed, over
 /// several chunks.

@@ -26,7 +26,7 @@ pub mod tubes;
 pub mod values;
 
 use crate::error::{Error, Position, Result};
-use encoding::{Census, Encoding};
+use encoding::{Census, Encoding, MAX_BAD_UTF8_ROWS};
 use header::{ColumnSpec, Layout};
 use pass::run_pass;
 use reread::TextSource;
@@ -205,16 +205,31 @@ pub fn read_csv<P: RowParser>(
                 return pass.finish(Encoding::Utf8, None, name);
             }
             let header_not_utf8 = pass.header_not_utf8;
+            // A header of Chinese that reads as UTF-8 and names the columns is no
+            // GB18030: read as GB18030, it names none of them, and the rows are what
+            // broke UTF-8.
+            let utf8_header =
+                header_not_utf8.is_none() && pass.layout.headers.iter().any(|h| !h.is_ascii());
             drop(pass);
             // Decoded row by row as it is parsed, never whole in memory.
-            let pass = run_pass(
+            let pass = match run_pass(
                 TextSource::Gb18030(path.to_path_buf()),
                 0,
                 false,
                 name,
                 specs,
                 parser,
-            )?;
+            ) {
+                Err(_) if utf8_header => {
+                    let first_bad = encoding::first_not_utf8(path)?.unwrap_or(0);
+                    return Err(Error::input(
+                        name,
+                        Position::byte(first_bad),
+                        format!("the file is neither UTF-8 nor GB18030: its header is UTF-8 but too many rows are not (more than {MAX_BAD_UTF8_ROWS}, or more than 1% of the rows that are not plain ASCII; the first bad byte is here), and read as GB18030 its header names none of the columns; save it again as \"CSV UTF-8\""),
+                    ));
+                }
+                other => other?,
+            };
             if let Some(at) = pass.not_gb18030 {
                 // The UTF-8 pass stops early, so the first byte that breaks UTF-8 is
                 // looked for again.
