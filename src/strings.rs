@@ -166,7 +166,9 @@ impl std::fmt::Debug for Interner {
     }
 }
 
-fn hash_str(s: &str) -> u64 {
+/// The hash of a string in the run's tables (the interners, and the roster's
+/// fingerprints of text IDs).
+pub fn hash_str(s: &str) -> u64 {
     use std::hash::BuildHasher;
     foldhash::fast::FixedState::default().hash_one(s)
 }

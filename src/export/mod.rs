@@ -385,20 +385,21 @@ fn round_report(
         tubes[k] += 1;
     }
     let mut anomalies: Vec<(&'static str, usize)> = Vec::new();
-    for a in rec.anomalies.iter().filter(|a| a.round as usize == r) {
-        match anomalies.iter_mut().find(|(k, _)| *k == a.kind.as_str()) {
-            Some(entry) => entry.1 += 1,
-            None => anomalies.push((a.kind.as_str(), 1)),
-        }
-    }
-    for x in rec
-        .row_findings
+    let kinds = rec
+        .anomalies
         .iter()
-        .filter(|x| rec.tubes[x.tube as usize].round as usize == r)
-    {
-        match anomalies.iter_mut().find(|(k, _)| *k == x.kind.as_str()) {
+        .filter(|a| a.round as usize == r)
+        .map(|a| a.kind.as_str())
+        .chain(
+            rec.row_findings
+                .iter()
+                .filter(|x| rec.tubes[x.tube as usize].round as usize == r)
+                .map(|x| x.kind.as_str()),
+        );
+    for kind in kinds {
+        match anomalies.iter_mut().find(|(k, _)| *k == kind) {
             Some(entry) => entry.1 += 1,
-            None => anomalies.push((x.kind.as_str(), 1)),
+            None => anomalies.push((kind, 1)),
         }
     }
     anomalies.sort();

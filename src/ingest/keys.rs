@@ -141,7 +141,7 @@ pub fn hash_packed(key: u64) -> u64 {
 /// compares the texts of the IDs whose fingerprints match. Never [`UNPACKED`] (bit 63
 /// is clear), never a packed key (bits 61 and 62 are set).
 pub fn fingerprint(id: &str) -> u64 {
-    TEXT | (FixedState::default().hash_one(id) & ((1 << FINGERPRINT_BITS) - 1))
+    TEXT | (crate::strings::hash_str(id) & ((1 << FINGERPRINT_BITS) - 1))
 }
 
 /// The bits of a [`fingerprint`] taken from the hash: 61, or 16 in the unit tests, so
