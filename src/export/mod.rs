@@ -277,7 +277,7 @@ pub fn write_round(
                     roster,
                     rec,
                     &file_of,
-                    privacy,
+                    (privacy, people.pseudonyms()),
                     &note,
                 )
             }),
@@ -593,23 +593,26 @@ fn write_tubes(
 }
 
 /// Writes `anomalies.parquet`; `file_of` names each input as rejects and anomalies
-/// name it.
+/// name it; `shown` is the privacy, and the roster's pseudonyms made for
+/// `people.parquet` with `--pseudonymize`.
 fn write_anomalies<'f>(
     staging: &Staging,
     publication: Option<&Publication>,
     roster: &'f Roster,
     rec: &'f Reconciled,
     file_of: &(dyn Fn(InputKind) -> &'f str + Sync),
-    privacy: &Privacy,
+    shown: (&Privacy, Option<&[u64]>),
     note: &(dyn Fn(usize, &str, usize) + Sync),
 ) -> Result<()> {
-    let rows = tables::anomaly_rows(roster, rec, privacy);
+    let rows = tables::anomaly_rows(roster, rec, shown.0, shown.1);
     let table = Batched {
         name: "anomalies.parquet",
         like: tables::anomalies_like()?,
         rows: rows.len(),
         round_of: &|i| rows[i].round(rec),
-        columns: &|range| tables::anomaly_columns(roster, rec, &rows[range], file_of, privacy),
+        columns: &|range| {
+            tables::anomaly_columns(roster, rec, &rows[range], file_of, shown.0, shown.1)
+        },
         distinct: (None, None),
     };
     write_batched(staging, publication, rec.rounds().len(), table, note)

@@ -135,6 +135,12 @@ impl<'a> People<'a> {
         }
     }
 
+    /// Each roster person's pseudonym as a number (shown as 16 hex digits), by person
+    /// key, with `--pseudonymize`.
+    pub fn pseudonyms(&self) -> Option<&[u64]> {
+        self.pseudonyms.as_deref()
+    }
+
     /// Whether two people got one pseudonym (a run stops then: choose another key).
     pub fn pseudonyms_collide(&self) -> bool {
         let Some(ps) = &self.pseudonyms else {

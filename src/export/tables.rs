@@ -212,6 +212,26 @@ type FindingKey<'a> = (
     Cow<'a, str>,
 );
 
+/// The person_id a row finding shows for person key `person`: a roster person's
+/// pseudonym as made once for `people.parquet` (`pseudonyms`, by person key, with
+/// `--pseudonymize`), else as `privacy` shows it. A file repeated whole names ten
+/// million people in its findings, each otherwise hashed for the sort and again for
+/// its row.
+fn row_person<'a>(
+    roster: &'a Roster,
+    rec: &'a Reconciled,
+    privacy: &Privacy,
+    pseudonyms: Option<&[u64]>,
+    person: u32,
+) -> Cow<'a, str> {
+    match pseudonyms {
+        Some(numbers) if person < rec.roster_len => {
+            Cow::Owned(format!("{:016x}", numbers[person as usize]))
+        }
+        _ => privacy.person_id(rec.person_id(roster, person)),
+    }
+}
+
 /// The rows of `anomalies.parquet` in order: by round, kind, tube_id, person_id, file,
 /// line and detail, as the round holds its findings (see
 /// [`crate::reconcile::sort_anomalies`]) and its row findings (by kind, each kind's by
@@ -223,6 +243,7 @@ pub fn anomaly_rows<'a>(
     roster: &'a Roster,
     rec: &'a Reconciled,
     privacy: &Privacy,
+    pseudonyms: Option<&[u64]>,
 ) -> Vec<Finding<'a>> {
     let all = &rec.anomalies;
     let found: Vec<Finding> = if privacy.pseudonymizes() {
@@ -253,12 +274,8 @@ pub fn anomaly_rows<'a>(
         rows.par_chunk_by_mut(|a, b| (a.kind, a.tube) == (b.kind, b.tube))
             .for_each(|tube| {
                 tube.sort_by_cached_key(|r| {
-                    (
-                        privacy
-                            .person_id(rec.person_id(roster, r.person))
-                            .into_owned(),
-                        r.line,
-                    )
+                    let shown = row_person(roster, rec, privacy, pseudonyms, r.person);
+                    (shown.into_owned(), r.line)
                 })
             });
     }
@@ -290,7 +307,7 @@ pub fn anomaly_rows<'a>(
             ),
             Finding::Row(r) => (
                 Some(Cow::Borrowed(rec.tube_id(&rec.tubes[r.tube as usize]))),
-                Some(shown(rec.person_id(roster, r.person))),
+                Some(row_person(roster, rec, privacy, pseudonyms, r.person)),
                 InputKind::Samples,
                 Some(r.line.into()),
                 Cow::Owned(r.detail(rec)),
@@ -332,14 +349,16 @@ pub fn anomaly_rows<'a>(
 
 /// The columns of `anomalies.parquet` for `rows` (of `rec`), in the order of
 /// [`anomalies_like`], made on the workers; `file_of` names each input as rejects and
-/// anomalies name it. A file repeated whole makes a finding of every row, ten million
-/// in a city, so the table is made a row group at a time.
+/// anomalies name it; a row finding shows its person as [`row_person`] does. A file
+/// repeated whole makes a finding of every row, ten million in a city, so the table is
+/// made a row group at a time.
 pub fn anomaly_columns<'a>(
     roster: &'a Roster,
     rec: &'a Reconciled,
     rows: &[Finding<'a>],
     file_of: &(dyn Fn(InputKind) -> &'a str + Sync),
     privacy: &Privacy,
+    pseudonyms: Option<&[u64]>,
 ) -> Vec<ArrayRef> {
     let n = rows.len();
     let text = |value: &(dyn Fn(Finding<'a>) -> Option<Cow<'a, str>> + Sync)| {
@@ -357,7 +376,7 @@ pub fn anomaly_columns<'a>(
         Box::new(|| {
             strings(n, |i| match rows[i] {
                 Finding::Found(a) => a.person_id.as_deref().map(|p| privacy.person_id(p)),
-                Finding::Row(r) => Some(privacy.person_id(rec.person_id(roster, r.person))),
+                Finding::Row(r) => Some(row_person(roster, rec, privacy, pseudonyms, r.person)),
             })
         }),
         Box::new(|| {
