@@ -196,55 +196,111 @@ fn stacked(parts: &[(&str, i64, &str)]) -> Markup {
 }
 
 /// The buildings a per-building view shows: every one up to
-/// [`ALL_BUILDINGS_UP_TO`], else the [`WORST_SHOWN`] worst by `worse` (the rest go to a
-/// distribution).
+/// [`ALL_BUILDINGS_UP_TO`], else the [`WORST_SHOWN`] worst by `worse`, in natural
+/// order; and the rest, for a distribution (none when every building is shown).
 fn shown<'b, 'a>(
     buildings: &'b [BuildingFigures<'a>],
     worse: impl Fn(&BuildingRow, &BuildingRow) -> std::cmp::Ordering,
-) -> (Vec<&'b BuildingFigures<'a>>, bool) {
+) -> Shown<'b, 'a> {
     if buildings.len() <= ALL_BUILDINGS_UP_TO {
-        return (buildings.iter().collect(), false);
+        return (buildings.iter().collect(), Vec::new());
     }
     let mut all: Vec<&BuildingFigures> = buildings.iter().collect();
     all.sort_by(|a, b| worse(a.row, b.row).then_with(|| natural_cmp(a.name, b.name)));
-    all.truncate(WORST_SHOWN);
+    let mut rest = all.split_off(WORST_SHOWN);
     all.sort_by(|a, b| natural_cmp(a.name, b.name));
-    (all, true)
+    rest.sort_by(|a, b| natural_cmp(a.name, b.name));
+    (all, rest)
 }
 
-/// Coverage bins of the distribution of a large round's buildings.
-const BINS: [(f64, f64, &str); 6] = [
+/// The order of buildings from the lowest coverage (a building without people to
+/// sample counts as covered), the most missed first on a tie.
+fn lowest_coverage(a: &BuildingRow, b: &BuildingRow) -> std::cmp::Ordering {
+    a.coverage
+        .unwrap_or(1.0)
+        .total_cmp(&b.coverage.unwrap_or(1.0))
+        .then(b.missing.cmp(&a.missing))
+}
+
+/// The buildings a view shows, and the rest.
+type Shown<'b, 'a> = (Vec<&'b BuildingFigures<'a>>, Vec<&'b BuildingFigures<'a>>);
+
+/// Bins of a distribution: from (inclusive), to (exclusive), label.
+type Bins = [(f64, f64, &'static str)];
+
+/// Coverage bins.
+const COVERAGE_BINS: [(f64, f64, &str); 6] = [
     (0.0, 0.90, "90% 以下"),
     (0.90, 0.95, "90%–95%"),
     (0.95, 0.98, "95%–98%"),
     (0.98, 0.99, "98%–99%"),
     (0.99, 1.0, "99%–100%"),
-    (1.0, 1.01, "100%"),
+    (1.0, f64::INFINITY, "100%"),
 ];
 
-fn distribution(buildings: &[BuildingFigures]) -> Markup {
-    let mut counts = [0i64; BINS.len()];
-    let mut none = 0;
-    for b in buildings {
-        match b.row.coverage {
-            Some(c) => {
-                let k = BINS
+/// Bins of positive and suspect tubes in a building.
+const POOL_BINS: [(f64, f64, &str); 5] = [
+    (0.0, 1.0, "0 管"),
+    (1.0, 2.0, "1 管"),
+    (2.0, 3.0, "2 管"),
+    (3.0, 6.0, "3–5 管"),
+    (6.0, f64::INFINITY, "6 管及以上"),
+];
+
+/// Bins of people missed in a building.
+const MISSING_BINS: [(f64, f64, &str); 6] = [
+    (0.0, 1.0, "0 人"),
+    (1.0, 2.0, "1 人"),
+    (2.0, 6.0, "2–5 人"),
+    (6.0, 11.0, "6–10 人"),
+    (11.0, 21.0, "11–20 人"),
+    (21.0, f64::INFINITY, "21 人及以上"),
+];
+
+/// Bins of a building's median turnaround, in hours.
+const TURNAROUND_BINS: [(f64, f64, &str); 5] = [
+    (0.0, 6.0, "6 小时以内"),
+    (6.0, 12.0, "6–12 小时"),
+    (12.0, 24.0, "12–24 小时"),
+    (24.0, 48.0, "24–48 小时"),
+    (48.0, f64::INFINITY, "48 小时及以上"),
+];
+
+/// How the buildings a view does not show spread over `bins` of `value`: a bar a bin,
+/// and, with `none`, how many have no value (`none` says why).
+fn distribution(
+    rest: &[&BuildingFigures],
+    what: &str,
+    bins: &Bins,
+    value: impl Fn(&BuildingRow) -> Option<f64>,
+    none: Option<&str>,
+) -> Markup {
+    let mut counts = vec![0i64; bins.len()];
+    let mut without = 0;
+    for b in rest {
+        match value(b.row) {
+            Some(v) => {
+                let k = bins
                     .iter()
-                    .position(|(lo, hi, _)| c >= *lo && c < *hi)
-                    .unwrap_or(BINS.len() - 1);
+                    .position(|(lo, hi, _)| v >= *lo && v < *hi)
+                    .unwrap_or(bins.len() - 1);
                 counts[k] += 1;
             }
-            None => none += 1,
+            None => without += 1,
         }
     }
-    let rows: Vec<(String, f64, String)> = BINS
+    let rows: Vec<(String, f64, String)> = bins
         .iter()
-        .zip(counts)
-        .map(|((_, _, name), n)| (name.to_string(), n as f64, count(n, "栋")))
+        .zip(&counts)
+        .map(|((_, _, name), &n)| (name.to_string(), n as f64, count(n, "栋")))
         .collect();
     let max = counts.iter().copied().max().unwrap_or(0) as f64;
     html! {
-        p.note { "全部 " (buildings.len()) " 栋楼的采样覆盖率分布（" (none) " 栋无应检人员）：" }
+        p.note {
+            "其余 " (rest.len()) " 栋楼的" (what) "分布"
+            @if let Some(none) = none { "（" (without) " 栋" (none) "）" }
+            "："
+        }
         (bars(&rows, max, None))
     }
 }
@@ -268,12 +324,7 @@ pub fn round_page(r: &RoundReport) -> String {
     let figure = |name: &str, value: String| {
         html! { span data-figure=(name) { (value) } }
     };
-    let (cov_shown, cov_cut) = shown(&r.buildings, |a, b| {
-        a.coverage
-            .unwrap_or(1.0)
-            .total_cmp(&b.coverage.unwrap_or(1.0))
-            .then(b.missing.cmp(&a.missing))
-    });
+    let (cov_shown, cov_rest) = shown(&r.buildings, lowest_coverage);
     let coverage_rows: Vec<(String, f64, String)> = cov_shown
         .iter()
         .map(|b| {
@@ -284,12 +335,16 @@ pub fn round_page(r: &RoundReport) -> String {
             )
         })
         .collect();
-    let pools: Vec<&BuildingFigures> = r
-        .buildings
-        .iter()
-        .filter(|b| b.row.positive_tubes + b.row.suspect_tubes > 0)
-        .collect();
-    let (miss_shown, miss_cut) = shown(&r.buildings, |a, b| b.missing.cmp(&a.missing));
+    let pools_of = |b: &BuildingRow| b.positive_tubes + b.suspect_tubes;
+    let (pools, pool_rest) = shown(&r.buildings, |a, b| {
+        (pools_of(b), b.positive_tubes, b.to_retest).cmp(&(
+            pools_of(a),
+            a.positive_tubes,
+            a.to_retest,
+        ))
+    });
+    let pools: Vec<&BuildingFigures> = pools.into_iter().filter(|b| pools_of(b.row) > 0).collect();
+    let (miss_shown, miss_rest) = shown(&r.buildings, |a, b| b.missing.cmp(&a.missing));
     let missing_rows: Vec<(String, f64, String)> = miss_shown
         .iter()
         .map(|b| {
@@ -301,7 +356,7 @@ pub fn round_page(r: &RoundReport) -> String {
         })
         .collect();
     let max_missing = missing_rows.iter().map(|m| m.1).fold(0.0, f64::max);
-    let (turn_shown, _) = shown(&r.buildings, |a, b| {
+    let (turn_shown, turn_rest) = shown(&r.buildings, |a, b| {
         b.median_turnaround_hours
             .unwrap_or(0.0)
             .total_cmp(&a.median_turnaround_hours.unwrap_or(0.0))
@@ -356,12 +411,14 @@ pub fn round_page(r: &RoundReport) -> String {
         }
         section {
             h2 { "各楼栋采样覆盖率" }
-            @if cov_cut {
+            @if !cov_rest.is_empty() {
                 p.note { "楼栋超过 " (ALL_BUILDINGS_UP_TO) " 栋，下图列出覆盖率最低的 " (WORST_SHOWN) " 栋。" }
             }
             (bars(&coverage_rows, 100.0, Some(95.0)))
             p.note { "虚线为 95%；低于 95% 的楼栋以黑色标出。" }
-            @if cov_cut { (distribution(&r.buildings)) }
+            @if !cov_rest.is_empty() {
+                (distribution(&cov_rest, "采样覆盖率", &COVERAGE_BINS, |b| b.coverage, Some("无应检人员")))
+            }
         }
         section {
             h2 { "试管结果" }
@@ -383,6 +440,9 @@ pub fn round_page(r: &RoundReport) -> String {
         }
         section {
             h2 { "阳性及可疑混管（按楼栋）" }
+            @if !pool_rest.is_empty() {
+                p.note { "楼栋超过 " (ALL_BUILDINGS_UP_TO) " 栋，列出阳性及可疑管最多的 " (WORST_SHOWN) " 栋中有阳性或可疑管的楼栋。" }
+            }
             @if pools.is_empty() {
                 p { "无。" }
             } @else {
@@ -398,6 +458,9 @@ pub fn round_page(r: &RoundReport) -> String {
                         }
                     }
                 }
+            }
+            @if !pool_rest.is_empty() {
+                (distribution(&pool_rest, "阳性及可疑管数", &POOL_BINS, |b| Some(pools_of(b) as f64), None))
             }
         }
         section {
@@ -432,17 +495,26 @@ pub fn round_page(r: &RoundReport) -> String {
         }
         section {
             h2 { "各楼栋漏采人数" }
-            @if miss_cut {
-                p.note { "列出漏采最多的 " (WORST_SHOWN) " 栋。" }
+            @if !miss_rest.is_empty() {
+                p.note { "楼栋超过 " (ALL_BUILDINGS_UP_TO) " 栋，列出漏采最多的 " (WORST_SHOWN) " 栋。" }
             }
             (bars(&missing_rows, max_missing, None))
+            @if !miss_rest.is_empty() {
+                (distribution(&miss_rest, "漏采人数", &MISSING_BINS, |b| Some(b.missing as f64), None))
+            }
         }
         section {
             h2 { "检测用时（采样至出结果，中位数）" }
             @if turn_rows.is_empty() {
                 p { "结果未注明检测时间，无法计算。" }
             } @else {
+                @if !turn_rest.is_empty() {
+                    p.note { "楼栋超过 " (ALL_BUILDINGS_UP_TO) " 栋，列出用时最长的 " (WORST_SHOWN) " 栋。" }
+                }
                 (bars(&turn_rows, max_turn, None))
+                @if !turn_rest.is_empty() {
+                    (distribution(&turn_rest, "检测用时", &TURNAROUND_BINS, |b| b.median_turnaround_hours, Some("无检测时间")))
+                }
             }
         }
         section {
@@ -512,25 +584,16 @@ pub fn history_page(rounds: &[RoundTrend], persistent: usize, streak: i64) -> St
             )
         })
         .collect();
-    // The buildings of the latest round; past 30, the 30 of lowest latest coverage.
-    let latest = rounds.last().map(|r| r.buildings.as_slice()).unwrap_or(&[]);
-    let mut names: Vec<&str> = latest.iter().map(|(n, _)| n.as_str()).collect();
-    if names.len() > WORST_SHOWN {
-        let mut by_cov: Vec<&(String, BuildingRow)> = latest.iter().collect();
-        by_cov.sort_by(|a, b| {
-            a.1.coverage
-                .unwrap_or(1.0)
-                .total_cmp(&b.1.coverage.unwrap_or(1.0))
-                .then_with(|| natural_cmp(&a.0, &b.0))
-        });
-        names = by_cov
-            .iter()
-            .take(WORST_SHOWN)
-            .map(|(n, _)| n.as_str())
-            .collect();
-        names.sort_by(|a, b| natural_cmp(a, b));
-    }
-    let cut = latest.len() > WORST_SHOWN;
+    // The buildings of the latest round; past 100, the 30 of lowest latest coverage,
+    // and how the rest spread.
+    let latest: Vec<BuildingFigures> = rounds
+        .last()
+        .map_or(&[][..], |r| r.buildings.as_slice())
+        .iter()
+        .map(|(name, row)| BuildingFigures { name, row })
+        .collect();
+    let (shown_now, rest) = shown(&latest, lowest_coverage);
+    let names: Vec<&str> = shown_now.iter().map(|b| b.name).collect();
     let series = |name: &str| -> Vec<Option<f64>> {
         rounds
             .iter()
@@ -567,8 +630,13 @@ pub fn history_page(rounds: &[RoundTrend], persistent: usize, streak: i64) -> St
         }
         section {
             h2 { "各楼栋覆盖率走势" }
-            @if cut { p.note { "楼栋较多，列出最近一轮覆盖率最低的 " (WORST_SHOWN) " 栋。" } }
+            @if !rest.is_empty() {
+                p.note { "楼栋超过 " (ALL_BUILDINGS_UP_TO) " 栋，列出最近一轮覆盖率最低的 " (WORST_SHOWN) " 栋。" }
+            }
             (small_multiples(&names, &series, rounds.len()))
+            @if !rest.is_empty() {
+                (distribution(&rest, "最近一轮采样覆盖率", &COVERAGE_BINS, |b| b.coverage, Some("无应检人员")))
+            }
         }
     };
     page(&title, body)

@@ -161,19 +161,38 @@ fn a_city_page_shows_the_worst_buildings_and_stays_small() {
         ],
         0,
     );
-    dir.run(&generated_args("out"), 0);
+    let mut args = generated_args("out");
+    args.extend(["--history", "hist"]);
+    dir.run(&args, 0);
     let page = fs::read_to_string(dir.join("out/report.html")).unwrap();
     assert!(page.len() < 1 << 20, "{} bytes", page.len());
     assert!(
         page.contains("覆盖率最低的 30 栋"),
         "the 30 worst are shown"
     );
-    assert!(
-        page.contains("全部 10000 栋楼的采样覆盖率分布"),
-        "and the distribution of all"
+    // Each per-building view: the 30 worst, and how the other 9,970 spread.
+    for what in ["采样覆盖率", "阳性及可疑管数", "漏采人数", "检测用时"] {
+        assert!(
+            page.contains(&format!("其余 9970 栋楼的{what}分布")),
+            "the distribution of the rest by {what}"
+        );
+    }
+    assert_eq!(
+        page.matches("data-building=").count(),
+        30,
+        "the 30 buildings of most positive and suspect tubes"
     );
     let bars = page.matches("<text x=\"0\"").count();
     assert!(bars < 200, "{bars} labelled bars");
+    // The history's page too: the 30 buildings of lowest coverage, and the rest spread.
+    dir.run(&["history", "--history", "hist", "--out", "trend"], 0);
+    let trend = fs::read_to_string(dir.join("trend/report.html")).unwrap();
+    assert!(trend.len() < 1 << 20, "{} bytes", trend.len());
+    assert!(
+        trend.contains("其余 9970 栋楼的最近一轮采样覆盖率分布"),
+        "the distribution of the rest"
+    );
+    assert_eq!(trend.matches("<polyline").count(), 30, "30 small charts");
 }
 
 #[test]
