@@ -101,6 +101,21 @@ impl Error {
         }
     }
 
+    /// An error reading a file named on the command line (a rules or key file): a
+    /// usage error, as for the inputs, when there is no such file or it is a folder;
+    /// else an I/O error.
+    pub fn named_file(path: &Path, source: std::io::Error) -> Error {
+        match source.kind() {
+            std::io::ErrorKind::NotFound => {
+                Error::Usage(format!("{}: no such file", path.display()))
+            }
+            std::io::ErrorKind::IsADirectory => {
+                Error::Usage(format!("{}: a folder, not a file", path.display()))
+            }
+            _ => Error::io(path, source),
+        }
+    }
+
     /// The process exit status this error maps to: `2` for usage errors, `1` otherwise.
     pub fn exit_status(&self) -> i32 {
         match self {

@@ -185,7 +185,7 @@ impl Privacy {
 
 fn read_key(path: &Path) -> Result<Vec<u8>> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::named_file(path, e))?;
     let hex: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let bad = |why: &str| {
         Error::input(&name, Position::default(), format!("the key file {why}; it must hold a secret key of at least {MIN_KEY_BYTES} bytes written as hex ({} hex digits or more), for example from `openssl rand -hex 32`", MIN_KEY_BYTES * 2))

@@ -44,7 +44,7 @@ impl Rules {
     /// ic_cutoff = 40.0
     /// ```
     pub fn from_file(path: &Path, name: &str) -> Result<Rules> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::named_file(path, e))?;
         Rules::from_toml(&text, name)
     }
 

@@ -286,8 +286,16 @@ fn exit_statuses() {
     );
     let threads = run_basic(out.path(), &["--threads", "0"]);
     expect(&threads, 2);
-    let key = run_basic(out.path(), &["--pseudonymize", "no-such-key.hex"]);
-    assert_eq!(key.status.code(), Some(1), "a missing key file is fatal");
+    // Every file named on the command line that is not there is a usage error, as an
+    // input is: the key, the rules.
+    for (flag, file) in [
+        ("--pseudonymize", "no-such-key.hex"),
+        ("--rules", "no-such.toml"),
+    ] {
+        let got = run_basic(out.path(), &[flag, file]);
+        expect(&got, 2);
+        assert!(String::from_utf8_lossy(&got.stderr).contains(&format!("{file}: no such file")));
+    }
     let missing = poolscreen(
         &fixture("basic"),
         &[
