@@ -109,6 +109,8 @@ pub struct RunSummary {
     pub buildings: Vec<(String, String, BuildingRow)>,
     /// Rows rejected over all inputs.
     pub rejected: u64,
+    /// Result rows that call a tube positive but match no tube sampled.
+    pub positive_orphans: u64,
 }
 
 /// Every input, read and checked.
@@ -566,6 +568,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     Ok(RunSummary {
         rounds: manifest.rounds.clone(),
         rejected: rejects.len() as u64,
+        positive_orphans: rec.positive_orphans.iter().sum(),
         manifest,
         buildings,
     })

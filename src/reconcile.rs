@@ -16,7 +16,7 @@ use crate::rules::Rules;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::sync::atomic::{self, AtomicI64, AtomicU32};
+use std::sync::atomic::{self, AtomicI64, AtomicU32, AtomicU64};
 
 /// The kinds of anomaly, as the contract names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -209,6 +209,9 @@ pub struct Reconciled {
     /// The findings about one person's row in a tube ([`RowFinding`]), by kind, then
     /// tube (so round, then tube_id), person_id and line.
     pub row_findings: Vec<RowFinding>,
+    /// For each round, the result rows that call a tube positive but match no tube
+    /// sampled (`orphan_result`s): a positive the lab reported that no list follows.
+    pub positive_orphans: Vec<u64>,
 }
 
 impl Reconciled {
@@ -1043,6 +1046,9 @@ fn match_results(
         .get(rec.set.default_round.as_str())
         .copied()
         .unwrap_or(0);
+    let positive_orphans: Vec<AtomicU64> = (0..rec.set.rounds.len().max(1))
+        .map(|_| AtomicU64::new(0))
+        .collect();
     // Tubes by tube_id: `by_id[id_start[n]..id_start[n + 1]]` are the tubes of tube_id n.
     let ids = rec.set.tubes.len();
     let tubes = &rec.tubes;
@@ -1102,6 +1108,9 @@ fn match_results(
                         .as_deref()
                         .and_then(|l| round_of.get(l).copied())
                         .unwrap_or(default_round);
+                    if rc.class == Class::Positive {
+                        positive_orphans[round as usize].fetch_add(1, atomic::Ordering::Relaxed);
+                    }
                     anomalies.push(Anomaly {
                         round,
                         kind: AnomalyKind::OrphanResult,
@@ -1110,10 +1119,11 @@ fn match_results(
                         file: InputKind::Results,
                         line: Some(r.line),
                         detail: match (&r.round, columns.round) {
-                            (Some(label), true) => {
-                                format!("no tube with this ID was sampled in round {label}").into()
-                            }
-                            _ => Cow::Borrowed("no tube with this ID was sampled"),
+                            (Some(label), true) => format!(
+                                "no tube with this ID was sampled in round {label} (or every sample row of it was rejected: see rejects.csv)"
+                            )
+                            .into(),
+                            _ => Cow::Borrowed("no tube with this ID was sampled (or every sample row of it was rejected: see rejects.csv)"),
                         },
                     });
                 }
@@ -1168,6 +1178,10 @@ fn match_results(
     }
     add_found(anomalies, noted);
     rec.results = results;
+    rec.positive_orphans = positive_orphans
+        .into_iter()
+        .map(AtomicU64::into_inner)
+        .collect();
 }
 
 /// What the pieces of [`match_results`] found, piece by piece: pairs of a tube and a

@@ -95,6 +95,9 @@ pub struct RoundReport<'a> {
     /// Of `closure`, the entries of people sampled but not on the roster, whom no
     /// building's row counts.
     pub off_roster: [i64; 4],
+    /// Result rows of the round that call a tube positive but match no tube sampled:
+    /// a positive no list follows, so the page is no zero report.
+    pub positive_orphans: u64,
     /// The protections applied, in words.
     pub privacy: Vec<String>,
 }
@@ -319,7 +322,7 @@ pub fn round_page(r: &RoundReport) -> String {
     let confirmed = sum(|b| b.confirmed_positive) + off_confirmed;
     let [cleared, confirmed_entries, open, overdue] = r.closure;
     let [positive, suspect, invalid, pending, negative] = r.tubes;
-    let zero = positive == 0 && confirmed == 0 && overdue == 0;
+    let zero = positive == 0 && confirmed == 0 && overdue == 0 && r.positive_orphans == 0;
     let title = format!("混采核酸检测日报 · {}", r.round);
     let figure = |name: &str, value: String| {
         html! { span data-figure=(name) { (value) } }
@@ -387,6 +390,11 @@ pub fn round_page(r: &RoundReport) -> String {
         } @else {
             p.alarm data-figure="zero_report" {
                 "非零报告：阳性管 " (positive) " 管，确诊阳性 " (confirmed) " 人，超时未复核 " (overdue) " 人。"
+                @if r.positive_orphans > 0 {
+                    "另有阳性结果 " (figure("positive_orphans", count(r.positive_orphans as i64, "条")))
+                    "对不上本轮已采样的试管（试管编号不符，或其采样行被退回），无人因此列入复核名单："
+                    "请核对 anomalies.parquet 中的 orphan_result 与 rejects.csv。"
+                }
             }
         }
         section {

@@ -195,13 +195,52 @@ fn a_city_page_shows_the_worst_buildings_and_stays_small() {
     assert_eq!(trend.matches("<polyline").count(), 30, "30 small charts");
 }
 
-#[test]
-fn people_are_named_as_the_lists_name_them() {
+/// A folder with a roster of two people in one building, S1 and S2.
+fn two_people() -> Workdir {
     let dir = Workdir::new();
     dir.write(
         "roster.csv",
         "person_id,name,building\nS1,张小三,公寓1\nS2,李小四,公寓1\n",
     );
+    dir
+}
+
+/// A positive the lab reported for a tube no accepted sample row has (a mistyped tube
+/// ID, or a sample row rejected) puts nobody on the retest list: the page is then no
+/// zero report, and the run says so.
+#[test]
+fn a_positive_result_that_matches_no_tube_is_no_zero_report() {
+    let dir = two_people();
+    // T2's only sample row is rejected (no time), and the lab's T3 was never sampled.
+    dir.write(
+        "samples.csv",
+        "tube_id,person_id,sampled_at\nT1,S1,2022-04-10 08:00\nT2,S2,\n",
+    );
+    let results = |t2: &str, t3: &str| {
+        format!("tube_id,lab_call,tested_at\nT1,阴性,2022-04-10 12:00\nT2,{t2},2022-04-10 12:00\nT3,{t3},2022-04-10 12:00\n")
+    };
+    dir.write("results.csv", results("阴性", "阴性"));
+    dir.run_round(&[], 0);
+    let page = fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(
+        page.contains("零报告：本轮无阳性"),
+        "negatives everywhere: a zero report"
+    );
+    dir.write("results.csv", results("阳性", "阳性"));
+    let run = dir.run_round(&[], 0);
+    let page = fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(!page.contains("零报告：本轮无阳性"), "not a zero report");
+    assert_eq!(figures(&page)["positive_orphans"], "2 条");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("warning: 2 result row(s) call a tube positive"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn people_are_named_as_the_lists_name_them() {
+    let dir = two_people();
     dir.write(
         "samples.csv",
         "tube_id,person_id,sampled_at\nT1,S1,2022-04-10 08:00\nT2,S2,2022-04-10 08:00\n",

@@ -147,6 +147,12 @@ pub fn run(args: RunArgs) -> Result<i32> {
             opts.out.display()
         );
     }
+    if summary.positive_orphans > 0 && !opts.quiet {
+        crate::say!(
+            "poolscreen: warning: {} result row(s) call a tube positive that no accepted sample row has (orphan_result in anomalies.parquet); nobody is on the retest list for them: check the tube IDs, and rejects.csv",
+            summary.positive_orphans
+        );
+    }
     Ok(if strict && summary.rejected > 0 { 3 } else { 0 })
 }
 

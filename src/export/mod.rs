@@ -369,6 +369,7 @@ fn round_report(
             people: Vec::new(),
             closure: [0; 4],
             off_roster: [0; 4],
+            positive_orphans: rec.positive_orphans.iter().sum(),
             privacy: round.privacy.describe(),
         });
     };
@@ -464,6 +465,7 @@ fn round_report(
         people,
         closure: counts,
         off_roster,
+        positive_orphans: rec.positive_orphans.get(r).copied().unwrap_or(0),
         privacy: round.privacy.describe(),
     })
 }
