@@ -216,6 +216,20 @@ fn shown<'b, 'a>(
     (all, rest)
 }
 
+/// `rest` with `more` (buildings a view leaves out after all) when there is a rest, in
+/// natural order; empty when every building is shown.
+fn with_rest<'b, 'a>(
+    mut rest: Vec<&'b BuildingFigures<'a>>,
+    more: Vec<&'b BuildingFigures<'a>>,
+) -> Vec<&'b BuildingFigures<'a>> {
+    if rest.is_empty() {
+        return rest;
+    }
+    rest.extend(more);
+    rest.sort_by(|a, b| natural_cmp(a.name, b.name));
+    rest
+}
+
 /// The order of buildings from the lowest coverage (a building without people to
 /// sample counts as covered), the most missed first on a tie.
 fn lowest_coverage(a: &BuildingRow, b: &BuildingRow) -> std::cmp::Ordering {
@@ -262,7 +276,8 @@ const MISSING_BINS: [(f64, f64, &str); 6] = [
 
 /// Bins of a building's median turnaround, in hours.
 const TURNAROUND_BINS: [(f64, f64, &str); 5] = [
-    (0.0, 6.0, "6 小时以内"),
+    // A result dated before its swab (a clock set wrong) is no long turnaround.
+    (f64::NEG_INFINITY, 6.0, "6 小时以内"),
     (6.0, 12.0, "6–12 小时"),
     (12.0, 24.0, "12–24 小时"),
     (24.0, 48.0, "24–48 小时"),
@@ -346,7 +361,10 @@ pub fn round_page(r: &RoundReport) -> String {
             a.to_retest,
         ))
     });
-    let pools: Vec<&BuildingFigures> = pools.into_iter().filter(|b| pools_of(b.row) > 0).collect();
+    // Of the 30 worst, those without a positive or suspect tube join the rest.
+    let (pools, pool_none): (Vec<&BuildingFigures>, Vec<&BuildingFigures>) =
+        pools.into_iter().partition(|b| pools_of(b.row) > 0);
+    let pool_rest = with_rest(pool_rest, pool_none);
     let (miss_shown, miss_rest) = shown(&r.buildings, |a, b| b.missing.cmp(&a.missing));
     let missing_rows: Vec<(String, f64, String)> = miss_shown
         .iter()
@@ -364,9 +382,13 @@ pub fn round_page(r: &RoundReport) -> String {
             .unwrap_or(0.0)
             .total_cmp(&a.median_turnaround_hours.unwrap_or(0.0))
     });
+    // Of the 30 worst, those without a turnaround join the rest.
+    let (turn_shown, turn_none): (Vec<&BuildingFigures>, Vec<&BuildingFigures>) = turn_shown
+        .into_iter()
+        .partition(|b| b.row.median_turnaround_hours.is_some());
+    let turn_rest = with_rest(turn_rest, turn_none);
     let turn_rows: Vec<(String, f64, String)> = turn_shown
         .iter()
-        .filter(|b| b.row.median_turnaround_hours.is_some())
         .map(|b| {
             (
                 b.name.to_string(),

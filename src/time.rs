@@ -19,6 +19,12 @@ fn parse_timestamp(value: &str) -> Option<Micros> {
     if let Some(micros) = parse_canonical(value.as_bytes()) {
         return Some(micros);
     }
+    parse_form(value, true)
+}
+
+/// Reads `value` in one of the accepted forms; not `strict`, a one-digit month, day or
+/// hour and several spaces are read in every form too (only to say what is wrong).
+fn parse_form(value: &str, strict: bool) -> Option<Micros> {
     let mut s = Cursor { rest: value };
     let year = s.digits(4, 4)?;
     let sep = if s.eat("-") {
@@ -31,7 +37,7 @@ fn parse_timestamp(value: &str) -> Option<Micros> {
         return None;
     };
     // `MM`, `DD` and `HH` in the forms with `-`; `M`, `D` and `H` in the others.
-    let fewest = if sep == '-' { 2 } else { 1 };
+    let fewest = if sep == '-' && strict { 2 } else { 1 };
     let month = s.digits(fewest, 2)?;
     match sep {
         '-' => s.eat("-").then_some(())?,
@@ -44,6 +50,8 @@ fn parse_timestamp(value: &str) -> Option<Micros> {
     }
     if sep == '-' && s.eat("T") {
         // `YYYY-MM-DDTHH:MM`: no space.
+    } else if strict {
+        s.eat(" ").then_some(())?;
     } else {
         let before = s.rest.len();
         s.rest = s.rest.trim_start_matches(' ');
@@ -111,11 +119,14 @@ fn timestamp_reason(value: &str) -> String {
     if parse_date_only(value) {
         return "has a date but no time; write YYYY-MM-DD HH:MM".into();
     }
+    if parse_form(value, false).is_some() {
+        return "is a date and time, but not written in one of the forms poolscreen reads: the form with '-' takes two digits for month, day and hour (2022-04-10 08:05, or 2022/4/10 8:05), and one space before the time".into();
+    }
     "is not a date and time poolscreen reads (a real date, hours 0-23): use YYYY-MM-DD HH:MM[:SS], YYYY/M/D H:MM[:SS], YYYY-MM-DDTHH:MM[:SS] or YYYY年M月D日 H:MM[:SS]".into()
 }
 
 fn parse_date_only(value: &str) -> bool {
-    parse_timestamp(&format!("{value} 00:00")).is_some()
+    parse_form(&format!("{value} 00:00"), false).is_some()
 }
 
 struct Cursor<'a> {
@@ -237,9 +248,15 @@ mod tests {
             "2022年4月3日8:05",
             "2022/4/3T8:05",
             "2022/4/38:05",
+            "2022-04-03  08:05",
         ] {
             assert!(timestamp(other).is_err(), "{other}");
         }
+        // The reason says what is wrong with a date and time written loosely.
+        assert!(timestamp("2022-4-3 8:05")
+            .unwrap_err()
+            .contains("two digits"));
+        assert!(timestamp("2022-4-3").unwrap_err().contains("no time"));
     }
 
     #[test]

@@ -295,6 +295,9 @@ fn exit_statuses() {
         let got = run_basic(out.path(), &[flag, file]);
         expect(&got, 2);
         assert!(String::from_utf8_lossy(&got.stderr).contains(&format!("{file}: no such file")));
+        let got = run_basic(out.path(), &[flag, "."]);
+        expect(&got, 2);
+        assert!(String::from_utf8_lossy(&got.stderr).contains(".: a folder, not a file"));
     }
     let missing = poolscreen(
         &fixture("basic"),

@@ -195,6 +195,35 @@ fn a_city_page_shows_the_worst_buildings_and_stays_small() {
     assert_eq!(trend.matches("<polyline").count(), 30, "30 small charts");
 }
 
+/// At 101 buildings the views are cut: each shows its worst and spreads every other
+/// building, those of the worst that have nothing to show (no positive tube) included.
+#[test]
+fn past_100_buildings_every_building_is_shown_or_spread() {
+    let dir = Workdir::new();
+    let args = ["--people", "3000", "--buildings", "101", "--seed", "5"];
+    dir.run(&[&["generate", "--out", "in"][..], &args].concat(), 0);
+    dir.run(&generated_args("out"), 0);
+    let page = fs::read_to_string(dir.join("out/report.html")).unwrap();
+    let rest = |what: &str| -> usize {
+        let at = page
+            .find(&format!("栋楼的{what}分布"))
+            .unwrap_or_else(|| panic!("no distribution by {what}"));
+        let head = &page[..at];
+        head[head.rfind("其余 ").unwrap() + "其余 ".len()..]
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(rest("采样覆盖率"), 71);
+    assert_eq!(rest("漏采人数"), 71);
+    let pools = page.matches("data-building=").count();
+    assert!(
+        pools < 30,
+        "{pools} buildings with positive or suspect tubes"
+    );
+    assert_eq!(pools + rest("阳性及可疑管数"), 101);
+}
+
 /// A folder with a roster of two people in one building, S1 and S2.
 fn two_people() -> Workdir {
     let dir = Workdir::new();

@@ -109,17 +109,24 @@ pub fn write_round(
 ) -> Result<(Vec<OutputEntry>, RoundRows)> {
     let (roster, rec, privacy) = (round.roster, round.rec, round.privacy);
     if privacy.pseudonymizes() {
-        let ids = round
-            .retests
-            .iter()
-            .map(|e| rec.person_id(roster, e.person))
-            .chain(round.missing.iter().map(|m| roster.id(m.person)))
-            .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()))
-            .chain(
-                rec.row_findings
-                    .iter()
-                    .map(|r| rec.person_id(roster, r.person)),
-            );
+        // Each person named once, by key: a file repeated whole names ten million
+        // people in its findings.
+        let keys = || {
+            let listed = round.retests.iter().map(|e| e.person);
+            let missing = round.missing.iter().map(|m| m.person);
+            listed
+                .chain(missing)
+                .chain(rec.row_findings.iter().map(|r| r.person))
+        };
+        let people = keys().max().map_or(0, |k| k as usize + 1);
+        let mut named = vec![0u64; people.div_ceil(64)];
+        for k in keys() {
+            named[k as usize / 64] |= 1 << (k % 64);
+        }
+        let ids = (0..people as u32)
+            .filter(|&k| named[k as usize / 64] >> (k % 64) & 1 == 1)
+            .map(|k| rec.person_id(roster, k))
+            .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()));
         crate::privacy::check_collisions(ids, privacy)?;
     }
     let people = people::People::new(roster, rec, round.retests, round.closed, privacy);

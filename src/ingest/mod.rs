@@ -205,8 +205,8 @@ pub fn read_csv<P: RowParser>(
                 return pass.finish(Encoding::Utf8, None, name);
             }
             let header_not_utf8 = pass.header_not_utf8;
-            // A header of Chinese that reads as UTF-8 and names the columns is no
-            // GB18030: read as GB18030, it names none of them, and the rows are what
+            // A header of Chinese that reads as UTF-8 and names the columns, but read as
+            // GB18030 lacks a required one, is no GB18030 header: the rows are what
             // broke UTF-8.
             let utf8_header =
                 header_not_utf8.is_none() && pass.layout.headers.iter().any(|h| !h.is_ascii());
@@ -220,12 +220,14 @@ pub fn read_csv<P: RowParser>(
                 specs,
                 parser,
             ) {
-                Err(_) if utf8_header => {
+                Err(Error::Input { message, .. })
+                    if utf8_header && message.starts_with("missing required column") =>
+                {
                     let first_bad = encoding::first_not_utf8(path)?.unwrap_or(0);
                     return Err(Error::input(
                         name,
                         Position::byte(first_bad),
-                        format!("the file is neither UTF-8 nor GB18030: its header is UTF-8 but too many rows are not (more than {MAX_BAD_UTF8_ROWS}, or more than 1% of the rows that are not plain ASCII; the first bad byte is here), and read as GB18030 its header names none of the columns; save it again as \"CSV UTF-8\""),
+                        format!("the file is neither UTF-8 nor GB18030: its header is UTF-8 but too many rows are not (more than {MAX_BAD_UTF8_ROWS}, or more than 1% of the rows that are not plain ASCII; the first bad byte is here), and read as GB18030 its header lacks a required column; save it again as \"CSV UTF-8\""),
                     ));
                 }
                 other => other?,
