@@ -224,6 +224,23 @@ fn a_file_with_a_utf8_header_and_rows_in_no_encoding_names_the_first_bad_byte() 
     );
 }
 
+/// A workbook saved under a `.csv` name is named for what it is, not as a file in no
+/// text encoding.
+#[test]
+fn a_workbook_named_csv_is_told_to_take_its_name_back() {
+    let dir = beside_basic_samples_and_results();
+    let mut zip = b"PK\x03\x04\x14\x00\x06\x00".to_vec();
+    zip.extend(std::iter::repeat_n(0xFFu8, 200));
+    fs::write(dir.path().join("roster.csv"), &zip).unwrap();
+    let run = run_round(dir.path(), "out", &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("roster.csv (byte offset 0): the file is an Excel workbook"),
+        "{stderr}"
+    );
+}
+
 /// A UTF-8 byte-order mark settles the encoding: however many rows break UTF-8, every
 /// row of the file is read (each bad one rejected) and the whole file hashed, over
 /// several chunks.

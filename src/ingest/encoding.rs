@@ -56,18 +56,7 @@ impl Encoding {
 
 /// What the first bytes of a file say.
 pub fn sniff(path: &Path) -> Result<Option<Encoding>> {
-    let mut head = [0u8; 3];
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut n = 0;
-    while n < 3 {
-        match file.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io(path, e)),
-        }
-    }
-    let head = &head[..n];
+    let head = first_bytes(path)?;
     Ok(if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
         Some(Encoding::Utf8Bom)
     } else if head.starts_with(&[0xFF, 0xFE]) {
@@ -77,6 +66,28 @@ pub fn sniff(path: &Path) -> Result<Option<Encoding>> {
     } else {
         None
     })
+}
+
+/// Whether the file starts as a zip archive does, as every `.xlsx` workbook does: a
+/// workbook given a `.csv` name.
+pub fn is_zip(path: &Path) -> Result<bool> {
+    Ok(first_bytes(path)?.starts_with(b"PK\x03\x04"))
+}
+
+/// The first four bytes of the file, or all of a shorter one.
+fn first_bytes(path: &Path) -> Result<Vec<u8>> {
+    let mut head = [0u8; 4];
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(head[..n].to_vec())
 }
 
 /// Rows counted while parsing a file as UTF-8.

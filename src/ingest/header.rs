@@ -185,7 +185,9 @@ pub fn shown_headers(headers: &[String], specs: &[ColumnSpec]) -> String {
                     .chars()
                     .all(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c) || c == '·');
             let known = known(header) || names_column(header, specs);
-            if known || (a_header_row && !digits && !name_like) {
+            if header.is_empty() {
+                "(an empty cell)".to_string()
+            } else if known || (a_header_row && !digits && !name_like) {
                 format!("\"{header}\"")
             } else {
                 format!("(a cell of {chars} characters, not shown: it may be personal data)")
@@ -196,9 +198,25 @@ pub fn shown_headers(headers: &[String], specs: &[ColumnSpec]) -> String {
 }
 
 /// What to do about a header row that lacks a required column of `specs`: give the
-/// file to its own option, when its columns are more another kind's than these; add a
-/// header row, when no cell names a column at all.
+/// file to its own option, when its columns are more another kind's than these; save it
+/// with commas, when its one cell holds tabs or semicolons; delete the title above the
+/// header, when one cell alone is filled; add a header row, when no cell names a column
+/// at all.
 pub fn header_advice(headers: &[String], specs: &[ColumnSpec]) -> String {
+    let filled: Vec<&String> = headers.iter().filter(|h| !h.is_empty()).collect();
+    if let [one] = filled.as_slice() {
+        let split = |sep: char| {
+            one.split(sep)
+                .filter(|p| names_column(p.trim(), specs))
+                .count()
+        };
+        if split('\t') >= 2 || split(';') >= 2 {
+            return "; the row is one cell of names separated by tabs or semicolons: save the file as CSV with commas (逗号分隔)".to_string();
+        }
+        if !names_column(one, specs) && !known(one) {
+            return "; only one cell of the first row is filled, like a title above the header (a sheet's 名单 heading): delete the rows above the header, so that the header is the first row".to_string();
+        }
+    }
     let matching = |specs: &[ColumnSpec]| headers.iter().filter(|h| names_column(h, specs)).count();
     let own = matching(specs);
     let other = KINDS
@@ -312,6 +330,31 @@ mod tests {
         );
         assert!(e.contains("the file --results takes"), "{e}");
         assert!(!e.contains("add a header row"), "{e}");
+    }
+
+    /// A title row above the header, and a header saved with tabs: each is told what
+    /// to do, and neither cell is quoted.
+    #[test]
+    fn a_title_row_and_a_header_of_tabs_are_told_apart() {
+        let title = headers(&["2022年4月10日核酸采样名单", "", ""]);
+        let e = match_header("f.csv", 1, &title, &SPECS)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("delete the rows above the header"), "{e}");
+        assert!(
+            e.contains("(an empty cell)") && !e.contains("名单\""),
+            "{e}"
+        );
+        let tabs = headers(&["学号\t姓名\t楼栋"]);
+        let e = match_header("f.csv", 1, &tabs, &SPECS)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("save the file as CSV with commas"), "{e}");
+        let data = headers(&["20210001", "张三"]);
+        let e = match_header("f.csv", 1, &data, &SPECS)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("add a header row"), "{e}");
     }
 
     #[test]

@@ -173,6 +173,13 @@ pub fn read_csv<P: RowParser>(
     parser: &P,
 ) -> Result<Ingested<P::Record, P::Part>> {
     let file_source = || TextSource::File(path.to_path_buf());
+    if encoding::is_zip(path)? {
+        return Err(Error::input(
+            name,
+            Position::byte(0),
+            "the file is an Excel workbook (a zip archive), not CSV text: give it back its .xlsx name, or save it again as \"CSV UTF-8\"",
+        ));
+    }
     match encoding::sniff(path)? {
         Some(enc @ (Encoding::Utf16Le | Encoding::Utf16Be)) => {
             let (bytes, sha) = encoding::read_all(path)?;
