@@ -270,6 +270,12 @@ pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
     let stage = progress.stage("roster");
     let (roster, report, list) = load_roster(&opts.roster, sheet)?;
     drop(stage);
+    if roster.is_empty() && !opts.quiet {
+        crate::say!(
+            "poolscreen: warning: {}: the roster has no person accepted, so everyone sampled is an unregistered_person and nobody is missing",
+            report.path
+        );
+    }
     keep(InputKind::Roster, report, list);
     let stage = progress.stage("samples");
     let (samples, report, list) =

@@ -241,6 +241,21 @@ fn a_workbook_named_csv_is_told_to_take_its_name_back() {
     );
 }
 
+/// A roster of no one is read (the run goes on, everyone sampled unregistered), but the
+/// run says so, unless asked to be quiet.
+#[test]
+fn a_roster_of_no_one_is_warned_of() {
+    let dir = beside_basic_samples_and_results();
+    fs::write(dir.path().join("roster.csv"), "person_id,name,building\n").unwrap();
+    let warning = "the roster has no person accepted";
+    let run = run_round(dir.path(), "out", &[]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(warning), "{stderr}");
+    let quiet = run_round(dir.path(), "out", &["--quiet"]);
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains(warning));
+}
+
 /// A UTF-8 byte-order mark settles the encoding: however many rows break UTF-8, every
 /// row of the file is read (each bad one rejected) and the whole file hashed, over
 /// several chunks.

@@ -129,18 +129,20 @@ pub fn lab_call(value: &str) -> Result<Option<Class>, String> {
         Class::Suspect
     } else if is(&["invalid", "无效"]) {
         Class::Invalid
+    } else if is(&PENDING) {
+        return Err("is pending, which only a retests file may say (a person swabbed again, no result yet); a results file has a row per tube tested: leave the row out until the tube has its result".into());
     } else {
         return Err("is not a lab call: expected negative/阴性, positive/阳性, suspect/可疑/inconclusive or invalid/无效".into());
     }))
 }
 
+/// The words of a retest not yet tested.
+const PENDING: [&str; 3] = ["pending", "待检", "检测中"];
+
 /// Parses the call of a retests row: a lab call, or `pending` (待检, 检测中) for a
 /// person swabbed again whose result has not come.
 pub fn retest_call(value: &str) -> Result<Option<Class>, String> {
-    if ["pending", "待检", "检测中"]
-        .iter()
-        .any(|n| value.eq_ignore_ascii_case(n))
-    {
+    if PENDING.iter().any(|n| value.eq_ignore_ascii_case(n)) {
         return Ok(Some(Class::Pending));
     }
     lab_call(value).map_err(|_| {
@@ -249,6 +251,16 @@ mod tests {
             assert!(ct(bad).is_err(), "{bad}");
         }
         assert!(ct("38,5").unwrap_err().contains("dot"));
+    }
+
+    #[test]
+    fn pending_is_a_retest_call_only() {
+        assert_eq!(retest_call("待检"), Ok(Some(Class::Pending)));
+        assert_eq!(retest_call("PENDING"), Ok(Some(Class::Pending)));
+        assert!(lab_call("检测中")
+            .unwrap_err()
+            .contains("only a retests file"));
+        assert!(lab_call("maybe").unwrap_err().contains("is not a lab call"));
     }
 
     #[test]
