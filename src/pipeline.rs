@@ -242,6 +242,25 @@ pub fn load_retests(path: &Path, sheet: Option<&str>) -> Result<ResultRows> {
     results::finish(parsed)
 }
 
+/// Labels the one round of a run without any sample (and without `--round`) by the
+/// date of the earliest time a result or retest row gives, or `undated` when none
+/// gives one: never by the clock, so that a rerun gives the same bytes.
+fn label_without_samples(samples: &mut SampleSet, results: &[LabResult], retests: &[LabResult]) {
+    let earliest = results
+        .iter()
+        .chain(retests)
+        .flat_map(|r| [r.tested_at.get(), r.sampled_at()])
+        .flatten()
+        .min();
+    let label = earliest.map_or_else(|| "undated".to_string(), crate::time::local_date);
+    if let [only] = samples.rounds.as_mut_slice() {
+        if **only == *samples.default_round {
+            *only = label.as_str().into();
+        }
+    }
+    samples.default_round = label;
+}
+
 /// Prints an input's rows read, accepted and rejected, and its encoding.
 pub fn say_counts(report: &InputReport) {
     crate::say!(
@@ -278,7 +297,7 @@ pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
     }
     keep(InputKind::Roster, report, list);
     let stage = progress.stage("samples");
-    let (samples, report, list) =
+    let (mut samples, report, list) =
         load_samples(&opts.samples, &roster, opts.round.as_deref(), today, sheet)?;
     drop(stage);
     keep(InputKind::Samples, report, list);
@@ -294,6 +313,12 @@ pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
         }
         None => None,
     };
+    if samples.samples.is_empty() && opts.round.is_none() {
+        let retest_rows = retests
+            .as_ref()
+            .map_or(&[][..], |(rows, _)| rows.as_slice());
+        label_without_samples(&mut samples, &results, retest_rows);
+    }
     let display: FxHashMap<InputKind, String> =
         reports.iter().map(|(k, r)| (*k, r.display())).collect();
     rejects.sort_by(|a, b| {

@@ -256,6 +256,29 @@ fn a_roster_of_no_one_is_warned_of() {
     assert!(!String::from_utf8_lossy(&quiet.stderr).contains(warning));
 }
 
+/// A samples file with no row labels its round by the earliest time of the results,
+/// or `undated`: never by the clock, so that a rerun gives the same bytes.
+#[test]
+fn a_round_without_samples_is_labelled_by_the_inputs_not_the_clock() {
+    let dir = beside_basic_samples_and_results();
+    let basic = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic");
+    fs::copy(basic.join("roster.csv"), dir.path().join("roster.csv")).unwrap();
+    fs::write(
+        dir.path().join("samples.csv"),
+        "tube_id,person_id,sampled_at\n",
+    )
+    .unwrap();
+    let rounds = |results: &str| {
+        fs::write(dir.path().join("results.csv"), results).unwrap();
+        expect(&run_round(dir.path(), "out", &["--quiet"]), 0);
+        manifest(&dir.path().join("out"))["rounds"].clone()
+    };
+    let timed = "tube_id,lab_call,tested_at\nT8,阴性,2022-04-11 09:00\nT9,阴性,2022-04-10 23:30\n";
+    assert_eq!(rounds(timed), serde_json::json!(["2022-04-10"]));
+    let untimed = "tube_id,lab_call\nT8,阴性\n";
+    assert_eq!(rounds(untimed), serde_json::json!(["undated"]));
+}
+
 /// A UTF-8 byte-order mark settles the encoding: however many rows break UTF-8, every
 /// row of the file is read (each bad one rejected) and the whole file hashed, over
 /// several chunks.

@@ -33,7 +33,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// The round label for samples without a round column [default: the date of the
-    /// earliest sample, YYYY-MM-DD].
+    /// earliest sample, YYYY-MM-DD; with no sample, of the earliest result or retest
+    /// time, else "undated"].
     #[arg(long, value_name = "ID", value_parser = round_label)]
     pub round: Option<String>,
     /// The most people a tube may hold in this round (10 for 10合1, 20 for 20合1).
