@@ -238,27 +238,22 @@ pub fn pseudonym(key: &[u8], id: &str) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Checks that distinct IDs got distinct pseudonyms; the run stops otherwise. Each
-/// distinct ID is hashed once, on the workers: a file repeated whole names each person
-/// once a finding, ten million times in a city.
-pub fn check_collisions<'a>(ids: impl Iterator<Item = &'a str>, privacy: &Privacy) -> Result<()> {
-    if !privacy.pseudonymizes() {
-        return Ok(());
-    }
-    let mut ids: Vec<&str> = ids.collect();
-    ids.par_sort_unstable();
-    ids.dedup();
-    let mut numbers: Vec<u64> = ids
-        .par_iter()
-        .map(|id| privacy.pseudonym_number(id))
-        .collect();
+/// Whether two distinct person IDs got one pseudonym (a run stops then: choose another
+/// key): among the roster's people, whose pseudonyms `roster` holds as numbers (as
+/// `people.parquet` made them), and the IDs `off_roster` names (none of them a roster
+/// person's), each of these hashed once, on the workers.
+pub fn pseudonyms_collide<'a>(
+    roster: &[u64],
+    off_roster: impl Iterator<Item = &'a str>,
+    privacy: &Privacy,
+) -> bool {
+    let mut off_roster: Vec<&str> = off_roster.collect();
+    off_roster.par_sort_unstable();
+    off_roster.dedup();
+    let mut numbers = roster.to_vec();
+    numbers.par_extend(off_roster.par_iter().map(|id| privacy.pseudonym_number(id)));
     numbers.par_sort_unstable();
-    if numbers.windows(2).any(|w| w[0] == w[1]) {
-        return Err(Error::Usage(
-            "two person IDs got the same pseudonym under this key; choose another key".into(),
-        ));
-    }
-    Ok(())
+    numbers.windows(2).any(|w| w[0] == w[1])
 }
 
 /// 张三 → 张*, 张小三 → 张*三, 欧阳娜 → 欧阳*, 买买提·艾力 → 买**·艾*.
@@ -508,13 +503,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_id_named_many_times_is_no_collision() {
+    fn an_id_off_the_roster_collides_only_with_another_id() {
         let keyed = Privacy {
             mask: false,
             key: Some(vec![7; 32]),
         };
-        let ids = ["P1", "P2", "P1", "P3", "P2", "P1"];
-        assert!(check_collisions(ids.into_iter(), &keyed).is_ok());
+        let roster: Vec<u64> = ["R1", "R2"].map(|id| keyed.pseudonym_number(id)).to_vec();
+        // Named many times, an ID is one ID.
+        let named = ["P1", "P2", "P1", "P3", "P2", "P1"];
+        assert!(!pseudonyms_collide(&roster, named.into_iter(), &keyed));
+        // The pseudonym of a roster person's, or a roster person's twice, is a collision.
+        assert!(pseudonyms_collide(
+            &roster,
+            ["P1", "R2"].into_iter(),
+            &keyed
+        ));
+        let twice = [roster[0], roster[1], roster[0]];
+        assert!(pseudonyms_collide(&twice, named.into_iter(), &keyed));
         // The check hashes what the outputs show: a pseudonym of 16 hex digits, the
         // number it compares.
         assert_eq!(

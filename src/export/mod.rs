@@ -108,32 +108,22 @@ pub fn write_round(
     round: &RoundOutputs,
 ) -> Result<(Vec<OutputEntry>, RoundRows)> {
     let (roster, rec, privacy) = (round.roster, round.rec, round.privacy);
-    if privacy.pseudonymizes() {
-        // Each person named once, by key: a file repeated whole names ten million
-        // people in its findings.
-        let keys = || {
-            let listed = round.retests.iter().map(|e| e.person);
-            let missing = round.missing.iter().map(|m| m.person);
-            listed
-                .chain(missing)
-                .chain(rec.row_findings.iter().map(|r| r.person))
-        };
-        let people = keys().max().map_or(0, |k| k as usize + 1);
-        let mut named = vec![0u64; people.div_ceil(64)];
-        for k in keys() {
-            named[k as usize / 64] |= 1 << (k % 64);
-        }
-        let ids = (0..people as u32)
-            .filter(|&k| named[k as usize / 64] >> (k % 64) & 1 == 1)
-            .map(|k| rec.person_id(roster, k))
-            .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()));
-        crate::privacy::check_collisions(ids, privacy)?;
-    }
     let people = people::People::new(roster, rec, round.retests, round.closed, privacy);
-    if people.pseudonyms_collide() {
-        return Err(Error::Usage(
-            "two person IDs got the same pseudonym under this key; choose another key".into(),
-        ));
+    if let Some(numbers) = people.pseudonyms() {
+        // Every roster person's pseudonym is made for people.parquet; the IDs off the
+        // roster that the outputs name are checked against them and each other.
+        let named = rec.anomalies.iter().filter_map(|a| a.person_id.as_deref());
+        let off_roster = rec
+            .set
+            .unregistered
+            .iter()
+            .map(|id| &**id)
+            .chain(named.filter(|id| roster.find(id).is_none()));
+        if crate::privacy::pseudonyms_collide(numbers, off_roster, privacy) {
+            return Err(Error::Usage(
+                "two person IDs got the same pseudonym under this key; choose another key".into(),
+            ));
+        }
     }
     let closure = rows::closure_rows(
         roster,

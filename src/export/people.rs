@@ -141,16 +141,6 @@ impl<'a> People<'a> {
         self.pseudonyms.as_deref()
     }
 
-    /// Whether two people got one pseudonym (a run stops then: choose another key).
-    pub fn pseudonyms_collide(&self) -> bool {
-        let Some(ps) = &self.pseudonyms else {
-            return false;
-        };
-        let mut sorted = ps.clone();
-        sorted.par_sort_unstable();
-        sorted.windows(2).any(|w| w[0] == w[1])
-    }
-
     /// Whether a round's person_ids are all distinct, as shown.
     pub fn shows_distinct_ids(&self) -> bool {
         self.privacy.shows_distinct_ids()
