@@ -198,36 +198,24 @@ fn stacked(parts: &[(&str, i64, &str)]) -> Markup {
     }
 }
 
-/// The buildings a per-building view shows: every one up to
-/// [`ALL_BUILDINGS_UP_TO`], else the [`WORST_SHOWN`] worst by `worse`, in natural
-/// order; and the rest, for a distribution (none when every building is shown).
+/// The buildings a per-building view shows: every one up to [`ALL_BUILDINGS_UP_TO`]
+/// that `has` a figure for the view, else the [`WORST_SHOWN`] worst of those by
+/// `worse`, in natural order; and the rest, every other building, for a distribution
+/// (none when every building is shown).
 fn shown<'b, 'a>(
     buildings: &'b [BuildingFigures<'a>],
     worse: impl Fn(&BuildingRow, &BuildingRow) -> std::cmp::Ordering,
+    has: impl Fn(&BuildingRow) -> bool,
 ) -> Shown<'b, 'a> {
+    let (mut kept, mut rest): Shown = buildings.iter().partition(|b| has(b.row));
     if buildings.len() <= ALL_BUILDINGS_UP_TO {
-        return (buildings.iter().collect(), Vec::new());
+        return (kept, Vec::new());
     }
-    let mut all: Vec<&BuildingFigures> = buildings.iter().collect();
-    all.sort_by(|a, b| worse(a.row, b.row).then_with(|| natural_cmp(a.name, b.name)));
-    let mut rest = all.split_off(WORST_SHOWN);
-    all.sort_by(|a, b| natural_cmp(a.name, b.name));
+    kept.sort_by(|a, b| worse(a.row, b.row).then_with(|| natural_cmp(a.name, b.name)));
+    rest.extend(kept.split_off(WORST_SHOWN.min(kept.len())));
+    kept.sort_by(|a, b| natural_cmp(a.name, b.name));
     rest.sort_by(|a, b| natural_cmp(a.name, b.name));
-    (all, rest)
-}
-
-/// `rest` with `more` (buildings a view leaves out after all) when there is a rest, in
-/// natural order; empty when every building is shown.
-fn with_rest<'b, 'a>(
-    mut rest: Vec<&'b BuildingFigures<'a>>,
-    more: Vec<&'b BuildingFigures<'a>>,
-) -> Vec<&'b BuildingFigures<'a>> {
-    if rest.is_empty() {
-        return rest;
-    }
-    rest.extend(more);
-    rest.sort_by(|a, b| natural_cmp(a.name, b.name));
-    rest
+    (kept, rest)
 }
 
 /// The order of buildings from the lowest coverage (a building without people to
@@ -342,7 +330,7 @@ pub fn round_page(r: &RoundReport) -> String {
     let figure = |name: &str, value: String| {
         html! { span data-figure=(name) { (value) } }
     };
-    let (cov_shown, cov_rest) = shown(&r.buildings, lowest_coverage);
+    let (cov_shown, cov_rest) = shown(&r.buildings, lowest_coverage, |_| true);
     let coverage_rows: Vec<(String, f64, String)> = cov_shown
         .iter()
         .map(|b| {
@@ -354,18 +342,18 @@ pub fn round_page(r: &RoundReport) -> String {
         })
         .collect();
     let pools_of = |b: &BuildingRow| b.positive_tubes + b.suspect_tubes;
-    let (pools, pool_rest) = shown(&r.buildings, |a, b| {
-        (pools_of(b), b.positive_tubes, b.to_retest).cmp(&(
-            pools_of(a),
-            a.positive_tubes,
-            a.to_retest,
-        ))
-    });
-    // Of the 30 worst, those without a positive or suspect tube join the rest.
-    let (pools, pool_none): (Vec<&BuildingFigures>, Vec<&BuildingFigures>) =
-        pools.into_iter().partition(|b| pools_of(b.row) > 0);
-    let pool_rest = with_rest(pool_rest, pool_none);
-    let (miss_shown, miss_rest) = shown(&r.buildings, |a, b| b.missing.cmp(&a.missing));
+    let (pools, pool_rest) = shown(
+        &r.buildings,
+        |a, b| {
+            (pools_of(b), b.positive_tubes, b.to_retest).cmp(&(
+                pools_of(a),
+                a.positive_tubes,
+                a.to_retest,
+            ))
+        },
+        |b| pools_of(b) > 0,
+    );
+    let (miss_shown, miss_rest) = shown(&r.buildings, |a, b| b.missing.cmp(&a.missing), |_| true);
     let missing_rows: Vec<(String, f64, String)> = miss_shown
         .iter()
         .map(|b| {
@@ -377,16 +365,12 @@ pub fn round_page(r: &RoundReport) -> String {
         })
         .collect();
     let max_missing = missing_rows.iter().map(|m| m.1).fold(0.0, f64::max);
-    let (turn_shown, turn_rest) = shown(&r.buildings, |a, b| {
-        b.median_turnaround_hours
-            .unwrap_or(0.0)
-            .total_cmp(&a.median_turnaround_hours.unwrap_or(0.0))
-    });
-    // Of the 30 worst, those without a turnaround join the rest.
-    let (turn_shown, turn_none): (Vec<&BuildingFigures>, Vec<&BuildingFigures>) = turn_shown
-        .into_iter()
-        .partition(|b| b.row.median_turnaround_hours.is_some());
-    let turn_rest = with_rest(turn_rest, turn_none);
+    let turnaround = |b: &BuildingRow| b.median_turnaround_hours.unwrap_or(0.0);
+    let (turn_shown, turn_rest) = shown(
+        &r.buildings,
+        |a, b| turnaround(b).total_cmp(&turnaround(a)),
+        |b| b.median_turnaround_hours.is_some(),
+    );
     let turn_rows: Vec<(String, f64, String)> = turn_shown
         .iter()
         .map(|b| {
@@ -622,7 +606,7 @@ pub fn history_page(rounds: &[RoundTrend], persistent: usize, streak: i64) -> St
         .iter()
         .map(|(name, row)| BuildingFigures { name, row })
         .collect();
-    let (shown_now, rest) = shown(&latest, lowest_coverage);
+    let (shown_now, rest) = shown(&latest, lowest_coverage, |_| true);
     let names: Vec<&str> = shown_now.iter().map(|b| b.name).collect();
     let series = |name: &str| -> Vec<Option<f64>> {
         rounds
