@@ -58,23 +58,19 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize, order: Order, ever
     if people > 100_000 {
         group.measurement_time(Duration::from_secs(20));
     }
-    let today = pipeline::now_micros();
 
     group.bench_function("ingest_roster", |b| {
         b.iter(|| pipeline::load_roster(&d.join("roster.csv"), None).unwrap())
     });
     let (roster, _, _) = pipeline::load_roster(&d.join("roster.csv"), None).unwrap();
     group.bench_function("ingest_samples", |b| {
-        b.iter(|| {
-            pipeline::load_samples(&d.join("samples.csv"), &roster, None, today, None).unwrap()
-        })
+        b.iter(|| pipeline::load_samples(&d.join("samples.csv"), &roster, None, None).unwrap())
     });
     group.bench_function("ingest_results", |b| {
         b.iter(|| pipeline::load_results(&d.join("results.csv"), None).unwrap())
     });
 
-    let (set, _, _) =
-        pipeline::load_samples(&d.join("samples.csv"), &roster, None, today, None).unwrap();
+    let (set, _, _) = pipeline::load_samples(&d.join("samples.csv"), &roster, None, None).unwrap();
     let (results, columns, _, _) = pipeline::load_results(&d.join("results.csv"), None).unwrap();
     let rules = Rules::default();
     let settings = Settings {

@@ -70,7 +70,7 @@ pub fn samples(data: &[u8]) {
     );
     let (roster, _, _) = pipeline::load_roster(&people.0, None).expect("the fixed roster reads");
     let file = TempFile::new("samples.csv", data);
-    match pipeline::load_samples(&file.0, &roster, None, 0, None) {
+    match pipeline::load_samples(&file.0, &roster, None, None) {
         Ok((set, report, rejects)) => {
             conserved(&report, rejects.len());
             assert_eq!(set.samples.len() as u64, report.rows_accepted);

@@ -202,7 +202,6 @@ pub fn load_samples(
     path: &Path,
     roster: &Roster,
     round: Option<&str>,
-    today: Micros,
     sheet: Option<&str>,
 ) -> Result<(SampleSet, InputReport, Vec<Reject>)> {
     let parsed = ingest::read_input(
@@ -212,7 +211,7 @@ pub fn load_samples(
         &SampleParser { roster },
         sheet,
     )?;
-    Ok(samples::finish(parsed, roster, round, today))
+    Ok(samples::finish(parsed, roster, round))
 }
 
 /// The rows of a results or retests file, which columns it has, its report and rejects.
@@ -242,20 +241,22 @@ pub fn load_retests(path: &Path, sheet: Option<&str>) -> Result<ResultRows> {
     results::finish(parsed)
 }
 
-/// Labels the one round of a run without any sample (and without `--round`) by the
-/// date of the earliest time a result or retest row gives, or `undated` when none
-/// gives one: never by the clock, so that a rerun gives the same bytes.
-fn label_without_samples(samples: &mut SampleSet, results: &[LabResult], retests: &[LabResult]) {
+/// Dates the one round of a run without any sample (and without `--round`), labelled
+/// [`samples::UNDATED`], by the earliest time a result or retest row gives, if any.
+fn date_without_samples(samples: &mut SampleSet, results: &[LabResult], retests: &[LabResult]) {
     let earliest = results
         .iter()
         .chain(retests)
         .flat_map(|r| [r.tested_at.get(), r.sampled_at()])
         .flatten()
         .min();
-    let label = earliest.map_or_else(|| "undated".to_string(), crate::time::local_date);
-    if let [only] = samples.rounds.as_mut_slice() {
-        if **only == *samples.default_round {
-            *only = label.as_str().into();
+    let Some(earliest) = earliest else {
+        return;
+    };
+    let label = crate::time::local_date(earliest);
+    for round in samples.rounds.iter_mut() {
+        if **round == *samples.default_round {
+            *round = label.as_str().into();
         }
     }
     samples.default_round = label;
@@ -274,7 +275,7 @@ pub fn say_counts(report: &InputReport) {
 }
 
 /// Reads every input of `opts`.
-pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
+pub fn load(opts: &RunOptions) -> Result<Loaded> {
     let mut rejects: Vec<(InputKind, Reject)> = Vec::new();
     let mut reports = Vec::new();
     let mut keep = |kind: InputKind, report: InputReport, list: Vec<Reject>| {
@@ -298,7 +299,7 @@ pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
     keep(InputKind::Roster, report, list);
     let stage = progress.stage("samples");
     let (mut samples, report, list) =
-        load_samples(&opts.samples, &roster, opts.round.as_deref(), today, sheet)?;
+        load_samples(&opts.samples, &roster, opts.round.as_deref(), sheet)?;
     drop(stage);
     keep(InputKind::Samples, report, list);
     let stage = progress.stage("results");
@@ -317,7 +318,7 @@ pub fn load(opts: &RunOptions, today: Micros) -> Result<Loaded> {
         let retest_rows = retests
             .as_ref()
             .map_or(&[][..], |(rows, _)| rows.as_slice());
-        label_without_samples(&mut samples, &results, retest_rows);
+        date_without_samples(&mut samples, &results, retest_rows);
     }
     let display: FxHashMap<InputKind, String> =
         reports.iter().map(|(k, r)| (*k, r.display())).collect();
@@ -485,7 +486,7 @@ pub fn lists(
 pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     let started = now_micros();
     check_inputs(&opts.inputs(), &opts.out, &OUTPUT_FILES)?;
-    let loaded = load(opts, started)?;
+    let loaded = load(opts)?;
     let default_round = loaded.records.samples.default_round.clone();
     let settings = Settings {
         pool_size: opts.pool_size,

@@ -699,7 +699,7 @@ mod tests {
         let input = |f: &str| dir.join(f);
         let (roster, _, _) = pipeline::load_roster(&input("roster.csv"), None).unwrap();
         let (set, _, _) =
-            pipeline::load_samples(&input("samples.csv"), &roster, None, 0, None).unwrap();
+            pipeline::load_samples(&input("samples.csv"), &roster, None, None).unwrap();
         let (results, columns, _, _) = pipeline::load_results(&input("results.csv"), None).unwrap();
         let rules = Rules::default();
         let settings = Settings {

@@ -195,15 +195,18 @@ pub struct SampleSet {
     pub default_round: String,
 }
 
+/// The label of a round without a sample time to date it by (and without `--round`):
+/// never the clock, so that a rerun gives the same bytes.
+pub const UNDATED: &str = "undated";
+
 /// Merges the parsed chunks: gives every string a run-wide index, labels rows without
-/// a round with `round` or else the date of the earliest sample (or of `today`, when
+/// a round with `round` or else the date of the earliest sample (or [`UNDATED`], when
 /// there is none), and sorts the rounds. The strings are merged in chunk order; the
 /// rows are rewritten with the run-wide indexes on the workers.
 pub fn finish(
     ingested: Ingested<Sample, SamplePart>,
     roster: &Roster,
     round: Option<&str>,
-    today: Micros,
 ) -> (SampleSet, InputReport, Vec<Reject>) {
     let roster_len = roster.len() as u32;
     let mut parts = ingested.parts;
@@ -229,7 +232,7 @@ pub fn finish(
     let earliest = parts.iter().filter_map(|p| p.state.earliest).min();
     let default_round = match round {
         Some(r) => r.to_string(),
-        None => crate::time::local_date(earliest.unwrap_or(today)),
+        None => earliest.map_or_else(|| UNDATED.to_string(), crate::time::local_date),
     };
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();
@@ -483,7 +486,7 @@ mod tests {
         let (roster, _, rejects) = load_roster(&dir.path().join("roster.csv"), None).unwrap();
         assert!(rejects.is_empty());
         let (set, _, rejects) =
-            load_samples(&dir.path().join("samples.csv"), &roster, None, 0, None).unwrap();
+            load_samples(&dir.path().join("samples.csv"), &roster, None, None).unwrap();
         assert!(rejects.is_empty());
         assert_eq!(set.samples.len(), rows.len());
         for (sample, id) in set.samples.iter().zip(&rows) {
