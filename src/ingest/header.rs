@@ -132,7 +132,7 @@ pub fn match_header(
             file,
             Position::line(line),
             format!(
-                "missing required column {}; the header row has: {}{}",
+                "{MISSING_COLUMN} {}; the header row has: {}{}",
                 missing.join(", "),
                 shown_headers(&headers, specs),
                 header_advice(&headers, specs)
@@ -196,6 +196,9 @@ pub fn shown_headers(headers: &[String], specs: &[ColumnSpec]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// How the error of a header row without a required column starts.
+pub const MISSING_COLUMN: &str = "missing required column";
 
 /// What to do about a header row that lacks a required column of `specs`: give the
 /// file to its own option, when its columns are more another kind's than these; save it

@@ -228,7 +228,7 @@ pub fn read_csv<P: RowParser>(
                 parser,
             ) {
                 Err(Error::Input { message, .. })
-                    if utf8_header && message.starts_with("missing required column") =>
+                    if utf8_header && message.starts_with(header::MISSING_COLUMN) =>
                 {
                     let first_bad = encoding::first_not_utf8(path)?.unwrap_or(0);
                     return Err(Error::input(

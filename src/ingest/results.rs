@@ -261,59 +261,40 @@ mod tests {
     use crate::pipeline::load_results;
     use std::sync::Arc;
 
+    /// A lab's export names its lab, and a round column its round, on every row: a row
+    /// shares the row before's copy when it has the same.
     #[test]
-    fn rows_naming_the_same_lab_share_one_copy_of_it() {
+    fn rows_naming_the_same_lab_or_round_share_one_copy_of_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.csv");
         std::fs::write(
             &path,
-            "tube_id,lab_call,lab\nT1,negative,Lab A\nT2,negative,Lab A\nT3,positive,Lab B\nT4,negative,\nT5,negative,Lab B\n",
+            "tube_id,lab_call,lab,round\nT1,negative,Lab A,R1\nT2,negative,Lab A,R1\nT3,positive,Lab B,R2\nT4,negative,,\nT5,negative,Lab B,R2\n",
         )
         .unwrap();
         let (rows, _, _, rejects) = load_results(&path, None).unwrap();
         assert!(rejects.is_empty());
         let labs: Vec<Option<&str>> = rows.iter().map(|r| r.lab()).collect();
-        assert_eq!(
-            labs,
-            [
-                Some("Lab A"),
-                Some("Lab A"),
-                Some("Lab B"),
-                None,
-                Some("Lab B")
-            ]
-        );
-        let more = |i: usize| rows[i].more.as_ref().unwrap();
-        assert!(
-            Arc::ptr_eq(more(0), more(1)),
-            "the same lab on the next row"
-        );
-        assert!(!Arc::ptr_eq(more(1), more(2)));
-        assert!(rows[3].more.is_none(), "a row without any is not boxed");
-        assert_eq!(more(4).lab.as_deref(), Some("Lab B"));
-    }
-
-    #[test]
-    fn rows_of_the_same_round_share_one_copy_of_its_label() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("results.csv");
-        std::fs::write(
-            &path,
-            "tube_id,lab_call,round\nT1,negative,R1\nT2,negative,R1\nT3,positive,R2\nT4,negative,\nT5,negative,R2\n",
-        )
-        .unwrap();
-        let (rows, _, _, rejects) = load_results(&path, None).unwrap();
-        assert!(rejects.is_empty());
+        let (a, b) = (Some("Lab A"), Some("Lab B"));
+        assert_eq!(labs, [a, a, b, None, b]);
         let rounds: Vec<Option<&str>> = rows.iter().map(|r| r.round.as_deref()).collect();
         assert_eq!(
             rounds,
             [Some("R1"), Some("R1"), Some("R2"), None, Some("R2")]
         );
+        let more = |i: usize| rows[i].more.as_ref().unwrap();
         let round = |i: usize| rows[i].round.as_ref().unwrap();
+        assert!(
+            Arc::ptr_eq(more(0), more(1)),
+            "the same lab on the next row"
+        );
         assert!(
             Arc::ptr_eq(round(0), round(1)),
             "the same round on the next row"
         );
+        assert!(!Arc::ptr_eq(more(1), more(2)));
         assert!(!Arc::ptr_eq(round(1), round(2)));
+        assert!(rows[3].more.is_none(), "a row without any is not boxed");
+        assert_eq!(more(4).lab.as_deref(), Some("Lab B"));
     }
 }
