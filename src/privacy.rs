@@ -239,21 +239,38 @@ pub fn pseudonym(key: &[u8], id: &str) -> String {
 }
 
 /// Whether two distinct person IDs got one pseudonym (a run stops then: choose another
-/// key): among the roster's people, whose pseudonyms `roster` holds as numbers (as
-/// `people.parquet` made them), and the IDs `off_roster` names (none of them a roster
-/// person's), each of these hashed once, on the workers.
+/// key): among the roster's people, whose pseudonyms `roster` holds as numbers by
+/// person key (as `people.parquet` made them), and the IDs `named` (off the roster, or
+/// a roster person's that a finding names), each hashed once, on the workers. A named
+/// ID that has a roster person's pseudonym is that person when it is their ID
+/// (`roster_id`), and a collision otherwise: no lookup by ID is needed, so the check
+/// holds after the roster's index is freed.
 pub fn pseudonyms_collide<'a>(
     roster: &[u64],
-    off_roster: impl Iterator<Item = &'a str>,
+    roster_id: impl Fn(u32) -> &'a str + Sync,
+    named: impl Iterator<Item = &'a str>,
     privacy: &Privacy,
 ) -> bool {
-    let mut off_roster: Vec<&str> = off_roster.collect();
-    off_roster.par_sort_unstable();
-    off_roster.dedup();
+    let mut named: Vec<&str> = named.collect();
+    named.par_sort_unstable();
+    named.dedup();
+    let mut named: Vec<(u64, &str)> = named
+        .par_iter()
+        .map(|id| (privacy.pseudonym_number(id), *id))
+        .collect();
+    named.par_sort_unstable();
     let mut numbers = roster.to_vec();
-    numbers.par_extend(off_roster.par_iter().map(|id| privacy.pseudonym_number(id)));
     numbers.par_sort_unstable();
-    numbers.windows(2).any(|w| w[0] == w[1])
+    if named.windows(2).any(|w| w[0].0 == w[1].0) || numbers.windows(2).any(|w| w[0] == w[1]) {
+        return true;
+    }
+    named.retain(|(n, _)| numbers.binary_search(n).is_ok());
+    !named.is_empty()
+        && roster.par_iter().enumerate().any(|(p, n)| {
+            named
+                .binary_search_by_key(n, |&(m, _)| m)
+                .is_ok_and(|i| roster_id(p as u32) != named[i].1)
+        })
 }
 
 /// 张三 → 张*, 张小三 → 张*三, 欧阳娜 → 欧阳*, 买买提·艾力 → 买**·艾*.
@@ -503,23 +520,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_id_off_the_roster_collides_only_with_another_id() {
+    fn a_named_id_collides_only_with_another_id() {
         let keyed = Privacy {
             mask: false,
             key: Some(vec![7; 32]),
         };
-        let roster: Vec<u64> = ["R1", "R2"].map(|id| keyed.pseudonym_number(id)).to_vec();
-        // Named many times, an ID is one ID.
-        let named = ["P1", "P2", "P1", "P3", "P2", "P1"];
-        assert!(!pseudonyms_collide(&roster, named.into_iter(), &keyed));
-        // The pseudonym of a roster person's, or a roster person's twice, is a collision.
-        assert!(pseudonyms_collide(
+        let ids = ["R1", "R2"];
+        let roster: Vec<u64> = ids.map(|id| keyed.pseudonym_number(id)).to_vec();
+        let id = |p: u32| ids[p as usize];
+        let collide = |roster: &[u64], named: &[&'static str]| {
+            pseudonyms_collide(roster, id, named.iter().copied(), &keyed)
+        };
+        // Named many times, an ID is one ID; a roster person named is that person.
+        assert!(!collide(
             &roster,
-            ["P1", "R2"].into_iter(),
-            &keyed
+            &["P1", "P2", "P1", "P3", "R2", "P2", "P1", "R2"]
         ));
-        let twice = [roster[0], roster[1], roster[0]];
-        assert!(pseudonyms_collide(&twice, named.into_iter(), &keyed));
+        // A named ID with a roster person's pseudonym (here roster person R2 is given
+        // P1's), or one pseudonym for two roster people, is a collision.
+        let taken = [roster[0], keyed.pseudonym_number("P1")];
+        assert!(!collide(&taken, &["R1", "P3"]));
+        assert!(collide(&taken, &["R1", "P1"]));
+        assert!(collide(&[roster[0], roster[0]], &["P1"]));
         // The check hashes what the outputs show: a pseudonym of 16 hex digits, the
         // number it compares.
         assert_eq!(

@@ -286,3 +286,75 @@ fn id_numbers_typed_into_names_and_rooms_are_masked_without_mask() {
         "the missing person is listed: {text}"
     );
 }
+
+/// The pseudonym the key `KEY` gives `id`: the first 8 bytes of its HMAC-SHA256, in hex.
+fn pseudonym_of(id: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let key: Vec<u8> = (0..KEY.len() / 2)
+        .map(|k| u8::from_str_radix(&KEY[2 * k..2 * k + 2], 16).unwrap())
+        .collect();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(id.as_bytes());
+    mac.finalize().into_bytes()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Findings that name roster people (retests of people on no list, lab calls that
+/// disagree) besides people off the roster: with a key, each is named by the pseudonym
+/// people.parquet gives them, and none is taken for another ID with the same one.
+#[test]
+fn findings_naming_roster_people_get_their_pseudonyms_without_a_false_collision() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/closure_states");
+    let dir = Workdir::new();
+    for name in ["roster.csv", "samples.csv", "results.csv", "retests.csv"] {
+        fs::copy(fixture.join(name), dir.join(name)).unwrap();
+    }
+    dir.write("key.hex", format!("{KEY}\n"));
+    let retests = ["--retests", "retests.csv", "--quiet"];
+    dir.run_round(&retests, 0);
+    let plain = dir.parquet("out/anomalies.parquet");
+    let keyed = Workdir::new();
+    for name in [
+        "roster.csv",
+        "samples.csv",
+        "results.csv",
+        "retests.csv",
+        "key.hex",
+    ] {
+        fs::copy(dir.join(name), keyed.join(name)).unwrap();
+    }
+    keyed.run_round(&[&retests[..], &["--pseudonymize", "key.hex"]].concat(), 0);
+    let pseudonymised = keyed.parquet("out/anomalies.parquet");
+    let ids = |frame: &polars::prelude::DataFrame| -> Vec<(String, String)> {
+        let column = |name: &str| {
+            (0..frame.height())
+                .map(|i| cell(frame.column(name).unwrap().get(i).unwrap()))
+                .collect::<Vec<_>>()
+        };
+        let mut pairs: Vec<(String, String)> = column("kind")
+            .into_iter()
+            .zip(column("person_id"))
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let expected: Vec<(String, String)> = {
+        let mut pairs: Vec<(String, String)> = ids(&plain)
+            .into_iter()
+            .map(|(kind, id)| {
+                let shown = if id.is_empty() { id } else { pseudonym_of(&id) };
+                (kind, shown)
+            })
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let on_roster = ids(&plain)
+        .iter()
+        .filter(|(kind, _)| kind == "retest_unlisted" || kind == "lab_call_mismatch")
+        .count();
+    assert!(on_roster >= 3, "the fixture names roster people: {plain}");
+    assert_eq!(ids(&pseudonymised), expected);
+}

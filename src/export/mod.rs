@@ -110,16 +110,15 @@ pub fn write_round(
     let (roster, rec, privacy) = (round.roster, round.rec, round.privacy);
     let people = people::People::new(roster, rec, round.retests, round.closed, privacy);
     if let Some(numbers) = people.pseudonyms() {
-        // Every roster person's pseudonym is made for people.parquet; the IDs off the
-        // roster that the outputs name are checked against them and each other.
-        let named = rec.anomalies.iter().filter_map(|a| a.person_id.as_deref());
-        let off_roster = rec
+        // Every roster person's pseudonym is made for people.parquet; the other IDs
+        // that the outputs name are checked against them and each other.
+        let named = rec
             .set
             .unregistered
             .iter()
             .map(|id| &**id)
-            .chain(named.filter(|id| roster.find(id).is_none()));
-        if crate::privacy::pseudonyms_collide(numbers, off_roster, privacy) {
+            .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()));
+        if crate::privacy::pseudonyms_collide(numbers, |p| roster.id(p), named, privacy) {
             return Err(Error::Usage(
                 "two person IDs got the same pseudonym under this key; choose another key".into(),
             ));
