@@ -17,7 +17,7 @@
 use crate::classify;
 use crate::ingest::roster::Roster;
 use crate::reconcile::{result_order, Anomaly, AnomalyKind, Reconciled};
-use crate::record::{Class, InputKind, LabResult, Micros, ResultColumns};
+use crate::record::{Class, InputKind, LabResult, Micros, ResultColumns, NONE};
 use crate::retest::Entry;
 use crate::rules::Rules;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -96,6 +96,8 @@ pub struct Retests<'a> {
     pub rows: &'a [LabResult],
     /// Which columns the file has.
     pub columns: ResultColumns,
+    /// Each row's roster person, or [`NONE`] when the person is not on the roster.
+    pub people: &'a [u32],
 }
 
 /// Closes the retest list `list` (sorted, see [`crate::retest::sort`]) with `retests`,
@@ -125,9 +127,9 @@ pub fn close(
     }
     let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); list.len()];
     let empty: &[LabResult] = &[];
-    let (rows, columns) = match &retests {
-        Some(r) => (r.rows, r.columns),
-        None => (empty, ResultColumns::default()),
+    let (rows, columns, people) = match &retests {
+        Some(r) => (r.rows, r.columns, r.people),
+        None => (empty, ResultColumns::default(), &[][..]),
     };
     let classes: Vec<Class> = rows.iter().map(|r| class_of(r, columns, rules)).collect();
     let round_of: FxHashMap<&str, u32> = rec
@@ -144,7 +146,7 @@ pub fn close(
         let finding = |round: u32, kind: AnomalyKind, detail: String| Anomaly {
             round,
             kind,
-            tube_id: Some(r.tube_id.clone()),
+            tube_id: Some(r.tube_id.to_text()),
             person_id: Some(person_id.into()),
             file: InputKind::Retests,
             line: Some(r.line),
@@ -178,7 +180,7 @@ pub fn close(
                 crate::reconcile::mismatch_detail(&rc, "retest"),
             ));
         }
-        let on_roster = roster.find(person_id);
+        let on_roster = Some(people[k]).filter(|&p| p != NONE);
         if classes[k] == Class::Positive {
             if let Some(p) = on_roster {
                 closed.confirmed[round as usize].insert(p);

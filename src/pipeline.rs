@@ -15,10 +15,11 @@ use crate::ingest::{self, results, roster, samples, InputReport, Reject};
 use crate::privacy::Privacy;
 use crate::progress::Progress;
 use crate::reconcile::{self, Reconciled, Settings};
-use crate::record::{Details, InputKind, LabResult, Micros, ResultColumns};
+use crate::record::{Details, InputKind, LabResult, Micros, ResultColumns, NONE};
 use crate::retest;
 use crate::rules::Rules;
 use crate::summarize::{self, BuildingRow, MissingEntry};
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -135,8 +136,20 @@ pub struct Records {
     pub results: Vec<LabResult>,
     /// Which columns the results file has.
     pub result_columns: ResultColumns,
-    /// The retest rows and columns, with `--retests`.
-    pub retests: Option<(Vec<LabResult>, ResultColumns)>,
+    /// The retest rows, with `--retests`.
+    pub retests: Option<RetestRows>,
+}
+
+/// The rows of a retests file, which columns it has, and each row's roster person.
+#[derive(Clone, Debug)]
+pub struct RetestRows {
+    /// The rows, in file order.
+    pub rows: Vec<LabResult>,
+    /// Which columns the file has.
+    pub columns: ResultColumns,
+    /// Each row's person: an index into the roster, or [`NONE`] when the person is not
+    /// on it. Found as the file is read, while the roster's index is held.
+    pub people: Vec<u32>,
 }
 
 /// Everything the outputs are made of.
@@ -288,7 +301,7 @@ pub fn load(opts: &RunOptions) -> Result<Loaded> {
     let progress = Progress::new(opts.quiet);
     let sheet = opts.sheet.as_deref();
     let stage = progress.stage("roster");
-    let (roster, report, list) = load_roster(&opts.roster, sheet)?;
+    let (mut roster, report, list) = load_roster(&opts.roster, sheet)?;
     drop(stage);
     if roster.is_empty() && !opts.quiet {
         crate::say!(
@@ -310,14 +323,23 @@ pub fn load(opts: &RunOptions) -> Result<Loaded> {
         Some(path) => {
             let (rows, columns, report, list) = load_retests(path, sheet)?;
             keep(InputKind::Retests, report, list);
-            Some((rows, columns))
+            let people = rows
+                .par_iter()
+                .map(|r| r.person_id().and_then(|id| roster.find(id)).unwrap_or(NONE))
+                .collect();
+            Some(RetestRows {
+                rows,
+                columns,
+                people,
+            })
         }
         None => None,
     };
+    // Nobody is looked up by ID any more: the index goes before the round is
+    // reconciled, when memory peaks.
+    roster.drop_index();
     if samples.samples.is_empty() && opts.round.is_none() {
-        let retest_rows = retests
-            .as_ref()
-            .map_or(&[][..], |(rows, _)| rows.as_slice());
+        let retest_rows = retests.as_ref().map_or(&[][..], |r| r.rows.as_slice());
         date_without_samples(&mut samples, &results, retest_rows);
     }
     let display: FxHashMap<InputKind, String> =
@@ -361,12 +383,19 @@ pub fn analyse(
     );
     drop(stage);
     let stage = progress.stage("lists");
-    let (retest_rows, retest_columns) = records.retests.unzip();
-    let retest_rows = retest_rows.unwrap_or_default();
+    let (retest_rows, retests) = match records.retests {
+        Some(RetestRows {
+            rows,
+            columns,
+            people,
+        }) => (rows, Some((columns, people))),
+        None => (Vec::new(), None),
+    };
     let as_of = as_of.unwrap_or_else(|| latest_time(&rec, &retest_rows));
-    let retests = retest_columns.map(|columns| Retests {
+    let retests = retests.as_ref().map(|(columns, people)| Retests {
         rows: &retest_rows,
-        columns,
+        columns: *columns,
+        people,
     });
     let lists = lists(roster, &rec, retests, settings.rules, as_of, privacy)?;
     // Every list is made: the sample rows are not needed any more, and at city scale
@@ -502,10 +531,6 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         &opts.privacy,
         opts.as_of,
     )?;
-    // Nobody is looked up by ID any more: the index goes before the outputs, when
-    // memory peaks.
-    let mut roster = roster;
-    roster.drop_index();
     let rejects = loaded.rejects;
     let reports = loaded.reports;
     let rec = &analysis.rec;

@@ -1049,16 +1049,7 @@ fn match_results(
     let positive_orphans: Vec<AtomicU64> = (0..rec.set.rounds.len().max(1))
         .map(|_| AtomicU64::new(0))
         .collect();
-    // Tubes by tube_id: `by_id[id_start[n]..id_start[n + 1]]` are the tubes of tube_id n.
-    let ids = rec.set.tubes.len();
-    let tubes = &rec.tubes;
-    let (by_id, counts) =
-        buckets::sort_into_counted(tubes.len(), ids, |t| tubes[t].tube_id, |t| t as u32);
-    let mut id_start = Vec::with_capacity(ids + 1);
-    id_start.push(0u32);
-    for count in counts {
-        id_start.push(id_start[id_start.len() - 1] + count as u32);
-    }
+    let by_id = TubesById::new(rec.set.tubes.len(), &rec.tubes);
     let classes: Vec<RowClass> = results
         .par_iter()
         .map(|r| classify::row_class(r, columns, settings.rules))
@@ -1075,12 +1066,7 @@ fn match_results(
             let mut anomalies = Vec::new();
             let first = piece * PIECE;
             for (i, (r, rc)) in (first..).zip(results.iter().zip(classes)) {
-                let tubes: &[u32] = match rec.set.tubes.get(&r.tube_id) {
-                    Some(n) => {
-                        &by_id[id_start[n as usize] as usize..id_start[n as usize + 1] as usize]
-                    }
-                    None => &[],
-                };
+                let tubes = rec.set.tubes.get(r.tube_id.text(&mut [0; 18])).map_or(&[][..], |n| by_id.of(n));
                 let label = r.round.as_deref().unwrap_or(rec.set.default_round.as_str());
                 let mut matched = false;
                 for &t in tubes {
@@ -1094,7 +1080,7 @@ fn match_results(
                         anomalies.push(Anomaly {
                             round: tube.round,
                             kind: AnomalyKind::LabCallMismatch,
-                            tube_id: Some(r.tube_id.clone()),
+                            tube_id: Some(r.tube_id.to_text()),
                             person_id: None,
                             file: InputKind::Results,
                             line: Some(r.line),
@@ -1114,7 +1100,7 @@ fn match_results(
                     anomalies.push(Anomaly {
                         round,
                         kind: AnomalyKind::OrphanResult,
-                        tube_id: Some(r.tube_id.clone()),
+                        tube_id: Some(r.tube_id.to_text()),
                         person_id: None,
                         file: InputKind::Results,
                         line: Some(r.line),
@@ -1182,6 +1168,79 @@ fn match_results(
         .into_iter()
         .map(AtomicU64::into_inner)
         .collect();
+}
+
+/// The tubes of each tube_id. A tube_id is nearly always used in one round only: its
+/// one tube is held in a slot of its own (4 bytes a tube_id, where a list of every
+/// tube_id's tubes would take 12), and the tubes of tube_ids used in several rounds in
+/// a list of their own.
+struct TubesById {
+    /// The tube of each tube_id used in one round; [`NONE`] for a tube_id without a
+    /// tube, [`TubesById::SEVERAL`] for one used in several rounds.
+    one: Vec<u32>,
+    /// The tube_ids used in several rounds, once for each of their tubes, in order;
+    /// `tubes` holds those tubes, side by side.
+    several: Vec<u32>,
+    /// The tubes of `several`, each tube_id's in output order.
+    tubes: Vec<u32>,
+}
+
+impl TubesById {
+    const SEVERAL: u32 = NONE - 1;
+
+    /// The tubes of `ids` tube_ids, found on the workers: a slot only ever moves from
+    /// NONE to a tube to SEVERAL, so the outcome does not depend on which tube gets
+    /// there first.
+    fn new(ids: usize, tubes: &[Tube]) -> TubesById {
+        const SEVERAL: u32 = TubesById::SEVERAL;
+        let slots: Vec<AtomicU32> = (0..ids)
+            .into_par_iter()
+            .map(|_| AtomicU32::new(NONE))
+            .collect();
+        tubes.par_iter().enumerate().for_each(|(t, tube)| {
+            let slot = &slots[tube.tube_id as usize];
+            let mut seen = slot.load(atomic::Ordering::Relaxed);
+            loop {
+                let next = if seen == NONE { t as u32 } else { SEVERAL };
+                match slot.compare_exchange_weak(
+                    seen,
+                    next,
+                    atomic::Ordering::Relaxed,
+                    atomic::Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => seen = now,
+                }
+            }
+        });
+        let one: Vec<u32> = slots.into_iter().map(AtomicU32::into_inner).collect();
+        let mut several: Vec<(u32, u32)> = tubes
+            .par_iter()
+            .enumerate()
+            .filter(|(_, tube)| one[tube.tube_id as usize] == SEVERAL)
+            .map(|(t, tube)| (tube.tube_id, t as u32))
+            .collect();
+        several.par_sort_unstable();
+        let (several, tubes) = several.into_iter().unzip();
+        TubesById {
+            one,
+            several,
+            tubes,
+        }
+    }
+
+    /// The tubes of tube_id `n`, in output order.
+    fn of(&self, n: u32) -> &[u32] {
+        match &self.one[n as usize] {
+            &NONE => &[],
+            &Self::SEVERAL => {
+                let start = self.several.partition_point(|&id| id < n);
+                let end = self.several.partition_point(|&id| id <= n);
+                &self.tubes[start..end]
+            }
+            t => std::slice::from_ref(t),
+        }
+    }
 }
 
 /// What the pieces of [`match_results`] found, piece by piece: pairs of a tube and a

@@ -1,6 +1,7 @@
 //! The typed records every stage shares: people, samples, lab results and the
 //! classes and actions derived from them.
 
+use crate::ingest::keys;
 use std::sync::Arc;
 
 /// Microseconds since 1970-01-01 00:00:00 UTC.
@@ -125,7 +126,7 @@ pub struct LabResult {
     /// shared with the row before when it has the same.
     pub round: Option<Arc<str>>,
     /// The tube barcode.
-    pub tube_id: Box<str>,
+    pub tube_id: TubeId,
     /// Ct of the ORF1ab gene.
     pub ct_orf1ab: PackedCt,
     /// Ct of the N gene.
@@ -145,6 +146,42 @@ pub struct LabResult {
 
 // Ten million result rows in a round of single tubes: every byte counts ten megabytes.
 const _: () = assert!(std::mem::size_of::<LabResult>() <= 88);
+
+/// A result row's tube_id, in 16 bytes: packed into a number when it has one of the
+/// usual shapes (digits, a short code: [`keys::pack`]), so that ten million rows of a
+/// lab's file hold no text of their own; as text otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TubeId {
+    /// The ID packed.
+    Packed(u64),
+    /// The ID as text.
+    Text(Box<str>),
+}
+
+const _: () = assert!(std::mem::size_of::<TubeId>() == 16);
+
+impl TubeId {
+    /// `id`, packed when it can be.
+    pub fn new(id: &str) -> TubeId {
+        match keys::pack(id) {
+            keys::UNPACKED => TubeId::Text(id.into()),
+            key => TubeId::Packed(key),
+        }
+    }
+
+    /// The ID, written into `room` when it is packed.
+    pub fn text<'a>(&'a self, room: &'a mut [u8; 18]) -> &'a str {
+        match self {
+            TubeId::Packed(key) => keys::unpack(*key, room),
+            TubeId::Text(text) => text,
+        }
+    }
+
+    /// The ID as text of its own.
+    pub fn to_text(&self) -> Box<str> {
+        self.text(&mut [0; 18]).into()
+    }
+}
 
 /// The cells of a result row that most results files leave out (a retests file has
 /// person_id; a results file may have person_id and the lab too). A row that has any

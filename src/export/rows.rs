@@ -331,7 +331,7 @@ pub struct ClosureRow<'a> {
     /// `open`, `resampled`, `cleared`, `confirmed` or `inconclusive`.
     pub state: &'static str,
     /// The deciding retest's individual tube.
-    pub retest_tube_id: Option<&'a str>,
+    pub retest_tube_id: Option<Box<str>>,
     /// When the person was swabbed again.
     pub retest_sampled_at: Option<Micros>,
     /// When the retest was tested.
@@ -381,7 +381,7 @@ pub fn closure_rows<'a>(
                 tube_class: tube.class.as_str(),
                 pool_tested_at: c.pool_tested_at,
                 state: c.state.as_str(),
-                retest_tube_id: retest.map(|r| &*r.tube_id),
+                retest_tube_id: retest.map(|r| r.tube_id.to_text()),
                 retest_sampled_at: retest.and_then(|r| r.sampled_at()),
                 retest_tested_at: retest.and_then(|r| r.tested_at.get()),
                 retest_class: c.retest_class.map(|k| k.as_str()),
@@ -432,7 +432,7 @@ pub fn closure_columns<'r>() -> Vec<Column<ClosureRow<'r>>> {
             Value::Code(Some(r.state))
         }),
         column("retest_tube_id", "单管编号", 18.0, Text, |r: &R| {
-            Value::Text(r.retest_tube_id)
+            Value::Text(r.retest_tube_id.as_deref())
         }),
         column("retest_sampled_at", "单采时间", 19.0, Time, |r: &R| {
             Value::Time(r.retest_sampled_at)

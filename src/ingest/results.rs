@@ -8,7 +8,7 @@ use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
 use super::{Ingested, RowParser};
 use crate::error::{Error, Position, Result};
 use crate::record::Micros;
-use crate::record::{LabResult, PackedCt, PackedTime, ResultColumns, ResultMore};
+use crate::record::{LabResult, PackedCt, PackedTime, ResultColumns, ResultMore, TubeId};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -213,7 +213,7 @@ fn parse(
     let more = part.more(person_id?, row.cell(LAB), sampled_at?);
     Some(LabResult {
         round: part.round(row.cell(ROUND)),
-        tube_id: row.text(TUBE_ID).into(),
+        tube_id: TubeId::new(&row.text(TUBE_ID)),
         ct_orf1ab: PackedCt::new(ct_orf1ab?),
         ct_n: PackedCt::new(ct_n?),
         ct_ic: PackedCt::new(ct_ic?),

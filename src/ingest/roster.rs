@@ -284,6 +284,9 @@ impl Roster {
     /// candidates afterwards, in their own order, so that the probes read nothing but
     /// the index.
     pub fn find_keyed(&self, key: u64, id: Option<&str>) -> Option<u32> {
+        // Without its index (freed by `drop_index`) the roster would find nobody:
+        // a lookup then is a mistake, never an answer.
+        assert!(!self.index.is_empty(), "the roster's index was freed");
         let hash = keys::hash_packed(key);
         let table = self.index.get(shard(hash))?;
         let found = match id {
@@ -299,8 +302,8 @@ impl Roster {
         found.map(|slot| slot.person)
     }
 
-    /// Frees the ID index once no more people are looked up (before the outputs are
-    /// written, when memory peaks); [`Roster::find`] finds nobody after it.
+    /// Frees the ID index once no more people are looked up (before the round is
+    /// reconciled, when memory peaks); [`Roster::find`] must not be called after it.
     pub fn drop_index(&mut self) {
         self.index = Vec::new();
     }
