@@ -421,22 +421,9 @@ fn number_tubes(set: &SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
         .into_par_iter()
         .map(|_| AtomicU32::new(NONE))
         .collect();
-    set.samples.par_iter().for_each(|s| {
-        let slot = &slots[s.tube as usize];
-        let mut seen = slot.load(atomic::Ordering::Relaxed);
-        while seen != s.round && seen != SEVERAL {
-            let next = if seen == NONE { s.round } else { SEVERAL };
-            match slot.compare_exchange_weak(
-                seen,
-                next,
-                atomic::Ordering::Relaxed,
-                atomic::Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(now) => seen = now,
-            }
-        }
-    });
+    set.samples
+        .par_iter()
+        .for_each(|s| mark(&slots[s.tube as usize], s.round, SEVERAL));
     let round_of: Vec<u32> = slots.into_iter().map(AtomicU32::into_inner).collect();
     // Only the samples of tube_ids used in several rounds are gathered, and only when
     // there are any (a single round has none).
@@ -484,6 +471,25 @@ fn number_tubes(set: &SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
         }
     }
     (keys, numbers)
+}
+
+/// Marks `slot` with `value`: from [`NONE`] to `value`, from any other value to
+/// `several`. A slot only ever moves that way, so the outcome does not depend on which
+/// worker gets there first.
+fn mark(slot: &AtomicU32, value: u32, several: u32) {
+    let mut seen = slot.load(atomic::Ordering::Relaxed);
+    while seen != value && seen != several {
+        let next = if seen == NONE { value } else { several };
+        match slot.compare_exchange_weak(
+            seen,
+            next,
+            atomic::Ordering::Relaxed,
+            atomic::Ordering::Relaxed,
+        ) {
+            Ok(_) => break,
+            Err(now) => seen = now,
+        }
+    }
 }
 
 /// The rank of each name (a site's, a collector's) in plain order, the smallest first,
@@ -1197,22 +1203,10 @@ impl TubesById {
             .into_par_iter()
             .map(|_| AtomicU32::new(NONE))
             .collect();
-        tubes.par_iter().enumerate().for_each(|(t, tube)| {
-            let slot = &slots[tube.tube_id as usize];
-            let mut seen = slot.load(atomic::Ordering::Relaxed);
-            loop {
-                let next = if seen == NONE { t as u32 } else { SEVERAL };
-                match slot.compare_exchange_weak(
-                    seen,
-                    next,
-                    atomic::Ordering::Relaxed,
-                    atomic::Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(now) => seen = now,
-                }
-            }
-        });
+        tubes
+            .par_iter()
+            .enumerate()
+            .for_each(|(t, tube)| mark(&slots[tube.tube_id as usize], t as u32, SEVERAL));
         let one: Vec<u32> = slots.into_iter().map(AtomicU32::into_inner).collect();
         let mut several: Vec<(u32, u32)> = tubes
             .par_iter()
