@@ -5,6 +5,7 @@
 //! salted hash would not do: student numbers are few enough to try them all.
 
 use crate::error::{Error, Position, Result};
+use crate::normalize::clean;
 use hmac::{Hmac, Mac};
 use rayon::prelude::*;
 use sha2::Sha256;
@@ -143,14 +144,22 @@ impl Privacy {
             .iter()
             .enumerate()
             .map(|(i, cell)| {
-                let by_column = match columns.get(i).copied().flatten() {
-                    Some("name" | "counselor") => self.name(cell),
-                    Some("phone") => self.phone(cell),
-                    Some("id_card") => Cow::Owned(mask_id_card(cell)),
-                    Some("person_id") => self.person_id(cell),
-                    _ => Cow::Borrowed(cell.as_str()),
+                let column = columns.get(i).copied().flatten();
+                let out = match (column, &self.key) {
+                    // The pseudonym of the ID as read (trimmed, normalised), as every other
+                    // output names the person; 16 hex digits are no ID number to mask.
+                    (Some("person_id"), Some(key)) => pseudonym(key, &clean(cell)),
+                    _ => {
+                        let by_column = match column {
+                            Some("name" | "counselor") => self.name(cell),
+                            Some("phone") => self.phone(cell),
+                            Some("id_card") => Cow::Owned(mask_id_card(cell)),
+                            Some("person_id") => self.person_id(cell),
+                            _ => Cow::Borrowed(cell.as_str()),
+                        };
+                        mask_id_like(&by_column).into_owned()
+                    }
                 };
-                let out = mask_id_like(&by_column).into_owned();
                 changed |= out != *cell;
                 out
             })
@@ -401,11 +410,10 @@ fn cells_by_reader(raw: &str, width: usize) -> Option<Vec<String>> {
     } else {
         return None;
     }
-    // Quotes out of place: the reader dropped some, so the cells are not the row's.
-    if record.iter().any(|cell| cell.contains('"'))
-        || crate::ingest::fields::quote_fault(raw.trim_end_matches(['\r', '\n']).as_bytes())
-            .is_some()
-    {
+    // Quotes out of place: the reader dropped some, so the cells are not the row's. (A
+    // quote doubled in a quoted cell, or one inside a cell that does not start with a
+    // quote, is the cell's, as the parser reads it.)
+    if crate::ingest::fields::quote_fault(raw.trim_end_matches(['\r', '\n']).as_bytes()).is_some() {
         return None;
     }
     lined_up(record.iter().map(str::to_string).collect(), width)
@@ -561,6 +569,38 @@ mod tests {
         // The CSV reader would drop the quotes: the cells are not the row's.
         let raw = "S5,\"欧阳娜娜\"x,王导员";
         assert_eq!(masked.raw(raw, &columns), mask_all(raw));
+        // A quote doubled in a quoted cell, or inside a cell, is the cell's: the row
+        // lines up, and only its personal cells are masked.
+        assert_eq!(
+            masked.raw("S6,\"张\"\"小\"\"三\",a\"b", &columns),
+            "S6,张***三,a*b"
+        );
+    }
+
+    /// With a key, a raw row's person_id is the pseudonym of the ID as read (trimmed,
+    /// normalised), as every other output names the person, and shown whole even when
+    /// its hex digits look like an ID number.
+    #[test]
+    fn raw_rows_show_the_pseudonym_of_the_id_as_read() {
+        let keyed = Privacy {
+            mask: false,
+            key: Some(vec![1; 32]),
+        };
+        let columns = [Some("tube_id"), Some("person_id"), Some("sampled_at")];
+        let row = |id: &str| keyed.raw(&format!("T1,{id},bad"), &columns);
+        let expected = format!("T1,{},bad", keyed.person_id("S001"));
+        assert_eq!(row("S001"), expected);
+        assert_eq!(row(" S001 "), expected);
+        assert_eq!(row("Ｓ００１"), expected);
+        // A pseudonym with fifteen digits in a row (one in a thousand or so) is whole.
+        let digits = (0..100_000)
+            .map(|i| format!("S{i:06}"))
+            .find(|id| {
+                let p = keyed.person_id(id);
+                p.bytes().take(15).all(|b| b.is_ascii_digit())
+            })
+            .expect("an ID whose pseudonym starts with fifteen digits");
+        assert_eq!(row(&digits), format!("T1,{},bad", keyed.person_id(&digits)));
     }
 
     #[test]

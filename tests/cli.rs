@@ -597,9 +597,12 @@ fn round_labels_that_cannot_name_a_folder_are_usage_errors() {
     let out = tempfile::tempdir().unwrap();
     let out = out.path().join("o");
     let out = out.to_str().unwrap();
-    let empty = run_round(&fixture("basic"), out, &["--round", " "]);
-    assert_eq!(empty.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&empty.stderr).contains("cannot be empty"));
+    // Blank once trimmed and normalised: spaces, or a zero-width space only.
+    for blank in [" ", "\u{200b}", "\u{3000}"] {
+        let empty = run_round(&fixture("basic"), out, &["--round", blank]);
+        assert_eq!(empty.status.code(), Some(2), "{blank:?}");
+        assert!(String::from_utf8_lossy(&empty.stderr).contains("cannot be empty"));
+    }
     let history = tempfile::tempdir().unwrap();
     let long = "轮".repeat(100);
     let args = [
@@ -613,4 +616,31 @@ fn round_labels_that_cannot_name_a_folder_are_usage_errors() {
     assert_eq!(refused.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("too long"), "{stderr}");
     assert!(!Path::new(out).join("retest.parquet").exists());
+}
+
+/// `--round` is trimmed and normalised as the cells of a file are: typed with a
+/// full-width digit or a trailing space, it still matches the results' round column,
+/// and the positive pool of the round is on the retest list.
+#[test]
+fn a_round_label_typed_full_width_matches_the_results_round_column() {
+    let dir = Workdir::new();
+    dir.write(
+        "roster.csv",
+        "person_id,name,building\nA1,甲,东1\nA2,乙,东1\n",
+    );
+    dir.write(
+        "samples.csv",
+        "tube_id,person_id,sampled_at\nT1,A1,2022-04-10 08:00\nT1,A2,2022-04-10 08:00\n",
+    );
+    dir.write(
+        "results.csv",
+        "tube_id,ct_orf1ab,ct_n,round\nT1,30,31,第1轮\n",
+    );
+    for label in ["第１轮", " 第1轮 "] {
+        dir.run_round(&["--round", label, "--quiet"], 0);
+        let retest = dir.parquet("out/retest.parquet");
+        assert_eq!(retest.height(), 2, "--round {label:?}");
+        let rounds = retest.column("round").unwrap().str().unwrap();
+        assert!(rounds.iter().all(|r| r == Some("第1轮")), "{label:?}");
+    }
 }

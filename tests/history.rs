@@ -644,3 +644,70 @@ fn resident_id_person_ids_join_whole_and_show_masked() {
     assert!(stderr.contains("--pseudonymize"), "{stderr}");
     assert!(!stderr.contains("19491231"), "{stderr}");
 }
+
+/// A sharded round is the union of its districts for the people one district lists and
+/// another samples (its `unregistered_person`s of the samples file), as
+/// `scaleout/province.py` counts them: sampled, with the outcome of the tube they were
+/// swabbed into. A retest of someone off a district's roster is no sample.
+#[test]
+fn a_person_sampled_in_the_next_district_is_sampled_in_the_round() {
+    let dir = Workdir::new();
+    for (r, class) in [(1, ","), (2, "30,31")] {
+        let day = format!("2022-05-0{r} 08:00");
+        let files = [
+            (
+                "d1",
+                "person_id,name,building\nA1,甲,东1\nA2,乙,东1\nA3,丙,东1\n".to_string(),
+                format!("tube_id,person_id,sampled_at\nE{r},A1,{day}\n"),
+                format!("tube_id,ct_orf1ab,ct_n\nE{r},,\n"),
+            ),
+            (
+                "d2",
+                "person_id,name,building\nB1,丁,西1\n".to_string(),
+                format!("tube_id,person_id,sampled_at\nW{r},B1,{day}\nW{r},A2,{day}\n"),
+                format!("tube_id,ct_orf1ab,ct_n\nW{r},{class}\n"),
+            ),
+        ];
+        for (district, roster, samples, results) in files {
+            let folder = format!("r{r}/{district}");
+            dir.write(&format!("{folder}/roster.csv"), roster);
+            dir.write(&format!("{folder}/samples.csv"), samples);
+            dir.write(&format!("{folder}/results.csv"), results);
+            if district == "d2" {
+                // A3, whom d1 lists and nobody samples, retested in d2.
+                dir.write(
+                    &format!("{folder}/retests.csv"),
+                    format!("tube_id,person_id,lab_call,sampled_at\nX{r},A3,阴性,{day}\n"),
+                );
+            }
+            publish(
+                &dir,
+                &dir.join(&folder),
+                "hist",
+                &format!("o{r}{district}"),
+                &["--shard", district],
+            );
+        }
+    }
+    history(&dir, "hist", "campaign", &["--streak", "2"]);
+    let people = dir.parquet("campaign/people_history.parquet");
+    let row = |id: &str| {
+        let i = (0..people.height())
+            .find(|&i| cell(people.column("person_id").unwrap().get(i).unwrap()) == id)
+            .unwrap();
+        let get = |c: &str| cell(people.column(c).unwrap().get(i).unwrap());
+        (
+            get("rounds_sampled"),
+            get("missed_streak"),
+            get("last_outcome"),
+        )
+    };
+    assert_eq!(row("A2"), ("2".into(), "0".into(), "to_retest".into()));
+    assert_eq!(row("A3"), ("0".into(), "2".into(), "missing".into()));
+    assert_eq!(row("A1"), ("2".into(), "0".into(), "negative".into()));
+    let persistent = dir.parquet("campaign/persistent_missing.parquet");
+    let ids: Vec<String> = (0..persistent.height())
+        .map(|i| cell(persistent.column("person_id").unwrap().get(i).unwrap()))
+        .collect();
+    assert_eq!(ids, ["A3"]);
+}

@@ -157,10 +157,12 @@ pub fn run(args: RunArgs) -> Result<i32> {
     Ok(if strict && summary.rejected > 0 { 3 } else { 0 })
 }
 
-/// A `--round` label: not blank.
+/// A `--round` label, trimmed and normalised as every value of a file is (so that it
+/// matches a results file's round column); not blank.
 fn round_label(text: &str) -> std::result::Result<String, String> {
-    if text.trim().is_empty() {
+    let label = crate::normalize::clean(text);
+    if label.is_empty() {
         return Err("a round label cannot be empty".into());
     }
-    Ok(text.to_string())
+    Ok(label.into_owned())
 }

@@ -209,6 +209,69 @@ fn each_bool(
     Ok(())
 }
 
+/// Calls `each` with the person_id of every `unregistered_person` finding of district
+/// `part` of `round` that its samples file made (not its retests file: a retest is no
+/// sample of the round), and the outcome its tube gives: `negative`, `pending`, or
+/// `to_retest` (a positive, suspect or invalid tube puts everyone in it on the list).
+fn each_sampled_elsewhere(
+    round: &Round,
+    part: usize,
+    mut each: impl FnMut(&str, &'static str),
+) -> Result<()> {
+    let manifest = &round.parts[part].1;
+    let Some(samples) = manifest.inputs.iter().find(|i| i.role == "samples") else {
+        return Ok(());
+    };
+    // A finding names its file as the run's report shows it: the path, and the sheet
+    // of a workbook after it.
+    let of_samples = |file: &str| {
+        file.strip_prefix(samples.path.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(" (sheet"))
+    };
+    let columns = ["kind", "person_id", "file", "tube_id"];
+    let findings = round.part_table(part, "anomalies.parquet", &columns)?;
+    let column = |frame: &'_ DataFrame, name: &str| -> Result<StringChunked> {
+        frame
+            .column(name)
+            .and_then(|c| c.str().cloned())
+            .map_err(|e| bad_column(round, name, e))
+    };
+    let [kinds, people, files, tube_ids] = columns.map(|name| column(&findings, name));
+    let (kinds, people, files, tube_ids) = (kinds?, people?, files?, tube_ids?);
+    let found: Vec<(&str, &str)> = kinds
+        .iter()
+        .zip(people.iter())
+        .zip(files.iter().zip(tube_ids.iter()))
+        .filter_map(|((kind, id), (file, tube))| match (kind, id, file, tube) {
+            (Some("unregistered_person"), Some(id), Some(file), Some(tube)) if of_samples(file) => {
+                Some((id, tube))
+            }
+            _ => None,
+        })
+        .collect();
+    if found.is_empty() {
+        return Ok(());
+    }
+    let tubes = round.part_table(part, "tubes.parquet", &["tube_id", "tube_class"])?;
+    let (tube_ids, classes) = (column(&tubes, "tube_id")?, column(&tubes, "tube_class")?);
+    let class: FxHashMap<&str, &str> = tube_ids
+        .iter()
+        .zip(classes.iter())
+        .filter_map(|(tube, class)| Some((tube?, class?)))
+        .collect();
+    for (id, tube) in found {
+        each(
+            id,
+            match class.get(tube).copied() {
+                Some("negative") => "negative",
+                Some("positive" | "suspect" | "invalid") => "to_retest",
+                _ => "pending",
+            },
+        );
+    }
+    Ok(())
+}
+
 /// Follows every person across `rounds` (in order) and keeps the people of the latest
 /// round with a missed streak of at least `streak`.
 pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
@@ -271,6 +334,26 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
                 let k = rows[i];
                 if v && k != NONE {
                     flags[k as usize] |= flag;
+                }
+            })?;
+        }
+        // Someone a district samples without listing them (its unregistered_person
+        // findings of the samples file) is sampled in the round when another district
+        // lists them, as `scaleout/province.py` counts them.
+        // Listed as missing where they are listed, their outcome is that of the tube
+        // they were sampled into.
+        let missing = names.intern("missing");
+        for part in 0..round.parts.len() {
+            each_sampled_elsewhere(round, part, |id, outcome| {
+                let Some(k) = people.ids.get(&ids.shown(r, id)) else {
+                    return;
+                };
+                if flags[k as usize] & SEEN != 0 {
+                    flags[k as usize] |= SAMPLED;
+                    let t = &mut tracks[k as usize];
+                    if t.outcome == missing {
+                        t.outcome = names.intern(outcome);
+                    }
                 }
             })?;
         }
