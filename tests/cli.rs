@@ -314,6 +314,16 @@ fn exit_statuses() {
         ],
     );
     expect(&missing, 2);
+    // A history folder that is not there is one too; one without rounds holds none.
+    let o = out.path().join("h").display().to_string();
+    let history = |dir: &str| poolscreen(out.path(), &["history", "--history", dir, "--out", &o]);
+    let got = history("no-such-history");
+    expect(&got, 2);
+    assert!(String::from_utf8_lossy(&got.stderr).contains("no-such-history: no such folder"));
+    fs::create_dir(out.path().join("empty")).unwrap();
+    let got = history("empty");
+    expect(&got, 2);
+    assert!(String::from_utf8_lossy(&got.stderr).contains("the history holds no round"));
     // A folder given as an input is named so; `plan --roster` takes its roster as `run`.
     let folder = tempfile::tempdir().unwrap();
     fs::create_dir(folder.path().join("roster.csv")).unwrap();

@@ -73,7 +73,18 @@ impl Round {
 /// left out.
 pub fn rounds(dir: &Path, until: Option<i64>) -> Result<Vec<Round>> {
     let base = dir.join("rounds");
-    let entries = std::fs::read_dir(&base).map_err(|e| Error::io(&base, e))?;
+    let entries = match std::fs::read_dir(&base) {
+        Ok(entries) => entries,
+        // A folder without rounds holds none; a history that is not there is a mistyped
+        // argument, as a missing input of `run` is.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if dir.is_dir() {
+                return Ok(Vec::new());
+            }
+            return Err(Error::Usage(format!("{}: no such folder", dir.display())));
+        }
+        Err(e) => return Err(Error::io(&base, e)),
+    };
     let mut rounds = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
