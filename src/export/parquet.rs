@@ -262,11 +262,31 @@ pub fn on_workers(makers: &[Box<dyn Fn() -> ArrayRef + Sync + '_>]) -> Vec<Array
         .collect()
 }
 
-/// A string column of `n` rows: row `i` holds `value(i)` (null for `None`).
+/// A string column of `n` rows: row `i` holds `value(i)` (null for `None`). A row that
+/// repeats the row before shares its bytes instead of holding a copy: the findings of a
+/// lab's whole file against one district's round are hundreds of thousands of
+/// `orphan_result`s, each with the same detail.
 pub fn strings<'s>(n: usize, value: impl Fn(usize) -> Option<Cow<'s, str>>) -> ArrayRef {
     let mut column = MutableBinaryViewArray::<str>::with_capacity(n);
+    let mut last: Option<Cow<'s, str>> = None;
     for i in 0..n {
-        column.push(value(i).as_deref());
+        let value = value(i);
+        match (&value, &last) {
+            (Some(v), Some(l)) if v == l => {
+                let view = *column.views().last().expect("the row before");
+                // SAFETY: the view is the row before's, whose bytes the column's buffers
+                // hold; the total length counts them once more, as a copy would.
+                unsafe {
+                    column.views_mut().push(view);
+                    column.set_total_bytes_len(column.total_bytes_len() + v.len());
+                }
+                if let Some(validity) = column.validity() {
+                    validity.push(true);
+                }
+            }
+            _ => column.push(value.as_deref()),
+        }
+        last = value;
     }
     let column: Utf8ViewArray = column.into();
     column.boxed()
@@ -476,6 +496,31 @@ pub fn kinds_hold<R>(columns: &[ListColumn<R>], row: &R) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_repeating_the_row_before_shares_its_bytes() {
+        let long = "no tube with this ID was sampled";
+        let other = "another value of more than twelve bytes";
+        let values = [
+            Some(long),
+            Some(long),
+            None,
+            Some(long),
+            Some("short"),
+            Some("short"),
+            Some(other),
+            Some(other),
+            Some(other),
+        ];
+        let array = strings(values.len(), |i| values[i].map(Cow::Borrowed));
+        let array = array.as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+        assert_eq!(array.iter().collect::<Vec<_>>(), values);
+        // The first of each run of a long value is held; after a null, again.
+        assert_eq!(array.total_buffer_len(), 2 * long.len() + other.len());
+        let lengths: usize = values.iter().flatten().map(|v| v.len()).sum();
+        assert_eq!(array.total_bytes_len(), lengths);
+        assert_eq!(array.null_count(), 1);
+    }
 
     #[test]
     fn a_dictionary_holds_the_values_used_in_order_of_first_use() {
