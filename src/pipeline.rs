@@ -430,7 +430,7 @@ pub fn analyse(
 pub fn latest_time(rec: &Reconciled, retests: &[LabResult]) -> Micros {
     rec.latest_sample
         .into_iter()
-        .chain(rec.results.iter().filter_map(|r| r.tested_at.get()))
+        .chain(rec.latest_result)
         .chain(
             retests
                 .iter()

@@ -190,7 +190,9 @@ pub struct Reconciled {
     /// Accepted samples and the tables their indexes point into (rounds, tube IDs,
     /// sites, unregistered people).
     pub set: SampleSet,
-    /// Accepted result rows, in file order.
+    /// The result rows that decide a tube's class ([`Tube::result`] points into them),
+    /// in file order. The others (a tube's other rows, rows for no tube sampled) are
+    /// not held: a lab's whole file against one district's round is mostly such rows.
     pub results: Vec<LabResult>,
     /// Tubes, sorted by round then tube_id.
     pub tubes: Vec<Tube>,
@@ -203,6 +205,8 @@ pub struct Reconciled {
     pub tube_of: Vec<Vec<u32>>,
     /// The latest sampling time of any accepted sample, for the as-of time.
     pub latest_sample: Option<Micros>,
+    /// The latest test time of any accepted result row, for the as-of time.
+    pub latest_result: Option<Micros>,
     /// Findings, sorted by round, kind, tube_id, person_id, then line; those about one
     /// person's row are in `row_findings`.
     pub anomalies: Vec<Anomaly>,
@@ -1169,11 +1173,38 @@ fn match_results(
         tube.result = Some(best);
     }
     add_found(anomalies, noted);
-    rec.results = results;
+    rec.latest_result = results.par_iter().filter_map(|r| r.tested_at.get()).max();
+    rec.results = deciding_rows(results, &mut rec.tubes);
     rec.positive_orphans = positive_orphans
         .into_iter()
         .map(AtomicU64::into_inner)
         .collect();
+}
+
+/// The rows of `results` that decide a tube of `tubes`, in file order, the tubes'
+/// [`Tube::result`] numbered into them. Rows are dropped in place; the room they took
+/// is given back when they were most of it.
+fn deciding_rows(mut results: Vec<LabResult>, tubes: &mut [Tube]) -> Vec<LabResult> {
+    let mut keep = vec![false; results.len()];
+    for r in tubes.iter().filter_map(|t| t.result) {
+        keep[r as usize] = true;
+    }
+    let mut number = vec![NONE; results.len()];
+    for (kept, (n, _)) in number.iter_mut().zip(&keep).filter(|(_, &k)| k).enumerate() {
+        *n = kept as u32;
+    }
+    let mut row = 0;
+    results.retain(|_| {
+        row += 1;
+        keep[row - 1]
+    });
+    if results.len() < results.capacity() / 2 {
+        results.shrink_to_fit();
+    }
+    for r in tubes.iter_mut().filter_map(|t| t.result.as_mut()) {
+        *r = number[*r as usize];
+    }
+    results
 }
 
 /// The tubes of each tube_id. A tube_id is nearly always used in one round only: its
