@@ -67,6 +67,9 @@ pub struct NamedPerson<'a> {
     pub room: Option<&'a str>,
     /// The closure state.
     pub state: &'static str,
+    /// The round of an overdue retest of an earlier round of the run; `None` for the
+    /// round reported.
+    pub earlier_round: Option<&'a str>,
     /// When the step is due.
     pub due_at: Option<Micros>,
 }
@@ -87,8 +90,12 @@ pub struct RoundReport<'a> {
     pub anomalies: Vec<(&'static str, usize)>,
     /// Rejected rows by input file (over the whole run).
     pub rejects: Vec<(String, usize)>,
-    /// Confirmed cases and overdue retests of the round.
+    /// Confirmed cases and overdue retests of the round, then the overdue retests of the
+    /// run's earlier rounds.
     pub people: Vec<NamedPerson<'a>>,
+    /// The run's other rounds with overdue retests, and how many each: still due when
+    /// the page is read, so it is no zero report.
+    pub earlier_overdue: Vec<(&'a str, i64)>,
     /// The round's retest-list entries: cleared, confirmed, open (not cleared or
     /// confirmed), overdue (of the open).
     pub closure: [i64; 4],
@@ -325,7 +332,18 @@ pub fn round_page(r: &RoundReport) -> String {
     let confirmed = sum(|b| b.confirmed_positive) + off_confirmed;
     let [cleared, confirmed_entries, open, overdue] = r.closure;
     let [positive, suspect, invalid, pending, negative] = r.tubes;
-    let zero = positive == 0 && confirmed == 0 && overdue == 0 && r.positive_orphans == 0;
+    let earlier_overdue: i64 = r.earlier_overdue.iter().map(|(_, n)| n).sum();
+    let earlier_rounds = r
+        .earlier_overdue
+        .iter()
+        .map(|(round, n)| format!("{round} {n} 人"))
+        .collect::<Vec<_>>()
+        .join("、");
+    let zero = positive == 0
+        && confirmed == 0
+        && overdue == 0
+        && r.positive_orphans == 0
+        && earlier_overdue == 0;
     let title = format!("混采核酸检测日报 · {}", r.round);
     let figure = |name: &str, value: String| {
         html! { span data-figure=(name) { (value) } }
@@ -400,6 +418,10 @@ pub fn round_page(r: &RoundReport) -> String {
                     "另有阳性结果 " (figure("positive_orphans", count(r.positive_orphans as i64, "条")))
                     "对不上本轮已采样的试管（试管编号不符，或其采样行被退回），无人因此列入复核名单："
                     "请核对 anomalies.parquet 中的 orphan_result 与 rejects.csv。"
+                }
+                @if earlier_overdue > 0 {
+                    "往轮仍有超时未复核 " (figure("earlier_overdue_retests", count(earlier_overdue, "人")))
+                    "（" (earlier_rounds) "）。"
                 }
             }
         }
@@ -484,6 +506,9 @@ pub fn round_page(r: &RoundReport) -> String {
                 "，确诊 " (figure("confirmed_entries", count(confirmed_entries, "人")))
                 "，未闭环 " (figure("open_retests", count(open, "人")))
                 "（其中超时 " (figure("overdue_retests", count(overdue, "人"))) "）。"
+                @if earlier_overdue > 0 {
+                    "往轮未闭环且超时 " (count(earlier_overdue, "人")) "（" (earlier_rounds) "），列于下表，详见 closure.parquet。"
+                }
             }
             (stacked(&[
                 ("cleared", cleared, "#d9d9d9"),
@@ -500,7 +525,13 @@ pub fn round_page(r: &RoundReport) -> String {
                             td.name { (p.name.unwrap_or("")) }
                             td.name { (p.building.unwrap_or("")) }
                             td.name { (p.room.unwrap_or("")) }
-                            td.name { (if p.state == "confirmed" { "确诊阳性" } else { "超时未复核" }) }
+                            td.name {
+                                @match (p.state, p.earlier_round) {
+                                    ("confirmed", _) => "确诊阳性",
+                                    (_, Some(round)) => { "超时未复核（" (round) "）" }
+                                    _ => "超时未复核",
+                                }
+                            }
                             td.name { (p.due_at.map(crate::time::format_local).unwrap_or_default()) }
                         }
                     }

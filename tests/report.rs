@@ -103,6 +103,17 @@ fn every_figure_is_the_tables_figure() {
             "{class}"
         );
     }
+    // The run's earlier rounds: their retests still open past the deadline.
+    let closure = dir.parquet("demo/closure.parquet");
+    let text = |c: &str, i: usize| cell(closure.column(c).unwrap().get(i).unwrap());
+    let earlier = (0..closure.height())
+        .filter(|&i| text("round", i) != round && text("overdue", i) == "true")
+        .filter(|&i| !matches!(text("state", i).as_str(), "cleared" | "confirmed"))
+        .count();
+    match shown.get("earlier_overdue_retests") {
+        Some(figure) => assert_eq!(number(figure), earlier as f64),
+        None => assert_eq!(earlier, 0),
+    }
     let m = manifest(&dir.join("demo"));
     assert_eq!(
         shown["as_of"],
@@ -265,6 +276,40 @@ fn a_positive_result_that_matches_no_tube_is_no_zero_report() {
         stderr.contains("warning: 2 result row(s) call a tube positive"),
         "{stderr}"
     );
+}
+
+/// A run of two rounds reports the latest; an earlier round's retest still open past
+/// its deadline is due as the page is read: no zero report, and the person is named
+/// with their round. Retested in time, the earlier round leaves the page a zero report.
+#[test]
+fn an_overdue_retest_of_an_earlier_round_is_no_zero_report() {
+    let dir = two_people();
+    dir.write(
+        "samples.csv",
+        "tube_id,person_id,sampled_at,round\nT1,S1,2022-04-10 08:00,R1\nT1,S2,2022-04-10 08:00,R1\nT2,S1,2022-04-11 08:00,R2\nT2,S2,2022-04-11 08:00,R2\n",
+    );
+    dir.write(
+        "results.csv",
+        "tube_id,lab_call,tested_at,round\nT1,阳性,2022-04-10 12:00,R1\nT2,阴性,2022-04-11 12:00,R2\n",
+    );
+    let retests = |lab_call: &str| {
+        format!("tube_id,person_id,lab_call,sampled_at,tested_at,round\nU1,S1,{lab_call},2022-04-10 14:00,2022-04-10 18:00,R1\nU2,S2,{lab_call},2022-04-10 14:00,2022-04-10 18:00,R1\n")
+    };
+    dir.write("retests.csv", retests("待检"));
+    dir.run_round(&["--retests", "retests.csv", "--quiet"], 0);
+    let page = fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(page.contains("日报 · R2"), "the latest round is reported");
+    assert!(
+        !page.contains("零报告：本轮无阳性"),
+        "R1's retests are overdue"
+    );
+    assert_eq!(figures(&page)["earlier_overdue_retests"], "2 人");
+    assert!(page.contains("超时未复核（R1）"), "the people are named");
+    dir.write("retests.csv", retests("阴性"));
+    dir.run_round(&["--retests", "retests.csv", "--quiet"], 0);
+    let page = fs::read_to_string(dir.join("out/report.html")).unwrap();
+    assert!(page.contains("零报告：本轮无阳性"), "R1's retests are done");
+    assert!(!figures(&page).contains_key("earlier_overdue_retests"));
 }
 
 #[test]

@@ -363,6 +363,7 @@ fn round_report(
             anomalies: Vec::new(),
             rejects: Vec::new(),
             people: Vec::new(),
+            earlier_overdue: Vec::new(),
             closure: [0; 4],
             off_roster: [0; 4],
             positive_orphans: rec.positive_orphans.iter().sum(),
@@ -424,10 +425,28 @@ fn round_report(
             off_roster[3] += overdue;
         }
     }
-    let people = retest
+    // An overdue retest of an earlier round of the run is still due as the page is read.
+    let open_overdue = |c: &rows::ClosureRow| {
+        !matches!(c.state, "cleared" | "confirmed") && c.overdue == Some(true)
+    };
+    let mut earlier_overdue: Vec<(&str, i64)> = Vec::new();
+    for c in closure
+        .iter()
+        .filter(|c| c.round != label && open_overdue(c))
+    {
+        match earlier_overdue.iter_mut().find(|(r, _)| *r == c.round) {
+            Some(entry) => entry.1 += 1,
+            None => earlier_overdue.push((c.round, 1)),
+        }
+    }
+    let named = |c: &rows::ClosureRow| match c.round == label {
+        true => c.state == "confirmed" || c.overdue == Some(true),
+        false => open_overdue(c),
+    };
+    let (this, earlier): (Vec<_>, Vec<_>) = retest
         .iter()
         .zip(closure)
-        .filter(|(_, c)| c.round == label && (c.state == "confirmed" || c.overdue == Some(true)))
+        .filter(|(_, c)| named(c))
         .map(|(row, c)| NamedPerson {
             person_id: &c.person_id,
             name: row.contact.name.as_deref(),
@@ -435,8 +454,10 @@ fn round_report(
             room: c.room.as_deref(),
             state: c.state,
             due_at: c.due_at,
+            earlier_round: (c.round != label).then_some(c.round),
         })
-        .collect();
+        .partition(|p| p.earlier_round.is_none());
+    let people = this.into_iter().chain(earlier).collect();
     crate::report::round_page(&RoundReport {
         round: label,
         other_rounds: rec
@@ -459,6 +480,7 @@ fn round_report(
         anomalies,
         rejects: by_file,
         people,
+        earlier_overdue,
         closure: counts,
         off_roster,
         positive_orphans: rec.positive_orphans.get(r).copied().unwrap_or(0),
