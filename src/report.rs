@@ -18,6 +18,7 @@ use crate::record::Micros;
 use crate::summarize::BuildingRow;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// Buildings past which the per-building views show the worst and a distribution.
 pub const ALL_BUILDINGS_UP_TO: usize = 100;
@@ -156,7 +157,12 @@ const CLASS_FILLS: [(&str, &str); 5] = [
 /// One horizontal bar a row: `rows` of (label, value, text); the bar's length is the
 /// value over `max`.
 fn bars(rows: &[(String, f64, String)], max: f64, dark_below: Option<f64>) -> Markup {
-    let (label_w, bar_w, row_h) = (70.0, 380.0, 13.0);
+    // The labels' column is as wide as the longest label (a campus's 研究生公寓东区1座
+    // as much as a city's 1号楼), up to a limit past which a label is cut, whole on
+    // hover.
+    let widest = rows.iter().map(|r| label_width(&r.0)).fold(0.0, f64::max);
+    let label_w = widest.clamp(LABEL_WIDTHS.0, LABEL_WIDTHS.1) + 4.0;
+    let (bar_w, row_h) = (380.0, 13.0);
     let height = rows.len() as f64 * row_h + 4.0;
     let scale = if max > 0.0 { bar_w / max } else { 0.0 };
     html! {
@@ -164,7 +170,11 @@ fn bars(rows: &[(String, f64, String)], max: f64, dark_below: Option<f64>) -> Ma
             @for (i, (name, value, text)) in rows.iter().enumerate() {
                 @let y = i as f64 * row_h + 2.0;
                 @let dark = dark_below.is_some_and(|d| *value < d);
-                text x="0" y=(y + 9.5) { (name) }
+                @let shown = fit_label(name, LABEL_WIDTHS.1);
+                text x="0" y=(y + 9.5) {
+                    @if shown.len() < name.len() { title { (name) } }
+                    (shown)
+                }
                 rect x=(label_w) y=(y) width=(format!("{:.2}", value * scale)) height=(row_h - 3.0)
                     fill=(if dark { "#000" } else { "#8c8c8c" }) stroke="#000" stroke-width="0.3" {}
                 text x=(label_w + value * scale + 3.0) y=(y + 9.5) { (text) }
@@ -175,6 +185,40 @@ fn bars(rows: &[(String, f64, String)], max: f64, dark_below: Option<f64>) -> Ma
             }
         }
     }
+}
+
+/// The narrowest and widest column of labels in [`bars`], in pixels.
+const LABEL_WIDTHS: (f64, f64) = (66.0, 176.0);
+
+/// About how wide `text` is in the charts' 9-pixel text: a wide character (Chinese)
+/// the font size, a narrow one (ASCII) about 0.6 of it.
+fn label_width(text: &str) -> f64 {
+    text.chars().map(char_width).sum()
+}
+
+/// About how wide `c` is in the charts' text (see [`label_width`]).
+fn char_width(c: char) -> f64 {
+    if c.is_ascii() {
+        5.4
+    } else {
+        9.0
+    }
+}
+
+/// `text` as it fits in `width` pixels: whole, or cut with an ellipsis.
+fn fit_label(text: &str, width: f64) -> Cow<'_, str> {
+    if label_width(text) <= width {
+        return Cow::Borrowed(text);
+    }
+    let mut used = char_width('…');
+    let kept: String = text
+        .chars()
+        .take_while(|&c| {
+            used += char_width(c);
+            used <= width
+        })
+        .collect();
+    Cow::Owned(kept + "…")
 }
 
 /// A stacked bar of `parts` (label, count, fill) with its legend.
@@ -764,6 +808,28 @@ fn base64_sha256(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A label is never under its bar: the labels' column grows with the longest (to a
+    /// limit), and a label past the limit is cut, whole on hover.
+    #[test]
+    fn bar_labels_fit_their_column() {
+        let row = |name: &str| (name.to_string(), 50.0, "50%".to_string());
+        let start = |svg: &str| -> f64 {
+            let at = svg.find("<rect x=\"").unwrap() + 9;
+            svg[at..at + svg[at..].find('"').unwrap()].parse().unwrap()
+        };
+        let short = bars(&[row("1号楼")], 100.0, None).into_string();
+        let campus = bars(&[row("1号楼"), row("研究生公寓东区1座")], 100.0, None).into_string();
+        assert!(start(&campus) >= label_width("研究生公寓东区1座"));
+        assert!(start(&campus) > start(&short));
+        let long = "某市某区某街道某社区第十二网格研究生公寓东区甲座";
+        let cut = bars(&[row(long)], 100.0, None).into_string();
+        assert!(start(&cut) <= LABEL_WIDTHS.1 + 4.0);
+        assert!(cut.contains(&format!("<title>{long}</title>")));
+        let shown = fit_label(long, LABEL_WIDTHS.1);
+        assert!(shown.ends_with('…') && label_width(&shown) <= LABEL_WIDTHS.1);
+        assert!(long.starts_with(shown.trim_end_matches('…')));
+    }
 
     #[test]
     fn the_style_hash_is_base64_of_sha256() {
