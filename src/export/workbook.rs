@@ -15,10 +15,14 @@ use crate::error::{Error, Result};
 use crate::order::natural_cmp;
 use crate::record::Micros;
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::io::Write;
 
 /// The most buildings for which a workbook gets a sheet per building.
 pub const MAX_BUILDING_SHEETS: usize = 100;
+
+/// The name of the sheet of every row (and, numbered, of its continuations).
+const ALL: &str = "全部";
 
 /// The most data rows of one sheet: Excel's 1,048,576 rows, less the header row.
 pub const MAX_SHEET_ROWS: usize = 1_048_575;
@@ -79,11 +83,23 @@ fn write_list_paged<R: Sync>(
     per_sheet: usize,
 ) -> Result<()> {
     let by_building = building_of.and_then(|of| buildings(rows, of));
-    let listed = std::iter::once(("全部", Picked::Span(0, rows.len()))).chain(
-        by_building
-            .iter()
-            .flatten()
-            .map(|(name, picked)| (*name, Picked::Listed(picked))),
+    // A building's sheet never takes the every-row sheet's name, nor that of its
+    // continuations ("全部 (2)"): a building named so gets "楼栋 全部".
+    let of_all = |name: &str| {
+        name.trim() == ALL
+            || name
+                .trim()
+                .strip_prefix(ALL)
+                .is_some_and(|rest| rest.trim_start().starts_with('('))
+    };
+    let listed = std::iter::once((Cow::Borrowed(ALL), Picked::Span(0, rows.len()))).chain(
+        by_building.iter().flatten().map(|(name, picked)| {
+            let name = match of_all(name) {
+                true => Cow::Owned(format!("楼栋 {name}")),
+                false => Cow::Borrowed(*name),
+            };
+            (name, Picked::Listed(picked))
+        }),
     );
     let mut taken = Vec::new();
     let mut planned = Vec::new();
@@ -93,7 +109,7 @@ fn write_list_paged<R: Sync>(
         let per_sheet = per_sheet.max(1);
         for part in 0..picked.len().div_ceil(per_sheet).max(1) {
             planned.push(Sheet {
-                name: sheet_name(name, &mut taken),
+                name: sheet_name(&name, &mut taken),
                 rows: picked.part(part * per_sheet, per_sheet),
             });
         }
@@ -731,6 +747,29 @@ mod tests {
                 (name.clone(), ns)
             })
             .collect()
+    }
+
+    /// A building named as the sheet of every row, or as one of its continuations, gets
+    /// a sheet of its own that cannot be taken for either.
+    #[test]
+    fn a_building_named_all_is_not_a_continuation_of_all() {
+        let rows: Vec<Row> = ["全部", "公寓1", "全部 (2)", "全部"]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.to_string(), i))
+            .collect();
+        let got = read_back(&written(&rows, 3));
+        let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+        // Buildings in natural order: 全部 and 全部 (2) sort before 公寓1.
+        assert_eq!(
+            names,
+            ["全部", "全部 (2)", "楼栋 全部", "楼栋 全部 (2)", "公寓1"]
+        );
+        assert_eq!(got[0].1, [0, 1, 2]);
+        assert_eq!(got[1].1, [3]);
+        assert_eq!(got[2].1, [0, 3]);
+        assert_eq!(got[3].1, [2]);
+        assert_eq!(got[4].1, [1]);
     }
 
     #[test]
