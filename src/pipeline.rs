@@ -640,6 +640,12 @@ pub fn name(path: &Path) -> String {
 /// folder whose files (`outputs`, the command's) would overwrite an input.
 pub fn check_inputs(inputs: &[(InputKind, &Path)], out: &Path, outputs: &[&str]) -> Result<()> {
     for (_, path) in inputs {
+        if path.is_dir() {
+            return Err(Error::Usage(format!(
+                "{}: a folder, not a file",
+                name(path)
+            )));
+        }
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -652,12 +658,6 @@ pub fn check_inputs(inputs: &[(InputKind, &Path)], out: &Path, outputs: &[&str])
                     name(path)
                 )))
             }
-        }
-        if path.is_dir() {
-            return Err(Error::Usage(format!(
-                "{}: a folder, not a file",
-                name(path)
-            )));
         }
         if !path.is_file() {
             return Err(Error::Usage(format!("{}: no such file", name(path))));

@@ -345,6 +345,12 @@ fn exit_statuses() {
     assert!(String::from_utf8_lossy(&got.stderr).contains("roster.csv: a folder, not a file"));
     let plan = ["plan", "--roster", "nope.csv", "--prevalence", "0.01"];
     expect(&poolscreen(folder.path(), &plan), 2);
+    // A folder without a file's extension is named a folder too, not a file of the
+    // wrong kind.
+    let plan = ["plan", "--roster", ".", "--prevalence", "0.01"];
+    let got = poolscreen(folder.path(), &plan);
+    expect(&got, 2);
+    assert!(String::from_utf8_lossy(&got.stderr).contains(".: a folder, not a file"));
 }
 
 /// A NUL byte in a rejected row is written as `\x00` in rejects.csv, never raw: a

@@ -24,7 +24,7 @@ pub struct AssignArgs {
     /// The roster (花名册).
     #[arg(long, value_name = "FILE")]
     pub roster: PathBuf,
-    /// The most people a pooled tube holds (10 for 10合1, 20 for 20合1).
+    /// The most people a pooled tube holds (10 for 10合1, 20 for 20合1; 2 to 1,000).
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(2..=1000))]
     pub pool_size: u32,
     /// The folder for the plan; created if needed.

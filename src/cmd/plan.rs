@@ -38,7 +38,7 @@ pub struct PlanArgs {
     /// The test's specificity, in (0.5, 1].
     #[arg(long, value_name = "SP", default_value_t = 0.99, value_parser = accuracy)]
     pub sp: f64,
-    /// The pool sizes to compare: "A..B" or a list "5,10,20"; each at least 2.
+    /// The pool sizes to compare: "A..B" or a list "5,10,20"; each 2 to 1,000.
     #[arg(long, value_name = "SIZES", default_value = "2..32", value_parser = sizes)]
     pub sizes: Sizes,
     /// The Ct of a weakly positive person the round must not miss: sizes whose shift

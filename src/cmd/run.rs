@@ -37,7 +37,8 @@ pub struct RunArgs {
     /// time, else "undated"].
     #[arg(long, value_name = "ID", value_parser = round_label)]
     pub round: Option<String>,
-    /// The most people a tube may hold in this round (10 for 10合1, 20 for 20合1).
+    /// The most people a tube may hold in this round (10 for 10合1, 20 for 20合1; 1 to
+    /// 1,000).
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub pool_size: u32,
