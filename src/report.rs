@@ -172,7 +172,7 @@ fn bars(rows: &[(String, f64, String)], max: f64, dark_below: Option<f64>) -> Ma
                 @let dark = dark_below.is_some_and(|d| *value < d);
                 @let shown = fit_label(name, LABEL_WIDTHS.1);
                 text x="0" y=(y + 9.5) {
-                    @if shown.len() < name.len() { title { (name) } }
+                    @if matches!(shown, Cow::Owned(_)) { title { (name) } }
                     (shown)
                 }
                 rect x=(label_w) y=(y) width=(format!("{:.2}", value * scale)) height=(row_h - 3.0)
@@ -826,6 +826,10 @@ mod tests {
         let cut = bars(&[row(long)], 100.0, None).into_string();
         assert!(start(&cut) <= LABEL_WIDTHS.1 + 4.0);
         assert!(cut.contains(&format!("<title>{long}</title>")));
+        // Cut by no more bytes than the ellipsis takes, a label is still whole on hover.
+        let ascii = "Graduate Residence East Block 12A";
+        let cut = bars(&[row(ascii)], 100.0, None).into_string();
+        assert!(cut.contains(&format!("<title>{ascii}</title>")), "{cut}");
         let shown = fit_label(long, LABEL_WIDTHS.1);
         assert!(shown.ends_with('…') && label_width(&shown) <= LABEL_WIDTHS.1);
         assert!(long.starts_with(shown.trim_end_matches('…')));

@@ -320,6 +320,10 @@ fn exit_statuses() {
     let got = history("no-such-history");
     expect(&got, 2);
     assert!(String::from_utf8_lossy(&got.stderr).contains("no-such-history: no such folder"));
+    fs::write(out.path().join("a-file"), "").unwrap();
+    let got = history("a-file");
+    expect(&got, 2);
+    assert!(String::from_utf8_lossy(&got.stderr).contains("a-file: a file, not a folder"));
     fs::create_dir(out.path().join("empty")).unwrap();
     let got = history("empty");
     expect(&got, 2);

@@ -648,13 +648,21 @@ fn resident_id_person_ids_join_whole_and_show_masked() {
 /// A sharded round is the union of its districts for the people one district lists and
 /// another samples (its `unregistered_person`s of the samples file), as
 /// `scaleout/province.py` counts them: sampled, with the outcome of the tube they were
-/// swabbed into. A retest of someone off a district's roster is no sample.
+/// swabbed into (of several, the one that ranks first, whatever the order of the
+/// districts). A retest of someone off a district's roster is no sample.
 #[test]
 fn a_person_sampled_in_the_next_district_is_sampled_in_the_round() {
     let dir = Workdir::new();
     for (r, class) in [(1, ","), (2, "30,31")] {
         let day = format!("2022-05-0{r} 08:00");
         let files = [
+            // A district read before d2 swabs A2 too, into a negative tube.
+            (
+                "d0",
+                "person_id,name,building\nC1,戊,南1\n".to_string(),
+                format!("tube_id,person_id,sampled_at\nN{r},C1,{day}\nN{r},A2,{day}\n"),
+                format!("tube_id,ct_orf1ab,ct_n\nN{r},,\n"),
+            ),
             (
                 "d1",
                 "person_id,name,building\nA1,甲,东1\nA2,乙,东1\nA3,丙,东1\n".to_string(),

@@ -425,28 +425,41 @@ fn round_report(
             off_roster[3] += overdue;
         }
     }
-    // An overdue retest of an earlier round of the run is still due as the page is read.
-    let open_overdue = |c: &rows::ClosureRow| {
-        !matches!(c.state, "cleared" | "confirmed") && c.overdue == Some(true)
+    // An overdue retest of an earlier round of the run is still due as the page is read,
+    // unless the person has an entry in a later round: a retest without a round closes
+    // the latest entry only (its earlier ones stay open), and a later entry is the one
+    // to follow.
+    let mut latest_entry: FxHashMap<u32, u32> = FxHashMap::default();
+    for e in round.retests {
+        let at = latest_entry
+            .entry(e.person)
+            .or_insert(order[e.round as usize]);
+        *at = (*at).max(order[e.round as usize]);
+    }
+    let still_due = |e: &Entry, c: &rows::ClosureRow| {
+        !matches!(c.state, "cleared" | "confirmed")
+            && c.overdue == Some(true)
+            && latest_entry[&e.person] == order[e.round as usize]
     };
     let mut earlier_overdue: Vec<(&str, i64)> = Vec::new();
-    for c in closure
-        .iter()
-        .filter(|c| c.round != label && open_overdue(c))
-    {
-        match earlier_overdue.iter_mut().find(|(r, _)| *r == c.round) {
-            Some(entry) => entry.1 += 1,
-            None => earlier_overdue.push((c.round, 1)),
+    for (e, c) in round.retests.iter().zip(closure) {
+        if c.round != label && still_due(e, c) {
+            match earlier_overdue.iter_mut().find(|(r, _)| *r == c.round) {
+                Some(entry) => entry.1 += 1,
+                None => earlier_overdue.push((c.round, 1)),
+            }
         }
     }
-    let named = |c: &rows::ClosureRow| match c.round == label {
+    let named = |e: &Entry, c: &rows::ClosureRow| match c.round == label {
         true => c.state == "confirmed" || c.overdue == Some(true),
-        false => open_overdue(c),
+        false => still_due(e, c),
     };
     let (this, earlier): (Vec<_>, Vec<_>) = retest
         .iter()
         .zip(closure)
-        .filter(|(_, c)| named(c))
+        .zip(round.retests)
+        .filter(|((_, c), e)| named(e, c))
+        .map(|(row_and_closure, _)| row_and_closure)
         .map(|(row, c)| NamedPerson {
             person_id: &c.person_id,
             name: row.contact.name.as_deref(),

@@ -15,7 +15,6 @@ use crate::error::{Error, Result};
 use crate::order::natural_cmp;
 use crate::record::Micros;
 use rayon::prelude::*;
-use std::borrow::Cow;
 use std::io::Write;
 
 /// The most buildings for which a workbook gets a sheet per building.
@@ -83,33 +82,21 @@ fn write_list_paged<R: Sync>(
     per_sheet: usize,
 ) -> Result<()> {
     let by_building = building_of.and_then(|of| buildings(rows, of));
-    // A building's sheet never takes the every-row sheet's name, nor that of its
-    // continuations ("全部 (2)"): a building named so gets "楼栋 全部".
-    let of_all = |name: &str| {
-        name.trim() == ALL
-            || name
-                .trim()
-                .strip_prefix(ALL)
-                .is_some_and(|rest| rest.trim_start().starts_with('('))
-    };
-    let listed = std::iter::once((Cow::Borrowed(ALL), Picked::Span(0, rows.len()))).chain(
-        by_building.iter().flatten().map(|(name, picked)| {
-            let name = match of_all(name) {
-                true => Cow::Owned(format!("楼栋 {name}")),
-                false => Cow::Borrowed(*name),
-            };
-            (name, Picked::Listed(picked))
-        }),
+    let listed = std::iter::once((ALL, Picked::Span(0, rows.len()))).chain(
+        by_building
+            .iter()
+            .flatten()
+            .map(|(name, picked)| (*name, Picked::Listed(picked))),
     );
     let mut taken = Vec::new();
     let mut planned = Vec::new();
-    for (name, picked) in listed {
+    for (i, (name, picked)) in listed.enumerate() {
         // An empty list still gets its sheet, with the header row; a long one goes on
         // over as many sheets as it needs.
         let per_sheet = per_sheet.max(1);
         for part in 0..picked.len().div_ceil(per_sheet).max(1) {
             planned.push(Sheet {
-                name: sheet_name(&name, &mut taken),
+                name: sheet_name(name, i == 0, &mut taken),
                 rows: picked.part(part * per_sheet, per_sheet),
             });
         }
@@ -254,8 +241,9 @@ fn cut(text: &str, units: usize) -> String {
 }
 
 /// A valid, unique sheet name for `wanted`: at most 31 UTF-16 code units, none of
-/// `[]:*?/\` or control characters, no apostrophe at either end, not "History".
-fn sheet_name(wanted: &str, taken: &mut Vec<String>) -> String {
+/// `[]:*?/\` or control characters, no apostrophe at either end, not "History"; 全部
+/// (and 全部 (2) …) only for the sheet of every row (`every_row`).
+fn sheet_name(wanted: &str, every_row: bool, taken: &mut Vec<String>) -> String {
     let clean: String = wanted
         .chars()
         .map(|c| {
@@ -271,6 +259,15 @@ fn sheet_name(wanted: &str, taken: &mut Vec<String>) -> String {
     let mut base = cut(clean.trim_matches('\''), MAX_SHEET_NAME);
     if base.is_empty() {
         base = "Sheet".to_string();
+    }
+    // Only the sheet of every row is named 全部, and only its continuations 全部 (2) …:
+    // a building named so gets 楼栋 全部.
+    let of_all = base == ALL
+        || base
+            .strip_prefix(ALL)
+            .is_some_and(|rest| rest.trim_start().starts_with('('));
+    if of_all && !every_row {
+        base = cut(&format!("楼栋 {base}"), MAX_SHEET_NAME);
     }
     let mut name = base.clone();
     let mut n = 2;
@@ -687,18 +684,24 @@ mod tests {
     #[test]
     fn sheet_names_are_valid_and_unique() {
         let mut taken = vec![];
-        assert_eq!(sheet_name("全部", &mut taken), "全部");
-        assert_eq!(sheet_name("全部", &mut taken), "全部 (2)");
-        assert_eq!(sheet_name("A/B:C", &mut taken), "A_B_C");
-        assert_eq!(sheet_name(&"楼".repeat(40), &mut taken).chars().count(), 31);
-        // Characters outside the basic plane take two UTF-16 units each.
-        let wide = sheet_name(&"𠀀".repeat(20), &mut taken);
-        assert_eq!(wide.encode_utf16().count(), 30);
-        assert_eq!(sheet_name("'公寓'", &mut taken), "公寓");
-        assert_eq!(sheet_name("楼\n1\t\u{1}", &mut taken), "楼_1__");
-        assert_eq!(sheet_name("History", &mut taken), "History (2)");
+        assert_eq!(sheet_name("全部", true, &mut taken), "全部");
+        assert_eq!(sheet_name("全部", true, &mut taken), "全部 (2)");
+        assert_eq!(sheet_name("'全部'", false, &mut taken), "楼栋 全部");
+        assert_eq!(sheet_name("A/B:C", false, &mut taken), "A_B_C");
         assert_eq!(
-            sheet_name(&format!("{}'x", "a".repeat(30)), &mut taken),
+            sheet_name(&"楼".repeat(40), false, &mut taken)
+                .chars()
+                .count(),
+            31
+        );
+        // Characters outside the basic plane take two UTF-16 units each.
+        let wide = sheet_name(&"𠀀".repeat(20), false, &mut taken);
+        assert_eq!(wide.encode_utf16().count(), 30);
+        assert_eq!(sheet_name("'公寓'", false, &mut taken), "公寓");
+        assert_eq!(sheet_name("楼\n1\t\u{1}", false, &mut taken), "楼_1__");
+        assert_eq!(sheet_name("History", false, &mut taken), "History (2)");
+        assert_eq!(
+            sheet_name(&format!("{}'x", "a".repeat(30)), false, &mut taken),
             "a".repeat(30)
         );
     }

@@ -209,6 +209,11 @@ fn each_bool(
     Ok(())
 }
 
+/// The outcomes a tube of another district gives the people it samples unlisted, the
+/// first ranking first (as a person's entry goes under the tube whose action ranks
+/// first).
+const ELSEWHERE_OUTCOMES: [&str; 3] = ["to_retest", "pending", "negative"];
+
 /// Calls `each` with the person_id of every `unregistered_person` finding of district
 /// `part` of `round` that its samples file made (not its retests file: a retest is no
 /// sample of the round), and the outcome its tube gives: `negative`, `pending`, or
@@ -263,9 +268,9 @@ fn each_sampled_elsewhere(
         each(
             id,
             match class.get(tube).copied() {
-                Some("negative") => "negative",
-                Some("positive" | "suspect" | "invalid") => "to_retest",
-                _ => "pending",
+                Some("negative") => ELSEWHERE_OUTCOMES[2],
+                Some("positive" | "suspect" | "invalid") => ELSEWHERE_OUTCOMES[0],
+                _ => ELSEWHERE_OUTCOMES[1],
             },
         );
     }
@@ -341,19 +346,27 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
         // findings of the samples file) is sampled in the round when another district
         // lists them, as `scaleout/province.py` counts them.
         // Listed as missing where they are listed, their outcome is that of the tube
-        // they were sampled into.
+        // they were sampled into; of several, the one that ranks first (to_retest, then
+        // pending, then negative), whatever order the districts and tubes come in.
+        const ELSEWHERE: u8 = 8;
         let missing = names.intern("missing");
+        let rank = |outcome: &str| ELSEWHERE_OUTCOMES.iter().position(|&o| o == outcome);
         for part in 0..round.parts.len() {
             each_sampled_elsewhere(round, part, |id, outcome| {
                 let Some(k) = people.ids.get(&ids.shown(r, id)) else {
                     return;
                 };
-                if flags[k as usize] & SEEN != 0 {
-                    flags[k as usize] |= SAMPLED;
-                    let t = &mut tracks[k as usize];
-                    if t.outcome == missing {
-                        t.outcome = names.intern(outcome);
-                    }
+                let f = &mut flags[k as usize];
+                if *f & SEEN == 0 {
+                    return;
+                }
+                *f |= SAMPLED;
+                let t = &mut tracks[k as usize];
+                let ranks_first =
+                    *f & ELSEWHERE != 0 && rank(outcome) < rank(names.name(t.outcome));
+                if t.outcome == missing || ranks_first {
+                    t.outcome = names.intern(outcome);
+                    *f |= ELSEWHERE;
                 }
             })?;
         }

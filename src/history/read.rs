@@ -77,11 +77,21 @@ pub fn rounds(dir: &Path, until: Option<i64>) -> Result<Vec<Round>> {
         Ok(entries) => entries,
         // A folder without rounds holds none; a history that is not there is a mistyped
         // argument, as a missing input of `run` is.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
             if dir.is_dir() {
                 return Ok(Vec::new());
             }
-            return Err(Error::Usage(format!("{}: no such folder", dir.display())));
+            let what = if dir.exists() {
+                "a file, not a folder"
+            } else {
+                "no such folder"
+            };
+            return Err(Error::Usage(format!("{}: {what}", dir.display())));
         }
         Err(e) => return Err(Error::io(&base, e)),
     };
