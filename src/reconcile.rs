@@ -1185,18 +1185,25 @@ fn match_results(
 /// [`Tube::result`] numbered into them. Rows are dropped in place; the room they took
 /// is given back when they were most of it.
 fn deciding_rows(mut results: Vec<LabResult>, tubes: &mut [Tube]) -> Vec<LabResult> {
-    let mut keep = vec![false; results.len()];
-    for r in tubes.iter().filter_map(|t| t.result) {
-        keep[r as usize] = true;
-    }
+    // Each row's number among the rows kept; NONE for a row dropped.
     let mut number = vec![NONE; results.len()];
-    for (kept, (n, _)) in number.iter_mut().zip(&keep).filter(|(_, &k)| k).enumerate() {
-        *n = kept as u32;
+    for r in tubes.iter().filter_map(|t| t.result) {
+        number[r as usize] = 0;
+    }
+    let kept = number
+        .iter_mut()
+        .filter(|n| **n != NONE)
+        .enumerate()
+        .map(|(k, n)| *n = k as u32)
+        .count();
+    // Every row decides a tube (one result row a tube, the usual file): nothing moves.
+    if kept == results.len() {
+        return results;
     }
     let mut row = 0;
     results.retain(|_| {
         row += 1;
-        keep[row - 1]
+        number[row - 1] != NONE
     });
     if results.len() < results.capacity() / 2 {
         results.shrink_to_fit();
