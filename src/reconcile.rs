@@ -341,7 +341,7 @@ pub fn reconcile(
         ..Reconciled::default()
     };
     let mut anomalies = Vec::new();
-    let (keys, numbers) = number_tubes(&rec.set);
+    let (keys, numbers) = number_tubes(&mut rec.set);
     let site_rank = site_ranks(&rec.set.sites);
     // Each sample's tube number, looked up once: rows in no order find their tubes all
     // over a city's table.
@@ -416,7 +416,7 @@ impl TubeNumbers {
 /// A tube_id is nearly always used in one round only: such a tube is found by its
 /// tube_id index, and only the samples of tube_ids used in several rounds are sorted
 /// to find their tubes.
-fn number_tubes(set: &SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
+fn number_tubes(set: &mut SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
     const SEVERAL: u32 = TubeNumbers::SEVERAL;
     // The round of each tube_id, SEVERAL when it has more than one, NONE when unused,
     // found on the workers: a slot only ever moves from NONE to a round to SEVERAL, so
@@ -460,7 +460,8 @@ fn number_tubes(set: &SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
             .cmp(&(b >> 32, pb))
             .then_with(|| names.name(*a as u32).cmp(names.name(*b as u32)))
     });
-    let keys: Vec<TubeKey> = sortable.into_par_iter().map(|(key, _)| key).collect();
+    let mut keys: Vec<TubeKey> = sortable.into_par_iter().map(|(key, _)| key).collect();
+    let round_of = renumber_tube_ids(set, &mut keys, round_of);
     // Tube numbers stay below SEVERAL: a samples file has fewer than 2^32 - 1 rows.
     let mut numbers = TubeNumbers {
         of_id: round_of,
@@ -475,6 +476,50 @@ fn number_tubes(set: &SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
         }
     }
     (keys, numbers)
+}
+
+/// Numbers the tube_ids of `set` in the order of their first tube in `keys` (the tubes
+/// in output order), rewriting the samples and `keys` to match, and returns `round_of`
+/// (each tube_id's round) in the new numbering. A samples file by sampling time, or in
+/// no order, numbers its tube_ids all over the tubes' order, and every later step that
+/// goes tube by tube (the results matched to their tubes, the tables written) would then
+/// read each tube_id's text and slots at random. Tube_ids without a tube (every row of
+/// them rejected) keep their order after the others. Nothing is moved when the tube_ids
+/// are in that order already.
+fn renumber_tube_ids(set: &mut SampleSet, keys: &mut [TubeKey], round_of: Vec<u32>) -> Vec<u32> {
+    let ids = set.tubes.len();
+    let mut new_of_old = vec![NONE; ids];
+    let mut order: Vec<u32> = Vec::with_capacity(ids);
+    for &key in keys.iter() {
+        let old = key as u32;
+        if new_of_old[old as usize] == NONE {
+            new_of_old[old as usize] = order.len() as u32;
+            order.push(old);
+        }
+    }
+    for (old, new) in new_of_old.iter_mut().enumerate() {
+        if *new == NONE {
+            *new = order.len() as u32;
+            order.push(old as u32);
+        }
+    }
+    if order
+        .par_iter()
+        .enumerate()
+        .all(|(new, &old)| new as u32 == old)
+    {
+        return round_of;
+    }
+    set.tubes.renumber(&order, &new_of_old);
+    set.samples
+        .par_iter_mut()
+        .for_each(|s| s.tube = new_of_old[s.tube as usize]);
+    keys.par_iter_mut()
+        .for_each(|key| *key = *key >> 32 << 32 | new_of_old[*key as u32 as usize] as u64);
+    order
+        .par_iter()
+        .map(|&old| round_of[old as usize])
+        .collect()
 }
 
 /// Marks `slot` with `value`: from [`NONE`] to `value`, from any other value to
@@ -1075,8 +1120,12 @@ fn match_results(
             let mut matches = Vec::with_capacity(results.len());
             let mut anomalies = Vec::new();
             let first = piece * PIECE;
+            // Results listed by tube_id meet the tube_ids in their order.
+            let mut next_id = 0;
             for (i, (r, rc)) in (first..).zip(results.iter().zip(classes)) {
-                let tubes = rec.set.tubes.get(r.tube_id.text(&mut [0; 18])).map_or(&[][..], |n| by_id.of(n));
+                let id = rec.set.tubes.get_near(r.tube_id.text(&mut [0; 18]), next_id);
+                next_id = id.map_or(0, |n| n + 1);
+                let tubes = id.map_or(&[][..], |n| by_id.of(n));
                 let label = r.round.as_deref().unwrap_or(rec.set.default_round.as_str());
                 let mut matched = false;
                 for &t in tubes {
@@ -1328,6 +1377,70 @@ pub fn mismatch_detail(rc: &RowClass, what: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tube_ids met in no order are numbered in the order of their tubes, and every
+    /// sample, tube key and lookup by text still finds its own tube_id: tube_ids of
+    /// several rounds, a tube_id no sample kept, samples in no order.
+    #[test]
+    fn tube_ids_are_renumbered_in_tube_order() {
+        let mut set = SampleSet {
+            rounds: vec!["R1".into(), "R2".into()],
+            ..SampleSet::default()
+        };
+        // Interned in no order; "T00" is interned but no sample holds it.
+        for name in ["T09", "T03", "T00", "T07", "T01", "T05", "T02"] {
+            set.tubes.intern(name);
+        }
+        let rows = [
+            ("T07", 1),
+            ("T03", 0),
+            ("T09", 0),
+            ("T01", 1),
+            ("T03", 1),
+            ("T05", 0),
+            ("T02", 1),
+            ("T09", 0),
+            ("T01", 0),
+        ];
+        set.samples = rows
+            .iter()
+            .map(|&(name, round)| Sample {
+                round,
+                tube: set.tubes.get(name).unwrap(),
+                ..Sample::default()
+            })
+            .collect();
+        let (keys, numbers) = number_tubes(&mut set);
+        let tube_of = |s: &Sample| (s.round, set.tubes.name(s.tube).to_string());
+        // Every sample keeps its round and tube_id, and finds its tube.
+        for (s, &(name, round)) in set.samples.iter().zip(&rows) {
+            assert_eq!(tube_of(s), (round, name.to_string()));
+            let key = keys[numbers.of(s) as usize];
+            assert_eq!(key, tube_key(s));
+        }
+        // Tubes by round, then tube_id.
+        let named: Vec<(u32, &str)> = keys
+            .iter()
+            .map(|&k| ((k >> 32) as u32, set.tubes.name(k as u32)))
+            .collect();
+        let expected = [
+            (0, "T01"),
+            (0, "T03"),
+            (0, "T05"),
+            (0, "T09"),
+            (1, "T01"),
+            (1, "T02"),
+            (1, "T03"),
+            (1, "T07"),
+        ];
+        assert_eq!(named, expected);
+        // Tube_ids are numbered by their first tube; the one without a tube comes last.
+        let ids: Vec<&str> = set.tubes.iter().collect();
+        assert_eq!(ids, ["T01", "T03", "T05", "T09", "T02", "T07", "T00"]);
+        for (i, name) in ids.iter().enumerate() {
+            assert_eq!(set.tubes.get(name), Some(i as u32), "{name}");
+        }
+    }
 
     /// A stretch sorted by counting is sorted as a comparison sort sorts it, whatever
     /// the rows' order: tubes interleaved, a tube's people out of order, a person twice.

@@ -245,11 +245,34 @@ impl Interner {
         }
     }
 
+    /// Numbers the strings anew: string `order[i]` becomes string `i`, and
+    /// `new_of_old[j]` is the new number of string `j` (`order` and `new_of_old` are
+    /// inverse permutations). The strings are gathered into their new order; the table
+    /// that finds them keeps its places, each holding the new number.
+    pub fn renumber(&mut self, order: &[u32], new_of_old: &[u32]) {
+        debug_assert_eq!(order.len(), self.names.len());
+        debug_assert_eq!(new_of_old.len(), self.names.len());
+        self.names = self.names.gather(order);
+        for i in self.index.iter_mut() {
+            *i = new_of_old[*i as usize];
+        }
+        self.last = 0;
+    }
+
     /// The index of `s`, if interned.
     pub fn get(&self, s: &str) -> Option<u32> {
         self.index
             .find(hash_str(s), |&i| self.names.get(i) == s)
             .copied()
+    }
+
+    /// The index of `s`, if interned, trying index `guess` first: rows that come in
+    /// the strings' order find them without hashing.
+    pub fn get_near(&self, s: &str, guess: u32) -> Option<u32> {
+        if (guess as usize) < self.names.len() && self.names.get(guess) == s {
+            return Some(guess);
+        }
+        self.get(s)
     }
 
     /// The string of index `i`.
@@ -290,7 +313,37 @@ impl Interner {
 
 #[cfg(test)]
 mod tests {
-    use super::Strings;
+    use super::{Interner, Strings};
+
+    /// A renumbered interner gives each string its new number, by number and by text,
+    /// and a guess that is wrong, beyond the end or of a string not held is only a
+    /// guess.
+    #[test]
+    fn renumbered_strings_are_found_by_their_new_numbers() {
+        let mut interner = Interner::default();
+        let words = ["c", "公寓", "", "a", "bb"];
+        for w in words {
+            interner.intern(w);
+        }
+        let order = [3u32, 0, 4, 2, 1];
+        let mut new_of_old = [0u32; 5];
+        for (new, &old) in order.iter().enumerate() {
+            new_of_old[old as usize] = new as u32;
+        }
+        interner.renumber(&order, &new_of_old);
+        let expected = ["a", "c", "bb", "", "公寓"];
+        assert_eq!(interner.iter().collect::<Vec<_>>(), expected);
+        for (i, w) in expected.iter().enumerate() {
+            assert_eq!(interner.get(w), Some(i as u32));
+            assert_eq!(interner.get_near(w, i as u32), Some(i as u32));
+            assert_eq!(interner.get_near(w, (i as u32 + 1) % 5), Some(i as u32));
+            assert_eq!(interner.get_near(w, 99), Some(i as u32));
+        }
+        assert_eq!(interner.get_near("zz", 0), None);
+        // Interning after renumbering finds the old strings and numbers new ones next.
+        assert_eq!(interner.intern("bb"), 2);
+        assert_eq!(interner.intern("d"), 5);
+    }
 
     #[test]
     fn concatenated_strings_keep_their_order_and_bytes() {

@@ -183,7 +183,8 @@ pub struct SampleSet {
     pub samples: Vec<Sample>,
     /// Round labels in natural order.
     pub rounds: Vec<Box<str>>,
-    /// Tube IDs, in order of first appearance.
+    /// Tube IDs, in order of first appearance; `reconcile` numbers them anew in the
+    /// order of their tubes.
     pub tubes: Interner,
     /// Sites.
     pub sites: Vec<Box<str>>,
