@@ -483,9 +483,9 @@ fn number_tubes(set: &mut SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
 /// (each tube_id's round) in the new numbering. A samples file by sampling time, or in
 /// no order, numbers its tube_ids all over the tubes' order, and every later step that
 /// goes tube by tube (the results matched to their tubes, the tables written) would then
-/// read each tube_id's text and slots at random. Tube_ids without a tube (every row of
-/// them rejected) keep their order after the others. Nothing is moved when the tube_ids
-/// are in that order already.
+/// read each tube_id's text and slots at random. Tube_ids without a tube, if any (a run
+/// interns a tube_id with an accepted row), keep their order after the others. Nothing
+/// is moved when the tube_ids are in that order already.
 fn renumber_tube_ids(set: &mut SampleSet, keys: &mut [TubeKey], round_of: Vec<u32>) -> Vec<u32> {
     let ids = set.tubes.len();
     let mut new_of_old = vec![NONE; ids];
@@ -516,6 +516,7 @@ fn renumber_tube_ids(set: &mut SampleSet, keys: &mut [TubeKey], round_of: Vec<u3
         .for_each(|s| s.tube = new_of_old[s.tube as usize]);
     keys.par_iter_mut()
         .for_each(|key| *key = *key >> 32 << 32 | new_of_old[*key as u32 as usize] as u64);
+    drop(new_of_old);
     order
         .par_iter()
         .map(|&old| round_of[old as usize])
@@ -1014,8 +1015,8 @@ fn tube_anomalies(
     anomalies.extend(found);
     // The same tube_id in several rounds, flagged in each later round: only the tubes
     // of a tube_id counted more than once are sorted (tubes come in output order, by
-    // round and tube_id, and tube_ids are numbered as the file brings them, which by
-    // sampling time is no order).
+    // round and tube_id, so a reused tube_id's tubes lie in different rounds, far
+    // apart).
     let mut uses = vec![0u8; rec.set.tubes.len()];
     for tube in &rec.tubes {
         let n = &mut uses[tube.tube_id as usize];

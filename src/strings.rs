@@ -1,5 +1,6 @@
 //! String containers for city-scale tables: many strings in one buffer ([`Strings`]),
-//! and an interner that numbers distinct strings in first-seen order ([`Interner`]).
+//! and an interner that numbers distinct strings in first-seen order, or in an order
+//! given later ([`Interner`], [`Interner::renumber`]).
 
 use crate::buckets::{gather_with, prefetch};
 use crate::pieces::pieces_mut;
@@ -147,8 +148,9 @@ impl Strings {
     }
 }
 
-/// Interns strings: each distinct string gets the next index, in first-seen order.
-/// Strings are stored once, back to back.
+/// Interns strings: each distinct string gets the next index, in first-seen order
+/// (unless [`Interner::renumber`] numbers them anew). Strings are stored once, back to
+/// back.
 #[derive(Clone, Default)]
 pub struct Interner {
     names: Strings,
