@@ -268,11 +268,15 @@ impl Interner {
             .copied()
     }
 
-    /// The index of `s`, if interned, trying index `guess` first: rows that come in
-    /// the strings' order find them without hashing.
-    pub fn get_near(&self, s: &str, guess: u32) -> Option<u32> {
-        if (guess as usize) < self.names.len() && self.names.get(guess) == s {
-            return Some(guess);
+    /// The index of `s`, if interned, trying index `last` and the one after it first
+    /// (from index 0 when `last` is [`crate::record::NONE`]): strings looked up in the
+    /// order of their indexes, each once or several times in a row, are found without
+    /// hashing.
+    pub fn get_near(&self, s: &str, last: u32) -> Option<u32> {
+        for guess in [last, last.wrapping_add(1)] {
+            if (guess as usize) < self.names.len() && self.names.get(guess) == s {
+                return Some(guess);
+            }
         }
         self.get(s)
     }
@@ -336,12 +340,15 @@ mod tests {
         let expected = ["a", "c", "bb", "", "公寓"];
         assert_eq!(interner.iter().collect::<Vec<_>>(), expected);
         for (i, w) in expected.iter().enumerate() {
-            assert_eq!(interner.get(w), Some(i as u32));
-            assert_eq!(interner.get_near(w, i as u32), Some(i as u32));
-            assert_eq!(interner.get_near(w, (i as u32 + 1) % 5), Some(i as u32));
-            assert_eq!(interner.get_near(w, 99), Some(i as u32));
+            let i = i as u32;
+            assert_eq!(interner.get(w), Some(i));
+            // The guess itself, the one before, a wrong one, none, one beyond the end.
+            for last in [i, i.wrapping_sub(1), (i + 2) % 5, u32::MAX, 4, 99] {
+                assert_eq!(interner.get_near(w, last), Some(i), "{w:?} after {last}");
+            }
         }
         assert_eq!(interner.get_near("zz", 0), None);
+        assert_eq!(interner.get_near("zz", u32::MAX), None);
         // Interning after renumbering finds the old strings and numbers new ones next.
         assert_eq!(interner.intern("bb"), 2);
         assert_eq!(interner.intern("d"), 5);
