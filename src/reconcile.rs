@@ -1119,8 +1119,7 @@ fn match_results(
         .map(|r| classify::row_class(r, columns, settings.rules))
         .collect();
     // (tube, result row) for every match, found piece by piece on the workers, each
-    // row's tube_id looked up there (a city's table of tube_ids is far bigger than a
-    // cache).
+    // row's tube_id number taken from `id_of_row`.
     let (matches, noted): PiecesFound = results
         .par_chunks(PIECE)
         .zip(classes.par_chunks(PIECE))
@@ -1244,18 +1243,21 @@ fn match_results(
 
 /// The tube_id number of each row of `results` ([`NONE`] for a tube_id no sample
 /// holds), looked up in the order of the rows' tube_ids. The tube_ids are numbered in
-/// the tubes' order (`renumber_tube_ids`), so that rows taken in that order find each
-/// tube_id at the number of the row before or the next, without hashing, whatever the
-/// order of the file: a lab lists its rows by testing time, or in no order, and rows
-/// looked up as they come would read the table's slots and texts at random (0.27 s
-/// against 0.02 s for the million rows of a 10 M round). The rows are sorted in blocks
-/// of `block` rows ([`ORDERED_BLOCK`]), which bounds the sort's memory.
+/// the tubes' order (`renumber_tube_ids`: by round, then tube_id), so that rows taken
+/// in tube_id order find each tube_id of a round at the number of the row before or
+/// the next, without hashing, whatever the order of the file: a lab lists its rows by
+/// testing time, or in no order, and rows looked up as they come would read the
+/// table's slots and texts at random (0.27 s against 0.02 s for the million rows of a
+/// 10 M round). A row whose guess misses (tube_ids of several rounds interleaved, a
+/// tube_id no sample holds) is looked up by hash. The rows are sorted in blocks of
+/// `block` rows ([`ORDERED_BLOCK`]), which bounds the sort's memory.
 fn result_tube_ids(results: &[LabResult], tubes: &Interner, block: usize) -> Vec<u32> {
     let mut ids = vec![NONE; results.len()];
     for (rows, ids) in results.chunks(block).zip(ids.chunks_mut(block)) {
-        // By the first bytes of the tube_id, as the tubes are sorted, then by row; each
-        // with its length, so that a tube_id of up to 16 bytes is read from its entry,
-        // not from its row again.
+        // By tube_id, as the tubes are sorted, then by row. Each entry carries the
+        // tube_id's first 16 bytes and its length, so that a tube_id of up to 16 bytes
+        // is compared and read from its entry, not from its row again; longer ones that
+        // share their first 16 bytes are compared whole.
         let mut order: Vec<([u64; 2], u32, u8)> = rows
             .par_iter()
             .enumerate()
@@ -1265,8 +1267,20 @@ fn result_tube_ids(results: &[LabResult], tubes: &Interner, block: usize) -> Vec
                 (prefix(text), i as u32, text.len().min(255) as u8)
             })
             .collect();
-        if !order.is_sorted() {
-            order.par_sort_unstable();
+        let by_tube_id = |a: &([u64; 2], u32, u8), b: &([u64; 2], u32, u8)| {
+            a.0.cmp(&b.0)
+                .then_with(|| match (a.2 > 16, b.2 > 16) {
+                    (true, true) => {
+                        let (mut x, mut y) = ([0; 18], [0; 18]);
+                        let text = |i: u32, buf| rows[i as usize].tube_id.text(buf);
+                        text(a.1, &mut x).cmp(text(b.1, &mut y))
+                    }
+                    _ => a.2.cmp(&b.2),
+                })
+                .then(a.1.cmp(&b.1))
+        };
+        if !order.is_sorted_by(|a, b| by_tube_id(a, b).is_le()) {
+            order.par_sort_unstable_by(by_tube_id);
         }
         let found: Vec<Vec<u32>> = order
             .par_chunks(PIECE)
@@ -1526,10 +1540,14 @@ mod tests {
     fn result_rows_find_their_tube_ids_in_any_order() {
         use crate::record::{PackedCt, PackedTime, TubeId};
         let long = "LAB-2022-04-10-PLATE-0001";
-        let names: Vec<String> = (0..40)
-            .map(|k| match k % 3 {
+        // Digits, short codes, 16 and 17 bytes (on either side of the bytes an entry
+        // carries), and long tube_ids sharing their first 16 bytes.
+        let names: Vec<String> = (0..50)
+            .map(|k| match k % 5 {
                 0 => format!("2201001{k:07}"),
                 1 => format!("T{k:03}"),
+                2 => format!("AB-CD-EF-GH-IJ{k:02}"),
+                3 => format!("AB-CD-EF-GH-IJ{k:03}"),
                 _ => format!("{long}-{k:02}"),
             })
             .collect();
