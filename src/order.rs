@@ -50,6 +50,46 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 /// Roster people by building (natural order), then group (`group(p)`, below
 /// `groups`), room (natural order, rooms missing last) and person_id (or the pseudonym,
 /// when given); people whose `group` is `None` are left out.
+pub fn roster_order(
+    roster: &Roster,
+    groups: u32,
+    group: impl Fn(u32) -> Option<u32> + Sync,
+    pseudonyms: Option<&[u64]>,
+) -> Vec<u32> {
+    let placed = roster_places(roster, groups, group, pseudonyms);
+    placed.places.into_par_iter().map(|p| p.person).collect()
+}
+
+/// A person in [`roster_order`], with what ordered them within their building and
+/// group: the room's rank (`u32::MAX` without a room), then the person_id's first 16
+/// bytes as [`prefix`] gives them (or the pseudonym, then 0).
+#[derive(Clone, Copy, Debug)]
+pub struct Place {
+    /// The room's rank among the roster's rooms in natural order, `u32::MAX` for none.
+    pub room: u32,
+    /// The person.
+    pub person: u32,
+    /// The first 16 bytes of the person_id, or the pseudonym and 0.
+    pub id: [u64; 2],
+}
+
+/// The people of [`roster_order`], each with their [`Place`]; how many of them each
+/// building and group holds (building rank × `groups` + group); and the ranks the order
+/// was made of. A caller that moves every person's values into this order can take a
+/// building, a room and a short ID from here instead of reading them where the person
+/// was.
+pub struct Placed {
+    /// The people in order.
+    pub places: Vec<Place>,
+    /// How many people each building and group holds, in order.
+    pub counts: Vec<usize>,
+    /// Each building's rank in natural order.
+    pub building_rank: Vec<u32>,
+    /// Each room's rank in natural order.
+    pub room_rank: Vec<u32>,
+}
+
+/// [`roster_order`] with each person's [`Place`] (see [`Placed`]).
 ///
 /// The cost does not depend on the roster's row order. A comparison sort reading the
 /// IDs in place would read two of them, scattered over a city's roster, for every
@@ -57,20 +97,12 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 /// people by building and group, each carrying what orders them within it (read in
 /// roster order, the ID's first 16 bytes among it), and each group is then sorted on
 /// its own.
-pub fn roster_order(
+pub fn roster_places(
     roster: &Roster,
     groups: u32,
     group: impl Fn(u32) -> Option<u32> + Sync,
     pseudonyms: Option<&[u64]>,
-) -> Vec<u32> {
-    /// A person to order: the room's rank, then the ID's first 16 bytes (zero-padded,
-    /// so that they order as the IDs do; the whole ID decides when they are equal) or
-    /// the pseudonym.
-    struct Place {
-        room: u32,
-        person: u32,
-        id: [u64; 2],
-    }
+) -> Placed {
     let (building_rank, room_rank) = (
         natural_ranks(&roster.buildings),
         natural_ranks(&roster.rooms),
@@ -115,7 +147,12 @@ pub fn roster_order(
                 piece.sort_unstable_by(cmp);
             }
         });
-    people.into_par_iter().map(|p| p.person).collect()
+    Placed {
+        places: people,
+        counts,
+        building_rank,
+        room_rank,
+    }
 }
 
 /// Whether the roster's people, as numbered, are in [`roster_order`] (one group, no
@@ -167,11 +204,17 @@ pub fn natural_ranks(names: &[Box<str>]) -> Vec<u32> {
     use rayon::prelude::*;
     let mut order: Vec<u32> = (0..names.len() as u32).collect();
     order.par_sort_by(|&a, &b| natural_cmp(&names[a as usize], &names[b as usize]));
-    let mut rank = vec![0; names.len()];
-    for (i, &n) in order.iter().enumerate() {
-        rank[n as usize] = i as u32;
+    invert(&order)
+}
+
+/// The inverse of `permutation`, a permutation of `0..n`: item `permutation[i]` of the
+/// result is `i`.
+pub fn invert(permutation: &[u32]) -> Vec<u32> {
+    let mut inverse = vec![0; permutation.len()];
+    for (i, &p) in permutation.iter().enumerate() {
+        inverse[p as usize] = i as u32;
     }
-    rank
+    inverse
 }
 
 /// Natural order for optional values, with missing values last.

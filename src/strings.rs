@@ -96,26 +96,78 @@ impl Strings {
     /// `order[i]` of `self`. Where each string lies is gathered first, then the text, in
     /// blocks on the workers (see [`gather_with`]).
     pub fn gather(&self, order: &[u32]) -> Strings {
+        let spans: Vec<Span> = gather_with(
+            order,
+            |p| self.around(p),
+            |e| match *e {
+                [end] => (0, end),
+                [start, end] => (start, end - start),
+                _ => unreachable!("one or two ends"),
+            },
+        );
+        self.assemble(&spans, |_| [0; 2])
+    }
+
+    /// [`Strings::gather`], where the caller holds the first 16 bytes of each string
+    /// (`prefixes(i)` those of string `order[i]`, zero-padded as [`crate::order::prefix`]
+    /// gives them): a string of fewer than 16 bytes is rebuilt from them, without
+    /// reading `self` where it lies, in no order; only longer strings are read. The
+    /// strings must hold no NUL byte, which would be taken for padding.
+    pub fn gather_prefixed(
+        &self,
+        order: &[u32],
+        prefixes: impl Fn(usize) -> [u64; 2] + Sync,
+    ) -> Strings {
         use rayon::prelude::*;
-        const BLOCK: usize = 1 << 16;
-        // The ends around string `p`: its start is the first (0 for the first string).
-        let around = |p: u32| -> &[usize] {
-            let p = p as usize;
-            &self.ends[p.saturating_sub(1)..=p]
-        };
-        let spans: Vec<(usize, usize)> = gather_with(order, around, |e| match *e {
-            [end] => (0, end),
-            [start, end] => (start, end),
-            _ => unreachable!("one or two ends"),
-        });
+        let mut spans: Vec<Span> = Vec::with_capacity(order.len());
+        spans
+            .spare_capacity_mut()
+            .par_chunks_mut(BLOCK)
+            .zip(order.par_chunks(BLOCK))
+            .enumerate()
+            .for_each(|(b, (spans, order))| {
+                let first = b * BLOCK;
+                for (i, (span, &p)) in spans.iter_mut().zip(order).enumerate() {
+                    if let Some(&ahead) = order.get(i + AHEAD) {
+                        if short_len(prefixes(first + i + AHEAD)).is_none() {
+                            prefetch(self.around(ahead));
+                        }
+                    }
+                    span.write(match short_len(prefixes(first + i)) {
+                        Some(len) => (FROM_PREFIX, len),
+                        None => match *self.around(p) {
+                            [end] => (0, end),
+                            [start, end] => (start, end - start),
+                            _ => unreachable!("one or two ends"),
+                        },
+                    });
+                }
+            });
+        // SAFETY: the chunks of the spare capacity cover its first `order.len()` slots,
+        // and each was written above.
+        unsafe { spans.set_len(order.len()) };
+        self.assemble(&spans, prefixes)
+    }
+
+    /// The ends around string `p`: its start is the first (none for the first string).
+    fn around(&self, p: u32) -> &[usize] {
+        let p = p as usize;
+        &self.ends[p.saturating_sub(1)..=p]
+    }
+
+    /// The strings of `spans` (each a start in `self` and a length; [`FROM_PREFIX`]
+    /// for one rebuilt from `prefixes(i)`, see [`Strings::gather_prefixed`]), in that
+    /// order, copied in blocks on the workers, each block's text checked to be UTF-8.
+    fn assemble(&self, spans: &[Span], prefixes: impl Fn(usize) -> [u64; 2] + Sync) -> Strings {
+        use rayon::prelude::*;
         let lens: Vec<usize> = spans
             .par_chunks(BLOCK)
-            .map(|block| block.iter().map(|(start, end)| end - start).sum())
+            .map(|block| block.iter().map(|(_, len)| len).sum())
             .collect();
-        let mut ends = Vec::with_capacity(order.len());
+        let mut ends = Vec::with_capacity(spans.len());
         let mut end = 0;
-        for &(start, stop) in &spans {
-            end += stop - start;
+        for &(_, len) in spans {
+            end += len;
             ends.push(end);
         }
         let text = self.text.as_bytes();
@@ -123,20 +175,33 @@ impl Strings {
         pieces_mut(&mut gathered, &lens)
             .into_par_iter()
             .zip(spans.par_chunks(BLOCK))
-            .for_each(|(piece, spans)| {
+            .enumerate()
+            .for_each(|(b, (piece, spans))| {
                 let mut at = 0;
-                for (i, &(start, stop)) in spans.iter().enumerate() {
-                    if let Some(&(ahead, _)) = spans.get(i + 16) {
-                        prefetch(&text[ahead..]);
+                for (i, &(start, len)) in spans.iter().enumerate() {
+                    if let Some(&(ahead, _)) = spans.get(i + AHEAD) {
+                        if ahead != FROM_PREFIX {
+                            prefetch(&text[ahead..]);
+                        }
                     }
-                    piece[at..at + stop - start].copy_from_slice(&text[start..stop]);
-                    at += stop - start;
+                    let to = &mut piece[at..at + len];
+                    if start == FROM_PREFIX {
+                        let [high, low] = prefixes(b * BLOCK + i);
+                        let bytes = (u128::from(high) << 64 | u128::from(low)).to_be_bytes();
+                        to.copy_from_slice(&bytes[..len]);
+                    } else {
+                        to.copy_from_slice(&text[start..start + len]);
+                    }
+                    at += len;
                 }
+                assert!(
+                    std::str::from_utf8(piece).is_ok(),
+                    "whole strings joined are UTF-8"
+                );
             });
-        Strings {
-            text: String::from_utf8(gathered).expect("whole strings joined are UTF-8"),
-            ends,
-        }
+        // SAFETY: the pieces tile `gathered`, and each was checked to be UTF-8 above.
+        let text = unsafe { String::from_utf8_unchecked(gathered) };
+        Strings { text, ends }
     }
 
     /// Appends every string of `other`, keeping their order; the first gets index
@@ -146,6 +211,25 @@ impl Strings {
         self.text.push_str(&other.text);
         self.ends.extend(other.ends.iter().map(|e| e + base));
     }
+}
+
+/// Strings gathered a block at a time on the workers.
+const BLOCK: usize = 1 << 16;
+
+/// How far ahead a gather asks for the memory it will read (see [`gather_with`]).
+const AHEAD: usize = 16;
+
+/// A string's start in its buffer and its length.
+type Span = (usize, usize);
+
+/// The start of a span rebuilt from the string's prefix.
+const FROM_PREFIX: usize = usize::MAX;
+
+/// The length of the string whose first 16 bytes, zero-padded, are `prefix`, when it
+/// is shorter than 16 bytes and holds no NUL byte: the bytes up to the padding.
+fn short_len(prefix: [u64; 2]) -> Option<usize> {
+    let bytes = u128::from(prefix[0]) << 64 | u128::from(prefix[1]);
+    (bytes & 0xFF == 0).then(|| 16 - bytes.trailing_zeros() as usize / 8)
 }
 
 /// Interns strings: each distinct string gets the next index, in first-seen order
@@ -381,5 +465,47 @@ mod tests {
             all.iter().map(String::len).sum::<usize>()
         );
         assert!(Strings::concat(Vec::new()).is_empty());
+    }
+
+    /// Strings gathered with their prefixes are those gathered by reading them: of
+    /// every length around 16 bytes (rebuilt from the prefix below it, read from it
+    /// on), empty, and of several bytes a character, over more than one block, in an
+    /// order that jumps about.
+    #[test]
+    fn strings_gathered_with_their_prefixes_are_the_strings() {
+        let mut strings = Strings::default();
+        let mut all = Vec::new();
+        for i in 0..200_000usize {
+            let s = match i % 5 {
+                0 => "7".repeat(i % 21),
+                1 => format!("{:0w$}", i, w = 10 + i % 10),
+                2 => format!("楼{}", i % 1000),
+                3 => format!("S-{i}"),
+                _ => format!("{}Z", "x".repeat(14 + i % 4)),
+            };
+            strings.push(&s);
+            all.push(s);
+        }
+        let n = all.len() as u64;
+        let order: Vec<u32> = (0..n).map(|i| (i * 7_919 % n) as u32).collect();
+        let prefixes: Vec<[u64; 2]> = order
+            .iter()
+            .map(|&p| crate::order::prefix(&all[p as usize]))
+            .collect();
+        let gathered = strings.gather_prefixed(&order, |i| prefixes[i]);
+        assert_eq!(gathered, strings.gather(&order));
+        for (i, &p) in order.iter().enumerate() {
+            assert_eq!(gathered.get(i as u32), all[p as usize], "{i}");
+        }
+        assert_eq!(super::short_len(crate::order::prefix("")), Some(0));
+        assert_eq!(
+            super::short_len(crate::order::prefix(&"9".repeat(15))),
+            Some(15)
+        );
+        assert_eq!(
+            super::short_len(crate::order::prefix(&"9".repeat(16))),
+            None
+        );
+        assert!(strings.gather_prefixed(&[], |_| [0; 2]).is_empty());
     }
 }

@@ -133,8 +133,14 @@ proptest! {
         let mut body = String::new();
         let mut first: BTreeMap<String, (u64, String, String, Option<String>, &str)> = BTreeMap::new();
         for (i, &(id, building, room, status)) in rows.iter().enumerate() {
-            // IDs of both kinds: numbers (packed in the index) and text.
-            let id = if id % 2 == 0 { format!("{}", 1000 + id) } else { format!("S{id}") };
+            // IDs of both kinds: numbers (packed in the index) and text; shorter than
+            // 16 bytes (moved with their place in the order), of 16 and longer.
+            let id = match id % 4 {
+                0 => format!("{}", 1000 + id),
+                1 => format!("S{id}"),
+                2 => format!("{:016}", id),
+                _ => format!("resident-{:015}", id),
+            };
             let (building, room) = (format!("公寓{building}"), room.map(|r| format!("{}", 101 + r)));
             let status = ["在校", "离校", "隔离"][status as usize];
             let name = format!("某{i}");

@@ -14,7 +14,7 @@ use super::values::{self, MAX_PERSON_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
 use crate::buckets::gather;
 use crate::error::{Error, Position, Result};
-use crate::order::{in_roster_order, roster_order};
+use crate::order::{in_roster_order, invert, roster_places, Placed};
 use crate::pieces::pieces_mut;
 use crate::record::{Details, Status, NONE};
 use crate::strings::{Interner, Strings};
@@ -181,7 +181,7 @@ impl RowParser for RosterParser {
 /// The roster: every person's ID, building, status and line, and where to read the
 /// rest. People are numbered from `0` in output order, whatever the file's order:
 /// building, room (both in natural order, people without a room last) and person_id,
-/// as [`roster_order`] orders them. Every stage after it then reads its people building
+/// as [`crate::order::roster_order`] orders them. Every stage after it then reads its people building
 /// by building from neighbouring memory, as when the file lists them so.
 #[derive(Debug)]
 pub struct Roster {
@@ -412,26 +412,46 @@ impl Roster {
 
     /// Numbers the people in output order (see [`Roster`]) when the file does not list
     /// them so: each person's values are gathered into their new place on the workers,
-    /// and the index's entries renumbered.
+    /// and the index's entries renumbered. A person's building and room, and an ID of
+    /// fewer than 16 bytes, come with their place in the order ([`roster_places`]);
+    /// only the other values are read where the person was, in no order.
     fn renumber(&mut self) {
         if in_roster_order(self) {
             return;
         }
-        let order = roster_order(self, 1, |_| Some(0), None);
-        self.ids = self.ids.gather(&order);
+        let Placed {
+            places,
+            counts,
+            building_rank,
+            room_rank,
+        } = roster_places(self, 1, |_| Some(0), None);
+        let order: Vec<u32> = places.par_iter().map(|p| p.person).collect();
+        // IDs hold no NUL byte (`values::id`), as `gather_prefixed` needs.
+        self.ids = self.ids.gather_prefixed(&order, |i| places[i].id);
         if !self.names.is_empty() {
             self.names = self.names.gather(&order);
         }
-        self.building = gather(&self.building, &order);
-        self.room = gather(&self.room, &order);
+        // The order holds the buildings one after another, by rank.
+        let mut building = vec![0u32; order.len()];
+        pieces_mut(&mut building, &counts)
+            .into_par_iter()
+            .zip(invert(&building_rank))
+            .for_each(|(piece, b)| piece.fill(b));
+        self.building = building;
+        let room_of_rank = invert(&room_rank);
+        self.room = places
+            .par_iter()
+            .map(|p| match p.room {
+                u32::MAX => NONE,
+                rank => room_of_rank[rank as usize],
+            })
+            .collect();
+        drop(places);
         self.status = gather(&self.status, &order);
         self.priority = gather(&self.priority, &order);
         self.line = gather(&self.line, &order);
         self.offset = gather(&self.offset, &order);
-        let mut new_of_old = vec![0u32; order.len()];
-        for (new, &old) in order.iter().enumerate() {
-            new_of_old[old as usize] = new as u32;
-        }
+        let new_of_old = invert(&order);
         self.index.par_iter_mut().for_each(|shard| {
             for slot in shard.iter_mut() {
                 slot.person = new_of_old[slot.person as usize];
