@@ -97,7 +97,6 @@ mod tests {
 
     fn result(orf: Option<f64>, n: Option<f64>, ic: Option<f64>, call: Option<Class>) -> LabResult {
         LabResult {
-            round: None,
             tube_id: crate::record::TubeId::new("T"),
             ct_orf1ab: PackedCt::new(orf),
             ct_n: PackedCt::new(n),

@@ -149,11 +149,11 @@ pub fn close(
             tube_id: Some(r.tube_id.to_text()),
             person_id: Some(person_id.into()),
             file: InputKind::Retests,
-            line: Some(r.line),
+            line: Some(r.line.into()),
             detail: detail.into(),
         };
         let entries = by_person.get(person_id).map_or(&[][..], Vec::as_slice);
-        let named = match (columns.round, r.round.as_deref()) {
+        let named = match (columns.round, r.round()) {
             (true, Some(label)) => match round_of.get(label) {
                 Some(&round) => Some(round),
                 None => {
@@ -353,7 +353,7 @@ fn pools_all_negative(rec: &Reconciled, list: &[Entry], closed: &mut Closed) {
                 tube_id: Some(rec.tube_id(tube).into()),
                 person_id: None,
                 file: InputKind::Results,
-                line: tube.result.map(|r| rec.results[r as usize].line),
+                line: tube.result.map(|r| rec.results[r as usize].line.into()),
                 detail: format!(
                     "all {} people of the positive pool were cleared by their individual retests: a mix-up of tubes or a contaminated pool",
                     tube.size

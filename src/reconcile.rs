@@ -1133,7 +1133,7 @@ fn match_results(
                     NONE => &[][..],
                     n => by_id.of(n),
                 };
-                let label = r.round.as_deref().unwrap_or(rec.set.default_round.as_str());
+                let label = r.round().unwrap_or(rec.set.default_round.as_str());
                 let mut matched = false;
                 for &t in tubes {
                     let tube = &rec.tubes[t as usize];
@@ -1149,15 +1149,14 @@ fn match_results(
                             tube_id: Some(r.tube_id.to_text()),
                             person_id: None,
                             file: InputKind::Results,
-                            line: Some(r.line),
+                            line: Some(r.line.into()),
                             detail: mismatch_detail(rc, "tube").into(),
                         });
                     }
                 }
                 if !matched {
                     let round = r
-                        .round
-                        .as_deref()
+                        .round()
                         .and_then(|l| round_of.get(l).copied())
                         .unwrap_or(default_round);
                     if rc.class == Class::Positive {
@@ -1169,8 +1168,8 @@ fn match_results(
                         tube_id: Some(r.tube_id.to_text()),
                         person_id: None,
                         file: InputKind::Results,
-                        line: Some(r.line),
-                        detail: match (&r.round, columns.round) {
+                        line: Some(r.line.into()),
+                        detail: match (r.round(), columns.round) {
                             (Some(label), true) => format!(
                                 "no tube with this ID was sampled in round {label} (or every sample row of it was rejected: see rejects.csv)"
                             )
@@ -1220,7 +1219,7 @@ fn match_results(
                         rows.iter().map(|&(_, i)| classes[i as usize].class),
                         rows.len(),
                         classes[best as usize].class,
-                        results[best as usize].line,
+                        results[best as usize].line.into(),
                     ));
                 }
             }
@@ -1569,14 +1568,13 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, id)| LabResult {
-                round: None,
                 tube_id: TubeId::new(id),
                 ct_orf1ab: PackedCt::new(None),
                 ct_n: PackedCt::new(None),
                 ct_ic: PackedCt::new(None),
                 lab_call: None,
                 tested_at: PackedTime::new(None),
-                line: i as u64 + 2,
+                line: i as u32 + 2,
                 more: None,
             })
             .collect();

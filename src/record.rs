@@ -122,9 +122,6 @@ pub const NONE: u32 = u32::MAX;
 /// test time in 8 bytes each, the cells most results files leave out boxed apart.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LabResult {
-    /// The round label, when the file has a round column and the cell is not empty;
-    /// shared with the row before when it has the same.
-    pub round: Option<Arc<str>>,
     /// The tube barcode.
     pub tube_id: TubeId,
     /// Ct of the ORF1ab gene.
@@ -133,19 +130,20 @@ pub struct LabResult {
     pub ct_n: PackedCt,
     /// Ct of the internal control.
     pub ct_ic: PackedCt,
-    /// The lab's own call, when given.
-    pub lab_call: Option<Class>,
     /// When the lab tested the tube.
     pub tested_at: PackedTime,
-    /// The line, starting at `1`, of the row.
-    pub line: u64,
-    /// The cells most results files leave out, when the row has any; shared with the
-    /// row before when it has the same.
+    /// The cells most results files leave out or repeat on every row (the round, the
+    /// lab), when the row has any; shared with the row before when it has the same.
     pub more: Option<Arc<ResultMore>>,
+    /// The line, starting at `1`, of the row (a row past line 4,294,967,295 is
+    /// rejected, as in the samples file).
+    pub line: u32,
+    /// The lab's own call, when given.
+    pub lab_call: Option<Class>,
 }
 
 // Ten million result rows in a round of single tubes: every byte counts ten megabytes.
-const _: () = assert!(std::mem::size_of::<LabResult>() <= 88);
+const _: () = assert!(std::mem::size_of::<LabResult>() <= 64);
 
 /// A result row's tube_id, in 16 bytes: packed into a number when it has one of the
 /// usual shapes (digits, a short code: [`keys::pack`]), so that ten million rows of a
@@ -189,6 +187,8 @@ impl TubeId {
 /// named on every row of a lab's export, is held once a chunk).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResultMore {
+    /// The round label, when the file has a round column and the cell is not empty.
+    pub round: Option<Box<str>>,
     /// The person: an individual retest's, or a single-person tube's when the results
     /// file names them.
     pub person_id: Option<Box<str>>,
@@ -199,6 +199,11 @@ pub struct ResultMore {
 }
 
 impl LabResult {
+    /// The round label, when the file has a round column and the cell is not empty.
+    pub fn round(&self) -> Option<&str> {
+        self.more.as_ref().and_then(|m| m.round.as_deref())
+    }
+
     /// The person: an individual retest's, or a single-person tube's when the results
     /// file names them.
     pub fn person_id(&self) -> Option<&str> {

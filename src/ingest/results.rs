@@ -118,38 +118,31 @@ impl RowParser for RetestParser {
 /// What a worker keeps while it parses a chunk of results: the last row's round label
 /// and uncommon cells ([`ResultMore`]), which the next row shares when it has the same
 /// (a lab's export names its lab, and a round column its round, on every row: one copy
-/// a chunk, not one a row).
+/// for a run of rows, not one a row, and no room in a row that has none).
 #[derive(Default)]
 pub struct ResultPart {
     last: Option<Arc<ResultMore>>,
-    round: Option<Arc<str>>,
 }
 
 impl ResultPart {
-    /// A row's round label, `None` when the cell is empty or the column absent; the last
-    /// row's when it is the same.
-    fn round(&mut self, label: Option<Cow<str>>) -> Option<Arc<str>> {
-        let label = label.filter(|l| !l.is_empty())?;
-        match &self.round {
-            Some(last) if **last == *label => Some(last.clone()),
-            _ => Some(self.round.insert(Arc::from(&*label)).clone()),
-        }
-    }
-
     /// A row's uncommon cells, `None` when it has none; the last row's when they are
-    /// the same, compared before anything is allocated.
+    /// the same, compared before anything is allocated. An empty round or lab cell is
+    /// none.
     fn more(
         &mut self,
+        round: Option<Cow<str>>,
         person_id: Option<Box<str>>,
         lab: Option<Cow<str>>,
         sampled_at: Option<Micros>,
     ) -> Option<Arc<ResultMore>> {
+        let round = round.filter(|r| !r.is_empty());
         let lab = lab.filter(|l| !l.is_empty());
-        if person_id.is_none() && lab.is_none() && sampled_at.is_none() {
+        if round.is_none() && person_id.is_none() && lab.is_none() && sampled_at.is_none() {
             return None;
         }
         if let Some(last) = &self.last {
-            if last.person_id == person_id
+            if last.round.as_deref() == round.as_deref()
+                && last.person_id == person_id
                 && last.lab.as_deref() == lab.as_deref()
                 && last.sampled_at == sampled_at
             {
@@ -157,6 +150,7 @@ impl ResultPart {
             }
         }
         let more = ResultMore {
+            round: round.map(Into::into),
             person_id,
             lab: lab.map(Into::into),
             sampled_at,
@@ -210,17 +204,20 @@ fn parse(
         return None;
     }
     tube?;
-    let more = part.more(person_id?, row.cell(LAB), sampled_at?);
+    let Ok(line) = u32::try_from(row.line()) else {
+        row.fail(TUBE_ID, "lies beyond line 4,294,967,295; split the file");
+        return None;
+    };
+    let more = part.more(row.cell(ROUND), person_id?, row.cell(LAB), sampled_at?);
     Some(LabResult {
-        round: part.round(row.cell(ROUND)),
         tube_id: TubeId::new(&row.text(TUBE_ID)),
         ct_orf1ab: PackedCt::new(ct_orf1ab?),
         ct_n: PackedCt::new(ct_n?),
         ct_ic: PackedCt::new(ct_ic?),
-        lab_call: lab_call?,
         tested_at: PackedTime::new(tested_at?),
-        line: row.line(),
         more,
+        line,
+        lab_call: lab_call?,
     })
 }
 
@@ -269,31 +266,33 @@ mod tests {
         let path = dir.path().join("results.csv");
         std::fs::write(
             &path,
-            "tube_id,lab_call,lab,round\nT1,negative,Lab A,R1\nT2,negative,Lab A,R1\nT3,positive,Lab B,R2\nT4,negative,,\nT5,negative,Lab B,R2\n",
+            "tube_id,lab_call,lab,round\nT1,negative,Lab A,R1\nT2,negative,Lab A,R1\nT3,positive,Lab B,R2\nT4,negative,,\nT5,negative,Lab B,R2\nT6,negative,,R2\nT7,negative,,R3\n",
         )
         .unwrap();
         let (rows, _, _, rejects) = load_results(&path, None).unwrap();
         assert!(rejects.is_empty());
         let labs: Vec<Option<&str>> = rows.iter().map(|r| r.lab()).collect();
         let (a, b) = (Some("Lab A"), Some("Lab B"));
-        assert_eq!(labs, [a, a, b, None, b]);
-        let rounds: Vec<Option<&str>> = rows.iter().map(|r| r.round.as_deref()).collect();
+        assert_eq!(labs, [a, a, b, None, b, None, None]);
+        let rounds: Vec<Option<&str>> = rows.iter().map(|r| r.round()).collect();
         assert_eq!(
             rounds,
-            [Some("R1"), Some("R1"), Some("R2"), None, Some("R2")]
+            [
+                Some("R1"),
+                Some("R1"),
+                Some("R2"),
+                None,
+                Some("R2"),
+                Some("R2"),
+                Some("R3")
+            ]
         );
         let more = |i: usize| rows[i].more.as_ref().unwrap();
-        let round = |i: usize| rows[i].round.as_ref().unwrap();
         assert!(
             Arc::ptr_eq(more(0), more(1)),
-            "the same lab on the next row"
-        );
-        assert!(
-            Arc::ptr_eq(round(0), round(1)),
-            "the same round on the next row"
+            "the same lab and round on the next row"
         );
         assert!(!Arc::ptr_eq(more(1), more(2)));
-        assert!(!Arc::ptr_eq(round(1), round(2)));
         assert!(rows[3].more.is_none(), "a row without any is not boxed");
         assert_eq!(more(4).lab.as_deref(), Some("Lab B"));
     }
