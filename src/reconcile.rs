@@ -353,7 +353,8 @@ pub fn reconcile(
     drop(tube_of);
     let repeats = one_row_per_person(roster, &rec, &site_rank, &mut entries);
     let (tubes, members) = build_tubes(&keys, &first_sampled_at, &site_rank, &entries);
-    drop(entries);
+    // Freed before the result rows are matched, where memory peaks with single tubes.
+    drop((entries, first_sampled_at));
     rec.tubes = tubes;
     rec.members = members;
     rec.latest_sample = rec.set.samples.par_iter().map(|s| s.sampled_at).max();
@@ -1182,21 +1183,29 @@ fn match_results(
             (matches, anomalies)
         })
         .unzip();
-    drop(id_of_row);
+    drop((id_of_row, by_id));
     let mut matches = pieces::concat(matches);
     add_found(anomalies, noted);
     matches.par_sort_unstable();
     let row = |i: u32| (&results[i as usize], classes[i as usize].class);
-    // Each tube's deciding row, tube by tube on the workers; the tubes take them after.
+    // Each tube's deciding row, tube by tube on the workers, written over the front of
+    // its piece of the matches (a tube's first match is read before it is written
+    // over), so that no second list of ten million is made; the tubes take them after.
     let tubes = &rec.tubes;
-    let (decided, noted): PiecesFound = pieces::between_runs(&matches, PIECE, |a, b| a.0 != b.0)
+    let lens: Vec<usize> = pieces::between_runs(&matches, PIECE, |a, b| a.0 != b.0)
+        .iter()
+        .map(ExactSizeIterator::len)
+        .collect();
+    let (decided, noted): (Vec<usize>, Vec<Vec<Anomaly>>) = pieces_mut(&mut matches, &lens)
         .into_par_iter()
-        .map(|range| {
-            let matches = &matches[range];
-            let mut decided = Vec::new();
+        .map(|piece| {
+            let mut decided = 0;
             let mut anomalies = Vec::new();
-            for rows in matches.chunk_by(|a, b| a.0 == b.0) {
-                let t = rows[0].0;
+            let mut start = 0;
+            while start < piece.len() {
+                let t = piece[start].0;
+                let end = start + piece[start..].partition_point(|m| m.0 == t);
+                let rows = &piece[start..end];
                 let best = rows
                     .iter()
                     .map(|&(_, i)| i)
@@ -1205,7 +1214,6 @@ fn match_results(
                             .then_with(|| results[a as usize].line.cmp(&results[b as usize].line))
                     })
                     .expect("a tube with matches");
-                decided.push((t, best));
                 // A tube of one row (nearly every tube) reads no row: rows in no order
                 // lie anywhere in the file.
                 let differ = rows.len() > 1
@@ -1222,15 +1230,21 @@ fn match_results(
                         results[best as usize].line.into(),
                     ));
                 }
+                piece[decided] = (t, best);
+                decided += 1;
+                start = end;
             }
             (decided, anomalies)
         })
         .unzip();
-    for (t, best) in decided.into_iter().flatten() {
-        let tube = &mut rec.tubes[t as usize];
-        tube.class = classes[best as usize].class;
-        tube.result = Some(best);
+    for (piece, decided) in pieces_mut(&mut matches, &lens).into_iter().zip(decided) {
+        for &(t, best) in &piece[..decided] {
+            let tube = &mut rec.tubes[t as usize];
+            tube.class = classes[best as usize].class;
+            tube.result = Some(best);
+        }
     }
+    drop(matches);
     add_found(anomalies, noted);
     rec.latest_result = results.par_iter().filter_map(|r| r.tested_at.get()).max();
     rec.results = deciding_rows(results, &mut rec.tubes);
