@@ -348,17 +348,20 @@ pub fn reconcile(
     // over a city's table.
     let tube_of: Vec<u32> = rec.set.samples.par_iter().map(|s| numbers.of(s)).collect();
     drop(numbers);
+    // The tubes are made from their keys and first sampling times before the rows are
+    // grouped by tube, so that neither is held beside the groups (with single tubes,
+    // ten million of each, where memory peaks).
     let first_sampled_at = first_sampled(&rec.set, keys.len(), &tube_of);
-    let mut entries = rows_by_tube(&rec.set, keys.len(), &tube_of);
+    let mut tubes = new_tubes(&keys, &first_sampled_at);
+    drop((keys, first_sampled_at));
+    let mut entries = rows_by_tube(&rec.set, tubes.len(), &tube_of);
     drop(tube_of);
     let repeats = one_row_per_person(roster, &rec, &site_rank, &mut entries);
-    let (tubes, members) = build_tubes(&keys, &first_sampled_at, &site_rank, &entries);
-    // Freed before the result rows are matched, where memory peaks with single tubes.
-    drop((entries, first_sampled_at));
+    let members = fill_tubes(&mut tubes, &site_rank, &entries);
+    drop(entries);
     rec.tubes = tubes;
     rec.members = members;
     rec.latest_sample = rec.set.samples.par_iter().map(|s| s.sampled_at).max();
-    drop(keys);
     let (tube_of, [twice, on_leave, unregistered]) = mark_sampled(roster, &rec);
     rec.tube_of = tube_of;
     // By kind: duplicate_row, duplicate_sample, sampled_on_leave, unregistered_person.
@@ -753,18 +756,32 @@ fn add_found(anomalies: &mut Vec<Anomaly>, found: Vec<Vec<Anomaly>>) {
     }
 }
 
-/// About the rows a worker takes at a time in [`one_row_per_person`], [`build_tubes`]
+/// About the rows a worker takes at a time in [`one_row_per_person`], [`fill_tubes`]
 /// and [`match_results`] (a piece ends with a run of rows that belong together).
 const PIECE: usize = 1 << 12;
 
-/// The tubes and their members from the entries, one per person and tube. A tube's
-/// earliest sampling time is that of its earliest row, which is always kept.
-fn build_tubes(
-    keys: &[TubeKey],
-    first_sampled_at: &[Micros],
-    site_rank: &[u32],
-    entries: &[Entry],
-) -> (Vec<Tube>, Vec<Member>) {
+/// The tubes of `keys`, in order, each with its first sampling time: pending, without
+/// members until [`fill_tubes`] gives them theirs. A tube's earliest sampling time is
+/// that of its earliest row, which is always kept.
+fn new_tubes(keys: &[TubeKey], first_sampled_at: &[Micros]) -> Vec<Tube> {
+    keys.par_iter()
+        .zip(first_sampled_at)
+        .map(|(&key, &first_sampled_at)| Tube {
+            round: (key >> 32) as u32,
+            tube_id: key as u32,
+            first: 0,
+            size: 0,
+            class: Class::Pending,
+            result: None,
+            first_sampled_at,
+            site: NONE,
+        })
+        .collect()
+}
+
+/// The members of `tubes` from the entries, one per person and tube, and each tube's
+/// first member, size and site.
+fn fill_tubes(tubes: &mut [Tube], site_rank: &[u32], entries: &[Entry]) -> Vec<Member> {
     let members: Vec<Member> = entries
         .par_iter()
         .map(|e| Member {
@@ -772,50 +789,37 @@ fn build_tubes(
             sample: e.sample,
         })
         .collect();
-    // Pieces of whole tubes, each built on a worker straight into its place: tubes are
-    // numbered densely and each has rows, so tube `t` is the `t`-th.
+    // Pieces of whole tubes, each filled on a worker: tubes are numbered densely and
+    // each has rows, so tube `t` is the `t`-th.
     let ranges = pieces::between_runs(entries, PIECE, |a, b| a.tube != b.tube);
     let counts: Vec<usize> = ranges
         .iter()
         .map(|r| (entries[r.end - 1].tube - entries[r.start].tube) as usize + 1)
         .collect();
-    let total = counts.iter().sum();
-    let mut tubes: Vec<Tube> = Vec::with_capacity(total);
-    pieces_mut(&mut tubes.spare_capacity_mut()[..total], &counts)
+    // Were a tube number skipped, the pieces would not tile the tubes: stop instead.
+    assert!(
+        counts.iter().sum::<usize>() == tubes.len() && entries.first().is_none_or(|e| e.tube == 0),
+        "tube numbers without rows"
+    );
+    pieces_mut(tubes, &counts)
         .into_par_iter()
         .zip(ranges)
         .for_each(|(out, range)| {
             let mut sites: Vec<u32> = Vec::new();
             let (mut made, mut start) = (0, range.start);
             for rows in entries[range].chunk_by(|a, b| a.tube == b.tube) {
-                let t = rows[0].tube;
                 sites.clear();
                 sites.extend(rows.iter().filter(|e| e.site != NONE).map(|e| e.site));
-                out[made].write(Tube {
-                    round: (keys[t as usize] >> 32) as u32,
-                    tube_id: keys[t as usize] as u32,
-                    first: start as u32,
-                    size: rows.len() as u32,
-                    class: Class::Pending,
-                    result: None,
-                    first_sampled_at: first_sampled_at[t as usize],
-                    site: most_frequent(&mut sites, |s| site_rank[s as usize]),
-                });
+                let tube = &mut out[made];
+                tube.first = start as u32;
+                tube.size = rows.len() as u32;
+                tube.site = most_frequent(&mut sites, |s| site_rank[s as usize]);
                 made += 1;
                 start += rows.len();
             }
-            // Were a tube number skipped, a slot would stay unwritten: stop instead.
             assert_eq!(made, out.len(), "tube numbers without rows");
         });
-    // SAFETY: the pieces tile the first `total` slots, and each piece wrote every one
-    // of its slots (checked above).
-    unsafe { tubes.set_len(total) };
-    // No tube number is skipped between pieces either, nor before the first.
-    assert!(
-        total == keys.len() && entries.first().is_none_or(|e| e.tube == 0),
-        "tube numbers without rows"
-    );
-    (tubes, members)
+    members
 }
 
 /// The most frequent of `values`, the one of smallest `rank` on a tie; [`NONE`] when
