@@ -56,8 +56,28 @@ pub fn roster_order(
     group: impl Fn(u32) -> Option<u32> + Sync,
     pseudonyms: Option<&[u64]>,
 ) -> Vec<u32> {
-    let placed = roster_places(roster, groups, group, pseudonyms);
+    let placed = roster_places(roster, Ranks::of(roster), groups, group, pseudonyms);
     placed.places.into_par_iter().map(|p| p.person).collect()
+}
+
+/// The rank of each of the roster's buildings and rooms in natural order, computed
+/// once for a roster and shared by [`in_roster_order`] and [`roster_places`] (a city's
+/// rooms may number millions).
+pub struct Ranks {
+    /// Each building's rank.
+    pub building: Vec<u32>,
+    /// Each room's rank.
+    pub room: Vec<u32>,
+}
+
+impl Ranks {
+    /// The ranks of `roster`'s buildings and rooms.
+    pub fn of(roster: &Roster) -> Ranks {
+        Ranks {
+            building: natural_ranks(&roster.buildings),
+            room: natural_ranks(&roster.rooms),
+        }
+    }
 }
 
 /// A person in [`roster_order`], with what ordered them within their building and
@@ -83,10 +103,8 @@ pub struct Placed {
     pub places: Vec<Place>,
     /// How many people each building and group holds, in order.
     pub counts: Vec<usize>,
-    /// Each building's rank in natural order.
-    pub building_rank: Vec<u32>,
-    /// Each room's rank in natural order.
-    pub room_rank: Vec<u32>,
+    /// The ranks the order was made of.
+    pub ranks: Ranks,
 }
 
 /// [`roster_order`] with each person's [`Place`] (see [`Placed`]).
@@ -99,14 +117,12 @@ pub struct Placed {
 /// its own.
 pub fn roster_places(
     roster: &Roster,
+    ranks: Ranks,
     groups: u32,
     group: impl Fn(u32) -> Option<u32> + Sync,
     pseudonyms: Option<&[u64]>,
 ) -> Placed {
-    let (building_rank, room_rank) = (
-        natural_ranks(&roster.buildings),
-        natural_ranks(&roster.rooms),
-    );
+    let (building_rank, room_rank) = (&ranks.building, &ranks.room);
     let groups = groups.max(1) as usize;
     // Buildings by rank, each split in its groups, then the people left out.
     let left_out = building_rank.len() * groups;
@@ -122,7 +138,7 @@ pub fn roster_places(
             None => prefix(roster.id(p as u32)),
         };
         Place {
-            room: room_of(roster, &room_rank, p),
+            room: room_of(roster, room_rank, p),
             person: p as u32,
             id,
         }
@@ -150,23 +166,19 @@ pub fn roster_places(
     Placed {
         places: people,
         counts,
-        building_rank,
-        room_rank,
+        ranks,
     }
 }
 
 /// Whether the roster's people, as numbered, are in [`roster_order`] (one group, no
 /// pseudonyms), each after the one before: checked in one pass, so that a roster listed
 /// so (the usual export) is not sorted at all.
-pub fn in_roster_order(roster: &Roster) -> bool {
-    let (building_rank, room_rank) = (
-        natural_ranks(&roster.buildings),
-        natural_ranks(&roster.rooms),
-    );
+pub fn in_roster_order(roster: &Roster, ranks: &Ranks) -> bool {
+    let (building_rank, room_rank) = (&ranks.building, &ranks.room);
     let place = |p: usize| {
         (
             building_rank[roster.building[p] as usize],
-            room_of(roster, &room_rank, p),
+            room_of(roster, room_rank, p),
         )
     };
     (1..roster.len()).into_par_iter().all(|p| {

@@ -14,7 +14,7 @@ use super::values::{self, MAX_PERSON_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
 use crate::buckets::gather;
 use crate::error::{Error, Position, Result};
-use crate::order::{in_roster_order, invert, roster_places, Placed};
+use crate::order::{in_roster_order, invert, roster_places, Placed, Ranks};
 use crate::pieces::pieces_mut;
 use crate::record::{Details, Status, NONE};
 use crate::strings::{Interner, Strings};
@@ -416,15 +416,15 @@ impl Roster {
     /// fewer than 16 bytes, come with their place in the order ([`roster_places`]);
     /// only the other values are read where the person was, in no order.
     fn renumber(&mut self) {
-        if in_roster_order(self) {
+        let ranks = Ranks::of(self);
+        if in_roster_order(self, &ranks) {
             return;
         }
         let Placed {
             places,
             counts,
-            building_rank,
-            room_rank,
-        } = roster_places(self, 1, |_| Some(0), None);
+            ranks,
+        } = roster_places(self, ranks, 1, |_| Some(0), None);
         let order: Vec<u32> = places.par_iter().map(|p| p.person).collect();
         // IDs hold no NUL byte (`values::id`), as `gather_prefixed` needs.
         self.ids = self.ids.gather_prefixed(&order, |i| places[i].id);
@@ -435,10 +435,10 @@ impl Roster {
         let mut building = vec![0u32; order.len()];
         pieces_mut(&mut building, &counts)
             .into_par_iter()
-            .zip(invert(&building_rank))
+            .zip(invert(&ranks.building))
             .for_each(|(piece, b)| piece.fill(b));
         self.building = building;
-        let room_of_rank = invert(&room_rank);
+        let room_of_rank = invert(&ranks.room);
         self.room = places
             .par_iter()
             .map(|p| match p.room {
