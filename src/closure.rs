@@ -210,7 +210,7 @@ pub fn close(
     for (i, e) in list.iter().enumerate() {
         let tube = &rec.tubes[e.tube as usize];
         let pool_tested_at = tube
-            .result
+            .result()
             .and_then(|r| rec.results[r as usize].tested_at.get());
         closed.closures.push(closure_of(
             &rows_of[i],
@@ -339,7 +339,7 @@ fn pools_all_negative(rec: &Reconciled, list: &[Entry], closed: &mut Closed) {
         .map(|(e, c)| ((e.round, e.person), c.state))
         .collect();
     for tube in &rec.tubes {
-        if tube.class != Class::Positive || tube.size < 2 {
+        if tube.class() != Class::Positive || tube.size() < 2 {
             continue;
         }
         let all_cleared = rec
@@ -353,10 +353,10 @@ fn pools_all_negative(rec: &Reconciled, list: &[Entry], closed: &mut Closed) {
                 tube_id: Some(rec.tube_id(tube).into()),
                 person_id: None,
                 file: InputKind::Results,
-                line: tube.result.map(|r| rec.results[r as usize].line.into()),
+                line: tube.result().map(|r| rec.results[r as usize].line.into()),
                 detail: format!(
                     "all {} people of the positive pool were cleared by their individual retests: a mix-up of tubes or a contaminated pool",
-                    tube.size
+                    tube.size()
                 ).into(),
             });
         }

@@ -162,7 +162,8 @@ pub struct Member {
     pub sample: u32,
 }
 
-/// A tube of one round, with its people and its class.
+/// A tube of one round, with its people and its class, in 32 bytes (a round of single
+/// tubes has ten million).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Tube {
     /// Index into the rounds.
@@ -171,13 +172,12 @@ pub struct Tube {
     pub tube_id: u32,
     /// Where the tube's members start in [`Reconciled::members`].
     pub first: u32,
-    /// How many distinct people were sampled into the tube.
-    pub size: u32,
-    /// The class: the most severe of its result rows, or pending without any.
-    pub class: Class,
-    /// The result row that gave the class, if any: the most severe, then the lowest Ct
-    /// (see [`result_order`]).
-    pub result: Option<u32>,
+    /// How many distinct people were sampled into the tube (the low 29 bits: at most
+    /// [`MAX_TUBE_SIZE`]) and its class (the high 3): see [`Tube::size`] and
+    /// [`Tube::class`].
+    size_class: u32,
+    /// The result row that gave the class ([`Tube::result`]), or [`NONE`].
+    result: u32,
     /// The earliest sample time of the tube.
     pub first_sampled_at: Micros,
     /// The tube's site: the most frequent among its people's rows, the smallest name on
@@ -185,11 +185,64 @@ pub struct Tube {
     pub site: u32,
 }
 
+const _: () = assert!(std::mem::size_of::<Tube>() == 32);
+
+/// The most people a tube may hold: 536,870,911, far more than a samples file's rows
+/// of one tube could be (each person's row is at least a few bytes; 500 million rows
+/// of one tube would be a file of over 20 GB).
+pub const MAX_TUBE_SIZE: u32 = (1 << 29) - 1;
+
+impl Tube {
+    /// A pending tube without members, until [`fill_tubes`] gives it its own.
+    fn new(round: u32, tube_id: u32, first_sampled_at: Micros) -> Tube {
+        Tube {
+            round,
+            tube_id,
+            first: 0,
+            size_class: (Class::Pending as u32) << 29,
+            result: NONE,
+            first_sampled_at,
+            site: NONE,
+        }
+    }
+
+    /// How many distinct people were sampled into the tube.
+    pub fn size(&self) -> u32 {
+        self.size_class & MAX_TUBE_SIZE
+    }
+
+    /// The class: the most severe of its result rows, or pending without any.
+    pub fn class(&self) -> Class {
+        Class::ALL[(self.size_class >> 29) as usize]
+    }
+
+    /// The result row that gave the class, if any: the most severe, then the lowest Ct
+    /// (see [`result_order`]).
+    pub fn result(&self) -> Option<u32> {
+        (self.result != NONE).then_some(self.result)
+    }
+
+    fn set_size(&mut self, size: usize) {
+        assert!(
+            size <= MAX_TUBE_SIZE as usize,
+            "a tube of more than {MAX_TUBE_SIZE} people"
+        );
+        self.size_class = self.size_class & !MAX_TUBE_SIZE | size as u32;
+    }
+
+    fn set_result(&mut self, class: Class, row: u32) {
+        debug_assert_ne!(row, NONE);
+        self.size_class = self.size() | (class as u32) << 29;
+        self.result = row;
+    }
+}
+
 /// Everything matched up, ready for the retest list and the summaries.
 #[derive(Debug, Default)]
 pub struct Reconciled {
     /// Accepted samples and the tables their indexes point into (rounds, tube IDs,
-    /// sites, unregistered people).
+    /// sites, unregistered people). The tube IDs are read by index only: the table
+    /// that finds one by its text is freed once the result rows are matched.
     pub set: SampleSet,
     /// The result rows that decide a tube's class ([`Tube::result`] points into them),
     /// in file order. The others (a tube's other rows, rows for no tube sampled) are
@@ -274,7 +327,7 @@ impl Reconciled {
 
     /// The members of a tube.
     pub fn members_of(&self, tube: &Tube) -> &[Member] {
-        &self.members[tube.first as usize..(tube.first + tube.size) as usize]
+        &self.members[tube.first as usize..(tube.first + tube.size()) as usize]
     }
 
     /// The site name of a site index.
@@ -766,15 +819,8 @@ const PIECE: usize = 1 << 12;
 fn new_tubes(keys: &[TubeKey], first_sampled_at: &[Micros]) -> Vec<Tube> {
     keys.par_iter()
         .zip(first_sampled_at)
-        .map(|(&key, &first_sampled_at)| Tube {
-            round: (key >> 32) as u32,
-            tube_id: key as u32,
-            first: 0,
-            size: 0,
-            class: Class::Pending,
-            result: None,
-            first_sampled_at,
-            site: NONE,
+        .map(|(&key, &first_sampled_at)| {
+            Tube::new((key >> 32) as u32, key as u32, first_sampled_at)
         })
         .collect()
 }
@@ -812,7 +858,7 @@ fn fill_tubes(tubes: &mut [Tube], site_rank: &[u32], entries: &[Entry]) -> Vec<M
                 sites.extend(rows.iter().filter(|e| e.site != NONE).map(|e| e.site));
                 let tube = &mut out[made];
                 tube.first = start as u32;
-                tube.size = rows.len() as u32;
+                tube.set_size(rows.len());
                 tube.site = most_frequent(&mut sites, |s| site_rank[s as usize]);
                 made += 1;
                 start += rows.len();
@@ -970,7 +1016,7 @@ fn tube_anomalies(
         .par_iter()
         .flat_map_iter(|tube| {
             let mut anomalies = Vec::new();
-            let size = tube.size as usize;
+            let size = tube.size() as usize;
             if size >= 2 {
                 for m in rec.members_of(tube) {
                     if m.person < rec.roster_len && roster.priority[m.person as usize] {
@@ -1119,6 +1165,9 @@ fn match_results(
         .collect();
     let by_id = TubesById::new(rec.set.tubes.len(), &rec.tubes);
     let id_of_row = result_tube_ids(&results, &rec.set.tubes, ORDERED_BLOCK);
+    // No tube_id is looked up by its text from here on: with single tubes the table
+    // that finds them is ten million entries, freed before the matches are made.
+    rec.set.tubes.drop_lookups();
     let classes: Vec<RowClass> = results
         .par_iter()
         .map(|r| classify::row_class(r, columns, settings.rules))
@@ -1134,13 +1183,10 @@ fn match_results(
             let mut anomalies = Vec::new();
             let first = piece * PIECE;
             for (i, (r, rc)) in (first..).zip(results.iter().zip(classes)) {
-                let tubes = match id_of_row[i] {
-                    NONE => &[][..],
-                    n => by_id.of(n),
-                };
+                let tubes = by_id.of(id_of_row[i]);
                 let label = r.round().unwrap_or(rec.set.default_round.as_str());
                 let mut matched = false;
-                for &t in tubes {
+                for t in tubes {
                     let tube = &rec.tubes[t as usize];
                     if columns.round && *rec.set.rounds[tube.round as usize] != *label {
                         continue;
@@ -1244,8 +1290,7 @@ fn match_results(
     for (piece, decided) in pieces_mut(&mut matches, &lens).into_iter().zip(decided) {
         for &(t, best) in &piece[..decided] {
             let tube = &mut rec.tubes[t as usize];
-            tube.class = classes[best as usize].class;
-            tube.result = Some(best);
+            tube.set_result(classes[best as usize].class, best);
         }
     }
     drop(matches);
@@ -1344,7 +1389,7 @@ const ORDERED_BLOCK: usize = 1 << 20;
 fn deciding_rows(mut results: Vec<LabResult>, tubes: &mut [Tube]) -> Vec<LabResult> {
     // Each row's number among the rows kept; NONE for a row dropped.
     let mut number = vec![NONE; results.len()];
-    for r in tubes.iter().filter_map(|t| t.result) {
+    for r in tubes.iter().filter_map(Tube::result) {
         number[r as usize] = 0;
     }
     let kept = number
@@ -1365,8 +1410,10 @@ fn deciding_rows(mut results: Vec<LabResult>, tubes: &mut [Tube]) -> Vec<LabResu
     if results.len() < results.capacity() / 2 {
         results.shrink_to_fit();
     }
-    for r in tubes.iter_mut().filter_map(|t| t.result.as_mut()) {
-        *r = number[*r as usize];
+    for t in tubes.iter_mut() {
+        if let Some(r) = t.result() {
+            t.result = number[r as usize];
+        }
     }
     results
 }
@@ -1377,7 +1424,8 @@ fn deciding_rows(mut results: Vec<LabResult>, tubes: &mut [Tube]) -> Vec<LabResu
 /// a list of their own.
 struct TubesById {
     /// The tube of each tube_id used in one round; [`NONE`] for a tube_id without a
-    /// tube, [`TubesById::SEVERAL`] for one used in several rounds.
+    /// tube, [`TubesById::SEVERAL`] for one used in several rounds. Empty when tube_id
+    /// `n` is tube `n` for every `n` (a single round), whose slots would all say so.
     one: Vec<u32>,
     /// The tube_ids used in several rounds, once for each of their tubes, in order;
     /// `tubes` holds those tubes, side by side.
@@ -1394,6 +1442,20 @@ impl TubesById {
     /// there first.
     fn new(ids: usize, tubes: &[Tube]) -> TubesById {
         const SEVERAL: u32 = TubesById::SEVERAL;
+        // Every tube_id used in one round, numbered as its tube (`renumber_tube_ids`):
+        // the tube of tube_id `n` is tube `n`, and no slot is needed.
+        if tubes.len() == ids
+            && tubes
+                .par_iter()
+                .enumerate()
+                .all(|(t, tube)| tube.tube_id == t as u32)
+        {
+            return TubesById {
+                one: Vec::new(),
+                several: Vec::new(),
+                tubes: Vec::new(),
+            };
+        }
         let slots: Vec<AtomicU32> = (0..ids)
             .into_par_iter()
             .map(|_| AtomicU32::new(NONE))
@@ -1418,17 +1480,20 @@ impl TubesById {
         }
     }
 
-    /// The tubes of tube_id `n`, in output order.
-    fn of(&self, n: u32) -> &[u32] {
-        match &self.one[n as usize] {
-            &NONE => &[],
-            &Self::SEVERAL => {
+    /// The tubes of tube_id `n`, in output order; none for [`NONE`].
+    fn of(&self, n: u32) -> impl Iterator<Item = u32> + '_ {
+        let (one, several) = match self.one.get(n as usize) {
+            _ if n == NONE => (None, &[][..]),
+            None => (Some(n), &[][..]),
+            Some(&NONE) => (None, &[][..]),
+            Some(&Self::SEVERAL) => {
                 let start = self.several.partition_point(|&id| id < n);
                 let end = self.several.partition_point(|&id| id <= n);
-                &self.tubes[start..end]
+                (None, &self.tubes[start..end])
             }
-            t => std::slice::from_ref(t),
-        }
+            Some(&t) => (Some(t), &[][..]),
+        };
+        one.into_iter().chain(several.iter().copied())
     }
 }
 
@@ -1644,5 +1709,60 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A tube keeps its size, class and result row apart in its packed cells, at every
+    /// class and up to the largest size; a larger tube stops the run.
+    #[test]
+    fn a_tube_keeps_its_size_class_and_result() {
+        for class in Class::ALL {
+            for size in [0, 1, 10, 20, 1 << 28, MAX_TUBE_SIZE as usize] {
+                let mut tube = Tube::new(3, 4, -5);
+                assert_eq!(
+                    (tube.size(), tube.class(), tube.result()),
+                    (0, Class::Pending, None)
+                );
+                tube.set_size(size);
+                assert_eq!((tube.size() as usize, tube.class()), (size, Class::Pending));
+                tube.set_result(class, 7);
+                tube.set_size(size);
+                assert_eq!(
+                    (tube.size() as usize, tube.class(), tube.result()),
+                    (size, class, Some(7))
+                );
+                assert_eq!(
+                    (tube.round, tube.tube_id, tube.first_sampled_at),
+                    (3, 4, -5)
+                );
+            }
+        }
+        let too_large =
+            std::panic::catch_unwind(|| Tube::new(0, 0, 0).set_size(MAX_TUBE_SIZE as usize + 1));
+        assert!(too_large.is_err());
+    }
+
+    /// Tube_ids numbered as their tubes (one round) are found without slots, and the
+    /// same as with them: a tube_id of several rounds, one without a tube, NONE.
+    #[test]
+    fn tubes_are_found_by_tube_id_with_and_without_slots() {
+        let tube = |round, tube_id| Tube::new(round, tube_id, 0);
+        let one_round: Vec<Tube> = (0..4).map(|n| tube(0, n)).collect();
+        let by_id = TubesById::new(4, &one_round);
+        assert!(by_id.one.is_empty());
+        for n in 0..4 {
+            assert_eq!(by_id.of(n).collect::<Vec<_>>(), [n]);
+        }
+        assert_eq!(by_id.of(NONE).count(), 0);
+        // Tube_id 1 in rounds 0 and 1, tube_id 2 in round 1 only, tube_id 3 in none.
+        let rounds = [tube(0, 0), tube(0, 1), tube(1, 1), tube(1, 2)];
+        let by_id = TubesById::new(4, &rounds);
+        let found: Vec<Vec<u32>> = (0..4).map(|n| by_id.of(n).collect()).collect();
+        assert_eq!(found, [vec![0], vec![1, 2], vec![3], vec![]]);
+        assert_eq!(by_id.of(NONE).count(), 0);
+        // As many tubes as tube_ids, but not tube_id `n` at tube `n`.
+        let swapped = [tube(0, 1), tube(0, 0)];
+        let by_id = TubesById::new(2, &swapped);
+        assert_eq!(by_id.of(0).collect::<Vec<_>>(), [1]);
+        assert_eq!(by_id.of(1).collect::<Vec<_>>(), [0]);
     }
 }

@@ -34,7 +34,7 @@ pub fn retest_list(rec: &Reconciled) -> Vec<Entry> {
     // Tubes are in (round, tube_id) order, so the first tube seen wins a tie.
     let mut best: FxHashMap<(u32, u32), Entry> = FxHashMap::default();
     for (t, tube) in rec.tubes.iter().enumerate() {
-        let Some((action, reason)) = consequence(tube.class, tube.size as usize) else {
+        let Some((action, reason)) = consequence(tube.class(), tube.size() as usize) else {
             continue;
         };
         for m in rec.members_of(tube) {

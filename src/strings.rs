@@ -5,12 +5,25 @@
 use crate::buckets::{gather_with, prefetch};
 use crate::pieces::pieces_mut;
 
-/// Many strings in one buffer: no allocation per string, 8 bytes of overhead each.
+/// Many strings in one buffer: no allocation per string, 4 bytes of overhead each.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Strings {
     text: String,
-    ends: Vec<usize>,
+    /// Where each string ends in `text`, less the multiples of 4 GiB ([`WRAP`])
+    /// counted in `wraps`: 4 bytes a string, where a `usize` would take 8 (80 MB for a
+    /// city's ten million IDs).
+    ends: Vec<u32>,
+    /// For each multiple of 4 GiB the text reaches, the index of the first string that
+    /// ends at or past it; empty for less text, as nearly always.
+    wraps: Vec<u32>,
 }
+
+/// The text of a [`Strings`] is counted in steps of `1 << WRAP` bytes past its ends.
+/// The unit tests take steps of 64 bytes, so that every table they make wraps.
+#[cfg(not(test))]
+const WRAP: u32 = 32;
+#[cfg(test)]
+const WRAP: u32 = 6;
 
 impl Strings {
     /// Room for `count` strings of `bytes` bytes in all.
@@ -18,6 +31,7 @@ impl Strings {
         Strings {
             text: String::with_capacity(bytes),
             ends: Vec::with_capacity(count),
+            wraps: Vec::new(),
         }
     }
 
@@ -41,8 +55,35 @@ impl Strings {
     /// Appends `s` and returns its index.
     pub fn push(&mut self, s: &str) -> u32 {
         self.text.push_str(s);
-        self.ends.push(self.text.len());
+        self.push_end(self.text.len());
         (self.ends.len() - 1) as u32
+    }
+
+    /// Records the end of a string appended to the text.
+    #[inline]
+    fn push_end(&mut self, end: usize) {
+        while self.wraps.len() < end >> WRAP {
+            self.wraps.push(self.ends.len() as u32);
+        }
+        self.ends.push((end & ((1 << WRAP) - 1)) as u32);
+    }
+
+    /// Where string `i` ends in the text.
+    #[inline]
+    fn end(&self, i: usize) -> usize {
+        let end = self.ends[i] as usize;
+        if self.wraps.is_empty() {
+            end
+        } else {
+            end + (self.wraps.partition_point(|&w| w as usize <= i) << WRAP)
+        }
+    }
+
+    /// Where string `i` starts in the text, and its length.
+    fn span(&self, i: u32) -> Span {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.end(i - 1) };
+        (start, self.end(i) - start)
     }
 
     /// All strings of `parts`, in order: the first of `parts[k]` gets the index after
@@ -50,13 +91,22 @@ impl Strings {
     pub fn concat(parts: Vec<&Strings>) -> Strings {
         use rayon::prelude::*;
         let counts: Vec<usize> = parts.iter().map(|p| p.len()).collect();
-        let mut text = String::with_capacity(parts.iter().map(|p| p.text.len()).sum());
+        let len: usize = parts.iter().map(|p| p.text.len()).sum();
+        if len >> WRAP != 0 {
+            // Past 4 GiB, string by string, each end placed among the wraps.
+            let mut all = Strings::with_capacity(counts.iter().sum(), len);
+            for part in parts {
+                all.append(part);
+            }
+            return all;
+        }
+        let mut text = String::with_capacity(len);
         let mut bases = Vec::with_capacity(parts.len());
         for part in &parts {
-            bases.push(text.len());
+            bases.push(text.len() as u32);
             text.push_str(&part.text);
         }
-        let mut ends = vec![0usize; counts.iter().sum()];
+        let mut ends = vec![0u32; counts.iter().sum()];
         pieces_mut(&mut ends, &counts)
             .into_par_iter()
             .zip(parts)
@@ -66,15 +116,24 @@ impl Strings {
                     *end = e + base;
                 }
             });
-        Strings { text, ends }
+        Strings {
+            text,
+            ends,
+            wraps: Vec::new(),
+        }
     }
 
     /// The string at `index`.
     #[inline]
     pub fn get(&self, index: u32) -> &str {
         let i = index as usize;
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
+        if self.wraps.is_empty() {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+            &self.text[start..self.ends[i] as usize]
+        } else {
+            let (start, len) = self.span(index);
+            &self.text[start..start + len]
+        }
     }
 
     /// How many strings there are.
@@ -96,15 +155,11 @@ impl Strings {
     /// `order[i]` of `self`. Where each string lies is gathered first, then the text, in
     /// blocks on the workers (see [`gather_with`]).
     pub fn gather(&self, order: &[u32]) -> Strings {
-        let spans: Vec<Span> = gather_with(
-            order,
-            |p| self.around(p),
-            |e| match *e {
-                [end] => (0, end),
-                [start, end] => (start, end - start),
-                _ => unreachable!("one or two ends"),
-            },
-        );
+        let spans: Vec<Span> = if self.wraps.is_empty() {
+            gather_with(order, |p| self.around(p), span_of)
+        } else {
+            order.iter().map(|&p| self.span(p)).collect()
+        };
         self.assemble(&spans, |_| [0; 2])
     }
 
@@ -135,11 +190,8 @@ impl Strings {
                     }
                     span.write(match short_len(prefixes(first + i)) {
                         Some(len) => (FROM_PREFIX, len),
-                        None => match *self.around(p) {
-                            [end] => (0, end),
-                            [start, end] => (start, end - start),
-                            _ => unreachable!("one or two ends"),
-                        },
+                        None if self.wraps.is_empty() => span_of(self.around(p)),
+                        None => self.span(p),
                     });
                 }
             });
@@ -150,7 +202,8 @@ impl Strings {
     }
 
     /// The ends around string `p`: its start is the first (none for the first string).
-    fn around(&self, p: u32) -> &[usize] {
+    /// Below 4 GiB of text ([`span_of`] reads them); see [`Strings::span`] past it.
+    fn around(&self, p: u32) -> &[u32] {
         let p = p as usize;
         &self.ends[p.saturating_sub(1)..=p]
     }
@@ -164,12 +217,13 @@ impl Strings {
             .par_chunks(BLOCK)
             .map(|block| block.iter().map(|(_, len)| len).sum())
             .collect();
-        let mut ends = Vec::with_capacity(spans.len());
+        let mut gathered = Strings::with_capacity(spans.len(), 0);
         let mut end = 0;
         for &(_, len) in spans {
             end += len;
-            ends.push(end);
+            gathered.push_end(end);
         }
+        let Strings { ends, wraps, .. } = gathered;
         let text = self.text.as_bytes();
         let mut gathered = vec![0u8; end];
         pieces_mut(&mut gathered, &lens)
@@ -201,7 +255,7 @@ impl Strings {
             });
         // SAFETY: the pieces tile `gathered`, and each was checked to be UTF-8 above.
         let text = unsafe { String::from_utf8_unchecked(gathered) };
-        Strings { text, ends }
+        Strings { text, ends, wraps }
     }
 
     /// Appends every string of `other`, keeping their order; the first gets index
@@ -209,7 +263,10 @@ impl Strings {
     pub fn append(&mut self, other: &Strings) {
         let base = self.text.len();
         self.text.push_str(&other.text);
-        self.ends.extend(other.ends.iter().map(|e| e + base));
+        self.ends.reserve(other.len());
+        for i in 0..other.len() {
+            self.push_end(base + other.end(i));
+        }
     }
 }
 
@@ -221,6 +278,15 @@ const AHEAD: usize = 16;
 
 /// A string's start in its buffer and its length.
 type Span = (usize, usize);
+
+/// The span of a string from the ends around it ([`Strings::around`]).
+fn span_of(ends: &[u32]) -> Span {
+    match *ends {
+        [end] => (0, end as usize),
+        [start, end] => (start as usize, (end - start) as usize),
+        _ => unreachable!("one or two ends"),
+    }
+}
 
 /// The start of a span rebuilt from the string's prefix.
 const FROM_PREFIX: usize = usize::MAX;
@@ -277,6 +343,10 @@ impl Interner {
         if (self.last as usize) < self.names.len() && self.names.get(self.last) == s {
             return self.last;
         }
+        assert!(
+            self.can_look_up(),
+            "a string interned after its table was freed"
+        );
         let hash = hash_str(s);
         let i = match self.index.find(hash, |&i| self.names.get(i) == s) {
             Some(&i) => i,
@@ -301,6 +371,10 @@ impl Interner {
     /// The index of `s`, of hash `hash` ([`Interner::hash_of`]), interning it if new;
     /// and whether it was.
     pub fn intern_hashed(&mut self, s: &str, hash: u64) -> (u32, bool) {
+        assert!(
+            self.can_look_up(),
+            "a string interned after its table was freed"
+        );
         match self.index.find(hash, |&i| self.names.get(i) == s) {
             Some(&i) => (i, false),
             None => {
@@ -345,8 +419,25 @@ impl Interner {
         self.last = 0;
     }
 
+    /// Frees the table that finds a string by its text, for a table that is from now
+    /// on only read by index (a city's tube_ids: 80 MB for ten million). Finding or
+    /// interning a string after it stops the run rather than find nothing.
+    pub fn drop_lookups(&mut self) {
+        self.index = hashbrown::HashTable::new();
+    }
+
+    /// Whether strings can still be found by their text: every string is in the table,
+    /// unless [`Interner::drop_lookups`] freed it.
+    fn can_look_up(&self) -> bool {
+        self.index.len() == self.names.len()
+    }
+
     /// The index of `s`, if interned.
     pub fn get(&self, s: &str) -> Option<u32> {
+        assert!(
+            self.can_look_up(),
+            "a string looked up after its table was freed"
+        );
         self.index
             .find(hash_str(s), |&i| self.names.get(i) == s)
             .copied()
@@ -507,5 +598,87 @@ mod tests {
             None
         );
         assert!(strings.gather_prefixed(&[], |_| [0; 2]).is_empty());
+    }
+
+    /// An interner whose lookups were freed still gives every string by its index,
+    /// and stops the run when asked to find or intern one by its text.
+    #[test]
+    fn an_interner_without_lookups_reads_by_index_only() {
+        let mut names = Interner::default();
+        for s in ["b", "a", "c"] {
+            names.intern(s);
+        }
+        names.drop_lookups();
+        assert_eq!(names.iter().collect::<Vec<_>>(), ["b", "a", "c"]);
+        assert_eq!(names.name(1), "a");
+        let found = std::panic::catch_unwind(|| names.get("a"));
+        assert!(found.is_err());
+        let mut names = std::panic::AssertUnwindSafe(names);
+        assert!(std::panic::catch_unwind(move || names.intern("d")).is_err());
+    }
+
+    /// Tables whose text passes many steps of [`WRAP`] bytes (64 in the unit tests,
+    /// 4 GiB in the product) give back every string, pushed, joined, appended or
+    /// gathered: strings that end exactly on a step, span several steps, or are empty
+    /// on one; and a table below one step keeps no wraps.
+    #[test]
+    fn strings_past_each_step_of_their_ends_are_whole() {
+        let step = 1usize << super::WRAP;
+        let lens = [
+            0,
+            1,
+            step - 1,
+            1,
+            step,
+            0,
+            0,
+            3 * step + 5,
+            2,
+            step - 7,
+            7,
+            0,
+            40,
+        ];
+        let model: Vec<String> = lens
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| {
+                (0..n)
+                    .map(|k| char::from(b'a' + ((i + k) % 26) as u8))
+                    .collect()
+            })
+            .collect();
+        let mut pushed = Strings::default();
+        for s in &model {
+            pushed.push(s);
+        }
+        assert!(pushed.wraps.len() > 4, "the text passes several steps");
+        assert_eq!(pushed.iter().collect::<Vec<_>>(), model);
+        let (front, back) = model.split_at(5);
+        let table = |strings: &[String]| {
+            let mut t = Strings::default();
+            for s in strings {
+                t.push(s);
+            }
+            t
+        };
+        let (front, back) = (table(front), table(back));
+        assert_eq!(Strings::concat(vec![&front, &back]), pushed);
+        let mut appended = front.clone();
+        appended.append(&back);
+        assert_eq!(appended, pushed);
+        let order: Vec<u32> = (0..model.len() as u32).rev().collect();
+        let gathered = pushed.gather(&order);
+        let expected: Vec<&str> = order.iter().map(|&i| &*model[i as usize]).collect();
+        assert_eq!(gathered.iter().collect::<Vec<_>>(), expected);
+        let prefixed =
+            pushed.gather_prefixed(&order, |i| crate::order::prefix(&model[order[i] as usize]));
+        assert_eq!(prefixed, gathered);
+        let small = table(&["ab".to_string(), String::new(), "c".to_string()]);
+        assert!(small.wraps.is_empty());
+        assert_eq!(
+            Strings::concat(vec![&small, &small]).wraps,
+            Vec::<u32>::new()
+        );
     }
 }

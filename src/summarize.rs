@@ -128,7 +128,7 @@ pub fn buildings(
     for (t, b) in in_building.into_iter().flatten() {
         let tube = &rec.tubes[t as usize];
         let tested_at = tube
-            .result
+            .result()
             .and_then(|r| rec.results[r as usize].tested_at.get());
         if let Some(tested) = tested_at {
             turnaround[tube.round as usize][b as usize]
@@ -136,7 +136,7 @@ pub fn buildings(
         }
         let row = &mut rows[tube.round as usize][b as usize];
         row.tubes += 1;
-        *match tube.class {
+        *match tube.class() {
             Class::Positive => &mut row.positive_tubes,
             Class::Suspect => &mut row.suspect_tubes,
             Class::Invalid => &mut row.invalid_tubes,

@@ -168,7 +168,7 @@ pub fn totals(
     rejected: usize,
 ) -> Totals {
     let sum = |f: fn(&BuildingRow) -> i64| buildings.iter().map(f).sum::<i64>() as u64;
-    let class = |c: Class| rec.tubes.iter().filter(|t| t.class == c).count() as u64;
+    let class = |c: Class| rec.tubes.iter().filter(|t| t.class() == c).count() as u64;
     Totals {
         people: roster.len() as u64,
         expected: sum(|b| b.expected),

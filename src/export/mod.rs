@@ -373,7 +373,7 @@ fn round_report(
     let label = &*rec.rounds()[r];
     let mut tubes = [0i64; 5];
     for t in rec.tubes.iter().filter(|t| t.round as usize == r) {
-        let k = match t.class {
+        let k = match t.class() {
             crate::record::Class::Positive => 0,
             crate::record::Class::Suspect => 1,
             crate::record::Class::Invalid => 2,

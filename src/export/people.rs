@@ -192,7 +192,7 @@ impl<'a> People<'a> {
             if t == NONE {
                 NONE
             } else {
-                rec.tubes[t as usize].class as u32
+                rec.tubes[t as usize].class() as u32
             }
         };
         let person = |i: usize| people[i] as usize;
@@ -247,7 +247,7 @@ impl<'a> People<'a> {
             1
         } else if !sampled {
             2
-        } else if tube != NONE && rec.tubes[tube as usize].class == Class::Pending {
+        } else if tube != NONE && rec.tubes[tube as usize].class() == Class::Pending {
             3
         } else {
             4

@@ -155,7 +155,7 @@ pub fn retest_rows<'a>(
     list.par_iter()
         .map(|e| {
             let tube = &rec.tubes[e.tube as usize];
-            let result = tube.result.map(|r| &rec.results[r as usize]);
+            let result = tube.result().map(|r| &rec.results[r as usize]);
             let on_roster = e.person < rec.roster_len;
             let d = details.get(&e.person).filter(|_| on_roster);
             RetestRow {
@@ -166,8 +166,8 @@ pub fn retest_rows<'a>(
                 building: on_roster.then(|| roster.building_name(e.person)),
                 contact: Contact::of(d, privacy),
                 tube_id: rec.tube_id(tube),
-                tube_size: tube.size as i64,
-                tube_class: tube.class.as_str(),
+                tube_size: tube.size() as i64,
+                tube_class: tube.class().as_str(),
                 ct_orf1ab: result.and_then(|r| r.ct_orf1ab.get()),
                 ct_n: result.and_then(|r| r.ct_n.get()),
                 sampled_at: e.sampled_at,
@@ -378,7 +378,7 @@ pub fn closure_rows<'a>(
                 room,
                 action: e.action.as_str(),
                 tube_id: rec.tube_id(tube),
-                tube_class: tube.class.as_str(),
+                tube_class: tube.class().as_str(),
                 pool_tested_at: c.pool_tested_at,
                 state: c.state.as_str(),
                 retest_tube_id: retest.map(|r| r.tube_id.to_text()),

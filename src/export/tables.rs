@@ -63,7 +63,7 @@ pub fn tubes_like(roster: &Roster, rec: &Reconciled) -> Result<DataFrame> {
 /// The rows of `tubes.parquet` for `tubes` (of `rec`); `buildings` lists the roster
 /// buildings of the tube's people in natural order, separated by `;`.
 pub(super) fn tubes(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Result<DataFrame> {
-    let result = |t: &Tube| t.result.map(|r| &rec.results[r as usize]);
+    let result = |t: &Tube| t.result().map(|r| &rec.results[r as usize]);
     let buildings: Vec<Option<Cow<str>>> = tubes
         .par_iter()
         .map(|t| building_names(roster, rec, t))
@@ -74,8 +74,8 @@ pub(super) fn tubes(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Result
             tubes.iter().map(|t| Some(&*rec.rounds()[t.round as usize])),
         ),
         text("tube_id", tubes.iter().map(|t| Some(rec.tube_id(t)))),
-        int("tube_size", tubes.iter().map(|t| t.size as i64)),
-        text("tube_class", tubes.iter().map(|t| Some(t.class.as_str()))),
+        int("tube_size", tubes.iter().map(|t| t.size() as i64)),
+        text("tube_class", tubes.iter().map(|t| Some(t.class().as_str()))),
         float(
             "ct_orf1ab",
             tubes
@@ -114,7 +114,7 @@ fn building_names<'a>(roster: &'a Roster, rec: &Reconciled, t: &Tube) -> Option<
 /// buildings as strings.
 pub fn tube_columns(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Vec<ArrayRef> {
     let n = tubes.len();
-    let result = |i: usize| tubes[i].result.map(|r| &rec.results[r as usize]);
+    let result = |i: usize| tubes[i].result().map(|r| &rec.results[r as usize]);
     let ct = |value: fn(&crate::record::LabResult) -> Option<f64>| -> ArrayRef {
         PrimitiveArray::<f64>::from_trusted_len_iter((0..n).map(|i| result(i).and_then(value)))
             .boxed()
@@ -130,13 +130,13 @@ pub fn tube_columns(roster: &Roster, rec: &Reconciled, tubes: &[Tube]) -> Vec<Ar
         }),
         Box::new(|| strings(n, |i| Some(Cow::Borrowed(rec.tube_id(&tubes[i]))))),
         Box::new(|| {
-            PrimitiveArray::<i64>::from_vec(tubes.iter().map(|t| t.size as i64).collect()).boxed()
+            PrimitiveArray::<i64>::from_vec(tubes.iter().map(|t| t.size() as i64).collect()).boxed()
         }),
         Box::new(|| {
             codes(
                 n,
                 Class::ALL.len(),
-                |i| tubes[i].class as u32,
+                |i| tubes[i].class() as u32,
                 |c| Class::ALL[c as usize].as_str(),
             )
         }),
