@@ -8,5 +8,6 @@
 pub fn give_back() {
     // SAFETY: `mi_collect` only returns memory that was freed; it takes no pointer and
     // touches nothing of ours.
+    rayon::broadcast(|_| unsafe { libmimalloc_sys::mi_collect(true) });
     unsafe { libmimalloc_sys::mi_collect(true) };
 }

@@ -407,20 +407,27 @@ pub fn reconcile(
     let first_sampled_at = first_sampled(&rec.set, keys.len(), &tube_of);
     let mut tubes = new_tubes(&keys, &first_sampled_at);
     drop((keys, first_sampled_at));
+    // Given back before the rows are grouped, as the entries below.
+    crate::memory::give_back();
     let mut entries = rows_by_tube(&rec.set, tubes.len(), &tube_of);
     drop(tube_of);
     let repeats = one_row_per_person(roster, &rec, &site_rank, &mut entries);
     let members = fill_tubes(&mut tubes, &site_rank, &entries);
     drop(entries);
+    // The entries (16 bytes a sample row) go back before the lists of who was sampled
+    // are made: the allocator would keep them a moment longer, at the peak.
+    crate::memory::give_back();
     rec.tubes = tubes;
     rec.members = members;
     rec.latest_sample = rec.set.samples.par_iter().map(|s| s.sampled_at).max();
+    tube_anomalies(roster, &rec, settings.pool_size, &mut anomalies);
+    match_results(&mut rec, results, result_columns, settings, &mut anomalies);
+    // Who was sampled is listed once the result rows are matched, so that the lists
+    // (one slot per person and round) are not held beside the matches.
     let (tube_of, [twice, on_leave, unregistered]) = mark_sampled(roster, &rec);
     rec.tube_of = tube_of;
     // By kind: duplicate_row, duplicate_sample, sampled_on_leave, unregistered_person.
     rec.row_findings = pieces::concat(vec![repeats, twice, on_leave, unregistered]);
-    tube_anomalies(roster, &rec, settings.pool_size, &mut anomalies);
-    match_results(&mut rec, results, result_columns, settings, &mut anomalies);
     sort_anomalies(&mut anomalies);
     rec.anomalies = anomalies;
     rec
