@@ -11,3 +11,23 @@ pub fn give_back() {
     rayon::broadcast(|_| unsafe { libmimalloc_sys::mi_collect(true) });
     unsafe { libmimalloc_sys::mi_collect(true) };
 }
+
+/// Gives the whole pages of `v`'s spare capacity back to the system: a vector written
+/// over a larger one's memory (see `reconcile::members_over`) would otherwise keep the
+/// rest resident. The pages read as zeros if the vector ever grows into them.
+pub fn release_spare<T>(v: &mut Vec<T>) {
+    // SAFETY: `sysconf` reads a constant of the system.
+    let page = match unsafe { libc::sysconf(libc::_SC_PAGESIZE) } {
+        p if p > 0 => p as usize,
+        _ => return,
+    };
+    let size = std::mem::size_of::<T>();
+    let start = (v.as_ptr() as usize + v.len() * size).next_multiple_of(page);
+    let end = (v.as_ptr() as usize + v.capacity() * size) / page * page;
+    if end > start {
+        // SAFETY: the pages lie wholly in `v`'s spare capacity, which holds no value;
+        // `MADV_DONTNEED` on private anonymous memory (what the allocator maps) only
+        // drops their contents, which read as zeros afterwards.
+        unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
+}

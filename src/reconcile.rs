@@ -412,11 +412,7 @@ pub fn reconcile(
     let mut entries = rows_by_tube(&rec.set, tubes.len(), &tube_of);
     drop(tube_of);
     let repeats = one_row_per_person(roster, &rec, &site_rank, &mut entries);
-    let members = fill_tubes(&mut tubes, &site_rank, &entries);
-    drop(entries);
-    // The entries (16 bytes a sample row) go back before the lists of who was sampled
-    // are made: the allocator would keep them a moment longer, at the peak.
-    crate::memory::give_back();
+    let members = fill_tubes(&mut tubes, &site_rank, entries);
     rec.tubes = tubes;
     rec.members = members;
     rec.latest_sample = rec.set.samples.par_iter().map(|s| s.sampled_at).max();
@@ -512,14 +508,27 @@ fn number_tubes(set: &mut SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
     // numbered as a file by sampling time brings them are in no order, and the sort
     // would otherwise read two of them, far apart, at every comparison.
     let names = &set.tubes;
-    let mut sortable: Vec<(TubeKey, [u64; 2])> = round_of
-        .par_iter()
-        .enumerate()
-        .filter(|&(_, &r)| r != NONE && r != SEVERAL)
-        .map(|(n, &r)| (r as u64) << 32 | n as u64)
-        .chain(shared)
-        .map(|key| (key, prefix(names.name(key as u32))))
-        .collect();
+    let entry = |key: TubeKey| (key, prefix(names.name(key as u32)));
+    // Every tube_id in one round, as nearly always: one entry each, written in place.
+    // (Filtered, the entries would be collected in pieces and then joined, both held
+    // for a moment: 24 bytes a tube each, with single tubes where reconcile peaks.)
+    let mut sortable: Vec<(TubeKey, [u64; 2])> =
+        if shared.is_empty() && round_of.par_iter().all(|&r| r != NONE) {
+            round_of
+                .par_iter()
+                .enumerate()
+                .map(|(n, &r)| entry((r as u64) << 32 | n as u64))
+                .collect()
+        } else {
+            round_of
+                .par_iter()
+                .enumerate()
+                .filter(|&(_, &r)| r != NONE && r != SEVERAL)
+                .map(|(n, &r)| (r as u64) << 32 | n as u64)
+                .chain(shared)
+                .map(entry)
+                .collect()
+        };
     sortable.par_sort_unstable_by(|(a, pa), (b, pb)| {
         (a >> 32, pa)
             .cmp(&(b >> 32, pb))
@@ -834,14 +843,13 @@ fn new_tubes(keys: &[TubeKey], first_sampled_at: &[Micros]) -> Vec<Tube> {
 
 /// The members of `tubes` from the entries, one per person and tube, and each tube's
 /// first member, size and site.
-fn fill_tubes(tubes: &mut [Tube], site_rank: &[u32], entries: &[Entry]) -> Vec<Member> {
-    let members: Vec<Member> = entries
-        .par_iter()
-        .map(|e| Member {
-            person: e.person,
-            sample: e.sample,
-        })
-        .collect();
+fn fill_tubes(tubes: &mut [Tube], site_rank: &[u32], entries: Vec<Entry>) -> Vec<Member> {
+    fill_from(tubes, site_rank, &entries);
+    members_over(entries)
+}
+
+/// Each tube's first member, size and site, from the entries.
+fn fill_from(tubes: &mut [Tube], site_rank: &[u32], entries: &[Entry]) {
     // Pieces of whole tubes, each filled on a worker: tubes are numbered densely and
     // each has rows, so tube `t` is the `t`-th.
     let ranges = pieces::between_runs(entries, PIECE, |a, b| a.tube != b.tube);
@@ -872,6 +880,43 @@ fn fill_tubes(tubes: &mut [Tube], site_rank: &[u32], entries: &[Entry]) -> Vec<M
             }
             assert_eq!(made, out.len(), "tube numbers without rows");
         });
+}
+
+// A member is half an entry, and aligned as one: the members can be written over the
+// entries' own memory.
+const _: () = assert!(
+    std::mem::size_of::<Entry>() == 2 * std::mem::size_of::<Member>()
+        && std::mem::align_of::<Entry>() == std::mem::align_of::<Member>()
+);
+
+/// The members of the entries, in their order, written over the front of the entries'
+/// own memory and the rest given back: with single tubes the entries are 160 MB, and
+/// the members (80 MB) made beside them would be held with them and every tube, at the
+/// peak of reconcile.
+fn members_over(entries: Vec<Entry>) -> Vec<Member> {
+    let mut entries = std::mem::ManuallyDrop::new(entries);
+    let (len, capacity) = (entries.len(), entries.capacity());
+    let at = entries.as_mut_ptr();
+    let out = at.cast::<Member>();
+    // One after another: member `i` lies over entry `i / 2`, which was read before it,
+    // and never over a later entry. (On workers, a block would overwrite the entries
+    // another block has yet to read.)
+    for i in 0..len {
+        // SAFETY: entry `i` is initialized and not yet overwritten (see above); member
+        // `i` lies within the allocation, which holds `2 * capacity` members.
+        unsafe {
+            let e = at.add(i).read();
+            out.add(i).write(Member {
+                person: e.person,
+                sample: e.sample,
+            });
+        }
+    }
+    // SAFETY: the allocation of `capacity` entries is, in size and alignment (checked
+    // above), that of `2 * capacity` members, of which the first `len` were written;
+    // `Entry` has no drop to skip.
+    let mut members = unsafe { Vec::from_raw_parts(out, len, 2 * capacity) };
+    crate::memory::release_spare(&mut members);
     members
 }
 
@@ -1771,5 +1816,35 @@ mod tests {
         let by_id = TubesById::new(2, &swapped);
         assert_eq!(by_id.of(0).collect::<Vec<_>>(), [1]);
         assert_eq!(by_id.of(1).collect::<Vec<_>>(), [0]);
+    }
+
+    /// Members written over their entries' memory are the entries' people and rows, in
+    /// order, for lengths around a page and none; the vector still grows.
+    #[test]
+    fn members_written_over_their_entries_are_theirs() {
+        for len in [0u32, 1, 2, 3, 255, 256, 257, 1000, 100_003] {
+            let entries: Vec<Entry> = (0..len)
+                .map(|i| Entry {
+                    tube: i / 3,
+                    person: i.wrapping_mul(2_654_435_761),
+                    sample: len - i,
+                    site: i % 7,
+                })
+                .collect();
+            let expected: Vec<Member> = entries
+                .iter()
+                .map(|e| Member {
+                    person: e.person,
+                    sample: e.sample,
+                })
+                .collect();
+            let capacity = entries.capacity();
+            let mut members = members_over(entries);
+            assert_eq!(members, expected, "{len} entries");
+            assert_eq!(members.capacity(), 2 * capacity);
+            members.extend_from_slice(&expected);
+            assert_eq!(members.len(), 2 * len as usize);
+            assert_eq!(&members[len as usize..], expected);
+        }
     }
 }
