@@ -338,6 +338,7 @@ pub fn load(opts: &RunOptions) -> Result<Loaded> {
     // Nobody is looked up by ID any more: the index goes before the round is
     // reconciled, when memory peaks.
     roster.drop_index();
+    // The index, and what loading freed on every worker, go back to the system now.
     crate::memory::give_back();
     if samples.samples.is_empty() && opts.round.is_none() {
         let retest_rows = retests.as_ref().map_or(&[][..], |r| r.rows.as_slice());
