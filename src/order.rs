@@ -210,6 +210,11 @@ pub fn prefix(text: &str) -> [u64; 2] {
     [high, low].map(|half| u64::from_be_bytes(half.try_into().unwrap_or_default()))
 }
 
+/// The 16 bytes a [`prefix`] was made of: the text's first bytes, zero-padded.
+pub fn prefix_bytes(prefix: [u64; 2]) -> [u8; 16] {
+    (u128::from(prefix[0]) << 64 | u128::from(prefix[1])).to_be_bytes()
+}
+
 /// The rank of each of `names` in natural order (0 for the first): sorting by rank
 /// sorts by name, at the cost of one sort of the names.
 pub fn natural_ranks(names: &[Box<str>]) -> Vec<u32> {

@@ -9,7 +9,7 @@ use crate::buckets;
 use crate::classify::{self, RowClass};
 use crate::ingest::roster::Roster;
 use crate::ingest::samples::SampleSet;
-use crate::order::{natural_cmp, prefix};
+use crate::order::{natural_cmp, prefix, prefix_bytes};
 use crate::pieces::{self, pieces_mut};
 use crate::record::{Class, InputKind, LabResult, Micros, ResultColumns, Sample, Status, NONE};
 use crate::rules::Rules;
@@ -477,7 +477,10 @@ impl TubeNumbers {
 ///
 /// A tube_id is nearly always used in one round only: such a tube is found by its
 /// tube_id index, and only the samples of tube_ids used in several rounds are sorted
-/// to find their tubes.
+/// to find their tubes. The tubes are sorted only when the tube_ids' numbers are not
+/// in their order already (they are when the samples stage numbered them, in the
+/// order of their bytes, and every tube_id is in one round, the rounds' one after
+/// another).
 fn number_tubes(set: &mut SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
     const SEVERAL: u32 = TubeNumbers::SEVERAL;
     // The round of each tube_id, SEVERAL when it has more than one, NONE when unused,
@@ -510,11 +513,26 @@ fn number_tubes(set: &mut SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
     // would otherwise read two of them, far apart, at every comparison.
     let names = &set.tubes;
     let entry = |key: TubeKey| (key, prefix(names.name(key as u32)));
-    // Every tube_id in one round, as nearly always: one entry each, written in place.
-    // (Filtered, the entries would be collected in pieces and then joined, both held
-    // for a moment: 24 bytes a tube each, with single tubes where reconcile peaks.)
-    let mut sortable: Vec<(TubeKey, [u64; 2])> =
-        if shared.is_empty() && round_of.par_iter().all(|&r| r != NONE) {
+    let one_each = shared.is_empty() && round_of.par_iter().all(|&r| r != NONE);
+    // The samples stage numbers tube_ids in the order of their bytes: with every
+    // tube_id in one round, and the rounds' tube_ids one after another (one round, as
+    // nearly always), the tubes are in output order already, and nothing is sorted.
+    let in_order = one_each
+        && (1..names.len()).into_par_iter().all(|n| {
+            let (a, b) = (n as u32 - 1, n as u32);
+            (round_of[a as usize], names.name(a)) < (round_of[b as usize], names.name(b))
+        });
+    let mut keys: Vec<TubeKey> = if in_order {
+        round_of
+            .par_iter()
+            .enumerate()
+            .map(|(n, &r)| (r as u64) << 32 | n as u64)
+            .collect()
+    } else {
+        // Every tube_id in one round: one entry each, written in place. (Filtered, the
+        // entries would be collected in pieces and then joined, both held for a
+        // moment: 24 bytes a tube each, with single tubes where reconcile peaks.)
+        let mut sortable: Vec<(TubeKey, [u64; 2])> = if one_each {
             round_of
                 .par_iter()
                 .enumerate()
@@ -530,12 +548,13 @@ fn number_tubes(set: &mut SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
                 .map(entry)
                 .collect()
         };
-    sortable.par_sort_unstable_by(|(a, pa), (b, pb)| {
-        (a >> 32, pa)
-            .cmp(&(b >> 32, pb))
-            .then_with(|| names.name(*a as u32).cmp(names.name(*b as u32)))
-    });
-    let mut keys: Vec<TubeKey> = sortable.into_par_iter().map(|(key, _)| key).collect();
+        sortable.par_sort_unstable_by(|(a, pa), (b, pb)| {
+            (a >> 32, pa)
+                .cmp(&(b >> 32, pb))
+                .then_with(|| names.name(*a as u32).cmp(names.name(*b as u32)))
+        });
+        sortable.into_par_iter().map(|(key, _)| key).collect()
+    };
     let round_of = renumber_tube_ids(set, &mut keys, round_of);
     // Tube numbers stay below SEVERAL: a samples file has fewer than 2^32 - 1 rows.
     let mut numbers = TubeNumbers {
@@ -555,12 +574,13 @@ fn number_tubes(set: &mut SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
 
 /// Numbers the tube_ids of `set` in the order of their first tube in `keys` (the tubes
 /// in output order), rewriting the samples and `keys` to match, and returns `round_of`
-/// (each tube_id's round) in the new numbering. A samples file by sampling time, or in
-/// no order, numbers its tube_ids all over the tubes' order, and every later step that
-/// goes tube by tube (the results matched to their tubes, the tables written) would then
-/// read each tube_id's text and slots at random. Tube_ids without a tube, if any (a run
-/// interns a tube_id with an accepted row), keep their order after the others. Nothing
-/// is moved when the tube_ids are in that order already.
+/// (each tube_id's round) in the new numbering. With several rounds, the order of the
+/// tube_ids' bytes (in which the samples stage numbers them) is not always the tubes'
+/// order, and every later step that goes tube by tube (the results matched to their
+/// tubes, the tables written) would then read each tube_id's text and slots out of
+/// order. Tube_ids without a tube, if any (a run interns a tube_id with an accepted
+/// row), keep their order after the others. Nothing is moved when the tube_ids are in
+/// that order already.
 fn renumber_tube_ids(set: &mut SampleSet, keys: &mut [TubeKey], round_of: Vec<u32>) -> Vec<u32> {
     let ids = set.tubes.len();
     let mut new_of_old = vec![NONE; ids];
@@ -1405,10 +1425,9 @@ fn result_tube_ids(results: &[LabResult], tubes: &Interner, block: usize) -> Vec
                 piece
                     .iter()
                     .map(|&(first, i, len)| {
-                        let mut bytes = [0; 16];
+                        let bytes;
                         let text = if len <= 16 {
-                            bytes[..8].copy_from_slice(&first[0].to_be_bytes());
-                            bytes[8..].copy_from_slice(&first[1].to_be_bytes());
+                            bytes = prefix_bytes(first);
                             std::str::from_utf8(&bytes[..len as usize])
                                 .expect("whole bytes of a tube_id")
                         } else {
@@ -1665,6 +1684,57 @@ mod tests {
         assert_eq!(ids, ["T01", "T03", "T05", "T09", "T02", "T07", "T00"]);
         for (i, name) in ids.iter().enumerate() {
             assert_eq!(set.tubes.get(name), Some(i as u32), "{name}");
+        }
+    }
+
+    #[test]
+    fn tubes_of_one_round_are_in_tube_id_order_however_their_ids_were_numbered() {
+        // As the samples stage numbers them (in order: nothing is sorted), and in no
+        // order, as a set made otherwise may be; one of them shares its first 16 bytes.
+        let sorted = [
+            "A-0000000000000001",
+            "A-0000000000000002",
+            "T01",
+            "T02",
+            "T10",
+        ];
+        let unsorted = [
+            "T10",
+            "A-0000000000000002",
+            "T01",
+            "A-0000000000000001",
+            "T02",
+        ];
+        for interned in [sorted, unsorted] {
+            let mut set = SampleSet {
+                rounds: vec!["R1".into()],
+                ..SampleSet::default()
+            };
+            for name in interned {
+                set.tubes.intern(name);
+            }
+            let rows = [
+                "T02",
+                "A-0000000000000002",
+                "T10",
+                "T01",
+                "T02",
+                "A-0000000000000001",
+            ];
+            set.samples = rows
+                .iter()
+                .map(|name| Sample {
+                    tube: set.tubes.get(name).unwrap(),
+                    ..Sample::default()
+                })
+                .collect();
+            let (keys, numbers) = number_tubes(&mut set);
+            let named: Vec<&str> = keys.iter().map(|&k| set.tubes.name(k as u32)).collect();
+            assert_eq!(named, sorted, "{interned:?}");
+            for (s, name) in set.samples.iter().zip(rows) {
+                assert_eq!(set.tubes.name(s.tube), name, "{interned:?}");
+                assert_eq!(keys[numbers.of(s) as usize], tube_key(s), "{interned:?}");
+            }
         }
     }
 

@@ -240,8 +240,7 @@ impl Strings {
                     }
                     let to = &mut piece[at..at + len];
                     if start == FROM_PREFIX {
-                        let [high, low] = prefixes(b * BLOCK + i);
-                        let bytes = (u128::from(high) << 64 | u128::from(low)).to_be_bytes();
+                        let bytes = crate::order::prefix_bytes(prefixes(b * BLOCK + i));
                         to.copy_from_slice(&bytes[..len]);
                     } else {
                         to.copy_from_slice(&text[start..start + len]);
@@ -293,7 +292,7 @@ const FROM_PREFIX: usize = usize::MAX;
 
 /// The length of the string whose first 16 bytes, zero-padded, are `prefix`, when it
 /// is shorter than 16 bytes and holds no NUL byte: the bytes up to the padding.
-fn short_len(prefix: [u64; 2]) -> Option<usize> {
+pub fn short_len(prefix: [u64; 2]) -> Option<usize> {
     let bytes = u128::from(prefix[0]) << 64 | u128::from(prefix[1]);
     (bytes & 0xFF == 0).then(|| 16 - bytes.trailing_zeros() as usize / 8)
 }

@@ -183,8 +183,9 @@ pub struct SampleSet {
     pub samples: Vec<Sample>,
     /// Round labels in natural order.
     pub rounds: Vec<Box<str>>,
-    /// Tube IDs, in order of first appearance; `reconcile` numbers them anew in the
-    /// order of their tubes.
+    /// Tube IDs, in the order of their bytes, whatever the rows' order; `reconcile`
+    /// numbers them anew in the order of their tubes when that differs (several
+    /// rounds).
     pub tubes: Interner,
     /// Sites.
     pub sites: Vec<Box<str>>,

@@ -1,10 +1,11 @@
 //! The samples' tube IDs, numbered run-wide. Each chunk lists its rows' tubes by key
 //! ([`keys::pack`]: a barcode of digits is one number, hashed and compared as one, and
 //! a table holds it instead of pointing at its text), other IDs as text; the chunks'
-//! lists are then numbered run-wide in order of first appearance ([`number`]).
+//! lists are then numbered run-wide in the order of the IDs' bytes ([`number`]).
 
 use super::keys::{self, TEXT, UNPACKED};
-use crate::strings::{Interner, Strings};
+use crate::order::{prefix, prefix_bytes};
+use crate::strings::{short_len, Interner, Strings};
 use hashbrown::HashTable;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -101,13 +102,13 @@ impl TubeList {
         self.keys.iter().map(|&key| self.tube(key))
     }
 
-    /// Writes the tube at `place`'s ID into `names`.
-    fn push_name(&self, place: usize, names: &mut Strings) {
+    /// The ID of the tube at `place`, unpacked into `digits` when it is a packed key.
+    fn name<'a>(&'a self, place: usize, digits: &'a mut [u8; 18]) -> &'a str {
         let tube = self.get(place);
         if tube.is_text() {
-            names.push(tube.text);
+            tube.text
         } else {
-            names.push(keys::unpack(tube.key, &mut [0; 18]));
+            keys::unpack(tube.key, digits)
         }
     }
 }
@@ -160,7 +161,8 @@ impl Table {
     }
 }
 
-/// The chunks' tubes numbered run-wide in order of first appearance, and each chunk's
+/// The chunks' tubes numbered run-wide in the order of their IDs' bytes (the order in
+/// which reconcile sorts a round's tubes, so that it finds them sorted), and each chunk's
 /// map from its places to those numbers. When neighbouring chunks share their tubes
 /// (rows by tube, or by sampling time: a tube's swabs lie a few chunks apart), groups
 /// of them, one or more a worker and at most 64 chunks each, are merged first, each in
@@ -221,11 +223,11 @@ fn shared_by_neighbours(lists: &[TubeList]) -> bool {
     seen.len() * 2 <= count
 }
 
-/// The tubes of `lists` numbered in order of first appearance (the lists one after
-/// the other), and each list's map from its places to those numbers. The tubes are
-/// split by hash into [`SPLITS`] sets, each interned on one worker, which reads the
-/// lists in order; they are then numbered by where each first appears. The cost does
-/// not depend on how often a tube comes back, nor where.
+/// The tubes of `lists` numbered in the order of their IDs' bytes, and each list's map
+/// from its places to those numbers. The tubes are split by hash into [`SPLITS`] sets,
+/// each interned on one worker, which reads the lists in order; they are then sorted
+/// run-wide. The cost does not depend on how often a tube comes back, nor where, and
+/// the numbers do not depend on the order of the rows.
 fn number_distinct(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
     let split_of = |hash: u64| (hash >> 40) as usize % SPLITS;
     // Each list's tubes by split: the split of each, their places in the list split by
@@ -261,50 +263,54 @@ fn number_distinct(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
             }
         })
         .collect();
-    // Each split's tubes interned list by list, with where each first appears (list
-    // and place, in one number that orders as the lists do). Each list's map holds,
-    // meanwhile, the number of each of its tubes in its split.
+    // Each split's tubes interned list by list. Each list's map holds, meanwhile, the
+    // number of each of its tubes in its split.
     let maps: Vec<Vec<AtomicU32>> = by_split
         .par_iter()
         .map(|l| (0..l.split.len()).map(|_| AtomicU32::new(0)).collect())
         .collect();
-    let splits: Vec<(Table, Vec<u64>)> = (0..SPLITS)
+    let splits: Vec<TubeList> = (0..SPLITS)
         .into_par_iter()
         .map(|s| {
             let mut tubes = Table::default();
-            let mut first = Vec::new();
-            for (c, (list, map)) in by_split.iter().zip(&maps).enumerate() {
+            for (list, map) in by_split.iter().zip(&maps) {
                 let start: usize = list.counts[..s].iter().sum();
                 for (k, &j) in (start..).zip(&list.order[start..start + list.counts[s]]) {
                     let tube = list.tubes.get(k);
-                    let (n, new) = tubes.intern(tube, tube.hash());
-                    if new {
-                        first.push((c as u64) << 32 | u64::from(j));
-                    }
+                    let (n, _) = tubes.intern(tube, tube.hash());
                     map[j as usize].store(n, Ordering::Relaxed);
                 }
             }
-            (tubes, first)
+            tubes.tubes
         })
         .collect();
     for list in &mut by_split {
         list.order = Vec::new();
         list.tubes = TubeList::default();
     }
-    // Run-wide numbers by first appearance.
-    let mut firsts: Vec<(u64, u32, u32)> = splits
-        .iter()
+    // Run-wide numbers in the order of the IDs' bytes. Each entry carries its ID's
+    // first 16 bytes (`order::prefix`): the sort reads the IDs themselves (scattered
+    // over the splits, and unpacked when they are keys) only where those are equal.
+    let mut sorted: Vec<([u64; 2], u32, u32)> = splits
+        .par_iter()
         .enumerate()
-        .flat_map(|(s, (_, first))| {
-            first
-                .iter()
-                .enumerate()
-                .map(move |(n, &at)| (at, s as u32, n as u32))
+        .flat_map_iter(|(s, tubes)| {
+            (0..tubes.len() as u32)
+                .map(move |n| (prefix(tubes.name(n as usize, &mut [0; 18])), s as u32, n))
         })
         .collect();
-    firsts.par_sort_unstable_by_key(|&(at, _, _)| at);
-    let mut run_wide: Vec<Vec<u32>> = splits.iter().map(|(t, _)| vec![0; t.len()]).collect();
-    for (g, &(_, s, n)) in firsts.iter().enumerate() {
+    // A merge sort: the splits' tubes come one split after another, each in the order
+    // of the lists, so rows by tube make a few long runs, which it merges (by time,
+    // few runs are long, and it costs about what a quicksort would).
+    sorted.par_sort_by(|&(pa, sa, na), &(pb, sb, nb)| {
+        pa.cmp(&pb).then_with(|| {
+            let (mut x, mut y) = ([0; 18], [0; 18]);
+            let a = splits[sa as usize].name(na as usize, &mut x);
+            a.cmp(splits[sb as usize].name(nb as usize, &mut y))
+        })
+    });
+    let mut run_wide: Vec<Vec<u32>> = splits.iter().map(|t| vec![0; t.len()]).collect();
+    for (g, &(_, s, n)) in sorted.iter().enumerate() {
         run_wide[s as usize][n as usize] = g as u32;
     }
     let maps: Vec<Vec<u32>> = maps
@@ -318,17 +324,25 @@ fn number_distinct(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
         })
         .collect();
     // The IDs in run-wide order, written on the workers a block at a time.
-    let blocks: Vec<Strings> = firsts
+    let blocks: Vec<Strings> = sorted
         .par_chunks(1 << 16)
         .map(|block| {
             let mut names = Strings::with_capacity(block.len(), block.len() * 16);
-            for &(_, s, n) in block {
-                splits[s as usize].0.tubes.push_name(n as usize, &mut names);
+            for &(prefix, s, n) in block {
+                // An ID shorter than 16 bytes is read from its prefix, not from its
+                // split (a read anywhere in it, in no order).
+                let bytes = prefix_bytes(prefix);
+                let short =
+                    short_len(prefix).and_then(|len| std::str::from_utf8(&bytes[..len]).ok());
+                match short {
+                    Some(name) => names.push(name),
+                    None => names.push(splits[s as usize].name(n as usize, &mut [0; 18])),
+                };
             }
             names
         })
         .collect();
-    drop(splits);
+    drop((splits, sorted));
     let names = Strings::concat(blocks.iter().collect());
     drop(blocks);
     (Interner::of_distinct(names), maps)
@@ -356,11 +370,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tubes_merged_by_groups_are_numbered_as_one_by_one() {
+    fn tubes_merged_by_groups_are_numbered_in_the_order_of_their_bytes() {
         // More chunks than a group holds, some chunks without tubes; each tube in a few
         // neighbouring chunks (merged by groups first), or anywhere (numbered directly).
         // Barcodes of digits (some equal but for leading zeros), resident-ID shapes and
-        // text IDs, side by side.
+        // text IDs, side by side; IDs of either kind whose first 16 bytes are the same.
         for neighbours in [true, false] {
             let mut x = 11u64;
             // Each chunk's rows' tubes, and their lists.
@@ -382,6 +396,9 @@ mod tests {
                                 0 => format!("2203{tube:010}"),
                                 1 if tube % 8 == 1 => format!("{}", tube / 8),
                                 1 => format!("{:05}", tube / 8),
+                                // Sharing their first 16 bytes: told apart by
+                                // the rest.
+                                2 if tube % 8 == 2 => format!("T-0000000000000-{tube}"),
                                 2 => format!("T-{tube}"),
                                 _ => format!("{tube:017}X"),
                             }
@@ -412,11 +429,6 @@ mod tests {
                 assert_eq!(list.len(), places.len());
             }
             assert_eq!(shared_by_neighbours(&lists), neighbours);
-            let mut one_by_one = Interner::default();
-            let expected: Vec<Vec<u32>> = places
-                .iter()
-                .map(|tubes| tubes.iter().map(|t| one_by_one.intern(t)).collect())
-                .collect();
             // The groups' size follows the workers' number: 64 chunks, 38, 5, 2, one
             // group alone, groups of one chunk with an empty first (chunk 0 has no
             // tubes), and no chunks at all.
@@ -434,19 +446,19 @@ mod tests {
                     .build()
                     .unwrap();
                 let (tubes, maps) = pool.install(|| number(lists[..chunks].to_vec()));
-                // Numbered by first appearance, the first chunks' tubes come first.
-                let seen = expected[..chunks]
+                // Numbered in the order of their bytes: the rank of each among the
+                // distinct tubes of these chunks.
+                let mut distinct: Vec<&str> = places[..chunks].iter().flatten().copied().collect();
+                distinct.sort_unstable();
+                distinct.dedup();
+                let rank = |t: &str| distinct.binary_search(&t).unwrap() as u32;
+                let expected: Vec<Vec<u32>> = places[..chunks]
                     .iter()
-                    .flatten()
-                    .max()
-                    .map_or(0, |&n| n + 1);
+                    .map(|tubes| tubes.iter().map(|t| rank(t)).collect())
+                    .collect();
                 let case = format!("{threads} threads, {chunks} chunks, {neighbours}");
-                assert_eq!(
-                    tubes.iter().collect::<Vec<_>>(),
-                    one_by_one.iter().take(seen as usize).collect::<Vec<_>>(),
-                    "{case}"
-                );
-                assert_eq!(maps, expected[..chunks], "{case}");
+                assert_eq!(tubes.iter().collect::<Vec<_>>(), distinct, "{case}");
+                assert_eq!(maps, expected, "{case}");
                 for (n, t) in tubes.iter().enumerate() {
                     assert_eq!(tubes.get(t), Some(n as u32), "{case}");
                 }
