@@ -508,9 +508,9 @@ fn number_tubes(set: &mut SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
     };
     shared.par_sort_unstable();
     shared.dedup();
-    // Each key carries the first bytes of its tube_id (see `order::prefix`): tube_ids
-    // numbered as a file by sampling time brings them are in no order, and the sort
-    // would otherwise read two of them, far apart, at every comparison.
+    // Each key carries the first bytes of its tube_id (see `order::prefix`): when the
+    // tubes are sorted (rounds whose tube_ids interleave), the sort would otherwise
+    // read two tube_ids, far apart, at every comparison.
     let names = &set.tubes;
     let entry = |key: TubeKey| (key, prefix(names.name(key as u32)));
     let one_each = shared.is_empty() && round_of.par_iter().all(|&r| r != NONE);
@@ -555,7 +555,12 @@ fn number_tubes(set: &mut SampleSet) -> (Vec<TubeKey>, TubeNumbers) {
         });
         sortable.into_par_iter().map(|(key, _)| key).collect()
     };
-    let round_of = renumber_tube_ids(set, &mut keys, round_of);
+    // In order, the tube_ids keep their numbers (without a pass to find that they do).
+    let round_of = if in_order {
+        round_of
+    } else {
+        renumber_tube_ids(set, &mut keys, round_of)
+    };
     // Tube numbers stay below SEVERAL: a samples file has fewer than 2^32 - 1 rows.
     let mut numbers = TubeNumbers {
         of_id: round_of,
@@ -1688,51 +1693,83 @@ mod tests {
     }
 
     #[test]
-    fn tubes_of_one_round_are_in_tube_id_order_however_their_ids_were_numbered() {
-        // As the samples stage numbers them (in order: nothing is sorted), and in no
-        // order, as a set made otherwise may be; one of them shares its first 16 bytes.
-        let sorted = [
-            "A-0000000000000001",
-            "A-0000000000000002",
-            "T01",
-            "T02",
-            "T10",
+    fn tubes_are_in_output_order_however_their_tube_ids_were_numbered() {
+        // Each case: the tube_ids as interned, the rows (tube_id, round), the tubes in
+        // output order, and the tube_ids in their order afterwards. The samples stage
+        // numbers tube_ids in the order of their bytes (nothing is sorted nor moved
+        // then); a set made otherwise may hold them in no order. One pair shares its
+        // first 16 bytes.
+        let (a1, a2) = ("A-0000000000000001", "A-0000000000000002");
+        type Case<'a> = (
+            Vec<&'a str>,
+            Vec<(&'a str, u32)>,
+            Vec<(u32, &'a str)>,
+            Vec<&'a str>,
+        );
+        let one_round = vec![
+            ("T02", 0),
+            (a2, 0),
+            ("T10", 0),
+            ("T01", 0),
+            ("T02", 0),
+            (a1, 0),
         ];
-        let unsorted = [
-            "T10",
-            "A-0000000000000002",
-            "T01",
-            "A-0000000000000001",
-            "T02",
+        let tubes = vec![(0, a1), (0, a2), (0, "T01"), (0, "T02"), (0, "T10")];
+        let ids = vec![a1, a2, "T01", "T02", "T10"];
+        let cases: Vec<Case> = vec![
+            // One round, in order, and in no order.
+            (ids.clone(), one_round.clone(), tubes.clone(), ids.clone()),
+            (vec!["T10", a2, "T01", a1, "T02"], one_round, tubes, ids),
+            // Two rounds whose tube_ids follow one another: in order.
+            (
+                vec!["A1", "A2", "B1"],
+                vec![("B1", 1), ("A2", 0), ("A1", 0)],
+                vec![(0, "A1"), (0, "A2"), (1, "B1")],
+                vec!["A1", "A2", "B1"],
+            ),
+            // Two rounds whose tube_ids do not: sorted, and numbered anew.
+            (
+                vec!["T1", "T2", "T3"],
+                vec![("T1", 1), ("T2", 0), ("T3", 1)],
+                vec![(0, "T2"), (1, "T1"), (1, "T3")],
+                vec!["T2", "T1", "T3"],
+            ),
         ];
-        for interned in [sorted, unsorted] {
+        for (interned, rows, tubes, ids) in cases {
             let mut set = SampleSet {
-                rounds: vec!["R1".into()],
+                rounds: vec!["R1".into(), "R2".into()],
                 ..SampleSet::default()
             };
-            for name in interned {
+            for name in &interned {
                 set.tubes.intern(name);
             }
-            let rows = [
-                "T02",
-                "A-0000000000000002",
-                "T10",
-                "T01",
-                "T02",
-                "A-0000000000000001",
-            ];
             set.samples = rows
                 .iter()
-                .map(|name| Sample {
+                .map(|&(name, round)| Sample {
+                    round,
                     tube: set.tubes.get(name).unwrap(),
                     ..Sample::default()
                 })
                 .collect();
+            let before: Vec<u32> = set.samples.iter().map(|s| s.tube).collect();
             let (keys, numbers) = number_tubes(&mut set);
-            let named: Vec<&str> = keys.iter().map(|&k| set.tubes.name(k as u32)).collect();
-            assert_eq!(named, sorted, "{interned:?}");
-            for (s, name) in set.samples.iter().zip(rows) {
-                assert_eq!(set.tubes.name(s.tube), name, "{interned:?}");
+            let named: Vec<(u32, &str)> = keys
+                .iter()
+                .map(|&k| ((k >> 32) as u32, set.tubes.name(k as u32)))
+                .collect();
+            assert_eq!(named, tubes, "{interned:?}");
+            assert_eq!(set.tubes.iter().collect::<Vec<_>>(), ids, "{interned:?}");
+            if interned == ids {
+                // Nothing moved.
+                let after: Vec<u32> = set.samples.iter().map(|s| s.tube).collect();
+                assert_eq!(after, before, "{interned:?}");
+            }
+            for (s, &(name, round)) in set.samples.iter().zip(&rows) {
+                assert_eq!(
+                    (s.round, set.tubes.name(s.tube)),
+                    (round, name),
+                    "{interned:?}"
+                );
                 assert_eq!(keys[numbers.of(s) as usize], tube_key(s), "{interned:?}");
             }
         }

@@ -41,8 +41,12 @@ impl Tube<'_> {
 
 impl TubeList {
     /// Lists a row's tube and returns its place: the last place when the row before
-    /// had the same tube (rows grouped by tube share one), a new one otherwise.
+    /// had the same tube (rows grouped by tube share one), a new one otherwise. A tube
+    /// ID is checked first (`values::id`: letters, digits, `-` and `_`), so it holds
+    /// no NUL byte, which [`number_distinct`] counts on to write a short ID back from
+    /// its zero-padded first 16 bytes.
     pub fn push(&mut self, tube: &str) -> u32 {
+        debug_assert!(!tube.contains('\0'), "a tube ID with a NUL byte");
         let key = keys::pack(tube);
         match self.keys.last() {
             Some(&last) => {
@@ -398,7 +402,11 @@ mod tests {
                                 1 => format!("{:05}", tube / 8),
                                 // Sharing their first 16 bytes: told apart by
                                 // the rest.
-                                2 if tube % 8 == 2 => format!("T-0000000000000-{tube}"),
+                                2 if tube % 16 == 2 => format!("T-0000000000000-{tube}"),
+                                // 15 and 16 bytes: the longest written back from
+                                // their first 16 bytes, and the shortest that is not.
+                                2 if tube % 16 == 6 => format!("T-{tube:013}"),
+                                2 if tube % 16 == 10 => format!("T-{tube:014}"),
                                 2 => format!("T-{tube}"),
                                 _ => format!("{tube:017}X"),
                             }
