@@ -1628,70 +1628,9 @@ pub fn mismatch_detail(rc: &RowClass, what: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Tube_ids met in no order are numbered in the order of their tubes, and every
-    /// sample, tube key and lookup by text still finds its own tube_id: tube_ids of
-    /// several rounds, a tube_id no sample kept, samples in no order.
-    #[test]
-    fn tube_ids_are_renumbered_in_tube_order() {
-        let mut set = SampleSet {
-            rounds: vec!["R1".into(), "R2".into()],
-            ..SampleSet::default()
-        };
-        // Interned in no order; "T00" is interned but no sample holds it.
-        for name in ["T09", "T03", "T00", "T07", "T01", "T05", "T02"] {
-            set.tubes.intern(name);
-        }
-        let rows = [
-            ("T07", 1),
-            ("T03", 0),
-            ("T09", 0),
-            ("T01", 1),
-            ("T03", 1),
-            ("T05", 0),
-            ("T02", 1),
-            ("T09", 0),
-            ("T01", 0),
-        ];
-        set.samples = rows
-            .iter()
-            .map(|&(name, round)| Sample {
-                round,
-                tube: set.tubes.get(name).unwrap(),
-                ..Sample::default()
-            })
-            .collect();
-        let (keys, numbers) = number_tubes(&mut set);
-        let tube_of = |s: &Sample| (s.round, set.tubes.name(s.tube).to_string());
-        // Every sample keeps its round and tube_id, and finds its tube.
-        for (s, &(name, round)) in set.samples.iter().zip(&rows) {
-            assert_eq!(tube_of(s), (round, name.to_string()));
-            let key = keys[numbers.of(s) as usize];
-            assert_eq!(key, tube_key(s));
-        }
-        // Tubes by round, then tube_id.
-        let named: Vec<(u32, &str)> = keys
-            .iter()
-            .map(|&k| ((k >> 32) as u32, set.tubes.name(k as u32)))
-            .collect();
-        let expected = [
-            (0, "T01"),
-            (0, "T03"),
-            (0, "T05"),
-            (0, "T09"),
-            (1, "T01"),
-            (1, "T02"),
-            (1, "T03"),
-            (1, "T07"),
-        ];
-        assert_eq!(named, expected);
-        // Tube_ids are numbered by their first tube; the one without a tube comes last.
-        let ids: Vec<&str> = set.tubes.iter().collect();
-        assert_eq!(ids, ["T01", "T03", "T05", "T09", "T02", "T07", "T00"]);
-        for (i, name) in ids.iter().enumerate() {
-            assert_eq!(set.tubes.get(name), Some(i as u32), "{name}");
-        }
-    }
-
+    /// Tube_ids are numbered in the order of their tubes, and every sample, tube key
+    /// and lookup by text still finds its own tube_id, however the tube_ids were
+    /// numbered before.
     #[test]
     fn tubes_are_in_output_order_however_their_tube_ids_were_numbered() {
         // Each case: the tube_ids as interned, the rows (tube_id, round), the tubes in
@@ -1734,6 +1673,33 @@ mod tests {
                 vec![(0, "T2"), (1, "T1"), (1, "T3")],
                 vec!["T2", "T1", "T3"],
             ),
+            // Tube_ids in several rounds, one no sample holds (it comes last), samples
+            // in no order.
+            (
+                vec!["T09", "T03", "T00", "T07", "T01", "T05", "T02"],
+                vec![
+                    ("T07", 1),
+                    ("T03", 0),
+                    ("T09", 0),
+                    ("T01", 1),
+                    ("T03", 1),
+                    ("T05", 0),
+                    ("T02", 1),
+                    ("T09", 0),
+                    ("T01", 0),
+                ],
+                vec![
+                    (0, "T01"),
+                    (0, "T03"),
+                    (0, "T05"),
+                    (0, "T09"),
+                    (1, "T01"),
+                    (1, "T02"),
+                    (1, "T03"),
+                    (1, "T07"),
+                ],
+                vec!["T01", "T03", "T05", "T09", "T02", "T07", "T00"],
+            ),
         ];
         for (interned, rows, tubes, ids) in cases {
             let mut set = SampleSet {
@@ -1759,6 +1725,9 @@ mod tests {
                 .collect();
             assert_eq!(named, tubes, "{interned:?}");
             assert_eq!(set.tubes.iter().collect::<Vec<_>>(), ids, "{interned:?}");
+            for (i, name) in ids.iter().enumerate() {
+                assert_eq!(set.tubes.get(name), Some(i as u32), "{interned:?}: {name}");
+            }
             if interned == ids {
                 // Nothing moved.
                 let after: Vec<u32> = set.samples.iter().map(|s| s.tube).collect();
