@@ -15,7 +15,7 @@ use crate::ingest::{self, results, roster, samples, InputReport, Reject};
 use crate::privacy::Privacy;
 use crate::progress::Progress;
 use crate::reconcile::{self, Reconciled, Settings};
-use crate::record::{Details, InputKind, LabResult, Micros, ResultColumns, NONE};
+use crate::record::{Contacts, InputKind, LabResult, Micros, ResultColumns, NONE};
 use crate::retest;
 use crate::rules::Rules;
 use crate::summarize::{self, BuildingRow, MissingEntry};
@@ -170,7 +170,7 @@ pub struct Analysis {
     /// The missing list, sorted.
     pub missing: Vec<MissingEntry>,
     /// The roster cells of everyone on the two lists.
-    pub details: FxHashMap<u32, Details>,
+    pub details: Contacts,
 }
 
 /// Reads the roster (a CSV file, or sheet `sheet` of a workbook).
@@ -455,7 +455,7 @@ pub struct Lists {
     /// The missing list, sorted.
     pub missing: Vec<MissingEntry>,
     /// The roster cells of everyone on the two lists.
-    pub details: FxHashMap<u32, Details>,
+    pub details: Contacts,
 }
 
 /// Makes the retest and missing lists, closes the retest list with `retests` at
@@ -477,13 +477,10 @@ pub fn lists(
         .filter(|&p| p < rec.roster_len)
         .chain(missing.iter().map(|m| m.person))
         .collect();
-    people.sort_unstable();
+    people.par_sort_unstable();
     people.dedup();
-    let details: FxHashMap<u32, Details> = people
-        .iter()
-        .copied()
-        .zip(roster.details(&people)?)
-        .collect();
+    let details = roster.details(&people)?;
+    drop(people);
     // Lists sort by the person_id they show: with --pseudonymize, the pseudonym, so
     // that the order tells nothing of the real IDs.
     let pseudonyms: FxHashMap<u32, String> = if privacy.pseudonymizes() {
@@ -500,8 +497,8 @@ pub fn lists(
             .get(&p)
             .map_or_else(|| rec.person_id(roster, p), String::as_str)
     };
-    retest::sort(&mut list, roster, rec, &details, &shown);
-    summarize::sort_missing(&mut missing, roster, &details, &shown);
+    retest::sort(&mut list, roster, &shown);
+    summarize::sort_missing(&mut missing, roster, &shown);
     let closed = closure::close(roster, rec, &list, retests, rules, as_of);
     let buildings = summarize::buildings(roster, rec, &list, &closed);
     Ok(Lists {

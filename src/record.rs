@@ -2,6 +2,7 @@
 //! classes and actions derived from them.
 
 use crate::ingest::keys;
+use crate::strings::Strings;
 use std::sync::Arc;
 
 /// Microseconds since 1970-01-01 00:00:00 UTC.
@@ -70,21 +71,72 @@ impl InputKind {
 }
 
 /// The roster fields needed only for the people on an output list, read again from the
-/// roster file at the end of a run (see [`crate::ingest::roster::Roster::details`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Details {
+/// roster file at the end of a run (see [`crate::ingest::roster::Roster::details`]):
+/// one listed person's cells, borrowed from their [`Contacts`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Details<'a> {
     /// The person's name.
-    pub name: Box<str>,
+    pub name: &'a str,
     /// Dormitory room.
-    pub room: Option<Box<str>>,
+    pub room: Option<&'a str>,
     /// College or department.
-    pub college: Option<Box<str>>,
+    pub college: Option<&'a str>,
     /// Class.
-    pub class: Option<Box<str>>,
+    pub class: Option<&'a str>,
     /// Phone number.
-    pub phone: Option<Box<str>>,
+    pub phone: Option<&'a str>,
     /// The counselor (辅导员) responsible for the person.
-    pub counselor: Option<Box<str>>,
+    pub counselor: Option<&'a str>,
+}
+
+/// The [`Details`] of every listed person, in one buffer: a city's missing list at
+/// midday is millions of people, and six strings of their own each, in a hash map,
+/// took several times the roster's bytes.
+#[derive(Debug, Default)]
+pub struct Contacts {
+    /// The people, ascending, each once.
+    people: Vec<u32>,
+    /// [`Contacts::CELLS`] strings a person, in the order of `people` and of the fields
+    /// of [`Details`]; an empty string for a cell that is empty or has no column.
+    cells: Strings,
+}
+
+impl Contacts {
+    /// The cells each person has: name, room, college, class, phone, counselor.
+    pub const CELLS: usize = 6;
+
+    /// The cells of `people` (ascending, each once), [`Contacts::CELLS`] of them a
+    /// person in `cells`.
+    pub fn new(people: Vec<u32>, cells: Strings) -> Contacts {
+        debug_assert!(people.windows(2).all(|w| w[0] < w[1]));
+        debug_assert_eq!(cells.len(), people.len() * Self::CELLS);
+        Contacts { people, cells }
+    }
+
+    /// Person `p`'s cells, if `p` is listed.
+    pub fn get(&self, p: u32) -> Option<Details<'_>> {
+        let at = self.people.binary_search(&p).ok()? * Self::CELLS;
+        let cell = |c: usize| self.cells.get((at + c) as u32);
+        let optional = |c: usize| Some(cell(c)).filter(|v| !v.is_empty());
+        Some(Details {
+            name: cell(0),
+            room: optional(1),
+            college: optional(2),
+            class: optional(3),
+            phone: optional(4),
+            counselor: optional(5),
+        })
+    }
+
+    /// How many people are listed.
+    pub fn len(&self) -> usize {
+        self.people.len()
+    }
+
+    /// Whether nobody is listed.
+    pub fn is_empty(&self) -> bool {
+        self.people.is_empty()
+    }
 }
 
 /// One accepted row of the samples file: a person swabbed into a tube. Strings are

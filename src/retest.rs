@@ -4,9 +4,9 @@
 
 use crate::classify::consequence;
 use crate::ingest::roster::Roster;
-use crate::order::natural_cmp_opt;
+use crate::order::listed_cmp;
 use crate::reconcile::Reconciled;
-use crate::record::{Action, Details, Micros};
+use crate::record::{Action, Micros};
 use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxHashMap;
 
@@ -61,27 +61,12 @@ pub fn retest_list(rec: &Reconciled) -> Vec<Entry> {
 
 /// Sorts the list by round, action, building, room and person_id as the outputs show
 /// it (`shown`: the pseudonym with `--pseudonymize`), buildings and rooms in natural
-/// order, people not on the roster last. `details` holds every listed roster person.
-pub fn sort<'a>(
-    list: &mut [Entry],
-    roster: &Roster,
-    rec: &Reconciled,
-    details: &FxHashMap<u32, Details>,
-    shown: &(dyn Fn(u32) -> &'a str + Sync),
-) {
-    let listed = |key: u32| (key < rec.roster_len).then_some(key);
-    let building = |key: u32| listed(key).map(|p| roster.building_name(p));
-    let room = |key: u32| {
-        listed(key)
-            .and_then(|p| details.get(&p))
-            .and_then(|d| d.room.as_deref())
-    };
+/// order, people not on the roster last ([`listed_cmp`]).
+pub fn sort<'a>(list: &mut [Entry], roster: &Roster, shown: &(dyn Fn(u32) -> &'a str + Sync)) {
     list.par_sort_unstable_by(|a, b| {
         a.round
             .cmp(&b.round)
             .then(a.action.cmp(&b.action))
-            .then_with(|| natural_cmp_opt(building(a.person), building(b.person)))
-            .then_with(|| natural_cmp_opt(room(a.person), room(b.person)))
-            .then_with(|| shown(a.person).cmp(shown(b.person)))
+            .then_with(|| listed_cmp(roster, shown, a.person, b.person))
     });
 }

@@ -2,12 +2,11 @@
 
 use crate::closure::{Closed, State};
 use crate::ingest::roster::Roster;
-use crate::order::{natural_cmp, natural_cmp_opt};
+use crate::order::{listed_cmp, natural_cmp};
 use crate::reconcile::Reconciled;
-use crate::record::{Class, Details, Status, NONE};
+use crate::record::{Class, Status, NONE};
 use crate::retest::Entry;
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 
 /// The figures of one building in one round (see the contract for each definition).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -245,25 +244,17 @@ pub fn missing(roster: &Roster, rec: &Reconciled) -> Vec<MissingEntry> {
 }
 
 /// Sorts the missing list by round, building, room and person_id as the outputs show
-/// it (`shown`); `details` holds every listed person.
+/// it (`shown`), buildings and rooms in natural order ([`listed_cmp`]). Made in roster
+/// order, the list is sorted already unless `shown` is a pseudonym.
 pub fn sort_missing<'a>(
     list: &mut [MissingEntry],
     roster: &Roster,
-    details: &FxHashMap<u32, Details>,
     shown: &(dyn Fn(u32) -> &'a str + Sync),
 ) {
-    let room = |p: u32| details.get(&p).and_then(|d| d.room.as_deref());
     list.par_sort_unstable_by(|a, b| {
         a.round
             .cmp(&b.round)
-            .then_with(|| {
-                natural_cmp(
-                    roster.building_name(a.person),
-                    roster.building_name(b.person),
-                )
-            })
-            .then_with(|| natural_cmp_opt(room(a.person), room(b.person)))
-            .then_with(|| shown(a.person).cmp(shown(b.person)))
+            .then_with(|| listed_cmp(roster, shown, a.person, b.person))
     });
 }
 

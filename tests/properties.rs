@@ -172,11 +172,42 @@ proptest! {
             prop_assert_eq!(on_leave, *status == "离校");
             prop_assert_eq!(roster.priority[p as usize], *status == "隔离");
         }
-        // The rows are read again from where each person's row is.
-        let people: Vec<u32> = (0..roster.len() as u32).collect();
-        let details = roster.details(&people).unwrap();
-        for (p, d) in people.iter().zip(&details) {
-            prop_assert_eq!(Some(&*d.name), roster.name(*p));
+        // The rows are read again from where each person's row is, whatever the order
+        // the people are asked for in, some twice.
+        let n = roster.len() as u32;
+        let asked: Vec<u32> = (0..n).rev().chain((0..n).step_by(3)).collect();
+        let details = roster.details(&asked).unwrap();
+        prop_assert_eq!(details.len(), n as usize);
+        for p in 0..n {
+            let (_, name, _, room, _) = &first[roster.id(p)];
+            let d = details.get(p).unwrap();
+            prop_assert_eq!(d.name, name.as_str());
+            prop_assert_eq!(d.room, room.as_deref());
+        }
+        prop_assert!(details.get(n).is_none());
+        // The lists' order: building, room, then the person_id shown (here a text that
+        // orders roommates otherwise than their IDs do); people off the roster (keys
+        // past its end) last, by the person_id shown.
+        let shown_of: Vec<String> = (0..n + 3)
+            .map(|p| match p < n {
+                true => roster.id(p).chars().rev().collect(),
+                false => format!("off{}", 9 - p % 10),
+            })
+            .collect();
+        let shown = |p: u32| shown_of[p as usize].as_str();
+        for p in 0..n + 3 {
+            for q in 0..n + 3 {
+                use std::cmp::Ordering::{Greater, Less};
+                let expected = match (p < n, q < n) {
+                    (true, true) => poolscreen::order::natural_cmp(roster.building_name(p), roster.building_name(q))
+                        .then_with(|| poolscreen::order::natural_cmp_opt(roster.room_name(p), roster.room_name(q)))
+                        .then_with(|| shown(p).cmp(shown(q))),
+                    (true, false) => Less,
+                    (false, true) => Greater,
+                    (false, false) => shown(p).cmp(shown(q)),
+                };
+                prop_assert_eq!(poolscreen::order::listed_cmp(&roster, &shown, p, q), expected, "{} and {}", p, q);
+            }
         }
     }
 }

@@ -29,7 +29,7 @@ use crate::ingest::roster::Roster;
 use crate::ingest::{InputReport, Reject};
 use crate::privacy::Privacy;
 use crate::reconcile::Reconciled;
-use crate::record::{Details, InputKind, LabResult};
+use crate::record::{Contacts, InputKind, LabResult};
 use crate::retest::Entry;
 use crate::summarize::{BuildingRow, MissingEntry};
 use manifest::OutputEntry;
@@ -78,7 +78,7 @@ pub struct RoundOutputs<'a> {
     /// The missing list, sorted.
     pub missing: &'a [MissingEntry],
     /// The roster cells of everyone on the lists.
-    pub details: &'a FxHashMap<u32, Details>,
+    pub details: &'a Contacts,
     /// Each input's kind and report.
     pub inputs: &'a [(InputKind, InputReport)],
     /// Every rejected row with the kind of its file, sorted by file then line.

@@ -9,12 +9,11 @@ use crate::ingest::Reject;
 use crate::privacy::{guard_ids, Privacy};
 use crate::reconcile::Reconciled;
 use crate::record::NONE;
-use crate::record::{Details, Micros};
+use crate::record::{Contacts, Details, Micros};
 use crate::retest::Entry;
 use crate::strings::Strings;
 use crate::summarize::MissingEntry;
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 
 /// A listed person's roster cells, read again from the roster, with `--mask` applied to
@@ -38,22 +37,21 @@ pub struct Contact<'a> {
 
 impl<'a> Contact<'a> {
     /// The cells of `details`, or none.
-    pub fn of(details: Option<&'a Details>, privacy: &Privacy) -> Contact<'a> {
+    pub fn of(details: Option<Details<'a>>, privacy: &Privacy) -> Contact<'a> {
         let Some(d) = details else {
             return Contact::default();
         };
         // An ID card number typed into the name or phone column is still one.
         let guarded = crate::privacy::guard_ids;
-        let cell =
-            |value: &'a Option<Box<str>>| value.as_deref().map(|v| guarded(Cow::Borrowed(v)));
+        let cell = |value: Option<&'a str>| value.map(|v| guarded(Cow::Borrowed(v)));
         Contact {
-            name: Some(guarded(privacy.name(&d.name))),
-            room: cell(&d.room),
-            college: cell(&d.college),
-            class: cell(&d.class),
-            phone: d.phone.as_deref().map(|p| guarded(privacy.phone(p))),
+            name: Some(guarded(privacy.name(d.name))),
+            room: cell(d.room),
+            college: cell(d.college),
+            class: cell(d.class),
+            phone: d.phone.map(|p| guarded(privacy.phone(p))),
             // The counselor's name is a name too.
-            counselor: d.counselor.as_deref().map(|c| guarded(privacy.name(c))),
+            counselor: d.counselor.map(|c| guarded(privacy.name(c))),
         }
     }
 }
@@ -148,7 +146,7 @@ pub fn retest_rows<'a>(
     roster: &'a Roster,
     rec: &'a Reconciled,
     list: &[Entry],
-    details: &'a FxHashMap<u32, Details>,
+    details: &'a Contacts,
     privacy: &Privacy,
 ) -> Vec<RetestRow<'a>> {
     // A city's lists are hundreds of thousands of rows: made on the workers.
@@ -157,7 +155,7 @@ pub fn retest_rows<'a>(
             let tube = &rec.tubes[e.tube as usize];
             let result = tube.result().map(|r| &rec.results[r as usize]);
             let on_roster = e.person < rec.roster_len;
-            let d = details.get(&e.person).filter(|_| on_roster);
+            let d = details.get(e.person).filter(|_| on_roster);
             RetestRow {
                 round: &rec.rounds()[e.round as usize],
                 action: e.action.as_str(),
@@ -246,7 +244,7 @@ pub fn missing_rows<'a>(
     roster: &'a Roster,
     rec: &'a Reconciled,
     list: &[MissingEntry],
-    details: &'a FxHashMap<u32, Details>,
+    details: &'a Contacts,
     privacy: &Privacy,
 ) -> Vec<MissingRow<'a>> {
     list.par_iter()
@@ -254,7 +252,7 @@ pub fn missing_rows<'a>(
             round: &rec.rounds()[e.round as usize],
             person_id: privacy.person_id(roster.id(e.person)),
             building: roster.building_name(e.person),
-            contact: Contact::of(details.get(&e.person), privacy),
+            contact: Contact::of(details.get(e.person), privacy),
             status: roster.status[e.person as usize].as_str(),
         })
         .collect()
@@ -357,7 +355,7 @@ pub fn closure_rows<'a>(
     list: &[Entry],
     closed: &crate::closure::Closed,
     retests: &'a [crate::record::LabResult],
-    details: &'a FxHashMap<u32, Details>,
+    details: &'a Contacts,
     privacy: &Privacy,
 ) -> Vec<ClosureRow<'a>> {
     list.par_iter()
@@ -367,9 +365,9 @@ pub fn closure_rows<'a>(
             let on_roster = e.person < rec.roster_len;
             let retest = c.retest.map(|k| &retests[k as usize]);
             let room = details
-                .get(&e.person)
+                .get(e.person)
                 .filter(|_| on_roster)
-                .and_then(|d| d.room.as_deref())
+                .and_then(|d| d.room)
                 .map(|r| crate::privacy::guard_ids(Cow::Borrowed(r)));
             ClosureRow {
                 round: &rec.rounds()[e.round as usize],

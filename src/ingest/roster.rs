@@ -16,7 +16,7 @@ use crate::buckets::gather;
 use crate::error::{Error, Position, Result};
 use crate::order::{in_roster_order, invert, roster_places, Placed, Ranks};
 use crate::pieces::pieces_mut;
-use crate::record::{Details, Status, NONE};
+use crate::record::{Contacts, Status, NONE};
 use crate::strings::{Interner, Strings};
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
@@ -347,39 +347,21 @@ impl Roster {
         None
     }
 
-    /// The other cells of `people`, read again from the roster file, in the order given;
-    /// batches of people are read on the workers. Each row read again must still hold
-    /// the person's ID: a roster changed while it was read is an error, never a name
-    /// given to the wrong person.
-    pub fn details(&self, people: &[u32]) -> Result<Vec<Details>> {
-        self.read_again(people, |row| Details {
-            name: row.text(NAME).into(),
-            room: row.optional(ROOM),
-            college: row.optional(COLLEGE),
-            class: row.optional(CLASS),
-            phone: row.optional(PHONE),
-            counselor: row.optional(COUNSELOR),
-        })
-    }
-
-    /// Person `p`'s name, when the roster was read with [`RosterParser::names`].
-    pub fn name(&self, p: u32) -> Option<&str> {
-        (self.names.len() == self.len()).then(|| self.names.get(p))
-    }
-
-    /// `cells` of the rows of `people`, read again from the roster file in batches on
-    /// the workers, each row checked to still hold its person.
-    fn read_again<T: Send>(
-        &self,
-        people: &[u32],
-        cells: impl Fn(&mut Row) -> T + Sync,
-    ) -> Result<Vec<T>> {
+    /// The other cells of `people` (name, room, college, class, phone, counselor),
+    /// read again from the roster file; batches of people are read on the workers.
+    /// Each row read again must still hold the person's ID: a roster changed while it
+    /// was read is an error, never a name given to the wrong person.
+    pub fn details(&self, people: &[u32]) -> Result<Contacts> {
+        const CELLS: [usize; Contacts::CELLS] = [NAME, ROOM, COLLEGE, CLASS, PHONE, COUNSELOR];
+        let mut people = people.to_vec();
+        people.par_sort_unstable();
+        people.dedup();
         // Read in file order, whatever the order asked for: a roster listed in no order
         // has the people of one building all over the file. `in_file` holds positions
         // in `people`.
         let mut in_file: Vec<u32> = (0..people.len() as u32).collect();
         in_file.par_sort_unstable_by_key(|&i| self.offset[people[i as usize] as usize]);
-        let batches: Vec<Vec<(u32, T)>> = in_file
+        let batches: Vec<Strings> = in_file
             .par_chunks(8192)
             .map(|batch| {
                 let offsets: Vec<u64> = batch
@@ -389,25 +371,41 @@ impl Roster {
                 // A read that fails is an I/O error; a row that reads but holds another
                 // person (or nothing: a shorter file) is a roster that changed.
                 let records = records_at(&self.source, &self.name, &offsets)?;
-                batch
-                    .iter()
-                    .zip(&records)
-                    .map(|(&i, (record, _))| {
-                        let p = people[i as usize];
-                        reparse(record, &self.layout, |row| {
-                            if row.text(PERSON_ID) != self.id(p) {
-                                return Err(self.changed(p));
-                            }
-                            Ok((i, cells(row)))
-                        })
-                    })
-                    .collect()
+                let mut cells = Strings::with_capacity(batch.len() * CELLS.len(), 0);
+                for (&i, (record, _)) in batch.iter().zip(&records) {
+                    let p = people[i as usize];
+                    reparse(record, &self.layout, |row| {
+                        if row.text(PERSON_ID) != self.id(p) {
+                            return Err(self.changed(p));
+                        }
+                        for c in CELLS {
+                            cells.push(&row.text(c));
+                        }
+                        Ok(())
+                    })?;
+                }
+                Ok(cells)
             })
             .collect::<Result<_>>()?;
-        // Back in the order asked for.
-        let mut read: Vec<(u32, T)> = batches.into_iter().flatten().collect();
-        read.par_sort_unstable_by_key(|(i, _)| *i);
-        Ok(read.into_iter().map(|(_, value)| value).collect())
+        let read = Strings::concat(batches.iter().collect());
+        drop(batches);
+        // Back in the order of `people`, unless the file had them in it.
+        let cells = match in_file.windows(2).all(|w| w[0] < w[1]) {
+            true => read,
+            false => {
+                let order: Vec<u32> = invert(&in_file)
+                    .into_iter()
+                    .flat_map(|k| (0..CELLS.len() as u32).map(move |c| k * CELLS.len() as u32 + c))
+                    .collect();
+                read.gather(&order)
+            }
+        };
+        Ok(Contacts::new(people, cells))
+    }
+
+    /// Person `p`'s name, when the roster was read with [`RosterParser::names`].
+    pub fn name(&self, p: u32) -> Option<&str> {
+        (self.names.len() == self.len()).then(|| self.names.get(p))
     }
 
     /// Numbers the people in output order (see [`Roster`]) when the file does not list
