@@ -184,6 +184,23 @@ pub fn write_round(
         }
         staging.write(name, |out| parquet::write(out, frame))
     };
+    // A list's table is written a row group at a time: a city's missing list at midday
+    // is millions of rows, and a table of them all was several times their bytes.
+    let list = |name: &'static str,
+                like: Result<DataFrame>,
+                rows: usize,
+                round_of: &(dyn Fn(usize) -> u32 + Sync),
+                columns: &(dyn Fn(std::ops::Range<usize>) -> Vec<ArrayRef> + Sync)| {
+        let table = Batched {
+            name,
+            like: like?,
+            rows,
+            round_of,
+            columns,
+            distinct: (None, None),
+        };
+        write_batched(staging, round.publication, rec.rounds().len(), table, &note)
+    };
     let closure_columns = rows::closure_columns();
     let tasks: Vec<Task> = vec![
         Task {
@@ -228,9 +245,12 @@ pub fn write_round(
             file: "retest.parquet",
             rows: retest.len(),
             write: Box::new(|| {
-                parquet(
+                list(
                     "retest.parquet",
-                    parquet::list_frame(&retest_columns, &retest),
+                    parquet::list_frame(&retest_columns, &[]),
+                    retest.len(),
+                    &|i| round.retests[i].round,
+                    &|range| parquet::list_columns(&retest_columns, &retest[range]),
                 )
             }),
         },
@@ -247,9 +267,12 @@ pub fn write_round(
             file: "missing.parquet",
             rows: missing.len(),
             write: Box::new(|| {
-                parquet(
+                list(
                     "missing.parquet",
-                    parquet::list_frame(&missing_columns, &missing),
+                    parquet::list_frame(&missing_columns, &[]),
+                    missing.len(),
+                    &|i| round.missing[i].round,
+                    &|range| parquet::list_columns(&missing_columns, &missing[range]),
                 )
             }),
         },
@@ -282,9 +305,12 @@ pub fn write_round(
             file: "closure.parquet",
             rows: closure.len(),
             write: Box::new(|| {
-                parquet(
+                list(
                     "closure.parquet",
-                    parquet::list_frame(&closure_columns, &closure),
+                    parquet::list_frame(&closure_columns, &[]),
+                    closure.len(),
+                    &|i| round.retests[i].round,
+                    &|range| parquet::list_columns(&closure_columns, &closure[range]),
                 )
             }),
         },

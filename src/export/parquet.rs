@@ -488,6 +488,39 @@ pub fn list_frame<R: Sync>(columns: &[ListColumn<R>], rows: &[R]) -> Result<Data
     )
 }
 
+/// The Arrow columns of `rows` of a list, one for each of `columns`, made on the
+/// workers: a row group of a list written a batch at a time (see
+/// [`ArrowBatches`]), typed as [`list_frame`] types them.
+pub fn list_columns<R: Sync>(columns: &[ListColumn<R>], rows: &[R]) -> Vec<ArrayRef> {
+    let n = rows.len();
+    columns
+        .par_iter()
+        .with_max_len(1)
+        .map(|c| {
+            let value = |i: usize| (c.value)(&rows[i]);
+            match c.kind {
+                Kind::Text | Kind::Code => strings(n, |i| value(i).text().map(Cow::Borrowed)),
+                Kind::Int => {
+                    PrimitiveArray::<i64>::from_trusted_len_iter((0..n).map(|i| value(i).int()))
+                        .boxed()
+                }
+                Kind::Float => {
+                    PrimitiveArray::<f64>::from_trusted_len_iter((0..n).map(|i| value(i).float()))
+                        .boxed()
+                }
+                Kind::Time => {
+                    PrimitiveArray::<i64>::from_trusted_len_iter((0..n).map(|i| value(i).time()))
+                        .to(timestamp_type())
+                        .boxed()
+                }
+                Kind::Bool => {
+                    BooleanArray::from_trusted_len_iter((0..n).map(|i| value(i).bool())).boxed()
+                }
+            }
+        })
+        .collect()
+}
+
 /// Every column of `columns` gives values of its declared kind for `row`.
 pub fn kinds_hold<R>(columns: &[ListColumn<R>], row: &R) -> bool {
     columns.iter().all(|c| (c.value)(row).is(c.kind))
@@ -588,32 +621,20 @@ mod tests {
         assert_eq!(dictionary(3, 1, |_| 0, |_| "only").null_count(), 0);
     }
 
-    #[test]
-    fn batches_cut_as_row_groups_make_the_file_polars_makes() {
-        // Either side of one and of two groups' worth, and a size that does not divide
-        // evenly.
+    /// Writes a file of each of `sizes` rows twice, with `polars` (the whole table at
+    /// once) and with `batches`, and checks that the two are the same bytes.
+    fn same_files(
+        sizes: &[usize],
+        polars: impl Fn(usize, &mut Output) -> Result<()>,
+        batches: impl Fn(usize, &mut Output) -> Result<()>,
+    ) {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let out = dir.path().join("out");
         let staging = super::super::staging::Staging::new(&out, &[]).unwrap();
-        let sizes = [0, 1, 262_143, 262_144, 524_287, 524_288, 524_288 + 100_003];
-        let value = |i: usize| (i as i64 * 7919) % 1000;
-        for n in sizes {
-            let whole = frame(vec![int("v", (0..n).map(value))]).unwrap();
-            staging
-                .write(&format!("polars-{n}.parquet"), |out| {
-                    write(out, whole.clone())
-                })
-                .unwrap();
-            staging
-                .write(&format!("batches-{n}.parquet"), |out| {
-                    let mut file = ArrowBatches::new(out, &whole)?;
-                    for group in row_groups(n) {
-                        let values: Vec<i64> = group.map(value).collect();
-                        file.write(&[PrimitiveArray::<i64>::from_vec(values).boxed()])?;
-                    }
-                    file.finish()
-                })
-                .unwrap();
+        for &n in sizes {
+            let name = |way: &str| format!("{way}-{n}.parquet");
+            staging.write(&name("polars"), |o| polars(n, o)).unwrap();
+            staging.write(&name("batches"), |o| batches(n, o)).unwrap();
         }
         staging.commit().unwrap();
         let read = |name: String| std::fs::read(out.join(name)).unwrap();
@@ -623,6 +644,79 @@ mod tests {
                 "{n} rows"
             );
         }
+    }
+
+    #[test]
+    fn batches_cut_as_row_groups_make_the_file_polars_makes() {
+        // Either side of one and of two groups' worth, and a size that does not divide
+        // evenly.
+        let value = |i: usize| (i as i64 * 7919) % 1000;
+        let whole = |n: usize| frame(vec![int("v", (0..n).map(value))]);
+        same_files(
+            &[0, 1, 262_143, 262_144, 524_287, 524_288, 524_288 + 100_003],
+            |n, out| write(out, whole(n)?),
+            |n, out| {
+                let mut file = ArrowBatches::new(out, &whole(n)?)?;
+                for group in row_groups(n) {
+                    let values: Vec<i64> = group.map(value).collect();
+                    file.write(&[PrimitiveArray::<i64>::from_vec(values).boxed()])?;
+                }
+                file.finish()
+            },
+        );
+    }
+
+    #[test]
+    fn a_list_written_in_batches_is_the_file_polars_makes_of_the_whole_list() {
+        use super::super::columns::{column, Value};
+        struct Row {
+            text: Option<String>,
+            code: Option<&'static str>,
+            int: Option<i64>,
+            float: Option<f64>,
+            time: Option<Micros>,
+            bool: Option<bool>,
+        }
+        let columns = [
+            column("text", "文", 1.0, Kind::Text, |r: &Row| {
+                Value::Text(r.text.as_deref())
+            }),
+            column("code", "码", 1.0, Kind::Code, |r: &Row| {
+                Value::Code(r.code)
+            }),
+            column("int", "整", 1.0, Kind::Int, |r: &Row| Value::Int(r.int)),
+            column("float", "小", 1.0, Kind::Float, |r: &Row| {
+                Value::Float(r.float)
+            }),
+            column("time", "时", 1.0, Kind::Time, |r: &Row| {
+                Value::Time(r.time)
+            }),
+            column("bool", "是", 1.0, Kind::Bool, |r: &Row| {
+                Value::Bool(r.bool)
+            }),
+        ];
+        // Every kind with nulls; texts that repeat (a dictionary) and that do not.
+        let row = |i: usize| Row {
+            text: (i % 5 != 1).then(|| format!("室 {}", i % 40)),
+            code: (i % 7 != 2).then_some(["open", "cleared", "confirmed"][i % 3]),
+            int: (!i.is_multiple_of(4)).then_some(i as i64 * 31 - 500),
+            float: (i % 6 != 5).then_some(i as f64 / 8.0),
+            time: (i % 9 != 4).then_some(1_649_548_800_000_000 + i as i64 * 61_000_000),
+            bool: (!i.is_multiple_of(3)).then_some(i.is_multiple_of(2)),
+        };
+        let rows = |n: usize| (0..n).map(row).collect::<Vec<Row>>();
+        same_files(
+            &[0, 1, 129, 3000],
+            |n, out| write(out, list_frame(&columns, &rows(n))?),
+            |n, out| {
+                let rows = rows(n);
+                let mut file = ArrowBatches::new(out, &list_frame(&columns, &[])?)?;
+                for group in row_groups(n) {
+                    file.write(&list_columns(&columns, &rows[group]))?;
+                }
+                file.finish()
+            },
+        );
     }
 
     #[test]
