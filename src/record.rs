@@ -104,6 +104,18 @@ pub struct Contacts {
 impl Contacts {
     /// The cells each person has: name, room, college, class, phone, counselor.
     pub const CELLS: usize = 6;
+    /// The name's cell.
+    pub const NAME: usize = 0;
+    /// The room's cell.
+    pub const ROOM: usize = 1;
+    /// The college's cell.
+    pub const COLLEGE: usize = 2;
+    /// The class's cell.
+    pub const CLASS: usize = 3;
+    /// The phone's cell.
+    pub const PHONE: usize = 4;
+    /// The counselor's cell.
+    pub const COUNSELOR: usize = 5;
 
     /// The cells of `people` (ascending, each once), [`Contacts::CELLS`] of them a
     /// person in `cells`.
@@ -115,17 +127,28 @@ impl Contacts {
 
     /// Person `p`'s cells, if `p` is listed.
     pub fn get(&self, p: u32) -> Option<Details<'_>> {
-        let at = self.people.binary_search(&p).ok()? * Self::CELLS;
-        let cell = |c: usize| self.cells.get((at + c) as u32);
-        let optional = |c: usize| Some(cell(c)).filter(|v| !v.is_empty());
+        let at = self.place(p)?;
+        let cell = |c: usize| self.cell(at, c);
         Some(Details {
-            name: cell(0),
-            room: optional(1),
-            college: optional(2),
-            class: optional(3),
-            phone: optional(4),
-            counselor: optional(5),
+            name: cell(Self::NAME).unwrap_or(""),
+            room: cell(Self::ROOM),
+            college: cell(Self::COLLEGE),
+            class: cell(Self::CLASS),
+            phone: cell(Self::PHONE),
+            counselor: cell(Self::COUNSELOR),
         })
+    }
+
+    /// Person `p`'s place among the listed people, if `p` is listed.
+    pub fn place(&self, p: u32) -> Option<u32> {
+        self.people.binary_search(&p).ok().map(|at| at as u32)
+    }
+
+    /// Cell `c` ([`Contacts::NAME`] … [`Contacts::COUNSELOR`]) of the person at
+    /// `place`; `None` when it is empty.
+    pub fn cell(&self, place: u32, c: usize) -> Option<&str> {
+        let text = self.cells.get(place * Self::CELLS as u32 + c as u32);
+        Some(text).filter(|t| !t.is_empty())
     }
 
     /// How many people are listed.

@@ -124,17 +124,18 @@ pub fn write_round(
             ));
         }
     }
+    let shown = rows::Shown::new(round.details, privacy);
     let closure = rows::closure_rows(
         roster,
         rec,
         round.retests,
         round.closed,
         round.retest_rows,
-        round.details,
+        &shown,
         privacy,
     );
-    let retest = rows::retest_rows(roster, rec, round.retests, round.details, privacy);
-    let missing = rows::missing_rows(roster, rec, round.missing, round.details, privacy);
+    let retest = rows::retest_rows(roster, rec, round.retests, &shown, privacy);
+    let missing = rows::missing_rows(roster, rec, round.missing, &shown, privacy);
     let files: Vec<(InputKind, String)> = round
         .inputs
         .iter()
@@ -488,9 +489,9 @@ fn round_report(
         .map(|(row_and_closure, _)| row_and_closure)
         .map(|(row, c)| NamedPerson {
             person_id: &c.person_id,
-            name: row.contact.name.as_deref(),
+            name: rows::Listed::cell(row, Contacts::NAME),
             building: c.building,
-            room: c.room.as_deref(),
+            room: c.room,
             state: c.state,
             due_at: c.due_at,
             earlier_round: (c.round != label).then_some(c.round),

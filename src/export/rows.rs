@@ -9,49 +9,70 @@ use crate::ingest::Reject;
 use crate::privacy::{guard_ids, Privacy};
 use crate::reconcile::Reconciled;
 use crate::record::NONE;
-use crate::record::{Contacts, Details, Micros};
+use crate::record::{Contacts, Micros};
 use crate::retest::Entry;
 use crate::strings::Strings;
 use crate::summarize::MissingEntry;
 use rayon::prelude::*;
 use std::borrow::Cow;
 
-/// A listed person's roster cells, read again from the roster, with `--mask` applied to
-/// the name and phone, and anything shaped like an ID card number masked in them
-/// always.
-#[derive(Default)]
-pub struct Contact<'a> {
-    /// The name (masked with `--mask`).
-    pub name: Option<Cow<'a, str>>,
-    /// Room.
-    pub room: Option<Cow<'a, str>>,
-    /// College.
-    pub college: Option<Cow<'a, str>>,
-    /// Class.
-    pub class: Option<Cow<'a, str>>,
-    /// Phone (masked with `--mask`).
-    pub phone: Option<Cow<'a, str>>,
-    /// Counselor (masked as a name with `--mask`).
-    pub counselor: Option<Cow<'a, str>>,
+/// The listed people's roster cells as the lists print them: read from the
+/// [`Contacts`] when a row is written, except the texts printed otherwise (a name,
+/// phone or counselor masked with `--mask`; anything shaped like an ID card number,
+/// masked in every cell always), made once here. A city's missing list at midday is
+/// millions of rows: six texts made for each row beforehand took more than the
+/// roster's bytes.
+pub struct Shown<'a> {
+    contacts: &'a Contacts,
+    /// Each cell's texts printed otherwise, by the person's place in `contacts`.
+    replaced: Vec<Replaced>,
 }
 
-impl<'a> Contact<'a> {
-    /// The cells of `details`, or none.
-    pub fn of(details: Option<Details<'a>>, privacy: &Privacy) -> Contact<'a> {
-        let Some(d) = details else {
-            return Contact::default();
+impl<'a> Shown<'a> {
+    /// The cells of `contacts` as printed under `privacy`.
+    pub fn new(contacts: &'a Contacts, privacy: &Privacy) -> Shown<'a> {
+        let replaced = (0..Contacts::CELLS)
+            .into_par_iter()
+            .map(|c| {
+                Replaced::new(contacts.len(), |at| {
+                    let Some(text) = contacts.cell(at as u32, c) else {
+                        // A name is printed, even an empty one, and masked as one.
+                        return match c == Contacts::NAME {
+                            true => guard_ids(privacy.name("")),
+                            false => Cow::Borrowed(""),
+                        };
+                    };
+                    guard_ids(match c {
+                        // The counselor's name is a name too.
+                        Contacts::NAME | Contacts::COUNSELOR => privacy.name(text),
+                        Contacts::PHONE => privacy.phone(text),
+                        _ => Cow::Borrowed(text),
+                    })
+                })
+            })
+            .collect();
+        Shown { contacts, replaced }
+    }
+
+    /// Person `p`'s place, or [`NONE`] when `p` is not listed.
+    pub fn place(&self, p: u32) -> u32 {
+        self.contacts.place(p).unwrap_or(NONE)
+    }
+
+    /// Cell `c` ([`Contacts::NAME`] … [`Contacts::COUNSELOR`]) of the person at
+    /// `place` as printed: `None` when it is empty, or the place is [`NONE`] (a person
+    /// not on the roster).
+    pub fn cell(&self, place: u32, c: usize) -> Option<&str> {
+        if place == NONE {
+            return None;
+        }
+        let text = match self.replaced[c].get(place as usize) {
+            Some(text) => Some(text),
+            None => self.contacts.cell(place, c),
         };
-        // An ID card number typed into the name or phone column is still one.
-        let guarded = crate::privacy::guard_ids;
-        let cell = |value: Option<&'a str>| value.map(|v| guarded(Cow::Borrowed(v)));
-        Contact {
-            name: Some(guarded(privacy.name(d.name))),
-            room: cell(d.room),
-            college: cell(d.college),
-            class: cell(d.class),
-            phone: d.phone.map(|p| guarded(privacy.phone(p))),
-            // The counselor's name is a name too.
-            counselor: d.counselor.map(|c| guarded(privacy.name(c))),
+        match c == Contacts::NAME {
+            true => Some(text.unwrap_or("")),
+            false => text,
         }
     }
 }
@@ -62,8 +83,9 @@ pub trait Listed {
     fn person_id(&self) -> &str;
     /// The person's building, if on the roster.
     fn building(&self) -> Option<&str>;
-    /// The person's roster cells.
-    fn contact(&self) -> &Contact<'_>;
+    /// The person's roster cell `c` ([`Contacts::NAME`] … [`Contacts::COUNSELOR`]) as
+    /// printed, `None` when empty or when the person is not on the roster.
+    fn cell(&self, c: usize) -> Option<&str>;
 }
 
 /// The columns of a listed person, in the order every list has them: person_id, name,
@@ -75,25 +97,25 @@ pub fn person_columns<R: Listed>() -> Vec<Column<R>> {
             Value::Text(Some(r.person_id()))
         }),
         column("name", "姓名", 10.0, Text, |r: &R| {
-            Value::Text(r.contact().name.as_deref())
+            Value::Text(r.cell(Contacts::NAME))
         }),
         column("building", "楼栋", 10.0, Text, |r: &R| {
             Value::Text(r.building())
         }),
         column("room", "宿舍号", 8.0, Text, |r: &R| {
-            Value::Text(r.contact().room.as_deref())
+            Value::Text(r.cell(Contacts::ROOM))
         }),
         column("college", "学院", 16.0, Text, |r: &R| {
-            Value::Text(r.contact().college.as_deref())
+            Value::Text(r.cell(Contacts::COLLEGE))
         }),
         column("class", "班级", 12.0, Text, |r: &R| {
-            Value::Text(r.contact().class.as_deref())
+            Value::Text(r.cell(Contacts::CLASS))
         }),
         column("phone", "手机号", 14.0, Text, |r: &R| {
-            Value::Text(r.contact().phone.as_deref())
+            Value::Text(r.cell(Contacts::PHONE))
         }),
         column("counselor", "辅导员", 10.0, Text, |r: &R| {
-            Value::Text(r.contact().counselor.as_deref())
+            Value::Text(r.cell(Contacts::COUNSELOR))
         }),
     ]
 }
@@ -110,9 +132,10 @@ pub struct RetestRow<'a> {
     pub person_id: Cow<'a, str>,
     /// Building; `None` for people not on the roster.
     pub building: Option<&'a str>,
-    /// Name, room, college, class, phone and counselor; empty for people not on the
-    /// roster.
-    pub contact: Contact<'a>,
+    /// Name, room, college, class, phone and counselor, at `place`.
+    pub shown: &'a Shown<'a>,
+    /// The person's place in `shown`, [`NONE`] for people not on the roster.
+    pub place: u32,
     /// The tube.
     pub tube_id: &'a str,
     /// People in the tube.
@@ -136,17 +159,17 @@ impl Listed for RetestRow<'_> {
     fn building(&self) -> Option<&str> {
         self.building
     }
-    fn contact(&self) -> &Contact<'_> {
-        &self.contact
+    fn cell(&self, c: usize) -> Option<&str> {
+        self.shown.cell(self.place, c)
     }
 }
 
-/// Resolves retest entries into rows; `details` holds every listed roster person.
+/// Resolves retest entries into rows; `shown` holds every listed roster person.
 pub fn retest_rows<'a>(
     roster: &'a Roster,
     rec: &'a Reconciled,
     list: &[Entry],
-    details: &'a Contacts,
+    shown: &'a Shown<'a>,
     privacy: &Privacy,
 ) -> Vec<RetestRow<'a>> {
     // A city's lists are hundreds of thousands of rows: made on the workers.
@@ -155,14 +178,17 @@ pub fn retest_rows<'a>(
             let tube = &rec.tubes[e.tube as usize];
             let result = tube.result().map(|r| &rec.results[r as usize]);
             let on_roster = e.person < rec.roster_len;
-            let d = details.get(e.person).filter(|_| on_roster);
             RetestRow {
                 round: &rec.rounds()[e.round as usize],
                 action: e.action.as_str(),
                 reason: e.reason,
                 person_id: privacy.person_id(rec.person_id(roster, e.person)),
                 building: on_roster.then(|| roster.building_name(e.person)),
-                contact: Contact::of(d, privacy),
+                shown,
+                place: match on_roster {
+                    true => shown.place(e.person),
+                    false => NONE,
+                },
                 tube_id: rec.tube_id(tube),
                 tube_size: tube.size() as i64,
                 tube_class: tube.class().as_str(),
@@ -221,8 +247,10 @@ pub struct MissingRow<'a> {
     pub person_id: Cow<'a, str>,
     /// Building.
     pub building: &'a str,
-    /// Name, room, college, class, phone and counselor.
-    pub contact: Contact<'a>,
+    /// Name, room, college, class, phone and counselor, at `place`.
+    pub shown: &'a Shown<'a>,
+    /// The person's place in `shown`.
+    pub place: u32,
     /// `on_campus` or `isolated`.
     pub status: &'static str,
 }
@@ -234,17 +262,17 @@ impl Listed for MissingRow<'_> {
     fn building(&self) -> Option<&str> {
         Some(self.building)
     }
-    fn contact(&self) -> &Contact<'_> {
-        &self.contact
+    fn cell(&self, c: usize) -> Option<&str> {
+        self.shown.cell(self.place, c)
     }
 }
 
-/// Resolves missing entries into rows; `details` holds every listed person.
+/// Resolves missing entries into rows; `shown` holds every listed person.
 pub fn missing_rows<'a>(
     roster: &'a Roster,
     rec: &'a Reconciled,
     list: &[MissingEntry],
-    details: &'a Contacts,
+    shown: &'a Shown<'a>,
     privacy: &Privacy,
 ) -> Vec<MissingRow<'a>> {
     list.par_iter()
@@ -252,7 +280,8 @@ pub fn missing_rows<'a>(
             round: &rec.rounds()[e.round as usize],
             person_id: privacy.person_id(roster.id(e.person)),
             building: roster.building_name(e.person),
-            contact: Contact::of(details.get(e.person), privacy),
+            shown,
+            place: shown.place(e.person),
             status: roster.status[e.person as usize].as_str(),
         })
         .collect()
@@ -317,7 +346,7 @@ pub struct ClosureRow<'a> {
     /// Building; `None` for people not on the roster.
     pub building: Option<&'a str>,
     /// Room.
-    pub room: Option<Cow<'a, str>>,
+    pub room: Option<&'a str>,
     /// `report`, `isolate_and_retest`, `retest` or `resample`.
     pub action: &'static str,
     /// The tube that put the person on the list.
@@ -355,7 +384,7 @@ pub fn closure_rows<'a>(
     list: &[Entry],
     closed: &crate::closure::Closed,
     retests: &'a [crate::record::LabResult],
-    details: &'a Contacts,
+    shown: &'a Shown<'a>,
     privacy: &Privacy,
 ) -> Vec<ClosureRow<'a>> {
     list.par_iter()
@@ -364,11 +393,10 @@ pub fn closure_rows<'a>(
             let tube = &rec.tubes[e.tube as usize];
             let on_roster = e.person < rec.roster_len;
             let retest = c.retest.map(|k| &retests[k as usize]);
-            let room = details
-                .get(e.person)
-                .filter(|_| on_roster)
-                .and_then(|d| d.room)
-                .map(|r| crate::privacy::guard_ids(Cow::Borrowed(r)));
+            let room = match on_roster {
+                true => shown.cell(shown.place(e.person), Contacts::ROOM),
+                false => None,
+            };
             ClosureRow {
                 round: &rec.rounds()[e.round as usize],
                 person_id: privacy.person_id(rec.person_id(roster, e.person)),
@@ -408,7 +436,7 @@ pub fn closure_columns<'r>() -> Vec<Column<ClosureRow<'r>>> {
             Value::Text(r.building)
         }),
         column("room", "宿舍号", 8.0, Text, |r: &R| {
-            Value::Text(r.room.as_deref())
+            Value::Text(r.room)
         }),
         column("action", "处置", 16.0, Code, |r: &R| {
             Value::Code(Some(r.action))
