@@ -439,12 +439,15 @@ pub fn guard_ids(value: Cow<'_, str>) -> Cow<'_, str> {
 }
 
 /// Whether `text` has the 15 digits an ID number needs at least (a full-width digit's
-/// UTF-8 starts 0xEF): a text with fewer holds none, and is not looked at closer.
+/// UTF-8 starts 0xEF): a text with fewer holds none, and is not looked at closer; one
+/// of fewer than 15 bytes (most names, rooms and phones) is not even read.
 fn may_hold_id(text: &str) -> bool {
-    text.bytes()
-        .filter(|b| b.is_ascii_digit() || *b == 0xEF)
-        .nth(14)
-        .is_some()
+    text.len() >= 15
+        && text
+            .bytes()
+            .filter(|b| b.is_ascii_digit() || *b == 0xEF)
+            .nth(14)
+            .is_some()
 }
 
 /// `text` with everything shaped like a resident ID number masked as an ID card number

@@ -42,11 +42,16 @@ for name, n, order, buildings, *rest in shapes:
     # Empty fields as run.sh reads them: the roster building by building, 10 a tube.
     roster = (rest[0] if len(rest) > 0 else "") or "building"
     pool = (rest[1] if len(rest) > 1 else "") or "10"
+    prevalence = rest[2] if len(rest) > 2 else ""
+    sampled = rest[3] if len(rest) > 3 else ""
     base = (order, roster)
-    # The samples' order, the roster's when it is not building by building, and the pool
-    # size when it is not 10.
+    # The samples' order, the roster's when it is not building by building, the pool
+    # size when it is not 10, the prevalence when it is not generate's, and the share
+    # sampled when not all.
     order = order if roster == "building" else f"{order}, roster {roster}"
     order = order if pool == "10" else f"{order}, {pool} a tube"
+    order = order if not prevalence else f"{order}, prevalence {prevalence}"
+    order = order if not sampled else f"{order}, first {float(sampled):.0%} of samples"
     data = f"{work}/round-{name}"
     size = sum(os.path.getsize(f"{data}/{f}.csv") for f in ("roster", "samples", "results"))
     ps_wall, ps_rss = median("ps", name)
@@ -56,7 +61,7 @@ for name, n, order, buildings, *rest in shapes:
     st = stages(name)
     threads = open(f"{work}/threads-{name}.txt").read().strip() if os.path.exists(f"{work}/threads-{name}.txt") else "not run"
     measured[name] = dict(n=n, pool=pool, base=base, order=order, ratio=ps_wall / duck_wall, rss=ps_rss / size, wall=ps_wall,
-                          stages=st, threads=threads)
+                          stages=st, threads=threads, lists=bool(prevalence or sampled))
     rows.append(f"| {name} | {n:,} | {order} | {int(buildings):,} | {size / 1e6:,.0f} | {floor_wall:.2f} | {parse_wall:.2f} "
                 f"| {ps_wall:.2f} | {ps_wall / parse_wall:.1f}× | {duck_wall:.2f} | **{ps_wall / duck_wall:.2f}×** "
                 f"| {ps_rss / 1e6:,.0f} | **{ps_rss / size:.2f}×** | {duck_rss / 1e6:,.0f} | {threads} |")
@@ -76,8 +81,11 @@ def verdicts():
             out.append(line(m["wall"] < 0.1, f"{name}: under 0.1 s, process start included (measured {m['wall']:.3f} s)"))
     # Each order against tube order, at the same size and pool size.
     by_size = {}
+    # The rows' order only: an outbreak's or a midday round's longer lists are more
+    # work by nature, not the cost of an order.
     for name, m in measured.items():
-        by_size.setdefault((m["n"], m["pool"]), {})[m["base"]] = m
+        if not m["lists"]:
+            by_size.setdefault((m["n"], m["pool"]), {})[m["base"]] = m
     for (n, _), orders in sorted(by_size.items()):
         base = orders.get(("tube", "building"))
         for key, m in orders.items():
@@ -100,7 +108,11 @@ Measured by `benches/compare/run.sh` on this machine: {cores} cores ({cpu}), {in
 DuckDB, in turn), each timed with `/usr/bin/time -v`; the inputs are in the page cache.
 
 Each round comes from `poolscreen generate --people N --buildings B --order ORDER --seed 42` (10-in-1 pools,
-prevalence 0.05%; `1 a tube` adds `--pool-size 1`: everyone swabbed alone, so ten times the tubes and result rows).
+prevalence 0.05%; `1 a tube` adds `--pool-size 1`: everyone swabbed alone, so ten times the tubes and result rows;
+`prevalence 0.01` adds `--prevalence 0.01`: an outbreak, a tenth of the tubes positive and nearly a tenth of the city
+on the retest list; `first 50% of samples` keeps the first half of the sample rows, by time, and the results of their
+tubes (`benches/compare/midday.py`): the round as the data office reads it at midday, half the city on the missing
+list).
 `tube` is the friendly shape (samples grouped by tube, buildings one after another); `time` is a
 city platform's export (rows by sampling time, sites swabbing in parallel, so tubes of many buildings interleave and
 people arrive in no roster order); `shuffled` is no order at all. `roster shuffled` adds `--roster-order shuffled`: the

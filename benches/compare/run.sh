@@ -6,11 +6,15 @@
 #   benches/compare/run.sh time-1m tube-1m          # some shapes
 #   REPEAT=5 benches/compare/run.sh                 # alternating repetitions (default 3)
 #
-# A shape is NAME:PEOPLE:ORDER:BUILDINGS[:ROSTER[:POOL]]. ORDER is generate's --order:
-# `tube` (grouped by tube, buildings one after another: a friendly export), `time` (by
-# sampling time: tubes of many buildings interleave, as a city platform exports) or
-# `shuffled`. ROSTER is generate's --roster-order (`building`, the default, or
-# `shuffled`). POOL is generate's --pool-size (10 when not given).
+# A shape is NAME:PEOPLE:ORDER:BUILDINGS[:ROSTER[:POOL[:PREVALENCE[:SAMPLED]]]]. ORDER is
+# generate's --order: `tube` (grouped by tube, buildings one after another: a friendly
+# export), `time` (by sampling time: tubes of many buildings interleave, as a city
+# platform exports) or `shuffled`. ROSTER is generate's --roster-order (`building`, the
+# default, or `shuffled`). POOL is generate's --pool-size (10 when not given).
+# PREVALENCE is generate's --prevalence (its default when not given): an outbreak's
+# retest list is a tenth of the city. SAMPLED is the share of the sample rows read, the
+# first in time order, with the results of their tubes only (midday.py): the round as
+# the data office reads it at midday, the rest of the city on the missing list.
 #
 # For each shape: generate the round (seed 42) unless it was made with the same
 # arguments; then, REPEAT times in turn, time the read floor (cat of the inputs), the
@@ -37,6 +41,8 @@ all_shapes=(
   roster-shuffled-1m:1000000:time:10000:shuffled
   roster-shuffled-10m:10000000:time:10000:shuffled
   single-10m:10000000:time:10000:building:1
+  outbreak-10m:10000000:time:10000:building:10:0.01
+  midday-10m:10000000:time:10000:building:10::0.5
 )
 source "$here/../shapes.sh"
 pick_shapes "$@"
@@ -50,16 +56,24 @@ if [ ! -x "$work/venv/bin/python" ]; then python3 -m venv "$work/venv"; fi
 py=$work/venv/bin/python
 
 for shape in "${shapes[@]}"; do
-  IFS=: read -r name n order buildings roster pool <<< "$shape"
+  IFS=: read -r name n order buildings roster pool prevalence sampled <<< "$shape"
   data=$work/round-$name
   # A round is made again unless it was made with these very arguments (a folder left
   # by an older version of this script may hold another shape under the same name).
   args=(--people "$n" --buildings "$buildings" --order "$order" --roster-order "${roster:-building}" --seed 42)
   if [ -n "${pool:-}" ]; then args+=(--pool-size "$pool"); fi
-  if [ ! -f "$data/results.csv" ] || [ "$(cat "$work/round-$name.args" 2>/dev/null)" != "${args[*]}" ]; then
-    rm -rf "$data"
-    "$bin" generate --out "$data" "${args[@]}" >&2
-    echo "${args[*]}" > "$work/round-$name.args"
+  if [ -n "${prevalence:-}" ]; then args+=(--prevalence "$prevalence"); fi
+  made="${args[*]}${sampled:+ sampled $sampled}"
+  if [ ! -f "$data/results.csv" ] || [ "$(cat "$work/round-$name.args" 2>/dev/null)" != "$made" ]; then
+    rm -rf "$data" "$data.whole"
+    if [ -n "${sampled:-}" ]; then
+      "$bin" generate --out "$data.whole" "${args[@]}" >&2
+      python3 "$here/midday.py" "$data.whole" "$data" "$sampled"
+      rm -rf "$data.whole"
+    else
+      "$bin" generate --out "$data" "${args[@]}" >&2
+    fi
+    echo "$made" > "$work/round-$name.args"
   fi
   inputs=("$data/roster.csv" "$data/samples.csv" "$data/results.csv")
   for i in $(seq 1 "$repeat"); do

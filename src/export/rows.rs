@@ -435,9 +435,7 @@ pub fn closure_columns<'r>() -> Vec<Column<ClosureRow<'r>>> {
         column("building", "楼栋", 10.0, Text, |r: &R| {
             Value::Text(r.building)
         }),
-        column("room", "宿舍号", 8.0, Text, |r: &R| {
-            Value::Text(r.room)
-        }),
+        column("room", "宿舍号", 8.0, Text, |r: &R| Value::Text(r.room)),
         column("action", "处置", 16.0, Code, |r: &R| {
             Value::Code(Some(r.action))
         }),

@@ -9,6 +9,7 @@ use super::row::{escape_raw, Row};
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -63,61 +64,95 @@ pub(super) fn source_path(source: &TextSource, name: &str) -> PathBuf {
     }
 }
 
-/// Reads again the records that start at `offsets` of `source`, for the few rows of
-/// which every cell is needed only at the end (people on the retest and missing lists,
-/// roster duplicates). Returns each record with the offset where it ends, in the order
-/// of `offsets`.
+/// Reads again the records that start at `offsets` of `source`, for the rows of which
+/// every cell is needed only at the end (people on the retest and missing lists, roster
+/// duplicates). Returns each record with the offset where it ends, in the order of
+/// `offsets`.
 pub fn records_at(
     source: &TextSource,
     name: &str,
     offsets: &[u64],
 ) -> Result<Vec<(csv::ByteRecord, u64)>> {
+    let mut records = Vec::with_capacity(offsets.len());
+    each_record_at(source, name, offsets, |_, record, end| {
+        records.push((record.clone(), end));
+        Ok(())
+    })?;
+    Ok(records)
+}
+
+/// [`records_at`], each record handed to `visit` with its place in `offsets` and the
+/// offset where it ends, one record after the other in one buffer: a city's missing
+/// list at midday is millions of rows read again.
+pub fn each_record_at(
+    source: &TextSource,
+    name: &str,
+    offsets: &[u64],
+    mut visit: impl FnMut(usize, &csv::ByteRecord, u64) -> Result<()>,
+) -> Result<()> {
     if let TextSource::Sheet(rows) = source {
-        return Ok(offsets
-            .iter()
-            .map(|&o| (rows[o as usize].clone(), o + 1))
-            .collect());
+        for (k, &o) in offsets.iter().enumerate() {
+            visit(k, &rows[o as usize], o + 1)?;
+        }
+        return Ok(());
     }
     let path = source_path(source, name);
+    let buffer = buffer_for(offsets);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .buffer_capacity(buffer_for(offsets))
+        .buffer_capacity(buffer)
         .from_reader(open_source(source, 0)?);
     let gb = matches!(source, TextSource::Gb18030(_));
-    let mut records = Vec::with_capacity(offsets.len());
-    for &offset in offsets {
-        // The next row of the file needs no seek: rows asked for in file order (every
-        // person of a plan) are read as one sequential pass. A record ends before the
-        // `\n` of its `\r\n`; the reader skips that byte as an empty line.
-        if records
-            .last()
-            .is_some_and(|&(_, end)| offset == end || offset == end + 1)
-        {
-            let mut record = csv::ByteRecord::new();
-            reader
+    // A row a quarter of a buffer on is read up to rather than sought: a seek throws
+    // the buffer away, and a list of every other person of a shuffled roster read the
+    // file again for each row.
+    let read_on = buffer as u64 / 4;
+    let mut record = csv::ByteRecord::new();
+    let mut end = None;
+    let next = |end: Option<u64>, offset| end.is_some_and(|end| offset_follows(end, offset));
+    for (k, &offset) in offsets.iter().enumerate() {
+        while end.is_some_and(|end| end < offset && offset - end <= read_on) && !next(end, offset) {
+            if !reader
                 .read_byte_record(&mut record)
-                .map_err(|e| reread_error(e, &path, name))?;
-            records.push((decoded(record, gb), reader.position().byte()));
-            continue;
+                .map_err(|e| reread_error(e, &path, name))?
+            {
+                break;
+            }
+            end = Some(reader.position().byte());
         }
-        let mut position = csv::Position::new();
-        position.set_byte(offset);
-        reader
-            .seek_raw(SeekFrom::Start(offset), position)
-            .map_err(|e| match e.into_kind() {
-                csv::ErrorKind::Io(e) => Error::io(&path, e),
-                other => {
-                    Error::Internal(format!("{}: seeking to a row: {other:?}", path.display()))
-                }
-            })?;
-        let mut record = csv::ByteRecord::new();
+        // The next row of the file needs no seek: rows asked for in file order (every
+        // person of a plan) are read as one sequential pass.
+        if !next(end, offset) {
+            let mut position = csv::Position::new();
+            position.set_byte(offset);
+            reader
+                .seek_raw(SeekFrom::Start(offset), position)
+                .map_err(|e| match e.into_kind() {
+                    csv::ErrorKind::Io(e) => Error::io(&path, e),
+                    other => {
+                        Error::Internal(format!("{}: seeking to a row: {other:?}", path.display()))
+                    }
+                })?;
+        }
         reader
             .read_byte_record(&mut record)
             .map_err(|e| reread_error(e, &path, name))?;
-        records.push((decoded(record, gb), reader.position().byte()));
+        let at = reader.position().byte();
+        end = Some(at);
+        match gb {
+            true => visit(k, &decoded(record.clone(), gb), at)?,
+            false => visit(k, &record, at)?,
+        }
     }
-    Ok(records)
+    Ok(())
+}
+
+/// Whether a record starting at `offset` is the next after one that ended at `end`. A
+/// record ends before the `\n` of its `\r\n`; the reader skips that byte as an empty
+/// line.
+fn offset_follows(end: u64, offset: u64) -> bool {
+    offset == end || offset == end + 1
 }
 
 /// `record` with its fields decoded from GB18030 when `gb`, its position kept. A field
@@ -190,14 +225,15 @@ pub fn raw_text(source: &TextSource, name: &str, start: u64, end: u64) -> Result
     Ok(escape_raw(text))
 }
 
-/// Parses a record read again with [`records_at`], as the workers did.
+/// Parses a record read again with [`records_at`], as the workers did; `ranges` is
+/// room for its fields' places, kept from one record to the next.
 pub fn reparse<T>(
     record: &csv::ByteRecord,
     layout: &Layout,
+    ranges: &mut Vec<Range<usize>>,
     parse: impl FnOnce(&mut Row) -> T,
 ) -> T {
-    let mut ranges = Vec::new();
-    let fields = Fields::of_record(record, &mut ranges);
+    let fields = Fields::of_record(record, ranges);
     let mut row = Row {
         ranges: fields.ranges,
         text: std::str::from_utf8(fields.bytes).unwrap_or(""),
@@ -207,4 +243,70 @@ pub fn reparse<T>(
         offset: record.position().map_or(0, |p| p.byte()),
     };
     parse(&mut row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each record of `text` with the offset it starts at, as one reading of the whole
+    /// text finds them.
+    fn records(text: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text);
+        reader
+            .byte_records()
+            .map(|r| {
+                let r = r.expect("a record");
+                let start = r.position().expect("a position").byte();
+                (start, r.iter().map(<[u8]>::to_vec).collect())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn records_read_again_are_those_at_their_offsets_whatever_the_gaps() {
+        // CRLF line ends, blank lines, quoted values holding line ends and commas, and
+        // rows from a few bytes to longer than the small buffer, so that rows asked for
+        // are read up to, sought, or read one after another.
+        let mut text = String::from("id,name,note\r\n");
+        for i in 0..400 {
+            let note = "x".repeat((i * 37) % 900);
+            match i % 5 {
+                0 => text.push_str(&format!("{i},\"a\r\nb,{i}\",{note}\r\n")),
+                1 => text.push_str(&format!("{i},n{i},{note}\r\n\r\n")),
+                _ => text.push_str(&format!("{i},n{i},{note}\r\n")),
+            }
+        }
+        let all = records(text.as_bytes());
+        let source = TextSource::Memory(Arc::new(text.into_bytes()));
+        let n = all.len();
+        let picks: Vec<Vec<usize>> = vec![
+            (0..n).collect(),
+            (1..n).step_by(2).collect(),
+            (0..n).step_by(3).collect(),
+            (0..n).step_by(17).collect(),
+            vec![0, n - 1],
+            (0..n).rev().step_by(4).collect(),
+            vec![5, 6, 200, 201, 203, 7],
+        ];
+        for pick in picks {
+            let offsets: Vec<u64> = pick.iter().map(|&i| all[i].0).collect();
+            let mut seen = Vec::new();
+            each_record_at(&source, "t.csv", &offsets, |k, record, end| {
+                let fields: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
+                assert_eq!(fields, all[pick[k]].1, "record {} of {pick:?}", pick[k]);
+                // It ends where the next record starts, or just before the `\n` there.
+                if let Some(next) = all.get(pick[k] + 1) {
+                    assert!(end <= next.0, "record {} ends at {end}", pick[k]);
+                }
+                seen.push(k);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(seen, (0..pick.len()).collect::<Vec<_>>());
+        }
+    }
 }

@@ -8,7 +8,7 @@
 
 use super::header::{ColumnSpec, Layout};
 use super::keys::{self, UNPACKED};
-use super::reread::{raw_text, records_at, reparse, TextSource};
+use super::reread::{each_record_at, raw_text, records_at, reparse, TextSource};
 use super::row::Row;
 use super::values::{self, MAX_PERSON_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
@@ -370,11 +370,11 @@ impl Roster {
                     .collect();
                 // A read that fails is an I/O error; a row that reads but holds another
                 // person (or nothing: a shorter file) is a roster that changed.
-                let records = records_at(&self.source, &self.name, &offsets)?;
-                let mut cells = Strings::with_capacity(batch.len() * CELLS.len(), 0);
-                for (&i, (record, _)) in batch.iter().zip(&records) {
-                    let p = people[i as usize];
-                    reparse(record, &self.layout, |row| {
+                let mut cells = Strings::with_capacity(batch.len() * CELLS.len(), batch.len() * 64);
+                let mut ranges = Vec::new();
+                each_record_at(&self.source, &self.name, &offsets, |k, record, _| {
+                    let p = people[batch[k] as usize];
+                    reparse(record, &self.layout, &mut ranges, |row| {
                         if row.text(PERSON_ID) != self.id(p) {
                             return Err(self.changed(p));
                         }
@@ -382,8 +382,8 @@ impl Roster {
                             cells.push(&row.text(c));
                         }
                         Ok(())
-                    })?;
-                }
+                    })
+                })?;
                 Ok(cells)
             })
             .collect::<Result<_>>()?;
