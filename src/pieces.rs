@@ -61,8 +61,9 @@ pub fn concat<T: Send>(mut parts: Vec<Vec<T>>) -> Vec<T> {
     all
 }
 
-/// How many bytes of parts [`concat`] frees before it gives them back to the system.
-const GIVE_BACK: usize = 64 << 20;
+/// How many bytes of parts [`concat`] frees (and `Roster::details` joins) before they
+/// are given back to the system.
+pub const GIVE_BACK: usize = 64 << 20;
 
 /// Room for a piece's items in a list being filled by [`fill`]: exactly as many as the
 /// piece counted.

@@ -96,8 +96,11 @@ pub struct Details<'a> {
 pub struct Contacts {
     /// The people, ascending, each once.
     people: Vec<u32>,
-    /// [`Contacts::CELLS`] strings a person, in the order of `people` and of the fields
-    /// of [`Details`]; an empty string for a cell that is empty or has no column.
+    /// Where each person's cells are in `cells`, in the order of `people`; `None` when
+    /// they are in that order.
+    slots: Option<Vec<u32>>,
+    /// [`Contacts::CELLS`] strings a person, in the order of the fields of [`Details`];
+    /// an empty string for a cell that is empty or has no column.
     cells: Strings,
 }
 
@@ -118,11 +121,22 @@ impl Contacts {
     pub const COUNSELOR: usize = 5;
 
     /// The cells of `people` (ascending, each once), [`Contacts::CELLS`] of them a
-    /// person in `cells`.
-    pub fn new(people: Vec<u32>, cells: Strings) -> Contacts {
+    /// person in `cells`: those of `people[i]` at slot `slots[i]` (at slot `i` when
+    /// `slots` is `None`).
+    pub fn new(people: Vec<u32>, slots: Option<Vec<u32>>, cells: Strings) -> Contacts {
         debug_assert!(people.windows(2).all(|w| w[0] < w[1]));
         debug_assert_eq!(cells.len(), people.len() * Self::CELLS);
-        Contacts { people, cells }
+        debug_assert!(slots.as_ref().is_none_or(|s| s.len() == people.len()));
+        Contacts {
+            people,
+            slots,
+            cells,
+        }
+    }
+
+    /// The person at `place`.
+    pub fn person(&self, place: u32) -> u32 {
+        self.people[place as usize]
     }
 
     /// Person `p`'s cells, if `p` is listed.
@@ -147,7 +161,8 @@ impl Contacts {
     /// Cell `c` ([`Contacts::NAME`] … [`Contacts::COUNSELOR`]) of the person at
     /// `place`; `None` when it is empty.
     pub fn cell(&self, place: u32, c: usize) -> Option<&str> {
-        let text = self.cells.get(place * Self::CELLS as u32 + c as u32);
+        let slot = self.slots.as_ref().map_or(place, |s| s[place as usize]);
+        let text = self.cells.get(slot * Self::CELLS as u32 + c as u32);
         Some(text).filter(|t| !t.is_empty())
     }
 

@@ -124,7 +124,7 @@ pub fn write_round(
             ));
         }
     }
-    let shown = rows::Shown::new(round.details, privacy);
+    let shown = rows::Shown::new(roster, round.details, privacy);
     let closure = rows::closure_rows(
         roster,
         rec,
@@ -135,7 +135,7 @@ pub fn write_round(
         privacy,
     );
     let retest = rows::retest_rows(roster, rec, round.retests, &shown, privacy);
-    let missing = rows::missing_rows(roster, rec, round.missing, &shown, privacy);
+    let missing = rows::missing_rows(rec, round.missing, &shown);
     let files: Vec<(InputKind, String)> = round
         .inputs
         .iter()

@@ -23,14 +23,20 @@ use std::borrow::Cow;
 /// millions of rows: six texts made for each row beforehand took more than the
 /// roster's bytes.
 pub struct Shown<'a> {
+    roster: &'a Roster,
     contacts: &'a Contacts,
     /// Each cell's texts printed otherwise, by the person's place in `contacts`.
     replaced: Vec<Replaced>,
+    /// The person_ids printed otherwise (pseudonyms, masked ID numbers), by place.
+    ids: Replaced,
 }
 
 impl<'a> Shown<'a> {
-    /// The cells of `contacts` as printed under `privacy`.
-    pub fn new(contacts: &'a Contacts, privacy: &Privacy) -> Shown<'a> {
+    /// The cells of `contacts`, people of `roster`, as printed under `privacy`.
+    pub fn new(roster: &'a Roster, contacts: &'a Contacts, privacy: &Privacy) -> Shown<'a> {
+        let ids = Replaced::new(contacts.len(), |at| {
+            privacy.person_id(roster.id(contacts.person(at as u32)))
+        });
         let replaced = (0..Contacts::CELLS)
             .into_par_iter()
             .map(|c| {
@@ -51,7 +57,20 @@ impl<'a> Shown<'a> {
                 })
             })
             .collect();
-        Shown { contacts, replaced }
+        Shown {
+            roster,
+            contacts,
+            replaced,
+            ids,
+        }
+    }
+
+    /// The person_id of roster person `p`, at `place`, as printed.
+    pub fn person_id(&self, place: u32, p: u32) -> &str {
+        match self.ids.get(place as usize) {
+            Some(id) => id,
+            None => self.roster.id(p),
+        }
     }
 
     /// Person `p`'s place, or [`NONE`] when `p` is not listed.
@@ -239,28 +258,32 @@ pub fn retest_columns<'r>() -> Vec<Column<RetestRow<'r>>> {
     columns
 }
 
-/// One row of the missing list.
+/// One row of the missing list: a roster person, everything else read when the row
+/// is written (a city's missing list at midday is millions of rows).
 pub struct MissingRow<'a> {
     /// The round.
     pub round: &'a str,
-    /// The person (a pseudonym with `--pseudonymize`).
-    pub person_id: Cow<'a, str>,
-    /// Building.
-    pub building: &'a str,
-    /// Name, room, college, class, phone and counselor, at `place`.
-    pub shown: &'a Shown<'a>,
+    /// The person's cells as printed, at `place`.
+    shown: &'a Shown<'a>,
+    /// The roster person.
+    person: u32,
     /// The person's place in `shown`.
-    pub place: u32,
+    place: u32,
+}
+
+impl MissingRow<'_> {
     /// `on_campus` or `isolated`.
-    pub status: &'static str,
+    pub fn status(&self) -> &'static str {
+        self.shown.roster.status[self.person as usize].as_str()
+    }
 }
 
 impl Listed for MissingRow<'_> {
     fn person_id(&self) -> &str {
-        &self.person_id
+        self.shown.person_id(self.place, self.person)
     }
     fn building(&self) -> Option<&str> {
-        Some(self.building)
+        Some(self.shown.roster.building_name(self.person))
     }
     fn cell(&self, c: usize) -> Option<&str> {
         self.shown.cell(self.place, c)
@@ -269,20 +292,16 @@ impl Listed for MissingRow<'_> {
 
 /// Resolves missing entries into rows; `shown` holds every listed person.
 pub fn missing_rows<'a>(
-    roster: &'a Roster,
     rec: &'a Reconciled,
     list: &[MissingEntry],
     shown: &'a Shown<'a>,
-    privacy: &Privacy,
 ) -> Vec<MissingRow<'a>> {
     list.par_iter()
         .map(|e| MissingRow {
             round: &rec.rounds()[e.round as usize],
-            person_id: privacy.person_id(roster.id(e.person)),
-            building: roster.building_name(e.person),
             shown,
+            person: e.person,
             place: shown.place(e.person),
-            status: roster.status[e.person as usize].as_str(),
         })
         .collect()
 }
@@ -302,7 +321,7 @@ pub fn missing_columns<'r>() -> Vec<Column<MissingRow<'r>>> {
         "状态",
         8.0,
         Kind::Code,
-        |r: &MissingRow| Value::Code(Some(r.status)),
+        |r: &MissingRow| Value::Code(Some(r.status())),
     ));
     columns
 }

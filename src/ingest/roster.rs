@@ -387,20 +387,27 @@ impl Roster {
                 Ok(cells)
             })
             .collect::<Result<_>>()?;
-        let read = Strings::concat(batches.iter().collect());
-        drop(batches);
-        // Back in the order of `people`, unless the file had them in it.
-        let cells = match in_file.windows(2).all(|w| w[0] < w[1]) {
-            true => read,
-            false => {
-                let order: Vec<u32> = invert(&in_file)
-                    .into_iter()
-                    .flat_map(|k| (0..CELLS.len() as u32).map(move |c| k * CELLS.len() as u32 + c))
-                    .collect();
-                read.gather(&order)
+        // Joined a batch at a time, each given back as it is copied: a city's missing
+        // list at midday is millions of people, and all batches beside their join were
+        // twice their bytes. The cells stay in file order; a person finds theirs by
+        // slot when that is not the order of `people`.
+        let (count, bytes) = batches
+            .iter()
+            .fold((0, 0), |(n, b), s| (n + s.len(), b + s.text_len()));
+        let mut cells = Strings::with_capacity(count, bytes);
+        let mut copied = 0;
+        for batch in batches {
+            cells.append(&batch);
+            copied += batch.text_len();
+            drop(batch);
+            if copied >= crate::pieces::GIVE_BACK {
+                crate::memory::give_back();
+                copied = 0;
             }
-        };
-        Ok(Contacts::new(people, cells))
+        }
+        crate::memory::give_back();
+        let slots = (!in_file.is_sorted()).then(|| invert(&in_file));
+        Ok(Contacts::new(people, slots, cells))
     }
 
     /// Person `p`'s name, when the roster was read with [`RosterParser::names`].
