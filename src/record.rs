@@ -139,7 +139,8 @@ impl Contacts {
         self.people[place as usize]
     }
 
-    /// Person `p`'s cells, if `p` is listed.
+    /// Person `p`'s cells, if `p` is listed (the lists read them cell by cell, by
+    /// place: [`Contacts::cell`]).
     pub fn get(&self, p: u32) -> Option<Details<'_>> {
         let at = self.place(p)?;
         let cell = |c: usize| self.cell(at, c);

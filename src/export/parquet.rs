@@ -706,7 +706,8 @@ mod tests {
         };
         let rows = |n: usize| (0..n).map(row).collect::<Vec<Row>>();
         same_files(
-            &[0, 1, 129, 3000],
+            // One row group, and three.
+            &[0, 1, 129, 3000, 3 * 262_144 + 5],
             |n, out| write(out, list_frame(&columns, &rows(n))?),
             |n, out| {
                 let rows = rows(n);

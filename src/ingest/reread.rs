@@ -1,12 +1,13 @@
-//! Reading rows of an input again, by the byte offset where they start: for the few rows
-//! of which every cell is needed only at the end (people on the retest and missing
-//! lists, roster duplicates), so that a city roster is not held in memory whole.
+//! Reading rows of an input again, by the byte offset where they start: for the rows of
+//! which every cell is needed only at the end (people on the retest and missing lists,
+//! roster duplicates), so that a city roster is not held in memory whole.
 
 use super::encoding;
 use super::fields::Fields;
 use super::header::Layout;
 use super::row::{escape_raw, Row};
 use crate::error::{Error, Result};
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -140,10 +141,7 @@ pub fn each_record_at(
             .map_err(|e| reread_error(e, &path, name))?;
         let at = reader.position().byte();
         end = Some(at);
-        match gb {
-            true => visit(k, &decoded(record.clone(), gb), at)?,
-            false => visit(k, &record, at)?,
-        }
+        visit(k, &decoded(&record, gb), at)?;
     }
     Ok(())
 }
@@ -158,20 +156,20 @@ fn offset_follows(end: u64, offset: u64) -> bool {
 /// `record` with its fields decoded from GB18030 when `gb`, its position kept. A field
 /// that no longer decodes (the file changed since it was parsed) is kept as it is, and
 /// fails as text where it is read.
-fn decoded(record: csv::ByteRecord, gb: bool) -> csv::ByteRecord {
+fn decoded(record: &csv::ByteRecord, gb: bool) -> Cow<'_, csv::ByteRecord> {
     if !gb || record.as_slice().is_ascii() {
-        return record;
+        return Cow::Borrowed(record);
     }
     let mut text = String::new();
     let mut fields = csv::ByteRecord::with_capacity(record.as_slice().len() * 3 / 2, record.len());
-    for field in &record {
+    for field in record {
         match encoding::decode_gb18030_into(field, &mut text) {
             Ok(()) => fields.push_field(text.as_bytes()),
             Err(_) => fields.push_field(field),
         }
     }
     fields.set_position(record.position().cloned());
-    fields
+    Cow::Owned(fields)
 }
 
 /// A small buffer for scattered rows (each seek throws it away), a large one for rows
@@ -225,7 +223,7 @@ pub fn raw_text(source: &TextSource, name: &str, start: u64, end: u64) -> Result
     Ok(escape_raw(text))
 }
 
-/// Parses a record read again with [`records_at`], as the workers did; `ranges` is
+/// Parses a record read again ([`each_record_at`]) as the workers did; `ranges` is
 /// room for its fields' places, kept from one record to the next.
 pub fn reparse<T>(
     record: &csv::ByteRecord,
@@ -249,8 +247,8 @@ pub fn reparse<T>(
 mod tests {
     use super::*;
 
-    /// Each record of `text` with the offset it starts at, as one reading of the whole
-    /// text finds them.
+    /// Each record of `text` with the offset it starts at as the first parse records
+    /// it: after the line end (and any blank lines) before it.
     fn records(text: &[u8]) -> Vec<(u64, Vec<Vec<u8>>)> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
@@ -260,8 +258,11 @@ mod tests {
             .byte_records()
             .map(|r| {
                 let r = r.expect("a record");
-                let start = r.position().expect("a position").byte();
-                (start, r.iter().map(<[u8]>::to_vec).collect())
+                let mut start = r.position().expect("a position").byte() as usize;
+                while matches!(text[start], b'\r' | b'\n') {
+                    start += 1;
+                }
+                (start as u64, r.iter().map(<[u8]>::to_vec).collect())
             })
             .collect()
     }
@@ -281,10 +282,12 @@ mod tests {
             }
         }
         let all = records(text.as_bytes());
-        let source = TextSource::Memory(Arc::new(text.into_bytes()));
+        let bytes = text.into_bytes();
+        let source = TextSource::Memory(Arc::new(bytes.clone()));
         let n = all.len();
         let picks: Vec<Vec<usize>> = vec![
             (0..n).collect(),
+            (0..n).step_by(2).collect(),
             (1..n).step_by(2).collect(),
             (0..n).step_by(3).collect(),
             (0..n).step_by(17).collect(),
@@ -298,10 +301,16 @@ mod tests {
             each_record_at(&source, "t.csv", &offsets, |k, record, end| {
                 let fields: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
                 assert_eq!(fields, all[pick[k]].1, "record {} of {pick:?}", pick[k]);
-                // It ends where the next record starts, or just before the `\n` there.
-                if let Some(next) = all.get(pick[k] + 1) {
-                    assert!(end <= next.0, "record {} ends at {end}", pick[k]);
-                }
+                // It ends at its line end: nothing but line ends up to the next record.
+                let (start, end) = (offsets[k] as usize, end as usize);
+                let next = all.get(pick[k] + 1).map_or(bytes.len(), |r| r.0 as usize);
+                assert!(
+                    start < end
+                        && end <= next
+                        && bytes[end..next].iter().all(|b| matches!(b, b'\r' | b'\n')),
+                    "record {} ends at {end}",
+                    pick[k]
+                );
                 seen.push(k);
                 Ok(())
             })

@@ -405,7 +405,6 @@ impl Roster {
                 copied = 0;
             }
         }
-        crate::memory::give_back();
         let slots = (!in_file.is_sorted()).then(|| invert(&in_file));
         Ok(Contacts::new(people, slots, cells))
     }
