@@ -2,7 +2,7 @@
 //! classes and actions derived from them.
 
 use crate::ingest::keys;
-use crate::strings::Strings;
+use crate::strings::{Interner, Strings};
 use std::sync::Arc;
 
 /// Microseconds since 1970-01-01 00:00:00 UTC.
@@ -91,17 +91,65 @@ pub struct Details<'a> {
 
 /// The [`Details`] of every listed person, in one buffer: a city's missing list at
 /// midday is millions of people, and six strings of their own each, in a hash map,
-/// took several times the roster's bytes.
+/// took several times the roster's bytes. A person's name, room and phone are kept as
+/// text; their college, class and counselor, which many people share, as codes of one
+/// table of distinct values.
 #[derive(Debug, Default)]
 pub struct Contacts {
     /// The people, ascending, each once.
     people: Vec<u32>,
-    /// Where each person's cells are in `cells`, in the order of `people`; `None` when
-    /// they are in that order.
+    /// Where each person's cells are in `own` and `shared`, in the order of `people`;
+    /// `None` when they are in that order.
     slots: Option<Vec<u32>>,
-    /// [`Contacts::CELLS`] strings a person, in the order of the fields of [`Details`];
-    /// an empty string for a cell that is empty or has no column.
-    cells: Strings,
+    /// Name, room and phone, three strings a person; an empty string for a cell that
+    /// is empty or has no column.
+    own: Strings,
+    /// College, class and counselor, a code into `values` each.
+    shared: Vec<[u32; 3]>,
+    /// The distinct values of the shared cells.
+    values: Interner,
+}
+
+/// A person's cells as read again, before they join a [`Contacts`]: the cells of one
+/// batch of people, their shared cells as codes of the batch's own table.
+#[derive(Default)]
+pub struct ContactBatch {
+    own: Strings,
+    shared: Vec<[u32; 3]>,
+    values: Interner,
+}
+
+impl ContactBatch {
+    /// Room for `people` people.
+    pub fn with_capacity(people: usize) -> ContactBatch {
+        ContactBatch {
+            own: Strings::with_capacity(people * 3, people * 32),
+            shared: Vec::with_capacity(people),
+            values: Interner::default(),
+        }
+    }
+
+    /// Adds a person's cells, in the order of the fields of [`Details`] (empty for a
+    /// cell that is empty or has no column).
+    pub fn push(&mut self, cells: [&str; Contacts::CELLS]) {
+        for c in [Contacts::NAME, Contacts::ROOM, Contacts::PHONE] {
+            self.own.push(cells[c]);
+        }
+        let mut shared = [0; 3];
+        for (code, c) in
+            shared
+                .iter_mut()
+                .zip([Contacts::COLLEGE, Contacts::CLASS, Contacts::COUNSELOR])
+        {
+            *code = self.values.intern(cells[c]);
+        }
+        self.shared.push(shared);
+    }
+
+    /// The bytes of its text.
+    pub fn text_len(&self) -> usize {
+        self.own.text_len() + self.values.text_len()
+    }
 }
 
 impl Contacts {
@@ -120,17 +168,48 @@ impl Contacts {
     /// The counselor's cell.
     pub const COUNSELOR: usize = 5;
 
-    /// The cells of `people` (ascending, each once), [`Contacts::CELLS`] of them a
-    /// person in `cells`: those of `people[i]` at slot `slots[i]` (at slot `i` when
-    /// `slots` is `None`).
-    pub fn new(people: Vec<u32>, slots: Option<Vec<u32>>, cells: Strings) -> Contacts {
+    /// The cells of `people` (ascending, each once), read in `batches` one after the
+    /// other: those of `people[i]` at slot `slots[i]` (at slot `i` when `slots` is
+    /// `None`). Each batch is given back to the system as it is joined, past every
+    /// `give_back_every` bytes.
+    pub fn new(
+        people: Vec<u32>,
+        slots: Option<Vec<u32>>,
+        batches: Vec<ContactBatch>,
+        give_back_every: usize,
+    ) -> Contacts {
         debug_assert!(people.windows(2).all(|w| w[0] < w[1]));
-        debug_assert_eq!(cells.len(), people.len() * Self::CELLS);
         debug_assert!(slots.as_ref().is_none_or(|s| s.len() == people.len()));
+        let (count, bytes) = batches
+            .iter()
+            .fold((0, 0), |(n, b), x| (n + x.own.len(), b + x.own.text_len()));
+        let mut own = Strings::with_capacity(count, bytes);
+        let mut shared = Vec::with_capacity(people.len());
+        let mut values = Interner::default();
+        let mut joined = 0;
+        for batch in batches {
+            own.append(&batch.own);
+            let code: Vec<u32> = batch.values.iter().map(|v| values.intern(v)).collect();
+            shared.extend(
+                batch
+                    .shared
+                    .iter()
+                    .map(|s| s.map(|local| code[local as usize])),
+            );
+            joined += batch.text_len();
+            drop(batch);
+            if joined >= give_back_every {
+                crate::memory::give_back();
+                joined = 0;
+            }
+        }
+        debug_assert_eq!(shared.len(), people.len());
         Contacts {
             people,
             slots,
-            cells,
+            own,
+            shared,
+            values,
         }
     }
 
@@ -163,7 +242,14 @@ impl Contacts {
     /// `place`; `None` when it is empty.
     pub fn cell(&self, place: u32, c: usize) -> Option<&str> {
         let slot = self.slots.as_ref().map_or(place, |s| s[place as usize]);
-        let text = self.cells.get(slot * Self::CELLS as u32 + c as u32);
+        let text = match c {
+            Self::NAME => self.own.get(slot * 3),
+            Self::ROOM => self.own.get(slot * 3 + 1),
+            Self::PHONE => self.own.get(slot * 3 + 2),
+            Self::COLLEGE => self.values.name(self.shared[slot as usize][0]),
+            Self::CLASS => self.values.name(self.shared[slot as usize][1]),
+            _ => self.values.name(self.shared[slot as usize][2]),
+        };
         Some(text).filter(|t| !t.is_empty())
     }
 

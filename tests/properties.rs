@@ -132,6 +132,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let mut body = String::new();
         let mut first: BTreeMap<String, (u64, String, String, Option<String>, &str)> = BTreeMap::new();
+        let mut cells: BTreeMap<String, (&str, &str)> = BTreeMap::new();
         for (i, &(id, building, room, status)) in rows.iter().enumerate() {
             // IDs of both kinds: numbers (packed in the index) and text; shorter than
             // 16 bytes (moved with their place in the order), of 16 and longer.
@@ -144,11 +145,14 @@ proptest! {
             let (building, room) = (format!("公寓{building}"), room.map(|r| format!("{}", 101 + r)));
             let status = ["在校", "离校", "隔离"][status as usize];
             let name = format!("某{i}");
-            body.push_str(&format!("{id},{name},{building},{},{status}\n", room.as_deref().unwrap_or("")));
+            // Cells many people share (read again as codes of one table), some empty.
+            let (college, counselor) = (["", "化工学院", "机械学院"][i % 3], ["辅导员1", "", "辅导员2", "辅导员1"][i % 4]);
+            body.push_str(&format!("{id},{name},{building},{},{status},{college},{counselor}\n", room.as_deref().unwrap_or("")));
+            cells.entry(id.clone()).or_insert((college, counselor));
             first.entry(id).or_insert((i as u64 + 2, name, building, room, status));
         }
         let path = dir.path().join("roster.csv");
-        fs::write(&path, format!("学号,姓名,楼栋,宿舍号,状态\n{body}")).unwrap();
+        fs::write(&path, format!("学号,姓名,楼栋,宿舍号,状态,学院,辅导员\n{body}")).unwrap();
         let (roster, _, _) = pipeline::load_roster_for_plan(&path, None).unwrap();
         prop_assert_eq!(roster.len(), first.len());
         let place = |p: u32| {
@@ -180,9 +184,13 @@ proptest! {
         prop_assert_eq!(details.len(), n as usize);
         for p in 0..n {
             let (_, name, _, room, _) = &first[roster.id(p)];
+            let (college, counselor) = cells[roster.id(p)];
             let d = details.get(p).unwrap();
             prop_assert_eq!(d.name, name.as_str());
             prop_assert_eq!(d.room, room.as_deref());
+            prop_assert_eq!(d.college, Some(college).filter(|c| !c.is_empty()));
+            prop_assert_eq!(d.counselor, Some(counselor).filter(|c| !c.is_empty()));
+            prop_assert_eq!(d.class, None);
         }
         prop_assert!(details.get(n).is_none());
         // The lists' order: building, room, then the person_id shown (here a text that

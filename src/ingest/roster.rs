@@ -16,7 +16,7 @@ use crate::buckets::gather;
 use crate::error::{Error, Position, Result};
 use crate::order::{in_roster_order, invert, roster_places, Placed, Ranks};
 use crate::pieces::pieces_mut;
-use crate::record::{Contacts, Status, NONE};
+use crate::record::{ContactBatch, Contacts, Status, NONE};
 use crate::strings::{Interner, Strings};
 use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
@@ -361,7 +361,7 @@ impl Roster {
         // in `people`.
         let mut in_file: Vec<u32> = (0..people.len() as u32).collect();
         in_file.par_sort_unstable_by_key(|&i| self.offset[people[i as usize] as usize]);
-        let batches: Vec<Strings> = in_file
+        let batches: Vec<ContactBatch> = in_file
             .par_chunks(8192)
             .map(|batch| {
                 let offsets: Vec<u64> = batch
@@ -370,7 +370,7 @@ impl Roster {
                     .collect();
                 // A read that fails is an I/O error; a row that reads but holds another
                 // person (or nothing: a shorter file) is a roster that changed.
-                let mut cells = Strings::with_capacity(batch.len() * CELLS.len(), batch.len() * 64);
+                let mut cells = ContactBatch::with_capacity(batch.len());
                 let mut ranges = Vec::new();
                 each_record_at(&self.source, &self.name, &offsets, |k, record, _| {
                     let p = people[batch[k] as usize];
@@ -378,9 +378,7 @@ impl Roster {
                         if row.text(PERSON_ID) != self.id(p) {
                             return Err(self.changed(p));
                         }
-                        for c in CELLS {
-                            cells.push(&row.text(c));
-                        }
+                        cells.push(CELLS.map(|c| row.text(c)).each_ref().map(|c| &**c));
                         Ok(())
                     })
                 })?;
@@ -391,22 +389,13 @@ impl Roster {
         // list at midday is millions of people, and all batches beside their join were
         // twice their bytes. The cells stay in file order; a person finds theirs by
         // slot when that is not the order of `people`.
-        let (count, bytes) = batches
-            .iter()
-            .fold((0, 0), |(n, b), s| (n + s.len(), b + s.text_len()));
-        let mut cells = Strings::with_capacity(count, bytes);
-        let mut copied = 0;
-        for batch in batches {
-            cells.append(&batch);
-            copied += batch.text_len();
-            drop(batch);
-            if copied >= crate::pieces::GIVE_BACK {
-                crate::memory::give_back();
-                copied = 0;
-            }
-        }
         let slots = (!in_file.is_sorted()).then(|| invert(&in_file));
-        Ok(Contacts::new(people, slots, cells))
+        Ok(Contacts::new(
+            people,
+            slots,
+            batches,
+            crate::pieces::GIVE_BACK,
+        ))
     }
 
     /// Person `p`'s name, when the roster was read with [`RosterParser::names`].
