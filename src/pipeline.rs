@@ -471,16 +471,13 @@ pub fn lists(
 ) -> Result<Lists> {
     let mut list = retest::retest_list(rec);
     let mut missing = summarize::missing(roster, rec);
-    let mut people: Vec<u32> = list
+    let people: Vec<u32> = list
         .iter()
         .map(|e| e.person)
         .filter(|&p| p < rec.roster_len)
         .chain(missing.iter().map(|m| m.person))
         .collect();
-    people.par_sort_unstable();
-    people.dedup();
-    let details = roster.details(&people)?;
-    drop(people);
+    let details = roster.details(people)?;
     // Lists sort by the person_id they show: with --pseudonymize, the pseudonym, so
     // that the order tells nothing of the real IDs.
     let pseudonyms: FxHashMap<u32, String> = if privacy.pseudonymizes() {

@@ -197,8 +197,8 @@ fn a_roster_that_changes_while_it_is_read_stops_the_run() {
         "person_id,name,building\nS1,张一,公寓1\nS3,李三,公寓1\n",
     )
     .unwrap();
-    assert!(people.details(&[0]).is_ok());
-    let err = people.details(&[0, 1]).unwrap_err().to_string();
+    assert!(people.details(vec![0]).is_ok());
+    let err = people.details(vec![0, 1]).unwrap_err().to_string();
     assert!(
         err.contains("the roster changed while it was read"),
         "{err}"
@@ -207,7 +207,7 @@ fn a_roster_that_changes_while_it_is_read_stops_the_run() {
     assert!(!err.contains("李三") && !err.contains("S3"), "{err}");
     // Shorter than it was: the row is gone.
     std::fs::write(&roster, "person_id,name,building\n").unwrap();
-    let err = people.details(&[1]).unwrap_err().to_string();
+    let err = people.details(vec![1]).unwrap_err().to_string();
     assert!(
         err.contains("the roster changed while it was read"),
         "{err}"

@@ -180,7 +180,7 @@ proptest! {
         // the people are asked for in, some twice.
         let n = roster.len() as u32;
         let asked: Vec<u32> = (0..n).rev().chain((0..n).step_by(3)).collect();
-        let details = roster.details(&asked).unwrap();
+        let details = roster.details(asked).unwrap();
         prop_assert_eq!(details.len(), n as usize);
         for p in 0..n {
             let (_, name, _, room, _) = &first[roster.id(p)];

@@ -347,13 +347,13 @@ impl Roster {
         None
     }
 
-    /// The other cells of `people` (name, room, college, class, phone, counselor),
-    /// read again from the roster file; batches of people are read on the workers.
+    /// The other cells of `people` (name, room, college, class, phone, counselor; in
+    /// any order, some more than once: sorted here, once), read again from the roster
+    /// file; batches of people are read on the workers.
     /// Each row read again must still hold the person's ID: a roster changed while it
     /// was read is an error, never a name given to the wrong person.
-    pub fn details(&self, people: &[u32]) -> Result<Contacts> {
+    pub fn details(&self, mut people: Vec<u32>) -> Result<Contacts> {
         const CELLS: [usize; Contacts::CELLS] = [NAME, ROOM, COLLEGE, CLASS, PHONE, COUNSELOR];
-        let mut people = people.to_vec();
         people.par_sort_unstable();
         people.dedup();
         // Read in file order, whatever the order asked for: a roster listed in no order
