@@ -91,7 +91,12 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize, order: Order, ever
     let rec = reconcile::reconcile(&roster, set.clone(), results.clone(), columns, &settings);
     let as_of = pipeline::latest_time(&rec, &[]);
     group.bench_function("retest_missing_and_buildings", |b| {
-        b.iter(|| pipeline::lists(&roster, &rec, None, &rules, as_of, &Privacy::default()).unwrap())
+        let privacy = Privacy::default();
+        let shown = pipeline::ShownIds {
+            privacy: &privacy,
+            pseudonyms: None,
+        };
+        b.iter(|| pipeline::lists(&roster, &rec, None, &rules, as_of, &shown).unwrap())
     });
     drop(rec);
 
@@ -126,6 +131,7 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize, order: Order, ever
                     buildings: &analysis.buildings,
                     missing: &analysis.missing,
                     details: &analysis.details,
+                    pseudonyms: analysis.pseudonyms.as_deref(),
                     inputs: &[],
                     rejects: &[],
                     privacy: &Privacy::default(),

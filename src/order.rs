@@ -48,11 +48,11 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 }
 
 /// The order the lists show two people in, within a round: building, room (both in
-/// natural order, people without a room last), then the person_id as `shown` (the
-/// pseudonym with `--pseudonymize`); people not on the roster (`p` past its end) after
+/// natural order, people without a room last), then the person_id as `shown` gives it
+/// (with `--pseudonymize` the pseudonym, or its number, which sorts as its hex digits); people not on the roster (`p` past its end) after
 /// those on it, by the person_id shown. The roster numbers its people in building,
 /// room and person_id order, so only roommates need their IDs compared.
-pub fn listed_cmp<'a>(roster: &Roster, shown: &dyn Fn(u32) -> &'a str, p: u32, q: u32) -> Ordering {
+pub fn listed_cmp<K: Ord>(roster: &Roster, shown: &dyn Fn(u32) -> K, p: u32, q: u32) -> Ordering {
     let n = roster.len() as u32;
     let roommates = |p: usize, q: usize| {
         roster.building[p] == roster.building[q] && roster.room[p] == roster.room[q]
@@ -61,7 +61,7 @@ pub fn listed_cmp<'a>(roster: &Roster, shown: &dyn Fn(u32) -> &'a str, p: u32, q
         (true, true) if !roommates(p as usize, q as usize) => p.cmp(&q),
         (true, false) => Ordering::Less,
         (false, true) => Ordering::Greater,
-        _ => shown(p).cmp(shown(q)),
+        _ => shown(p).cmp(&shown(q)),
     }
 }
 

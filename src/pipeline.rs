@@ -171,6 +171,10 @@ pub struct Analysis {
     pub missing: Vec<MissingEntry>,
     /// The roster cells of everyone on the two lists.
     pub details: Contacts,
+    /// Each roster person's pseudonym as a number (its 16 hex digits are the
+    /// pseudonym), by person key, with `--pseudonymize`: made once, for the lists'
+    /// order and every output that shows a roster person.
+    pub pseudonyms: Option<Vec<u64>>,
 }
 
 /// Reads the roster (a CSV file, or sheet `sheet` of a workbook).
@@ -399,7 +403,17 @@ pub fn analyse(
         columns: *columns,
         people,
     });
-    let lists = lists(roster, &rec, retests, settings.rules, as_of, privacy)?;
+    let pseudonyms = privacy.pseudonymizes().then(|| {
+        (0..roster.len() as u32)
+            .into_par_iter()
+            .map(|p| privacy.pseudonym_number(roster.id(p)))
+            .collect::<Vec<u64>>()
+    });
+    let shown = ShownIds {
+        privacy,
+        pseudonyms: pseudonyms.as_deref(),
+    };
+    let lists = lists(roster, &rec, retests, settings.rules, as_of, &shown)?;
     // Every list is made: the sample rows are not needed any more, and at city scale
     // they are the largest thing held while the outputs are written.
     let mut rec = rec;
@@ -423,6 +437,7 @@ pub fn analyse(
         buildings,
         missing,
         details,
+        pseudonyms,
     })
 }
 
@@ -458,6 +473,16 @@ pub struct Lists {
     pub details: Contacts,
 }
 
+/// How the lists show person_ids: `privacy`, and with `--pseudonymize` each roster
+/// person's pseudonym as a number, by person key.
+#[derive(Clone, Copy)]
+pub struct ShownIds<'a> {
+    /// The protections applied.
+    pub privacy: &'a Privacy,
+    /// The roster's pseudonyms, as [`Analysis::pseudonyms`].
+    pub pseudonyms: Option<&'a [u64]>,
+}
+
 /// Makes the retest and missing lists, closes the retest list with `retests` at
 /// `as_of`, and makes the per-building table, reading the roster again for the people
 /// on the lists.
@@ -467,7 +492,7 @@ pub fn lists(
     retests: Option<Retests>,
     rules: &Rules,
     as_of: Micros,
-    privacy: &Privacy,
+    shown: &ShownIds,
 ) -> Result<Lists> {
     let mut list = retest::retest_list(rec);
     let mut missing = summarize::missing(roster, rec);
@@ -479,23 +504,31 @@ pub fn lists(
         .collect();
     let details = roster.details(people)?;
     // Lists sort by the person_id they show: with --pseudonymize, the pseudonym, so
-    // that the order tells nothing of the real IDs.
-    let pseudonyms: FxHashMap<u32, String> = if privacy.pseudonymizes() {
-        list.iter()
-            .map(|e| e.person)
-            .chain(missing.iter().map(|m| m.person))
-            .map(|p| (p, privacy.person_id(rec.person_id(roster, p)).into_owned()))
-            .collect()
-    } else {
-        FxHashMap::default()
-    };
-    let shown = |p: u32| -> &str {
-        pseudonyms
-            .get(&p)
-            .map_or_else(|| rec.person_id(roster, p), String::as_str)
-    };
-    retest::sort(&mut list, roster, &shown);
-    summarize::sort_missing(&mut missing, roster, &shown);
+    // that the order tells nothing of the real IDs. Its number sorts as its hex digits.
+    match shown.pseudonyms {
+        Some(numbers) => {
+            // People not on the roster are only on the retest list, and few.
+            let off: FxHashMap<u32, u64> = list
+                .iter()
+                .filter(|e| e.person >= rec.roster_len)
+                .map(|e| {
+                    let id = rec.person_id(roster, e.person);
+                    (e.person, shown.privacy.pseudonym_number(id))
+                })
+                .collect();
+            let number = |p: u32| match numbers.get(p as usize) {
+                Some(&n) => n,
+                None => off[&p],
+            };
+            retest::sort(&mut list, roster, &number);
+            summarize::sort_missing(&mut missing, roster, &number);
+        }
+        None => {
+            let id = |p: u32| rec.person_id(roster, p);
+            retest::sort(&mut list, roster, &id);
+            summarize::sort_missing(&mut missing, roster, &id);
+        }
+    }
     let closed = closure::close(roster, rec, &list, retests, rules, as_of);
     let buildings = summarize::buildings(roster, rec, &list, &closed);
     Ok(Lists {
@@ -550,6 +583,7 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
             buildings: &analysis.buildings,
             missing: &analysis.missing,
             details: &analysis.details,
+            pseudonyms: analysis.pseudonyms.as_deref(),
             inputs: &reports,
             rejects: &rejects,
             privacy: &opts.privacy,

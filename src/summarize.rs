@@ -246,10 +246,10 @@ pub fn missing(roster: &Roster, rec: &Reconciled) -> Vec<MissingEntry> {
 /// Sorts the missing list by round, building, room and person_id as the outputs show
 /// it (`shown`), buildings and rooms in natural order ([`listed_cmp`]). Made in roster
 /// order, the list is sorted already unless `shown` is a pseudonym.
-pub fn sort_missing<'a>(
+pub fn sort_missing<K: Ord>(
     list: &mut [MissingEntry],
     roster: &Roster,
-    shown: &(dyn Fn(u32) -> &'a str + Sync),
+    shown: &(dyn Fn(u32) -> K + Sync),
 ) {
     list.par_sort_unstable_by(|a, b| {
         a.round

@@ -193,11 +193,13 @@ fn a_bad_key_file_is_a_clear_error_without_the_key() {
 }
 
 /// With `--pseudonymize` the lists sort by the pseudonyms they show, not by the real
-/// IDs: the order of rows tells nothing of the IDs behind them.
+/// IDs: the order of rows tells nothing of the IDs behind them. People not on the
+/// roster come after those on it, by their pseudonyms too.
 #[test]
 fn pseudonymised_lists_sort_by_the_pseudonym() {
     let dir = Workdir::new();
-    // One building, no rooms: 100 people in ten positive pools, 100 never sampled.
+    // One building, no rooms: 100 people in ten positive pools, 100 never sampled, and
+    // 20 people not on the roster in two more positive pools.
     let mut roster = String::from("person_id,name,building\n");
     let mut samples = String::from("tube_id,person_id,sampled_at\n");
     let mut results = String::from("tube_id,ct_orf1ab,ct_n\n");
@@ -207,7 +209,10 @@ fn pseudonymised_lists_sort_by_the_pseudonym() {
             samples.push_str(&format!("T{},S{i:04},2022-04-10 08:00\n", i / 10));
         }
     }
-    for t in 0..10 {
+    for i in 0..20 {
+        samples.push_str(&format!("T{},X{i:04},2022-04-10 08:00\n", 10 + i / 10));
+    }
+    for t in 0..12 {
         results.push_str(&format!("T{t},30,31\n"));
     }
     dir.write("roster.csv", roster);
@@ -215,16 +220,28 @@ fn pseudonymised_lists_sort_by_the_pseudonym() {
     dir.write("results.csv", results);
     dir.write("key.hex", format!("{KEY}\n"));
     dir.run_round(&["--pseudonymize", "key.hex", "--quiet"], 0);
-    for table in ["missing", "retest"] {
+    let sorted = |prefix: &str, people: std::ops::Range<u32>| {
+        let mut ids: Vec<String> = people
+            .map(|i| pseudonym_of(&format!("{prefix}{i:04}")))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let on_roster = sorted("S", 0..100);
+    let off_roster = sorted("X", 0..20);
+    let never_sampled = sorted("S", 100..200);
+    let expected = [
+        ("retest", [on_roster, off_roster].concat()),
+        ("missing", never_sampled),
+    ];
+    for (table, expected) in expected {
         let frame = dir.parquet(&format!("out/{table}.parquet"));
-        assert_eq!(frame.height(), 100, "{table}");
         let ids: Vec<String> = (0..frame.height())
             .map(|i| cell(frame.column("person_id").unwrap().get(i).unwrap()))
             .collect();
-        assert!(ids.iter().all(|id| id.len() == 16), "{table}: pseudonyms");
-        assert!(
-            ids.windows(2).all(|w| w[0] < w[1]),
-            "{table} is not in pseudonym order"
+        assert_eq!(
+            ids, expected,
+            "{table}: each person's pseudonym, in pseudonym order"
         );
     }
 }

@@ -79,6 +79,9 @@ pub struct RoundOutputs<'a> {
     pub missing: &'a [MissingEntry],
     /// The roster cells of everyone on the lists.
     pub details: &'a Contacts,
+    /// Each roster person's pseudonym as a number, by person key, with
+    /// `--pseudonymize` (see [`crate::pipeline::Analysis::pseudonyms`]).
+    pub pseudonyms: Option<&'a [u64]>,
     /// Each input's kind and report.
     pub inputs: &'a [(InputKind, InputReport)],
     /// Every rejected row with the kind of its file, sorted by file then line.
@@ -108,7 +111,7 @@ pub fn write_round(
     round: &RoundOutputs,
 ) -> Result<(Vec<OutputEntry>, RoundRows)> {
     let (roster, rec, privacy) = (round.roster, round.rec, round.privacy);
-    let people = people::People::new(roster, rec, round.retests, round.closed, privacy);
+    let people = people::People::new(roster, rec, round.retests, privacy, round.pseudonyms);
     if let Some(numbers) = people.pseudonyms() {
         // Every roster person's pseudonym is made for people.parquet; the other IDs
         // that the outputs name are checked against them and each other.
@@ -124,7 +127,7 @@ pub fn write_round(
             ));
         }
     }
-    let shown = rows::Shown::new(roster, round.details, privacy);
+    let shown = rows::Shown::new(roster, round.details, privacy, round.pseudonyms);
     let closure = rows::closure_rows(
         roster,
         rec,

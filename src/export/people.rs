@@ -6,11 +6,10 @@
 use super::columns::Column;
 use super::parquet::{self, dictionary, ArrayRef, ROW_GROUP};
 use super::rows::{person_outcome_columns, PersonRow};
-use crate::closure::Closed;
 use crate::error::Result;
 use crate::ingest::roster::Roster;
 use crate::order::roster_order;
-use crate::privacy::{guard_ids, Privacy};
+use crate::privacy::{guard_ids, pseudonym_text, Privacy};
 use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
 use crate::retest::Entry;
@@ -80,8 +79,8 @@ pub struct People<'a> {
     privacy: &'a Privacy,
     /// Roster people in output order: building, room, person_id as shown.
     order: Vec<u32>,
-    /// Each person's pseudonym, with `--pseudonymize`.
-    pseudonyms: Option<Vec<u64>>,
+    /// Each person's pseudonym as a number, with `--pseudonymize`.
+    pseudonyms: Option<&'a [u64]>,
     /// The retest-list entry of a (round, person), by index into `list`.
     entry_of: FxHashMap<(u32, u32), u32>,
     /// Whether a (round, person) has an entry, bit `round * roster + person`: a few in a
@@ -92,23 +91,18 @@ pub struct People<'a> {
 impl<'a> People<'a> {
     /// Prepares the rows: the roster by building, room and person_id (natural order;
     /// rooms missing last), as it numbers its people; sorted again by pseudonym within
-    /// each room with `--pseudonymize`.
+    /// each room with `--pseudonymize` (`pseudonyms`: each roster person's, as a
+    /// number, by person key).
     pub fn new(
         roster: &'a Roster,
         rec: &'a Reconciled,
         list: &'a [Entry],
-        _closed: &Closed,
         privacy: &'a Privacy,
+        pseudonyms: Option<&'a [u64]>,
     ) -> People<'a> {
-        let pseudonyms = privacy.pseudonymizes().then(|| {
-            (0..roster.len() as u32)
-                .into_par_iter()
-                .map(|p| privacy.pseudonym_number(roster.id(p)))
-                .collect::<Vec<u64>>()
-        });
         // The roster numbers its people in this order already, unless the IDs shown
         // are pseudonyms.
-        let order = match &pseudonyms {
+        let order = match pseudonyms {
             Some(pseudonyms) => roster_order(roster, 1, |_| Some(0), Some(pseudonyms)),
             None => (0..roster.len() as u32).collect(),
         };
@@ -138,7 +132,7 @@ impl<'a> People<'a> {
     /// Each roster person's pseudonym as a number (shown as 16 hex digits), by person
     /// key, with `--pseudonymize`.
     pub fn pseudonyms(&self) -> Option<&[u64]> {
-        self.pseudonyms.as_deref()
+        self.pseudonyms
     }
 
     /// Whether a round's person_ids are all distinct, as shown.
@@ -201,7 +195,7 @@ impl<'a> People<'a> {
             Box::new(|| {
                 parquet::strings(n, |i| {
                     Some(match &self.pseudonyms {
-                        Some(ps) => Cow::Owned(format!("{:016x}", ps[person(i)])),
+                        Some(ps) => Cow::Owned(pseudonym_text(ps[person(i)])),
                         None => self.privacy.person_id(roster.id(people[i])),
                     })
                 })

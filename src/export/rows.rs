@@ -6,7 +6,7 @@ use super::columns::{column, Column, Kind, Value};
 use crate::assign::Slot;
 use crate::ingest::roster::Roster;
 use crate::ingest::Reject;
-use crate::privacy::{guard_ids, Privacy};
+use crate::privacy::{guard_ids, pseudonym_text, Privacy};
 use crate::reconcile::Reconciled;
 use crate::record::NONE;
 use crate::record::{Contacts, Micros};
@@ -32,10 +32,21 @@ pub struct Shown<'a> {
 }
 
 impl<'a> Shown<'a> {
-    /// The cells of `contacts`, people of `roster`, as printed under `privacy`.
-    pub fn new(roster: &'a Roster, contacts: &'a Contacts, privacy: &Privacy) -> Shown<'a> {
+    /// The cells of `contacts`, people of `roster`, as printed under `privacy`, with
+    /// `--pseudonymize` each roster person's pseudonym as a number in `pseudonyms`, by
+    /// person key.
+    pub fn new(
+        roster: &'a Roster,
+        contacts: &'a Contacts,
+        privacy: &Privacy,
+        pseudonyms: Option<&[u64]>,
+    ) -> Shown<'a> {
         let ids = Replaced::new(contacts.len(), |at| {
-            privacy.person_id(roster.id(contacts.person(at as u32)))
+            let p = contacts.person(at as u32);
+            match pseudonyms {
+                Some(numbers) => Cow::Owned(pseudonym_text(numbers[p as usize])),
+                None => privacy.person_id(roster.id(p)),
+            }
         });
         let replaced = (0..Contacts::CELLS)
             .into_par_iter()

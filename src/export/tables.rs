@@ -10,7 +10,7 @@ use super::parquet::{
 };
 use crate::error::Result;
 use crate::ingest::roster::Roster;
-use crate::privacy::Privacy;
+use crate::privacy::{pseudonym_text, Privacy};
 use crate::reconcile::{Anomaly, Reconciled, RowFinding, Tube, TubeBuildings};
 use crate::record::{Class, InputKind};
 use crate::summarize::BuildingRow;
@@ -226,7 +226,7 @@ fn row_person<'a>(
 ) -> Cow<'a, str> {
     match pseudonyms {
         Some(numbers) if person < rec.roster_len => {
-            Cow::Owned(format!("{:016x}", numbers[person as usize]))
+            Cow::Owned(pseudonym_text(numbers[person as usize]))
         }
         _ => privacy.person_id(rec.person_id(roster, person)),
     }
