@@ -49,8 +49,9 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 
 /// The order the lists show two people in, within a round: building, room (both in
 /// natural order, people without a room last), then the person_id as `shown` gives it
-/// (with `--pseudonymize` the pseudonym, or its number, which sorts as its hex digits); people not on the roster (`p` past its end) after
-/// those on it, by the person_id shown. The roster numbers its people in building,
+/// (with `--pseudonymize` the pseudonym, or its number, which sorts as its hex
+/// digits); people not on the roster (`p` past its end) after those on it, by the
+/// person_id shown. The roster numbers its people in building,
 /// room and person_id order, so only roommates need their IDs compared.
 pub fn listed_cmp<K: Ord>(roster: &Roster, shown: &dyn Fn(u32) -> K, p: u32, q: u32) -> Ordering {
     let n = roster.len() as u32;

@@ -503,6 +503,9 @@ pub fn lists(
         .chain(missing.iter().map(|m| m.person))
         .collect();
     let details = roster.details(people)?;
+    shown
+        .privacy
+        .check_pseudonyms(shown.pseudonyms, roster.len())?;
     // Lists sort by the person_id they show: with --pseudonymize, the pseudonym, so
     // that the order tells nothing of the real IDs. Its number sorts as its hex digits.
     match shown.pseudonyms {
@@ -516,9 +519,9 @@ pub fn lists(
                     (e.person, shown.privacy.pseudonym_number(id))
                 })
                 .collect();
-            let number = |p: u32| match numbers.get(p as usize) {
-                Some(&n) => n,
-                None => off[&p],
+            let number = |p: u32| match p < rec.roster_len {
+                true => numbers[p as usize],
+                false => off[&p],
             };
             retest::sort(&mut list, roster, &number);
             summarize::sort_missing(&mut missing, roster, &number);

@@ -251,6 +251,20 @@ impl Privacy {
         self.key.as_ref().map_or(0, |key| key.number(id))
     }
 
+    /// Checks that `pseudonyms` (numbers, by person key) are given exactly when this
+    /// run pseudonymises, one for each of the roster's `people`: given none, the lists
+    /// would be sorted by the real IDs, and no collision of pseudonyms checked.
+    pub fn check_pseudonyms(&self, pseudonyms: Option<&[u64]>, people: usize) -> Result<()> {
+        let given = pseudonyms.map(<[u64]>::len);
+        let needed = self.pseudonymizes().then_some(people);
+        match given == needed {
+            true => Ok(()),
+            false => Err(Error::Internal(format!(
+                "pseudonyms for {given:?} people where the run needs them for {needed:?}"
+            ))),
+        }
+    }
+
     /// A check of the key that tells two keys apart without telling anything of
     /// either: the pseudonym of a fixed text, recorded in history manifests so that
     /// rounds pseudonymised under different keys are never joined.
@@ -262,13 +276,14 @@ impl Privacy {
 }
 
 /// HMAC-SHA256 of `id` under `key`, as 16 lower-case hex characters.
+#[cfg(test)]
 pub fn pseudonym(key: &[u8], id: &str) -> String {
     Key::new(key).text(id)
 }
 
 /// Whether two distinct person IDs got one pseudonym (a run stops then: choose another
 /// key): among the roster's people, whose pseudonyms `roster` holds as numbers by
-/// person key (as `people.parquet` made them), and the IDs `named` (off the roster, or
+/// person key (as the run made them once), and the IDs `named` (off the roster, or
 /// a roster person's that a finding names), each hashed once, on the workers. A named
 /// ID that has a roster person's pseudonym is that person when it is their ID
 /// (`roster_id`), and a collision otherwise: no lookup by ID is needed, so the check
@@ -672,6 +687,22 @@ mod tests {
             key: Some(Key::new(&key)),
         };
         assert_eq!(format!("{:016x}", p.pseudonym_number("2021000123")), a);
+    }
+
+    #[test]
+    fn pseudonyms_are_given_exactly_when_the_run_pseudonymises() {
+        let keyed = Privacy {
+            mask: false,
+            key: Some(Key::new(&[7; 32])),
+        };
+        let plain = Privacy::default();
+        let three = [1, 2, 3];
+        assert!(keyed.check_pseudonyms(Some(&three), 3).is_ok());
+        assert!(plain.check_pseudonyms(None, 3).is_ok());
+        // None under a key would sort the lists by the real IDs.
+        assert!(keyed.check_pseudonyms(None, 3).is_err());
+        assert!(keyed.check_pseudonyms(Some(&three[..2]), 3).is_err());
+        assert!(plain.check_pseudonyms(Some(&three), 3).is_err());
     }
 
     #[test]

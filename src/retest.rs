@@ -60,7 +60,7 @@ pub fn retest_list(rec: &Reconciled) -> Vec<Entry> {
 }
 
 /// Sorts the list by round, action, building, room and person_id as the outputs show
-/// it (`shown`: the pseudonym with `--pseudonymize`), buildings and rooms in natural
+/// it (`shown`: with `--pseudonymize` the pseudonym's number), buildings and rooms in natural
 /// order, people not on the roster last ([`listed_cmp`]).
 pub fn sort<K: Ord>(list: &mut [Entry], roster: &Roster, shown: &(dyn Fn(u32) -> K + Sync)) {
     list.par_sort_unstable_by(|a, b| {

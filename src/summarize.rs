@@ -245,7 +245,7 @@ pub fn missing(roster: &Roster, rec: &Reconciled) -> Vec<MissingEntry> {
 
 /// Sorts the missing list by round, building, room and person_id as the outputs show
 /// it (`shown`), buildings and rooms in natural order ([`listed_cmp`]). Made in roster
-/// order, the list is sorted already unless `shown` is a pseudonym.
+/// order, the list is sorted already unless `shown` gives pseudonyms (their numbers).
 pub fn sort_missing<K: Ord>(
     list: &mut [MissingEntry],
     roster: &Roster,

@@ -231,8 +231,11 @@ fn pseudonymised_lists_sort_by_the_pseudonym() {
     let off_roster = sorted("X", 0..20);
     let never_sampled = sorted("S", 100..200);
     let expected = [
-        ("retest", [on_roster, off_roster].concat()),
+        ("retest", [on_roster.clone(), off_roster.clone()].concat()),
+        ("closure", [on_roster, off_roster].concat()),
         ("missing", never_sampled),
+        // Everyone on the roster, in one room: by pseudonym.
+        ("people", sorted("S", 0..200)),
     ];
     for (table, expected) in expected {
         let frame = dir.parquet(&format!("out/{table}.parquet"));

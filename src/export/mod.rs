@@ -111,10 +111,11 @@ pub fn write_round(
     round: &RoundOutputs,
 ) -> Result<(Vec<OutputEntry>, RoundRows)> {
     let (roster, rec, privacy) = (round.roster, round.rec, round.privacy);
+    privacy.check_pseudonyms(round.pseudonyms, roster.len())?;
     let people = people::People::new(roster, rec, round.retests, privacy, round.pseudonyms);
     if let Some(numbers) = people.pseudonyms() {
-        // Every roster person's pseudonym is made for people.parquet; the other IDs
-        // that the outputs name are checked against them and each other.
+        // Every roster person's pseudonym was made once, before the lists were sorted;
+        // the other IDs that the outputs name are checked against them and each other.
         let named = rec
             .set
             .unregistered
@@ -656,8 +657,7 @@ fn write_tubes(
 }
 
 /// Writes `anomalies.parquet`; `file_of` names each input as rejects and anomalies
-/// name it; `shown` is the privacy, and the roster's pseudonyms made for
-/// `people.parquet` with `--pseudonymize`.
+/// name it; `shown` is the privacy, and the roster's pseudonyms with `--pseudonymize`.
 fn write_anomalies<'f>(
     staging: &Staging,
     publication: Option<&Publication>,

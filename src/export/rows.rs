@@ -208,17 +208,18 @@ pub fn retest_rows<'a>(
             let tube = &rec.tubes[e.tube as usize];
             let result = tube.result().map(|r| &rec.results[r as usize]);
             let on_roster = e.person < rec.roster_len;
+            let place = match on_roster {
+                true => shown.place(e.person),
+                false => NONE,
+            };
             RetestRow {
                 round: &rec.rounds()[e.round as usize],
                 action: e.action.as_str(),
                 reason: e.reason,
-                person_id: privacy.person_id(rec.person_id(roster, e.person)),
+                person_id: listed_person_id(rec, shown, privacy, place, e.person),
                 building: on_roster.then(|| roster.building_name(e.person)),
                 shown,
-                place: match on_roster {
-                    true => shown.place(e.person),
-                    false => NONE,
-                },
+                place,
                 tube_id: rec.tube_id(tube),
                 tube_size: tube.size() as i64,
                 tube_class: tube.class().as_str(),
@@ -229,6 +230,21 @@ pub fn retest_rows<'a>(
             }
         })
         .collect()
+}
+
+/// The person_id a retest-list entry shows: a listed roster person's as [`Shown`]
+/// made it once (`place`), anyone else's (off the roster, `place` [`NONE`]) made here.
+fn listed_person_id<'a>(
+    rec: &'a Reconciled,
+    shown: &'a Shown<'a>,
+    privacy: &Privacy,
+    place: u32,
+    person: u32,
+) -> Cow<'a, str> {
+    match place {
+        NONE => privacy.person_id(rec.person_id(shown.roster, person)),
+        _ => Cow::Borrowed(shown.person_id(place, person)),
+    }
 }
 
 /// The columns of `retest.parquet`, `retest.csv` and `retest.xlsx`.
@@ -423,15 +439,15 @@ pub fn closure_rows<'a>(
             let tube = &rec.tubes[e.tube as usize];
             let on_roster = e.person < rec.roster_len;
             let retest = c.retest.map(|k| &retests[k as usize]);
-            let room = match on_roster {
-                true => shown.cell(shown.place(e.person), Contacts::ROOM),
-                false => None,
+            let place = match on_roster {
+                true => shown.place(e.person),
+                false => NONE,
             };
             ClosureRow {
                 round: &rec.rounds()[e.round as usize],
-                person_id: privacy.person_id(rec.person_id(roster, e.person)),
+                person_id: listed_person_id(rec, shown, privacy, place, e.person),
                 building: on_roster.then(|| roster.building_name(e.person)),
-                room,
+                room: shown.cell(place, Contacts::ROOM),
                 action: e.action.as_str(),
                 tube_id: rec.tube_id(tube),
                 tube_class: tube.class().as_str(),

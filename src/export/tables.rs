@@ -213,7 +213,7 @@ type FindingKey<'a> = (
 );
 
 /// The person_id a row finding shows for person key `person`: a roster person's
-/// pseudonym as made once for `people.parquet` (`pseudonyms`, by person key, with
+/// pseudonym as made once for the run (`pseudonyms`, by person key, with
 /// `--pseudonymize`), else as `privacy` shows it. A file repeated whole names ten
 /// million people in its findings, each otherwise hashed for the sort and again for
 /// its row.
