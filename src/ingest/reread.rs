@@ -234,7 +234,7 @@ pub fn reparse<T>(
     let fields = Fields::of_record(record, ranges);
     let mut row = Row {
         ranges: fields.ranges,
-        text: std::str::from_utf8(fields.bytes).unwrap_or(""),
+        text: simdutf8::basic::from_utf8(fields.bytes).unwrap_or(""),
         layout,
         failures: Vec::new(),
         line: 0,
