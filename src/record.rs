@@ -135,14 +135,8 @@ impl ContactBatch {
         for c in [Contacts::NAME, Contacts::ROOM, Contacts::PHONE] {
             self.own.push(cells[c]);
         }
-        let mut shared = [0; 3];
-        for (code, c) in
-            shared
-                .iter_mut()
-                .zip([Contacts::COLLEGE, Contacts::CLASS, Contacts::COUNSELOR])
-        {
-            *code = self.values.intern(cells[c]);
-        }
+        let shared = [Contacts::COLLEGE, Contacts::CLASS, Contacts::COUNSELOR]
+            .map(|c| self.values.intern(cells[c]));
         self.shared.push(shared);
     }
 

@@ -208,10 +208,7 @@ pub fn retest_rows<'a>(
             let tube = &rec.tubes[e.tube as usize];
             let result = tube.result().map(|r| &rec.results[r as usize]);
             let on_roster = e.person < rec.roster_len;
-            let place = match on_roster {
-                true => shown.place(e.person),
-                false => NONE,
-            };
+            let place = shown.place(e.person);
             RetestRow {
                 round: &rec.rounds()[e.round as usize],
                 action: e.action.as_str(),
@@ -233,7 +230,8 @@ pub fn retest_rows<'a>(
 }
 
 /// The person_id a retest-list entry shows: a listed roster person's as [`Shown`]
-/// made it once (`place`), anyone else's (off the roster, `place` [`NONE`]) made here.
+/// made it once (at `place`), anyone else's (off the roster: no place, [`NONE`]) made
+/// here.
 fn listed_person_id<'a>(
     rec: &'a Reconciled,
     shown: &'a Shown<'a>,
@@ -439,10 +437,7 @@ pub fn closure_rows<'a>(
             let tube = &rec.tubes[e.tube as usize];
             let on_roster = e.person < rec.roster_len;
             let retest = c.retest.map(|k| &retests[k as usize]);
-            let place = match on_roster {
-                true => shown.place(e.person),
-                false => NONE,
-            };
+            let place = shown.place(e.person);
             ClosureRow {
                 round: &rec.rounds()[e.round as usize],
                 person_id: listed_person_id(rec, shown, privacy, place, e.person),
