@@ -249,6 +249,173 @@ fn pseudonymised_lists_sort_by_the_pseudonym() {
     }
 }
 
+/// A piece of a building or room name for the natural order, as the fixture's names
+/// need it: a run of digits by its value, before any other text.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Piece {
+    Number(u64),
+    Text(String),
+}
+
+/// A name in natural order (`公寓2` before `公寓10`, `A-3` before `A-12`).
+fn natural(name: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut rest = name;
+    while let Some(c) = rest.chars().next() {
+        let digit = c.is_ascii_digit();
+        let end = rest
+            .find(|c: char| c.is_ascii_digit() != digit)
+            .unwrap_or(rest.len());
+        let (run, after) = rest.split_at(end);
+        pieces.push(if digit {
+            Piece::Number(run.parse().unwrap())
+        } else {
+            Piece::Text(run.to_string())
+        });
+        rest = after;
+    }
+    pieces
+}
+
+/// A committed fixture shaped as real exports are: the roster in no order, across four
+/// buildings and rooms that sort only in natural order (some people without a room),
+/// IDs of every shape (digits, letters, resident ID numbers), samples interleaved by
+/// time, people off the roster in a pool, results repeated. Under `--pseudonymize`,
+/// every list is worked out apart from the inputs: its people, each at the roster's
+/// building and room, in the order round, action, building, room (people without one
+/// last), then pseudonym, people off the roster last.
+#[test]
+fn pseudonymised_lists_of_a_shuffled_roster_follow_building_room_then_pseudonym() {
+    let case = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pseudonymised_shuffled_rooms");
+    let out = tempfile::tempdir().unwrap();
+    let args = fs::read_to_string(case.join("args")).unwrap();
+    let mut argv: Vec<String> = ["run", "--roster", "roster.csv", "--samples", "samples.csv"]
+        .into_iter()
+        .chain([
+            "--results",
+            "results.csv",
+            "--retests",
+            "retests.csv",
+            "--quiet",
+        ])
+        .map(String::from)
+        .chain(args.lines().map(String::from))
+        .collect();
+    argv.extend(["--out".to_string(), out.path().display().to_string()]);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    expect(&poolscreen(&case, &argv), 0);
+
+    let rows = |file: &str| -> Vec<Vec<String>> {
+        fs::read_to_string(case.join(file))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(String::from).collect())
+            .collect()
+    };
+    // The roster, read apart: where each pseudonym lives.
+    let home: std::collections::HashMap<String, (String, String)> = rows("roster.csv")
+        .into_iter()
+        .map(|r| (pseudonym_of(&r[0]), (r[2].clone(), r[3].clone())))
+        .collect();
+    // Tubes to act on: a Ct detected, or neither detected and no internal control.
+    let listed_tubes: std::collections::HashSet<String> = rows("results.csv")
+        .into_iter()
+        .filter(|r| !r[1].is_empty() || !r[2].is_empty() || r[3].is_empty())
+        .map(|r| r[0].clone())
+        .collect();
+    let samples = rows("samples.csv");
+    let sampled: std::collections::HashSet<String> =
+        samples.iter().map(|r| pseudonym_of(&r[1])).collect();
+    let on_list: std::collections::HashSet<String> = samples
+        .iter()
+        .filter(|r| listed_tubes.contains(&r[0]))
+        .map(|r| pseudonym_of(&r[1]))
+        .collect();
+    let everyone: std::collections::HashSet<String> = home.keys().cloned().collect();
+    let never_sampled = everyone.difference(&sampled).cloned().collect();
+    assert!(
+        on_list.iter().any(|p| !home.contains_key(p)),
+        "people off the roster are listed"
+    );
+
+    const ACTIONS: [&str; 4] = ["report", "isolate_and_retest", "retest", "resample"];
+    for (table, people) in [
+        ("retest", &on_list),
+        ("closure", &on_list),
+        ("missing", &never_sampled),
+        ("people", &everyone),
+    ] {
+        let frame = read_parquet(&out.path().join(format!("{table}.parquet")));
+        let column = |name: &str, i: usize| {
+            frame
+                .column(name)
+                .ok()
+                .map_or(String::new(), |c| cell(c.get(i).unwrap()))
+        };
+        let shown: Vec<_> = (0..frame.height())
+            .map(|i| {
+                let id = column("person_id", i);
+                let action = column("action", i);
+                let rank = ACTIONS.iter().position(|a| *a == action);
+                let place = home.get(&id).cloned();
+                assert_eq!(
+                    (column("building", i), column("room", i)),
+                    place.clone().unwrap_or_default(),
+                    "{table}: {id} at the roster's building and room"
+                );
+                let (building, room) = place.clone().unwrap_or_default();
+                let key = (
+                    rank,
+                    place.is_none(),
+                    natural(&building),
+                    room.is_empty(),
+                    natural(&room),
+                    id.clone(),
+                );
+                (key, id)
+            })
+            .collect();
+        let ids: std::collections::HashSet<String> =
+            shown.iter().map(|(_, id)| id.clone()).collect();
+        assert_eq!(&ids, people, "{table}: who is on it");
+        assert_eq!(ids.len(), shown.len(), "{table}: each person once");
+        assert!(
+            shown.windows(2).all(|w| w[0].0 < w[1].0),
+            "{table}: rows in order of round, action, building, room, pseudonym"
+        );
+        // The workbook shows the list in the same order: whole on its first sheet,
+        // then a sheet per building, people off the roster on the first alone.
+        if table == "retest" || table == "missing" {
+            let mut book = open_workbook_auto(out.path().join(format!("{table}.xlsx"))).unwrap();
+            let sheets = book.sheet_names();
+            assert_eq!(
+                sheets.len(),
+                5,
+                "{table}.xlsx: all, then the four buildings"
+            );
+            for sheet in sheets {
+                let in_sheet: Vec<String> = book
+                    .worksheet_range(&sheet)
+                    .unwrap()
+                    .rows()
+                    .skip(1)
+                    .map(|row| row[if table == "retest" { 3 } else { 1 }].to_string())
+                    .collect();
+                let in_table: Vec<String> = shown
+                    .iter()
+                    .filter(|(_, id)| {
+                        sheet == "全部" || home.get(id).is_some_and(|(b, _)| *b == sheet)
+                    })
+                    .map(|(_, id)| id.clone())
+                    .collect();
+                assert!(!in_sheet.is_empty(), "{table}.xlsx, sheet {sheet} is empty");
+                assert_eq!(in_sheet, in_table, "{table}.xlsx, sheet {sheet}");
+            }
+        }
+    }
+}
+
 #[test]
 fn person_ids_that_are_resident_id_numbers_are_masked() {
     // A city's 人员编号 is often the resident ID number: with --mask it is an ID card
