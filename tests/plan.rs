@@ -106,63 +106,94 @@ fn simulate_hierarchical(
     let mut t = Tally::default();
     let subs = plan::sub_pool_sizes(k, m);
     for _ in 0..groups {
-        let people: Vec<bool> = (0..k).map(|_| rng.chance(p)).collect();
-        let total = people.iter().filter(|&&x| x).count();
-        t.tests += 1.0;
-        let pool = test(&mut rng, total, a);
-        let mut at = 0;
-        for &s in &subs {
-            let sub = &people[at..at + s];
-            at += s;
-            let found_sub = if pool {
+        hierarchical_pool(&mut rng, &mut t, p, &subs, a);
+    }
+    t
+}
+
+/// One hierarchical pool of sub-pools `subs`, tallied into `t`.
+fn hierarchical_pool(rng: &mut Rng, t: &mut Tally, p: f64, subs: &[usize], a: Accuracy) {
+    let people: Vec<bool> = (0..subs.iter().sum()).map(|_| rng.chance(p)).collect();
+    let total = people.iter().filter(|&&x| x).count();
+    t.tests += 1.0;
+    let pool = test(rng, total, a);
+    let mut at = 0;
+    for &s in subs {
+        let sub = &people[at..at + s];
+        at += s;
+        let found_sub = if pool {
+            t.tests += 1.0;
+            test(rng, sub.iter().filter(|&&x| x).count(), a)
+        } else {
+            false
+        };
+        for &infected in sub {
+            let found = if s == 1 {
+                found_sub
+            } else if found_sub {
                 t.tests += 1.0;
-                test(&mut rng, sub.iter().filter(|&&x| x).count(), a)
+                test(rng, usize::from(infected), a)
             } else {
                 false
             };
-            for &infected in sub {
-                let found = if s == 1 {
-                    found_sub
-                } else if found_sub {
-                    t.tests += 1.0;
-                    test(&mut rng, usize::from(infected), a)
-                } else {
-                    false
-                };
-                t.person(infected, found);
-            }
+            t.person(infected, found);
         }
     }
-    t
 }
 
 fn simulate_array(p: f64, k: usize, a: Accuracy, grids: usize, seed: u64) -> Tally {
     let mut rng = Rng(seed);
     let mut t = Tally::default();
     for _ in 0..grids {
-        let grid: Vec<Vec<bool>> = (0..k)
-            .map(|_| (0..k).map(|_| rng.chance(p)).collect())
-            .collect();
-        let rows: Vec<bool> = (0..k)
-            .map(|r| test(&mut rng, grid[r].iter().filter(|&&x| x).count(), a))
-            .collect();
-        let cols: Vec<bool> = (0..k)
-            .map(|c| test(&mut rng, (0..k).filter(|&r| grid[r][c]).count(), a))
-            .collect();
-        t.tests += 2.0 * k as f64;
-        for r in 0..k {
-            for c in 0..k {
-                let found = if rows[r] && cols[c] {
-                    t.tests += 1.0;
-                    test(&mut rng, usize::from(grid[r][c]), a)
-                } else {
-                    false
-                };
-                t.person(grid[r][c], found);
-            }
-        }
+        grid(&mut rng, &mut t, p, k, k * k, a);
     }
     t
+}
+
+/// One square array of `r` people (at most k²) filling rows of `k` in turn, tallied
+/// into `t`.
+fn grid(rng: &mut Rng, t: &mut Tally, p: f64, k: usize, r: usize, a: Accuracy) {
+    let people: Vec<bool> = (0..r).map(|_| rng.chance(p)).collect();
+    let rows = r.div_ceil(k);
+    let columns = r.min(k);
+    let row_tests: Vec<bool> = (0..rows)
+        .map(|row| {
+            let infected = (0..r).filter(|&i| i / k == row && people[i]).count();
+            test(rng, infected, a)
+        })
+        .collect();
+    let column_tests: Vec<bool> = (0..columns)
+        .map(|column| {
+            let infected = (0..r).filter(|&i| i % k == column && people[i]).count();
+            test(rng, infected, a)
+        })
+        .collect();
+    t.tests += (rows + columns) as f64;
+    for (i, &infected) in people.iter().enumerate() {
+        let found = if row_tests[i / k] && column_tests[i % k] {
+            t.tests += 1.0;
+            test(rng, usize::from(infected), a)
+        } else {
+            false
+        };
+        t.person(infected, found);
+    }
+}
+
+/// One Dorfman pool of `s` people: the pool, then everyone alone when it is positive
+/// (a pool of one is the person's own test).
+fn dorfman_pool(rng: &mut Rng, t: &mut Tally, p: f64, s: usize, a: Accuracy) {
+    let people: Vec<bool> = (0..s).map(|_| rng.chance(p)).collect();
+    t.tests += 1.0;
+    let pool = test(rng, people.iter().filter(|&&x| x).count(), a);
+    for &infected in &people {
+        let found = pool
+            && (s == 1 || {
+                t.tests += 1.0;
+                test(rng, usize::from(infected), a)
+            });
+        t.person(infected, found);
+    }
 }
 
 #[test]
@@ -197,6 +228,58 @@ fn the_simulation_can_tell_a_wrong_formula() {
     let sim = simulate_hierarchical(0.05, 12, 3, a, 200_000, 9);
     let caught = std::panic::catch_unwind(|| sim.check(&wrong, "a wrong formula", 12.0));
     assert!(caught.is_err(), "the check let a wrong formula pass");
+}
+
+/// "Tests in all" of `plan`: buildings pooled apart, each with a last pool (or grid)
+/// of the people left, against a simulation of those very pools, within four standard
+/// errors of the simulated mean.
+#[test]
+fn tests_in_all_agree_with_a_simulation_of_each_buildings_pools() {
+    let a = Accuracy { se: 0.97, sp: 0.98 };
+    let p = 0.03;
+    for (algorithm, k, buildings) in [
+        (plan::Algorithm::Dorfman, 10, vec![3, 23, 47]),
+        (plan::Algorithm::Hierarchical, 10, vec![3, 23, 47]),
+        (plan::Algorithm::Array, 5, vec![47, 12]),
+    ] {
+        let computed = plan::tests_in_all(algorithm, p, k, &buildings, a);
+        let mut rng = Rng(k as u64 + buildings.len() as u64);
+        let rounds = 40_000;
+        let (mut sum, mut squares) = (0.0, 0.0);
+        for _ in 0..rounds {
+            let mut t = Tally::default();
+            for &n in &buildings {
+                let per_pool = if algorithm == plan::Algorithm::Array {
+                    k * k
+                } else {
+                    k
+                };
+                let mut left = n as usize;
+                while left > 0 {
+                    let m = left.min(per_pool);
+                    left -= m;
+                    match algorithm {
+                        plan::Algorithm::Dorfman => dorfman_pool(&mut rng, &mut t, p, m, a),
+                        plan::Algorithm::Hierarchical if m >= 3 => {
+                            let best = plan::hierarchical(p, m, a).unwrap();
+                            let subs = plan::sub_pool_sizes(m, best.sub_pools.unwrap());
+                            hierarchical_pool(&mut rng, &mut t, p, &subs, a);
+                        }
+                        plan::Algorithm::Hierarchical => dorfman_pool(&mut rng, &mut t, p, m, a),
+                        plan::Algorithm::Array => grid(&mut rng, &mut t, p, k, m, a),
+                    }
+                }
+            }
+            sum += t.tests;
+            squares += t.tests * t.tests;
+        }
+        let mean = sum / rounds as f64;
+        let sd = ((squares / rounds as f64 - mean * mean) / rounds as f64).sqrt();
+        assert!(
+            (mean - computed).abs() < 4.0 * sd,
+            "{algorithm:?} k={k} {buildings:?}: {mean} ± {sd} simulated, {computed} computed"
+        );
+    }
 }
 
 #[test]
@@ -585,6 +668,50 @@ fn plan_of_a_roster_counts_its_rejects_and_its_single_tubes() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(v["single_tubes"], 10);
     assert_eq!(v["people"], 20);
+}
+
+/// With nobody infected and a perfect test, every pool is one test: `plan`'s tests in
+/// all are then the tubes `assign` makes of the same roster, building by building, the
+/// last tube of a building partly filled and the priority people's own tubes counted.
+#[test]
+fn tests_in_all_count_the_tubes_assign_makes() {
+    let dir = Workdir::new();
+    let mut roster = String::from("person_id,name,building,status\n");
+    for (b, (building, people)) in [("公寓1", 3), ("公寓2", 23), ("公寓10", 47)]
+        .into_iter()
+        .enumerate()
+    {
+        for i in 0..people {
+            let status = match i {
+                0 if building == "公寓2" => "isolated",
+                1 => "on_leave",
+                _ => "on_campus",
+            };
+            roster.push_str(&format!("B{b}-{i},某人,{building},{status}\n"));
+        }
+    }
+    dir.write("roster.csv", &roster);
+    run_assign(&dir, "roster.csv", &[]);
+    let csv = read_spreadsheet_csv(&dir.path().join("plan/plan.csv"));
+    let tubes: BTreeSet<(String, String)> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[0].to_string(), cells[1].to_string())
+        })
+        .collect();
+    assert_eq!(
+        tubes.len(),
+        1 + (3 + 1) + 5,
+        "tubes of 2, 21 + 1 own and 46 people"
+    );
+    let args = "plan --roster roster.csv --prevalence 1e-9 --se 1 --sp 1 --sizes 10 --json";
+    let json = dir.run(&args.split(' ').collect::<Vec<_>>(), 0);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let dorfman = &v["algorithms"][0]["sizes"][0];
+    let in_all = dorfman["tests_in_all"].as_f64().unwrap();
+    assert!((in_all - tubes.len() as f64).abs() < 1e-6, "{dorfman}");
 }
 
 /// A roster of `rooms` (building, room size, priority flags) as CSV, rows in `order`.

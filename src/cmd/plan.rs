@@ -7,7 +7,8 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Choose the pool size of the next round: for Dorfman two-stage, hierarchical
-/// three-stage and square-array testing, the expected tests per person and the scheme's
+/// three-stage and square-array testing, the expected tests per person (and in all,
+/// each building pooled apart) and the scheme's
 /// sensitivity, specificity and positive predictive value at every pool size, the best
 /// size of each, and the Ct shift a pool adds (log2 k: a person at --weak-ct reads that
 /// much later in the pool). Formulas and their sources: `cargo doc`, module `plan`.
@@ -138,7 +139,18 @@ struct Report {
 struct AlgorithmReport {
     algorithm: Algorithm,
     best_size: Option<usize>,
-    sizes: Vec<plan::Operating>,
+    sizes: Vec<SizeReport>,
+}
+
+/// An algorithm at one size: its figures, and the tests the whole round expects.
+#[derive(Serialize)]
+struct SizeReport {
+    #[serde(flatten)]
+    operating: plan::Operating,
+    /// The expected tests of the round: a test for each person in a tube of their own,
+    /// and the pools of each building's other people, a last one of the people left
+    /// ([`plan::tests_in_all`]).
+    tests_in_all: f64,
 }
 
 #[derive(Serialize)]
@@ -151,7 +163,8 @@ struct Shift {
 
 /// Runs `poolscreen plan`.
 pub fn run(args: PlanArgs) -> Result<i32> {
-    let (people, single_tubes) = match (&args.roster, args.people) {
+    // The people to pool of each building: pools hold one building only.
+    let (people, single_tubes, pooled) = match (&args.roster, args.people) {
         (Some(path), _) => {
             // A roster that is not there, or not a CSV file or workbook, is a usage
             // error, as in `run` and `assign`.
@@ -163,9 +176,13 @@ pub fn run(args: PlanArgs) -> Result<i32> {
             // Rejected rows are people the plan leaves out: said, as `assign` says it.
             crate::pipeline::say_counts(&report);
             // Counted as `assign` places them, in one pass.
+            let mut pooled = vec![0u64; roster.buildings.len()];
             let (expected, singles) = (0..roster.len() as u32)
-                .filter_map(|p| crate::assign::own_tube(&roster, p))
-                .fold((0u64, 0u64), |(expected, singles), own| {
+                .filter_map(|p| Some((p, crate::assign::own_tube(&roster, p)?)))
+                .fold((0u64, 0u64), |(expected, singles), (p, own)| {
+                    if !own {
+                        pooled[roster.building[p as usize] as usize] += 1;
+                    }
                     (expected + 1, singles + u64::from(own))
                 });
             if expected == 0 {
@@ -174,9 +191,9 @@ pub fn run(args: PlanArgs) -> Result<i32> {
                     path.display()
                 )));
             }
-            (expected, singles)
+            (expected, singles, pooled)
         }
-        (None, Some(n)) => (n, 0),
+        (None, Some(n)) => (n, 0, vec![n]),
         (None, None) => return Err(Error::Usage("give --people N or --roster FILE".into())),
     };
     let (prevalence, interval) = match (&args.history, args.prevalence) {
@@ -200,6 +217,14 @@ pub fn run(args: PlanArgs) -> Result<i32> {
         .iter()
         .map(|&algorithm| {
             let (sizes, best_size) = plan::table(algorithm, prevalence, &args.sizes.0, a);
+            let sizes = sizes
+                .into_iter()
+                .map(|operating| SizeReport {
+                    operating,
+                    tests_in_all: single_tubes as f64
+                        + plan::tests_in_all(algorithm, prevalence, operating.size, &pooled, a),
+                })
+                .collect();
             AlgorithmReport {
                 algorithm,
                 best_size,
@@ -270,7 +295,8 @@ fn print_table(r: &Report, weak: f64, cutoff: f64) {
             continue;
         }
         crate::tell!("  size  tests/person  tests in all  sensitivity  specificity     PPV");
-        for o in &a.sizes {
+        for size in &a.sizes {
+            let o = &size.operating;
             let mark = if Some(o.size) == a.best_size {
                 "  ← best"
             } else {
@@ -285,7 +311,7 @@ fn print_table(r: &Report, weak: f64, cutoff: f64) {
                 "  {:>5} {:>13.4} {:>13.0} {:>12.4} {:>12.4} {:>7.4}{mark}",
                 people,
                 o.tests_per_person,
-                r.single_tubes as f64 + o.tests_per_person * (r.people - r.single_tubes) as f64,
+                size.tests_in_all,
                 o.sensitivity,
                 o.specificity,
                 o.ppv
