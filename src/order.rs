@@ -236,10 +236,10 @@ pub fn prefix_bytes(prefix: [u64; 2]) -> [u8; 16] {
 
 /// The rank of each of `names` in natural order (0 for the first): sorting by rank
 /// sorts by name, at the cost of one sort of the names.
-pub fn natural_ranks(names: &[Box<str>]) -> Vec<u32> {
+pub fn natural_ranks<S: AsRef<str> + Sync>(names: &[S]) -> Vec<u32> {
     use rayon::prelude::*;
     let mut order: Vec<u32> = (0..names.len() as u32).collect();
-    order.par_sort_by(|&a, &b| natural_cmp(&names[a as usize], &names[b as usize]));
+    order.par_sort_by(|&a, &b| natural_cmp(names[a as usize].as_ref(), names[b as usize].as_ref()));
     invert(&order)
 }
 

@@ -13,7 +13,7 @@
 //! become markup.
 
 use crate::export::workbook::label;
-use crate::order::natural_cmp;
+use crate::order::natural_ranks;
 use crate::record::Micros;
 use crate::summarize::BuildingRow;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -258,15 +258,25 @@ fn shown<'b, 'a>(
     worse: impl Fn(&BuildingRow, &BuildingRow) -> std::cmp::Ordering,
     has: impl Fn(&BuildingRow) -> bool,
 ) -> Shown<'b, 'a> {
-    let (mut kept, mut rest): Shown = buildings.iter().partition(|b| has(b.row));
     if buildings.len() <= ALL_BUILDINGS_UP_TO {
-        return (kept, Vec::new());
+        return (
+            buildings.iter().filter(|b| has(b.row)).collect(),
+            Vec::new(),
+        );
     }
-    kept.sort_by(|a, b| worse(a.row, b.row).then_with(|| natural_cmp(a.name, b.name)));
+    // The names' natural order, one sort (of names that come in order, as
+    // buildings.parquet's rows do): ties of `worse`, frequent when most buildings are
+    // fully sampled, and the lists below then compare ranks, not names.
+    let names: Vec<&str> = buildings.iter().map(|b| b.name).collect();
+    let rank = natural_ranks(&names);
+    let (mut kept, mut rest): (Vec<usize>, Vec<usize>) =
+        (0..buildings.len()).partition(|&i| has(buildings[i].row));
+    kept.sort_by(|&a, &b| worse(buildings[a].row, buildings[b].row).then(rank[a].cmp(&rank[b])));
     rest.extend(kept.split_off(WORST_SHOWN.min(kept.len())));
-    kept.sort_by(|a, b| natural_cmp(a.name, b.name));
-    rest.sort_by(|a, b| natural_cmp(a.name, b.name));
-    (kept, rest)
+    kept.sort_by_key(|&i| rank[i]);
+    rest.sort_by_key(|&i| rank[i]);
+    let figures = |list: Vec<usize>| list.into_iter().map(|i| &buildings[i]).collect();
+    (figures(kept), figures(rest))
 }
 
 /// The order of buildings from the lowest coverage (a building without people to
@@ -808,6 +818,44 @@ fn base64_sha256(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Past [`ALL_BUILDINGS_UP_TO`] buildings a view shows the worst, the first in
+    /// natural order among buildings alike (every building fully sampled, say), and
+    /// both lists in natural order, whatever order the buildings come in.
+    #[test]
+    fn the_worst_shown_are_alike_buildings_first_in_natural_order() {
+        let n = ALL_BUILDINGS_UP_TO + 50;
+        let names: Vec<String> = (0..n)
+            .map(|i| format!("公寓{}", (i * 37) % n + 1))
+            .collect();
+        let rows: Vec<BuildingRow> = (0..n)
+            .map(|i| BuildingRow {
+                // Two buildings worse than the rest, which are all alike.
+                missing: i64::from(names[i] == "公寓100" || names[i] == "公寓7"),
+                ..BuildingRow::default()
+            })
+            .collect();
+        let buildings: Vec<BuildingFigures> = names
+            .iter()
+            .zip(&rows)
+            .map(|(name, row)| BuildingFigures { name, row })
+            .collect();
+        let (kept, rest) = shown(&buildings, |a, b| b.missing.cmp(&a.missing), |_| true);
+        let numbers = |list: &[&BuildingFigures]| -> Vec<usize> {
+            list.iter().map(|b| b.name[6..].parse().unwrap()).collect()
+        };
+        // The two worse ones, and the first 28 of the others.
+        let mut expected: Vec<usize> = (1..=29).filter(|&k| k != 7).chain([7, 100]).collect();
+        expected.sort_unstable();
+        assert_eq!(numbers(&kept), expected);
+        let rest_numbers = numbers(&rest);
+        assert_eq!(rest_numbers.len(), n - WORST_SHOWN);
+        assert!(
+            rest_numbers.windows(2).all(|w| w[0] < w[1]),
+            "{rest_numbers:?}"
+        );
+        assert!(!rest_numbers.contains(&7) && !rest_numbers.contains(&100));
+    }
 
     /// A label is never under its bar: the labels' column grows with the longest (to a
     /// limit), and a label past the limit is cut, whole on hover.
