@@ -199,13 +199,13 @@ pub fn array(p: f64, k: usize, a: Accuracy) -> Operating {
     Operating::new(k, None, p, tests, se, sp)
 }
 
-/// The expected tests of `algorithm` at size `k` for everyone of `groups`, each group
-/// (a building's people to pool, as `assign` places them: a tube holds one building
-/// only) pooled apart: full pools of `k` (for the array, grids of k × k), then one of
-/// the people left. The formulas above are for full pools; the pool of the people left
-/// is worked out for its own size, or its people are tested alone when that takes
-/// fewer tests (as for a person left alone):
+/// The expected tests of `algorithm` at each of `sizes` for everyone of `groups`, each
+/// group (a building's people to pool, as `assign` places them: a tube holds one
+/// building only; `--people N` is one group) pooled apart: full pools of `k` (for the
+/// array, grids of k × k), then one pool of the people left, as `assign` makes it. The
+/// formulas above are for full pools; the last pool is worked out for its own size:
 ///
+/// - a person left alone is one test;
 /// - Dorfman: a pool of `m`, `1 + m·P(m)` tests;
 /// - hierarchical: a pool of `m ≥ 3` with its own sub-pools of fewest tests; a pool of
 ///   two is Dorfman's;
@@ -213,51 +213,75 @@ pub fn array(p: f64, k: usize, a: Accuracy) -> Operating {
 ///   has `⌈r/k⌉` rows and `min(r, k)` columns, and its tests are those pools plus, for
 ///   each person in a row of `R` and a column of `C`, `p·Se² + q·a(R − 1)·a(C − 1)`,
 ///   `a(n) = Se·(1 − q^n) + (1 − Sp)·q^n` (for a full grid, the formula above).
-pub fn tests_in_all(algorithm: Algorithm, p: f64, k: usize, groups: &[u64], a: Accuracy) -> f64 {
-    let k = k.max(1);
-    let per_pool = if algorithm == Algorithm::Array {
-        k * k
-    } else {
-        k
-    };
-    let pool = |m: usize| pool_tests(algorithm, p, k, m, a);
-    let full = pool(per_pool);
-    groups
-        .iter()
-        .map(|&n| {
-            let (pools, left) = (n / per_pool as u64, (n % per_pool as u64) as usize);
-            pools as f64 * full + pool(left)
+///
+/// Each size costs one pass over the groups, and each distinct pool's tests are worked
+/// out once for all sizes: a city's 100,000 buildings and sizes up to 1,000 stay fast.
+pub fn tests_in_all(
+    algorithm: Algorithm,
+    p: f64,
+    sizes: &[usize],
+    groups: &[u64],
+    a: Accuracy,
+) -> Vec<f64> {
+    // The tests of a pool of m (Dorfman and hierarchical), whatever the size.
+    let mut pools: std::collections::HashMap<usize, f64> = std::collections::HashMap::new();
+    let mut pool = |m: usize| -> f64 {
+        *pools.entry(m).or_insert_with(|| match (m, algorithm) {
+            (0 | 1, _) => m as f64,
+            (_, Algorithm::Hierarchical) => {
+                let best = hierarchical(p, m, a).unwrap_or_else(|| dorfman(p, m, a));
+                m as f64 * best.tests_per_person
+            }
+            _ => m as f64 * dorfman(p, m, a).tests_per_person,
         })
-        .sum()
-}
-
-/// The expected tests of one pool of `m` people (for the array, `m` people in rows of
-/// `k`), as [`tests_in_all`] describes.
-fn pool_tests(algorithm: Algorithm, p: f64, k: usize, m: usize, a: Accuracy) -> f64 {
-    let pooled = match (m, algorithm) {
-        (0 | 1, _) => return m as f64,
-        (_, Algorithm::Dorfman) => m as f64 * dorfman(p, m, a).tests_per_person,
-        (_, Algorithm::Hierarchical) => {
-            let best = hierarchical(p, m, a).unwrap_or_else(|| dorfman(p, m, a));
-            m as f64 * best.tests_per_person
-        }
-        (_, Algorithm::Array) => grid_tests(p, k, m, a),
     };
-    pooled.min(m as f64)
+    sizes
+        .iter()
+        .map(|&k| {
+            let k = k.max(1);
+            let per_pool = if algorithm == Algorithm::Array {
+                k * k
+            } else {
+                k
+            };
+            let mut full = 0u64;
+            let mut left: std::collections::BTreeMap<usize, u64> = Default::default();
+            for &n in groups {
+                full += n / per_pool as u64;
+                *left.entry((n % per_pool as u64) as usize).or_default() += 1;
+            }
+            let mut tests = |m: usize| match algorithm {
+                Algorithm::Array if m > 1 => grid_tests(p, k, m, a),
+                _ => pool(m),
+            };
+            full as f64 * tests(per_pool)
+                + left
+                    .into_iter()
+                    .map(|(m, count)| count as f64 * tests(m))
+                    .sum::<f64>()
+        })
+        .collect()
 }
 
-/// The expected tests of a grid of `r` people (at most k²) in rows of `k`.
+/// The expected tests of a grid of `r` people (at most k²) in rows of `k`: `⌊r/k⌋` full
+/// rows and a last one of `r mod k`; the first `r mod k` columns one person longer.
 fn grid_tests(p: f64, k: usize, r: usize, a: Accuracy) -> f64 {
     let q = 1.0 - p;
     let others = |n: usize| a.se * (1.0 - q.powi(n as i32)) + (1.0 - a.sp) * q.powi(n as i32);
     let (full_rows, last_row) = (r / k, r % k);
-    let row_len = |row: usize| if row < full_rows { k } else { last_row };
-    let column_len = |column: usize| full_rows + usize::from(column < last_row);
     let pools = (full_rows + usize::from(last_row > 0) + r.min(k)) as f64;
-    let crossings: f64 = (0..r)
-        .map(|i| {
-            let (row, column) = (row_len(i / k), column_len(i % k));
-            p * a.se * a.se + q * others(row - 1) * others(column - 1)
+    // People by (row length, column length): in full rows and long columns, in full
+    // rows and short columns, in the last row (whose columns are the long ones).
+    let classes = [
+        (full_rows * last_row, k, full_rows + 1),
+        (full_rows * (k - last_row), k, full_rows),
+        (last_row, last_row, full_rows + 1),
+    ];
+    let crossings: f64 = classes
+        .iter()
+        .filter(|&&(people, _, _)| people > 0)
+        .map(|&(people, row, column)| {
+            people as f64 * (p * a.se * a.se + q * others(row - 1) * others(column - 1))
         })
         .sum();
     pools + crossings
@@ -348,26 +372,34 @@ mod tests {
         }
     }
 
+    /// Tests in all at one size.
+    fn in_all(algorithm: Algorithm, p: f64, k: usize, groups: &[u64], a: Accuracy) -> f64 {
+        tests_in_all(algorithm, p, &[k], groups, a)[0]
+    }
+
     #[test]
     fn tests_in_all_of_full_pools_are_the_tests_per_person() {
-        let a = Accuracy { se: 0.97, sp: 0.98 };
-        for k in [3, 10, 16] {
-            for (algorithm, o, people) in [
-                (Algorithm::Dorfman, dorfman(0.02, k, a), 7 * k),
-                (
-                    Algorithm::Hierarchical,
-                    hierarchical(0.02, k, a).unwrap(),
-                    7 * k,
-                ),
-                (Algorithm::Array, array(0.02, k, a), 7 * k * k),
-            ] {
-                let groups = [people as u64, 0, 2 * people as u64];
-                let all = tests_in_all(algorithm, 0.02, k, &groups, a);
-                let expected = 3.0 * people as f64 * o.tests_per_person;
-                assert!(
-                    (all - expected).abs() < 1e-9 * expected,
-                    "{algorithm:?} k={k}: {all} {expected}"
-                );
+        // Full pools only, at any prevalence: also where a pool costs more than a test
+        // a person (a 2 × 2 grid; 40% infected).
+        for (p, a) in [
+            (0.02, Accuracy { se: 0.97, sp: 0.98 }),
+            (0.4, Accuracy { se: 0.99, sp: 0.99 }),
+        ] {
+            for k in [2, 3, 10, 16] {
+                let hier = hierarchical(p, k, a).unwrap_or_else(|| dorfman(p, k, a));
+                for (algorithm, o, people) in [
+                    (Algorithm::Dorfman, dorfman(p, k, a), 7 * k),
+                    (Algorithm::Hierarchical, hier, 7 * k),
+                    (Algorithm::Array, array(p, k, a), 7 * k * k),
+                ] {
+                    let groups = [people as u64, 0, 2 * people as u64];
+                    let all = in_all(algorithm, p, k, &groups, a);
+                    let expected = 3.0 * people as f64 * o.tests_per_person;
+                    assert!(
+                        (all - expected).abs() < 1e-9 * expected,
+                        "{algorithm:?} p={p} k={k}: {all} {expected}"
+                    );
+                }
             }
         }
     }
@@ -376,27 +408,35 @@ mod tests {
     fn the_people_left_are_a_smaller_pool() {
         let a = Accuracy { se: 0.99, sp: 0.99 };
         for algorithm in Algorithm::ALL {
-            // Three people and pools of twenty: a pool of three, never nothing, or
-            // three tests alone when that takes fewer (a row and three columns of one).
-            let three = tests_in_all(algorithm, 0.01, 20, &[3], a);
-            let alone = algorithm == Algorithm::Array;
-            assert!(
-                three > 1.0 && (three < 3.0 || alone && three == 3.0),
-                "{algorithm:?}: {three}"
-            );
-            // A person left alone is one test; twenty-one people are a pool and them.
-            assert_eq!(tests_in_all(algorithm, 0.01, 20, &[1], a), 1.0);
+            // Three people and pools of twenty: a pool of three, never nothing; as a
+            // grid, a row and three columns of one, and a test at each crossing found.
+            let three = in_all(algorithm, 0.01, 20, &[3], a);
+            match algorithm {
+                Algorithm::Array => assert!(three > 4.0 && three < 4.1, "{three}"),
+                _ => assert!(three > 1.0 && three < 1.2, "{algorithm:?}: {three}"),
+            }
+            // A person left alone is one test.
+            assert_eq!(in_all(algorithm, 0.01, 20, &[1], a), 1.0);
         }
-        let dorfman_21 = tests_in_all(Algorithm::Dorfman, 0.01, 20, &[21], a);
+        let dorfman_21 = in_all(Algorithm::Dorfman, 0.01, 20, &[21], a);
         assert!((dorfman_21 - (20.0 * dorfman(0.01, 20, a).tests_per_person + 1.0)).abs() < 1e-12);
         // Two buildings of 5 are two pools of 5, where 10 people of one building are
         // one pool of 10: one test more, less the people retested more often.
-        let apart = tests_in_all(Algorithm::Dorfman, 0.01, 10, &[5, 5], a);
-        let together = tests_in_all(Algorithm::Dorfman, 0.01, 10, &[10], a);
+        let apart = in_all(Algorithm::Dorfman, 0.01, 10, &[5, 5], a);
+        let together = in_all(Algorithm::Dorfman, 0.01, 10, &[10], a);
         let pool_of = |k: usize| k as f64 * dorfman(0.01, k, a).tests_per_person;
         assert!((apart - 2.0 * pool_of(5)).abs() < 1e-12, "{apart}");
         assert!((together - pool_of(10)).abs() < 1e-12, "{together}");
         assert!(apart > together, "{apart} {together}");
+        // Sizes at once give what each gives alone.
+        let groups = [3, 23, 47, 1000];
+        for algorithm in Algorithm::ALL {
+            let sizes = [3, 5, 10, 32];
+            let together = tests_in_all(algorithm, 0.02, &sizes, &groups, a);
+            for (k, all) in sizes.into_iter().zip(together) {
+                assert_eq!(all, in_all(algorithm, 0.02, k, &groups, a));
+            }
+        }
     }
 
     #[test]

@@ -242,7 +242,7 @@ fn tests_in_all_agree_with_a_simulation_of_each_buildings_pools() {
         (plan::Algorithm::Hierarchical, 10, vec![3, 23, 47]),
         (plan::Algorithm::Array, 5, vec![47, 12]),
     ] {
-        let computed = plan::tests_in_all(algorithm, p, k, &buildings, a);
+        let computed = plan::tests_in_all(algorithm, p, &[k], &buildings, a)[0];
         let mut rng = Rng(k as u64 + buildings.len() as u64);
         let rounds = 40_000;
         let (mut sum, mut squares) = (0.0, 0.0);

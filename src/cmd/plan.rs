@@ -217,12 +217,14 @@ pub fn run(args: PlanArgs) -> Result<i32> {
         .iter()
         .map(|&algorithm| {
             let (sizes, best_size) = plan::table(algorithm, prevalence, &args.sizes.0, a);
+            let ks: Vec<usize> = sizes.iter().map(|o| o.size).collect();
+            let in_all = plan::tests_in_all(algorithm, prevalence, &ks, &pooled, a);
             let sizes = sizes
                 .into_iter()
-                .map(|operating| SizeReport {
+                .zip(in_all)
+                .map(|(operating, pooled)| SizeReport {
                     operating,
-                    tests_in_all: single_tubes as f64
-                        + plan::tests_in_all(algorithm, prevalence, operating.size, &pooled, a),
+                    tests_in_all: single_tubes as f64 + pooled,
                 })
                 .collect();
             AlgorithmReport {
