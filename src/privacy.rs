@@ -59,7 +59,14 @@ impl Key {
 /// The pseudonym whose number ([`Privacy::pseudonym_number`]) is `number`: its 16
 /// lower-case hex digits.
 pub fn pseudonym_text(number: u64) -> String {
-    format!("{number:016x}")
+    // Without the formatting machinery: ten million of them make people.parquet's
+    // column, where `format!` took 5% of the export's CPU.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digits: Vec<u8> = (0..16)
+        .rev()
+        .map(|i| HEX[(number >> (4 * i)) as usize & 15])
+        .collect();
+    String::from_utf8(digits).expect("hex digits are ASCII")
 }
 
 impl std::fmt::Debug for Privacy {
@@ -563,6 +570,13 @@ fn mask_all(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pseudonym_text_is_the_numbers_16_hex_digits() {
+        for number in [0, 1, 0xa, 0xf0, 0x0123_4567_89ab_cdef, 1 << 63, u64::MAX] {
+            assert_eq!(pseudonym_text(number), format!("{number:016x}"));
+        }
+    }
 
     #[test]
     fn a_named_id_collides_only_with_another_id() {
