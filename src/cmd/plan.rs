@@ -222,9 +222,9 @@ pub fn run(args: PlanArgs) -> Result<i32> {
             let sizes = sizes
                 .into_iter()
                 .zip(in_all)
-                .map(|(operating, pooled)| SizeReport {
+                .map(|(operating, in_pools)| SizeReport {
                     operating,
-                    tests_in_all: single_tubes as f64 + pooled,
+                    tests_in_all: single_tubes as f64 + in_pools,
                 })
                 .collect();
             AlgorithmReport {
