@@ -107,9 +107,9 @@ pub struct ArrowBatches<'a> {
     types: Vec<ParquetType>,
     /// Whether each column holds no value twice in a batch ([`ArrowBatches::distinct`]).
     distinct: Vec<bool>,
-    /// Whether each column holds random text, compressed at zstd's level 1
+    /// Each column's compression: the file's, or zstd's level 1 for random text
     /// ([`ArrowBatches::random`]).
-    random: Vec<bool>,
+    compression: Vec<CompressionOptions>,
     options: WriteOptions,
     metadata: KeyValue,
 }
@@ -125,7 +125,6 @@ impl<'a> ArrowBatches<'a> {
         let parquet_schema = to_parquet_schema(&schema).map_err(failed)?;
         let types = parquet_schema.fields().to_vec();
         let distinct = vec![false; types.len()];
-        let random = vec![false; types.len()];
         // As polars' writer sets them (see `writer`).
         let options = WriteOptions {
             statistics: StatisticsOptions::default(),
@@ -134,12 +133,13 @@ impl<'a> ArrowBatches<'a> {
             data_page_size: Some(PAGE),
         };
         let metadata = schema_to_metadata_key(&schema);
+        let compression = vec![options.compression; types.len()];
         let writer = FileWriter::new_with_parquet_schema(out, schema, parquet_schema, options);
         Ok(ArrowBatches {
             writer,
             types,
             distinct,
-            random,
+            compression,
             options,
             metadata,
         })
@@ -159,14 +159,15 @@ impl<'a> ArrowBatches<'a> {
     }
 
     /// Marks the column `name` as random text, such as pseudonyms: its pages are
-    /// compressed at zstd's level 1 (the lowest polars takes), as small as the default
-    /// level makes them,
-    /// whose search for repeats finds none there (on ten million pseudonyms, about 1.4 s
-    /// of CPU more). The file reads the same. `None` marks none.
+    /// compressed at zstd's level 1 (the lowest polars takes). They come out as small
+    /// as at the default level, whose search for repeats finds none there and costs
+    /// about 1.4 s of CPU more on ten million pseudonyms. The file reads the same.
+    /// `None` marks none.
     pub fn random(mut self, name: Option<&str>) -> Self {
         let at = self.types.iter().position(|t| Some(t.name()) == name);
         if let Some(at) = at {
-            self.random[at] = true;
+            let level = ZstdLevel::try_new(1).expect("zstd has a level 1");
+            self.compression[at] = CompressionOptions::Zstd(Some(level));
         }
         self
     }
@@ -194,8 +195,8 @@ impl<'a> ArrowBatches<'a> {
             .par_iter()
             .zip(&self.types)
             .zip(&self.distinct)
-            .zip(&self.random)
-            .map(|(((array, parquet_type), &distinct), &random)| {
+            .zip(&self.compression)
+            .map(|(((array, parquet_type), &distinct), &compression)| {
                 // Plain for a distinct column where polars would end there; else polars'
                 // own choice: a dictionary where it pays, found in the values.
                 let encodings = match distinct && array.len() > ALWAYS_DICTIONARY {
@@ -206,14 +207,7 @@ impl<'a> ArrowBatches<'a> {
                 leaves
                     .into_iter()
                     .flatten()
-                    .map(|page| {
-                        let compression = match random {
-                            // zstd's level 1, the lowest polars takes.
-                            true => CompressionOptions::Zstd(Some(ZstdLevel::try_new(1)?)),
-                            false => options.compression,
-                        };
-                        Ok(compress(page?, Vec::new(), compression)?)
-                    })
+                    .map(|page| Ok(compress(page?, Vec::new(), compression)?))
                     .collect::<PolarsResult<Vec<_>>>()
             })
             .collect::<PolarsResult<_>>()

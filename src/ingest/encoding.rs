@@ -148,9 +148,15 @@ pub fn first_not_utf8(path: &Path) -> Result<Option<u64>> {
     }
 }
 
-/// Lower-case hex of `bytes`.
+/// Lower-case hex of `bytes`, two digits a byte, from a table of digits (ten million
+/// pseudonyms are made with it, where `format!` took 5% of an export's CPU).
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let text: Vec<u8> = bytes
+        .iter()
+        .flat_map(|&b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+        .collect();
+    String::from_utf8(text).expect("hex digits are ASCII")
 }
 
 /// Decodes GB18030 `bytes` into `text` (emptied first) without replacement characters;
