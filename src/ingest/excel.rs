@@ -246,7 +246,14 @@ pub(super) fn read_workbook<P: RowParser>(
                 let fields = Fields::of_record(record, &mut ranges);
                 let text = std::str::from_utf8(fields.bytes).unwrap_or("");
                 accept(
-                    &mut out, lines[i], i as u64, raw, fields, text, &layout, parser,
+                    &mut out,
+                    lines[i],
+                    i as u64,
+                    raw,
+                    fields,
+                    (text, false),
+                    &layout,
+                    parser,
                 );
             }
             parser.finish_part(&mut out.state);

@@ -72,16 +72,6 @@ const SYMBOL_OF: [u8; 256] = {
 /// All are one-to-one and never [`UNPACKED`]; any other ID is [`UNPACKED`].
 pub fn pack(id: &str) -> u64 {
     let b = id.as_bytes();
-    // Without a branch a digit: at most 17 of them, whatever they are, stay below 2^64.
-    let digits = |d: &[u8]| {
-        let (mut v, mut all) = (0u64, true);
-        for &c in d {
-            let digit = c.wrapping_sub(b'0');
-            all &= digit < 10;
-            v = v.wrapping_mul(10).wrapping_add(u64::from(digit));
-        }
-        all.then_some(v)
-    };
     const POWERS: [u64; 18] = {
         let mut p = [1u64; 18];
         let mut i = 1;
@@ -107,6 +97,58 @@ pub fn pack(id: &str) -> u64 {
         _ => None,
     };
     packed.unwrap_or_else(|| code(b))
+}
+
+/// The value of up to 17 decimal digits, or `None` when a byte is not a digit. Read
+/// eight bytes at a time as one word, the first word's few digits (`len % 8` of them)
+/// after as many `0`s as make eight: a word is checked and turned into its value in a
+/// few operations on all its bytes at once, where a byte at a time is a chain of one
+/// multiplication a digit.
+fn digits(d: &[u8]) -> Option<u64> {
+    debug_assert!(d.len() <= 17);
+    let load = |w: &[u8]| u64::from_le_bytes(w.try_into().expect("eight bytes"));
+    let head = d.len() % 8;
+    let (mut value, mut all) = if d.len() < 8 {
+        let mut bytes = [b'0'; 8];
+        for (b, &c) in bytes[8 - head..].iter_mut().zip(d) {
+            *b = c;
+        }
+        word(u64::from_le_bytes(bytes))
+    } else if head == 0 {
+        (0, true)
+    } else {
+        // The first eight bytes moved up past the `0`s, the bytes after the head out.
+        let zeros = 8 * (8 - head) as u32;
+        word(load(&d[..8]) << zeros | ZEROS >> (64 - zeros))
+    };
+    for w in d[head..].chunks_exact(8) {
+        let (v, ok) = word(load(w));
+        value = value.wrapping_mul(100_000_000).wrapping_add(v);
+        all &= ok;
+    }
+    all.then_some(value)
+}
+
+/// Eight `0`s, read as one word.
+const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+
+/// The value of eight bytes read as a word (the first the lowest byte), and whether
+/// they all are digits (the value is meaningless when not).
+fn word(x: u64) -> (u64, bool) {
+    const HIGH: u64 = u64::from_le_bytes([0xF0; 8]);
+    const SIXES: u64 = u64::from_le_bytes([6; 8]);
+    // A digit is 0x30 to 0x39: its high half is 3, and stays 3 once 6 is added (`:` to
+    // `?` become 0x40 and more). Once every byte's high half is 3, adding 6 carries
+    // into no other byte.
+    let all = x & HIGH == ZEROS && x.wrapping_add(SIXES) & HIGH == ZEROS;
+    // The first digit is the lowest byte: join neighbours into pairs, the pairs into
+    // fours, the fours into eight (each step's lanes hold their value without carrying
+    // into the next lane; the bits above the result are masked off).
+    let v = x.wrapping_sub(ZEROS);
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8) & 0x00FF_00FF_00FF_00FF;
+    let v = v.wrapping_mul(100).wrapping_add(v >> 16) & 0x0000_FFFF_0000_FFFF;
+    let v = v.wrapping_mul(10_000).wrapping_add(v >> 32) & 0xFFFF_FFFF;
+    (v, all)
 }
 
 /// The key of a code ([`pack`]), or [`UNPACKED`].
@@ -258,6 +300,29 @@ mod tests {
         for (id, &key) in ids.iter().zip(&keys) {
             assert_eq!(unpacked(key), *id);
             assert_eq!(unpack(key, &mut [b'?'; 18]), *id);
+        }
+    }
+
+    #[test]
+    fn digits_are_read_a_word_at_a_time_as_one_at_a_time() {
+        // Every length up to 17, and next to each digit every byte that is not one
+        // (those just below '0' and above '9' among them), at every place.
+        let one_at_a_time = |d: &[u8]| {
+            d.iter().try_fold(0u64, |v, &c| {
+                c.is_ascii_digit().then(|| v * 10 + u64::from(c - b'0'))
+            })
+        };
+        for len in 0..=17 {
+            let d: Vec<u8> = (0..len).map(|i| b"9081726354"[i % 10]).collect();
+            assert_eq!(digits(&d), one_at_a_time(&d), "{d:?}");
+            assert_eq!(digits(&vec![b'9'; len]), one_at_a_time(&vec![b'9'; len]));
+            for at in 0..len {
+                for c in 0..=u8::MAX {
+                    let mut bad = d.clone();
+                    bad[at] = c;
+                    assert_eq!(digits(&bad), one_at_a_time(&bad), "{bad:?}");
+                }
+            }
         }
     }
 

@@ -369,6 +369,10 @@ fn parse_chunk<P: RowParser>(
         ),
     };
     let ascii = check_rows && whole.is_some_and(str::is_ascii);
+    // A chunk of ASCII and common ideographs (nearly every chunk of a Chinese roster)
+    // is settled by one look too: its cells are then only trimmed. (A chunk of GB18030
+    // is not looked at: its rows are cleaned cell by cell once decoded.)
+    let plain = whole.is_some_and(crate::normalize::all_plain);
     let blank = if gb { is_ascii_blank } else { is_blank };
     walk_records(chunk, quoted, blank, |line, start, raw, fields| {
         // A row of GB18030 is read as its UTF-8 text from here on (a row of full-width
@@ -459,7 +463,7 @@ fn parse_chunk<P: RowParser>(
             chunk.offset + start as u64,
             raw,
             fields,
-            text,
+            (text, plain),
             layout,
             parser,
         );

@@ -235,6 +235,7 @@ pub fn reparse<T>(
     let mut row = Row {
         ranges: fields.ranges,
         text: simdutf8::basic::from_utf8(fields.bytes).unwrap_or(""),
+        plain: false,
         layout,
         failures: Vec::new(),
         line: 0,

@@ -4,7 +4,7 @@
 use super::fields::Fields;
 use super::header::Layout;
 use super::{ChunkOut, Reject, RowParser};
-use crate::normalize::clean;
+use crate::normalize::{clean, trim_ascii};
 use std::borrow::Cow;
 use std::ops::Range;
 
@@ -14,6 +14,9 @@ pub struct Row<'a> {
     pub(super) ranges: &'a [Range<usize>],
     /// The bytes of [`Fields`] as text: checked for UTF-8 once per row.
     pub(super) text: &'a str,
+    /// Whether `text` is known to be [`crate::normalize::all_plain`]: its cells are
+    /// then only trimmed.
+    pub(super) plain: bool,
     /// Which field holds which column.
     pub(super) layout: &'a Layout,
     /// The failures found so far: the spec column and the reason.
@@ -38,7 +41,10 @@ impl<'a> Row<'a> {
     /// The cleaned cell of spec column `col`, or `None` when the file has no such
     /// column.
     pub fn cell(&self, col: usize) -> Option<Cow<'a, str>> {
-        self.layout.has(col).then(|| clean(self.raw(col)))
+        self.layout.has(col).then(|| match self.plain {
+            true => Cow::Borrowed(trim_ascii(self.raw(col))),
+            false => clean(self.raw(col)),
+        })
     }
 
     /// The cell of spec column `col` as it stands, empty when the file has no such
@@ -113,8 +119,8 @@ pub const EXCEL_ERRORS: [&str; 16] = [
     "#UNKNOWN!",
 ];
 
-/// Checks the shape of a record whose text is known to be valid, parses it, and keeps
-/// the row or its reject.
+/// Checks the shape of a record whose text is known to be valid (and, when `plain`,
+/// [`crate::normalize::all_plain`]), parses it, and keeps the row or its reject.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn accept<P: RowParser>(
     out: &mut ChunkOut<P::Record, P::Part>,
@@ -122,7 +128,7 @@ pub(super) fn accept<P: RowParser>(
     offset: u64,
     raw: &[u8],
     fields: Fields,
-    text: &str,
+    (text, plain): (&str, bool),
     layout: &Layout,
     parser: &P,
 ) {
@@ -155,6 +161,7 @@ pub(super) fn accept<P: RowParser>(
     let mut row = Row {
         ranges: fields.ranges,
         text,
+        plain,
         layout,
         failures: Vec::new(),
         line,
