@@ -40,6 +40,7 @@ impl<'a> Row<'a> {
 
     /// The cleaned cell of spec column `col`, or `None` when the file has no such
     /// column.
+    #[inline]
     pub fn cell(&self, col: usize) -> Option<Cow<'a, str>> {
         self.layout.has(col).then(|| match self.plain {
             true => Cow::Borrowed(trim_ascii(self.raw(col))),
@@ -49,6 +50,7 @@ impl<'a> Row<'a> {
 
     /// The cell of spec column `col` as it stands, empty when the file has no such
     /// column.
+    #[inline]
     fn raw(&self, col: usize) -> &'a str {
         let Some(Some(index)) = self.layout.fields.get(col) else {
             return "";
@@ -60,6 +62,7 @@ impl<'a> Row<'a> {
     }
 
     /// The cleaned cell, or the empty string when the column is absent.
+    #[inline]
     pub fn text(&self, col: usize) -> Cow<'a, str> {
         self.cell(col).unwrap_or(Cow::Borrowed(""))
     }
