@@ -672,11 +672,11 @@ fn plan_of_a_roster_counts_its_rejects_and_its_single_tubes() {
 
 /// With nobody infected and a perfect test, every pool is one test: `plan`'s tests in
 /// all are then the tubes `assign` makes of the same roster, building by building, the
-/// last tube of a building partly filled and the priority people's own tubes counted.
+/// last tube of a building partly filled and the priority people's own tubes counted;
+/// whatever the order of the roster's rows (by building, or buildings interleaved).
 #[test]
 fn tests_in_all_count_the_tubes_assign_makes() {
-    let dir = Workdir::new();
-    let mut roster = String::from("person_id,name,building,status\n");
+    let mut rows = Vec::new();
     for (b, (building, people)) in [("公寓1", 3), ("公寓2", 23), ("公寓10", 47)]
         .into_iter()
         .enumerate()
@@ -687,31 +687,41 @@ fn tests_in_all_count_the_tubes_assign_makes() {
                 1 => "on_leave",
                 _ => "on_campus",
             };
-            roster.push_str(&format!("B{b}-{i},某人,{building},{status}\n"));
+            rows.push(format!("B{b}-{i},某人,{building},{status}\n"));
         }
     }
-    dir.write("roster.csv", &roster);
-    run_assign(&dir, "roster.csv", &[]);
-    let csv = read_spreadsheet_csv(&dir.path().join("plan/plan.csv"));
-    let tubes: BTreeSet<(String, String)> = csv
-        .lines()
-        .skip(1)
-        .map(|l| {
-            let cells: Vec<&str> = l.split(',').collect();
-            (cells[0].to_string(), cells[1].to_string())
-        })
-        .collect();
-    assert_eq!(
-        tubes.len(),
-        1 + (3 + 1) + 5,
-        "tubes of 2, 21 + 1 own and 46 people"
-    );
-    let args = "plan --roster roster.csv --prevalence 1e-9 --se 1 --sp 1 --sizes 10 --json";
-    let json = dir.run(&args.split(' ').collect::<Vec<_>>(), 0);
-    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    let dorfman = &v["algorithms"][0]["sizes"][0];
-    let in_all = dorfman["tests_in_all"].as_f64().unwrap();
-    assert!((in_all - tubes.len() as f64).abs() < 1e-6, "{dorfman}");
+    // 73 rows: taking every 37th (37 and 73 share no factor) visits each once, the
+    // buildings interleaved.
+    let interleaved: Vec<usize> = (0..rows.len()).map(|i| i * 37 % rows.len()).collect();
+    for order in [(0..rows.len()).collect::<Vec<_>>(), interleaved] {
+        let dir = Workdir::new();
+        let mut roster = String::from("person_id,name,building,status\n");
+        for &i in &order {
+            roster.push_str(&rows[i]);
+        }
+        dir.write("roster.csv", &roster);
+        run_assign(&dir, "roster.csv", &[]);
+        let csv = read_spreadsheet_csv(&dir.path().join("plan/plan.csv"));
+        let tubes: BTreeSet<(String, String)> = csv
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let cells: Vec<&str> = l.split(',').collect();
+                (cells[0].to_string(), cells[1].to_string())
+            })
+            .collect();
+        assert_eq!(
+            tubes.len(),
+            1 + (3 + 1) + 5,
+            "tubes of 2, 21 + 1 own and 46 people"
+        );
+        let args = "plan --roster roster.csv --prevalence 1e-9 --se 1 --sp 1 --sizes 10 --json";
+        let json = dir.run(&args.split(' ').collect::<Vec<_>>(), 0);
+        let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        let dorfman = &v["algorithms"][0]["sizes"][0];
+        let in_all = dorfman["tests_in_all"].as_f64().unwrap();
+        assert!((in_all - tubes.len() as f64).abs() < 1e-6, "{dorfman}");
+    }
 }
 
 /// A roster of `rooms` (building, room size, priority flags) as CSV, rows in `order`.
