@@ -16,9 +16,10 @@ fn is_zero_width(c: char) -> bool {
     )
 }
 
-/// Whether `bytes` hold only ASCII and CJK unified ideographs (U+4000 to U+9FFF, the
-/// three-byte sequences led by 0xE4 to 0xE9), which NFKC leaves as they are: the
-/// common case of names and buildings, checked without table lookups.
+/// Whether `bytes` hold only ASCII and the characters U+4000 to U+9FFF (CJK
+/// ideographs, the Yijing hexagrams among them: the three-byte sequences led by 0xE4 to
+/// 0xE9), which NFKC leaves as they are: the common case of names and buildings,
+/// checked without table lookups.
 fn is_plain(bytes: &[u8]) -> bool {
     let mut i = 0;
     while i < bytes.len() {
@@ -31,7 +32,7 @@ fn is_plain(bytes: &[u8]) -> bool {
     true
 }
 
-/// Whether `text` holds only ASCII and the CJK unified ideographs of [`is_plain`],
+/// Whether `text` holds only ASCII and the ideographs of [`is_plain`],
 /// looked at a whole chunk of a file at once: every value cut from such text at ASCII
 /// bytes (commas, quotes, line ends) cleans to itself trimmed, [`trim_ascii`], which
 /// spares [`clean`] its look at every value. Every byte is looked at without a branch,
@@ -152,6 +153,16 @@ mod tests {
                 text.push('y');
                 assert_eq!(all_plain(&text), plain, "{c:?} at {at}");
             }
+        }
+    }
+
+    #[test]
+    fn plain_characters_are_their_own_nfkc() {
+        // What `is_plain` counts on, checked against the normalisation tables.
+        use unicode_normalization::UnicodeNormalization;
+        for c in '\u{4000}'..='\u{9FFF}' {
+            let mut nfkc = std::iter::once(c).nfkc();
+            assert_eq!((nfkc.next(), nfkc.next()), (Some(c), None), "{c:?}");
         }
     }
 

@@ -733,6 +733,52 @@ mod tests {
     use super::*;
 
     #[test]
+    fn plain_rosters_read_the_cells_cleaning_reads() {
+        // The same roster twice: all plain (ASCII and ideographs), and with one building
+        // written with a full-width digit, so that its chunk's cells all go through
+        // `clean`. Cells with white space inside their quotes, a quote written twice
+        // (a row the CSV parser reads, not in place), tabs, CRLF line ends, a room of
+        // spaces only.
+        let roster = |three: &str| {
+            format!(
+                "person_id,name,building,room,status\r\n\
+                 \" 2021001 \",\" 张三 \",公寓1,\"10\t\",在校\r\n\
+                 2021002,\"李\"\"四\",\t公寓2 ,\" 101\",\" 在校\"\r\n\
+                 2021003,王五 ,公寓{three},  ,on_leave\r\n\
+                 \tS-7 ,赵六,\"公寓1 \",A-3 ,在校\r\n"
+            )
+        };
+        let (plain, other) = (roster("3"), roster("３"));
+        assert!(crate::normalize::all_plain(&plain));
+        assert!(!crate::normalize::all_plain(&other));
+        let dir = tempfile::tempdir().unwrap();
+        let read = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            let (roster, _, rejects) = crate::pipeline::load_roster(&path, None).unwrap();
+            assert!(rejects.is_empty(), "{name}: {rejects:?}");
+            (0..roster.len() as u32)
+                .map(|p| {
+                    (
+                        roster.id(p).to_string(),
+                        roster.building_name(p).to_string(),
+                        roster.room_name(p).map(str::to_string),
+                        roster.status[p as usize],
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let people = read("plain.csv", &plain);
+        assert_eq!(people, read("other.csv", &other));
+        let ids: Vec<&str> = people.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(ids, ["2021001", "S-7", "2021002", "2021003"]);
+        let rooms: Vec<Option<&str>> = people.iter().map(|p| p.2.as_deref()).collect();
+        assert_eq!(rooms, [Some("10"), Some("A-3"), Some("101"), None]);
+        assert_eq!(people[2].1, "公寓2");
+        assert_eq!(people[3].1, "公寓3");
+    }
+
+    #[test]
     fn the_index_finds_everyone_and_every_later_duplicate_of_both_kinds() {
         // More than one block, packed IDs (digits, codes, resident ID numbers) and text
         // IDs mixed, repeats far apart.
