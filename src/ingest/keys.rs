@@ -200,7 +200,7 @@ pub fn is_text(key: u64) -> bool {
 /// The ID a packed key stands for, written into `out`.
 pub fn unpack(key: u64, out: &mut [u8; 18]) -> &str {
     debug_assert!(key != UNPACKED && key & TEXT != TEXT);
-    let digits = |mut v: u64, out: &mut [u8]| {
+    let write_digits = |mut v: u64, out: &mut [u8]| {
         for d in out.iter_mut().rev() {
             *d = b'0' + (v % 10) as u8;
             v /= 10;
@@ -209,7 +209,7 @@ pub fn unpack(key: u64, out: &mut [u8; 18]) -> &str {
     let len = if key & RESIDENT != 0 {
         let v = key & !RESIDENT;
         let check = v % 11;
-        digits(v / 11, &mut out[..17]);
+        write_digits(v / 11, &mut out[..17]);
         out[17] = if check == 10 {
             b'X'
         } else {
@@ -232,7 +232,7 @@ pub fn unpack(key: u64, out: &mut [u8; 18]) -> &str {
     } else {
         // 10^len + value: the digits after the leading one.
         let len = key.ilog10() as usize;
-        digits(key, &mut out[..len]);
+        write_digits(key, &mut out[..len]);
         len
     };
     std::str::from_utf8(&out[..len]).expect("the symbols are ASCII")
