@@ -12,14 +12,7 @@ use crate::record::Micros;
 /// digits in the forms with `-`, one or two in the others; anything else is no
 /// timestamp (`2022-4-10 9:50` is not read as a guess).
 pub fn timestamp(value: &str) -> Result<Micros, String> {
-    parse_timestamp(value).ok_or_else(|| timestamp_reason(value))
-}
-
-fn parse_timestamp(value: &str) -> Option<Micros> {
-    if let Some(micros) = parse_canonical(value.as_bytes()) {
-        return Some(micros);
-    }
-    parse_form(value, true)
+    LastDate::default().timestamp(value)
 }
 
 /// Reads `value` in one of the accepted forms; not `strict`, a one-digit month, day or
@@ -69,25 +62,63 @@ fn parse_form(value: &str, strict: bool) -> Option<Micros> {
     to_micros(year, month, day, hour, minute, second)
 }
 
-/// The common form `YYYY-MM-DD HH:MM:SS`, read without a cursor.
-fn parse_canonical(b: &[u8]) -> Option<Micros> {
-    if b.len() != 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b' '
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+/// The common form `YYYY-MM-DD HH:MM:SS`, read without a cursor; its date is worked
+/// out only when it is not `last`'s.
+fn parse_canonical(b: &[u8], last: &mut LastDate) -> Option<Micros> {
+    if b.len() != 19 || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |acc, &d| {
-            d.is_ascii_digit().then(|| acc * 10 + (d - b'0') as u32)
-        })
+    let date: [u8; 10] = b[..10].try_into().ok()?;
+    let day = match last.0 {
+        Some((seen, day)) if seen == date => day,
+        _ => {
+            if date[4] != b'-' || date[7] != b'-' {
+                return None;
+            }
+            let (year, month, day) = (
+                number(&date[0..4])?,
+                number(&date[5..7])?,
+                number(&date[8..10])?,
+            );
+            if !valid_date(year as i64, month, day) {
+                return None;
+            }
+            let days = days_from_civil(year as i64, month, day);
+            last.0 = Some((date, days));
+            days
+        }
     };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    to_micros(year, month, day, hour, minute, second)
+    let (hour, minute, second) = (
+        number(&b[11..13])?,
+        number(&b[14..16])?,
+        number(&b[17..19])?,
+    );
+    local_micros(day, hour, minute, second)
+}
+
+/// The number the ASCII digits `digits` write; `None` when one is no digit.
+fn number(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |acc, &d| {
+        d.is_ascii_digit().then(|| acc * 10 + (d - b'0') as u32)
+    })
+}
+
+/// The date of the last timestamp read in the common form `YYYY-MM-DD HH:MM:SS`, and
+/// its day number. A round's rows are nearly all of a day or two, in whatever order, so
+/// each date is worked out once instead of once a row. Kept by each chunk of rows; it
+/// changes no result.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LastDate(Option<([u8; 10], i64)>);
+
+impl LastDate {
+    /// [`timestamp`], the date of the common form taken from the last one when it is the
+    /// same.
+    pub fn timestamp(&mut self, value: &str) -> Result<Micros, String> {
+        match parse_canonical(value.as_bytes(), self) {
+            Some(micros) => Ok(micros),
+            None => parse_form(value, true).ok_or_else(|| timestamp_reason(value)),
+        }
+    }
 }
 
 fn to_micros(
@@ -98,10 +129,23 @@ fn to_micros(
     minute: u32,
     second: u32,
 ) -> Option<Micros> {
-    if hour > 23 || minute > 59 || second > 59 || !valid_date(year as i64, month, day) {
+    if !valid_date(year as i64, month, day) {
         return None;
     }
-    let days = days_from_civil(year as i64, month, day);
+    local_micros(
+        days_from_civil(year as i64, month, day),
+        hour,
+        minute,
+        second,
+    )
+}
+
+/// The instant of `hour:minute:second`, China Standard Time, on day `days` from
+/// 1970-01-01; `None` when the time of day is no real one.
+fn local_micros(days: i64, hour: u32, minute: u32, second: u32) -> Option<Micros> {
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
     let local = days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64;
     Some((local - 8 * 3600) * 1_000_000)
 }
@@ -268,7 +312,12 @@ mod tests {
     fn impossible_timestamps_are_rejected() {
         for bad in [
             "2022-02-30 08:00",
+            "2022-02-30 08:00:00",
+            "2023-02-29 08:00:00",
             "2022-04-03 24:00",
+            "2022-04-03 24:00:00",
+            "2022-04-03 08:60:00",
+            "2022-04-03 08:00:60",
             "2022-04-03 8:60",
             "44652.375",
             "2022-04-03",
@@ -281,6 +330,32 @@ mod tests {
             .unwrap_err()
             .contains("Excel date serial"));
         assert!(timestamp("2022-04-03").unwrap_err().contains("no time"));
+    }
+
+    proptest::proptest! {
+        /// A date kept from the rows before changes nothing: every value reads as the
+        /// cursor's reading of it alone, whichever dates (real or not, the same bytes or
+        /// one changed) came before.
+        #[test]
+        fn a_date_kept_from_the_row_before_reads_as_a_fresh_one(
+            values in proptest::collection::vec(
+                (
+                    "202[2-4]-0[1-3]-(0[1-9]|2[89]|3[01]|00) ([01][0-9]|2[0-5]):[0-6][0-9]:[0-6][0-9]",
+                    proptest::option::of((0usize..19, 0u8..0x80)),
+                ),
+                1..60,
+            )
+        ) {
+            let mut last = LastDate::default();
+            for (mut text, change) in values {
+                if let Some((at, byte)) = change {
+                    let mut bytes = text.into_bytes();
+                    bytes[at] = byte;
+                    text = String::from_utf8(bytes).unwrap();
+                }
+                proptest::prop_assert_eq!(last.timestamp(&text).ok(), parse_form(&text, true), "{}", text);
+            }
+        }
     }
 
     #[test]

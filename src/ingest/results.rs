@@ -9,6 +9,7 @@ use super::{Ingested, RowParser};
 use crate::error::{Error, Position, Result};
 use crate::record::Micros;
 use crate::record::{LabResult, PackedCt, PackedTime, ResultColumns, ResultMore, TubeId};
+use crate::time::LastDate;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -122,6 +123,8 @@ impl RowParser for RetestParser {
 #[derive(Default)]
 pub struct ResultPart {
     last: Option<Arc<ResultMore>>,
+    /// The date of the last timestamp read.
+    dates: LastDate,
 }
 
 impl ResultPart {
@@ -187,8 +190,8 @@ fn parse(
         }
     };
     let (ct_orf1ab, ct_n, ct_ic) = (ct(CT_ORF1AB), ct(CT_N), ct(CT_IC));
-    let tested_at = optional_time(row, TESTED_AT);
-    let sampled_at = optional_time(row, SAMPLED_AT);
+    let tested_at = optional_time(row, TESTED_AT, &mut part.dates);
+    let sampled_at = optional_time(row, SAMPLED_AT, &mut part.dates);
     let person_id = match row.cell(PERSON_ID) {
         None => Some(None),
         Some(_) => row
@@ -223,10 +226,10 @@ fn parse(
 
 /// The timestamp of an optional column: `Some(None)` when the cell is empty or the
 /// column absent, `None` when the cell is not a timestamp (the failure is recorded).
-fn optional_time(row: &mut Row, col: usize) -> Option<Option<crate::record::Micros>> {
+fn optional_time(row: &mut Row, col: usize, dates: &mut LastDate) -> Option<Option<Micros>> {
     match row.text(col).is_empty() {
         true => Some(None),
-        false => row.parse(col, crate::time::timestamp).map(Some),
+        false => row.parse(col, |v| dates.timestamp(v)).map(Some),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::order::natural_cmp;
 use crate::pieces::pieces_mut;
 use crate::record::{Micros, Sample, MAX_SAMPLE_LINE, NONE};
 use crate::strings::{Interner, Strings};
+use crate::time::LastDate;
 use rayon::prelude::*;
 
 const TUBE_ID: usize = 0;
@@ -87,6 +88,8 @@ pub struct SamplePart {
     earliest: Option<Micros>,
     /// Whether some sample of the chunk has no round.
     without_round: bool,
+    /// The date of the last sampling time read.
+    dates: LastDate,
 }
 
 /// The bit that marks a chunk-local person index as not on the roster.
@@ -122,7 +125,7 @@ impl RowParser for SampleParser<'_> {
         let person_ok = row
             .check(PERSON_ID, values::id(&person, MAX_PERSON_ID))
             .is_some();
-        let sampled_at = row.parse(SAMPLED_AT, crate::time::timestamp)?;
+        let sampled_at = row.parse(SAMPLED_AT, |v| part.dates.timestamp(v))?;
         if !tube_ok || !person_ok {
             return None;
         }
