@@ -25,6 +25,8 @@ pub struct Layout {
     pub headers: Vec<String>,
     /// The contract's name of each spec column.
     pub names: Vec<&'static str>,
+    /// [`Layout::width`], found once from the headers.
+    pub(super) width: usize,
 }
 
 impl Layout {
@@ -37,10 +39,7 @@ impl Layout {
     /// one. A value beyond them (a spreadsheet's used range can be wider than its
     /// header) lines up with no column.
     pub fn width(&self) -> usize {
-        self.headers
-            .iter()
-            .rposition(|h| !h.trim().is_empty())
-            .map_or(0, |i| i + 1)
+        self.width
     }
 
     /// For each cell of a row, the contract's name of its column, over
@@ -141,6 +140,10 @@ pub fn match_header(
     }
     Ok(Layout {
         fields,
+        width: headers
+            .iter()
+            .rposition(|h| !h.trim().is_empty())
+            .map_or(0, |i| i + 1),
         headers,
         names: specs.iter().map(|s| s.name).collect(),
     })

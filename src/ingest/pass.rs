@@ -44,6 +44,7 @@ pub(super) fn run_pass<P: RowParser>(
             fields: Vec::new(),
             headers: Vec::new(),
             names: Vec::new(),
+            width: 0,
         },
         source,
         census: Census::default(),
