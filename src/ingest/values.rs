@@ -15,7 +15,7 @@ pub const MAX_CT: f64 = 50.0;
 /// A priority group of the roster's `group` column (重点人群), or `None` when the cell
 /// is empty: people of such a group are swabbed alone, never into a pool.
 pub fn group(value: &str) -> Result<Option<&'static str>, String> {
-    let is = |names: &[&str]| names.iter().any(|n| value.eq_ignore_ascii_case(n));
+    let is = |names: &[&str]| is_named(value, names);
     if value.is_empty() {
         Ok(None)
     } else if is(&["key_area", "重点地区"]) {
@@ -127,12 +127,12 @@ fn is_not_detected(value: &str) -> bool {
         "undetermined",
         "未检出",
     ];
-    TOKENS.iter().any(|t| value.eq_ignore_ascii_case(t))
+    is_named(value, &TOKENS)
 }
 
 /// Parses a lab call; empty means no call.
 pub fn lab_call(value: &str) -> Result<Option<Class>, String> {
-    let is = |names: &[&str]| names.iter().any(|n| value.eq_ignore_ascii_case(n));
+    let is = |names: &[&str]| is_named(value, names);
     Ok(Some(if value.is_empty() {
         return Ok(None);
     } else if is(&["negative", "阴性"]) {
@@ -156,7 +156,7 @@ const PENDING: [&str; 3] = ["pending", "待检", "检测中"];
 /// Parses the call of a retests row: a lab call, or `pending` (待检, 检测中) for a
 /// person swabbed again whose result has not come.
 pub fn retest_call(value: &str) -> Result<Option<Class>, String> {
-    if PENDING.iter().any(|n| value.eq_ignore_ascii_case(n)) {
+    if is_named(value, &PENDING) {
         return Ok(Some(Class::Pending));
     }
     lab_call(value).map_err(|_| {
@@ -166,7 +166,7 @@ pub fn retest_call(value: &str) -> Result<Option<Class>, String> {
 
 /// Parses a role; empty means student.
 pub fn role(value: &str) -> Result<Role, String> {
-    let is = |names: &[&str]| names.iter().any(|n| value.eq_ignore_ascii_case(n));
+    let is = |names: &[&str]| is_named(value, names);
     if value.is_empty() || is(&["student", "学生"]) {
         Ok(Role::Student)
     } else if is(&["staff", "教职工", "教师"]) {
@@ -176,9 +176,16 @@ pub fn role(value: &str) -> Result<Role, String> {
     }
 }
 
+/// Whether `value` is one of `names`, ASCII case aside. The same bytes are looked for
+/// first: nearly every cell writes its word as the list does, and a comparison of bytes
+/// costs less than folding the case of each.
+fn is_named(value: &str, names: &[&str]) -> bool {
+    names.contains(&value) || names.iter().any(|n| value.eq_ignore_ascii_case(n))
+}
+
 /// Parses a status; empty means on campus.
 pub fn status(value: &str) -> Result<Status, String> {
-    let is = |names: &[&str]| names.iter().any(|n| value.eq_ignore_ascii_case(n));
+    let is = |names: &[&str]| is_named(value, names);
     if value.is_empty() || is(&["on_campus", "在校"]) {
         Ok(Status::OnCampus)
     } else if is(&["on_leave", "离校", "请假"]) {
@@ -242,6 +249,42 @@ pub fn id_card(value: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_read_whatever_their_ascii_case() {
+        for (word, other) in [
+            ("student", "STUDENT"),
+            ("staff", "Staff"),
+            ("on_campus", "On_Campus"),
+            ("on_leave", "ON_LEAVE"),
+            ("isolated", "Isolated"),
+        ] {
+            let (role_of, status_of) = (role(word).ok(), status(word).ok());
+            assert!(role_of.is_some() || status_of.is_some(), "{word}");
+            assert_eq!(role(other).ok(), role_of, "{other}");
+            assert_eq!(status(other).ok(), status_of, "{other}");
+        }
+        for (word, other) in [
+            ("negative", "NEGATIVE"),
+            ("positive", "Positive"),
+            ("suspect", "SUSPECT"),
+            ("inconclusive", "Inconclusive"),
+            ("invalid", "INVALID"),
+        ] {
+            assert_eq!(lab_call(other), lab_call(word), "{other}");
+            assert_eq!(retest_call(other), retest_call(word), "{other}");
+            assert!(lab_call(other).is_ok_and(|c| c.is_some()), "{other}");
+        }
+        assert_eq!(retest_call("PENDING"), retest_call("pending"));
+        assert!(retest_call("Pending").is_ok_and(|c| c == Some(Class::Pending)));
+        assert_eq!(group("Close_Contact"), Ok(Some("close_contact")));
+        assert_eq!(group("FEVER"), Ok(Some("fever")));
+        assert_eq!(ct("N/A"), Ok(None));
+        assert_eq!(ct("Undetermined"), Ok(None));
+        // Words of another script have no case to ignore: read as written only.
+        assert_eq!(status("在校"), Ok(Status::OnCampus));
+        assert!(status("在校 ").is_err());
+    }
 
     #[test]
     fn ct_values_and_not_detected_spellings() {
