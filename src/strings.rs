@@ -123,16 +123,29 @@ impl Strings {
         }
     }
 
+    /// The bytes of the string at `index`: to compare with, without the checks of
+    /// character boundaries a `str` slice makes.
+    #[inline]
+    pub fn bytes(&self, index: u32) -> &[u8] {
+        &self.text.as_bytes()[self.range(index)]
+    }
+
     /// The string at `index`.
     #[inline]
     pub fn get(&self, index: u32) -> &str {
+        &self.text[self.range(index)]
+    }
+
+    /// Where the string at `index` lies in the text.
+    #[inline]
+    fn range(&self, index: u32) -> std::ops::Range<usize> {
         let i = index as usize;
         if self.wraps.is_empty() {
             let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
-            &self.text[start..self.ends[i] as usize]
+            start..self.ends[i] as usize
         } else {
             let (start, len) = self.span(index);
-            &self.text[start..start + len]
+            start..start + len
         }
     }
 
@@ -339,7 +352,7 @@ impl Interner {
 
     /// The index of `s`, interning it if new.
     pub fn intern(&mut self, s: &str) -> u32 {
-        if (self.last as usize) < self.names.len() && self.names.get(self.last) == s {
+        if (self.last as usize) < self.names.len() && self.names.bytes(self.last) == s.as_bytes() {
             return self.last;
         }
         assert!(
@@ -347,7 +360,10 @@ impl Interner {
             "a string interned after its table was freed"
         );
         let hash = hash_str(s);
-        let i = match self.index.find(hash, |&i| self.names.get(i) == s) {
+        let i = match self
+            .index
+            .find(hash, |&i| self.names.bytes(i) == s.as_bytes())
+        {
             Some(&i) => i,
             None => {
                 let i = self.names.push(s);
@@ -374,7 +390,10 @@ impl Interner {
             self.can_look_up(),
             "a string interned after its table was freed"
         );
-        match self.index.find(hash, |&i| self.names.get(i) == s) {
+        match self
+            .index
+            .find(hash, |&i| self.names.bytes(i) == s.as_bytes())
+        {
             Some(&i) => (i, false),
             None => {
                 let i = self.names.push(s);
@@ -438,7 +457,7 @@ impl Interner {
             "a string looked up after its table was freed"
         );
         self.index
-            .find(hash_str(s), |&i| self.names.get(i) == s)
+            .find(hash_str(s), |&i| self.names.bytes(i) == s.as_bytes())
             .copied()
     }
 
@@ -448,7 +467,7 @@ impl Interner {
     /// hashing.
     pub fn get_near(&self, s: &str, last: u32) -> Option<u32> {
         for guess in [last, last.wrapping_add(1)] {
-            if (guess as usize) < self.names.len() && self.names.get(guess) == s {
+            if (guess as usize) < self.names.len() && self.names.bytes(guess) == s.as_bytes() {
                 return Some(guess);
             }
         }
@@ -653,6 +672,9 @@ mod tests {
         }
         assert!(pushed.wraps.len() > 4, "the text passes several steps");
         assert_eq!(pushed.iter().collect::<Vec<_>>(), model);
+        for (i, s) in model.iter().enumerate() {
+            assert_eq!(pushed.bytes(i as u32), s.as_bytes());
+        }
         let (front, back) = model.split_at(5);
         let table = |strings: &[String]| {
             let mut t = Strings::default();

@@ -292,7 +292,7 @@ impl Roster {
         let found = match id {
             Some(id) if keys::is_text(key) => table.find(hash, |slot| {
                 let (k, i) = (slot.key, slot.person);
-                k == key && self.ids.get(i) == id
+                k == key && self.ids.bytes(i) == id.as_bytes()
             }),
             _ => table.find(hash, |slot| {
                 let k = slot.key;
@@ -322,7 +322,7 @@ impl Roster {
         if near.score > 0 {
             let last = near.last;
             for p in last.saturating_add(1)..last.saturating_add(3).min(self.len() as u32) {
-                if self.ids.get(p) == id {
+                if self.ids.bytes(p) == id.as_bytes() {
                     near.last = p;
                     near.score = (near.score + 1).min(16);
                     // Paying off: when they stop, the next anchor comes soon again.
