@@ -103,10 +103,10 @@ fn number(digits: &[u8]) -> Option<u32> {
     })
 }
 
-/// The date of the last timestamp read in the common form `YYYY-MM-DD HH:MM:SS`, and
-/// its day number. A round's rows are nearly all of a day or two, in whatever order, so
-/// each date is worked out once instead of once a row. Kept by each chunk of rows; it
-/// changes no result.
+/// The date of the last timestamp read in the common form `YYYY-MM-DD HH:MM:SS` whose
+/// date is a real one, and its day number. A round's rows are nearly all of a day or
+/// two, in whatever order, so each date is worked out once instead of once a row. Kept
+/// by each chunk of rows; it changes no result.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LastDate(Option<([u8; 10], i64)>);
 

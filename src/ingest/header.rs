@@ -21,7 +21,8 @@ pub struct ColumnSpec {
 pub struct Layout {
     /// For each spec, the field index in the file, if the file has the column.
     pub fields: Vec<Option<usize>>,
-    /// The file's header cells, cleaned.
+    /// The file's header cells, cleaned (read only once matched: the width is found
+    /// from them then).
     pub headers: Vec<String>,
     /// The contract's name of each spec column.
     pub names: Vec<&'static str>,

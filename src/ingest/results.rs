@@ -123,8 +123,10 @@ impl RowParser for RetestParser {
 #[derive(Default)]
 pub struct ResultPart {
     last: Option<Arc<ResultMore>>,
-    /// The date of the last timestamp read.
-    dates: LastDate,
+    /// The date of the last test time and of the last sampling time read (a tube
+    /// swabbed in the evening is tested after midnight: one date kept for both would
+    /// change on every read).
+    dates: [LastDate; 2],
 }
 
 impl ResultPart {
@@ -190,8 +192,9 @@ fn parse(
         }
     };
     let (ct_orf1ab, ct_n, ct_ic) = (ct(CT_ORF1AB), ct(CT_N), ct(CT_IC));
-    let tested_at = optional_time(row, TESTED_AT, &mut part.dates);
-    let sampled_at = optional_time(row, SAMPLED_AT, &mut part.dates);
+    let [tested_dates, sampled_dates] = &mut part.dates;
+    let tested_at = optional_time(row, TESTED_AT, tested_dates);
+    let sampled_at = optional_time(row, SAMPLED_AT, sampled_dates);
     let person_id = match row.cell(PERSON_ID) {
         None => Some(None),
         Some(_) => row

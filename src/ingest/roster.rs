@@ -519,7 +519,7 @@ fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
             for &(key, i) in blocks.iter().flat_map(|b| &b[s]) {
                 let same = |slot: &Slot| {
                     let (k, j) = (slot.key, slot.person);
-                    k == key && (!keys::is_text(key) || ids.get(j) == ids.get(i))
+                    k == key && (!keys::is_text(key) || ids.bytes(j) == ids.bytes(i))
                 };
                 match table.entry(keys::hash_packed(key), same, rehash) {
                     Entry::Occupied(first) => duplicates.push((i, first.get().person)),

@@ -281,7 +281,8 @@ mod tests {
         assert_eq!(group("FEVER"), Ok(Some("fever")));
         assert_eq!(ct("N/A"), Ok(None));
         assert_eq!(ct("Undetermined"), Ok(None));
-        // Words of another script have no case to ignore: read as written only.
+        // Words of another script are read as written; a cell is trimmed before it
+        // comes here, so a word with a space left is no word.
         assert_eq!(status("在校"), Ok(Status::OnCampus));
         assert!(status("在校 ").is_err());
     }
