@@ -18,6 +18,29 @@ pub fn timestamp(value: &str) -> Result<Micros, String> {
 /// Reads `value` in one of the accepted forms; not `strict`, a one-digit month, day or
 /// hour and several spaces are read in every form too (only to say what is wrong).
 fn parse_form(value: &str, strict: bool) -> Option<Micros> {
+    let (date, time) = date_part(value, strict)?;
+    date.at(time)
+}
+
+/// The date of a timestamp as read: its day from 1970-01-01, and the fewest digits its
+/// hour takes.
+#[derive(Clone, Copy, Debug)]
+struct Date {
+    day: i64,
+    fewest: usize,
+}
+
+impl Date {
+    /// The instant of the time of day `time` (`H:MM[:SS]`) on this date.
+    fn at(self, time: &str) -> Option<Micros> {
+        let (hour, minute, second) = time_of_day(time.as_bytes(), self.fewest)?;
+        local_micros(self.day, hour, minute, second)
+    }
+}
+
+/// Reads the date of `value`, a real one, and the space (or `T`) after it; returns the
+/// date and the rest of `value`, its time of day.
+fn date_part(value: &str, strict: bool) -> Option<(Date, &str)> {
     let mut s = Cursor { rest: value };
     let year = s.digits(4, 4)?;
     let sep = if s.eat("-") {
@@ -52,48 +75,33 @@ fn parse_form(value: &str, strict: bool) -> Option<Micros> {
             return None;
         }
     }
-    let hour = s.digits(fewest, 2)?;
-    s.eat(":").then_some(())?;
-    let minute = s.digits(2, 2)?;
-    let second = if s.eat(":") { s.digits(2, 2)? } else { 0 };
-    if !s.rest.is_empty() {
+    if !valid_date(year as i64, month, day) {
         return None;
     }
-    to_micros(year, month, day, hour, minute, second)
+    let day = days_from_civil(year as i64, month, day);
+    Some((Date { day, fewest }, s.rest))
 }
 
-/// The common form `YYYY-MM-DD HH:MM:SS`, read without a cursor; its date is worked
-/// out only when it is not `last`'s.
-fn parse_canonical(b: &[u8], last: &mut LastDate) -> Option<Micros> {
-    if b.len() != 19 || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+/// `H:MM[:SS]`, the hour of `fewest` to two digits, minutes and seconds of two, and
+/// nothing after them.
+fn time_of_day(b: &[u8], fewest: usize) -> Option<(u32, u32, u32)> {
+    if let [h1, h2, b':', m1, m2, b':', s1, s2] = *b {
+        // `HH:MM:SS`, the form of nearly every platform's export.
+        return Some((number(&[h1, h2])?, number(&[m1, m2])?, number(&[s1, s2])?));
+    }
+    let h = b.iter().take(2).take_while(|d| d.is_ascii_digit()).count();
+    if h < fewest {
         return None;
     }
-    let date: [u8; 10] = b[..10].try_into().ok()?;
-    let day = match last.0 {
-        Some((seen, day)) if seen == date => day,
-        _ => {
-            if date[4] != b'-' || date[7] != b'-' {
-                return None;
-            }
-            let (year, month, day) = (
-                number(&date[0..4])?,
-                number(&date[5..7])?,
-                number(&date[8..10])?,
-            );
-            if !valid_date(year as i64, month, day) {
-                return None;
-            }
-            let days = days_from_civil(year as i64, month, day);
-            last.0 = Some((date, days));
-            days
-        }
+    let hour = number(&b[..h])?;
+    let rest = b[h..].strip_prefix(b":")?;
+    let minute = number(rest.get(..2)?)?;
+    let second = match rest[2..] {
+        [] => 0,
+        [b':', tens, ones] => number(&[tens, ones])?,
+        _ => return None,
     };
-    let (hour, minute, second) = (
-        number(&b[11..13])?,
-        number(&b[14..16])?,
-        number(&b[17..19])?,
-    );
-    local_micros(day, hour, minute, second)
+    Some((hour, minute, second))
 }
 
 /// The number the ASCII digits `digits` write; `None` when one is no digit.
@@ -103,41 +111,37 @@ fn number(digits: &[u8]) -> Option<u32> {
     })
 }
 
-/// The date of the last timestamp read in the common form `YYYY-MM-DD HH:MM:SS` whose
-/// date is a real one, and its day number. A round's rows are nearly all of a day or
-/// two, in whatever order, so each date is worked out once instead of once a row. Kept
-/// by each chunk of rows; it changes no result.
+/// The date of the last timestamp read whose date is a real one, as written with the
+/// space (or `T`) after it, and that date as read. A round's rows are nearly all of a
+/// day or two, in whatever order and form, so a row that starts with the same bytes
+/// reads only its time of day: each date is worked out once instead of once a row.
+/// Kept by each chunk of rows; it changes no result.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct LastDate(Option<([u8; 10], i64)>);
+pub struct LastDate(Option<([u8; LastDate::LONGEST], usize, Date)>);
 
 impl LastDate {
-    /// [`timestamp`], the date of the common form taken from the last one when it is the
-    /// same.
-    pub fn timestamp(&mut self, value: &str) -> Result<Micros, String> {
-        match parse_canonical(value.as_bytes(), self) {
-            Some(micros) => Ok(micros),
-            None => parse_form(value, true).ok_or_else(|| timestamp_reason(value)),
-        }
-    }
-}
+    /// The longest date kept, in bytes (`2022年04月03日 `: 18).
+    const LONGEST: usize = 24;
 
-fn to_micros(
-    year: u32,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
-) -> Option<Micros> {
-    if !valid_date(year as i64, month, day) {
-        return None;
+    /// [`timestamp`], the date taken from the last one when it is written the same.
+    pub fn timestamp(&mut self, value: &str) -> Result<Micros, String> {
+        let micros = match self.0 {
+            // The bytes kept end at the space or `T`, so the rest is the time of day.
+            Some((written, len, date)) if value.as_bytes().starts_with(&written[..len]) => {
+                date.at(&value[len..])
+            }
+            _ => date_part(value, true).and_then(|(date, time)| {
+                let len = value.len() - time.len();
+                if len <= Self::LONGEST {
+                    let mut written = [0; Self::LONGEST];
+                    written[..len].copy_from_slice(&value.as_bytes()[..len]);
+                    self.0 = Some((written, len, date));
+                }
+                date.at(time)
+            }),
+        };
+        micros.ok_or_else(|| timestamp_reason(value))
     }
-    local_micros(
-        days_from_civil(year as i64, month, day),
-        hour,
-        minute,
-        second,
-    )
 }
 
 /// The instant of `hour:minute:second`, China Standard Time, on day `days` from
@@ -333,27 +337,34 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// A date kept from the rows before changes nothing: every value reads as the
-        /// cursor's reading of it alone, whichever dates (real or not, the same bytes or
-        /// one changed) came before.
+        /// A date kept from the rows before changes nothing: every value reads as it
+        /// reads alone, whichever dates (real or not, written alike or not, one byte
+        /// changed or not) came before, in every accepted form and some that are not.
         #[test]
         fn a_date_kept_from_the_row_before_reads_as_a_fresh_one(
             values in proptest::collection::vec(
                 (
-                    "202[2-4]-0[1-3]-(0[1-9]|2[89]|3[01]|00) ([01][0-9]|2[0-5]):[0-6][0-9]:[0-6][0-9]",
-                    proptest::option::of((0usize..19, 0u8..0x80)),
+                    proptest::prop_oneof![
+                        "202[2-4]-0[1-3]-(0[1-9]|2[89]|3[01]|00)[ T]([01][0-9]|2[0-5]):[0-6][0-9](:[0-6][0-9])?",
+                        "202[2-4]/0?[1-3]/([1-9]|2[89]|3[01]|0) ( ?[0-9]|1[0-9]|2[0-5]):[0-6][0-9](:[0-6][0-9])?",
+                        "202[2-4]年0?[1-3]月([1-9]|2[89]|3[01])日 ([0-9]|1[0-9]|2[0-5]):[0-6][0-9](:[0-6][0-9])?",
+                    ],
+                    proptest::option::of((0usize..64, 0u8..0x80)),
                 ),
                 1..60,
             )
         ) {
             let mut last = LastDate::default();
-            for (mut text, change) in values {
+            for (text, change) in values {
+                let mut bytes = text.clone().into_bytes();
                 if let Some((at, byte)) = change {
-                    let mut bytes = text.into_bytes();
+                    let at = at % bytes.len();
                     bytes[at] = byte;
-                    text = String::from_utf8(bytes).unwrap();
                 }
-                proptest::prop_assert_eq!(last.timestamp(&text).ok(), parse_form(&text, true), "{}", text);
+                let text = String::from_utf8(bytes).unwrap_or(text);
+                let alone = parse_form(&text, true);
+                proptest::prop_assert_eq!(last.timestamp(&text).ok(), alone, "{}", text);
+                proptest::prop_assert_eq!(timestamp(&text).ok(), alone, "{}", text);
             }
         }
     }
