@@ -244,12 +244,27 @@ pub fn natural_ranks<S: AsRef<str> + Sync>(names: &[S]) -> Vec<u32> {
 }
 
 /// The inverse of `permutation`, a permutation of `0..n`: item `permutation[i]` of the
-/// result is `i`.
+/// result is `i`. A city's (ten million people) is written on the workers, a block of
+/// the permutation each: every write lands in no order, and one thread would wait on
+/// each.
 pub fn invert(permutation: &[u32]) -> Vec<u32> {
-    let mut inverse = vec![0; permutation.len()];
-    for (i, &p) in permutation.iter().enumerate() {
-        inverse[p as usize] = i as u32;
-    }
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    const BLOCK: usize = 1 << 16;
+    let mut inverse = vec![0u32; permutation.len()];
+    // SAFETY: `AtomicU32` has the size, alignment and bit validity of `u32`, and the
+    // slice is borrowed only as atomics while this view lives. Relaxed stores of
+    // atomics are plain stores; being atomics, they stay sound whatever `permutation`
+    // holds.
+    let slots = unsafe { &*(inverse.as_mut_slice() as *mut [u32] as *const [AtomicU32]) };
+    permutation
+        .par_chunks(BLOCK)
+        .enumerate()
+        .for_each(|(b, block)| {
+            for (i, &p) in block.iter().enumerate() {
+                slots[p as usize].store((b * BLOCK + i) as u32, Relaxed);
+            }
+        });
     inverse
 }
 
@@ -284,6 +299,22 @@ fn utf8_len(lead: u8) -> usize {
 mod tests {
     use super::natural_cmp;
     use std::cmp::Ordering::*;
+
+    /// The inverse of a permutation over several of `invert`'s blocks, and of small
+    /// ones, undoes it: each item is placed where the permutation took it from.
+    #[test]
+    fn an_inverted_permutation_undoes_it() {
+        for n in [0u64, 1, 5, 65_536, 200_003] {
+            let permutation: Vec<u32> = (0..n)
+                .map(|i| ((i * 7_919 + 13) % n.max(1)) as u32)
+                .collect();
+            let inverse = super::invert(&permutation);
+            assert_eq!(inverse.len(), permutation.len());
+            for (i, &p) in permutation.iter().enumerate() {
+                assert_eq!(inverse[p as usize], i as u32, "n {n}");
+            }
+        }
+    }
 
     #[test]
     fn numbers_compare_by_value() {

@@ -2,7 +2,7 @@
 //! and an interner that numbers distinct strings in first-seen order, or in an order
 //! given later ([`Interner`], [`Interner::renumber`]).
 
-use crate::buckets::{gather_with, prefetch};
+use crate::buckets::prefetch;
 use crate::pieces::pieces_mut;
 
 /// Many strings in one buffer: no allocation per string, 4 bytes of overhead each.
@@ -165,15 +165,9 @@ impl Strings {
     }
 
     /// The strings at `order`, in that order: string `i` of the result is string
-    /// `order[i]` of `self`. Where each string lies is gathered first, then the text, in
-    /// blocks on the workers (see [`gather_with`]).
+    /// `order[i]` of `self`, copied in blocks on the workers ([`Strings::assemble`]).
     pub fn gather(&self, order: &[u32]) -> Strings {
-        let spans: Vec<Span> = if self.wraps.is_empty() {
-            gather_with(order, |p| self.around(p), span_of)
-        } else {
-            order.iter().map(|&p| self.span(p)).collect()
-        };
-        self.assemble(&spans, |_| [0; 2])
+        self.assemble(order, |_| None, |_| [0; 2])
     }
 
     /// [`Strings::gather`], where the caller holds the first 16 bytes of each string
@@ -186,32 +180,7 @@ impl Strings {
         order: &[u32],
         prefixes: impl Fn(usize) -> [u64; 2] + Sync,
     ) -> Strings {
-        use rayon::prelude::*;
-        let mut spans: Vec<Span> = Vec::with_capacity(order.len());
-        spans
-            .spare_capacity_mut()
-            .par_chunks_mut(BLOCK)
-            .zip(order.par_chunks(BLOCK))
-            .enumerate()
-            .for_each(|(b, (spans, order))| {
-                let first = b * BLOCK;
-                for (i, (span, &p)) in spans.iter_mut().zip(order).enumerate() {
-                    if let Some(&ahead) = order.get(i + AHEAD) {
-                        if short_len(prefixes(first + i + AHEAD)).is_none() {
-                            prefetch(self.around(ahead));
-                        }
-                    }
-                    span.write(match short_len(prefixes(first + i)) {
-                        Some(len) => (FROM_PREFIX, len),
-                        None if self.wraps.is_empty() => span_of(self.around(p)),
-                        None => self.span(p),
-                    });
-                }
-            });
-        // SAFETY: the chunks of the spare capacity cover its first `order.len()` slots,
-        // and each was written above.
-        unsafe { spans.set_len(order.len()) };
-        self.assemble(&spans, prefixes)
+        self.assemble(order, |i| short_len(prefixes(i)), &prefixes)
     }
 
     /// The ends around string `p`: its start is the first (none for the first string).
@@ -221,53 +190,116 @@ impl Strings {
         &self.ends[p.saturating_sub(1)..=p]
     }
 
-    /// The strings of `spans` (each a start in `self` and a length; [`FROM_PREFIX`]
-    /// for one rebuilt from `prefixes(i)`, see [`Strings::gather_prefixed`]), in that
-    /// order, copied in blocks on the workers, each block's text checked to be UTF-8.
-    fn assemble(&self, spans: &[Span], prefixes: impl Fn(usize) -> [u64; 2] + Sync) -> Strings {
-        use rayon::prelude::*;
-        let lens: Vec<usize> = spans
-            .par_chunks(BLOCK)
-            .map(|block| block.iter().map(|(_, len)| len).sum())
-            .collect();
-        let mut gathered = Strings::with_capacity(spans.len(), 0);
-        let mut end = 0;
-        for &(_, len) in spans {
-            end += len;
-            gathered.push_end(end);
+    /// Where string `p` lies: read from the ends around it, or past 4 GiB of text
+    /// placed among the wraps too.
+    #[inline]
+    fn span_at(&self, p: u32) -> Span {
+        if self.wraps.is_empty() {
+            span_of(self.around(p))
+        } else {
+            self.span(p)
         }
-        let Strings { ends, wraps, .. } = gathered;
-        let text = self.text.as_bytes();
-        let mut gathered = vec![0u8; end];
-        pieces_mut(&mut gathered, &lens)
-            .into_par_iter()
-            .zip(spans.par_chunks(BLOCK))
+    }
+
+    /// The strings at `order`, string `i` rebuilt from `prefixes(i)` where `short(i)`
+    /// gives its length, read from `self` otherwise. Two passes over blocks of
+    /// [`BLOCK`] strings on the workers, neither of which keeps anything a string: the
+    /// first sums each block's lengths, the second writes each block's ends and copies
+    /// its text, each block checked to be UTF-8. Reads in no order are asked of the
+    /// memory before they are made: the ends around a string [`AHEAD`] strings before
+    /// it in the first pass and twice as far in the second, its text [`AHEAD`] strings
+    /// before.
+    fn assemble(
+        &self,
+        order: &[u32],
+        short: impl Fn(usize) -> Option<usize> + Sync,
+        prefixes: impl Fn(usize) -> [u64; 2] + Sync,
+    ) -> Strings {
+        use rayon::prelude::*;
+        let span = |i: usize| match short(i) {
+            Some(len) => (FROM_PREFIX, len),
+            None => self.span_at(order[i]),
+        };
+        let ask_ends = |i: usize| {
+            if let Some(&p) = order.get(i) {
+                if short(i).is_none() {
+                    prefetch(self.around(p));
+                }
+            }
+        };
+        let lens: Vec<usize> = order
+            .par_chunks(BLOCK)
             .enumerate()
-            .for_each(|(b, (piece, spans))| {
+            .map(|(b, block)| {
+                let first = b * BLOCK;
+                (first..first + block.len())
+                    .map(|i| {
+                        ask_ends(i + AHEAD);
+                        span(i).1
+                    })
+                    .sum()
+            })
+            .collect();
+        let text = self.text.as_bytes();
+        let mut gathered = vec![0u8; lens.iter().sum()];
+        let mut ends: Vec<u32> = Vec::with_capacity(order.len());
+        let (mut base, mut bases) = (0, Vec::with_capacity(lens.len()));
+        for len in &lens {
+            bases.push(base);
+            base += len;
+        }
+        let wraps: Vec<Vec<u32>> = pieces_mut(&mut gathered, &lens)
+            .into_par_iter()
+            .zip(ends.spare_capacity_mut().par_chunks_mut(BLOCK))
+            .zip(bases)
+            .enumerate()
+            .map(|(b, ((piece, ends), base))| {
+                let first = b * BLOCK;
+                let mut wraps = Vec::new();
                 let mut at = 0;
-                for (i, &(start, len)) in spans.iter().enumerate() {
-                    if let Some(&(ahead, _)) = spans.get(i + AHEAD) {
-                        if ahead != FROM_PREFIX {
-                            prefetch(&text[ahead..]);
+                for (k, end) in ends.iter_mut().enumerate() {
+                    let i = first + k;
+                    ask_ends(i + 2 * AHEAD);
+                    if i + AHEAD < order.len() {
+                        let (start, _) = span(i + AHEAD);
+                        if start != FROM_PREFIX {
+                            prefetch(&text[start..]);
                         }
                     }
+                    let (start, len) = span(i);
                     let to = &mut piece[at..at + len];
                     if start == FROM_PREFIX {
-                        let bytes = crate::order::prefix_bytes(prefixes(b * BLOCK + i));
+                        let bytes = crate::order::prefix_bytes(prefixes(i));
                         to.copy_from_slice(&bytes[..len]);
                     } else {
                         to.copy_from_slice(&text[start..start + len]);
                     }
                     at += len;
+                    // As `push_end` does: each step of the text passed is marked at
+                    // the first string that ends at or past it.
+                    let global = base + at;
+                    while ((base >> WRAP) + wraps.len()) < global >> WRAP {
+                        wraps.push(i as u32);
+                    }
+                    end.write((global & ((1 << WRAP) - 1)) as u32);
                 }
                 assert!(
                     std::str::from_utf8(piece).is_ok(),
                     "whole strings joined are UTF-8"
                 );
-            });
+                wraps
+            })
+            .collect();
+        // SAFETY: the chunks of the spare capacity cover its first `order.len()` slots
+        // (one chunk a block, as `lens`), and each was written above.
+        unsafe { ends.set_len(order.len()) };
         // SAFETY: the pieces tile `gathered`, and each was checked to be UTF-8 above.
         let text = unsafe { String::from_utf8_unchecked(gathered) };
-        Strings { text, ends, wraps }
+        Strings {
+            text,
+            ends,
+            wraps: wraps.concat(),
+        }
     }
 
     /// Appends every string of `other`, keeping their order; the first gets index
@@ -309,6 +341,9 @@ pub fn short_len(prefix: [u64; 2]) -> Option<usize> {
     let bytes = u128::from(prefix[0]) << 64 | u128::from(prefix[1]);
     (bytes & 0xFF == 0).then(|| 16 - bytes.trailing_zeros() as usize / 8)
 }
+
+/// [`Interner::merge`] interns up to this many parts in turn on one thread.
+const MERGE_SERIAL: usize = 32;
 
 /// Interns strings: each distinct string gets the next index, in first-seen order
 /// (unless [`Interner::renumber`] numbers them anew). Strings are stored once, back to
@@ -403,6 +438,34 @@ impl Interner {
                 (i, true)
             }
         }
+    }
+
+    /// The distinct strings of `parts` in first-seen order (part by part, each part's
+    /// in its own order), and for each part the new number of each of its strings.
+    /// The two halves of `parts` are merged side by side, and the second's strings
+    /// then interned into the first's and its numbers mapped: a roster in no order
+    /// names nearly every building in every chunk, millions of strings one thread
+    /// would intern in turn, where each half holds only thousands of distinct ones.
+    pub fn merge(parts: &[&Interner]) -> (Interner, Vec<Vec<u32>>) {
+        use rayon::prelude::*;
+        if parts.len() <= MERGE_SERIAL {
+            let mut merged = Interner::default();
+            let numbers = parts
+                .iter()
+                .map(|part| part.iter().map(|s| merged.intern(s)).collect())
+                .collect();
+            return (merged, numbers);
+        }
+        let (front, back) = parts.split_at(parts.len() / 2);
+        let ((mut merged, mut numbers), (later, mut later_numbers)) =
+            rayon::join(|| Interner::merge(front), || Interner::merge(back));
+        let renumbered: Vec<u32> = later.iter().map(|s| merged.intern(s)).collect();
+        later_numbers
+            .par_iter_mut()
+            .flatten()
+            .for_each(|n| *n = renumbered[*n as usize]);
+        numbers.append(&mut later_numbers);
+        (merged, numbers)
     }
 
     /// The interner of `names`, which must be distinct, numbered in their order.
@@ -618,6 +681,60 @@ mod tests {
         assert!(strings.gather_prefixed(&[], |_| [0; 2]).is_empty());
     }
 
+    /// Interners merged give the strings and numbers that interning every part in
+    /// turn gives: over enough parts to be split many times, with empty parts, the
+    /// empty string, strings first seen in a late part, and parts in every order.
+    #[test]
+    fn merged_interners_number_strings_as_interning_in_turn_does() {
+        let parts: Vec<Interner> = (0..150usize)
+            .map(|k| {
+                let mut part = Interner::default();
+                // Every seventh part is empty; the others name some of the common
+                // strings, backwards in odd parts, and one of their own.
+                if k % 7 != 3 {
+                    let mut names: Vec<String> = (0..(k * 13) % 40)
+                        .map(|i| format!("公寓{}", (i * k) % 97))
+                        .collect();
+                    if k % 2 == 1 {
+                        names.reverse();
+                    }
+                    names.push(if k % 5 == 0 {
+                        String::new()
+                    } else {
+                        format!("late{k}")
+                    });
+                    for name in &names {
+                        part.intern(name);
+                    }
+                }
+                part
+            })
+            .collect();
+        let mut serial = Interner::default();
+        let expected: Vec<Vec<u32>> = parts
+            .iter()
+            .map(|part| part.iter().map(|s| serial.intern(s)).collect())
+            .collect();
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (merged, numbers) =
+                pool.install(|| Interner::merge(&parts.iter().collect::<Vec<_>>()));
+            assert_eq!(
+                merged.iter().collect::<Vec<_>>(),
+                serial.iter().collect::<Vec<_>>()
+            );
+            assert_eq!(numbers, expected, "threads {threads}");
+            for s in serial.iter() {
+                assert_eq!(merged.get(s), serial.get(s));
+            }
+        }
+        let (empty, none) = Interner::merge(&[]);
+        assert!(empty.iter().next().is_none() && none.is_empty());
+    }
+
     /// An interner whose lookups were freed still gives every string by its index,
     /// and stops the run when asked to find or intern one by its text.
     #[test]
@@ -692,6 +809,9 @@ mod tests {
         let gathered = pushed.gather(&order);
         let expected: Vec<&str> = order.iter().map(|&i| &*model[i as usize]).collect();
         assert_eq!(gathered.iter().collect::<Vec<_>>(), expected);
+        // Ends and wraps too, as pushing the strings in that order makes them.
+        let expected: Vec<String> = expected.into_iter().map(String::from).collect();
+        assert_eq!(gathered, table(&expected));
         let prefixed =
             pushed.gather_prefixed(&order, |i| crate::order::prefix(&model[order[i] as usize]));
         assert_eq!(prefixed, gathered);
