@@ -250,7 +250,7 @@ impl Strings {
         }
         let wraps: Vec<Vec<u32>> = pieces_mut(&mut gathered, &lens)
             .into_par_iter()
-            .zip(ends.spare_capacity_mut().par_chunks_mut(BLOCK))
+            .zip(ends.spare_capacity_mut()[..order.len()].par_chunks_mut(BLOCK))
             .zip(bases)
             .enumerate()
             .map(|(b, ((piece, ends), base))| {
@@ -317,7 +317,7 @@ impl Strings {
 /// Strings gathered a block at a time on the workers.
 const BLOCK: usize = 1 << 16;
 
-/// How far ahead a gather asks for the memory it will read (see [`gather_with`]).
+/// How far ahead a gather asks for the memory it will read (see [`Strings::assemble`]).
 const AHEAD: usize = 16;
 
 /// A string's start in its buffer and its length.
@@ -666,6 +666,15 @@ mod tests {
             .collect();
         let gathered = strings.gather_prefixed(&order, |i| prefixes[i]);
         assert_eq!(gathered, strings.gather(&order));
+        // Ends and wraps over every block as pushing the strings in that order makes
+        // them; and gathered in their own order, the strings as they were.
+        let mut pushed = Strings::default();
+        for &p in &order {
+            pushed.push(&all[p as usize]);
+        }
+        assert_eq!(gathered, pushed);
+        let own: Vec<u32> = (0..n as u32).collect();
+        assert_eq!(strings.gather(&own), strings);
         for (i, &p) in order.iter().enumerate() {
             assert_eq!(gathered.get(i as u32), all[p as usize], "{i}");
         }
@@ -815,6 +824,9 @@ mod tests {
         let prefixed =
             pushed.gather_prefixed(&order, |i| crate::order::prefix(&model[order[i] as usize]));
         assert_eq!(prefixed, gathered);
+        // In their own order, where ends fall exactly on steps as they were pushed.
+        let own: Vec<u32> = (0..model.len() as u32).collect();
+        assert_eq!(pushed.gather(&own), pushed);
         let small = table(&["ab".to_string(), String::new(), "c".to_string()]);
         assert!(small.wraps.is_empty());
         assert_eq!(
