@@ -468,6 +468,11 @@ impl Interner {
         (merged, numbers)
     }
 
+    /// [`Interner::merge`] of the interners `of` picks from `parts`.
+    pub fn merge_of<P>(parts: &[P], of: impl Fn(&P) -> &Interner) -> (Interner, Vec<Vec<u32>>) {
+        Interner::merge(&parts.iter().map(of).collect::<Vec<_>>())
+    }
+
     /// The interner of `names`, which must be distinct, numbered in their order.
     pub fn of_distinct(names: Strings) -> Interner {
         use rayon::prelude::*;

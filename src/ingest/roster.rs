@@ -591,11 +591,10 @@ pub fn finish(
     }
     // Parts are merged a part after another, each in its own order: the buildings and
     // rooms of the merged roster are numbered as a roster read whole would number them.
-    let merge = |of: fn(&RosterPart) -> &Interner| {
-        Interner::merge(&parts.iter().map(|p| of(&p.state)).collect::<Vec<_>>())
-    };
-    let ((buildings, building_remaps), (rooms, room_remaps)) =
-        rayon::join(|| merge(|p| &p.buildings), || merge(|p| &p.rooms));
+    let ((buildings, building_remaps), (rooms, room_remaps)) = rayon::join(
+        || Interner::merge_of(&parts, |p| &p.state.buildings),
+        || Interner::merge_of(&parts, |p| &p.state.rooms),
+    );
     let remaps: Vec<(Vec<u32>, Vec<u32>)> = building_remaps.into_iter().zip(room_remaps).collect();
     let mut ids = Strings::concat(parts.iter().map(|p| &p.state.ids).collect());
     let mut names = Strings::concat(parts.iter().map(|p| &p.state.names).collect());

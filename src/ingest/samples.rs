@@ -242,23 +242,36 @@ pub fn finish(
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();
     let mut tube_maps = tube_maps.into_iter();
-    let (mut rounds, mut sites, mut collectors, mut unregistered) = (
-        Interner::default(),
-        Interner::default(),
-        Interner::default(),
-        Interner::default(),
+    // The chunks' strings numbered run-wide, chunk after chunk (`Interner::merge`):
+    // rows by sampling time from thousands of sites name most of them in every chunk.
+    let (
+        ((mut rounds, round_maps), (sites, site_maps)),
+        ((collectors, collector_maps), (unregistered, person_maps)),
+    ) = rayon::join(
+        || {
+            rayon::join(
+                || Interner::merge_of(&parts, |p| &p.state.rounds),
+                || Interner::merge_of(&parts, |p| &p.state.sites),
+            )
+        },
+        || {
+            rayon::join(
+                || Interner::merge_of(&parts, |p| &p.state.collectors),
+                || Interner::merge_of(&parts, |p| &p.state.unregistered),
+            )
+        },
     );
-    let map = |local: &Interner, global: &mut Interner| -> Vec<u32> {
-        local.iter().map(|n| global.intern(n)).collect()
-    };
-    let maps: Vec<PartMaps> = parts
-        .iter()
-        .map(|part| PartMaps {
-            round: map(&part.state.rounds, &mut rounds),
+    let maps: Vec<PartMaps> = round_maps
+        .into_iter()
+        .zip(site_maps)
+        .zip(collector_maps)
+        .zip(person_maps)
+        .map(|(((round, site), collector), person)| PartMaps {
+            round,
             tube: tube_maps.next().unwrap_or_default(),
-            site: map(&part.state.sites, &mut sites),
-            collector: map(&part.state.collectors, &mut collectors),
-            person: map(&part.state.unregistered, &mut unregistered),
+            site,
+            collector,
+            person,
         })
         .collect();
     // Rounds in natural order: those some row names, the default round when some row
