@@ -415,9 +415,12 @@ pub fn analyse(
     };
     let lists = lists(roster, &rec, retests, settings.rules, as_of, &shown)?;
     // Every list is made: the sample rows are not needed any more, and at city scale
-    // they are the largest thing held while the outputs are written.
+    // they are the largest thing held while the outputs are written. They go back to
+    // the system at once: the allocator would keep them a moment longer, while the
+    // outputs' first batches are made, at the peak.
     let mut rec = rec;
     rec.set.samples = Vec::new();
+    crate::memory::give_back();
     let Lists {
         retests,
         mut closed,

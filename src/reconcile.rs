@@ -397,18 +397,26 @@ pub fn reconcile(
     let mut anomalies = Vec::new();
     let (keys, numbers) = number_tubes(&mut rec.set);
     let site_rank = site_ranks(&rec.set.sites);
+    // The tubes are made from their keys, then given their first sampling times, before
+    // the rows are grouped by tube, so that neither is held beside the groups; and the
+    // keys go before the times are found, so that the two are not held beside the tubes
+    // together (with single tubes, ten million of each, where memory peaks).
+    let mut tubes = new_tubes(&keys);
+    drop(keys);
     // Each sample's tube number, looked up once: rows in no order find their tubes all
     // over a city's table.
     let tube_of: Vec<u32> = rec.set.samples.par_iter().map(|s| numbers.of(s)).collect();
     drop(numbers);
-    // The tubes are made from their keys and first sampling times before the rows are
-    // grouped by tube, so that neither is held beside the groups (with single tubes,
-    // ten million of each, where memory peaks).
-    let first_sampled_at = first_sampled(&rec.set, keys.len(), &tube_of);
-    let mut tubes = new_tubes(&keys, &first_sampled_at);
-    drop((keys, first_sampled_at));
-    // Given back before the rows are grouped (32 bytes a tube between them): the
-    // allocator would keep them a moment longer, at the peak.
+    // The keys and numbers go back to the system before the times are found beside the
+    // tubes, not a moment after.
+    crate::memory::give_back();
+    let first_sampled_at = first_sampled(&rec.set, tubes.len(), &tube_of);
+    tubes
+        .par_iter_mut()
+        .zip(first_sampled_at)
+        .for_each(|(tube, at)| tube.first_sampled_at = at);
+    // The times given back before the rows are grouped: the allocator would keep them a
+    // moment longer, at the peak.
     crate::memory::give_back();
     let mut entries = rows_by_tube(&rec.set, tubes.len(), &tube_of);
     drop(tube_of);
@@ -855,15 +863,13 @@ fn add_found(anomalies: &mut Vec<Anomaly>, found: Vec<Vec<Anomaly>>) {
 /// and [`match_results`] (a piece ends with a run of rows that belong together).
 const PIECE: usize = 1 << 12;
 
-/// The tubes of `keys`, in order, each with its first sampling time: pending, without
-/// members until [`fill_tubes`] gives them theirs. A tube's earliest sampling time is
-/// that of its earliest row, which is always kept.
-fn new_tubes(keys: &[TubeKey], first_sampled_at: &[Micros]) -> Vec<Tube> {
+/// The tubes of `keys`, in order: pending, without a first sampling time until
+/// [`reconcile`] gives them theirs from [`first_sampled`], and without members until
+/// [`fill_tubes`] gives them theirs. A tube's earliest sampling time is that of its
+/// earliest row, which is always kept.
+fn new_tubes(keys: &[TubeKey]) -> Vec<Tube> {
     keys.par_iter()
-        .zip(first_sampled_at)
-        .map(|(&key, &first_sampled_at)| {
-            Tube::new((key >> 32) as u32, key as u32, first_sampled_at)
-        })
+        .map(|&key| Tube::new((key >> 32) as u32, key as u32, Micros::MAX))
         .collect()
 }
 
@@ -1244,36 +1250,48 @@ fn match_results(
     let by_id = TubesById::new(rec.set.tubes.len(), &rec.tubes);
     let id_of_row = result_tube_ids(&results, &rec.set.tubes, ORDERED_BLOCK);
     // No tube_id is looked up by its text from here on: with single tubes the table
-    // that finds them is ten million entries, freed before the matches are made.
+    // that finds them is ten million entries, freed, and given back to the system,
+    // before the matches are made.
     rec.set.tubes.drop_lookups();
+    crate::memory::give_back();
     let classes: Vec<RowClass> = results
         .par_iter()
         .map(|r| classify::row_class(r, columns, settings.rules))
         .collect();
-    // (tube, result row) for every match, found piece by piece on the workers, each
-    // row's tube_id number taken from `id_of_row`.
-    let (matches, noted): PiecesFound = results
+    let found = &*rec;
+    let matched = |i: usize, r| matched_tubes(found, &by_id, id_of_row[i], r, columns.round);
+    // (tube, result row) for every match, written into place piece by piece on the
+    // workers once each piece's matches are counted: with single tubes the list is ten
+    // million, at the peak of the run, and pieces joined afterwards would hold it twice.
+    let counts: Vec<usize> = results
         .par_chunks(PIECE)
-        .zip(classes.par_chunks(PIECE))
         .enumerate()
-        .map(|(piece, (results, classes))| {
-            let mut matches = Vec::with_capacity(results.len());
+        .map(|(piece, rows)| {
+            (piece * PIECE..)
+                .zip(rows)
+                .map(|(i, r)| matched(i, r).count())
+                .sum()
+        })
+        .collect();
+    let mut matches = vec![(0u32, 0u32); counts.iter().sum()];
+    let noted: Vec<Vec<Anomaly>> = pieces_mut(&mut matches, &counts)
+        .into_par_iter()
+        .zip(results.par_chunks(PIECE).zip(classes.par_chunks(PIECE)))
+        .enumerate()
+        .map(|(piece, (out, (results, classes)))| {
+            let mut made = 0;
             let mut anomalies = Vec::new();
             let first = piece * PIECE;
             for (i, (r, rc)) in (first..).zip(results.iter().zip(classes)) {
-                let tubes = by_id.of(id_of_row[i]);
-                let label = r.round().unwrap_or(rec.set.default_round.as_str());
-                let mut matched = false;
-                for t in tubes {
-                    let tube = &rec.tubes[t as usize];
-                    if columns.round && *rec.set.rounds[tube.round as usize] != *label {
-                        continue;
-                    }
-                    matched = true;
-                    matches.push((t, i as u32));
+                let mut matched_any = false;
+                for t in matched(i, r) {
+                    matched_any = true;
+                    // The count above made room for exactly these.
+                    out[made] = (t, i as u32);
+                    made += 1;
                     if rc.mismatch() {
                         anomalies.push(Anomaly {
-                            round: tube.round,
+                            round: found.tubes[t as usize].round,
                             kind: AnomalyKind::LabCallMismatch,
                             tube_id: Some(r.tube_id.to_text()),
                             person_id: None,
@@ -1283,7 +1301,7 @@ fn match_results(
                         });
                     }
                 }
-                if !matched {
+                if !matched_any {
                     let round = r
                         .round()
                         .and_then(|l| round_of.get(l).copied())
@@ -1308,11 +1326,11 @@ fn match_results(
                     });
                 }
             }
-            (matches, anomalies)
+            assert_eq!(made, out.len(), "a row's matches counted as written");
+            anomalies
         })
-        .unzip();
+        .collect();
     drop((id_of_row, by_id));
-    let mut matches = pieces::concat(matches);
     add_found(anomalies, noted);
     matches.par_sort_unstable();
     let row = |i: u32| (&results[i as usize], classes[i as usize].class);
@@ -1379,6 +1397,21 @@ fn match_results(
         .into_iter()
         .map(AtomicU64::into_inner)
         .collect();
+}
+
+/// The tubes that result row `r`, of tube_id number `id` (see [`result_tube_ids`]),
+/// matches: those of its tube_id, and of its round when the file names rounds (`rounds`).
+fn matched_tubes<'a>(
+    rec: &'a Reconciled,
+    by_id: &'a TubesById,
+    id: u32,
+    r: &'a LabResult,
+    rounds: bool,
+) -> impl Iterator<Item = u32> + 'a {
+    let label = r.round().unwrap_or(rec.set.default_round.as_str());
+    by_id.of(id).filter(move |&t| {
+        !rounds || *rec.set.rounds[rec.tubes[t as usize].round as usize] == *label
+    })
 }
 
 /// The tube_id number of each row of `results` ([`NONE`] for a tube_id no sample
@@ -1573,10 +1606,6 @@ impl TubesById {
         one.into_iter().chain(several.iter().copied())
     }
 }
-
-/// What the pieces of [`match_results`] found, piece by piece: pairs of a tube and a
-/// result row, and anomalies.
-type PiecesFound = (Vec<Vec<(u32, u32)>>, Vec<Vec<Anomaly>>);
 
 /// The `conflicting_results` of `tube`, whose `rows` result rows of `classes` differ,
 /// and which takes `class` from the row on `line`.
