@@ -416,8 +416,8 @@ pub fn analyse(
     let lists = lists(roster, &rec, retests, settings.rules, as_of, &shown)?;
     // Every list is made: the sample rows are not needed any more, and at city scale
     // they are the largest thing held while the outputs are written. They go back to
-    // the system at once: the allocator would keep them a moment longer, while the
-    // outputs' first batches are made, at the peak.
+    // the system at once: the allocator would keep them a moment longer, beside the
+    // outputs' first batches, where they could set the run's peak.
     let mut rec = rec;
     rec.set.samples = Vec::new();
     crate::memory::give_back();

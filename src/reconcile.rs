@@ -193,15 +193,16 @@ const _: () = assert!(std::mem::size_of::<Tube>() == 32);
 pub const MAX_TUBE_SIZE: u32 = (1 << 29) - 1;
 
 impl Tube {
-    /// A pending tube without members, until [`fill_tubes`] gives it its own.
-    fn new(round: u32, tube_id: u32, first_sampled_at: Micros) -> Tube {
+    /// A pending tube without members, until [`fill_tubes`] gives it its own, and
+    /// without a first sampling time ([`Micros::MAX`]) until [`reconcile`] gives it one.
+    fn new(round: u32, tube_id: u32) -> Tube {
         Tube {
             round,
             tube_id,
             first: 0,
             size_class: (Class::Pending as u32) << 29,
             result: NONE,
-            first_sampled_at,
+            first_sampled_at: Micros::MAX,
             site: NONE,
         }
     }
@@ -739,7 +740,7 @@ fn sort_stretch(stretch: &mut [Entry], shift: u32) {
 }
 
 /// The earliest sampling time of each tube (`tube_of` gives each sample's), the
-/// samples shared out among the workers.
+/// samples shared out among the workers: that of its earliest row, which is always kept.
 fn first_sampled(set: &SampleSet, tubes: usize, tube_of: &[u32]) -> Vec<Micros> {
     let first: Vec<AtomicI64> = (0..tubes)
         .into_par_iter()
@@ -863,13 +864,11 @@ fn add_found(anomalies: &mut Vec<Anomaly>, found: Vec<Vec<Anomaly>>) {
 /// and [`match_results`] (a piece ends with a run of rows that belong together).
 const PIECE: usize = 1 << 12;
 
-/// The tubes of `keys`, in order: pending, without a first sampling time until
-/// [`reconcile`] gives them theirs from [`first_sampled`], and without members until
-/// [`fill_tubes`] gives them theirs. A tube's earliest sampling time is that of its
-/// earliest row, which is always kept.
+/// The tubes of `keys`, in order, as [`Tube::new`] makes them: their first sampling
+/// times come from [`first_sampled`], their members from [`fill_tubes`].
 fn new_tubes(keys: &[TubeKey]) -> Vec<Tube> {
     keys.par_iter()
-        .map(|&key| Tube::new((key >> 32) as u32, key as u32, Micros::MAX))
+        .map(|&key| Tube::new((key >> 32) as u32, key as u32))
         .collect()
 }
 
@@ -1273,22 +1272,22 @@ fn match_results(
                 .sum()
         })
         .collect();
-    let mut matches = vec![(0u32, 0u32); counts.iter().sum()];
-    let noted: Vec<Vec<Anomaly>> = pieces_mut(&mut matches, &counts)
-        .into_par_iter()
-        .zip(results.par_chunks(PIECE).zip(classes.par_chunks(PIECE)))
+    let pieces: Vec<_> = results
+        .chunks(PIECE)
+        .zip(classes.chunks(PIECE))
         .enumerate()
-        .map(|(piece, (out, (results, classes)))| {
-            let mut made = 0;
+        .collect();
+    let (mut matches, noted) = pieces::fill(
+        pieces,
+        &counts,
+        |(piece, (results, classes)), out: &mut pieces::Slots<(u32, u32)>| {
             let mut anomalies = Vec::new();
             let first = piece * PIECE;
             for (i, (r, rc)) in (first..).zip(results.iter().zip(classes)) {
                 let mut matched_any = false;
                 for t in matched(i, r) {
                     matched_any = true;
-                    // The count above made room for exactly these.
-                    out[made] = (t, i as u32);
-                    made += 1;
+                    out.push((t, i as u32));
                     if rc.mismatch() {
                         anomalies.push(Anomaly {
                             round: found.tubes[t as usize].round,
@@ -1326,10 +1325,9 @@ fn match_results(
                     });
                 }
             }
-            assert_eq!(made, out.len(), "a row's matches counted as written");
             anomalies
-        })
-        .collect();
+        },
+    );
     drop((id_of_row, by_id));
     add_found(anomalies, noted);
     matches.par_sort_unstable();
@@ -1875,7 +1873,8 @@ mod tests {
     fn a_tube_keeps_its_size_class_and_result() {
         for class in Class::ALL {
             for size in [0, 1, 10, 20, 1 << 28, MAX_TUBE_SIZE as usize] {
-                let mut tube = Tube::new(3, 4, -5);
+                let mut tube = Tube::new(3, 4);
+                tube.first_sampled_at = -5;
                 assert_eq!(
                     (tube.size(), tube.class(), tube.result()),
                     (0, Class::Pending, None)
@@ -1895,7 +1894,7 @@ mod tests {
             }
         }
         let too_large =
-            std::panic::catch_unwind(|| Tube::new(0, 0, 0).set_size(MAX_TUBE_SIZE as usize + 1));
+            std::panic::catch_unwind(|| Tube::new(0, 0).set_size(MAX_TUBE_SIZE as usize + 1));
         assert!(too_large.is_err());
     }
 
@@ -1903,7 +1902,7 @@ mod tests {
     /// same as with them: a tube_id of several rounds, one without a tube, NONE.
     #[test]
     fn tubes_are_found_by_tube_id_with_and_without_slots() {
-        let tube = |round, tube_id| Tube::new(round, tube_id, 0);
+        let tube = |round, tube_id| Tube::new(round, tube_id);
         let one_round: Vec<Tube> = (0..4).map(|n| tube(0, n)).collect();
         let by_id = TubesById::new(4, &one_round);
         assert!(by_id.one.is_empty());
