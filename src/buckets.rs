@@ -10,24 +10,15 @@ use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 
-/// How far ahead [`gather`] asks for the values it will read: enough reads in flight to
-/// hide the memory's latency when `order` jumps all over a city's table.
-const AHEAD: usize = 16;
+/// How far ahead [`gather`] (and [`crate::strings::Strings::gather`]) asks for the
+/// values it will read: enough reads in flight to hide the memory's latency when
+/// `order` jumps all over a city's table.
+pub(crate) const AHEAD: usize = 16;
 
 /// `values` in `order`: item `i` is `values[order[i]]`. Blocks run on the workers, and
 /// each read is asked of the memory [`AHEAD`] items before it is made, since reads in
 /// no order would each wait for the memory otherwise.
 pub fn gather<T: Copy + Send + Sync>(values: &[T], order: &[u32]) -> Vec<T> {
-    gather_with(order, |p| &values[p as usize], |v| *v)
-}
-
-/// [`gather`] of `make(at(p))` for every `p` of `order`, `at(p)` being what is read
-/// (and asked for ahead).
-pub fn gather_with<'a, R: ?Sized + 'a, T: Send>(
-    order: &[u32],
-    at: impl Fn(u32) -> &'a R + Sync,
-    make: impl Fn(&R) -> T + Sync,
-) -> Vec<T> {
     let mut out: Vec<T> = Vec::with_capacity(order.len());
     out.spare_capacity_mut()
         .par_chunks_mut(1 << 16)
@@ -35,9 +26,9 @@ pub fn gather_with<'a, R: ?Sized + 'a, T: Send>(
         .for_each(|(out, order)| {
             for (i, (o, &p)) in out.iter_mut().zip(order).enumerate() {
                 if let Some(&ahead) = order.get(i + AHEAD) {
-                    prefetch(at(ahead));
+                    prefetch(&values[ahead as usize]);
                 }
-                o.write(make(at(p)));
+                o.write(values[p as usize]);
             }
         });
     // SAFETY: the chunks of the spare capacity cover its first `order.len()` slots, and

@@ -2,7 +2,7 @@
 //! and an interner that numbers distinct strings in first-seen order, or in an order
 //! given later ([`Interner`], [`Interner::renumber`]).
 
-use crate::buckets::prefetch;
+use crate::buckets::{prefetch, AHEAD};
 use crate::pieces::pieces_mut;
 
 /// Many strings in one buffer: no allocation per string, 4 bytes of overhead each.
@@ -316,9 +316,6 @@ impl Strings {
 
 /// Strings gathered a block at a time on the workers.
 const BLOCK: usize = 1 << 16;
-
-/// How far ahead a gather asks for the memory it will read (see [`Strings::assemble`]).
-const AHEAD: usize = 16;
 
 /// A string's start in its buffer and its length.
 type Span = (usize, usize);
