@@ -62,7 +62,7 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize, order: Order, ever
     group.bench_function("ingest_roster", |b| {
         b.iter(|| pipeline::load_roster(&d.join("roster.csv"), None).unwrap())
     });
-    let (roster, _, _) = pipeline::load_roster(&d.join("roster.csv"), None).unwrap();
+    let (mut roster, _, _) = pipeline::load_roster(&d.join("roster.csv"), None).unwrap();
     group.bench_function("ingest_samples", |b| {
         b.iter(|| pipeline::load_samples(&d.join("samples.csv"), &roster, None, None).unwrap())
     });
@@ -102,7 +102,7 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize, order: Order, ever
 
     let analysis = pipeline::analyse(
         &Progress::hidden(),
-        &roster,
+        &mut roster,
         pipeline::Records {
             samples: set.clone(),
             results: results.clone(),

@@ -369,11 +369,12 @@ pub fn load(opts: &RunOptions) -> Result<Loaded> {
 }
 
 /// Reconciles, classifies, lists, closes the retest list and summarises; reads the
-/// roster again for the people on the lists. Deadlines are judged at `as_of`, or at the
+/// roster again for the people on the lists, then frees what reading it again takes
+/// ([`Roster::drop_rereading`]). Deadlines are judged at `as_of`, or at the
 /// latest timestamp of the inputs.
 pub fn analyse(
     progress: &Progress,
-    roster: &Roster,
+    roster: &mut Roster,
     records: Records,
     settings: &Settings,
     privacy: &Privacy,
@@ -414,12 +415,14 @@ pub fn analyse(
         pseudonyms: pseudonyms.as_deref(),
     };
     let lists = lists(roster, &rec, retests, settings.rules, as_of, &shown)?;
-    // Every list is made: the sample rows are not needed any more, and at city scale
-    // they are the largest thing held while the outputs are written. They go back to
-    // the system at once: the allocator would keep them a moment longer, beside the
-    // outputs' first batches, where they could set the run's peak.
+    // Every list is made and the listed people's cells are read: the sample rows and
+    // what reading the roster again takes are not needed any more, and at city scale
+    // the samples are the largest thing held while the outputs are written. They go
+    // back to the system at once: the allocator would keep them a moment longer,
+    // beside the outputs' first batches, where they could set the run's peak.
     let mut rec = rec;
     rec.set.samples = Vec::new();
+    roster.drop_rereading();
     crate::memory::give_back();
     let Lists {
         retests,
@@ -556,11 +559,11 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         pool_size: opts.pool_size,
         rules: &opts.rules,
     };
-    let roster = loaded.roster;
+    let mut roster = loaded.roster;
     let progress = Progress::new(opts.quiet);
     let analysis = analyse(
         &progress,
-        &roster,
+        &mut roster,
         loaded.records,
         &settings,
         &opts.privacy,

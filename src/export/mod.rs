@@ -36,7 +36,7 @@ use manifest::OutputEntry;
 use parquet::ArrayRef;
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
-use rows::{RejectRow, RetestRow};
+use rows::{EntryRow, RejectRow};
 use rustc_hash::FxHashMap;
 use staging::Staging;
 use std::io::Write;
@@ -129,7 +129,7 @@ pub fn write_round(
         }
     }
     let shown = rows::Shown::new(roster, round.details, privacy, round.pseudonyms);
-    let closure = rows::closure_rows(
+    let entries = rows::Entries::new(
         roster,
         rec,
         round.retests,
@@ -138,8 +138,10 @@ pub fn write_round(
         &shown,
         privacy,
     );
-    let retest = rows::retest_rows(roster, rec, round.retests, &shown, privacy);
-    let missing = rows::missing_rows(rec, round.missing, &shown);
+    // One row an entry serves the retest list and its closure alike.
+    let listed = entries.rows();
+    let missing_entries = rows::Missing::new(rec, round.missing, &shown);
+    let missing = missing_entries.rows();
     let files: Vec<(InputKind, String)> = round
         .inputs
         .iter()
@@ -216,14 +218,14 @@ pub fn write_round(
         },
         Task {
             file: "retest.xlsx",
-            rows: retest.len(),
+            rows: listed.len(),
             write: Box::new(|| {
                 staging.write("retest.xlsx", |out| {
                     workbook::write_list(
                         out,
                         &retest_columns,
-                        &retest,
-                        Some(<RetestRow as rows::Listed>::building),
+                        &listed,
+                        Some(<EntryRow as rows::Listed>::building),
                     )
                 })
             }),
@@ -249,23 +251,23 @@ pub fn write_round(
         },
         Task {
             file: "retest.parquet",
-            rows: retest.len(),
+            rows: listed.len(),
             write: Box::new(|| {
                 list(
                     "retest.parquet",
                     parquet::list_frame(&retest_columns, &[]),
-                    retest.len(),
+                    listed.len(),
                     &|i| round.retests[i].round,
-                    &|range| parquet::list_columns(&retest_columns, &retest[range]),
+                    &|range| parquet::list_columns(&retest_columns, &listed[range]),
                 )
             }),
         },
         Task {
             file: "retest.csv",
-            rows: retest.len(),
+            rows: listed.len(),
             write: Box::new(|| {
                 staging.write("retest.csv", |out| {
-                    csv::write_list(out, &retest_columns, &retest)
+                    csv::write_list(out, &retest_columns, &listed)
                 })
             }),
         },
@@ -309,14 +311,14 @@ pub fn write_round(
         },
         Task {
             file: "closure.parquet",
-            rows: closure.len(),
+            rows: listed.len(),
             write: Box::new(|| {
                 list(
                     "closure.parquet",
                     parquet::list_frame(&closure_columns, &[]),
-                    closure.len(),
+                    listed.len(),
                     &|i| round.retests[i].round,
-                    &|range| parquet::list_columns(&closure_columns, &closure[range]),
+                    &|range| parquet::list_columns(&closure_columns, &listed[range]),
                 )
             }),
         },
@@ -324,7 +326,7 @@ pub fn write_round(
             file: "report.html",
             rows: 1,
             write: Box::new(|| {
-                let page = round_report(round, &retest, &closure, &rejects);
+                let page = round_report(round, &listed, &rejects);
                 staging.write("report.html", |out| {
                     out.write_all(page.as_bytes())
                         .map_err(|e| Error::io(&staging.target("report.html"), e))
@@ -376,12 +378,7 @@ pub fn write_round(
 
 /// The daily report of the run's latest round (by earliest sample), from the same rows
 /// as the other outputs.
-fn round_report(
-    round: &RoundOutputs,
-    retest: &[RetestRow],
-    closure: &[rows::ClosureRow],
-    rejects: &[RejectRow],
-) -> String {
+fn round_report(round: &RoundOutputs, entries: &[EntryRow], rejects: &[RejectRow]) -> String {
     use crate::report::{BuildingFigures, NamedPerson, RoundReport};
     let rec = round.rec;
     let order = rec.round_order();
@@ -443,16 +440,16 @@ fn round_report(
     // Every entry of the round's retest list counts, a person sampled but not on the
     // roster too: the buildings' rows leave such people out, the page must not.
     let (mut counts, mut off_roster) = ([0i64; 4], [0i64; 4]);
-    for c in closure.iter().filter(|c| c.round == label) {
-        let k = match c.state {
+    for c in entries.iter().filter(|c| c.round() == label) {
+        let k = match c.state() {
             "cleared" => 0,
             "confirmed" => 1,
             _ => 2,
         };
-        let overdue = i64::from(k == 2 && c.overdue == Some(true));
+        let overdue = i64::from(k == 2 && c.overdue() == Some(true));
         counts[k] += 1;
         counts[3] += overdue;
-        if c.building.is_none() {
+        if c.building().is_none() {
             off_roster[k] += 1;
             off_roster[3] += overdue;
         }
@@ -468,38 +465,36 @@ fn round_report(
             .or_insert(order[e.round as usize]);
         *at = (*at).max(order[e.round as usize]);
     }
-    let still_due = |e: &Entry, c: &rows::ClosureRow| {
-        !matches!(c.state, "cleared" | "confirmed")
-            && c.overdue == Some(true)
+    let still_due = |c: &EntryRow| {
+        let e = c.entry();
+        !matches!(c.state(), "cleared" | "confirmed")
+            && c.overdue() == Some(true)
             && latest_entry[&e.person] == order[e.round as usize]
     };
     let mut earlier_overdue: Vec<(&str, i64)> = Vec::new();
-    for (e, c) in round.retests.iter().zip(closure) {
-        if c.round != label && still_due(e, c) {
-            match earlier_overdue.iter_mut().find(|(r, _)| *r == c.round) {
+    for c in entries {
+        if c.round() != label && still_due(c) {
+            match earlier_overdue.iter_mut().find(|(r, _)| *r == c.round()) {
                 Some(entry) => entry.1 += 1,
-                None => earlier_overdue.push((c.round, 1)),
+                None => earlier_overdue.push((c.round(), 1)),
             }
         }
     }
-    let named = |e: &Entry, c: &rows::ClosureRow| match c.round == label {
-        true => c.state == "confirmed" || c.overdue == Some(true),
-        false => still_due(e, c),
+    let named = |c: &EntryRow| match c.round() == label {
+        true => c.state() == "confirmed" || c.overdue() == Some(true),
+        false => still_due(c),
     };
-    let (this, earlier): (Vec<_>, Vec<_>) = retest
+    let (this, earlier): (Vec<_>, Vec<_>) = entries
         .iter()
-        .zip(closure)
-        .zip(round.retests)
-        .filter(|((_, c), e)| named(e, c))
-        .map(|(row_and_closure, _)| row_and_closure)
-        .map(|(row, c)| NamedPerson {
-            person_id: &c.person_id,
-            name: rows::Listed::cell(row, Contacts::NAME),
-            building: c.building,
-            room: c.room,
-            state: c.state,
-            due_at: c.due_at,
-            earlier_round: (c.round != label).then_some(c.round),
+        .filter(|c| named(c))
+        .map(|c| NamedPerson {
+            person_id: c.person_id(),
+            name: c.cell(Contacts::NAME),
+            building: c.building(),
+            room: c.cell(Contacts::ROOM),
+            state: c.state(),
+            due_at: c.due_at(),
+            earlier_round: (c.round() != label).then_some(c.round()),
         })
         .partition(|p| p.earlier_round.is_none());
     let people = this.into_iter().chain(earlier).collect();

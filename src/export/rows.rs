@@ -4,12 +4,12 @@
 
 use super::columns::{column, Column, Kind, Value};
 use crate::assign::Slot;
+use crate::closure::{Closed, Closure};
 use crate::ingest::roster::Roster;
 use crate::ingest::Reject;
 use crate::privacy::{guard_ids, pseudonym_text, Privacy};
-use crate::reconcile::Reconciled;
-use crate::record::NONE;
-use crate::record::{Contacts, Micros};
+use crate::reconcile::{Reconciled, Tube};
+use crate::record::{Contacts, LabResult, Micros, NONE};
 use crate::retest::Entry;
 use crate::strings::Strings;
 use crate::summarize::MissingEntry;
@@ -150,185 +150,289 @@ pub fn person_columns<R: Listed>() -> Vec<Column<R>> {
     ]
 }
 
-/// One row of the retest list.
-pub struct RetestRow<'a> {
-    /// The round.
-    pub round: &'a str,
-    /// `report`, `isolate_and_retest`, `retest` or `resample`.
-    pub action: &'static str,
-    /// `pool_positive`, …
-    pub reason: &'static str,
-    /// The person (a pseudonym with `--pseudonymize`).
-    pub person_id: Cow<'a, str>,
-    /// Building; `None` for people not on the roster.
-    pub building: Option<&'a str>,
-    /// Name, room, college, class, phone and counselor, at `place`.
-    pub shown: &'a Shown<'a>,
-    /// The person's place in `shown`, [`NONE`] for people not on the roster.
-    pub place: u32,
-    /// The tube.
-    pub tube_id: &'a str,
-    /// People in the tube.
-    pub tube_size: i64,
-    /// The tube's class.
-    pub tube_class: &'static str,
-    /// Ct of ORF1ab of the tube's deciding result, in cycles.
-    pub ct_orf1ab: Option<f64>,
-    /// Ct of N, in cycles.
-    pub ct_n: Option<f64>,
-    /// When the person was swabbed into the tube.
-    pub sampled_at: Micros,
-    /// Where.
-    pub site: Option<&'a str>,
-}
-
-impl Listed for RetestRow<'_> {
-    fn person_id(&self) -> &str {
-        &self.person_id
-    }
-    fn building(&self) -> Option<&str> {
-        self.building
-    }
-    fn cell(&self, c: usize) -> Option<&str> {
-        self.shown.cell(self.place, c)
-    }
-}
-
-/// Resolves retest entries into rows; `shown` holds every listed roster person.
-pub fn retest_rows<'a>(
+/// The retest list's entries, each a row of `retest.*` and of `closure.parquet` (one
+/// row an entry in both, in the list's order), and what a row's cells are read from
+/// as it is written: an outbreak's list is a million rows, and their cells made
+/// beforehand took 440 bytes a row. Only the texts printed otherwise are made here,
+/// once an entry: the person_ids of people not on the roster (pseudonyms, masked ID
+/// numbers) and the deciding retests' tube_ids.
+pub struct Entries<'a> {
     roster: &'a Roster,
     rec: &'a Reconciled,
-    list: &[Entry],
+    list: &'a [Entry],
+    closures: &'a [Closure],
+    retests: &'a [LabResult],
     shown: &'a Shown<'a>,
-    privacy: &Privacy,
-) -> Vec<RetestRow<'a>> {
-    // A city's lists are hundreds of thousands of rows: made on the workers.
-    list.par_iter()
-        .map(|e| {
-            let tube = &rec.tubes[e.tube as usize];
-            let result = tube.result().map(|r| &rec.results[r as usize]);
-            let on_roster = e.person < rec.roster_len;
-            let place = shown.place(e.person);
-            RetestRow {
-                round: &rec.rounds()[e.round as usize],
-                action: e.action.as_str(),
-                reason: e.reason,
-                person_id: listed_person_id(rec, shown, privacy, place, e.person),
-                building: on_roster.then(|| roster.building_name(e.person)),
-                shown,
-                place,
-                tube_id: rec.tube_id(tube),
-                tube_size: tube.size() as i64,
-                tube_class: tube.class().as_str(),
-                ct_orf1ab: result.and_then(|r| r.ct_orf1ab.get()),
-                ct_n: result.and_then(|r| r.ct_n.get()),
-                sampled_at: e.sampled_at,
-                site: rec.site(e.site),
-            }
-        })
-        .collect()
+    /// The person_ids of the entries of people without a place in `shown`, printed
+    /// otherwise than `rec` has them, by entry.
+    others: Replaced,
+    /// The tube_ids of the deciding retests, by entry.
+    retest_ids: Replaced,
 }
 
-/// The person_id a retest-list entry shows: a listed roster person's as [`Shown`]
-/// made it once (at `place`), anyone else's (off the roster: no place, [`NONE`]) made
-/// here.
-fn listed_person_id<'a>(
-    rec: &'a Reconciled,
-    shown: &'a Shown<'a>,
-    privacy: &Privacy,
+impl<'a> Entries<'a> {
+    /// The entries of `list` (sorted, see [`crate::retest::sort`]) with their
+    /// closures in `closed` and the retest rows these point into; `shown` holds every
+    /// listed roster person.
+    pub fn new(
+        roster: &'a Roster,
+        rec: &'a Reconciled,
+        list: &'a [Entry],
+        closed: &'a Closed,
+        retests: &'a [LabResult],
+        shown: &'a Shown<'a>,
+        privacy: &Privacy,
+    ) -> Entries<'a> {
+        let closures = &closed.closures[..];
+        assert_eq!(closures.len(), list.len(), "one closure per entry");
+        let others = Replaced::new(list.len(), |at| {
+            let person = list[at].person;
+            match shown.place(person) {
+                NONE => privacy.person_id(rec.person_id(roster, person)),
+                _ => Cow::Borrowed(""),
+            }
+        });
+        let retest_ids = Replaced::new(list.len(), |at| match closures[at].retest {
+            Some(k) => Cow::Owned(retests[k as usize].tube_id.to_text().into_string()),
+            None => Cow::Borrowed(""),
+        });
+        Entries {
+            roster,
+            rec,
+            list,
+            closures,
+            retests,
+            shown,
+            others,
+            retest_ids,
+        }
+    }
+
+    /// The rows, one an entry, in the list's order.
+    pub fn rows(&self) -> Vec<EntryRow<'_>> {
+        // A city's lists are hundreds of thousands of rows: made on the workers.
+        (0..self.list.len() as u32)
+            .into_par_iter()
+            .map(|at| EntryRow {
+                entries: self,
+                at,
+                place: self.shown.place(self.list[at as usize].person),
+            })
+            .collect()
+    }
+}
+
+/// One entry of the retest list, a row of `retest.*` and of `closure.parquet`: its
+/// cells are read from [`Entries`] when it is written.
+#[derive(Clone, Copy)]
+pub struct EntryRow<'a> {
+    entries: &'a Entries<'a>,
+    /// The entry, by index into the list.
+    at: u32,
+    /// The person's place in the shown cells, [`NONE`] for people not on the roster.
     place: u32,
-    person: u32,
-) -> Cow<'a, str> {
-    match place {
-        NONE => privacy.person_id(rec.person_id(shown.roster, person)),
-        _ => Cow::Borrowed(shown.person_id(place, person)),
+}
+
+// An outbreak's retest list is a million rows: a row is where to read and two numbers.
+const _: () = assert!(std::mem::size_of::<EntryRow>() <= 16);
+
+impl<'a> EntryRow<'a> {
+    /// The entry.
+    pub fn entry(&self) -> &'a Entry {
+        &self.entries.list[self.at as usize]
+    }
+
+    /// Where the entry stands.
+    fn closure(&self) -> &'a Closure {
+        &self.entries.closures[self.at as usize]
+    }
+
+    /// The tube that put the person on the list.
+    fn tube(&self) -> &'a Tube {
+        &self.entries.rec.tubes[self.entry().tube as usize]
+    }
+
+    /// The deciding retest row, if any.
+    fn retest(&self) -> Option<&'a LabResult> {
+        let retests = self.entries.retests;
+        self.closure().retest.map(|k| &retests[k as usize])
+    }
+
+    /// The round.
+    pub fn round(&self) -> &'a str {
+        &self.entries.rec.rounds()[self.entry().round as usize]
+    }
+
+    /// The person (a pseudonym with `--pseudonymize`).
+    pub fn person_id(&self) -> &'a str {
+        let (entries, person) = (self.entries, self.entry().person);
+        match self.place {
+            NONE => match entries.others.get(self.at as usize) {
+                Some(id) => id,
+                None => entries.rec.person_id(entries.roster, person),
+            },
+            place => entries.shown.person_id(place, person),
+        }
+    }
+
+    /// The building; `None` for people not on the roster.
+    pub fn building(&self) -> Option<&'a str> {
+        let person = self.entry().person;
+        (person < self.entries.rec.roster_len).then(|| self.entries.roster.building_name(person))
+    }
+
+    /// The person's roster cell `c` as printed (see [`Shown::cell`]).
+    pub fn cell(&self, c: usize) -> Option<&'a str> {
+        self.entries.shown.cell(self.place, c)
+    }
+
+    /// `open`, `resampled`, `cleared`, `confirmed` or `inconclusive`.
+    pub fn state(&self) -> &'static str {
+        self.closure().state.as_str()
+    }
+
+    /// Whether the step the entry is at is overdue (see [`Closure::overdue`]).
+    pub fn overdue(&self) -> Option<bool> {
+        self.closure().overdue
+    }
+
+    /// When the step the entry is at is due.
+    pub fn due_at(&self) -> Option<Micros> {
+        self.closure().due_at
+    }
+
+    /// The tube's deciding result, if any.
+    fn result(&self) -> Option<&'a LabResult> {
+        let rec = self.entries.rec;
+        self.tube().result().map(|r| &rec.results[r as usize])
+    }
+}
+
+impl Listed for EntryRow<'_> {
+    fn person_id(&self) -> &str {
+        EntryRow::person_id(self)
+    }
+    fn building(&self) -> Option<&str> {
+        EntryRow::building(self)
+    }
+    fn cell(&self, c: usize) -> Option<&str> {
+        EntryRow::cell(self, c)
     }
 }
 
 /// The columns of `retest.parquet`, `retest.csv` and `retest.xlsx`.
-pub fn retest_columns<'r>() -> Vec<Column<RetestRow<'r>>> {
+pub fn retest_columns<'r>() -> Vec<Column<EntryRow<'r>>> {
     use Kind::*;
+    type R<'r> = EntryRow<'r>;
     let mut columns = vec![
-        column("round", "轮次", 12.0, Text, |r: &RetestRow| {
-            Value::Text(Some(r.round))
+        column("round", "轮次", 12.0, Text, |r: &R| {
+            Value::Text(Some(r.round()))
         }),
-        column("action", "处置", 16.0, Code, |r: &RetestRow| {
-            Value::Code(Some(r.action))
+        column("action", "处置", 16.0, Code, |r: &R| {
+            Value::Code(Some(r.entry().action.as_str()))
         }),
-        column("reason", "原因", 12.0, Code, |r: &RetestRow| {
-            Value::Code(Some(r.reason))
+        column("reason", "原因", 12.0, Code, |r: &R| {
+            Value::Code(Some(r.entry().reason))
         }),
     ];
     columns.extend(person_columns());
-    let tube: Vec<Column<RetestRow<'r>>> = vec![
+    let tube: Vec<Column<R<'r>>> = vec![
         column("tube_id", "试管编号", 18.0, Text, |r| {
-            Value::Text(Some(r.tube_id))
+            Value::Text(Some(r.entries.rec.tube_id(r.tube())))
         }),
         column("tube_size", "混管人数", 9.0, Int, |r| {
-            Value::Int(Some(r.tube_size))
+            Value::Int(Some(r.tube().size() as i64))
         }),
         column("tube_class", "试管结果", 9.0, Code, |r| {
-            Value::Code(Some(r.tube_class))
+            Value::Code(Some(r.tube().class().as_str()))
         }),
         column("ct_orf1ab", "ORF1ab Ct", 10.0, Float, |r| {
-            Value::Float(r.ct_orf1ab)
+            Value::Float(r.result().and_then(|x| x.ct_orf1ab.get()))
         }),
-        column("ct_n", "N Ct", 8.0, Float, |r| Value::Float(r.ct_n)),
+        column("ct_n", "N Ct", 8.0, Float, |r| {
+            Value::Float(r.result().and_then(|x| x.ct_n.get()))
+        }),
         column("sampled_at", "采样时间", 19.0, Time, |r| {
-            Value::Time(Some(r.sampled_at))
+            Value::Time(Some(r.entry().sampled_at))
         }),
-        column("site", "采样点", 14.0, Text, |r| Value::Text(r.site)),
+        column("site", "采样点", 14.0, Text, |r| {
+            Value::Text(r.entries.rec.site(r.entry().site))
+        }),
     ];
     columns.extend(tube);
     columns
 }
 
-/// One row of the missing list: a roster person, everything else read when the row
-/// is written (a city's missing list at midday is millions of rows).
-pub struct MissingRow<'a> {
-    /// The round.
-    pub round: &'a str,
-    /// The person's cells as printed, at `place`.
+/// The missing list's entries, each a row of `missing.*` whose cells are read from
+/// the round's tables when it is written: a city's missing list at midday is millions
+/// of rows.
+pub struct Missing<'a> {
+    rec: &'a Reconciled,
+    list: &'a [MissingEntry],
     shown: &'a Shown<'a>,
-    /// The roster person.
-    person: u32,
-    /// The person's place in `shown`.
+}
+
+impl<'a> Missing<'a> {
+    /// The entries of `list` (sorted, see [`crate::summarize::sort_missing`]); `shown`
+    /// holds every listed person.
+    pub fn new(rec: &'a Reconciled, list: &'a [MissingEntry], shown: &'a Shown<'a>) -> Self {
+        Missing { rec, list, shown }
+    }
+
+    /// The rows, one an entry, in the list's order.
+    pub fn rows(&self) -> Vec<MissingRow<'_>> {
+        (0..self.list.len() as u32)
+            .into_par_iter()
+            .map(|at| MissingRow {
+                missing: self,
+                at,
+                place: self.shown.place(self.list[at as usize].person),
+            })
+            .collect()
+    }
+}
+
+/// One row of the missing list: a roster person in a round.
+pub struct MissingRow<'a> {
+    missing: &'a Missing<'a>,
+    /// The entry, by index into the list.
+    at: u32,
+    /// The person's place in the shown cells.
     place: u32,
 }
 
-impl MissingRow<'_> {
+// A city's missing list at midday is millions of rows.
+const _: () = assert!(std::mem::size_of::<MissingRow>() <= 16);
+
+impl<'a> MissingRow<'a> {
+    /// The entry.
+    fn entry(&self) -> &'a MissingEntry {
+        &self.missing.list[self.at as usize]
+    }
+
+    /// The round.
+    pub fn round(&self) -> &'a str {
+        &self.missing.rec.rounds()[self.entry().round as usize]
+    }
+
     /// `on_campus` or `isolated`.
     pub fn status(&self) -> &'static str {
-        self.shown.roster.status[self.person as usize].as_str()
+        self.missing.shown.roster.status[self.entry().person as usize].as_str()
     }
 }
 
 impl Listed for MissingRow<'_> {
     fn person_id(&self) -> &str {
-        self.shown.person_id(self.place, self.person)
+        self.missing
+            .shown
+            .person_id(self.place, self.entry().person)
     }
     fn building(&self) -> Option<&str> {
-        Some(self.shown.roster.building_name(self.person))
+        Some(self.missing.shown.roster.building_name(self.entry().person))
     }
     fn cell(&self, c: usize) -> Option<&str> {
-        self.shown.cell(self.place, c)
+        self.missing.shown.cell(self.place, c)
     }
-}
-
-/// Resolves missing entries into rows; `shown` holds every listed person.
-pub fn missing_rows<'a>(
-    rec: &'a Reconciled,
-    list: &[MissingEntry],
-    shown: &'a Shown<'a>,
-) -> Vec<MissingRow<'a>> {
-    list.par_iter()
-        .map(|e| MissingRow {
-            round: &rec.rounds()[e.round as usize],
-            shown,
-            person: e.person,
-            place: shown.place(e.person),
-        })
-        .collect()
 }
 
 /// The columns of `missing.parquet` and `missing.xlsx`.
@@ -338,7 +442,7 @@ pub fn missing_columns<'r>() -> Vec<Column<MissingRow<'r>>> {
         "轮次",
         12.0,
         Kind::Text,
-        |r: &MissingRow| Value::Text(Some(r.round)),
+        |r: &MissingRow| Value::Text(Some(r.round())),
     )];
     columns.extend(person_columns());
     columns.push(column(
@@ -381,155 +485,76 @@ pub fn reject_columns<'r>() -> Vec<Column<RejectRow<'r>>> {
     ]
 }
 
-/// One row of `closure.parquet`: a retest-list entry and where it stands.
-pub struct ClosureRow<'a> {
-    /// The round.
-    pub round: &'a str,
-    /// The person (a pseudonym with `--pseudonymize`).
-    pub person_id: Cow<'a, str>,
-    /// Building; `None` for people not on the roster.
-    pub building: Option<&'a str>,
-    /// Room.
-    pub room: Option<&'a str>,
-    /// `report`, `isolate_and_retest`, `retest` or `resample`.
-    pub action: &'static str,
-    /// The tube that put the person on the list.
-    pub tube_id: &'a str,
-    /// Its class.
-    pub tube_class: &'static str,
-    /// When the lab tested it.
-    pub pool_tested_at: Option<Micros>,
-    /// `open`, `resampled`, `cleared`, `confirmed` or `inconclusive`.
-    pub state: &'static str,
-    /// The deciding retest's individual tube.
-    pub retest_tube_id: Option<Box<str>>,
-    /// When the person was swabbed again.
-    pub retest_sampled_at: Option<Micros>,
-    /// When the retest was tested.
-    pub retest_tested_at: Option<Micros>,
-    /// The retest's class.
-    pub retest_class: Option<&'static str>,
-    /// Its ORF1ab Ct, in cycles.
-    pub retest_ct_orf1ab: Option<f64>,
-    /// Its N Ct, in cycles.
-    pub retest_ct_n: Option<f64>,
-    /// When the step the entry is at is due.
-    pub due_at: Option<Micros>,
-    /// Whether that deadline has passed with the step not done.
-    pub overdue: Option<bool>,
-    /// Hours from the pool's test to the deciding retest's test.
-    pub hours_to_result: Option<f64>,
-}
-
-/// Resolves the closures of the retest list into rows, in the list's order.
-pub fn closure_rows<'a>(
-    roster: &'a Roster,
-    rec: &'a Reconciled,
-    list: &[Entry],
-    closed: &crate::closure::Closed,
-    retests: &'a [crate::record::LabResult],
-    shown: &'a Shown<'a>,
-    privacy: &Privacy,
-) -> Vec<ClosureRow<'a>> {
-    list.par_iter()
-        .zip(&closed.closures)
-        .map(|(e, c)| {
-            let tube = &rec.tubes[e.tube as usize];
-            let on_roster = e.person < rec.roster_len;
-            let retest = c.retest.map(|k| &retests[k as usize]);
-            let place = shown.place(e.person);
-            ClosureRow {
-                round: &rec.rounds()[e.round as usize],
-                person_id: listed_person_id(rec, shown, privacy, place, e.person),
-                building: on_roster.then(|| roster.building_name(e.person)),
-                room: shown.cell(place, Contacts::ROOM),
-                action: e.action.as_str(),
-                tube_id: rec.tube_id(tube),
-                tube_class: tube.class().as_str(),
-                pool_tested_at: c.pool_tested_at,
-                state: c.state.as_str(),
-                retest_tube_id: retest.map(|r| r.tube_id.to_text()),
-                retest_sampled_at: retest.and_then(|r| r.sampled_at()),
-                retest_tested_at: retest.and_then(|r| r.tested_at.get()),
-                retest_class: c.retest_class.map(|k| k.as_str()),
-                retest_ct_orf1ab: retest.and_then(|r| r.ct_orf1ab.get()),
-                retest_ct_n: retest.and_then(|r| r.ct_n.get()),
-                due_at: c.due_at,
-                overdue: c.overdue,
-                hours_to_result: c.hours_to_result,
-            }
-        })
-        .collect()
-}
-
 /// The columns of `closure.parquet`.
-pub fn closure_columns<'r>() -> Vec<Column<ClosureRow<'r>>> {
+pub fn closure_columns<'r>() -> Vec<Column<EntryRow<'r>>> {
     use Kind::*;
-    type R<'r> = ClosureRow<'r>;
+    type R<'r> = EntryRow<'r>;
     vec![
         column("round", "轮次", 12.0, Text, |r: &R| {
-            Value::Text(Some(r.round))
+            Value::Text(Some(r.round()))
         }),
         column("person_id", "学号/工号", 14.0, Text, |r: &R| {
-            Value::Text(Some(&r.person_id))
+            Value::Text(Some(r.person_id()))
         }),
         column("building", "楼栋", 10.0, Text, |r: &R| {
-            Value::Text(r.building)
+            Value::Text(r.building())
         }),
-        column("room", "宿舍号", 8.0, Text, |r: &R| Value::Text(r.room)),
+        column("room", "宿舍号", 8.0, Text, |r: &R| {
+            Value::Text(r.cell(Contacts::ROOM))
+        }),
         column("action", "处置", 16.0, Code, |r: &R| {
-            Value::Code(Some(r.action))
+            Value::Code(Some(r.entry().action.as_str()))
         }),
         column("tube_id", "试管编号", 18.0, Text, |r: &R| {
-            Value::Text(Some(r.tube_id))
+            Value::Text(Some(r.entries.rec.tube_id(r.tube())))
         }),
         column("tube_class", "试管结果", 9.0, Code, |r: &R| {
-            Value::Code(Some(r.tube_class))
+            Value::Code(Some(r.tube().class().as_str()))
         }),
         column(
             "pool_tested_at",
             "混管检测时间",
             19.0,
             Time,
-            |r: &R| Value::Time(r.pool_tested_at),
+            |r: &R| Value::Time(r.closure().pool_tested_at),
         ),
         column("state", "复核状态", 12.0, Code, |r: &R| {
-            Value::Code(Some(r.state))
+            Value::Code(Some(r.state()))
         }),
         column("retest_tube_id", "单管编号", 18.0, Text, |r: &R| {
-            Value::Text(r.retest_tube_id.as_deref())
+            Value::Text(r.entries.retest_ids.get(r.at as usize))
         }),
         column("retest_sampled_at", "单采时间", 19.0, Time, |r: &R| {
-            Value::Time(r.retest_sampled_at)
+            Value::Time(r.retest().and_then(|x| x.sampled_at()))
         }),
         column("retest_tested_at", "单检时间", 19.0, Time, |r: &R| {
-            Value::Time(r.retest_tested_at)
+            Value::Time(r.retest().and_then(|x| x.tested_at.get()))
         }),
         column("retest_class", "单检结果", 9.0, Code, |r: &R| {
-            Value::Code(r.retest_class)
+            Value::Code(r.closure().retest_class.map(|k| k.as_str()))
         }),
         column(
             "retest_ct_orf1ab",
             "单检 ORF1ab Ct",
             10.0,
             Float,
-            |r: &R| Value::Float(r.retest_ct_orf1ab),
+            |r: &R| Value::Float(r.retest().and_then(|x| x.ct_orf1ab.get())),
         ),
         column("retest_ct_n", "单检 N Ct", 8.0, Float, |r: &R| {
-            Value::Float(r.retest_ct_n)
+            Value::Float(r.retest().and_then(|x| x.ct_n.get()))
         }),
         column("due_at", "截止时间", 19.0, Time, |r: &R| {
-            Value::Time(r.due_at)
+            Value::Time(r.due_at())
         }),
         column("overdue", "超时", 6.0, Bool, |r: &R| {
-            Value::Bool(r.overdue)
+            Value::Bool(r.overdue())
         }),
         column(
             "hours_to_result",
             "出结果用时(小时)",
             10.0,
             Float,
-            |r: &R| Value::Float(r.hours_to_result),
+            |r: &R| Value::Float(r.closure().hours_to_result),
         ),
     ]
 }

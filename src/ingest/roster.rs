@@ -207,7 +207,8 @@ pub struct Roster {
     /// Building names, in order of first appearance.
     pub buildings: Vec<Box<str>>,
     index: Vec<HashTable<Slot>>,
-    source: TextSource,
+    /// Where the rows are read again; `None` once [`Roster::drop_rereading`] freed it.
+    source: Option<TextSource>,
     name: String,
     layout: Layout,
 }
@@ -308,6 +309,17 @@ impl Roster {
         self.index = Vec::new();
     }
 
+    /// Frees what only reading the rows again takes (each person's line and place in
+    /// the file, and the text of a file decoded in memory) once the listed people's
+    /// cells are read: 12 bytes a person, more than a hundred megabytes in a city,
+    /// held while the outputs are written otherwise. [`Roster::details`] must not be
+    /// called after it, nor anything that cites a person's line.
+    pub fn drop_rereading(&mut self) {
+        self.line = Vec::new();
+        self.offset = Vec::new();
+        self.source = None;
+    }
+
     /// The person with this person_id when they follow the last one found, without a
     /// lookup in the index otherwise (`None` then means "look them up", in a batch: see
     /// [`Roster::find_keyed`]). Samples taken in roster order (building by building,
@@ -353,6 +365,10 @@ impl Roster {
     /// Each row read again must still hold the person's ID: a roster changed while it
     /// was read is an error, never a name given to the wrong person.
     pub fn details(&self, mut people: Vec<u32>) -> Result<Contacts> {
+        let source = self
+            .source
+            .as_ref()
+            .expect("the roster is read again after drop_rereading");
         const CELLS: [usize; Contacts::CELLS] = [NAME, ROOM, COLLEGE, CLASS, PHONE, COUNSELOR];
         people.par_sort_unstable();
         people.dedup();
@@ -372,7 +388,7 @@ impl Roster {
                 // person (or nothing: a shorter file) is a roster that changed.
                 let mut cells = ContactBatch::with_capacity(batch.len());
                 let mut ranges = Vec::new();
-                each_record_at(&self.source, &self.name, &offsets, |k, record, _| {
+                each_record_at(source, &self.name, &offsets, |k, record, _| {
                     let p = people[batch[k] as usize];
                     reparse(record, &self.layout, &mut ranges, |row| {
                         if row.text(PERSON_ID) != self.id(p) {
@@ -712,7 +728,7 @@ pub fn finish(
         offset,
         buildings,
         index,
-        source: ingested.source,
+        source: Some(ingested.source),
         name: ingested.report.path.clone(),
         layout: ingested.layout,
     };
