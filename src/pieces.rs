@@ -31,37 +31,54 @@ pub fn concat<T: Send>(mut parts: Vec<Vec<T>>) -> Vec<T> {
     let counts: Vec<usize> = parts.iter().map(Vec::len).collect();
     let total = counts.iter().sum();
     let mut all = Vec::with_capacity(total);
-    let mut slots = pieces_mut(&mut all.spare_capacity_mut()[..total], &counts).into_iter();
-    let mut parts = parts.into_iter();
-    let batch = 4 * rayon::current_num_threads();
-    let mut freed = 0;
-    loop {
-        let moves: Vec<_> = slots.by_ref().zip(parts.by_ref()).take(batch).collect();
-        if moves.is_empty() {
-            break;
-        }
-        freed += moves
-            .iter()
-            .map(|(_, part)| part.capacity() * size_of::<T>())
-            .sum::<usize>();
-        moves.into_par_iter().for_each(|(out, part)| {
+    move_parts(
+        pieces_mut(&mut all.spare_capacity_mut()[..total], &counts),
+        parts,
+        |part| part.capacity() * size_of::<T>(),
+        |out, part| {
             for (o, item) in out.iter_mut().zip(part) {
                 o.write(item);
             }
-        });
-        // The allocator would keep the freed parts a moment longer (see `memory`).
-        if freed >= GIVE_BACK {
-            crate::memory::give_back();
-            freed = 0;
-        }
-    }
+        },
+    );
     // SAFETY: the pieces cover the first `total` slots, and each piece holds as many
     // slots as its part has items, every one of which was written above.
     unsafe { all.set_len(total) };
     all
 }
 
-/// How many bytes of parts [`concat`] frees (and `Roster::details` joins) before they
+/// Moves each of `parts` into its slot of `slots` (one a part, in order) with
+/// `write`, on the workers a few parts at a time: each part is freed once moved, and
+/// the parts freed (`bytes` tells how much a part holds) are given back to the system
+/// every [`GIVE_BACK`] bytes, so that the parts and the whole they are moved into are
+/// not all held at once.
+pub fn move_parts<S: Send, P: Send>(
+    slots: impl IntoIterator<Item = S>,
+    parts: impl IntoIterator<Item = P>,
+    bytes: impl Fn(&P) -> usize,
+    write: impl Fn(S, P) + Sync,
+) {
+    let (mut slots, mut parts) = (slots.into_iter(), parts.into_iter());
+    let batch = 4 * rayon::current_num_threads();
+    let mut freed = 0;
+    loop {
+        let moves: Vec<(S, P)> = slots.by_ref().zip(parts.by_ref()).take(batch).collect();
+        if moves.is_empty() {
+            break;
+        }
+        freed += moves.iter().map(|(_, part)| bytes(part)).sum::<usize>();
+        moves
+            .into_par_iter()
+            .for_each(|(slot, part)| write(slot, part));
+        // The allocator would keep the freed parts a moment longer (see `memory`).
+        if freed >= GIVE_BACK {
+            crate::memory::give_back();
+            freed = 0;
+        }
+    }
+}
+
+/// How many bytes of parts [`move_parts`] frees (and `Roster::details` joins) before they
 /// are given back to the system.
 pub const GIVE_BACK: usize = 64 << 20;
 
