@@ -358,9 +358,9 @@ pub fn finish(
 /// [`UNREGISTERED`] and their index in the chunk's `unregistered` (interned here, in row
 /// order, as they would have been during the pass), the chunks' people one after the
 /// other, and where each chunk's begin. A city's batch is ten million lookups: besides
-/// the pending people (8 bytes each) and the shard each probes (1), it holds their keys
-/// again in the order of the shards (8), then 4 bytes for the answer in that order and
-/// 4 in theirs.
+/// the pending people (8 bytes each) and their answers (4), it holds, for a block of
+/// [`LOOKUP_BLOCK`] lookups at a time, the shard each probes (1), their keys again in
+/// the order of the shards (8) and the answers in that order (4).
 fn look_up(
     roster: &Roster,
     parts: &mut [super::Part<Sample, SamplePart>],
@@ -400,27 +400,36 @@ fn look_up(
                 *key = keys::fingerprint(part.state.texts.get((*key & !TEXT) as u32));
             }
         });
-    // The shard of the index each lookup probes.
-    let shard: Vec<u8> = pending
-        .par_iter()
-        .map(|&key| Roster::shard_of(key))
-        .collect();
-    // The lookups by shard: a counting sort, whose cost does not depend on the file's
-    // order, gives each shard its lookups together, and a shard of a city's index (some
-    // 40,000 people, half a megabyte) stays in a core's cache while they are made. Each
-    // lookup carries its key, so that the lookups, made in this order, read nothing
-    // else that lies far apart. (Sorting by the place in the shard too, 65,536 buckets
-    // instead of 256, cost more in the sort than it saved in the lookups.)
-    let order = buckets::sort_into(total, 1 << 8, |at| u32::from(shard[at]), |at| pending[at]);
-    // The answers in the same order, written one after the other, then put back in
-    // the lookups' order.
-    let answers: Vec<u32> = order
-        .par_iter()
-        .map(|&key| roster.find_keyed(key, None).unwrap_or(NONE))
-        .collect();
-    drop(order);
-    let mut found = buckets::unsort(&answers, 1 << 8, |at| u32::from(shard[at]));
-    drop((answers, shard));
+    // The lookups are made a block at a time, so that what they take besides the
+    // pending people and the answers (13 bytes a lookup) is held for a block only: a
+    // city's file by sampling time has ten million, which took 130 MB more at the
+    // stage's peak.
+    let mut found: Vec<u32> = Vec::with_capacity(total);
+    for block in pending.chunks(LOOKUP_BLOCK) {
+        // The shard of the index each lookup probes.
+        let shard: Vec<u8> = block.par_iter().map(|&key| Roster::shard_of(key)).collect();
+        // The lookups by shard: a counting sort, whose cost does not depend on the
+        // file's order, gives each shard its lookups together, and a shard of a city's
+        // index (some 40,000 people, half a megabyte) stays in a core's cache while
+        // they are made. Each lookup carries its key, so that the lookups, made in this
+        // order, read nothing else that lies far apart. (Sorting by the place in the
+        // shard too, 65,536 buckets instead of 256, cost more in the sort than it saved
+        // in the lookups.)
+        let order = buckets::sort_into(
+            block.len(),
+            1 << 8,
+            |at| u32::from(shard[at]),
+            |at| block[at],
+        );
+        // The answers in the same order, written one after the other, then put back
+        // in the lookups' order.
+        let answers: Vec<u32> = order
+            .par_iter()
+            .map(|&key| roster.find_keyed(key, None).unwrap_or(NONE))
+            .collect();
+        drop(order);
+        found.extend(buckets::unsort(&answers, 1 << 8, |at| u32::from(shard[at])));
+    }
     // Candidates found by fingerprint checked, and people not on the roster, in row
     // order.
     let mut slices = Vec::with_capacity(parts.len());
@@ -461,6 +470,14 @@ fn look_up(
         });
     (found, starts)
 }
+
+/// How many roster lookups [`look_up`] makes at a time: enough that each shard of a
+/// city's index gets some 16,000 of a block together. The unit tests take blocks of
+/// 64, so that their files are looked up in several.
+#[cfg(not(test))]
+const LOOKUP_BLOCK: usize = 1 << 22;
+#[cfg(test)]
+const LOOKUP_BLOCK: usize = 64;
 
 /// One chunk's local string indexes mapped to run-wide ones.
 struct PartMaps {
