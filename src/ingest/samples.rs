@@ -388,6 +388,8 @@ fn look_up(
         .for_each(|(pending, part)| {
             pending.copy_from_slice(&std::mem::take(&mut part.state.pending))
         });
+    // The chunks' own lists go back to the system before the lookups' tables are made.
+    crate::memory::give_back();
     // An ID kept as text is looked up by its fingerprint, which takes the place of its
     // text's index: the probes then read nothing but the index, and each candidate found
     // is checked afterwards, in file order (a chunk's texts are its pending people kept
