@@ -47,11 +47,11 @@ pub fn concat<T: Send>(mut parts: Vec<Vec<T>>) -> Vec<T> {
     all
 }
 
-/// Moves each of `parts` into its slot of `slots` (one a part, in order) with
-/// `write`, on the workers a few parts at a time: each part is freed once moved, and
-/// the parts freed (`bytes` tells how much a part holds) are given back to the system
-/// every [`GIVE_BACK`] bytes, so that the parts and the whole they are moved into are
-/// not all held at once.
+/// Moves each of `parts` into its slot of `slots` (one a part, in order: as many of
+/// each) with `write`, on the workers a few parts at a time: each part is freed once
+/// moved, and the parts freed (`bytes` tells how much a part holds) are given back to
+/// the system every [`GIVE_BACK`] bytes, so that the parts and the whole they are
+/// moved into are not all held at once.
 pub fn move_parts<S: Send, P: Send>(
     slots: impl IntoIterator<Item = S>,
     parts: impl IntoIterator<Item = P>,
@@ -76,6 +76,7 @@ pub fn move_parts<S: Send, P: Send>(
             freed = 0;
         }
     }
+    debug_assert!(parts.next().is_none(), "a part without a slot");
 }
 
 /// How many bytes of parts [`move_parts`] frees (and `Roster::details` joins) before they

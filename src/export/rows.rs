@@ -1,6 +1,7 @@
-//! The rows of the output lists with every value resolved and the protections of
-//! personal data applied (`--mask`, `--pseudonymize`), and each list's column table:
-//! the one place where a listed person's roster cells are taken and masked.
+//! The rows of the output lists, each value read as the row is written with the
+//! protections of personal data applied (`--mask`, `--pseudonymize`), and each list's
+//! column table: the one place where a listed person's roster cells are taken and
+//! masked.
 
 use super::columns::{column, Column, Kind, Value};
 use crate::assign::Slot;
@@ -163,10 +164,13 @@ pub struct Entries<'a> {
     closures: &'a [Closure],
     retests: &'a [LabResult],
     shown: &'a Shown<'a>,
+    /// Each entry's person's place in `shown`, [`NONE`] for people not on the roster.
+    places: Vec<u32>,
     /// The person_ids of the entries of people without a place in `shown`, printed
     /// otherwise than `rec` has them, by entry.
     others: Replaced,
-    /// The tube_ids of the deciding retests, by entry.
+    /// The tube_ids of the deciding retests, by entry: each made here as text (none
+    /// is the retest row's own), so each is held.
     retest_ids: Replaced,
 }
 
@@ -185,12 +189,11 @@ impl<'a> Entries<'a> {
     ) -> Entries<'a> {
         let closures = &closed.closures[..];
         assert_eq!(closures.len(), list.len(), "one closure per entry");
-        let others = Replaced::new(list.len(), |at| {
-            let person = list[at].person;
-            match shown.place(person) {
-                NONE => privacy.person_id(rec.person_id(roster, person)),
-                _ => Cow::Borrowed(""),
-            }
+        // A city's lists are hundreds of thousands of rows: places found on the workers.
+        let places: Vec<u32> = list.par_iter().map(|e| shown.place(e.person)).collect();
+        let others = Replaced::new(list.len(), |at| match places[at] {
+            NONE => privacy.person_id(rec.person_id(roster, list[at].person)),
+            _ => Cow::Borrowed(""),
         });
         let retest_ids = Replaced::new(list.len(), |at| match closures[at].retest {
             Some(k) => Cow::Owned(retests[k as usize].tube_id.to_text().into_string()),
@@ -203,6 +206,7 @@ impl<'a> Entries<'a> {
             closures,
             retests,
             shown,
+            places,
             others,
             retest_ids,
         }
@@ -210,14 +214,8 @@ impl<'a> Entries<'a> {
 
     /// The rows, one an entry, in the list's order.
     pub fn rows(&self) -> Vec<EntryRow<'_>> {
-        // A city's lists are hundreds of thousands of rows: made on the workers.
         (0..self.list.len() as u32)
-            .into_par_iter()
-            .map(|at| EntryRow {
-                entries: self,
-                at,
-                place: self.shown.place(self.list[at as usize].person),
-            })
+            .map(|at| EntryRow { entries: self, at })
             .collect()
     }
 }
@@ -229,11 +227,9 @@ pub struct EntryRow<'a> {
     entries: &'a Entries<'a>,
     /// The entry, by index into the list.
     at: u32,
-    /// The person's place in the shown cells, [`NONE`] for people not on the roster.
-    place: u32,
 }
 
-// An outbreak's retest list is a million rows: a row is where to read and two numbers.
+// An outbreak's retest list is a million rows: a row is where to read and a number.
 const _: () = assert!(std::mem::size_of::<EntryRow>() <= 16);
 
 impl<'a> EntryRow<'a> {
@@ -263,10 +259,15 @@ impl<'a> EntryRow<'a> {
         &self.entries.rec.rounds()[self.entry().round as usize]
     }
 
+    /// The person's place in the shown cells, [`NONE`] for people not on the roster.
+    fn place(&self) -> u32 {
+        self.entries.places[self.at as usize]
+    }
+
     /// The person (a pseudonym with `--pseudonymize`).
     pub fn person_id(&self) -> &'a str {
         let (entries, person) = (self.entries, self.entry().person);
-        match self.place {
+        match self.place() {
             NONE => match entries.others.get(self.at as usize) {
                 Some(id) => id,
                 None => entries.rec.person_id(entries.roster, person),
@@ -283,7 +284,7 @@ impl<'a> EntryRow<'a> {
 
     /// The person's roster cell `c` as printed (see [`Shown::cell`]).
     pub fn cell(&self, c: usize) -> Option<&'a str> {
-        self.entries.shown.cell(self.place, c)
+        self.entries.shown.cell(self.place(), c)
     }
 
     /// `open`, `resampled`, `cleared`, `confirmed` or `inconclusive`.

@@ -201,7 +201,7 @@ pub struct Roster {
     /// roster): swabbed alone, never into a pool.
     pub priority: Vec<bool>,
     /// Each person's line in the roster file, in 4 bytes (a roster with rows past line
-    /// 4,294,967,295 is refused).
+    /// 4,294,967,295 is refused); empty after [`Roster::drop_rereading`].
     pub line: Vec<u32>,
     offset: Vec<u64>,
     /// Building names, in order of first appearance.
@@ -270,11 +270,11 @@ impl Roster {
         }
     }
 
-    /// The shard of the index a lookup of `key` ([`Roster::key_of`]) probes (one of
-    /// 256): lookups made shard by shard read one shard's table at a time.
-    pub fn shard_of(key: u64) -> u8 {
-        const _: () = assert!(SHARDS <= 256);
-        shard(keys::hash_packed(key)) as u8
+    /// The shard of the index a lookup of `key` ([`Roster::key_of`]) probes (one of at
+    /// most 256): lookups made shard by shard read one shard's table at a time.
+    pub fn shard_of(&self, key: u64) -> u8 {
+        const _: () = assert!(MAX_SHARDS <= 256);
+        shard(keys::hash_packed(key), self.index.len()) as u8
     }
 
     /// The person whose ID has `key` ([`Roster::key_of`]). A packed key is the ID
@@ -289,7 +289,7 @@ impl Roster {
         // a lookup then is a mistake, never an answer.
         assert!(!self.index.is_empty(), "the roster's index was freed");
         let hash = keys::hash_packed(key);
-        let table = self.index.get(shard(hash))?;
+        let table = self.index.get(shard(hash, self.index.len()))?;
         let found = match id {
             Some(id) if keys::is_text(key) => table.find(hash, |slot| {
                 let (k, i) = (slot.key, slot.person);
@@ -310,9 +310,9 @@ impl Roster {
     }
 
     /// Frees what only reading the rows again takes (each person's line and place in
-    /// the file, and the text of a file decoded in memory) once the listed people's
-    /// cells are read: 12 bytes a person, more than a hundred megabytes in a city,
-    /// held while the outputs are written otherwise. [`Roster::details`] must not be
+    /// the file, and the text of a file decoded in memory or a workbook's rows) once
+    /// the listed people's cells are read: 12 bytes a person, more than a hundred
+    /// megabytes in a city, held while the outputs are written otherwise. [`Roster::details`] must not be
     /// called after it, nor anything that cites a person's line.
     pub fn drop_rereading(&mut self) {
         self.line = Vec::new();
@@ -478,9 +478,26 @@ impl Roster {
     }
 }
 
-/// The index is split in shards by hash, built in parallel; 256 keep a shard of a city
-/// roster (40,000 people) in a core's cache while it is built.
-const SHARDS: usize = 256;
+/// The most shards the index is split in, by hash, built in parallel: 256 keep a shard
+/// of a city roster (some 50,000 people, under a megabyte) in a core's cache while it is
+/// built, and a lookup's shard in a byte.
+const MAX_SHARDS: usize = 256;
+
+/// How many shards the index of `n` people is split in: as many as fill each shard's
+/// table to some 85% of its buckets (a power of two of them, filled to seven eighths
+/// at most, hashbrown's rule) and no more than [`MAX_SHARDS`]. With 256 shards always,
+/// a city of ten million filled its tables to 60%, 65 MB of empty slots.
+fn shard_count(n: usize) -> usize {
+    // What each shard's people fill of its buckets on average, short of seven eighths
+    // by enough that a shard that draws more than its share (one in a few hundred draws
+    // 1% more at ten million) still fits.
+    const FILL: f64 = 7.0 / 8.0 * 0.97;
+    let mut buckets = 1024usize;
+    while (MAX_SHARDS * buckets) as f64 * FILL < n as f64 {
+        buckets *= 2;
+    }
+    ((n as f64 / (buckets as f64 * FILL)).ceil() as usize).clamp(1, MAX_SHARDS)
+}
 
 /// A slot of the ID index: the person and their ID's key ([`Roster::key_of`]). Packed
 /// to 12 bytes (a city's index holds ten million).
@@ -491,10 +508,10 @@ struct Slot {
     person: u32,
 }
 
-/// Middle bits pick the shard: hashbrown uses the low bits for the bucket and the top
-/// seven for its tags, which must stay varied within a shard.
-fn shard(hash: u64) -> usize {
-    (hash >> 32) as usize % SHARDS
+/// Middle bits pick the shard, one of `shards`: hashbrown uses the low bits for the
+/// bucket and the top seven for its tags, which must stay varied within a shard.
+fn shard(hash: u64, shards: usize) -> usize {
+    ((((hash >> 32) & 0xff_ffff) * shards as u64) >> 24) as usize
 }
 
 /// One shard of the index, with the duplicates found while building it: (later, first).
@@ -507,17 +524,18 @@ type Shard = (HashTable<Slot>, Vec<(u32, u32)>);
 /// only IDs whose fingerprints match are read again there.
 fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
     const BLOCK: usize = 1 << 18;
+    let shards = shard_count(ids.len());
     // Each block's people by shard, in file order: (key, position).
     let blocks: Vec<Vec<Vec<(u64, u32)>>> = (0..ids.len().div_ceil(BLOCK))
         .into_par_iter()
         .map(|b| {
             let end = ((b + 1) * BLOCK).min(ids.len());
-            let mut by_shard: Vec<Vec<(u64, u32)>> = (0..SHARDS)
-                .map(|_| Vec::with_capacity((end - b * BLOCK) / SHARDS * 2))
+            let mut by_shard: Vec<Vec<(u64, u32)>> = (0..shards)
+                .map(|_| Vec::with_capacity((end - b * BLOCK) / shards * 2))
                 .collect();
             for i in (b * BLOCK..end).map(|i| i as u32) {
                 let key = Roster::key_of(ids.get(i));
-                by_shard[shard(keys::hash_packed(key))].push((key, i));
+                by_shard[shard(keys::hash_packed(key), shards)].push((key, i));
             }
             by_shard
         })
@@ -526,7 +544,7 @@ fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
         let k = slot.key;
         keys::hash_packed(k)
     };
-    let built: Vec<Shard> = (0..SHARDS)
+    let built: Vec<Shard> = (0..shards)
         .into_par_iter()
         .map(|s| {
             let count = blocks.iter().map(|b| b[s].len()).sum();
@@ -819,7 +837,7 @@ mod tests {
         let roster_index = |text: &str| {
             let key = Roster::key_of(text);
             let hash = keys::hash_packed(key);
-            let table = &index[shard(hash)];
+            let table = &index[shard(hash, index.len())];
             table
                 .find(hash, |slot| {
                     let (k, j) = (slot.key, slot.person);
@@ -833,5 +851,24 @@ mod tests {
         assert_eq!(roster_index("S999999"), None);
         assert_eq!(roster_index("student-0999999"), None);
         assert_eq!(roster_index("123456789"), None);
+    }
+
+    #[test]
+    fn the_index_fills_its_tables_whatever_the_roster_size() {
+        // 240,844 people are just past where 256 shards' tables double (940 a shard,
+        // 2,048 buckets each: 46% full); a million, 3,906 a shard in 8,192 buckets.
+        for n in [240_844u32, 1_000_000] {
+            let mut ids = Strings::default();
+            for i in 0..n {
+                ids.push(&(2_000_000_000 + i).to_string());
+            }
+            let (index, duplicates) = build_index(&ids);
+            assert!(duplicates.is_empty());
+            assert!(index.len() <= MAX_SHARDS);
+            assert_eq!(index.iter().map(HashTable::len).sum::<usize>(), n as usize);
+            // hashbrown's capacity is seven eighths of a table's buckets.
+            let room: usize = index.iter().map(HashTable::capacity).sum();
+            assert!(room <= n as usize * 11 / 10, "{n} people, room for {room}");
+        }
     }
 }

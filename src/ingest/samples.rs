@@ -353,7 +353,7 @@ pub fn finish(
     (set, ingested.report, ingested.rejects)
 }
 
-/// Looks up every chunk's pending people (see [`Pending`]) in one batch, shard by shard
+/// Looks up every chunk's pending people (see [`Pending`]) after the pass, shard by shard
 /// of the roster's index; returns each pending person's roster index, or
 /// [`UNREGISTERED`] and their index in the chunk's `unregistered` (interned here, in row
 /// order, as they would have been during the pass), the chunks' people one after the
@@ -409,10 +409,10 @@ fn look_up(
     let mut found: Vec<u32> = Vec::with_capacity(total);
     for block in pending.chunks(LOOKUP_BLOCK) {
         // The shard of the index each lookup probes.
-        let shard: Vec<u8> = block.par_iter().map(|&key| Roster::shard_of(key)).collect();
+        let shard: Vec<u8> = block.par_iter().map(|&key| roster.shard_of(key)).collect();
         // The lookups by shard: a counting sort, whose cost does not depend on the
         // file's order, gives each shard its lookups together, and a shard of a city's
-        // index (some 40,000 people, half a megabyte) stays in a core's cache while
+        // index (some 50,000 people, under a megabyte) stays in a core's cache while
         // they are made. Each lookup carries its key, so that the lookups, made in this
         // order, read nothing else that lies far apart. (Sorting by the place in the
         // shard too, 65,536 buckets instead of 256, cost more in the sort than it saved
