@@ -476,7 +476,7 @@ fn look_up(
 /// Into how many blocks [`look_up`] cuts its lookups: two halve what they hold beside
 /// the pending people and the answers, while every shard of the index still gets half
 /// its people's lookups in each block, and stays in the cache while they are made (in
-/// blocks of 4 M, seven at Shanghai size, the samples stage took 0.3–1.1 s more). The
+/// blocks of 4 M, seven at Shanghai size, the samples stage took 0.3–1.2 s more). The
 /// unit tests take a thousand, so that their files are looked up in many.
 #[cfg(not(test))]
 const LOOKUP_BLOCKS: usize = 2;
