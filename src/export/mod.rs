@@ -22,7 +22,7 @@ pub mod staging;
 pub mod tables;
 pub mod workbook;
 
-use crate::closure::Closed;
+use crate::closure::{Closed, State};
 use crate::error::{Error, Result};
 use crate::history::publish::Publication;
 use crate::ingest::roster::Roster;
@@ -442,8 +442,8 @@ fn round_report(round: &RoundOutputs, entries: &[EntryRow], rejects: &[RejectRow
     let (mut counts, mut off_roster) = ([0i64; 4], [0i64; 4]);
     for c in entries.iter().filter(|c| c.round() == label) {
         let k = match c.state() {
-            "cleared" => 0,
-            "confirmed" => 1,
+            State::Cleared => 0,
+            State::Confirmed => 1,
             _ => 2,
         };
         let overdue = i64::from(k == 2 && c.overdue() == Some(true));
@@ -467,7 +467,7 @@ fn round_report(round: &RoundOutputs, entries: &[EntryRow], rejects: &[RejectRow
     }
     let still_due = |c: &EntryRow| {
         let e = c.entry();
-        !matches!(c.state(), "cleared" | "confirmed")
+        !matches!(c.state(), State::Cleared | State::Confirmed)
             && c.overdue() == Some(true)
             && latest_entry[&e.person] == order[e.round as usize]
     };
@@ -481,7 +481,7 @@ fn round_report(round: &RoundOutputs, entries: &[EntryRow], rejects: &[RejectRow
         }
     }
     let named = |c: &EntryRow| match c.round() == label {
-        true => c.state() == "confirmed" || c.overdue() == Some(true),
+        true => c.state() == State::Confirmed || c.overdue() == Some(true),
         false => still_due(c),
     };
     let (this, earlier): (Vec<_>, Vec<_>) = entries
@@ -492,7 +492,7 @@ fn round_report(round: &RoundOutputs, entries: &[EntryRow], rejects: &[RejectRow
             name: c.cell(Contacts::NAME),
             building: c.building(),
             room: c.cell(Contacts::ROOM),
-            state: c.state(),
+            state: c.state().as_str(),
             due_at: c.due_at(),
             earlier_round: (c.round() != label).then_some(c.round()),
         })

@@ -5,7 +5,7 @@
 
 use super::columns::{column, Column, Kind, Value};
 use crate::assign::Slot;
-use crate::closure::{Closed, Closure};
+use crate::closure::{Closed, Closure, State};
 use crate::ingest::roster::Roster;
 use crate::ingest::Reject;
 use crate::privacy::{guard_ids, pseudonym_text, Privacy};
@@ -287,9 +287,9 @@ impl<'a> EntryRow<'a> {
         self.entries.shown.cell(self.place(), c)
     }
 
-    /// `open`, `resampled`, `cleared`, `confirmed` or `inconclusive`.
-    pub fn state(&self) -> &'static str {
-        self.closure().state.as_str()
+    /// Where the entry stands.
+    pub fn state(&self) -> State {
+        self.closure().state
     }
 
     /// Whether the step the entry is at is overdue (see [`Closure::overdue`]).
@@ -520,7 +520,7 @@ pub fn closure_columns<'r>() -> Vec<Column<EntryRow<'r>>> {
             |r: &R| Value::Time(r.closure().pool_tested_at),
         ),
         column("state", "复核状态", 12.0, Code, |r: &R| {
-            Value::Code(Some(r.state()))
+            Value::Code(Some(r.state().as_str()))
         }),
         column("retest_tube_id", "单管编号", 18.0, Text, |r: &R| {
             Value::Text(r.entries.retest_ids.get(r.at as usize))
