@@ -702,7 +702,7 @@ fn rows_by_tube(set: &SampleSet, tubes: usize, tube_of: &[u32]) -> Vec<Entry> {
                 tube: tube_of[i],
                 person: s.person,
                 sample: i as u32,
-                site: s.site,
+                site: set.site(s),
             }
         },
     );
@@ -774,9 +774,10 @@ fn one_row_per_person(
         let s = &samples[e.sample as usize];
         (
             s.sampled_at,
-            rank_of(site_rank, s.site),
-            rank_of(&collector_rank, s.collector),
-            s.line,
+            rank_of(site_rank, rec.set.site(s)),
+            rank_of(&collector_rank, rec.set.collector(s)),
+            // Samples are in file order: the first line is the first sample.
+            e.sample,
         )
     };
     // Pieces of whole tubes, each kept in place on a worker; the pieces then close up,
@@ -820,8 +821,8 @@ fn one_row_per_person(
                                 kind: AnomalyKind::DuplicateRow,
                                 tube,
                                 person,
-                                line: samples[e.sample as usize].line,
-                                cited: samples[best.sample as usize].line,
+                                line: rec.set.line(e.sample),
+                                cited: rec.set.line(best.sample),
                                 first_tube: NONE,
                             });
                         }
@@ -982,7 +983,6 @@ fn most_frequent(values: &mut [u32], rank: impl Fn(u32) -> u32) -> u32 {
 /// the workers, then each member whose entry is another tube is a repeat. Two passes
 /// over the members, whatever order the roster and the samples come in.
 fn mark_sampled(roster: &Roster, rec: &Reconciled) -> (Vec<Vec<u32>>, [Vec<RowFinding>; 3]) {
-    let samples = &rec.set.samples;
     let roster_len = rec.roster_len;
     let persons = roster_len as usize + rec.set.unregistered.len();
     let first: Vec<Vec<AtomicU32>> = (0..rec.set.rounds.len())
@@ -1003,7 +1003,7 @@ fn mark_sampled(roster: &Roster, rec: &Reconciled) -> (Vec<Vec<u32>>, [Vec<RowFi
         .into_iter()
         .map(|round| round.into_iter().map(AtomicU32::into_inner).collect())
         .collect();
-    let line = |m: &Member| samples[m.sample as usize].line;
+    let line = |m: &Member| rec.set.line(m.sample);
     // Pieces of tubes on the workers, each kind's findings of a tube by person_id.
     const TUBES: usize = 1 << 10;
     let pieces: Vec<[Vec<RowFinding>; 3]> = rec
@@ -1091,7 +1091,7 @@ fn tube_anomalies(
         });
         members
     };
-    let line_of = |m: &Member| u64::from(samples[m.sample as usize].line);
+    let line_of = |m: &Member| u64::from(rec.set.line(m.sample));
     // Tubes are checked on the workers: their members' roster rows lie anywhere in the
     // roster when it is not in building order. The anomalies are sorted afterwards.
     let found: Vec<Anomaly> = rec

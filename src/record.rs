@@ -258,8 +258,10 @@ impl Contacts {
     }
 }
 
-/// One accepted row of the samples file: a person swabbed into a tube. Strings are
-/// interned; see [`crate::ingest::samples::SampleSet`] for the tables.
+/// One accepted row of the samples file: a person swabbed into a tube, in 24 bytes (a
+/// city's file has ten million). Strings are interned; see
+/// [`crate::ingest::samples::SampleSet`] for the tables, and for the row's line and its
+/// site and collector.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sample {
     /// Index of the round label.
@@ -269,20 +271,28 @@ pub struct Sample {
     /// The person key: below the roster's length, a roster index; from it on, an
     /// unregistered person.
     pub person: u32,
-    /// Index of the site, or [`NONE`] without one.
-    pub site: u32,
-    /// Index of the collector (采样员), or [`NONE`] without one: rows that differ only
-    /// in it are still told apart by value.
-    pub collector: u32,
-    /// The line, starting at `1`, of the row in the samples file (a samples file of
-    /// more than 4,294,967,295 lines is not read; see [`MAX_SAMPLE_LINE`]).
-    pub line: u32,
+    /// Index of the row's site and collector together ([`Post`]), or [`NONE`] without
+    /// either.
+    pub post: u32,
     /// When the swab was taken.
     pub sampled_at: Micros,
 }
 
-/// The last line of a samples file that poolscreen reads: lines are kept in 32 bits so
-/// that a sample is 32 bytes. A file this long would hold some hundred gigabytes.
+/// Where a swab was taken: the site and the collector (采样员) of a sample, each an
+/// index, or [`NONE`] without one. A site has few collectors, so a city's samples name
+/// a few thousand of these, which its rows point at instead of holding both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Post {
+    /// Index of the site, or [`NONE`].
+    pub site: u32,
+    /// Index of the collector, or [`NONE`]: rows that differ only in it are still told
+    /// apart by value.
+    pub collector: u32,
+}
+
+/// The last line of a samples file that poolscreen reads: a sample's line
+/// ([`crate::ingest::samples::SampleSet::line`]) is given in 32 bits. A file this long
+/// would hold some hundred gigabytes.
 pub const MAX_SAMPLE_LINE: u64 = u32::MAX as u64;
 
 /// The index that stands for "none".
@@ -522,8 +532,8 @@ mod tests {
     }
 
     #[test]
-    fn a_sample_is_32_bytes() {
+    fn a_sample_is_24_bytes() {
         // Ten million samples a city round: every byte here is ten megabytes.
-        assert_eq!(std::mem::size_of::<super::Sample>(), 32);
+        assert_eq!(std::mem::size_of::<super::Sample>(), 24);
     }
 }

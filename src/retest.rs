@@ -45,7 +45,7 @@ pub fn retest_list(rec: &Reconciled) -> Vec<Entry> {
                 person: m.person,
                 tube: t as u32,
                 sampled_at: rec.set.samples[m.sample as usize].sampled_at,
-                site: rec.set.samples[m.sample as usize].site,
+                site: rec.set.site(&rec.set.samples[m.sample as usize]),
             };
             best.entry((tube.round, m.person))
                 .and_modify(|e| {

@@ -15,7 +15,7 @@ use super::fields::Fields;
 use super::header::{self, ColumnSpec};
 use super::reread::TextSource;
 use super::row::accept;
-use super::{ChunkOut, Ingested, Pass, RowParser};
+use super::{ChunkOut, Ingested, Lines, Pass, RowParser};
 use crate::error::{Error, Position, Result};
 use crate::time::{days_from_civil, format_local};
 use calamine::{open_workbook_auto, Data, Reader};
@@ -227,6 +227,7 @@ pub(super) fn read_workbook<P: RowParser>(
                 index: c,
                 rows: Vec::with_capacity(chunk.len()),
                 state: P::Part::default(),
+                lines: Lines::default(),
                 rejects: Vec::new(),
                 read: 0,
                 census: Census::default(),

@@ -9,7 +9,7 @@ use super::header::{self, ColumnSpec, Layout};
 use super::reread::{open_source, source_path, TextSource};
 use super::row::{accept, escape_raw};
 use super::split::{self, Chunk, CutError, Cutter};
-use super::{ChunkOut, Pass, Reject, RowParser};
+use super::{ChunkOut, Lines, Pass, Reject, RowParser};
 use crate::error::{Error, Position, Result};
 use crate::normalize::clean;
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -347,6 +347,7 @@ fn parse_chunk<P: RowParser>(
         index: chunk.index,
         rows: Vec::with_capacity(chunk.bytes.len() / 48),
         state: P::Part::default(),
+        lines: Lines::default(),
         rejects: Vec::new(),
         read: 0,
         census: Census::default(),

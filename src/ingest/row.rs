@@ -195,7 +195,10 @@ pub(super) fn accept<P: RowParser>(
         .then(|| parser.parse(&mut row, &mut out.state))
         .flatten();
     match (parsed, row.failures.is_empty()) {
-        (Some(value), true) => out.rows.push(value),
+        (Some(value), true) => {
+            out.lines.push(out.rows.len() as u64, line);
+            out.rows.push(value);
+        }
         _ => {
             let (column, reason) = describe_failures(layout, &row.failures);
             out.rejects.push(reject(&column, reason));

@@ -1,7 +1,8 @@
 //! The samples file (采样记录): one row per person swabbed into a tube.
 //!
 //! Workers resolve each person against the roster, list tube IDs by key and intern
-//! rounds and sites per chunk, so a ten-million-row file becomes 32 bytes a row.
+//! rounds, sites and collectors per chunk, so a ten-million-row file becomes 24 bytes a
+//! row; a row's line is kept only where it does not follow the row before's.
 
 use super::header::ColumnSpec;
 use super::keys::{self, TEXT, UNPACKED};
@@ -9,14 +10,15 @@ use super::roster::{Near, Roster};
 use super::row::Row;
 use super::tubes::{self, TubeList};
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
-use super::{Ingested, InputReport, Reject, RowParser};
+use super::{Ingested, InputReport, Lines, Reject, RowParser};
 use crate::buckets;
 use crate::order::natural_cmp;
 use crate::pieces::{self, pieces_mut};
-use crate::record::{Micros, Sample, MAX_SAMPLE_LINE, NONE};
+use crate::record::{Micros, Post, Sample, MAX_SAMPLE_LINE, NONE};
 use crate::strings::{Interner, Strings};
 use crate::time::LastDate;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 const TUBE_ID: usize = 0;
 const PERSON_ID: usize = 1;
@@ -76,6 +78,9 @@ pub struct SamplePart {
     tubes: TubeList,
     sites: Interner,
     collectors: Interner,
+    /// The chunk's pairs of site and collector, by their indexes in `sites` and
+    /// `collectors`.
+    posts: Posts,
     unregistered: Interner,
     /// Where to look for the next person first.
     near: Near,
@@ -156,34 +161,63 @@ impl RowParser for SampleParser<'_> {
             .cell(COLLECTOR)
             .filter(|c| !c.is_empty())
             .map_or(NONE, |c| part.collectors.intern(&c));
-        let line = u32::try_from(row.line())
-            .ok()
-            .filter(|&l| u64::from(l) <= MAX_SAMPLE_LINE);
-        let Some(line) = line else {
+        if row.line() > MAX_SAMPLE_LINE {
             row.fail(
                 TUBE_ID,
                 "lies beyond line 4,294,967,295; split the samples file",
             );
             return None;
-        };
+        }
         let tube = part.tubes.push(&tube);
         Some(Sample {
             round,
             tube,
             person,
-            site,
-            collector,
+            post: part.posts.intern(Post { site, collector }),
             sampled_at,
-            line,
         })
+    }
+}
+
+/// A chunk's pairs of site and collector, numbered in the order of their first rows.
+#[derive(Debug, Default)]
+struct Posts {
+    posts: Vec<Post>,
+    numbers: FxHashMap<Post, u32>,
+    /// The last pair interned and its number: rows of one site come in runs.
+    last: Option<(Post, u32)>,
+}
+
+impl Posts {
+    /// The number of `post`, or [`NONE`] for a row with neither a site nor a collector.
+    fn intern(&mut self, post: Post) -> u32 {
+        if post.site == NONE && post.collector == NONE {
+            return NONE;
+        }
+        if let Some((last, number)) = self.last {
+            if last == post {
+                return number;
+            }
+        }
+        let posts = &mut self.posts;
+        let number = *self.numbers.entry(post).or_insert_with(|| {
+            posts.push(post);
+            (posts.len() - 1) as u32
+        });
+        self.last = Some((post, number));
+        number
     }
 }
 
 /// Every accepted sample with the tables its indexes point into.
 #[derive(Clone, Debug, Default)]
 pub struct SampleSet {
-    /// Samples in file order; `round`, `tube`, `site` index the tables below.
+    /// Samples in file order; `round`, `tube`, `post` index the tables below.
     pub samples: Vec<Sample>,
+    /// The line of each sample.
+    pub lines: Lines,
+    /// Each sample's site and collector, as indexes into `sites` and `collectors`.
+    pub posts: Vec<Post>,
     /// Round labels in natural order.
     pub rounds: Vec<Box<str>>,
     /// Tube IDs, in the order of their bytes, whatever the rows' order; `reconcile`
@@ -198,6 +232,34 @@ pub struct SampleSet {
     pub unregistered: Vec<Box<str>>,
     /// The label given to samples without a round.
     pub default_round: String,
+}
+
+impl SampleSet {
+    /// The line of sample `i` in the samples file.
+    pub fn line(&self, i: u32) -> u32 {
+        // Checked as the row is read: no sample lies past `MAX_SAMPLE_LINE`.
+        self.lines.get(u64::from(i)) as u32
+    }
+
+    /// The site of `sample`, an index into `sites`, or [`NONE`].
+    pub fn site(&self, sample: &Sample) -> u32 {
+        self.post(sample).site
+    }
+
+    /// The collector of `sample`, an index into `collectors`, or [`NONE`].
+    pub fn collector(&self, sample: &Sample) -> u32 {
+        self.post(sample).collector
+    }
+
+    fn post(&self, sample: &Sample) -> Post {
+        match sample.post {
+            NONE => Post {
+                site: NONE,
+                collector: NONE,
+            },
+            p => self.posts[p as usize],
+        }
+    }
 }
 
 /// The label of a round without a sample time to date it by (and without `--round`):
@@ -261,19 +323,43 @@ pub fn finish(
             )
         },
     );
+    // The chunks' pairs of site and collector numbered run-wide, chunk after chunk.
+    let mut posts: Vec<Post> = Vec::new();
+    let mut post_numbers: FxHashMap<Post, u32> = FxHashMap::default();
     let maps: Vec<PartMaps> = round_maps
         .into_iter()
         .zip(site_maps)
         .zip(collector_maps)
         .zip(person_maps)
-        .map(|(((round, site), collector), person)| PartMaps {
-            round,
-            tube: tube_maps.next().unwrap_or_default(),
-            site,
-            collector,
-            person,
+        .zip(&parts)
+        .map(|((((round, site), collector), person), part)| {
+            let run_wide = |i: u32, map: &[u32]| if i == NONE { NONE } else { map[i as usize] };
+            let post = part
+                .state
+                .posts
+                .posts
+                .iter()
+                .map(|p| {
+                    let post = Post {
+                        site: run_wide(p.site, &site),
+                        collector: run_wide(p.collector, &collector),
+                    };
+                    *post_numbers.entry(post).or_insert_with(|| {
+                        posts.push(post);
+                        (posts.len() - 1) as u32
+                    })
+                })
+                .collect();
+            PartMaps {
+                round,
+                tube: tube_maps.next().unwrap_or_default(),
+                post,
+                person,
+            }
         })
         .collect();
+    drop(post_numbers);
+    let lines = Lines::concat(parts.iter().map(|p| (&p.lines, p.rows.len())));
     // Rounds in natural order: those some row names, the default round when some row
     // has no round (or there is no sample at all).
     let default_used = total == 0 || parts.iter().any(|p| p.state.without_round);
@@ -311,15 +397,10 @@ pub fn finish(
                         m.round[s.round as usize]
                     } as usize],
                     tube: m.tube[s.tube as usize],
-                    site: if s.site == NONE {
+                    post: if s.post == NONE {
                         NONE
                     } else {
-                        m.site[s.site as usize]
-                    },
-                    collector: if s.collector == NONE {
-                        NONE
-                    } else {
-                        m.collector[s.collector as usize]
+                        m.post[s.post as usize]
                     },
                     person: {
                         let person = if s.person & PENDING != 0 {
@@ -343,6 +424,8 @@ pub fn finish(
     unsafe { samples.set_len(total) };
     let set = SampleSet {
         samples,
+        lines,
+        posts,
         rounds: order.iter().map(|&i| names[i as usize].clone()).collect(),
         tubes,
         sites: sites.into_names(),
@@ -487,8 +570,7 @@ const LOOKUP_BLOCKS: usize = 1000;
 struct PartMaps {
     round: Vec<u32>,
     tube: Vec<u32>,
-    site: Vec<u32>,
-    collector: Vec<u32>,
+    post: Vec<u32>,
     person: Vec<u32>,
 }
 
@@ -496,6 +578,86 @@ struct PartMaps {
 mod tests {
     use crate::pipeline::{load_roster, load_samples};
     use std::fmt::Write;
+
+    /// Every sample keeps its line, site and collector through chunks of a megabyte
+    /// merged run-wide: rows of many sites and collectors in no order, some with
+    /// neither, among blank lines and rejected rows.
+    #[test]
+    fn samples_keep_their_lines_sites_and_collectors_across_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 100_000u32;
+        let mut roster = String::from("person_id,name,building\n");
+        for i in 0..n {
+            writeln!(roster, "{},N,B{}", 3_000_000 + i, i % 7).unwrap();
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        let mut samples = String::from("tube_id,person_id,sampled_at,site,collector\n");
+        let mut line = 1;
+        // Each accepted row's line, site and collector ("" for none).
+        let mut truth: Vec<(u32, String, String)> = Vec::new();
+        for i in 0..n {
+            match next(50) {
+                0 => {
+                    samples.push('\n');
+                    line += 1;
+                }
+                1 => {
+                    writeln!(samples, "T{i},{},not a time,S1,C1", 3_000_000 + i).unwrap();
+                    line += 1;
+                }
+                _ => {}
+            }
+            let site = match next(9) {
+                0 => String::new(),
+                k => format!("site {k}"),
+            };
+            let collector = match next(6) {
+                0 => String::new(),
+                k => format!("collector {k}"),
+            };
+            writeln!(
+                samples,
+                "T{},{},2022-04-10 08:00,{site},{collector}",
+                next(20_000),
+                3_000_000 + next(u64::from(n))
+            )
+            .unwrap();
+            line += 1;
+            truth.push((line, site, collector));
+        }
+        std::fs::write(dir.path().join("roster.csv"), roster).unwrap();
+        std::fs::write(dir.path().join("samples.csv"), &samples).unwrap();
+        assert!(samples.len() > 4 << 20, "a file of several chunks");
+        let (roster, _, _) = load_roster(&dir.path().join("roster.csv"), None).unwrap();
+        let (set, _, rejects) =
+            load_samples(&dir.path().join("samples.csv"), &roster, None, None).unwrap();
+        assert!(!rejects.is_empty());
+        assert_eq!(set.samples.len(), truth.len());
+        let name = |names: &[Box<str>], i: u32| match i {
+            crate::record::NONE => String::new(),
+            i => names[i as usize].to_string(),
+        };
+        for (i, (s, (line, site, collector))) in set.samples.iter().zip(&truth).enumerate() {
+            assert_eq!(set.line(i as u32), *line, "sample {i}");
+            assert_eq!(&name(&set.sites, set.site(s)), site, "sample {i}");
+            assert_eq!(
+                &name(&set.collectors, set.collector(s)),
+                collector,
+                "sample {i}"
+            );
+        }
+        // Each pair once.
+        let mut posts = set.posts.clone();
+        posts.sort_by_key(|p| (p.site, p.collector));
+        posts.dedup();
+        assert_eq!(posts.len(), set.posts.len());
+    }
 
     #[test]
     fn people_looked_up_by_fingerprint_are_the_people_of_their_ids() {
