@@ -154,6 +154,20 @@ impl Strings {
         self.ends.len()
     }
 
+    /// The length every string has, when there are some and all have the same.
+    pub fn even_len(&self) -> Option<usize> {
+        let n = self.len();
+        let width = self.text.len() / n.max(1);
+        let even =
+            n > 0 && self.text.len() == width * n && (0..n).all(|i| self.end(i) == (i + 1) * width);
+        even.then_some(width)
+    }
+
+    /// The strings' bytes, one after another.
+    pub fn into_text(self) -> String {
+        self.text
+    }
+
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
@@ -582,6 +596,32 @@ mod tests {
     /// A renumbered interner gives each string its new number, by number and by text,
     /// and a guess that is wrong, beyond the end or of a string not held is only a
     /// guess.
+    #[test]
+    fn strings_of_one_length_are_told_from_others() {
+        // Under test the text wraps every 64 bytes: some of these ends lie past it.
+        let of = |all: &[&str]| {
+            let mut strings = Strings::default();
+            for s in all {
+                strings.push(s);
+            }
+            strings
+        };
+        let ids: Vec<String> = (0..100).map(|i| format!("{:07}", 2021000 + i)).collect();
+        let even = of(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(even.even_len(), Some(7));
+        assert_eq!(even.clone().into_text(), ids.concat());
+        let mut uneven: Vec<&str> = ids.iter().map(String::as_str).collect();
+        uneven[57] = "S-7";
+        assert_eq!(of(&uneven).even_len(), None);
+        // The same bytes in all, cut elsewhere.
+        uneven[57] = "202105";
+        uneven[58] = "72021058";
+        assert_eq!(of(&uneven).text_len(), even.text_len());
+        assert_eq!(of(&uneven).even_len(), None);
+        assert_eq!(of(&[]).even_len(), None);
+        assert_eq!(of(&[""]).even_len(), Some(0));
+    }
+
     #[test]
     fn renumbered_strings_are_found_by_their_new_numbers() {
         let mut interner = Interner::default();

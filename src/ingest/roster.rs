@@ -185,7 +185,7 @@ impl RowParser for RosterParser {
 /// by building from neighbouring memory, as when the file lists them so.
 #[derive(Debug)]
 pub struct Roster {
-    ids: Strings,
+    ids: Ids,
     /// Every person's name when the roster was read with [`RosterParser::names`];
     /// empty otherwise.
     names: Strings,
@@ -203,7 +203,7 @@ pub struct Roster {
     /// Each person's line in the roster file, in 4 bytes (a roster with rows past line
     /// 4,294,967,295 is refused); empty after [`Roster::drop_rereading`].
     pub line: Vec<u32>,
-    offset: Vec<u64>,
+    offset: Offsets,
     /// Building names, in order of first appearance.
     pub buildings: Vec<Box<str>>,
     index: Vec<HashTable<Slot>>,
@@ -316,7 +316,7 @@ impl Roster {
     /// called after it, nor anything that cites a person's line.
     pub fn drop_rereading(&mut self) {
         self.line = Vec::new();
-        self.offset = Vec::new();
+        self.offset = Offsets::Wide(Vec::new());
         self.source = None;
     }
 
@@ -376,13 +376,13 @@ impl Roster {
         // has the people of one building all over the file. `in_file` holds positions
         // in `people`.
         let mut in_file: Vec<u32> = (0..people.len() as u32).collect();
-        in_file.par_sort_unstable_by_key(|&i| self.offset[people[i as usize] as usize]);
+        in_file.par_sort_unstable_by_key(|&i| self.offset.get(people[i as usize]));
         let batches: Vec<ContactBatch> = in_file
             .par_chunks(8192)
             .map(|batch| {
                 let offsets: Vec<u64> = batch
                     .iter()
-                    .map(|&i| self.offset[people[i as usize] as usize])
+                    .map(|&i| self.offset.get(people[i as usize]))
                     .collect();
                 // A read that fails is an I/O error; a row that reads but holds another
                 // person (or nothing: a shorter file) is a roster that changed.
@@ -436,7 +436,7 @@ impl Roster {
         } = roster_places(self, ranks, 1, |_| Some(0), None);
         let order: Vec<u32> = places.par_iter().map(|p| p.person).collect();
         // IDs hold no NUL byte (`values::id`), as `gather_prefixed` needs.
-        self.ids = self.ids.gather_prefixed(&order, |i| places[i].id);
+        self.ids = Ids::Varied(self.ids.strings().gather_prefixed(&order, |i| places[i].id));
         if !self.names.is_empty() {
             self.names = self.names.gather(&order);
         }
@@ -459,7 +459,7 @@ impl Roster {
         self.status = gather(&self.status, &order);
         self.priority = gather(&self.priority, &order);
         self.line = gather(&self.line, &order);
-        self.offset = gather(&self.offset, &order);
+        self.offset = Offsets::Wide(gather(self.offset.wide(), &order));
         let new_of_old = invert(&order);
         self.index.par_iter_mut().for_each(|shard| {
             for slot in shard.iter_mut() {
@@ -477,6 +477,95 @@ impl Roster {
         )
     }
 }
+
+/// The roster's person_ids, person by person: in a [`Strings`] until the roster is
+/// read, then, when every ID has the same length (a school's student numbers, resident
+/// ID numbers), their text alone, without the ends: 4 bytes a person, 40 MB in a city.
+#[derive(Debug)]
+enum Ids {
+    Varied(Strings),
+    Even { text: String, width: usize },
+}
+
+impl Ids {
+    /// The IDs without their ends when they all have the same length.
+    fn compact(self) -> Ids {
+        match self {
+            Ids::Varied(ids) => match ids.even_len() {
+                Some(width) => Ids::Even {
+                    text: ids.into_text(),
+                    width,
+                },
+                None => Ids::Varied(ids),
+            },
+            even => even,
+        }
+    }
+
+    /// The IDs as they are read, before [`Ids::compact`].
+    fn strings(&self) -> &Strings {
+        match self {
+            Ids::Varied(ids) => ids,
+            Ids::Even { .. } => unreachable!("the IDs are in a Strings until the roster is read"),
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> &str {
+        match self {
+            Ids::Varied(ids) => ids.get(i),
+            Ids::Even { text, width } => &text[i as usize * width..(i as usize + 1) * width],
+        }
+    }
+
+    #[inline]
+    fn bytes(&self, i: u32) -> &[u8] {
+        self.get(i).as_bytes()
+    }
+}
+
+/// Each person's place in the roster file (a byte offset, or a row of a workbook): 8
+/// bytes until the roster is read, then 4 when every place is below 4 GiB, as in any
+/// roster of fewer than some forty million people (40 MB less in a city).
+#[derive(Debug)]
+enum Offsets {
+    Wide(Vec<u64>),
+    Narrow(Vec<u32>),
+}
+
+impl Offsets {
+    /// The places in 4 bytes each when they all fit.
+    fn compact(self) -> Offsets {
+        match self {
+            Offsets::Wide(offsets) if offsets.iter().all(|&o| o <= NARROW_MAX) => {
+                Offsets::Narrow(offsets.iter().map(|&o| o as u32).collect())
+            }
+            other => other,
+        }
+    }
+
+    /// The places as they are read, before [`Offsets::compact`].
+    fn wide(&self) -> &[u64] {
+        match self {
+            Offsets::Wide(offsets) => offsets,
+            Offsets::Narrow(_) => unreachable!("the places are wide until the roster is read"),
+        }
+    }
+
+    fn get(&self, p: u32) -> u64 {
+        match self {
+            Offsets::Wide(offsets) => offsets[p as usize],
+            Offsets::Narrow(offsets) => u64::from(offsets[p as usize]),
+        }
+    }
+}
+
+/// The last place [`Offsets`] keep in 4 bytes. The unit tests keep only places in the
+/// first 4 KB so, so that their larger rosters keep their places in 8.
+#[cfg(not(test))]
+const NARROW_MAX: u64 = u32::MAX as u64;
+#[cfg(test)]
+const NARROW_MAX: u64 = 1 << 12;
 
 /// The most shards the index is split in, by hash, built in parallel: a shard of a city
 /// roster (some 56,000 people, under a megabyte) stays in a core's cache while it is
@@ -740,7 +829,7 @@ pub fn finish(
     // A building named only by rejected duplicates is no building of the roster.
     let (building, buildings) = used_buildings(building, buildings.into_names());
     let mut roster = Roster {
-        ids,
+        ids: Ids::Varied(ids),
         names,
         building,
         room,
@@ -748,7 +837,7 @@ pub fn finish(
         status,
         priority,
         line,
-        offset,
+        offset: Offsets::Wide(offset),
         buildings,
         index,
         source: Some(ingested.source),
@@ -756,6 +845,9 @@ pub fn finish(
         layout: ingested.layout,
     };
     roster.renumber();
+    // Compacted once in order, as the rest of the run reads them.
+    roster.ids = std::mem::replace(&mut roster.ids, Ids::Varied(Strings::default())).compact();
+    roster.offset = std::mem::replace(&mut roster.offset, Offsets::Wide(Vec::new())).compact();
     Ok((roster, ingested.report, ingested.rejects))
 }
 
