@@ -50,9 +50,9 @@ pub fn assign(roster: &Roster, k: usize) -> Vec<Slot> {
     let mut slots = Vec::with_capacity(people.len());
     let mut start = 0;
     while start < people.len() {
-        let b = roster.building[people[start] as usize];
+        let b = roster.building.get(people[start] as usize);
         let mut end = start;
-        while end < people.len() && roster.building[people[end] as usize] == b {
+        while end < people.len() && roster.building.get(people[end] as usize) == b {
             end += 1;
         }
         let building = &people[start..end];

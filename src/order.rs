@@ -56,7 +56,7 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
 pub fn listed_cmp<K: Ord>(roster: &Roster, shown: &dyn Fn(u32) -> K, p: u32, q: u32) -> Ordering {
     let n = roster.len() as u32;
     let roommates = |p: usize, q: usize| {
-        roster.building[p] == roster.building[q] && roster.room[p] == roster.room[q]
+        roster.building.get(p) == roster.building.get(q) && roster.room.get(p) == roster.room.get(q)
     };
     match (p < n, q < n) {
         (true, true) if !roommates(p as usize, q as usize) => p.cmp(&q),
@@ -147,7 +147,7 @@ pub fn roster_places(
     let left_out = building_rank.len() * groups;
     let bucket = |p: usize| match group(p as u32) {
         Some(g) => {
-            (building_rank[roster.building[p] as usize] as usize * groups + g as usize) as u32
+            (building_rank[roster.building.get(p) as usize] as usize * groups + g as usize) as u32
         }
         None => left_out as u32,
     };
@@ -196,7 +196,7 @@ pub fn in_roster_order(roster: &Roster, ranks: &Ranks) -> bool {
     let (building_rank, room_rank) = (&ranks.building, &ranks.room);
     let place = |p: usize| {
         (
-            building_rank[roster.building[p] as usize],
+            building_rank[roster.building.get(p) as usize],
             room_of(roster, room_rank, p),
         )
     };
@@ -212,7 +212,7 @@ pub fn in_roster_order(roster: &Roster, ranks: &Ranks) -> bool {
 
 /// Person `p`'s room's rank among `room_rank`, people without a room last.
 fn room_of(roster: &Roster, room_rank: &[u32], p: usize) -> u32 {
-    match roster.room[p] {
+    match roster.room.get(p) {
         NONE => u32::MAX,
         room => room_rank[room as usize],
     }
@@ -352,9 +352,9 @@ mod tests {
             natural_ranks(&roster.rooms),
         );
         let key = |p: u32| {
-            let room = roster.room[p as usize];
+            let room = roster.room.get(p as usize);
             (
-                building_rank[roster.building[p as usize] as usize],
+                building_rank[roster.building.get(p as usize) as usize],
                 group(p),
                 if room == NONE {
                     u32::MAX

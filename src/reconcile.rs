@@ -343,7 +343,7 @@ impl Reconciled {
             .members_of(tube)
             .iter()
             .filter(|m| m.person < self.roster_len)
-            .map(|m| roster.building[m.person as usize]);
+            .map(|m| roster.building.get(m.person as usize));
         let name = |b: &u32| &*roster.buildings[*b as usize];
         let Some(first) = registered.next() else {
             return TubeBuildings::None;

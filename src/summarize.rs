@@ -1,7 +1,7 @@
 //! Stage 5: per-building figures and the missing list. No I/O here.
 
 use crate::closure::{Closed, State};
-use crate::ingest::roster::Roster;
+use crate::ingest::roster::{Codes, Roster};
 use crate::order::{listed_cmp, natural_cmp};
 use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
@@ -93,7 +93,7 @@ pub fn buildings(
                 row.sampled = sampled;
             }
             for &p in &closed.confirmed[round] {
-                table[roster.building[p as usize] as usize].confirmed_positive += 1;
+                table[roster.building.get(p as usize) as usize].confirmed_positive += 1;
             }
             table
         })
@@ -114,7 +114,7 @@ pub fn buildings(
                     rec.members_of(tube)
                         .iter()
                         .filter(|m| m.person < rec.roster_len)
-                        .map(|m| roster.building[m.person as usize]),
+                        .map(|m| roster.building.get(m.person as usize)),
                 );
                 seen.sort_unstable();
                 seen.dedup();
@@ -146,7 +146,7 @@ pub fn buildings(
     // The retest list holds each person once per round already.
     for (e, c) in retests.iter().zip(&closed.closures) {
         if e.person < rec.roster_len {
-            let row = &mut rows[e.round as usize][roster.building[e.person as usize] as usize];
+            let row = &mut rows[e.round as usize][roster.building.get(e.person as usize) as usize];
             row.to_retest += 1;
             row.cleared += i64::from(c.state == State::Cleared);
             row.open_retests += i64::from(!c.state.is_closed());
@@ -169,18 +169,15 @@ pub fn buildings(
 /// How many people of each of `nb` buildings (`building` gives each person's) `counts`,
 /// counted on the workers: a city has tens of millions. Integer sums, so the order they
 /// are added in changes nothing.
-fn per_building(building: &[u32], nb: usize, counts: impl Fn(usize) -> bool + Sync) -> Vec<i64> {
-    let piece = building
-        .len()
-        .div_ceil(4 * rayon::current_num_threads())
-        .max(PIECE);
-    building
-        .par_chunks(piece)
-        .enumerate()
-        .map(|(k, chunk)| {
+fn per_building(building: &Codes, nb: usize, counts: impl Fn(usize) -> bool + Sync) -> Vec<i64> {
+    let n = building.len();
+    let piece = n.div_ceil(4 * rayon::current_num_threads()).max(PIECE);
+    (0..n.div_ceil(piece))
+        .into_par_iter()
+        .map(|k| {
             let mut table = vec![0i64; nb];
-            for (i, &b) in chunk.iter().enumerate() {
-                table[b as usize] += i64::from(counts(k * piece + i));
+            for p in k * piece..((k + 1) * piece).min(n) {
+                table[building.get(p) as usize] += i64::from(counts(p));
             }
             table
         })
@@ -261,6 +258,7 @@ pub fn sort_missing<K: Ord>(
 #[cfg(test)]
 mod tests {
     use super::{per_building, PIECE};
+    use crate::ingest::roster::Codes;
 
     #[test]
     fn people_are_counted_in_their_building_whatever_the_pieces() {
@@ -272,16 +270,22 @@ mod tests {
         for (p, &b) in building.iter().enumerate() {
             expected[b as usize] += i64::from(counts(p));
         }
-        for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a pool");
-            let found = pool.install(|| per_building(&building, 98, counts));
-            assert_eq!(found, expected, "{threads} threads");
+        let short = Codes::Short(building.iter().map(|&b| b as u16).collect());
+        for (codes, name) in [(Codes::Long(building.clone()), "4"), (short, "2")] {
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a pool");
+                let found = pool.install(|| per_building(&codes, 98, counts));
+                assert_eq!(found, expected, "{threads} threads, {name} bytes");
+            }
         }
         assert_eq!(expected[5], 0);
         assert_eq!(expected[97], 0);
-        assert_eq!(per_building(&[], 3, |_| true), vec![0, 0, 0]);
+        assert_eq!(
+            per_building(&Codes::Long(Vec::new()), 3, |_| true),
+            vec![0, 0, 0]
+        );
     }
 }

@@ -151,7 +151,8 @@ pub fn run(args: AssignArgs) -> Result<i32> {
         let tubes = slots
             .chunk_by(|a, b| {
                 a.tube == b.tube
-                    && roster.building[a.person as usize] == roster.building[b.person as usize]
+                    && roster.building.get(a.person as usize)
+                        == roster.building.get(b.person as usize)
             })
             .count();
         Ok((tubes, people))

@@ -181,7 +181,7 @@ pub fn run(args: PlanArgs) -> Result<i32> {
                 .filter_map(|p| Some((p, crate::assign::own_tube(&roster, p)?)))
                 .fold((0u64, 0u64), |(expected, singles), (p, own)| {
                     if !own {
-                        pooled[roster.building[p as usize] as usize] += 1;
+                        pooled[roster.building.get(p as usize) as usize] += 1;
                     }
                     (expected + 1, singles + u64::from(own))
                 });

@@ -30,7 +30,7 @@ pub(super) fn building_column(
     dictionary(
         n,
         roster.buildings.len(),
-        |i| roster.building[person(i)],
+        |i| roster.building.get(person(i)),
         |b| &roster.buildings[b as usize],
     )
 }
@@ -46,7 +46,7 @@ pub(super) fn room_column(roster: &Roster, n: usize, person: impl Fn(usize) -> u
     dictionary(
         n,
         rooms.len(),
-        |i| roster.room[person(i)],
+        |i| roster.room.get(person(i)),
         |r| &rooms[r as usize],
     )
 }

@@ -704,7 +704,7 @@ impl<'a> Plan<'a> {
     /// The room of row `at` (an ID number typed into it masked).
     pub fn room(&self, at: usize) -> Option<&str> {
         let room = self.roster.room_name(self.slots[at].person)?;
-        let code = self.roster.room[self.slots[at].person as usize] as usize;
+        let code = self.roster.room.get(self.slots[at].person as usize) as usize;
         Some(self.rooms.get(code).unwrap_or(room))
     }
 }
