@@ -366,6 +366,9 @@ pub struct Interner {
     /// The index returned last: rows of one tube or site come together, so most
     /// lookups are answered without hashing.
     last: u32,
+    /// Whether the strings are distinct and in the order of their bytes, found by
+    /// searching them, without a table ([`Interner::of_sorted`]).
+    sorted: bool,
 }
 
 impl std::fmt::Debug for Interner {
@@ -402,8 +405,8 @@ impl Interner {
             return self.last;
         }
         assert!(
-            self.can_look_up(),
-            "a string interned after its table was freed"
+            self.index.len() == self.names.len(),
+            "a string interned without the table that finds it (freed, or strings kept sorted)"
         );
         let hash = hash_str(s);
         let i = match self
@@ -433,8 +436,8 @@ impl Interner {
     /// and whether it was.
     pub fn intern_hashed(&mut self, s: &str, hash: u64) -> (u32, bool) {
         assert!(
-            self.can_look_up(),
-            "a string interned after its table was freed"
+            self.index.len() == self.names.len(),
+            "a string interned without the table that finds it (freed, or strings kept sorted)"
         );
         match self
             .index
@@ -484,34 +487,44 @@ impl Interner {
         Interner::merge(&parts.iter().map(of).collect::<Vec<_>>())
     }
 
-    /// The interner of `names`, which must be distinct, numbered in their order.
-    pub fn of_distinct(names: Strings) -> Interner {
-        use rayon::prelude::*;
-        let hashes: Vec<u64> = (0..names.len() as u32)
-            .into_par_iter()
-            .map(|i| hash_str(names.get(i)))
-            .collect();
-        let mut index = hashbrown::HashTable::with_capacity(names.len());
-        for (i, &hash) in hashes.iter().enumerate() {
-            index.insert_unique(hash, i as u32, |&j| hashes[j as usize]);
-        }
+    /// The interner of `names`, which must be distinct and in the order of their
+    /// bytes, numbered in that order. It holds no table: a string is found by a binary
+    /// search of the strings (a city's ten million single tubes' table took 84 MB, and
+    /// a third of a second on one thread to build). Interning a string not held stops
+    /// the run.
+    pub fn of_sorted(names: Strings) -> Interner {
+        debug_assert!((1..names.len() as u32).all(|i| names.bytes(i - 1) < names.bytes(i)));
         Interner {
             names,
-            index,
-            last: 0,
+            sorted: true,
+            ..Interner::default()
         }
     }
 
     /// Numbers the strings anew: string `order[i]` becomes string `i`, and
     /// `new_of_old[j]` is the new number of string `j` (`order` and `new_of_old` are
     /// inverse permutations). The strings are gathered into their new order; the table
-    /// that finds them keeps its places, each holding the new number.
+    /// that finds them keeps its places, each holding the new number (strings that
+    /// were found by searching them, out of order now, get a table).
     pub fn renumber(&mut self, order: &[u32], new_of_old: &[u32]) {
+        use rayon::prelude::*;
         debug_assert_eq!(order.len(), self.names.len());
         debug_assert_eq!(new_of_old.len(), self.names.len());
         self.names = self.names.gather(order);
         for i in self.index.iter_mut() {
             *i = new_of_old[*i as usize];
+        }
+        if std::mem::take(&mut self.sorted) {
+            let names = &self.names;
+            let hashes: Vec<u64> = (0..names.len() as u32)
+                .into_par_iter()
+                .map(|i| hash_str(names.get(i)))
+                .collect();
+            let mut index = hashbrown::HashTable::with_capacity(names.len());
+            for (i, &hash) in hashes.iter().enumerate() {
+                index.insert_unique(hash, i as u32, |&j| hashes[j as usize]);
+            }
+            self.index = index;
         }
         self.last = 0;
     }
@@ -521,12 +534,13 @@ impl Interner {
     /// interning a string after it stops the run rather than find nothing.
     pub fn drop_lookups(&mut self) {
         self.index = hashbrown::HashTable::new();
+        self.sorted = false;
     }
 
-    /// Whether strings can still be found by their text: every string is in the table,
-    /// unless [`Interner::drop_lookups`] freed it.
+    /// Whether strings can still be found by their text: they are sorted, or every
+    /// string is in the table, unless [`Interner::drop_lookups`] freed it.
     fn can_look_up(&self) -> bool {
-        self.index.len() == self.names.len()
+        self.sorted || self.index.len() == self.names.len()
     }
 
     /// The index of `s`, if interned.
@@ -535,9 +549,48 @@ impl Interner {
             self.can_look_up(),
             "a string looked up after its table was freed"
         );
+        if self.sorted {
+            return self.search(s.as_bytes(), 0, self.names.len());
+        }
         self.index
             .find(hash_str(s), |&i| self.names.bytes(i) == s.as_bytes())
             .copied()
+    }
+
+    /// The index of `s` among the sorted strings of indexes `lo..hi`, if it is one.
+    fn search(&self, s: &[u8], mut lo: usize, mut hi: usize) -> Option<u32> {
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.names.bytes(mid as u32).cmp(s) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(mid as u32),
+            }
+        }
+        None
+    }
+
+    /// The index of `s` among sorted strings, searched from index `from` on in steps
+    /// that double (strings looked up in their order lie a few indexes on), then before
+    /// it.
+    fn search_from(&self, s: &[u8], from: usize) -> Option<u32> {
+        let n = self.names.len();
+        if from >= n || self.names.bytes(from as u32) > s {
+            return self.search(s, 0, from.min(n));
+        }
+        // names[lo] <= s from here on; find the first step past it.
+        let (mut lo, mut step) = (from, 1);
+        loop {
+            let probe = lo + step;
+            if probe >= n {
+                return self.search(s, lo, n);
+            }
+            if self.names.bytes(probe as u32) > s {
+                return self.search(s, lo, probe);
+            }
+            lo = probe;
+            step *= 2;
+        }
     }
 
     /// The index of `s`, if interned, trying index `last` and the one after it first
@@ -549,6 +602,10 @@ impl Interner {
             if (guess as usize) < self.names.len() && self.names.bytes(guess) == s.as_bytes() {
                 return Some(guess);
             }
+        }
+        if self.sorted {
+            assert!(self.can_look_up());
+            return self.search_from(s.as_bytes(), last.wrapping_add(1) as usize);
         }
         self.get(s)
     }
@@ -593,9 +650,6 @@ impl Interner {
 mod tests {
     use super::{Interner, Strings};
 
-    /// A renumbered interner gives each string its new number, by number and by text,
-    /// and a guess that is wrong, beyond the end or of a string not held is only a
-    /// guess.
     #[test]
     fn strings_of_one_length_are_told_from_others() {
         // Under test the text wraps every 64 bytes: some of these ends lie past it.
@@ -622,6 +676,66 @@ mod tests {
         assert_eq!(of(&[""]).even_len(), Some(0));
     }
 
+    /// Sorted strings without a table are found by every guess, and strings between,
+    /// before and after them are not; renumbered, they get a table and are found
+    /// under their new numbers.
+    #[test]
+    fn sorted_strings_are_found_without_a_table() {
+        let mut names: Vec<String> = (0..300).map(|i| format!("T{:05}", i * 3)).collect();
+        names.extend(["U", "U-long-enough-to-pass-sixteen-bytes", "a", "公寓"].map(String::from));
+        names.sort();
+        let mut strings = Strings::default();
+        for n in &names {
+            strings.push(n);
+        }
+        let mut interner = Interner::of_sorted(strings);
+        let n = names.len() as u32;
+        for (i, name) in names.iter().enumerate() {
+            let i = i as u32;
+            assert_eq!(interner.get(name), Some(i));
+            for last in [
+                i,
+                i.wrapping_sub(1),
+                i.wrapping_sub(7),
+                i + 1,
+                i + 40,
+                0,
+                n - 1,
+                n,
+                u32::MAX,
+            ] {
+                assert_eq!(
+                    interner.get_near(name, last),
+                    Some(i),
+                    "{name} after {last}"
+                );
+            }
+        }
+        for missing in ["", "S", "T00001", "T00899x", "T9", "Z", "zz"] {
+            for last in [0, 5, 150, n - 1, n, u32::MAX] {
+                assert_eq!(
+                    interner.get_near(missing, last),
+                    None,
+                    "{missing} after {last}"
+                );
+            }
+            assert_eq!(interner.get(missing), None);
+        }
+        // Reversed.
+        let order: Vec<u32> = (0..n).rev().collect();
+        interner.renumber(&order, &order);
+        for (i, name) in names.iter().enumerate() {
+            let new = n - 1 - i as u32;
+            assert_eq!(interner.get(name), Some(new));
+            assert_eq!(interner.get_near(name, 3), Some(new));
+        }
+        assert_eq!(interner.get("T00001"), None);
+        assert_eq!(interner.intern("T00001"), n);
+    }
+
+    /// A renumbered interner gives each string its new number, by number and by text,
+    /// and a guess that is wrong, beyond the end or of a string not held is only a
+    /// guess.
     #[test]
     fn renumbered_strings_are_found_by_their_new_numbers() {
         let mut interner = Interner::default();

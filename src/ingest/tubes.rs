@@ -349,7 +349,7 @@ fn number_distinct(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
     drop((splits, sorted));
     let names = Strings::concat(blocks.iter().collect());
     drop(blocks);
-    (Interner::of_distinct(names), maps)
+    (Interner::of_sorted(names), maps)
 }
 
 /// A list's tubes in [`number_distinct`], split by hash.
