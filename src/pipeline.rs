@@ -11,7 +11,7 @@ use crate::history::publish::{Publication, RoundFacts};
 use crate::history::PrivacyRecord;
 use crate::ingest::roster::{Roster, RosterParser};
 use crate::ingest::samples::{SampleParser, SampleSet};
-use crate::ingest::{self, results, roster, samples, InputReport, Reject};
+use crate::ingest::{self, results, roster, samples, InputReport, Lines, Reject};
 use crate::privacy::Privacy;
 use crate::progress::Progress;
 use crate::reconcile::{self, Reconciled, Settings};
@@ -422,6 +422,7 @@ pub fn analyse(
     // beside the outputs' first batches, where they could set the run's peak.
     let mut rec = rec;
     rec.set.samples = Vec::new();
+    rec.set.lines = Lines::default();
     roster.drop_rereading();
     crate::memory::give_back();
     let Lists {

@@ -1248,9 +1248,9 @@ fn match_results(
         .collect();
     let by_id = TubesById::new(rec.set.tubes.len(), &rec.tubes);
     let id_of_row = result_tube_ids(&results, &rec.set.tubes, ORDERED_BLOCK);
-    // No tube_id is looked up by its text from here on: with single tubes the table
-    // that finds them is ten million entries, freed, and given back to the system,
-    // before the matches are made.
+    // No tube_id is looked up by its text from here on: the table that finds them, if
+    // several rounds' renumbering made one (ten million entries with single tubes), is
+    // freed and given back to the system before the matches are made.
     rec.set.tubes.drop_lookups();
     crate::memory::give_back();
     let classes: Vec<RowClass> = results

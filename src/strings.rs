@@ -1,6 +1,7 @@
 //! String containers for city-scale tables: many strings in one buffer ([`Strings`]),
-//! and an interner that numbers distinct strings in first-seen order, or in an order
-//! given later ([`Interner`], [`Interner::renumber`]).
+//! and an interner that numbers distinct strings in first-seen order, or in the order
+//! of their bytes ([`Interner::of_sorted`]), or in an order given later ([`Interner`],
+//! [`Interner::renumber`]).
 
 use crate::buckets::{prefetch, AHEAD};
 use crate::pieces::pieces_mut;
@@ -357,8 +358,10 @@ pub fn short_len(prefix: [u64; 2]) -> Option<usize> {
 const MERGE_SERIAL: usize = 32;
 
 /// Interns strings: each distinct string gets the next index, in first-seen order
-/// (unless [`Interner::renumber`] numbers them anew). Strings are stored once, back to
-/// back.
+/// (unless [`Interner::renumber`] numbers them anew), found again by a table; or,
+/// made by [`Interner::of_sorted`], distinct strings in the order of their bytes,
+/// found by searching them, into which nothing is interned. Strings are stored once,
+/// back to back.
 #[derive(Clone, Default)]
 pub struct Interner {
     names: Strings,
@@ -405,7 +408,7 @@ impl Interner {
             return self.last;
         }
         assert!(
-            self.index.len() == self.names.len(),
+            !self.sorted && self.index.len() == self.names.len(),
             "a string interned without the table that finds it (freed, or strings kept sorted)"
         );
         let hash = hash_str(s);
@@ -436,7 +439,7 @@ impl Interner {
     /// and whether it was.
     pub fn intern_hashed(&mut self, s: &str, hash: u64) -> (u32, bool) {
         assert!(
-            self.index.len() == self.names.len(),
+            !self.sorted && self.index.len() == self.names.len(),
             "a string interned without the table that finds it (freed, or strings kept sorted)"
         );
         match self
@@ -490,8 +493,8 @@ impl Interner {
     /// The interner of `names`, which must be distinct and in the order of their
     /// bytes, numbered in that order. It holds no table: a string is found by a binary
     /// search of the strings (a city's ten million single tubes' table took 84 MB, and
-    /// a third of a second on one thread to build). Interning a string not held stops
-    /// the run.
+    /// a third of a second on one thread to build). Nothing can be interned into it: a
+    /// try stops the run.
     pub fn of_sorted(names: Strings) -> Interner {
         debug_assert!((1..names.len() as u32).all(|i| names.bytes(i - 1) < names.bytes(i)));
         Interner {
@@ -529,8 +532,9 @@ impl Interner {
         self.last = 0;
     }
 
-    /// Frees the table that finds a string by its text, for a table that is from now
-    /// on only read by index (a city's tube_ids: 80 MB for ten million). Finding or
+    /// Frees the table that finds a string by its text (or stops the search of sorted
+    /// strings), for strings from now on only read by index (a city's tube_ids
+    /// renumbered over several rounds: a table of 84 MB for ten million). Finding or
     /// interning a string after it stops the run rather than find nothing.
     pub fn drop_lookups(&mut self) {
         self.index = hashbrown::HashTable::new();
@@ -604,7 +608,6 @@ impl Interner {
             }
         }
         if self.sorted {
-            assert!(self.can_look_up());
             return self.search_from(s.as_bytes(), last.wrapping_add(1) as usize);
         }
         self.get(s)

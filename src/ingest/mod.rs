@@ -93,6 +93,9 @@ pub trait RowParser: Sync {
     /// Called once a chunk's rows are all parsed: the part can give back what only the
     /// parsing needed (the chunks of a city's file wait for each other).
     fn finish_part(&self, _part: &mut Self::Part) {}
+    /// Whether each accepted row's line is noted in its chunk's [`Lines`] (for records
+    /// that do not hold their own); such a parser rejects rows past line 4,294,967,295.
+    const LINES: bool = false;
     /// Whether a UTF-8 CSV file's SHA-256 is taken while it is read (for a run's
     /// manifest); when not, the report's `sha256` is empty. A file in another encoding,
     /// or a workbook, is hashed regardless.
@@ -108,40 +111,82 @@ pub struct Part<R, C> {
     pub rows: Vec<R>,
     /// The parser's state for this chunk.
     pub state: C,
-    /// The line of each row.
+    /// The line of each row, when the parser asks for them ([`RowParser::LINES`]).
     pub lines: Lines,
 }
 
 /// The line of each accepted row of a chunk or a file, in file order, in a few bytes:
 /// lines rise with the rows, a line a row but where a row was rejected, a record spans
 /// lines or a line is blank, so only the rows whose line does not follow the row
-/// before's are kept (a handful in a clean file). A city's samples file would take 40
-/// MB to keep a line a row.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Lines {
+/// before's are kept (a handful in a clean file; a city's samples file would take 40
+/// MB to keep a line a row). A file where most rows break the run (a quoted cell over
+/// two lines in every row) has every row's line kept instead, in 4 bytes a row, never
+/// more. Lines and rows are below 2^32 (see [`crate::record::MAX_SAMPLE_LINE`]); only
+/// a parser that asks for them ([`RowParser::LINES`]) has them noted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Lines {
     /// Each run of rows on lines one after another: its first row and that row's line.
-    runs: Vec<(u64, u64)>,
+    Runs(Vec<(u32, u32)>),
+    /// Each row's line.
+    Every(Vec<u32>),
+}
+
+impl Default for Lines {
+    fn default() -> Lines {
+        Lines::Runs(Vec::new())
+    }
 }
 
 impl Lines {
-    /// Notes that row `row` lies on `line`; rows are noted in order, from `0`, and each
-    /// lies past the line of the one before.
-    pub fn push(&mut self, row: u64, line: u64) {
-        if let Some(&(r, l)) = self.runs.last() {
-            debug_assert!(row > r && line > l, "rows noted out of order");
-            if line.checked_sub(l) == Some(row - r) {
-                return;
+    /// Notes that rows `row..row + count` lie on lines `line..line + count`; rows are
+    /// noted in order, from `0`, each past the line of the one before.
+    pub fn push_run(&mut self, row: u64, line: u64, count: u64) {
+        let (row, line) = (narrow(row), narrow(line));
+        match self {
+            Lines::Runs(runs) => {
+                if let Some(&(r, l)) = runs.last() {
+                    debug_assert!(row > r && line > l, "rows noted out of order");
+                    if line.checked_sub(l) == Some(row - r) {
+                        return;
+                    }
+                }
+                runs.push((row, line));
+                // A run takes 8 bytes: past one run in two rows, every row's line in 4
+                // takes less.
+                if runs.len() > 1024 && runs.len() as u64 * 2 > u64::from(row) + count {
+                    let runs = std::mem::take(runs);
+                    let mut every = Vec::with_capacity((row as usize + count as usize) * 2);
+                    for (k, &(r, l)) in runs.iter().enumerate() {
+                        let end = runs.get(k + 1).map_or(row + narrow(count), |next| next.0);
+                        every.extend((0..end - r).map(|i| l + i));
+                    }
+                    *self = Lines::Every(every);
+                }
+            }
+            Lines::Every(every) => {
+                debug_assert_eq!(every.len(), row as usize, "rows noted out of order");
+                every.extend((0..narrow(count)).map(|i| line + i));
             }
         }
-        self.runs.push((row, line));
+    }
+
+    /// Notes that row `row` lies on `line` (see [`Lines::push_run`]).
+    pub fn push(&mut self, row: u64, line: u64) {
+        self.push_run(row, line, 1);
     }
 
     /// The line of row `row`, which must have been noted.
     pub fn get(&self, row: u64) -> u64 {
-        let run = self.runs.partition_point(|&(r, _)| r <= row);
-        assert!(run > 0, "the line of a row not noted");
-        let (r, l) = self.runs[run - 1];
-        l + (row - r)
+        let row = narrow(row);
+        match self {
+            Lines::Runs(runs) => {
+                let run = runs.partition_point(|&(r, _)| r <= row);
+                assert!(run > 0, "the line of a row not noted");
+                let (r, l) = runs[run - 1];
+                u64::from(l + (row - r))
+            }
+            Lines::Every(every) => u64::from(every[row as usize]),
+        }
     }
 
     /// The lines of the rows of `parts` one after another: each part's own [`Lines`]
@@ -150,13 +195,40 @@ impl Lines {
         let mut all = Lines::default();
         let mut start = 0u64;
         for (lines, rows) in parts {
-            for &(r, l) in &lines.runs {
-                all.push(start + r, l);
+            match lines {
+                Lines::Runs(runs) => {
+                    for (k, &(r, l)) in runs.iter().enumerate() {
+                        let end = runs
+                            .get(k + 1)
+                            .map_or(rows as u64, |next| u64::from(next.0));
+                        all.push_run(start + u64::from(r), u64::from(l), end - u64::from(r));
+                    }
+                }
+                Lines::Every(every) => {
+                    for (r, &l) in every.iter().enumerate() {
+                        all.push(start + r as u64, u64::from(l));
+                    }
+                }
             }
             start += rows as u64;
         }
         all
     }
+
+    /// How many runs are kept, or rows when every row's line is.
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        match self {
+            Lines::Runs(runs) => runs.len(),
+            Lines::Every(every) => every.len(),
+        }
+    }
+}
+
+/// A row or a line in 32 bits: a parser that notes lines refuses rows past line
+/// 4,294,967,295.
+fn narrow(n: u64) -> u32 {
+    u32::try_from(n).expect("a row or line noted past 2^32")
 }
 
 /// The records read from one file, its rejects and its report.
@@ -423,7 +495,7 @@ mod tests {
             state ^= state << 17;
             state % n
         };
-        for gaps in [0, 1, 10, 100] {
+        for gaps in [0, 1, 10, 100, 700, 1000] {
             let mut line = 1 + next(3);
             let truth: Vec<u64> = (0..5_000)
                 .map(|_| {
@@ -438,9 +510,13 @@ mod tests {
             for (row, &line) in truth.iter().enumerate() {
                 assert_eq!(whole.get(row as u64), line, "row {row}, gaps {gaps}");
             }
-            // A run a gap, and one to begin with.
+            // A run a gap, and one to begin with; every row's line once most rows
+            // break their run.
             let breaks = truth.windows(2).filter(|w| w[1] != w[0] + 1).count();
-            assert_eq!(whole.runs.len(), breaks + 1, "gaps {gaps}");
+            match gaps {
+                700 | 1000 => assert!(matches!(whole, Lines::Every(_)), "gaps {gaps}"),
+                _ => assert_eq!(whole.kept(), breaks + 1, "gaps {gaps}"),
+            }
             let mut at = 0;
             let mut chunks = Vec::new();
             while at < truth.len() {

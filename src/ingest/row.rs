@@ -196,7 +196,9 @@ pub(super) fn accept<P: RowParser>(
         .flatten();
     match (parsed, row.failures.is_empty()) {
         (Some(value), true) => {
-            out.lines.push(out.rows.len() as u64, line);
+            if P::LINES {
+                out.lines.push(out.rows.len() as u64, line);
+            }
             out.rows.push(value);
         }
         _ => {

@@ -65,7 +65,8 @@ pub const COLUMNS: [ColumnSpec; 6] = [
 ];
 
 /// A chunk's strings. In the chunk's samples, `round` is an index here (or [`NONE`]
-/// for the default round), `site` too, `tube` a place in `tubes`, and `person` a roster
+/// for the default round), `post` an index into `posts` (or [`NONE`]), `tube` a place
+/// in `tubes`, and `person` a roster
 /// index or, with [`UNREGISTERED`] set, an index into `unregistered` (or, with
 /// [`PENDING`] set, into `pending`, until the lookups after the pass).
 #[derive(Debug, Default)]
@@ -117,6 +118,9 @@ pub struct SampleParser<'a> {
 impl RowParser for SampleParser<'_> {
     type Record = Sample;
     type Part = SamplePart;
+
+    // A sample holds no line of its own.
+    const LINES: bool = true;
 
     fn finish_part(&self, part: &mut SamplePart) {
         // Held until the chunks are merged: no spare room.
@@ -216,7 +220,8 @@ pub struct SampleSet {
     pub samples: Vec<Sample>,
     /// The line of each sample.
     pub lines: Lines,
-    /// Each sample's site and collector, as indexes into `sites` and `collectors`.
+    /// The distinct pairs of site and collector (indexes into `sites` and
+    /// `collectors`) that the samples' `post` points into.
     pub posts: Vec<Post>,
     /// Round labels in natural order.
     pub rounds: Vec<Box<str>>,
@@ -581,9 +586,18 @@ mod tests {
 
     /// Every sample keeps its line, site and collector through chunks of a megabyte
     /// merged run-wide: rows of many sites and collectors in no order, some with
-    /// neither, among blank lines and rejected rows.
+    /// neither, among a few blank lines and rejected rows, or among so many that most
+    /// rows' lines are kept one by one.
     #[test]
     fn samples_keep_their_lines_sites_and_collectors_across_chunks() {
+        for gaps in [2, 80] {
+            samples_keep_their_lines(gaps);
+        }
+    }
+
+    /// [`samples_keep_their_lines_sites_and_collectors_across_chunks`] with a blank
+    /// line or a rejected row before `gaps` rows in a hundred.
+    fn samples_keep_their_lines(gaps: u64) {
         let dir = tempfile::tempdir().unwrap();
         let n = 100_000u32;
         let mut roster = String::from("person_id,name,building\n");
@@ -602,12 +616,12 @@ mod tests {
         // Each accepted row's line, site and collector ("" for none).
         let mut truth: Vec<(u32, String, String)> = Vec::new();
         for i in 0..n {
-            match next(50) {
-                0 => {
+            match next(100) {
+                k if k < gaps / 2 => {
                     samples.push('\n');
                     line += 1;
                 }
-                1 => {
+                k if k < gaps => {
                     writeln!(samples, "T{i},{},not a time,S1,C1", 3_000_000 + i).unwrap();
                     line += 1;
                 }
@@ -639,6 +653,8 @@ mod tests {
             load_samples(&dir.path().join("samples.csv"), &roster, None, None).unwrap();
         assert!(!rejects.is_empty());
         assert_eq!(set.samples.len(), truth.len());
+        let every = matches!(set.lines, crate::ingest::Lines::Every(_));
+        assert_eq!(every, gaps > 50, "{gaps} gaps in 100");
         let name = |names: &[Box<str>], i: u32| match i {
             crate::record::NONE => String::new(),
             i => names[i as usize].to_string(),
