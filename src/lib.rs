@@ -30,4 +30,6 @@ pub mod retest;
 pub mod rules;
 pub mod strings;
 pub mod summarize;
+#[cfg(test)]
+mod testing;
 pub mod time;

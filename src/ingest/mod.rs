@@ -155,7 +155,7 @@ impl Lines {
                 // takes less.
                 if runs.len() > 1024 && runs.len() as u64 * 2 > u64::from(row) + count {
                     let runs = std::mem::take(runs);
-                    let mut every = Vec::with_capacity((row as usize + count as usize) * 2);
+                    let mut every = Vec::with_capacity(row as usize + count as usize);
                     for (k, &(r, l)) in runs.iter().enumerate() {
                         let end = runs.get(k + 1).map_or(row + narrow(count), |next| next.0);
                         every.extend((0..end - r).map(|i| l + i));
@@ -488,13 +488,7 @@ mod tests {
     /// size and joined again.
     #[test]
     fn lines_give_back_every_rows_line_however_the_rows_are_cut() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut next = crate::testing::draws(0x9e37_79b9_7f4a_7c15);
         for gaps in [0, 1, 10, 100, 700, 1000] {
             let mut line = 1 + next(3);
             let truth: Vec<u64> = (0..5_000)

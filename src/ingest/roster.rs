@@ -606,8 +606,8 @@ impl Offsets {
     /// The places in 4 bytes each when they all fit.
     fn compact(self) -> Offsets {
         match self {
-            Offsets::Wide(offsets) if offsets.iter().all(|&o| o <= NARROW_MAX) => {
-                Offsets::Narrow(offsets.iter().map(|&o| o as u32).collect())
+            Offsets::Wide(offsets) if offsets.par_iter().all(|&o| o <= NARROW_MAX) => {
+                Offsets::Narrow(offsets.par_iter().map(|&o| o as u32).collect())
             }
             other => other,
         }
@@ -1026,13 +1026,10 @@ mod tests {
         // drawn at random, each once, so that the shards draw as unevenly as a roster's.
         for n in [240_844u32, 1_000_000] {
             let mut seen = std::collections::HashSet::new();
-            let mut state = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(n);
+            let mut next = crate::testing::draws(0x9e37_79b9_7f4a_7c15 ^ u64::from(n));
             let mut ids = Strings::default();
             while ids.len() < n as usize {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let id = 1_000_000_000 + state % 9_000_000_000;
+                let id = 1_000_000_000 + next(9_000_000_000);
                 if seen.insert(id) {
                     ids.push(&id.to_string());
                 }

@@ -604,13 +604,7 @@ mod tests {
         for i in 0..n {
             writeln!(roster, "{},N,B{}", 3_000_000 + i, i % 7).unwrap();
         }
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |m: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % m
-        };
+        let mut next = crate::testing::draws(0x2545_f491_4f6c_dd1d);
         let mut samples = String::from("tube_id,person_id,sampled_at,site,collector\n");
         let mut line = 1;
         // Each accepted row's line, site and collector ("" for none).
@@ -690,12 +684,9 @@ mod tests {
         let mut rows: Vec<String> = (0..n).map(|i| format!("student-{i:08}")).collect();
         rows.extend((0..n / 6).map(visitor));
         // A fixed shuffle.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = crate::testing::draws(0x2545_f491_4f6c_dd1d);
         for i in (1..rows.len()).rev() {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            rows.swap(i, (state % (i as u64 + 1)) as usize);
+            rows.swap(i, next(i as u64 + 1) as usize);
         }
         let mut samples = String::from("tube_id,person_id,sampled_at\n");
         for (k, id) in rows.iter().enumerate() {
