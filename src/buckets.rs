@@ -1,11 +1,8 @@
-//! Stable counting sorts over small dense keys (tube numbers, where a lookup probes the
-//! roster's index, building ranks), so that grouping rows costs the same whatever order
-//! a file gives them in. A comparison sort
+//! Stable counting sorts over small dense keys (tube numbers, building ranks), so that
+//! grouping rows costs the same whatever order a file gives them in. A comparison sort
 //! of rows that come sorted by tube is nearly free and of rows sorted by sampling time
-//! is not; a counting sort makes two passes either way. [`unsort`] puts sorted items
-//! back in their own order the same way.
+//! is not; a counting sort makes two passes either way.
 
-use crate::pieces::pieces_mut;
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::ops::Range;
@@ -102,47 +99,6 @@ pub fn sort_into_counted<T: Send>(
     // before this, `sorted` stays empty and the items made leak, which is safe.)
     unsafe { sorted.set_len(n) };
     (sorted, counts)
-}
-
-/// The items [`sort_into`] ordered by `bucket`, put back in their own order: item `i`
-/// of the result is the one made of item `i`. `buckets` and `bucket` must be those the
-/// items were sorted with. Each worker walks its own stretch of
-/// items and writes them in order, reading each bucket's items in order: where a
-/// sorted item's answer would otherwise be stored at its place, a write in no order
-/// that misses the cache.
-pub fn unsort<T: Copy + Send + Sync>(
-    sorted: &[T],
-    buckets: usize,
-    bucket: impl Fn(usize) -> u32 + Sync,
-) -> Vec<T> {
-    let n = sorted.len();
-    let Layout {
-        stretches,
-        mut ranges,
-        ..
-    } = layout(n, buckets, &bucket);
-    let lens: Vec<usize> = stretches.iter().map(ExactSizeIterator::len).collect();
-    let mut items: Vec<T> = Vec::with_capacity(n);
-    pieces_mut(&mut items.spare_capacity_mut()[..n], &lens)
-        .into_par_iter()
-        .zip(ranges.par_iter_mut())
-        .zip(stretches)
-        .for_each(|((out, range), stretch)| {
-            for (o, i) in out.iter_mut().zip(stretch) {
-                let (at, end) = &mut range[bucket(i) as usize];
-                assert!(*at < *end, "{CHANGED}");
-                o.write(sorted[*at as usize]);
-                *at += 1;
-            }
-        });
-    assert!(
-        ranges.iter().flatten().all(|(at, end)| at == end),
-        "{CHANGED}"
-    );
-    // SAFETY: the pieces tile the first `n` slots, one a stretch, and each was written
-    // in full above.
-    unsafe { items.set_len(n) };
-    items
 }
 
 /// The panic of a `bucket` that answers differently the second time (a bug).
@@ -254,9 +210,6 @@ mod tests {
                     sorted, expected,
                     "n {n}, buckets {buckets}, threads {threads}"
                 );
-                let items = pool.install(|| unsort(&sorted, buckets, |i| keys[i]));
-                let own: Vec<(u32, u32)> = (0..n as u32).map(|i| (keys[i as usize], i)).collect();
-                assert_eq!(items, own, "n {n}, buckets {buckets}, threads {threads}");
                 let mut expected_counts = vec![0usize; buckets];
                 for &k in &keys {
                     expected_counts[k as usize] += 1;

@@ -257,7 +257,7 @@ pub(super) fn read_workbook<P: RowParser>(
                     parser,
                 );
             }
-            parser.finish_part(&mut out.state);
+            parser.finish_part(&mut out.state, &mut out.rows);
             out
         })
         .collect();

@@ -14,6 +14,7 @@ pub mod encoding;
 pub mod excel;
 pub mod fields;
 pub mod header;
+pub mod index;
 pub mod keys;
 mod pass;
 pub mod reread;
@@ -90,9 +91,10 @@ pub trait RowParser: Sync {
     type Part: Default + Send;
     /// Parses one row; records failures on `row` and returns `None` when it is rejected.
     fn parse(&self, row: &mut Row, part: &mut Self::Part) -> Option<Self::Record>;
-    /// Called once a chunk's rows are all parsed: the part can give back what only the
-    /// parsing needed (the chunks of a city's file wait for each other).
-    fn finish_part(&self, _part: &mut Self::Part) {}
+    /// Called once a chunk's rows are all parsed, with its accepted rows: the part can
+    /// complete them (the samples' people looked up in a batch) and give back what only
+    /// the parsing needed (the chunks of a city's file wait for each other).
+    fn finish_part(&self, _part: &mut Self::Part, _rows: &mut [Self::Record]) {}
     /// Whether each accepted row's line is noted in its chunk's [`Lines`] (for records
     /// that do not hold their own); such a parser rejects rows past line 4,294,967,295.
     const LINES: bool = false;

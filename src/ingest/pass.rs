@@ -470,6 +470,6 @@ fn parse_chunk<P: RowParser>(
             parser,
         );
     });
-    parser.finish_part(&mut out.state);
+    parser.finish_part(&mut out.state, &mut out.rows);
     out
 }

@@ -7,19 +7,18 @@
 //! name, keeps the names too, read in the same pass ([`RosterParser::names`]).
 
 use super::header::{ColumnSpec, Layout};
+use super::index::Index;
 use super::keys::{self, UNPACKED};
 use super::reread::{each_record_at, raw_text, records_at, reparse, TextSource};
 use super::row::Row;
 use super::values::{self, MAX_PERSON_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
-use crate::buckets::gather;
+use crate::buckets::{gather, AHEAD};
 use crate::error::{Error, Position, Result};
 use crate::order::{in_roster_order, invert, roster_places, Placed, Ranks};
 use crate::pieces::pieces_mut;
 use crate::record::{ContactBatch, Contacts, Status, NONE};
 use crate::strings::{Interner, Strings};
-use hashbrown::hash_table::Entry;
-use hashbrown::HashTable;
 use rayon::prelude::*;
 
 const PERSON_ID: usize = 0;
@@ -206,7 +205,7 @@ pub struct Roster {
     offset: Offsets,
     /// Building names, in order of first appearance.
     pub buildings: Vec<Box<str>>,
-    index: Vec<HashTable<Slot>>,
+    index: Index,
     /// Where the rows are read again; `None` once [`Roster::drop_rereading`] freed it.
     source: Option<TextSource>,
     name: String,
@@ -270,43 +269,49 @@ impl Roster {
         }
     }
 
-    /// The shard of the index a lookup of `key` ([`Roster::key_of`]) probes (one of at
-    /// most 256): lookups made shard by shard read one shard's table at a time.
-    pub fn shard_of(&self, key: u64) -> u8 {
-        const _: () = assert!(MAX_SHARDS <= 256);
-        shard(keys::hash_packed(key), self.index.len()) as u8
-    }
-
     /// The person whose ID has `key` ([`Roster::key_of`]). A packed key is the ID
     /// itself; a fingerprint may be another ID's too, and is checked against `id`
     /// when it is given. Without it, the person found is a candidate only, the first
     /// with that fingerprint: when their ID ([`Roster::id`]) is not the one looked
-    /// for, [`Roster::find`] gives the answer. Lookups made in a batch check their
-    /// candidates afterwards, in their own order, so that the probes read nothing but
-    /// the index.
+    /// for, [`Roster::find`] gives the answer. Lookups made in a batch
+    /// ([`Roster::find_each`]) check their candidates afterwards, in their own order,
+    /// so that the probes read nothing but the index.
     pub fn find_keyed(&self, key: u64, id: Option<&str>) -> Option<u32> {
         // Without its index (freed by `drop_index`) the roster would find nobody:
         // a lookup then is a mistake, never an answer.
         assert!(!self.index.is_empty(), "the roster's index was freed");
-        let hash = keys::hash_packed(key);
-        let table = self.index.get(shard(hash, self.index.len()))?;
-        let found = match id {
-            Some(id) if keys::is_text(key) => table.find(hash, |slot| {
-                let (k, i) = (slot.key, slot.person);
-                k == key && self.ids.bytes(i) == id.as_bytes()
-            }),
-            _ => table.find(hash, |slot| {
-                let k = slot.key;
-                k == key
-            }),
-        };
-        found.map(|slot| slot.person)
+        match id {
+            Some(id) if keys::is_text(key) => {
+                self.index.find(key, |i| self.ids.bytes(i) == id.as_bytes())
+            }
+            _ => self.index.find(key, |_| true),
+        }
+    }
+
+    /// [`Roster::find_keyed`] of each key without an ID (a fingerprint's person is a
+    /// candidate), or [`NONE`]: the memory is asked for each lookup's slot
+    /// [`AHEAD`] lookups before it is made, so that a batch of lookups in no order
+    /// waits for the memory a few times at once rather than once a lookup.
+    pub fn find_each(&self, keys: &[u64]) -> Vec<u32> {
+        assert!(!self.index.is_empty(), "the roster's index was freed");
+        for &key in keys.iter().take(AHEAD) {
+            self.index.prefetch(key);
+        }
+        keys.iter()
+            .enumerate()
+            .map(|(i, &key)| {
+                if let Some(&ahead) = keys.get(i + AHEAD) {
+                    self.index.prefetch(ahead);
+                }
+                self.index.find(key, |_| true).unwrap_or(NONE)
+            })
+            .collect()
     }
 
     /// Frees the ID index once no more people are looked up (before the round is
     /// reconciled, when memory peaks); [`Roster::find`] must not be called after it.
     pub fn drop_index(&mut self) {
-        self.index = Vec::new();
+        self.index = Index::default();
     }
 
     /// Frees what only reading the rows again takes (each person's line and place in
@@ -464,11 +469,7 @@ impl Roster {
         self.line = gather(&self.line, &order);
         self.offset = Offsets::Wide(gather(self.offset.wide(), &order));
         let new_of_old = invert(&order);
-        self.index.par_iter_mut().for_each(|shard| {
-            for slot in shard.iter_mut() {
-                slot.person = new_of_old[slot.person as usize];
-            }
-        });
+        self.index.renumber(&new_of_old);
     }
 
     /// The error for a roster whose row of person `p` no longer reads as it did.
@@ -636,103 +637,6 @@ const NARROW_MAX: u64 = u32::MAX as u64;
 #[cfg(test)]
 const NARROW_MAX: u64 = 1 << 12;
 
-/// The most shards the index is split in, by hash, built in parallel: a shard of a city
-/// roster (some 56,000 people, under a megabyte) stays in a core's cache while it is
-/// built, and a lookup's shard fits in a byte.
-const MAX_SHARDS: usize = 256;
-
-/// How many shards the index of `n` people is split in: as many as fill each shard's
-/// table (a power of two of buckets, filled to seven eighths at most, hashbrown's rule)
-/// as far as a shard that draws four standard deviations more than its share still
-/// fits, 77-87% of the buckets, and no more than [`MAX_SHARDS`]. With 256 shards
-/// always, a city of ten million filled its tables to 60%: 16.8 M slots of 13 bytes
-/// (218 MB), where 178 shards take 152 MB.
-fn shard_count(n: usize) -> usize {
-    // The most people a shard may draw on average in a table of `buckets`: `most`
-    // and four times its square root (a shard's draw varies by about that root) fit
-    // seven eighths of the buckets.
-    let most = |buckets: usize| {
-        let root = (4.0 + buckets as f64 * 7.0 / 8.0).sqrt() - 2.0;
-        root * root
-    };
-    let mut buckets = 1024usize;
-    while MAX_SHARDS as f64 * most(buckets) < n as f64 {
-        buckets *= 2;
-    }
-    ((n as f64 / most(buckets)).ceil() as usize).clamp(1, MAX_SHARDS)
-}
-
-/// A slot of the ID index: the person and their ID's key ([`Roster::key_of`]). Packed
-/// to 12 bytes (a city's index holds ten million).
-#[derive(Clone, Copy, Debug)]
-#[repr(C, packed(4))]
-struct Slot {
-    key: u64,
-    person: u32,
-}
-
-/// Middle bits pick the shard, one of `shards`: hashbrown uses the low bits for the
-/// bucket and the top seven for its tags, which must stay varied within a shard.
-fn shard(hash: u64, shards: usize) -> usize {
-    ((((hash >> 32) & 0xff_ffff) * shards as u64) >> 24) as usize
-}
-
-/// One shard of the index, with the duplicates found while building it: (later, first).
-type Shard = (HashTable<Slot>, Vec<(u32, u32)>);
-
-/// Indexes `ids` by key ([`Roster::key_of`]); returns the index and, for every later
-/// duplicate, its position and that of the first. Keys are computed and sorted by
-/// shard block by block, reading the IDs in file order, so that each shard is then
-/// built from its own keys and positions into a table small enough to stay in cache;
-/// only IDs whose fingerprints match are read again there.
-fn build_index(ids: &Strings) -> (Vec<HashTable<Slot>>, Vec<(u32, u32)>) {
-    const BLOCK: usize = 1 << 18;
-    let shards = shard_count(ids.len());
-    // Each block's people by shard, in file order: (key, position).
-    let blocks: Vec<Vec<Vec<(u64, u32)>>> = (0..ids.len().div_ceil(BLOCK))
-        .into_par_iter()
-        .map(|b| {
-            let end = ((b + 1) * BLOCK).min(ids.len());
-            let mut by_shard: Vec<Vec<(u64, u32)>> = (0..shards)
-                .map(|_| Vec::with_capacity((end - b * BLOCK) / shards * 2))
-                .collect();
-            for i in (b * BLOCK..end).map(|i| i as u32) {
-                let key = Roster::key_of(ids.get(i));
-                by_shard[shard(keys::hash_packed(key), shards)].push((key, i));
-            }
-            by_shard
-        })
-        .collect();
-    let rehash = |slot: &Slot| {
-        let k = slot.key;
-        keys::hash_packed(k)
-    };
-    let built: Vec<Shard> = (0..shards)
-        .into_par_iter()
-        .map(|s| {
-            let count = blocks.iter().map(|b| b[s].len()).sum();
-            let mut table = HashTable::with_capacity(count);
-            let mut duplicates = Vec::new();
-            for &(key, i) in blocks.iter().flat_map(|b| &b[s]) {
-                let same = |slot: &Slot| {
-                    let (k, j) = (slot.key, slot.person);
-                    k == key && (!keys::is_text(key) || ids.bytes(j) == ids.bytes(i))
-                };
-                match table.entry(keys::hash_packed(key), same, rehash) {
-                    Entry::Occupied(first) => duplicates.push((i, first.get().person)),
-                    Entry::Vacant(slot) => {
-                        slot.insert(Slot { key, person: i });
-                    }
-                }
-            }
-            (table, duplicates)
-        })
-        .collect();
-    let mut duplicates: Vec<(u32, u32)> = built.iter().flat_map(|b| b.1.iter().copied()).collect();
-    duplicates.sort_unstable();
-    (built.into_iter().map(|b| b.0).collect(), duplicates)
-}
-
 /// `values` without the positions marked in `drop`.
 fn without<T>(values: Vec<T>, drop: &[bool]) -> Vec<T> {
     values
@@ -850,7 +754,7 @@ pub fn finish(
         line.set_len(total);
         offset.set_len(total);
     }
-    let (mut index, duplicates) = build_index(&ids);
+    let (mut index, duplicates) = Index::build(&ids, Roster::key_of);
     if !duplicates.is_empty() {
         let header = ingested.layout.header_of(PERSON_ID).to_string();
         let offsets: Vec<u64> = duplicates
@@ -893,7 +797,7 @@ pub fn finish(
         priority = without(priority, &drop);
         line = without(line, &drop);
         offset = without(offset, &drop);
-        index = build_index(&ids).0;
+        index = Index::build(&ids, Roster::key_of).0;
     }
     // A building named only by rejected duplicates is no building of the roster.
     let (building, buildings) = used_buildings(building, buildings.into_names());
@@ -922,8 +826,6 @@ pub fn finish(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn plain_rosters_read_the_cells_cleaning_reads() {
         // The same roster twice: all plain (ASCII and ideographs), and with one building
@@ -968,79 +870,5 @@ mod tests {
         assert_eq!(rooms, [Some("10"), Some("A-3"), Some("101"), None]);
         assert_eq!(people[2].1, "公寓2");
         assert_eq!(people[3].1, "公寓3");
-    }
-
-    #[test]
-    fn the_index_finds_everyone_and_every_later_duplicate_of_both_kinds() {
-        // More than one block, packed IDs (digits, codes, resident ID numbers) and text
-        // IDs mixed, repeats far apart.
-        let n = 400_000u32;
-        let id = |i: u32| match i % 4 {
-            0 => format!("{}", (i / 4) % 90_000),
-            1 => format!("S{}", (i / 4) % 90_000),
-            2 => format!("student-{:07}", (i / 4) % 90_000),
-            _ => format!("{:017}X", i),
-        };
-        assert_eq!(keys::pack(&id(2)), UNPACKED);
-        assert_ne!(keys::pack(&id(1)), UNPACKED);
-        let mut ids = Strings::default();
-        for i in 0..n {
-            ids.push(&id(i));
-        }
-        let (index, duplicates) = build_index(&ids);
-        let mut first = std::collections::HashMap::new();
-        let mut expected = Vec::new();
-        for i in 0..n {
-            match first.entry(id(i)) {
-                std::collections::hash_map::Entry::Occupied(f) => expected.push((i, *f.get())),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(i);
-                }
-            }
-        }
-        assert!(!expected.is_empty());
-        assert_eq!(duplicates, expected);
-        let roster_index = |text: &str| {
-            let key = Roster::key_of(text);
-            let hash = keys::hash_packed(key);
-            let table = &index[shard(hash, index.len())];
-            table
-                .find(hash, |slot| {
-                    let (k, j) = (slot.key, slot.person);
-                    k == key && (!keys::is_text(key) || ids.get(j) == text)
-                })
-                .map(|slot| slot.person)
-        };
-        for (text, &i) in &first {
-            assert_eq!(roster_index(text), Some(i), "{text}");
-        }
-        assert_eq!(roster_index("S999999"), None);
-        assert_eq!(roster_index("student-0999999"), None);
-        assert_eq!(roster_index("123456789"), None);
-    }
-
-    #[test]
-    fn the_index_fills_its_tables_whatever_the_roster_size() {
-        // 240,844 people are just past where 256 shards' tables double (940 a shard,
-        // 2,048 buckets each: 46% full); a million, 3,906 a shard in 8,192 buckets. IDs
-        // drawn at random, each once, so that the shards draw as unevenly as a roster's.
-        for n in [240_844u32, 1_000_000] {
-            let mut seen = std::collections::HashSet::new();
-            let mut next = crate::testing::draws(0x9e37_79b9_7f4a_7c15 ^ u64::from(n));
-            let mut ids = Strings::default();
-            while ids.len() < n as usize {
-                let id = 1_000_000_000 + next(9_000_000_000);
-                if seen.insert(id) {
-                    ids.push(&id.to_string());
-                }
-            }
-            let (index, duplicates) = build_index(&ids);
-            assert!(duplicates.is_empty());
-            assert!(index.len() <= MAX_SHARDS);
-            assert_eq!(index.iter().map(HashTable::len).sum::<usize>(), n as usize);
-            // hashbrown's capacity is seven eighths of a table's buckets.
-            let room: usize = index.iter().map(HashTable::capacity).sum();
-            assert!(room <= n as usize * 6 / 5, "{n} people, room for {room}");
-        }
     }
 }

@@ -11,13 +11,11 @@ use super::row::Row;
 use super::tubes::{self, TubeList};
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
 use super::{Ingested, InputReport, Lines, Reject, RowParser};
-use crate::buckets;
 use crate::order::natural_cmp;
 use crate::pieces::{self, pieces_mut};
 use crate::record::{Micros, Post, Sample, MAX_SAMPLE_LINE, NONE};
 use crate::strings::{Interner, Strings};
 use crate::time::LastDate;
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 const TUBE_ID: usize = 0;
@@ -68,7 +66,7 @@ pub const COLUMNS: [ColumnSpec; 6] = [
 /// for the default round), `post` an index into `posts` (or [`NONE`]), `tube` a place
 /// in `tubes`, and `person` a roster
 /// index or, with [`UNREGISTERED`] set, an index into `unregistered` (or, with
-/// [`PENDING`] set, into `pending`, until the lookups after the pass).
+/// [`PENDING`] set, into `pending`, until the chunk's lookups).
 #[derive(Debug, Default)]
 pub struct SamplePart {
     rounds: Interner,
@@ -85,8 +83,8 @@ pub struct SamplePart {
     unregistered: Interner,
     /// Where to look for the next person first.
     near: Near,
-    /// The people not found next to the last one, to look up after the pass in one
-    /// batch; their rows hold [`PENDING`] and an index here.
+    /// The people not found next to the last one, to look up in one batch once the
+    /// chunk is parsed; their rows hold [`PENDING`] and an index here until then.
     pending: Vec<Pending>,
     /// The IDs of pending people whose key is not the ID itself.
     texts: Strings,
@@ -122,9 +120,13 @@ impl RowParser for SampleParser<'_> {
     // A sample holds no line of its own.
     const LINES: bool = true;
 
-    fn finish_part(&self, part: &mut SamplePart) {
+    fn finish_part(&self, part: &mut SamplePart, rows: &mut [Sample]) {
         // Held until the chunks are merged: no spare room.
         part.tubes.shrink_to_fit();
+        let people = look_up(self.roster, part);
+        for s in rows.iter_mut().filter(|s| s.person & PENDING != 0) {
+            s.person = people[(s.person & !PENDING) as usize];
+        }
     }
 
     fn parse(&self, row: &mut Row, part: &mut SamplePart) -> Option<Sample> {
@@ -141,8 +143,8 @@ impl RowParser for SampleParser<'_> {
         let person = match self.roster.next_to(&person, &mut part.near) {
             Some(p) if p < PENDING => p,
             _ => {
-                // Looked up after the pass, all chunks' people in the order of the index,
-                // so that a city's lookups walk the index instead of missing the cache.
+                // Looked up once the chunk is parsed, in a batch that asks the memory for
+                // each lookup's slot of the index ahead of it (`look_up`).
                 let mut key = keys::pack(&person);
                 if key == UNPACKED {
                     key = TEXT | u64::from(part.texts.push(&person));
@@ -283,24 +285,16 @@ pub fn finish(
     let roster_len = roster.len() as u32;
     let mut parts = ingested.parts;
     // The chunks' own lists of tubes (in a file by sampling time, a tube ID a row) are
-    // freed as they are merged, before the people are looked up and the rows copied.
+    // freed as they are merged, and given back before the rows are copied into place,
+    // the stage's largest allocation: left to the allocator's delay, they were still
+    // held then.
     let (tubes, tube_maps) = tubes::number(
         parts
             .iter_mut()
             .map(|p| std::mem::take(&mut p.state.tubes))
             .collect(),
     );
-    let (found, starts) = look_up(roster, &mut parts);
-    // The lookups' tables are given back before the rows are copied into place, the
-    // stage's largest allocation: left to the allocator's delay, they were still held
-    // then (190 MB more at the peak of a ten-million-row file by sampling time).
     crate::memory::give_back();
-    // Each chunk's answers.
-    let found: Vec<&[u32]> = starts
-        .iter()
-        .zip(starts.iter().skip(1).chain([&found.len()]))
-        .map(|(&start, &end)| &found[start..end])
-        .collect();
     let earliest = parts.iter().filter_map(|p| p.state.earliest).min();
     let default_round = match round {
         Some(r) => r.to_string(),
@@ -391,9 +385,9 @@ pub fn finish(
     let mut samples: Vec<Sample> = Vec::with_capacity(total);
     pieces::move_parts(
         pieces_mut(&mut samples.spare_capacity_mut()[..total], &counts),
-        parts.into_iter().zip(maps).zip(found),
-        |((part, _), _)| part.rows.capacity() * std::mem::size_of::<Sample>(),
-        |out, ((part, m), found)| {
+        parts.into_iter().zip(maps),
+        |(part, _)| part.rows.capacity() * std::mem::size_of::<Sample>(),
+        |out, (part, m)| {
             for (o, s) in out.iter_mut().zip(part.rows) {
                 o.write(Sample {
                     round: rank[if s.round == NONE {
@@ -407,17 +401,10 @@ pub fn finish(
                     } else {
                         m.post[s.post as usize]
                     },
-                    person: {
-                        let person = if s.person & PENDING != 0 {
-                            found[(s.person & !PENDING) as usize]
-                        } else {
-                            s.person
-                        };
-                        if person & UNREGISTERED != 0 {
-                            roster_len + m.person[(person & !UNREGISTERED) as usize]
-                        } else {
-                            person
-                        }
+                    person: if s.person & UNREGISTERED != 0 {
+                        roster_len + m.person[(s.person & !UNREGISTERED) as usize]
+                    } else {
+                        s.person
                     },
                     ..s
                 });
@@ -441,135 +428,45 @@ pub fn finish(
     (set, ingested.report, ingested.rejects)
 }
 
-/// Looks up every chunk's pending people (see [`Pending`]) after the pass, shard by shard
-/// of the roster's index; returns each pending person's roster index, or
-/// [`UNREGISTERED`] and their index in the chunk's `unregistered` (interned here, in row
-/// order, as they would have been during the pass), the chunks' people one after the
-/// other, and where each chunk's begin. A city's batch is ten million lookups: besides
-/// the pending people (8 bytes each) and their answers (4), it holds, for one of
-/// [`LOOKUP_BLOCKS`] blocks of lookups at a time, the shard each probes (1), their keys
-/// again in the order of the shards (8) and the answers in that order (4).
-fn look_up(
-    roster: &Roster,
-    parts: &mut [super::Part<Sample, SamplePart>],
-) -> (Vec<u32>, Vec<usize>) {
-    let starts: Vec<usize> = parts
-        .iter()
-        .scan(0, |at, part| {
-            let start = *at;
-            *at += part.state.pending.len();
-            Some(start)
-        })
-        .collect();
-    let total = starts
-        .last()
-        .map_or(0, |s| s + parts[parts.len() - 1].state.pending.len());
-    // A lookup's number fits its 32 bits: a samples file has at most 2^32 lines.
-    debug_assert!(u32::try_from(total).is_ok());
-    // The pending people, one after the other, taken from their chunks (copied into
-    // place on the workers: a city's file by sampling time has ten million).
-    let counts: Vec<usize> = parts.iter().map(|p| p.state.pending.len()).collect();
-    let mut pending: Vec<Pending> = vec![0; total];
-    pieces_mut(&mut pending, &counts)
-        .into_par_iter()
-        .zip(parts.par_iter_mut())
-        .for_each(|(pending, part)| {
-            pending.copy_from_slice(&std::mem::take(&mut part.state.pending))
-        });
-    // The chunks' own lists go back to the system before the lookups' tables are made.
-    crate::memory::give_back();
+/// Looks up a chunk's pending people (see [`Pending`]) once its rows are parsed, in one
+/// batch ([`Roster::find_each`], which asks the memory for each lookup's slot ahead of
+/// it: rows by sampling time bring nearly every person from another part of a city's
+/// index, which no cache holds); returns each one's roster index, or [`UNREGISTERED`]
+/// and their index in the chunk's `unregistered` (interned here, in row order, as they
+/// would have been as the rows were read). Frees the chunk's pending people.
+fn look_up(roster: &Roster, part: &mut SamplePart) -> Vec<u32> {
+    let mut pending = std::mem::take(&mut part.pending);
+    let texts = std::mem::take(&mut part.texts);
     // An ID kept as text is looked up by its fingerprint, which takes the place of its
     // text's index: the probes then read nothing but the index, and each candidate found
-    // is checked afterwards, in file order (a chunk's texts are its pending people kept
-    // as text, in order).
-    pieces_mut(&mut pending, &counts)
-        .into_par_iter()
-        .zip(parts.par_iter())
-        .for_each(|(pending, part)| {
-            for key in pending.iter_mut().filter(|key| keys::is_text(**key)) {
-                *key = keys::fingerprint(part.state.texts.get((*key & !TEXT) as u32));
-            }
-        });
-    // The lookups are made a block at a time, so that what they take besides the
-    // pending people and the answers (13 bytes a lookup) is held for a block only: a
-    // city's file by sampling time has ten million, which took 130 MB at the stage's
-    // peak in one block.
-    let mut found: Vec<u32> = Vec::with_capacity(total);
-    for block in pending.chunks(total.div_ceil(LOOKUP_BLOCKS).max(1)) {
-        // The shard of the index each lookup probes.
-        let shard: Vec<u8> = block.par_iter().map(|&key| roster.shard_of(key)).collect();
-        // The lookups by shard: a counting sort, whose cost does not depend on the
-        // file's order, gives each shard its lookups together, and a shard of a city's
-        // index (some 50,000 people, under a megabyte) stays in a core's cache while
-        // they are made. Each lookup carries its key, so that the lookups, made in this
-        // order, read nothing else that lies far apart. (Sorting by the place in the
-        // shard too, 65,536 buckets instead of 256, cost more in the sort than it saved
-        // in the lookups.)
-        let order = buckets::sort_into(
-            block.len(),
-            1 << 8,
-            |at| u32::from(shard[at]),
-            |at| block[at],
-        );
-        // The answers in the same order, written one after the other, then put back
-        // in the lookups' order.
-        let answers: Vec<u32> = order
-            .par_iter()
-            .map(|&key| roster.find_keyed(key, None).unwrap_or(NONE))
-            .collect();
-        drop(order);
-        found.extend(buckets::unsort(&answers, 1 << 8, |at| u32::from(shard[at])));
+    // is checked afterwards, in row order (the texts are the pending people kept as
+    // text, in order).
+    for key in pending.iter_mut().filter(|key| keys::is_text(**key)) {
+        *key = keys::fingerprint(texts.get((*key & !TEXT) as u32));
     }
-    // Candidates found by fingerprint checked, and people not on the roster, in row
-    // order.
-    let mut slices = Vec::with_capacity(parts.len());
-    let mut rest = &mut found[..];
-    let mut at = 0;
-    for &end in starts.iter().skip(1).chain([&total]) {
-        let (mine, others) = rest.split_at_mut(end - at);
-        slices.push((mine, &pending[at..end]));
-        rest = others;
-        at = end;
-    }
-    parts
-        .par_iter_mut()
-        .zip(slices)
-        .for_each(|(part, (found, pending))| {
-            let state = &mut part.state;
-            let mut next = 0;
-            for (f, &key) in found.iter_mut().zip(pending) {
-                let text = keys::is_text(key).then(|| {
-                    next += 1;
-                    state.texts.get(next - 1)
-                });
-                if let Some(id) = text {
-                    if *f != NONE && roster.id(*f) != id {
-                        *f = roster.find(id).unwrap_or(NONE);
-                    }
-                }
-                if *f == NONE {
-                    let id = match text {
-                        Some(id) => id.to_string(),
-                        None => keys::unpacked(key),
-                    };
-                    *f = state.unregistered.intern(&id) | UNREGISTERED;
-                }
-            }
-            debug_assert_eq!(next as usize, state.texts.len(), "a text for each text key");
-            state.texts = Strings::default();
+    let mut found = roster.find_each(&pending);
+    let mut next = 0;
+    for (f, &key) in found.iter_mut().zip(&pending) {
+        let text = keys::is_text(key).then(|| {
+            next += 1;
+            texts.get(next - 1)
         });
-    (found, starts)
+        if let Some(id) = text {
+            if *f != NONE && roster.id(*f) != id {
+                *f = roster.find(id).unwrap_or(NONE);
+            }
+        }
+        if *f == NONE {
+            let id = match text {
+                Some(id) => id.to_string(),
+                None => keys::unpacked(key),
+            };
+            *f = part.unregistered.intern(&id) | UNREGISTERED;
+        }
+    }
+    debug_assert_eq!(next as usize, texts.len(), "a text for each text key");
+    found
 }
-
-/// Into how many blocks [`look_up`] cuts its lookups: two halve what they hold beside
-/// the pending people and the answers, while every shard of the index still gets half
-/// its people's lookups in each block, and stays in the cache while they are made (in
-/// blocks of 4 M, seven at Shanghai size, the samples stage took 0.3–1.2 s more). The
-/// unit tests take a thousand, so that their files are looked up in many.
-#[cfg(not(test))]
-const LOOKUP_BLOCKS: usize = 2;
-#[cfg(test)]
-const LOOKUP_BLOCKS: usize = 1000;
 
 /// One chunk's local string indexes mapped to run-wide ones.
 struct PartMaps {
