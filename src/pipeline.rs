@@ -10,12 +10,12 @@ use crate::export::{self, RoundOutputs, OUTPUT_FILES};
 use crate::history::publish::{Publication, RoundFacts};
 use crate::history::PrivacyRecord;
 use crate::ingest::roster::{Roster, RosterParser};
-use crate::ingest::samples::{SampleParser, SampleSet};
+use crate::ingest::samples::{SampleParser, SamplePart, SampleSet};
 use crate::ingest::{self, results, roster, samples, InputReport, Lines, Reject};
 use crate::privacy::Privacy;
 use crate::progress::Progress;
 use crate::reconcile::{self, Reconciled, Settings};
-use crate::record::{Contacts, InputKind, LabResult, Micros, ResultColumns, NONE};
+use crate::record::{Contacts, InputKind, LabResult, Micros, ResultColumns, Sample, NONE};
 use crate::retest;
 use crate::rules::Rules;
 use crate::summarize::{self, BuildingRow, MissingEntry};
@@ -221,14 +221,24 @@ pub fn load_samples(
     round: Option<&str>,
     sheet: Option<&str>,
 ) -> Result<(SampleSet, InputReport, Vec<Reject>)> {
-    let parsed = ingest::read_input(
+    let parsed = read_samples(path, roster, sheet)?;
+    Ok(samples::finish(parsed, roster, round))
+}
+
+/// Parses the samples file's rows, every person looked up in `roster`, before the
+/// chunks are merged ([`samples::finish`]).
+fn read_samples(
+    path: &Path,
+    roster: &Roster,
+    sheet: Option<&str>,
+) -> Result<ingest::Ingested<Sample, SamplePart>> {
+    ingest::read_input(
         path,
         &name(path),
         &samples::COLUMNS,
         &SampleParser { roster },
         sheet,
-    )?;
-    Ok(samples::finish(parsed, roster, round))
+    )
 }
 
 /// The rows of a results or retests file, which columns it has, its report and rejects.
@@ -315,8 +325,15 @@ pub fn load(opts: &RunOptions) -> Result<Loaded> {
     }
     keep(InputKind::Roster, report, list);
     let stage = progress.stage("samples");
-    let (mut samples, report, list) =
-        load_samples(&opts.samples, &roster, opts.round.as_deref(), sheet)?;
+    let parsed = read_samples(&opts.samples, &roster, sheet)?;
+    // Every sample's person is looked up as its chunk is read: unless a retests file
+    // follows, nobody is looked up by ID any more, and the index (16 bytes a person) goes
+    // back to the system before the chunks are merged, when the samples stage peaks.
+    if opts.retests.is_none() {
+        roster.drop_index();
+        crate::memory::give_back();
+    }
+    let (mut samples, report, list) = samples::finish(parsed, &roster, opts.round.as_deref());
     drop(stage);
     keep(InputKind::Samples, report, list);
     let stage = progress.stage("results");
@@ -339,8 +356,8 @@ pub fn load(opts: &RunOptions) -> Result<Loaded> {
         }
         None => None,
     };
-    // Nobody is looked up by ID any more: the index goes before the round is
-    // reconciled, when memory peaks.
+    // Nobody is looked up by ID any more: the index, when the retests kept it, goes
+    // before the round is reconciled, when memory peaks.
     roster.drop_index();
     // The index, and what loading freed on every worker, go back to the system now.
     crate::memory::give_back();

@@ -16,7 +16,7 @@ use super::{Ingested, InputReport, Reject, RowParser};
 use crate::buckets::{gather, AHEAD};
 use crate::error::{Error, Position, Result};
 use crate::order::{in_roster_order, invert, roster_places, Placed, Ranks};
-use crate::pieces::pieces_mut;
+use crate::pieces::{move_parts, pieces_mut};
 use crate::record::{ContactBatch, Contacts, Status, NONE};
 use crate::strings::{Interner, Strings};
 use rayon::prelude::*;
@@ -708,42 +708,44 @@ pub fn finish(
     let mut priority: Vec<bool> = Vec::with_capacity(total);
     let mut line: Vec<u32> = Vec::with_capacity(total);
     let mut offset: Vec<u64> = Vec::with_capacity(total);
-    pieces_mut(&mut building.spare_capacity_mut()[..total], &counts)
-        .into_iter()
-        .zip(pieces_mut(&mut room.spare_capacity_mut()[..total], &counts))
-        .zip(pieces_mut(
-            &mut status.spare_capacity_mut()[..total],
-            &counts,
-        ))
-        .zip(pieces_mut(
-            &mut priority.spare_capacity_mut()[..total],
-            &counts,
-        ))
-        .zip(pieces_mut(&mut line.spare_capacity_mut()[..total], &counts))
-        .zip(pieces_mut(
-            &mut offset.spare_capacity_mut()[..total],
-            &counts,
-        ))
-        .zip(parts.into_iter().zip(remaps))
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .for_each(
-            |((((((building, room), status), priority), line), offset), (part, remap))| {
-                for (k, r) in part.rows.iter().enumerate() {
-                    building[k].write(remap.0[r.building as usize]);
-                    room[k].write(if r.room == NONE {
-                        NONE
-                    } else {
-                        remap.1[r.room as usize]
-                    });
-                    status[k].write(r.status);
-                    priority[k].write(r.priority);
-                    // Checked above: every line fits.
-                    line[k].write(r.line as u32);
-                    offset[k].write(r.offset);
-                }
-            },
-        );
+    // The parts are freed as they are written, and given back to the system a few at a
+    // time: left to the allocator's delay, a city's rows (32 bytes a person) were all
+    // still held beside the whole when the index was built, the stage's peak.
+    move_parts(
+        pieces_mut(&mut building.spare_capacity_mut()[..total], &counts)
+            .into_iter()
+            .zip(pieces_mut(&mut room.spare_capacity_mut()[..total], &counts))
+            .zip(pieces_mut(
+                &mut status.spare_capacity_mut()[..total],
+                &counts,
+            ))
+            .zip(pieces_mut(
+                &mut priority.spare_capacity_mut()[..total],
+                &counts,
+            ))
+            .zip(pieces_mut(&mut line.spare_capacity_mut()[..total], &counts))
+            .zip(pieces_mut(
+                &mut offset.spare_capacity_mut()[..total],
+                &counts,
+            )),
+        parts.into_iter().zip(remaps),
+        |(part, _)| part.rows.capacity() * std::mem::size_of::<RosterRecord>(),
+        |(((((building, room), status), priority), line), offset), (part, remap)| {
+            for (k, r) in part.rows.iter().enumerate() {
+                building[k].write(remap.0[r.building as usize]);
+                room[k].write(if r.room == NONE {
+                    NONE
+                } else {
+                    remap.1[r.room as usize]
+                });
+                status[k].write(r.status);
+                priority[k].write(r.priority);
+                // Checked above: every line fits.
+                line[k].write(r.line as u32);
+                offset[k].write(r.offset);
+            }
+        },
+    );
     // SAFETY: the pieces tile the first `total` slots of each column, each piece as
     // long as its part's rows, and every row wrote its slot of every column above.
     unsafe {

@@ -16,6 +16,7 @@ use crate::pieces::{self, pieces_mut};
 use crate::record::{Micros, Post, Sample, MAX_SAMPLE_LINE, NONE};
 use crate::strings::{Interner, Strings};
 use crate::time::LastDate;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 const TUBE_ID: usize = 0;
@@ -285,15 +286,23 @@ pub fn finish(
     let roster_len = roster.len() as u32;
     let mut parts = ingested.parts;
     // The chunks' own lists of tubes (in a file by sampling time, a tube ID a row) are
-    // freed as they are merged, and given back before the rows are copied into place,
-    // the stage's largest allocation: left to the allocator's delay, they were still
-    // held then.
+    // freed as they are merged. Each row's tube is then numbered run-wide in place, on
+    // the workers, and the maps (4 bytes a place, a place a row by sampling time) freed
+    // with each chunk's; both are given back before the rows are copied into place, the
+    // stage's largest allocation: left to the allocator's delay, they were still held
+    // then.
     let (tubes, tube_maps) = tubes::number(
         parts
             .iter_mut()
             .map(|p| std::mem::take(&mut p.state.tubes))
             .collect(),
     );
+    assert_eq!(tube_maps.len(), parts.len(), "a map of tubes a chunk");
+    parts.par_iter_mut().zip(tube_maps).for_each(|(part, map)| {
+        for s in &mut part.rows {
+            s.tube = map[s.tube as usize];
+        }
+    });
     crate::memory::give_back();
     let earliest = parts.iter().filter_map(|p| p.state.earliest).min();
     let default_round = match round {
@@ -302,7 +311,6 @@ pub fn finish(
     };
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();
-    let mut tube_maps = tube_maps.into_iter();
     // The chunks' strings numbered run-wide, chunk after chunk (`Interner::merge`):
     // rows by sampling time from thousands of sites name most of them in every chunk.
     let (
@@ -351,7 +359,6 @@ pub fn finish(
                 .collect();
             PartMaps {
                 round,
-                tube: tube_maps.next().unwrap_or_default(),
                 post,
                 person,
             }
@@ -395,7 +402,6 @@ pub fn finish(
                     } else {
                         m.round[s.round as usize]
                     } as usize],
-                    tube: m.tube[s.tube as usize],
                     post: if s.post == NONE {
                         NONE
                     } else {
@@ -471,7 +477,6 @@ fn look_up(roster: &Roster, part: &mut SamplePart) -> Vec<u32> {
 /// One chunk's local string indexes mapped to run-wide ones.
 struct PartMaps {
     round: Vec<u32>,
-    tube: Vec<u32>,
     post: Vec<u32>,
     person: Vec<u32>,
 }

@@ -182,18 +182,26 @@ pub fn number(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
         .len()
         .div_ceil(rayon::current_num_threads())
         .clamp(1, 64);
-    let (merged, maps): (Vec<TubeList>, Vec<Vec<Vec<u32>>>) = lists
-        .par_chunks(group)
+    // Each list is freed once mapped: its map (4 bytes a place) takes the room of its
+    // keys (8), where holding every list until all were mapped took both at once, the
+    // samples stage's peak on a file by sampling time.
+    let mut lists = lists.into_iter();
+    let groups: Vec<Vec<TubeList>> = std::iter::from_fn(|| {
+        let group: Vec<TubeList> = lists.by_ref().take(group).collect();
+        (!group.is_empty()).then_some(group)
+    })
+    .collect();
+    let (merged, maps): (Vec<TubeList>, Vec<Vec<Vec<u32>>>) = groups
+        .into_par_iter()
         .map(|group| {
             let mut merged = Table::default();
             let maps: Vec<Vec<u32>> = group
-                .iter()
+                .into_iter()
                 .map(|tubes| tubes.iter().map(|t| merged.intern(t, t.hash()).0).collect())
                 .collect();
             (merged.tubes, maps)
         })
         .unzip();
-    drop(lists);
     let (tubes, run_wide) = number_distinct(merged);
     let maps = maps
         .into_par_iter()
