@@ -227,9 +227,8 @@ pub fn missing(roster: &Roster, rec: &Reconciled) -> Vec<MissingEntry> {
         // Found on the workers; rayon keeps the people in order.
         let round_list: Vec<MissingEntry> = tube_of
             .par_iter()
-            .zip(&roster.status)
             .enumerate()
-            .filter(|(_, (tube, status))| **tube == NONE && **status != Status::OnLeave)
+            .filter(|&(p, tube)| *tube == NONE && roster.status[p] != Status::OnLeave)
             .map(|(i, _)| MissingEntry {
                 round: round as u32,
                 person: i as u32,

@@ -195,10 +195,10 @@ pub struct Roster {
     /// Room names.
     pub rooms: Vec<Box<str>>,
     /// Each person's status.
-    pub status: Vec<Status>,
+    pub status: Defaulted<Status>,
     /// Whether each person belongs to a priority group (isolated, or a `group` of the
     /// roster): swabbed alone, never into a pool.
-    pub priority: Vec<bool>,
+    pub priority: Defaulted<bool>,
     /// Each person's line in the roster file, in 4 bytes (a roster with rows past line
     /// 4,294,967,295 is refused); empty after [`Roster::drop_rereading`].
     pub line: Vec<u32>,
@@ -464,8 +464,8 @@ impl Roster {
                 .collect(),
         );
         drop(places);
-        self.status = gather(&self.status, &order);
-        self.priority = gather(&self.priority, &order);
+        self.status = self.status.gather(&order);
+        self.priority = self.priority.gather(&order);
         self.line = gather(&self.line, &order);
         self.offset = Offsets::Wide(gather(self.offset.wide(), &order));
         let new_of_old = invert(&order);
@@ -479,6 +479,65 @@ impl Roster {
             Position::line(self.line[p as usize].into()),
             "the roster changed while it was read (this row no longer holds the person it held); run again once the file is no longer being written",
         )
+    }
+}
+
+/// A value most rosters give every person: the status when the roster has no status
+/// column, no priority when it has no group column and nobody is isolated.
+pub trait Common: Copy + PartialEq + Send + Sync + 'static {
+    /// The value.
+    const COMMON: &'static Self;
+}
+
+impl Common for Status {
+    const COMMON: &'static Status = &Status::OnCampus;
+}
+
+impl Common for bool {
+    const COMMON: &'static bool = &false;
+}
+
+/// A column of each person's status or priority, indexed by person, held empty while
+/// every person has the [`Common`] value: a roster without those columns keeps none
+/// of their bytes (20 MB in a city, held until the outputs are written).
+#[derive(Clone, Debug, Default)]
+pub struct Defaulted<T>(Vec<T>);
+
+impl<T: Common> Defaulted<T> {
+    /// The column of `values`, empty when each is the common value.
+    pub fn of(values: Vec<T>) -> Defaulted<T> {
+        if values.iter().all(|v| v == T::COMMON) {
+            Defaulted(Vec::new())
+        } else {
+            Defaulted(values)
+        }
+    }
+
+    /// Whether every person has the common value (nothing is held).
+    pub fn is_common(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The values in `order` (item `i` is that of person `order[i]`).
+    fn gather(&self, order: &[u32]) -> Defaulted<T> {
+        if self.is_common() {
+            Defaulted(Vec::new())
+        } else {
+            Defaulted(gather(&self.0, order))
+        }
+    }
+}
+
+impl<T: Common> std::ops::Index<usize> for Defaulted<T> {
+    type Output = T;
+
+    /// Person `p`'s value: the common one when the column holds none.
+    fn index(&self, p: usize) -> &T {
+        if self.is_common() {
+            T::COMMON
+        } else {
+            &self.0[p]
+        }
     }
 }
 
@@ -809,8 +868,8 @@ pub fn finish(
         building: Codes::of(building),
         room: Codes::of(room),
         rooms: rooms.into_names(),
-        status,
-        priority,
+        status: Defaulted::of(status),
+        priority: Defaulted::of(priority),
         line,
         offset: Offsets::Wide(offset),
         buildings,
@@ -828,6 +887,8 @@ pub fn finish(
 
 #[cfg(test)]
 mod tests {
+    use crate::record::Status;
+
     #[test]
     fn plain_rosters_read_the_cells_cleaning_reads() {
         // The same roster twice: all plain (ASCII and ideographs), and with one building
@@ -872,5 +933,65 @@ mod tests {
         assert_eq!(rooms, [Some("10"), Some("A-3"), Some("101"), None]);
         assert_eq!(people[2].1, "公寓2");
         assert_eq!(people[3].1, "公寓3");
+    }
+
+    #[test]
+    fn statuses_and_priorities_follow_their_people_and_take_no_room_when_common() {
+        // Rosters in no building order (their people are renumbered): without status or
+        // group columns, with them but every cell common, and with a few people on
+        // leave, isolated or in a group.
+        let n = 5_000u32;
+        let building = |i: u32| (i * 7919) % 37;
+        let write = |header: &str, cells: &dyn Fn(u32) -> String| {
+            let mut text = format!("person_id,name,building{header}\n");
+            for i in 0..n {
+                text.push_str(&format!(
+                    "{},N,B{}{}\n",
+                    4_000_000 + i,
+                    building(i),
+                    cells(i)
+                ));
+            }
+            text
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let read = |text: String| {
+            let path = dir.path().join("roster.csv");
+            std::fs::write(&path, text).unwrap();
+            let (roster, _, rejects) = crate::pipeline::load_roster(&path, None).unwrap();
+            assert!(rejects.is_empty(), "{rejects:?}");
+            roster
+        };
+        let none = read(write("", &|_| String::new()));
+        let common = read(write(",status,group", &|_| ",在校,".to_string()));
+        for roster in [&none, &common] {
+            assert!(roster.status.is_common() && roster.priority.is_common());
+            assert!((0..n as usize)
+                .all(|p| roster.status[p] == Status::OnCampus && !roster.priority[p]));
+        }
+        let status = |i: u32| match i % 101 {
+            3 => "离校",
+            5 => "隔离",
+            _ => "在校",
+        };
+        let group = |i: u32| if i % 103 == 7 { "密接" } else { "" };
+        let varied = read(write(",status,group", &|i| {
+            format!(",{},{}", status(i), group(i))
+        }));
+        assert!(!varied.status.is_common() && !varied.priority.is_common());
+        for p in 0..n {
+            let i = varied.id(p).parse::<u32>().unwrap() - 4_000_000;
+            let expected = match status(i) {
+                "离校" => Status::OnLeave,
+                "隔离" => Status::Isolated,
+                _ => Status::OnCampus,
+            };
+            assert_eq!(varied.status[p as usize], expected, "person {i}");
+            assert_eq!(
+                varied.priority[p as usize],
+                expected == Status::Isolated || !group(i).is_empty(),
+                "person {i}"
+            );
+        }
     }
 }
