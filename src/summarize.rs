@@ -224,6 +224,7 @@ pub struct MissingEntry {
 pub fn missing(roster: &Roster, rec: &Reconciled) -> Vec<MissingEntry> {
     let mut list = Vec::new();
     for (round, tube_of) in rec.tube_of.iter().enumerate() {
+        debug_assert_eq!(tube_of.len(), roster.len(), "a tube (or none) a person");
         // Found on the workers; rayon keeps the people in order.
         let round_list: Vec<MissingEntry> = tube_of
             .par_iter()

@@ -967,7 +967,7 @@ fn ids_of_every_shape_give_the_outputs_of_digits() {
     // the dirty rows' codes), once with every person and tube ID renamed into shapes
     // the ID tables hold differently: codes of up to 10 characters of any case, codes
     // of 11 capitals and digits, and longer IDs kept as text, mixed row by row. Samples
-    // in no order, so that most people are looked up in the batch after the pass.
+    // in no order, so that most people are looked up in their chunk's batch.
     let args = [
         "--people", "40000", "--seed", "21", "--dirty", "--order", "shuffled",
     ];

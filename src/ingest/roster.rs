@@ -308,8 +308,10 @@ impl Roster {
             .collect()
     }
 
-    /// Frees the ID index once no more people are looked up (before the round is
-    /// reconciled, when memory peaks); [`Roster::find`] must not be called after it.
+    /// Frees the ID index once no more people are looked up (once the samples are
+    /// read, or the retests when there are some: before the samples' chunks are merged
+    /// or the round is reconciled, where memory peaks); [`Roster::find`] must not be
+    /// called after it.
     pub fn drop_index(&mut self) {
         self.index = Index::default();
     }
@@ -328,7 +330,7 @@ impl Roster {
 
     /// The person with this person_id when they follow the last one found, without a
     /// lookup in the index otherwise (`None` then means "look them up", in a batch: see
-    /// [`Roster::find_keyed`]). Samples taken in roster order (building by building,
+    /// [`Roster::find_each`]). Samples taken in roster order (building by building,
     /// room by room) mostly hold the next row's person; interleaved samples (a city
     /// platform's export, by sampling time) rarely do, and reading the neighbours' IDs
     /// would only cost cache misses, so they are tried while they keep paying off. Now
@@ -499,31 +501,42 @@ impl Common for bool {
 
 /// A column of each person's status or priority, indexed by person, held empty while
 /// every person has the [`Common`] value: a roster without those columns keeps none
-/// of their bytes (20 MB in a city, held until the outputs are written).
+/// of their bytes (20 MB in a city, held until the outputs are written). An index
+/// past the people panics either way.
 #[derive(Clone, Debug, Default)]
-pub struct Defaulted<T>(Vec<T>);
+pub struct Defaulted<T> {
+    values: Vec<T>,
+    len: usize,
+}
 
 impl<T: Common> Defaulted<T> {
     /// The column of `values`, empty when each is the common value.
     pub fn of(values: Vec<T>) -> Defaulted<T> {
+        let len = values.len();
         if values.iter().all(|v| v == T::COMMON) {
-            Defaulted(Vec::new())
+            Defaulted {
+                values: Vec::new(),
+                len,
+            }
         } else {
-            Defaulted(values)
+            Defaulted { values, len }
         }
     }
 
     /// Whether every person has the common value (nothing is held).
     pub fn is_common(&self) -> bool {
-        self.0.is_empty()
+        self.values.is_empty()
     }
 
     /// The values in `order` (item `i` is that of person `order[i]`).
     fn gather(&self, order: &[u32]) -> Defaulted<T> {
         if self.is_common() {
-            Defaulted(Vec::new())
+            Defaulted {
+                values: Vec::new(),
+                len: order.len(),
+            }
         } else {
-            Defaulted(gather(&self.0, order))
+            Defaulted::of(gather(&self.values, order))
         }
     }
 }
@@ -533,10 +546,11 @@ impl<T: Common> std::ops::Index<usize> for Defaulted<T> {
 
     /// Person `p`'s value: the common one when the column holds none.
     fn index(&self, p: usize) -> &T {
+        assert!(p < self.len, "person {p} of {}", self.len);
         if self.is_common() {
             T::COMMON
         } else {
-            &self.0[p]
+            &self.values[p]
         }
     }
 }
@@ -788,7 +802,11 @@ pub fn finish(
                 &counts,
             )),
         parts.into_iter().zip(remaps),
-        |(part, _)| part.rows.capacity() * std::mem::size_of::<RosterRecord>(),
+        |(part, _)| {
+            part.rows.capacity() * std::mem::size_of::<RosterRecord>()
+                + part.state.ids.text_len()
+                + part.state.names.text_len()
+        },
         |(((((building, room), status), priority), line), offset), (part, remap)| {
             for (k, r) in part.rows.iter().enumerate() {
                 building[k].write(remap.0[r.building as usize]);
@@ -968,6 +986,9 @@ mod tests {
             assert!(roster.status.is_common() && roster.priority.is_common());
             assert!((0..n as usize)
                 .all(|p| roster.status[p] == Status::OnCampus && !roster.priority[p]));
+            // Nobody past the roster, held or not.
+            let past = std::panic::catch_unwind(|| roster.status[n as usize]);
+            assert!(past.is_err());
         }
         let status = |i: u32| match i % 101 {
             3 => "离校",

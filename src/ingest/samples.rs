@@ -141,6 +141,14 @@ impl RowParser for SampleParser<'_> {
         if !tube_ok || !person_ok {
             return None;
         }
+        // Before the person is looked up: a rejected row leaves nothing behind.
+        if row.line() > MAX_SAMPLE_LINE {
+            row.fail(
+                TUBE_ID,
+                "lies beyond line 4,294,967,295; split the samples file",
+            );
+            return None;
+        }
         let person = match self.roster.next_to(&person, &mut part.near) {
             Some(p) if p < PENDING => p,
             _ => {
@@ -168,13 +176,6 @@ impl RowParser for SampleParser<'_> {
             .cell(COLLECTOR)
             .filter(|c| !c.is_empty())
             .map_or(NONE, |c| part.collectors.intern(&c));
-        if row.line() > MAX_SAMPLE_LINE {
-            row.fail(
-                TUBE_ID,
-                "lies beyond line 4,294,967,295; split the samples file",
-            );
-            return None;
-        }
         let tube = part.tubes.push(&tube);
         Some(Sample {
             round,
