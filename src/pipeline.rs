@@ -15,7 +15,7 @@ use crate::ingest::{self, results, roster, samples, InputReport, Lines, Reject};
 use crate::privacy::Privacy;
 use crate::progress::Progress;
 use crate::reconcile::{self, Reconciled, Settings};
-use crate::record::{Contacts, InputKind, LabResult, Micros, ResultColumns, Sample, NONE};
+use crate::record::{Contacts, InputKind, LabResult, Micros, ResultColumns, Sample};
 use crate::retest;
 use crate::rules::Rules;
 use crate::summarize::{self, BuildingRow, MissingEntry};
@@ -326,13 +326,12 @@ pub fn load(opts: &RunOptions) -> Result<Loaded> {
     keep(InputKind::Roster, report, list);
     let stage = progress.stage("samples");
     let parsed = read_samples(&opts.samples, &roster, sheet)?;
-    // Every sample's person is looked up as its chunk is read: unless a retests file
-    // follows, nobody is looked up by ID any more, and the index (16 bytes a person) goes
-    // back to the system before the chunks are merged, when the samples stage peaks.
-    if opts.retests.is_none() {
-        roster.drop_index();
-        crate::memory::give_back();
-    }
+    // Every sample's person is looked up as its chunk is read: nobody is looked up in
+    // the index any more (a retests file's people are found by a pass over the IDs), and
+    // it (16 bytes a person) goes back to the system before the chunks are merged, when
+    // the samples stage peaks.
+    roster.drop_index();
+    crate::memory::give_back();
     let (mut samples, report, list) = samples::finish(parsed, &roster, opts.round.as_deref());
     drop(stage);
     keep(InputKind::Samples, report, list);
@@ -344,10 +343,8 @@ pub fn load(opts: &RunOptions) -> Result<Loaded> {
         Some(path) => {
             let (rows, columns, report, list) = load_retests(path, sheet)?;
             keep(InputKind::Retests, report, list);
-            let people = rows
-                .par_iter()
-                .map(|r| r.person_id().and_then(|id| roster.find(id)).unwrap_or(NONE))
-                .collect();
+            let ids: Vec<Option<&str>> = rows.iter().map(LabResult::person_id).collect();
+            let people = roster.find_by_scan(&ids);
             Some(RetestRows {
                 rows,
                 columns,
@@ -356,10 +353,8 @@ pub fn load(opts: &RunOptions) -> Result<Loaded> {
         }
         None => None,
     };
-    // Nobody is looked up by ID any more: the index, when the retests kept it, goes
-    // before the round is reconciled, when memory peaks.
-    roster.drop_index();
-    // The index, and what loading freed on every worker, go back to the system now.
+    // What loading freed on every worker goes back to the system before the round is
+    // reconciled, when memory peaks.
     crate::memory::give_back();
     if samples.samples.is_empty() && opts.round.is_none() {
         let retest_rows = retests.as_ref().map_or(&[][..], |r| r.rows.as_slice());
