@@ -101,6 +101,37 @@ pub fn sort_into_counted<T: Send>(
     (sorted, counts)
 }
 
+/// Sorts `items` by `bucket` (each below `buckets`) on this thread, stably: counted,
+/// copied into `scratch`, and put back in place. For slices that fit in a core's cache,
+/// sorted one per worker, where [`sort_into`]'s workers and new vector would cost more
+/// than the sort; `scratch` and `counts` are kept from one call to the next.
+pub fn sort_in_place<T: Copy>(
+    items: &mut [T],
+    buckets: usize,
+    bucket: impl Fn(&T) -> u32,
+    scratch: &mut Vec<T>,
+    counts: &mut Vec<u32>,
+) {
+    counts.clear();
+    counts.resize(buckets, 0);
+    for item in items.iter() {
+        counts[bucket(item) as usize] += 1;
+    }
+    let mut next = 0;
+    for count in counts.iter_mut() {
+        let here = *count;
+        *count = next;
+        next += here;
+    }
+    scratch.clear();
+    scratch.extend_from_slice(items);
+    for item in scratch.iter() {
+        let at = &mut counts[bucket(item) as usize];
+        items[*at as usize] = *item;
+        *at += 1;
+    }
+}
+
 /// The panic of a `bucket` that answers differently the second time (a bug).
 const CHANGED: &str = "an item's bucket changed between counting and placing";
 
@@ -216,6 +247,20 @@ mod tests {
                 }
                 assert_eq!(counts, expected_counts, "n {n}, buckets {buckets}");
             }
+        }
+    }
+
+    #[test]
+    fn sorts_in_place_as_a_stable_sort() {
+        let (mut scratch, mut counts) = (Vec::new(), Vec::new());
+        // The scratch and counts of a larger call are reused by smaller ones.
+        for (n, buckets) in [(100_000, 4096), (0, 1), (1, 1), (7, 3), (5_000, 64)] {
+            let keys = keys(n, buckets as u32, n as u64 + 5);
+            let mut items: Vec<(u32, u32)> = (0..n as u32).map(|i| (keys[i as usize], i)).collect();
+            let mut expected = items.clone();
+            expected.sort_by_key(|&(k, _)| k);
+            sort_in_place(&mut items, buckets, |&(k, _)| k, &mut scratch, &mut counts);
+            assert_eq!(items, expected, "n {n}, buckets {buckets}");
         }
     }
 

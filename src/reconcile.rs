@@ -708,7 +708,10 @@ fn rows_by_tube(set: &SampleSet, tubes: usize, tube_of: &[u32]) -> Vec<Entry> {
     );
     pieces_mut(&mut entries, &counts)
         .into_par_iter()
-        .for_each(|stretch| sort_stretch(stretch, shift));
+        .for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(scratch, counts), stretch| sort_stretch(stretch, shift, scratch, counts),
+        );
     entries
 }
 
@@ -717,27 +720,60 @@ fn rows_by_tube(set: &SampleSet, tubes: usize, tube_of: &[u32]) -> Vec<Entry> {
 /// each tube's rows in row order, then each tube's rows by person where they are not
 /// already. Rows by sampling time interleave the tubes; a comparison sort of a
 /// stretch would cost several times as much.
-fn sort_stretch(stretch: &mut [Entry], shift: u32) {
+fn sort_stretch(
+    stretch: &mut [Entry],
+    shift: u32,
+    scratch: &mut Vec<Entry>,
+    counts: &mut Vec<u32>,
+) {
     let key = |e: &Entry| (e.tube, e.person, e.sample);
     if stretch.is_sorted_by_key(key) {
         return;
     }
     if shift > 0 {
         let mask = (1u32 << shift) - 1;
-        let by_tube = buckets::sort_into(
-            stretch.len(),
+        buckets::sort_in_place(
+            stretch,
             mask as usize + 1,
-            |i| stretch[i].tube & mask,
-            |i| stretch[i],
+            |e| e.tube & mask,
+            scratch,
+            counts,
         );
-        stretch.copy_from_slice(&by_tube);
     }
     for tube in stretch.chunk_by_mut(|a, b| a.tube == b.tube) {
         if !tube.is_sorted_by_key(key) {
-            tube.sort_unstable_by_key(key);
+            sort_by_person(tube);
         }
     }
 }
+
+/// Sorts the rows of one tube (in row order) by person and row. A pool's rows come in
+/// no order of person when the file interleaves tubes, and an insertion sort of ten
+/// rows mispredicts a branch at nearly every step: a tube of up to [`SMALL_TUBE`] rows
+/// is ranked instead, each row by how many rows sort before it (comparisons without
+/// branches), and put in its place.
+fn sort_by_person(tube: &mut [Entry]) {
+    let n = tube.len();
+    if n > SMALL_TUBE {
+        tube.sort_unstable_by_key(|e| (e.person, e.sample));
+        return;
+    }
+    // The row numbers are distinct, so the keys are, and the ranks a permutation.
+    let mut keys = [0u64; SMALL_TUBE];
+    for (k, e) in keys.iter_mut().zip(tube.iter()) {
+        *k = u64::from(e.person) << 32 | u64::from(e.sample);
+    }
+    let keys = &keys[..n];
+    let mut sorted = [tube[0]; SMALL_TUBE];
+    for (e, &k) in tube.iter().zip(keys) {
+        sorted[keys.iter().filter(|&&other| other < k).count()] = *e;
+    }
+    tube.copy_from_slice(&sorted[..n]);
+}
+
+/// The most rows a tube may have for [`sort_by_person`] to rank them (a 20-in-1 pool
+/// with a few repeats).
+const SMALL_TUBE: usize = 32;
 
 /// The earliest sampling time of each tube (`tube_of` gives each sample's), the
 /// samples shared out among the workers: that of its earliest row, which is always kept.
@@ -1451,7 +1487,7 @@ fn result_tube_ids(results: &[LabResult], tubes: &Interner, block: usize) -> Vec
                 .then(a.1.cmp(&b.1))
         };
         if !order.is_sorted_by(|a, b| by_tube_id(a, b).is_le()) {
-            order.par_sort_unstable_by(by_tube_id);
+            order.par_sort_by(by_tube_id);
         }
         let found: Vec<Vec<u32>> = order
             .par_chunks(PIECE)
@@ -1856,7 +1892,7 @@ mod tests {
                     .collect();
                 let mut expected = rows.clone();
                 expected.sort_unstable_by_key(|e| (e.tube, e.person, e.sample));
-                sort_stretch(&mut rows, shift);
+                sort_stretch(&mut rows, shift, &mut Vec::new(), &mut Vec::new());
                 let key = |e: &Entry| (e.tube, e.person, e.sample, e.site);
                 assert_eq!(
                     rows.iter().map(key).collect::<Vec<_>>(),
