@@ -331,25 +331,20 @@ impl<R: Read> Cutter<R> {
         }
     }
 
+    /// Reads the next block onto `carry`, straight into its spare room: zeroing a block
+    /// first for `read` to overwrite cost as much as the kernel's copy of a cached file.
     fn fill(&mut self) -> Result<(), CutError> {
         let start = self.carry.len();
-        self.carry.resize(start + BLOCK_BYTES, 0);
-        let mut filled = start;
-        while filled < self.carry.len() {
-            match self.reader.read(&mut self.carry[filled..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.carry.truncate(start);
-                    return Err(CutError::Io(e));
-                }
+        self.carry.reserve(BLOCK_BYTES);
+        let mut block = (&mut self.reader).take(BLOCK_BYTES as u64);
+        match block.read_to_end(&mut self.carry) {
+            // Short of a block only at the end of the input.
+            Ok(n) => self.eof = n < BLOCK_BYTES,
+            Err(e) => {
+                self.carry.truncate(start);
+                return Err(CutError::Io(e));
             }
         }
-        self.carry.truncate(filled);
         self.scan_from(start);
         Ok(())
     }
