@@ -1878,6 +1878,8 @@ mod tests {
                 .wrapping_add(1442695040888963407);
             (x >> 33) % n
         };
+        // One scratch for every stretch, as a worker keeps it.
+        let (mut scratch, mut counts) = (Vec::new(), Vec::new());
         for shift in [0, 1, 5, 8] {
             for len in [0, 1, 2, 17, 300, 5000] {
                 // The stretch's tubes share their bits above `shift`.
@@ -1892,7 +1894,7 @@ mod tests {
                     .collect();
                 let mut expected = rows.clone();
                 expected.sort_unstable_by_key(|e| (e.tube, e.person, e.sample));
-                sort_stretch(&mut rows, shift, &mut Vec::new(), &mut Vec::new());
+                sort_stretch(&mut rows, shift, &mut scratch, &mut counts);
                 let key = |e: &Entry| (e.tube, e.person, e.sample, e.site);
                 assert_eq!(
                     rows.iter().map(key).collect::<Vec<_>>(),

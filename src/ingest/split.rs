@@ -424,7 +424,59 @@ mod tests {
     #[test]
     fn chunks_are_whole_records_with_exact_first_lines() {
         let input = text();
-        let mut cutter = Cutter::new(&input[..], 0);
+        assert_cuts_whole_records(&input, &input[..]);
+    }
+
+    /// A reader that hands out at most 4,093 bytes a call, and is interrupted at every
+    /// fifth, as a pipe or a slow disk may be; then fails, if told to, at byte `fail_at`.
+    struct Trickle<'a> {
+        rest: &'a [u8],
+        calls: usize,
+        fail_at: Option<usize>,
+        read: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.calls += 1;
+            if self.calls.is_multiple_of(5) {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            if self.fail_at.is_some_and(|at| self.read >= at) {
+                return Err(std::io::Error::other("the disk went away"));
+            }
+            let n = buf.len().min(self.rest.len()).min(4093);
+            buf[..n].copy_from_slice(&self.rest[..n]);
+            self.rest = &self.rest[n..];
+            self.read += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn short_and_interrupted_reads_are_not_the_end_of_the_input() {
+        let input = text();
+        let trickle = |fail_at| Trickle {
+            rest: &input,
+            calls: 0,
+            fail_at,
+            read: 0,
+        };
+        assert_cuts_whole_records(&input, trickle(None));
+        let mut cutter = Cutter::new(trickle(Some(BLOCK_BYTES + 10)), 0);
+        let failed = loop {
+            match cutter.next_chunk(false) {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("the failed read was taken for the end of the input"),
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(failed, CutError::Io(_)));
+    }
+
+    /// Cuts all of `reader` (whose bytes are `input`) and checks every chunk.
+    fn assert_cuts_whole_records(input: &[u8], reader: impl Read) {
+        let mut cutter = Cutter::new(reader, 0);
         let mut joined = Vec::new();
         let mut chunks = 0;
         while let Some(chunk) = cutter.next_chunk(false).unwrap() {
