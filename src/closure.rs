@@ -20,6 +20,7 @@ use crate::reconcile::{result_order, Anomaly, AnomalyKind, Reconciled};
 use crate::record::{Class, InputKind, LabResult, Micros, ResultColumns, NONE};
 use crate::retest::Entry;
 use crate::rules::Rules;
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Where a person on the retest list stands.
@@ -117,20 +118,25 @@ pub fn close(
         anomalies: Vec::new(),
     };
     let order = rec.round_order();
-    // Each listed person's entries, by person_id then round.
-    let mut by_person: FxHashMap<&str, Vec<(u32, usize)>> = FxHashMap::default();
-    for (i, e) in list.iter().enumerate() {
-        by_person
-            .entry(rec.person_id(roster, e.person))
-            .or_default()
-            .push((e.round, i));
-    }
-    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); list.len()];
     let empty: &[LabResult] = &[];
     let (rows, columns, people) = match &retests {
         Some(r) => (r.rows, r.columns, r.people),
         None => (empty, ResultColumns::default(), &[][..]),
     };
+    // Each listed person's entries, by person_id then round; only retest rows look
+    // them up, and without any (the morning after a round, an outbreak's million
+    // people listed) the table is not made.
+    let mut by_person: FxHashMap<&str, Vec<(u32, usize)>> = FxHashMap::default();
+    if !rows.is_empty() {
+        by_person.reserve(list.len());
+        for (i, e) in list.iter().enumerate() {
+            by_person
+                .entry(rec.person_id(roster, e.person))
+                .or_default()
+                .push((e.round, i));
+        }
+    }
+    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); list.len()];
     let classes: Vec<Class> = rows.iter().map(|r| class_of(r, columns, rules)).collect();
     let round_of: FxHashMap<&str, u32> = rec
         .rounds()
@@ -207,20 +213,16 @@ pub fn close(
             }
         }
     }
-    for (i, e) in list.iter().enumerate() {
-        let tube = &rec.tubes[e.tube as usize];
-        let pool_tested_at = tube
-            .result()
-            .and_then(|r| rec.results[r as usize].tested_at.get());
-        closed.closures.push(closure_of(
-            &rows_of[i],
-            rows,
-            &classes,
-            pool_tested_at,
-            rules,
-            as_of,
-        ));
-    }
+    list.par_iter()
+        .zip(&rows_of)
+        .map(|(e, mine)| {
+            let tube = &rec.tubes[e.tube as usize];
+            let pool_tested_at = tube
+                .result()
+                .and_then(|r| rec.results[r as usize].tested_at.get());
+            closure_of(mine, rows, &classes, pool_tested_at, rules, as_of)
+        })
+        .collect_into_vec(&mut closed.closures);
     pools_all_negative(rec, list, &mut closed);
     closed
 }
@@ -333,6 +335,10 @@ fn closure_of(
 /// A positive pool all of whose people were cleared by their individual retests: a
 /// mix-up of tubes or a contaminated pool.
 fn pools_all_negative(rec: &Reconciled, list: &[Entry], closed: &mut Closed) {
+    // Without a cleared person no pool can be all cleared.
+    if !closed.closures.iter().any(|c| c.state == State::Cleared) {
+        return;
+    }
     let state_of: FxHashMap<(u32, u32), State> = list
         .iter()
         .zip(&closed.closures)

@@ -513,18 +513,49 @@ pub fn lists(
     as_of: Micros,
     shown: &ShownIds,
 ) -> Result<Lists> {
-    let mut list = retest::retest_list(rec);
-    let mut missing = summarize::missing(roster, rec);
+    shown
+        .privacy
+        .check_pseudonyms(shown.pseudonyms, roster.len())?;
+    let (mut list, mut missing) = rayon::join(
+        || retest::retest_list(rec),
+        || summarize::missing(roster, rec),
+    );
     let people: Vec<u32> = list
         .iter()
         .map(|e| e.person)
         .filter(|&p| p < rec.roster_len)
         .chain(missing.iter().map(|m| m.person))
         .collect();
-    let details = roster.details(people)?;
-    shown
-        .privacy
-        .check_pseudonyms(shown.pseudonyms, roster.len())?;
+    // The listed people's cells are read again from the roster while the lists are
+    // sorted and closed: in an outbreak or at midday the lists are millions of people,
+    // and each of the two is mostly one thread's work.
+    let (details, (list, missing, closed, buildings)) = rayon::join(
+        || roster.details(people),
+        || {
+            sort_lists(roster, rec, shown, &mut list, &mut missing);
+            let closed = closure::close(roster, rec, &list, retests, rules, as_of);
+            let buildings = summarize::buildings(roster, rec, &list, &closed);
+            (list, missing, closed, buildings)
+        },
+    );
+    Ok(Lists {
+        retests: list,
+        closed,
+        buildings,
+        missing,
+        details: details?,
+    })
+}
+
+/// Sorts the retest and missing lists by the person_ids the lists show
+/// ([`retest::sort`], [`summarize::sort_missing`]).
+fn sort_lists(
+    roster: &Roster,
+    rec: &Reconciled,
+    shown: &ShownIds,
+    list: &mut [retest::Entry],
+    missing: &mut [MissingEntry],
+) {
     // Lists sort by the person_id they show: with --pseudonymize, the pseudonym, so
     // that the order tells nothing of the real IDs. Its number sorts as its hex digits.
     match shown.pseudonyms {
@@ -542,24 +573,19 @@ pub fn lists(
                 true => numbers[p as usize],
                 false => off[&p],
             };
-            retest::sort(&mut list, roster, &number);
-            summarize::sort_missing(&mut missing, roster, &number);
+            rayon::join(
+                || retest::sort(list, roster, &number),
+                || summarize::sort_missing(missing, roster, &number),
+            );
         }
         None => {
             let id = |p: u32| rec.person_id(roster, p);
-            retest::sort(&mut list, roster, &id);
-            summarize::sort_missing(&mut missing, roster, &id);
+            rayon::join(
+                || retest::sort(list, roster, &id),
+                || summarize::sort_missing(missing, roster, &id),
+            );
         }
     }
-    let closed = closure::close(roster, rec, &list, retests, rules, as_of);
-    let buildings = summarize::buildings(roster, rec, &list, &closed);
-    Ok(Lists {
-        retests: list,
-        closed,
-        buildings,
-        missing,
-        details,
-    })
 }
 
 /// Runs the whole pipeline on the current rayon pool and writes the outputs.

@@ -4,10 +4,9 @@
 
 use crate::classify::consequence;
 use crate::ingest::roster::Roster;
-use crate::order::listed_cmp;
+use crate::order::sort_listed;
 use crate::reconcile::Reconciled;
 use crate::record::{Action, Micros};
-use rayon::slice::ParallelSliceMut;
 use rustc_hash::FxHashMap;
 
 /// One person to act on in one round.
@@ -31,10 +30,20 @@ pub struct Entry {
 
 /// Builds the retest list, in no particular order (see [`sort`]).
 pub fn retest_list(rec: &Reconciled) -> Vec<Entry> {
+    let flagged = |tube: &crate::reconcile::Tube| consequence(tube.class(), tube.size() as usize);
+    // Sized for every member of a flagged tube: in an outbreak they are a tenth of a
+    // city, and the table grown step by step spent as long rehashing as inserting.
+    let members: usize = rec
+        .tubes
+        .iter()
+        .filter(|tube| flagged(tube).is_some())
+        .map(|tube| tube.size() as usize)
+        .sum();
+    let mut best: FxHashMap<(u32, u32), Entry> =
+        FxHashMap::with_capacity_and_hasher(members, Default::default());
     // Tubes are in (round, tube_id) order, so the first tube seen wins a tie.
-    let mut best: FxHashMap<(u32, u32), Entry> = FxHashMap::default();
     for (t, tube) in rec.tubes.iter().enumerate() {
-        let Some((action, reason)) = consequence(tube.class(), tube.size() as usize) else {
+        let Some((action, reason)) = flagged(tube) else {
             continue;
         };
         for m in rec.members_of(tube) {
@@ -61,12 +70,7 @@ pub fn retest_list(rec: &Reconciled) -> Vec<Entry> {
 
 /// Sorts the list by round, action, building, room and person_id as the outputs show
 /// it (`shown`: with `--pseudonymize` the pseudonym's number), buildings and rooms in natural
-/// order, people not on the roster last ([`listed_cmp`]).
+/// order, people not on the roster last ([`crate::order::listed_cmp`]).
 pub fn sort<K: Ord>(list: &mut [Entry], roster: &Roster, shown: &(dyn Fn(u32) -> K + Sync)) {
-    list.par_sort_unstable_by(|a, b| {
-        a.round
-            .cmp(&b.round)
-            .then(a.action.cmp(&b.action))
-            .then_with(|| listed_cmp(roster, shown, a.person, b.person))
-    });
+    sort_listed(list, roster, shown, |e| (e.round, e.action), |e| e.person);
 }

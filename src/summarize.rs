@@ -2,7 +2,7 @@
 
 use crate::closure::{Closed, State};
 use crate::ingest::roster::{Codes, Roster};
-use crate::order::{listed_cmp, natural_cmp};
+use crate::order::{natural_cmp, sort_listed};
 use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
 use crate::retest::Entry;
@@ -241,18 +241,13 @@ pub fn missing(roster: &Roster, rec: &Reconciled) -> Vec<MissingEntry> {
 }
 
 /// Sorts the missing list by round, building, room and person_id as the outputs show
-/// it (`shown`), buildings and rooms in natural order ([`listed_cmp`]). Made in roster
-/// order, the list is sorted already unless `shown` gives pseudonyms (their numbers).
+/// it (`shown`), buildings and rooms in natural order ([`crate::order::listed_cmp`]).
 pub fn sort_missing<K: Ord>(
     list: &mut [MissingEntry],
     roster: &Roster,
     shown: &(dyn Fn(u32) -> K + Sync),
 ) {
-    list.par_sort_unstable_by(|a, b| {
-        a.round
-            .cmp(&b.round)
-            .then_with(|| listed_cmp(roster, shown, a.person, b.person))
-    });
+    sort_listed(list, roster, shown, |m| m.round, |m| m.person);
 }
 
 #[cfg(test)]
