@@ -9,7 +9,7 @@
 use super::header::{ColumnSpec, Layout};
 use super::index::Index;
 use super::keys::{self, UNPACKED};
-use super::reread::{each_record_at, raw_text, records_at, reparse, TextSource};
+use super::reread::{each_row_at, raw_text, records_at, TextSource};
 use super::row::Row;
 use super::values::{self, MAX_PERSON_ID};
 use super::{Ingested, InputReport, Reject, RowParser};
@@ -420,16 +420,13 @@ impl Roster {
                 // A read that fails is an I/O error; a row that reads but holds another
                 // person (or nothing: a shorter file) is a roster that changed.
                 let mut cells = ContactBatch::with_capacity(batch.len());
-                let mut ranges = Vec::new();
-                each_record_at(source, &self.name, &offsets, |k, record, _| {
+                each_row_at(source, &self.name, &self.layout, &offsets, |k, row| {
                     let p = people[batch[k] as usize];
-                    reparse(record, &self.layout, &mut ranges, |row| {
-                        if row.text(PERSON_ID) != self.id(p) {
-                            return Err(self.changed(p));
-                        }
-                        cells.push(CELLS.map(|c| row.text(c)).each_ref().map(|c| &**c));
-                        Ok(())
-                    })
+                    if row.text(PERSON_ID) != self.id(p) {
+                        return Err(self.changed(p));
+                    }
+                    cells.push(CELLS.map(|c| row.text(c)).each_ref().map(|c| &**c));
+                    Ok(())
                 })?;
                 Ok(cells)
             })
