@@ -154,7 +154,8 @@ pub fn each_row_at(
     if from == offsets.len() {
         return Ok(());
     }
-    each_csv_record_at(source, name, &offsets[from..], |k, record, _| {
+    // A sheet's rows, and those from the first quoted row on, are records.
+    each_record_at(source, name, &offsets[from..], |k, record, _| {
         reparse(record, layout, &mut ranges, |row| visit(from + k, row))
     })
 }
