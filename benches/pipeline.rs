@@ -112,6 +112,7 @@ fn bench_scale(c: &mut Criterion, label: &str, people: usize, order: Order, ever
         &settings,
         &Privacy::default(),
         None,
+        |_| Ok(None),
     )
     .unwrap();
     let out = tempfile::tempdir().unwrap();

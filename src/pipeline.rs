@@ -339,34 +339,21 @@ pub fn load(opts: &RunOptions) -> Result<Loaded> {
     let (results, result_columns, report, list) = load_results(&opts.results, sheet)?;
     drop(stage);
     keep(InputKind::Results, report, list);
-    let retests = match &opts.retests {
-        Some(path) => {
-            let (rows, columns, report, list) = load_retests(path, sheet)?;
-            keep(InputKind::Retests, report, list);
-            let ids: Vec<Option<&str>> = rows.iter().map(LabResult::person_id).collect();
-            let people = roster.find_by_scan(&ids);
-            Some(RetestRows {
-                rows,
-                columns,
-                people,
-            })
-        }
-        None => None,
+    // The retests are read once the round is reconciled ([`read_retests`]), when
+    // memory has peaked, unless they date a round without samples.
+    let undated = samples.samples.is_empty() && opts.round.is_none();
+    let retests = match undated {
+        true => read_retests(opts, &roster, &mut keep)?,
+        false => None,
     };
     // What loading freed on every worker goes back to the system before the round is
     // reconciled, when memory peaks.
     crate::memory::give_back();
-    if samples.samples.is_empty() && opts.round.is_none() {
+    if undated {
         let retest_rows = retests.as_ref().map_or(&[][..], |r| r.rows.as_slice());
         date_without_samples(&mut samples, &results, retest_rows);
     }
-    let display: FxHashMap<InputKind, String> =
-        reports.iter().map(|(k, r)| (*k, r.display())).collect();
-    rejects.sort_by(|a, b| {
-        display[&a.0]
-            .cmp(&display[&b.0])
-            .then(a.1.line.cmp(&b.1.line))
-    });
+    sort_rejects(&mut rejects, &reports);
     Ok(Loaded {
         roster,
         records: Records {
@@ -380,10 +367,43 @@ pub fn load(opts: &RunOptions) -> Result<Loaded> {
     })
 }
 
+/// Reads the retests file of `opts`, if any, and finds its people on `roster`; `keep`
+/// takes its report and rejected rows.
+fn read_retests(
+    opts: &RunOptions,
+    roster: &Roster,
+    keep: &mut impl FnMut(InputKind, InputReport, Vec<Reject>),
+) -> Result<Option<RetestRows>> {
+    let Some(path) = &opts.retests else {
+        return Ok(None);
+    };
+    let (rows, columns, report, list) = load_retests(path, opts.sheet.as_deref())?;
+    keep(InputKind::Retests, report, list);
+    let ids: Vec<Option<&str>> = rows.iter().map(LabResult::person_id).collect();
+    let people = roster.find_by_scan(&ids);
+    Ok(Some(RetestRows {
+        rows,
+        columns,
+        people,
+    }))
+}
+
+/// Sorts rejected rows by their file as reported, then line.
+fn sort_rejects(rejects: &mut [(InputKind, Reject)], reports: &[(InputKind, InputReport)]) {
+    let display: FxHashMap<InputKind, String> =
+        reports.iter().map(|(k, r)| (*k, r.display())).collect();
+    rejects.sort_by(|a, b| {
+        display[&a.0]
+            .cmp(&display[&b.0])
+            .then(a.1.line.cmp(&b.1.line))
+    });
+}
+
 /// Reconciles, classifies, lists, closes the retest list and summarises; reads the
 /// roster again for the people on the lists, then frees what reading it again takes
 /// ([`Roster::drop_rereading`]). Deadlines are judged at `as_of`, or at the
-/// latest timestamp of the inputs.
+/// latest timestamp of the inputs. Without retest rows in `records`, `late_retests`
+/// gives them once the round is reconciled.
 pub fn analyse(
     progress: &Progress,
     roster: &mut Roster,
@@ -391,6 +411,7 @@ pub fn analyse(
     settings: &Settings,
     privacy: &Privacy,
     as_of: Option<Micros>,
+    late_retests: impl FnOnce(&Roster) -> Result<Option<RetestRows>>,
 ) -> Result<Analysis> {
     let stage = progress.stage("reconcile");
     let rec = reconcile::reconcile(
@@ -401,8 +422,14 @@ pub fn analyse(
         settings,
     );
     drop(stage);
+    // A retests file not read with the other inputs is read now, past reconcile's peak:
+    // its rows are needed from here on only.
+    let retests = match records.retests {
+        Some(retests) => Some(retests),
+        None => late_retests(roster)?,
+    };
     let stage = progress.stage("lists");
-    let (retest_rows, retests) = match records.retests {
+    let (retest_rows, retests) = match retests {
         Some(RetestRows {
             rows,
             columns,
@@ -599,6 +626,8 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         rules: &opts.rules,
     };
     let mut roster = loaded.roster;
+    let (mut reports, mut rejects) = (loaded.reports, loaded.rejects);
+    let read_late = loaded.records.retests.is_none();
     let progress = Progress::new(opts.quiet);
     let analysis = analyse(
         &progress,
@@ -607,9 +636,18 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
         &settings,
         &opts.privacy,
         opts.as_of,
+        |roster| match read_late {
+            true => read_retests(opts, roster, &mut |kind, report, list| {
+                if !opts.quiet {
+                    say_counts(&report);
+                }
+                rejects.extend(list.into_iter().map(|r| (kind, r)));
+                reports.push((kind, report));
+            }),
+            false => Ok(None),
+        },
     )?;
-    let rejects = loaded.rejects;
-    let reports = loaded.reports;
+    sort_rejects(&mut rejects, &reports);
     let rec = &analysis.rec;
 
     let stage = progress.stage("export");
