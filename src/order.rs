@@ -72,8 +72,9 @@ pub fn listed_cmp<K: Ord>(roster: &Roster, shown: &dyn Fn(u32) -> K, p: u32, q: 
 /// people in building, room and person_id order, and people not on the roster come
 /// after them: sorted by `(group, person)`, which takes no look at the roster, the list
 /// only needs each run of roommates (and the people not on the roster) of a group put
-/// in the order of the IDs shown, a few rows each. A city's retest list in an outbreak
-/// is a million people, its missing list at midday five million.
+/// in the order of the IDs shown: a few rows each, but a building's people without a
+/// room are one run, sorted on the workers when long. A city's retest list in an
+/// outbreak is a million people, its missing list at midday five million.
 pub fn sort_listed<T: Send, G: Ord + Send, K: Ord>(
     list: &mut [T],
     roster: &Roster,
@@ -91,14 +92,20 @@ pub fn sort_listed<T: Send, G: Ord + Send, K: Ord>(
     };
     list.par_chunk_by_mut(|a, b| group(a) == group(b) && place(person(a)) == place(person(b)))
         .for_each(|run| {
-            if run.len() > 1 {
-                run.sort_by(|a, b| {
-                    let (p, q) = (person(a), person(b));
-                    shown(p).cmp(&shown(q)).then(p.cmp(&q))
-                });
+            let by_shown = |a: &T, b: &T| {
+                let (p, q) = (person(a), person(b));
+                shown(p).cmp(&shown(q)).then(p.cmp(&q))
+            };
+            match run.len() {
+                0 | 1 => {}
+                2..=LONG_RUN => run.sort_by(by_shown),
+                _ => run.par_sort_by(by_shown),
             }
         });
 }
+
+/// The longest run of [`sort_listed`] sorted on one thread.
+const LONG_RUN: usize = 4096;
 
 /// Roster people by building (natural order), then group (`group(p)`, below
 /// `groups`), room (natural order, rooms missing last) and person_id (or the pseudonym,
@@ -510,5 +517,30 @@ mod tests {
             });
             assert_eq!(sorted, reference);
         }
+    }
+
+    /// A building's people without a room are one run, sorted on the workers when it is
+    /// longer than [`super::LONG_RUN`]: the same order as a plain sort, by pseudonym-like
+    /// numbers that follow no roster order.
+    #[test]
+    fn a_long_run_without_rooms_sorts_as_a_plain_sort() {
+        let n = 3 * super::LONG_RUN;
+        let mut text = String::from("学号,姓名,楼栋,宿舍号\n");
+        for i in 0..n {
+            let room = if i % 50 == 0 { "101" } else { "" };
+            text.push_str(&format!("{},某人,公寓{},{room}\n", 100_000 + i, i % 2));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.csv");
+        std::fs::write(&path, text).unwrap();
+        let (roster, _, _) = crate::pipeline::load_roster(&path, None).unwrap();
+        assert_eq!(roster.len(), n);
+        let shown = |p: u32| (u64::from(p) * 0x9E37_79B9_7F4A_7C15) >> 40;
+        let items: Vec<(u32, u32)> = (0..n as u32).map(|k| (0, (k * 7_919) % n as u32)).collect();
+        let mut sorted = items.clone();
+        super::sort_listed(&mut sorted, &roster, &shown, |i| i.0, |i| i.1);
+        let mut reference = items;
+        reference.sort_by(|a, b| super::listed_cmp(&roster, &shown, a.1, b.1).then(a.1.cmp(&b.1)));
+        assert_eq!(sorted, reference);
     }
 }

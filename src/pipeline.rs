@@ -114,14 +114,15 @@ pub struct RunSummary {
     pub positive_orphans: u64,
 }
 
-/// Every input, read and checked.
+/// The inputs read by [`load`], checked.
 #[derive(Debug)]
 pub struct Loaded {
     /// The roster.
     pub roster: Roster,
     /// The records of the other inputs.
     pub records: Records,
-    /// Each input's kind and report, in command-line order.
+    /// Each input's kind and report, in command-line order (a retests file read
+    /// later is reported after them).
     pub reports: Vec<(InputKind, InputReport)>,
     /// Every rejected row with its file's kind, sorted by file then line.
     pub rejects: Vec<(InputKind, Reject)>,
@@ -136,7 +137,7 @@ pub struct Records {
     pub results: Vec<LabResult>,
     /// Which columns the results file has.
     pub result_columns: ResultColumns,
-    /// The retest rows, with `--retests`.
+    /// The retest rows, with `--retests` when [`load`] read them (see [`analyse`]).
     pub retests: Option<RetestRows>,
 }
 
@@ -148,7 +149,7 @@ pub struct RetestRows {
     /// Which columns the file has.
     pub columns: ResultColumns,
     /// Each row's person: an index into the roster, or [`NONE`] when the person is not
-    /// on it. Found as the file is read, while the roster's index is held.
+    /// on it. Found by one pass over the roster's IDs ([`Roster::find_by_scan`]).
     pub people: Vec<u32>,
 }
 
@@ -301,7 +302,9 @@ pub fn say_counts(report: &InputReport) {
     );
 }
 
-/// Reads every input of `opts`.
+/// Reads the inputs of `opts`: the roster, samples and results, and the retests file
+/// only when it dates a round without samples (else [`analyse`] has it read once the
+/// round is reconciled).
 pub fn load(opts: &RunOptions) -> Result<Loaded> {
     let mut rejects: Vec<(InputKind, Reject)> = Vec::new();
     let mut reports = Vec::new();

@@ -237,7 +237,9 @@ impl Window {
                 let from = (offset - self.start).min(bytes.len() as u64) as usize;
                 match memchr::memchr2(b'\r', b'\n', &bytes[from..]) {
                     Some(i) => break (from, i, offset + i as u64 + 1),
-                    None if self.to_end => break (from, bytes.len() - from, end),
+                    // Past the end of a file that shrank, the row is empty and ends
+                    // where it starts, as the CSV reader has it.
+                    None if self.to_end => break (from, bytes.len() - from, end.max(offset)),
                     // A line longer than a read: read it whole from its start.
                     None if from == 0 => size = (size * 2).max(bytes.len() * 2),
                     None => {}
@@ -615,6 +617,28 @@ mod tests {
             .unwrap();
             assert_eq!(got, expected);
             assert_eq!(got[1][1], "李 四", "{:?}", got[1]);
+        }
+    }
+
+    /// A row asked for past the end of a file that shrank since it was read (its
+    /// window reaching the end already) is empty and ends where it starts, as the CSV
+    /// reader has it, so that the text between its start and end is nothing.
+    #[test]
+    fn a_row_past_the_end_is_empty_and_ends_where_it_starts() {
+        let bytes = b"id,name\n1,a\n2,b\n".to_vec();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, &bytes).unwrap();
+        for source in [
+            TextSource::File(path),
+            TextSource::Memory(Arc::new(bytes.clone())),
+        ] {
+            let offsets = [8, 100];
+            let got = read_again(&source, &offsets);
+            assert_eq!(got[0], (vec![b"1".to_vec(), b"a".to_vec()], 12));
+            assert_eq!(got[1].1, 100);
+            assert!(got[1].0.concat().is_empty(), "{:?}", got[1]);
+            assert_eq!(raw_text(&source, "t.csv", 100, got[1].1).unwrap(), "");
         }
     }
 }
