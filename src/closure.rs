@@ -126,7 +126,9 @@ pub fn close(
     // Each listed person's entries, by person_id then round; only retest rows look
     // them up, and without any (the morning after a round, an outbreak's million
     // people listed) the table is not made.
+    // Each entry's retest rows, likewise made only when there are retest rows.
     let mut by_person: FxHashMap<&str, Vec<(u32, usize)>> = FxHashMap::default();
+    let mut rows_of: Vec<Vec<u32>> = Vec::new();
     if !rows.is_empty() {
         by_person.reserve(list.len());
         for (i, e) in list.iter().enumerate() {
@@ -135,8 +137,8 @@ pub fn close(
                 .or_default()
                 .push((e.round, i));
         }
+        rows_of.resize(list.len(), Vec::new());
     }
-    let mut rows_of: Vec<Vec<u32>> = vec![Vec::new(); list.len()];
     let classes: Vec<Class> = rows.iter().map(|r| class_of(r, columns, rules)).collect();
     let round_of: FxHashMap<&str, u32> = rec
         .rounds()
@@ -214,8 +216,9 @@ pub fn close(
         }
     }
     list.par_iter()
-        .zip(&rows_of)
-        .map(|(e, mine)| {
+        .enumerate()
+        .map(|(i, e)| {
+            let mine = rows_of.get(i).map_or(&[][..], Vec::as_slice);
             let tube = &rec.tubes[e.tube as usize];
             let pool_tested_at = tube
                 .result()

@@ -91,38 +91,28 @@ pub fn each_record_at(
     offsets: &[u64],
     mut visit: impl FnMut(usize, &csv::ByteRecord, u64) -> Result<()>,
 ) -> Result<()> {
-    if let TextSource::Sheet(rows) = source {
-        for (k, &o) in offsets.iter().enumerate() {
-            visit(k, &rows[o as usize], o + 1)?;
-        }
-        return Ok(());
-    }
-    // Rows without a quote (nearly all) are their lines, split at commas; from the
-    // first row with a quote on, the CSV reader takes over.
+    let mut ranges: Vec<Range<usize>> = Vec::new();
     let mut record = csv::ByteRecord::new();
-    let from = each_plain_line_at(source, name, offsets, |k, offset, line, end| {
-        record.clear();
-        for field in line.split(|&b| b == b',') {
-            record.push_field(field);
+    each_at(source, name, offsets, |k, offset, again, end| match again {
+        Again::Line(line) => {
+            record.clear();
+            for field in Fields::of_line(line, &mut ranges).iter() {
+                record.push_field(field);
+            }
+            let mut position = csv::Position::new();
+            position.set_byte(offset);
+            record.set_position(Some(position));
+            visit(k, &record, end)
         }
-        let mut position = csv::Position::new();
-        position.set_byte(offset);
-        record.set_position(Some(position));
-        visit(k, &record, end)
-    })?;
-    if from == offsets.len() {
-        return Ok(());
-    }
-    each_csv_record_at(source, name, &offsets[from..], |k, record, end| {
-        visit(from + k, record, end)
+        Again::Record(record) => visit(k, record, end),
     })
 }
 
 /// Reads again the rows that start at `offsets` of `source` and parses each as the
-/// workers did ([`reparse`]), handing it to `visit` with its place in `offsets`. A row
-/// without a quote (nearly every one) is parsed where it stands in the line read, as
-/// the workers parse a chunk without quotes: its fields found at its commas, its cells
-/// only trimmed when its text is [`crate::normalize::all_plain`].
+/// workers did, handing it to `visit` with its place in `offsets`. A row without a
+/// quote (nearly every one) is parsed where it stands in the line read, as the workers
+/// parse a chunk without quotes: its fields found at its commas, its cells only
+/// trimmed when its text is [`crate::normalize::all_plain`].
 pub fn each_row_at(
     source: &TextSource,
     name: &str,
@@ -131,33 +121,70 @@ pub fn each_row_at(
     mut visit: impl FnMut(usize, &mut Row) -> Result<()>,
 ) -> Result<()> {
     let mut ranges: Vec<Range<usize>> = Vec::new();
-    let from = each_plain_line_at(source, name, offsets, |k, offset, line, _| {
-        ranges.clear();
-        let mut start = 0;
-        for comma in memchr::memchr_iter(b',', line) {
-            ranges.push(start..comma);
-            start = comma + 1;
-        }
-        ranges.push(start..line.len());
-        let text = simdutf8::basic::from_utf8(line).unwrap_or("");
-        let mut row = Row {
-            ranges: &ranges,
-            text,
-            plain: crate::normalize::all_plain(text),
-            layout,
-            failures: Vec::new(),
-            line: 0,
-            offset,
+    each_at(source, name, offsets, |k, offset, again, _| {
+        let mut row = match again {
+            Again::Line(line) => row_of(Fields::of_line(line, &mut ranges), layout, offset, true),
+            Again::Record(record) => row_of(
+                Fields::of_record(record, &mut ranges),
+                layout,
+                offset,
+                false,
+            ),
         };
         visit(k, &mut row)
-    })?;
-    if from == offsets.len() {
-        return Ok(());
-    }
-    // A sheet's rows, and those from the first quoted row on, are records.
-    each_record_at(source, name, &offsets[from..], |k, record, _| {
-        reparse(record, layout, &mut ranges, |row| visit(from + k, row))
     })
+}
+
+/// A row read again, as it reaches [`each_at`]'s visitor.
+enum Again<'a> {
+    /// The row's line, without its terminator: a row without a quote, of a text.
+    Line(&'a [u8]),
+    /// The row as the CSV reader reads it (decoded from GB18030), or a sheet's row.
+    Record(&'a csv::ByteRecord),
+}
+
+/// Reads again the rows that start at `offsets` of `source`, handing each to `visit`
+/// with its place in `offsets`, its offset and where it ends: as its line while rows
+/// hold no quote ([`each_plain_line_at`]), then, from the first that does (and for a
+/// sheet or a GB18030 file, from the first row), as records.
+fn each_at(
+    source: &TextSource,
+    name: &str,
+    offsets: &[u64],
+    mut visit: impl FnMut(usize, u64, Again, u64) -> Result<()>,
+) -> Result<()> {
+    let from = each_plain_line_at(source, name, offsets, |k, offset, line, end| {
+        visit(k, offset, Again::Line(line), end)
+    })?;
+    let rest = &offsets[from..];
+    match source {
+        TextSource::Sheet(rows) => {
+            for (k, &o) in rest.iter().enumerate() {
+                visit(from + k, o, Again::Record(&rows[o as usize]), o + 1)?;
+            }
+            Ok(())
+        }
+        _ if rest.is_empty() => Ok(()),
+        _ => each_csv_record_at(source, name, rest, |k, record, end| {
+            visit(from + k, rest[k], Again::Record(record), end)
+        }),
+    }
+}
+
+/// The row of `fields` read again from `offset`, to be parsed as the workers did;
+/// `plain_if_so` lets its cells be only trimmed when its text is
+/// [`crate::normalize::all_plain`].
+fn row_of<'a>(fields: Fields<'a>, layout: &'a Layout, offset: u64, plain_if_so: bool) -> Row<'a> {
+    let text = simdutf8::basic::from_utf8(fields.bytes).unwrap_or("");
+    Row {
+        ranges: fields.ranges,
+        text,
+        plain: plain_if_so && crate::normalize::all_plain(text),
+        layout,
+        failures: Vec::new(),
+        line: 0,
+        offset,
+    }
 }
 
 /// Reads the records at `offsets` of a UTF-8 `source` (a file or a text in memory; none
@@ -398,27 +425,6 @@ pub fn raw_text(source: &TextSource, name: &str, start: u64, end: u64) -> Result
     Ok(escape_raw(text))
 }
 
-/// Parses a record read again ([`each_record_at`]) as the workers did; `ranges` is
-/// room for its fields' places, kept from one record to the next.
-pub fn reparse<T>(
-    record: &csv::ByteRecord,
-    layout: &Layout,
-    ranges: &mut Vec<Range<usize>>,
-    parse: impl FnOnce(&mut Row) -> T,
-) -> T {
-    let fields = Fields::of_record(record, ranges);
-    let mut row = Row {
-        ranges: fields.ranges,
-        text: simdutf8::basic::from_utf8(fields.bytes).unwrap_or(""),
-        plain: false,
-        layout,
-        failures: Vec::new(),
-        line: 0,
-        offset: record.position().map_or(0, |p| p.byte()),
-    };
-    parse(&mut row)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,8 +609,9 @@ mod tests {
         ] {
             let mut expected = Vec::new();
             let mut ranges = Vec::new();
-            each_csv_record_at(&source, "t.csv", &offsets, |_, record, _| {
-                expected.push(reparse(record, &layout, &mut ranges, |row| cells(row)));
+            each_csv_record_at(&source, "t.csv", &offsets, |k, record, _| {
+                let fields = Fields::of_record(record, &mut ranges);
+                expected.push(cells(&mut row_of(fields, &layout, offsets[k], false)));
                 Ok(())
             })
             .unwrap();
