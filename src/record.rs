@@ -247,6 +247,30 @@ impl Contacts {
         Some(text).filter(|t| !t.is_empty())
     }
 
+    /// Whether cell `c` is one many people share (college, class, counselor), held as a
+    /// code of [`Contacts::values`].
+    pub fn is_shared(c: usize) -> bool {
+        matches!(c, Self::COLLEGE | Self::CLASS | Self::COUNSELOR)
+    }
+
+    /// The code in [`Contacts::values`] of shared cell `c` (see [`Contacts::is_shared`])
+    /// of the person at `place`; its value is the empty string when the cell is empty.
+    pub fn shared_code(&self, place: u32, c: usize) -> u32 {
+        debug_assert!(Self::is_shared(c), "cell {c} is not a shared one");
+        let slot = self.slots.as_ref().map_or(place, |s| s[place as usize]);
+        let k = match c {
+            Self::COLLEGE => 0,
+            Self::CLASS => 1,
+            _ => 2,
+        };
+        self.shared[slot as usize][k]
+    }
+
+    /// The distinct values of the shared cells.
+    pub fn values(&self) -> &Interner {
+        &self.values
+    }
+
     /// How many people are listed.
     pub fn len(&self) -> usize {
         self.people.len()

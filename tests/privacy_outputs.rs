@@ -29,6 +29,11 @@ fn all_output_text(out: &Path) -> String {
                     }
                 }
             }
+            // And every part as stored, such as shared strings no cell shows.
+            let mut zip = zip::ZipArchive::new(fs::File::open(&path).unwrap()).unwrap();
+            for i in 0..zip.len() {
+                std::io::Read::read_to_string(&mut zip.by_index(i).unwrap(), &mut text).unwrap();
+            }
         } else {
             text += &String::from_utf8_lossy(&fs::read(&path).unwrap());
         }

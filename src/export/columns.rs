@@ -110,6 +110,25 @@ pub struct Column<R> {
     pub kind: Kind,
     /// The value of a row.
     pub value: for<'a> fn(&'a R) -> Value<'a>,
+    /// For a text or code column of few distinct values (a building, a class, a
+    /// status): a row's value's number ([`NONE`](crate::record::NONE) where it is
+    /// null), the same for every row of the same text and different for different
+    /// texts, and small (writers keep a table as long as the largest number: a
+    /// building's or a value's index, not a hash). Writers that can give a value once
+    /// and refer to it (a Parquet dictionary, a workbook's shared strings) use it
+    /// instead of finding the repeats in the texts; a city's missing list is millions
+    /// of rows.
+    pub code: Option<fn(&R) -> u32>,
+}
+
+impl<R> Column<R> {
+    /// The column with each row's value numbered by `code` (see [`Column::code`]).
+    pub const fn coded(self, code: fn(&R) -> u32) -> Column<R> {
+        Column {
+            code: Some(code),
+            ..self
+        }
+    }
 }
 
 /// A column of `R`: its name, Chinese header, width, type and value.
@@ -126,5 +145,6 @@ pub const fn column<R>(
         width,
         kind,
         value,
+        code: None,
     }
 }

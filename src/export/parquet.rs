@@ -326,6 +326,17 @@ pub fn dictionary<'s>(
     code: impl Fn(usize) -> u32,
     name: impl Fn(u32) -> &'s str,
 ) -> ArrayRef {
+    dictionary_of_rows(n, universe, &code, |i| name(code(i)))
+}
+
+/// [`dictionary`], the value of a code given by the first row `i` that has it,
+/// `text(i)`.
+fn dictionary_of_rows<'s>(
+    n: usize,
+    universe: usize,
+    code: impl Fn(usize) -> u32,
+    text: impl Fn(usize) -> &'s str,
+) -> ArrayRef {
     let mut values = MutableBinaryViewArray::<str>::new();
     let mut keys = Vec::with_capacity(n);
     let mut valid = MutableBitmap::with_capacity(n);
@@ -348,7 +359,7 @@ pub fn dictionary<'s>(
         let key = &mut local[c as usize];
         if *key == NONE {
             *key = values.len() as u32;
-            values.push_value(name(c));
+            values.push_value(text(i));
             used.push(c);
         }
         keys.push(*key);
@@ -385,7 +396,17 @@ pub fn codes<'s>(
     code: impl Fn(usize) -> u32,
     name: impl Fn(u32) -> &'s str,
 ) -> ArrayRef {
-    let column = dictionary(n, universe, &code, &name);
+    codes_of_rows(n, universe, &code, |i| name(code(i)))
+}
+
+/// [`codes`], the value of a code given by any row `i` that has it, `text(i)`.
+fn codes_of_rows<'s>(
+    n: usize,
+    universe: usize,
+    code: impl Fn(usize) -> u32,
+    text: impl Fn(usize) -> &'s str,
+) -> ArrayRef {
+    let column = dictionary_of_rows(n, universe, &code, &text);
     let distinct = column
         .as_any()
         .downcast_ref::<DictionaryArray<u32>>()
@@ -393,10 +414,7 @@ pub fn codes<'s>(
     if n <= ALWAYS_DICTIONARY || distinct * 2 <= n {
         return column;
     }
-    strings(n, |i| {
-        let c = code(i);
-        (c != NONE).then(|| Cow::Borrowed(name(c)))
-    })
+    strings(n, |i| (code(i) != NONE).then(|| Cow::Borrowed(text(i))))
 }
 
 thread_local! {
@@ -518,22 +536,33 @@ pub fn list_columns<R: Sync>(columns: &[ListColumn<R>], rows: &[R]) -> Vec<Array
         .with_max_len(1)
         .map(|c| {
             let value = |i: usize| (c.value)(&rows[i]);
-            match c.kind {
-                Kind::Text | Kind::Code => strings(n, |i| value(i).text().map(Cow::Borrowed)),
-                Kind::Int => {
+            match (c.kind, c.code) {
+                // A column of few values is numbered by its rows: a dictionary made from
+                // the numbers where polars would give it one.
+                (Kind::Text | Kind::Code, Some(code)) => {
+                    let code = |i: usize| code(&rows[i]);
+                    let universe = (0..n).map(code).filter(|&c| c != NONE).max();
+                    codes_of_rows(n, universe.map_or(0, |c| c as usize + 1), code, |i| {
+                        value(i).text().unwrap_or_default()
+                    })
+                }
+                (Kind::Text | Kind::Code, None) => {
+                    strings(n, |i| value(i).text().map(Cow::Borrowed))
+                }
+                (Kind::Int, _) => {
                     PrimitiveArray::<i64>::from_trusted_len_iter((0..n).map(|i| value(i).int()))
                         .boxed()
                 }
-                Kind::Float => {
+                (Kind::Float, _) => {
                     PrimitiveArray::<f64>::from_trusted_len_iter((0..n).map(|i| value(i).float()))
                         .boxed()
                 }
-                Kind::Time => {
+                (Kind::Time, _) => {
                     PrimitiveArray::<i64>::from_trusted_len_iter((0..n).map(|i| value(i).time()))
                         .to(timestamp_type())
                         .boxed()
                 }
-                Kind::Bool => {
+                (Kind::Bool, _) => {
                     BooleanArray::from_trusted_len_iter((0..n).map(|i| value(i).bool())).boxed()
                 }
             }
@@ -691,6 +720,11 @@ mod tests {
         use super::super::columns::{column, Value};
         struct Row {
             text: Option<String>,
+            /// The text's number, for the same column numbered by its rows.
+            number: u32,
+            /// A text nearly every row has its own of, and its number.
+            own: String,
+            own_number: u32,
             code: Option<&'static str>,
             int: Option<i64>,
             float: Option<f64>,
@@ -704,6 +738,31 @@ mod tests {
             column("code", "码", 1.0, Kind::Code, |r: &Row| {
                 Value::Code(r.code)
             }),
+            // Numbered by their rows: a dictionary made from the numbers where polars
+            // makes one of the texts, the texts where it might not.
+            column("numbered", "编", 1.0, Kind::Text, |r: &Row| {
+                Value::Text(r.text.as_deref())
+            })
+            .coded(|r: &Row| r.number),
+            column("numbered_code", "编码", 1.0, Kind::Code, |r: &Row| {
+                Value::Code(r.code)
+            })
+            .coded(|r: &Row| match r.code {
+                Some(c) => ["open", "cleared", "confirmed"]
+                    .iter()
+                    .position(|&x| x == c)
+                    .unwrap() as u32,
+                None => NONE,
+            }),
+            column("numbered_own", "编号", 1.0, Kind::Text, |r: &Row| {
+                Value::Text(Some(&r.own))
+            })
+            .coded(|r: &Row| r.own_number),
+            // A roster without the column: every row null.
+            column("numbered_none", "无", 1.0, Kind::Text, |_: &Row| {
+                Value::Text(None)
+            })
+            .coded(|_: &Row| NONE),
             column("int", "整", 1.0, Kind::Int, |r: &Row| Value::Int(r.int)),
             column("float", "小", 1.0, Kind::Float, |r: &Row| {
                 Value::Float(r.float)
@@ -718,6 +777,10 @@ mod tests {
         // Every kind with nulls; texts that repeat (a dictionary) and that do not.
         let row = |i: usize| Row {
             text: (i % 5 != 1).then(|| format!("室 {}", i % 40)),
+            number: if i % 5 != 1 { (i % 40) as u32 } else { NONE },
+            // Every tenth row shares the row before's text: polars writes them plain.
+            own: format!("人 {}", i - usize::from(i % 10 == 9)),
+            own_number: (i - usize::from(i % 10 == 9)) as u32,
             code: (i % 7 != 2).then_some(["open", "cleared", "confirmed"][i % 3]),
             int: (!i.is_multiple_of(4)).then_some(i as i64 * 31 - 500),
             float: (i % 6 != 5).then_some(i as f64 / 8.0),

@@ -12,7 +12,7 @@ use crate::privacy::{guard_ids, pseudonym_text, Privacy};
 use crate::reconcile::{Reconciled, Tube};
 use crate::record::{Contacts, LabResult, Micros, NONE};
 use crate::retest::Entry;
-use crate::strings::Strings;
+use crate::strings::{Interner, Strings};
 use crate::summarize::MissingEntry;
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -26,8 +26,16 @@ use std::borrow::Cow;
 pub struct Shown<'a> {
     roster: &'a Roster,
     contacts: &'a Contacts,
-    /// Each cell's texts printed otherwise, by the person's place in `contacts`.
+    /// Each cell's texts printed otherwise, by the person's place in `contacts`; empty
+    /// for the shared cells.
     replaced: Vec<Replaced>,
+    /// The shared cells (college, class, counselor; [`Contacts::is_shared`]) as
+    /// printed, worked out once a value rather than once a person: by cell and value
+    /// of `contacts`, the number in `printed` of the text it prints as, [`NONE`] for an
+    /// empty cell (empty for the other cells).
+    printed_of: Vec<Vec<u32>>,
+    /// The distinct texts the shared cells print as.
+    printed: Interner,
     /// The person_ids printed otherwise (pseudonyms, masked ID numbers), by place.
     ids: Replaced,
 }
@@ -52,6 +60,9 @@ impl<'a> Shown<'a> {
         let replaced = (0..Contacts::CELLS)
             .into_par_iter()
             .map(|c| {
+                if Contacts::is_shared(c) {
+                    return Replaced::default();
+                }
                 Replaced::new(contacts.len(), |at| {
                     let Some(text) = contacts.cell(at as u32, c) else {
                         // A name is printed, even an empty one, and masked as one.
@@ -69,10 +80,31 @@ impl<'a> Shown<'a> {
                 })
             })
             .collect();
+        let mut printed = Interner::default();
+        let printed_of = (0..Contacts::CELLS)
+            .map(|c| match Contacts::is_shared(c) {
+                false => Vec::new(),
+                true => {
+                    let values = contacts.values();
+                    (0..values.len() as u32)
+                        .map(|v| match values.name(v) {
+                            "" => NONE,
+                            text => printed.intern(&guard_ids(match c {
+                                // The counselor's name is a name too.
+                                Contacts::COUNSELOR => privacy.name(text),
+                                _ => Cow::Borrowed(text),
+                            })),
+                        })
+                        .collect()
+                }
+            })
+            .collect();
         Shown {
             roster,
             contacts,
             replaced,
+            printed_of,
+            printed,
             ids,
         }
     }
@@ -97,6 +129,12 @@ impl<'a> Shown<'a> {
         if place == NONE {
             return None;
         }
+        if Contacts::is_shared(c) {
+            return match self.cell_code(place, c) {
+                NONE => None,
+                code => Some(self.printed.name(code)),
+            };
+        }
         let text = match self.replaced[c].get(place as usize) {
             Some(text) => Some(text),
             None => self.contacts.cell(place, c),
@@ -104,6 +142,17 @@ impl<'a> Shown<'a> {
         match c == Contacts::NAME {
             true => Some(text.unwrap_or("")),
             false => text,
+        }
+    }
+
+    /// Shared cell `c` ([`Contacts::is_shared`]) of the person at `place` as a number:
+    /// the same for the same text printed, [`NONE`] when the cell is empty or the place
+    /// is [`NONE`].
+    pub fn cell_code(&self, place: u32, c: usize) -> u32 {
+        debug_assert!(Contacts::is_shared(c), "cell {c} is not a shared one");
+        match place {
+            NONE => NONE,
+            place => self.printed_of[c][self.contacts.shared_code(place, c) as usize],
         }
     }
 }
@@ -117,6 +166,11 @@ pub trait Listed {
     /// The person's roster cell `c` ([`Contacts::NAME`] … [`Contacts::COUNSELOR`]) as
     /// printed, `None` when empty or when the person is not on the roster.
     fn cell(&self, c: usize) -> Option<&str>;
+    /// The person's building's number on the roster, [`NONE`] when not on it.
+    fn building_code(&self) -> u32;
+    /// Shared roster cell `c` ([`Contacts::is_shared`]) as a number (see
+    /// [`Shown::cell_code`]).
+    fn cell_code(&self, c: usize) -> u32;
 }
 
 /// The columns of a listed person, in the order every list has them: person_id, name,
@@ -132,22 +186,26 @@ pub fn person_columns<R: Listed>() -> Vec<Column<R>> {
         }),
         column("building", "楼栋", 10.0, Text, |r: &R| {
             Value::Text(r.building())
-        }),
+        })
+        .coded(|r: &R| r.building_code()),
         column("room", "宿舍号", 8.0, Text, |r: &R| {
             Value::Text(r.cell(Contacts::ROOM))
         }),
         column("college", "学院", 16.0, Text, |r: &R| {
             Value::Text(r.cell(Contacts::COLLEGE))
-        }),
+        })
+        .coded(|r: &R| r.cell_code(Contacts::COLLEGE)),
         column("class", "班级", 12.0, Text, |r: &R| {
             Value::Text(r.cell(Contacts::CLASS))
-        }),
+        })
+        .coded(|r: &R| r.cell_code(Contacts::CLASS)),
         column("phone", "手机号", 14.0, Text, |r: &R| {
             Value::Text(r.cell(Contacts::PHONE))
         }),
         column("counselor", "辅导员", 10.0, Text, |r: &R| {
             Value::Text(r.cell(Contacts::COUNSELOR))
-        }),
+        })
+        .coded(|r: &R| r.cell_code(Contacts::COUNSELOR)),
     ]
 }
 
@@ -319,6 +377,16 @@ impl Listed for EntryRow<'_> {
     fn cell(&self, c: usize) -> Option<&str> {
         EntryRow::cell(self, c)
     }
+    fn building_code(&self) -> u32 {
+        let person = self.entry().person;
+        match person < self.entries.rec.roster_len {
+            true => self.entries.roster.building.get(person as usize),
+            false => NONE,
+        }
+    }
+    fn cell_code(&self, c: usize) -> u32 {
+        self.entries.shown.cell_code(self.place(), c)
+    }
 }
 
 /// The columns of `retest.parquet`, `retest.csv` and `retest.xlsx`.
@@ -328,10 +396,12 @@ pub fn retest_columns<'r>() -> Vec<Column<EntryRow<'r>>> {
     let mut columns = vec![
         column("round", "轮次", 12.0, Text, |r: &R| {
             Value::Text(Some(r.round()))
-        }),
+        })
+        .coded(|r: &R| r.entry().round),
         column("action", "处置", 16.0, Code, |r: &R| {
             Value::Code(Some(r.entry().action.as_str()))
-        }),
+        })
+        .coded(|r: &R| r.entry().action as u32),
         column("reason", "原因", 12.0, Code, |r: &R| {
             Value::Code(Some(r.entry().reason))
         }),
@@ -344,9 +414,10 @@ pub fn retest_columns<'r>() -> Vec<Column<EntryRow<'r>>> {
         column("tube_size", "混管人数", 9.0, Int, |r| {
             Value::Int(Some(r.tube().size() as i64))
         }),
-        column("tube_class", "试管结果", 9.0, Code, |r| {
+        column("tube_class", "试管结果", 9.0, Code, |r: &R| {
             Value::Code(Some(r.tube().class().as_str()))
-        }),
+        })
+        .coded(|r: &R| r.tube().class() as u32),
         column("ct_orf1ab", "ORF1ab Ct", 10.0, Float, |r| {
             Value::Float(r.result().and_then(|x| x.ct_orf1ab.get()))
         }),
@@ -434,25 +505,31 @@ impl Listed for MissingRow<'_> {
     fn cell(&self, c: usize) -> Option<&str> {
         self.missing.shown.cell(self.place, c)
     }
+    fn building_code(&self) -> u32 {
+        self.missing
+            .shown
+            .roster
+            .building
+            .get(self.entry().person as usize)
+    }
+    fn cell_code(&self, c: usize) -> u32 {
+        self.missing.shown.cell_code(self.place, c)
+    }
 }
 
 /// The columns of `missing.parquet` and `missing.xlsx`.
 pub fn missing_columns<'r>() -> Vec<Column<MissingRow<'r>>> {
-    let mut columns = vec![column(
-        "round",
-        "轮次",
-        12.0,
-        Kind::Text,
-        |r: &MissingRow| Value::Text(Some(r.round())),
-    )];
+    let mut columns = vec![column("round", "轮次", 12.0, Kind::Text, |r: &MissingRow| {
+        Value::Text(Some(r.round()))
+    })
+    .coded(|r: &MissingRow| r.entry().round)];
     columns.extend(person_columns());
-    columns.push(column(
-        "status",
-        "状态",
-        8.0,
-        Kind::Code,
-        |r: &MissingRow| Value::Code(Some(r.status())),
-    ));
+    columns.push(
+        column("status", "状态", 8.0, Kind::Code, |r: &MissingRow| {
+            Value::Code(Some(r.status()))
+        })
+        .coded(|r: &MissingRow| r.missing.shown.roster.status[r.entry().person as usize] as u32),
+    );
     columns
 }
 
@@ -711,6 +788,7 @@ impl<'a> Plan<'a> {
 
 /// The texts printed otherwise than the roster has them (by row, or by room code), and
 /// what is printed instead.
+#[derive(Default)]
 struct Replaced {
     /// A row's place in `texts`, or [`NONE`]; empty when no text is replaced.
     at: Vec<u32>,

@@ -13,7 +13,7 @@ use super::archive::{Archive, Entry, Piece};
 use super::columns::{Column, Kind};
 use crate::error::{Error, Result};
 use crate::order::natural_cmp;
-use crate::record::Micros;
+use crate::record::{Micros, NONE};
 use rayon::prelude::*;
 use std::io::Write;
 
@@ -101,12 +101,16 @@ fn write_list_paged<R: Sync>(
             });
         }
     }
-    let layout = Layout::new(columns);
+    let (shared, texts) = shared_strings(columns, rows);
+    let layout = Layout::new(columns, shared);
     let failed = |e: std::io::Error| Error::Internal(format!("writing a workbook: {e}"));
     let mut archive = Archive::new(out);
     for entry in package(&planned, columns.len()) {
         archive.add(entry).map_err(failed)?;
     }
+    archive
+        .add(Entry::whole("xl/sharedStrings.xml", &texts))
+        .map_err(failed)?;
     // A sheet is cut into blocks of rows, written and deflated on the workers and put
     // back in order; only one sheet's deflated blocks are held at a time.
     for (s, sheet) in planned.iter().enumerate() {
@@ -303,17 +307,22 @@ const MAX_CELL_TEXT: usize = 32_767;
 const STYLE_HEADER: u8 = 1;
 const STYLE_TIME: u8 = 2;
 
-/// What every block of a list's sheets shares: the columns and their letters.
+/// What every block of a list's sheets shares: the columns, their letters and the
+/// shared strings of the columns numbered by their rows.
 struct Layout<'c, R> {
     columns: &'c [Column<R>],
     letters: Vec<String>,
+    /// By column, the shared string of each of its values' numbers ([`Column::code`]);
+    /// empty for a column whose cells hold their text.
+    shared: Vec<Vec<u32>>,
 }
 
 impl<'c, R> Layout<'c, R> {
-    fn new(columns: &'c [Column<R>]) -> Self {
+    fn new(columns: &'c [Column<R>], shared: Vec<Vec<u32>>) -> Self {
         Layout {
             columns,
             letters: (0..columns.len()).map(column_letters).collect(),
+            shared,
         }
     }
 
@@ -407,8 +416,15 @@ fn write_row<R>(xml: &mut Vec<u8>, layout: &Layout<R>, n: usize, row: &R) {
     let mut follows = true;
     for (c, column) in layout.columns.iter().enumerate() {
         let at = (!follows).then(|| (layout.letters[c].as_str(), n));
-        let value = (column.value)(row);
         follows = true;
+        if let (Some(code), false) = (column.code, layout.shared[c].is_empty()) {
+            match code(row) {
+                NONE => follows = false,
+                code => shared_cell(xml, at, layout.shared[c][code as usize]),
+            }
+            continue;
+        }
+        let value = (column.value)(row);
         match column.kind {
             Kind::Text => match value.text() {
                 Some(t) => text_cell(xml, at, None, t),
@@ -468,9 +484,99 @@ fn number_cell(xml: &mut Vec<u8>, at: At, style: Option<u8>, number: &str) {
     xml.extend_from_slice(b"</v></c>");
 }
 
+/// The shared strings of the columns of few values (text and codes numbered by their
+/// rows, [`Column::code`]): by column, the string of each number (empty for the other
+/// columns), and `sharedStrings.xml`, each text once, as its cells would show it. A
+/// city's missing list repeats its round, building, college, class, counselor and
+/// status on millions of rows: written once and referred to by number, they no longer
+/// make a third of its sheets' XML, which is deflated. The columns are numbered on the
+/// workers, each string taken from the first row with its number.
+fn shared_strings<R: Sync>(columns: &[Column<R>], rows: &[R]) -> (Vec<Vec<u32>>, Vec<u8>) {
+    let firsts: Vec<Vec<(u32, usize)>> = columns
+        .par_iter()
+        .map(|column| {
+            let Some(code) = column
+                .code
+                .filter(|_| matches!(column.kind, Kind::Text | Kind::Code))
+            else {
+                return Vec::new();
+            };
+            let mut seen: Vec<bool> = Vec::new();
+            let mut firsts = Vec::new();
+            for (i, row) in rows.iter().enumerate() {
+                let c = code(row);
+                if c == NONE {
+                    continue;
+                }
+                if seen.len() <= c as usize {
+                    seen.resize(c as usize + 1, false);
+                }
+                if !std::mem::replace(&mut seen[c as usize], true) {
+                    firsts.push((c, i));
+                }
+            }
+            firsts
+        })
+        .collect();
+    let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut xml = Vec::new();
+    let mut texts = 0u32;
+    let shared = columns
+        .iter()
+        .zip(&firsts)
+        .map(|(column, firsts)| {
+            let mut of_code = vec![
+                NONE;
+                firsts
+                    .iter()
+                    .map(|&(c, _)| c as usize + 1)
+                    .max()
+                    .unwrap_or(0)
+            ];
+            for &(c, i) in firsts {
+                let text = (column.value)(&rows[i]).text().unwrap_or_default();
+                let text = match column.kind {
+                    Kind::Code => label(text),
+                    _ => text,
+                };
+                of_code[c as usize] = *index.entry(text).or_insert_with(|| {
+                    xml.extend_from_slice(b"<si>");
+                    string_element(&mut xml, text);
+                    xml.extend_from_slice(b"</si>");
+                    texts += 1;
+                    texts - 1
+                });
+            }
+            of_code
+        })
+        .collect();
+    let mut part =
+        format!("{XML_HEAD}<sst xmlns=\"{MAIN_NS}\" uniqueCount=\"{texts}\">").into_bytes();
+    part.extend_from_slice(&xml);
+    part.extend_from_slice(b"</sst>");
+    (shared, part)
+}
+
+/// A cell holding shared string `index`.
+fn shared_cell(xml: &mut Vec<u8>, at: At, index: u32) {
+    cell_start(xml, at, None);
+    xml.extend_from_slice(b" t=\"s\"><v>");
+    xml.extend_from_slice(itoa::Buffer::new().format(index).as_bytes());
+    xml.extend_from_slice(b"</v></c>");
+}
+
 /// A text cell, always a string (never a formula, whatever it starts with), cut to
 /// Excel's 32,767 characters.
 fn text_cell(xml: &mut Vec<u8>, at: At, style: Option<u8>, text: &str) {
+    cell_start(xml, at, style);
+    xml.extend_from_slice(b" t=\"inlineStr\"><is>");
+    string_element(xml, text);
+    xml.extend_from_slice(b"</is></c>");
+}
+
+/// A string's `<t>` element, cut to Excel's 32,767 characters, its spaces at either end
+/// kept.
+fn string_element(xml: &mut Vec<u8>, text: &str) {
     // Excel counts UTF-16 code units; a cut never splits a character.
     let text = if text.len() <= MAX_CELL_TEXT {
         text
@@ -485,16 +591,15 @@ fn text_cell(xml: &mut Vec<u8>, at: At, style: Option<u8>, text: &str) {
             .map_or(text.len(), |(at, _)| at);
         &text[..end]
     };
-    cell_start(xml, at, style);
     // Excel drops spaces at either end unless told to keep them.
     let edges = |c: Option<char>| c.is_some_and(char::is_whitespace);
     if edges(text.chars().next()) || edges(text.chars().next_back()) {
-        xml.extend_from_slice(b" t=\"inlineStr\"><is><t xml:space=\"preserve\">");
+        xml.extend_from_slice(b"<t xml:space=\"preserve\">");
     } else {
-        xml.extend_from_slice(b" t=\"inlineStr\"><is><t>");
+        xml.extend_from_slice(b"<t>");
     }
     escape_text(xml, text);
-    xml.extend_from_slice(b"</t></is></c>");
+    xml.extend_from_slice(b"</t>");
 }
 
 /// `text` as the content of an element: `&`, `<` and `>` escaped; characters XML
@@ -561,7 +666,8 @@ fn attribute(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Every part of the package but the sheets: content types, relationships, document
+/// Every part of the package but the sheets and the shared strings (made by
+/// [`shared_strings`], which this names): content types, relationships, document
 /// properties, the workbook (its sheets, each sheet's filter and print titles as
 /// defined names) and the styles.
 fn package(sheets: &[Sheet], columns: usize) -> Vec<Entry> {
@@ -574,6 +680,7 @@ fn package(sheets: &[Sheet], columns: usize) -> Vec<Entry> {
          <Override PartName=\"/docProps/app.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.extended-properties+xml\"/>\
          <Override PartName=\"/docProps/core.xml\" ContentType=\"application/vnd.openxmlformats-package.core-properties+xml\"/>\
          <Override PartName=\"/xl/styles.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml\"/>\
+         <Override PartName=\"/xl/sharedStrings.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml\"/>\
          <Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml\"/>"
     );
     for s in 1..=n {
@@ -632,8 +739,11 @@ fn package(sheets: &[Sheet], columns: usize) -> Vec<Entry> {
         "</sheets><definedNames>{filters}{titles}</definedNames><calcPr calcId=\"124519\"/></workbook>"
     ));
     book_rels.push_str(&format!(
-        "<Relationship Id=\"rId{}\" Type=\"{REL_NS}/styles\" Target=\"styles.xml\"/></Relationships>",
-        n + 1
+        "<Relationship Id=\"rId{}\" Type=\"{REL_NS}/styles\" Target=\"styles.xml\"/>\
+         <Relationship Id=\"rId{}\" Type=\"{REL_NS}/sharedStrings\" Target=\"sharedStrings.xml\"/>\
+         </Relationships>",
+        n + 1,
+        n + 2
     ));
     let styles = format!(
         "{XML_HEAD}<styleSheet xmlns=\"{MAIN_NS}\"><numFmts count=\"1\"><numFmt numFmtId=\"164\" \
@@ -975,6 +1085,103 @@ mod tests {
         assert_eq!(in_formula("Sheet1"), "'Sheet1'");
         assert_eq!(in_formula("3号楼"), "'3号楼'");
         assert_eq!(in_formula("O'Brien"), "'O''Brien'");
+    }
+
+    /// A column numbered by its rows ([`Column::code`]) reads back as the same column
+    /// written as text, cell by cell: its texts held once in `sharedStrings.xml`, a
+    /// code's label there, gaps naming the cell after them, texts with spaces at
+    /// either end, characters to escape, an empty text, and a text past Excel's
+    /// longest, cut as a text cell is.
+    #[test]
+    fn shared_strings_read_back_as_the_texts_they_stand_for() {
+        let long: &'static str = "楼".repeat(MAX_CELL_TEXT + 10).leak();
+        let texts = [
+            "公寓1",
+            "  spaces at both ends ",
+            "a & b < c > d",
+            "_x0041_ is not A",
+            "",
+            "公寓2",
+            long,
+        ];
+        let codes = ["positive", "negative", "pending"];
+        /// A text and its number, a code and its number, and the row's number.
+        type Coded = (Option<&'static str>, u32, Option<&'static str>, u32, usize);
+        let columns: Vec<Column<Coded>> = vec![
+            column("plain", "文", 8.0, Kind::Text, |r: &Coded| {
+                Value::Text(r.0)
+            }),
+            column("shared", "共", 8.0, Kind::Text, |r: &Coded| {
+                Value::Text(r.0)
+            })
+            .coded(|r: &Coded| r.1),
+            column("code", "码", 8.0, Kind::Code, |r: &Coded| Value::Code(r.2))
+                .coded(|r: &Coded| r.3),
+            column("n", "行", 8.0, Kind::Int, |r: &Coded| {
+                Value::Int(Some(r.4 as i64))
+            }),
+        ];
+        let rows: Vec<Coded> = (0..60)
+            .map(|i| {
+                let t = (i % 9 != 4).then_some(i * 5 % texts.len());
+                let c = (i % 7 != 2).then_some(i % codes.len());
+                (
+                    t.map(|t| texts[t]),
+                    t.map_or(NONE, |t| t as u32),
+                    c.map(|c| codes[c]),
+                    c.map_or(NONE, |c| c as u32),
+                    i,
+                )
+            })
+            .collect();
+        let mut bytes = Vec::new();
+        write_list(&mut bytes, &columns, &rows, None).unwrap();
+        use calamine::{Data, Reader, Xlsx};
+        let mut book = Xlsx::new(std::io::Cursor::new(bytes.clone())).unwrap();
+        let range = book.worksheet_range("全部").unwrap();
+        let text_at = |r: u32, c: u32| match range.get_value((r, c)) {
+            None | Some(Data::Empty) => None,
+            Some(Data::String(s)) => Some(s.clone()),
+            Some(other) => panic!("{other:?}"),
+        };
+        for (i, row) in rows.iter().enumerate() {
+            let r = i as u32 + 1;
+            // Cut at Excel's longest cell text.
+            let expected: Option<String> = row.0.map(|t| t.chars().take(MAX_CELL_TEXT).collect());
+            let plain = text_at(r, 0);
+            assert_eq!(plain.is_some(), expected.is_some(), "row {i}, as text");
+            assert_eq!(plain.as_deref().unwrap_or(""), expected.unwrap_or_default());
+            assert_eq!(text_at(r, 1), plain, "row {i}, shared");
+            assert_eq!(
+                text_at(r, 2),
+                row.2.map(|c| label(c).to_string()),
+                "row {i}"
+            );
+            assert_eq!(range.get_value((r, 3)), Some(&Data::Float(i as f64)));
+        }
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let mut read = |name: &str| {
+            let mut xml = String::new();
+            std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut xml).unwrap();
+            xml
+        };
+        // Each text once: the seven texts and the three labels.
+        let shared = read("xl/sharedStrings.xml");
+        assert_eq!(shared.matches("<si>").count(), texts.len() + codes.len());
+        assert_eq!(shared.matches("阳性").count(), 1);
+        // The plain column's texts are in the sheet, the others' are not.
+        let sheet = read("xl/worksheets/sheet1.xml");
+        assert_eq!(
+            sheet.matches("公寓2").count(),
+            rows.iter().filter(|r| r.1 == 5).count()
+        );
+        assert!(!sheet.contains("阳性"));
+        assert_eq!(
+            sheet.matches("t=\"s\"").count(),
+            rows.iter()
+                .map(|r| usize::from(r.1 != NONE) + usize::from(r.3 != NONE))
+                .sum::<usize>()
+        );
     }
 
     #[test]
