@@ -408,7 +408,7 @@ pub fn retest_columns<'r>() -> Vec<Column<EntryRow<'r>>> {
     ];
     columns.extend(person_columns());
     let tube: Vec<Column<R<'r>>> = vec![
-        column("tube_id", "试管编号", 18.0, Text, |r| {
+        column("tube_id", "试管编号", 18.0, Text, |r: &R| {
             Value::Text(Some(r.entries.rec.tube_id(r.tube())))
         }),
         column("tube_size", "混管人数", 9.0, Int, |r| {
@@ -427,7 +427,7 @@ pub fn retest_columns<'r>() -> Vec<Column<EntryRow<'r>>> {
         column("sampled_at", "采样时间", 19.0, Time, |r| {
             Value::Time(Some(r.entry().sampled_at))
         }),
-        column("site", "采样点", 14.0, Text, |r| {
+        column("site", "采样点", 14.0, Text, |r: &R| {
             Value::Text(r.entries.rec.site(r.entry().site))
         }),
     ];
@@ -570,25 +570,30 @@ pub fn closure_columns<'r>() -> Vec<Column<EntryRow<'r>>> {
     vec![
         column("round", "轮次", 12.0, Text, |r: &R| {
             Value::Text(Some(r.round()))
-        }),
+        })
+        .coded(|r: &R| r.entry().round),
         column("person_id", "学号/工号", 14.0, Text, |r: &R| {
             Value::Text(Some(r.person_id()))
         }),
         column("building", "楼栋", 10.0, Text, |r: &R| {
             Value::Text(r.building())
-        }),
+        })
+        .coded(|r: &R| r.building_code()),
         column("room", "宿舍号", 8.0, Text, |r: &R| {
             Value::Text(r.cell(Contacts::ROOM))
         }),
         column("action", "处置", 16.0, Code, |r: &R| {
             Value::Code(Some(r.entry().action.as_str()))
-        }),
+        })
+        .coded(|r: &R| r.entry().action as u32),
         column("tube_id", "试管编号", 18.0, Text, |r: &R| {
             Value::Text(Some(r.entries.rec.tube_id(r.tube())))
-        }),
+        })
+        .coded(|r: &R| r.tube().tube_id),
         column("tube_class", "试管结果", 9.0, Code, |r: &R| {
             Value::Code(Some(r.tube().class().as_str()))
-        }),
+        })
+        .coded(|r: &R| r.tube().class() as u32),
         column(
             "pool_tested_at",
             "混管检测时间",
@@ -598,7 +603,8 @@ pub fn closure_columns<'r>() -> Vec<Column<EntryRow<'r>>> {
         ),
         column("state", "复核状态", 12.0, Code, |r: &R| {
             Value::Code(Some(r.state().as_str()))
-        }),
+        })
+        .coded(|r: &R| r.state() as u32),
         column("retest_tube_id", "单管编号", 18.0, Text, |r: &R| {
             Value::Text(r.entries.retest_ids.get(r.at as usize))
         }),
@@ -610,7 +616,8 @@ pub fn closure_columns<'r>() -> Vec<Column<EntryRow<'r>>> {
         }),
         column("retest_class", "单检结果", 9.0, Code, |r: &R| {
             Value::Code(r.closure().retest_class.map(|k| k.as_str()))
-        }),
+        })
+        .coded(|r: &R| r.closure().retest_class.map_or(NONE, |k| k as u32)),
         column(
             "retest_ct_orf1ab",
             "单检 ORF1ab Ct",
