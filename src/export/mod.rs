@@ -790,18 +790,26 @@ mod tests {
         assert!(read("tubes.parquet") == read("polars.parquet"));
     }
 
-    #[test]
-    fn tubes_parquet_is_the_file_polars_makes_of_the_whole_table() {
-        // A dirty round over three rounds (every fault of `generate --dirty`).
-        let dirty = tempfile::tempdir().unwrap();
+    /// A generated round of 3,000 people over `rounds` rounds, dirty or not, with
+    /// `prevalence`.
+    fn generated(rounds: usize, dirty: bool, prevalence: f64) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
         generate(&GenerateOptions {
-            out: dirty.path().to_path_buf(),
+            out: dir.path().to_path_buf(),
             people: 3000,
-            rounds: 3,
-            dirty: true,
+            rounds,
+            dirty,
+            prevalence,
             ..GenerateOptions::default()
         })
         .unwrap();
+        dir
+    }
+
+    #[test]
+    fn tubes_parquet_is_the_file_polars_makes_of_the_whole_table() {
+        // A dirty round over three rounds (every fault of `generate --dirty`).
+        let dirty = generated(3, true, GenerateOptions::default().prevalence);
         same_as_polars(dirty.path());
         // Every tube_id in two rounds: in the whole table each comes back, and polars
         // gives the column a dictionary.
@@ -822,5 +830,102 @@ mod tests {
         }
         std::fs::write(reused.path().join("samples.csv"), twice).unwrap();
         same_as_polars(reused.path());
+    }
+
+    /// Every numbered column ([`columns::Column::code`]) of the retest, closure and
+    /// missing lists numbers its texts one to one: the same number for the same text
+    /// shown, another for another, none exactly where the cell is empty. A dirty round
+    /// of three rounds with retests (people off the roster, a roster without some
+    /// cells), plain, masked (counselors whose names mask alike) and pseudonymised.
+    #[test]
+    fn numbered_columns_number_their_texts_one_to_one() {
+        fn one_to_one<R>(list: &str, columns: &[columns::Column<R>], rows: &[R]) -> usize {
+            let mut checked = 0;
+            for column in columns {
+                let Some(code) = column.code else { continue };
+                let mut text_of: FxHashMap<u32, &str> = FxHashMap::default();
+                let mut code_of: FxHashMap<&str, u32> = FxHashMap::default();
+                for row in rows {
+                    let (c, text) = (code(row), (column.value)(row).text());
+                    let name = column.name;
+                    match text {
+                        None => assert_eq!(c, crate::record::NONE, "{list}.{name}"),
+                        Some(text) => {
+                            assert_ne!(c, crate::record::NONE, "{list}.{name}: {text}");
+                            assert_eq!(*text_of.entry(c).or_insert(text), text, "{list}.{name}");
+                            assert_eq!(*code_of.entry(text).or_insert(c), c, "{list}.{name}");
+                        }
+                    }
+                }
+                checked += code_of.len();
+            }
+            checked
+        }
+        let dirty = generated(3, true, 0.05);
+        // Every other person's counselor renamed so that the two names mask alike
+        // (辅导员1 and 辅佐员1 both show as 辅**1).
+        let alike = generated(2, false, 0.05);
+        let roster = std::fs::read_to_string(alike.path().join("roster.csv")).unwrap();
+        assert!(roster.contains(",辅导员1,"), "the generator's counselors");
+        let renamed: String = roster
+            .lines()
+            .enumerate()
+            .map(|(i, line)| match i % 2 {
+                0 => format!("{line}\n"),
+                _ => format!("{}\n", line.replace(",辅导员1,", ",辅佐员1,")),
+            })
+            .collect();
+        std::fs::write(alike.path().join("roster.csv"), renamed).unwrap();
+        let runs = [(false, false), (true, false), (true, true)]
+            .map(|(mask, key)| (dirty.path(), mask, key))
+            .into_iter()
+            .chain([(alike.path(), true, false)]);
+        for (dir, mask, key) in runs {
+            std::fs::write(dir.join("key.hex"), "ab".repeat(32)).unwrap();
+            let mut opts = pipeline::RunOptions::for_folder(dir, &dir.join("out"));
+            opts.retests = Some(dir.join("retests.csv"));
+            let key_file = dir.join("key.hex");
+            opts.privacy = Privacy::new(mask, key.then_some(key_file.as_path())).unwrap();
+            let loaded = pipeline::load(&opts).unwrap();
+            let mut roster = loaded.roster;
+            let settings = Settings {
+                pool_size: opts.pool_size,
+                rules: &opts.rules,
+            };
+            let progress = crate::progress::Progress::new(true);
+            let analysis = pipeline::analyse(
+                &progress,
+                &mut roster,
+                loaded.records,
+                &settings,
+                &opts.privacy,
+                None,
+                |_| Ok(None),
+            )
+            .unwrap();
+            let shown = rows::Shown::new(
+                &roster,
+                &analysis.details,
+                &opts.privacy,
+                analysis.pseudonyms.as_deref(),
+            );
+            let entries = rows::Entries::new(
+                &roster,
+                &analysis.rec,
+                &analysis.retests,
+                &analysis.closed,
+                &analysis.retest_rows,
+                &shown,
+                &opts.privacy,
+            );
+            let listed = entries.rows();
+            let missing = rows::Missing::new(&analysis.rec, &analysis.missing, &shown);
+            let missing = missing.rows();
+            assert!(!listed.is_empty() && !missing.is_empty());
+            let checked = one_to_one("retest", &rows::retest_columns(), &listed)
+                + one_to_one("closure", &rows::closure_columns(), &listed)
+                + one_to_one("missing", &rows::missing_columns(), &missing);
+            assert!(checked > 100, "{checked} values numbered");
+        }
     }
 }

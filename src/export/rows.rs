@@ -34,8 +34,11 @@ pub struct Shown<'a> {
     /// of `contacts`, the number in `printed` of the text it prints as, [`NONE`] for an
     /// empty cell (empty for the other cells).
     printed_of: Vec<Vec<u32>>,
-    /// The distinct texts the shared cells print as.
+    /// The distinct texts the shared cells and the rooms print as.
     printed: Interner,
+    /// By room of the roster (`Roster::rooms`), the number in `printed` of the text it
+    /// prints as (an ID number typed into a room masked).
+    room_printed: Vec<u32>,
     /// The person_ids printed otherwise (pseudonyms, masked ID numbers), by place.
     ids: Replaced,
 }
@@ -99,12 +102,18 @@ impl<'a> Shown<'a> {
                 }
             })
             .collect();
+        let room_printed = roster
+            .rooms
+            .iter()
+            .map(|room| printed.intern(&guard_ids(Cow::Borrowed(room))))
+            .collect();
         Shown {
             roster,
             contacts,
             replaced,
             printed_of,
             printed,
+            room_printed,
             ids,
         }
     }
@@ -145,6 +154,18 @@ impl<'a> Shown<'a> {
         }
     }
 
+    /// Roster person `p`'s room as a number: the same for the same room printed,
+    /// [`NONE`] without a room or off the roster (`p` past its people).
+    pub fn room_code(&self, p: u32) -> u32 {
+        match (p as usize) < self.roster.len() {
+            true => match self.roster.room.get(p as usize) {
+                NONE => NONE,
+                room => self.room_printed[room as usize],
+            },
+            false => NONE,
+        }
+    }
+
     /// Shared cell `c` ([`Contacts::is_shared`]) of the person at `place` as a number:
     /// the same for the same text printed, [`NONE`] when the cell is empty or the place
     /// is [`NONE`].
@@ -168,6 +189,8 @@ pub trait Listed {
     fn cell(&self, c: usize) -> Option<&str>;
     /// The person's building's number on the roster, [`NONE`] when not on it.
     fn building_code(&self) -> u32;
+    /// The person's room as a number (see [`Shown::room_code`]).
+    fn room_code(&self) -> u32;
     /// Shared roster cell `c` ([`Contacts::is_shared`]) as a number (see
     /// [`Shown::cell_code`]).
     fn cell_code(&self, c: usize) -> u32;
@@ -190,7 +213,8 @@ pub fn person_columns<R: Listed>() -> Vec<Column<R>> {
         .coded(|r: &R| r.building_code()),
         column("room", "宿舍号", 8.0, Text, |r: &R| {
             Value::Text(r.cell(Contacts::ROOM))
-        }),
+        })
+        .coded(|r: &R| r.room_code()),
         column("college", "学院", 16.0, Text, |r: &R| {
             Value::Text(r.cell(Contacts::COLLEGE))
         })
@@ -384,6 +408,9 @@ impl Listed for EntryRow<'_> {
             false => NONE,
         }
     }
+    fn room_code(&self) -> u32 {
+        self.entries.shown.room_code(self.entry().person)
+    }
     fn cell_code(&self, c: usize) -> u32 {
         self.entries.shown.cell_code(self.place(), c)
     }
@@ -511,6 +538,9 @@ impl Listed for MissingRow<'_> {
             .roster
             .building
             .get(self.entry().person as usize)
+    }
+    fn room_code(&self) -> u32 {
+        self.missing.shown.room_code(self.entry().person)
     }
     fn cell_code(&self, c: usize) -> u32 {
         self.missing.shown.cell_code(self.place, c)
