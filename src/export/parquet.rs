@@ -330,7 +330,8 @@ pub fn dictionary<'s>(
 }
 
 /// [`dictionary`], the value of a code given by the first row `i` that has it,
-/// `text(i)`.
+/// `text(i)`; `universe` is where the codes are expected to end (the table of keys
+/// grows past it where one does not).
 fn dictionary_of_rows<'s>(
     n: usize,
     universe: usize,
@@ -355,7 +356,10 @@ fn dictionary_of_rows<'s>(
             valid.push(false);
             continue;
         }
-        debug_assert!((c as usize) < universe, "a code beyond its universe");
+        // A list's numbers come without their count: the table grows to them.
+        if c as usize >= local.len() {
+            local.resize((c as usize + 1).next_power_of_two(), NONE);
+        }
         let key = &mut local[c as usize];
         if *key == NONE {
             *key = values.len() as u32;
@@ -539,13 +543,12 @@ pub fn list_columns<R: Sync>(columns: &[ListColumn<R>], rows: &[R]) -> Vec<Array
             match (c.kind, c.code) {
                 // A column of few values is numbered by its rows: a dictionary made from
                 // the numbers where polars would give it one.
-                (Kind::Text | Kind::Code, Some(code)) => {
-                    let code = |i: usize| code(&rows[i]);
-                    let universe = (0..n).map(code).filter(|&c| c != NONE).max();
-                    codes_of_rows(n, universe.map_or(0, |c| c as usize + 1), code, |i| {
-                        value(i).text().unwrap_or_default()
-                    })
-                }
+                (Kind::Text | Kind::Code, Some(code)) => codes_of_rows(
+                    n,
+                    0,
+                    |i| code(&rows[i]),
+                    |i| value(i).text().unwrap_or_default(),
+                ),
                 (Kind::Text | Kind::Code, None) => {
                     strings(n, |i| value(i).text().map(Cow::Borrowed))
                 }
