@@ -15,6 +15,7 @@ use super::fields::Fields;
 use super::header::{self, ColumnSpec};
 use super::reread::TextSource;
 use super::row::accept;
+use super::xlsx;
 use super::{ChunkOut, Ingested, Lines, Pass, RowParser};
 use crate::error::{Error, Position, Result};
 use crate::time::{days_from_civil, format_local};
@@ -34,6 +35,19 @@ pub fn is_workbook(path: &Path) -> bool {
     matches!(ext.as_str(), "xlsx" | "xlsm" | "xlsb" | "xls")
 }
 
+/// Whether `path` names an Office Open XML workbook (`.xlsx`, `.xlsm`), which
+/// [`xlsx::rows`] may read without calamine.
+fn is_open_xml(path: &Path) -> bool {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    matches!(ext.as_str(), "xlsx" | "xlsm")
+}
+
+/// A sheet's name and its non-empty rows, each with its sheet row number (from `1`).
+pub(super) type SheetRows = (String, Vec<(u64, csv::ByteRecord)>);
+
 /// The rows of one sheet.
 #[derive(Debug)]
 pub struct Sheet {
@@ -52,7 +66,25 @@ pub fn read_sheet(path: &Path, name: &str, wanted: Option<&str>) -> Result<Sheet
     let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let sha256 = hex(&Sha256::digest(&data));
     let bytes = data.len() as u64;
+    let fast = is_open_xml(path)
+        .then(|| xlsx::rows(&data, wanted))
+        .flatten();
     drop(data);
+    let (sheet, rows) = match fast {
+        Some(read) => read,
+        None => calamine_sheet(path, name, wanted)?,
+    };
+    Ok(Sheet {
+        name: sheet,
+        rows,
+        sha256,
+        bytes,
+    })
+}
+
+/// The name and non-empty rows of sheet `wanted` (or the first visible sheet) of the
+/// workbook at `path`, read by calamine.
+pub(super) fn calamine_sheet(path: &Path, name: &str, wanted: Option<&str>) -> Result<SheetRows> {
     let broken = |e: calamine::Error| {
         Error::input(
             name,
@@ -107,12 +139,7 @@ pub fn read_sheet(path: &Path, name: &str, wanted: Option<&str>) -> Result<Sheet
         }
         rows.push((first_row + i as u64 + 1, csv::ByteRecord::from(texts)));
     }
-    Ok(Sheet {
-        name: sheet,
-        rows,
-        sha256,
-        bytes,
-    })
+    Ok((sheet, rows))
 }
 
 /// The kind of a calamine error, without any cell content.
@@ -175,7 +202,7 @@ pub fn cell_text(cell: &Data) -> String {
 /// in the CSV, not above a cutoff of 40); whole numbers of at most 15 digits as digits,
 /// larger ones in scientific notation (they are no longer exact); others in shortest
 /// form.
-fn number_text(v: f64) -> String {
+pub(super) fn number_text(v: f64) -> String {
     let v = if v.is_finite() && v != 0.0 {
         format!("{v:.14e}").parse::<f64>().unwrap_or(v)
     } else {
@@ -200,7 +227,7 @@ pub(super) fn read_workbook<P: RowParser>(
     parser: &P,
     sheet: Option<&str>,
 ) -> Result<Ingested<P::Record, P::Part>> {
-    let book = read_sheet(path, name, sheet)?;
+    let mut book = read_sheet(path, name, sheet)?;
     let Some((header_line, header)) = book.rows.first() else {
         return Err(Error::input(
             name,
@@ -216,8 +243,7 @@ pub(super) fn read_workbook<P: RowParser>(
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .collect();
     let layout = header::match_header(name, *header_line, &headers, specs)?;
-    let rows: Vec<csv::ByteRecord> = book.rows[1..].iter().map(|(_, r)| r.clone()).collect();
-    let lines: Vec<u64> = book.rows[1..].iter().map(|(l, _)| *l).collect();
+    let (lines, rows): (Vec<u64>, Vec<csv::ByteRecord>) = book.rows.drain(1..).unzip();
     const ROWS_PER_CHUNK: usize = 4096;
     let outs: Vec<ChunkOut<P::Record, P::Part>> = rows
         .par_chunks(ROWS_PER_CHUNK)

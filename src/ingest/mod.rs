@@ -25,6 +25,7 @@ pub mod samples;
 pub mod split;
 pub mod tubes;
 pub mod values;
+mod xlsx;
 
 use crate::error::{Error, Position, Result};
 use encoding::{Census, Encoding, MAX_BAD_UTF8_ROWS};

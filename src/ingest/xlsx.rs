@@ -1,0 +1,997 @@
+//! The sheets of a plain `.xlsx` read directly: the common workbook (shared or inline
+//! strings, numbers in the General format, no formulas) read at the speed of a CSV file,
+//! its rows split over the workers. Whatever it does not know for certain (a formula,
+//! a date or other formatted number, a comment, a character reference, a part where
+//! the standard places none) it leaves to calamine: [`rows`] returns `None` and
+//! [`super::excel`] reads the workbook as before. So a sheet read here gives exactly
+//! the rows calamine's reading gives (its rules: `super::excel`), which a test checks
+//! on every workbook the tests hold.
+
+use super::excel::SheetRows;
+use csv::ByteRecord;
+use memchr::{memchr, memmem};
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
+use std::io::{Cursor, Read};
+
+/// A sheet's name and its non-empty rows (sheet row number from 1, cells as text), or
+/// `None` when this reader leaves the workbook to calamine.
+pub(super) fn rows(data: &[u8], wanted: Option<&str>) -> Option<SheetRows> {
+    let zip = zip::ZipArchive::new(Cursor::new(data)).ok()?;
+    let part = |name: &str| -> Option<Vec<u8>> {
+        let mut zip = zip.clone();
+        let mut file = zip.by_name(name).ok()?;
+        let mut bytes = Vec::with_capacity(usize::try_from(file.size()).ok()?);
+        file.read_to_end(&mut bytes).ok()?;
+        Some(bytes)
+    };
+    // The workbook where the standard puts it, and nowhere else.
+    let package = part("_rels/.rels")?;
+    let documents: Vec<Relationship> = relationships(&package)?
+        .into_iter()
+        .filter(|r| r.kind.ends_with("/relationships/officeDocument"))
+        .collect();
+    match documents.as_slice() {
+        [document]
+            if matches!(
+                document.target.as_str(),
+                "xl/workbook.xml" | "/xl/workbook.xml"
+            ) => {}
+        _ => return None,
+    }
+    let (sheet, path) = choose_sheet(
+        &part("xl/workbook.xml")?,
+        &part("xl/_rels/workbook.xml.rels")?,
+        wanted,
+    )?;
+    let general = match part("xl/styles.xml") {
+        Some(xml) => general_styles(&xml)?,
+        None => Vec::new(),
+    };
+    // The shared strings are read while the sheet is inflated.
+    let (strings, xml) = rayon::join(
+        || match part("xl/sharedStrings.xml") {
+            Some(xml) => shared_strings(&xml),
+            None => Some(Vec::new()),
+        },
+        || part(&path),
+    );
+    let (strings, xml) = (strings?, xml?);
+    let cells = sheet_cells(&xml, &strings, &general)?;
+    Some((sheet, into_rows(cells, &strings)))
+}
+
+/// One relationship of a `.rels` part.
+struct Relationship {
+    id: String,
+    kind: String,
+    target: String,
+}
+
+/// The relationships of a `.rels` part, in order.
+fn relationships(xml: &[u8]) -> Option<Vec<Relationship>> {
+    let mut tags = Tags::new(xml);
+    let mut out = Vec::new();
+    while let Some(tag) = tags.next()? {
+        if let Tag::Open {
+            name: b"Relationship",
+            attrs,
+            ..
+        } = tag
+        {
+            let text = |key: &[u8]| -> Option<Option<String>> {
+                Some(match attr(attrs, key)? {
+                    Some(value) => Some(plain(value)?.to_string()),
+                    None => None,
+                })
+            };
+            out.push(Relationship {
+                id: text(b"Id")??,
+                kind: text(b"Type")?.unwrap_or_default(),
+                target: text(b"Target")?.unwrap_or_default(),
+            });
+        }
+    }
+    Some(out)
+}
+
+/// The sheet calamine would read (by name, or the first visible worksheet) and its part.
+fn choose_sheet(workbook: &[u8], rels: &[u8], wanted: Option<&str>) -> Option<(String, String)> {
+    let rels = relationships(rels)?;
+    let mut tags = Tags::new(workbook);
+    let mut sheets = Vec::new();
+    while let Some(tag) = tags.next()? {
+        if let Tag::Open {
+            name: b"sheet",
+            attrs,
+            ..
+        } = tag
+        {
+            let name = plain(attr(attrs, b"name")??)?;
+            let visible = match attr(attrs, b"state")? {
+                None | Some(b"visible") => true,
+                Some(b"hidden" | b"veryHidden") => false,
+                Some(_) => return None,
+            };
+            let id = plain(attr(attrs, b"r:id")??)?;
+            let rel = rels.iter().find(|r| r.id == id)?;
+            let worksheet = match rel.kind.rsplit('/').next() {
+                Some("worksheet") => true,
+                Some("chartsheet" | "dialogsheet") => false,
+                _ => return None,
+            };
+            if rel.target.contains("..") {
+                return None;
+            }
+            let path = match rel.target.strip_prefix('/') {
+                Some(absolute) => absolute.to_string(),
+                None => format!("xl/{}", rel.target),
+            };
+            sheets.push((name.to_string(), visible && worksheet, worksheet, path));
+        }
+    }
+    let (name, _, worksheet, path) = match wanted {
+        Some(w) => sheets.into_iter().find(|s| s.0 == w)?,
+        None => sheets.into_iter().find(|s| s.1)?,
+    };
+    worksheet.then_some((name, path))
+}
+
+/// The shared strings, in order; `None` for anything calamine reads otherwise.
+fn shared_strings(xml: &[u8]) -> Option<Vec<String>> {
+    let mut tags = Tags::new(xml);
+    let mut out = Vec::new();
+    while let Some(tag) = tags.next()? {
+        if let Tag::Open { name: b"si", .. } = tag {
+            out.push(rich_text(&mut tags, b"si")?);
+        }
+    }
+    Some(out)
+}
+
+/// The text of a `<si>` or `<is>` element, after its opening tag: its `<t>` runs, rich
+/// text runs joined, phonetic runs left out, each run trimmed of ASCII white space
+/// unless it asks to keep it.
+fn rich_text(tags: &mut Tags, closing: &[u8]) -> Option<String> {
+    let mut text = String::new();
+    let mut phonetic = false;
+    loop {
+        match tags.next()?? {
+            Tag::Close { name } if name == closing => return Some(text),
+            Tag::Open { name: b"rPh", .. } => phonetic = true,
+            Tag::Close { name: b"rPh" } => phonetic = false,
+            Tag::Open {
+                name: b"t",
+                attrs,
+                empty,
+            } if !phonetic => {
+                let run = if empty { "" } else { tags.text_until(b"t")? };
+                let run = decode(run)?;
+                if attr(attrs, b"xml:space")? == Some(b"preserve") {
+                    text.push_str(&run);
+                } else {
+                    text.push_str(run.trim_matches([' ', '\t', '\r', '\n']));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// For each cell style, whether a number in it is shown as a plain number (a built-in
+/// format that is no date or time, or a custom one surely none); `None` in the list for
+/// other custom formats.
+fn general_styles(xml: &[u8]) -> Option<Vec<Option<bool>>> {
+    let mut tags = Tags::new(xml);
+    let mut custom: Vec<(&[u8], bool)> = Vec::new();
+    let mut out = Vec::new();
+    let mut in_cell_xfs = false;
+    while let Some(tag) = tags.next()? {
+        match tag {
+            Tag::Open {
+                name: b"numFmt",
+                attrs,
+                ..
+            } => {
+                if let Some(id) = attr(attrs, b"numFmtId")? {
+                    let code = attr(attrs, b"formatCode")?.unwrap_or_default();
+                    custom.push((id, is_plain_number_format(code)));
+                }
+            }
+            Tag::Open {
+                name: b"cellXfs", ..
+            } => in_cell_xfs = true,
+            Tag::Close { name: b"cellXfs" } => in_cell_xfs = false,
+            Tag::Open {
+                name: b"xf", attrs, ..
+            } if in_cell_xfs => {
+                out.push(match attr(attrs, b"numFmtId")? {
+                    None => Some(true),
+                    Some(id) => match custom.iter().find(|c| c.0 == id) {
+                        Some(&(_, plain)) => plain.then_some(true),
+                        None => Some(!is_builtin_date(id)),
+                    },
+                });
+            }
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+/// Whether a custom number format is surely no date or time to calamine: `General`, or
+/// only digit placeholders, separators, signs, percent and exponent (no letter of a
+/// date, no quoted or escaped text, no section or colour).
+fn is_plain_number_format(code: &[u8]) -> bool {
+    code == b"General" || (!code.is_empty() && code.iter().all(|b| b"0#?.,%Ee+- ".contains(b)))
+}
+
+/// The built-in number formats calamine reads as dates, times or durations.
+fn is_builtin_date(id: &[u8]) -> bool {
+    matches!(
+        id,
+        b"14"
+            | b"15"
+            | b"16"
+            | b"17"
+            | b"18"
+            | b"19"
+            | b"20"
+            | b"21"
+            | b"22"
+            | b"27"
+            | b"28"
+            | b"29"
+            | b"30"
+            | b"31"
+            | b"32"
+            | b"33"
+            | b"34"
+            | b"35"
+            | b"36"
+            | b"45"
+            | b"46"
+            | b"47"
+            | b"50"
+            | b"51"
+            | b"52"
+            | b"53"
+            | b"54"
+            | b"55"
+            | b"56"
+            | b"57"
+            | b"58"
+    )
+}
+
+/// The cells with a value of a piece of a sheet, each with its row and column from 0,
+/// in the order of the sheet's XML.
+#[derive(Default)]
+struct Cells {
+    at: Vec<(u32, u32)>,
+    values: Vec<Value>,
+    /// The texts of the cells that are not shared strings, one after another.
+    texts: String,
+}
+
+/// A cell's text: a shared string, or a range of [`Cells::texts`].
+#[derive(Clone, Copy)]
+enum Value {
+    Shared(u32),
+    Own(u32, u32),
+}
+
+impl Cells {
+    fn push(&mut self, at: (u32, u32), value: Value) {
+        self.at.push(at);
+        self.values.push(value);
+    }
+
+    fn own(&mut self, at: (u32, u32), text: &str) -> Option<()> {
+        let start = u32::try_from(self.texts.len()).ok()?;
+        self.texts.push_str(text);
+        let end = u32::try_from(self.texts.len()).ok()?;
+        self.push(at, Value::Own(start, end));
+        Some(())
+    }
+
+    fn text<'a>(&'a self, value: Value, strings: &'a [String]) -> &'a str {
+        match value {
+            Value::Shared(i) => &strings[i as usize],
+            Value::Own(start, end) => &self.texts[start as usize..end as usize],
+        }
+    }
+}
+
+/// The cells of a worksheet that hold a value. The rows of `<sheetData>` are split
+/// over the workers when every row states its number.
+fn sheet_cells(xml: &[u8], strings: &[String], general: &[Option<bool>]) -> Option<Vec<Cells>> {
+    let start = memmem::find(xml, b"<sheetData")?;
+    let end = memmem::rfind(xml, b"</sheetData>").unwrap_or(xml.len());
+    if end < start {
+        return None;
+    }
+    let body = &xml[start..end];
+    let pieces = row_pieces(body, 1 << 19);
+    if pieces.len() == 1 || !every_row_numbered(body) {
+        return Some(vec![cells_of(body, strings, general)?]);
+    }
+    pieces
+        .into_par_iter()
+        .map(|piece| cells_of(piece, strings, general))
+        .collect()
+}
+
+/// `body` cut into pieces of about `size` bytes, each starting at a `<row`.
+fn row_pieces(body: &[u8], size: usize) -> Vec<&[u8]> {
+    let mut pieces = Vec::new();
+    let mut from = 0;
+    while body.len() - from > size {
+        let Some(at) = memmem::find(&body[from + size..], b"<row").map(|i| from + size + i) else {
+            break;
+        };
+        pieces.push(&body[from..at]);
+        from = at;
+    }
+    pieces.push(&body[from..]);
+    pieces
+}
+
+/// Whether every `<row` tag of `body` carries its number (`r=`), so a piece can be
+/// read without the rows before it.
+fn every_row_numbered(body: &[u8]) -> bool {
+    memmem::find_iter(body, b"<row").all(|at| {
+        let tag = &body[at..];
+        let end = memchr(b'>', tag).unwrap_or(tag.len());
+        matches!(tag.get(4), Some(b' ' | b'\t' | b'\r' | b'\n'))
+            && attr(&tag[5..end], b"r").is_some_and(|r| r.is_some())
+    })
+}
+
+/// The cells with a value in a piece of `<sheetData>` that starts at a row (or at the
+/// `<sheetData` tag), by calamine's rules: a cell without a position follows the one
+/// before it in its row; a row without a number follows the one before it.
+fn cells_of(piece: &[u8], strings: &[String], general: &[Option<bool>]) -> Option<Cells> {
+    let mut tags = Tags::new(piece);
+    let mut cells = Cells::default();
+    let guess = piece.len() / 40;
+    cells.at.reserve(guess);
+    cells.values.reserve(guess);
+    let (mut row, mut col) = (0u32, 0u32);
+    while let Some(tag) = tags.next()? {
+        match tag {
+            Tag::Open {
+                name: b"row",
+                attrs,
+                ..
+            } => {
+                if let Some(r) = attr(attrs, b"r")? {
+                    row = position(r)?.0;
+                }
+            }
+            Tag::Close { name: b"row" } => {
+                row = row.checked_add(1)?;
+                col = 0;
+            }
+            Tag::Open {
+                name: b"c",
+                attrs,
+                empty,
+            } => {
+                let attrs = CellAttrs::of(attrs)?;
+                let at = match attrs.r {
+                    Some(at) => {
+                        let (r, c) = position(at)?;
+                        (r, c?)
+                    }
+                    None => (row, col),
+                };
+                col = at.1;
+                if !empty {
+                    cell_value(&mut tags, &attrs, at, &mut cells, strings, general)?;
+                }
+                col = col.checked_add(1)?;
+            }
+            Tag::Open { .. } | Tag::Close { .. } => {}
+        }
+    }
+    Some(cells)
+}
+
+/// The attributes of a `<c>` tag this reader looks at.
+struct CellAttrs<'a> {
+    r: Option<&'a [u8]>,
+    s: Option<&'a [u8]>,
+    t: Option<&'a [u8]>,
+}
+
+impl<'a> CellAttrs<'a> {
+    fn of(mut attrs: &'a [u8]) -> Option<Self> {
+        let mut out = CellAttrs {
+            r: None,
+            s: None,
+            t: None,
+        };
+        while let Some((name, value, rest)) = next_attr(attrs)? {
+            match name {
+                b"r" => out.r = Some(value),
+                b"s" => out.s = Some(value),
+                b"t" => out.t = Some(value),
+                _ => {}
+            }
+            attrs = rest;
+        }
+        Some(out)
+    }
+}
+
+/// A cell's value, after its opening tag and up to its closing one, added to `cells`
+/// when it has one; `None` for what calamine reads otherwise.
+fn cell_value(
+    tags: &mut Tags,
+    attrs: &CellAttrs,
+    at: (u32, u32),
+    cells: &mut Cells,
+    strings: &[String],
+    general: &[Option<bool>],
+) -> Option<()> {
+    // As calamine, the last child with a value gives the cell's.
+    let mut value: Option<Result<Value, String>> = None;
+    loop {
+        match tags.next()?? {
+            Tag::Close { name: b"c" } => break,
+            Tag::Open {
+                name: b"is", empty, ..
+            } => {
+                value = Some(Err(if empty {
+                    tags.close_empty();
+                    String::new()
+                } else {
+                    rich_text(tags, b"is")?
+                }));
+            }
+            Tag::Open {
+                name: b"v", empty, ..
+            } => {
+                let text = if empty {
+                    tags.close_empty();
+                    ""
+                } else {
+                    tags.text_until(b"v")?
+                };
+                value = match attrs.t {
+                    Some(b"inlineStr" | b"is") => None,
+                    Some(b"s") if text.is_empty() => None,
+                    Some(b"s") => {
+                        let index: u32 = digits(text)?;
+                        strings.get(index as usize)?;
+                        Some(Ok(Value::Shared(index)))
+                    }
+                    Some(b"n") | None if text.is_empty() => None,
+                    Some(b"n") | None => {
+                        let style = match attrs.s {
+                            Some(s) => general.get(digits::<usize>(plain(s)?)?).copied(),
+                            None => Some(Some(true)),
+                        };
+                        // A format this reader does not know, or a date: calamine's.
+                        if style.is_some_and(|g| g != Some(true)) {
+                            return None;
+                        }
+                        Some(Err(number_text(text)?))
+                    }
+                    _ => return None,
+                };
+            }
+            // Formulas, and anything calamine would refuse.
+            Tag::Open { .. } | Tag::Close { .. } => return None,
+        }
+    }
+    match value {
+        None => {}
+        Some(Ok(shared)) => cells.push(at, shared),
+        Some(Err(text)) => cells.own(at, &text)?,
+    }
+    Some(())
+}
+
+/// A number's text as `super::excel` writes it, for numbers written in plain decimal
+/// or scientific notation (whatever else, such as `inf`, is left to calamine).
+fn number_text(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut i = usize::from(bytes.first() == Some(&b'-'));
+    let digits_from = |i: &mut usize| {
+        let from = *i;
+        while bytes.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - from
+    };
+    let whole = digits_from(&mut i);
+    let fraction = if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        digits_from(&mut i)
+    } else {
+        0
+    };
+    if whole + fraction == 0 {
+        return None;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits_from(&mut i) == 0 {
+            return None;
+        }
+    }
+    if i != bytes.len() {
+        return None;
+    }
+    Some(super::excel::number_text(text.parse().ok()?))
+}
+
+/// Unsigned decimal digits, nothing else.
+fn digits<T: std::str::FromStr>(text: &str) -> Option<T> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// A cell reference (`B12`) or row number (`12`) as its row and column from 0 (no
+/// column in a row number), by calamine's rules.
+fn position(text: &[u8]) -> Option<(u32, Option<u32>)> {
+    let letters = text.iter().take_while(|b| b.is_ascii_alphabetic()).count();
+    let mut col: u32 = 0;
+    for b in &text[..letters] {
+        col = col
+            .checked_mul(26)?
+            .checked_add(u32::from(b.to_ascii_uppercase() - b'A') + 1)?;
+    }
+    let row: u32 = digits(std::str::from_utf8(&text[letters..]).ok()?)?;
+    Some((row.checked_sub(1)?, col.checked_sub(1)))
+}
+
+/// The cells as rows: calamine's range (from the first row and column holding a value
+/// to the last), its rows with no text left out, each row as wide as the range.
+fn into_rows(pieces: Vec<Cells>, strings: &[String]) -> Vec<(u64, ByteRecord)> {
+    let all = || pieces.iter().flat_map(|p| p.at.iter());
+    let (Some(first_col), Some(last_col)) = (all().map(|a| a.1).min(), all().map(|a| a.1).max())
+    else {
+        return Vec::new();
+    };
+    let width = (last_col - first_col) as usize + 1;
+    // Every cell by its place; a later cell at the same place replaces an earlier one,
+    // as in calamine's range (the sort is stable).
+    let mut order: Vec<(u32, u32, u32, u32)> = pieces
+        .iter()
+        .enumerate()
+        .flat_map(|(p, piece)| {
+            piece
+                .at
+                .iter()
+                .enumerate()
+                .map(move |(i, &(r, c))| (r, c, p as u32, i as u32))
+        })
+        .collect();
+    if !order.is_sorted_by_key(|o| (o.0, o.1)) {
+        order.sort_by_key(|o| (o.0, o.1));
+    }
+    let mut rows = Vec::new();
+    let mut texts: Vec<&str> = vec![""; width];
+    let mut at = 0;
+    while at < order.len() {
+        let row = order[at].0;
+        texts.iter_mut().for_each(|t| *t = "");
+        while at < order.len() && order[at].0 == row {
+            let (_, c, p, i) = order[at];
+            let piece = &pieces[p as usize];
+            texts[(c - first_col) as usize] = piece.text(piece.values[i as usize], strings);
+            at += 1;
+        }
+        if texts.iter().any(|t| !t.trim().is_empty()) {
+            let mut record = ByteRecord::with_capacity(texts.iter().map(|t| t.len()).sum(), width);
+            for text in &texts {
+                record.push_field(text.as_bytes());
+            }
+            rows.push((u64::from(row) + 1, record));
+        }
+    }
+    rows
+}
+
+/// The XML text `raw` with its entities replaced; `None` for what calamine reads
+/// otherwise (character references, line ends to normalise, `_xHHHH_` escapes).
+fn decode(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if raw.contains('\r') || raw.contains("_x") || raw.contains("&#") {
+        return None;
+    }
+    if !raw.contains('&') {
+        return Some(raw.into());
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        let end = rest[at..].find(';')? + at;
+        out.push(match &rest[at + 1..end] {
+            "lt" => '<',
+            "gt" => '>',
+            "amp" => '&',
+            "quot" => '"',
+            "apos" => '\'',
+            _ => return None,
+        });
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Some(out.into())
+}
+
+/// An attribute's value as text, when it needs no decoding.
+fn plain(value: &[u8]) -> Option<&str> {
+    if value.contains(&b'&') {
+        return None;
+    }
+    std::str::from_utf8(value).ok()
+}
+
+/// The raw value of attribute `key` among a tag's attributes, if it has one; `None`
+/// when they are not `name="value"` pairs.
+fn attr<'a>(mut attrs: &'a [u8], key: &[u8]) -> Option<Option<&'a [u8]>> {
+    while let Some((name, value, rest)) = next_attr(attrs)? {
+        if name == key {
+            return Some(Some(value));
+        }
+        attrs = rest;
+    }
+    Some(None)
+}
+
+/// The first attribute of `attrs` (name, raw value) and the rest: `Some(None)` when
+/// there is none, `None` when they are not `name="value"` pairs.
+#[allow(clippy::type_complexity)]
+fn next_attr(attrs: &[u8]) -> Option<Option<(&[u8], &[u8], &[u8])>> {
+    let Some(start) = attrs.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Some(None);
+    };
+    let attrs = &attrs[start..];
+    let eq = memchr(b'=', attrs)?;
+    let name = attrs[..eq].trim_ascii_end();
+    let rest = attrs[eq + 1..].trim_ascii_start();
+    let quote = *rest.first()?;
+    if quote != b'"' && quote != b'\'' {
+        return None;
+    }
+    let len = memchr(quote, &rest[1..])?;
+    Some(Some((name, &rest[1..1 + len], &rest[len + 2..])))
+}
+
+/// A tag, by its local name (without a namespace prefix).
+#[derive(Debug, Clone, Copy)]
+enum Tag<'a> {
+    Open {
+        name: &'a [u8],
+        attrs: &'a [u8],
+        empty: bool,
+    },
+    Close {
+        name: &'a [u8],
+    },
+}
+
+/// The tags of a piece of XML, an empty element's as an opening and a closing tag.
+/// `None` from [`Tags::next`] for what this reader leaves to calamine (a comment,
+/// CDATA, text that is not UTF-8, a tag not closed); `Some(None)` at the end.
+struct Tags<'a> {
+    xml: &'a [u8],
+    at: usize,
+    pending_close: Option<&'a [u8]>,
+}
+
+impl<'a> Tags<'a> {
+    fn new(xml: &'a [u8]) -> Self {
+        Tags {
+            xml,
+            at: 0,
+            pending_close: None,
+        }
+    }
+
+    #[allow(clippy::should_implement_trait)]
+    fn next(&mut self) -> Option<Option<Tag<'a>>> {
+        if let Some(name) = self.pending_close.take() {
+            return Some(Some(Tag::Close { name }));
+        }
+        loop {
+            let Some(lt) = memchr(b'<', &self.xml[self.at..]).map(|i| self.at + i) else {
+                self.at = self.xml.len();
+                return Some(None);
+            };
+            let gt = tag_end(&self.xml[lt..])? + lt;
+            self.at = gt + 1;
+            let inner = &self.xml[lt + 1..gt];
+            match inner.first() {
+                Some(b'?') => continue,
+                Some(b'!') => return None,
+                Some(b'/') => {
+                    return Some(Some(Tag::Close {
+                        name: local(inner[1..].trim_ascii()),
+                    }))
+                }
+                _ => {
+                    let (inner, empty) = match inner.strip_suffix(b"/") {
+                        Some(inner) => (inner, true),
+                        None => (inner, false),
+                    };
+                    let split = inner
+                        .iter()
+                        .position(u8::is_ascii_whitespace)
+                        .unwrap_or(inner.len());
+                    let name = local(&inner[..split]);
+                    if empty {
+                        self.pending_close = Some(name);
+                    }
+                    return Some(Some(Tag::Open {
+                        name,
+                        attrs: &inner[split..],
+                        empty,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// Passes over the closing tag of the empty element just read.
+    fn close_empty(&mut self) {
+        self.pending_close = None;
+    }
+
+    /// The raw text up to the closing tag `name`, past which the reader moves; `None`
+    /// when another tag comes first.
+    fn text_until(&mut self, name: &[u8]) -> Option<&'a str> {
+        let from = self.at;
+        let lt = memchr(b'<', &self.xml[from..]).map(|i| from + i)?;
+        match self.next()?? {
+            Tag::Close { name: closing } if closing == name => {
+                std::str::from_utf8(&self.xml[from..lt]).ok()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The offset of the `>` that ends the tag at the start of `xml`, past quoted values
+/// (where a `>` may stand).
+fn tag_end(xml: &[u8]) -> Option<usize> {
+    let mut quote = None;
+    for (i, &b) in xml.iter().enumerate() {
+        match (quote, b) {
+            (None, b'>') => return Some(i),
+            (None, b'"' | b'\'') => quote = Some(b),
+            (Some(q), _) if q == b => quote = None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A tag name without its namespace prefix.
+fn local(name: &[u8]) -> &[u8] {
+    match memchr(b':', name) {
+        Some(at) => &name[at + 1..],
+        None => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::path::Path;
+
+    const STYLES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="3"><numFmt numFmtId="164" formatCode="0.0"/><numFmt numFmtId="165" formatCode="yyyy\-mm\-dd"/><numFmt numFmtId="166" formatCode="General"/></numFmts><cellXfs count="7"><xf numFmtId="0" fontId="0"/><xf numFmtId="49"/><xf numFmtId="22"/><xf numFmtId="165"/><xf numFmtId="2"/><xf numFmtId="164"/><xf numFmtId="166"/></cellXfs></styleSheet>"#;
+
+    /// A workbook of sheets (name, state, XML), the given shared strings and styles.
+    fn workbook(
+        sheets: &[(&str, &str, &str)],
+        strings: Option<&str>,
+        styles: Option<&str>,
+    ) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let mut put = |name: &str, text: &str| {
+            zip.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            zip.write_all(text.as_bytes()).unwrap();
+        };
+        let ns = r#"xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships""#;
+        let rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
+        put(
+            "[Content_Types].xml",
+            r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/></Types>"#,
+        );
+        put(
+            "_rels/.rels",
+            &format!(
+                r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
+            ),
+        );
+        let mut book = format!(r#"<?xml version="1.0"?><workbook {ns}><sheets>"#);
+        let mut rels = r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">"#.to_string();
+        for (i, (name, state, xml)) in sheets.iter().enumerate() {
+            let state = if state.is_empty() {
+                String::new()
+            } else {
+                format!(r#" state="{state}""#)
+            };
+            book += &format!(
+                r#"<sheet name="{name}" sheetId="{}"{state} r:id="rId{}"/>"#,
+                i + 1,
+                i + 1
+            );
+            rels += &format!(
+                r#"<Relationship Id="rId{}" Type="{rel}/worksheet" Target="worksheets/sheet{}.xml"/>"#,
+                i + 1,
+                i + 1
+            );
+            put(
+                &format!("xl/worksheets/sheet{}.xml", i + 1),
+                &format!(
+                    r#"<?xml version="1.0"?><worksheet {ns}><dimension ref="A1"/><sheetData>{xml}</sheetData></worksheet>"#
+                ),
+            );
+        }
+        put("xl/workbook.xml", &(book + "</sheets></workbook>"));
+        put("xl/_rels/workbook.xml.rels", &(rels + "</Relationships>"));
+        if let Some(strings) = strings {
+            put(
+                "xl/sharedStrings.xml",
+                &format!(
+                    r#"<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">{strings}</sst>"#
+                ),
+            );
+        }
+        if let Some(styles) = styles {
+            put("xl/styles.xml", styles);
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    const STRINGS: &str = r#"<si><t>学号</t></si><si><t xml:space="preserve"> 张 三 </t></si><si><t>  trimmed
+ </t></si><si><r><rPr><b/></rPr><t>rich</t></r><r><t xml:space="preserve"> text</t></r></si><si><t>東京</t><rPh sb="0" eb="2"><t>トウキョウ</t></rPh></si><si/><si><t>a &amp; b &lt;c&gt; &quot;d&quot; &apos;e&apos;</t></si><si><t/></si>"#;
+
+    /// Reads `xml` as the only sheet both ways: the fast reader's rows, which must be
+    /// there exactly when `fast` says, must be calamine's.
+    fn same_as_calamine(xml: &str, strings: Option<&str>, fast: bool) {
+        let data = workbook(&[("名单", "", xml)], strings, Some(STYLES));
+        check(&data, None, fast, xml);
+    }
+
+    fn check(data: &[u8], wanted: Option<&str>, fast: bool, what: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("book.xlsx");
+        std::fs::write(&path, data).unwrap();
+        let read = rows(data, wanted);
+        assert_eq!(read.is_some(), fast, "read here or by calamine: {what}");
+        if let Some(read) = read {
+            let calamine = super::super::excel::calamine_sheet(&path, "roster", wanted)
+                .unwrap_or_else(|e| {
+                    panic!("calamine fails where this reader does not ({e}): {what}")
+                });
+            assert_eq!(read, calamine, "{what}");
+        }
+    }
+
+    #[test]
+    fn sheets_read_here_give_calamines_rows() {
+        let cases = [
+            // Shared strings, numbers in General and Text, blank and white-space rows.
+            r#"<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>1</v></c></row><row r="2" spans="1:3"><c r="A2"><v>2021000123</v></c><c r="B2" s="1"><v>38.5</v></c><c r="C2" s="0" t="n"><v>1.5E+3</v></c></row><row r="4"><c r="A4" t="s"><v>5</v></c><c r="B4" t="s"><v>7</v></c></row><row r="5"><c r="B5" t="s"><v>2</v></c><c r="C5" t="s"><v>3</v></c><c r="D5" t="s"><v>4</v></c><c r="E5" t="s"><v>6</v></c></row>"#,
+            // Inline strings, a range starting at column C, cells and rows without
+            // positions, empty cells, a cell given twice, a number past 15 digits.
+            r#"<row r="3"><c r="C3" t="inlineStr"><is><t>甲</t></is></c><c t="inlineStr"><is><r><t>乙</t></r><r><t xml:space="preserve"> 丙</t></r></is></c><c r="F3" s="0"/></row><row><c r="C4"><v>-0.25</v></c><c><v>110105194912310021</v></c><c r="C4" t="inlineStr"><is><t>again</t></is></c></row><row r="9"/><row r="10"><c r="E10" t="inlineStr"><is/></c><c r="G10"><v></v></c></row>"#,
+            // Rows and cells out of order.
+            r#"<row r="5"><c r="B5"><v>5</v></c><c r="A5"><v>4</v></c></row><row r="2"><c r="A2"><v>2</v></c></row>"#,
+            // Namespace prefixes, a `>` inside a quoted value, single quotes.
+            r#"<x:row r="1" x:note="a>b"><x:c r='A1' t='inlineStr'><x:is><x:t>h</x:t></x:is></x:c><x:c r="B1"><x:v>7</x:v></x:c></x:row>"#,
+        ];
+        for xml in cases {
+            same_as_calamine(xml, Some(STRINGS), true);
+        }
+        // Shared strings without a part for them, and a workbook without styles.
+        let data = workbook(
+            &[("s", "", r#"<row r="1"><c r="A1"><v>1</v></c></row>"#)],
+            None,
+            None,
+        );
+        check(&data, None, true, "no shared strings, no styles");
+    }
+
+    #[test]
+    fn what_calamine_reads_otherwise_is_left_to_it() {
+        let cases = [
+            // A formula, a date, a custom format and a built-in one with decimals.
+            r#"<row r="1"><c r="A1"><f>1+1</f><v>2</v></c></row>"#,
+            r#"<row r="1"><c r="A1" s="2"><v>44661.5</v></c></row>"#,
+            r#"<row r="1"><c r="A1" s="3"><v>31.5</v></c></row>"#,
+            // Strings of a formula, booleans, errors, ISO dates.
+            r#"<row r="1"><c r="A1" t="str"><v>x</v></c></row>"#,
+            r#"<row r="1"><c r="A1" t="b"><v>1</v></c></row>"#,
+            r#"<row r="1"><c r="A1" t="e"><v>#N/A</v></c></row>"#,
+            r#"<row r="1"><c r="A1" t="d"><v>2022-04-10T08:00:00</v></c></row>"#,
+            // A comment, a character reference, an escaped character, a carriage
+            // return, a number calamine parses its own way, a missing shared string.
+            r#"<row r="1"><!-- note --><c r="A1"><v>1</v></c></row>"#,
+            r#"<row r="1"><c r="A1" t="inlineStr"><is><t>a&#10;b</t></is></c></row>"#,
+            r#"<row r="1"><c r="A1" t="inlineStr"><is><t>a_x000D_b</t></is></c></row>"#,
+            "<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a\r\nb</t></is></c></row>",
+            r#"<row r="1"><c r="A1"><v>inf</v></c></row>"#,
+            r#"<row r="1"><c r="A1" t="s"><v>99</v></c></row>"#,
+        ];
+        for xml in cases {
+            same_as_calamine(xml, Some(STRINGS), false);
+        }
+        // Styles 4 (`0.00`), 5 (custom `0.0`) and 6 (custom `General`, as LibreOffice
+        // writes) are plain numbers to calamine: read here.
+        for style in [4, 5, 6] {
+            let xml = format!(r#"<row r="1"><c r="A1" s="{style}"><v>31.25</v></c></row>"#);
+            same_as_calamine(&xml, None, true);
+        }
+    }
+
+    #[test]
+    fn the_sheet_read_is_the_one_calamine_reads() {
+        let sheet = |v: u32| format!(r#"<row r="1"><c r="A1"><v>{v}</v></c></row>"#);
+        let (one, two, three) = (sheet(1), sheet(2), sheet(3));
+        let data = workbook(
+            &[
+                ("old", "hidden", &one),
+                ("名单", "", &two),
+                ("more", "visible", &three),
+            ],
+            None,
+            None,
+        );
+        check(&data, None, true, "the first visible sheet");
+        check(&data, Some("old"), true, "a hidden sheet named");
+        check(&data, Some("more"), true, "a sheet named");
+        assert_eq!(rows(&data, None).unwrap().0, "名单");
+        // A sheet not there: calamine's error.
+        assert!(rows(&data, Some("nope")).is_none());
+        // Not a zip at all.
+        assert!(rows(b"not a workbook", None).is_none());
+    }
+
+    #[test]
+    fn the_fixtures_workbooks_read_here_give_calamines_rows() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut read = 0;
+        for case in std::fs::read_dir(&root).unwrap() {
+            for file in std::fs::read_dir(case.unwrap().path()).unwrap() {
+                let path = file.unwrap().path();
+                if path.extension().is_some_and(|e| e == "xlsx") {
+                    let data = std::fs::read(&path).unwrap();
+                    let fast = rows(&data, None).is_some();
+                    check(&data, None, fast, &path.display().to_string());
+                    read += usize::from(fast);
+                }
+            }
+        }
+        // LibreOffice's roster is read here.
+        assert!(read >= 1);
+    }
+
+    #[test]
+    fn large_sheets_are_read_in_pieces_as_a_whole() {
+        let mut xml = String::new();
+        for r in 1..=40_000u32 {
+            xml += &format!(
+                r#"<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>{r}号</t></is></c><c r="B{r}"><v>{}</v></c><c r="C{r}" t="s"><v>{}</v></c></row>"#,
+                r * 7,
+                r % 8
+            );
+        }
+        assert!(row_pieces(xml.as_bytes(), 1 << 19).len() > 2);
+        same_as_calamine(&xml, Some(STRINGS), true);
+    }
+}
