@@ -57,6 +57,8 @@ pub(super) fn rows(data: &[u8], wanted: Option<&str>) -> Option<SheetRows> {
     );
     let (strings, xml) = (strings?, xml?);
     let cells = sheet_cells(&xml, &strings, &general)?;
+    // The cells hold their own texts: the sheet's XML is no longer needed.
+    drop(xml);
     Some((sheet, into_rows(cells, &strings)))
 }
 
