@@ -5,8 +5,8 @@
 //! sampling time (tubes of many buildings interleaved, as a city platform exports). The
 //! reading of each file and reconciling (the stages whose cost depends on that order)
 //! are also measured on the same million people with the samples grouped by tube and in
-//! no order. The rounds are generated from a fixed seed when the benchmark starts; nothing
-//! large is committed.
+//! no order. The campus roster is also read as an Excel workbook. The rounds are generated
+//! from a fixed seed when the benchmark starts; nothing large is committed.
 //!
 //! Run with `cargo bench --bench pipeline`; `cargo bench --bench pipeline -- campus`
 //! runs the campus scale only, `-- city_1m_by` the other orders only.
@@ -172,6 +172,35 @@ fn campus(c: &mut Criterion) {
     bench_scale(c, "campus_30k", 30_000, Order::Time, true);
 }
 
+/// Reading the campus roster as the data office keeps it in Excel: a workbook of shared
+/// strings, as Excel and xlsxwriter write it.
+fn campus_workbook(c: &mut Criterion) {
+    let data = round(30_000, Order::Time);
+    let path = data.path.join("roster.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let mut roster = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(data.path.join("roster.csv"))
+        .expect("the roster");
+    for (r, record) in roster.records().enumerate() {
+        let record = record.expect("a roster row");
+        for (c, cell) in record.iter().enumerate() {
+            let cell = cell.trim_start_matches('\u{feff}');
+            sheet
+                .write_string(r as u32, c as u16, cell)
+                .expect("a cell is written");
+        }
+    }
+    book.save(&path).expect("the workbook is written");
+    let mut group = c.benchmark_group("campus_30k_workbook");
+    group.sample_size(10);
+    group.bench_function("ingest_roster", |b| {
+        b.iter(|| pipeline::load_roster(&path, None).unwrap())
+    });
+    group.finish();
+}
+
 fn city(c: &mut Criterion) {
     bench_scale(c, "city_1m", 1_000_000, Order::Time, true);
 }
@@ -181,5 +210,5 @@ fn city_other_orders(c: &mut Criterion) {
     bench_scale(c, "city_1m_by_no_order", 1_000_000, Order::Shuffled, false);
 }
 
-criterion_group!(benches, campus, city, city_other_orders);
+criterion_group!(benches, campus, campus_workbook, city, city_other_orders);
 criterion_main!(benches);
