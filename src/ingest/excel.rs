@@ -28,21 +28,20 @@ use std::sync::Arc;
 
 /// Whether `path` names a workbook, by its extension.
 pub fn is_workbook(path: &Path) -> bool {
-    let ext = path
-        .extension()
-        .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    matches!(ext.as_str(), "xlsx" | "xlsm" | "xlsb" | "xls")
+    matches!(extension(path).as_str(), "xlsx" | "xlsm" | "xlsb" | "xls")
 }
 
 /// Whether `path` names an Office Open XML workbook (`.xlsx`, `.xlsm`), which
 /// [`xlsx::rows`] may read without calamine.
 fn is_open_xml(path: &Path) -> bool {
-    let ext = path
-        .extension()
+    matches!(extension(path).as_str(), "xlsx" | "xlsm")
+}
+
+/// The extension of `path`, in lower case.
+fn extension(path: &Path) -> String {
+    path.extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
-        .unwrap_or_default();
-    matches!(ext.as_str(), "xlsx" | "xlsm")
+        .unwrap_or_default()
 }
 
 /// A sheet's name and its non-empty rows, each with its sheet row number (from `1`).

@@ -71,66 +71,70 @@ struct Relationship {
 
 /// The relationships of a `.rels` part, in order.
 fn relationships(xml: &[u8]) -> Option<Vec<Relationship>> {
-    let mut tags = Tags::new(xml);
     let mut out = Vec::new();
+    each_element(xml, b"Relationship", |attrs| {
+        let text = |key: &[u8]| -> Option<Option<String>> {
+            Some(match attr(attrs, key)? {
+                Some(value) => Some(plain(value)?.to_string()),
+                None => None,
+            })
+        };
+        out.push(Relationship {
+            id: text(b"Id")??,
+            kind: text(b"Type")?.unwrap_or_default(),
+            target: text(b"Target")?.unwrap_or_default(),
+        });
+        Some(())
+    })?;
+    Some(out)
+}
+
+/// Calls `f` with the attributes of every element `name` of `xml`, in order; `None`
+/// when `f` or the XML gives up.
+fn each_element<'a>(
+    xml: &'a [u8],
+    name: &[u8],
+    mut f: impl FnMut(&'a [u8]) -> Option<()>,
+) -> Option<()> {
+    let mut tags = Tags::new(xml);
     while let Some(tag) = tags.next()? {
-        if let Tag::Open {
-            name: b"Relationship",
-            attrs,
-            ..
-        } = tag
-        {
-            let text = |key: &[u8]| -> Option<Option<String>> {
-                Some(match attr(attrs, key)? {
-                    Some(value) => Some(plain(value)?.to_string()),
-                    None => None,
-                })
-            };
-            out.push(Relationship {
-                id: text(b"Id")??,
-                kind: text(b"Type")?.unwrap_or_default(),
-                target: text(b"Target")?.unwrap_or_default(),
-            });
+        if let Tag::Open { name: n, attrs, .. } = tag {
+            if n == name {
+                f(attrs)?;
+            }
         }
     }
-    Some(out)
+    Some(())
 }
 
 /// The sheet calamine would read (by name, or the first visible worksheet) and its part.
 fn choose_sheet(workbook: &[u8], rels: &[u8], wanted: Option<&str>) -> Option<(String, String)> {
     let rels = relationships(rels)?;
-    let mut tags = Tags::new(workbook);
     let mut sheets = Vec::new();
-    while let Some(tag) = tags.next()? {
-        if let Tag::Open {
-            name: b"sheet",
-            attrs,
-            ..
-        } = tag
-        {
-            let name = plain(attr(attrs, b"name")??)?;
-            let visible = match attr(attrs, b"state")? {
-                None | Some(b"visible") => true,
-                Some(b"hidden" | b"veryHidden") => false,
-                Some(_) => return None,
-            };
-            let id = plain(attr(attrs, b"r:id")??)?;
-            let rel = rels.iter().find(|r| r.id == id)?;
-            let worksheet = match rel.kind.rsplit('/').next() {
-                Some("worksheet") => true,
-                Some("chartsheet" | "dialogsheet") => false,
-                _ => return None,
-            };
-            if rel.target.contains("..") {
-                return None;
-            }
-            let path = match rel.target.strip_prefix('/') {
-                Some(absolute) => absolute.to_string(),
-                None => format!("xl/{}", rel.target),
-            };
-            sheets.push((name.to_string(), visible && worksheet, worksheet, path));
+    each_element(workbook, b"sheet", |attrs| {
+        let name = plain(attr(attrs, b"name")??)?;
+        let visible = match attr(attrs, b"state")? {
+            None | Some(b"visible") => true,
+            Some(b"hidden" | b"veryHidden") => false,
+            Some(_) => return None,
+        };
+        let id = plain(attr(attrs, b"r:id")??)?;
+        let rel = rels.iter().find(|r| r.id == id)?;
+        let worksheet = match rel.kind.rsplit('/').next() {
+            Some("worksheet") => true,
+            Some("chartsheet" | "dialogsheet") => false,
+            _ => return None,
+        };
+        if rel.target.contains("..") {
+            return None;
         }
-    }
+        let path = match rel.target.strip_prefix('/') {
+            Some(absolute) => absolute.to_string(),
+            None => format!("xl/{}", rel.target),
+        };
+        sheets.push((name.to_string(), visible && worksheet, worksheet, path));
+        Some(())
+    })?;
     let (name, _, worksheet, path) = match wanted {
         Some(w) => sheets.into_iter().find(|s| s.0 == w)?,
         None => sheets.into_iter().find(|s| s.1)?,
@@ -144,21 +148,22 @@ fn shared_strings(xml: &[u8]) -> Option<Vec<String>> {
     let mut out = Vec::new();
     while let Some(tag) = tags.next()? {
         if let Tag::Open { name: b"si", .. } = tag {
-            out.push(rich_text(&mut tags, b"si")?);
+            let mut text = String::new();
+            rich_text(&mut tags, b"si", &mut text)?;
+            out.push(text);
         }
     }
     Some(out)
 }
 
-/// The text of a `<si>` or `<is>` element, after its opening tag: its `<t>` runs, rich
-/// text runs joined, phonetic runs left out, each run trimmed of ASCII white space
-/// unless it asks to keep it.
-fn rich_text(tags: &mut Tags, closing: &[u8]) -> Option<String> {
-    let mut text = String::new();
+/// Appends to `text` the text of a `<si>` or `<is>` element, after its opening tag: its
+/// `<t>` runs, rich text runs joined, phonetic runs left out, each run trimmed of ASCII
+/// white space unless it asks to keep it.
+fn rich_text(tags: &mut Tags, closing: &[u8], text: &mut String) -> Option<()> {
     let mut phonetic = false;
     loop {
         match tags.next()?? {
-            Tag::Close { name } if name == closing => return Some(text),
+            Tag::Close { name } if name == closing => return Some(()),
             Tag::Open { name: b"rPh", .. } => phonetic = true,
             Tag::Close { name: b"rPh" } => phonetic = false,
             Tag::Open {
@@ -288,12 +293,12 @@ impl Cells {
         self.values.push(value);
     }
 
-    fn own(&mut self, at: (u32, u32), text: &str) -> Option<()> {
+    /// A text of the cells' own, written by `write` after the texts before it.
+    fn own(&mut self, write: impl FnOnce(&mut String) -> Option<()>) -> Option<Value> {
         let start = u32::try_from(self.texts.len()).ok()?;
-        self.texts.push_str(text);
+        write(&mut self.texts)?;
         let end = u32::try_from(self.texts.len()).ok()?;
-        self.push(at, Value::Own(start, end));
-        Some(())
+        Some(Value::Own(start, end))
     }
 
     fn text<'a>(&'a self, value: Value, strings: &'a [String]) -> &'a str {
@@ -436,20 +441,23 @@ fn cell_value(
     strings: &[String],
     general: &[Option<bool>],
 ) -> Option<()> {
-    // As calamine, the last child with a value gives the cell's.
-    let mut value: Option<Result<Value, String>> = None;
+    // As calamine, the last child with a value gives the cell's (an earlier child's own
+    // text is then left unused in the cells' texts).
+    let mut value = None;
     loop {
         match tags.next()?? {
             Tag::Close { name: b"c" } => break,
             Tag::Open {
                 name: b"is", empty, ..
             } => {
-                value = Some(Err(if empty {
-                    tags.close_empty();
-                    String::new()
-                } else {
-                    rich_text(tags, b"is")?
-                }));
+                value = Some(cells.own(|text| {
+                    if empty {
+                        tags.close_empty();
+                        Some(())
+                    } else {
+                        rich_text(tags, b"is", text)
+                    }
+                })?);
             }
             Tag::Open {
                 name: b"v", empty, ..
@@ -466,7 +474,7 @@ fn cell_value(
                     Some(b"s") => {
                         let index: u32 = digits(text)?;
                         strings.get(index as usize)?;
-                        Some(Ok(Value::Shared(index)))
+                        Some(Value::Shared(index))
                     }
                     Some(b"n") | None if text.is_empty() => None,
                     Some(b"n") | None => {
@@ -478,7 +486,11 @@ fn cell_value(
                         if style.is_some_and(|g| g != Some(true)) {
                             return None;
                         }
-                        Some(Err(number_text(text)?))
+                        let number = number_text(text)?;
+                        Some(cells.own(|text| {
+                            text.push_str(&number);
+                            Some(())
+                        })?)
                     }
                     _ => return None,
                 };
@@ -487,10 +499,8 @@ fn cell_value(
             Tag::Open { .. } | Tag::Close { .. } => return None,
         }
     }
-    match value {
-        None => {}
-        Some(Ok(shared)) => cells.push(at, shared),
-        Some(Err(text)) => cells.own(at, &text)?,
+    if let Some(value) = value {
+        cells.push(at, value);
     }
     Some(())
 }
@@ -985,15 +995,38 @@ mod tests {
 
     #[test]
     fn large_sheets_are_read_in_pieces_as_a_whole() {
-        let mut xml = String::new();
-        for r in 1..=40_000u32 {
-            xml += &format!(
-                r#"<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>{r}号</t></is></c><c r="B{r}"><v>{}</v></c><c r="C{r}" t="s"><v>{}</v></c></row>"#,
+        // Rows in no order (a row's place far from its number, across the pieces), some
+        // given twice, cells without positions.
+        let row = |r: u32| {
+            format!(
+                r#"<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>{r}号</t></is></c><c><v>{}</v></c><c r="C{r}" t="s"><v>{}</v></c></row>"#,
                 r * 7,
                 r % 8
-            );
-        }
+            )
+        };
+        let numbers: Vec<u32> = (0..40_000u32).map(|i| i * 7919 % 40_000 + 1).collect();
+        let mut xml: String = numbers.iter().map(|&r| row(r)).collect();
+        xml += &row(3);
+        xml += &row(39_999);
         assert!(row_pieces(xml.as_bytes(), 1 << 19).len() > 2);
+        assert!(every_row_numbered(xml.as_bytes()));
+        same_as_calamine(&xml, Some(STRINGS), true);
+
+        // Rows without their numbers after the first: each follows the row before it,
+        // which only a reading in one piece knows.
+        let xml: String = numbers
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| {
+                let row = row(r);
+                if i > 0 {
+                    row.replacen(&format!(r#"<row r="{r}">"#), "<row>", 1)
+                } else {
+                    row
+                }
+            })
+            .collect();
+        assert!(!every_row_numbered(xml.as_bytes()));
         same_as_calamine(&xml, Some(STRINGS), true);
     }
 }
