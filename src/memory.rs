@@ -2,7 +2,7 @@
 //! right after it has freed its temporaries ([`give_back`]), and, during a run, only
 //! once the process holds more than its budget ([`Budget`]). Freed memory kept by the
 //! allocator is reused without the kernel zeroing it again, page by page, at every
-//! fault: at city scale that is half the page faults of a run and a tenth of its CPU.
+//! fault: at city scale a third of a run's page faults.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -131,7 +131,7 @@ impl Budget {
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
             return None;
         }
-        resident()?;
+        let rss = resident()?;
         let budget = match available() {
             Some(free) => input_bytes.min(free / 2),
             None => input_bytes,
@@ -141,7 +141,7 @@ impl Budget {
         let delay = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
         // Over the budget from the start (a small round, whose process is larger than
         // its input), the allocator goes on as without a budget.
-        let mut over = resident().is_some_and(|rss| limits.over(rss, false));
+        let mut over = limits.over(rss, false);
         if !over {
             set_delay(KEEP);
             KEEP_BELOW.store(limits.keep_below, Ordering::Relaxed);
@@ -158,7 +158,7 @@ impl Budget {
                 }
                 over = now_over;
                 if over {
-                    // `give_back` goes back to giving back, before the workers do.
+                    // From here on `give_back` gives back too.
                     KEEP_BELOW.store(0, Ordering::Relaxed);
                     set_delay(delay);
                     collect(|op| drop(pool.broadcast(|_| op())));
