@@ -38,9 +38,9 @@ fn no_huge_pages() {
 /// merged) while the next stage allocates its own: measured on a ten-million-person
 /// round, the peak memory drops from about 1.5 GB to 1.25 GB, at the same speed.
 fn prompt_purge() {
-    // `mi_option_purge_delay` in mimalloc.h; set only when it holds the default of the
-    // mimalloc version built (1000 ms), so a setting from the environment is kept.
-    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // Set only when it holds the default of the mimalloc version built (1000 ms), so a
+    // setting from the environment is kept.
+    use poolscreen::memory::PURGE_DELAY;
     // SAFETY: reading and setting an allocator option touches no memory of ours.
     unsafe {
         if libmimalloc_sys::mi_option_get(PURGE_DELAY) == 1000 {

@@ -54,6 +54,16 @@ pub fn with_threads<T: Send>(
     threads: Option<usize>,
     work: impl FnOnce() -> Result<T> + Send,
 ) -> Result<T> {
+    with_budget(threads, None, work)
+}
+
+/// [`with_threads`], within a memory budget for reading `input_bytes` when given
+/// ([`crate::memory::Budget`]).
+pub fn with_budget<T: Send>(
+    threads: Option<usize>,
+    input_bytes: Option<u64>,
+    work: impl FnOnce() -> Result<T> + Send,
+) -> Result<T> {
     let threads = threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
@@ -61,5 +71,9 @@ pub fn with_threads<T: Send>(
         .num_threads(threads)
         .build()
         .map_err(|e| Error::Internal(format!("cannot start {threads} threads: {e}")))?;
-    pool.install(work)
+    let pool = std::sync::Arc::new(pool);
+    let budget = input_bytes.and_then(|bytes| crate::memory::Budget::start(bytes, pool.clone()));
+    let done = pool.install(work);
+    drop(budget);
+    done
 }

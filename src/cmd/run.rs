@@ -131,7 +131,16 @@ impl RunArgs {
 pub fn run(args: RunArgs) -> Result<i32> {
     let (threads, strict) = (args.threads, args.strict);
     let opts = args.check()?;
-    let summary = super::with_threads(threads.map(usize::from), || pipeline::run(&opts))?;
+    // The budget is the inputs' bytes: the peak a city round is held to.
+    let input_bytes = opts
+        .inputs()
+        .iter()
+        .filter_map(|(_, path)| std::fs::metadata(path).ok())
+        .map(|m| m.len())
+        .sum();
+    let summary = super::with_budget(threads.map(usize::from), Some(input_bytes), || {
+        pipeline::run(&opts)
+    })?;
     if !opts.quiet {
         let t = &summary.manifest.totals;
         crate::say!(

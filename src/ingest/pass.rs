@@ -123,6 +123,8 @@ pub(super) fn run_pass<P: RowParser>(
                     out
                 });
                 recycle(chunk);
+                // A worker of `par_bridge` reads chunk after chunk in one job.
+                crate::memory::checkpoint();
                 out
             })
             .collect();
