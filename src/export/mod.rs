@@ -98,6 +98,8 @@ struct Task<'a> {
     file: &'static str,
     rows: usize,
     write: Box<dyn FnOnce() -> Result<()> + Send + 'a>,
+    /// A file written after this one by the same worker, not beside it.
+    then: Option<Box<Task<'a>>>,
 }
 
 /// The rows each round's copy of each table got, for the history manifests.
@@ -215,6 +217,16 @@ pub fn write_round(
             file: "people.parquet",
             rows: people.rows(),
             write: Box::new(|| write_people(staging, round.publication, rec, &people, &note)),
+            // The two tables of a row per person or per tube, each a few row groups
+            // of arrays at a time, one after the other: side by side, they added their
+            // batches to the run's peak (ten million single tubes in GB18030 went
+            // past the input's size).
+            then: Some(Box::new(Task {
+                file: "tubes.parquet",
+                rows: rec.tubes.len(),
+                write: Box::new(|| write_tubes(staging, round.publication, roster, rec, &note)),
+                then: None,
+            })),
         },
         Task {
             file: "retest.xlsx",
@@ -229,11 +241,7 @@ pub fn write_round(
                     )
                 })
             }),
-        },
-        Task {
-            file: "tubes.parquet",
-            rows: rec.tubes.len(),
-            write: Box::new(|| write_tubes(staging, round.publication, roster, rec, &note)),
+            then: None,
         },
         Task {
             file: "missing.xlsx",
@@ -248,6 +256,7 @@ pub fn write_round(
                     )
                 })
             }),
+            then: None,
         },
         Task {
             file: "retest.parquet",
@@ -261,6 +270,7 @@ pub fn write_round(
                     &|range| parquet::list_columns(&retest_columns, &listed[range]),
                 )
             }),
+            then: None,
         },
         Task {
             file: "retest.csv",
@@ -270,6 +280,7 @@ pub fn write_round(
                     csv::write_list(out, &retest_columns, &listed)
                 })
             }),
+            then: None,
         },
         Task {
             file: "missing.parquet",
@@ -283,6 +294,7 @@ pub fn write_round(
                     &|range| parquet::list_columns(&missing_columns, &missing[range]),
                 )
             }),
+            then: None,
         },
         Task {
             file: "buildings.parquet",
@@ -293,6 +305,7 @@ pub fn write_round(
                     tables::buildings(roster, rec, round.buildings),
                 )
             }),
+            then: None,
         },
         Task {
             file: "anomalies.parquet",
@@ -308,6 +321,7 @@ pub fn write_round(
                     &note,
                 )
             }),
+            then: None,
         },
         Task {
             file: "closure.parquet",
@@ -321,6 +335,7 @@ pub fn write_round(
                     &|range| parquet::list_columns(&closure_columns, &listed[range]),
                 )
             }),
+            then: None,
         },
         Task {
             file: "report.html",
@@ -332,6 +347,7 @@ pub fn write_round(
                         .map_err(|e| Error::io(&staging.target("report.html"), e))
                 })
             }),
+            then: None,
         },
         Task {
             file: "rejects.csv",
@@ -341,17 +357,30 @@ pub fn write_round(
                     csv::write_list(out, &rows::reject_columns(), &rejects)
                 })
             }),
+            then: None,
         },
     ];
-    let counts: Vec<(&'static str, usize)> = tasks.iter().map(|t| (t.file, t.rows)).collect();
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for task in &tasks {
+        let mut next = Some(task);
+        while let Some(t) = next {
+            counts.push((t.file, t.rows));
+            next = t.then.as_deref();
+        }
+    }
     // With POOLSCREEN_TIMINGS, each file's time too (they are written side by side).
     let timing = crate::progress::Progress::new(true);
     tasks
         .into_par_iter()
         .with_max_len(1)
         .map(|task| {
-            let _file = timing.stage(task.file);
-            (task.write)()
+            let mut next = Some(task);
+            while let Some(t) = next {
+                let _file = timing.stage(t.file);
+                (t.write)()?;
+                next = t.then.map(|t| *t);
+            }
+            Ok(())
         })
         .collect::<Result<()>>()?;
     let outputs = OUTPUT_FILES
