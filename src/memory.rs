@@ -4,7 +4,7 @@
 //! allocator is reused without the kernel zeroing it again, page by page, at every
 //! fault: at city scale a third of a run's page faults.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,8 +104,8 @@ const KEEP: std::os::raw::c_long = 3_600_000;
 pub struct Budget {
     done: Option<mpsc::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    /// How many times the process went over its share and gave memory back.
-    given: Arc<AtomicU32>,
+    /// [`OVER`] when the budget started.
+    over_at_start: u64,
     limits: Limits,
     /// The purge delay before the budget, given back to the allocator over the budget
     /// and when it ends.
@@ -171,8 +171,7 @@ impl Budget {
             KEEP_BELOW.store(limits.keep_below, Ordering::Relaxed);
         }
         let (done, wait) = mpsc::channel::<()>();
-        let given = Arc::new(AtomicU32::new(0));
-        let counted = given.clone();
+        let over_at_start = OVER.load(Ordering::Relaxed);
         let thread = std::thread::spawn(move || {
             while wait.recv_timeout(POLL) == Err(RecvTimeoutError::Timeout) {
                 let Some(rss) = resident() else { continue };
@@ -187,7 +186,6 @@ impl Budget {
                     set_delay(delay);
                     OVER.fetch_add(1, Ordering::Relaxed);
                     collect(|op| drop(pool.broadcast(|_| op())));
-                    counted.fetch_add(1, Ordering::Relaxed);
                 } else {
                     set_delay(KEEP);
                     KEEP_BELOW.store(limits.keep_below, Ordering::Relaxed);
@@ -197,15 +195,15 @@ impl Budget {
         Some(Budget {
             done: Some(done),
             thread: Some(thread),
-            given,
+            over_at_start,
             limits,
             delay,
         })
     }
 
     /// How many times the process has gone over its share of the budget so far.
-    pub fn given_back(&self) -> u32 {
-        self.given.load(Ordering::Relaxed)
+    pub fn given_back(&self) -> u64 {
+        OVER.load(Ordering::Relaxed) - self.over_at_start
     }
 
     /// Whether freed memory is kept now (the process under its share of the budget).

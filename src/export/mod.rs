@@ -102,6 +102,27 @@ struct Task<'a> {
     then: Option<Box<Task<'a>>>,
 }
 
+impl<'a> Task<'a> {
+    fn new(
+        file: &'static str,
+        rows: usize,
+        write: impl FnOnce() -> Result<()> + Send + 'a,
+    ) -> Self {
+        Task {
+            file,
+            rows,
+            write: Box::new(write),
+            then: None,
+        }
+    }
+
+    /// This task, then `next` by the same worker.
+    fn then(mut self, next: Task<'a>) -> Self {
+        self.then = Some(Box::new(next));
+        self
+    }
+}
+
 /// The rows each round's copy of each table got, for the history manifests.
 pub type RoundRows = Vec<Vec<(String, u64)>>;
 
@@ -213,104 +234,69 @@ pub fn write_round(
     };
     let closure_columns = rows::closure_columns();
     let tasks: Vec<Task> = vec![
-        Task {
-            file: "people.parquet",
-            rows: people.rows(),
-            write: Box::new(|| write_people(staging, round.publication, rec, &people, &note)),
-            // The two tables of a row per person or per tube, each a few row groups
-            // of arrays at a time, one after the other: side by side, they added their
-            // batches to the run's peak (ten million single tubes in GB18030 went
-            // past the input's size).
-            then: Some(Box::new(Task {
-                file: "tubes.parquet",
-                rows: rec.tubes.len(),
-                write: Box::new(|| write_tubes(staging, round.publication, roster, rec, &note)),
-                then: None,
-            })),
-        },
-        Task {
-            file: "retest.xlsx",
-            rows: listed.len(),
-            write: Box::new(|| {
-                staging.write("retest.xlsx", |out| {
-                    workbook::write_list(
-                        out,
-                        &retest_columns,
-                        &listed,
-                        Some(<EntryRow as rows::Listed>::building),
-                    )
-                })
-            }),
-            then: None,
-        },
-        Task {
-            file: "missing.xlsx",
-            rows: missing.len(),
-            write: Box::new(|| {
-                staging.write("missing.xlsx", |out| {
-                    workbook::write_list(
-                        out,
-                        &missing_columns,
-                        &missing,
-                        Some(<rows::MissingRow as rows::Listed>::building),
-                    )
-                })
-            }),
-            then: None,
-        },
-        Task {
-            file: "retest.parquet",
-            rows: listed.len(),
-            write: Box::new(|| {
-                list(
-                    "retest.parquet",
-                    parquet::list_frame(&retest_columns, &[]),
-                    listed.len(),
-                    &|i| round.retests[i].round,
-                    &|range| parquet::list_columns(&retest_columns, &listed[range]),
+        // The two tables of a row per person or per tube, each a few row groups of
+        // arrays at a time, one after the other: side by side, they added their
+        // batches to the run's peak (ten million single tubes in GB18030 went past the
+        // input's size).
+        Task::new("people.parquet", people.rows(), || {
+            write_people(staging, round.publication, rec, &people, &note)
+        })
+        .then(Task::new("tubes.parquet", rec.tubes.len(), || {
+            write_tubes(staging, round.publication, roster, rec, &note)
+        })),
+        Task::new("retest.xlsx", listed.len(), || {
+            staging.write("retest.xlsx", |out| {
+                workbook::write_list(
+                    out,
+                    &retest_columns,
+                    &listed,
+                    Some(<EntryRow as rows::Listed>::building),
                 )
-            }),
-            then: None,
-        },
-        Task {
-            file: "retest.csv",
-            rows: listed.len(),
-            write: Box::new(|| {
-                staging.write("retest.csv", |out| {
-                    csv::write_list(out, &retest_columns, &listed)
-                })
-            }),
-            then: None,
-        },
-        Task {
-            file: "missing.parquet",
-            rows: missing.len(),
-            write: Box::new(|| {
-                list(
-                    "missing.parquet",
-                    parquet::list_frame(&missing_columns, &[]),
-                    missing.len(),
-                    &|i| round.missing[i].round,
-                    &|range| parquet::list_columns(&missing_columns, &missing[range]),
+            })
+        }),
+        Task::new("missing.xlsx", missing.len(), || {
+            staging.write("missing.xlsx", |out| {
+                workbook::write_list(
+                    out,
+                    &missing_columns,
+                    &missing,
+                    Some(<rows::MissingRow as rows::Listed>::building),
                 )
-            }),
-            then: None,
-        },
-        Task {
-            file: "buildings.parquet",
-            rows: round.buildings.len(),
-            write: Box::new(|| {
-                parquet(
-                    "buildings.parquet",
-                    tables::buildings(roster, rec, round.buildings),
-                )
-            }),
-            then: None,
-        },
-        Task {
-            file: "anomalies.parquet",
-            rows: rec.anomalies.len() + rec.row_findings.len(),
-            write: Box::new(|| {
+            })
+        }),
+        Task::new("retest.parquet", listed.len(), || {
+            list(
+                "retest.parquet",
+                parquet::list_frame(&retest_columns, &[]),
+                listed.len(),
+                &|i| round.retests[i].round,
+                &|range| parquet::list_columns(&retest_columns, &listed[range]),
+            )
+        }),
+        Task::new("retest.csv", listed.len(), || {
+            staging.write("retest.csv", |out| {
+                csv::write_list(out, &retest_columns, &listed)
+            })
+        }),
+        Task::new("missing.parquet", missing.len(), || {
+            list(
+                "missing.parquet",
+                parquet::list_frame(&missing_columns, &[]),
+                missing.len(),
+                &|i| round.missing[i].round,
+                &|range| parquet::list_columns(&missing_columns, &missing[range]),
+            )
+        }),
+        Task::new("buildings.parquet", round.buildings.len(), || {
+            parquet(
+                "buildings.parquet",
+                tables::buildings(roster, rec, round.buildings),
+            )
+        }),
+        Task::new(
+            "anomalies.parquet",
+            rec.anomalies.len() + rec.row_findings.len(),
+            || {
                 write_anomalies(
                     staging,
                     round.publication,
@@ -320,45 +306,29 @@ pub fn write_round(
                     (privacy, people.pseudonyms()),
                     &note,
                 )
-            }),
-            then: None,
-        },
-        Task {
-            file: "closure.parquet",
-            rows: listed.len(),
-            write: Box::new(|| {
-                list(
-                    "closure.parquet",
-                    parquet::list_frame(&closure_columns, &[]),
-                    listed.len(),
-                    &|i| round.retests[i].round,
-                    &|range| parquet::list_columns(&closure_columns, &listed[range]),
-                )
-            }),
-            then: None,
-        },
-        Task {
-            file: "report.html",
-            rows: 1,
-            write: Box::new(|| {
-                let page = round_report(round, &listed, &rejects);
-                staging.write("report.html", |out| {
-                    out.write_all(page.as_bytes())
-                        .map_err(|e| Error::io(&staging.target("report.html"), e))
-                })
-            }),
-            then: None,
-        },
-        Task {
-            file: "rejects.csv",
-            rows: rejects.len(),
-            write: Box::new(|| {
-                staging.write("rejects.csv", |out| {
-                    csv::write_list(out, &rows::reject_columns(), &rejects)
-                })
-            }),
-            then: None,
-        },
+            },
+        ),
+        Task::new("closure.parquet", listed.len(), || {
+            list(
+                "closure.parquet",
+                parquet::list_frame(&closure_columns, &[]),
+                listed.len(),
+                &|i| round.retests[i].round,
+                &|range| parquet::list_columns(&closure_columns, &listed[range]),
+            )
+        }),
+        Task::new("report.html", 1, || {
+            let page = round_report(round, &listed, &rejects);
+            staging.write("report.html", |out| {
+                out.write_all(page.as_bytes())
+                    .map_err(|e| Error::io(&staging.target("report.html"), e))
+            })
+        }),
+        Task::new("rejects.csv", rejects.len(), || {
+            staging.write("rejects.csv", |out| {
+                csv::write_list(out, &rows::reject_columns(), &rejects)
+            })
+        }),
     ];
     let mut counts: Vec<(&'static str, usize)> = Vec::new();
     for task in &tasks {
