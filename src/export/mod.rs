@@ -123,6 +123,38 @@ impl<'a> Task<'a> {
     }
 }
 
+/// Writes a list's Parquet table a row group at a time: its name, its empty frame (the
+/// columns' types), its rows, each row's round, and the columns of a range of rows.
+type ListWriter<'a> = dyn Fn(
+        &'static str,
+        Result<DataFrame>,
+        usize,
+        &(dyn Fn(usize) -> u32 + Sync),
+        &(dyn Fn(std::ops::Range<usize>) -> Vec<ArrayRef> + Sync),
+    ) -> Result<()>
+    + Sync
+    + 'a;
+
+/// The task writing the Parquet table `name` of the list `rows` with `columns` by
+/// `list`, each row's round given by `round_of`.
+fn list_task<'a, R: Sync>(
+    name: &'static str,
+    columns: &'a [columns::Column<R>],
+    rows: &'a [R],
+    round_of: impl Fn(usize) -> u32 + Send + Sync + 'a,
+    list: &'a ListWriter<'a>,
+) -> Task<'a> {
+    Task::new(name, rows.len(), move || {
+        list(
+            name,
+            parquet::list_frame(columns, &[]),
+            rows.len(),
+            &round_of,
+            &|range| parquet::list_columns(columns, &rows[range]),
+        )
+    })
+}
+
 /// The rows each round's copy of each table got, for the history manifests.
 pub type RoundRows = Vec<Vec<(String, u64)>>;
 
@@ -216,11 +248,12 @@ pub fn write_round(
     };
     // A list's table is written a row group at a time: a city's missing list at midday
     // is millions of rows, and a table of them all was several times their bytes.
-    let list = |name: &'static str,
-                like: Result<DataFrame>,
-                rows: usize,
-                round_of: &(dyn Fn(usize) -> u32 + Sync),
-                columns: &(dyn Fn(std::ops::Range<usize>) -> Vec<ArrayRef> + Sync)| {
+    let list: &ListWriter = &|name: &'static str,
+                              like: Result<DataFrame>,
+                              rows: usize,
+                              round_of: &(dyn Fn(usize) -> u32 + Sync),
+                              columns: &(dyn Fn(std::ops::Range<usize>) -> Vec<ArrayRef>
+                                    + Sync)| {
         let table = Batched {
             name,
             like: like?,
@@ -264,29 +297,25 @@ pub fn write_round(
                 )
             })
         }),
-        Task::new("retest.parquet", listed.len(), || {
-            list(
-                "retest.parquet",
-                parquet::list_frame(&retest_columns, &[]),
-                listed.len(),
-                &|i| round.retests[i].round,
-                &|range| parquet::list_columns(&retest_columns, &listed[range]),
-            )
-        }),
+        list_task(
+            "retest.parquet",
+            &retest_columns,
+            &listed,
+            |i| round.retests[i].round,
+            list,
+        ),
         Task::new("retest.csv", listed.len(), || {
             staging.write("retest.csv", |out| {
                 csv::write_list(out, &retest_columns, &listed)
             })
         }),
-        Task::new("missing.parquet", missing.len(), || {
-            list(
-                "missing.parquet",
-                parquet::list_frame(&missing_columns, &[]),
-                missing.len(),
-                &|i| round.missing[i].round,
-                &|range| parquet::list_columns(&missing_columns, &missing[range]),
-            )
-        }),
+        list_task(
+            "missing.parquet",
+            &missing_columns,
+            &missing,
+            |i| round.missing[i].round,
+            list,
+        ),
         Task::new("buildings.parquet", round.buildings.len(), || {
             parquet(
                 "buildings.parquet",
@@ -308,15 +337,13 @@ pub fn write_round(
                 )
             },
         ),
-        Task::new("closure.parquet", listed.len(), || {
-            list(
-                "closure.parquet",
-                parquet::list_frame(&closure_columns, &[]),
-                listed.len(),
-                &|i| round.retests[i].round,
-                &|range| parquet::list_columns(&closure_columns, &listed[range]),
-            )
-        }),
+        list_task(
+            "closure.parquet",
+            &closure_columns,
+            &listed,
+            |i| round.retests[i].round,
+            list,
+        ),
         Task::new("report.html", 1, || {
             let page = round_report(round, &listed, &rejects);
             staging.write("report.html", |out| {
