@@ -14,7 +14,7 @@ use super::encoding::{hex, Census, Encoding};
 use super::fields::Fields;
 use super::header::{self, ColumnSpec};
 use super::reread::TextSource;
-use super::row::accept;
+use super::row::{accept, Raw};
 use super::xlsx;
 use super::{ChunkOut, Ingested, Lines, Pass, RowParser};
 use crate::error::{Error, Position, Result};
@@ -263,19 +263,13 @@ pub(super) fn read_workbook<P: RowParser>(
             for (k, record) in chunk.iter().enumerate() {
                 let i = c * ROWS_PER_CHUNK + k;
                 out.read += 1;
-                let mut writer = csv::WriterBuilder::new()
-                    .terminator(csv::Terminator::Any(b'\n'))
-                    .from_writer(Vec::new());
-                let _ = writer.write_byte_record(record);
-                let raw = writer.into_inner().unwrap_or_default();
-                let raw = raw.strip_suffix(b"\n").unwrap_or(&raw);
                 let fields = Fields::of_record(record, &mut ranges);
                 let text = std::str::from_utf8(fields.bytes).unwrap_or("");
                 accept(
                     &mut out,
                     lines[i],
                     i as u64,
-                    raw,
+                    Raw::Record(record),
                     fields,
                     (text, false),
                     &layout,

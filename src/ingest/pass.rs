@@ -7,7 +7,7 @@ use super::fields::{
 };
 use super::header::{self, ColumnSpec, Layout};
 use super::reread::{open_source, source_path, TextSource};
-use super::row::{accept, escape_raw};
+use super::row::{accept, escape_raw, Raw};
 use super::split::{self, Chunk, CutError, Cutter};
 use super::{ChunkOut, Lines, Pass, Reject, RowParser};
 use crate::error::{Error, Position, Result};
@@ -465,7 +465,7 @@ fn parse_chunk<P: RowParser>(
             &mut out,
             line,
             chunk.offset + start as u64,
-            raw,
+            Raw::Bytes(raw),
             fields,
             (text, plain),
             layout,

@@ -5,7 +5,7 @@
 use super::encoding;
 use super::fields::Fields;
 use super::header::Layout;
-use super::row::{escape_raw, Row};
+use super::row::{escape_raw, Raw, Row};
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::fs::File;
@@ -399,12 +399,7 @@ fn reread_error(e: csv::Error, path: &Path, name: &str) -> Error {
 /// `rejects.csv`.
 pub fn raw_text(source: &TextSource, name: &str, start: u64, end: u64) -> Result<String> {
     if let TextSource::Sheet(rows) = source {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        let _ = writer.write_byte_record(&rows[start as usize]);
-        let raw = writer.into_inner().unwrap_or_default();
-        return Ok(escape_raw(raw.strip_suffix(b"\n").unwrap_or(&raw)));
+        return Ok(Raw::Record(&rows[start as usize]).escaped());
     }
     let path = source_path(source, name);
     let mut reader = open_source(source, start)?;

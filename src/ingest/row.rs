@@ -129,7 +129,7 @@ pub(super) fn accept<P: RowParser>(
     out: &mut ChunkOut<P::Record, P::Part>,
     line: u64,
     offset: u64,
-    raw: &[u8],
+    raw: Raw,
     fields: Fields,
     (text, plain): (&str, bool),
     layout: &Layout,
@@ -140,7 +140,7 @@ pub(super) fn accept<P: RowParser>(
         line,
         column: column.to_string(),
         reason,
-        raw: escape_raw(raw),
+        raw: raw.escaped(),
     };
     if fields.len() < width {
         out.rejects.push(reject(
@@ -228,6 +228,39 @@ fn describe_failures(layout: &Layout, failures: &[(usize, String)]) -> (String, 
     (layout.header_of(*first_col).to_string(), reason)
 }
 
+/// A row's raw text, which only a reject shows.
+#[derive(Clone, Copy)]
+pub(super) enum Raw<'a> {
+    /// The bytes read.
+    Bytes(&'a [u8]),
+    /// A sheet's row: written as a CSV line ([`record_line`]) only for a reject. Made
+    /// for every row, it was a new CSV writer a row, 8 KiB of buffer zeroed each time.
+    Record(&'a csv::ByteRecord),
+}
+
+impl Raw<'_> {
+    /// The raw text as [`escape_raw`] gives it.
+    pub(super) fn escaped(self) -> String {
+        match self {
+            Raw::Bytes(bytes) => escape_raw(bytes),
+            Raw::Record(record) => escape_raw(&record_line(record)),
+        }
+    }
+}
+
+/// A sheet's row as a line of CSV, without its terminator.
+pub(super) fn record_line(record: &csv::ByteRecord) -> Vec<u8> {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let _ = writer.write_byte_record(record);
+    let mut line = writer.into_inner().unwrap_or_default();
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    line
+}
+
 /// The row's bytes as text, with bytes that are not UTF-8 written as `\xNN`.
 pub(super) fn escape_raw(raw: &[u8]) -> String {
     let mut text = String::with_capacity(raw.len());
@@ -244,4 +277,20 @@ pub(super) fn escape_raw(raw: &[u8]) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sheet_rows_raw_text_is_its_csv_line() {
+        let record = csv::ByteRecord::from(vec!["T2", "a, \"b\"", "", "x\ny", "\u{0}"]);
+        let line = "T2,\"a, \"\"b\"\"\",,\"x\ny\",\\x00";
+        assert_eq!(Raw::Record(&record).escaped(), line);
+        assert_eq!(
+            Raw::Bytes(&record_line(&record)).escaped(),
+            Raw::Record(&record).escaped()
+        );
+    }
 }
