@@ -10,7 +10,7 @@
 use super::excel::SheetRows;
 use csv::ByteRecord;
 use memchr::{memchr, memmem};
-use rayon::iter::{IntoParallelIterator, ParallelIterator};
+use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use std::io::{Cursor, Read};
 
 /// A sheet's name and its non-empty rows (sheet row number from 1, cells as text), or
@@ -47,19 +47,24 @@ pub(super) fn rows(data: &[u8], wanted: Option<&str>) -> Option<SheetRows> {
         Some(xml) => general_styles(&xml)?,
         None => Vec::new(),
     };
-    // The shared strings are read while the sheet is inflated.
-    let (strings, xml) = rayon::join(
+    // The shared strings are read while the sheet is inflated, and the sheet's pieces
+    // while the next is.
+    let (strings, cells) = rayon::join(
         || match part("xl/sharedStrings.xml") {
             Some(xml) => shared_strings(&xml),
             None => Some(Vec::new()),
         },
-        || part(&path),
+        || {
+            let mut zip = zip.clone();
+            let cells = sheet_cells(zip.by_name(&path).ok()?, &general)?;
+            match cells {
+                Some(cells) => Some(cells),
+                None => Some(vec![cells_of(&part(&path)?, &general)?]),
+            }
+        },
     );
-    let (strings, xml) = (strings?, xml?);
-    let cells = sheet_cells(&xml, &strings, &general)?;
-    // The cells hold their own texts: the sheet's XML is no longer needed.
-    drop(xml);
-    Some((sheet, into_rows(cells, &strings)))
+    let (strings, cells) = (strings?, cells?);
+    Some((sheet, into_rows(cells, &strings)?))
 }
 
 /// One relationship of a `.rels` part.
@@ -301,6 +306,12 @@ impl Cells {
         Some(Value::Own(start, end))
     }
 
+    /// Each cell's place and text, in the order of the XML.
+    fn cells<'a>(&'a self, strings: &'a [String]) -> impl Iterator<Item = ((u32, u32), &'a str)> {
+        let texts = self.values.iter().map(|&value| self.text(value, strings));
+        self.at.iter().copied().zip(texts)
+    }
+
     fn text<'a>(&'a self, value: Value, strings: &'a [String]) -> &'a str {
         match value {
             Value::Shared(i) => &strings[i as usize],
@@ -309,35 +320,90 @@ impl Cells {
     }
 }
 
-/// The cells of a worksheet that hold a value. The rows of `<sheetData>` are split
-/// over the workers when every row states its number.
-fn sheet_cells(xml: &[u8], strings: &[String], general: &[Option<bool>]) -> Option<Vec<Cells>> {
-    let start = memmem::find(xml, b"<sheetData")?;
-    let end = memmem::rfind(xml, b"</sheetData>").unwrap_or(xml.len());
-    if end < start {
-        return None;
+/// Inflated bytes of a sheet read at a time, and about the size of a piece of its rows.
+const PIECE: usize = 1 << 19;
+
+/// The cells of a sheet, its XML read from `sheet` (inflated as it is read): the rows
+/// of `<sheetData>` cut into pieces of about [`PIECE`] bytes, each starting at a
+/// `<row`, each read on the workers while the next is inflated. `Some(None)` when a
+/// piece after the first has a row without its number: such a row follows the rows
+/// before it, which only a reading in one piece knows.
+fn sheet_cells(mut sheet: impl Read, general: &[Option<bool>]) -> Option<Option<Vec<Cells>>> {
+    let (sender, receiver) = crossbeam_channel::unbounded();
+    let read = rayon::in_place_scope(|scope| {
+        let mut pieces = 0;
+        let mut send = |piece: Vec<u8>| {
+            let (index, sender) = (pieces, sender.clone());
+            pieces += 1;
+            scope.spawn(move |_| {
+                let numbered = index == 0 || every_row_numbered(&piece);
+                let cells = numbered.then(|| cells_of(&piece, general)).flatten();
+                let _ = sender.send((index, numbered, cells));
+            });
+        };
+        let (mut buf, mut body, mut ended) = (Vec::new(), false, false);
+        loop {
+            let read = (&mut sheet).take(PIECE as u64).read_to_end(&mut buf).ok()?;
+            let eof = read < PIECE;
+            if !body {
+                match memmem::find(&buf, b"<sheetData") {
+                    Some(at) => {
+                        buf.drain(..at);
+                        body = true;
+                    }
+                    None if eof => return None,
+                    None => continue,
+                }
+            }
+            // What follows `</sheetData>` is no row (a `<rowBreaks>`, say).
+            if let Some(end) = memmem::find(&buf, b"</sheetData>") {
+                buf.truncate(end);
+                ended = true;
+            }
+            while let Some(at) = cut_at(&buf, PIECE) {
+                let rest = buf.split_off(at);
+                send(std::mem::replace(&mut buf, rest));
+            }
+            if eof || ended {
+                break;
+            }
+        }
+        // Read to the end, where the part's checksum is checked.
+        if ended {
+            std::io::copy(&mut sheet, &mut std::io::sink()).ok()?;
+        }
+        send(buf);
+        Some(())
+    });
+    drop(sender);
+    let mut pieces: Vec<(usize, bool, Option<Cells>)> = receiver.iter().collect();
+    read?;
+    if pieces.iter().any(|&(_, numbered, _)| !numbered) {
+        return Some(None);
     }
-    let body = &xml[start..end];
-    let pieces = row_pieces(body, 1 << 19);
-    if pieces.len() == 1 || !every_row_numbered(body) {
-        return Some(vec![cells_of(body, strings, general)?]);
-    }
+    pieces.sort_unstable_by_key(|&(index, _, _)| index);
     pieces
-        .into_par_iter()
-        .map(|piece| cells_of(piece, strings, general))
-        .collect()
+        .into_iter()
+        .map(|(_, _, cells)| cells)
+        .collect::<Option<Vec<Cells>>>()
+        .map(Some)
 }
 
-/// `body` cut into pieces of about `size` bytes, each starting at a `<row`.
+/// Where a piece of rows that starts `bytes` ends: at the first `<row` from `size` on.
+fn cut_at(bytes: &[u8], size: usize) -> Option<usize> {
+    let after = bytes.get(size..)?;
+    memmem::find(after, b"<row").map(|i| size + i)
+}
+
+/// `body` cut into pieces of about `size` bytes, each starting at a `<row`, as
+/// [`sheet_cells`] cuts a sheet.
+#[cfg(test)]
 fn row_pieces(body: &[u8], size: usize) -> Vec<&[u8]> {
     let mut pieces = Vec::new();
     let mut from = 0;
-    while body.len() - from > size {
-        let Some(at) = memmem::find(&body[from + size..], b"<row").map(|i| from + size + i) else {
-            break;
-        };
-        pieces.push(&body[from..at]);
-        from = at;
+    while let Some(at) = cut_at(&body[from..], size) {
+        pieces.push(&body[from..from + at]);
+        from += at;
     }
     pieces.push(&body[from..]);
     pieces
@@ -357,7 +423,7 @@ fn every_row_numbered(body: &[u8]) -> bool {
 /// The cells with a value in a piece of `<sheetData>` that starts at a row (or at the
 /// `<sheetData` tag), by calamine's rules: a cell without a position follows the one
 /// before it in its row; a row without a number follows the one before it.
-fn cells_of(piece: &[u8], strings: &[String], general: &[Option<bool>]) -> Option<Cells> {
+fn cells_of(piece: &[u8], general: &[Option<bool>]) -> Option<Cells> {
     let mut tags = Tags::new(piece);
     let mut cells = Cells::default();
     let guess = piece.len() / 40;
@@ -394,7 +460,7 @@ fn cells_of(piece: &[u8], strings: &[String], general: &[Option<bool>]) -> Optio
                 };
                 col = at.1;
                 if !empty {
-                    cell_value(&mut tags, &attrs, at, &mut cells, strings, general)?;
+                    cell_value(&mut tags, &attrs, at, &mut cells, general)?;
                 }
                 col = col.checked_add(1)?;
             }
@@ -438,7 +504,6 @@ fn cell_value(
     attrs: &CellAttrs,
     at: (u32, u32),
     cells: &mut Cells,
-    strings: &[String],
     general: &[Option<bool>],
 ) -> Option<()> {
     // As calamine, the last child with a value gives the cell's (an earlier child's own
@@ -472,9 +537,8 @@ fn cell_value(
                     Some(b"inlineStr" | b"is") => None,
                     Some(b"s") if text.is_empty() => None,
                     Some(b"s") => {
-                        let index: u32 = digits(text)?;
-                        strings.get(index as usize)?;
-                        Some(Value::Shared(index))
+                        // Checked against the shared strings in `into_rows`.
+                        Some(Value::Shared(digits(text)?))
                     }
                     Some(b"n") | None if text.is_empty() => None,
                     Some(b"n") | None => {
@@ -559,19 +623,47 @@ fn position(text: &[u8]) -> Option<(u32, Option<u32>)> {
             .checked_mul(26)?
             .checked_add(u32::from(b.to_ascii_uppercase() - b'A') + 1)?;
     }
-    let row: u32 = digits(std::str::from_utf8(&text[letters..]).ok()?)?;
+    let number = &text[letters..];
+    if number.is_empty() {
+        return None;
+    }
+    let mut row: u32 = 0;
+    for &b in number {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        row = row.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+    }
     Some((row.checked_sub(1)?, col.checked_sub(1)))
 }
 
 /// The cells as rows: calamine's range (from the first row and column holding a value
 /// to the last), its rows with no text left out, each row as wide as the range.
-fn into_rows(pieces: Vec<Cells>, strings: &[String]) -> Vec<(u64, ByteRecord)> {
+fn into_rows(pieces: Vec<Cells>, strings: &[String]) -> Option<Vec<(u64, ByteRecord)>> {
+    // A shared string that is not there: calamine's error.
+    let shared = |v: &Value| matches!(*v, Value::Shared(i) if i as usize >= strings.len());
+    if pieces.iter().any(|p| p.values.iter().any(shared)) {
+        return None;
+    }
     let all = || pieces.iter().flat_map(|p| p.at.iter());
     let (Some(first_col), Some(last_col)) = (all().map(|a| a.1).min(), all().map(|a| a.1).max())
     else {
-        return Vec::new();
+        return Some(Vec::new());
     };
     let width = (last_col - first_col) as usize + 1;
+    // A sheet as applications write it: each piece's cells in order, and each piece's
+    // rows before the next piece's. Each piece's rows are then made on the workers.
+    let bounds: Vec<(u32, u32)> = pieces
+        .iter()
+        .filter_map(|p| Some((p.at.first()?.0, p.at.last()?.0)))
+        .collect();
+    if pieces.iter().all(|p| p.at.is_sorted()) && bounds.windows(2).all(|w| w[0].1 < w[1].0) {
+        let rows: Vec<Vec<(u64, ByteRecord)>> = pieces
+            .par_iter()
+            .map(|p| rows_of(p.cells(strings), first_col, width))
+            .collect();
+        return Some(rows.into_iter().flatten().collect());
+    }
     // Every cell by its place; a later cell at the same place replaces an earlier one,
     // as in calamine's range (the sort is stable).
     let mut order: Vec<(u32, u32, u32, u32)> = pieces
@@ -585,20 +677,29 @@ fn into_rows(pieces: Vec<Cells>, strings: &[String]) -> Vec<(u64, ByteRecord)> {
                 .map(move |(i, &(r, c))| (r, c, p as u32, i as u32))
         })
         .collect();
-    if !order.is_sorted_by_key(|o| (o.0, o.1)) {
-        order.sort_by_key(|o| (o.0, o.1));
-    }
+    order.sort_by_key(|o| (o.0, o.1));
+    let cells = order.iter().map(|&(r, c, p, i)| {
+        let piece = &pieces[p as usize];
+        ((r, c), piece.text(piece.values[i as usize], strings))
+    });
+    Some(rows_of(cells, first_col, width))
+}
+
+/// The rows of `cells` (in order of row and column; at the same place, the last one
+/// counts), `width` columns from `first_col`, each with its number from 1; rows of
+/// blank cells only are left out.
+fn rows_of<'a>(
+    cells: impl Iterator<Item = ((u32, u32), &'a str)>,
+    first_col: u32,
+    width: usize,
+) -> Vec<(u64, ByteRecord)> {
     let mut rows = Vec::new();
     let mut texts: Vec<&str> = vec![""; width];
-    let mut at = 0;
-    while at < order.len() {
-        let row = order[at].0;
+    let mut cells = cells.peekable();
+    while let Some(&((row, _), _)) = cells.peek() {
         texts.iter_mut().for_each(|t| *t = "");
-        while at < order.len() && order[at].0 == row {
-            let (_, c, p, i) = order[at];
-            let piece = &pieces[p as usize];
-            texts[(c - first_col) as usize] = piece.text(piece.values[i as usize], strings);
-            at += 1;
+        while let Some(((_, c), text)) = cells.next_if(|((r, _), _)| *r == row) {
+            texts[(c - first_col) as usize] = text;
         }
         if texts.iter().any(|t| !t.trim().is_empty()) {
             let mut record = ByteRecord::with_capacity(texts.iter().map(|t| t.len()).sum(), width);
@@ -667,14 +768,15 @@ fn next_attr(attrs: &[u8]) -> Option<Option<(&[u8], &[u8], &[u8])>> {
         return Some(None);
     };
     let attrs = &attrs[start..];
-    let eq = memchr(b'=', attrs)?;
+    // Attributes are a few bytes: loops, not memchr's setup.
+    let eq = attrs.iter().position(|&b| b == b'=')?;
     let name = attrs[..eq].trim_ascii_end();
     let rest = attrs[eq + 1..].trim_ascii_start();
     let quote = *rest.first()?;
     if quote != b'"' && quote != b'\'' {
         return None;
     }
-    let len = memchr(quote, &rest[1..])?;
+    let len = rest[1..].iter().position(|&b| b == quote)?;
     Some(Some((name, &rest[1..1 + len], &rest[len + 2..])))
 }
 
@@ -715,7 +817,12 @@ impl<'a> Tags<'a> {
             return Some(Some(Tag::Close { name }));
         }
         loop {
-            let Some(lt) = memchr(b'<', &self.xml[self.at..]).map(|i| self.at + i) else {
+            // Tags mostly follow one another: the next is where the last one ended.
+            let next = match self.xml.get(self.at) {
+                Some(b'<') => Some(self.at),
+                _ => memchr(b'<', &self.xml[self.at..]).map(|i| self.at + i),
+            };
+            let Some(lt) = next else {
                 self.at = self.xml.len();
                 return Some(None);
             };
@@ -763,6 +870,7 @@ impl<'a> Tags<'a> {
     fn text_until(&mut self, name: &[u8]) -> Option<&'a str> {
         let from = self.at;
         let lt = memchr(b'<', &self.xml[from..]).map(|i| from + i)?;
+        self.at = lt;
         match self.next()?? {
             Tag::Close { name: closing } if closing == name => {
                 std::str::from_utf8(&self.xml[from..lt]).ok()
@@ -789,7 +897,8 @@ fn tag_end(xml: &[u8]) -> Option<usize> {
 
 /// A tag name without its namespace prefix.
 fn local(name: &[u8]) -> &[u8] {
-    match memchr(b':', name) {
+    // A name is a few bytes: a loop, not memchr's setup.
+    match name.iter().position(|&b| b == b':') {
         Some(at) => &name[at + 1..],
         None => name,
     }
@@ -1008,8 +1117,15 @@ mod tests {
         let mut xml: String = numbers.iter().map(|&r| row(r)).collect();
         xml += &row(3);
         xml += &row(39_999);
-        assert!(row_pieces(xml.as_bytes(), 1 << 19).len() > 2);
+        assert!(row_pieces(xml.as_bytes(), PIECE).len() > 2);
         assert!(every_row_numbered(xml.as_bytes()));
+        same_as_calamine(&xml, Some(STRINGS), true);
+
+        // Rows in order, as applications write them: each piece's rows are made on
+        // their own. A row given twice straddles no piece.
+        let mut xml: String = (1..=40_000).map(row).collect();
+        xml += &row(40_000);
+        assert!(row_pieces(xml.as_bytes(), PIECE).len() > 2);
         same_as_calamine(&xml, Some(STRINGS), true);
 
         // Rows without their numbers after the first: each follows the row before it,
