@@ -52,7 +52,7 @@ pub(super) fn rows(data: &[u8], wanted: Option<&str>) -> Option<SheetRows> {
     let (strings, cells) = rayon::join(
         || match part("xl/sharedStrings.xml") {
             Some(xml) => shared_strings(&xml),
-            None => Some(Vec::new()),
+            None => Some(Shared::default()),
         },
         || {
             let mut zip = zip.clone();
@@ -147,15 +147,36 @@ fn choose_sheet(workbook: &[u8], rels: &[u8], wanted: Option<&str>) -> Option<(S
     worksheet.then_some((name, path))
 }
 
+/// A workbook's shared strings, one after another in one text: a sheet of people has
+/// a shared string for every ID, name and phone number, each a string of its own before.
+#[derive(Default)]
+struct Shared {
+    text: String,
+    /// Where each string ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl Shared {
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// String `i`, which must be there.
+    fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
+
 /// The shared strings, in order; `None` for anything calamine reads otherwise.
-fn shared_strings(xml: &[u8]) -> Option<Vec<String>> {
+fn shared_strings(xml: &[u8]) -> Option<Shared> {
     let mut tags = Tags::new(xml);
-    let mut out = Vec::new();
+    let mut out = Shared::default();
     while let Some(tag) = tags.next()? {
         if let Tag::Open { name: b"si", .. } = tag {
-            let mut text = String::new();
-            rich_text(&mut tags, b"si", &mut text)?;
-            out.push(text);
+            rich_text(&mut tags, b"si", &mut out.text)?;
+            out.ends.push(out.text.len());
         }
     }
     Some(out)
@@ -307,14 +328,14 @@ impl Cells {
     }
 
     /// Each cell's place and text, in the order of the XML.
-    fn cells<'a>(&'a self, strings: &'a [String]) -> impl Iterator<Item = ((u32, u32), &'a str)> {
+    fn cells<'a>(&'a self, strings: &'a Shared) -> impl Iterator<Item = ((u32, u32), &'a str)> {
         let texts = self.values.iter().map(|&value| self.text(value, strings));
         self.at.iter().copied().zip(texts)
     }
 
-    fn text<'a>(&'a self, value: Value, strings: &'a [String]) -> &'a str {
+    fn text<'a>(&'a self, value: Value, strings: &'a Shared) -> &'a str {
         match value {
-            Value::Shared(i) => &strings[i as usize],
+            Value::Shared(i) => strings.get(i),
             Value::Own(start, end) => &self.texts[start as usize..end as usize],
         }
     }
@@ -639,7 +660,7 @@ fn position(text: &[u8]) -> Option<(u32, Option<u32>)> {
 
 /// The cells as rows: calamine's range (from the first row and column holding a value
 /// to the last), its rows with no text left out, each row as wide as the range.
-fn into_rows(pieces: Vec<Cells>, strings: &[String]) -> Option<Vec<(u64, ByteRecord)>> {
+fn into_rows(pieces: Vec<Cells>, strings: &Shared) -> Option<Vec<(u64, ByteRecord)>> {
     // A shared string that is not there: calamine's error.
     let shared = |v: &Value| matches!(*v, Value::Shared(i) if i as usize >= strings.len());
     if pieces.iter().any(|p| p.values.iter().any(shared)) {
@@ -715,6 +736,10 @@ fn rows_of<'a>(
 /// The XML text `raw` with its entities replaced; `None` for what calamine reads
 /// otherwise (character references, line ends to normalise, `_xHHHH_` escapes).
 fn decode(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    // Nearly every text holds none of the three: one scan settles it.
+    if memchr::memchr3(b'\r', b'_', b'&', raw.as_bytes()).is_none() {
+        return Some(raw.into());
+    }
     if raw.contains('\r') || raw.contains("_x") || raw.contains("&#") {
         return None;
     }
