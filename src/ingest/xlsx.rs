@@ -59,7 +59,7 @@ pub(super) fn rows(data: &[u8], wanted: Option<&str>) -> Option<SheetRows> {
             let cells = sheet_cells(zip.by_name(&path).ok()?, &general)?;
             match cells {
                 Some(cells) => Some(cells),
-                None => Some(vec![cells_of(&part(&path)?, &general)?]),
+                None => Some(vec![cells_of(sheet_data(&part(&path)?)?, &general)?]),
             }
         },
     );
@@ -304,6 +304,10 @@ struct Cells {
     values: Vec<Value>,
     /// The texts of the cells that are not shared strings, one after another.
     texts: String,
+    /// The largest shared-string index of any `<v>` read, kept or replaced by a later
+    /// child of its cell: calamine refuses a sheet with one that is not there, and the
+    /// shared strings are read beside the sheet, so it is checked once both are.
+    max_shared: Option<u32>,
 }
 
 /// A cell's text: a shared string, or a range of [`Cells::texts`].
@@ -314,6 +318,12 @@ enum Value {
 }
 
 impl Cells {
+    /// Shared string `index`, read from a `<v>`.
+    fn shared(&mut self, index: u32) -> Value {
+        self.max_shared = self.max_shared.max(Some(index));
+        Value::Shared(index)
+    }
+
     fn push(&mut self, at: (u32, u32), value: Value) {
         self.at.push(at);
         self.values.push(value);
@@ -363,28 +373,40 @@ fn sheet_cells(mut sheet: impl Read, general: &[Option<bool>]) -> Option<Option<
             });
         };
         let (mut buf, mut body, mut ended) = (Vec::new(), false, false);
+        // Where the searches of the buffer go on from, so that a long head or a long
+        // row is not searched again at every block: past what was searched, less a
+        // tag's length (a tag cut by a block's end is found whole with the next).
+        const OVERLAP: usize = b"</sheetData>".len();
+        let (mut searched, mut cut_from) = (0, PIECE);
         loop {
             let read = (&mut sheet).take(PIECE as u64).read_to_end(&mut buf).ok()?;
             let eof = read < PIECE;
             if !body {
-                match memmem::find(&buf, b"<sheetData") {
+                match memmem::find(&buf[searched..], b"<sheetData") {
                     Some(at) => {
-                        buf.drain(..at);
-                        body = true;
+                        buf.drain(..searched + at);
+                        (body, searched) = (true, 0);
                     }
                     None if eof => return None,
-                    None => continue,
+                    None => {
+                        searched = buf.len().saturating_sub(OVERLAP);
+                        continue;
+                    }
                 }
             }
             // What follows `</sheetData>` is no row (a `<rowBreaks>`, say).
-            if let Some(end) = memmem::find(&buf, b"</sheetData>") {
-                buf.truncate(end);
+            if let Some(end) = memmem::find(&buf[searched..], b"</sheetData>") {
+                buf.truncate(searched + end);
                 ended = true;
             }
-            while let Some(at) = cut_at(&buf, PIECE) {
+            searched = buf.len().saturating_sub(OVERLAP);
+            while let Some(at) = cut_at(&buf, cut_from) {
                 let rest = buf.split_off(at);
                 send(std::mem::replace(&mut buf, rest));
+                (searched, cut_from) = (0, PIECE);
             }
+            // No `<row` from `cut_from` on: the first one past PIECE is further.
+            cut_from = cut_from.max(buf.len().saturating_sub(OVERLAP));
             if eof || ended {
                 break;
             }
@@ -408,6 +430,14 @@ fn sheet_cells(mut sheet: impl Read, general: &[Option<bool>]) -> Option<Option<
         .map(|(_, _, cells)| cells)
         .collect::<Option<Vec<Cells>>>()
         .map(Some)
+}
+
+/// The `<sheetData>` of a sheet's XML, from its tag to its closing tag (or the end),
+/// as [`sheet_cells`] reads it.
+fn sheet_data(xml: &[u8]) -> Option<&[u8]> {
+    let start = memmem::find(xml, b"<sheetData")?;
+    let end = memmem::find(&xml[start..], b"</sheetData>").map_or(xml.len(), |e| start + e);
+    Some(&xml[start..end])
 }
 
 /// Where a piece of rows that starts `bytes` ends: at the first `<row` from `size` on.
@@ -481,7 +511,10 @@ fn cells_of(piece: &[u8], general: &[Option<bool>]) -> Option<Cells> {
                 };
                 col = at.1;
                 if !empty {
-                    cell_value(&mut tags, &attrs, at, &mut cells, general)?;
+                    match usual_cell(&mut tags, &attrs, &mut cells) {
+                        Some(value) => cells.push(at, value),
+                        None => cell_value(&mut tags, &attrs, at, &mut cells, general)?,
+                    }
                 }
                 col = col.checked_add(1)?;
             }
@@ -489,6 +522,51 @@ fn cells_of(piece: &[u8], general: &[Option<bool>]) -> Option<Cells> {
         }
     }
     Some(cells)
+}
+
+/// The value of a cell written as applications write text, read straight from the
+/// bytes after its opening tag: an inline string `<is><t>text</t></is></c>` or a shared
+/// string `<v>digits</v></c>`, exactly. The reader moves past the cell's closing tag.
+/// `None`, the reader not moved, for any other shape, which [`cell_value`] reads (it
+/// gives the same value for these two: a sheet of a million people is ten million
+/// such cells, each five tags to it).
+fn usual_cell(tags: &mut Tags, attrs: &CellAttrs, cells: &mut Cells) -> Option<Value> {
+    let rest = &tags.xml[tags.at..];
+    let (value, len) = match attrs.t {
+        Some(b"inlineStr") => {
+            let body = rest.strip_prefix(b"<is><t>")?;
+            let lt = memchr(b'<', body)?;
+            let tail = b"</t></is></c>";
+            if !body[lt..].starts_with(tail) {
+                return None;
+            }
+            let run = decode(std::str::from_utf8(&body[..lt]).ok()?)?;
+            let value = cells.own(|text| {
+                text.push_str(run.trim_matches([' ', '\t', '\r', '\n']));
+                Some(())
+            })?;
+            (value, b"<is><t>".len() + lt + tail.len())
+        }
+        Some(b"s") => {
+            let body = rest.strip_prefix(b"<v>")?;
+            let lt = body.iter().position(|&b| b == b'<')?;
+            let tail = b"</v></c>";
+            if lt == 0 || !body[lt..].starts_with(tail) {
+                return None;
+            }
+            let mut index: u32 = 0;
+            for &b in &body[..lt] {
+                if !b.is_ascii_digit() {
+                    return None;
+                }
+                index = index.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+            }
+            (cells.shared(index), b"<v>".len() + lt + tail.len())
+        }
+        _ => return None,
+    };
+    tags.at += len;
+    Some(value)
 }
 
 /// The attributes of a `<c>` tag this reader looks at.
@@ -559,7 +637,7 @@ fn cell_value(
                     Some(b"s") if text.is_empty() => None,
                     Some(b"s") => {
                         // Checked against the shared strings in `into_rows`.
-                        Some(Value::Shared(digits(text)?))
+                        Some(cells.shared(digits(text)?))
                     }
                     Some(b"n") | None if text.is_empty() => None,
                     Some(b"n") | None => {
@@ -662,8 +740,10 @@ fn position(text: &[u8]) -> Option<(u32, Option<u32>)> {
 /// to the last), its rows with no text left out, each row as wide as the range.
 fn into_rows(pieces: Vec<Cells>, strings: &Shared) -> Option<Vec<(u64, ByteRecord)>> {
     // A shared string that is not there: calamine's error.
-    let shared = |v: &Value| matches!(*v, Value::Shared(i) if i as usize >= strings.len());
-    if pieces.iter().any(|p| p.values.iter().any(shared)) {
+    if pieces
+        .iter()
+        .any(|p| p.max_shared.is_some_and(|i| i as usize >= strings.len()))
+    {
         return None;
     }
     let all = || pieces.iter().flat_map(|p| p.at.iter());
@@ -1040,6 +1120,11 @@ mod tests {
             r#"<row r="5"><c r="B5"><v>5</v></c><c r="A5"><v>4</v></c></row><row r="2"><c r="A2"><v>2</v></c></row>"#,
             // Namespace prefixes, a `>` inside a quoted value, single quotes.
             r#"<x:row r="1" x:note="a>b"><x:c r='A1' t='inlineStr'><x:is><x:t>h</x:t></x:is></x:c><x:c r="B1"><x:v>7</x:v></x:c></x:row>"#,
+            // Cells read straight from their bytes (`usual_cell`) beside ones that
+            // only look like them: a text to trim, an escape, an empty text, a run that
+            // keeps its spaces, two runs, white space between the tags, an empty
+            // shared-string value, a leading zero.
+            r#"<row r="1"><c r="A1" t="inlineStr"><is><t> 甲 乙 </t></is></c><c r="B1" t="inlineStr"><is><t>a &amp; b</t></is></c><c r="C1" t="inlineStr"><is><t></t></is></c><c r="D1" t="inlineStr"><is><t xml:space="preserve"> kept </t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>one</t><t>two</t></is></c><c r="B2" t="inlineStr"> <is><t>spaced</t></is> </c><c r="C2" t="s"><v>1</v> </c><c r="D2" t="s"><v></v></c><c r="E2" t="s"><v>03</v></c></row>"#,
         ];
         for xml in cases {
             same_as_calamine(xml, Some(STRINGS), true);
@@ -1073,6 +1158,8 @@ mod tests {
             "<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a\r\nb</t></is></c></row>",
             r#"<row r="1"><c r="A1"><v>inf</v></c></row>"#,
             r#"<row r="1"><c r="A1" t="s"><v>99</v></c></row>"#,
+            // A missing shared string that a later child of the cell replaces.
+            r#"<row r="1"><c r="A1" t="s"><v>99</v><v>0</v></c></row>"#,
         ];
         for xml in cases {
             same_as_calamine(xml, Some(STRINGS), false);
@@ -1168,6 +1255,12 @@ mod tests {
             })
             .collect();
         assert!(!every_row_numbered(xml.as_bytes()));
+        same_as_calamine(&xml, Some(STRINGS), true);
+
+        // Read in one piece, as the rows above, a sheet's rows end at its first
+        // `</sheetData>`: what follows is not read, as calamine does not read it.
+        let xml = xml
+            + r#"</sheetData><sheetData><row r="99999"><c r="A99999" t="inlineStr"><is><t>after</t></is></c></row>"#;
         same_as_calamine(&xml, Some(STRINGS), true);
     }
 }
