@@ -511,7 +511,7 @@ fn cells_of(piece: &[u8], general: &[Option<bool>]) -> Option<Cells> {
                 };
                 col = at.1;
                 if !empty {
-                    match usual_cell(&mut tags, &attrs, &mut cells) {
+                    match usual_cell(&mut tags, &attrs, &mut cells, general) {
                         Some(value) => cells.push(at, value),
                         None => cell_value(&mut tags, &attrs, at, &mut cells, general)?,
                     }
@@ -524,13 +524,41 @@ fn cells_of(piece: &[u8], general: &[Option<bool>]) -> Option<Cells> {
     Some(cells)
 }
 
-/// The value of a cell written as applications write text, read straight from the
-/// bytes after its opening tag: an inline string `<is><t>text</t></is></c>` or a shared
-/// string `<v>digits</v></c>`, exactly. The reader moves past the cell's closing tag.
-/// `None`, the reader not moved, for any other shape, which [`cell_value`] reads (it
-/// gives the same value for these two: a sheet of a million people is ten million
-/// such cells, each five tags to it).
-fn usual_cell(tags: &mut Tags, attrs: &CellAttrs, cells: &mut Cells) -> Option<Value> {
+/// The text of a number cell's `<v>`: as `super::excel` writes a number, when its
+/// style shows it as a plain number. `None` for a format this reader does not know or a
+/// date (calamine's), or a number written otherwise.
+fn number_value(
+    attrs: &CellAttrs,
+    text: &str,
+    cells: &mut Cells,
+    general: &[Option<bool>],
+) -> Option<Value> {
+    let style = match attrs.s {
+        Some(s) => general.get(digits::<usize>(plain(s)?)?).copied(),
+        None => Some(Some(true)),
+    };
+    if style.is_some_and(|g| g != Some(true)) {
+        return None;
+    }
+    let number = number_text(text)?;
+    cells.own(|text| {
+        text.push_str(&number);
+        Some(())
+    })
+}
+
+/// The value of a cell written as applications write one, read straight from the
+/// bytes after its opening tag: an inline string `<is><t>text</t></is></c>`, or
+/// `<v>value</v></c>` for a shared string or a number, exactly. The reader moves past
+/// the cell's closing tag. `None`, the reader not moved, for any other shape, which
+/// [`cell_value`] reads (it gives the same value for these: a sheet of a million
+/// people is ten million such cells, each five tags to it).
+fn usual_cell(
+    tags: &mut Tags,
+    attrs: &CellAttrs,
+    cells: &mut Cells,
+    general: &[Option<bool>],
+) -> Option<Value> {
     let rest = &tags.xml[tags.at..];
     let (value, len) = match attrs.t {
         Some(b"inlineStr") => {
@@ -562,6 +590,17 @@ fn usual_cell(tags: &mut Tags, attrs: &CellAttrs, cells: &mut Cells) -> Option<V
                 index = index.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
             }
             (cells.shared(index), b"<v>".len() + lt + tail.len())
+        }
+        Some(b"n") | None => {
+            let body = rest.strip_prefix(b"<v>")?;
+            let lt = body.iter().position(|&b| b == b'<')?;
+            let tail = b"</v></c>";
+            if lt == 0 || !body[lt..].starts_with(tail) {
+                return None;
+            }
+            let text = std::str::from_utf8(&body[..lt]).ok()?;
+            let value = number_value(attrs, text, cells, general)?;
+            (value, b"<v>".len() + lt + tail.len())
         }
         _ => return None,
     };
@@ -640,21 +679,7 @@ fn cell_value(
                         Some(cells.shared(digits(text)?))
                     }
                     Some(b"n") | None if text.is_empty() => None,
-                    Some(b"n") | None => {
-                        let style = match attrs.s {
-                            Some(s) => general.get(digits::<usize>(plain(s)?)?).copied(),
-                            None => Some(Some(true)),
-                        };
-                        // A format this reader does not know, or a date: calamine's.
-                        if style.is_some_and(|g| g != Some(true)) {
-                            return None;
-                        }
-                        let number = number_text(text)?;
-                        Some(cells.own(|text| {
-                            text.push_str(&number);
-                            Some(())
-                        })?)
-                    }
+                    Some(b"n") | None => Some(number_value(attrs, text, cells, general)?),
                     _ => return None,
                 };
             }
