@@ -8,6 +8,7 @@
 //! on every workbook the tests hold.
 
 use super::excel::SheetRows;
+use calamine::{Data, ExcelDateTime, ExcelDateTimeType};
 use csv::ByteRecord;
 use memchr::{memchr, memmem};
 use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
@@ -38,14 +39,14 @@ pub(super) fn rows(data: &[u8], wanted: Option<&str>) -> Option<SheetRows> {
             ) => {}
         _ => return None,
     }
-    let (sheet, path) = choose_sheet(
-        &part("xl/workbook.xml")?,
-        &part("xl/_rels/workbook.xml.rels")?,
-        wanted,
-    )?;
-    let general = match part("xl/styles.xml") {
-        Some(xml) => general_styles(&xml)?,
-        None => Vec::new(),
+    let workbook = part("xl/workbook.xml")?;
+    let (sheet, path) = choose_sheet(&workbook, &part("xl/_rels/workbook.xml.rels")?, wanted)?;
+    let general = Styles {
+        shown: match part("xl/styles.xml") {
+            Some(xml) => general_styles(&xml)?,
+            None => Vec::new(),
+        },
+        is_1904: is_1904(&workbook)?,
     };
     // The shared strings are read while the sheet is inflated, and the sheet's pieces
     // while the next is.
@@ -110,6 +111,19 @@ fn each_element<'a>(
         }
     }
     Some(())
+}
+
+/// Whether the workbook counts its dates from 1904, as calamine reads it: from a
+/// `workbookPr` element's `date1904` (the last one that has it).
+fn is_1904(workbook: &[u8]) -> Option<bool> {
+    let mut is_1904 = false;
+    each_element(workbook, b"workbookPr", |attrs| {
+        if let Some(v) = attr(attrs, b"date1904")? {
+            is_1904 = v == b"1" || v == b"true";
+        }
+        Some(())
+    })?;
+    Some(is_1904)
 }
 
 /// The sheet calamine would read (by name, or the first visible worksheet) and its part.
@@ -213,9 +227,9 @@ fn rich_text(tags: &mut Tags, closing: &[u8], text: &mut String) -> Option<()> {
 /// For each cell style, whether a number in it is shown as a plain number (a built-in
 /// format that is no date or time, or a custom one surely none); `None` in the list for
 /// other custom formats.
-fn general_styles(xml: &[u8]) -> Option<Vec<Option<bool>>> {
+fn general_styles(xml: &[u8]) -> Option<Vec<Shown>> {
     let mut tags = Tags::new(xml);
-    let mut custom: Vec<(&[u8], bool)> = Vec::new();
+    let mut custom: Vec<(&[u8], Shown)> = Vec::new();
     let mut out = Vec::new();
     let mut in_cell_xfs = false;
     while let Some(tag) = tags.next()? {
@@ -227,7 +241,7 @@ fn general_styles(xml: &[u8]) -> Option<Vec<Option<bool>>> {
             } => {
                 if let Some(id) = attr(attrs, b"numFmtId")? {
                     let code = attr(attrs, b"formatCode")?.unwrap_or_default();
-                    custom.push((id, is_plain_number_format(code)));
+                    custom.push((id, custom_format(code)));
                 }
             }
             Tag::Open {
@@ -238,10 +252,12 @@ fn general_styles(xml: &[u8]) -> Option<Vec<Option<bool>>> {
                 name: b"xf", attrs, ..
             } if in_cell_xfs => {
                 out.push(match attr(attrs, b"numFmtId")? {
-                    None => Some(true),
+                    None => Shown::Number,
                     Some(id) => match custom.iter().find(|c| c.0 == id) {
-                        Some(&(_, plain)) => plain.then_some(true),
-                        None => Some(!is_builtin_date(id)),
+                        Some(&(_, shown)) => shown,
+                        None if id == b"46" => Shown::Duration,
+                        None if is_builtin_date(id) => Shown::Date,
+                        None => Shown::Number,
                     },
                 });
             }
@@ -249,6 +265,41 @@ fn general_styles(xml: &[u8]) -> Option<Vec<Option<bool>>> {
         }
     }
     Some(out)
+}
+
+/// How a cell style shows a number, as calamine reads it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shown {
+    /// A plain number: General, a built-in number format, or a custom one surely no date.
+    Number,
+    /// A date or time of a built-in format: calamine's `DateTime`.
+    Date,
+    /// A duration (built-in format 46, `[h]:mm:ss`): calamine's `TimeDelta`.
+    Duration,
+    /// A custom format this reader does not know: calamine's to read.
+    Unknown,
+}
+
+/// What a number cell's text depends on: each cell style's way of showing a number,
+/// and the workbook's date system.
+#[derive(Default)]
+struct Styles {
+    shown: Vec<Shown>,
+    is_1904: bool,
+}
+
+/// How calamine shows a number in a custom format, where this reader knows for sure:
+/// a plain number ([`is_plain_number_format`]), or a date or time when the code starts
+/// with a letter of one (`yyyy-mm-dd hh:mm:ss`, `yyyy/m/d\ h:mm;@`), which calamine
+/// decides at that letter, whatever follows. Anything else is calamine's to read.
+fn custom_format(code: &[u8]) -> Shown {
+    if is_plain_number_format(code) {
+        Shown::Number
+    } else if code.first().is_some_and(|b| b"dmhysDMHYS".contains(b)) {
+        Shown::Date
+    } else {
+        Shown::Unknown
+    }
 }
 
 /// Whether a custom number format is surely no date or time to calamine: `General`, or
@@ -359,7 +410,7 @@ const PIECE: usize = 1 << 19;
 /// `<row`, each read on the workers while the next is inflated. `Some(None)` when a
 /// piece after the first has a row without its number: such a row follows the rows
 /// before it, which only a reading in one piece knows.
-fn sheet_cells(mut sheet: impl Read, general: &[Option<bool>]) -> Option<Option<Vec<Cells>>> {
+fn sheet_cells(mut sheet: impl Read, general: &Styles) -> Option<Option<Vec<Cells>>> {
     let (sender, receiver) = crossbeam_channel::unbounded();
     let read = rayon::in_place_scope(|scope| {
         let mut pieces = 0;
@@ -474,7 +525,7 @@ fn every_row_numbered(body: &[u8]) -> bool {
 /// The cells with a value in a piece of `<sheetData>` that starts at a row (or at the
 /// `<sheetData` tag), by calamine's rules: a cell without a position follows the one
 /// before it in its row; a row without a number follows the one before it.
-fn cells_of(piece: &[u8], general: &[Option<bool>]) -> Option<Cells> {
+fn cells_of(piece: &[u8], general: &Styles) -> Option<Cells> {
     let mut tags = Tags::new(piece);
     let mut cells = Cells::default();
     let guess = piece.len() / 40;
@@ -531,18 +582,31 @@ fn number_value(
     attrs: &CellAttrs,
     text: &str,
     cells: &mut Cells,
-    general: &[Option<bool>],
+    general: &Styles,
 ) -> Option<Value> {
-    let style = match attrs.s {
-        Some(s) => general.get(digits::<usize>(plain(s)?)?).copied(),
-        None => Some(Some(true)),
+    // A style past the list shows a plain number, as calamine has it.
+    let shown = match attrs.s {
+        Some(s) => general.shown.get(digits::<usize>(plain(s)?)?).copied(),
+        None => None,
     };
-    if style.is_some_and(|g| g != Some(true)) {
-        return None;
-    }
-    let number = number_text(text)?;
+    let kind = match shown.unwrap_or(Shown::Number) {
+        Shown::Number => None,
+        Shown::Date => Some(ExcelDateTimeType::DateTime),
+        Shown::Duration => Some(ExcelDateTimeType::TimeDelta),
+        Shown::Unknown => return None,
+    };
+    let number = parse_number(text)?;
+    let shown = match kind {
+        None => super::excel::number_text(number),
+        // As calamine gives a date or time cell, and as `super::excel` writes it.
+        Some(kind) => super::excel::cell_text(&Data::DateTime(ExcelDateTime::new(
+            number,
+            kind,
+            general.is_1904,
+        ))),
+    };
     cells.own(|text| {
-        text.push_str(&number);
+        text.push_str(&shown);
         Some(())
     })
 }
@@ -557,7 +621,7 @@ fn usual_cell(
     tags: &mut Tags,
     attrs: &CellAttrs,
     cells: &mut Cells,
-    general: &[Option<bool>],
+    general: &Styles,
 ) -> Option<Value> {
     let rest = &tags.xml[tags.at..];
     let (value, len) = match attrs.t {
@@ -642,7 +706,7 @@ fn cell_value(
     attrs: &CellAttrs,
     at: (u32, u32),
     cells: &mut Cells,
-    general: &[Option<bool>],
+    general: &Styles,
 ) -> Option<()> {
     // As calamine, the last child with a value gives the cell's (an earlier child's own
     // text is then left unused in the cells' texts).
@@ -693,9 +757,9 @@ fn cell_value(
     Some(())
 }
 
-/// A number's text as `super::excel` writes it, for numbers written in plain decimal
-/// or scientific notation (whatever else, such as `inf`, is left to calamine).
-fn number_text(text: &str) -> Option<String> {
+/// A number written in plain decimal or scientific notation, as calamine's parser takes
+/// it (whatever else, such as `inf`, is left to calamine).
+fn parse_number(text: &str) -> Option<f64> {
     let bytes = text.as_bytes();
     let mut i = usize::from(bytes.first() == Some(&b'-'));
     let digits_from = |i: &mut usize| {
@@ -727,7 +791,7 @@ fn number_text(text: &str) -> Option<String> {
     if i != bytes.len() {
         return None;
     }
-    Some(super::excel::number_text(text.parse().ok()?))
+    text.parse().ok()
 }
 
 /// Unsigned decimal digits, nothing else.
@@ -1041,13 +1105,23 @@ mod tests {
     use std::path::Path;
 
     const STYLES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="3"><numFmt numFmtId="164" formatCode="0.0"/><numFmt numFmtId="165" formatCode="yyyy\-mm\-dd"/><numFmt numFmtId="166" formatCode="General"/></numFmts><cellXfs count="7"><xf numFmtId="0" fontId="0"/><xf numFmtId="49"/><xf numFmtId="22"/><xf numFmtId="165"/><xf numFmtId="2"/><xf numFmtId="164"/><xf numFmtId="166"/></cellXfs></styleSheet>"#;
+<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><numFmts count="4"><numFmt numFmtId="164" formatCode="0.0"/><numFmt numFmtId="165" formatCode="yyyy\-mm\-dd"/><numFmt numFmtId="166" formatCode="General"/><numFmt numFmtId="167" formatCode="[h]:mm"/></numFmts><cellXfs count="11"><xf numFmtId="0" fontId="0"/><xf numFmtId="49"/><xf numFmtId="22"/><xf numFmtId="165"/><xf numFmtId="2"/><xf numFmtId="164"/><xf numFmtId="166"/><xf numFmtId="46"/><xf numFmtId="14"/><xf numFmtId="21"/><xf numFmtId="167"/></cellXfs></styleSheet>"#;
 
     /// A workbook of sheets (name, state, XML), the given shared strings and styles.
     fn workbook(
         sheets: &[(&str, &str, &str)],
         strings: Option<&str>,
         styles: Option<&str>,
+    ) -> Vec<u8> {
+        workbook_with(sheets, strings, styles, "")
+    }
+
+    /// [`workbook`], with `properties` (a `<workbookPr>`) in its workbook part.
+    fn workbook_with(
+        sheets: &[(&str, &str, &str)],
+        strings: Option<&str>,
+        styles: Option<&str>,
+        properties: &str,
     ) -> Vec<u8> {
         let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
         let mut put = |name: &str, text: &str| {
@@ -1067,7 +1141,7 @@ mod tests {
                 r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/></Relationships>"#
             ),
         );
-        let mut book = format!(r#"<?xml version="1.0"?><workbook {ns}><sheets>"#);
+        let mut book = format!(r#"<?xml version="1.0"?><workbook {ns}>{properties}<sheets>"#);
         let mut rels = r#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">"#.to_string();
         for (i, (name, state, xml)) in sheets.iter().enumerate() {
             let state = if state.is_empty() {
@@ -1166,10 +1240,9 @@ mod tests {
     #[test]
     fn what_calamine_reads_otherwise_is_left_to_it() {
         let cases = [
-            // A formula, a date, a custom format and a built-in one with decimals.
+            // A formula, and a custom format that does not start with a date's letter.
             r#"<row r="1"><c r="A1"><f>1+1</f><v>2</v></c></row>"#,
-            r#"<row r="1"><c r="A1" s="2"><v>44661.5</v></c></row>"#,
-            r#"<row r="1"><c r="A1" s="3"><v>31.5</v></c></row>"#,
+            r#"<row r="1"><c r="A1" s="10"><v>31.5</v></c></row>"#,
             // Strings of a formula, booleans, errors, ISO dates.
             r#"<row r="1"><c r="A1" t="str"><v>x</v></c></row>"#,
             r#"<row r="1"><c r="A1" t="b"><v>1</v></c></row>"#,
@@ -1195,6 +1268,36 @@ mod tests {
             let xml = format!(r#"<row r="1"><c r="A1" s="{style}"><v>31.25</v></c></row>"#);
             same_as_calamine(&xml, None, true);
         }
+    }
+
+    #[test]
+    fn dates_and_times_read_as_calamine_reads_them() {
+        // Built-in formats of a date and time (style 2), a date (8), a time (9) and a
+        // duration (7), and a custom date format (3, `yyyy\-mm\-dd`), as sampling
+        // platforms' exports become once saved from Excel:
+        // a time with the float's error, a date alone, a time alone, a duration, a
+        // negative serial, the days before 1900-03-01 (Excel's leap day that was not),
+        // scientific notation, a text cell beside them; each read as calamine gives
+        // it, in both date systems.
+        let xml = r#"<row r="1"><c r="A1" s="2"><v>44661.5</v></c><c r="B1" s="2"><v>44661.336805555555</v></c><c r="C1" s="8"><v>44661</v></c><c r="D1" s="9"><v>0.3368055555555556</v></c><c r="E1" s="7"><v>1.5</v></c><c r="F1" s="2"><v>-1</v></c></row><row r="2"><c r="A2" s="2"><v>59.5</v></c><c r="B2" s="2"><v>60.25</v></c><c r="C2" s="2"><v>61.75</v></c><c r="D2" s="2"><v>4.4661E+4</v></c><c r="E2" s="9"><v>0.99999999</v></c><c r="F2" t="inlineStr"><is><t>text</t></is></c></row><row r="3"><c r="A3" s="3"><v>44661.5</v></c><c r="B3" s="3"><v>44661</v></c></row>"#;
+        for properties in [
+            "",
+            r#"<workbookPr date1904="1"/>"#,
+            r#"<workbookPr date1904="false"/>"#,
+        ] {
+            let data = workbook_with(&[("名单", "", xml)], None, Some(STYLES), properties);
+            check(&data, None, true, properties);
+        }
+        // The two date systems give different dates.
+        let rows = |properties: &str| {
+            rows(
+                &workbook_with(&[("s", "", xml)], None, Some(STYLES), properties),
+                None,
+            )
+            .unwrap()
+            .1
+        };
+        assert_ne!(rows("")[0].1, rows(r#"<workbookPr date1904="1"/>"#)[0].1);
     }
 
     #[test]
