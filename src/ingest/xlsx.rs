@@ -1,8 +1,9 @@
 //! The sheets of a plain `.xlsx` read directly: the common workbook (shared or inline
-//! strings, numbers in the General format, no formulas) read at the speed of a CSV file,
+//! strings, numbers in the General format, dates and times in built-in formats or custom
+//! ones calamine surely takes for dates, no formulas) read at the speed of a CSV file,
 //! its rows split over the workers. Whatever it does not know for certain (a formula,
-//! a date or other formatted number, a comment, a character reference, a part where
-//! the standard places none) it leaves to calamine: [`rows`] returns `None` and
+//! another formatted number, a comment, a character reference, a part where the
+//! standard places none) it leaves to calamine: [`rows`] returns `None` and
 //! [`super::excel`] reads the workbook as before. So a sheet read here gives exactly
 //! the rows calamine's reading gives (its rules: `super::excel`), which a test checks
 //! on every workbook the tests hold.
