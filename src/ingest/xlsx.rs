@@ -254,7 +254,8 @@ fn general_styles(xml: &[u8]) -> Option<Vec<Shown>> {
             } if in_cell_xfs => {
                 out.push(match attr(attrs, b"numFmtId")? {
                     None => Shown::Number,
-                    Some(id) => match custom.iter().find(|c| c.0 == id) {
+                    // As calamine's map of them, the last format of an ID counts.
+                    Some(id) => match custom.iter().rev().find(|c| c.0 == id) {
                         Some(&(_, shown)) => shown,
                         None if id == b"46" => Shown::Duration,
                         None if is_builtin_date(id) => Shown::Date,
@@ -1289,6 +1290,14 @@ mod tests {
             let data = workbook_with(&[("名单", "", xml)], None, Some(STYLES), properties);
             check(&data, None, true, properties);
         }
+        // A format's ID given twice: the last counts, as in calamine's map of them.
+        let twice = STYLES.replace(
+            r#"<numFmt numFmtId="166" formatCode="General"/>"#,
+            r#"<numFmt numFmtId="166" formatCode="General"/><numFmt numFmtId="166" formatCode="yyyy-mm-dd"/>"#,
+        );
+        let cell = r#"<row r="1"><c r="A1" s="6"><v>44661.5</v></c></row>"#;
+        let data = workbook(&[("s", "", cell)], None, Some(&twice));
+        check(&data, None, true, "a format given twice");
         // The two date systems give different dates.
         let rows = |properties: &str| {
             rows(
