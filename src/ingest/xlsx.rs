@@ -42,9 +42,22 @@ pub(super) fn rows(data: &[u8], wanted: Option<&str>) -> Option<SheetRows> {
     }
     let workbook = part("xl/workbook.xml")?;
     let (sheet, path) = choose_sheet(&workbook, &part("xl/_rels/workbook.xml.rels")?, wanted)?;
+    // calamine finds a part whatever the case of its name: a styles part this reader
+    // cannot find or read is calamine's to read.
+    let has_part = |name: &str| {
+        zip.file_names().any(|n| match n {
+            Ok(n) => n
+                .replace('\\', "/")
+                .trim_start_matches('/')
+                .eq_ignore_ascii_case(name),
+            // A name that does not read: calamine's to judge.
+            Err(_) => true,
+        })
+    };
     let general = Styles {
         shown: match part("xl/styles.xml") {
             Some(xml) => general_styles(&xml)?,
+            None if has_part("xl/styles.xml") => return None,
             None => Vec::new(),
         },
         is_1904: is_1904(&workbook)?,
@@ -232,14 +245,20 @@ fn general_styles(xml: &[u8]) -> Option<Vec<Shown>> {
     let mut tags = Tags::new(xml);
     let mut custom: Vec<(&[u8], Shown)> = Vec::new();
     let mut out = Vec::new();
-    let mut in_cell_xfs = false;
+    // calamine reads the formats of `<numFmts>` and the styles of `<cellXfs>` only
+    // (a `<dxf>`, for one, has formats of its own).
+    let (mut in_num_fmts, mut in_cell_xfs) = (false, false);
     while let Some(tag) = tags.next()? {
         match tag {
+            Tag::Open {
+                name: b"numFmts", ..
+            } => in_num_fmts = true,
+            Tag::Close { name: b"numFmts" } => in_num_fmts = false,
             Tag::Open {
                 name: b"numFmt",
                 attrs,
                 ..
-            } => {
+            } if in_num_fmts => {
                 if let Some(id) = attr(attrs, b"numFmtId")? {
                     let code = attr(attrs, b"formatCode")?.unwrap_or_default();
                     custom.push((id, custom_format(code)));
@@ -297,7 +316,8 @@ struct Styles {
 fn custom_format(code: &[u8]) -> Shown {
     if is_plain_number_format(code) {
         Shown::Number
-    } else if code.first().is_some_and(|b| b"dmhysDMHYS".contains(b)) {
+    } else if code.first().is_some_and(|b| b"dmhysDMHYS".contains(b)) && plain(code).is_some() {
+        // Text that calamine decodes as it stands (an entity it may refuse: its call).
         Shown::Date
     } else {
         Shown::Unknown
@@ -689,11 +709,18 @@ impl<'a> CellAttrs<'a> {
             t: None,
         };
         while let Some((name, value, rest)) = next_attr(attrs)? {
-            match name {
-                b"r" => out.r = Some(value),
-                b"s" => out.s = Some(value),
-                b"t" => out.t = Some(value),
-                _ => {}
+            let slot = match name {
+                b"r" => &mut out.r,
+                b"s" => &mut out.s,
+                b"t" => &mut out.t,
+                _ => {
+                    attrs = rest;
+                    continue;
+                }
+            };
+            // An attribute given twice is no XML; calamine would take the first.
+            if slot.replace(value).is_some() {
+                return None;
             }
             attrs = rest;
         }
@@ -1258,6 +1285,8 @@ mod tests {
             "<row r=\"1\"><c r=\"A1\" t=\"inlineStr\"><is><t>a\r\nb</t></is></c></row>",
             r#"<row r="1"><c r="A1"><v>inf</v></c></row>"#,
             r#"<row r="1"><c r="A1" t="s"><v>99</v></c></row>"#,
+            // An attribute given twice.
+            r#"<row r="1"><c r="A1" s="0" s="2"><v>44661</v></c></row>"#,
             // A missing shared string that a later child of the cell replaces.
             r#"<row r="1"><c r="A1" t="s"><v>99</v><v>0</v></c></row>"#,
         ];
@@ -1298,6 +1327,15 @@ mod tests {
         let cell = r#"<row r="1"><c r="A1" s="6"><v>44661.5</v></c></row>"#;
         let data = workbook(&[("s", "", cell)], None, Some(&twice));
         check(&data, None, true, "a format given twice");
+        // A format outside `<numFmts>` (a `<dxf>`'s) is no cell style's, for calamine.
+        let dxf = STYLES.replace(
+            "<cellXfs count=\"11\">",
+            r#"<dxfs count="1"><dxf><numFmt numFmtId="168" formatCode="yyyy-mm-dd"/></dxf></dxfs><cellXfs count="12">"#,
+        )
+        .replace("</cellXfs>", r#"<xf numFmtId="168"/></cellXfs>"#);
+        let cell = r#"<row r="1"><c r="A1" s="11"><v>44661</v></c></row>"#;
+        let data = workbook(&[("s", "", cell)], None, Some(&dxf));
+        check(&data, None, true, "a dxf's format");
         // The two date systems give different dates.
         let rows = |properties: &str| {
             rows(
