@@ -1336,6 +1336,22 @@ mod tests {
         let cell = r#"<row r="1"><c r="A1" s="11"><v>44661</v></c></row>"#;
         let data = workbook(&[("s", "", cell)], None, Some(&dxf));
         check(&data, None, true, "a dxf's format");
+        // A styles part named in another case: calamine finds it, so this reader
+        // leaves the workbook to calamine rather than read its dates as numbers.
+        let data = workbook(&[("s", "", cell)], None, Some(STYLES));
+        let mut from = zip::ZipArchive::new(Cursor::new(&data[..])).unwrap();
+        let mut to = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..from.len() {
+            let mut file = from.by_index(i).unwrap();
+            let name = file.name().unwrap().replace("styles.xml", "Styles.xml");
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).unwrap();
+            to.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            to.write_all(&bytes).unwrap();
+        }
+        let renamed = to.finish().unwrap().into_inner();
+        check(&renamed, None, false, "a styles part named in another case");
         // The two date systems give different dates.
         let rows = |properties: &str| {
             rows(
