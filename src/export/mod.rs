@@ -135,6 +135,21 @@ type ListWriter<'a> = dyn Fn(
     + Sync
     + 'a;
 
+/// The task writing the workbook `name` of the list `rows` with `columns`, a sheet per
+/// building too.
+fn workbook_task<'a, R: rows::Listed + Sync>(
+    name: &'static str,
+    staging: &'a Staging,
+    columns: &'a [columns::Column<R>],
+    rows: &'a [R],
+) -> Task<'a> {
+    Task::new(name, rows.len(), move || {
+        staging.write(name, |out| {
+            workbook::write_list(out, columns, rows, Some(R::building))
+        })
+    })
+}
+
 /// The task writing the Parquet table `name` of the list `rows` with `columns` by
 /// `list`, each row's round given by `round_of`.
 fn list_task<'a, R: Sync>(
@@ -277,26 +292,8 @@ pub fn write_round(
         .then(Task::new("tubes.parquet", rec.tubes.len(), || {
             write_tubes(staging, round.publication, roster, rec, &note)
         })),
-        Task::new("retest.xlsx", listed.len(), || {
-            staging.write("retest.xlsx", |out| {
-                workbook::write_list(
-                    out,
-                    &retest_columns,
-                    &listed,
-                    Some(<EntryRow as rows::Listed>::building),
-                )
-            })
-        }),
-        Task::new("missing.xlsx", missing.len(), || {
-            staging.write("missing.xlsx", |out| {
-                workbook::write_list(
-                    out,
-                    &missing_columns,
-                    &missing,
-                    Some(<rows::MissingRow as rows::Listed>::building),
-                )
-            })
-        }),
+        workbook_task("retest.xlsx", staging, &retest_columns, &listed),
+        workbook_task("missing.xlsx", staging, &missing_columns, &missing),
         list_task(
             "retest.parquet",
             &retest_columns,

@@ -54,7 +54,7 @@ pub(super) fn rows(data: &[u8], wanted: Option<&str>) -> Option<SheetRows> {
             Err(_) => true,
         })
     };
-    let general = Styles {
+    let styles = Styles {
         shown: match part("xl/styles.xml") {
             Some(xml) => general_styles(&xml)?,
             None if has_part("xl/styles.xml") => return None,
@@ -71,10 +71,10 @@ pub(super) fn rows(data: &[u8], wanted: Option<&str>) -> Option<SheetRows> {
         },
         || {
             let mut zip = zip.clone();
-            let cells = sheet_cells(zip.by_name(&path).ok()?, &general)?;
+            let cells = sheet_cells(zip.by_name(&path).ok()?, &styles)?;
             match cells {
                 Some(cells) => Some(cells),
-                None => Some(vec![cells_of(sheet_data(&part(&path)?)?, &general)?]),
+                None => Some(vec![cells_of(sheet_data(&part(&path)?)?, &styles)?]),
             }
         },
     );
@@ -238,9 +238,7 @@ fn rich_text(tags: &mut Tags, closing: &[u8], text: &mut String) -> Option<()> {
     }
 }
 
-/// For each cell style, whether a number in it is shown as a plain number (a built-in
-/// format that is no date or time, or a custom one surely none); `None` in the list for
-/// other custom formats.
+/// How each cell style of `cellXfs` shows a number, as calamine reads it ([`Shown`]).
 fn general_styles(xml: &[u8]) -> Option<Vec<Shown>> {
     let mut tags = Tags::new(xml);
     let mut custom: Vec<(&[u8], Shown)> = Vec::new();
@@ -303,7 +301,6 @@ enum Shown {
 
 /// What a number cell's text depends on: each cell style's way of showing a number,
 /// and the workbook's date system.
-#[derive(Default)]
 struct Styles {
     shown: Vec<Shown>,
     is_1904: bool,
@@ -432,7 +429,7 @@ const PIECE: usize = 1 << 19;
 /// `<row`, each read on the workers while the next is inflated. `Some(None)` when a
 /// piece after the first has a row without its number: such a row follows the rows
 /// before it, which only a reading in one piece knows.
-fn sheet_cells(mut sheet: impl Read, general: &Styles) -> Option<Option<Vec<Cells>>> {
+fn sheet_cells(mut sheet: impl Read, styles: &Styles) -> Option<Option<Vec<Cells>>> {
     let (sender, receiver) = crossbeam_channel::unbounded();
     let read = rayon::in_place_scope(|scope| {
         let mut pieces = 0;
@@ -441,7 +438,7 @@ fn sheet_cells(mut sheet: impl Read, general: &Styles) -> Option<Option<Vec<Cell
             pieces += 1;
             scope.spawn(move |_| {
                 let numbered = index == 0 || every_row_numbered(&piece);
-                let cells = numbered.then(|| cells_of(&piece, general)).flatten();
+                let cells = numbered.then(|| cells_of(&piece, styles)).flatten();
                 let _ = sender.send((index, numbered, cells));
             });
         };
@@ -547,7 +544,7 @@ fn every_row_numbered(body: &[u8]) -> bool {
 /// The cells with a value in a piece of `<sheetData>` that starts at a row (or at the
 /// `<sheetData` tag), by calamine's rules: a cell without a position follows the one
 /// before it in its row; a row without a number follows the one before it.
-fn cells_of(piece: &[u8], general: &Styles) -> Option<Cells> {
+fn cells_of(piece: &[u8], styles: &Styles) -> Option<Cells> {
     let mut tags = Tags::new(piece);
     let mut cells = Cells::default();
     let guess = piece.len() / 40;
@@ -584,9 +581,9 @@ fn cells_of(piece: &[u8], general: &Styles) -> Option<Cells> {
                 };
                 col = at.1;
                 if !empty {
-                    match usual_cell(&mut tags, &attrs, &mut cells, general) {
+                    match usual_cell(&mut tags, &attrs, &mut cells, styles) {
                         Some(value) => cells.push(at, value),
-                        None => cell_value(&mut tags, &attrs, at, &mut cells, general)?,
+                        None => cell_value(&mut tags, &attrs, at, &mut cells, styles)?,
                     }
                 }
                 col = col.checked_add(1)?;
@@ -604,11 +601,11 @@ fn number_value(
     attrs: &CellAttrs,
     text: &str,
     cells: &mut Cells,
-    general: &Styles,
+    styles: &Styles,
 ) -> Option<Value> {
     // A style past the list shows a plain number, as calamine has it.
     let shown = match attrs.s {
-        Some(s) => general.shown.get(digits::<usize>(plain(s)?)?).copied(),
+        Some(s) => styles.shown.get(digits::<usize>(plain(s)?)?).copied(),
         None => None,
     };
     let kind = match shown.unwrap_or(Shown::Number) {
@@ -624,7 +621,7 @@ fn number_value(
         Some(kind) => super::excel::cell_text(&Data::DateTime(ExcelDateTime::new(
             number,
             kind,
-            general.is_1904,
+            styles.is_1904,
         ))),
     };
     cells.own(|text| {
@@ -643,7 +640,7 @@ fn usual_cell(
     tags: &mut Tags,
     attrs: &CellAttrs,
     cells: &mut Cells,
-    general: &Styles,
+    styles: &Styles,
 ) -> Option<Value> {
     let rest = &tags.xml[tags.at..];
     let (value, len) = match attrs.t {
@@ -662,36 +659,30 @@ fn usual_cell(
             (value, b"<is><t>".len() + lt + tail.len())
         }
         Some(b"s") => {
-            let body = rest.strip_prefix(b"<v>")?;
-            let lt = body.iter().position(|&b| b == b'<')?;
-            let tail = b"</v></c>";
-            if lt == 0 || !body[lt..].starts_with(tail) {
-                return None;
-            }
-            let mut index: u32 = 0;
-            for &b in &body[..lt] {
-                if !b.is_ascii_digit() {
-                    return None;
-                }
-                index = index.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
-            }
-            (cells.shared(index), b"<v>".len() + lt + tail.len())
+            let (text, len) = lone_value(rest)?;
+            (cells.shared(decimal(text)?), len)
         }
         Some(b"n") | None => {
-            let body = rest.strip_prefix(b"<v>")?;
-            let lt = body.iter().position(|&b| b == b'<')?;
-            let tail = b"</v></c>";
-            if lt == 0 || !body[lt..].starts_with(tail) {
-                return None;
-            }
-            let text = std::str::from_utf8(&body[..lt]).ok()?;
-            let value = number_value(attrs, text, cells, general)?;
-            (value, b"<v>".len() + lt + tail.len())
+            let (text, len) = lone_value(rest)?;
+            let text = std::str::from_utf8(text).ok()?;
+            (number_value(attrs, text, cells, styles)?, len)
         }
         _ => return None,
     };
     tags.at += len;
     Some(value)
+}
+
+/// The text of `<v>text</v></c>` at the start of `rest`, not empty, and the length of
+/// all that.
+fn lone_value(rest: &[u8]) -> Option<(&[u8], usize)> {
+    let body = rest.strip_prefix(b"<v>")?;
+    let lt = body.iter().position(|&b| b == b'<')?;
+    let tail = b"</v></c>";
+    if lt == 0 || !body[lt..].starts_with(tail) {
+        return None;
+    }
+    Some((&body[..lt], b"<v>".len() + lt + tail.len()))
 }
 
 /// The attributes of a `<c>` tag this reader looks at.
@@ -735,7 +726,7 @@ fn cell_value(
     attrs: &CellAttrs,
     at: (u32, u32),
     cells: &mut Cells,
-    general: &Styles,
+    styles: &Styles,
 ) -> Option<()> {
     // As calamine, the last child with a value gives the cell's (an earlier child's own
     // text is then left unused in the cells' texts).
@@ -772,7 +763,7 @@ fn cell_value(
                         Some(cells.shared(digits(text)?))
                     }
                     Some(b"n") | None if text.is_empty() => None,
-                    Some(b"n") | None => Some(number_value(attrs, text, cells, general)?),
+                    Some(b"n") | None => Some(number_value(attrs, text, cells, styles)?),
                     _ => return None,
                 };
             }
@@ -840,18 +831,20 @@ fn position(text: &[u8]) -> Option<(u32, Option<u32>)> {
             .checked_mul(26)?
             .checked_add(u32::from(b.to_ascii_uppercase() - b'A') + 1)?;
     }
-    let number = &text[letters..];
-    if number.is_empty() {
+    let row = decimal(&text[letters..])?;
+    Some((row.checked_sub(1)?, col.checked_sub(1)))
+}
+
+/// Unsigned decimal digits as a number, read from the bytes: [`digits`] of a `u32`.
+fn decimal(bytes: &[u8]) -> Option<u32> {
+    if bytes.is_empty() {
         return None;
     }
-    let mut row: u32 = 0;
-    for &b in number {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        row = row.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
-    }
-    Some((row.checked_sub(1)?, col.checked_sub(1)))
+    bytes.iter().try_fold(0u32, |n, &b| {
+        b.is_ascii_digit()
+            .then(|| n.checked_mul(10)?.checked_add(u32::from(b - b'0')))
+            .flatten()
+    })
 }
 
 /// The cells as rows: calamine's range (from the first row and column holding a value
