@@ -2,7 +2,7 @@
 
 use crate::assign;
 use crate::error::{Error, Position, Result};
-use crate::export::rows::{self, plan_columns, Plan, PlanRow, RejectRow};
+use crate::export::rows::{plan_columns, Plan, PlanRow};
 use crate::export::staging::Staging;
 use crate::export::{csv, plan_file, workbook};
 use crate::pipeline;
@@ -76,14 +76,6 @@ pub fn run(args: AssignArgs) -> Result<i32> {
             pipeline::say_counts(&report);
         }
         let file = report.display();
-        let rejects: Vec<RejectRow> = rejects
-            .iter()
-            .map(|reject| RejectRow {
-                file: &file,
-                reject,
-                raw: privacy.raw(&reject.raw, &report.columns).into(),
-            })
-            .collect();
         let stage = progress.stage("assignment");
         let slots = assign::assign(&roster, k);
         drop(stage);
@@ -94,11 +86,11 @@ pub fn run(args: AssignArgs) -> Result<i32> {
                 .take(3)
                 .map(|r| {
                     let at = Position {
-                        line: Some(r.reject.line),
-                        column: Some(r.reject.column.clone()).filter(|c| !c.is_empty()),
+                        line: Some(r.line),
+                        column: Some(r.column().to_string()).filter(|c| !c.is_empty()),
                         byte: None,
                     };
-                    format!("{file}{at}: {}", r.reject.reason)
+                    format!("{file}{at}: {}", r.reason())
                 })
                 .collect();
             let first = match reasons.len() {
@@ -140,7 +132,7 @@ pub fn run(args: AssignArgs) -> Result<i32> {
                 staging.write("plan.csv", |out| csv::write_list(out, &columns, &rows))?;
                 drop(stage);
                 staging.write("rejects.csv", |out| {
-                    csv::write_list(out, &rows::reject_columns(), &rejects)
+                    csv::write_rejects(out, &rejects, |r| (&file, &report.columns, r), &privacy)
                 })
             },
         );

@@ -3,8 +3,12 @@
 //! Standard Time.
 
 use super::columns::{Column, Kind};
+use super::rows::{reject_columns, RejectRow};
 use super::staging::Output;
 use crate::error::{Error, Result};
+use crate::ingest::reread::RawReader;
+use crate::ingest::Reject;
+use crate::privacy::Privacy;
 use crate::time::format_local;
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -22,10 +26,23 @@ pub fn guard(cell: &str) -> Cow<'_, str> {
 /// written on the workers, a window of them at a time, and put out in order: a city's
 /// plan is ten million rows.
 pub fn write_list<R: Sync>(out: &mut Output, columns: &[Column<R>], rows: &[R]) -> Result<()> {
-    // A failed write is reported by the staging as an I/O error naming the file.
-    let failed = |e: std::io::Error| Error::Internal(format!("writing a CSV file: {e}"));
+    write_header(out, columns)?;
+    write_rows(out, columns, rows)
+}
+
+/// A failed write, reported by the staging as an I/O error naming the file.
+fn failed(e: std::io::Error) -> Error {
+    Error::Internal(format!("writing a CSV file: {e}"))
+}
+
+/// Starts a CSV file: the byte-order mark and the header line of `columns`.
+fn write_header<R>(out: &mut Output, columns: &[Column<R>]) -> Result<()> {
     out.write_all(b"\xEF\xBB\xBF").map_err(failed)?;
-    out.write_all(&header(columns)).map_err(failed)?;
+    out.write_all(&header(columns)).map_err(failed)
+}
+
+/// Writes `rows`, blocks of them on the workers, a window of blocks at a time.
+fn write_rows<R: Sync>(out: &mut Output, columns: &[Column<R>], rows: &[R]) -> Result<()> {
     let window = BLOCK_ROWS * 4 * rayon::current_num_threads();
     for rows in rows.chunks(window) {
         let blocks: Vec<Vec<u8>> = rows
@@ -35,6 +52,52 @@ pub fn write_list<R: Sync>(out: &mut Output, columns: &[Column<R>], rows: &[R]) 
         for block in blocks {
             out.write_all(&block).map_err(failed)?;
         }
+    }
+    Ok(())
+}
+
+/// Rejects a window of `rejects.csv`, and a part of one: a window's parts are read
+/// again and masked on the workers, each part's rows one after another through one
+/// reader, then the window is written.
+const REJECT_WINDOW: usize = 65_536;
+const REJECT_PART: usize = 4_096;
+
+/// A reject as `rejects.csv` lists it: the file as rejects name it, the protected
+/// columns of that file (see [`Privacy::raw`]) and the reject.
+pub type Listed<'a> = (&'a str, &'a [Option<&'static str>], &'a Reject);
+
+/// Writes `rejects.csv`: each of `rejects` as `listed` gives it, in order, its raw
+/// text read again from its input ([`RawReader`]) and masked as `privacy` says, a
+/// window at a time: a roster with a wrong word in one column is a row rejected a
+/// person, whose raw texts would be the roster again in memory.
+pub fn write_rejects<'a, T: Sync>(
+    out: &mut Output,
+    rejects: &'a [T],
+    listed: impl Fn(&'a T) -> Listed<'a> + Sync,
+    privacy: &Privacy,
+) -> Result<()> {
+    let columns = reject_columns();
+    write_header(out, &columns)?;
+    for window in rejects.chunks(REJECT_WINDOW) {
+        let parts = window
+            .par_chunks(REJECT_PART)
+            .map(|part| {
+                let mut reader = RawReader::default();
+                part.iter()
+                    .map(|r| {
+                        let (file, protected, reject) = listed(r);
+                        let raw = reader.text(&reject.raw, file)?;
+                        Ok(RejectRow {
+                            file,
+                            reject,
+                            raw: privacy.raw(&raw, protected).into(),
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rows: Vec<RejectRow> = parts.into_iter().flatten().collect();
+        write_rows(out, &columns, &rows)?;
     }
     Ok(())
 }

@@ -36,7 +36,7 @@ use manifest::OutputEntry;
 use parquet::ArrayRef;
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
-use rows::{EntryRow, RejectRow};
+use rows::EntryRow;
 use rustc_hash::FxHashMap;
 use staging::Staging;
 use std::io::Write;
@@ -223,22 +223,16 @@ pub fn write_round(
             .find(|(k, _)| *k == kind)
             .map_or("", |(_, f)| f.as_str())
     };
-    // On the workers: a roster with a wrong vocabulary in one column is a million
-    // rejects, each masked cell by cell.
-    let rejects: Vec<RejectRow> = round
-        .rejects
-        .par_iter()
-        .map(|(kind, reject)| {
-            let report = round.inputs.iter().find(|(k, _)| k == kind).map(|(_, r)| r);
-            RejectRow {
-                file: file_of(*kind),
-                reject,
-                raw: privacy
-                    .raw(&reject.raw, report.map_or(&[], |r| &r.columns))
-                    .into(),
-            }
-        })
-        .collect();
+    let mut rejects_by_file: Vec<(String, usize)> = Vec::new();
+    for (kind, _) in round.rejects {
+        match rejects_by_file
+            .iter_mut()
+            .find(|(f, _)| f == file_of(*kind))
+        {
+            Some(entry) => entry.1 += 1,
+            None => rejects_by_file.push((file_of(*kind).to_string(), 1)),
+        }
+    }
     let (retest_columns, missing_columns) = (rows::retest_columns(), rows::missing_columns());
     let copied: std::sync::Mutex<RoundRows> =
         std::sync::Mutex::new(vec![Vec::new(); rec.rounds().len()]);
@@ -342,15 +336,20 @@ pub fn write_round(
             list,
         ),
         Task::new("report.html", 1, || {
-            let page = round_report(round, &listed, &rejects);
+            let page = round_report(round, &listed, &rejects_by_file);
             staging.write("report.html", |out| {
                 out.write_all(page.as_bytes())
                     .map_err(|e| Error::io(&staging.target("report.html"), e))
             })
         }),
-        Task::new("rejects.csv", rejects.len(), || {
+        Task::new("rejects.csv", round.rejects.len(), || {
             staging.write("rejects.csv", |out| {
-                csv::write_list(out, &rows::reject_columns(), &rejects)
+                csv::write_rejects(
+                    out,
+                    round.rejects,
+                    |r| reject_listed(round.inputs, &files, r),
+                    privacy,
+                )
             })
         }),
     ];
@@ -401,7 +400,20 @@ pub fn write_round(
 
 /// The daily report of the run's latest round (by earliest sample), from the same rows
 /// as the other outputs.
-fn round_report(round: &RoundOutputs, entries: &[EntryRow], rejects: &[RejectRow]) -> String {
+/// A reject of `rejects.csv`: its file as `files` name it and the protected columns of
+/// its input.
+fn reject_listed<'a>(
+    inputs: &'a [(InputKind, InputReport)],
+    files: &'a [(InputKind, String)],
+    (kind, reject): &'a (InputKind, Reject),
+) -> csv::Listed<'a> {
+    let file = files.iter().find(|(k, _)| k == kind).map_or("", |(_, f)| f);
+    let report = inputs.iter().find(|(k, _)| k == kind).map(|(_, r)| r);
+    (file, report.map_or(&[], |r| &r.columns), reject)
+}
+
+/// The report page of the round: `rejects` counts the rejected rows by file.
+fn round_report(round: &RoundOutputs, entries: &[EntryRow], rejects: &[(String, usize)]) -> String {
     use crate::report::{BuildingFigures, NamedPerson, RoundReport};
     let rec = round.rec;
     let order = rec.round_order();
@@ -453,13 +465,6 @@ fn round_report(round: &RoundOutputs, entries: &[EntryRow], rejects: &[RejectRow
         }
     }
     anomalies.sort();
-    let mut by_file: Vec<(String, usize)> = Vec::new();
-    for reject in rejects {
-        match by_file.iter_mut().find(|(f, _)| f == reject.file) {
-            Some(entry) => entry.1 += 1,
-            None => by_file.push((reject.file.to_string(), 1)),
-        }
-    }
     // Every entry of the round's retest list counts, a person sampled but not on the
     // roster too: the buildings' rows leave such people out, the page must not.
     let (mut counts, mut off_roster) = ([0i64; 4], [0i64; 4]);
@@ -541,7 +546,7 @@ fn round_report(round: &RoundOutputs, entries: &[EntryRow], rejects: &[RejectRow
             .collect(),
         tubes,
         anomalies,
-        rejects: by_file,
+        rejects: rejects.to_vec(),
         people,
         earlier_overdue,
         closure: counts,

@@ -582,10 +582,10 @@ pub fn reject_columns<'r>() -> Vec<Column<RejectRow<'r>>> {
             Value::Int(Some(r.reject.line as i64))
         }),
         column("column", "列", 12.0, Text, |r| {
-            Value::Text(Some(&r.reject.column))
+            Value::Text(Some(r.reject.column()))
         }),
         column("reason", "原因", 40.0, Text, |r| {
-            Value::Text(Some(&r.reject.reason))
+            Value::Text(Some(r.reject.reason()))
         }),
         column("raw", "原始行", 60.0, Text, |r| {
             Value::Text(Some(&r.raw))

@@ -258,6 +258,7 @@ pub(super) fn read_workbook<P: RowParser>(
                 census: Census::default(),
                 runaway_quote: None,
                 not_gb18030: None,
+                shared: Default::default(),
             };
             let mut ranges = Vec::new();
             for (k, record) in chunk.iter().enumerate() {

@@ -41,13 +41,136 @@ use std::sync::Arc;
 pub struct Reject {
     /// The line, starting at `1`, where the row starts.
     pub line: u64,
+    /// The column at fault and the reason, one for every reject of a chunk that gives
+    /// them: a roster with a wrong word in one column is ten million rejects of one
+    /// reason.
+    pub why: Arc<Why>,
+    /// The row as it stands in the file, without its line terminator.
+    pub raw: RawText,
+}
+
+impl Reject {
+    /// A reject of the row on `line` at `column` for `reason`, with its raw text.
+    pub fn new(line: u64, column: &str, reason: &str, raw: RawText) -> Reject {
+        Reject {
+            line,
+            why: Arc::new(Why::new(column, reason)),
+            raw,
+        }
+    }
+
     /// The column at fault, as the file's header spells it; empty for the whole row.
-    pub column: String,
+    pub fn column(&self) -> &str {
+        &self.why.column
+    }
+
     /// What is wrong and what to do about it.
-    pub reason: String,
-    /// The row as it stands in the file, without its line terminator. Bytes that are
-    /// not UTF-8 are written as `\xNN`.
-    pub raw: String,
+    pub fn reason(&self) -> &str {
+        &self.why.reason
+    }
+}
+
+/// Why a row was rejected: the column at fault and what is wrong.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Why {
+    column: Box<str>,
+    reason: Box<str>,
+}
+
+impl Why {
+    fn new(column: &str, reason: &str) -> Why {
+        Why {
+            column: column.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A rejected row's raw text: the row as it stands in the file, without its line
+/// terminator, bytes that are not UTF-8 written as `\xNN`.
+#[derive(Clone, Debug)]
+pub enum RawText {
+    /// The text itself (a sheet's row, a duplicate found late).
+    Text(Box<str>),
+    /// Where the row's bytes are in a text source (a file, in UTF-8 or GB18030, or a
+    /// text in memory), read again when `rejects.csv` is written
+    /// ([`reread::RawReader`]): held whole, the raw rows of a city roster rejected
+    /// row by row were three times the input's size.
+    At {
+        /// The source the row was read from.
+        source: Arc<TextSource>,
+        /// Where the row starts in the source.
+        offset: u64,
+        /// The row's length in the source, in bytes.
+        len: u32,
+    },
+}
+
+impl PartialEq for RawText {
+    /// Texts are equal as texts, places as places in one source.
+    fn eq(&self, other: &RawText) -> bool {
+        match (self, other) {
+            (RawText::Text(a), RawText::Text(b)) => a == b,
+            (
+                RawText::At {
+                    source: a,
+                    offset: x,
+                    len: m,
+                },
+                RawText::At {
+                    source: b,
+                    offset: y,
+                    len: n,
+                },
+            ) => Arc::ptr_eq(a, b) && x == y && m == n,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for RawText {}
+
+impl RawText {
+    /// The text, when it is held rather than read again.
+    pub fn held(&self) -> Option<&str> {
+        match self {
+            RawText::Text(text) => Some(text),
+            RawText::At { .. } => None,
+        }
+    }
+}
+
+/// What a chunk's rejects share: the last few columns and reasons given.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    recent: Vec<Arc<Why>>,
+}
+
+impl Shared {
+    /// How many distinct reasons are kept: a chunk's rejects nearly always give one or
+    /// two.
+    const KEPT: usize = 8;
+
+    /// A reject of the row on `line`, the same [`Why`] as the last rejects' when they
+    /// gave this column and reason.
+    pub(crate) fn reject(&mut self, line: u64, column: &str, reason: &str, raw: RawText) -> Reject {
+        let found = self
+            .recent
+            .iter()
+            .find(|w| *w.column == *column && *w.reason == *reason);
+        let why = match found {
+            Some(why) => why.clone(),
+            None => {
+                let made = Arc::new(Why::new(column, reason));
+                if self.recent.len() == Self::KEPT {
+                    self.recent.remove(0);
+                }
+                self.recent.push(made.clone());
+                made
+            }
+        };
+        Reject { line, why, raw }
+    }
 }
 
 /// What the manifest says about one input file.
@@ -434,7 +557,8 @@ impl<R, C> Pass<R, C> {
         }
         let (sha256, bytes) = file.unwrap_or((self.sha256, self.bytes));
         let mut parts = Vec::with_capacity(self.outs.len());
-        let mut rejects = Vec::new();
+        // Sized once: a roster rejected row by row is ten million rejects.
+        let mut rejects = Vec::with_capacity(self.outs.iter().map(|o| o.rejects.len()).sum());
         let (mut read, mut accepted) = (0, 0);
         for out in self.outs {
             read += out.read;
@@ -480,11 +604,40 @@ struct ChunkOut<R, C> {
     runaway_quote: Option<(u64, String)>,
     /// The first byte offset, in the file, that does not decode as GB18030.
     not_gb18030: Option<u64>,
+    /// The columns and reasons the chunk's rejects share.
+    shared: Shared,
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Lines;
+    use super::{Lines, RawText};
+    use std::sync::Arc;
+
+    /// A roster with a wrong word in one column is a reject a row: each must hold
+    /// neither its reason nor its row's text, or ten million of them held three times
+    /// the input's size.
+    #[test]
+    fn a_chunks_rejects_share_their_reason_and_keep_only_where_their_rows_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.csv");
+        let mut text = String::from("person_id,name,building,room,status\n");
+        for i in 0..1000 {
+            text.push_str(&format!("R{i},张三,公寓1,101,在读\n"));
+        }
+        std::fs::write(&path, text).unwrap();
+        let (_, _, rejects) = crate::pipeline::load_roster(&path, None).unwrap();
+        assert_eq!(rejects.len(), 1000);
+        assert_eq!(rejects[0].column(), "status");
+        assert!(
+            rejects.iter().all(|r| Arc::ptr_eq(&r.why, &rejects[0].why)),
+            "one reason, held once"
+        );
+        assert!(
+            rejects.iter().all(|r| matches!(r.raw, RawText::At { .. })),
+            "no row's text held"
+        );
+        assert!(std::mem::size_of::<super::Reject>() <= 40);
+    }
 
     /// Rows on lines one after another, but for gaps (rejected rows, records over
     /// several lines, blank lines) of every length, at random; cut into chunks of every

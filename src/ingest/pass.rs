@@ -7,9 +7,9 @@ use super::fields::{
 };
 use super::header::{self, ColumnSpec, Layout};
 use super::reread::{open_source, source_path, TextSource};
-use super::row::{accept, escape_raw, Raw};
+use super::row::{accept, Raw};
 use super::split::{self, Chunk, CutError, Cutter};
-use super::{ChunkOut, Lines, Pass, Reject, RowParser};
+use super::{ChunkOut, Lines, Pass, RowParser, Shared};
 use crate::error::{Error, Position, Result};
 use crate::normalize::clean;
 use rayon::iter::{ParallelBridge, ParallelIterator};
@@ -89,6 +89,10 @@ pub(super) fn run_pass<P: RowParser>(
     let not_utf8 = || judging && bad_rows.load(Ordering::Relaxed) > MAX_BAD_UTF8_ROWS;
     // A file read as GB18030 is hashed whatever the parser asks ([`RowParser::digest`]).
     let digest = parser.digest() || gb;
+    // Rejects of a source that can be read again keep where their rows are, not their
+    // text ([`super::RawText::At`]); a sheet's rows are not read through here.
+    let again =
+        (!matches!(pass.source, TextSource::Sheet(_))).then(|| Arc::new(pass.source.clone()));
     let (outs, cut, hashed) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> std::result::Result<(), CutError> {
             while let Some(chunk) = cutter.next_chunk(false)? {
@@ -118,7 +122,8 @@ pub(super) fn run_pass<P: RowParser>(
             .par_bridge()
             .filter_map(|chunk| {
                 let out = (!not_utf8()).then(|| {
-                    let out = parse_chunk(&chunk, &layout, check_rows, gb, parser);
+                    let out =
+                        parse_chunk(&chunk, &layout, (check_rows, gb), again.as_ref(), parser);
                     bad_rows.fetch_add(out.census.bad_rows, Ordering::Relaxed);
                     out
                 });
@@ -231,6 +236,18 @@ impl Decoded {
     }
 }
 
+/// A row's raw text: where its bytes are in a source (`here`), or `text` itself.
+fn place<'a>(here: Option<(&'a Arc<TextSource>, u64, u32)>, text: &'a [u8]) -> Raw<'a> {
+    match here {
+        Some((source, offset, len)) => Raw::In {
+            source,
+            offset,
+            len,
+        },
+        None => Raw::Bytes(text),
+    }
+}
+
 fn cut_error(path: &Path, name: &str, e: CutError) -> Error {
     match e {
         CutError::Io(e) => Error::io(path, e),
@@ -337,12 +354,13 @@ fn read_header<R: Read>(
 
 /// Parses the rows of `chunk`, rejecting each row that is not UTF-8: `check_rows` also
 /// counts the rows with non-ASCII bytes (for the census of a file whose encoding is not
-/// known yet), `gb` decodes each row from GB18030 first.
+/// known yet), `gb` decodes each row from GB18030 first. A reject keeps where its row
+/// is in `source`, when there is one to read it again from.
 fn parse_chunk<P: RowParser>(
     chunk: &Chunk,
     layout: &Layout,
-    check_rows: bool,
-    gb: bool,
+    (check_rows, gb): (bool, bool),
+    source: Option<&Arc<TextSource>>,
     parser: &P,
 ) -> ChunkOut<P::Record, P::Part> {
     let mut out = ChunkOut {
@@ -355,6 +373,7 @@ fn parse_chunk<P: RowParser>(
         census: Census::default(),
         runaway_quote: None,
         not_gb18030: None,
+        shared: Shared::default(),
     };
     // Checked once for the whole chunk, which settles most rows at once. A chunk of
     // GB18030 is text only once decoded, row by row.
@@ -379,6 +398,8 @@ fn parse_chunk<P: RowParser>(
     let plain = whole.is_some_and(crate::normalize::all_plain);
     let blank = if gb { is_ascii_blank } else { is_blank };
     walk_records(chunk, quoted, blank, |line, start, raw, fields| {
+        // Where the row's bytes are, as read (a record is at most a mebibyte).
+        let here = source.map(|s| (s, chunk.offset + start as u64, raw.len() as u32));
         // A row of GB18030 is read as its UTF-8 text from here on (a row of full-width
         // spaces is blank only then).
         let (raw, fields) = if gb && !raw.is_ascii() {
@@ -395,11 +416,8 @@ fn parse_chunk<P: RowParser>(
             (raw, fields)
         };
         out.read += 1;
-        let reject = |column: &str, reason: String| Reject {
-            line,
-            column: column.to_string(),
-            reason,
-            raw: escape_raw(raw),
+        let reject = |shared: &mut Shared, column: &str, reason: &str| {
+            shared.reject(line, column, reason, place(here, raw).kept())
         };
         // A quote out of place: the CSV parser would drop it and join what follows, or
         // take the lines after an unclosed one into the value. Checked first, whatever
@@ -423,13 +441,13 @@ fn parse_chunk<P: RowParser>(
                     } else {
                         "text follows the closing quote (\") of the value; a quote inside a quoted value is written twice (\"\")"
                     };
-                    out.rejects.push(reject(&column, reason.into()));
+                    out.rejects.push(reject(&mut out.shared, &column, reason));
                 }
                 return;
             }
         }
         if nul && memchr::memchr(0, raw).is_some() {
-            out.rejects.push(reject("", "the row holds a NUL byte (0x00): the file is damaged or not a text file; export it again".into()));
+            out.rejects.push(reject(&mut out.shared, "", "the row holds a NUL byte (0x00): the file is damaged or not a text file; export it again"));
             return;
         }
         // A row in place in a chunk that is all text is text: it lies between ASCII line
@@ -454,7 +472,7 @@ fn parse_chunk<P: RowParser>(
                 let at = chunk.offset + (start + valid) as u64;
                 out.census.non_ascii_rows += 1;
                 out.census.bad_rows += 1;
-                out.rejects.push(reject("", format!("the row is not valid UTF-8 from byte offset {at} on (a damaged character); fix or retype the row")));
+                out.rejects.push(reject(&mut out.shared, "", &format!("the row is not valid UTF-8 from byte offset {at} on (a damaged character); fix or retype the row")));
                 return;
             }
         };
@@ -465,7 +483,7 @@ fn parse_chunk<P: RowParser>(
             &mut out,
             line,
             chunk.offset + start as u64,
-            Raw::Bytes(raw),
+            place(here, raw),
             fields,
             (text, plain),
             layout,

@@ -6,10 +6,11 @@ use super::encoding;
 use super::fields::Fields;
 use super::header::Layout;
 use super::row::{escape_raw, Raw, Row};
+use super::RawText;
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -407,17 +408,75 @@ pub fn raw_text(source: &TextSource, name: &str, start: u64, end: u64) -> Result
     reader
         .read_exact(&mut bytes)
         .map_err(|e| Error::io(&path, e))?;
-    let mut text = &bytes[..];
+    Ok(shown(source, &bytes, &mut String::new()))
+}
+
+/// The raw text of a row's `bytes` read from `source`: without a line terminator,
+/// decoded from GB18030 when the source is, escaped by [`escape_raw`].
+fn shown(source: &TextSource, bytes: &[u8], decoded: &mut String) -> String {
+    let mut text = bytes;
     while let [rest @ .., b'\n' | b'\r'] = text {
         text = rest;
     }
-    let mut decoded = String::new();
     if matches!(source, TextSource::Gb18030(_))
-        && encoding::decode_gb18030_into(text, &mut decoded).is_ok()
+        && encoding::decode_gb18030_into(text, decoded).is_ok()
     {
-        return Ok(escape_raw(decoded.as_bytes()));
+        return escape_raw(decoded.as_bytes());
     }
-    Ok(escape_raw(text))
+    escape_raw(text)
+}
+
+/// Reads rejected rows' raw text ([`RawText`]) as `rejects.csv` lists them: a file's
+/// rows by line, so that its rows are read one after another through one buffer, the
+/// file opened once. The text is what [`raw_text`] gives.
+#[derive(Default)]
+pub struct RawReader {
+    /// The source being read, its reader, and where the reader is in it.
+    open: Option<Open>,
+    bytes: Vec<u8>,
+    decoded: String,
+}
+
+/// A source open for [`RawReader`]: the source, its reader, and where the reader is.
+type Open = (Arc<TextSource>, BufReader<Box<dyn ReadSeek>>, u64);
+
+impl RawReader {
+    /// The raw text of `raw`, a row of the input that rejects name `name`.
+    pub fn text<'r>(&mut self, raw: &'r RawText, name: &str) -> Result<Cow<'r, str>> {
+        let RawText::At {
+            source,
+            offset,
+            len,
+        } = raw
+        else {
+            return Ok(Cow::Borrowed(raw.held().unwrap_or_default()));
+        };
+        if let TextSource::Sheet(rows) = &**source {
+            return Ok(Cow::Owned(Raw::Record(&rows[*offset as usize]).escaped()));
+        }
+        let path = source_path(source, name);
+        let fail = |e: std::io::Error| Error::io(&path, e);
+        let start = *offset;
+        let open = match self.open.take() {
+            Some((open, reader, at)) if Arc::ptr_eq(&open, source) && at <= start => {
+                (open, reader, at)
+            }
+            _ => (
+                source.clone(),
+                BufReader::with_capacity(1 << 20, open_source(source, start)?),
+                start,
+            ),
+        };
+        let (_, reader, at) = self.open.insert(open);
+        if start > *at {
+            // Within the buffer, no read at all.
+            reader.seek_relative((start - *at) as i64).map_err(fail)?;
+        }
+        self.bytes.resize(*len as usize, 0);
+        reader.read_exact(&mut self.bytes).map_err(fail)?;
+        *at = start + u64::from(*len);
+        Ok(Cow::Owned(shown(source, &self.bytes, &mut self.decoded)))
+    }
 }
 
 #[cfg(test)]

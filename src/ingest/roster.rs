@@ -9,10 +9,10 @@
 use super::header::{ColumnSpec, Layout};
 use super::index::Index;
 use super::keys::{self, UNPACKED};
-use super::reread::{each_row_at, raw_text, records_at, TextSource};
+use super::reread::{each_row_at, records_at, TextSource};
 use super::row::Row;
 use super::values::{self, MAX_PERSON_ID};
-use super::{Ingested, InputReport, Reject, RowParser};
+use super::{Ingested, InputReport, RawText, Reject, RowParser};
 use crate::buckets::{gather, AHEAD};
 use crate::error::{Error, Position, Result};
 use crate::order::{in_roster_order, invert, roster_places, Placed, Ranks};
@@ -21,6 +21,7 @@ use crate::record::{ContactBatch, Contacts, Status, NONE};
 use crate::strings::{Interner, Strings};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::Arc;
 
 const PERSON_ID: usize = 0;
 const NAME: usize = 1;
@@ -863,19 +864,21 @@ pub fn finish(
             .map(|&(d, _)| offset[d as usize])
             .collect();
         let ends = records_at(&ingested.source, &ingested.report.path, &offsets)?;
+        // Each duplicate's row is read again when rejects.csv is written.
+        let source = Arc::new(ingested.source.clone());
         for (&(d, first), (_, end)) in duplicates.iter().zip(ends) {
-            let raw = raw_text(
-                &ingested.source,
-                &ingested.report.path,
-                offset[d as usize],
-                end,
-            )?;
-            ingested.reject_late(Reject {
-                line: line[d as usize].into(),
-                column: header.clone(),
-                reason: format!("{header} repeats the person of line {}; each person may appear once in the roster", line[first as usize]),
-                raw,
-            });
+            let start = offset[d as usize];
+            ingested.reject_late(Reject::new(
+                line[d as usize].into(),
+                &header,
+                &format!("{header} repeats the person of line {}; each person may appear once in the roster", line[first as usize]),
+                // A record is at most a mebibyte (a sheet's row is one offset long).
+                RawText::At {
+                    source: source.clone(),
+                    offset: start,
+                    len: (end - start) as u32,
+                },
+            ));
         }
         // Keep the first of each person only, then index again.
         let mut drop = vec![false; total];

@@ -3,10 +3,12 @@
 
 use super::fields::Fields;
 use super::header::Layout;
-use super::{ChunkOut, Reject, RowParser};
+use super::reread::TextSource;
+use super::{ChunkOut, RawText, RowParser, Shared};
 use crate::normalize::{clean, trim_ascii};
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// One row being parsed: typed access to its cleaned cells, and the failures found.
 pub struct Row<'a> {
@@ -136,16 +138,14 @@ pub(super) fn accept<P: RowParser>(
     parser: &P,
 ) {
     let width = layout.width();
-    let reject = |column: &str, reason: String| Reject {
-        line,
-        column: column.to_string(),
-        reason,
-        raw: raw.escaped(),
+    let reject = |shared: &mut Shared, column: &str, reason: &str| {
+        shared.reject(line, column, reason, raw.kept())
     };
     if fields.len() < width {
         out.rejects.push(reject(
+            &mut out.shared,
             "",
-            format!(
+            &format!(
                 "the row has {} fields but the header has {width}; is the row cut short?",
                 fields.len()
             ),
@@ -158,7 +158,7 @@ pub(super) fn accept<P: RowParser>(
             .skip(width)
             .any(|f| !f.iter().all(u8::is_ascii_whitespace))
     {
-        out.rejects.push(reject("", format!("the row has {} fields but the header has {width}: a value beyond the last header column, or a comma without quotes around the value", fields.len())));
+        out.rejects.push(reject(&mut out.shared, "", &format!("the row has {} fields but the header has {width}: a value beyond the last header column, or a comma without quotes around the value", fields.len())));
         return;
     }
     let mut row = Row {
@@ -203,7 +203,7 @@ pub(super) fn accept<P: RowParser>(
         }
         _ => {
             let (column, reason) = describe_failures(layout, &row.failures);
-            out.rejects.push(reject(&column, reason));
+            out.rejects.push(reject(&mut out.shared, &column, &reason));
         }
     }
 }
@@ -236,14 +236,43 @@ pub(super) enum Raw<'a> {
     /// A sheet's row: written as a CSV line ([`record_line`]) only for a reject. Made
     /// for every row, it was a new CSV writer a row, 8 KiB of buffer zeroed each time.
     Record(&'a csv::ByteRecord),
+    /// A row of a source that can be read again: its bytes are `len` bytes from
+    /// `offset` there (before any decoding), so a reject keeps only where they are.
+    In {
+        source: &'a Arc<TextSource>,
+        offset: u64,
+        len: u32,
+    },
 }
 
 impl Raw<'_> {
-    /// The raw text as [`escape_raw`] gives it.
+    /// The raw text as [`escape_raw`] gives it; of a row in a source, read again.
     pub(super) fn escaped(self) -> String {
         match self {
             Raw::Bytes(bytes) => escape_raw(bytes),
             Raw::Record(record) => escape_raw(&record_line(record)),
+            Raw::In {
+                source,
+                offset,
+                len,
+            } => super::reread::raw_text(source, "", offset, offset + u64::from(len))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The raw text a reject keeps: the text, or where to read it again.
+    pub(super) fn kept(self) -> RawText {
+        match self {
+            Raw::In {
+                source,
+                offset,
+                len,
+            } => RawText::At {
+                source: source.clone(),
+                offset,
+                len,
+            },
+            _ => RawText::Text(self.escaped().into()),
         }
     }
 }
