@@ -153,6 +153,8 @@ impl Shared {
 
     /// A reject of the row on `line`, the same [`Why`] as the last rejects' when they
     /// gave this column and reason.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn reject(&mut self, line: u64, column: &str, reason: &str, raw: RawText) -> Reject {
         let found = self
             .recent

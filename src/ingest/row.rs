@@ -247,6 +247,8 @@ pub(super) enum Raw<'a> {
 
 impl Raw<'_> {
     /// The raw text as [`escape_raw`] gives it; of a row in a source, read again.
+    #[cold]
+    #[inline(never)]
     pub(super) fn escaped(self) -> String {
         match self {
             Raw::Bytes(bytes) => escape_raw(bytes),
@@ -261,6 +263,8 @@ impl Raw<'_> {
     }
 
     /// The raw text a reject keeps: the text, or where to read it again.
+    #[cold]
+    #[inline(never)]
     pub(super) fn kept(self) -> RawText {
         match self {
             Raw::In {
