@@ -317,7 +317,7 @@ impl Reconciled {
         if key < self.roster_len {
             roster.id(key)
         } else {
-            &self.set.unregistered[(key - self.roster_len) as usize]
+            self.set.unregistered.get(key - self.roster_len)
         }
     }
 

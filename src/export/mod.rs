@@ -190,7 +190,6 @@ pub fn write_round(
             .set
             .unregistered
             .iter()
-            .map(|id| &**id)
             .chain(rec.anomalies.iter().filter_map(|a| a.person_id.as_deref()));
         if crate::privacy::pseudonyms_collide(numbers, |p| roster.id(p), named, privacy) {
             return Err(Error::Usage(

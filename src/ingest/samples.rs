@@ -238,7 +238,7 @@ pub struct SampleSet {
     /// Collectors (采样员).
     pub collectors: Vec<Box<str>>,
     /// IDs of people not on the roster; person key `roster_len + i`.
-    pub unregistered: Vec<Box<str>>,
+    pub unregistered: Strings,
     /// The label given to samples without a round.
     pub default_round: String,
 }
@@ -327,7 +327,9 @@ pub fn finish(
         || {
             rayon::join(
                 || Interner::merge_of(&parts, |p| &p.state.collectors),
-                || Interner::merge_of(&parts, |p| &p.state.unregistered),
+                // People not on the roster are rarely named twice: millions of them
+                // are a city's samples against a district's roster.
+                || Interner::merge_names(&parts, |p| &p.state.unregistered),
             )
         },
     );
@@ -429,7 +431,7 @@ pub fn finish(
         tubes,
         sites: sites.into_names(),
         collectors: collectors.into_names(),
-        unregistered: unregistered.into_names(),
+        unregistered,
         default_round,
     };
     (set, ingested.report, ingested.rejects)
@@ -606,7 +608,7 @@ mod tests {
         for (sample, id) in set.samples.iter().zip(&rows) {
             let found = match sample.person as usize {
                 p if p < roster.len() => roster.id(p as u32),
-                p => &set.unregistered[p - roster.len()],
+                p => set.unregistered.get((p - roster.len()) as u32),
             };
             assert_eq!(found, id);
         }
