@@ -437,6 +437,16 @@ pub struct RawReader {
     decoded: String,
 }
 
+/// Whether `a` and `b` are one source: one file read the same way (a roster's
+/// duplicates, found late, name it apart from its other rejects), or one text.
+fn same_source(a: &Arc<TextSource>, b: &Arc<TextSource>) -> bool {
+    match (&**a, &**b) {
+        (TextSource::File(p), TextSource::File(q))
+        | (TextSource::Gb18030(p), TextSource::Gb18030(q)) => p == q,
+        _ => Arc::ptr_eq(a, b),
+    }
+}
+
 /// A source open for [`RawReader`]: the source, its reader, and where the reader is.
 type Open = (Arc<TextSource>, BufReader<Box<dyn ReadSeek>>, u64);
 
@@ -458,7 +468,7 @@ impl RawReader {
         let fail = |e: std::io::Error| Error::io(&path, e);
         let start = *offset;
         let open = match self.open.take() {
-            Some((open, reader, at)) if Arc::ptr_eq(&open, source) && at <= start => {
+            Some((open, reader, at)) if same_source(&open, source) && at <= start => {
                 (open, reader, at)
             }
             _ => (
