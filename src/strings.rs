@@ -357,7 +357,8 @@ pub fn short_len(prefix: [u64; 2]) -> Option<usize> {
 /// [`Interner::merge`] interns up to this many parts in turn on one thread.
 const MERGE_SERIAL: usize = 32;
 
-/// The shards [`Interner::merge_names`] tells strings apart in, a worker each.
+/// The shards [`Interner::merge_names`] tells strings apart in, a worker each (a power
+/// of two).
 const MERGE_SHARDS: usize = 64;
 
 /// Interns strings: each distinct string gets the next index, in first-seen order
@@ -495,8 +496,8 @@ impl Interner {
 
     /// The distinct strings of `parts` numbered as [`Interner::merge`] numbers them
     /// (first seen, part by part), and each part's map, without a table to find them
-    /// by: each string is hashed once, into one of [`MERGE_SHARDS`] shards, and each
-    /// shard's strings are told apart on a worker, part after part. Made for strings
+    /// by: each string is put in one of [`MERGE_SHARDS`] shards by its hash, and each
+    /// shard's strings are told apart on a worker, part after part, each looked up once. Made for strings
     /// that parts rarely share: a city's samples against a district's roster name
     /// millions of people it does not hold, each once, whom [`Interner::merge`] would
     /// intern again at every level of its halving, the last on one thread.
@@ -506,7 +507,8 @@ impl Interner {
     ) -> (Strings, Vec<Vec<u32>>) {
         use rayon::prelude::*;
         // Each part's strings by shard, in the part's order.
-        let shard_of = |s: &str| (hash_str(s) % MERGE_SHARDS as u64) as usize;
+        // The shard from the hash's high bits: its low bits place it in the table.
+        let shard_of = |s: &str| (hash_str(s) >> (64 - MERGE_SHARDS.trailing_zeros())) as usize;
         let by_shard: Vec<Vec<Vec<u32>>> = parts
             .par_iter()
             .map(|p| {

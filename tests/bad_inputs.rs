@@ -309,14 +309,3 @@ fn a_file_with_a_utf8_bom_is_read_whole_however_many_rows_break_utf8() {
         .collect();
     assert_eq!(input["sha256"], sha);
 }
-
-/// A folder holding the samples and results of `fixtures/basic`, for a roster of a
-/// test's own.
-fn beside_basic_samples_and_results() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let basic = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic");
-    for f in ["samples.csv", "results.csv"] {
-        fs::copy(basic.join(f), dir.path().join(f)).unwrap();
-    }
-    dir
-}

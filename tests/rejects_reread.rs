@@ -1,8 +1,9 @@
 //! A rejected row of a file keeps only where it is; `rejects.csv` reads its raw text
 //! again when it is written. These rosters reject every row, over several chunks, in
 //! every shape a row's bytes can take (quotes, commas and a line feed inside a value,
-//! Chinese text, carriage returns, a byte-order mark, GB18030), so that a raw text read
-//! from the wrong place, cut at the wrong length or decoded the wrong way shows.
+//! Chinese text, LF and CRLF line ends, a byte-order mark, GB18030, UTF-16), or mix
+//! rows rejected as read with duplicates found later, so that a raw text read from the
+//! wrong place, cut at the wrong length or decoded the wrong way shows.
 
 mod common;
 
@@ -22,18 +23,30 @@ fn rows(n: usize) -> Vec<String> {
         .collect()
 }
 
-/// Writes `rows` under a header into `dir/roster.csv`: with `bom`, `eol` ending every
-/// line (inside quoted values too), encoded as GB18030 with `gb`.
-fn write_roster(dir: &Path, rows: &[String], bom: bool, eol: &str, gb: bool) {
+/// How a test roster's text is written.
+#[derive(Clone, Copy, Debug)]
+enum Coding {
+    Utf8,
+    Gb18030,
+    /// UTF-16LE with its byte-order mark: decoded in memory, its rejects keep their text.
+    Utf16,
+}
+
+/// Writes `rows` under a header into `dir/roster.csv`: with `bom` (UTF-8), `eol` ending
+/// every line (inside quoted values too), in `coding`.
+fn write_roster(dir: &Path, rows: &[String], bom: bool, eol: &str, coding: Coding) {
     let mut text = format!("person_id,name,building,room,status{eol}");
     for row in rows {
         text.push_str(&row.replace('\n', eol));
         text.push_str(eol);
     }
-    let mut bytes = if gb {
-        encoding_rs::GB18030.encode(&text).0.into_owned()
-    } else {
-        text.into_bytes()
+    let mut bytes = match coding {
+        Coding::Utf8 => text.into_bytes(),
+        Coding::Gb18030 => encoding_rs::GB18030.encode(&text).0.into_owned(),
+        Coding::Utf16 => [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect(),
     };
     if bom {
         bytes.splice(0..0, *b"\xEF\xBB\xBF");
@@ -41,26 +54,28 @@ fn write_roster(dir: &Path, rows: &[String], bom: bool, eol: &str, gb: bool) {
     fs::write(dir.join("roster.csv"), bytes).unwrap();
 }
 
+/// The rows of `rejects.csv` in `out`.
+fn rejects(out: &Path) -> Vec<csv::StringRecord> {
+    let mut reader = csv::Reader::from_path(out.join("rejects.csv")).unwrap();
+    reader.records().map(Result::unwrap).collect()
+}
+
 #[test]
 fn every_rejected_row_is_listed_as_the_file_holds_it() {
     // Forty thousand rows of some 50 bytes: a roster of several chunks of a mebibyte.
     let rows = rows(40_000);
-    for (bom, eol, gb) in [
-        (false, "\n", false),
-        (true, "\r\n", false),
-        (false, "\r\n", true),
+    for (bom, eol, coding) in [
+        (false, "\n", Coding::Utf8),
+        (true, "\r\n", Coding::Utf8),
+        (false, "\r\n", Coding::Gb18030),
+        (false, "\n", Coding::Utf16),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let basic = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic");
-        for f in ["samples.csv", "results.csv"] {
-            fs::copy(basic.join(f), dir.path().join(f)).unwrap();
-        }
-        write_roster(dir.path(), &rows, bom, eol, gb);
+        let dir = beside_basic_samples_and_results();
+        write_roster(dir.path(), &rows, bom, eol, coding);
         let threads = ["--threads", "2"];
         expect(&run_round(dir.path(), "out", &threads), 0);
-        let mut reader = csv::Reader::from_path(dir.path().join("out/rejects.csv")).unwrap();
-        let listed: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-        let case = format!("bom {bom}, eol {eol:?}, gb18030 {gb}");
+        let listed = rejects(&dir.path().join("out"));
+        let case = format!("bom {bom}, eol {eol:?}, {coding:?}");
         assert_eq!(listed.len(), rows.len(), "{case}");
         // Every row takes one line, and the quoted ones two: the header is line 1.
         let mut line = 2;
@@ -78,5 +93,34 @@ fn every_rejected_row_is_listed_as_the_file_holds_it() {
             fs::read(dir.path().join("one/rejects.csv")).unwrap(),
             "{case}"
         );
+    }
+}
+
+/// A roster's duplicates, found once it is read, are rejects among the rows rejected as
+/// they were read: each lists its own raw row, in line order.
+#[test]
+fn duplicates_and_rows_rejected_as_read_each_list_their_own_row() {
+    // Rows of three kinds in turn: a wrong status, a person, the same person again.
+    let rows: Vec<String> = (0..30_000)
+        .map(|i| match i % 3 {
+            0 => format!("R{i:06},张三{i},公寓1,101,在读"),
+            1 => format!("R{i:06},李四{i},公寓1,102,在校"),
+            _ => format!("R{:06},李四{i},公寓2,103,", i - 1),
+        })
+        .collect();
+    let dir = beside_basic_samples_and_results();
+    write_roster(dir.path(), &rows, false, "\n", Coding::Utf8);
+    expect(&run_round(dir.path(), "out", &[]), 0);
+    let listed = rejects(&dir.path().join("out"));
+    let expected: Vec<(usize, &String)> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 1)
+        .map(|(i, row)| (i + 2, row))
+        .collect();
+    assert_eq!(listed.len(), expected.len());
+    for ((line, row), reject) in expected.into_iter().zip(&listed) {
+        assert_eq!(reject[1], line.to_string());
+        assert_eq!(reject[4], **row, "line {line}");
     }
 }

@@ -90,10 +90,10 @@ impl Why {
 /// terminator, bytes that are not UTF-8 written as `\xNN`.
 #[derive(Clone, Debug)]
 pub enum RawText {
-    /// The text itself (a sheet's row, a duplicate found late).
+    /// The text itself (a sheet's row, a row of a text decoded in memory).
     Text(Box<str>),
-    /// Where the row's bytes are in a text source (a file, in UTF-8 or GB18030, or a
-    /// text in memory), read again when `rejects.csv` is written
+    /// Where the row's bytes are in a file (in UTF-8 or GB18030), read again when
+    /// `rejects.csv` is written
     /// ([`reread::RawReader`]): held whole, the raw rows of a city roster rejected
     /// row by row were three times the input's size.
     At {

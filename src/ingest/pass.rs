@@ -89,10 +89,11 @@ pub(super) fn run_pass<P: RowParser>(
     let not_utf8 = || judging && bad_rows.load(Ordering::Relaxed) > MAX_BAD_UTF8_ROWS;
     // A file read as GB18030 is hashed whatever the parser asks ([`RowParser::digest`]).
     let digest = parser.digest() || gb;
-    // Rejects of a source that can be read again keep where their rows are, not their
-    // text ([`super::RawText::At`]); a sheet's rows are not read through here.
-    let again =
-        (!matches!(pass.source, TextSource::Sheet(_))).then(|| Arc::new(pass.source.clone()));
+    // Rejects of a file keep where their rows are, not their text
+    // ([`super::RawText::At`]). A text decoded in memory (UTF-16) keeps its rejects'
+    // text: held by them, the whole text would outlive its stage.
+    let again = matches!(pass.source, TextSource::File(_) | TextSource::Gb18030(_))
+        .then(|| Arc::new(pass.source.clone()));
     let (outs, cut, hashed) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> std::result::Result<(), CutError> {
             while let Some(chunk) = cutter.next_chunk(false)? {

@@ -5,7 +5,7 @@
 use super::encoding;
 use super::fields::Fields;
 use super::header::Layout;
-use super::row::{escape_raw, Raw, Row};
+use super::row::{escape_raw, record_text, Row};
 use super::RawText;
 use crate::error::{Error, Result};
 use std::borrow::Cow;
@@ -400,7 +400,7 @@ fn reread_error(e: csv::Error, path: &Path, name: &str) -> Error {
 /// `rejects.csv`.
 pub fn raw_text(source: &TextSource, name: &str, start: u64, end: u64) -> Result<String> {
     if let TextSource::Sheet(rows) = source {
-        return Ok(Raw::Record(&rows[start as usize]).escaped());
+        return Ok(record_text(&rows[start as usize]));
     }
     let path = source_path(source, name);
     let mut reader = open_source(source, start)?;
@@ -427,8 +427,10 @@ fn shown(source: &TextSource, bytes: &[u8], decoded: &mut String) -> String {
 }
 
 /// Reads rejected rows' raw text ([`RawText`]) as `rejects.csv` lists them: a file's
-/// rows by line, so that its rows are read one after another through one buffer, the
-/// file opened once. The text is what [`raw_text`] gives.
+/// rows by line, one after another through one buffer, the file opened again only to
+/// go back or to another file. The text is what [`raw_text`] gives. A file shortened
+/// since its rows were read is an error naming it; one rewritten to the same length is
+/// not seen.
 #[derive(Default)]
 pub struct RawReader {
     /// The source being read, its reader, and where the reader is in it.
@@ -443,6 +445,7 @@ fn same_source(a: &Arc<TextSource>, b: &Arc<TextSource>) -> bool {
     match (&**a, &**b) {
         (TextSource::File(p), TextSource::File(q))
         | (TextSource::Gb18030(p), TextSource::Gb18030(q)) => p == q,
+        (TextSource::Memory(x), TextSource::Memory(y)) => Arc::ptr_eq(x, y),
         _ => Arc::ptr_eq(a, b),
     }
 }
@@ -462,7 +465,7 @@ impl RawReader {
             return Ok(Cow::Borrowed(raw.held().unwrap_or_default()));
         };
         if let TextSource::Sheet(rows) = &**source {
-            return Ok(Cow::Owned(Raw::Record(&rows[*offset as usize]).escaped()));
+            return Ok(Cow::Owned(record_text(&rows[*offset as usize])));
         }
         let path = source_path(source, name);
         let fail = |e: std::io::Error| Error::io(&path, e);
@@ -483,7 +486,15 @@ impl RawReader {
             reader.seek_relative((start - *at) as i64).map_err(fail)?;
         }
         self.bytes.resize(*len as usize, 0);
-        reader.read_exact(&mut self.bytes).map_err(fail)?;
+        reader.read_exact(&mut self.bytes).map_err(|e| {
+            fail(match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => std::io::Error::new(
+                    e.kind(),
+                    "the file changed while it was read (it is shorter now than when its rejected rows were read); run again on a file left alone",
+                ),
+                _ => e,
+            })
+        })?;
         *at = start + u64::from(*len);
         Ok(Cow::Owned(shown(source, &self.bytes, &mut self.decoded)))
     }

@@ -9,7 +9,7 @@
 use super::header::{ColumnSpec, Layout};
 use super::index::Index;
 use super::keys::{self, UNPACKED};
-use super::reread::{each_row_at, records_at, TextSource};
+use super::reread::{each_row_at, raw_text, records_at, TextSource};
 use super::row::Row;
 use super::values::{self, MAX_PERSON_ID};
 use super::{Ingested, InputReport, RawText, Reject, RowParser};
@@ -864,20 +864,32 @@ pub fn finish(
             .map(|&(d, _)| offset[d as usize])
             .collect();
         let ends = records_at(&ingested.source, &ingested.report.path, &offsets)?;
-        // Each duplicate's row is read again when rejects.csv is written.
+        // A duplicate's row in a file is read again when rejects.csv is written; one of
+        // a sheet or of a text in memory keeps its text, which would otherwise keep
+        // them whole.
+        let in_file = matches!(
+            ingested.source,
+            TextSource::File(_) | TextSource::Gb18030(_)
+        );
         let source = Arc::new(ingested.source.clone());
         for (&(d, first), (_, end)) in duplicates.iter().zip(ends) {
             let start = offset[d as usize];
-            ingested.reject_late(Reject::new(
-                line[d as usize].into(),
-                &header,
-                &format!("{header} repeats the person of line {}; each person may appear once in the roster", line[first as usize]),
-                // A record is at most a mebibyte (a sheet's row is one offset long).
-                RawText::At {
+            let raw = match in_file {
+                // A record is at most a mebibyte.
+                true => RawText::At {
                     source: source.clone(),
                     offset: start,
                     len: (end - start) as u32,
                 },
+                false => RawText::Text(
+                    raw_text(&ingested.source, &ingested.report.path, start, end)?.into(),
+                ),
+            };
+            ingested.reject_late(Reject::new(
+                line[d as usize].into(),
+                &header,
+                &format!("{header} repeats the person of line {}; each person may appear once in the roster", line[first as usize]),
+                raw,
             ));
         }
         // Keep the first of each person only, then index again.

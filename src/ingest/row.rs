@@ -246,27 +246,14 @@ pub(super) enum Raw<'a> {
 }
 
 impl Raw<'_> {
-    /// The raw text as [`escape_raw`] gives it; of a row in a source, read again.
-    #[cold]
-    #[inline(never)]
-    pub(super) fn escaped(self) -> String {
-        match self {
-            Raw::Bytes(bytes) => escape_raw(bytes),
-            Raw::Record(record) => escape_raw(&record_line(record)),
-            Raw::In {
-                source,
-                offset,
-                len,
-            } => super::reread::raw_text(source, "", offset, offset + u64::from(len))
-                .unwrap_or_default(),
-        }
-    }
-
-    /// The raw text a reject keeps: the text, or where to read it again.
+    /// The raw text a reject keeps: the text as [`escape_raw`] gives it, or where to
+    /// read it again.
     #[cold]
     #[inline(never)]
     pub(super) fn kept(self) -> RawText {
         match self {
+            Raw::Bytes(bytes) => RawText::Text(escape_raw(bytes).into()),
+            Raw::Record(record) => RawText::Text(record_text(record).into()),
             Raw::In {
                 source,
                 offset,
@@ -276,9 +263,13 @@ impl Raw<'_> {
                 offset,
                 len,
             },
-            _ => RawText::Text(self.escaped().into()),
         }
     }
+}
+
+/// A sheet's row as a reject shows it: its CSV line, escaped.
+pub(super) fn record_text(record: &csv::ByteRecord) -> String {
+    escape_raw(&record_line(record))
 }
 
 /// A sheet's row as a line of CSV, without its terminator.
@@ -320,10 +311,10 @@ mod tests {
     fn a_sheet_rows_raw_text_is_its_csv_line() {
         let record = csv::ByteRecord::from(vec!["T2", "a, \"b\"", "", "x\ny", "\u{0}"]);
         let line = "T2,\"a, \"\"b\"\"\",,\"x\ny\",\\x00";
-        assert_eq!(Raw::Record(&record).escaped(), line);
+        assert_eq!(Raw::Record(&record).kept().held(), Some(line));
         assert_eq!(
-            Raw::Bytes(&record_line(&record)).escaped(),
-            Raw::Record(&record).escaped()
+            Raw::Bytes(&record_line(&record)).kept(),
+            Raw::Record(&record).kept()
         );
     }
 }

@@ -208,3 +208,14 @@ pub fn generated_args(out: &str) -> Vec<&str> {
 pub fn run_round(dir: &Path, out: &str, extra: &[&str]) -> Output {
     poolscreen(dir, &round_args(out, extra))
 }
+
+/// A folder holding the samples and results of `fixtures/basic`, for a roster of a
+/// test's own.
+pub fn beside_basic_samples_and_results() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let basic = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/basic");
+    for f in ["samples.csv", "results.csv"] {
+        std::fs::copy(basic.join(f), dir.path().join(f)).unwrap();
+    }
+    dir
+}
