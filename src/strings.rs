@@ -507,8 +507,9 @@ impl Interner {
     ) -> (Strings, Vec<Vec<u32>>) {
         use rayon::prelude::*;
         // Each part's strings by shard, in the part's order.
-        // The shard from the hash's high bits: its low bits place it in the table.
-        let shard_of = |s: &str| (hash_str(s) >> (64 - MERGE_SHARDS.trailing_zeros())) as usize;
+        // The shard from the hash's middle bits: its low bits place a string in the
+        // shard's table, its top seven tag it there.
+        let shard_of = |s: &str| (hash_str(s) >> 32) as usize & (MERGE_SHARDS - 1);
         let by_shard: Vec<Vec<Vec<u32>>> = parts
             .par_iter()
             .map(|p| {
