@@ -123,4 +123,20 @@ fn duplicates_and_rows_rejected_as_read_each_list_their_own_row() {
         assert_eq!(reject[1], line.to_string());
         assert_eq!(reject[4], **row, "line {line}");
     }
+    // The report counts them by file, as the manifest does.
+    let out = dir.path().join("out");
+    let rejected = manifest(&out)["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["rows_rejected"].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(rejected, listed.len() as u64);
+    let page = fs::read_to_string(out.join("report.html")).unwrap();
+    let row = format!(
+        "<tr><td class=\"name\">{}</td><td>{}</td></tr>",
+        &listed[0][0],
+        listed.len()
+    );
+    assert!(page.contains(&row), "the report lacks {row}");
 }

@@ -397,8 +397,6 @@ pub fn write_round(
     Ok((outputs, copies))
 }
 
-/// The daily report of the run's latest round (by earliest sample), from the same rows
-/// as the other outputs.
 /// A reject of `rejects.csv`: its file as `files` name it and the protected columns of
 /// its input.
 fn reject_listed<'a>(
@@ -411,7 +409,8 @@ fn reject_listed<'a>(
     (file, report.map_or(&[], |r| &r.columns), reject)
 }
 
-/// The report page of the round: `rejects` counts the rejected rows by file.
+/// The daily report of the run's latest round (by earliest sample), from the same rows
+/// as the other outputs; `rejects` counts the rejected rows by file.
 fn round_report(round: &RoundOutputs, entries: &[EntryRow], rejects: &[(String, usize)]) -> String {
     use crate::report::{BuildingFigures, NamedPerson, RoundReport};
     let rec = round.rec;
