@@ -117,8 +117,8 @@ pub struct RowFinding {
 
 impl RowFinding {
     /// The finding's words.
-    pub fn detail(&self, rec: &Reconciled) -> String {
-        match self.kind {
+    pub fn detail<'a>(&self, rec: &'a Reconciled) -> Cow<'a, str> {
+        Cow::Owned(match self.kind {
             AnomalyKind::DuplicateRow => format!(
                 "the same person is already in this tube at line {}",
                 self.cited
@@ -132,18 +132,74 @@ impl RowFinding {
                 "the roster (line {}) says the person is on leave",
                 self.cited
             ),
-            _ => "the person is not on the roster".into(),
+            // The same words for every row: not made again for each.
+            _ => return Cow::Borrowed("the person is not on the roster"),
+        })
+    }
+}
+
+/// The findings about one person's row in a tube ([`RowFinding`]), by kind
+/// (`duplicate_row`, `duplicate_sample`, `sampled_on_leave`, then
+/// `unregistered_person`), then tube (so round, then tube_id), person_id and line. The
+/// last kind is held as its tube, person and line alone, 12 bytes a finding, not 24: a
+/// district's roster against a city's samples makes one of nearly every sample row.
+#[derive(Debug, Default)]
+pub struct RowFindings {
+    /// The findings of the other kinds.
+    others: Vec<RowFinding>,
+    /// Each `unregistered_person`'s tube, person and line.
+    unregistered: Vec<[u32; 3]>,
+}
+
+impl RowFindings {
+    /// How many findings.
+    pub fn len(&self) -> usize {
+        self.others.len() + self.unregistered.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Finding `i`, in order.
+    pub fn get(&self, i: usize) -> RowFinding {
+        match i.checked_sub(self.others.len()) {
+            None => self.others[i],
+            Some(u) => {
+                let [tube, person, line] = self.unregistered[u];
+                RowFinding {
+                    kind: AnomalyKind::UnregisteredPerson,
+                    tube,
+                    person,
+                    line,
+                    cited: 0,
+                    first_tube: NONE,
+                }
+            }
         }
+    }
+
+    /// The findings in order.
+    pub fn iter(&self) -> impl Iterator<Item = RowFinding> + '_ {
+        (0..self.len()).map(|i| self.get(i))
     }
 }
 
 /// Sorts the findings of one tube (of one kind) by person_id, then line, where they
 /// are not so already: a tube's members are by person key (building, room, person_id).
-fn sort_by_person_id(rows: &mut [RowFinding], roster: &Roster, rec: &Reconciled) {
-    let by_id = |a: &RowFinding, b: &RowFinding| {
-        rec.person_id(roster, a.person)
-            .cmp(rec.person_id(roster, b.person))
-            .then_with(|| a.line.cmp(&b.line))
+/// `of` gives a finding's person and line.
+fn sort_by_person_id<T>(
+    rows: &mut [T],
+    roster: &Roster,
+    rec: &Reconciled,
+    of: impl Fn(&T) -> (u32, u32),
+) {
+    let by_id = |a: &T, b: &T| {
+        let ((pa, la), (pb, lb)) = (of(a), of(b));
+        rec.person_id(roster, pa)
+            .cmp(rec.person_id(roster, pb))
+            .then_with(|| la.cmp(&lb))
     };
     if !rows.is_sorted_by(|a, b| by_id(a, b).is_le()) {
         rows.sort_by(by_id);
@@ -265,9 +321,8 @@ pub struct Reconciled {
     /// Findings, sorted by round, kind, tube_id, person_id, then line; those about one
     /// person's row are in `row_findings`.
     pub anomalies: Vec<Anomaly>,
-    /// The findings about one person's row in a tube ([`RowFinding`]), by kind, then
-    /// tube (so round, then tube_id), person_id and line.
-    pub row_findings: Vec<RowFinding>,
+    /// The findings about one person's row in a tube.
+    pub row_findings: RowFindings,
     /// For each round, the result rows that call a tube positive but match no tube
     /// sampled (`orphan_result`s): a positive the lab reported that no list follows.
     pub positive_orphans: Vec<u64>,
@@ -430,10 +485,21 @@ pub fn reconcile(
     match_results(&mut rec, results, result_columns, settings, &mut anomalies);
     // Who was sampled is listed once the result rows are matched, so that the lists
     // (one slot per person and round) are not held beside the matches.
-    let (tube_of, [twice, on_leave, unregistered]) = mark_sampled(roster, &rec);
+    let Marked {
+        tube_of,
+        twice,
+        on_leave,
+        unregistered,
+    } = mark_sampled(roster, &rec);
     rec.tube_of = tube_of;
     // By kind: duplicate_row, duplicate_sample, sampled_on_leave, unregistered_person.
-    rec.row_findings = pieces::concat(vec![repeats, twice, on_leave, unregistered]);
+    // Joined from the pieces each kind was found in, each freed as it is moved.
+    let mut parts = vec![repeats];
+    parts.extend(twice.into_iter().chain(on_leave));
+    rec.row_findings = RowFindings {
+        others: pieces::concat(parts),
+        unregistered,
+    };
     sort_anomalies(&mut anomalies);
     rec.anomalies = anomalies;
     rec
@@ -868,7 +934,9 @@ fn one_row_per_person(
                 kept += 1;
                 start = end;
                 if piece.get(start).is_none_or(|e| e.tube != tube) {
-                    sort_by_person_id(found.written_mut(tube_found), roster, rec);
+                    sort_by_person_id(found.written_mut(tube_found), roster, rec, |r| {
+                        (r.person, r.line)
+                    });
                     tube_found = found.len();
                 }
             }
@@ -1012,13 +1080,14 @@ fn most_frequent(values: &mut [u32], rank: impl Fn(u32) -> u32) -> u32 {
 /// two or more tubes of a round is a `duplicate_sample` (the tube of the smallest
 /// tube_id counts as the first), a sampled person on leave `sampled_on_leave`, a
 /// sampled person not on the roster `unregistered_person` (once per tube): each kind's
-/// [`RowFinding`]s by tube, person_id and line.
+/// findings by tube, person_id and line, in pieces (of a few tubes each); the
+/// `unregistered_person`s in one list, as [`RowFindings`] holds them.
 ///
 /// Tubes are numbered by round, then tube_id, so a person's first tube in a round is
 /// the smallest number that holds them: each member lowers their entry to its tube, on
 /// the workers, then each member whose entry is another tube is a repeat. Two passes
 /// over the members, whatever order the roster and the samples come in.
-fn mark_sampled(roster: &Roster, rec: &Reconciled) -> (Vec<Vec<u32>>, [Vec<RowFinding>; 3]) {
+fn mark_sampled(roster: &Roster, rec: &Reconciled) -> Marked {
     let roster_len = rec.roster_len;
     let persons = roster_len as usize + rec.set.unregistered.len();
     let first: Vec<Vec<AtomicU32>> = (0..rec.set.rounds.len())
@@ -1042,15 +1111,30 @@ fn mark_sampled(roster: &Roster, rec: &Reconciled) -> (Vec<Vec<u32>>, [Vec<RowFi
     let line = |m: &Member| rec.set.line(m.sample);
     // Pieces of tubes on the workers, each kind's findings of a tube by person_id.
     const TUBES: usize = 1 << 10;
-    let pieces: Vec<[Vec<RowFinding>; 3]> = rec
-        .tubes
-        .par_chunks(TUBES)
-        .enumerate()
-        .map(|(c, tubes)| {
-            let mut out: [Vec<RowFinding>; 3] = Default::default();
+    let chunks: Vec<(usize, &[Tube])> = rec.tubes.chunks(TUBES).enumerate().collect();
+    // The unregistered_person findings are written straight into their place: counted
+    // first, they are not made in pieces and then copied (a district's roster against
+    // a city's samples makes one of nearly every sample row).
+    let counts: Vec<usize> = chunks
+        .par_iter()
+        .map(|(_, tubes)| {
+            let members = |tube: &Tube| rec.members_of(tube).iter();
+            let others = |m: &&Member| m.person >= roster_len;
+            tubes
+                .iter()
+                .map(|t| members(t).filter(others).count())
+                .sum()
+        })
+        .collect();
+    let (unregistered, pieces) = pieces::fill(
+        chunks,
+        &counts,
+        |(c, tubes), unregistered: &mut pieces::Slots<[u32; 3]>| {
+            let mut out: [Vec<RowFinding>; 2] = Default::default();
             for (k, tube) in tubes.iter().enumerate() {
                 let (t, round) = ((c * TUBES + k) as u32, tube.round);
                 let starts = out.each_ref().map(Vec::len);
+                let unregistered_start = unregistered.len();
                 for m in rec.members_of(tube) {
                     let finding = |kind, cited, first_tube| RowFinding {
                         kind,
@@ -1074,7 +1158,7 @@ fn mark_sampled(roster: &Roster, rec: &Reconciled) -> (Vec<Vec<u32>>, [Vec<RowFi
                         ));
                     }
                     if m.person >= roster_len {
-                        out[2].push(finding(AnomalyKind::UnregisteredPerson, 0, NONE));
+                        unregistered.push([t, m.person, line(m)]);
                     } else if first_tube == t && roster.status[m.person as usize] == Status::OnLeave
                     {
                         let cited = roster.line[m.person as usize];
@@ -1082,26 +1166,53 @@ fn mark_sampled(roster: &Roster, rec: &Reconciled) -> (Vec<Vec<u32>>, [Vec<RowFi
                     }
                 }
                 for (rows, start) in out.iter_mut().zip(starts) {
-                    sort_by_person_id(&mut rows[start..], roster, rec);
+                    sort_by_person_id(&mut rows[start..], roster, rec, |r| (r.person, r.line));
                 }
+                sort_by_person_id(
+                    unregistered.written_mut(unregistered_start),
+                    roster,
+                    rec,
+                    |&[_, person, line]| (person, line),
+                );
             }
             out
-        })
-        .collect();
-    let mut kinds: [Vec<Vec<RowFinding>>; 3] = Default::default();
+        },
+    );
+    let mut kinds: [Vec<Vec<RowFinding>>; 2] = Default::default();
     for piece in pieces {
         for (kind, rows) in kinds.iter_mut().zip(piece) {
             kind.push(rows);
         }
     }
+    // Kept for the roster's people only, without the room of the others: a district's
+    // roster against a city's samples names nine others for each of its own.
     let tube_of = first
         .into_iter()
         .map(|mut round| {
             round.truncate(roster_len as usize);
+            round.shrink_to_fit();
             round
         })
         .collect();
-    (tube_of, kinds.map(pieces::concat))
+    let [twice, on_leave] = kinds;
+    Marked {
+        tube_of,
+        twice,
+        on_leave,
+        unregistered,
+    }
+}
+
+/// What [`mark_sampled`] finds.
+struct Marked {
+    /// Each round's first tube of each roster person, or [`NONE`].
+    tube_of: Vec<Vec<u32>>,
+    /// The `duplicate_sample` findings, in pieces.
+    twice: Vec<Vec<RowFinding>>,
+    /// The `sampled_on_leave` findings, in pieces.
+    on_leave: Vec<Vec<RowFinding>>,
+    /// Each `unregistered_person`'s tube, person and line.
+    unregistered: Vec<[u32; 3]>,
 }
 
 /// Overfull tubes, pools across buildings, and tube IDs reused across rounds. The line

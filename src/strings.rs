@@ -357,10 +357,6 @@ pub fn short_len(prefix: [u64; 2]) -> Option<usize> {
 /// [`Interner::merge`] interns up to this many parts in turn on one thread.
 const MERGE_SERIAL: usize = 32;
 
-/// The shards [`Interner::merge_names`] tells strings apart in, a worker each (a power
-/// of two).
-const MERGE_SHARDS: usize = 64;
-
 /// Interns strings: each distinct string gets the next index, in first-seen order
 /// (unless [`Interner::renumber`] numbers them anew), found again by a table; or,
 /// made by [`Interner::of_sorted`], distinct strings in the order of their bytes,
@@ -492,80 +488,6 @@ impl Interner {
     /// [`Interner::merge`] of the interners `of` picks from `parts`.
     pub fn merge_of<P>(parts: &[P], of: impl Fn(&P) -> &Interner) -> (Interner, Vec<Vec<u32>>) {
         Interner::merge(&parts.iter().map(of).collect::<Vec<_>>())
-    }
-
-    /// The distinct strings of `parts` numbered as [`Interner::merge`] numbers them
-    /// (first seen, part by part), and each part's map, without a table to find them
-    /// by: each string is put in one of [`MERGE_SHARDS`] shards by its hash, and each
-    /// shard's strings are told apart on a worker, part after part, each looked up once. Made for strings
-    /// that parts rarely share: a city's samples against a district's roster name
-    /// millions of people it does not hold, each once, whom [`Interner::merge`] would
-    /// intern again at every level of its halving, the last on one thread.
-    pub fn merge_names<P: Sync>(
-        parts: &[P],
-        of: impl Fn(&P) -> &Interner + Sync,
-    ) -> (Strings, Vec<Vec<u32>>) {
-        use rayon::prelude::*;
-        // Each part's strings by shard, in the part's order.
-        // The shard from the hash's middle bits: its low bits place a string in the
-        // shard's table, its top seven tag it there.
-        let shard_of = |s: &str| (hash_str(s) >> 32) as usize & (MERGE_SHARDS - 1);
-        let by_shard: Vec<Vec<Vec<u32>>> = parts
-            .par_iter()
-            .map(|p| {
-                let names = of(p).strings();
-                let mut shards = vec![Vec::new(); MERGE_SHARDS];
-                for (i, s) in names.iter().enumerate() {
-                    shards[shard_of(s)].push(i as u32);
-                }
-                shards
-            })
-            .collect();
-        let text = |part: u32, i: u32| of(&parts[part as usize]).strings().bytes(i);
-        // For each shard, the strings seen before in an earlier part: (part, index)
-        // and the (part, index) where it was first seen.
-        let seen_before: Vec<Vec<[u32; 4]>> = (0..MERGE_SHARDS)
-            .into_par_iter()
-            .map(|shard| {
-                let mut first: hashbrown::HashTable<(u32, u32)> = hashbrown::HashTable::new();
-                let mut again = Vec::new();
-                for (part, shards) in by_shard.iter().enumerate() {
-                    for &i in &shards[shard] {
-                        let bytes = text(part as u32, i);
-                        let hash = hash_str(of(&parts[part]).strings().get(i));
-                        match first.find(hash, |&(p, j)| text(p, j) == bytes) {
-                            Some(&(p, j)) => again.push([part as u32, i, p, j]),
-                            None => {
-                                first.insert_unique(hash, (part as u32, i), |&(p, j)| {
-                                    hash_str(of(&parts[p as usize]).strings().get(j))
-                                });
-                            }
-                        }
-                    }
-                }
-                again
-            })
-            .collect();
-        drop(by_shard);
-        // A string seen before is marked in its part; the others are numbered in
-        // order, part after part.
-        let mut maps: Vec<Vec<u32>> = parts.iter().map(|p| vec![0; of(p).len()]).collect();
-        for &[part, i, ..] in seen_before.iter().flatten() {
-            maps[part as usize][i as usize] = u32::MAX;
-        }
-        let mut names = Strings::default();
-        for (part, map) in maps.iter_mut().enumerate() {
-            let strings = of(&parts[part]).strings();
-            for (i, n) in map.iter_mut().enumerate() {
-                if *n != u32::MAX {
-                    *n = names.push(strings.get(i as u32));
-                }
-            }
-        }
-        for &[part, i, p, j] in seen_before.iter().flatten() {
-            maps[part as usize][i as usize] = maps[p as usize][j as usize];
-        }
-        (names, maps)
     }
 
     /// The interner of `names`, which must be distinct and in the order of their
@@ -929,8 +851,7 @@ mod tests {
 
     /// Interners merged give the strings and numbers that interning every part in
     /// turn gives: over enough parts to be split many times, with empty parts, the
-    /// empty string, strings first seen in a late part, and parts in every order;
-    /// merged by shards without a table ([`Interner::merge_names`]) too.
+    /// empty string, strings first seen in a late part, and parts in every order.
     #[test]
     fn merged_interners_number_strings_as_interning_in_turn_does() {
         let parts: Vec<Interner> = (0..150usize)
@@ -977,18 +898,9 @@ mod tests {
             for s in serial.iter() {
                 assert_eq!(merged.get(s), serial.get(s));
             }
-            // Merged without a table, by shards: the same strings and numbers.
-            let (names, numbers) = pool.install(|| Interner::merge_names(&parts, |p| p));
-            assert_eq!(
-                names.iter().collect::<Vec<_>>(),
-                serial.iter().collect::<Vec<_>>()
-            );
-            assert_eq!(numbers, expected, "threads {threads}, by shards");
         }
         let (empty, none) = Interner::merge(&[]);
         assert!(empty.iter().next().is_none() && none.is_empty());
-        let (empty, none) = Interner::merge_names(&parts[..0], |p| p);
-        assert!(empty.is_empty() && none.is_empty());
     }
 
     /// An interner whose lookups were freed still gives every string by its index,

@@ -697,14 +697,15 @@ fn write_anomalies<'f>(
     shown: (&Privacy, Option<&[u64]>),
     note: &(dyn Fn(usize, &str, usize) + Sync),
 ) -> Result<()> {
-    let rows = tables::anomaly_rows(roster, rec, shown.0, shown.1);
+    let rows = tables::anomaly_rows(roster, rec, shown.0, shown.1)?;
     let table = Batched {
         name: "anomalies.parquet",
         like: tables::anomalies_like()?,
         rows: rows.len(),
-        round_of: &|i| rows[i].round(rec),
+        round_of: &|i| rows.get(i).round(rec),
         columns: &|range| {
-            tables::anomaly_columns(roster, rec, &rows[range], file_of, shown.0, shown.1)
+            let batch = rows.range(range);
+            tables::anomaly_columns(roster, rec, &batch, file_of, shown.0, shown.1)
         },
         distinct: (None, None),
         random: None,

@@ -332,7 +332,7 @@ pub fn dictionary<'s>(
 /// [`dictionary`], the value of a code given by the first row `i` that has it,
 /// `text(i)`; `universe` is where the codes are expected to end (the table of keys
 /// grows past it where one does not).
-fn dictionary_of_rows<'s>(
+pub fn dictionary_of_rows<'s>(
     n: usize,
     universe: usize,
     code: impl Fn(usize) -> u32,

@@ -5,13 +5,13 @@
 //! as Arrow arrays, a row group at a time, on the workers.
 
 use super::parquet::{
-    codes, float, frame, int, int_opt, on_workers, strings, text, timestamp, timestamp_type,
-    ArrayRef,
+    codes, dictionary_of_rows, float, frame, int, int_opt, on_workers, strings, text, timestamp,
+    timestamp_type, ArrayRef,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ingest::roster::Roster;
 use crate::privacy::{pseudonym_text, Privacy};
-use crate::reconcile::{Anomaly, Reconciled, RowFinding, Tube, TubeBuildings};
+use crate::reconcile::{Anomaly, AnomalyKind, Reconciled, RowFinding, Tube, TubeBuildings};
 use crate::record::{Class, InputKind};
 use crate::summarize::BuildingRow;
 use polars::prelude::DataFrame;
@@ -182,7 +182,7 @@ pub enum Finding<'a> {
     /// A finding of any other kind.
     Found(&'a Anomaly),
     /// A [`RowFinding`].
-    Row(&'a RowFinding),
+    Row(RowFinding),
 }
 
 impl Finding<'_> {
@@ -201,7 +201,30 @@ impl Finding<'_> {
             Finding::Row(r) => r.kind.as_str(),
         }
     }
+
+    /// A number for the finding's kind, below [`KINDS`].
+    fn kind_code(&self) -> u32 {
+        match self {
+            Finding::Found(a) => a.kind as u32,
+            Finding::Row(r) => r.kind as u32,
+        }
+    }
+
+    /// The input the finding is about.
+    fn file(&self) -> InputKind {
+        match self {
+            Finding::Found(a) => a.file,
+            Finding::Row(_) => InputKind::Samples,
+        }
+    }
 }
+
+/// How many kinds of finding there are: above every [`Finding::kind_code`] (a
+/// dictionary's table grows past it where one is not).
+const KINDS: usize = AnomalyKind::PriorityPooled as usize + 1;
+
+/// How many inputs a finding can be about.
+const FILES: usize = InputKind::Retests as usize + 1;
 
 /// A finding's sort key after its round and kind ([`crate::reconcile::sort_anomalies`]).
 type FindingKey<'a> = (
@@ -244,9 +267,15 @@ pub fn anomaly_rows<'a>(
     rec: &'a Reconciled,
     privacy: &Privacy,
     pseudonyms: Option<&[u64]>,
-) -> Vec<Finding<'a>> {
+) -> Result<FindingRows<'a>> {
     let all = &rec.anomalies;
-    let found: Vec<Finding> = if privacy.pseudonymizes() {
+    if all.len() + rec.row_findings.len() > FOUND as usize {
+        return Err(Error::Internal(format!(
+            "{} findings, more than anomalies.parquet is written from ({FOUND})",
+            all.len() + rec.row_findings.len()
+        )));
+    }
+    let found: Vec<u32> = if privacy.pseudonymizes() {
         let people: Vec<Option<Cow<str>>> = all
             .par_iter()
             .map(|x| x.person_id.as_deref().map(|p| privacy.person_id(p)))
@@ -263,27 +292,29 @@ pub fn anomaly_rows<'a>(
                 .then_with(|| a.line.cmp(&b.line))
                 .then_with(|| a.detail.cmp(&b.detail))
         });
-        order.into_iter().map(|i| Finding::Found(&all[i])).collect()
+        order.into_iter().map(|i| i as u32 | FOUND).collect()
     } else {
-        all.iter().map(Finding::Found).collect()
+        (0..all.len() as u32).map(|i| i | FOUND).collect()
     };
     // Under --pseudonymize a tube's row findings of a kind are sorted again by the
     // pseudonym shown, tube by tube on the workers.
-    let mut rows: Vec<&RowFinding> = rec.row_findings.iter().collect();
+    let mut rows: Vec<u32> = (0..rec.row_findings.len() as u32).collect();
+    let row = |i: u32| rec.row_findings.get(i as usize);
     if privacy.pseudonymizes() {
-        rows.par_chunk_by_mut(|a, b| (a.kind, a.tube) == (b.kind, b.tube))
+        rows.par_chunk_by_mut(|&a, &b| (row(a).kind, row(a).tube) == (row(b).kind, row(b).tube))
             .for_each(|tube| {
-                tube.sort_by_cached_key(|r| {
-                    let shown = row_person(roster, rec, privacy, pseudonyms, r.person);
-                    (shown.into_owned(), r.line)
+                tube.sort_by_cached_key(|&r| {
+                    let shown = row_person(roster, rec, privacy, pseudonyms, row(r).person);
+                    (shown.into_owned(), row(r).line)
                 })
             });
     }
+    let finding = |i: u32| FindingRows::finding(rec, i);
     // Each kind of row findings is a source of its own, by round; the findings are one
     // more. A round takes from them kind by kind.
-    let kinds: Vec<&[&RowFinding]> = rows.chunk_by(|a, b| a.kind == b.kind).collect();
+    let kinds: Vec<&[u32]> = rows.chunk_by(|&a, &b| row(a).kind == row(b).kind).collect();
     let get = |s: usize, i: usize| match kinds.get(s) {
-        Some(kind) => kind.get(i).map(|r| Finding::Row(r)),
+        Some(kind) => kind.get(i).copied(),
         None => found.get(i).copied(),
     };
     // Where two sources hold findings of one kind in a round (an unregistered person in
@@ -310,7 +341,7 @@ pub fn anomaly_rows<'a>(
                 Some(row_person(roster, rec, privacy, pseudonyms, r.person)),
                 InputKind::Samples,
                 Some(r.line.into()),
-                Cow::Owned(r.detail(rec)),
+                r.detail(rec),
             ),
         }
     };
@@ -318,13 +349,18 @@ pub fn anomaly_rows<'a>(
     let mut at = vec![0; kinds.len() + 1];
     let mut merged = Vec::with_capacity(total);
     for round in 0..rec.rounds().len() as u32 {
-        let of_round = |x: &Finding| x.round(rec) == round;
+        let of_round = |&x: &u32| finding(x).round(rec) == round;
         while let Some((kind, s)) = (0..at.len())
-            .filter_map(|s| get(s, at[s]).filter(of_round).map(|x| (x.kind(), s)))
+            .filter_map(|s| {
+                get(s, at[s])
+                    .filter(of_round)
+                    .map(|x| (finding(x).kind(), s))
+            })
             .min()
         {
-            let next =
-                |s: usize, at: &[usize]| get(s, at[s]).filter(|x| of_round(x) && x.kind() == kind);
+            let next = |s: usize, at: &[usize]| {
+                get(s, at[s]).filter(|x| of_round(x) && finding(*x).kind() == kind)
+            };
             let sources: Vec<usize> = (0..at.len()).filter(|&s| next(s, &at).is_some()).collect();
             if sources.len() == 1 {
                 while let Some(x) = next(s, &at) {
@@ -335,7 +371,7 @@ pub fn anomaly_rows<'a>(
             }
             while let Some((_, s)) = sources
                 .iter()
-                .filter_map(|&s| next(s, &at).map(|x| (key(&x), s)))
+                .filter_map(|&s| next(s, &at).map(|x| (key(&finding(x)), s)))
                 .min()
             {
                 merged.push(get(s, at[s]).expect("a finding just seen"));
@@ -344,7 +380,52 @@ pub fn anomaly_rows<'a>(
         }
     }
     assert_eq!(merged.len(), total, "findings out of round order");
-    merged
+    Ok(FindingRows { rec, order: merged })
+}
+
+/// Marks an index of [`FindingRows`] as one into `Reconciled::anomalies`.
+const FOUND: u32 = 1 << 31;
+
+/// The rows of `anomalies.parquet` in order ([`anomaly_rows`]), 4 bytes each: a file
+/// repeated whole, or a district's roster against a city's samples, makes a finding of
+/// nearly every sample row.
+pub struct FindingRows<'a> {
+    rec: &'a Reconciled,
+    /// Each row's index in `rec.row_findings`, or [`FOUND`] and its index in
+    /// `rec.anomalies`.
+    order: Vec<u32>,
+}
+
+impl<'a> FindingRows<'a> {
+    fn finding(rec: &'a Reconciled, i: u32) -> Finding<'a> {
+        match i & FOUND {
+            0 => Finding::Row(rec.row_findings.get(i as usize)),
+            _ => Finding::Found(&rec.anomalies[(i & !FOUND) as usize]),
+        }
+    }
+
+    /// How many rows.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Row `i`.
+    pub fn get(&self, i: usize) -> Finding<'a> {
+        Self::finding(self.rec, self.order[i])
+    }
+
+    /// The rows of `range`.
+    pub fn range(&self, range: std::ops::Range<usize>) -> Vec<Finding<'a>> {
+        self.order[range]
+            .iter()
+            .map(|&i| Self::finding(self.rec, i))
+            .collect()
+    }
 }
 
 /// The columns of `anomalies.parquet` for `rows` (of `rec`), in the order of
@@ -364,9 +445,20 @@ pub fn anomaly_columns<'a>(
     let text = |value: &(dyn Fn(Finding<'a>) -> Option<Cow<'a, str>> + Sync)| {
         strings(n, |i| value(rows[i]))
     };
+    // Round, kind and file, a few values each, are coded: written as a dictionary
+    // without finding it in the text of every row (ten million rows in a district).
+    let coded = |code: &(dyn Fn(Finding<'a>) -> u32 + Sync),
+                 universe: usize,
+                 value: &(dyn Fn(Finding<'a>) -> &'a str + Sync)| {
+        dictionary_of_rows(n, universe, |i| code(rows[i]), |i| value(rows[i]))
+    };
     let makers: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
-        Box::new(|| text(&|x| Some(Cow::Borrowed(&rec.rounds()[x.round(rec) as usize])))),
-        Box::new(|| text(&|x| Some(Cow::Borrowed(x.kind())))),
+        Box::new(|| {
+            coded(&|x| x.round(rec), rec.rounds().len(), &|x| {
+                &rec.rounds()[x.round(rec) as usize]
+            })
+        }),
+        Box::new(|| coded(&|x| x.kind_code(), KINDS, &|x| x.kind())),
         Box::new(|| {
             text(&|x| match x {
                 Finding::Found(a) => a.tube_id.as_deref().map(Cow::Borrowed),
@@ -379,12 +471,7 @@ pub fn anomaly_columns<'a>(
                 Finding::Row(r) => Some(row_person(roster, rec, privacy, pseudonyms, r.person)),
             })
         }),
-        Box::new(|| {
-            text(&|x| match x {
-                Finding::Found(a) => Some(Cow::Borrowed(file_of(a.file))),
-                Finding::Row(_) => Some(Cow::Borrowed(file_of(InputKind::Samples))),
-            })
-        }),
+        Box::new(|| coded(&|x| x.file() as u32, FILES, &|x| file_of(x.file()))),
         Box::new(|| {
             PrimitiveArray::<i64>::from_trusted_len_iter(rows.iter().map(|x| match x {
                 Finding::Found(a) => a.line.map(|l| l as i64),
@@ -395,7 +482,7 @@ pub fn anomaly_columns<'a>(
         Box::new(|| {
             text(&|x| match x {
                 Finding::Found(a) => Some(Cow::Borrowed(&*a.detail)),
-                Finding::Row(r) => Some(Cow::Owned(r.detail(rec))),
+                Finding::Row(r) => Some(r.detail(rec)),
             })
         }),
     ];

@@ -4,7 +4,10 @@
 //! compared as one number, and a table of them holds the number itself instead of
 //! pointing at the text (a cache miss in a city's tables).
 
+use crate::strings::{Interner, Strings};
 use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+use rayon::prelude::*;
 use std::hash::BuildHasher;
 
 /// The key of an ID that is not packed ([`pack`]).
@@ -243,9 +246,421 @@ pub fn unpacked(key: u64) -> String {
     unpack(key, &mut [0; 18]).to_string()
 }
 
+/// IDs in order: each a packed key, or [`TEXT`] and the ID's index in `texts`.
+#[derive(Clone, Debug, Default)]
+pub struct IdList {
+    pub(super) keys: Vec<u64>,
+    pub(super) texts: Strings,
+}
+
+/// An ID of an [`IdList`]: its key, and its text when the key is [`TEXT`]-marked
+/// (empty otherwise).
+#[derive(Clone, Copy)]
+pub struct Id<'a> {
+    pub(super) key: u64,
+    pub(super) text: &'a str,
+}
+
+impl<'a> Id<'a> {
+    /// The ID `id`, whose key ([`pack`]) is `key`: the key alone when it packs.
+    pub fn of(key: u64, id: &'a str) -> Id<'a> {
+        if key == UNPACKED {
+            Id {
+                key: TEXT,
+                text: id,
+            }
+        } else {
+            Id { key, text: "" }
+        }
+    }
+
+    pub(super) fn is_text(self) -> bool {
+        self.key & TEXT == TEXT
+    }
+
+    /// The ID's hash: of its key when it packs, of its text otherwise.
+    pub fn hash(self) -> u64 {
+        if self.is_text() {
+            Interner::hash_of(self.text)
+        } else {
+            hash_packed(self.key)
+        }
+    }
+
+    /// The ID's text, unpacked into `digits` when it is a packed key.
+    pub fn name<'b>(self, digits: &'b mut [u8; 18]) -> &'b str
+    where
+        'a: 'b,
+    {
+        if self.is_text() {
+            self.text
+        } else {
+            unpack(self.key, digits)
+        }
+    }
+}
+
+impl IdList {
+    /// Lists `id` and returns its place: the last place when the last ID listed is
+    /// `id` (rows grouped by tube share one), a new one otherwise. The ID holds no NUL
+    /// byte (`values::id` lets through letters, digits, `-` and `_`), which
+    /// [`super::tubes`] counts on to write a short ID back from its zero-padded first
+    /// 16 bytes.
+    pub fn push(&mut self, id: &str) -> u32 {
+        debug_assert!(!id.contains('\0'), "an ID with a NUL byte");
+        let key = pack(id);
+        match self.keys.last() {
+            Some(&last) => {
+                let same = if key == UNPACKED {
+                    last & TEXT == TEXT && self.texts.get((last & !TEXT) as u32) == id
+                } else {
+                    last == key
+                };
+                if same {
+                    return self.keys.len() as u32 - 1;
+                }
+            }
+            // Rows by sampling time bring a new tube nearly every row: a chunk of a
+            // megabyte holds some 16,000, and the list is not grown from nothing
+            // (what it does not fill is given back by `shrink_to_fit`).
+            None => self.keys.reserve(1 << 14),
+        }
+        self.push_new(Id::of(key, id))
+    }
+
+    /// Lists `id` at a new place, which it returns.
+    fn push_new(&mut self, id: Id) -> u32 {
+        let key = if id.is_text() {
+            TEXT | u64::from(self.texts.push(id.text))
+        } else {
+            id.key
+        };
+        self.keys.push(key);
+        self.keys.len() as u32 - 1
+    }
+
+    /// How many places the list has.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Gives back the room the list does not fill.
+    pub fn shrink_to_fit(&mut self) {
+        self.keys.shrink_to_fit();
+        self.texts.shrink_to_fit();
+    }
+
+    pub(super) fn id(&self, key: u64) -> Id<'_> {
+        let text = if key & TEXT == TEXT {
+            self.texts.get((key & !TEXT) as u32)
+        } else {
+            ""
+        };
+        Id { key, text }
+    }
+
+    /// The ID at `place`.
+    pub fn get(&self, place: usize) -> Id<'_> {
+        self.id(self.keys[place])
+    }
+
+    /// The IDs in order of place.
+    pub fn iter(&self) -> impl Iterator<Item = Id<'_>> {
+        self.keys.iter().map(|&key| self.id(key))
+    }
+
+    /// The text of the ID at `place`, unpacked into `digits` when it is a packed key.
+    pub fn name<'a>(&'a self, place: usize, digits: &'a mut [u8; 18]) -> &'a str {
+        self.get(place).name(digits)
+    }
+}
+
+/// A slot of an [`IdTable`]: the ID's key ([`TEXT`] alone for a text ID) and number,
+/// in 12 bytes.
+#[derive(Clone, Copy)]
+#[repr(C, packed(4))]
+struct Slot {
+    key: u64,
+    number: u32,
+}
+
+/// Distinct IDs, numbered in the order they are first interned, found by a table of
+/// their keys (a text ID by its text).
+#[derive(Default)]
+pub struct IdTable {
+    ids: IdList,
+    index: HashTable<Slot>,
+    /// Whether the table was freed ([`IdTable::close`]).
+    closed: bool,
+}
+
+impl IdTable {
+    /// The number of `id`, of hash `hash` ([`Id::hash`]), interning it if new; and
+    /// whether it was.
+    pub fn intern(&mut self, id: Id, hash: u64) -> (u32, bool) {
+        assert!(!self.closed, "an ID interned into a closed table");
+        let key = if id.is_text() { TEXT } else { id.key };
+        let ids = &self.ids;
+        let found = self.index.find(hash, |slot| {
+            let k = slot.key;
+            k == key && (key != TEXT || ids.get(slot.number as usize).text == id.text)
+        });
+        if let Some(slot) = found {
+            return (slot.number, false);
+        }
+        let number = self.ids.push_new(id);
+        let ids = &self.ids;
+        self.index
+            .insert_unique(hash, Slot { key, number }, |slot| {
+                ids.get(slot.number as usize).hash()
+            });
+        (number, true)
+    }
+
+    /// How many IDs.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The IDs, by number.
+    pub fn ids(&self) -> &IdList {
+        &self.ids
+    }
+
+    /// The IDs by number, without the table.
+    pub fn into_ids(self) -> IdList {
+        self.ids
+    }
+
+    /// Frees the table, and the room the IDs do not fill: the IDs stay, by number
+    /// ([`IdTable::ids`]); nothing may be interned any more.
+    pub fn close(&mut self) {
+        self.index = HashTable::new();
+        self.ids.shrink_to_fit();
+        self.closed = true;
+    }
+}
+
+impl std::fmt::Debug for IdTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdTable")
+            .field("ids", &self.ids.len())
+            .field("closed", &self.closed)
+            .finish()
+    }
+}
+
+/// The shards [`number_first_seen`] tells IDs apart in, a few a worker (a power of
+/// two).
+const SHARDS: usize = 64;
+
+/// The IDs of `lists` numbered in the order they are first listed, list after list,
+/// as interning them in turn would number them; and each list's map from its places to
+/// those numbers. Made for IDs that the lists rarely share (a city's samples against a
+/// district's roster name millions of people it does not hold, each once): each ID is
+/// put in one of [`SHARDS`] shards by its hash and looked up once there, each shard on
+/// a worker in a table sized for it, which holds the keys themselves: a packed ID is
+/// told apart from the others without reading its text, and none is hashed again as
+/// the table grows.
+pub fn number_first_seen(lists: &[&IdList]) -> (Strings, Vec<Vec<u32>>) {
+    // The shard from the hash's middle bits: its low bits place an ID in the shard's
+    // table, its top seven tag it there.
+    let shard_of = |hash: u64| (hash >> 32) as usize & (SHARDS - 1);
+    // Each list's places by shard, in the list's order.
+    let by_shard: Vec<Vec<Vec<u32>>> = lists
+        .par_iter()
+        .map(|list| {
+            let mut shards = vec![Vec::new(); SHARDS];
+            for (i, id) in list.iter().enumerate() {
+                shards[shard_of(id.hash())].push(i as u32);
+            }
+            shards
+        })
+        .collect();
+    // For each shard, the IDs listed before, in an earlier list or earlier in theirs:
+    // (list, place) and the (list, place) where each was first listed.
+    let listed_before: Vec<Vec<[u32; 4]>> = (0..SHARDS)
+        .into_par_iter()
+        .map(|shard| {
+            let size = by_shard.iter().map(|s| s[shard].len()).sum();
+            // The key ([`TEXT`] alone for a text ID), and where it was first listed.
+            let mut first: HashTable<(u64, u32, u32)> = HashTable::with_capacity(size);
+            let mut again = Vec::new();
+            for (l, shards) in by_shard.iter().enumerate() {
+                for &i in &shards[shard] {
+                    let id = lists[l].get(i as usize);
+                    let hash = id.hash();
+                    let key = if id.is_text() { TEXT } else { id.key };
+                    let found = first.find(hash, |&(k, p, j)| {
+                        k == key
+                            && (key != TEXT || lists[p as usize].get(j as usize).text == id.text)
+                    });
+                    match found {
+                        Some(&(_, p, j)) => again.push([l as u32, i, p, j]),
+                        None => {
+                            first.insert_unique(hash, (key, l as u32, i), |&(_, p, j)| {
+                                lists[p as usize].get(j as usize).hash()
+                            });
+                        }
+                    }
+                }
+            }
+            again
+        })
+        .collect();
+    drop(by_shard);
+    // An ID listed before is marked in its list; the others are numbered in order,
+    // list after list, each list's on a worker.
+    let mut maps: Vec<Vec<u32>> = lists.par_iter().map(|l| vec![0; l.len()]).collect();
+    for &[l, i, ..] in listed_before.iter().flatten() {
+        maps[l as usize][i as usize] = u32::MAX;
+    }
+    let mut bases: Vec<u32> = maps
+        .par_iter()
+        .map(|map| map.iter().filter(|&&n| n != u32::MAX).count() as u32)
+        .collect();
+    let mut total = 0;
+    for base in &mut bases {
+        (*base, total) = (total, total + *base);
+    }
+    let blocks: Vec<Strings> = maps
+        .par_iter_mut()
+        .zip(lists)
+        .zip(bases)
+        .map(|((map, list), base)| {
+            let mut names = Strings::default();
+            let mut digits = [0; 18];
+            for (i, n) in map.iter_mut().enumerate() {
+                if *n != u32::MAX {
+                    *n = base + names.push(list.name(i, &mut digits));
+                }
+            }
+            names
+        })
+        .collect();
+    let names = Strings::concat(blocks.iter().collect());
+    drop(blocks);
+    for &[l, i, p, j] in listed_before.iter().flatten() {
+        maps[l as usize][i as usize] = maps[p as usize][j as usize];
+    }
+    (names, maps)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// IDs merged by shards are numbered as interning them list after list numbers
+    /// them, whatever the workers: over more lists than shards, with empty lists, IDs
+    /// listed again in their list and in later ones, packed IDs of every shape beside
+    /// text IDs (some that differ only past their 16th byte, and one that is empty),
+    /// and IDs first listed in a late list.
+    #[test]
+    fn ids_merged_by_shards_are_numbered_as_interning_in_turn_does() {
+        let mut x = 5u64;
+        let rows: Vec<Vec<String>> = (0..200usize)
+            .map(|l| {
+                if l % 9 == 4 {
+                    return Vec::new();
+                }
+                let mut ids: Vec<String> = (0..(l * 17) % 70)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        let n = (x >> 33) % 3_000;
+                        match n % 5 {
+                            0 => format!("{n}"),
+                            1 => format!("{n:05}"),
+                            2 => format!("{n:017}X"),
+                            3 if n % 10 == 3 => format!("学号-0000000000000-{n}"),
+                            3 => format!("P.{n}"),
+                            _ => format!("E{n:08}"),
+                        }
+                    })
+                    .collect();
+                ids.push(if l % 50 == 7 {
+                    String::new()
+                } else {
+                    format!("late.{l}")
+                });
+                ids
+            })
+            .collect();
+        let lists: Vec<IdList> = rows
+            .iter()
+            .map(|ids| {
+                let mut table = IdTable::default();
+                for id in ids {
+                    let id = Id::of(pack(id), id);
+                    table.intern(id, id.hash());
+                }
+                table.close();
+                table.into_ids()
+            })
+            .collect();
+        // Interned in turn, by their text.
+        let mut numbers: std::collections::HashMap<&str, u32> = Default::default();
+        let mut names: Vec<&str> = Vec::new();
+        let expected: Vec<Vec<u32>> = rows
+            .iter()
+            .map(|ids| {
+                let mut listed: Vec<&str> = Vec::new();
+                for id in ids {
+                    if !listed.contains(&id.as_str()) {
+                        listed.push(id);
+                    }
+                }
+                listed
+                    .into_iter()
+                    .map(|id| {
+                        *numbers.entry(id).or_insert_with(|| {
+                            names.push(id);
+                            names.len() as u32 - 1
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (merged, maps) =
+                pool.install(|| number_first_seen(&lists.iter().collect::<Vec<_>>()));
+            assert_eq!(
+                merged.iter().collect::<Vec<_>>(),
+                names,
+                "threads {threads}"
+            );
+            assert_eq!(maps, expected, "threads {threads}");
+        }
+        let (none, no_maps) = number_first_seen(&[]);
+        assert!(none.is_empty() && no_maps.is_empty());
+    }
+
+    /// A closed table keeps its IDs and takes no more.
+    #[test]
+    #[should_panic(expected = "closed table")]
+    fn a_closed_table_takes_no_more_ids() {
+        let mut table = IdTable::default();
+        let id = Id::of(pack("2000000001"), "2000000001");
+        assert_eq!(table.intern(id, id.hash()), (0, true));
+        table.close();
+        assert_eq!(table.ids().name(0, &mut [0; 18]), "2000000001");
+        table.intern(id, id.hash());
+    }
 
     #[test]
     fn keys_are_one_to_one_and_unpack_to_their_ids() {

@@ -5,10 +5,10 @@
 //! row; a row's line is kept only where it does not follow the row before's.
 
 use super::header::ColumnSpec;
-use super::keys::{self, TEXT, UNPACKED};
+use super::keys::{self, Id, IdList, IdTable, TEXT, UNPACKED};
 use super::roster::{Near, Roster};
 use super::row::Row;
-use super::tubes::{self, TubeList};
+use super::tubes;
 use super::values::{self, MAX_PERSON_ID, MAX_TUBE_ID};
 use super::{Ingested, InputReport, Lines, Reject, RowParser};
 use crate::order::natural_cmp;
@@ -75,13 +75,17 @@ pub struct SamplePart {
     /// before's: rows grouped by tube share one, rows by sampling time (a new tube
     /// nearly every row) are listed and not looked up. The tubes are numbered when the
     /// chunks are merged ([`tubes::number`]).
-    tubes: TubeList,
+    tubes: IdList,
     sites: Interner,
     collectors: Interner,
     /// The chunk's pairs of site and collector, by their indexes in `sites` and
     /// `collectors`.
     posts: Posts,
-    unregistered: Interner,
+    /// The people of the chunk not on the roster, by key (most IDs are numbers:
+    /// a city's samples against a district's roster name millions, each compared and
+    /// merged as one number). Its table is freed once the chunk's people are looked
+    /// up.
+    unregistered: IdTable,
     /// Where to look for the next person first.
     near: Near,
     /// The people not found next to the last one, to look up in one batch once the
@@ -128,6 +132,7 @@ impl RowParser for SampleParser<'_> {
         for s in rows.iter_mut().filter(|s| s.person & PENDING != 0) {
             s.person = people[(s.person & !PENDING) as usize];
         }
+        part.unregistered.close();
     }
 
     fn parse(&self, row: &mut Row, part: &mut SamplePart) -> Option<Sample> {
@@ -329,7 +334,14 @@ pub fn finish(
                 || Interner::merge_of(&parts, |p| &p.state.collectors),
                 // People not on the roster are rarely named twice: millions of them
                 // are a city's samples against a district's roster.
-                || Interner::merge_names(&parts, |p| &p.state.unregistered),
+                || {
+                    keys::number_first_seen(
+                        &parts
+                            .iter()
+                            .map(|p| p.state.unregistered.ids())
+                            .collect::<Vec<_>>(),
+                    )
+                },
             )
         },
     );
@@ -467,10 +479,10 @@ fn look_up(roster: &Roster, part: &mut SamplePart) -> Vec<u32> {
         }
         if *f == NONE {
             let id = match text {
-                Some(id) => id.to_string(),
-                None => keys::unpacked(key),
+                Some(id) => Id::of(UNPACKED, id),
+                None => Id::of(key, ""),
             };
-            *f = part.unregistered.intern(&id) | UNREGISTERED;
+            *f = part.unregistered.intern(id, id.hash()).0 | UNREGISTERED;
         }
     }
     debug_assert_eq!(next as usize, texts.len(), "a text for each text key");

@@ -3,167 +3,11 @@
 //! a table holds it instead of pointing at its text), other IDs as text; the chunks'
 //! lists are then numbered run-wide in the order of the IDs' bytes ([`number`]).
 
-use super::keys::{self, TEXT, UNPACKED};
+use super::keys::{IdList, IdTable};
 use crate::order::{prefix, prefix_bytes};
 use crate::strings::{short_len, Interner, Strings};
-use hashbrown::HashTable;
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
-
-/// Tube IDs in order: each a packed key, or [`TEXT`] and the ID's index in `texts`.
-#[derive(Clone, Debug, Default)]
-pub struct TubeList {
-    keys: Vec<u64>,
-    texts: Strings,
-}
-
-/// A tube of a [`TubeList`]: its key, and its text when the key is [`TEXT`]-marked
-/// (empty otherwise).
-#[derive(Clone, Copy)]
-struct Tube<'a> {
-    key: u64,
-    text: &'a str,
-}
-
-impl Tube<'_> {
-    fn is_text(self) -> bool {
-        self.key & TEXT == TEXT
-    }
-
-    fn hash(self) -> u64 {
-        if self.is_text() {
-            Interner::hash_of(self.text)
-        } else {
-            keys::hash_packed(self.key)
-        }
-    }
-}
-
-impl TubeList {
-    /// Lists a row's tube and returns its place: the last place when the row before
-    /// had the same tube (rows grouped by tube share one), a new one otherwise. A tube
-    /// ID is checked first (`values::id`: letters, digits, `-` and `_`), so it holds
-    /// no NUL byte, which [`number_distinct`] counts on to write a short ID back from
-    /// its zero-padded first 16 bytes.
-    pub fn push(&mut self, tube: &str) -> u32 {
-        debug_assert!(!tube.contains('\0'), "a tube ID with a NUL byte");
-        let key = keys::pack(tube);
-        match self.keys.last() {
-            Some(&last) => {
-                let same = if key == UNPACKED {
-                    last & TEXT == TEXT && self.texts.get((last & !TEXT) as u32) == tube
-                } else {
-                    last == key
-                };
-                if same {
-                    return self.keys.len() as u32 - 1;
-                }
-            }
-            // Rows by sampling time bring a new tube nearly every row: a chunk of a
-            // megabyte holds some 16,000, and the list is not grown from nothing
-            // (what it does not fill is given back by `shrink_to_fit`).
-            None => self.keys.reserve(1 << 14),
-        }
-        let key = if key == UNPACKED {
-            TEXT | u64::from(self.texts.push(tube))
-        } else {
-            key
-        };
-        self.keys.push(key);
-        self.keys.len() as u32 - 1
-    }
-
-    /// How many places the list has.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    /// Whether the list is empty.
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
-    }
-
-    /// Gives back the room the list does not fill.
-    pub fn shrink_to_fit(&mut self) {
-        self.keys.shrink_to_fit();
-        self.texts.shrink_to_fit();
-    }
-
-    fn tube(&self, key: u64) -> Tube<'_> {
-        let text = if key & TEXT == TEXT {
-            self.texts.get((key & !TEXT) as u32)
-        } else {
-            ""
-        };
-        Tube { key, text }
-    }
-
-    fn get(&self, place: usize) -> Tube<'_> {
-        self.tube(self.keys[place])
-    }
-
-    fn iter(&self) -> impl Iterator<Item = Tube<'_>> {
-        self.keys.iter().map(|&key| self.tube(key))
-    }
-
-    /// The ID of the tube at `place`, unpacked into `digits` when it is a packed key.
-    fn name<'a>(&'a self, place: usize, digits: &'a mut [u8; 18]) -> &'a str {
-        let tube = self.get(place);
-        if tube.is_text() {
-            tube.text
-        } else {
-            keys::unpack(tube.key, digits)
-        }
-    }
-}
-
-/// A slot of a [`Table`]: the tube's key ([`TEXT`] alone for a text ID) and number,
-/// in 12 bytes.
-#[derive(Clone, Copy)]
-#[repr(C, packed(4))]
-struct Slot {
-    key: u64,
-    number: u32,
-}
-
-/// Distinct tubes, numbered in the order they are first interned.
-#[derive(Default)]
-struct Table {
-    tubes: TubeList,
-    index: HashTable<Slot>,
-}
-
-impl Table {
-    /// The number of `tube`, of hash `hash`, interning it if new; and whether it was.
-    fn intern(&mut self, tube: Tube, hash: u64) -> (u32, bool) {
-        let key = if tube.is_text() { TEXT } else { tube.key };
-        let tubes = &self.tubes;
-        let found = self.index.find(hash, |slot| {
-            let k = slot.key;
-            k == key && (key != TEXT || tubes.get(slot.number as usize).text == tube.text)
-        });
-        if let Some(slot) = found {
-            return (slot.number, false);
-        }
-        let number = self.tubes.keys.len() as u32;
-        let stored = if tube.is_text() {
-            TEXT | u64::from(self.tubes.texts.push(tube.text))
-        } else {
-            tube.key
-        };
-        self.tubes.keys.push(stored);
-        let tubes = &self.tubes;
-        self.index
-            .insert_unique(hash, Slot { key, number }, |slot| {
-                tubes.get(slot.number as usize).hash()
-            });
-        (number, true)
-    }
-
-    fn len(&self) -> usize {
-        self.tubes.len()
-    }
-}
 
 /// The chunks' tubes numbered run-wide in the order of their IDs' bytes (the order in
 /// which reconcile sorts a round's tubes, so that it finds them sorted), and each chunk's
@@ -174,7 +18,7 @@ impl Table {
 /// [`number_distinct`], on every worker. When they do not (rows in no order bring
 /// nearly every tube in every stretch of rows), the chunks' tubes are numbered so
 /// directly. The numbers do not depend on the grouping.
-pub fn number(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
+pub fn number(lists: Vec<IdList>) -> (Interner, Vec<Vec<u32>>) {
     if !shared_by_neighbours(&lists) {
         return number_distinct(lists);
     }
@@ -186,20 +30,20 @@ pub fn number(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
     // keys (8), where holding every list until all were mapped took both at once, the
     // samples stage's peak on a file by sampling time.
     let mut lists = lists.into_iter();
-    let groups: Vec<Vec<TubeList>> = std::iter::from_fn(|| {
-        let group: Vec<TubeList> = lists.by_ref().take(group).collect();
+    let groups: Vec<Vec<IdList>> = std::iter::from_fn(|| {
+        let group: Vec<IdList> = lists.by_ref().take(group).collect();
         (!group.is_empty()).then_some(group)
     })
     .collect();
-    let (merged, maps): (Vec<TubeList>, Vec<Vec<Vec<u32>>>) = groups
+    let (merged, maps): (Vec<IdList>, Vec<Vec<Vec<u32>>>) = groups
         .into_par_iter()
         .map(|group| {
-            let mut merged = Table::default();
+            let mut merged = IdTable::default();
             let maps: Vec<Vec<u32>> = group
                 .into_iter()
                 .map(|tubes| tubes.iter().map(|t| merged.intern(t, t.hash()).0).collect())
                 .collect();
-            (merged.tubes, maps)
+            (merged.into_ids(), maps)
         })
         .unzip();
     let (tubes, run_wide) = number_distinct(merged);
@@ -220,8 +64,8 @@ pub fn number(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
 
 /// Whether the first chunks' tubes (up to 16 chunks, or until 65,536 are seen) come
 /// back within those chunks: as many tubes again as distinct ones, or more.
-fn shared_by_neighbours(lists: &[TubeList]) -> bool {
-    let mut seen = Table::default();
+fn shared_by_neighbours(lists: &[IdList]) -> bool {
+    let mut seen = IdTable::default();
     let mut count = 0;
     for list in lists.iter().take(16) {
         for t in list.iter() {
@@ -240,7 +84,7 @@ fn shared_by_neighbours(lists: &[TubeList]) -> bool {
 /// each interned on one worker, which reads the lists in order; they are then sorted
 /// run-wide. The cost does not depend on how often a tube comes back, nor where, and
 /// the numbers do not depend on the order of the rows.
-fn number_distinct(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
+fn number_distinct(lists: Vec<IdList>) -> (Interner, Vec<Vec<u32>>) {
     let split_of = |hash: u64| (hash >> 40) as usize % SPLITS;
     // Each list's tubes by split: the split of each, their places in the list split by
     // split (split 0's first), how many each split has, and the keys in that order (a
@@ -268,7 +112,7 @@ fn number_distinct(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
                 split,
                 order,
                 counts,
-                tubes: TubeList {
+                tubes: IdList {
                     keys,
                     texts: tubes.texts,
                 },
@@ -281,10 +125,10 @@ fn number_distinct(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
         .par_iter()
         .map(|l| (0..l.split.len()).map(|_| AtomicU32::new(0)).collect())
         .collect();
-    let splits: Vec<TubeList> = (0..SPLITS)
+    let splits: Vec<IdList> = (0..SPLITS)
         .into_par_iter()
         .map(|s| {
-            let mut tubes = Table::default();
+            let mut tubes = IdTable::default();
             for (list, map) in by_split.iter().zip(&maps) {
                 let start: usize = list.counts[..s].iter().sum();
                 for (k, &j) in (start..).zip(&list.order[start..start + list.counts[s]]) {
@@ -293,12 +137,12 @@ fn number_distinct(lists: Vec<TubeList>) -> (Interner, Vec<Vec<u32>>) {
                     map[j as usize].store(n, Ordering::Relaxed);
                 }
             }
-            tubes.tubes
+            tubes.into_ids()
         })
         .collect();
     for list in &mut by_split {
         list.order = Vec::new();
-        list.tubes = TubeList::default();
+        list.tubes = IdList::default();
     }
     // Run-wide numbers in the order of the IDs' bytes. Each entry carries its ID's
     // first 16 bytes (`order::prefix`): the sort reads the IDs themselves (scattered
@@ -369,7 +213,7 @@ struct SplitList {
     /// How many tubes each split has.
     counts: [usize; SPLITS],
     /// The tubes in `order`.
-    tubes: TubeList,
+    tubes: IdList,
 }
 
 /// How many sets [`number_distinct`] splits the tubes in: a few for each worker, so
@@ -422,10 +266,10 @@ mod tests {
                         .collect()
                 })
                 .collect();
-            let lists: Vec<TubeList> = rows
+            let lists: Vec<IdList> = rows
                 .iter()
                 .map(|rows| {
-                    let mut list = TubeList::default();
+                    let mut list = IdList::default();
                     for tube in rows {
                         list.push(tube);
                     }
