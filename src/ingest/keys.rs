@@ -548,8 +548,7 @@ pub fn number_first_seen(lists: &[&IdList]) -> (Strings, Vec<Vec<u32>>) {
             names
         })
         .collect();
-    let names = Strings::concat(blocks.iter().collect());
-    drop(blocks);
+    let names = Strings::concat_owned(blocks);
     for &[l, i, p, j] in listed_before.iter().flatten() {
         maps[l as usize][i as usize] = maps[p as usize][j as usize];
     }

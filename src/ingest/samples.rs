@@ -315,6 +315,12 @@ pub fn finish(
         Some(r) => r.to_string(),
         None => earliest.map_or_else(|| UNDATED.to_string(), crate::time::local_date),
     };
+    // The people not on the roster are taken out of the chunks, to be freed once
+    // numbered, not when the chunks' rows are.
+    let unregistered: Vec<IdList> = parts
+        .iter_mut()
+        .map(|p| std::mem::take(&mut p.state.unregistered).into_ids())
+        .collect();
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();
     // The chunks' strings numbered run-wide, chunk after chunk (`Interner::merge`):
@@ -335,12 +341,10 @@ pub fn finish(
                 // People not on the roster are rarely named twice: millions of them
                 // are a city's samples against a district's roster.
                 || {
-                    keys::number_first_seen(
-                        &parts
-                            .iter()
-                            .map(|p| p.state.unregistered.ids())
-                            .collect::<Vec<_>>(),
-                    )
+                    let numbered =
+                        keys::number_first_seen(&unregistered.iter().collect::<Vec<_>>());
+                    drop(unregistered);
+                    numbered
                 },
             )
         },
