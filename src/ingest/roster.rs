@@ -100,17 +100,24 @@ pub const COLUMNS: [ColumnSpec; 12] = [
     },
 ];
 
-/// One accepted roster row; its person_id is the same-numbered string of its chunk's
+/// One accepted roster row, in 20 bytes (a city's ten million are held by their chunks
+/// until merged); its person_id is the same-numbered string of its chunk's
 /// [`RosterPart`].
 #[derive(Clone, Copy, Debug)]
 pub struct RosterRecord {
     building: u32,
     room: u32,
+    /// The row's line (a roster with a row past line 4,294,967,295 is refused:
+    /// [`RosterPart::past_lines`]).
+    line: u32,
+    /// Where the row starts, from the chunk's first row ([`RosterPart::start`]): a
+    /// chunk is a few megabytes of text, or a sheet's rows.
+    offset: u32,
     status: Status,
     priority: bool,
-    line: u64,
-    offset: u64,
 }
+
+const _: () = assert!(std::mem::size_of::<RosterRecord>() == 20);
 
 /// A chunk's IDs (and names, when kept), interned buildings and rooms.
 #[derive(Debug, Default)]
@@ -119,6 +126,10 @@ pub struct RosterPart {
     names: Strings,
     buildings: Interner,
     rooms: Interner,
+    /// Where the chunk's first row starts, which its records' offsets count from.
+    start: Option<u64>,
+    /// The first line of a row past line 4,294,967,295, which refuses the roster.
+    past_lines: Option<u64>,
 }
 
 /// Parses roster rows.
@@ -164,6 +175,12 @@ impl RowParser for RosterParser {
             part.names.push(&row.text(NAME));
         }
         let status = status?;
+        let Ok(line) = u32::try_from(row.line()) else {
+            part.past_lines = part.past_lines.or(Some(row.line()));
+            return None;
+        };
+        let start = *part.start.get_or_insert(row.offset());
+        let offset = u32::try_from(row.offset() - start).expect("a chunk spans less than 4 GiB");
         let room = row
             .cell(ROOM)
             .filter(|r| !r.is_empty())
@@ -171,10 +188,10 @@ impl RowParser for RosterParser {
         Some(RosterRecord {
             building: part.buildings.intern(&building),
             room,
+            line,
+            offset,
             status,
             priority: status == Status::Isolated || group?.is_some(),
-            line: row.line(),
-            offset: row.offset(),
         })
     }
 }
@@ -776,15 +793,14 @@ pub fn finish(
     let parts = std::mem::take(&mut ingested.parts);
     let counts: Vec<usize> = parts.iter().map(|p| p.rows.len()).collect();
     let total: usize = counts.iter().sum();
-    // Rows are in file order: the last has the highest line.
-    if let Some(last) = parts.iter().rev().find_map(|p| p.rows.last()) {
-        if last.line > u64::from(u32::MAX) {
-            return Err(Error::input(
-                &ingested.report.path,
-                Position::line(last.line),
-                "the roster has more than 4,294,967,295 lines; split it into rosters of fewer lines",
-            ));
-        }
+    // Rows are in file order: the first part with a row past the last line a record
+    // holds has the first such row.
+    if let Some(line) = parts.iter().find_map(|p| p.state.past_lines) {
+        return Err(Error::input(
+            &ingested.report.path,
+            Position::line(line),
+            "the roster has more than 4,294,967,295 lines; split it into rosters of fewer lines",
+        ));
     }
     // Parts are merged a part after another, each in its own order: the buildings and
     // rooms of the merged roster are numbered as a roster read whole would number them.
@@ -831,6 +847,7 @@ pub fn finish(
                 + part.state.names.text_len()
         },
         |(((((building, room), status), priority), line), offset), (part, remap)| {
+            let start = part.state.start.unwrap_or(0);
             for (k, r) in part.rows.iter().enumerate() {
                 building[k].write(remap.0[r.building as usize]);
                 room[k].write(if r.room == NONE {
@@ -841,8 +858,8 @@ pub fn finish(
                 status[k].write(r.status);
                 priority[k].write(r.priority);
                 // Checked above: every line fits.
-                line[k].write(r.line as u32);
-                offset[k].write(r.offset);
+                line[k].write(r.line);
+                offset[k].write(start + u64::from(r.offset));
             }
         },
     );
