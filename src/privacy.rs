@@ -172,27 +172,27 @@ impl Privacy {
             };
         };
         let mut changed = false;
-        let protected: Vec<String> = cells
+        // Cells are copied only where they change (ten million rejected rows of a
+        // roster are masked one by one).
+        let protected: Vec<Cow<str>> = cells
             .iter()
             .enumerate()
             .map(|(i, cell)| {
+                let cell: &str = cell;
                 let column = columns.get(i).copied().flatten();
                 let out = match (column, &self.key) {
                     // The pseudonym of the ID as read (trimmed, normalised), as every other
                     // output names the person; 16 hex digits are no ID number to mask.
-                    (Some("person_id"), Some(key)) => key.text(&clean(cell)),
-                    _ => {
-                        let by_column = match column {
-                            Some("name" | "counselor") => self.name(cell),
-                            Some("phone") => self.phone(cell),
-                            Some("id_card") => Cow::Owned(mask_id_card(cell)),
-                            Some("person_id") => self.person_id(cell),
-                            _ => Cow::Borrowed(cell.as_str()),
-                        };
-                        mask_id_like(&by_column).into_owned()
-                    }
+                    (Some("person_id"), Some(key)) => Cow::Owned(key.text(&clean(cell))),
+                    _ => guard_ids(match column {
+                        Some("name" | "counselor") => self.name(cell),
+                        Some("phone") => self.phone(cell),
+                        Some("id_card") => Cow::Owned(mask_id_card(cell)),
+                        Some("person_id") => self.person_id(cell),
+                        _ => Cow::Borrowed(cell),
+                    }),
                 };
-                changed |= out != *cell;
+                changed |= out != cell;
                 out
             })
             .collect();
@@ -204,7 +204,7 @@ impl Privacy {
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::Any(b'\n'))
             .from_writer(Vec::new());
-        let _ = writer.write_record(&protected);
+        let _ = writer.write_record(protected.iter().map(|c| c.as_bytes()));
         let bytes = writer.into_inner().unwrap_or_default();
         String::from_utf8_lossy(bytes.strip_suffix(b"\n").unwrap_or(&bytes)).into_owned()
     }
@@ -406,7 +406,7 @@ fn mask_middle(value: &str, head: usize, tail: usize) -> String {
 
 /// The cells of `raw` when it is one CSV record whose cells line up with a header of
 /// `width` cells (extra cells may only be blank); `None` otherwise.
-fn aligned_cells(raw: &str, width: usize) -> Option<Vec<String>> {
+fn aligned_cells(raw: &str, width: usize) -> Option<Vec<Cow<'_, str>>> {
     let line = raw.trim_end_matches(['\r', '\n']);
     if !line.contains('"') {
         // No quote: the cells are what lies between the commas, as the CSV reader
@@ -414,14 +414,14 @@ fn aligned_cells(raw: &str, width: usize) -> Option<Vec<String>> {
         if line.is_empty() || line.contains(['\r', '\n']) {
             return None;
         }
-        let cells: Vec<String> = line.split(',').map(str::to_string).collect();
+        let cells: Vec<Cow<str>> = line.split(',').map(Cow::Borrowed).collect();
         return lined_up(cells, width);
     }
     cells_by_reader(raw, width)
 }
 
 /// [`aligned_cells`] read by the CSV reader, for a row with quotes.
-fn cells_by_reader(raw: &str, width: usize) -> Option<Vec<String>> {
+fn cells_by_reader(raw: &str, width: usize) -> Option<Vec<Cow<'_, str>>> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -450,12 +450,15 @@ fn cells_by_reader(raw: &str, width: usize) -> Option<Vec<String>> {
     if crate::ingest::fields::quote_fault(raw.trim_end_matches(['\r', '\n']).as_bytes()).is_some() {
         return None;
     }
-    lined_up(record.iter().map(str::to_string).collect(), width)
+    lined_up(
+        record.iter().map(|c| Cow::Owned(c.to_string())).collect(),
+        width,
+    )
 }
 
 /// `cells`, when they line up with a header of `width` cells (extra cells may only be
 /// blank).
-fn lined_up(cells: Vec<String>, width: usize) -> Option<Vec<String>> {
+fn lined_up(cells: Vec<Cow<'_, str>>, width: usize) -> Option<Vec<Cow<'_, str>>> {
     let lined_up = cells.len() == width
         || (cells.len() > width && cells[width..].iter().all(|c| c.trim().is_empty()));
     lined_up.then_some(cells)
@@ -472,16 +475,40 @@ pub fn guard_ids(value: Cow<'_, str>) -> Cow<'_, str> {
     masked.map_or(value, Cow::Owned)
 }
 
-/// Whether `text` has the 15 digits an ID number needs at least (a full-width digit's
-/// UTF-8 starts 0xEF): a text with fewer holds none, and is not looked at closer; one
-/// of fewer than 15 bytes (most names, rooms and phones) is not even read.
+/// Whether `text` may hold something [`mask_id_like`] masks. A text of fewer than 15
+/// bytes (most names, rooms and phones) is not even read. A text of ASCII digits and
+/// separators only needs what every masked shape has: a run of 15 digits, or a run of
+/// 6, a separator and a run of 8 (a rejected roster row holds a 10-digit person_id and
+/// an 11-digit phone, and is passed over). A text with a byte that may begin a
+/// full-width digit, separator or check character (0xEF), or the ideographic space
+/// (0xE3), needs 15 digits in all, a full-width one counted by its first byte.
 fn may_hold_id(text: &str) -> bool {
-    text.len() >= 15
-        && text
-            .bytes()
-            .filter(|b| b.is_ascii_digit() || *b == 0xEF)
+    if text.len() < 15 {
+        return false;
+    }
+    let bytes = text.as_bytes();
+    if memchr::memchr2(0xEF, 0xE3, bytes).is_some() {
+        return bytes
+            .iter()
+            .filter(|b| b.is_ascii_digit() || **b == 0xEF)
             .nth(14)
-            .is_some()
+            .is_some();
+    }
+    // The digits of the run going on, and of the run just before a separator that
+    // directly followed it.
+    let (mut run, mut before_separator) = (0, 0);
+    for &b in bytes {
+        if b.is_ascii_digit() {
+            run += 1;
+            if run >= 15 || (before_separator >= 6 && run >= 8) {
+                return true;
+            }
+        } else {
+            before_separator = if matches!(b, b' ' | b'-') { run } else { 0 };
+            run = 0;
+        }
+    }
+    false
 }
 
 /// `text` with everything shaped like a resident ID number masked as an ID card number
@@ -495,6 +522,11 @@ pub fn mask_id_like(text: &str) -> Cow<'_, str> {
     if !may_hold_id(text) {
         return Cow::Borrowed(text);
     }
+    mask_id_runs(text)
+}
+
+/// [`mask_id_like`] without the first look ([`may_hold_id`]): every character read.
+fn mask_id_runs(text: &str) -> Cow<'_, str> {
     let chars: Vec<char> = text.chars().collect();
     let digit = |c: char| c.is_ascii_digit() || ('０'..='９').contains(&c);
     let check = |c: char| digit(c) || matches!(c, 'X' | 'x' | 'Ｘ' | 'ｘ');
@@ -563,6 +595,37 @@ fn mask_all(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What texts are made of around IDs: separators, check characters, full-width
+    /// forms and others.
+    const ID_PIECES: [&str; 11] = ["X", "x", "Ｘ", " ", "-", "　", "－", ",", "号", "a", "１"];
+
+    proptest::proptest! {
+        /// The first look never passes over a text that holds something to mask: over
+        /// texts of runs of 1 to 20 digits (some full-width) between the pieces above,
+        /// masking with it gives what reading every character gives.
+        #[test]
+        fn the_first_look_misses_no_id(
+            parts in proptest::collection::vec((0..ID_PIECES.len() + 2, 1..21usize, 0..8u8), 0..8),
+        ) {
+            let mut text = String::new();
+            for (piece, run, wide) in parts {
+                match ID_PIECES.get(piece) {
+                    Some(piece) => text.push_str(piece),
+                    // A run of digits, one in eight of them full-width when `wide` is 0.
+                    None => {
+                        for k in 0..run {
+                            text.push(match (wide, k % 8) {
+                                (0, 3) => '５',
+                                _ => char::from(b'0' + (k * 7 % 10) as u8),
+                            });
+                        }
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(mask_id_like(&text), mask_id_runs(&text));
+        }
+    }
 
     #[test]
     fn pseudonym_text_is_the_numbers_16_hex_digits() {
