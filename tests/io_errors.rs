@@ -213,3 +213,81 @@ fn a_roster_that_changes_while_it_is_read_stops_the_run() {
         "{err}"
     );
 }
+
+/// An input shortened while the run reads it through its mapping ends the run with an
+/// error saying so and status 1, the outputs of the run before left as they were;
+/// read without a mapping (`POOLSCREEN_NO_MAP=1`), the same round gives the same
+/// outputs as mapped.
+#[test]
+fn an_input_shortened_while_it_is_mapped_stops_the_run_and_changes_no_output() {
+    use poolscreen::ingest::mapped::{NO_MAP, TEST_MAP_PAUSE};
+    let dir = Workdir::new();
+    // Samples of several megabytes: blocks of one mebibyte are read one after another.
+    dir.run(
+        &[
+            "generate", "--out", "in", "--people", "60000", "--seed", "3",
+        ],
+        0,
+    );
+    let args = run_args("out");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    dir.run(&args, 0);
+    let before = output_bytes(&dir.join("out"));
+    let unmapped = dir
+        .command(
+            &run_args("unmapped")
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .env(NO_MAP, "1")
+        .output()
+        .unwrap();
+    expect(&unmapped, 0);
+    let tables = |out: &str| {
+        let mut bytes = output_bytes(&dir.join(out));
+        bytes.pop(); // The manifest, whose times differ.
+        bytes
+    };
+    assert_eq!(tables("unmapped"), tables("out"));
+
+    let samples = dir.join("in/samples.csv");
+    let whole = std::fs::read(&samples).unwrap();
+    assert!(whole.len() > 3 << 20, "a file of several blocks");
+    let mut child = dir
+        .command(&args)
+        .env(TEST_MAP_PAUSE, "2000")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok);
+    assert!(
+        lines.any(|line| line.contains("samples.csv mapped")),
+        "the run never mapped the samples"
+    );
+    // Cut inside the first block: the next page read is past the end.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&samples)
+        .unwrap();
+    file.set_len(5000).unwrap();
+    let rest: Vec<String> = lines.collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("an input file was shortened while it was read")),
+        "{rest:?}"
+    );
+    assert_eq!(output_bytes(&dir.join("out")), before, "outputs changed");
+    std::fs::write(&samples, whole).unwrap();
+}
+
+/// Every output's bytes, in the contract's order, the manifest last.
+fn output_bytes(out: &Path) -> Vec<Option<Vec<u8>>> {
+    OUTPUT_FILES
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).ok())
+        .collect()
+}

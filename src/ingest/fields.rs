@@ -342,6 +342,7 @@ pub(super) fn is_ascii_blank(fields: Fields) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::split::Bytes;
     use proptest::prelude::*;
 
     /// Every record `walk` finds: line, start, raw bytes and fields.
@@ -402,7 +403,7 @@ mod tests {
     fn against_csv(text: Vec<u8>, first_line: u64, walk: Walk) -> (Found, Found) {
         let chunk = Chunk {
             index: 0,
-            bytes: text,
+            bytes: Bytes::Read(text),
             first_line,
             offset: 0,
         };
@@ -441,7 +442,7 @@ mod tests {
         let text = b"\"1\",\"a,b\",\"\"\r\n\"2\",x\"y,\"\"\n\"3\",\"say \"\"hi\"\"\",z\n\"4\",\"q\",\"\"\n".to_vec();
         let chunk = Chunk {
             index: 0,
-            bytes: text,
+            bytes: Bytes::Read(text),
             first_line: 7,
             offset: 0,
         };
@@ -451,7 +452,7 @@ mod tests {
         });
         // The third record doubles a quote: it and the rest go through the parser.
         assert_eq!(in_place, [(7, true), (8, true), (9, false), (10, false)]);
-        let (fast, csv) = against_csv(chunk.bytes.clone(), 7, |c, v| walk_quoted(c, is_blank, v));
+        let (fast, csv) = against_csv(chunk.bytes.to_vec(), 7, |c, v| walk_quoted(c, is_blank, v));
         assert_eq!(fast, csv);
         assert_eq!(fast[0].3, [b"1".to_vec(), b"a,b".to_vec(), Vec::new()]);
         assert_eq!(fast[1].3, [b"2".to_vec(), b"x\"y".to_vec(), Vec::new()]);

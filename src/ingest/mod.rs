@@ -16,6 +16,7 @@ pub mod fields;
 pub mod header;
 pub mod index;
 pub mod keys;
+pub mod mapped;
 mod pass;
 pub mod reread;
 pub mod results;

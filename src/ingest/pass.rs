@@ -6,9 +6,10 @@ use super::fields::{
     is_ascii_blank, is_blank, plain_quoted_record, quote_fault, walk_records, Fields,
 };
 use super::header::{self, ColumnSpec, Layout};
+use super::mapped::{self, Mapping};
 use super::reread::{open_source, source_path, TextSource};
 use super::row::{accept, Raw};
-use super::split::{self, Chunk, CutError, Cutter};
+use super::split::{self, Bytes, Chunk, CutError, Cutter};
 use super::{ChunkOut, Lines, Pass, RowParser, Shared};
 use crate::error::{Error, Position, Result};
 use crate::normalize::clean;
@@ -36,7 +37,15 @@ pub(super) fn run_pass<P: RowParser>(
     if start == 3 {
         hasher.update(b"\xEF\xBB\xBF");
     }
-    let mut cutter = Cutter::new(open_source(&source, start)?, start);
+    // A file is mapped and read in place where the system allows (`mapped`); read
+    // into buffers otherwise.
+    let mut cutter = match mapping(&source) {
+        Some(map) => {
+            mapped::pause_for_tests(name);
+            Cutter::mapped(Arc::new(map), start as usize)
+        }
+        None => Cutter::new(open_source(&source, start)?, start),
+    };
     let (header, header_bytes) = read_header(&mut cutter, name, check_rows, gb, &mut hasher)?;
     let mut pass = Pass {
         outs: Vec::new(),
@@ -74,8 +83,12 @@ pub(super) fn run_pass<P: RowParser>(
     let (hash_tx, hash_rx) = crossbeam_channel::bounded::<Arc<Chunk>>(2 * capacity);
     let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Vec<u8>>(3 * capacity + 2);
     let recycle = |chunk: Arc<Chunk>| {
-        if let Some(chunk) = Arc::into_inner(chunk) {
-            let _ = spare_tx.try_send(chunk.bytes);
+        if let Some(Chunk {
+            bytes: Bytes::Read(buffer),
+            ..
+        }) = Arc::into_inner(chunk)
+        {
+            let _ = spare_tx.try_send(buffer);
         }
     };
     let mut cutter = cutter.recycle(spare_rx);
@@ -176,6 +189,17 @@ pub(super) fn run_pass<P: RowParser>(
     pass.outs = outs;
     pass.layout = layout;
     Ok(pass)
+}
+
+/// The file of `source` mapped, when it is a file that maps ([`Mapping::of`]). A file
+/// that does not open is left to the reader, which reports why.
+fn mapping(source: &TextSource) -> Option<Mapping> {
+    match source {
+        TextSource::File(path) | TextSource::Gb18030(path) => {
+            Mapping::of(&std::fs::File::open(path).ok()?)
+        }
+        TextSource::Memory(_) | TextSource::Sheet(_) => None,
+    }
 }
 
 /// Room for one GB18030 row decoded: the raw row and its fields in UTF-8.

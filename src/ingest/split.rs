@@ -7,8 +7,11 @@
 //! quote is a literal quote and a lone quote closes it; a line feed outside a quoted
 //! field ends a record.
 
+use super::mapped::Mapping;
 use memchr::memchr;
 use std::io::Read;
+use std::ops::{Deref, Range};
+use std::sync::Arc;
 
 /// The largest record poolscreen reads, in bytes. A longer "record" is nearly always
 /// an unterminated quote that swallowed the rest of the file.
@@ -233,11 +236,81 @@ pub struct Chunk {
     /// The chunk's place in the file, starting at `0`.
     pub index: usize,
     /// The records' bytes, line terminators included.
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     /// The line number, starting at `1`, of the chunk's first byte.
     pub first_line: u64,
     /// The byte offset in the file of the chunk's first byte.
     pub offset: u64,
+}
+
+/// A chunk's bytes: read into a buffer of its own, or a range of a file mapped into
+/// memory ([`Mapping`]).
+#[derive(Debug)]
+pub enum Bytes {
+    /// A buffer, handed back to the reader for the next chunks once the chunk is done
+    /// with ([`Cutter::recycle`]).
+    Read(Vec<u8>),
+    /// A range of a mapped file, whose pages are dropped from the process when the
+    /// chunk is.
+    Mapped(Mapped),
+}
+
+impl Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Read(buffer) => buffer,
+            Bytes::Mapped(m) => &m.file.bytes()[m.range.clone()],
+        }
+    }
+}
+
+impl AsRef<[u8]> for Bytes {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+/// A range of a mapped file (see [`Bytes::Mapped`]).
+#[derive(Debug)]
+pub struct Mapped {
+    file: Arc<Mapping>,
+    range: Range<usize>,
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        self.file.release(self.range.clone());
+    }
+}
+
+/// Where a [`Cutter`]'s bytes come from.
+enum Feed<R> {
+    /// Read from `reader` onto `carry`, the bytes read and not yet handed out.
+    Read {
+        reader: R,
+        carry: Vec<u8>,
+        /// Buffers of parsed chunks handed back for reuse, so that every chunk does not
+        /// cost a fresh allocation and its page faults.
+        spares: Option<crossbeam_channel::Receiver<Vec<u8>>>,
+    },
+    /// A mapped file, whose bytes `start..end` are those not yet handed out.
+    Mapped {
+        file: Arc<Mapping>,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl<R> Feed<R> {
+    /// The bytes read and not yet handed out.
+    fn carry(&self) -> &[u8] {
+        match self {
+            Feed::Read { carry, .. } => carry,
+            Feed::Mapped { file, start, end } => &file.bytes()[*start..*end],
+        }
+    }
 }
 
 /// Why cutting stopped.
@@ -256,10 +329,10 @@ pub enum CutError {
 
 /// Reads a stream and hands out chunks of whole records.
 pub struct Cutter<R> {
-    reader: R,
+    /// The bytes read and not yet handed out (the carry) always start at a record
+    /// boundary.
+    feed: Feed<R>,
     scanner: Scanner,
-    /// Bytes read and not yet handed out; always starts at a record boundary.
-    carry: Vec<u8>,
     /// End of the first complete record in `carry`, or `0`.
     first_boundary: usize,
     /// End of the last complete record in `carry`, or `0`.
@@ -271,24 +344,47 @@ pub struct Cutter<R> {
     next_line: u64,
     next_offset: u64,
     eof: bool,
-    /// Buffers of parsed chunks handed back for reuse, so that every chunk does not
-    /// cost a fresh allocation and its page faults.
-    spares: Option<crossbeam_channel::Receiver<Vec<u8>>>,
 }
 
 impl<R: Read> Cutter<R> {
     /// Reuses the buffers that arrive on `spares` for later chunks.
-    pub fn recycle(mut self, spares: crossbeam_channel::Receiver<Vec<u8>>) -> Cutter<R> {
-        self.spares = Some(spares);
+    /// (A cutter of a mapped file hands out no buffers.)
+    pub fn recycle(mut self, buffers: crossbeam_channel::Receiver<Vec<u8>>) -> Cutter<R> {
+        if let Feed::Read { spares, .. } = &mut self.feed {
+            *spares = Some(buffers);
+        }
         self
     }
 
     /// A cutter over `reader`, whose first byte is at `offset` in the file.
     pub fn new(reader: R, offset: u64) -> Cutter<R> {
+        Cutter::of(
+            Feed::Read {
+                reader,
+                carry: Vec::new(),
+                spares: None,
+            },
+            offset,
+        )
+    }
+
+    /// A cutter over the bytes of `file` from `offset` on (at most its length).
+    pub fn mapped(file: Arc<Mapping>, offset: usize) -> Cutter<R> {
+        let start = offset.min(file.bytes().len());
+        Cutter::of(
+            Feed::Mapped {
+                file,
+                start,
+                end: start,
+            },
+            start as u64,
+        )
+    }
+
+    fn of(feed: Feed<R>, offset: u64) -> Cutter<R> {
         Cutter {
-            reader,
+            feed,
             scanner: Scanner::default(),
-            carry: Vec::new(),
             first_boundary: 0,
             last_boundary: 0,
             first_lines: 0,
@@ -297,15 +393,19 @@ impl<R: Read> Cutter<R> {
             next_line: 1,
             next_offset: offset,
             eof: false,
-            spares: None,
         }
+    }
+
+    fn carry(&self) -> &[u8] {
+        self.feed.carry()
     }
 
     /// The next chunk, or `None` at the end of the stream. With `first_record_only`,
     /// the chunk holds just the next record (used for the header row).
     pub fn next_chunk(&mut self, first_record_only: bool) -> Result<Option<Chunk>, CutError> {
         loop {
-            if self.carry.len() - self.last_boundary > MAX_RECORD_BYTES {
+            let carried = self.carry().len();
+            if carried - self.last_boundary > MAX_RECORD_BYTES {
                 return Err(CutError::RecordTooLong {
                     line: self.next_line + self.last_lines,
                     in_quotes: self.scanner.in_quotes(),
@@ -314,35 +414,44 @@ impl<R: Read> Cutter<R> {
             if first_record_only && self.first_boundary > 0 {
                 return Ok(Some(self.take(self.first_boundary, self.first_lines)));
             }
-            if self.last_boundary > 0
-                && !first_record_only
-                && (self.eof || self.carry.len() >= BLOCK_BYTES)
+            if self.last_boundary > 0 && !first_record_only && (self.eof || carried >= BLOCK_BYTES)
             {
                 return Ok(Some(self.take(self.last_boundary, self.last_lines)));
             }
             if self.eof {
-                if self.carry.is_empty() {
+                if carried == 0 {
                     return Ok(None);
                 }
-                let (all, lines) = (self.carry.len(), self.scanner.lines());
-                return Ok(Some(self.take(all, lines)));
+                let lines = self.scanner.lines();
+                return Ok(Some(self.take(carried, lines)));
             }
             self.fill()?;
         }
     }
 
-    /// Reads the next block onto `carry`, straight into its spare room: zeroing a block
-    /// first for `read` to overwrite cost as much as the kernel's copy of a cached file.
+    /// Reads the next block onto the carry, straight into its spare room: zeroing a
+    /// block first for `read` to overwrite cost as much as the kernel's copy of a cached
+    /// file. Of a mapped file, the next block's pages are only mapped in.
     fn fill(&mut self) -> Result<(), CutError> {
-        let start = self.carry.len();
-        self.carry.reserve(BLOCK_BYTES);
-        let mut block = (&mut self.reader).take(BLOCK_BYTES as u64);
-        match block.read_to_end(&mut self.carry) {
-            // Short of a block only at the end of the input.
-            Ok(n) => self.eof = n < BLOCK_BYTES,
-            Err(e) => {
-                self.carry.truncate(start);
-                return Err(CutError::Io(e));
+        let start = self.carry().len();
+        match &mut self.feed {
+            Feed::Read { reader, carry, .. } => {
+                carry.reserve(BLOCK_BYTES);
+                let mut block = reader.take(BLOCK_BYTES as u64);
+                match block.read_to_end(carry) {
+                    // Short of a block only at the end of the input.
+                    Ok(n) => self.eof = n < BLOCK_BYTES,
+                    Err(e) => {
+                        carry.truncate(start);
+                        return Err(CutError::Io(e));
+                    }
+                }
+            }
+            Feed::Mapped { file, end, .. } => {
+                let to = (*end + BLOCK_BYTES).min(file.bytes().len());
+                file.load(*end..to);
+                *end = to;
+                self.eof = to == file.bytes().len();
             }
         }
         self.scan_from(start);
@@ -353,7 +462,8 @@ impl<R: Read> Cutter<R> {
     fn scan_from(&mut self, from: usize) {
         let (mut first, mut last) = (self.first_boundary, self.last_boundary);
         let (mut first_lines, mut last_lines) = (self.first_lines, self.last_lines);
-        self.scanner.scan_ends(&self.carry[from..], |b, lines| {
+        let carry = self.feed.carry();
+        self.scanner.scan_ends(&carry[from..], |b, lines| {
             if first == 0 {
                 first = from + b;
                 first_lines = lines;
@@ -369,15 +479,26 @@ impl<R: Read> Cutter<R> {
 
     /// Hands out `carry[..end]`, which holds `lines` line feeds.
     fn take(&mut self, end: usize, lines: u64) -> Chunk {
-        let mut rest = self
-            .spares
-            .as_ref()
-            .and_then(|s| s.try_recv().ok())
-            .unwrap_or_default();
-        rest.clear();
-        rest.extend_from_slice(&self.carry[end..]);
-        self.carry.truncate(end);
-        let bytes = std::mem::replace(&mut self.carry, rest);
+        let bytes = match &mut self.feed {
+            Feed::Read { carry, spares, .. } => {
+                let mut rest = spares
+                    .as_ref()
+                    .and_then(|s| s.try_recv().ok())
+                    .unwrap_or_default();
+                rest.clear();
+                rest.extend_from_slice(&carry[end..]);
+                carry.truncate(end);
+                Bytes::Read(std::mem::replace(carry, rest))
+            }
+            Feed::Mapped { file, start, .. } => {
+                let range = *start..*start + end;
+                *start += end;
+                Bytes::Mapped(Mapped {
+                    file: file.clone(),
+                    range,
+                })
+            }
+        };
         let chunk = Chunk {
             index: self.next_index,
             first_line: self.next_line,
@@ -476,7 +597,11 @@ mod tests {
 
     /// Cuts all of `reader` (whose bytes are `input`) and checks every chunk.
     fn assert_cuts_whole_records(input: &[u8], reader: impl Read) {
-        let mut cutter = Cutter::new(reader, 0);
+        assert_cutter_cuts_whole_records(input, Cutter::new(reader, 0));
+    }
+
+    /// Cuts all of `cutter` (over `input`) and checks every chunk.
+    fn assert_cutter_cuts_whole_records<R: Read>(input: &[u8], mut cutter: Cutter<R>) {
         let mut joined = Vec::new();
         let mut chunks = 0;
         while let Some(chunk) = cutter.next_chunk(false).unwrap() {
@@ -496,12 +621,74 @@ mod tests {
         assert!(chunks > 1, "the text spans several chunks");
     }
 
+    /// `text` in a file, mapped.
+    fn mapped(text: &[u8]) -> (tempfile::NamedTempFile, Arc<Mapping>) {
+        use std::io::Write;
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text).unwrap();
+        let map = Mapping::of(file.as_file()).expect("a regular file maps");
+        (file, Arc::new(map))
+    }
+
+    /// A mapped file is cut where the same bytes read are, chunk for chunk, from its
+    /// start or from an offset (after a byte-order mark), with a last record with or
+    /// without its line feed, and a file that is one long record.
+    #[test]
+    fn a_mapped_file_is_cut_as_the_same_bytes_read() {
+        let mut inputs = vec![text(), b"\xEF\xBB\xBFa,b\n1,2\n3,\"x\ny\"".to_vec()];
+        let mut long = b"a\n".to_vec();
+        long.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES - 10));
+        long.push(b'\n');
+        inputs.push(long);
+        for input in &inputs {
+            let (_file, map) = mapped(input);
+            for offset in [0, 3] {
+                let cut = |mut cutter: Cutter<&[u8]>| {
+                    let mut chunks = vec![];
+                    let header = cutter.next_chunk(true).unwrap().unwrap();
+                    chunks.push((
+                        header.index,
+                        header.first_line,
+                        header.offset,
+                        header.bytes.to_vec(),
+                    ));
+                    while let Some(c) = cutter.next_chunk(false).unwrap() {
+                        chunks.push((c.index, c.first_line, c.offset, c.bytes.to_vec()));
+                    }
+                    chunks
+                };
+                let read = cut(Cutter::new(&input[offset..], offset as u64));
+                assert_eq!(cut(Cutter::mapped(map.clone(), offset)), read);
+                assert!(read.len() > 1 || offset > 0, "a header and records");
+            }
+        }
+        let input = text();
+        let (_file, map) = mapped(&input);
+        assert_cutter_cuts_whole_records(&input, Cutter::<&[u8]>::mapped(map, 0));
+    }
+
+    #[test]
+    fn an_unclosed_quote_in_a_mapped_file_is_a_record_too_long() {
+        let mut input = b"a,b\n1,\"never closed\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES + 10));
+        let (_file, map) = mapped(&input);
+        let mut cutter = Cutter::<&[u8]>::mapped(map, 0);
+        cutter.next_chunk(true).unwrap();
+        assert!(matches!(
+            cutter.next_chunk(false),
+            Err(CutError::RecordTooLong {
+                line: 2,
+                in_quotes: true
+            })
+        ));
+    }
+
     #[test]
     fn the_header_is_cut_alone() {
         let input = b"h1,\"h\n2\"\nv1,v2\n";
         let mut cutter = Cutter::new(&input[..], 0);
         let header = cutter.next_chunk(true).unwrap().unwrap();
-        assert_eq!(header.bytes, b"h1,\"h\n2\"\n");
+        assert_eq!(&header.bytes[..], b"h1,\"h\n2\"\n");
         let rest = cutter.next_chunk(false).unwrap().unwrap();
         assert_eq!((rest.first_line, &rest.bytes[..]), (3, &b"v1,v2\n"[..]));
     }
