@@ -600,26 +600,39 @@ mod tests {
     /// forms and others.
     const ID_PIECES: [&str; 11] = ["X", "x", "Ｘ", " ", "-", "　", "－", ",", "号", "a", "１"];
 
+    /// A run of `n` digits, the `k`-th full-width where `wide` says so.
+    fn digits(text: &mut String, n: usize, wide: u8) {
+        for k in 0..n {
+            text.push(match (wide, k % 8) {
+                (0, 3) => '５',
+                _ => char::from(b'0' + (k * 7 % 10) as u8),
+            });
+        }
+    }
+
     proptest::proptest! {
         /// The first look never passes over a text that holds something to mask: over
-        /// texts of runs of 1 to 20 digits (some full-width) between the pieces above,
-        /// masking with it gives what reading every character gives.
+        /// texts of the pieces above, runs of 1 to 20 digits (some full-width), runs
+        /// of 14 to 16 digits, and IDs in groups of 5 to 7, 7 to 9 and 3 digits and a
+        /// check character, masking with it gives what reading every character gives.
         #[test]
         fn the_first_look_misses_no_id(
-            parts in proptest::collection::vec((0..ID_PIECES.len() + 2, 1..21usize, 0..8u8), 0..8),
+            parts in proptest::collection::vec((0..4u8, 0..ID_PIECES.len(), 1..21usize, 0..8u8), 0..8),
         ) {
             let mut text = String::new();
-            for (piece, run, wide) in parts {
-                match ID_PIECES.get(piece) {
-                    Some(piece) => text.push_str(piece),
-                    // A run of digits, one in eight of them full-width when `wide` is 0.
-                    None => {
-                        for k in 0..run {
-                            text.push(match (wide, k % 8) {
-                                (0, 3) => '５',
-                                _ => char::from(b'0' + (k * 7 % 10) as u8),
-                            });
-                        }
+            for (kind, piece, run, wide) in parts {
+                match kind {
+                    0 => text.push_str(ID_PIECES[piece]),
+                    1 => digits(&mut text, run, wide),
+                    2 => digits(&mut text, 14 + run % 3, wide),
+                    _ => {
+                        let sep = ["-", " ", "－", "　"][piece % 4];
+                        digits(&mut text, 5 + run % 3, wide);
+                        text.push_str(sep);
+                        digits(&mut text, 7 + (run / 3) % 3, wide);
+                        text.push_str(sep);
+                        digits(&mut text, 3, wide);
+                        text.push_str(["X", "7", "ｘ"][piece % 3]);
                     }
                 }
             }

@@ -842,6 +842,24 @@ mod tests {
         assert_eq!(owned.iter().collect::<Vec<_>>(), all);
         assert_eq!(owned.text_len(), joined.text_len());
         assert!(Strings::concat_owned(Vec::new()).is_empty());
+        // Under 64 bytes in all (`WRAP` in tests), parts are joined as they are freed
+        // rather than copied.
+        let small: [&[&str]; 5] = [&["a", "公寓1"], &[], &["", "x,y"], &["楼栋"], &["", ""]];
+        let parts: Vec<Strings> = small
+            .iter()
+            .map(|words| {
+                let mut part = Strings::default();
+                for w in *words {
+                    part.push(w);
+                }
+                part
+            })
+            .collect();
+        let want: Vec<&str> = small.iter().flat_map(|w| w.iter().copied()).collect();
+        assert!(want.iter().map(|w| w.len()).sum::<usize>() >> super::WRAP == 0);
+        let owned = Strings::concat_owned(parts);
+        assert_eq!(owned.iter().collect::<Vec<_>>(), want);
+        assert_eq!(owned.text_len(), want.concat().len());
     }
 
     /// Strings gathered with their prefixes are those gathered by reading them: of

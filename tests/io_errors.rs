@@ -214,25 +214,71 @@ fn a_roster_that_changes_while_it_is_read_stops_the_run() {
     );
 }
 
-/// An input shortened while the run reads it through its mapping ends the run with an
-/// error saying so and status 1, the outputs of the run before left as they were;
-/// read without a mapping (`POOLSCREEN_NO_MAP=1`), the same round gives the same
-/// outputs as mapped.
-#[test]
-fn an_input_shortened_while_it_is_mapped_stops_the_run_and_changes_no_output() {
-    use poolscreen::ingest::mapped::{NO_MAP, TEST_MAP_PAUSE};
-    let dir = Workdir::new();
-    // Samples of several megabytes: blocks of one mebibyte are read one after another.
+/// A round of samples of several megabytes: blocks of one mebibyte are read one after
+/// another.
+fn several_blocks(dir: &Workdir) -> Vec<u8> {
     dir.run(
         &[
             "generate", "--out", "in", "--people", "60000", "--seed", "3",
         ],
         0,
     );
+    let whole = std::fs::read(dir.join("in/samples.csv")).unwrap();
+    assert!(whole.len() > 3 << 20, "a file of several blocks");
+    whole
+}
+
+/// Runs the round into `out` with `env`, and `change`s samples.csv once the run has
+/// opened it and before it reads it. Returns the run's status and standard error.
+fn change_samples_while_run(
+    dir: &Workdir,
+    out: &str,
+    env: &[(&str, &str)],
+    change: impl FnOnce(&Path),
+) -> (Option<i32>, Vec<String>) {
+    let args = run_args(out);
+    let mut command = dir.command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    command
+        .env(poolscreen::ingest::mapped::TEST_MAP_PAUSE, "1500")
+        .stderr(std::process::Stdio::piped());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok);
+    assert!(
+        lines.any(|line| line.contains("samples.csv opened")),
+        "the run never opened the samples"
+    );
+    change(&dir.join("in/samples.csv"));
+    let rest: Vec<String> = lines.collect();
+    (child.wait().unwrap().code(), rest)
+}
+
+/// Asserts that the run failed with `message` and wrote no output into `out`.
+fn failed_without_output(dir: &Workdir, out: &str, run: (Option<i32>, Vec<String>), message: &str) {
+    let (status, stderr) = run;
+    assert_eq!(status, Some(1), "{stderr:?}");
+    assert!(stderr.iter().any(|l| l.contains(message)), "{stderr:?}");
+    assert!(
+        output_bytes(&dir.join(out)).iter().all(Option::is_none),
+        "no output is written"
+    );
+}
+
+const NO_MAP: (&str, &str) = (poolscreen::ingest::mapped::NO_MAP, "1");
+
+/// Read without a mapping (`POOLSCREEN_NO_MAP=1`), a round gives the outputs it gives
+/// mapped; an input shortened while the run reads it through its mapping (past the
+/// page being read: `SIGBUS`) ends the run with an error saying so and status 1, and no
+/// output.
+#[test]
+fn an_input_shortened_while_it_is_mapped_stops_the_run_without_output() {
+    let dir = Workdir::new();
+    let whole = several_blocks(&dir);
     let args = run_args("out");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    dir.run(&args, 0);
-    let before = output_bytes(&dir.join("out"));
+    dir.run(&args.iter().map(String::as_str).collect::<Vec<_>>(), 0);
     let unmapped = dir
         .command(
             &run_args("unmapped")
@@ -240,7 +286,7 @@ fn an_input_shortened_while_it_is_mapped_stops_the_run_and_changes_no_output() {
                 .map(String::as_str)
                 .collect::<Vec<_>>(),
         )
-        .env(NO_MAP, "1")
+        .env(NO_MAP.0, NO_MAP.1)
         .output()
         .unwrap();
     expect(&unmapped, 0);
@@ -251,37 +297,79 @@ fn an_input_shortened_while_it_is_mapped_stops_the_run_and_changes_no_output() {
     };
     assert_eq!(tables("unmapped"), tables("out"));
 
-    let samples = dir.join("in/samples.csv");
-    let whole = std::fs::read(&samples).unwrap();
-    assert!(whole.len() > 3 << 20, "a file of several blocks");
-    let mut child = dir
-        .command(&args)
-        .env(TEST_MAP_PAUSE, "2000")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok);
-    assert!(
-        lines.any(|line| line.contains("samples.csv mapped")),
-        "the run never mapped the samples"
-    );
     // Cut inside the first block: the next page read is past the end.
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&samples)
-        .unwrap();
-    file.set_len(5000).unwrap();
-    let rest: Vec<String> = lines.collect();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1), "{rest:?}");
-    assert!(
-        rest.iter()
-            .any(|l| l.contains("an input file was shortened while it was read")),
-        "{rest:?}"
+    let run = change_samples_while_run(&dir, "cut", &[], |samples| {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(samples)
+            .unwrap();
+        file.set_len(5000).unwrap();
+    });
+    failed_without_output(
+        &dir,
+        "cut",
+        run,
+        "an input file was shortened while it was read",
     );
-    assert_eq!(output_bytes(&dir.join("out")), before, "outputs changed");
-    std::fs::write(&samples, whole).unwrap();
+    std::fs::write(dir.join("in/samples.csv"), whole).unwrap();
+}
+
+/// A file changed without a fault while the run reads it, mapped or not, fails the
+/// run as its reading ends, with no output: shortened within its last page (a mapping
+/// shows the rest of that page as zeros), or rewritten in place with as many bytes
+/// (`cp` over it). The same file left alone reads as before.
+#[test]
+fn an_input_changed_while_it_is_read_fails_the_run_mapped_or_not() {
+    let dir = Workdir::new();
+    let whole = several_blocks(&dir);
+    let page = 4096;
+    // Past the start of the last page, so that no page is lost to the mapping.
+    let cut = whole.len() - 1 - ((whole.len() - 1) % page) + 1;
+    assert!(cut < whole.len() - 1);
+    let mut rewritten = whole.clone();
+    let line = rewritten.len() / 2 + memchr_line(&rewritten[rewritten.len() / 2..]);
+    rewritten[line] = if rewritten[line] == b'0' { b'1' } else { b'0' };
+    for env in [&[][..], &[NO_MAP]] {
+        let run = change_samples_while_run(&dir, "shorter", env, |samples| {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(samples)
+                .unwrap();
+            file.set_len(cut as u64).unwrap();
+        });
+        failed_without_output(
+            &dir,
+            "shorter",
+            run,
+            "samples.csv: the file changed while it was read",
+        );
+        std::fs::write(dir.join("in/samples.csv"), &whole).unwrap();
+
+        let run = change_samples_while_run(&dir, "rewritten", env, |samples| {
+            let later = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(samples)
+                .unwrap();
+            std::io::Write::write_all(&mut file, &rewritten).unwrap();
+            file.set_modified(later).unwrap();
+        });
+        failed_without_output(
+            &dir,
+            "rewritten",
+            run,
+            "samples.csv: the file changed while it was read",
+        );
+        std::fs::write(dir.join("in/samples.csv"), &whole).unwrap();
+
+        let run = change_samples_while_run(&dir, "alone", env, |_| ());
+        assert_eq!(run.0, Some(0), "{:?}", run.1);
+    }
+}
+
+/// The offset in `text` of the first byte after its first line feed.
+fn memchr_line(text: &[u8]) -> usize {
+    text.iter().position(|&b| b == b'\n').unwrap() + 1
 }
 
 /// Every output's bytes, in the contract's order, the manifest last.

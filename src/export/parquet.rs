@@ -404,7 +404,7 @@ pub fn codes<'s>(
 }
 
 /// [`codes`], the value of a code given by any row `i` that has it, `text(i)`.
-fn codes_of_rows<'s>(
+pub fn codes_of_rows<'s>(
     n: usize,
     universe: usize,
     code: impl Fn(usize) -> u32,

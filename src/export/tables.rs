@@ -5,7 +5,7 @@
 //! as Arrow arrays, a row group at a time, on the workers.
 
 use super::parquet::{
-    codes, dictionary_of_rows, float, frame, int, int_opt, on_workers, strings, text, timestamp,
+    codes, codes_of_rows, float, frame, int, int_opt, on_workers, strings, text, timestamp,
     timestamp_type, ArrayRef,
 };
 use crate::error::{Error, Result};
@@ -446,11 +446,12 @@ pub fn anomaly_columns<'a>(
         strings(n, |i| value(rows[i]))
     };
     // Round, kind and file, a few values each, are coded: written as a dictionary
-    // without finding it in the text of every row (ten million rows in a district).
+    // without finding it in the text of every row (ten million rows in a district),
+    // or as text where polars would write the text (nearly every row's value its own).
     let coded = |code: &(dyn Fn(Finding<'a>) -> u32 + Sync),
                  universe: usize,
                  value: &(dyn Fn(Finding<'a>) -> &'a str + Sync)| {
-        dictionary_of_rows(n, universe, |i| code(rows[i]), |i| value(rows[i]))
+        codes_of_rows(n, universe, |i| code(rows[i]), |i| value(rows[i]))
     };
     let makers: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
         Box::new(|| {

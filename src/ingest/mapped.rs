@@ -1,39 +1,84 @@
-//! An input file read through a mapping of it into memory: the hashing thread hashes,
-//! and the workers parse, the page cache's own pages. Read with `read`, every byte was
-//! copied once more by the kernel into the chunks' buffers: a tenth of a city round's
-//! CPU, at a third of the speed of a copy alone, beside the workers.
+//! An input file read through a mapping of it into memory: the cutter scans, the
+//! hashing thread hashes, and each worker copies out the chunk it parses from, the page
+//! cache's own pages. Read with `read`, every byte was copied by the kernel into the
+//! chunks' buffers: a tenth of a city round's CPU, at a third of the speed of a copy
+//! alone, beside the workers. A worker's own copy of a chunk (a mebibyte, into a buffer
+//! it keeps warm) costs a fraction of that, and keeps text checked once as text: the
+//! mapping shows the file as it is now, and another program may be writing it.
 //!
 //! A file shortened while it is mapped makes the next read of a page past its new end
 //! raise `SIGBUS`; so does a mapped file whose storage fails. The handler installed
 //! here ([`Mapping::of`]) then ends the run with an error and status 1, before any
 //! output is written (inputs are mapped only while their first reading lasts), rather
-//! than let the signal kill it without a word. `POOLSCREEN_NO_MAP=1` reads every input
-//! with `read` instead.
+//! than let the signal kill it without a word. A `SIGBUS` at any other address goes to
+//! the handler that was there before (the standard library's, for stack overflows).
+//! A file changed in any other way (shortened within its last page, rewritten in
+//! place) is found once its pass ends ([`Stamp`]). `POOLSCREEN_NO_MAP=1` reads every
+//! input with `read` instead.
 
 use std::fs::File;
 use std::ops::Range;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
 /// The environment variable that turns mapping off: inputs are then read with `read`
-/// into buffers (for a file system where a mapping is not wanted).
+/// into buffers (for a file system where a mapping is not wanted). Any value but `0`
+/// or nothing turns it off.
 pub const NO_MAP: &str = "POOLSCREEN_NO_MAP";
 
 /// When set to a number of milliseconds, a run says on standard error that it has
-/// mapped an input and waits that long before reading it, so that a test can shorten
-/// the file under the mapping.
+/// opened an input and waits that long before reading it, so that a test can change
+/// the file under the run.
 pub const TEST_MAP_PAUSE: &str = "POOLSCREEN_TEST_MAP_PAUSE_MS";
 
-/// Mappings alive now: a `SIGBUS` with none is not ours, and keeps its default action.
-static LIVE: AtomicUsize = AtomicUsize::new(0);
+/// Whether inputs are mapped: unless [`NO_MAP`] turns it off.
+pub fn wanted() -> bool {
+    maps_with(std::env::var_os(NO_MAP).as_deref())
+}
+
+/// Whether inputs are mapped with [`NO_MAP`] set to `no_map`.
+fn maps_with(no_map: Option<&std::ffi::OsStr>) -> bool {
+    no_map.is_none_or(|v| v.is_empty() || v == "0")
+}
+
+/// What a file's metadata says of its contents: its length and the time it was last
+/// written. Taken when a pass opens the file and again when the pass ends, through the
+/// same open file: a file rewritten or shortened in between shows another stamp, and
+/// what the pass read of it is not one file's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    len: u64,
+    modified: (i64, i64),
+}
+
+impl Stamp {
+    /// The stamp of `file` now.
+    pub fn of(file: &File) -> std::io::Result<Stamp> {
+        let meta = file.metadata()?;
+        Ok(Stamp {
+            len: meta.len(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+        })
+    }
+}
+
+/// The mappings alive: the start and end address of each, `0` where a slot is free.
+/// The `SIGBUS` handler reads them to tell a fault in a mapped input from any other.
+static LIVE: [(AtomicUsize, AtomicUsize); SLOTS] =
+    [const { (AtomicUsize::new(0), AtomicUsize::new(0)) }; SLOTS];
+
+/// Inputs mapped at once, at most (a run maps one or two); one more is read instead.
+const SLOTS: usize = 16;
 
 /// A whole file, mapped read-only and private.
 #[derive(Debug)]
 pub struct Mapping {
     start: NonNull<u8>,
     len: usize,
+    slot: usize,
 }
 
 // SAFETY: the mapping is only ever read, and unmapped once, when its last owner drops it.
@@ -42,18 +87,24 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    /// `file` mapped, when it is a regular file of at least one byte, mapping is not
-    /// turned off ([`NO_MAP`]), and the system maps it; `None` to read it instead.
+    /// `file` mapped, when it is a regular file of at least one byte and the system
+    /// maps it; `None` to read it instead. (Whether to map at all is [`wanted`].)
+    ///
+    /// The bytes seen through the mapping are the file's as they are at each moment:
+    /// another program writing the file changes them. They are only ever scanned,
+    /// hashed and copied as bytes; text is made of a copy ([`super::split::Chunk`]).
     pub fn of(file: &File) -> Option<Mapping> {
-        if std::env::var_os(NO_MAP).is_some_and(|v| v != "0") {
-            return None;
-        }
         let meta = file.metadata().ok()?;
         if !meta.is_file() || meta.len() == 0 {
             return None;
         }
         let len = usize::try_from(meta.len()).ok()?;
         catch_sigbus();
+        let slot = LIVE.iter().position(|(start, _)| {
+            start
+                .compare_exchange(0, usize::MAX, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        })?;
         // SAFETY: a new mapping, placed by the system where nothing else is mapped, of
         // a file open for reading; it is read-only and private, so nothing of ours is
         // written through it.
@@ -67,19 +118,28 @@ impl Mapping {
                 0,
             )
         };
-        if start == libc::MAP_FAILED {
+        let (begin, end) = &LIVE[slot];
+        let Some(start) = NonNull::new(start.cast::<u8>()).filter(|_| start != libc::MAP_FAILED)
+        else {
+            begin.store(0, Ordering::SeqCst);
             return None;
-        }
-        LIVE.fetch_add(1, Ordering::SeqCst);
-        Some(Mapping {
-            start: NonNull::new(start.cast())?,
-            len,
-        })
+        };
+        // The range is whole before any byte of it is read; the slot was held (an
+        // address no mapping starts at) while it was made.
+        let address = start.as_ptr() as usize;
+        end.store(
+            address + len.next_multiple_of(page_size()),
+            Ordering::SeqCst,
+        );
+        begin.store(address, Ordering::SeqCst);
+        Some(Mapping { start, len, slot })
     }
 
     /// The file's bytes, as long as it was when mapped.
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: `len` bytes are mapped readable from `start` until `self` is dropped.
+        // (Another program writing the file changes them under the slice: they are
+        // read as bytes only, never taken for text; see [`Mapping::of`].)
         unsafe { std::slice::from_raw_parts(self.start.as_ptr(), self.len) }
     }
 
@@ -93,7 +153,7 @@ impl Mapping {
     /// Drops the pages wholly inside `range` from the process once they have been
     /// read: they would otherwise count in its resident size until the file is read
     /// to its end (a city's inputs are gigabytes). Read again, a page comes back from
-    /// the page cache as it was.
+    /// the page cache.
     pub fn release(&self, range: Range<usize>) {
         self.advise(inner_pages(range), libc::MADV_DONTNEED);
     }
@@ -104,8 +164,8 @@ impl Mapping {
         }
         debug_assert!(pages.end <= self.len.next_multiple_of(page_size()));
         // SAFETY: `pages` is page-aligned and inside the mapping; advice about a
-        // private read-only file mapping changes no byte a read sees (a dropped page
-        // is read again from the file). A refusal is only advice not taken.
+        // private read-only file mapping writes nothing (a dropped page is read again
+        // from the file). A refusal is only advice not taken.
         unsafe {
             libc::madvise(
                 self.start.as_ptr().add(pages.start).cast(),
@@ -123,7 +183,9 @@ impl Drop for Mapping {
         unsafe {
             libc::munmap(self.start.as_ptr().cast(), self.len);
         }
-        LIVE.fetch_sub(1, Ordering::SeqCst);
+        let (begin, end) = &LIVE[self.slot];
+        end.store(0, Ordering::SeqCst);
+        begin.store(0, Ordering::SeqCst);
     }
 }
 
@@ -149,33 +211,74 @@ fn inner_pages(range: Range<usize>) -> Range<usize> {
     start..end.max(start)
 }
 
-/// Ends the run on `SIGBUS` while an input is mapped (see the module's documentation).
+/// The `SIGBUS` action there was before ours, for faults that are not in a mapping.
+static BEFORE: OnceLock<Before> = OnceLock::new();
+
+/// Ends the run on `SIGBUS` in a mapped input (see the module's documentation).
 fn catch_sigbus() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
-        // SAFETY: a handler that only calls async-signal-safe functions (`write`,
-        // `signal`, `_exit`), installed once.
+        // SAFETY: the action there was is kept before the handler, which calls only
+        // async-signal-safe functions (`write`, `sigaction`, `_exit`) and that
+        // action's handler, is installed, once.
         unsafe {
+            let mut before: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGBUS, std::ptr::null(), &mut before);
+            let _ = BEFORE.set(Before(before));
             let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as usize;
+            action.sa_sigaction = on_sigbus as Handler as usize;
+            action.sa_flags = libc::SA_SIGINFO;
             libc::sigemptyset(&mut action.sa_mask);
             libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
         }
     });
 }
 
-extern "C" fn on_sigbus(_: libc::c_int) {
+/// A signal action kept (it is plain data).
+struct Before(libc::sigaction);
+
+type Handler = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+
+/// Whether `address` is in a mapped input.
+fn in_a_mapping(address: usize) -> bool {
+    LIVE.iter().any(|(begin, end)| {
+        let (begin, end) = (begin.load(Ordering::SeqCst), end.load(Ordering::SeqCst));
+        (begin..end).contains(&address)
+    })
+}
+
+extern "C" fn on_sigbus(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
     const MESSAGE: &[u8] = b"poolscreen: error: an input file was shortened while it was read, or its storage failed (SIGBUS reading it); no output was changed; run again on files left alone, or with POOLSCREEN_NO_MAP=1 to read inputs without mapping them\n";
-    // SAFETY: async-signal-safe calls only. Without a mapping alive the signal is not
-    // ours: its default action is restored, and the faulting access, made again on
-    // return, raises it once more.
+    // SAFETY: async-signal-safe calls only, and `info` is the kernel's. A fault
+    // outside every mapping is not ours: it goes to the handler there was before, or,
+    // when that was the default, the default action is restored and the faulting
+    // access, made again on return, raises the signal once more.
     unsafe {
-        if LIVE.load(Ordering::SeqCst) == 0 {
-            libc::signal(libc::SIGBUS, libc::SIG_DFL);
-            return;
+        if in_a_mapping((*info).si_addr() as usize) {
+            libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+            libc::_exit(1);
         }
-        libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
-        libc::_exit(1);
+        match BEFORE.get() {
+            Some(Before(before))
+                if before.sa_sigaction != libc::SIG_DFL && before.sa_sigaction != libc::SIG_IGN =>
+            {
+                if before.sa_flags & libc::SA_SIGINFO != 0 {
+                    let handler: Handler = std::mem::transmute(before.sa_sigaction);
+                    handler(signal, info, context);
+                } else {
+                    let handler: extern "C" fn(libc::c_int) =
+                        std::mem::transmute(before.sa_sigaction);
+                    handler(signal);
+                }
+            }
+            _ => {
+                libc::signal(libc::SIGBUS, libc::SIG_DFL);
+            }
+        }
     }
 }
 
@@ -185,7 +288,7 @@ pub fn pause_for_tests(name: &str) {
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
     {
-        crate::say!("poolscreen: {name} mapped; reading it after {pause} ms");
+        crate::say!("poolscreen: {name} opened; reading it after {pause} ms");
         std::thread::sleep(std::time::Duration::from_millis(pause));
     }
 }
@@ -212,6 +315,91 @@ mod tests {
             &text[..],
             "pages dropped are read again as they were"
         );
+    }
+
+    /// The resident size, in kibibytes, of the mapping that starts at `start`.
+    fn resident_kib(start: *const u8) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("Linux lists mappings");
+        let head = format!("{:x}-", start as usize);
+        let mut lines = smaps.lines().skip_while(|l| !l.starts_with(&head));
+        assert!(lines.next().is_some(), "the mapping is listed");
+        let rss = lines.find(|l| l.starts_with("Rss:")).unwrap();
+        rss.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    /// `load` brings a range's pages into the process, and `release` drops them: the
+    /// advice is taken, not only harmless.
+    #[test]
+    fn loaded_pages_are_resident_and_released_pages_are_not() {
+        let page = page_size();
+        let text = vec![b'x'; 64 * page];
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&text).unwrap();
+        file.as_file().sync_all().unwrap();
+        let map = Mapping::of(file.as_file()).expect("a regular file maps");
+        let start = map.bytes().as_ptr();
+        let kib = |pages: usize| (pages * page / 1024) as u64;
+        assert_eq!(resident_kib(start), 0, "nothing read yet");
+        map.load(0..32 * page);
+        // At least those (the system may map in neighbours it has, as for a fault).
+        assert!(resident_kib(start) >= kib(32));
+        map.load(0..text.len());
+        assert_eq!(resident_kib(start), kib(64));
+        map.release(page / 2..10 * page);
+        assert_eq!(resident_kib(start), kib(64 - 9), "only pages wholly inside");
+        map.release(0..text.len());
+        assert_eq!(resident_kib(start), 0);
+    }
+
+    #[test]
+    fn a_fault_is_ours_only_inside_a_mapping_alive() {
+        let page = page_size();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(&vec![b'y'; page + 1]).unwrap();
+        let map = Mapping::of(file.as_file()).expect("a regular file maps");
+        let start = map.bytes().as_ptr() as usize;
+        // The whole last page is the mapping's, past the file's end too.
+        for inside in [start, start + page, start + 2 * page - 1] {
+            assert!(in_a_mapping(inside));
+        }
+        assert!(!in_a_mapping(start + 2 * page));
+        assert!(!in_a_mapping(start - 1));
+        drop(map);
+        assert!(!in_a_mapping(start));
+    }
+
+    /// A file rewritten with as many bytes, or shortened, shows another stamp; a file
+    /// only read keeps its own.
+    #[test]
+    fn a_file_written_or_shortened_changes_its_stamp() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(b"a,b\n1,2\n").unwrap();
+        let read = File::open(file.path()).unwrap();
+        let stamp = Stamp::of(&read).unwrap();
+        let _ = std::fs::read(file.path()).unwrap();
+        assert_eq!(Stamp::of(&read).unwrap(), stamp);
+        let written = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::write(file.path(), b"a,b\n3,4\n").unwrap();
+        file.as_file().set_modified(written).unwrap();
+        let rewritten = Stamp::of(&read).unwrap();
+        assert_ne!(rewritten, stamp, "as many bytes, written again");
+        file.as_file().set_len(5).unwrap();
+        file.as_file().set_modified(written).unwrap();
+        assert_ne!(
+            Stamp::of(&read).unwrap(),
+            rewritten,
+            "shorter, at the same time"
+        );
+    }
+
+    #[test]
+    fn mapping_is_turned_off_by_any_value_but_nothing_or_zero() {
+        use std::ffi::OsStr;
+        assert!(maps_with(None));
+        assert!(maps_with(Some(OsStr::new(""))));
+        assert!(maps_with(Some(OsStr::new("0"))));
+        assert!(!maps_with(Some(OsStr::new("1"))));
+        assert!(!maps_with(Some(OsStr::new("yes"))));
     }
 
     #[test]

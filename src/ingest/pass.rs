@@ -6,8 +6,8 @@ use super::fields::{
     is_ascii_blank, is_blank, plain_quoted_record, quote_fault, walk_records, Fields,
 };
 use super::header::{self, ColumnSpec, Layout};
-use super::mapped::{self, Mapping};
-use super::reread::{open_source, source_path, TextSource};
+use super::mapped::{self, Mapping, Stamp};
+use super::reread::{open_source, source_path, ReadSeek, TextSource};
 use super::row::{accept, Raw};
 use super::split::{self, Bytes, Chunk, CutError, Cutter};
 use super::{ChunkOut, Lines, Pass, RowParser, Shared};
@@ -15,7 +15,7 @@ use crate::error::{Error, Position, Result};
 use crate::normalize::clean;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use sha2::{Digest, Sha256};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,13 +38,26 @@ pub(super) fn run_pass<P: RowParser>(
         hasher.update(b"\xEF\xBB\xBF");
     }
     // A file is mapped and read in place where the system allows (`mapped`); read
-    // into buffers otherwise.
-    let mut cutter = match mapping(&source) {
-        Some(map) => {
+    // into buffers otherwise. Either way it is stamped as it was opened, and a pass
+    // over a file that changed meanwhile fails as it ends.
+    let (mut cutter, opened) = match &source {
+        TextSource::File(path) | TextSource::Gb18030(path) => {
+            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            let stamp = Stamp::of(&file).map_err(|e| Error::io(path, e))?;
+            let cutter = match mapped::wanted().then(|| Mapping::of(&file)).flatten() {
+                Some(map) => Cutter::mapped(Arc::new(map), start as usize),
+                None => {
+                    let mut reader = file.try_clone().map_err(|e| Error::io(path, e))?;
+                    reader
+                        .seek(SeekFrom::Start(start))
+                        .map_err(|e| Error::io(path, e))?;
+                    Cutter::new(Box::new(reader) as Box<dyn ReadSeek>, start)
+                }
+            };
             mapped::pause_for_tests(name);
-            Cutter::mapped(Arc::new(map), start as usize)
+            (cutter, Some((file, stamp)))
         }
-        None => Cutter::new(open_source(&source, start)?, start),
+        _ => (Cutter::new(open_source(&source, start)?, start), None),
     };
     let (header, header_bytes) = read_header(&mut cutter, name, check_rows, gb, &mut hasher)?;
     let mut pass = Pass {
@@ -136,8 +149,7 @@ pub(super) fn run_pass<P: RowParser>(
             .par_bridge()
             .filter_map(|chunk| {
                 let out = (!not_utf8()).then(|| {
-                    let out =
-                        parse_chunk(&chunk, &layout, (check_rows, gb), again.as_ref(), parser);
+                    let out = parse_own(&chunk, &layout, (check_rows, gb), again.as_ref(), parser);
                     bad_rows.fetch_add(out.census.bad_rows, Ordering::Relaxed);
                     out
                 });
@@ -162,6 +174,15 @@ pub(super) fn run_pass<P: RowParser>(
             return Err(Error::Internal(
                 "the reader or hashing thread panicked".into(),
             ))
+        }
+    }
+    if let Some((file, stamp)) = &opened {
+        if Stamp::of(file).map_err(|e| Error::io(&path, e))? != *stamp {
+            return Err(Error::input(
+                name,
+                Position::default(),
+                "the file changed while it was read (another program wrote or shortened it); no output was changed; run again once the file is no longer being written",
+            ));
         }
     }
     for out in &outs {
@@ -189,17 +210,6 @@ pub(super) fn run_pass<P: RowParser>(
     pass.outs = outs;
     pass.layout = layout;
     Ok(pass)
-}
-
-/// The file of `source` mapped, when it is a file that maps ([`Mapping::of`]). A file
-/// that does not open is left to the reader, which reports why.
-fn mapping(source: &TextSource) -> Option<Mapping> {
-    match source {
-        TextSource::File(path) | TextSource::Gb18030(path) => {
-            Mapping::of(&std::fs::File::open(path).ok()?)
-        }
-        TextSource::Memory(_) | TextSource::Sheet(_) => None,
-    }
 }
 
 /// Room for one GB18030 row decoded: the raw row and its fields in UTF-8.
@@ -374,6 +384,31 @@ fn read_header<R: Read>(
             );
             return Ok((header, consumed));
         }
+    }
+}
+
+/// Parses the rows of `chunk` as [`parse_chunk`], from bytes of the worker's own: a
+/// mapped chunk's are first copied out of the mapping into a buffer that the worker
+/// keeps, so that text checked once stays text while another program writes the file
+/// ([`Mapping::of`]). A chunk read into a buffer owns its bytes already.
+fn parse_own<P: RowParser>(
+    chunk: &Chunk,
+    layout: &Layout,
+    modes: (bool, bool),
+    source: Option<&Arc<TextSource>>,
+    parser: &P,
+) -> ChunkOut<P::Record, P::Part> {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    match &chunk.bytes {
+        Bytes::Read(_) => parse_chunk(chunk, layout, modes, source, parser),
+        Bytes::Mapped(_) => BUFFER.with_borrow_mut(|buffer| {
+            let own = chunk.copied(std::mem::take(buffer));
+            let out = parse_chunk(&own, layout, modes, source, parser);
+            *buffer = own.into_buffer();
+            out
+        }),
     }
 }
 

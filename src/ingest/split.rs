@@ -243,6 +243,29 @@ pub struct Chunk {
     pub offset: u64,
 }
 
+impl Chunk {
+    /// The chunk with its bytes copied into `buffer` (emptied first): a chunk that
+    /// owns its bytes.
+    pub fn copied(&self, mut buffer: Vec<u8>) -> Chunk {
+        buffer.clear();
+        buffer.extend_from_slice(&self.bytes);
+        Chunk {
+            index: self.index,
+            bytes: Bytes::Read(buffer),
+            first_line: self.first_line,
+            offset: self.offset,
+        }
+    }
+
+    /// The buffer of a chunk read into one (empty for a mapped chunk).
+    pub fn into_buffer(self) -> Vec<u8> {
+        match self.bytes {
+            Bytes::Read(buffer) => buffer,
+            Bytes::Mapped(_) => Vec::new(),
+        }
+    }
+}
+
 /// A chunk's bytes: read into a buffer of its own, or a range of a file mapped into
 /// memory ([`Mapping`]).
 #[derive(Debug)]
@@ -621,6 +644,27 @@ mod tests {
         assert!(chunks > 1, "the text spans several chunks");
     }
 
+    #[test]
+    fn a_copied_chunk_has_the_bytes_and_place_of_the_mapped_one() {
+        let input = text();
+        let (_file, map) = mapped(&input);
+        let mut cutter = Cutter::<&[u8]>::mapped(map, 0);
+        cutter.next_chunk(true).unwrap();
+        let chunk = cutter.next_chunk(false).unwrap().unwrap();
+        let own = chunk.copied(vec![b'?'; 5]);
+        assert!(matches!(own.bytes, Bytes::Read(_)));
+        assert_eq!(
+            (own.index, own.first_line, own.offset, &own.bytes[..]),
+            (
+                chunk.index,
+                chunk.first_line,
+                chunk.offset,
+                &chunk.bytes[..]
+            )
+        );
+        assert_eq!(own.into_buffer(), chunk.bytes.to_vec());
+    }
+
     /// `text` in a file, mapped.
     fn mapped(text: &[u8]) -> (tempfile::NamedTempFile, Arc<Mapping>) {
         use std::io::Write;
@@ -640,6 +684,19 @@ mod tests {
         long.extend(std::iter::repeat_n(b'x', MAX_RECORD_BYTES - 10));
         long.push(b'\n');
         inputs.push(long);
+        // Files of exactly whole blocks, and a byte more or less: the last block ends
+        // where the file does.
+        for len in [2 * BLOCK_BYTES - 1, 2 * BLOCK_BYTES, 2 * BLOCK_BYTES + 1] {
+            let mut exact = b"h\n".to_vec();
+            exact.extend(
+                (0..)
+                    .map(|i| if i % 37 == 36 { b'\n' } else { b'x' })
+                    .take(len - 3),
+            );
+            exact.push(b'\n');
+            assert_eq!(exact.len(), len);
+            inputs.push(exact);
+        }
         for input in &inputs {
             let (_file, map) = mapped(input);
             for offset in [0, 3] {
