@@ -1,8 +1,8 @@
 //! Errors of the machine are I/O errors naming the path, never "a bug in poolscreen":
 //! a file-size limit that makes every output write fail (a full disk, as the writer
 //! sees it), an output folder that cannot be written, an output folder whose parent
-//! cannot be written (the run stages inside the folder instead), and a roster that
-//! changes while it is read.
+//! cannot be written (the run stages inside the folder instead), and inputs that
+//! change while they are read.
 //!
 //! Permissions do not bind root, so when the tests run as root the runs that need a
 //! read-only folder drop to the `nobody` user first.
@@ -197,7 +197,19 @@ fn a_roster_that_changes_while_it_is_read_stops_the_run() {
         "person_id,name,building\nS1,张一,公寓1\nS3,李三,公寓1\n",
     )
     .unwrap();
-    assert!(people.details(vec![0]).is_ok());
+    // Written a moment later (a clock of coarse ticks could show the same time).
+    std::fs::File::options()
+        .write(true)
+        .open(&roster)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
+        .unwrap();
+    // The first person's row reads as it did, but the file is not the one read.
+    let err = people.details(vec![0]).unwrap_err().to_string();
+    assert!(
+        err.contains("roster.csv: the file changed while it was read"),
+        "{err}"
+    );
     let err = people.details(vec![0, 1]).unwrap_err().to_string();
     assert!(
         err.contains("the roster changed while it was read"),
@@ -322,7 +334,8 @@ fn an_input_shortened_while_it_is_mapped_stops_the_run_without_output() {
 fn an_input_changed_while_it_is_read_fails_the_run_mapped_or_not() {
     let dir = Workdir::new();
     let whole = several_blocks(&dir);
-    let page = 4096;
+    // SAFETY: sysconf reads a constant of the system.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize;
     // Past the start of the last page, so that no page is lost to the mapping.
     let cut = whole.len() - 1 - ((whole.len() - 1) % page) + 1;
     assert!(cut < whole.len() - 1);
@@ -345,14 +358,16 @@ fn an_input_changed_while_it_is_read_fails_the_run_mapped_or_not() {
         );
         std::fs::write(dir.join("in/samples.csv"), &whole).unwrap();
 
+        // As `cp` writes over a file; a moment later than the last write (a clock of
+        // coarse ticks could show the same time).
         let run = change_samples_while_run(&dir, "rewritten", env, |samples| {
-            let later = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
-            let mut file = std::fs::OpenOptions::new()
+            std::fs::write(samples, &rewritten).unwrap();
+            std::fs::File::options()
                 .write(true)
                 .open(samples)
+                .unwrap()
+                .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
                 .unwrap();
-            std::io::Write::write_all(&mut file, &rewritten).unwrap();
-            file.set_modified(later).unwrap();
         });
         failed_without_output(
             &dir,

@@ -83,7 +83,8 @@ pub fn write_rejects<'a, T: Sync>(
             .par_chunks(REJECT_PART)
             .map(|part| {
                 let mut reader = RawReader::default();
-                part.iter()
+                let rows = part
+                    .iter()
                     .map(|r| {
                         let (file, protected, reject) = listed(r);
                         let raw = reader.text(&reject.raw, file)?;
@@ -93,7 +94,9 @@ pub fn write_rejects<'a, T: Sync>(
                             raw: privacy.raw(&raw, protected).into(),
                         })
                     })
-                    .collect::<Result<Vec<_>>>()
+                    .collect::<Result<Vec<_>>>()?;
+                reader.finish()?;
+                Ok(rows)
             })
             .collect::<Result<Vec<_>>>()?;
         let rows: Vec<RejectRow> = parts.into_iter().flatten().collect();

@@ -13,11 +13,11 @@
 //! stops as soon as more than [`MAX_BAD_UTF8_ROWS`] rows break UTF-8), it is parsed
 //! again as GB18030, each row decoded as it is read ([`decode_gb18030_into`]).
 
+use super::reread::Opened;
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
-use std::fs::File;
 use std::io::Read;
-use std::path::Path;
+use std::sync::Arc;
 
 /// The most rows that may break UTF-8 in a file still read as UTF-8.
 pub const MAX_BAD_UTF8_ROWS: u64 = 100;
@@ -55,8 +55,8 @@ impl Encoding {
 }
 
 /// What the first bytes of a file say.
-pub fn sniff(path: &Path) -> Result<Option<Encoding>> {
-    let head = first_bytes(path)?;
+pub fn sniff(file: &Arc<Opened>) -> Result<Option<Encoding>> {
+    let head = first_bytes(file)?;
     Ok(if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
         Some(Encoding::Utf8Bom)
     } else if head.starts_with(&[0xFF, 0xFE]) {
@@ -70,14 +70,15 @@ pub fn sniff(path: &Path) -> Result<Option<Encoding>> {
 
 /// Whether the file starts as a zip archive does, as every `.xlsx` workbook does: a
 /// workbook given a `.csv` name.
-pub fn is_zip(path: &Path) -> Result<bool> {
-    Ok(first_bytes(path)?.starts_with(b"PK\x03\x04"))
+pub fn is_zip(file: &Arc<Opened>) -> Result<bool> {
+    Ok(first_bytes(file)?.starts_with(b"PK\x03\x04"))
 }
 
 /// The first four bytes of the file, or all of a shorter one.
-fn first_bytes(path: &Path) -> Result<Vec<u8>> {
+fn first_bytes(opened: &Arc<Opened>) -> Result<Vec<u8>> {
     let mut head = [0u8; 4];
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let path = opened.path();
+    let mut file = opened.reader(0);
     let mut n = 0;
     while n < head.len() {
         match file.read(&mut head[n..]) {
@@ -115,15 +116,21 @@ impl Census {
 }
 
 /// Reads the whole file, returning its bytes and their SHA-256.
-pub fn read_all(path: &Path) -> Result<(Vec<u8>, String)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+pub fn read_all(opened: &Arc<Opened>) -> Result<(Vec<u8>, String)> {
+    let len = opened.file().metadata().map_or(0, |m| m.len() as usize);
+    let mut bytes = Vec::with_capacity(len);
+    opened
+        .reader(0)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(opened.path(), e))?;
     let sha = hex(&Sha256::digest(&bytes));
     Ok((bytes, sha))
 }
 
-/// The byte offset of the first byte of the file at `path` that is not UTF-8, if any.
-pub fn first_not_utf8(path: &Path) -> Result<Option<u64>> {
-    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+/// The byte offset of the first byte of the file that is not UTF-8, if any.
+pub fn first_not_utf8(opened: &Arc<Opened>) -> Result<Option<u64>> {
+    let path = opened.path();
+    let mut file = opened.reader(0);
     let mut block = vec![0u8; 1 << 20];
     // `kept` bytes of a character cut by the end of the block before, at offset `at`.
     let (mut kept, mut at) = (0usize, 0u64);
@@ -212,7 +219,7 @@ mod tests {
         let first_bad = |bytes: &[u8]| {
             let path = dir.path().join("f.csv");
             std::fs::write(&path, bytes).unwrap();
-            first_not_utf8(&path).unwrap()
+            first_not_utf8(&Opened::open(&path).unwrap()).unwrap()
         };
         // A character cut by the end of the first 1 MiB block is whole text.
         let block = 1 << 20;

@@ -32,7 +32,7 @@ use crate::error::{Error, Position, Result};
 use encoding::{Census, Encoding, MAX_BAD_UTF8_ROWS};
 use header::{ColumnSpec, Layout};
 use pass::run_pass;
-use reread::TextSource;
+use reread::{Opened, TextSource};
 use row::Row;
 use std::path::Path;
 use std::sync::Arc;
@@ -422,17 +422,32 @@ pub fn read_csv<P: RowParser>(
     specs: &[ColumnSpec],
     parser: &P,
 ) -> Result<Ingested<P::Record, P::Part>> {
-    let file_source = || TextSource::File(path.to_path_buf());
-    if encoding::is_zip(path)? {
+    let file = Opened::open(path)?;
+    let read = read_opened(&file, name, specs, parser);
+    // Whatever was made of a file written while it was read (an error too), it is not
+    // one file's: the change is what is reported.
+    file.check(name)?;
+    read
+}
+
+/// [`read_csv`] of the file opened, every reading of it through `file`.
+fn read_opened<P: RowParser>(
+    file: &Arc<Opened>,
+    name: &str,
+    specs: &[ColumnSpec],
+    parser: &P,
+) -> Result<Ingested<P::Record, P::Part>> {
+    let file_source = || TextSource::File(file.clone());
+    if encoding::is_zip(file)? {
         return Err(Error::input(
             name,
             Position::byte(0),
             "the file is an Excel workbook (a zip archive), not CSV text: give it back its .xlsx name, or save it again as \"CSV UTF-8\"",
         ));
     }
-    match encoding::sniff(path)? {
+    match encoding::sniff(file)? {
         Some(enc @ (Encoding::Utf16Le | Encoding::Utf16Be)) => {
-            let (bytes, sha) = encoding::read_all(path)?;
+            let (bytes, sha) = encoding::read_all(file)?;
             let codec = if enc == Encoding::Utf16Le {
                 encoding_rs::UTF_16LE
             } else {
@@ -470,7 +485,7 @@ pub fn read_csv<P: RowParser>(
             drop(pass);
             // Decoded row by row as it is parsed, never whole in memory.
             let pass = match run_pass(
-                TextSource::Gb18030(path.to_path_buf()),
+                TextSource::Gb18030(file.clone()),
                 0,
                 false,
                 name,
@@ -480,7 +495,7 @@ pub fn read_csv<P: RowParser>(
                 Err(Error::Input { message, .. })
                     if utf8_header && message.starts_with(header::MISSING_COLUMN) =>
                 {
-                    let first_bad = encoding::first_not_utf8(path)?.unwrap_or(0);
+                    let first_bad = encoding::first_not_utf8(file)?.unwrap_or(0);
                     return Err(Error::input(
                         name,
                         Position::byte(first_bad),
@@ -494,7 +509,7 @@ pub fn read_csv<P: RowParser>(
                 // looked for again.
                 let first_bad = match header_not_utf8 {
                     Some(at) => at,
-                    None => encoding::first_not_utf8(path)?.unwrap_or(0),
+                    None => encoding::first_not_utf8(file)?.unwrap_or(0),
                 };
                 return Err(Error::input(
                     name,

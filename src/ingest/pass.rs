@@ -6,8 +6,8 @@ use super::fields::{
     is_ascii_blank, is_blank, plain_quoted_record, quote_fault, walk_records, Fields,
 };
 use super::header::{self, ColumnSpec, Layout};
-use super::mapped::{self, Mapping, Stamp};
-use super::reread::{open_source, source_path, ReadSeek, TextSource};
+use super::mapped::{self, Mapping};
+use super::reread::{open_source, source_path, TextSource};
 use super::row::{accept, Raw};
 use super::split::{self, Bytes, Chunk, CutError, Cutter};
 use super::{ChunkOut, Lines, Pass, RowParser, Shared};
@@ -15,7 +15,7 @@ use crate::error::{Error, Position, Result};
 use crate::normalize::clean;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,27 +38,18 @@ pub(super) fn run_pass<P: RowParser>(
         hasher.update(b"\xEF\xBB\xBF");
     }
     // A file is mapped and read in place where the system allows (`mapped`); read
-    // into buffers otherwise. Either way it is stamped as it was opened, and a pass
-    // over a file that changed meanwhile fails as it ends.
-    let (mut cutter, opened) = match &source {
-        TextSource::File(path) | TextSource::Gb18030(path) => {
-            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-            let stamp = Stamp::of(&file).map_err(|e| Error::io(path, e))?;
-            let cutter = match mapped::wanted().then(|| Mapping::of(&file)).flatten() {
-                Some(map) => Cutter::mapped(Arc::new(map), start as usize),
-                None => {
-                    let mut reader = file.try_clone().map_err(|e| Error::io(path, e))?;
-                    reader
-                        .seek(SeekFrom::Start(start))
-                        .map_err(|e| Error::io(path, e))?;
-                    Cutter::new(Box::new(reader) as Box<dyn ReadSeek>, start)
-                }
-            };
-            mapped::pause_for_tests(name);
-            (cutter, Some((file, stamp)))
-        }
-        _ => (Cutter::new(open_source(&source, start)?, start), None),
+    // into buffers otherwise.
+    let map = source
+        .opened()
+        .filter(|_| mapped::wanted())
+        .and_then(|o| Mapping::of(o.file()));
+    let mut cutter = match map {
+        Some(map) => Cutter::mapped(Arc::new(map), start as usize),
+        None => Cutter::new(open_source(&source, start)?, start),
     };
+    if source.opened().is_some() {
+        mapped::pause_for_tests(name);
+    }
     let (header, header_bytes) = read_header(&mut cutter, name, check_rows, gb, &mut hasher)?;
     let mut pass = Pass {
         outs: Vec::new(),
@@ -174,15 +165,6 @@ pub(super) fn run_pass<P: RowParser>(
             return Err(Error::Internal(
                 "the reader or hashing thread panicked".into(),
             ))
-        }
-    }
-    if let Some((file, stamp)) = &opened {
-        if Stamp::of(file).map_err(|e| Error::io(&path, e))? != *stamp {
-            return Err(Error::input(
-                name,
-                Position::default(),
-                "the file changed while it was read (another program wrote or shortened it); no output was changed; run again once the file is no longer being written",
-            ));
         }
     }
     for out in &outs {
@@ -335,6 +317,8 @@ fn read_header<R: Read>(
             })?;
         hasher.update(&chunk.bytes);
         consumed += chunk.bytes.len() as u64;
+        // Text is made of a copy (see `parse_own`).
+        let chunk = chunk.copied(Vec::new());
         let mut bytes = &chunk.bytes[..];
         if gb {
             if let Err(at) = encoding::decode_gb18030_into(bytes, &mut decoded) {

@@ -19,13 +19,147 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub enum TextSource {
     /// The file itself (UTF-8); offsets are file offsets.
-    File(PathBuf),
+    File(Arc<Opened>),
     /// The file in GB18030, decoded row by row as it is read; offsets are file offsets.
-    Gb18030(PathBuf),
+    Gb18030(Arc<Opened>),
     /// The file decoded to UTF-8 in memory; offsets are into this text.
     Memory(Arc<Vec<u8>>),
     /// The rows of a workbook sheet; offsets are indexes into them.
     Sheet(Arc<Vec<csv::ByteRecord>>),
+}
+
+/// An input file, opened once: every reading of it (the first look at its encoding,
+/// each pass, each row read again) goes through this open file, so that a file replaced
+/// meanwhile (saved to a new file and renamed, as spreadsheets save) is never read in
+/// its place; and what its metadata said when it was opened, to find it written
+/// meanwhile ([`Opened::check`]).
+#[derive(Debug)]
+pub struct Opened {
+    path: PathBuf,
+    file: File,
+    stamp: Stamp,
+}
+
+/// What a file's metadata says of its contents: its length and the time it was last
+/// written. A file written or shortened shows another stamp, unless it was written
+/// within the same tick of the file system's clock as its last write before it was
+/// opened, with its length kept (a tick is a few milliseconds on Linux's file systems,
+/// two seconds on FAT). The
+/// time its metadata changed is left out: a file replaced by another (renamed over it)
+/// changes it, and is still read whole as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: (i64, i64),
+}
+
+impl Stamp {
+    fn of(file: &File) -> std::io::Result<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata()?;
+        Ok(Stamp {
+            len: meta.len(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+        })
+    }
+}
+
+impl Opened {
+    /// The file at `path`, opened for reading.
+    pub fn open(path: &Path) -> Result<Arc<Opened>> {
+        let fail = |e| Error::io(path, e);
+        let file = File::open(path).map_err(fail)?;
+        let stamp = Stamp::of(&file).map_err(fail)?;
+        Ok(Arc::new(Opened {
+            path: path.to_path_buf(),
+            file,
+            stamp,
+        }))
+    }
+
+    /// The path it was opened at.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// A reader of the file from byte `start` on, with a position of its own (readers
+    /// of one file on several threads share no cursor).
+    pub fn reader(self: &Arc<Opened>, start: u64) -> At {
+        At {
+            opened: self.clone(),
+            at: start,
+        }
+    }
+
+    /// An error naming the input `name` unless the file is as it was when opened: what
+    /// was read of a file written meanwhile (shortened, or written again in place) is
+    /// not one file's text, and no output is made of it.
+    pub fn check(&self, name: &str) -> Result<()> {
+        match Stamp::of(&self.file) {
+            Ok(now) if now == self.stamp => Ok(()),
+            Ok(_) => Err(Error::input(
+                name,
+                crate::error::Position::default(),
+                "the file changed while it was read (another program wrote or shortened it); no output was changed; run again once the file is no longer being written",
+            )),
+            Err(e) => Err(Error::io(&self.path, e)),
+        }
+    }
+}
+
+/// A reader of an [`Opened`] file at a position of its own.
+pub struct At {
+    opened: Arc<Opened>,
+    at: u64,
+}
+
+impl Read for At {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.opened.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for At {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let (base, by) = match to {
+            SeekFrom::Start(at) => {
+                self.at = at;
+                return Ok(at);
+            }
+            SeekFrom::Current(by) => (self.at, by),
+            SeekFrom::End(by) => (self.opened.file.metadata()?.len(), by),
+        };
+        self.at = base.checked_add_signed(by).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a seek before the file's start",
+            )
+        })?;
+        Ok(self.at)
+    }
+}
+
+impl TextSource {
+    /// The file it reads, when it reads one.
+    pub fn opened(&self) -> Option<&Arc<Opened>> {
+        match self {
+            TextSource::File(o) | TextSource::Gb18030(o) => Some(o),
+            TextSource::Memory(_) | TextSource::Sheet(_) => None,
+        }
+    }
+
+    /// [`Opened::check`] of the file it reads, if any.
+    pub fn check(&self, name: &str) -> Result<()> {
+        self.opened().map_or(Ok(()), |o| o.check(name))
+    }
 }
 
 /// Something to read an input's text from.
@@ -35,12 +169,7 @@ impl<T: Read + Seek + Send> ReadSeek for T {}
 
 pub(super) fn open_source(source: &TextSource, start: u64) -> Result<Box<dyn ReadSeek>> {
     Ok(match source {
-        TextSource::File(path) | TextSource::Gb18030(path) => {
-            let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-            file.seek(SeekFrom::Start(start))
-                .map_err(|e| Error::io(path, e))?;
-            Box::new(file)
-        }
+        TextSource::File(opened) | TextSource::Gb18030(opened) => Box::new(opened.reader(start)),
         TextSource::Memory(text) => {
             let mut cursor = std::io::Cursor::new(SharedBytes(text.clone()));
             cursor.set_position(start);
@@ -61,7 +190,7 @@ impl AsRef<[u8]> for SharedBytes {
 
 pub(super) fn source_path(source: &TextSource, name: &str) -> PathBuf {
     match source {
-        TextSource::File(p) | TextSource::Gb18030(p) => p.clone(),
+        TextSource::File(o) | TextSource::Gb18030(o) => o.path.clone(),
         TextSource::Memory(_) | TextSource::Sheet(_) => PathBuf::from(name),
     }
 }
@@ -163,13 +292,14 @@ fn each_at(
             for (k, &o) in rest.iter().enumerate() {
                 visit(from + k, o, Again::Record(&rows[o as usize]), o + 1)?;
             }
-            Ok(())
         }
-        _ if rest.is_empty() => Ok(()),
+        _ if rest.is_empty() => {}
         _ => each_csv_record_at(source, name, rest, |k, record, end| {
             visit(from + k, rest[k], Again::Record(record), end)
-        }),
+        })?,
     }
+    // Rows read again from a file written since are not the rows read first.
+    source.check(name)
 }
 
 /// The row of `fields` read again from `offset`, to be parsed as the workers did;
@@ -408,6 +538,7 @@ pub fn raw_text(source: &TextSource, name: &str, start: u64, end: u64) -> Result
     reader
         .read_exact(&mut bytes)
         .map_err(|e| Error::io(&path, e))?;
+    source.check(name)?;
     Ok(shown(source, &bytes, &mut String::new()))
 }
 
@@ -429,14 +560,16 @@ fn shown(source: &TextSource, bytes: &[u8], decoded: &mut String) -> String {
 /// Reads rejected rows' raw text ([`RawText`]) as `rejects.csv` lists them: a file's
 /// rows by line, one after another through one buffer, the file opened again only to
 /// go back or to another file. The text is what [`raw_text`] gives. A file shortened
-/// since its rows were read is an error naming it; one rewritten to the same length is
-/// not seen.
+/// since its rows were read is an error naming it; one written since in any other way
+/// is found by [`RawReader::finish`].
 #[derive(Default)]
 pub struct RawReader {
     /// The source being read, its reader, and where the reader is in it.
     open: Option<Open>,
     bytes: Vec<u8>,
     decoded: String,
+    /// Each file read, with the name of its input.
+    files: Vec<(Arc<Opened>, String)>,
 }
 
 /// Whether `a` and `b` are one source: one file read the same way (a roster's
@@ -444,7 +577,7 @@ pub struct RawReader {
 fn same_source(a: &Arc<TextSource>, b: &Arc<TextSource>) -> bool {
     match (&**a, &**b) {
         (TextSource::File(p), TextSource::File(q))
-        | (TextSource::Gb18030(p), TextSource::Gb18030(q)) => p == q,
+        | (TextSource::Gb18030(p), TextSource::Gb18030(q)) => Arc::ptr_eq(p, q),
         (TextSource::Memory(x), TextSource::Memory(y)) => Arc::ptr_eq(x, y),
         _ => Arc::ptr_eq(a, b),
     }
@@ -474,11 +607,18 @@ impl RawReader {
             Some((open, reader, at)) if same_source(&open, source) && at <= start => {
                 (open, reader, at)
             }
-            _ => (
-                source.clone(),
-                BufReader::with_capacity(1 << 20, open_source(source, start)?),
-                start,
-            ),
+            _ => {
+                if let Some(opened) = source.opened() {
+                    if !self.files.iter().any(|(f, _)| Arc::ptr_eq(f, opened)) {
+                        self.files.push((opened.clone(), name.to_string()));
+                    }
+                }
+                (
+                    source.clone(),
+                    BufReader::with_capacity(1 << 20, open_source(source, start)?),
+                    start,
+                )
+            }
         };
         let (_, reader, at) = self.open.insert(open);
         if start > *at {
@@ -497,6 +637,15 @@ impl RawReader {
         })?;
         *at = start + u64::from(*len);
         Ok(Cow::Owned(shown(source, &self.bytes, &mut self.decoded)))
+    }
+
+    /// An error unless every file read is as it was when first opened
+    /// ([`Opened::check`]): rows read again from a file written since are not the rows
+    /// rejected.
+    pub fn finish(self) -> Result<()> {
+        self.files
+            .iter()
+            .try_for_each(|(file, name)| file.check(name))
     }
 }
 
@@ -617,7 +766,7 @@ mod tests {
         let path = dir.path().join("t.csv");
         std::fs::write(&path, &bytes).unwrap();
         let sources = [
-            TextSource::File(path),
+            TextSource::File(Opened::open(&path).unwrap()),
             TextSource::Memory(Arc::new(bytes.clone())),
         ];
         let picks: Vec<Vec<usize>> = vec![
@@ -679,7 +828,7 @@ mod tests {
                 .collect()
         };
         for source in [
-            TextSource::File(path),
+            TextSource::File(Opened::open(&path).unwrap()),
             TextSource::Memory(Arc::new(bytes.clone())),
         ] {
             let mut expected = Vec::new();
@@ -712,7 +861,7 @@ mod tests {
         let path = dir.path().join("t.csv");
         std::fs::write(&path, &bytes).unwrap();
         for source in [
-            TextSource::File(path),
+            TextSource::File(Opened::open(&path).unwrap()),
             TextSource::Memory(Arc::new(bytes.clone())),
         ] {
             let offsets = [8, 100];
@@ -722,5 +871,114 @@ mod tests {
             assert!(got[1].0.concat().is_empty(), "{:?}", got[1]);
             assert_eq!(raw_text(&source, "t.csv", 100, got[1].1).unwrap(), "");
         }
+    }
+
+    /// Rows read again come from the file as it was opened: one replaced since by
+    /// another (saved to a new file and renamed) is still read; one written since in
+    /// place, with as many bytes, or touched, is an error naming its input.
+    #[test]
+    fn rows_read_again_are_those_of_the_file_opened_or_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, b"id,name\n1,a\n2,b\n").unwrap();
+        let source = TextSource::File(Opened::open(&path).unwrap());
+        let again = |source: &TextSource| records_at(source, "t.csv", &[12]);
+        let first = again(&source).unwrap();
+        assert_eq!(first[0].0.iter().collect::<Vec<_>>(), [b"2", b"b"]);
+
+        let new = dir.path().join("new.csv");
+        std::fs::write(&new, b"id,name\n7,x\n8,y\n").unwrap();
+        std::fs::rename(&new, &path).unwrap();
+        assert_eq!(
+            again(&source).unwrap(),
+            first,
+            "the file opened, not the new one"
+        );
+        assert_eq!(raw_text(&source, "t.csv", 12, 16).unwrap(), "2,b");
+        let mut reader = RawReader::default();
+        let raw = RawText::At {
+            source: Arc::new(source.clone()),
+            offset: 12,
+            len: 4,
+        };
+        assert_eq!(reader.text(&raw, "t.csv").unwrap(), "2,b");
+        assert!(reader.finish().is_ok());
+
+        // Written in place, as `cp` over it writes: the same length, other rows.
+        let source = TextSource::File(Opened::open(&path).unwrap());
+        std::fs::write(&path, b"id,name\n1,a\n3,c\n").unwrap();
+        // A moment later (a clock of coarse ticks could show the time of the last write).
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(2))
+            .unwrap();
+        for err in [
+            again(&source).unwrap_err(),
+            raw_text(&source, "t.csv", 12, 16).unwrap_err(),
+        ] {
+            let err = err.to_string();
+            assert!(
+                err.starts_with("t.csv: the file changed while it was read"),
+                "{err}"
+            );
+            assert!(!err.contains("3,c"), "no row's text: {err}");
+        }
+        let mut reader = RawReader::default();
+        let raw = RawText::At {
+            source: Arc::new(source),
+            offset: 12,
+            len: 4,
+        };
+        reader.text(&raw, "t.csv").unwrap();
+        assert!(reader.finish().is_err());
+    }
+
+    /// A reader of an opened file reads and seeks as the file would, on its own
+    /// position.
+    #[test]
+    fn readers_of_one_file_keep_positions_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, b"0123456789").unwrap();
+        let opened = Opened::open(&path).unwrap();
+        let (mut a, mut b) = (opened.reader(2), opened.reader(0));
+        let mut two = [0u8; 2];
+        a.read_exact(&mut two).unwrap();
+        b.read_exact(&mut two[..1]).unwrap();
+        a.read_exact(&mut two).unwrap();
+        assert_eq!(&two, b"45");
+        assert_eq!(a.seek(SeekFrom::Current(-3)).unwrap(), 3);
+        assert_eq!(a.seek(SeekFrom::End(-1)).unwrap(), 9);
+        let mut rest = Vec::new();
+        a.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"9");
+        assert!(a.seek(SeekFrom::Current(-20)).is_err());
+        assert_eq!(b.stream_position().unwrap(), 1);
+    }
+
+    /// A file rewritten with as many bytes, or shortened, shows another stamp; a file
+    /// only read keeps its own.
+    #[test]
+    fn a_file_written_or_shortened_changes_its_stamp() {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, b"a,b\n1,2\n").unwrap();
+        let read = File::open(file.path()).unwrap();
+        let stamp = Stamp::of(&read).unwrap();
+        let _ = std::fs::read(file.path()).unwrap();
+        assert_eq!(Stamp::of(&read).unwrap(), stamp);
+        let written = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::write(file.path(), b"a,b\n3,4\n").unwrap();
+        file.as_file().set_modified(written).unwrap();
+        let rewritten = Stamp::of(&read).unwrap();
+        assert_ne!(rewritten, stamp, "as many bytes, written again");
+        file.as_file().set_len(5).unwrap();
+        file.as_file().set_modified(written).unwrap();
+        assert_ne!(
+            Stamp::of(&read).unwrap(),
+            rewritten,
+            "shorter, at the same time"
+        );
     }
 }
