@@ -14,8 +14,8 @@
 //! the handler that was there before (the standard library's, for stack overflows).
 //! A file changed in any other way (shortened within its last page, rewritten in
 //! place) is found once it has been read, and after each reading again of its rows
-//! ([`super::reread::Opened::check`]). `POOLSCREEN_NO_MAP=1` reads every
-//! input with `read` instead.
+//! ([`super::reread::Opened::check`]). `POOLSCREEN_NO_MAP=1` reads every input with
+//! `read` instead.
 
 use std::fs::File;
 use std::ops::Range;
@@ -71,7 +71,7 @@ impl Mapping {
     ///
     /// The bytes seen through the mapping are the file's as they are at each moment:
     /// another program writing the file changes them. They are only ever scanned,
-    /// hashed and copied as bytes; text is made of a copy ([`super::split::Chunk`]).
+    /// hashed and copied as bytes; text is made of a copy ([`super::split::Chunk::copied`]).
     pub fn of(file: &File) -> Option<Mapping> {
         let meta = file.metadata().ok()?;
         if !meta.is_file() || meta.len() == 0 {
@@ -342,7 +342,7 @@ mod tests {
     }
 
     /// A mapping's slot holds its pages' range while it lives (its whole last page,
-    /// past the file's end too), and nothing once it is dropped. (Other tests' mappings
+    /// past the file's end too), and no longer once it is dropped. (Other tests' mappings
     /// may lie next to it, so its neighbours are not looked at.)
     #[test]
     fn a_fault_is_ours_only_inside_a_mapping_alive() {

@@ -44,9 +44,8 @@ pub struct Opened {
 /// written. A file written or shortened shows another stamp, unless it was written
 /// within the same tick of the file system's clock as its last write before it was
 /// opened, with its length kept (a tick is a few milliseconds on Linux's file systems,
-/// two seconds on FAT). The
-/// time its metadata changed is left out: a file replaced by another (renamed over it)
-/// changes it, and is still read whole as it was.
+/// two seconds on FAT). The time its metadata changed is left out: a file replaced by
+/// another (renamed over it) changes it, and is still read whole as it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Stamp {
     len: u64,
