@@ -1225,9 +1225,13 @@ fn tube_anomalies(
     anomalies: &mut Vec<Anomaly>,
 ) {
     let samples = &rec.set.samples;
-    let by_value = |tube: &Tube| -> Vec<Member> {
-        let mut members = rec.members_of(tube).to_vec();
-        members.sort_by(|a, b| {
+    // The member a tube's `n`-th by value: by sampling time, then person_id, then
+    // place among the members (as a stable sort would place them). Only one is
+    // wanted, so the members are not sorted: a pool whose people live in several
+    // buildings (a site's queue past a building's last door) is common in a city.
+    let nth_by_value = |tube: &Tube, n: usize| -> Member {
+        let mut members: Vec<(usize, &Member)> = rec.members_of(tube).iter().enumerate().collect();
+        let (_, &mut (_, nth), _) = members.select_nth_unstable_by(n, |(i, a), (j, b)| {
             samples[a.sample as usize]
                 .sampled_at
                 .cmp(&samples[b.sample as usize].sampled_at)
@@ -1235,8 +1239,9 @@ fn tube_anomalies(
                     rec.person_id(roster, a.person)
                         .cmp(rec.person_id(roster, b.person))
                 })
+                .then(i.cmp(j))
         });
-        members
+        *nth
     };
     let line_of = |m: &Member| u64::from(rec.set.line(m.sample));
     // Tubes are checked on the workers: their members' roster rows lie anywhere in the
@@ -1272,7 +1277,7 @@ fn tube_anomalies(
                     tube_id: Some(rec.tube_id(tube).into()),
                     person_id: None,
                     file: InputKind::Samples,
-                    line: Some(line_of(&by_value(tube)[pool_size])),
+                    line: Some(line_of(&nth_by_value(tube, pool_size))),
                     detail: format!("{size} people in the tube; the pool size is {pool_size}").into(),
                 });
             }
@@ -1283,7 +1288,7 @@ fn tube_anomalies(
                     tube_id: Some(rec.tube_id(tube).into()),
                     person_id: None,
                     file: InputKind::Samples,
-                    line: Some(line_of(&by_value(tube)[0])),
+                    line: Some(line_of(&nth_by_value(tube, 0))),
                     detail: format!(
                         "the pool holds people of {} buildings: {}",
                         names.len(),
@@ -1325,7 +1330,7 @@ fn tube_anomalies(
                 tube_id: Some(rec.tube_id(next).into()),
                 person_id: None,
                 file: InputKind::Samples,
-                line: Some(line_of(&by_value(next)[0])),
+                line: Some(line_of(&nth_by_value(next, 0))),
                 detail: format!(
                     "the tube ID was already used in round {}",
                     rec.set.rounds[first.round as usize]

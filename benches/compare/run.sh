@@ -15,6 +15,9 @@
 # retest list is a tenth of the city. SAMPLED is the share of the sample rows read, the
 # first in time order, with the results of their tubes only (midday.py): the round as
 # the data office reads it at midday, the rest of the city on the missing list.
+# ORDER `foreign` is a round written by foreign.py instead of `poolscreen generate`, in
+# shapes generate never writes (BUILDINGS and the fields after it are not used: its
+# buildings' sizes are drawn).
 #
 # For each shape: generate the round (seed 42) unless it was made with the same
 # arguments; then, REPEAT times in turn, time the read floor (cat of the inputs), the
@@ -43,6 +46,8 @@ all_shapes=(
   single-10m:10000000:time:10000:building:1
   outbreak-10m:10000000:time:10000:building:10:0.01
   midday-10m:10000000:time:10000:building:10::0.5
+  foreign-1m:1000000:foreign:0
+  foreign-10m:10000000:foreign:0
 )
 source "$here/../shapes.sh"
 pick_shapes "$@"
@@ -64,9 +69,12 @@ for shape in "${shapes[@]}"; do
   if [ -n "${pool:-}" ]; then args+=(--pool-size "$pool"); fi
   if [ -n "${prevalence:-}" ]; then args+=(--prevalence "$prevalence"); fi
   made="${args[*]}${sampled:+ sampled $sampled}"
+  if [ "$order" = foreign ]; then made="foreign.py $n 42"; fi
   if [ ! -f "$data/results.csv" ] || [ "$(cat "$work/round-$name.args" 2>/dev/null)" != "$made" ]; then
     rm -rf "$data" "$data.whole"
-    if [ -n "${sampled:-}" ]; then
+    if [ "$order" = foreign ]; then
+      python3 "$here/foreign.py" "$data" "$n" 42 >&2
+    elif [ -n "${sampled:-}" ]; then
       "$bin" generate --out "$data.whole" "${args[@]}" >&2
       python3 "$here/midday.py" "$data.whole" "$data" "$sampled"
       rm -rf "$data.whole"

@@ -269,7 +269,7 @@ pub fn write_round(
             round_of,
             columns,
             distinct: (None, None),
-            random: privacy.pseudonymizes().then_some("person_id"),
+            fast: privacy.pseudonymizes().then_some("person_id"),
         };
         write_batched(staging, round.publication, rec.rounds().len(), table, &note)
     };
@@ -591,9 +591,9 @@ struct Batched<'a> {
     /// A column whose values are all distinct, marked so in the whole file's batches,
     /// then in a round copy's ([`parquet::ArrowBatches::distinct`]).
     distinct: (Option<&'static str>, Option<&'static str>),
-    /// A column of random text (pseudonyms), in the file and its copies
-    /// ([`parquet::ArrowBatches::random`]).
-    random: Option<&'static str>,
+    /// A column of random text (pseudonyms), compressed at zstd's level 1 in the file
+    /// and its copies ([`parquet::ArrowBatches::fast`]).
+    fast: Option<&'static str>,
 }
 
 /// Writes `table` in row groups as polars would cut the whole table; with a
@@ -617,7 +617,7 @@ fn write_batched(
     staging.write(table.name, |out| {
         let mut all = parquet::ArrowBatches::new(out, &table.like)?
             .distinct(table.distinct.0)
-            .random(table.random);
+            .fast(table.fast);
         batches(0..table.rows, &mut |batch| all.write(batch))?;
         all.finish()
     })?;
@@ -652,7 +652,7 @@ fn write_batched(
         p.round(r).write(table.name, |copy| {
             let mut copy = parquet::ArrowBatches::new(copy, &like)?
                 .distinct(table.distinct.1)
-                .random(table.random);
+                .fast(table.fast);
             batches(range, &mut |batch| write_copy(&mut copy, p.shard(), batch))?;
             copy.finish()
         })?;
@@ -681,7 +681,7 @@ fn write_tubes(
         round_of: &|i| tubes[i].round,
         columns: &|range| tables::tube_columns(roster, rec, &tubes[range]),
         distinct: ((!reused).then_some("tube_id"), Some("tube_id")),
-        random: None,
+        fast: None,
     };
     write_batched(staging, publication, rec.rounds().len(), table, note)
 }
@@ -708,7 +708,7 @@ fn write_anomalies<'f>(
             tables::anomaly_columns(roster, rec, &batch, file_of, shown.0, shown.1)
         },
         distinct: (None, None),
-        random: None,
+        fast: None,
     };
     write_batched(staging, publication, rec.rounds().len(), table, note)
 }
@@ -742,15 +742,16 @@ fn write_people(
 ) -> Result<()> {
     let name = "people.parquet";
     let empty = parquet::list_frame(&people::People::columns(), &[])?;
-    // A batch holds people of one round, each once; pseudonyms are random text.
+    // A batch holds people of one round, each once: their person_ids (or pseudonyms,
+    // random text) are compressed at zstd's level 1, whatever their shape.
     fn plain<'a>(
         file: parquet::ArrowBatches<'a>,
         people: &people::People,
     ) -> parquet::ArrowBatches<'a> {
-        let random = people.pseudonyms().is_some().then_some("person_id");
+        let file = file.fast(Some("person_id"));
         match people.shows_distinct_ids() {
-            true => file.distinct(Some("person_id")).random(random),
-            false => file.random(random),
+            true => file.distinct(Some("person_id")),
+            false => file,
         }
     }
     staging.write(name, |out| {

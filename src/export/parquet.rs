@@ -107,8 +107,7 @@ pub struct ArrowBatches<'a> {
     types: Vec<ParquetType>,
     /// Whether each column holds no value twice in a batch ([`ArrowBatches::distinct`]).
     distinct: Vec<bool>,
-    /// Each column's compression: the file's, or zstd's level 1 for random text
-    /// ([`ArrowBatches::random`]).
+    /// Each column's compression: the file's, or zstd's level 1 ([`ArrowBatches::fast`]).
     compression: Vec<CompressionOptions>,
     options: WriteOptions,
     metadata: KeyValue,
@@ -158,12 +157,13 @@ impl<'a> ArrowBatches<'a> {
         self
     }
 
-    /// Marks the column `name` as random text, such as pseudonyms: its pages are
-    /// compressed at zstd's level 1 (the lowest polars takes). They come out as small
-    /// as at the default level, whose search for repeats finds none there and costs
-    /// about 1.4 s of CPU more on ten million pseudonyms. The file reads the same.
-    /// `None` marks none.
-    pub fn random(mut self, name: Option<&str>) -> Self {
+    /// Marks the column `name` to be compressed at zstd's level 1 (the lowest polars
+    /// takes): text that the default level's longer search for repeats gains nothing
+    /// on. Pseudonyms (random text) come out as small as at the default level, which
+    /// costs about 1.4 s of CPU more on ten million of them; a people table's
+    /// person_ids, each once, come out smaller and sooner (BENCHMARKS.md, "Person_ids
+    /// at zstd's level 1"). The file reads the same. `None` marks none.
+    pub fn fast(mut self, name: Option<&str>) -> Self {
         let at = self.types.iter().position(|t| Some(t.name()) == name);
         if let Some(at) = at {
             let level = ZstdLevel::try_new(1).expect("zstd has a level 1");
@@ -889,7 +889,7 @@ mod tests {
     }
 
     #[test]
-    fn random_columns_read_the_same_and_are_no_larger() {
+    fn fast_columns_read_the_same_and_are_no_larger() {
         // Pseudonyms: 16 hex digits, each a new one. Their pages are compressed at
         // zstd's level 1, not the default: the file must read back the same, no
         // larger, and the other column's pages stay as they were.
@@ -908,11 +908,11 @@ mod tests {
         let ids = |n: usize| strings(n, |i| Some(Cow::Owned(hex(i))));
         let kinds = |n: usize| strings(n, |i| Some(Cow::Borrowed(["a", "bb"][i % 3 / 2])));
         let staging = super::super::staging::Staging::new(&out, &[]).unwrap();
-        let write = |name: &str, random: Option<&str>| {
+        let write = |name: &str, fast: Option<&str>| {
             staging
                 .write(name, |out| {
                     let mut file = ArrowBatches::new(out, &like)?.distinct(Some("person_id"));
-                    file = file.random(random);
+                    file = file.fast(fast);
                     for n in [200_000, 7] {
                         file.write(&[ids(n), kinds(n)])?;
                     }
