@@ -10,13 +10,18 @@ in rough order, people shuffled within thirties) with rows by sampling time, a f
 people swabbed twice into two tubes, people off the roster, lab results re-run (two
 rows for a tube, their Ct values differing), results in no order, tubes still without
 a result, the roster's role column left out, CRLF line ends. Every row is valid:
-the round is for speed and agreement, not for rejects.
-Usage: foreign.py DST PEOPLE SEED"""
+the round is for speed and agreement, not for rejects. ORDER `tube` writes the same rows
+grouped by tube instead (tubes in the order of their first swab, a tube's rows in time
+order), the friendly export of the same round.
+Usage: foreign.py DST PEOPLE SEED [time|tube]"""
 import os
 import random
 import sys
 
 out, people, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+order = sys.argv[4] if len(sys.argv) > 4 else "time"
+if order not in ("time", "tube"):
+    sys.exit(f"ORDER is time or tube, not {order}")
 rng = random.Random(seed)
 os.makedirs(out, exist_ok=True)
 
@@ -101,6 +106,11 @@ samples.sort(key=lambda r: r[0])
 extra = [r for r in samples if rng.random() < 0.001]
 samples += extra
 samples.sort(key=lambda r: r[0])
+if order == "tube":
+    first = {}
+    for k, r in enumerate(samples):
+        first.setdefault(r[1], k)
+    samples.sort(key=lambda r: first[r[1]])
 
 tubes = sorted({r[1] for r in samples})
 results = []

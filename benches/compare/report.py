@@ -62,6 +62,10 @@ for name, n, order, buildings, *rest in shapes:
     threads = open(f"{work}/threads-{name}.txt").read().strip() if os.path.exists(f"{work}/threads-{name}.txt") else "not run"
     measured[name] = dict(n=n, pool=pool, base=base, order=order, ratio=ps_wall / duck_wall, rss=ps_rss / size, wall=ps_wall,
                           stages=st, threads=threads, lists=bool(prevalence or sampled))
+    if base[0].startswith("foreign"):
+        # foreign.py draws its buildings' sizes: the count is the one both tools found.
+        found = re.search(r"buildings (\d+) rows", open(f"{work}/check-{name}.txt").read())
+        buildings = found.group(1) if found else "0"
     rows.append(f"| {name} | {n:,} | {order} | {int(buildings):,} | {size / 1e6:,.0f} | {floor_wall:.2f} | {parse_wall:.2f} "
                 f"| {ps_wall:.2f} | {ps_wall / parse_wall:.1f}× | {duck_wall:.2f} | **{ps_wall / duck_wall:.2f}×** "
                 f"| {ps_rss / 1e6:,.0f} | **{ps_rss / size:.2f}×** | {duck_rss / 1e6:,.0f} | {threads} |")
@@ -79,22 +83,25 @@ def verdicts():
             out.append(line(m["rss"] <= 1.0, f"{name}: peak RSS at most 1.0× the input bytes (measured {m['rss']:.2f}×)"))
         if m["n"] <= 30_000:
             out.append(line(m["wall"] < 0.1, f"{name}: under 0.1 s, process start included (measured {m['wall']:.3f} s)"))
-    # Each order against tube order, at the same size and pool size.
+    # Each order against tube order, at the same size and pool size, and from the same
+    # writer: a foreign round's orders against its own samples grouped by tube.
     by_size = {}
     # The rows' order only: an outbreak's or a midday round's longer lists are more
     # work by nature, not the cost of an order.
     for name, m in measured.items():
         if not m["lists"]:
-            by_size.setdefault((m["n"], m["pool"]), {})[m["base"]] = m
-    for (n, _), orders in sorted(by_size.items()):
-        base = orders.get(("tube", "building"))
+            family = "foreign" if m["base"][0].startswith("foreign") else "generate"
+            by_size.setdefault((family, m["n"], m["pool"]), {})[m["base"]] = m
+    for (family, n, _), orders in sorted(by_size.items(), key=lambda item: (item[0][1], item[0][0])):
+        tube = ("foreign-tube", "building") if family == "foreign" else ("tube", "building")
+        base = orders.get(tube)
         for key, m in orders.items():
             order = m["order"]
-            if key == ("tube", "building") or base is None:
+            if key == tube or base is None:
                 continue
             worst = max(STAGES, key=lambda s: m["stages"][s] / max(base["stages"][s], 1e-3))
             factor = m["stages"][worst] / max(base["stages"][worst], 1e-3)
-            out.append(line(factor <= 1.5, f"{n:,} people, {order} order: no stage over 1.5× its time in tube order "
+            out.append(line(factor <= 1.5, f"{n:,} people, {order} order: no stage over 1.5× its time in {tube[0]} order "
                                            f"(worst: {worst}, {m['stages'][worst]:.3f} s against {base['stages'][worst]:.3f} s, {factor:.2f}×)"))
     threads = [m["threads"] for m in measured.values() if m["threads"] != "not run"]
     if threads:
@@ -117,7 +124,11 @@ list).
 city platform's export (rows by sampling time, sites swabbing in parallel, so tubes of many buildings interleave and
 people arrive in no roster order); `shuffled` is no order at all. `roster shuffled` adds `--roster-order shuffled`: the
 roster's rows too come in no order (an export sorted by something else than building), so that nothing the run reads
-follows anything else. poolscreen runs the full contract (`poolscreen run
+follows anything else. `foreign` rounds are not made by `poolscreen generate` but by `benches/compare/foreign.py`,
+written apart from it in shapes it never writes: buildings of 20 to 20,000 people, a roster listed by person_id so
+that roommates do not follow each other, person_ids of four forms, 14-character tube barcodes, pools of 10 and 20, a
+site for every 15 buildings, rows saved twice, people swabbed twice or off the roster, results re-run and in no
+order, CRLF line ends; `foreign-tube` is the same round with its samples grouped by tube. poolscreen runs the full contract (`poolscreen run
 --roster … --samples … --results … --out … --quiet`: encoding detection, SHA-256 of every input, validation of every
 cell, every anomaly check, and every output: the tables, people.parquet, closure.parquet, the workbooks, report.html and
 the manifest). The reference is `benches/compare/reference.sql` run by DuckDB {__import__('duckdb').__version__} from

@@ -16,8 +16,9 @@
 # first in time order, with the results of their tubes only (midday.py): the round as
 # the data office reads it at midday, the rest of the city on the missing list.
 # ORDER `foreign` is a round written by foreign.py instead of `poolscreen generate`, in
-# shapes generate never writes (BUILDINGS and the fields after it are not used: its
-# buildings' sizes are drawn).
+# shapes generate never writes, its samples by sampling time; `foreign-tube` is the same
+# round with its samples grouped by tube (BUILDINGS and the fields after it are not
+# used: its buildings' sizes are drawn).
 #
 # For each shape: generate the round (seed 42) unless it was made with the same
 # arguments; then, REPEAT times in turn, time the read floor (cat of the inputs), the
@@ -46,7 +47,9 @@ all_shapes=(
   single-10m:10000000:time:10000:building:1
   outbreak-10m:10000000:time:10000:building:10:0.01
   midday-10m:10000000:time:10000:building:10::0.5
+  foreign-tube-1m:1000000:foreign-tube:0
   foreign-1m:1000000:foreign:0
+  foreign-tube-10m:10000000:foreign-tube:0
   foreign-10m:10000000:foreign:0
 )
 source "$here/../shapes.sh"
@@ -69,11 +72,16 @@ for shape in "${shapes[@]}"; do
   if [ -n "${pool:-}" ]; then args+=(--pool-size "$pool"); fi
   if [ -n "${prevalence:-}" ]; then args+=(--prevalence "$prevalence"); fi
   made="${args[*]}${sampled:+ sampled $sampled}"
-  if [ "$order" = foreign ]; then made="foreign.py $n 42"; fi
+  case "$order" in
+    foreign) written=time ;;
+    foreign-tube) written=tube ;;
+    *) written= ;;
+  esac
+  if [ -n "$written" ]; then made="foreign.py $n 42 $written"; fi
   if [ ! -f "$data/results.csv" ] || [ "$(cat "$work/round-$name.args" 2>/dev/null)" != "$made" ]; then
     rm -rf "$data" "$data.whole"
-    if [ "$order" = foreign ]; then
-      python3 "$here/foreign.py" "$data" "$n" 42 >&2
+    if [ -n "$written" ]; then
+      python3 "$here/foreign.py" "$data" "$n" 42 "$written" >&2
     elif [ -n "${sampled:-}" ]; then
       "$bin" generate --out "$data.whole" "${args[@]}" >&2
       python3 "$here/midday.py" "$data.whole" "$data" "$sampled"
