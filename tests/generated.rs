@@ -966,7 +966,8 @@ fn ids_of_every_shape_give_the_outputs_of_digits() {
     // The same round twice: once as generated (student numbers and barcodes of digits,
     // the dirty rows' codes), once with every person and tube ID renamed into shapes
     // the ID tables hold differently: codes of up to 10 characters of any case, codes
-    // of 11 capitals and digits, and longer IDs kept as text, mixed row by row. Samples
+    // of 11 capitals and digits, serials (letters, then digits), and longer IDs kept
+    // as text, mixed row by row. Samples
     // in no order, so that most people are looked up in their chunk's batch.
     let args = [
         "--people", "40000", "--seed", "21", "--dirty", "--order", "shuffled",
@@ -1000,20 +1001,23 @@ fn ids_of_every_shape_give_the_outputs_of_digits() {
         3 => format!("{k:07}ABCD"),
         _ => format!("{k:07}_person_id"),
     });
+    // Barcodes as labs print them: letters, then a serial number (12 characters, a key
+    // of its own kind), besides codes and text (the plain round has barcodes of digits).
     let tubes = Renamed::new(tube_ids, |k, _| match k % 3 {
-        0 => format!("{k:07}"),
-        1 => format!("{k:07}T"),
-        _ => format!("{k:07}-tube-barcode"),
+        0 => format!("TB{k:07}000"),
+        1 => format!("TB{k:07}T"),
+        _ => format!("TB{k:07}-tube-barcode"),
     });
-    // Codes of up to 10 characters of any case, codes of 11 capitals and digits, and
-    // longer IDs kept as text, besides digits.
+    // Codes of up to 10 characters of any case, codes of 11 capitals and digits,
+    // serials, and longer IDs kept as text, besides digits.
     use poolscreen::ingest::keys::{pack, UNPACKED};
     for (id, packed) in [
         ("0000001p", true),
         ("0000003ABCD", true),
         ("0000004_person_id", false),
-        ("0000001T", true),
-        ("0000002-tube-barcode", false),
+        ("TB0000000000", true),
+        ("TB0000001T", true),
+        ("TB0000002-tube-barcode", false),
     ] {
         assert_eq!(pack(id) != UNPACKED, packed, "{id}");
     }

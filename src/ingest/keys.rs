@@ -1,6 +1,7 @@
 //! IDs packed into numbers. Person and tube IDs are nearly always digits (a student
-//! number, a barcode), a resident ID number, or a short code of letters and digits (a
-//! passport number, a staff number); packed into a `u64`, such an ID is hashed and
+//! number, a barcode), a resident ID number, a short code of letters and digits (a
+//! passport number, a staff number), or a few capital letters and a serial number (a
+//! barcode of a lab's or a district's); packed into a `u64`, such an ID is hashed and
 //! compared as one number, and a table of them holds the number itself instead of
 //! pointing at the text (a cache miss in a city's tables).
 
@@ -52,6 +53,36 @@ const CODE_STARTS: [u64; LONG + 1] = {
 // Every code's key stays below 2^61: bits 61, 62 and 63 stay clear for the others.
 const _: () = assert!(CODES + CODE_STARTS[LONG] + 36u64.pow(LONG as u32) < 1 << 61);
 
+/// Where the keys of serials ([`pack`]: 1 to [`SERIAL_LETTERS`] capital letters, then
+/// digits, 12 to 17 characters in all) begin: past every code, with bit 61 or bit 62
+/// set but never both (those two are [`TEXT`]'s), bit 63 clear.
+const SERIALS: u64 = 1 << 61;
+
+/// The most capital letters a serial begins with.
+const SERIAL_LETTERS: usize = 3;
+
+/// The lengths of serials: from one past a long code ([`LONG`]) to 17.
+const SERIAL_LENGTHS: std::ops::RangeInclusive<usize> = LONG + 1..=17;
+
+/// Each kind of serial, by its count of letters and its length (class `(letters - 1) *
+/// 6 + length - 12`): where its keys begin after [`SERIALS`], the last entry where
+/// the last kind's end. A kind takes `26^letters * 10^digits` keys.
+const SERIAL_STARTS: [u64; SERIAL_LETTERS * 6 + 1] = {
+    let mut starts = [0u64; SERIAL_LETTERS * 6 + 1];
+    let mut class = 0;
+    while class < SERIAL_LETTERS * 6 {
+        let (letters, len) = (class / 6 + 1, 12 + class % 6);
+        starts[class + 1] =
+            starts[class] + 26u64.pow(letters as u32) * 10u64.pow((len - letters) as u32);
+        class += 1;
+    }
+    starts
+};
+
+// Every serial's key stays below 2^62 + 2^61: bit 61 and bit 62 are never both set.
+const _: () = assert!(SERIALS + SERIAL_STARTS[SERIAL_LETTERS * 6] <= (1 << 62) + (1 << 61));
+const _: () = assert!(*SERIAL_LENGTHS.start() == 12 && *SERIAL_LENGTHS.end() == 17);
+
 /// The value of each byte as a symbol of a code: its place in [`SYMBOLS`], or 64.
 const SYMBOL_OF: [u8; 256] = {
     let mut of = [64u8; 256];
@@ -70,7 +101,11 @@ const SYMBOL_OF: [u8; 256] = {
 ///   `2^63 | prefix * 11 + check` (below 2^63 + 2^60);
 /// - any other code of 1 to 10 letters, digits, `-` and `_`, as its symbols in base 64
 ///   after the codes of fewer characters, or of 11 digits and capital letters, in base
-///   36 after those (from 2^58, below 2^61).
+///   36 after those (from 2^58, below 2^61);
+/// - a serial of 12 to 17 characters: 1 to 3 capital letters, then digits (a barcode's
+///   letters and its running number, `HSA00000012345`), as the letters in base 26 and
+///   the digits after the serials of fewer letters or characters (from 2^61, below
+///   2^62 + 2^61).
 ///
 /// All are one-to-one and never [`UNPACKED`]; any other ID is [`UNPACKED`].
 pub fn pack(id: &str) -> u64 {
@@ -169,9 +204,28 @@ fn code(b: &[u8]) -> u64 {
     let value = match b.len() {
         len @ 1..=SHORT => in_base(64).map(|v| CODE_STARTS[len] + v),
         LONG => in_base(36).map(|v| CODE_STARTS[LONG] + v),
-        _ => None,
+        _ => return serial(b),
     };
     value.map_or(UNPACKED, |v| CODES + v)
+}
+
+/// The key of a serial ([`pack`]), or [`UNPACKED`].
+fn serial(b: &[u8]) -> u64 {
+    if !SERIAL_LENGTHS.contains(&b.len()) {
+        return UNPACKED;
+    }
+    let letters = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    if !(1..=SERIAL_LETTERS).contains(&letters) {
+        return UNPACKED;
+    }
+    let Some(number) = digits(&b[letters..]) else {
+        return UNPACKED;
+    };
+    let prefix = b[..letters]
+        .iter()
+        .fold(0u64, |v, &c| v * 26 + u64::from(c - b'A'));
+    let class = (letters - 1) * 6 + b.len() - 12;
+    SERIALS + SERIAL_STARTS[class] + prefix * 10u64.pow((b.len() - letters) as u32) + number
 }
 
 /// The hash of a packed key, or of a [`fingerprint`]: hashing a number is cheaper
@@ -219,6 +273,21 @@ pub fn unpack(key: u64, out: &mut [u8; 18]) -> &str {
             b'0' + check as u8
         };
         18
+    } else if key >= SERIALS {
+        let v = key - SERIALS;
+        let class = SERIAL_STARTS.partition_point(|&start| start <= v) - 1;
+        let (letters, len) = (class / 6 + 1, 12 + class % 6);
+        let scale = 10u64.pow((len - letters) as u32);
+        let (mut prefix, number) = (
+            (v - SERIAL_STARTS[class]) / scale,
+            (v - SERIAL_STARTS[class]) % scale,
+        );
+        for c in out[..letters].iter_mut().rev() {
+            *c = b'A' + (prefix % 26) as u8;
+            prefix /= 26;
+        }
+        write_digits(number, &mut out[letters..len]);
+        len
     } else if key >= CODES {
         let v = key - CODES;
         let (len, base, mut v) = if v >= CODE_STARTS[LONG] {
@@ -688,6 +757,14 @@ mod tests {
             "0000000000A",
             "S2000000000",
             "ZZZZZZZZZZZ",
+            "T22010010000001",
+            "HSA00000012345",
+            "A00000000000",
+            "AB0000000000",
+            "ABC000000000",
+            "A0000000000000000",
+            "ZZ999999999999999",
+            "ZZZ99999999999999",
         ];
         let keys: Vec<u64> = ids.iter().map(|id| pack(id)).collect();
         assert!(
@@ -701,7 +778,11 @@ mod tests {
             "11010119900307777x",
             "s2000000000",
             "S-000000000",
-            "T22010010000001",
+            "ABCD00000000",
+            "A00000000000000000",
+            "Ab0000000000",
+            "A-0000000000",
+            "A00000000000A",
             "1234567890123456789",
             "１２３",
             "12 3",
@@ -745,12 +826,16 @@ mod tests {
         /// a key unpacks to its ID, so that distinct IDs never share a key.
         #[test]
         fn ids_of_any_allowed_characters_pack_one_to_one(
-            id in "[0-9A-Za-z_-]{1,12}|[0-9]{1,19}|[0-9A-Z]{11}|[0-9]{17}[0-9Xx]",
+            id in "[0-9A-Za-z_-]{1,12}|[0-9]{1,19}|[0-9A-Z]{11}|[0-9]{17}[0-9Xx]|[A-Z]{0,4}[0-9]{7,17}[A-Z0-9]?",
         ) {
             let b = id.as_bytes();
+            let letters = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
             let usual = b.len() <= SHORT
                 || (b.len() <= 17 && b.iter().all(u8::is_ascii_digit))
                 || (b.len() == LONG && b.iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()))
+                || ((12..=17).contains(&b.len())
+                    && (1..=3).contains(&letters)
+                    && b[letters..].iter().all(u8::is_ascii_digit))
                 || (b.len() == 18
                     && b[..17].iter().all(u8::is_ascii_digit)
                     && (b[17].is_ascii_digit() || b[17] == b'X'));
