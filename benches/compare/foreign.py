@@ -1,7 +1,7 @@
 """Writes a round that `poolscreen generate` did not make, in shapes it never writes, so
 that the comparison with DuckDB also runs on files shaped apart from ours: buildings of
-very uneven sizes (a Pareto law, 20 to 20,000 people: a few estates, many small blocks), a roster listed by
-person_id within a building so that roommates do not follow each other, rooms written
+very uneven sizes (a Pareto law, 20 to 20,000 people: a few estates, many small blocks), a roster
+whose rooms interleave within a building (a room's two people four rows apart), rooms written
 like 3-1-302, person_ids of four forms (18-character resident ID numbers, some ending in
 X; a letter and nine digits; T- and digits; twelve digits), tube barcodes of three
 letters and eleven digits, pools of 10 and of 20 side by side with a partial last tube
@@ -69,13 +69,13 @@ for name, size in buildings:
 # shuffled within a window of 30.
 sites = [f"采样点{i + 1}" for i in range(max(4, len(buildings) // 15))]
 queues = {s: [] for s in sites}
-order = list(range(len(roster)))
-for k in range(0, len(order), 30):
-    window = order[k:k + 30]
+arrivals = list(range(len(roster)))
+for k in range(0, len(arrivals), 30):
+    window = arrivals[k:k + 30]
     rng.shuffle(window)
-    order[k:k + 30] = window
+    arrivals[k:k + 30] = window
 site_of_building = {name: rng.choice(sites) for name, _ in buildings}
-for p in order:
+for p in arrivals:
     queues[site_of_building[roster[p][2]]].append(p)
 
 samples = []  # (time, tube, pid, site)

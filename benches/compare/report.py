@@ -128,7 +128,8 @@ follows anything else. `foreign` rounds are not made by `poolscreen generate` bu
 written apart from it in shapes it never writes: buildings of 20 to 20,000 people, a roster listed by person_id so
 that roommates do not follow each other, person_ids of four forms, 14-character tube barcodes, pools of 10 and 20, a
 site for every 15 buildings, rows saved twice, people swabbed twice or off the roster, results re-run and in no
-order, CRLF line ends; `foreign-tube` is the same round with its samples grouped by tube. poolscreen runs the full contract (`poolscreen run
+order, CRLF line ends; `foreign-tube` is the same round with its samples grouped by tube. Its pools hold 10 or 20
+people, and poolscreen runs it with `--pool-size 20`. poolscreen runs the full contract (`poolscreen run
 --roster … --samples … --results … --out … --quiet`: encoding detection, SHA-256 of every input, validation of every
 cell, every anomaly check, and every output: the tables, people.parquet, closure.parquet, the workbooks, report.html and
 the manifest). The reference is `benches/compare/reference.sql` run by DuckDB {__import__('duckdb').__version__} from

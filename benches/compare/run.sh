@@ -18,7 +18,8 @@
 # ORDER `foreign` is a round written by foreign.py instead of `poolscreen generate`, in
 # shapes generate never writes, its samples by sampling time; `foreign-tube` is the same
 # round with its samples grouped by tube (BUILDINGS and the fields after it are not
-# used: its buildings' sizes are drawn).
+# used: its buildings' sizes are drawn). Its pools hold 10 or 20 people, so both tools
+# run it with a pool size of 20; a round is written again when foreign.py changes.
 #
 # For each shape: generate the round (seed 42) unless it was made with the same
 # arguments; then, REPEAT times in turn, time the read floor (cat of the inputs), the
@@ -77,7 +78,11 @@ for shape in "${shapes[@]}"; do
     foreign-tube) written=tube ;;
     *) written= ;;
   esac
-  if [ -n "$written" ]; then made="foreign.py $n 42 $written"; fi
+  run_args=()
+  if [ -n "$written" ]; then
+    made="foreign.py $n 42 $written $(sha256sum "$here/foreign.py" | cut -c1-16)"
+    run_args=(--pool-size 20)
+  fi
   if [ ! -f "$data/results.csv" ] || [ "$(cat "$work/round-$name.args" 2>/dev/null)" != "$made" ]; then
     rm -rf "$data" "$data.whole"
     if [ -n "$written" ]; then
@@ -100,7 +105,7 @@ for shape in "${shapes[@]}"; do
     rm -rf "$work/ps-$name"
     POOLSCREEN_TIMINGS=1 /usr/bin/time -v -o "$work/ps-$name-$i.txt" \
       "$bin" run --roster "${inputs[0]}" --samples "${inputs[1]}" --results "${inputs[2]}" \
-      --out "$work/ps-$name" --quiet 2> "$work/stages-$name-$i.txt"
+      "${run_args[@]}" --out "$work/ps-$name" --quiet 2> "$work/stages-$name-$i.txt"
     rm -rf "$work/duck-$name"
     /usr/bin/time -v -o "$work/duck-$name-$i.txt" \
       "$py" "$here/duckdb_run.py" "$here/reference.sql" "$data" "$work/duck-$name"
@@ -111,7 +116,7 @@ for shape in "${shapes[@]}"; do
     for t in 1 2 4; do
       rm -rf "$work/threads-$t"
       "$bin" run --roster "${inputs[0]}" --samples "${inputs[1]}" --results "${inputs[2]}" \
-        --out "$work/threads-$t" --threads "$t" --quiet
+        "${run_args[@]}" --out "$work/threads-$t" --threads "$t" --quiet
     done
     same=yes
     for f in buildings.parquet retest.parquet retest.csv retest.xlsx missing.parquet missing.xlsx \

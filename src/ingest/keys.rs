@@ -15,9 +15,9 @@ use std::hash::BuildHasher;
 pub const UNPACKED: u64 = u64::MAX;
 
 /// Marks a key as standing for an ID kept as text: its index in the low bits, or its
-/// [`fingerprint`] (never a packed key: those have bits 61 and 62 clear). [`UNPACKED`]
-/// has those bits set too: a key is tested for the mark only once it is packed or
-/// marked.
+/// [`fingerprint`] (never a packed key: those never have both bits 61 and 62 set).
+/// [`UNPACKED`] has those bits set too: a key is tested for the mark only once it is
+/// packed or marked.
 pub const TEXT: u64 = 0b011 << 61;
 
 /// The bit of a packed resident ID number.
