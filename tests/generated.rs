@@ -963,12 +963,27 @@ fn rename_cells(
 
 #[test]
 fn ids_of_every_shape_give_the_outputs_of_digits() {
-    // The same round twice: once as generated (student numbers and barcodes of digits,
-    // the dirty rows' codes), once with every person and tube ID renamed into shapes
-    // the ID tables hold differently: codes of up to 10 characters of any case, codes
-    // of 11 capitals and digits, serials (letters, then digits), and longer IDs kept
-    // as text, mixed row by row. Samples
-    // in no order, so that most people are looked up in their chunk's batch.
+    // Tube_ids of digits, codes and text, mixed row by row; then serials (letters,
+    // then digits, as labs print barcodes: a key of its own kind) mixed with codes and
+    // text after the same letters (their order is kept only among IDs that start
+    // alike).
+    for (letters, serial) in [("", ""), ("TB", "000")] {
+        renamed_ids_give_the_outputs_of_digits(&|k| match k % 3 {
+            0 => format!("{letters}{k:07}{serial}"),
+            1 => format!("{letters}{k:07}T"),
+            _ => format!("{letters}{k:07}-tube-barcode"),
+        });
+    }
+}
+
+/// The same round twice: once as generated (student numbers and barcodes of digits,
+/// the dirty rows' codes), once with every person and tube ID renamed into shapes the
+/// ID tables hold differently: person_ids of digits, codes of up to 10 characters of
+/// any case, codes of 11 capitals and digits, and longer IDs kept as text, mixed row
+/// by row; tube_id number `k` renamed `tube(k)`, which packs for `k % 3` of 0 and 1,
+/// and is text for 2. Samples in no order, so that most people are looked up in their
+/// chunk's batch.
+fn renamed_ids_give_the_outputs_of_digits(tube: &dyn Fn(usize) -> String) {
     let args = [
         "--people", "40000", "--seed", "21", "--dirty", "--order", "shuffled",
     ];
@@ -1001,25 +1016,20 @@ fn ids_of_every_shape_give_the_outputs_of_digits() {
         3 => format!("{k:07}ABCD"),
         _ => format!("{k:07}_person_id"),
     });
-    // Barcodes as labs print them: letters, then a serial number (12 characters, a key
-    // of its own kind), besides codes and text (the plain round has barcodes of digits).
-    let tubes = Renamed::new(tube_ids, |k, _| match k % 3 {
-        0 => format!("TB{k:07}000"),
-        1 => format!("TB{k:07}T"),
-        _ => format!("TB{k:07}-tube-barcode"),
-    });
-    // Codes of up to 10 characters of any case, codes of 11 capitals and digits,
-    // serials, and longer IDs kept as text, besides digits.
+    let tubes = Renamed::new(tube_ids, |k, _| tube(k));
+    // Codes of up to 10 characters of any case, codes of 11 capitals and digits, and
+    // longer IDs kept as text, besides digits.
     use poolscreen::ingest::keys::{pack, UNPACKED};
+    let tubes_packed = [(tube(0), true), (tube(1), true), (tube(2), false)];
     for (id, packed) in [
-        ("0000001p", true),
-        ("0000003ABCD", true),
-        ("0000004_person_id", false),
-        ("TB0000000000", true),
-        ("TB0000001T", true),
-        ("TB0000002-tube-barcode", false),
-    ] {
-        assert_eq!(pack(id) != UNPACKED, packed, "{id}");
+        ("0000001p".to_string(), true),
+        ("0000003ABCD".to_string(), true),
+        ("0000004_person_id".to_string(), false),
+    ]
+    .into_iter()
+    .chain(tubes_packed)
+    {
+        assert_eq!(pack(&id) != UNPACKED, packed, "{id}");
     }
     rename_cells(dir.path(), "roster.csv", &["学号"], &mut |_, id| {
         people.of(id)

@@ -161,8 +161,8 @@ impl<'a> ArrowBatches<'a> {
     /// takes): text that the default level's longer search for repeats gains nothing
     /// on. Pseudonyms (random text) come out as small as at the default level, which
     /// costs about 1.4 s of CPU more on ten million of them; a people table's
-    /// person_ids, each once, come out smaller and sooner (BENCHMARKS.md, "Person_ids
-    /// at zstd's level 1"). The file reads the same. `None` marks none.
+    /// person_ids, each once, come out smaller and sooner (BENCHMARKS.md, "A round not
+    /// made by `generate`"). The file reads the same. `None` marks none.
     pub fn fast(mut self, name: Option<&str>) -> Self {
         let at = self.types.iter().position(|t| Some(t.name()) == name);
         if let Some(at) = at {

@@ -61,17 +61,41 @@ const SERIALS: u64 = 1 << 61;
 /// The most capital letters a serial begins with.
 const SERIAL_LETTERS: usize = 3;
 
-/// The lengths of serials: from one past a long code ([`LONG`]) to 17.
-const SERIAL_LENGTHS: std::ops::RangeInclusive<usize> = LONG + 1..=17;
+/// The shortest serial: one past a long code ([`LONG`]).
+const SERIAL_SHORTEST: usize = LONG + 1;
 
-/// Each kind of serial, by its count of letters and its length (class `(letters - 1) *
-/// 6 + length - 12`): where its keys begin after [`SERIALS`], the last entry where
-/// the last kind's end. A kind takes `26^letters * 10^digits` keys.
-const SERIAL_STARTS: [u64; SERIAL_LETTERS * 6 + 1] = {
-    let mut starts = [0u64; SERIAL_LETTERS * 6 + 1];
+/// The longest serial: as many characters as an 18-byte buffer of [`unpack`] holds
+/// less one (an 18-character ID is a resident ID number's length).
+const SERIAL_LONGEST: usize = 17;
+
+/// How many lengths a serial may have.
+const SERIAL_LENGTHS: usize = SERIAL_LONGEST - SERIAL_SHORTEST + 1;
+
+/// The kinds of serial, by count of letters and length: [`serial_kind`] of each class
+/// below this.
+const SERIAL_CLASSES: usize = SERIAL_LETTERS * SERIAL_LENGTHS;
+
+/// The count of letters and the length of serials of `class`.
+const fn serial_kind(class: usize) -> (usize, usize) {
+    (
+        class / SERIAL_LENGTHS + 1,
+        SERIAL_SHORTEST + class % SERIAL_LENGTHS,
+    )
+}
+
+/// The class of serials of `letters` letters and `len` characters ([`serial_kind`]'s
+/// inverse).
+const fn serial_class(letters: usize, len: usize) -> usize {
+    (letters - 1) * SERIAL_LENGTHS + len - SERIAL_SHORTEST
+}
+
+/// Where the keys of each class of serials begin after [`SERIALS`], and where the last
+/// class's end: a class takes `26^letters * 10^digits` keys.
+const SERIAL_STARTS: [u64; SERIAL_CLASSES + 1] = {
+    let mut starts = [0u64; SERIAL_CLASSES + 1];
     let mut class = 0;
-    while class < SERIAL_LETTERS * 6 {
-        let (letters, len) = (class / 6 + 1, 12 + class % 6);
+    while class < SERIAL_CLASSES {
+        let (letters, len) = serial_kind(class);
         starts[class + 1] =
             starts[class] + 26u64.pow(letters as u32) * 10u64.pow((len - letters) as u32);
         class += 1;
@@ -80,8 +104,7 @@ const SERIAL_STARTS: [u64; SERIAL_LETTERS * 6 + 1] = {
 };
 
 // Every serial's key stays below 2^62 + 2^61: bit 61 and bit 62 are never both set.
-const _: () = assert!(SERIALS + SERIAL_STARTS[SERIAL_LETTERS * 6] <= (1 << 62) + (1 << 61));
-const _: () = assert!(*SERIAL_LENGTHS.start() == 12 && *SERIAL_LENGTHS.end() == 17);
+const _: () = assert!(SERIALS + SERIAL_STARTS[SERIAL_CLASSES] <= (1 << 62) + (1 << 61));
 
 /// The value of each byte as a symbol of a code: its place in [`SYMBOLS`], or 64.
 const SYMBOL_OF: [u8; 256] = {
@@ -211,7 +234,7 @@ fn code(b: &[u8]) -> u64 {
 
 /// The key of a serial ([`pack`]), or [`UNPACKED`].
 fn serial(b: &[u8]) -> u64 {
-    if !SERIAL_LENGTHS.contains(&b.len()) {
+    if !(SERIAL_SHORTEST..=SERIAL_LONGEST).contains(&b.len()) {
         return UNPACKED;
     }
     let letters = b.iter().take_while(|c| c.is_ascii_uppercase()).count();
@@ -224,7 +247,7 @@ fn serial(b: &[u8]) -> u64 {
     let prefix = b[..letters]
         .iter()
         .fold(0u64, |v, &c| v * 26 + u64::from(c - b'A'));
-    let class = (letters - 1) * 6 + b.len() - 12;
+    let class = serial_class(letters, b.len());
     SERIALS + SERIAL_STARTS[class] + prefix * 10u64.pow((b.len() - letters) as u32) + number
 }
 
@@ -276,12 +299,9 @@ pub fn unpack(key: u64, out: &mut [u8; 18]) -> &str {
     } else if key >= SERIALS {
         let v = key - SERIALS;
         let class = SERIAL_STARTS.partition_point(|&start| start <= v) - 1;
-        let (letters, len) = (class / 6 + 1, 12 + class % 6);
-        let scale = 10u64.pow((len - letters) as u32);
-        let (mut prefix, number) = (
-            (v - SERIAL_STARTS[class]) / scale,
-            (v - SERIAL_STARTS[class]) % scale,
-        );
+        let (letters, len) = serial_kind(class);
+        let (v, scale) = (v - SERIAL_STARTS[class], 10u64.pow((len - letters) as u32));
+        let (mut prefix, number) = (v / scale, v % scale);
         for c in out[..letters].iter_mut().rev() {
             *c = b'A' + (prefix % 26) as u8;
             prefix /= 26;
