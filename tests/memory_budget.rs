@@ -3,8 +3,9 @@
 //! over it, kept again below three quarters, and the allocator as it was afterwards. A
 //! process of its own, so that no other test's memory moves the resident size.
 
+mod common;
+
 use poolscreen::memory::{resident, Budget, PURGE_DELAY};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The allocator's purge delay, in milliseconds.
@@ -24,16 +25,7 @@ fn wait_for(mut done: impl FnMut() -> bool) -> bool {
 
 #[test]
 fn a_budget_keeps_freed_memory_until_the_process_passes_its_share() {
-    assert!(
-        std::env::var_os("MIMALLOC_PURGE_DELAY").is_none(),
-        "unset MIMALLOC_PURGE_DELAY to run this test: it turns budgets off"
-    );
-    let pool = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap(),
-    );
+    let pool = common::budget_pool();
     let before = delay();
     let rss = resident().expect("a resident size where /proc is mounted");
     // A budget whose four fifths the process passes once it holds 256 MiB more.

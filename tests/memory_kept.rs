@@ -1,10 +1,12 @@
 //! Memory kept under a budget (`poolscreen::memory::give_back` while a `Budget` keeps
 //! freed memory): what the workers made and another thread freed stays in the process,
 //! not given back to the system, and the next allocations, on that other thread, take
-//! it instead of fresh pages. A process of its own, so that no other test's memory moves the resident size.
+//! it instead of fresh pages. A process of its own, so that no other test's memory
+//! moves the resident size.
+
+mod common;
 
 use poolscreen::memory::{give_back, resident, Budget};
-use std::sync::Arc;
 
 /// The binary's allocator, whose kept memory this is about.
 #[global_allocator]
@@ -19,16 +21,7 @@ fn blocks(count: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn freed_memory_kept_under_a_budget_is_taken_again_on_another_thread() {
-    assert!(
-        std::env::var_os("MIMALLOC_PURGE_DELAY").is_none(),
-        "unset MIMALLOC_PURGE_DELAY to run this test: it turns budgets off"
-    );
-    let pool = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .unwrap(),
-    );
+    let pool = common::budget_pool();
     let rss = || resident().expect("a resident size where /proc is mounted");
     // A budget far above what the test holds: freed memory is kept throughout.
     let budget = Budget::start(rss() + (8 << 30), pool.clone()).expect("a budget");

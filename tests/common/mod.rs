@@ -219,3 +219,18 @@ pub fn beside_basic_samples_and_results() -> tempfile::TempDir {
     }
     dir
 }
+
+/// A pool of two workers for a memory budget, in a test that first checks that the
+/// environment does not turn budgets off (`MIMALLOC_PURGE_DELAY`).
+pub fn budget_pool() -> std::sync::Arc<rayon::ThreadPool> {
+    assert!(
+        std::env::var_os("MIMALLOC_PURGE_DELAY").is_none(),
+        "unset MIMALLOC_PURGE_DELAY to run this test: it turns budgets off"
+    );
+    std::sync::Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap(),
+    )
+}
