@@ -27,9 +27,7 @@ fn freed_memory_kept_under_a_budget_is_taken_again_on_another_thread() {
     let budget = Budget::start(rss() + (8 << 30), pool.clone()).expect("a budget");
     assert!(budget.keeps());
 
-    // Each worker makes 128 MiB, which this thread frees: a worker learns of such
-    // frees only when it next looks at its pages, and until then no other thread can
-    // take them.
+    // Each worker makes 128 MiB, which this thread frees.
     let before = rss();
     drop(std::hint::black_box(pool.broadcast(|_| blocks(128))));
     let freed = rss();
