@@ -46,12 +46,13 @@ pub fn checkpoint() {
 /// Returns the memory freed so far to the system: mimalloc's forced collection (of
 /// every worker's heap and of the arenas all threads share), unless a [`Budget`] is
 /// running and the process holds less than its share of it. Then the memory is kept,
-/// and every worker's heap is collected unforced, which purges nothing before the
-/// budget's delay but hands the pages it no longer uses to the arenas all threads
-/// share, for the stage that follows. Doing nothing there instead, a ten-million-person
-/// round took more fresh memory: time-10m peaked at 1.37–1.47 GB against 1.23–1.37 GB,
-/// and more often passed four fifths of its budget, where all freed memory goes back
-/// and is faulted in again. Freeing nothing that is in use, it changes no result;
+/// and every worker's heap is collected unforced: that hands the pages it no longer
+/// uses to the arenas all threads share, for the stage that follows, and gives back
+/// only what an arena had already scheduled to go (memory freed before the budget
+/// started, at the allocator's own delay). Doing nothing there instead, time-10m peaked
+/// at 1,335–1,438 MiB against 1,206–1,334 MiB, and passed four fifths of its budget
+/// (1,330 MiB), where all freed memory goes back and is faulted in again, in five runs
+/// of five against one. Freeing nothing that is in use, it changes no result;
 /// without mimalloc as the allocator it has nothing to do.
 pub fn give_back() {
     let keep_below = KEEP_BELOW.load(Ordering::Relaxed);
