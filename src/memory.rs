@@ -50,10 +50,10 @@ pub fn checkpoint() {
 /// uses to the arenas all threads share, for the stage that follows, and gives back
 /// only what an arena had already scheduled to go (memory freed before the budget
 /// started, at the allocator's own delay). Doing nothing there instead, time-10m peaked
-/// at 1,335–1,438 MiB against 1,206–1,334 MiB, and passed four fifths of its budget
-/// (1,330 MiB), where all freed memory goes back and is faulted in again, in five runs
-/// of five against one. Freeing nothing that is in use, it changes no result;
-/// without mimalloc as the allocator it has nothing to do.
+/// at 1,335–1,438 MiB (against 1,206–1,334 MiB) and passed four fifths of its budget
+/// (1,330 MiB) in five runs of five (against one of five); past it, all freed memory
+/// goes back and is faulted in again. Freeing nothing that is in use, it changes no
+/// result; without mimalloc as the allocator it has nothing to do.
 pub fn give_back() {
     let keep_below = KEEP_BELOW.load(Ordering::Relaxed);
     let keep = keep_below > 0 && resident().is_some_and(|r| r < keep_below);
