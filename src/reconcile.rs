@@ -17,7 +17,7 @@ use crate::strings::Interner;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::sync::atomic::{self, AtomicU32, AtomicU64};
+use std::sync::atomic::{self, AtomicI64, AtomicU32, AtomicU64};
 
 /// The kinds of anomaly, as the contract names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -453,9 +453,10 @@ pub fn reconcile(
     let mut anomalies = Vec::new();
     let (keys, numbers) = number_tubes(&mut rec.set);
     let site_rank = site_ranks(&rec.set.sites);
-    // The tubes are made from their keys, which go before the rows are grouped by tube,
-    // so that the two are not held beside the groups (with single tubes, ten million
-    // of each, where memory peaks).
+    // The tubes are made from their keys, then given their first sampling times, before
+    // the rows are grouped by tube, so that neither is held beside the groups; and the
+    // keys go before the times are found, so that the two are not held beside the tubes
+    // together (with single tubes, ten million of each, where memory peaks).
     let mut tubes = new_tubes(&keys);
     drop(keys);
     // Each sample's tube number: its tube_id's own number where the tubes are numbered
@@ -465,17 +466,28 @@ pub fn reconcile(
     let looked_up: Option<Vec<u32>> = (!numbers.are_tube_ids())
         .then(|| rec.set.samples.par_iter().map(|s| numbers.of(s)).collect());
     drop(numbers);
-    // The keys and numbers go back to the system before the rows are grouped, not a
-    // moment after.
+    // The keys and numbers go back to the system before the times are found beside the
+    // tubes, not a moment after.
     crate::memory::give_back();
     let samples = &rec.set.samples;
+    let first_sampled_at = match &looked_up {
+        Some(tube_of) => first_sampled(samples, tubes.len(), |i| tube_of[i]),
+        None => first_sampled(samples, tubes.len(), |i| samples[i].tube),
+    };
+    tubes
+        .par_iter_mut()
+        .zip(first_sampled_at)
+        .for_each(|(tube, at)| tube.first_sampled_at = at);
+    // The times given back before the rows are grouped: the allocator would keep them a
+    // moment longer, at the peak.
+    crate::memory::give_back();
     let mut entries = match &looked_up {
         Some(tube_of) => rows_by_tube(&rec.set, tubes.len(), |i| tube_of[i]),
         None => rows_by_tube(&rec.set, tubes.len(), |i| samples[i].tube),
     };
     drop(looked_up);
     let repeats = one_row_per_person(roster, &rec, &site_rank, &mut entries);
-    let members = fill_tubes(&mut tubes, &rec.set.samples, &site_rank, entries);
+    let members = fill_tubes(&mut tubes, &site_rank, entries);
     rec.tubes = tubes;
     rec.members = members;
     rec.latest_sample = rec.set.samples.par_iter().map(|s| s.sampled_at).max();
@@ -854,6 +866,29 @@ fn sort_by_person(tube: &mut [Entry]) {
 /// with a few repeats).
 const SMALL_TUBE: usize = 32;
 
+/// The earliest sampling time of each tube (`tube_of` gives each sample's), the
+/// samples shared out among the workers: that of its earliest row, which is always kept.
+fn first_sampled(
+    samples: &[Sample],
+    tubes: usize,
+    tube_of: impl Fn(usize) -> u32 + Sync,
+) -> Vec<Micros> {
+    let first: Vec<AtomicI64> = (0..tubes)
+        .into_par_iter()
+        .map(|_| AtomicI64::new(Micros::MAX))
+        .collect();
+    samples.par_iter().enumerate().for_each(|(i, s)| {
+        let t = tube_of(i);
+        // Read first: rows by sampling time (or by tube, sampled in turn) rarely lower
+        // a tube's time once it has one, and a read costs less than a locked write.
+        let first = &first[t as usize];
+        if s.sampled_at < first.load(atomic::Ordering::Relaxed) {
+            first.fetch_min(s.sampled_at, atomic::Ordering::Relaxed);
+        }
+    });
+    first.into_iter().map(AtomicI64::into_inner).collect()
+}
+
 /// Keeps one entry per person and tube: the earliest row, then the one with the
 /// smallest site, then the smallest collector, then (rows alike in every value) the
 /// first line. Every other row of the person in the tube is a `duplicate_row`,
@@ -964,8 +999,8 @@ fn add_found(anomalies: &mut Vec<Anomaly>, found: Vec<Vec<Anomaly>>) {
 /// and [`match_results`] (a piece ends with a run of rows that belong together).
 const PIECE: usize = 1 << 12;
 
-/// The tubes of `keys`, in order, as [`Tube::new`] makes them: their members and first
-/// sampling times come from [`fill_tubes`].
+/// The tubes of `keys`, in order, as [`Tube::new`] makes them: their first sampling
+/// times come from [`first_sampled`], their members from [`fill_tubes`].
 fn new_tubes(keys: &[TubeKey]) -> Vec<Tube> {
     keys.par_iter()
         .map(|&key| Tube::new((key >> 32) as u32, key as u32))
@@ -973,26 +1008,14 @@ fn new_tubes(keys: &[TubeKey]) -> Vec<Tube> {
 }
 
 /// The members of `tubes` from the entries, one per person and tube, and each tube's
-/// first member, size, site and first sampling time.
-fn fill_tubes(
-    tubes: &mut [Tube],
-    samples: &[Sample],
-    site_rank: &[u32],
-    entries: Vec<Entry>,
-) -> Vec<Member> {
-    fill_from(tubes, samples, site_rank, &entries);
+/// first member, size and site.
+fn fill_tubes(tubes: &mut [Tube], site_rank: &[u32], entries: Vec<Entry>) -> Vec<Member> {
+    fill_from(tubes, site_rank, &entries);
     members_over(entries)
 }
 
-/// Each tube's first member, size, site and first sampling time, from the entries
-/// (one per person and tube: the earliest row of each, so that the earliest of them is
-/// the tube's earliest row). The times are read in the entries' order, each asked of
-/// the memory [`buckets::AHEAD`] entries before: rows in no order put a tube's samples
-/// all over the file. (They were found before, in one pass over the samples in file
-/// order, each lowering its tube's time with a locked write where it was earlier: in a
-/// file in no order, three rows in ten, and 0.04-0.14 s at 10 M rows against 0.01 s
-/// for rows by tube.)
-fn fill_from(tubes: &mut [Tube], samples: &[Sample], site_rank: &[u32], entries: &[Entry]) {
+/// Each tube's first member, size and site, from the entries.
+fn fill_from(tubes: &mut [Tube], site_rank: &[u32], entries: &[Entry]) {
     // Pieces of whole tubes, each filled on a worker: tubes are numbered densely and
     // each has rows, so tube `t` is the `t`-th.
     let ranges = pieces::between_runs(entries, PIECE, |a, b| a.tube != b.tube);
@@ -1010,28 +1033,16 @@ fn fill_from(tubes: &mut [Tube], samples: &[Sample], site_rank: &[u32], entries:
         .zip(ranges)
         .for_each(|(out, range)| {
             let mut sites: Vec<u32> = Vec::new();
-            let (mut made, mut at) = (0, 0);
-            let first = range.start;
-            let piece = &entries[range];
-            let sampled_at = |row: usize| {
-                if let Some(ahead) = piece.get(row + buckets::AHEAD) {
-                    buckets::prefetch(&samples[ahead.sample as usize]);
-                }
-                samples[piece[row].sample as usize].sampled_at
-            };
-            for rows in piece.chunk_by(|a, b| a.tube == b.tube) {
+            let (mut made, mut start) = (0, range.start);
+            for rows in entries[range].chunk_by(|a, b| a.tube == b.tube) {
                 sites.clear();
                 sites.extend(rows.iter().filter(|e| e.site != NONE).map(|e| e.site));
                 let tube = &mut out[made];
-                tube.first = (first + at) as u32;
+                tube.first = start as u32;
                 tube.set_size(rows.len());
                 tube.site = most_frequent(&mut sites, |s| site_rank[s as usize]);
-                tube.first_sampled_at = (at..at + rows.len())
-                    .map(sampled_at)
-                    .min()
-                    .expect("a tube has rows");
                 made += 1;
-                at += rows.len();
+                start += rows.len();
             }
             assert_eq!(made, out.len(), "tube numbers without rows");
         });
@@ -2126,64 +2137,39 @@ mod tests {
         }
     }
 
-    /// Each tube is first sampled at the earliest of its rows, read in no order of the
-    /// file, across the workers' pieces and at their ends, and gets its first member and
-    /// size; the tubes' own numbers, rounds and tube_ids stay.
+    /// Each tube is first sampled at the earliest of its rows, whatever their order in
+    /// the file and however the workers share the rows out.
     #[test]
     fn a_tube_is_first_sampled_at_its_earliest_row() {
-        // Tubes of 1 to 23 rows, over three pieces and more.
-        let mut sizes = Vec::new();
-        let mut rows = 0;
-        while rows < 3 * PIECE + 17 {
-            let size = 1 + (sizes.len() * 7) % 23;
-            sizes.push(size);
-            rows += size;
-        }
-        // Each row's sample somewhere else in the file, at a time in no order.
-        let place = |i: usize| ((i as u64 * 2_654_435_761) % rows as u64) as u32;
-        let mut samples = vec![
-            Sample {
+        let rows = 100_003;
+        let tubes = 10_007;
+        // Rows in no order of tube or time.
+        let samples: Vec<Sample> = (0..rows)
+            .map(|i: u64| Sample {
                 round: 0,
-                tube: 0,
-                person: 0,
+                tube: ((i * 2_654_435_761) % tubes) as u32,
+                person: i as u32,
                 post: NONE,
-                sampled_at: 0,
-            };
-            rows
-        ];
-        for (i, s) in samples.iter_mut().enumerate() {
-            s.sampled_at = ((i as i64 * 7_919) % 10_007) - 5_000;
-        }
-        let mut entries = Vec::new();
-        let mut expected = Vec::new();
-        for (t, &size) in sizes.iter().enumerate() {
-            let first = entries.len();
-            for person in 0..size {
-                let sample = place(entries.len());
-                samples[sample as usize].tube = t as u32;
-                entries.push(Entry {
-                    tube: t as u32,
-                    person: person as u32,
-                    sample,
-                    site: NONE,
-                });
-            }
-            let earliest = entries[first..]
-                .iter()
-                .map(|e| samples[e.sample as usize].sampled_at)
-                .min();
-            expected.push((first as u32, size as u32, earliest));
-        }
-        assert_eq!(rows, entries.len(), "every sample in one tube");
-        let mut tubes: Vec<Tube> = (0..sizes.len() as u32).map(|t| Tube::new(2, t)).collect();
-        fill_tubes(&mut tubes, &samples, &[], entries);
-        let found: Vec<(u32, u32, Option<Micros>)> = tubes
-            .iter()
-            .map(|t| (t.first, t.size(), Some(t.first_sampled_at)))
+                sampled_at: ((i as i64 * 48_271) % 1_000_003) - 500_000,
+            })
             .collect();
-        assert_eq!(found, expected);
-        for (t, tube) in tubes.iter().enumerate() {
-            assert_eq!((tube.round, tube.tube_id, tube.site), (2, t as u32, NONE));
+        let mut expected = vec![Micros::MAX; tubes as usize];
+        for s in &samples {
+            let first = &mut expected[s.tube as usize];
+            *first = (*first).min(s.sampled_at);
+        }
+        assert!(
+            expected.iter().all(|&t| t != Micros::MAX),
+            "every tube has rows"
+        );
+        for threads in [1, 2, 4] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let found =
+                pool.install(|| first_sampled(&samples, tubes as usize, |i| samples[i].tube));
+            assert_eq!(found, expected, "{threads} threads");
         }
     }
 }
