@@ -49,20 +49,22 @@ fn prompt_purge() {
     }
 }
 
-/// Has mimalloc reserve its address space as one region (arena) of [`ARENA`] bytes
-/// instead of 1 GiB at a time. mimalloc starts each thread's search for free memory in
-/// the arena of its thread number (every other thread in the second of two), and takes
-/// the first free room it finds there. With two arenas, a worker asking for a large
-/// block (reconcile's 160 MB of rows at ten million samples) took memory never touched
-/// in the second arena while the first held hundreds of megabytes freed and kept, in
-/// about half the runs; the process then went over four fifths of its memory budget,
-/// gave back all it kept and faulted it in again. Reserving address space costs no
-/// memory: pages are used as they are touched.
+/// Has mimalloc reserve its address space as one region (arena) of [`ARENA_KIB`]
+/// instead of 1 GiB at a time. mimalloc searches its arenas in order, and puts a block
+/// larger than its 32 MiB chunks at the first run of wholly free chunks. With arenas of
+/// 1 GiB, a worker asking for a large block (reconcile's 160 MB of rows at ten million
+/// samples) got room never touched in the second arena while the first held hundreds of
+/// megabytes freed and kept, in about half the runs of a round in no order; the process
+/// then went over four fifths of its memory budget, gave back all it kept and faulted it
+/// in again. With one arena it did not, in the runs measured (BENCHMARKS.md, "One
+/// allocator arena"). Reserving address space costs no memory: pages are used as they
+/// are touched.
 ///
 /// Set from the program's constructors, before anything is allocated: the option
 /// applies to arenas reserved after it, and the runtime allocates before `main`. Set
 /// only when it holds mimalloc's default, so that `MIMALLOC_ARENA_RESERVE` in the
-/// environment is kept.
+/// environment is kept (unless it says 1 GiB, the default itself, or cannot be read).
+#[cfg(target_os = "linux")]
 extern "C" fn one_arena() {
     // SAFETY: reading and setting an allocator option touches no memory of ours, and
     // mimalloc's options may be set before it is initialised.
@@ -80,12 +82,16 @@ static ONE_ARENA: extern "C" fn() = one_arena;
 
 /// mimalloc's `mi_option_arena_reserve` (mimalloc.h): how much address space an arena
 /// reserves at a time, in KiB.
+#[cfg(target_os = "linux")]
 const ARENA_RESERVE: libmimalloc_sys::mi_option_t = 23;
 
 /// The option's default in the mimalloc version built: 1 GiB, in KiB.
+#[cfg(target_os = "linux")]
 const DEFAULT_ARENA_KIB: std::os::raw::c_long = 1 << 20;
 
 /// The arena [`one_arena`] reserves: 8 GiB, in KiB, more than twice the peak of a
-/// Shanghai-sized round and half the largest arena mimalloc makes (16 GiB, less its
-/// own records).
+/// Shanghai-sized round. mimalloc clamps an arena to 16 GiB, and one that large fails
+/// (its records pass the 32 MiB mimalloc allows them), after which mimalloc falls back
+/// to arenas of 128 MiB.
+#[cfg(target_os = "linux")]
 const ARENA_KIB: std::os::raw::c_long = 8 << 20;

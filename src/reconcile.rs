@@ -460,7 +460,7 @@ pub fn reconcile(
     let mut tubes = new_tubes(&keys);
     drop(keys);
     // Each sample's tube number: its tube_id's own number where the tubes are numbered
-    // as their tube_ids are (every tube_id in one round, as nearly always); otherwise
+    // as their tube_ids are (every tube_id used, in one round, as nearly always); otherwise
     // looked up once, since rows in no order find their tubes all over a city's table.
     // (Looked up always, the numbers were 40 MB more at reconcile's peak at 10 M rows.)
     let looked_up: Option<Vec<u32>> = (!numbers.are_tube_ids())
