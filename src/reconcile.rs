@@ -470,6 +470,9 @@ pub fn reconcile(
     // tubes, not a moment after.
     crate::memory::give_back();
     let samples = &rec.set.samples;
+    // Both passes are made for either source of tube numbers, not through one closure
+    // that asks which at every row: that cost time-10m's reconcile 0.02-0.06 s more
+    // (0.324-0.347 s against 0.266-0.318 s, three interleaved runs each).
     let first_sampled_at = match &looked_up {
         Some(tube_of) => first_sampled(samples, tubes.len(), |i| tube_of[i]),
         None => first_sampled(samples, tubes.len(), |i| samples[i].tube),
