@@ -13,7 +13,7 @@
 //! become markup.
 
 use crate::export::workbook::label;
-use crate::order::natural_ranks;
+use crate::order::{natural_cmp, natural_ranks};
 use crate::record::Micros;
 use crate::summarize::BuildingRow;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -249,12 +249,32 @@ fn stacked(parts: &[(&str, i64, &str)]) -> Markup {
     }
 }
 
+/// Each building's rank in natural order (0 for the first), computed once for every
+/// view of a page: ties of a view's order, frequent when most buildings are fully
+/// sampled, are broken by it. A round's buildings come in natural order (as
+/// `buildings.parquet`'s rows do), so the rank is then the index and no name is
+/// sorted; none is needed up to [`ALL_BUILDINGS_UP_TO`] buildings, where every one is
+/// shown.
+fn natural_rank(buildings: &[BuildingFigures]) -> Vec<u32> {
+    if buildings.len() <= ALL_BUILDINGS_UP_TO {
+        return Vec::new();
+    }
+    let names: Vec<&str> = buildings.iter().map(|b| b.name).collect();
+    if names.windows(2).all(|w| natural_cmp(w[0], w[1]).is_lt()) {
+        return (0..names.len() as u32).collect();
+    }
+    natural_ranks(&names)
+}
+
 /// The buildings a per-building view shows: every one up to [`ALL_BUILDINGS_UP_TO`]
 /// that `has` a figure for the view, else the [`WORST_SHOWN`] worst of those by
-/// `worse`, in natural order; and the rest, every other building, for a distribution
-/// (none when every building is shown).
+/// `worse` (ties by `rank`, [`natural_rank`]), in natural order; and the rest, every
+/// other building in the order they come, for a distribution (none when every
+/// building is shown). The worst are selected, not sorted: a city may list a million
+/// buildings (households), and a page has several views.
 fn shown<'b, 'a>(
     buildings: &'b [BuildingFigures<'a>],
+    rank: &[u32],
     worse: impl Fn(&BuildingRow, &BuildingRow) -> std::cmp::Ordering,
     has: impl Fn(&BuildingRow) -> bool,
 ) -> Shown<'b, 'a> {
@@ -264,19 +284,27 @@ fn shown<'b, 'a>(
             Vec::new(),
         );
     }
-    // The names' natural order, one sort (of names that come in order, as
-    // buildings.parquet's rows do): ties of `worse`, frequent when most buildings are
-    // fully sampled, and the lists below then compare ranks, not names.
-    let names: Vec<&str> = buildings.iter().map(|b| b.name).collect();
-    let rank = natural_ranks(&names);
-    let (mut kept, mut rest): (Vec<usize>, Vec<usize>) =
-        (0..buildings.len()).partition(|&i| has(buildings[i].row));
-    kept.sort_by(|&a, &b| worse(buildings[a].row, buildings[b].row).then(rank[a].cmp(&rank[b])));
-    rest.extend(kept.split_off(WORST_SHOWN.min(kept.len())));
-    kept.sort_by_key(|&i| rank[i]);
-    rest.sort_by_key(|&i| rank[i]);
-    let figures = |list: Vec<usize>| list.into_iter().map(|i| &buildings[i]).collect();
-    (figures(kept), figures(rest))
+    let mut kept: Vec<usize> = (0..buildings.len())
+        .filter(|&i| has(buildings[i].row))
+        .collect();
+    if kept.len() > WORST_SHOWN {
+        // Ranks are distinct, so the order is total and the worst are the same
+        // buildings whatever order the selection meets them in.
+        kept.select_nth_unstable_by(WORST_SHOWN - 1, |&a, &b| {
+            worse(buildings[a].row, buildings[b].row).then(rank[a].cmp(&rank[b]))
+        });
+        kept.truncate(WORST_SHOWN);
+    }
+    kept.sort_unstable_by_key(|&i| rank[i]);
+    let mut is_kept = vec![false; buildings.len()];
+    for &i in &kept {
+        is_kept[i] = true;
+    }
+    let rest = (0..buildings.len())
+        .filter(|&i| !is_kept[i])
+        .map(|i| &buildings[i])
+        .collect();
+    (kept.into_iter().map(|i| &buildings[i]).collect(), rest)
 }
 
 /// The order of buildings from the lowest coverage (a building without people to
@@ -402,7 +430,8 @@ pub fn round_page(r: &RoundReport) -> String {
     let figure = |name: &str, value: String| {
         html! { span data-figure=(name) { (value) } }
     };
-    let (cov_shown, cov_rest) = shown(&r.buildings, lowest_coverage, |_| true);
+    let rank = natural_rank(&r.buildings);
+    let (cov_shown, cov_rest) = shown(&r.buildings, &rank, lowest_coverage, |_| true);
     let coverage_rows: Vec<(String, f64, String)> = cov_shown
         .iter()
         .map(|b| {
@@ -416,6 +445,7 @@ pub fn round_page(r: &RoundReport) -> String {
     let pools_of = |b: &BuildingRow| b.positive_tubes + b.suspect_tubes;
     let (pools, pool_rest) = shown(
         &r.buildings,
+        &rank,
         |a, b| {
             (pools_of(b), b.positive_tubes, b.to_retest).cmp(&(
                 pools_of(a),
@@ -425,7 +455,12 @@ pub fn round_page(r: &RoundReport) -> String {
         },
         |b| pools_of(b) > 0,
     );
-    let (miss_shown, miss_rest) = shown(&r.buildings, |a, b| b.missing.cmp(&a.missing), |_| true);
+    let (miss_shown, miss_rest) = shown(
+        &r.buildings,
+        &rank,
+        |a, b| b.missing.cmp(&a.missing),
+        |_| true,
+    );
     let missing_rows: Vec<(String, f64, String)> = miss_shown
         .iter()
         .map(|b| {
@@ -440,6 +475,7 @@ pub fn round_page(r: &RoundReport) -> String {
     let turnaround = |b: &BuildingRow| b.median_turnaround_hours.unwrap_or(0.0);
     let (turn_shown, turn_rest) = shown(
         &r.buildings,
+        &rank,
         |a, b| turnaround(b).total_cmp(&turnaround(a)),
         |b| b.median_turnaround_hours.is_some(),
     );
@@ -691,19 +727,24 @@ pub fn history_page(rounds: &[RoundTrend], persistent: usize, streak: i64) -> St
         .iter()
         .map(|(name, row)| BuildingFigures { name, row })
         .collect();
-    let (shown_now, rest) = shown(&latest, lowest_coverage, |_| true);
+    let (shown_now, rest) = shown(&latest, &natural_rank(&latest), lowest_coverage, |_| true);
     let names: Vec<&str> = shown_now.iter().map(|b| b.name).collect();
-    let series = |name: &str| -> Vec<Option<f64>> {
-        rounds
-            .iter()
-            .map(|r| {
-                r.buildings
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .and_then(|(_, b)| b.coverage)
-            })
-            .collect()
-    };
+    // Each shown building's coverage in each round, from one pass over each round's
+    // buildings (a city may list a million).
+    let place: std::collections::HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(k, &name)| (name, k))
+        .collect();
+    let mut coverage = vec![vec![None; rounds.len()]; names.len()];
+    for (k, r) in rounds.iter().enumerate() {
+        for (name, b) in &r.buildings {
+            if let Some(&at) = place.get(name.as_str()) {
+                coverage[at][k] = b.coverage;
+            }
+        }
+    }
+    let series = |name: &str| -> Vec<Option<f64>> { coverage[place[name]].clone() };
     let body = html! {
         h1 { (title) }
         p.meta { "共 " span data-figure="rounds" { (rounds.len()) } " 轮："
@@ -819,9 +860,18 @@ fn base64_sha256(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// Each building of `names` with its row of `rows`.
+    fn figures<'a>(names: &'a [String], rows: &'a [BuildingRow]) -> Vec<BuildingFigures<'a>> {
+        names
+            .iter()
+            .zip(rows)
+            .map(|(name, row)| BuildingFigures { name, row })
+            .collect()
+    }
+
     /// Past [`ALL_BUILDINGS_UP_TO`] buildings a view shows the worst, the first in
-    /// natural order among buildings alike (every building fully sampled, say), and
-    /// both lists in natural order, whatever order the buildings come in.
+    /// natural order among buildings alike (every building fully sampled, say), in
+    /// natural order whatever order the buildings come in; the rest in their order.
     #[test]
     fn the_worst_shown_are_alike_buildings_first_in_natural_order() {
         let n = ALL_BUILDINGS_UP_TO + 50;
@@ -835,12 +885,14 @@ mod tests {
                 ..BuildingRow::default()
             })
             .collect();
-        let buildings: Vec<BuildingFigures> = names
-            .iter()
-            .zip(&rows)
-            .map(|(name, row)| BuildingFigures { name, row })
-            .collect();
-        let (kept, rest) = shown(&buildings, |a, b| b.missing.cmp(&a.missing), |_| true);
+        let buildings = figures(&names, &rows);
+        let rank = natural_rank(&buildings);
+        let (kept, rest) = shown(
+            &buildings,
+            &rank,
+            |a, b| b.missing.cmp(&a.missing),
+            |_| true,
+        );
         let numbers = |list: &[&BuildingFigures]| -> Vec<usize> {
             list.iter().map(|b| b.name[6..].parse().unwrap()).collect()
         };
@@ -848,13 +900,54 @@ mod tests {
         let mut expected: Vec<usize> = (1..=29).filter(|&k| k != 7).chain([7, 100]).collect();
         expected.sort_unstable();
         assert_eq!(numbers(&kept), expected);
-        let rest_numbers = numbers(&rest);
-        assert_eq!(rest_numbers.len(), n - WORST_SHOWN);
-        assert!(
-            rest_numbers.windows(2).all(|w| w[0] < w[1]),
-            "{rest_numbers:?}"
-        );
-        assert!(!rest_numbers.contains(&7) && !rest_numbers.contains(&100));
+        // The rest: every other building, in the order they came.
+        let others: Vec<usize> = names
+            .iter()
+            .map(|name| name[6..].parse().unwrap())
+            .filter(|k| !expected.contains(k))
+            .collect();
+        assert_eq!(numbers(&rest), others);
+    }
+
+    /// The worst a view shows are those a full sort by the view's order, then by name,
+    /// puts first, with many ties and some buildings without the view's figure, for
+    /// buildings in natural order (ranked by their index) and in none.
+    #[test]
+    fn the_worst_shown_are_those_a_full_sort_puts_first() {
+        let n = 5_000;
+        let mut state = 7u64;
+        let mut draw = |below: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % below
+        };
+        let rows: Vec<BuildingRow> = (0..n)
+            .map(|_| BuildingRow {
+                missing: draw(4) as i64,
+                median_turnaround_hours: (draw(3) > 0).then(|| draw(5) as f64),
+                ..BuildingRow::default()
+            })
+            .collect();
+        let natural: Vec<String> = (1..=n).map(|k| format!("楼{k}")).collect();
+        let scrambled: Vec<String> = (0..n).map(|i| format!("楼{}", (i * 37) % n + 1)).collect();
+        for names in [&natural, &scrambled] {
+            let buildings = figures(names, &rows);
+            let rank = natural_rank(&buildings);
+            let turnaround = |b: &BuildingRow| b.median_turnaround_hours.unwrap_or(0.0);
+            let worse = |a: &BuildingRow, b: &BuildingRow| turnaround(b).total_cmp(&turnaround(a));
+            let has = |b: &BuildingRow| b.median_turnaround_hours.is_some();
+            let (kept, rest) = shown(&buildings, &rank, worse, has);
+            let mut all: Vec<&BuildingFigures> = buildings.iter().filter(|b| has(b.row)).collect();
+            all.sort_by(|a, b| worse(a.row, b.row).then(natural_cmp(a.name, b.name)));
+            all.truncate(WORST_SHOWN);
+            all.sort_by(|a, b| natural_cmp(a.name, b.name));
+            let names_of = |list: &[&BuildingFigures]| -> Vec<String> {
+                list.iter().map(|b| b.name.to_string()).collect()
+            };
+            assert_eq!(names_of(&kept), names_of(&all));
+            assert_eq!(rest.len(), n - WORST_SHOWN);
+        }
     }
 
     /// A label is never under its bar: the labels' column grows with the longest (to a

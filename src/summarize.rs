@@ -62,7 +62,9 @@ pub fn buildings(
 ) -> Vec<BuildingRow> {
     let nb = roster.buildings.len();
     let mut order: Vec<u32> = (0..nb as u32).collect();
-    order.sort_by(|&a, &b| {
+    // A city may list a million buildings (households); on the workers. Names are
+    // distinct and natural order is total, so the order is the names' alone.
+    order.par_sort_unstable_by(|&a, &b| {
         natural_cmp(&roster.buildings[a as usize], &roster.buildings[b as usize])
     });
     // Expected and on-leave people do not depend on the round.

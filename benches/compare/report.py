@@ -60,12 +60,12 @@ for name, n, order, buildings, *rest in shapes:
     parse_wall, _ = median("parse", name)
     st = stages(name)
     threads = open(f"{work}/threads-{name}.txt").read().strip() if os.path.exists(f"{work}/threads-{name}.txt") else "not run"
-    measured[name] = dict(n=n, pool=pool, base=base, order=order, ratio=ps_wall / duck_wall, rss=ps_rss / size, wall=ps_wall,
-                          stages=st, threads=threads, lists=bool(prevalence or sampled))
     if base[0].startswith("foreign"):
         # foreign.py draws its buildings' sizes: the count is the one both tools found.
         found = re.search(r"buildings (\d+) rows", open(f"{work}/check-{name}.txt").read())
         buildings = found.group(1) if found else "0"
+    measured[name] = dict(n=n, pool=pool, base=base, order=order, ratio=ps_wall / duck_wall, rss=ps_rss / size, wall=ps_wall,
+                          stages=st, threads=threads, lists=bool(prevalence or sampled), buildings=int(buildings))
     rows.append(f"| {name} | {n:,} | {order} | {int(buildings):,} | {size / 1e6:,.0f} | {floor_wall:.2f} | {parse_wall:.2f} "
                 f"| {ps_wall:.2f} | {ps_wall / parse_wall:.1f}× | {duck_wall:.2f} | **{ps_wall / duck_wall:.2f}×** "
                 f"| {ps_rss / 1e6:,.0f} | **{ps_rss / size:.2f}×** | {duck_rss / 1e6:,.0f} | {threads} |")
@@ -91,18 +91,18 @@ def verdicts():
     for name, m in measured.items():
         if not m["lists"]:
             family = "foreign" if m["base"][0].startswith("foreign") else "generate"
-            by_size.setdefault((family, m["n"], m["pool"]), {})[m["base"]] = m
-    for (family, n, _), orders in sorted(by_size.items(), key=lambda item: (item[0][1], item[0][0])):
+            by_size.setdefault((family, m["n"], m["pool"]), []).append(m)
+    for (family, n, _), group in sorted(by_size.items(), key=lambda item: (item[0][1], item[0][0])):
         tube = ("foreign-tube", "building") if family == "foreign" else ("tube", "building")
-        base = orders.get(tube)
-        for key, m in orders.items():
-            order = m["order"]
-            if key == tube or base is None:
+        base = next((m for m in group if m["base"] == tube), None)
+        for m in group:
+            if m is base or base is None:
                 continue
             worst = max(STAGES, key=lambda s: m["stages"][s] / max(base["stages"][s], 1e-3))
             factor = m["stages"][worst] / max(base["stages"][worst], 1e-3)
-            out.append(line(factor <= 1.5, f"{n:,} people, {order} order: no stage over 1.5× its time in {tube[0]} order "
-                                           f"(worst: {worst}, {m['stages'][worst]:.3f} s against {base['stages'][worst]:.3f} s, {factor:.2f}×)"))
+            out.append(line(factor <= 1.5, f"{n:,} people, {m['order']} order, {m['buildings']:,} buildings: no stage over "
+                                           f"1.5× its time in {tube[0]} order ({base['buildings']:,} buildings; worst: {worst}, "
+                                           f"{m['stages'][worst]:.3f} s against {base['stages'][worst]:.3f} s, {factor:.2f}×)"))
     threads = [m["threads"] for m in measured.values() if m["threads"] != "not run"]
     if threads:
         out.append(line(all(t == "yes" for t in threads), "identical outputs for `--threads 1`, `2` and `4` (checked up to 1,000,000 people)"))
@@ -119,7 +119,8 @@ prevalence 0.05%; `1 a tube` adds `--pool-size 1`: everyone swabbed alone, so te
 `prevalence 0.01` adds `--prevalence 0.01`: an outbreak, a tenth of the tubes positive and nearly a tenth of the city
 on the retest list; `first 50% of samples` keeps the first half of the sample rows, by time, and the results of their
 tubes (`benches/compare/midday.py`): the round as the data office reads it at midday, half the city on the missing
-list).
+list). `households` has a building for every ten people, a million at 10 M: a city that reports by household or small
+compound rather than by dormitory building.
 `tube` is the friendly shape (samples grouped by tube, buildings one after another); `time` is a
 city platform's export (rows by sampling time, sites swabbing in parallel, so tubes of many buildings interleave and
 people arrive in no roster order); `shuffled` is no order at all. `roster shuffled` adds `--roster-order shuffled`: the

@@ -48,6 +48,7 @@ all_shapes=(
   single-10m:10000000:time:10000:building:1
   outbreak-10m:10000000:time:10000:building:10:0.01
   midday-10m:10000000:time:10000:building:10::0.5
+  households-10m:10000000:time:1000000
   foreign-tube-1m:1000000:foreign-tube:0
   foreign-1m:1000000:foreign:0
   foreign-tube-10m:10000000:foreign-tube:0

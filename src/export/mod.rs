@@ -238,22 +238,6 @@ pub fn write_round(
     let note = |r: usize, name: &str, rows: usize| {
         copied.lock().unwrap_or_else(|e| e.into_inner())[r].push((name.to_string(), rows as u64));
     };
-    let parquet = |name: &str, frame: Result<DataFrame>| {
-        let frame = frame?;
-        if let Some(publication) = round.publication {
-            for (r, range) in round_ranges(rec, &frame)?.into_iter().enumerate() {
-                let mut part = frame.slice(range.start as i64, range.len());
-                if let Some(shard) = publication.shard() {
-                    part = parquet::with_shard(&part, shard)?;
-                }
-                note(r, name, range.len());
-                publication
-                    .round(r)
-                    .write(name, |out| parquet::write(out, part))?;
-            }
-        }
-        staging.write(name, |out| parquet::write(out, frame))
-    };
     // A list's table is written a row group at a time: a city's missing list at midday
     // is millions of rows, and a table of them all was several times their bytes.
     let list: &ListWriter = &|name: &'static str,
@@ -307,10 +291,17 @@ pub fn write_round(
             list,
         ),
         Task::new("buildings.parquet", round.buildings.len(), || {
-            parquet(
-                "buildings.parquet",
-                tables::buildings(roster, rec, round.buildings),
-            )
+            let rows = round.buildings;
+            let table = Batched {
+                name: "buildings.parquet",
+                like: tables::buildings(roster, rec, &[])?,
+                rows: rows.len(),
+                round_of: &|i| rows[i].round,
+                columns: &|range| tables::building_columns(roster, rec, &rows[range]),
+                distinct: (None, None),
+                fast: None,
+            };
+            write_batched(staging, round.publication, rec.rounds().len(), table, &note)
         }),
         Task::new(
             "anomalies.parquet",
@@ -554,29 +545,6 @@ fn round_report(round: &RoundOutputs, entries: &[EntryRow], rejects: &[(String, 
     })
 }
 
-/// Where each round's rows are in `frame`, a table sorted by round first.
-fn round_ranges(rec: &Reconciled, frame: &DataFrame) -> Result<Vec<std::ops::Range<usize>>> {
-    let labels = frame
-        .column("round")
-        .and_then(|c| c.str())
-        .map_err(|e| Error::Internal(format!("a table without its round column: {e}")))?;
-    let mut ranges = vec![0..0; rec.rounds().len()];
-    let mut start = 0;
-    let values: Vec<Option<&str>> = labels.iter().collect();
-    while start < values.len() {
-        let label = values[start];
-        let end = start + values[start..].iter().take_while(|v| **v == label).count();
-        let r = rec
-            .rounds()
-            .iter()
-            .position(|x| Some(&**x) == label)
-            .ok_or_else(|| Error::Internal("a table row of no round of the run".into()))?;
-        ranges[r] = start..end;
-        start = end;
-    }
-    Ok(ranges)
-}
-
 /// A table written a row group at a time ([`parquet::ArrowBatches`]), each group
 /// made on the workers while the one before is written.
 struct Batched<'a> {
@@ -791,8 +759,8 @@ mod tests {
     use crate::reconcile::Settings;
     use crate::rules::Rules;
 
-    /// `tubes.parquet` as written batch by batch against polars' file of the whole
-    /// table, on the rounds in `dir` (a `generate` folder).
+    /// `tubes.parquet` and `buildings.parquet` as written batch by batch against
+    /// polars' files of the whole tables, on the rounds in `dir` (a `generate` folder).
     fn same_as_polars(dir: &std::path::Path) {
         let input = |f: &str| dir.join(f);
         let (roster, _, _) = pipeline::load_roster(&input("roster.csv"), None).unwrap();
@@ -816,6 +784,33 @@ mod tests {
         staging.commit().unwrap();
         let read = |f: &str| std::fs::read(out.join(f)).unwrap();
         assert!(read("tubes.parquet") == read("polars.parquet"));
+        // `buildings.parquet` too, its rows as the lists stage makes them.
+        let shown = pipeline::ShownIds {
+            privacy: &crate::privacy::Privacy::default(),
+            pseudonyms: None,
+        };
+        let lists = pipeline::lists(&roster, &rec, None, &rules, 0, &shown).unwrap();
+        let rows = &lists.buildings;
+        let out = dir.join("buildings");
+        let staging = Staging::new(&out, &[]).unwrap();
+        let table = Batched {
+            name: "buildings.parquet",
+            like: tables::buildings(&roster, &rec, &[]).unwrap(),
+            rows: rows.len(),
+            round_of: &|i| rows[i].round,
+            columns: &|range| tables::building_columns(&roster, &rec, &rows[range]),
+            distinct: (None, None),
+            fast: None,
+        };
+        write_batched(&staging, None, rec.rounds().len(), table, &|_, _, _| {}).unwrap();
+        staging
+            .write("polars.parquet", |o| {
+                parquet::write(o, tables::buildings(&roster, &rec, rows)?)
+            })
+            .unwrap();
+        staging.commit().unwrap();
+        let read = |f: &str| std::fs::read(out.join(f)).unwrap();
+        assert!(read("buildings.parquet") == read("polars.parquet"));
     }
 
     /// A generated round of 3,000 people over `rounds` rounds, dirty or not, with
@@ -835,7 +830,7 @@ mod tests {
     }
 
     #[test]
-    fn tubes_parquet_is_the_file_polars_makes_of_the_whole_table() {
+    fn tubes_and_buildings_parquet_are_the_files_polars_makes_of_the_whole_tables() {
         // A dirty round over three rounds (every fault of `generate --dirty`).
         let dirty = generated(3, true, GenerateOptions::default().prevalence);
         same_as_polars(dirty.path());
@@ -858,6 +853,18 @@ mod tests {
         }
         std::fs::write(reused.path().join("samples.csv"), twice).unwrap();
         same_as_polars(reused.path());
+        // A building for every person over two rounds: `buildings.parquet` of more
+        // than one row group (polars cuts 512² rows), a row group across both rounds.
+        let households = tempfile::tempdir().unwrap();
+        generate(&GenerateOptions {
+            out: households.path().to_path_buf(),
+            people: 300_000,
+            buildings: 300_000,
+            rounds: 2,
+            ..GenerateOptions::default()
+        })
+        .unwrap();
+        same_as_polars(households.path());
     }
 
     /// Every numbered column ([`columns::Column::code`]) of the retest, closure and

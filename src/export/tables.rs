@@ -19,7 +19,8 @@ use polars_arrow::array::PrimitiveArray;
 use rayon::prelude::*;
 use std::borrow::Cow;
 
-/// `buildings.parquet`.
+/// `buildings.parquet` as one frame (with no rows: its schema, for
+/// [`building_columns`]).
 pub fn buildings(roster: &Roster, rec: &Reconciled, rows: &[BuildingRow]) -> Result<DataFrame> {
     let n = |f: fn(&BuildingRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
     frame(vec![
@@ -53,6 +54,54 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, rows: &[BuildingRow]) -> Res
             rows.iter().map(|r| r.median_turnaround_hours),
         ),
     ])
+}
+
+/// The columns of `buildings.parquet` for `rows`, in the order of [`buildings`], made on
+/// the workers: a city that reports by household has a million rows a round.
+pub fn building_columns(roster: &Roster, rec: &Reconciled, rows: &[BuildingRow]) -> Vec<ArrayRef> {
+    let n = rows.len();
+    let int = |f: fn(&BuildingRow) -> i64| -> ArrayRef {
+        PrimitiveArray::<i64>::from_vec(rows.iter().map(f).collect()).boxed()
+    };
+    let float = |f: fn(&BuildingRow) -> Option<f64>| -> ArrayRef {
+        PrimitiveArray::<f64>::from_trusted_len_iter(rows.iter().map(f)).boxed()
+    };
+    let makers: Vec<Box<dyn Fn() -> ArrayRef + Sync + '_>> = vec![
+        Box::new(|| {
+            codes(
+                n,
+                rec.rounds().len(),
+                |i| rows[i].round,
+                |r| &rec.rounds()[r as usize],
+            )
+        }),
+        Box::new(|| {
+            codes(
+                n,
+                roster.buildings.len(),
+                |i| rows[i].building,
+                |b| &roster.buildings[b as usize],
+            )
+        }),
+        Box::new(|| int(|r| r.expected)),
+        Box::new(|| int(|r| r.on_leave)),
+        Box::new(|| int(|r| r.sampled)),
+        Box::new(|| int(|r| r.missing)),
+        Box::new(|| float(|r| r.coverage)),
+        Box::new(|| int(|r| r.tubes)),
+        Box::new(|| int(|r| r.positive_tubes)),
+        Box::new(|| int(|r| r.suspect_tubes)),
+        Box::new(|| int(|r| r.invalid_tubes)),
+        Box::new(|| int(|r| r.pending_tubes)),
+        Box::new(|| int(|r| r.negative_tubes)),
+        Box::new(|| int(|r| r.to_retest)),
+        Box::new(|| int(|r| r.confirmed_positive)),
+        Box::new(|| int(|r| r.cleared)),
+        Box::new(|| int(|r| r.open_retests)),
+        Box::new(|| int(|r| r.overdue_retests)),
+        Box::new(|| float(|r| r.median_turnaround_hours)),
+    ];
+    on_workers(&makers)
 }
 
 /// `tubes.parquet`'s columns, for its schema.
