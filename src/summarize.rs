@@ -2,7 +2,7 @@
 
 use crate::closure::{Closed, State};
 use crate::ingest::roster::{Codes, Roster};
-use crate::order::{natural_cmp, sort_listed};
+use crate::order::{invert, natural_cmp, sort_listed};
 use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
 use crate::retest::Entry;
@@ -54,6 +54,9 @@ pub struct BuildingRow {
 
 /// The per-building table: every roster building in every round, sorted by round then
 /// building in natural order; `closed` holds the closure of each entry of `retests`.
+/// Counts are written straight into each building's row of the table: a city that
+/// reports by household has a million buildings, and a table by building code beside
+/// it, copied over in order, was fresh memory of its size.
 pub fn buildings(
     roster: &Roster,
     rec: &Reconciled,
@@ -61,45 +64,47 @@ pub fn buildings(
     closed: &Closed,
 ) -> Vec<BuildingRow> {
     let nb = roster.buildings.len();
+    let rounds = rec.tube_of.len();
     let mut order: Vec<u32> = (0..nb as u32).collect();
-    // A city may list a million buildings (households); on the workers. Names are
-    // distinct and natural order is total, so the order is the names' alone.
+    // On the workers. Names are distinct and natural order is total, so the order is
+    // the names' alone.
     order.par_sort_unstable_by(|&a, &b| {
         natural_cmp(&roster.buildings[a as usize], &roster.buildings[b as usize])
     });
+    // Where each building's row is within a round's rows.
+    let place = invert(&order);
+    let slot = |round: u32, building: u32| round as usize * nb + place[building as usize] as usize;
     // Expected and on-leave people do not depend on the round.
     let on_leave = |p: usize| roster.status[p] == Status::OnLeave;
     let expected = per_building(&roster.building, nb, |p| !on_leave(p));
-    let people: Vec<(i64, i64)> = per_building(&roster.building, nb, on_leave)
-        .into_iter()
-        .zip(expected)
-        .map(|(on_leave, expected)| (expected, on_leave))
-        .collect();
-    let mut rows: Vec<Vec<BuildingRow>> = rec
-        .tube_of
-        .par_iter()
-        .enumerate()
-        .map(|(round, tube_of)| {
-            let mut table: Vec<BuildingRow> = (0..nb)
-                .map(|b| BuildingRow {
-                    round: round as u32,
-                    building: b as u32,
-                    expected: people[b].0,
-                    on_leave: people[b].1,
-                    ..BuildingRow::default()
-                })
-                .collect();
-            let sampled =
-                per_building(&roster.building, nb, |p| tube_of[p] != NONE && !on_leave(p));
-            for (row, sampled) in table.iter_mut().zip(sampled) {
-                row.sampled = sampled;
+    let away = per_building(&roster.building, nb, on_leave);
+    let mut out: Vec<BuildingRow> = (0..rounds * nb)
+        .into_par_iter()
+        .map(|i| {
+            let b = order[i % nb] as usize;
+            BuildingRow {
+                round: (i / nb) as u32,
+                building: b as u32,
+                expected: expected[b],
+                on_leave: away[b],
+                ..BuildingRow::default()
             }
-            for &p in &closed.confirmed[round] {
-                table[roster.building.get(p as usize) as usize].confirmed_positive += 1;
-            }
-            table
         })
         .collect();
+    out.par_chunks_mut(nb.max(1))
+        .zip(&rec.tube_of)
+        .for_each(|(table, tube_of)| {
+            let sampled =
+                per_building(&roster.building, nb, |p| tube_of[p] != NONE && !on_leave(p));
+            for (row, &b) in table.iter_mut().zip(&order) {
+                row.sampled = sampled[b as usize];
+            }
+        });
+    for (round, confirmed) in closed.confirmed.iter().enumerate() {
+        for &p in confirmed {
+            out[slot(round as u32, roster.building.get(p as usize))].confirmed_positive += 1;
+        }
+    }
     // Tubes per building: each tube counts once for each building it holds people of.
     // The buildings of each tube are found on the workers, a piece of tubes each (a
     // city's tubes hold tens of millions of members); then counted in order.
@@ -125,17 +130,20 @@ pub fn buildings(
             found
         })
         .collect();
-    let mut turnaround: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); nb]; rec.tube_of.len()];
-    for (t, b) in in_building.into_iter().flatten() {
+    // Turnarounds are counted by row here, and written in the second pass below.
+    let tested = |t: u32| {
         let tube = &rec.tubes[t as usize];
         let tested_at = tube
             .result()
             .and_then(|r| rec.results[r as usize].tested_at.get());
-        if let Some(tested) = tested_at {
-            turnaround[tube.round as usize][b as usize]
-                .push((tested - tube.first_sampled_at) as f64 / 3_600_000_000.0);
-        }
-        let row = &mut rows[tube.round as usize][b as usize];
+        tested_at.map(|at| (at - tube.first_sampled_at) as f64 / 3_600_000_000.0)
+    };
+    let mut turnarounds = vec![0usize; out.len()];
+    for &(t, b) in in_building.iter().flatten() {
+        let tube = &rec.tubes[t as usize];
+        let at = slot(tube.round, b);
+        turnarounds[at] += usize::from(tested(t).is_some());
+        let row = &mut out[at];
         row.tubes += 1;
         *match tube.class() {
             Class::Positive => &mut row.positive_tubes,
@@ -148,50 +156,80 @@ pub fn buildings(
     // The retest list holds each person once per round already.
     for (e, c) in retests.iter().zip(&closed.closures) {
         if e.person < rec.roster_len {
-            let row = &mut rows[e.round as usize][roster.building.get(e.person as usize) as usize];
+            let row = &mut out[slot(e.round, roster.building.get(e.person as usize))];
             row.to_retest += 1;
             row.cleared += i64::from(c.state == State::Cleared);
             row.open_retests += i64::from(!c.state.is_closed());
             row.overdue_retests += i64::from(c.overdue == Some(true));
         }
     }
-    let mut out = Vec::with_capacity(rec.tube_of.len() * nb);
-    for (round, table) in rows.into_iter().enumerate() {
-        for &b in &order {
-            let mut row = table[b as usize].clone();
-            row.median_turnaround_hours = median(&mut turnaround[round][b as usize]);
-            row.missing = row.expected - row.sampled;
-            row.coverage = (row.expected > 0).then(|| row.sampled as f64 / row.expected as f64);
-            out.push(row);
+    // Each row's turnarounds, one stretch of a list grouped by row (a counting sort: a
+    // list of its own for each of a million rows was a million allocations). Each
+    // stretch is filled from its end; the median does not depend on the order.
+    let mut end = 0;
+    for count in &mut turnarounds {
+        end += *count;
+        *count = end;
+    }
+    let mut hours = vec![0.0; end];
+    for &(t, b) in in_building.iter().flatten() {
+        if let Some(h) = tested(t) {
+            let at = &mut turnarounds[slot(rec.tubes[t as usize].round, b)];
+            *at -= 1;
+            hours[*at] = h;
         }
     }
+    drop(in_building);
+    // Each row's stretch now starts where `turnarounds` says and ends where the next
+    // row's starts.
+    let mut stretches: Vec<&mut [f64]> = Vec::with_capacity(out.len());
+    let mut rest = &mut hours[..];
+    for i in 0..out.len() {
+        let end = turnarounds.get(i + 1).copied().unwrap_or(end);
+        let (stretch, after) = rest.split_at_mut(end - turnarounds[i]);
+        stretches.push(stretch);
+        rest = after;
+    }
+    out.par_iter_mut()
+        .zip(stretches)
+        .for_each(|(row, stretch)| {
+            row.median_turnaround_hours = median(stretch);
+            row.missing = row.expected - row.sampled;
+            row.coverage = (row.expected > 0).then(|| row.sampled as f64 / row.expected as f64);
+        });
     out
 }
 
 /// How many people of each of `nb` buildings (`building` gives each person's) `counts`,
-/// counted on the workers: a city has tens of millions. Integer sums, so the order they
-/// are added in changes nothing.
+/// counted on the workers: a city has tens of millions. Each piece of people counts by
+/// runs of one building, and the runs are added up in one table: the roster numbers its
+/// people building by building (`Roster::renumber`), so a piece holds about as many runs
+/// as buildings, where a table a piece was a city's households over again (8 MB of fresh
+/// memory each for a million). Any order counts the same, only with more runs. Integer
+/// sums, so the order they are added in changes nothing.
 fn per_building(building: &Codes, nb: usize, counts: impl Fn(usize) -> bool + Sync) -> Vec<i64> {
     let n = building.len();
     let piece = n.div_ceil(4 * rayon::current_num_threads()).max(PIECE);
-    (0..n.div_ceil(piece))
+    let runs: Vec<Vec<(u32, i64)>> = (0..n.div_ceil(piece))
         .into_par_iter()
         .map(|k| {
-            let mut table = vec![0i64; nb];
+            let mut runs: Vec<(u32, i64)> = Vec::new();
             for p in k * piece..((k + 1) * piece).min(n) {
-                table[building.get(p) as usize] += i64::from(counts(p));
-            }
-            table
-        })
-        .reduce(
-            || vec![0i64; nb],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(b) {
-                    *x += y;
+                let b = building.get(p);
+                let counted = i64::from(counts(p));
+                match runs.last_mut() {
+                    Some((last, count)) if *last == b => *count += counted,
+                    _ => runs.push((b, counted)),
                 }
-                a
-            },
-        )
+            }
+            runs
+        })
+        .collect();
+    let mut table = vec![0i64; nb];
+    for (b, count) in runs.into_iter().flatten() {
+        table[b as usize] += count;
+    }
+    table
 }
 
 /// The tubes [`buildings`] gives a worker at a time.
@@ -259,27 +297,32 @@ mod tests {
 
     #[test]
     fn people_are_counted_in_their_building_whatever_the_pieces() {
-        // Several pieces, buildings interleaved, one building nobody lives in.
+        // Several pieces, buildings interleaved (a run of one building a person), then
+        // building by building (runs across the pieces' ends, a building coming back),
+        // one building nobody lives in.
         let n = 5 * PIECE + 17;
-        let building: Vec<u32> = (0..n as u32).map(|p| (p * 7919 + p / 3) % 97).collect();
-        let counts = |p: usize| !p.is_multiple_of(3) && building[p] != 5;
-        let mut expected = vec![0i64; 98];
-        for (p, &b) in building.iter().enumerate() {
-            expected[b as usize] += i64::from(counts(p));
-        }
-        let short = Codes::Short(building.iter().map(|&b| b as u16).collect());
-        for (codes, name) in [(Codes::Long(building.clone()), "4"), (short, "2")] {
-            for threads in [1, 3] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .expect("a pool");
-                let found = pool.install(|| per_building(&codes, 98, counts));
-                assert_eq!(found, expected, "{threads} threads, {name} bytes");
+        let interleaved: Vec<u32> = (0..n as u32).map(|p| (p * 7919 + p / 3) % 97).collect();
+        let grouped: Vec<u32> = (0..n as u32).map(|p| (p / 4099) % 97).collect();
+        for (layout, building) in [("interleaved", interleaved), ("grouped", grouped)] {
+            let counts = |p: usize| !p.is_multiple_of(3) && building[p] != 5;
+            let mut expected = vec![0i64; 98];
+            for (p, &b) in building.iter().enumerate() {
+                expected[b as usize] += i64::from(counts(p));
             }
+            let short = Codes::Short(building.iter().map(|&b| b as u16).collect());
+            for (codes, name) in [(Codes::Long(building.clone()), "4"), (short, "2")] {
+                for threads in [1, 3] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .expect("a pool");
+                    let found = pool.install(|| per_building(&codes, 98, counts));
+                    assert_eq!(found, expected, "{layout}, {threads} threads, {name} bytes");
+                }
+            }
+            assert_eq!(expected[5], 0);
+            assert_eq!(expected[97], 0);
         }
-        assert_eq!(expected[5], 0);
-        assert_eq!(expected[97], 0);
         assert_eq!(
             per_building(&Codes::Long(Vec::new()), 3, |_| true),
             vec![0, 0, 0]
