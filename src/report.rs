@@ -738,7 +738,8 @@ pub fn history_page(rounds: &[RoundTrend], persistent: usize, streak: i64) -> St
         .collect();
     let mut coverage = vec![vec![None; rounds.len()]; names.len()];
     for (k, r) in rounds.iter().enumerate() {
-        for (name, b) in &r.buildings {
+        // From the last, so that the first of a name is the one kept, as a scan finds it.
+        for (name, b) in r.buildings.iter().rev() {
             if let Some(&at) = place.get(name.as_str()) {
                 coverage[at][k] = b.coverage;
             }
@@ -910,8 +911,9 @@ mod tests {
     }
 
     /// The worst a view shows are those a full sort by the view's order, then by name,
-    /// puts first, with many ties and some buildings without the view's figure, for
-    /// buildings in natural order (ranked by their index) and in none.
+    /// puts first, with many ties, for a view some buildings have no figure for and one
+    /// every building has, for buildings in natural order (ranked by their index) and in
+    /// none.
     #[test]
     fn the_worst_shown_are_those_a_full_sort_puts_first() {
         let n = 5_000;
@@ -931,13 +933,16 @@ mod tests {
             .collect();
         let natural: Vec<String> = (1..=n).map(|k| format!("楼{k}")).collect();
         let scrambled: Vec<String> = (0..n).map(|i| format!("楼{}", (i * 37) % n + 1)).collect();
-        for names in [&natural, &scrambled] {
-            let buildings = figures(names, &rows);
-            let rank = natural_rank(&buildings);
-            let turnaround = |b: &BuildingRow| b.median_turnaround_hours.unwrap_or(0.0);
-            let worse = |a: &BuildingRow, b: &BuildingRow| turnaround(b).total_cmp(&turnaround(a));
-            let has = |b: &BuildingRow| b.median_turnaround_hours.is_some();
-            let (kept, rest) = shown(&buildings, &rank, worse, has);
+        /// The names `shown` keeps, and those a full sort keeps.
+        fn both(
+            buildings: &[BuildingFigures],
+            worse: impl Fn(&BuildingRow, &BuildingRow) -> std::cmp::Ordering,
+            has: impl Fn(&BuildingRow) -> bool,
+        ) -> (Vec<String>, Vec<String>) {
+            let rank = natural_rank(buildings);
+            let (kept, rest) = shown(buildings, &rank, &worse, &has);
+            let with = buildings.iter().filter(|b| has(b.row)).count();
+            assert_eq!(rest.len(), buildings.len() - with.min(WORST_SHOWN));
             let mut all: Vec<&BuildingFigures> = buildings.iter().filter(|b| has(b.row)).collect();
             all.sort_by(|a, b| worse(a.row, b.row).then(natural_cmp(a.name, b.name)));
             all.truncate(WORST_SHOWN);
@@ -945,8 +950,19 @@ mod tests {
             let names_of = |list: &[&BuildingFigures]| -> Vec<String> {
                 list.iter().map(|b| b.name.to_string()).collect()
             };
-            assert_eq!(names_of(&kept), names_of(&all));
-            assert_eq!(rest.len(), n - WORST_SHOWN);
+            (names_of(&kept), names_of(&all))
+        }
+        let turnaround = |b: &BuildingRow| b.median_turnaround_hours.unwrap_or(0.0);
+        for names in [&natural, &scrambled] {
+            let buildings = figures(names, &rows);
+            let (kept, full) = both(
+                &buildings,
+                |a, b| turnaround(b).total_cmp(&turnaround(a)),
+                |b| b.median_turnaround_hours.is_some(),
+            );
+            assert_eq!(kept, full);
+            let (kept, full) = both(&buildings, |a, b| b.missing.cmp(&a.missing), |_| true);
+            assert_eq!(kept, full);
         }
     }
 

@@ -302,7 +302,7 @@ mod tests {
         // one building nobody lives in.
         let n = 5 * PIECE + 17;
         let interleaved: Vec<u32> = (0..n as u32).map(|p| (p * 7919 + p / 3) % 97).collect();
-        let grouped: Vec<u32> = (0..n as u32).map(|p| (p / 4099) % 97).collect();
+        let grouped: Vec<u32> = (0..n as u32).map(|p| (p / 4099) % 61).collect();
         for (layout, building) in [("interleaved", interleaved), ("grouped", grouped)] {
             let counts = |p: usize| !p.is_multiple_of(3) && building[p] != 5;
             let mut expected = vec![0i64; 98];

@@ -291,17 +291,14 @@ pub fn write_round(
             list,
         ),
         Task::new("buildings.parquet", round.buildings.len(), || {
-            let rows = round.buildings;
-            let table = Batched {
-                name: "buildings.parquet",
-                like: tables::buildings(roster, rec, &[])?,
-                rows: rows.len(),
-                round_of: &|i| rows[i].round,
-                columns: &|range| tables::building_columns(roster, rec, &rows[range]),
-                distinct: (None, None),
-                fast: None,
-            };
-            write_batched(staging, round.publication, rec.rounds().len(), table, &note)
+            write_buildings(
+                staging,
+                round.publication,
+                roster,
+                rec,
+                round.buildings,
+                &note,
+            )
         }),
         Task::new(
             "anomalies.parquet",
@@ -654,6 +651,27 @@ fn write_tubes(
     write_batched(staging, publication, rec.rounds().len(), table, note)
 }
 
+/// Writes `buildings.parquet` of `rows` (a row per round and building).
+fn write_buildings(
+    staging: &Staging,
+    publication: Option<&Publication>,
+    roster: &Roster,
+    rec: &Reconciled,
+    rows: &[BuildingRow],
+    note: &(dyn Fn(usize, &str, usize) + Sync),
+) -> Result<()> {
+    let table = Batched {
+        name: "buildings.parquet",
+        like: tables::buildings(roster, rec, &[])?,
+        rows: rows.len(),
+        round_of: &|i| rows[i].round,
+        columns: &|range| tables::building_columns(roster, rec, &rows[range]),
+        distinct: (None, None),
+        fast: None,
+    };
+    write_batched(staging, publication, rec.rounds().len(), table, note)
+}
+
 /// Writes `anomalies.parquet`; `file_of` names each input as rejects and anomalies
 /// name it; `shown` is the privacy, and the roster's pseudonyms with `--pseudonymize`.
 fn write_anomalies<'f>(
@@ -784,33 +802,49 @@ mod tests {
         staging.commit().unwrap();
         let read = |f: &str| std::fs::read(out.join(f)).unwrap();
         assert!(read("tubes.parquet") == read("polars.parquet"));
-        // `buildings.parquet` too, its rows as the lists stage makes them.
+        // `buildings.parquet` too, its rows as the lists stage makes them, and each
+        // round's copy published into a history, whole and as a district.
         let shown = pipeline::ShownIds {
             privacy: &crate::privacy::Privacy::default(),
             pseudonyms: None,
         };
         let lists = pipeline::lists(&roster, &rec, None, &rules, 0, &shown).unwrap();
         let rows = &lists.buildings;
-        let out = dir.join("buildings");
-        let staging = Staging::new(&out, &[]).unwrap();
-        let table = Batched {
-            name: "buildings.parquet",
-            like: tables::buildings(&roster, &rec, &[]).unwrap(),
-            rows: rows.len(),
-            round_of: &|i| rows[i].round,
-            columns: &|range| tables::building_columns(&roster, &rec, &rows[range]),
-            distinct: (None, None),
-            fast: None,
-        };
-        write_batched(&staging, None, rec.rounds().len(), table, &|_, _, _| {}).unwrap();
-        staging
-            .write("polars.parquet", |o| {
-                parquet::write(o, tables::buildings(&roster, &rec, rows)?)
-            })
-            .unwrap();
-        staging.commit().unwrap();
-        let read = |f: &str| std::fs::read(out.join(f)).unwrap();
-        assert!(read("buildings.parquet") == read("polars.parquet"));
+        let whole = tables::buildings(&roster, &rec, rows).unwrap();
+        for shard in [None, Some("d1")] {
+            let out = dir.join("buildings");
+            let _ = std::fs::remove_dir_all(&out);
+            let history = tempfile::tempdir().unwrap();
+            let publication = Publication::new(history.path(), rec.rounds(), shard).unwrap();
+            let staging = Staging::new(&out, &[]).unwrap();
+            let noted = std::sync::Mutex::new(vec![0; rec.rounds().len()]);
+            let note = |r: usize, _: &str, n: usize| noted.lock().unwrap()[r] += n;
+            write_buildings(&staging, Some(&publication), &roster, &rec, rows, &note).unwrap();
+            let mut start = 0;
+            for (r, &n) in noted.lock().unwrap().iter().enumerate() {
+                let mut part = whole.slice(start as i64, n);
+                if let Some(shard) = shard {
+                    part = parquet::with_shard(&part, shard).unwrap();
+                }
+                staging
+                    .write(&format!("polars-{r}.parquet"), |o| parquet::write(o, part))
+                    .unwrap();
+                let copy = publication.round(r).folder().join("buildings.parquet");
+                let polars = staging.folder().join(format!("polars-{r}.parquet"));
+                assert!(
+                    std::fs::read(copy).unwrap() == std::fs::read(polars).unwrap(),
+                    "round {r}'s copy, district {shard:?}"
+                );
+                start += n;
+            }
+            assert_eq!(start, rows.len());
+            staging
+                .write("polars.parquet", |o| parquet::write(o, whole.clone()))
+                .unwrap();
+            staging.commit().unwrap();
+            let read = |f: &str| std::fs::read(out.join(f)).unwrap();
+            assert!(read("buildings.parquet") == read("polars.parquet"));
+        }
     }
 
     /// A generated round of 3,000 people over `rounds` rounds, dirty or not, with
@@ -853,14 +887,14 @@ mod tests {
         }
         std::fs::write(reused.path().join("samples.csv"), twice).unwrap();
         same_as_polars(reused.path());
-        // A building for every person over two rounds: `buildings.parquet` of more
-        // than one row group (polars cuts 512² rows), a row group across both rounds.
+        // A building for every person over three rounds: `buildings.parquet` of two
+        // row groups (polars cuts 512² rows), the second starting within round 2.
         let households = tempfile::tempdir().unwrap();
         generate(&GenerateOptions {
             out: households.path().to_path_buf(),
-            people: 300_000,
-            buildings: 300_000,
-            rounds: 2,
+            people: 200_000,
+            buildings: 200_000,
+            rounds: 3,
             ..GenerateOptions::default()
         })
         .unwrap();

@@ -1,8 +1,9 @@
 //! The tables that are not lists of people: `buildings.parquet`, `tubes.parquet` and
 //! `anomalies.parquet`. They are large at city scale (a row per tube), so their
-//! columns are built straight from the reconciled round; `tubes.parquet`'s (millions
-//! of tubes in a city) and `anomalies.parquet`'s (a row of every repeated sample row)
-//! as Arrow arrays, a row group at a time, on the workers.
+//! columns are built straight from the reconciled round, as Arrow arrays, a row group
+//! at a time, on the workers: `tubes.parquet`'s (millions of tubes in a city),
+//! `anomalies.parquet`'s (a row of every repeated sample row) and
+//! `buildings.parquet`'s (a million rows a round where a city reports by household).
 
 use super::parquet::{
     codes, codes_of_rows, float, frame, int, int_opt, on_workers, strings, text, timestamp,
