@@ -253,7 +253,16 @@ pub fn write_round(
             round_of,
             columns,
             distinct: (None, None),
-            fast: privacy.pseudonymizes().then_some("person_id"),
+            // Text each person has of their own, nearly every value new, where zstd's
+            // default level finds no more than its level 1: names and phones, unless
+            // masked (张*三 and 138****1234 repeat), and person_ids that are pseudonyms
+            // (random text); not plain person_ids, which the lists are sorted by.
+            fast: match (privacy.pseudonymizes(), privacy.masks()) {
+                (true, false) => &["person_id", "name", "phone"],
+                (false, false) => &["name", "phone"],
+                (true, true) => &["person_id"],
+                (false, true) => &[],
+            },
         };
         write_batched(staging, round.publication, rec.rounds().len(), table, &note)
     };
@@ -556,9 +565,10 @@ struct Batched<'a> {
     /// A column whose values are all distinct, marked so in the whole file's batches,
     /// then in a round copy's ([`parquet::ArrowBatches::distinct`]).
     distinct: (Option<&'static str>, Option<&'static str>),
-    /// A column of random text (pseudonyms), compressed at zstd's level 1 in the file
-    /// and its copies ([`parquet::ArrowBatches::fast`]).
-    fast: Option<&'static str>,
+    /// Columns of text that is nearly all new (person_ids, pseudonyms, names, phones),
+    /// compressed at zstd's level 1 in the file and its copies
+    /// ([`parquet::ArrowBatches::fast`]).
+    fast: &'static [&'static str],
 }
 
 /// Writes `table` in row groups as polars would cut the whole table; with a
@@ -646,7 +656,7 @@ fn write_tubes(
         round_of: &|i| tubes[i].round,
         columns: &|range| tables::tube_columns(roster, rec, &tubes[range]),
         distinct: ((!reused).then_some("tube_id"), Some("tube_id")),
-        fast: None,
+        fast: &[],
     };
     write_batched(staging, publication, rec.rounds().len(), table, note)
 }
@@ -667,7 +677,7 @@ fn write_buildings(
         round_of: &|i| rows[i].round,
         columns: &|range| tables::building_columns(roster, rec, &rows[range]),
         distinct: (None, None),
-        fast: None,
+        fast: &[],
     };
     write_batched(staging, publication, rec.rounds().len(), table, note)
 }
@@ -694,7 +704,7 @@ fn write_anomalies<'f>(
             tables::anomaly_columns(roster, rec, &batch, file_of, shown.0, shown.1)
         },
         distinct: (None, None),
-        fast: None,
+        fast: &[],
     };
     write_batched(staging, publication, rec.rounds().len(), table, note)
 }
@@ -734,7 +744,7 @@ fn write_people(
         file: parquet::ArrowBatches<'a>,
         people: &people::People,
     ) -> parquet::ArrowBatches<'a> {
-        let file = file.fast(Some("person_id"));
+        let file = file.fast(&["person_id"]);
         match people.shows_distinct_ids() {
             true => file.distinct(Some("person_id")),
             false => file,
