@@ -112,11 +112,14 @@ pub struct Contacts {
 
 /// A person's cells as read again, before they join a [`Contacts`]: the cells of one
 /// batch of people, their shared cells as codes of the batch's own table.
-#[derive(Default)]
 pub struct ContactBatch {
     own: Strings,
     shared: Vec<[u32; 3]>,
     values: Interner,
+    /// The shared cells' codes of the person before ([`NONE`] at first): people who
+    /// follow each other in a roster mostly share their college, class and counselor,
+    /// and the interner remembers only the last string of the three.
+    last: [u32; 3],
 }
 
 impl ContactBatch {
@@ -126,6 +129,7 @@ impl ContactBatch {
             own: Strings::with_capacity(people * 3, people * 32),
             shared: Vec::with_capacity(people),
             values: Interner::default(),
+            last: [NONE; 3],
         }
     }
 
@@ -135,8 +139,14 @@ impl ContactBatch {
         for c in [Contacts::NAME, Contacts::ROOM, Contacts::PHONE] {
             self.own.push(cells[c]);
         }
-        let shared = [Contacts::COLLEGE, Contacts::CLASS, Contacts::COUNSELOR]
-            .map(|c| self.values.intern(cells[c]));
+        let shared: [u32; 3] = std::array::from_fn(|k| {
+            let cell = cells[[Contacts::COLLEGE, Contacts::CLASS, Contacts::COUNSELOR][k]];
+            match self.last[k] {
+                last if last != NONE && self.values.name(last) == cell => last,
+                _ => self.values.intern(cell),
+            }
+        });
+        self.last = shared;
         self.shared.push(shared);
     }
 
@@ -545,6 +555,41 @@ impl Action {
 
 #[cfg(test)]
 mod tests {
+    use super::{ContactBatch, Contacts};
+
+    #[test]
+    fn every_persons_cells_come_back_as_read_whatever_their_neighbours() {
+        // Shared cells (college, class, counselor) the same as the row before, changed
+        // in one column only, equal to another column's value, empty, and back to an
+        // earlier value; in two batches, the second starting mid-run.
+        let rows: [[&str; Contacts::CELLS]; 8] = [
+            ["甲", "101", "理学院", "1班", "13800000000", "王"],
+            ["乙", "101", "理学院", "1班", "13800000001", "王"],
+            ["丙", "102", "理学院", "2班", "", "王"],
+            ["丁", "", "王", "2班", "13800000003", "王"],
+            ["戊", "103", "", "", "13800000004", ""],
+            ["己", "103", "理学院", "1班", "13800000005", "李"],
+            ["庚", "104", "理学院", "1班", "", "李"],
+            ["辛", "104", "文学院", "理学院", "13800000007", "文学院"],
+        ];
+        for cut in [0, 1, 3, 6, 8] {
+            let batches = [&rows[..cut], &rows[cut..]].map(|part| {
+                let mut batch = ContactBatch::with_capacity(part.len());
+                for row in part {
+                    batch.push(*row);
+                }
+                batch
+            });
+            let contacts = Contacts::new((0..8).collect(), None, batches.into(), usize::MAX);
+            for (p, row) in rows.iter().enumerate() {
+                for (c, &expected) in row.iter().enumerate() {
+                    let found = contacts.cell(p as u32, c).unwrap_or("");
+                    assert_eq!(found, expected, "person {p}, cell {c}, cut at {cut}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn statuses_and_classes_are_listed_by_their_numbers() {
         for (i, status) in super::Status::ALL.iter().enumerate() {
