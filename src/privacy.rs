@@ -88,11 +88,6 @@ impl Privacy {
         self.mask || self.key.is_some()
     }
 
-    /// Whether names, phones and ID card numbers are masked.
-    pub fn masks(&self) -> bool {
-        self.mask
-    }
-
     /// Whether person IDs are replaced.
     pub fn pseudonymizes(&self) -> bool {
         self.key.is_some()
