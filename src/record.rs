@@ -116,9 +116,9 @@ pub struct ContactBatch {
     own: Strings,
     shared: Vec<[u32; 3]>,
     values: Interner,
-    /// The shared cells' codes of the person before ([`NONE`] at first): people who
-    /// follow each other in a roster mostly share their college, class and counselor,
-    /// and the interner remembers only the last string of the three.
+    /// The shared cells' codes of the person before ([`NONE`] at first), the hints of
+    /// [`Interner::intern_hinted`]: people who follow each other in a roster mostly
+    /// share their college, class and counselor.
     last: [u32; 3],
 }
 
@@ -141,10 +141,7 @@ impl ContactBatch {
         }
         let shared: [u32; 3] = std::array::from_fn(|k| {
             let cell = cells[[Contacts::COLLEGE, Contacts::CLASS, Contacts::COUNSELOR][k]];
-            match self.last[k] {
-                last if last != NONE && self.values.name(last) == cell => last,
-                _ => self.values.intern(cell),
-            }
+            self.values.intern_hinted(cell, self.last[k])
         });
         self.last = shared;
         self.shared.push(shared);

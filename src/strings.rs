@@ -470,6 +470,18 @@ impl Interner {
         i
     }
 
+    /// The index of `s` when it is the string at `hint` (an index this table gave, or
+    /// [`crate::record::NONE`]), found without hashing; else as [`Interner::intern`].
+    /// For callers that intern several columns in turn, each of which mostly repeats
+    /// its row before, where the table's own memory of the last string would serve
+    /// only one column.
+    pub fn intern_hinted(&mut self, s: &str, hint: u32) -> u32 {
+        if (hint as usize) < self.names.len() && self.names.bytes(hint) == s.as_bytes() {
+            return hint;
+        }
+        self.intern(s)
+    }
+
     /// The hash [`Interner::intern_hashed`] takes: made once, a string can be split by
     /// it and interned with it.
     pub fn hash_of(s: &str) -> u64 {

@@ -566,8 +566,8 @@ struct Batched<'a> {
     /// A column whose values are all distinct, marked so in the whole file's batches,
     /// then in a round copy's ([`parquet::ArrowBatches::distinct`]).
     distinct: (Option<&'static str>, Option<&'static str>),
-    /// Columns of text that is nearly all new (pseudonyms, names, phones), compressed at zstd's level 1 in the file and its copies
-    /// ([`parquet::ArrowBatches::fast`]).
+    /// Columns of text that is nearly all new (pseudonyms, names, phones), compressed
+    /// at zstd's level 1 in the file and its copies ([`parquet::ArrowBatches::fast`]).
     fast: &'static [&'static str],
 }
 
