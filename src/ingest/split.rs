@@ -70,14 +70,26 @@ impl Scanner {
     }
 
     /// [`Scanner::scan`], with the quotes and line feeds of each 64 bytes found at once
-    /// ([`byte_mask`]), then taken in order.
+    /// ([`byte_mask`]). A block whose quotes all open or close quoted fields is taken
+    /// at once ([`Scanner::block_by_parity`]); any other, event by event.
     fn scan_blocks(&mut self, bytes: &[u8], boundary: &mut impl FnMut(usize, u64)) {
         // Where the quote that may close a quoted field is, while `QuoteInQuoted`
         // (`None`: the last byte of the piece before).
         let mut closed_at: Option<usize> = None;
         for (n, block) in bytes.chunks(64).enumerate() {
             let base = 64 * n;
-            let mut events = byte_mask(block, [b'"', b'\n']);
+            let quotes = byte_mask(block, [b'"']);
+            let feeds = byte_mask(block, [b'\n']);
+            let prev = if base == 0 {
+                self.prev
+            } else {
+                bytes[base - 1]
+            };
+            let masks = (quotes, feeds);
+            if self.block_by_parity(block, base, prev, masks, &mut closed_at, boundary) {
+                continue;
+            }
+            let mut events = quotes | feeds;
             while events != 0 {
                 let p = base + events.trailing_zeros() as usize;
                 events &= events - 1;
@@ -121,6 +133,60 @@ impl Scanner {
         if let Some(&last) = bytes.last() {
             self.prev = last;
         }
+    }
+
+    /// Takes the 64 bytes or fewer of `block` (at `base` in the piece, after the byte
+    /// `prev`) at once, when each of its quotes opens a field (at its start) or closes
+    /// one, as a file that quotes its values has them: every quote then turns quotes on
+    /// or off, and which bytes are quoted is the running parity of the quotes before
+    /// them. A doubled quote turns them off and on again. `masks` are the block's
+    /// quotes and line feeds. Returns `false`, having changed nothing, for a block with
+    /// a quote inside an unquoted value, which the CSV parser reads as text.
+    fn block_by_parity(
+        &mut self,
+        block: &[u8],
+        base: usize,
+        prev: u8,
+        (quotes, feeds): (u64, u64),
+        closed_at: &mut Option<usize>,
+        boundary: &mut impl FnMut(usize, u64),
+    ) -> bool {
+        // A quote may open a field after a comma or a line end, and right after the
+        // quote that closed one (a doubled quote); at the block's start, after a quote
+        // only when that quote closed a field and nothing has come since.
+        let closed_just_before =
+            self.state == State::QuoteInQuoted && closed_at.map_or(0, |c| c + 1) == base;
+        let first = closed_just_before || matches!(prev, b',' | b'\n' | b'\r');
+        let opens_after = byte_mask(block, [b',', b'\n', b'\r']) | quotes;
+        let may_open = (opens_after << 1) | u64::from(first);
+        // Bit k: byte k is inside quotes (a quote that opens counts as inside, one that
+        // closes as outside).
+        let start = if self.state == State::Quoted { !0 } else { 0 };
+        let inside = prefix_xor(quotes) ^ start;
+        if quotes & inside & !may_open != 0 {
+            return false;
+        }
+        let mut each = feeds;
+        while each != 0 {
+            let k = each.trailing_zeros();
+            each &= each - 1;
+            self.lines += 1;
+            if inside >> k & 1 == 0 {
+                boundary(base + k as usize + 1, self.lines);
+            }
+        }
+        let last = block.len() - 1;
+        if inside >> last & 1 == 1 {
+            self.state = State::Quoted;
+        } else if quotes != 0 {
+            // Outside quotes at the end: the block's last quote closed a field.
+            self.state = State::QuoteInQuoted;
+            *closed_at = Some(base + 63 - quotes.leading_zeros() as usize);
+        } else {
+            // No quote, or none after a quote that closed before the block.
+            self.state = State::Unquoted;
+        }
+        true
     }
 
     fn scan_runs(&mut self, bytes: &[u8], every: bool, mut boundary: impl FnMut(usize, u64)) {
@@ -201,6 +267,14 @@ impl Scanner {
     pub fn in_quotes(&self) -> bool {
         self.state == State::Quoted
     }
+}
+
+/// Bit `k` is the parity of the bits `0..=k` of `x`.
+fn prefix_xor(mut x: u64) -> u64 {
+    for shift in [1, 2, 4, 8, 16, 32] {
+        x ^= x << shift;
+    }
+    x
 }
 
 /// Bit `k` is set where `block[k]` (at most 64 bytes) is one of `bytes`: the
@@ -770,6 +844,83 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Text as exports write it, every value or some quoted, with now and then what
+    /// breaks the quotes' parity: a quote inside an unquoted value, text after a
+    /// closing quote, a doubled quote, a quoted line end.
+    fn exported() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let value = prop_oneof![
+            8 => "[a-z0-9]{0,12}".prop_map(|v| format!("\"{v}\"")),
+            3 => "[a-z0-9 ]{0,12}",
+            1 => "[a-z\",\r\n]{0,6}".prop_map(|v| format!("\"{}\"", v.replace('"', "\"\""))),
+            1 => "[a-z\"]{1,4}",
+            1 => "[a-z]{1,3}".prop_map(|v| format!("\"{v}\"{v}")),
+        ];
+        let record =
+            (prop::collection::vec(value, 1..8), prop::bool::ANY).prop_map(|(values, crlf)| {
+                format!("{}{}", values.join(","), if crlf { "\r\n" } else { "\n" })
+            });
+        prop::collection::vec(record, 0..40).prop_map(|records| records.concat().into_bytes())
+    }
+
+    proptest::proptest! {
+        /// The scan that takes blocks of quotes by their parity reports the boundaries
+        /// and line counts of the scan that follows every quote, whatever the pieces.
+        #[test]
+        fn quoted_blocks_are_scanned_as_quote_by_quote(
+            text in exported(),
+            a in 0usize..2000,
+            b in 0usize..2000,
+        ) {
+            let (a, b) = (a.min(b).min(text.len()), a.max(b).min(text.len()));
+            let (mut every, mut ends) = (Vec::new(), Vec::new());
+            let mut full = Scanner::default();
+            let mut short = Scanner::default();
+            for (base, piece) in [(0, &text[..a]), (a, &text[a..b]), (b, &text[b..])] {
+                full.scan(piece, |b, lines| every.push((base + b, lines)));
+                short.scan_ends(piece, |b, lines| ends.push((base + b, lines)));
+                proptest::prop_assert_eq!(short.in_quotes(), full.in_quotes());
+            }
+            proptest::prop_assert!(ends.iter().all(|e| every.contains(e)), "{:?} not within {:?}", ends, every);
+            proptest::prop_assert_eq!(ends.first(), every.first());
+            proptest::prop_assert_eq!(ends.last(), every.last());
+            proptest::prop_assert_eq!(short.lines(), full.lines());
+        }
+    }
+
+    #[test]
+    fn blocks_of_quotes_at_fields_ends_are_taken_at_once() {
+        let line = b"\"2000000001\",\"name\",\"a,b\",\"\"\r\n";
+        let text = line.repeat(40);
+        let mut scanner = Scanner::default();
+        let mut closed_at = None;
+        let quotes = byte_mask(&text[..64], [b'"']);
+        let feeds = byte_mask(&text[..64], [b'\n']);
+        let mut ends = Vec::new();
+        let taken = scanner.block_by_parity(
+            &text[..64],
+            0,
+            b'\n',
+            (quotes, feeds),
+            &mut closed_at,
+            &mut |b, lines| ends.push((b, lines)),
+        );
+        assert!(taken);
+        assert_eq!(ends, [(line.len(), 1), (2 * line.len(), 2)]);
+        // A quote inside an unquoted value is text: such a block is not taken.
+        let mut scanner = Scanner::default();
+        let text = b"a,b\"c,\"d\"\n";
+        let taken = scanner.block_by_parity(
+            text,
+            0,
+            b'\n',
+            (byte_mask(text, [b'"']), byte_mask(text, [b'\n'])),
+            &mut closed_at,
+            &mut |_, _| {},
+        );
+        assert!(!taken);
     }
 
     #[test]
