@@ -44,14 +44,16 @@ for name, n, order, buildings, *rest in shapes:
     pool = (rest[1] if len(rest) > 1 else "") or "10"
     prevalence = rest[2] if len(rest) > 2 else ""
     sampled = rest[3] if len(rest) > 3 else ""
+    saved = rest[4] if len(rest) > 4 else ""
     base = (order, roster)
     # The samples' order, the roster's when it is not building by building, the pool
     # size when it is not 10, the prevalence when it is not generate's, and the share
-    # sampled when not all.
+    # sampled when not all, and how the files are saved when not as generate saves them.
     order = order if roster == "building" else f"{order}, roster {roster}"
     order = order if pool == "10" else f"{order}, {pool} a tube"
     order = order if not prevalence else f"{order}, prevalence {prevalence}"
     order = order if not sampled else f"{order}, first {float(sampled):.0%} of samples"
+    order = order if not saved else f"{order}, every value quoted"
     data = f"{work}/round-{name}"
     size = sum(os.path.getsize(f"{data}/{f}.csv") for f in ("roster", "samples", "results"))
     ps_wall, ps_rss = median("ps", name)
@@ -65,7 +67,8 @@ for name, n, order, buildings, *rest in shapes:
         found = re.search(r"buildings (\d+) rows", open(f"{work}/check-{name}.txt").read())
         buildings = found.group(1) if found else "0"
     measured[name] = dict(n=n, pool=pool, base=base, order=order, ratio=ps_wall / duck_wall, rss=ps_rss / size, wall=ps_wall,
-                          stages=st, threads=threads, lists=bool(prevalence or sampled), buildings=int(buildings))
+                          stages=st, threads=threads, lists=bool(prevalence or sampled), saved=saved,
+                          buildings=int(buildings))
     rows.append(f"| {name} | {n:,} | {order} | {int(buildings):,} | {size / 1e6:,.0f} | {floor_wall:.2f} | {parse_wall:.2f} "
                 f"| {ps_wall:.2f} | {ps_wall / parse_wall:.1f}× | {duck_wall:.2f} | **{ps_wall / duck_wall:.2f}×** "
                 f"| {ps_rss / 1e6:,.0f} | **{ps_rss / size:.2f}×** | {duck_rss / 1e6:,.0f} | {threads} |")
@@ -87,9 +90,10 @@ def verdicts():
     # writer: a foreign round's orders against its own samples grouped by tube.
     by_size = {}
     # The rows' order only: an outbreak's or a midday round's longer lists are more
-    # work by nature, not the cost of an order.
+    # work by nature, and a quoted round's larger files more bytes, not the cost of an
+    # order.
     for name, m in measured.items():
-        if not m["lists"]:
+        if not m["lists"] and not m["saved"]:
             family = "foreign" if m["base"][0].startswith("foreign") else "generate"
             by_size.setdefault((family, m["n"], m["pool"]), []).append(m)
     for (family, n, _), group in sorted(by_size.items(), key=lambda item: (item[0][1], item[0][0])):
@@ -120,7 +124,9 @@ prevalence 0.05%; `1 a tube` adds `--pool-size 1`: everyone swabbed alone, so te
 on the retest list; `first 50% of samples` keeps the first half of the sample rows, by time, and the results of their
 tubes (`benches/compare/midday.py`): the round as the data office reads it at midday, half the city on the missing
 list). `households` has a building for every ten people, a million at 10 M: a city that reports by household or small
-compound rather than by dormitory building.
+compound rather than by dormitory building. `every value quoted` is the round saved again with every value in quotes
+and CRLF line ends (`benches/compare/quote_all.py`), as many platform exports write it: 17% more bytes, and a quote
+every few bytes.
 `tube` is the friendly shape (samples grouped by tube, buildings one after another); `time` is a
 city platform's export (rows by sampling time, sites swabbing in parallel, so tubes of many buildings interleave and
 people arrive in no roster order); `shuffled` is no order at all. `roster shuffled` adds `--roster-order shuffled`: the

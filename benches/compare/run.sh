@@ -6,7 +6,7 @@
 #   benches/compare/run.sh time-1m tube-1m          # some shapes
 #   REPEAT=5 benches/compare/run.sh                 # alternating repetitions (default 3)
 #
-# A shape is NAME:PEOPLE:ORDER:BUILDINGS[:ROSTER[:POOL[:PREVALENCE[:SAMPLED]]]]. ORDER is
+# A shape is NAME:PEOPLE:ORDER:BUILDINGS[:ROSTER[:POOL[:PREVALENCE[:SAMPLED[:SAVED]]]]]. ORDER is
 # generate's --order: `tube` (grouped by tube, buildings one after another: a friendly
 # export), `time` (by sampling time: tubes of many buildings interleave, as a city
 # platform exports) or `shuffled`. ROSTER is generate's --roster-order (`building`, the
@@ -14,7 +14,9 @@
 # PREVALENCE is generate's --prevalence (its default when not given): an outbreak's
 # retest list is a tenth of the city. SAMPLED is the share of the sample rows read, the
 # first in time order, with the results of their tubes only (midday.py): the round as
-# the data office reads it at midday, the rest of the city on the missing list.
+# the data office reads it at midday, the rest of the city on the missing list. SAVED
+# `quoted` saves the round's files again with every value quoted and CRLF line ends
+# (quote_all.py), as many platform exports write them.
 # ORDER `foreign` is a round written by foreign.py instead of `poolscreen generate`, in
 # shapes generate never writes, its samples by sampling time; `foreign-tube` is the same
 # round with its samples grouped by tube (BUILDINGS and the fields after it are not
@@ -48,6 +50,8 @@ all_shapes=(
   single-10m:10000000:time:10000:building:1
   outbreak-10m:10000000:time:10000:building:10:0.01
   midday-10m:10000000:time:10000:building:10::0.5
+  quoted-1m:1000000:time:10000:building:10:::quoted
+  quoted-10m:10000000:time:10000:building:10:::quoted
   households-10m:10000000:time:1000000
   foreign-tube-1m:1000000:foreign-tube:0
   foreign-1m:1000000:foreign:0
@@ -66,14 +70,14 @@ if [ ! -x "$work/venv/bin/python" ]; then python3 -m venv "$work/venv"; fi
 py=$work/venv/bin/python
 
 for shape in "${shapes[@]}"; do
-  IFS=: read -r name n order buildings roster pool prevalence sampled <<< "$shape"
+  IFS=: read -r name n order buildings roster pool prevalence sampled saved <<< "$shape"
   data=$work/round-$name
   # A round is made again unless it was made with these very arguments (a folder left
   # by an older version of this script may hold another shape under the same name).
   args=(--people "$n" --buildings "$buildings" --order "$order" --roster-order "${roster:-building}" --seed 42)
   if [ -n "${pool:-}" ]; then args+=(--pool-size "$pool"); fi
   if [ -n "${prevalence:-}" ]; then args+=(--prevalence "$prevalence"); fi
-  made="${args[*]}${sampled:+ sampled $sampled}"
+  made="${args[*]}${sampled:+ sampled $sampled}${saved:+ saved $saved}"
   case "$order" in
     foreign) written=time ;;
     foreign-tube) written=tube ;;
@@ -95,6 +99,7 @@ for shape in "${shapes[@]}"; do
     else
       "$bin" generate --out "$data" "${args[@]}" >&2
     fi
+    if [ "${saved:-}" = quoted ]; then python3 "$here/quote_all.py" "$data"; fi
     echo "$made" > "$work/round-$name.args"
   fi
   inputs=("$data/roster.csv" "$data/samples.csv" "$data/results.csv")
