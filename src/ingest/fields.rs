@@ -598,6 +598,34 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Text as exports write it, mostly quoted as they quote, sometimes otherwise,
+        /// over several blocks: read as a look at each line reads it, and as the CSV
+        /// parser reads it.
+        #[test]
+        fn exported_chunks_are_read_as_line_by_line_and_as_the_csv_parser_does(
+            text in crate::ingest::split::exported(),
+        ) {
+            let chunk = chunk_of(text.clone());
+            prop_assert_eq!(in_place(&chunk), by_line(&chunk));
+            let (fast, csv) = against_csv(text, 1, |c, v| walk_quoted(c, is_blank, v));
+            prop_assert_eq!(fast, csv);
+        }
+    }
+
+    #[test]
+    fn a_value_quoted_from_a_blocks_first_byte_is_read_whole() {
+        // The comma before the last value is the first block's last byte.
+        let text =
+            b"\"\"\n\"aaaaa0000a\",0a0aa0a0,a a0aa0 0a\n\"0a0a00aaaa\",\"000a0a00a0a0\",\"\"\n";
+        assert_eq!(text[63], b',');
+        let chunk = chunk_of(text.to_vec());
+        let records = in_place(&chunk);
+        assert_eq!(records, by_line(&chunk));
+        // The first record, one empty value, is blank.
+        assert_eq!(records[1].3, [&b"0a0a00aaaa"[..], b"000a0a00a0a0", b""]);
+    }
+
     #[test]
     fn chunks_quoted_as_exports_quote_are_read_in_place_across_blocks() {
         // Records of every length around the 64-byte blocks, every value quoted, CRLF.

@@ -622,6 +622,26 @@ pub fn count_lines(bytes: &[u8]) -> u64 {
 }
 
 #[cfg(test)]
+/// Text as exports write it, every value or some quoted, with now and then what
+/// breaks the quotes' parity: a quote inside an unquoted value, text after a
+/// closing quote, a doubled quote, a quoted line end.
+pub(crate) fn exported() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let value = prop_oneof![
+        8 => "[a-z0-9]{0,12}".prop_map(|v| format!("\"{v}\"")),
+        3 => "[a-z0-9 ]{0,12}",
+        1 => "[a-z\",\r\n]{0,6}".prop_map(|v| format!("\"{}\"", v.replace('"', "\"\""))),
+        1 => "[a-z\"]{1,4}",
+        1 => "[a-z]{1,3}".prop_map(|v| format!("\"{v}\"{v}")),
+    ];
+    let record =
+        (prop::collection::vec(value, 1..8), prop::bool::ANY).prop_map(|(values, crlf)| {
+            format!("{}{}", values.join(","), if crlf { "\r\n" } else { "\n" })
+        });
+    prop::collection::vec(record, 0..40).prop_map(|records| records.concat().into_bytes())
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -844,25 +864,6 @@ mod tests {
                 );
             }
         }
-    }
-
-    /// Text as exports write it, every value or some quoted, with now and then what
-    /// breaks the quotes' parity: a quote inside an unquoted value, text after a
-    /// closing quote, a doubled quote, a quoted line end.
-    fn exported() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
-        use proptest::prelude::*;
-        let value = prop_oneof![
-            8 => "[a-z0-9]{0,12}".prop_map(|v| format!("\"{v}\"")),
-            3 => "[a-z0-9 ]{0,12}",
-            1 => "[a-z\",\r\n]{0,6}".prop_map(|v| format!("\"{}\"", v.replace('"', "\"\""))),
-            1 => "[a-z\"]{1,4}",
-            1 => "[a-z]{1,3}".prop_map(|v| format!("\"{v}\"{v}")),
-        ];
-        let record =
-            (prop::collection::vec(value, 1..8), prop::bool::ANY).prop_map(|(values, crlf)| {
-                format!("{}{}", values.join(","), if crlf { "\r\n" } else { "\n" })
-            });
-        prop::collection::vec(record, 0..40).prop_map(|records| records.concat().into_bytes())
     }
 
     proptest::proptest! {
