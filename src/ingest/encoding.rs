@@ -11,9 +11,11 @@
 //! the rows with non-ASCII bytes and those that are not UTF-8 ([`Census`]); when the
 //! census says the file is not UTF-8 (in a file without a byte-order mark, that pass
 //! stops as soon as more than [`MAX_BAD_UTF8_ROWS`] rows break UTF-8), it is parsed
-//! again as GB18030, each row decoded as it is read ([`decode_gb18030_into`]).
+//! again as GB18030, each chunk of rows decoded whole as it is read
+//! ([`decode_gb18030_into`]) and its records found in its bytes again ([`LineEnds`]).
 
 use super::reread::Opened;
+use super::split::byte_mask;
 use crate::error::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -169,7 +171,8 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Decodes GB18030 `bytes` into `text` (emptied first) without replacement characters;
 /// on failure, the byte offset of the first malformed sequence. Every byte of a
 /// multi-byte GB18030 character is 0x30 or above, never a quote, a comma or a line end,
-/// so a file cuts into rows and fields on its raw bytes and each decodes on its own.
+/// so a file cuts into chunks of whole rows on its raw bytes and each decodes on its
+/// own.
 pub fn decode_gb18030_into(bytes: &[u8], text: &mut String) -> std::result::Result<(), usize> {
     text.clear();
     let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
@@ -185,6 +188,99 @@ pub fn decode_gb18030_into(bytes: &[u8], text: &mut String) -> std::result::Resu
             Err(read - after as usize - bad as usize)
         }
         encoding_rs::DecoderResult::OutputFull => Err(read),
+    }
+}
+
+/// Where the records of a chunk's text, decoded from GB18030, are in its bytes. Decoding
+/// keeps every byte below 0x30 as it is and in order (no byte of a multi-byte character
+/// in either encoding is below 0x30), so the text's k-th line end (CR or LF) is the
+/// bytes' k-th. A record starts at the chunk's start or just after a line end and ends
+/// at one or at the chunk's end: counting line ends finds it in the bytes.
+pub struct LineEnds<'a> {
+    text: Breaks<'a>,
+    bytes: Breaks<'a>,
+    /// The last line end passed: its place in the text and in the bytes.
+    last: Option<(usize, usize)>,
+    ends: (usize, usize),
+}
+
+impl<'a> LineEnds<'a> {
+    /// The line ends of `text`, decoded from `bytes`.
+    pub fn new(text: &'a [u8], bytes: &'a [u8]) -> LineEnds<'a> {
+        LineEnds {
+            text: Breaks::of(text),
+            bytes: Breaks::of(bytes),
+            last: None,
+            ends: (text.len(), bytes.len()),
+        }
+    }
+
+    /// The places in the bytes of the record at `start..end` of the text. Records are
+    /// asked for in the order of the text.
+    pub fn record(&mut self, start: usize, end: usize) -> (usize, usize) {
+        let start = match start {
+            0 => 0,
+            _ => self.line_end(start - 1) + 1,
+        };
+        let end = match end {
+            _ if end == self.ends.0 => self.ends.1,
+            _ => self.line_end(end),
+        };
+        (start, end)
+    }
+
+    /// The place in the bytes of the text's line end at `at` (of the first line end
+    /// after it, were `at` none).
+    fn line_end(&mut self, at: usize) -> usize {
+        loop {
+            match self.last {
+                Some((text, bytes)) if text >= at => return bytes,
+                _ => match (self.text.next(), self.bytes.next()) {
+                    (Some(text), Some(bytes)) => self.last = Some((text, bytes)),
+                    _ => return self.ends.1,
+                },
+            }
+        }
+    }
+}
+
+/// The places of the line ends (CR and LF) of some bytes, found 64 bytes at a time: a
+/// line end every hundred bytes or so, a search for each cost more to start than it
+/// found.
+struct Breaks<'a> {
+    bytes: &'a [u8],
+    /// The next block to look in.
+    block: usize,
+    /// The line ends of the block before it not yet given.
+    mask: u64,
+}
+
+impl<'a> Breaks<'a> {
+    fn of(bytes: &'a [u8]) -> Breaks<'a> {
+        Breaks {
+            bytes,
+            block: 0,
+            mask: 0,
+        }
+    }
+}
+
+impl Iterator for Breaks<'_> {
+    type Item = usize;
+
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            let from = 64 * self.block;
+            let block = self.bytes.get(from..self.bytes.len().min(from + 64))?;
+            if block.is_empty() {
+                return None;
+            }
+            self.mask = byte_mask(block, [b'\r', b'\n']);
+            self.block += 1;
+        }
+        let at = 64 * (self.block - 1) + self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(at)
     }
 }
 
@@ -212,6 +308,80 @@ pub fn decode_strict(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::fields::walk_records;
+    use crate::ingest::split::Text;
+    use proptest::prelude::*;
+
+    /// Walks the text `text` encoded in GB18030 as a chunk of it is read: decoded whole,
+    /// its records found in the text. Returns each record's raw text with the text that
+    /// the bytes [`LineEnds`] places it at decode to, and whether the text had a quote.
+    fn records_and_their_bytes(text: &str) -> (Vec<(String, String)>, bool) {
+        let (bytes, _, unmappable) = encoding_rs::GB18030.encode(text);
+        assert!(!unmappable);
+        let mut decoded = String::new();
+        decode_gb18030_into(&bytes, &mut decoded).unwrap();
+        assert_eq!(decoded, text);
+        let mut ends = LineEnds::new(decoded.as_bytes(), &bytes);
+        let quoted = text.contains('"');
+        let chunk = Text {
+            bytes: decoded.as_bytes(),
+            first_line: 1,
+        };
+        let mut records = Vec::new();
+        walk_records(chunk, quoted, |_, start, raw, _| {
+            let (from, to) = ends.record(start, start + raw.len());
+            let again = decode_strict(encoding_rs::GB18030, &bytes[from..to]).unwrap();
+            records.push((String::from_utf8(raw.to_vec()).unwrap(), again));
+        });
+        (records, quoted)
+    }
+
+    proptest! {
+        /// Every record of a chunk's decoded text is found in its bytes, at the places
+        /// whose bytes decode to it: characters of one to four bytes in GB18030 and in
+        /// UTF-8 (the four-byte ones with ASCII digits in them), line ends of every kind,
+        /// quoted line ends, blank lines.
+        #[test]
+        fn the_records_of_decoded_text_are_found_in_its_bytes(
+            text in prop::collection::vec(
+                prop::sample::select(vec!["a", "0", "9", ",", "\"", "\r", "\n", "\r\n", " ", "张", "三", "\u{3000}", "é", "¢", "€", "𠀀"]),
+                0..300,
+            ).prop_map(|parts| parts.concat()),
+        ) {
+            let (records, _) = records_and_their_bytes(&text);
+            for (raw, again) in records {
+                prop_assert_eq!(raw, again);
+            }
+        }
+
+        /// The same for text quoted as exports quote it, with Chinese and lone carriage
+        /// returns, over several 64-byte blocks.
+        #[test]
+        fn the_records_of_exported_text_are_found_in_its_bytes(
+            text in crate::ingest::split::exported(),
+        ) {
+            let text = String::from_utf8(text).unwrap();
+            let (records, _) = records_and_their_bytes(&text);
+            for (raw, again) in records {
+                prop_assert_eq!(raw, again);
+            }
+        }
+    }
+
+    #[test]
+    fn records_after_wide_characters_are_found_in_their_bytes() {
+        // Each line's characters are wider in UTF-8 than in GB18030 (or narrower: ¢ is
+        // four bytes there, two here), so a record's place in the text is not its place
+        // in the bytes.
+        let text = "张三,\"a\r\nb\",¢\r\n\r\n𠀀,9\r李四\n\"x\"\n";
+        let (records, quoted) = records_and_their_bytes(text);
+        assert!(quoted);
+        let raws: Vec<&str> = records.iter().map(|(raw, _)| raw.as_str()).collect();
+        assert_eq!(raws, ["张三,\"a\r\nb\",¢", "𠀀,9", "李四", "\"x\""]);
+        for (raw, again) in &records {
+            assert_eq!(raw, again);
+        }
+    }
 
     #[test]
     fn the_first_byte_not_utf8_is_found_across_read_blocks() {

@@ -2,7 +2,9 @@
 //! no quote; where it has, simply quoted fields read in place between their quotes, and
 //! from the first record quoted otherwise, the CSV parser.
 
-use super::split::{byte_mask, count_lines, Chunk};
+#[cfg(test)]
+use super::split::Chunk;
+use super::split::{byte_mask, count_lines, Text};
 use crate::normalize::clean;
 use std::ops::Range;
 
@@ -59,24 +61,19 @@ impl<'a> Fields<'a> {
 }
 
 /// Calls `visit` with the line, start offset in the chunk, raw bytes (without the line
-/// terminator) and fields of every record of `chunk` that `blank` does not skip;
+/// terminator) and fields of every record of `chunk` that is not blank ([`is_blank`]);
 /// `quoted` says whether the chunk holds a quote.
 pub(super) fn walk_records(
-    chunk: &Chunk,
+    chunk: Text,
     quoted: bool,
-    blank: Blank,
     visit: impl FnMut(u64, usize, &[u8], Fields),
 ) {
     if !quoted {
-        walk_unquoted(chunk, blank, visit);
+        walk_unquoted(chunk, visit);
     } else {
-        walk_quoted(chunk, blank, visit);
+        walk_quoted(chunk, visit);
     }
 }
-
-/// Which records are blank, and skipped: [`is_blank`] for text, [`is_ascii_blank`] for
-/// bytes that are text only once decoded.
-pub(super) type Blank = fn(Fields) -> bool;
 
 /// [`walk_records`] for a chunk without a quote: every record is one line and every
 /// comma ends a field, so the fields are found where they stand. This is what the CSV
@@ -86,8 +83,8 @@ pub(super) type Blank = fn(Fields) -> bool;
 /// The commas and line ends are found in one scan of the chunk, 64 bytes at a time,
 /// rather than by a search per field: fields are short, and a search has a cost to
 /// start.
-fn walk_unquoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
-    let bytes = &chunk.bytes[..];
+fn walk_unquoted(chunk: Text, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
+    let bytes = chunk.bytes;
     let mut ranges: Vec<Range<usize>> = Vec::new();
     // The record being read starts at `start`, on `line`; its field at `field`.
     let (mut start, mut field, mut line) = (0usize, 0usize, chunk.first_line);
@@ -101,7 +98,7 @@ fn walk_unquoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, 
                 ranges,
                 in_place: true,
             };
-            if !blank(fields) {
+            if !is_blank(fields) {
                 visit(line, start, raw, fields);
             }
         }
@@ -143,9 +140,9 @@ fn each_delimiter(bytes: &[u8], mut found: impl FnMut(usize)) {
 /// Like [`walk_unquoted`], it takes the commas, quotes and line ends of the chunk in one
 /// scan, 64 bytes at a time: a file that quotes every value has a quote every few bytes,
 /// and a look at each byte cost as much as the rest of the row's parse. Each record is
-/// read as [`plain_quoted_record`] reads it alone.
-fn walk_quoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
-    let bytes = &chunk.bytes[..];
+/// read as a look at its line alone would read it (the property tests' `by_line`).
+fn walk_quoted(chunk: Text, mut visit: impl FnMut(u64, usize, &[u8], Fields)) {
+    let bytes = chunk.bytes;
     let mut ranges: Vec<Range<usize>> = Vec::new();
     // The record being read starts at `start`, on `line`; `field` is where its field is.
     let (mut start, mut line) = (0usize, chunk.first_line);
@@ -159,7 +156,7 @@ fn walk_quoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, &[
                 ranges,
                 in_place: true,
             };
-            if !blank(fields) {
+            if !is_blank(fields) {
                 visit(line, start, raw, fields);
             }
         }
@@ -190,7 +187,7 @@ fn walk_quoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, &[
                         Some(b'\r' | b'\n') | None => Field::Closed(p + 1),
                         // A doubled quote, or text after the closing one.
                         Some(_) => {
-                            return walk_csv(chunk, (start, line), blank, visit);
+                            return walk_csv(chunk, (start, line), visit);
                         }
                     };
                 }
@@ -205,7 +202,7 @@ fn walk_quoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, &[
                 }
                 // A line feed inside quotes: the parser's to read.
                 (Field::Quoted(_), _) => {
-                    return walk_csv(chunk, (start, line), blank, visit);
+                    return walk_csv(chunk, (start, line), visit);
                 }
             }
         }
@@ -216,7 +213,7 @@ fn walk_quoted(chunk: &Chunk, blank: Blank, mut visit: impl FnMut(u64, usize, &[
             Field::Closed(_) => {}
             // A quote not closed by the chunk's end.
             Field::Quoted(_) => {
-                return walk_csv(chunk, (start, line), blank, visit);
+                return walk_csv(chunk, (start, line), visit);
             }
         }
         end_record(&mut ranges, start, bytes.len(), line);
@@ -251,47 +248,14 @@ impl Field {
     }
 }
 
-/// The end of the record that starts `line` (a line up to its line feed, or the
-/// chunk's end): at a carriage return, or the line's end. Its fields' places go in
-/// `ranges`, quotes left out; `None` when a field is quoted otherwise than as
-/// [`walk_quoted`] reads in place.
-pub(super) fn plain_quoted_record(line: &[u8], ranges: &mut Vec<Range<usize>>) -> Option<usize> {
-    ranges.clear();
-    // Fields are short: a loop over the line's bytes costs less than a search per field.
-    let mut at = 0;
-    loop {
-        let end = if line.get(at) == Some(&b'"') {
-            // A quoted field ends at the next quote of its line; a line feed before it
-            // is the parser's to read.
-            let close = at + 1 + line[at + 1..].iter().position(|&b| b == b'"')?;
-            ranges.push(at + 1..close);
-            close + 1
-        } else {
-            let end = at
-                + line[at..]
-                    .iter()
-                    .position(|&b| b == b',' || b == b'\r')
-                    .unwrap_or(line.len() - at);
-            ranges.push(at..end);
-            end
-        };
-        match line.get(end) {
-            Some(b',') => at = end + 1,
-            Some(b'\r') | None => return Some(end),
-            Some(_) => return None,
-        }
-    }
-}
-
 /// [`walk_records`] for a chunk with quotes, through the CSV parser, from byte `from`
 /// (the start of a record, on line `line`).
 fn walk_csv(
-    chunk: &Chunk,
+    chunk: Text,
     (from, line): (usize, u64),
-    blank: Blank,
     mut visit: impl FnMut(u64, usize, &[u8], Fields),
 ) {
-    let bytes = &chunk.bytes[..];
+    let bytes = chunk.bytes;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -322,7 +286,7 @@ fn walk_csv(
             raw = rest;
         }
         let fields = Fields::of_record(&record, &mut ranges);
-        if !blank(fields) {
+        if !is_blank(fields) {
             visit(line, start, raw, fields);
         }
     }
@@ -397,7 +361,9 @@ pub fn quote_fault(raw: &[u8]) -> Option<QuoteFault> {
     None
 }
 
-pub(super) fn is_blank(fields: Fields) -> bool {
+/// Whether a record is blank: every field empty, or white space (a full-width space
+/// included) once cleaned.
+fn is_blank(fields: Fields) -> bool {
     // Nearly every row starts with an ID: a letter or digit settles it (inside its
     // quotes, in a file that quotes every value).
     if fields
@@ -417,9 +383,8 @@ pub(super) fn is_blank(fields: Fields) -> bool {
             .all(|f| std::str::from_utf8(f).is_ok_and(|t| clean(t).is_empty()))
 }
 
-/// Whether every field of a record is ASCII white space, or empty: blank in any
-/// encoding.
-pub(super) fn is_ascii_blank(fields: Fields) -> bool {
+/// Whether every field of a record is ASCII white space, or empty.
+fn is_ascii_blank(fields: Fields) -> bool {
     fields.iter().all(|f| f.iter().all(u8::is_ascii_whitespace))
 }
 
@@ -436,11 +401,11 @@ mod tests {
     type InPlace = Vec<(u64, usize, Vec<u8>, Vec<Vec<u8>>, bool)>;
 
     /// A way to walk a chunk's records.
-    type Walk = fn(&Chunk, &mut dyn FnMut(u64, usize, &[u8], Fields));
+    type Walk = fn(Text, &mut dyn FnMut(u64, usize, &[u8], Fields));
 
     fn found(chunk: &Chunk, walk: Walk) -> Found {
         let mut records = Vec::new();
-        walk(chunk, &mut |line, start, raw, fields| {
+        walk(chunk.text(), &mut |line, start, raw, fields| {
             records.push((
                 line,
                 start,
@@ -494,7 +459,7 @@ mod tests {
             first_line,
             offset: 0,
         };
-        let csv = found(&chunk, |c, v| walk_csv(c, (0, c.first_line), is_blank, v));
+        let csv = found(&chunk, |c, v| walk_csv(c, (0, c.first_line), v));
         (found(&chunk, walk), csv)
     }
 
@@ -507,7 +472,7 @@ mod tests {
             text in prop::collection::vec(prop::sample::select(vec![b'a', b',', b'\n', b'\r', b' ', b'\t', 0xE4, 0xB8, 0x80]), 0..600),
             first_line in 1u64..5,
         ) {
-            let (fast, csv) = against_csv(text, first_line, |c, v| walk_unquoted(c, is_blank, v));
+            let (fast, csv) = against_csv(text, first_line, |c, v| walk_unquoted(c, v));
             prop_assert_eq!(fast, csv);
         }
 
@@ -519,7 +484,7 @@ mod tests {
             text in prop::collection::vec(prop::sample::select(vec![b'a', b'"', b'"', b',', b'\n', b'\r', b' ', 0xE4, 0xB8, 0x80]), 0..600),
             first_line in 1u64..5,
         ) {
-            let (fast, csv) = against_csv(text, first_line, |c, v| walk_quoted(c, is_blank, v));
+            let (fast, csv) = against_csv(text, first_line, |c, v| walk_quoted(c, v));
             prop_assert_eq!(fast, csv);
         }
     }
@@ -547,15 +512,47 @@ mod tests {
     /// The records [`walk_quoted`] finds in `chunk`, with whether each was read in place.
     fn in_place(chunk: &Chunk) -> InPlace {
         let mut records = Vec::new();
-        walk_quoted(chunk, is_blank, |line, start, raw, fields| {
+        walk_quoted(chunk.text(), |line, start, raw, fields| {
             records.push(record_in_place(line, start, raw, fields))
         });
         records
     }
 
-    /// The records of `chunk` read a line at a time by [`plain_quoted_record`], which a
-    /// row of GB18030 is read with, up to the first record it cannot read in place; the
-    /// CSV parser reads the rest. With whether each record was read in place.
+    /// The end of the record that starts `line` (a line up to its line feed, or the
+    /// chunk's end): at a carriage return, or the line's end. Its fields' places go in
+    /// `ranges`, quotes left out; `None` when a field is quoted otherwise than as
+    /// [`walk_quoted`] reads in place.
+    fn plain_quoted_record(line: &[u8], ranges: &mut Vec<Range<usize>>) -> Option<usize> {
+        ranges.clear();
+        // Fields are short: a loop over the line's bytes costs less than a search per field.
+        let mut at = 0;
+        loop {
+            let end = if line.get(at) == Some(&b'"') {
+                // A quoted field ends at the next quote of its line; a line feed before it
+                // is the parser's to read.
+                let close = at + 1 + line[at + 1..].iter().position(|&b| b == b'"')?;
+                ranges.push(at + 1..close);
+                close + 1
+            } else {
+                let end = at
+                    + line[at..]
+                        .iter()
+                        .position(|&b| b == b',' || b == b'\r')
+                        .unwrap_or(line.len() - at);
+                ranges.push(at..end);
+                end
+            };
+            match line.get(end) {
+                Some(b',') => at = end + 1,
+                Some(b'\r') | None => return Some(end),
+                Some(_) => return None,
+            }
+        }
+    }
+
+    /// The records of `chunk` read a line at a time by [`plain_quoted_record`], up to the
+    /// first record it cannot read in place; the CSV parser reads the rest. With whether
+    /// each record was read in place.
     fn by_line(chunk: &Chunk) -> InPlace {
         let bytes = &chunk.bytes[..];
         let mut records = Vec::new();
@@ -569,7 +566,7 @@ mod tests {
             let Some(end) =
                 plain_quoted_record(&bytes[start..next], &mut ranges).map(|k| start + k)
             else {
-                walk_csv(chunk, (start, line), is_blank, &mut keep);
+                walk_csv(chunk.text(), (start, line), &mut keep);
                 break;
             };
             let fields = Fields {
@@ -608,7 +605,7 @@ mod tests {
         ) {
             let chunk = chunk_of(text.clone());
             prop_assert_eq!(in_place(&chunk), by_line(&chunk));
-            let (fast, csv) = against_csv(text, 1, |c, v| walk_quoted(c, is_blank, v));
+            let (fast, csv) = against_csv(text, 1, |c, v| walk_quoted(c, v));
             prop_assert_eq!(fast, csv);
         }
     }
@@ -651,12 +648,12 @@ mod tests {
             offset: 0,
         };
         let mut in_place = Vec::new();
-        walk_quoted(&chunk, is_blank, |line, _, _, fields| {
+        walk_quoted(chunk.text(), |line, _, _, fields| {
             in_place.push((line, fields.in_place))
         });
         // The third record doubles a quote: it and the rest go through the parser.
         assert_eq!(in_place, [(7, true), (8, true), (9, false), (10, false)]);
-        let (fast, csv) = against_csv(chunk.bytes.to_vec(), 7, |c, v| walk_quoted(c, is_blank, v));
+        let (fast, csv) = against_csv(chunk.bytes.to_vec(), 7, |c, v| walk_quoted(c, v));
         assert_eq!(fast, csv);
         assert_eq!(fast[0].3, [b"1".to_vec(), b"a,b".to_vec(), Vec::new()]);
         assert_eq!(fast[1].3, [b"2".to_vec(), b"x\"y".to_vec(), Vec::new()]);

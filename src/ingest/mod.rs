@@ -483,7 +483,7 @@ fn read_opened<P: RowParser>(
             let utf8_header =
                 header_not_utf8.is_none() && pass.layout.headers.iter().any(|h| !h.is_ascii());
             drop(pass);
-            // Decoded row by row as it is parsed, never whole in memory.
+            // Decoded a chunk at a time as it is parsed, never whole in memory.
             let pass = match run_pass(
                 TextSource::Gb18030(file.clone()),
                 0,

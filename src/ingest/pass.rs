@@ -1,22 +1,19 @@
 //! One parse of a file's text: the reader thread cuts chunks of whole records, a
 //! hashing thread hashes them in file order, and the rayon workers parse them.
 
-use super::encoding::{self, Census, MAX_BAD_UTF8_ROWS};
-use super::fields::{
-    is_ascii_blank, is_blank, plain_quoted_record, quote_fault, walk_records, Fields,
-};
+use super::encoding::{self, Census, LineEnds, MAX_BAD_UTF8_ROWS};
+use super::fields::{quote_fault, walk_records};
 use super::header::{self, ColumnSpec, Layout};
 use super::mapped::{self, Mapping};
 use super::reread::{open_source, source_path, TextSource};
 use super::row::{accept, Raw};
-use super::split::{self, Bytes, Chunk, CutError, Cutter};
+use super::split::{self, Bytes, Chunk, CutError, Cutter, Text};
 use super::{ChunkOut, Lines, Pass, RowParser, Shared};
 use crate::error::{Error, Position, Result};
 use crate::normalize::clean;
 use rayon::iter::{ParallelBridge, ParallelIterator};
 use sha2::{Digest, Sha256};
 use std::io::Read;
-use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -194,65 +191,6 @@ pub(super) fn run_pass<P: RowParser>(
     Ok(pass)
 }
 
-/// Room for one GB18030 row decoded: the raw row and its fields in UTF-8.
-#[derive(Default)]
-struct Decoded {
-    raw: String,
-    field: String,
-    fields: Vec<u8>,
-    ranges: Vec<Range<usize>>,
-}
-
-impl Decoded {
-    /// The row `raw` with fields `fields`, decoded from GB18030; fails with the offset in
-    /// `raw` of the first byte that is not GB18030. The fields of a row read in place are
-    /// found in its decoded text as they were in its bytes (the same quotes and commas:
-    /// see [`encoding::decode_gb18030_into`]); the fields of others are decoded one by
-    /// one.
-    fn row<'a>(
-        &'a mut self,
-        raw: &[u8],
-        fields: Fields,
-    ) -> std::result::Result<(&'a [u8], Fields<'a>), usize> {
-        encoding::decode_gb18030_into(raw, &mut self.raw)?;
-        self.ranges.clear();
-        // A row read in place is read in place again in its text: its quotes, commas and
-        // carriage returns are where they were, between whole characters.
-        if fields.in_place {
-            let text = self.raw.as_bytes();
-            if plain_quoted_record(text, &mut self.ranges) == Some(text.len())
-                && self.ranges.len() == fields.len()
-            {
-                return Ok((
-                    text,
-                    Fields {
-                        bytes: text,
-                        ranges: &self.ranges,
-                        in_place: true,
-                    },
-                ));
-            }
-            self.ranges.clear();
-        }
-        self.fields.clear();
-        for field in fields.iter() {
-            // Every field is part of a row that decodes, so it decodes too.
-            encoding::decode_gb18030_into(field, &mut self.field).map_err(|_| 0usize)?;
-            let start = self.fields.len();
-            self.fields.extend_from_slice(self.field.as_bytes());
-            self.ranges.push(start..self.fields.len());
-        }
-        Ok((
-            self.raw.as_bytes(),
-            Fields {
-                bytes: &self.fields,
-                ranges: &self.ranges,
-                in_place: false,
-            },
-        ))
-    }
-}
-
 /// A row's raw text: where its bytes are in a source (`here`), or `text` itself.
 fn place<'a>(here: Option<(&'a Arc<TextSource>, u64, u32)>, text: &'a [u8]) -> Raw<'a> {
     match here {
@@ -398,7 +336,7 @@ fn parse_own<P: RowParser>(
 
 /// Parses the rows of `chunk`, rejecting each row that is not UTF-8: `check_rows` also
 /// counts the rows with non-ASCII bytes (for the census of a file whose encoding is not
-/// known yet), `gb` decodes each row from GB18030 first. A reject keeps where its row
+/// known yet), `gb` decodes the chunk from GB18030 first. A reject keeps where its row
 /// is in `source`, when there is one to read it again from.
 fn parse_chunk<P: RowParser>(
     chunk: &Chunk,
@@ -407,6 +345,9 @@ fn parse_chunk<P: RowParser>(
     source: Option<&Arc<TextSource>>,
     parser: &P,
 ) -> ChunkOut<P::Record, P::Part> {
+    thread_local! {
+        static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
     let mut out = ChunkOut {
         index: chunk.index,
         rows: Vec::with_capacity(chunk.bytes.len() / 48),
@@ -419,46 +360,63 @@ fn parse_chunk<P: RowParser>(
         not_gb18030: None,
         shared: Shared::default(),
     };
-    // Checked once for the whole chunk, which settles most rows at once. A chunk of
-    // GB18030 is text only once decoded, row by row.
-    let whole = if gb {
-        None
+    // A chunk of GB18030 is decoded whole, in one call, and its text read as a chunk of
+    // UTF-8 is; its records are found in its bytes by their line ends ([`LineEnds`]).
+    // Decoded row by row, with a decoder each, its rows took half again the time of the
+    // same rows in UTF-8 (BENCHMARKS.md, "CSV in GB18030, a chunk decoded at a time"). A
+    // chunk that does not decode stops the file, at its first byte that does not.
+    let mut decoded = if gb {
+        TEXT.with_borrow_mut(std::mem::take)
     } else {
-        simdutf8::basic::from_utf8(&chunk.bytes).ok()
+        String::new()
     };
-    let mut decoded = Decoded::default();
+    if gb {
+        if let Err(at) = encoding::decode_gb18030_into(&chunk.bytes, &mut decoded) {
+            out.not_gb18030 = Some(chunk.offset + at as u64);
+            TEXT.set(decoded);
+            return out;
+        }
+    }
+    let text = if gb {
+        decoded.as_bytes()
+    } else {
+        &chunk.bytes[..]
+    };
+    let mut line_ends = gb.then(|| LineEnds::new(text, &chunk.bytes));
+    // Checked once for the whole chunk, which settles most rows at once. A decoded
+    // chunk is text.
+    let whole = if gb {
+        Some(decoded.as_str())
+    } else {
+        simdutf8::basic::from_utf8(text).ok()
+    };
     // Nearly every chunk holds neither a quote nor a NUL, which one scan settles.
-    let (quoted, nul) = match memchr::memchr2(b'"', 0, &chunk.bytes) {
+    let (quoted, nul) = match memchr::memchr2(b'"', 0, text) {
         None => (false, false),
         Some(_) => (
-            memchr::memchr(b'"', &chunk.bytes).is_some(),
-            memchr::memchr(0, &chunk.bytes).is_some(),
+            memchr::memchr(b'"', text).is_some(),
+            memchr::memchr(0, text).is_some(),
         ),
     };
     let ascii = check_rows && whole.is_some_and(str::is_ascii);
     // A chunk of ASCII and common ideographs (nearly every chunk of a Chinese roster)
-    // is settled by one look too: its cells are then only trimmed. (A chunk of GB18030
-    // is not looked at: its rows are cleaned cell by cell once decoded.)
+    // is settled by one look too: its cells are then only trimmed.
     let plain = whole.is_some_and(crate::normalize::all_plain);
-    let blank = if gb { is_ascii_blank } else { is_blank };
-    walk_records(chunk, quoted, blank, |line, start, raw, fields| {
-        // Where the row's bytes are, as read (a record is at most a mebibyte).
-        let here = source.map(|s| (s, chunk.offset + start as u64, raw.len() as u32));
-        // A row of GB18030 is read as its UTF-8 text from here on (a row of full-width
-        // spaces is blank only then).
-        let (raw, fields) = if gb && !raw.is_ascii() {
-            match decoded.row(raw, fields) {
-                Ok(row) if is_blank(row.1) => return,
-                Ok(row) => row,
-                Err(at) => {
-                    let at = chunk.offset + (start + at) as u64;
-                    out.not_gb18030 = Some(out.not_gb18030.map_or(at, |first| first.min(at)));
-                    return;
-                }
+    let text = Text {
+        bytes: text,
+        first_line: chunk.first_line,
+    };
+    walk_records(text, quoted, |line, start, raw, fields| {
+        // Where the row's bytes are in the chunk, as read (a record is at most a
+        // mebibyte), and in the source.
+        let (start_read, len_read) = match line_ends.as_mut() {
+            Some(ends) => {
+                let (from, to) = ends.record(start, start + raw.len());
+                (from, to - from)
             }
-        } else {
-            (raw, fields)
+            None => (start, raw.len()),
         };
+        let here = source.map(|s| (s, chunk.offset + start_read as u64, len_read as u32));
         out.read += 1;
         let reject = |shared: &mut Shared, column: &str, reason: &str| {
             shared.reject(line, column, reason, place(here, raw).kept())
@@ -526,7 +484,7 @@ fn parse_chunk<P: RowParser>(
         accept(
             &mut out,
             line,
-            chunk.offset + start as u64,
+            chunk.offset + start_read as u64,
             place(here, raw),
             fields,
             (text, plain),
@@ -535,5 +493,8 @@ fn parse_chunk<P: RowParser>(
         );
     });
     parser.finish_part(&mut out.state, &mut out.rows);
+    if gb {
+        TEXT.set(decoded);
+    }
     out
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub enum TextSource {
     /// The file itself (UTF-8); offsets are file offsets.
     File(Arc<Opened>),
-    /// The file in GB18030, decoded row by row as it is read; offsets are file offsets.
+    /// The file in GB18030, decoded as it is read; offsets are file offsets.
     Gb18030(Arc<Opened>),
     /// The file decoded to UTF-8 in memory; offsets are into this text.
     Memory(Arc<Vec<u8>>),

@@ -331,6 +331,14 @@ impl Chunk {
         }
     }
 
+    /// The chunk's bytes as text to walk.
+    pub fn text(&self) -> Text<'_> {
+        Text {
+            bytes: &self.bytes,
+            first_line: self.first_line,
+        }
+    }
+
     /// The buffer of a chunk read into one (empty for a mapped chunk).
     pub fn into_buffer(self) -> Vec<u8> {
         match self.bytes {
@@ -338,6 +346,16 @@ impl Chunk {
             Bytes::Mapped(_) => Vec::new(),
         }
     }
+}
+
+/// Records to walk ([`super::fields::walk_records`]): a chunk's bytes, or the text they
+/// decode to, and the line number of the first byte.
+#[derive(Clone, Copy)]
+pub struct Text<'a> {
+    /// The records, line terminators included.
+    pub bytes: &'a [u8],
+    /// The line number, starting at `1`, of the first byte.
+    pub first_line: u64,
 }
 
 /// A chunk's bytes: read into a buffer of its own, or a range of a file mapped into
