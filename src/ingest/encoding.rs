@@ -226,6 +226,7 @@ impl<'a> LineEnds<'a> {
             _ if end == self.ends.0 => self.ends.1,
             _ => self.line_end(end),
         };
+        debug_assert!(start <= end, "a record that ends before it starts");
         (start, end)
     }
 
@@ -234,7 +235,10 @@ impl<'a> LineEnds<'a> {
     fn line_end(&mut self, at: usize) -> usize {
         loop {
             match self.last {
-                Some((text, bytes)) if text >= at => return bytes,
+                Some((text, bytes)) if text >= at => {
+                    debug_assert_eq!(text, at, "a record's end that is not a line end");
+                    return bytes;
+                }
                 _ => match (self.text.next(), self.bytes.next()) {
                     (Some(text), Some(bytes)) => self.last = Some((text, bytes)),
                     _ => return self.ends.1,
@@ -314,7 +318,8 @@ mod tests {
 
     /// Walks the text `text` encoded in GB18030 as a chunk of it is read: decoded whole,
     /// its records found in the text. Returns each record's raw text with the text that
-    /// the bytes [`LineEnds`] places it at decode to, and whether the text had a quote.
+    /// the bytes [`LineEnds`] places it at decode to, and whether the text had a quote;
+    /// checks that the places are those of the record's first and last bytes.
     fn records_and_their_bytes(text: &str) -> (Vec<(String, String)>, bool) {
         let (bytes, _, unmappable) = encoding_rs::GB18030.encode(text);
         assert!(!unmappable);
@@ -330,6 +335,8 @@ mod tests {
         let mut records = Vec::new();
         walk_records(chunk, quoted, |_, start, raw, _| {
             let (from, to) = ends.record(start, start + raw.len());
+            let place = |at: usize| encoding_rs::GB18030.encode(&text[..at]).0.len();
+            assert_eq!((from, to), (place(start), place(start + raw.len())));
             let again = decode_strict(encoding_rs::GB18030, &bytes[from..to]).unwrap();
             records.push((String::from_utf8(raw.to_vec()).unwrap(), again));
         });

@@ -14,7 +14,7 @@ use super::encoding::{hex, Census, Encoding};
 use super::fields::Fields;
 use super::header::{self, ColumnSpec};
 use super::reread::TextSource;
-use super::row::{accept, Raw};
+use super::row::{accept, Known, Raw};
 use super::xlsx;
 use super::{ChunkOut, Ingested, Lines, Pass, RowParser};
 use crate::error::{Error, Position, Result};
@@ -272,7 +272,7 @@ pub(super) fn read_workbook<P: RowParser>(
                     i as u64,
                     Raw::Record(record),
                     fields,
-                    (text, false),
+                    (text, Known::NOTHING),
                     &layout,
                     parser,
                 );

@@ -6,7 +6,7 @@ use super::fields::{quote_fault, walk_records};
 use super::header::{self, ColumnSpec, Layout};
 use super::mapped::{self, Mapping};
 use super::reread::{open_source, source_path, TextSource};
-use super::row::{accept, Raw};
+use super::row::{accept, Known, Raw};
 use super::split::{self, Bytes, Chunk, CutError, Cutter, Text};
 use super::{ChunkOut, Lines, Pass, RowParser, Shared};
 use crate::error::{Error, Position, Result};
@@ -148,6 +148,11 @@ pub(super) fn run_pass<P: RowParser>(
             })
             .collect();
         outs.sort_by_key(|o| o.index);
+        if gb {
+            // Each worker's room for a decoded chunk, up to three times the chunk's
+            // size, is not kept for the stages after.
+            rayon::broadcast(|_| TEXT.take());
+        }
         (outs, reader.join(), hashing.join())
     });
     match (cut, hashed) {
@@ -189,6 +194,12 @@ pub(super) fn run_pass<P: RowParser>(
     pass.outs = outs;
     pass.layout = layout;
     Ok(pass)
+}
+
+thread_local! {
+    /// A worker's room for the text of a chunk of GB18030 ([`parse_chunk`]), emptied
+    /// when the pass ends.
+    static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// A row's raw text: where its bytes are in a source (`here`), or `text` itself.
@@ -345,9 +356,6 @@ fn parse_chunk<P: RowParser>(
     source: Option<&Arc<TextSource>>,
     parser: &P,
 ) -> ChunkOut<P::Record, P::Part> {
-    thread_local! {
-        static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-    }
     let mut out = ChunkOut {
         index: chunk.index,
         rows: Vec::with_capacity(chunk.bytes.len() / 48),
@@ -390,18 +398,22 @@ fn parse_chunk<P: RowParser>(
     } else {
         simdutf8::basic::from_utf8(text).ok()
     };
-    // Nearly every chunk holds neither a quote nor a NUL, which one scan settles.
-    let (quoted, nul) = match memchr::memchr2(b'"', 0, text) {
-        None => (false, false),
+    // Nearly every chunk holds no quote, NUL or '#', which one scan settles.
+    let (quoted, nul, hashes) = match memchr::memchr3(b'"', 0, b'#', text) {
+        None => (false, false, false),
         Some(_) => (
             memchr::memchr(b'"', text).is_some(),
             memchr::memchr(0, text).is_some(),
+            memchr::memchr(b'#', text).is_some(),
         ),
     };
     let ascii = check_rows && whole.is_some_and(str::is_ascii);
     // A chunk of ASCII and common ideographs (nearly every chunk of a Chinese roster)
     // is settled by one look too: its cells are then only trimmed.
-    let plain = whole.is_some_and(crate::normalize::all_plain);
+    let known = Known {
+        plain: whole.is_some_and(crate::normalize::all_plain),
+        hashes,
+    };
     let text = Text {
         bytes: text,
         first_line: chunk.first_line,
@@ -487,7 +499,7 @@ fn parse_chunk<P: RowParser>(
             chunk.offset + start_read as u64,
             place(here, raw),
             fields,
-            (text, plain),
+            (text, known),
             layout,
             parser,
         );

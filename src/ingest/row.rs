@@ -124,8 +124,25 @@ pub const EXCEL_ERRORS: [&str; 16] = [
     "#UNKNOWN!",
 ];
 
-/// Checks the shape of a record whose text is known to be valid (and, when `plain`,
-/// [`crate::normalize::all_plain`]), parses it, and keeps the row or its reject.
+/// What one look at a whole chunk of text settles for all its rows.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Known {
+    /// The text is [`crate::normalize::all_plain`]: cells are only trimmed.
+    pub(super) plain: bool,
+    /// The text may hold a '#', so a row may hold a formula's error ([`EXCEL_ERRORS`]).
+    pub(super) hashes: bool,
+}
+
+impl Known {
+    /// Nothing known: every cell cleaned, every row looked at for a formula's error.
+    pub(super) const NOTHING: Known = Known {
+        plain: false,
+        hashes: true,
+    };
+}
+
+/// Checks the shape of a record whose text is known to be valid (and what `known`
+/// says), parses it, and keeps the row or its reject.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn accept<P: RowParser>(
     out: &mut ChunkOut<P::Record, P::Part>,
@@ -133,7 +150,7 @@ pub(super) fn accept<P: RowParser>(
     offset: u64,
     raw: Raw,
     fields: Fields,
-    (text, plain): (&str, bool),
+    (text, known): (&str, Known),
     layout: &Layout,
     parser: &P,
 ) {
@@ -164,7 +181,7 @@ pub(super) fn accept<P: RowParser>(
     let mut row = Row {
         ranges: fields.ranges,
         text,
-        plain,
+        plain: known.plain,
         layout,
         failures: Vec::new(),
         line,
@@ -174,8 +191,9 @@ pub(super) fn accept<P: RowParser>(
     // building or a round named "#N/A". Only the columns that name or group people are
     // checked here (the others' own rules reject it, or, like a phone, keep it as the
     // text it is: a bad lookup in a contact column must not take a person off the
-    // roster). Only rows with a '#' are looked at closer.
-    let hashes = memchr::memchr(b'#', text.as_bytes()).is_some();
+    // roster). Only rows with a '#' are looked at closer (in a chunk with one: a search
+    // a row cost 3% of the roster's parse).
+    let hashes = known.hashes && memchr::memchr(b'#', text.as_bytes()).is_some();
     let naming = |col: &usize| matches!(layout.names[*col], "name" | "building" | "round");
     for col in (0..layout.fields.len()).filter(|_| hashes).filter(naming) {
         let raw = row.raw(col);
