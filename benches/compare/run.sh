@@ -16,7 +16,9 @@
 # first in time order, with the results of their tubes only (midday.py): the round as
 # the data office reads it at midday, the rest of the city on the missing list. SAVED
 # `quoted` saves the round's files again with every value quoted and CRLF line ends
-# (quote_all.py), as many platform exports write them.
+# (quote_all.py), as many platform exports write them; `gb18030` saves a copy in
+# GB18030 (save_gb18030.py), as Excel saves "CSV" on Chinese Windows, which poolscreen
+# reads (and the read floor), while DuckDB and the parse floor read the UTF-8 originals.
 # ORDER `foreign` is a round written by foreign.py instead of `poolscreen generate`, in
 # shapes generate never writes, its samples by sampling time; `foreign-tube` is the same
 # round with its samples grouped by tube (BUILDINGS and the fields after it are not
@@ -52,6 +54,8 @@ all_shapes=(
   midday-10m:10000000:time:10000:building:10::0.5
   quoted-1m:1000000:time:10000:building:10:::quoted
   quoted-10m:10000000:time:10000:building:10:::quoted
+  gbk-1m:1000000:time:10000:building:10:::gb18030
+  gbk-10m:10000000:time:10000:building:10:::gb18030
   households-10m:10000000:time:1000000
   foreign-tube-1m:1000000:foreign-tube:0
   foreign-1m:1000000:foreign:0
@@ -100,17 +104,23 @@ for shape in "${shapes[@]}"; do
       "$bin" generate --out "$data" "${args[@]}" >&2
     fi
     if [ "${saved:-}" = quoted ]; then python3 "$here/quote_all.py" "$data"; fi
+    if [ "${saved:-}" = gb18030 ]; then python3 "$here/save_gb18030.py" "$data"; fi
     echo "$made" > "$work/round-$name.args"
   fi
   inputs=("$data/roster.csv" "$data/samples.csv" "$data/results.csv")
+  # What poolscreen reads: the round's files, or their copy in GB18030.
+  ps=("${inputs[@]}")
+  if [ "${saved:-}" = gb18030 ]; then
+    ps=("$data/gb18030/roster.csv" "$data/gb18030/samples.csv" "$data/gb18030/results.csv")
+  fi
   for i in $(seq 1 "$repeat"); do
     echo "$name, run $i of $repeat" >&2
-    /usr/bin/time -v -o "$work/floor-$name-$i.txt" cat "${inputs[@]}" > /dev/null
+    /usr/bin/time -v -o "$work/floor-$name-$i.txt" cat "${ps[@]}" > /dev/null
     /usr/bin/time -v -o "$work/parse-$name-$i.txt" \
       "$py" "$here/parse_floor.py" "${inputs[@]}" > "$work/rows-$name.txt"
     rm -rf "$work/ps-$name"
     POOLSCREEN_TIMINGS=1 /usr/bin/time -v -o "$work/ps-$name-$i.txt" \
-      "$bin" run --roster "${inputs[0]}" --samples "${inputs[1]}" --results "${inputs[2]}" \
+      "$bin" run --roster "${ps[0]}" --samples "${ps[1]}" --results "${ps[2]}" \
       "${run_args[@]}" --out "$work/ps-$name" --quiet 2> "$work/stages-$name-$i.txt"
     rm -rf "$work/duck-$name"
     /usr/bin/time -v -o "$work/duck-$name-$i.txt" \
@@ -121,7 +131,7 @@ for shape in "${shapes[@]}"; do
   if [ "$n" -le 1000000 ]; then
     for t in 1 2 4; do
       rm -rf "$work/threads-$t"
-      "$bin" run --roster "${inputs[0]}" --samples "${inputs[1]}" --results "${inputs[2]}" \
+      "$bin" run --roster "${ps[0]}" --samples "${ps[1]}" --results "${ps[2]}" \
         "${run_args[@]}" --out "$work/threads-$t" --threads "$t" --quiet
     done
     same=yes
