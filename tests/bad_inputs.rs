@@ -309,3 +309,54 @@ fn a_file_with_a_utf8_bom_is_read_whole_however_many_rows_break_utf8() {
         .collect();
     assert_eq!(input["sha256"], sha);
 }
+
+/// A formula's error (`#N/A`) in a naming column is rejected in whichever chunk of a
+/// roster it lies, in UTF-8 and in GB18030, read in place or, after a doubled quote,
+/// through the CSV parser: each chunk is searched for a '#' once, and only a chunk
+/// that holds one has its rows looked at.
+#[test]
+fn formula_errors_are_found_in_every_chunk_and_encoding() {
+    let people = 200_000;
+    // Two errors in later chunks; the second after a doubled quote in its chunk.
+    let errors = [70_000, 150_002];
+    let mut text = String::from("person_id,name,building\n");
+    for i in 0..people {
+        let building = match i {
+            _ if errors.contains(&i) => "#N/A".to_string(),
+            _ => format!("公寓{}", i % 5),
+        };
+        let name = match i {
+            150_001 => "\"王\"\"五\"\"\"".to_string(),
+            _ => format!("王{i}"),
+        };
+        text.push_str(&format!("S{i},{name},{building}\n"));
+    }
+    let (gb, _, unmappable) = encoding_rs::GB18030.encode(&text);
+    assert!(!unmappable);
+    for (encoding, bytes) in [("UTF-8", text.as_bytes()), ("GB18030", &gb[..])] {
+        assert!(bytes.len() > 3 << 20, "several chunks");
+        let dir = beside_basic_samples_and_results();
+        fs::write(dir.path().join("roster.csv"), bytes).unwrap();
+        expect(&run_round(dir.path(), "out", &["--quiet"]), 0);
+        let out = dir.path().join("out");
+        assert_eq!(manifest(&out)["inputs"][0]["encoding"], encoding);
+        assert_eq!(manifest(&out)["inputs"][0]["rows_rejected"], errors.len());
+        let rejects = read_spreadsheet_csv(&out.join("rejects.csv"));
+        let rows: Vec<Vec<String>> = csv::Reader::from_reader(rejects.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        let got: Vec<(String, String, bool)> = rows
+            .iter()
+            .map(|r| {
+                let reason = r[3].starts_with("building holds #N/A, a spreadsheet formula's error");
+                (r[1].clone(), r[2].clone(), reason)
+            })
+            .collect();
+        let want: Vec<(String, String, bool)> = errors
+            .iter()
+            .map(|i| ((i + 2).to_string(), "building".to_string(), true))
+            .collect();
+        assert_eq!(got, want, "{encoding}: {rejects}");
+    }
+}

@@ -359,3 +359,37 @@ fn a_workbook_reads_as_excel_shows_it() {
         "{rejects}"
     );
 }
+
+/// A formula's error in a workbook roster's building column is rejected as such (a
+/// workbook's rows are each looked at for one, whatever its cells hold).
+#[test]
+fn a_formula_error_in_a_workbook_rosters_building_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    let roster = fs::read_to_string(basic().join("roster.csv")).unwrap();
+    for (r, line) in roster.lines().enumerate() {
+        for (c, value) in line.split(',').enumerate() {
+            let (r, c) = (r as u32, c as u16);
+            if r == 3 && c == 2 {
+                let na = rust_xlsxwriter::Formula::new("=NA()").set_result("#N/A");
+                sheet.write_formula(r, c, na).unwrap();
+            } else {
+                sheet.write_string(r, c, value).unwrap();
+            }
+        }
+    }
+    book.save(dir.path().join("roster.xlsx")).unwrap();
+    for f in ["samples.csv", "results.csv"] {
+        fs::copy(basic().join(f), dir.path().join(f)).unwrap();
+    }
+    expect(
+        &run(dir.path(), "roster.xlsx", "samples.csv", "results.csv", &[]),
+        0,
+    );
+    let rejects = read_spreadsheet_csv(&dir.path().join("out/rejects.csv"));
+    assert!(
+        rejects.contains(",4,building,\"building holds #N/A, a spreadsheet formula's error"),
+        "{rejects}"
+    );
+}

@@ -26,8 +26,9 @@
 # run it with a pool size of 20; a round is written again when foreign.py changes.
 #
 # For each shape: generate the round (seed 42) unless it was made with the same
-# arguments; then, REPEAT times in turn, time the read floor (cat of the inputs), the
-# parse floor (DuckDB counting the rows of the same three files), poolscreen (every output
+# arguments; then, REPEAT times in turn, time the read floor (cat of the inputs poolscreen
+# reads), the parse floor (DuckDB counting the rows of the three files DuckDB reads: a
+# GB18030 round's UTF-8 originals), poolscreen (every output
 # of the contract) and DuckDB's reference, each with /usr/bin/time -v; check that
 # poolscreen and DuckDB give the same per-building figures and retest and missing sets; up
 # to 1 M people, check that --threads 1, 2 and 4 give byte-identical tables and workbooks.
@@ -75,6 +76,10 @@ py=$work/venv/bin/python
 
 for shape in "${shapes[@]}"; do
   IFS=: read -r name n order buildings roster pool prevalence sampled saved <<< "$shape"
+  case "${saved:-}" in
+    "" | quoted | gb18030) ;;
+    *) echo "shape $name: SAVED is quoted or gb18030, not $saved" >&2; exit 2 ;;
+  esac
   data=$work/round-$name
   # A round is made again unless it was made with these very arguments (a folder left
   # by an older version of this script may hold another shape under the same name).
@@ -126,6 +131,12 @@ for shape in "${shapes[@]}"; do
     /usr/bin/time -v -o "$work/duck-$name-$i.txt" \
       "$py" "$here/duckdb_run.py" "$here/reference.sql" "$data" "$work/duck-$name"
   done
+  if [ "${saved:-}" = gb18030 ]; then
+    # The copy must have been read as GB18030, not taken for another encoding.
+    "$py" -c 'import json, sys
+encodings = {i["encoding"] for i in json.load(open(sys.argv[1]))["inputs"]}
+sys.exit(0 if encodings == {"GB18030"} else f"read as {encodings}, not GB18030")' "$work/ps-$name/manifest.json"
+  fi
   "$py" "$here/check.py" "$work/ps-$name" "$work/duck-$name" > "$work/check-$name.txt"
   rm -f "$work/threads-$name.txt"
   if [ "$n" -le 1000000 ]; then

@@ -11,7 +11,8 @@ folder = sys.argv[1]
 os.makedirs(f"{folder}/gb18030", exist_ok=True)
 for name in ("roster", "samples", "results"):
     dst = f"{folder}/gb18030/{name}.csv"
-    with open(f"{folder}/{name}.csv", encoding="utf-8", newline="") as src, \
+    # A UTF-8 byte-order mark is left out: a GB18030 file has none.
+    with open(f"{folder}/{name}.csv", encoding="utf-8-sig", newline="") as src, \
             open(f"{dst}.part", "w", encoding="gb18030", newline="") as out:
         shutil.copyfileobj(src, out, 1 << 20)
     os.replace(f"{dst}.part", dst)

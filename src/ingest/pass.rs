@@ -151,7 +151,8 @@ pub(super) fn run_pass<P: RowParser>(
         if gb {
             // Each worker's room for a decoded chunk, up to three times the chunk's
             // size, is not kept for the stages after.
-            rayon::broadcast(|_| TEXT.take());
+            // Dropped on the worker, whose allocator heap it came from.
+            rayon::broadcast(|_| drop(TEXT.take()));
         }
         (outs, reader.join(), hashing.join())
     });
