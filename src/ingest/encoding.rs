@@ -218,13 +218,15 @@ impl<'a> LineEnds<'a> {
     /// The places in the bytes of the record at `start..end` of the text. Records are
     /// asked for in the order of the text.
     pub fn record(&mut self, start: usize, end: usize) -> (usize, usize) {
-        let start = match start {
-            0 => 0,
-            _ => self.line_end(start - 1) + 1,
+        let start = if start == 0 {
+            0
+        } else {
+            self.line_end(start - 1) + 1
         };
-        let end = match end {
-            _ if end == self.ends.0 => self.ends.1,
-            _ => self.line_end(end),
+        let end = if end == self.ends.0 {
+            self.ends.1
+        } else {
+            self.line_end(end)
         };
         debug_assert!(start <= end, "a record that ends before it starts");
         (start, end)
@@ -275,10 +277,10 @@ impl Iterator for Breaks<'_> {
     fn next(&mut self) -> Option<usize> {
         while self.mask == 0 {
             let from = 64 * self.block;
-            let block = self.bytes.get(from..self.bytes.len().min(from + 64))?;
-            if block.is_empty() {
+            if from >= self.bytes.len() {
                 return None;
             }
+            let block = &self.bytes[from..self.bytes.len().min(from + 64)];
             self.mask = byte_mask(block, [b'\r', b'\n']);
             self.block += 1;
         }

@@ -150,8 +150,8 @@ pub(super) fn run_pass<P: RowParser>(
         outs.sort_by_key(|o| o.index);
         if gb {
             // Each worker's room for a decoded chunk, up to three times the chunk's
-            // size, is not kept for the stages after.
-            // Dropped on the worker, whose allocator heap it came from.
+            // size, is not kept for the stages after; it is dropped on the worker, whose
+            // allocator heap it came from.
             rayon::broadcast(|_| drop(TEXT.take()));
         }
         (outs, reader.join(), hashing.join())
@@ -374,31 +374,26 @@ fn parse_chunk<P: RowParser>(
     // Decoded row by row, with a decoder each, its rows took half again the time of the
     // same rows in UTF-8 (BENCHMARKS.md, "CSV in GB18030, a chunk decoded at a time"). A
     // chunk that does not decode stops the file, at its first byte that does not.
-    let mut decoded = if gb {
-        TEXT.with_borrow_mut(std::mem::take)
-    } else {
-        String::new()
-    };
-    if gb {
-        if let Err(at) = encoding::decode_gb18030_into(&chunk.bytes, &mut decoded) {
-            out.not_gb18030 = Some(chunk.offset + at as u64);
-            TEXT.set(decoded);
-            return out;
+    let decoded = match gb {
+        true => {
+            let mut decoded = TEXT.take();
+            if let Err(at) = encoding::decode_gb18030_into(&chunk.bytes, &mut decoded) {
+                out.not_gb18030 = Some(chunk.offset + at as u64);
+                TEXT.set(decoded);
+                return out;
+            }
+            Some(decoded)
         }
-    }
-    let text = if gb {
-        decoded.as_bytes()
-    } else {
-        &chunk.bytes[..]
+        false => None,
     };
-    let mut line_ends = gb.then(|| LineEnds::new(text, &chunk.bytes));
     // Checked once for the whole chunk, which settles most rows at once. A decoded
     // chunk is text.
-    let whole = if gb {
-        Some(decoded.as_str())
-    } else {
-        simdutf8::basic::from_utf8(text).ok()
+    let whole = match decoded.as_deref() {
+        Some(decoded) => Some(decoded),
+        None => simdutf8::basic::from_utf8(&chunk.bytes).ok(),
     };
+    let text = decoded.as_deref().map_or(&chunk.bytes[..], str::as_bytes);
+    let mut line_ends = decoded.is_some().then(|| LineEnds::new(text, &chunk.bytes));
     // Nearly every chunk holds no quote, NUL or '#', which one scan settles.
     let (quoted, nul, hashes) = match memchr::memchr3(b'"', 0, b'#', text) {
         None => (false, false, false),
@@ -415,11 +410,11 @@ fn parse_chunk<P: RowParser>(
         plain: whole.is_some_and(crate::normalize::all_plain),
         hashes,
     };
-    let text = Text {
+    let records = Text {
         bytes: text,
         first_line: chunk.first_line,
     };
-    walk_records(text, quoted, |line, start, raw, fields| {
+    walk_records(records, quoted, |line, start, raw, fields| {
         // Where the row's bytes are in the chunk, as read (a record is at most a
         // mebibyte), and in the source.
         let (start_read, len_read) = match line_ends.as_mut() {
@@ -506,7 +501,7 @@ fn parse_chunk<P: RowParser>(
         );
     });
     parser.finish_part(&mut out.state, &mut out.rows);
-    if gb {
+    if let Some(decoded) = decoded {
         TEXT.set(decoded);
     }
     out
