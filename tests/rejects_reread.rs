@@ -28,8 +28,11 @@ fn rows(n: usize) -> Vec<String> {
 enum Coding {
     Utf8,
     Gb18030,
-    /// UTF-16LE with its byte-order mark: decoded in memory, its rejects keep their text.
+    /// UTF-16LE with its byte-order mark, decoded a chunk at a time: its rows are
+    /// found by their code units, and read again from the file.
     Utf16,
+    /// UTF-16BE with its byte-order mark.
+    Utf16Be,
 }
 
 /// Writes `rows` under a header into `dir/roster.csv`: with `bom` (UTF-8), `eol` ending
@@ -46,6 +49,10 @@ fn write_roster(dir: &Path, rows: &[String], bom: bool, eol: &str, coding: Codin
         Coding::Utf16 => [0xFF, 0xFE]
             .into_iter()
             .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect(),
+        Coding::Utf16Be => [0xFE, 0xFF]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_be_bytes))
             .collect(),
     };
     if bom {
@@ -69,6 +76,7 @@ fn every_rejected_row_is_listed_as_the_file_holds_it() {
         (true, "\r\n", Coding::Utf8),
         (false, "\r\n", Coding::Gb18030),
         (false, "\n", Coding::Utf16),
+        (false, "\r\n", Coding::Utf16Be),
     ] {
         let dir = beside_basic_samples_and_results();
         write_roster(dir.path(), &rows, bom, eol, coding);
@@ -108,8 +116,16 @@ fn duplicates_and_rows_rejected_as_read_each_list_their_own_row() {
             _ => format!("R{:06},李四{i},公寓2,103,", i - 1),
         })
         .collect();
+    for coding in [Coding::Utf8, Coding::Utf16, Coding::Utf16Be] {
+        duplicates_listed(&rows, coding);
+    }
+}
+
+/// The roster of `rows` in `coding` lists each duplicate and each row rejected as read
+/// with its own raw row, in line order, and the report counts them.
+fn duplicates_listed(rows: &[String], coding: Coding) {
     let dir = beside_basic_samples_and_results();
-    write_roster(dir.path(), &rows, false, "\n", Coding::Utf8);
+    write_roster(dir.path(), rows, false, "\n", coding);
     expect(&run_round(dir.path(), "out", &[]), 0);
     let listed = rejects(&dir.path().join("out"));
     let expected: Vec<(usize, &String)> = rows
@@ -118,10 +134,10 @@ fn duplicates_and_rows_rejected_as_read_each_list_their_own_row() {
         .filter(|(i, _)| i % 3 != 1)
         .map(|(i, row)| (i + 2, row))
         .collect();
-    assert_eq!(listed.len(), expected.len());
+    assert_eq!(listed.len(), expected.len(), "{coding:?}");
     for ((line, row), reject) in expected.into_iter().zip(&listed) {
-        assert_eq!(reject[1], line.to_string());
-        assert_eq!(reject[4], **row, "line {line}");
+        assert_eq!(reject[1], line.to_string(), "{coding:?}");
+        assert_eq!(reject[4], **row, "line {line}, {coding:?}");
     }
     // The report counts them by file, as the manifest does.
     let out = dir.path().join("out");

@@ -11,13 +11,14 @@
 //! the rows with non-ASCII bytes and those that are not UTF-8 ([`Census`]); when the
 //! census says the file is not UTF-8 (in a file without a byte-order mark, that pass
 //! stops as soon as more than [`MAX_BAD_UTF8_ROWS`] rows break UTF-8), it is parsed
-//! again as GB18030, each chunk of rows decoded whole as it is read
-//! ([`decode_gb18030_into`]) and its records found in its bytes again ([`LineEnds`]).
+//! again as GB18030. A file in GB18030 or UTF-16 ([`Codec`]) is cut into chunks of
+//! whole rows on its own bytes, each chunk decoded whole as it is parsed
+//! ([`Codec::decode_into`]) and its records found in its bytes again ([`LineEnds`]);
+//! it is never decoded whole in memory.
 
 use super::reread::Opened;
 use super::split::byte_mask;
 use crate::error::{Error, Result};
-use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -53,6 +54,106 @@ impl Encoding {
             Encoding::Gb18030 => "GB18030",
             Encoding::Workbook => "Excel workbook",
         }
+    }
+}
+
+/// An encoding whose files are decoded a chunk at a time as they are parsed, and whose
+/// rows are read again from the file and decoded: GB18030, and UTF-16 after its
+/// byte-order mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// GB18030: every byte below 0x30 is the ASCII character, in a character of its
+    /// own.
+    Gb18030,
+    /// UTF-16, little-endian.
+    Utf16Le,
+    /// UTF-16, big-endian.
+    Utf16Be,
+}
+
+impl Codec {
+    /// The codec of the files of `encoding`, when they are decoded.
+    pub fn of(encoding: Encoding) -> Option<Codec> {
+        match encoding {
+            Encoding::Gb18030 => Some(Codec::Gb18030),
+            Encoding::Utf16Le => Some(Codec::Utf16Le),
+            Encoding::Utf16Be => Some(Codec::Utf16Be),
+            Encoding::Utf8 | Encoding::Utf8Bom | Encoding::Workbook => None,
+        }
+    }
+
+    /// The byte-order mark a file of this codec starts with (none for GB18030).
+    pub fn bom(self) -> &'static [u8] {
+        match self {
+            Codec::Gb18030 => b"",
+            Codec::Utf16Le => b"\xFF\xFE",
+            Codec::Utf16Be => b"\xFE\xFF",
+        }
+    }
+
+    /// Its decoder's encoding.
+    pub fn encoding_rs(self) -> &'static encoding_rs::Encoding {
+        match self {
+            Codec::Gb18030 => encoding_rs::GB18030,
+            Codec::Utf16Le => encoding_rs::UTF_16LE,
+            Codec::Utf16Be => encoding_rs::UTF_16BE,
+        }
+    }
+
+    /// Whether its code units are two bytes (UTF-16), and then whether big-endian.
+    pub fn wide(self) -> Option<bool> {
+        match self {
+            Codec::Gb18030 => None,
+            Codec::Utf16Le => Some(false),
+            Codec::Utf16Be => Some(true),
+        }
+    }
+
+    /// Decodes `bytes` into `text` (emptied first) without replacement characters; on
+    /// failure, the byte offset of the first malformed sequence (a UTF-16 text cut
+    /// inside a character, or of an odd length, is malformed at its end).
+    ///
+    /// `bytes` must be whole rows, as a chunk is: in GB18030 every byte of a multi-byte
+    /// character is 0x30 or above, never a quote, a comma or a line end, so a file cuts
+    /// into chunks on its raw bytes; UTF-16 is cut on its code units
+    /// ([`super::split::Cutter::utf16`]), never inside a surrogate pair.
+    pub fn decode_into(self, bytes: &[u8], text: &mut String) -> std::result::Result<(), usize> {
+        self.decode(bytes, true, text)
+    }
+
+    /// [`Codec::decode_into`] of `bytes` that are the last of the text when `last`:
+    /// else a character cut by their end is left out, not malformed.
+    pub fn decode(
+        self,
+        bytes: &[u8],
+        last: bool,
+        text: &mut String,
+    ) -> std::result::Result<(), usize> {
+        text.clear();
+        let mut decoder = self.encoding_rs().new_decoder_without_bom_handling();
+        text.reserve(
+            decoder
+                .max_utf8_buffer_length_without_replacement(bytes.len())
+                .unwrap_or(bytes.len() * 3 + 16),
+        );
+        let (result, read) = decoder.decode_to_string_without_replacement(bytes, text, last);
+        match result {
+            encoding_rs::DecoderResult::InputEmpty => Ok(()),
+            encoding_rs::DecoderResult::Malformed(bad, after) => {
+                Err(read - after as usize - bad as usize)
+            }
+            encoding_rs::DecoderResult::OutputFull => Err(read),
+        }
+    }
+
+    /// How many bytes of UTF-16 the UTF-8 `text` was decoded from: two a code unit,
+    /// that is two a character and two more for a character outside the basic plane
+    /// (one of four bytes in UTF-8). Counted by bytes: a character has one lead byte
+    /// (any but 0b10xxxxxx), and those of four bytes a lead byte of 0xF0 or above.
+    pub fn utf16_len(text: &[u8]) -> usize {
+        let following = text.iter().filter(|&&b| (b as i8) < -0x40).count();
+        let of_four = text.iter().filter(|&&b| b >= 0xF0).count();
+        2 * (text.len() - following + of_four)
     }
 }
 
@@ -117,18 +218,6 @@ impl Census {
     }
 }
 
-/// Reads the whole file, returning its bytes and their SHA-256.
-pub fn read_all(opened: &Arc<Opened>) -> Result<(Vec<u8>, String)> {
-    let len = opened.file().metadata().map_or(0, |m| m.len() as usize);
-    let mut bytes = Vec::with_capacity(len);
-    opened
-        .reader(0)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(opened.path(), e))?;
-    let sha = hex(&Sha256::digest(&bytes));
-    Ok((bytes, sha))
-}
-
 /// The byte offset of the first byte of the file that is not UTF-8, if any.
 pub fn first_not_utf8(opened: &Arc<Opened>) -> Result<Option<u64>> {
     let path = opened.path();
@@ -168,49 +257,49 @@ pub fn hex(bytes: &[u8]) -> String {
     String::from_utf8(text).expect("hex digits are ASCII")
 }
 
-/// Decodes GB18030 `bytes` into `text` (emptied first) without replacement characters;
-/// on failure, the byte offset of the first malformed sequence. Every byte of a
-/// multi-byte GB18030 character is 0x30 or above, never a quote, a comma or a line end,
-/// so a file cuts into chunks of whole rows on its raw bytes and each decodes on its
-/// own.
-pub fn decode_gb18030_into(bytes: &[u8], text: &mut String) -> std::result::Result<(), usize> {
-    text.clear();
-    let mut decoder = encoding_rs::GB18030.new_decoder_without_bom_handling();
-    text.reserve(
-        decoder
-            .max_utf8_buffer_length_without_replacement(bytes.len())
-            .unwrap_or(bytes.len() * 3 + 16),
-    );
-    let (result, read) = decoder.decode_to_string_without_replacement(bytes, text, true);
-    match result {
-        encoding_rs::DecoderResult::InputEmpty => Ok(()),
-        encoding_rs::DecoderResult::Malformed(bad, after) => {
-            Err(read - after as usize - bad as usize)
-        }
-        encoding_rs::DecoderResult::OutputFull => Err(read),
-    }
-}
-
-/// Where the records of a chunk's text, decoded from GB18030, are in its bytes. Decoding
-/// keeps every byte below 0x30 as it is and in order (no byte of a multi-byte character
-/// in either encoding is below 0x30), so the text's k-th line end (CR or LF) is the
-/// bytes' k-th. A record starts at the chunk's start or just after a line end and ends
-/// at one or at the chunk's end: counting line ends finds it in the bytes.
+/// Where the records of a chunk's text, decoded by a [`Codec`], are in its bytes.
+///
+/// In GB18030, decoding keeps every byte below 0x30 as it is and in order, so the
+/// text's k-th line end (CR or LF) is the bytes' k-th. A record starts at the chunk's
+/// start or just after a line end and ends at one or at the chunk's end: counting line
+/// ends finds it in the bytes. In UTF-16 a place in the bytes is two bytes for each
+/// code unit of the text before it ([`Codec::utf16_len`]), counted on from the record
+/// before.
 pub struct LineEnds<'a> {
-    text: Breaks<'a>,
-    bytes: Breaks<'a>,
-    /// The last line end passed: its place in the text and in the bytes.
-    last: Option<(usize, usize)>,
+    text: &'a [u8],
+    places: Places<'a>,
     ends: (usize, usize),
 }
 
+/// How [`LineEnds`] finds a place in the bytes.
+enum Places<'a> {
+    /// By the line ends of the text and of the bytes, in step, and the last line end
+    /// passed: its place in the text and in the bytes.
+    Breaks {
+        text: Breaks<'a>,
+        bytes: Breaks<'a>,
+        last: Option<(usize, usize)>,
+    },
+    /// In UTF-16, by the code units up to the last place asked for: that place in the
+    /// text and in the bytes.
+    Units((usize, usize)),
+}
+
 impl<'a> LineEnds<'a> {
-    /// The line ends of `text`, decoded from `bytes`.
-    pub fn new(text: &'a [u8], bytes: &'a [u8]) -> LineEnds<'a> {
+    /// The line ends of `text`, decoded from `bytes` by `codec`. `bytes` start at a
+    /// character.
+    pub fn new(text: &'a [u8], bytes: &'a [u8], codec: Codec) -> LineEnds<'a> {
+        let places = match codec.wide() {
+            None => Places::Breaks {
+                text: Breaks::of(text),
+                bytes: Breaks::of(bytes),
+                last: None,
+            },
+            Some(_) => Places::Units((0, 0)),
+        };
         LineEnds {
-            text: Breaks::of(text),
-            bytes: Breaks::of(bytes),
-            last: None,
+            text,
+            places,
             ends: (text.len(), bytes.len()),
         }
     }
@@ -218,6 +307,9 @@ impl<'a> LineEnds<'a> {
     /// The places in the bytes of the record at `start..end` of the text. Records are
     /// asked for in the order of the text.
     pub fn record(&mut self, start: usize, end: usize) -> (usize, usize) {
+        if let Places::Units(_) = self.places {
+            return (self.units(start), self.units(end));
+        }
         let start = if start == 0 {
             0
         } else {
@@ -232,17 +324,31 @@ impl<'a> LineEnds<'a> {
         (start, end)
     }
 
+    /// The place in UTF-16 bytes of the text's place `at`, at or after the last asked.
+    fn units(&mut self, at: usize) -> usize {
+        let Places::Units((text, bytes)) = &mut self.places else {
+            unreachable!("places by code units only in UTF-16");
+        };
+        debug_assert!(at >= *text, "a place before the last one asked for");
+        *bytes += Codec::utf16_len(&self.text[*text..at]);
+        *text = at;
+        *bytes
+    }
+
     /// The place in the bytes of the text's line end at `at` (of the first line end
     /// after it, were `at` none).
     fn line_end(&mut self, at: usize) -> usize {
+        let Places::Breaks { text, bytes, last } = &mut self.places else {
+            unreachable!("places by line ends only in GB18030");
+        };
         loop {
-            match self.last {
+            match *last {
                 Some((text, bytes)) if text >= at => {
                     debug_assert_eq!(text, at, "a record's end that is not a line end");
                     return bytes;
                 }
-                _ => match (self.text.next(), self.bytes.next()) {
-                    (Some(text), Some(bytes)) => self.last = Some((text, bytes)),
+                _ => match (text.next(), bytes.next()) {
+                    (Some(text), Some(bytes)) => *last = Some((text, bytes)),
                     _ => return self.ends.1,
                 },
             }
@@ -290,27 +396,6 @@ impl Iterator for Breaks<'_> {
     }
 }
 
-/// Decodes `bytes` without replacement characters; on failure, the byte offset of the
-/// first malformed sequence.
-pub fn decode_strict(
-    encoding: &'static encoding_rs::Encoding,
-    bytes: &[u8],
-) -> std::result::Result<String, usize> {
-    let mut decoder = encoding.new_decoder_without_bom_handling();
-    let capacity = decoder
-        .max_utf8_buffer_length_without_replacement(bytes.len())
-        .unwrap_or(bytes.len() * 3 + 16);
-    let mut text = String::with_capacity(capacity);
-    let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
-    match result {
-        encoding_rs::DecoderResult::InputEmpty => Ok(text),
-        encoding_rs::DecoderResult::Malformed(bad, after) => {
-            Err(read - after as usize - bad as usize)
-        }
-        encoding_rs::DecoderResult::OutputFull => Err(read),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,17 +403,31 @@ mod tests {
     use crate::ingest::split::Text;
     use proptest::prelude::*;
 
-    /// Walks the text `text` encoded in GB18030 as a chunk of it is read: decoded whole,
-    /// its records found in the text. Returns each record's raw text with the text that
-    /// the bytes [`LineEnds`] places it at decode to, and whether the text had a quote;
-    /// checks that the places are those of the record's first and last bytes.
-    fn records_and_their_bytes(text: &str) -> (Vec<(String, String)>, bool) {
-        let (bytes, _, unmappable) = encoding_rs::GB18030.encode(text);
-        assert!(!unmappable);
+    /// `text` in `codec`, without a byte-order mark.
+    fn encoded(text: &str, codec: Codec) -> Vec<u8> {
+        match codec {
+            Codec::Gb18030 => {
+                let (bytes, _, unmappable) = encoding_rs::GB18030.encode(text);
+                assert!(!unmappable);
+                bytes.into_owned()
+            }
+            Codec::Utf16Le => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+            Codec::Utf16Be => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        }
+    }
+
+    const CODECS: [Codec; 3] = [Codec::Gb18030, Codec::Utf16Le, Codec::Utf16Be];
+
+    /// Walks the text `text` encoded in `codec` as a chunk of it is read: decoded
+    /// whole, its records found in the text. Returns each record's raw text with the
+    /// text that the bytes [`LineEnds`] places it at decode to, and whether the text had
+    /// a quote; checks that the places are those of the record's first and last bytes.
+    fn records_and_their_bytes(text: &str, codec: Codec) -> (Vec<(String, String)>, bool) {
+        let bytes = encoded(text, codec);
         let mut decoded = String::new();
-        decode_gb18030_into(&bytes, &mut decoded).unwrap();
+        codec.decode_into(&bytes, &mut decoded).unwrap();
         assert_eq!(decoded, text);
-        let mut ends = LineEnds::new(decoded.as_bytes(), &bytes);
+        let mut ends = LineEnds::new(decoded.as_bytes(), &bytes, codec);
         let quoted = text.contains('"');
         let chunk = Text {
             bytes: decoded.as_bytes(),
@@ -337,9 +436,10 @@ mod tests {
         let mut records = Vec::new();
         walk_records(chunk, quoted, |_, start, raw, _| {
             let (from, to) = ends.record(start, start + raw.len());
-            let place = |at: usize| encoding_rs::GB18030.encode(&text[..at]).0.len();
+            let place = |at: usize| encoded(&text[..at], codec).len();
             assert_eq!((from, to), (place(start), place(start + raw.len())));
-            let again = decode_strict(encoding_rs::GB18030, &bytes[from..to]).unwrap();
+            let mut again = String::new();
+            codec.decode_into(&bytes[from..to], &mut again).unwrap();
             records.push((String::from_utf8(raw.to_vec()).unwrap(), again));
         });
         (records, quoted)
@@ -347,19 +447,23 @@ mod tests {
 
     proptest! {
         /// Every record of a chunk's decoded text is found in its bytes, at the places
-        /// whose bytes decode to it: characters of one to four bytes in GB18030 and in
-        /// UTF-8 (the four-byte ones with ASCII digits in them), line ends of every kind,
-        /// quoted line ends, blank lines.
+        /// whose bytes decode to it, in every codec: characters of one to four bytes in
+        /// GB18030 and in UTF-8 (the four-byte ones with ASCII digits in them), UTF-16
+        /// units with a byte of a line end, a quote or a comma in them (上 is 0x4E0A,
+        /// 丢 0x4E22, 丬 0x4E2C, ਊ 0x0A0A, ഀ 0x0D00) and surrogate pairs, line ends of
+        /// every kind, quoted line ends, blank lines.
         #[test]
         fn the_records_of_decoded_text_are_found_in_its_bytes(
             text in prop::collection::vec(
-                prop::sample::select(vec!["a", "0", "9", ",", "\"", "\r", "\n", "\r\n", " ", "张", "三", "\u{3000}", "é", "¢", "€", "𠀀"]),
+                prop::sample::select(vec!["a", "0", "9", ",", "\"", "\r", "\n", "\r\n", " ", "张", "三", "\u{3000}", "é", "¢", "€", "𠀀", "上", "丢", "丬", "ਊ", "ഀ", "\u{0100}"]),
                 0..300,
             ).prop_map(|parts| parts.concat()),
         ) {
-            let (records, _) = records_and_their_bytes(&text);
-            for (raw, again) in records {
-                prop_assert_eq!(raw, again);
+            for codec in CODECS {
+                let (records, _) = records_and_their_bytes(&text, codec);
+                for (raw, again) in records {
+                    prop_assert_eq!(raw, again);
+                }
             }
         }
 
@@ -370,9 +474,11 @@ mod tests {
             text in crate::ingest::split::exported(),
         ) {
             let text = String::from_utf8(text).unwrap();
-            let (records, _) = records_and_their_bytes(&text);
-            for (raw, again) in records {
-                prop_assert_eq!(raw, again);
+            for codec in CODECS {
+                let (records, _) = records_and_their_bytes(&text, codec);
+                for (raw, again) in records {
+                    prop_assert_eq!(raw, again);
+                }
             }
         }
     }
@@ -382,13 +488,18 @@ mod tests {
         // Each line's characters are wider in UTF-8 than in GB18030 (or narrower: ¢ is
         // four bytes there, two here), so a record's place in the text is not its place
         // in the bytes.
-        let text = "张三,\"a\r\nb\",¢\r\n\r\n𠀀,9\r李四\n\"x\"\n";
-        let (records, quoted) = records_and_their_bytes(text);
-        assert!(quoted);
-        let raws: Vec<&str> = records.iter().map(|(raw, _)| raw.as_str()).collect();
-        assert_eq!(raws, ["张三,\"a\r\nb\",¢", "𠀀,9", "李四", "\"x\""]);
-        for (raw, again) in &records {
-            assert_eq!(raw, again);
+        let text = "张三,\"a\r\nb\",¢\r\n\r\n𠀀,9\r李四\n\"x\"\n上,丢\n";
+        for codec in CODECS {
+            let (records, quoted) = records_and_their_bytes(text, codec);
+            assert!(quoted);
+            let raws: Vec<&str> = records.iter().map(|(raw, _)| raw.as_str()).collect();
+            assert_eq!(
+                raws,
+                ["张三,\"a\r\nb\",¢", "𠀀,9", "李四", "\"x\"", "上,丢"]
+            );
+            for (raw, again) in &records {
+                assert_eq!(raw, again);
+            }
         }
     }
 
@@ -425,7 +536,7 @@ mod tests {
                 .split(|&b| b == b'\n')
                 .zip(["学号,姓名", "1,张三", "2,\u{20000}𠀀"])
         {
-            decode_gb18030_into(row, &mut text).unwrap();
+            Codec::Gb18030.decode_into(row, &mut text).unwrap();
             assert_eq!(text, want);
         }
         // Four-byte characters hold ASCII digits, never a delimiter.
@@ -434,22 +545,29 @@ mod tests {
         assert!(bytes
             .windows(2)
             .any(|w| w[0] >= 0x81 && w[1].is_ascii_digit()));
-        assert_eq!(decode_gb18030_into(b"ab\xFFcd", &mut text), Err(2));
-        assert_eq!(decode_gb18030_into(b"ab\x81", &mut text), Err(2));
+        assert_eq!(Codec::Gb18030.decode_into(b"ab\xFFcd", &mut text), Err(2));
+        assert_eq!(Codec::Gb18030.decode_into(b"ab\x81", &mut text), Err(2));
     }
 
     #[test]
-    fn gb18030_decodes_chinese() {
-        let (bytes, _, _) = encoding_rs::GB18030.encode("姓名,公寓1");
+    fn utf16_reports_the_first_bad_unit_and_a_cut_character() {
+        let mut text = String::new();
+        // A low surrogate alone, at byte 2.
         assert_eq!(
-            decode_strict(encoding_rs::GB18030, &bytes).unwrap(),
-            "姓名,公寓1"
+            Codec::Utf16Le.decode_into(b"a\x00\x00\xDCb\x00", &mut text),
+            Err(2)
         );
-    }
-
-    #[test]
-    fn gb18030_reports_the_bad_byte() {
-        assert_eq!(decode_strict(encoding_rs::GB18030, b"ab\xFFcd"), Err(2));
+        // A high surrogate cut by the end, and an odd byte at the end.
+        assert_eq!(
+            Codec::Utf16Be.decode_into(b"\x00a\xD8\x40", &mut text),
+            Err(2)
+        );
+        assert_eq!(Codec::Utf16Le.decode_into(b"a\x00b", &mut text), Err(2));
+        Codec::Utf16Be
+            .decode_into(&encoded("张,𠀀\n", Codec::Utf16Be), &mut text)
+            .unwrap();
+        assert_eq!(text, "张,𠀀\n");
+        assert_eq!(Codec::utf16_len("张,𠀀\n".as_bytes()), 10);
     }
 
     #[test]

@@ -257,7 +257,7 @@ pub(super) fn read_workbook<P: RowParser>(
                 read: 0,
                 census: Census::default(),
                 runaway_quote: None,
-                not_gb18030: None,
+                not_decoded: None,
                 shared: Default::default(),
             };
             let mut ranges = Vec::new();
@@ -287,11 +287,11 @@ pub(super) fn read_workbook<P: RowParser>(
         source: TextSource::Sheet(Arc::new(rows)),
         census: Census::default(),
         header_not_utf8: None,
-        not_gb18030: None,
+        not_decoded: None,
         sha256: book.sha256,
         bytes: book.bytes,
     };
-    let mut ingested = pass.finish(Encoding::Workbook, None, name)?;
+    let mut ingested = pass.finish(Encoding::Workbook, name)?;
     ingested.report.sheet = Some(book.name);
     Ok(ingested)
 }

@@ -29,7 +29,7 @@ pub mod values;
 mod xlsx;
 
 use crate::error::{Error, Position, Result};
-use encoding::{Census, Encoding, MAX_BAD_UTF8_ROWS};
+use encoding::{Census, Codec, Encoding, MAX_BAD_UTF8_ROWS};
 use header::{ColumnSpec, Layout};
 use pass::run_pass;
 use reread::{Opened, TextSource};
@@ -91,9 +91,9 @@ impl Why {
 /// terminator, bytes that are not UTF-8 written as `\xNN`.
 #[derive(Clone, Debug)]
 pub enum RawText {
-    /// The text itself (a sheet's row, a row of a text decoded in memory).
+    /// The text itself (a sheet's row).
     Text(Box<str>),
-    /// Where the row's bytes are in a file (in UTF-8 or GB18030), read again when
+    /// Where the row's bytes are in a file (in UTF-8, GB18030 or UTF-16), read again when
     /// `rejects.csv` is written
     /// ([`reread::RawReader`]): held whole, the raw rows of a city roster rejected
     /// row by row were three times the input's size.
@@ -447,34 +447,31 @@ fn read_opened<P: RowParser>(
     }
     match encoding::sniff(file)? {
         Some(enc @ (Encoding::Utf16Le | Encoding::Utf16Be)) => {
-            let (bytes, sha) = encoding::read_all(file)?;
-            let codec = if enc == Encoding::Utf16Le {
-                encoding_rs::UTF_16LE
-            } else {
-                encoding_rs::UTF_16BE
-            };
-            let text = encoding::decode_strict(codec, &bytes[2..]).map_err(|at| {
-                Error::input(
+            // Decoded a chunk at a time as it is parsed, as GB18030 is, never whole in
+            // memory.
+            let codec = Codec::of(enc).expect("UTF-16 is decoded");
+            let source = TextSource::Decoded(file.clone(), codec);
+            let pass = run_pass(source, codec.bom(), false, name, specs, parser)?;
+            if let Some(at) = pass.not_decoded {
+                return Err(Error::input(
                     name,
-                    Position::byte(at as u64 + 2),
-                    format!("the file starts with a {} byte-order mark but is not valid {}; save it again as \"CSV UTF-8\"", enc.as_str(), enc.as_str()),
-                )
-            })?;
-            let size = bytes.len() as u64;
-            drop(bytes);
-            read_decoded(text, enc, (sha, size), name, specs, parser)
+                    Position::byte(at),
+                    format!("the file starts with a {} byte-order mark but is not valid {} from this byte on; save it again as \"CSV UTF-8\"", enc.as_str(), enc.as_str()),
+                ));
+            }
+            pass.finish(enc, name)
         }
         Some(Encoding::Utf8Bom) => {
-            let pass = run_pass(file_source(), 3, true, name, specs, parser)?;
+            let pass = run_pass(file_source(), b"\xEF\xBB\xBF", true, name, specs, parser)?;
             if let Some(at) = pass.header_not_utf8 {
                 return Err(Error::input(name, Position::byte(at), "the header row is not valid UTF-8 although the file starts with a UTF-8 byte-order mark; save it again as \"CSV UTF-8\""));
             }
-            pass.finish(Encoding::Utf8Bom, None, name)
+            pass.finish(Encoding::Utf8Bom, name)
         }
         _ => {
-            let pass = run_pass(file_source(), 0, true, name, specs, parser)?;
+            let pass = run_pass(file_source(), b"", true, name, specs, parser)?;
             if pass.header_not_utf8.is_none() && pass.census.is_utf8() {
-                return pass.finish(Encoding::Utf8, None, name);
+                return pass.finish(Encoding::Utf8, name);
             }
             let header_not_utf8 = pass.header_not_utf8;
             // A header of Chinese that reads as UTF-8 and names the columns, but read as
@@ -485,8 +482,8 @@ fn read_opened<P: RowParser>(
             drop(pass);
             // Decoded a chunk at a time as it is parsed, never whole in memory.
             let pass = match run_pass(
-                TextSource::Gb18030(file.clone()),
-                0,
+                TextSource::Decoded(file.clone(), Codec::Gb18030),
+                b"",
                 false,
                 name,
                 specs,
@@ -504,7 +501,7 @@ fn read_opened<P: RowParser>(
                 }
                 other => other?,
             };
-            if let Some(at) = pass.not_gb18030 {
+            if let Some(at) = pass.not_decoded {
                 // The UTF-8 pass stops early, so the first byte that breaks UTF-8 is
                 // looked for again.
                 let first_bad = match header_not_utf8 {
@@ -517,29 +514,9 @@ fn read_opened<P: RowParser>(
                     format!("the file is neither UTF-8 nor GB18030 (not UTF-8 from this byte on, not GB18030 from byte offset {at}); save it again as \"CSV UTF-8\""),
                 ));
             }
-            pass.finish(Encoding::Gb18030, None, name)
+            pass.finish(Encoding::Gb18030, name)
         }
     }
-}
-
-/// Parses text decoded in memory from a file whose hash and size are `file`.
-fn read_decoded<P: RowParser>(
-    text: String,
-    encoding: Encoding,
-    file: (String, u64),
-    name: &str,
-    specs: &[ColumnSpec],
-    parser: &P,
-) -> Result<Ingested<P::Record, P::Part>> {
-    let pass = run_pass(
-        TextSource::Memory(Arc::new(text.into_bytes())),
-        0,
-        false,
-        name,
-        specs,
-        parser,
-    )?;
-    pass.finish(encoding, Some(file), name)
 }
 
 /// One parse of a file's text.
@@ -550,22 +527,16 @@ struct Pass<R, C> {
     census: Census,
     /// Set when the header row itself is not UTF-8: the file is in another encoding.
     header_not_utf8: Option<u64>,
-    /// The first byte offset that does not decode as GB18030, in a pass that decodes.
-    not_gb18030: Option<u64>,
+    /// The first byte offset that does not decode, in a pass that decodes.
+    not_decoded: Option<u64>,
     /// SHA-256 and size of the bytes read (BOM included), for file sources.
     sha256: String,
     bytes: u64,
 }
 
 impl<R, C> Pass<R, C> {
-    /// The pass as the file's ingest result; `file` overrides the hash and size when
-    /// the text parsed was decoded from the file.
-    fn finish(
-        self,
-        encoding: Encoding,
-        file: Option<(String, u64)>,
-        name: &str,
-    ) -> Result<Ingested<R, C>> {
+    /// The pass as the file's ingest result.
+    fn finish(self, encoding: Encoding, name: &str) -> Result<Ingested<R, C>> {
         if let Some(at) = self.header_not_utf8 {
             return Err(Error::input(
                 name,
@@ -573,7 +544,7 @@ impl<R, C> Pass<R, C> {
                 "the header row is not valid text",
             ));
         }
-        let (sha256, bytes) = file.unwrap_or((self.sha256, self.bytes));
+        let (sha256, bytes) = (self.sha256, self.bytes);
         let mut parts = Vec::with_capacity(self.outs.len());
         // Sized once: a roster rejected row by row is ten million rejects.
         let mut rejects = Vec::with_capacity(self.outs.iter().map(|o| o.rejects.len()).sum());
@@ -620,8 +591,8 @@ struct ChunkOut<R, C> {
     /// The first quote that takes the lines after it into one value, which stops the
     /// run: its line and the column's header.
     runaway_quote: Option<(u64, String)>,
-    /// The first byte offset, in the file, that does not decode as GB18030.
-    not_gb18030: Option<u64>,
+    /// The first byte offset, in the file, that does not decode.
+    not_decoded: Option<u64>,
     /// The columns and reasons the chunk's rejects share.
     shared: Shared,
 }

@@ -1,7 +1,7 @@
 //! One parse of a file's text: the reader thread cuts chunks of whole records, a
 //! hashing thread hashes them in file order, and the rayon workers parse them.
 
-use super::encoding::{self, Census, LineEnds, MAX_BAD_UTF8_ROWS};
+use super::encoding::{self, Census, Codec, LineEnds, MAX_BAD_UTF8_ROWS};
 use super::fields::{quote_fault, walk_records};
 use super::header::{self, ColumnSpec, Layout};
 use super::mapped::{self, Mapping};
@@ -18,22 +18,22 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// Parses `source` from byte `start` on: the reader thread cuts chunks and hashes the
-/// bytes, the workers parse the chunks.
+/// Parses `source` after its byte-order mark `bom` (its first bytes, hashed as they
+/// are): the reader thread cuts chunks and hashes the bytes, the workers parse the
+/// chunks.
 pub(super) fn run_pass<P: RowParser>(
     source: TextSource,
-    start: u64,
+    bom: &[u8],
     check_rows: bool,
     name: &str,
     specs: &[ColumnSpec],
     parser: &P,
 ) -> Result<Pass<P::Record, P::Part>> {
     let path = source_path(&source, name);
-    let gb = matches!(source, TextSource::Gb18030(_));
+    let codec = source.codec();
+    let start = bom.len() as u64;
     let mut hasher = Sha256::new();
-    if start == 3 {
-        hasher.update(b"\xEF\xBB\xBF");
-    }
+    hasher.update(bom);
     // A file is mapped and read in place where the system allows (`mapped`); read
     // into buffers otherwise.
     let map = source
@@ -44,10 +44,13 @@ pub(super) fn run_pass<P: RowParser>(
         Some(map) => Cutter::mapped(Arc::new(map), start as usize),
         None => Cutter::new(open_source(&source, start)?, start),
     };
+    if let Some(big_endian) = codec.and_then(Codec::wide) {
+        cutter = cutter.utf16(big_endian);
+    }
     if source.opened().is_some() {
         mapped::pause_for_tests(name);
     }
-    let (header, header_bytes) = read_header(&mut cutter, name, check_rows, gb, &mut hasher)?;
+    let (header, header_bytes) = read_header(&mut cutter, name, check_rows, codec, &mut hasher)?;
     let mut pass = Pass {
         outs: Vec::new(),
         layout: Layout {
@@ -59,14 +62,14 @@ pub(super) fn run_pass<P: RowParser>(
         source,
         census: Census::default(),
         header_not_utf8: None,
-        not_gb18030: None,
+        not_decoded: None,
         sha256: String::new(),
         bytes: start + header_bytes,
     };
     let (headers, header_line) = match header {
         Header::Found(h, line) => (h, line),
-        Header::NotText(at) if gb => {
-            pass.not_gb18030 = Some(at);
+        Header::NotText(at) if codec.is_some() => {
+            pass.not_decoded = Some(at);
             return Ok(pass);
         }
         Header::NotText(at) => {
@@ -101,12 +104,14 @@ pub(super) fn run_pass<P: RowParser>(
     let judging = check_rows && start == 0;
     let bad_rows = AtomicU64::new(0);
     let not_utf8 = || judging && bad_rows.load(Ordering::Relaxed) > MAX_BAD_UTF8_ROWS;
-    // A file read as GB18030 is hashed whatever the parser asks ([`RowParser::digest`]).
-    let digest = parser.digest() || gb;
+    // A file decoded is hashed whatever the parser asks ([`RowParser::digest`]).
+    let digest = parser.digest() || codec.is_some();
     // Rejects of a file keep where their rows are, not their text
-    // ([`super::RawText::At`]). A text decoded in memory (UTF-16) keeps its rejects'
-    // text: held by them, the whole text would outlive its stage.
-    let again = matches!(pass.source, TextSource::File(_) | TextSource::Gb18030(_))
+    // ([`super::RawText::At`]).
+    let again = pass
+        .source
+        .opened()
+        .is_some()
         .then(|| Arc::new(pass.source.clone()));
     let (outs, cut, hashed) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || -> std::result::Result<(), CutError> {
@@ -137,7 +142,8 @@ pub(super) fn run_pass<P: RowParser>(
             .par_bridge()
             .filter_map(|chunk| {
                 let out = (!not_utf8()).then(|| {
-                    let out = parse_own(&chunk, &layout, (check_rows, gb), again.as_ref(), parser);
+                    let out =
+                        parse_own(&chunk, &layout, (check_rows, codec), again.as_ref(), parser);
                     bad_rows.fetch_add(out.census.bad_rows, Ordering::Relaxed);
                     out
                 });
@@ -148,7 +154,7 @@ pub(super) fn run_pass<P: RowParser>(
             })
             .collect();
         outs.sort_by_key(|o| o.index);
-        if gb {
+        if codec.is_some() {
             // Each worker's room for a decoded chunk, up to three times the chunk's
             // size, is not kept for the stages after; it is dropped on the worker, whose
             // allocator heap it came from.
@@ -173,7 +179,12 @@ pub(super) fn run_pass<P: RowParser>(
     for out in &outs {
         pass.census.add(&out.census);
     }
-    pass.not_gb18030 = outs.iter().filter_map(|o| o.not_gb18030).min();
+    pass.not_decoded = outs.iter().filter_map(|o| o.not_decoded).min();
+    // A file that does not decode stops with its first bad byte, whatever else its
+    // chunks found.
+    if pass.not_decoded.is_some() {
+        return Ok(pass);
+    }
     // A file found not to be UTF-8 is read again in another encoding, where its quotes
     // are judged.
     let other_encoding = judging && !pass.census.is_utf8();
@@ -198,7 +209,7 @@ pub(super) fn run_pass<P: RowParser>(
 }
 
 thread_local! {
-    /// A worker's room for the text of a chunk of GB18030 ([`parse_chunk`]), emptied
+    /// A worker's room for the text of a chunk decoded ([`parse_chunk`]), emptied
     /// when the pass ends.
     static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
@@ -238,18 +249,18 @@ fn cut_error(path: &Path, name: &str, e: CutError) -> Error {
 
 enum Header {
     Found(Vec<String>, u64),
-    /// The header row is not text (UTF-8, or GB18030 when the pass decodes it), from
+    /// The header row is not text (UTF-8, or the codec's when the pass decodes), from
     /// this byte offset on.
     NotText(u64),
 }
 
 /// Reads records until the first non-blank one, the header, hashing what it reads;
-/// `gb` decodes them from GB18030 first. Returns the header and the bytes consumed.
+/// `codec` decodes them first. Returns the header and the bytes consumed.
 fn read_header<R: Read>(
     cutter: &mut Cutter<R>,
     name: &str,
     check_rows: bool,
-    gb: bool,
+    codec: Option<Codec>,
     hasher: &mut Sha256,
 ) -> Result<(Header, u64)> {
     let mut consumed = 0u64;
@@ -270,8 +281,8 @@ fn read_header<R: Read>(
         // Text is made of a copy (see `parse_own`).
         let chunk = chunk.copied(Vec::new());
         let mut bytes = &chunk.bytes[..];
-        if gb {
-            if let Err(at) = encoding::decode_gb18030_into(bytes, &mut decoded) {
+        if let Some(codec) = codec {
+            if let Err(at) = codec.decode_into(bytes, &mut decoded) {
                 return Ok((Header::NotText(chunk.offset + at as u64), consumed));
             }
             bytes = decoded.as_bytes();
@@ -328,7 +339,7 @@ fn read_header<R: Read>(
 fn parse_own<P: RowParser>(
     chunk: &Chunk,
     layout: &Layout,
-    modes: (bool, bool),
+    modes: (bool, Option<Codec>),
     source: Option<&Arc<TextSource>>,
     parser: &P,
 ) -> ChunkOut<P::Record, P::Part> {
@@ -348,12 +359,12 @@ fn parse_own<P: RowParser>(
 
 /// Parses the rows of `chunk`, rejecting each row that is not UTF-8: `check_rows` also
 /// counts the rows with non-ASCII bytes (for the census of a file whose encoding is not
-/// known yet), `gb` decodes the chunk from GB18030 first. A reject keeps where its row
+/// known yet), `codec` decodes the chunk first. A reject keeps where its row
 /// is in `source`, when there is one to read it again from.
 fn parse_chunk<P: RowParser>(
     chunk: &Chunk,
     layout: &Layout,
-    (check_rows, gb): (bool, bool),
+    (check_rows, codec): (bool, Option<Codec>),
     source: Option<&Arc<TextSource>>,
     parser: &P,
 ) -> ChunkOut<P::Record, P::Part> {
@@ -366,34 +377,39 @@ fn parse_chunk<P: RowParser>(
         read: 0,
         census: Census::default(),
         runaway_quote: None,
-        not_gb18030: None,
+        not_decoded: None,
         shared: Shared::default(),
     };
-    // A chunk of GB18030 is decoded whole, in one call, and its text read as a chunk of
-    // UTF-8 is; its records are found in its bytes by their line ends ([`LineEnds`]).
-    // Decoded row by row, with a decoder each, its rows took half again the time of the
-    // same rows in UTF-8 (BENCHMARKS.md, "CSV in GB18030, a chunk decoded at a time"). A
-    // chunk that does not decode stops the file, at its first byte that does not.
-    let decoded = match gb {
-        true => {
+    // A chunk of GB18030 or UTF-16 is decoded whole, in one call, and its text read as
+    // a chunk of UTF-8 is; its records are found in its bytes by their line ends
+    // ([`LineEnds`]). Decoded row by row, with a decoder each, GB18030 rows took half
+    // again the time of the same rows in UTF-8 (BENCHMARKS.md, "CSV in GB18030, a chunk
+    // decoded at a time"). A chunk that does not decode stops the file, at its first
+    // byte that does not.
+    let decoded = match codec {
+        Some(codec) => {
             let mut decoded = TEXT.take();
-            if let Err(at) = encoding::decode_gb18030_into(&chunk.bytes, &mut decoded) {
-                out.not_gb18030 = Some(chunk.offset + at as u64);
+            if let Err(at) = codec.decode_into(&chunk.bytes, &mut decoded) {
+                out.not_decoded = Some(chunk.offset + at as u64);
                 TEXT.set(decoded);
                 return out;
             }
-            Some(decoded)
+            Some((decoded, codec))
         }
-        false => None,
+        None => None,
     };
     // Checked once for the whole chunk, which settles most rows at once. A decoded
     // chunk is text.
-    let whole = match decoded.as_deref() {
-        Some(decoded) => Some(decoded),
+    let whole = match &decoded {
+        Some((decoded, _)) => Some(decoded.as_str()),
         None => simdutf8::basic::from_utf8(&chunk.bytes).ok(),
     };
-    let text = decoded.as_deref().map_or(&chunk.bytes[..], str::as_bytes);
-    let mut line_ends = decoded.is_some().then(|| LineEnds::new(text, &chunk.bytes));
+    let text = whole
+        .filter(|_| decoded.is_some())
+        .map_or(&chunk.bytes[..], str::as_bytes);
+    let mut line_ends = decoded
+        .as_ref()
+        .map(|&(_, codec)| LineEnds::new(text, &chunk.bytes, codec));
     // Nearly every chunk holds no quote, NUL or '#', which one scan settles.
     let (quoted, nul, hashes) = match memchr::memchr3(b'"', 0, b'#', text) {
         None => (false, false, false),
@@ -501,7 +517,7 @@ fn parse_chunk<P: RowParser>(
         );
     });
     parser.finish_part(&mut out.state, &mut out.rows);
-    if let Some(decoded) = decoded {
+    if let Some((decoded, _)) = decoded {
         TEXT.set(decoded);
     }
     out

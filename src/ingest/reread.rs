@@ -2,10 +2,11 @@
 //! which every cell is needed only at the end (people on the retest and missing lists,
 //! roster duplicates), so that a city roster is not held in memory whole.
 
-use super::encoding;
+use super::encoding::Codec;
 use super::fields::Fields;
 use super::header::Layout;
 use super::row::{escape_raw, record_text, Row};
+use super::split::MAX_RECORD_BYTES;
 use super::RawText;
 use crate::error::{Error, Result};
 use std::borrow::Cow;
@@ -20,10 +21,8 @@ use std::sync::Arc;
 pub enum TextSource {
     /// The file itself (UTF-8); offsets are file offsets.
     File(Arc<Opened>),
-    /// The file in GB18030, decoded as it is read; offsets are file offsets.
-    Gb18030(Arc<Opened>),
-    /// The file decoded to UTF-8 in memory; offsets are into this text.
-    Memory(Arc<Vec<u8>>),
+    /// The file in GB18030 or UTF-16, decoded as it is read; offsets are file offsets.
+    Decoded(Arc<Opened>, Codec),
     /// The rows of a workbook sheet; offsets are indexes into them.
     Sheet(Arc<Vec<csv::ByteRecord>>),
 }
@@ -150,8 +149,16 @@ impl TextSource {
     /// The file it reads, when it reads one.
     pub fn opened(&self) -> Option<&Arc<Opened>> {
         match self {
-            TextSource::File(o) | TextSource::Gb18030(o) => Some(o),
-            TextSource::Memory(_) | TextSource::Sheet(_) => None,
+            TextSource::File(o) | TextSource::Decoded(o, _) => Some(o),
+            TextSource::Sheet(_) => None,
+        }
+    }
+
+    /// How its text is decoded, when it is.
+    pub fn codec(&self) -> Option<Codec> {
+        match self {
+            TextSource::Decoded(_, codec) => Some(*codec),
+            TextSource::File(_) | TextSource::Sheet(_) => None,
         }
     }
 
@@ -168,29 +175,15 @@ impl<T: Read + Seek + Send> ReadSeek for T {}
 
 pub(super) fn open_source(source: &TextSource, start: u64) -> Result<Box<dyn ReadSeek>> {
     Ok(match source {
-        TextSource::File(opened) | TextSource::Gb18030(opened) => Box::new(opened.reader(start)),
-        TextSource::Memory(text) => {
-            let mut cursor = std::io::Cursor::new(SharedBytes(text.clone()));
-            cursor.set_position(start);
-            Box::new(cursor)
-        }
+        TextSource::File(opened) | TextSource::Decoded(opened, _) => Box::new(opened.reader(start)),
         TextSource::Sheet(_) => return Err(Error::Internal("a sheet is not read as text".into())),
     })
 }
 
-/// Shared bytes readable through a cursor.
-struct SharedBytes(Arc<Vec<u8>>);
-
-impl AsRef<[u8]> for SharedBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
 pub(super) fn source_path(source: &TextSource, name: &str) -> PathBuf {
     match source {
-        TextSource::File(o) | TextSource::Gb18030(o) => o.path.clone(),
-        TextSource::Memory(_) | TextSource::Sheet(_) => PathBuf::from(name),
+        TextSource::File(o) | TextSource::Decoded(o, _) => o.path.clone(),
+        TextSource::Sheet(_) => PathBuf::from(name),
     }
 }
 
@@ -268,14 +261,15 @@ pub fn each_row_at(
 enum Again<'a> {
     /// The row's line, without its terminator: a row without a quote, of a text.
     Line(&'a [u8]),
-    /// The row as the CSV reader reads it (decoded from GB18030), or a sheet's row.
+    /// The row as the CSV reader reads it (decoded from GB18030 or UTF-16), or a
+    /// sheet's row.
     Record(&'a csv::ByteRecord),
 }
 
 /// Reads again the rows that start at `offsets` of `source`, handing each to `visit`
 /// with its place in `offsets`, its offset and where it ends: as its line while rows
 /// hold no quote ([`each_plain_line_at`]), then, from the first that does (and for a
-/// sheet or a GB18030 file, from the first row), as records.
+/// sheet or a file decoded, from the first row), as records.
 fn each_at(
     source: &TextSource,
     name: &str,
@@ -293,6 +287,11 @@ fn each_at(
             }
         }
         _ if rest.is_empty() => {}
+        TextSource::Decoded(opened, codec) if codec.wide().is_some() => {
+            each_utf16_record_at(opened, *codec, name, rest, |k, record, end| {
+                visit(from + k, rest[k], Again::Record(record), end)
+            })?
+        }
         _ => each_csv_record_at(source, name, rest, |k, record, end| {
             visit(from + k, rest[k], Again::Record(record), end)
         })?,
@@ -317,8 +316,8 @@ fn row_of<'a>(fields: Fields<'a>, layout: &'a Layout, offset: u64, plain_if_so: 
     }
 }
 
-/// Reads the records at `offsets` of a UTF-8 `source` (a file or a text in memory; none
-/// for the others) as long as they hold no quote: such a record is its line, up to the
+/// Reads the records at `offsets` of a UTF-8 file `source` (none for the others) as
+/// long as they hold no quote: such a record is its line, up to the
 /// first `\r` or `\n` (the CSV reader's terminators), and it ends after that
 /// terminator, as the CSV reader has it. `visit` gets each record's place in `offsets`,
 /// its offset, its line and its end. Returns how many records were visited: all, or up
@@ -332,7 +331,7 @@ fn each_plain_line_at(
     offsets: &[u64],
     mut visit: impl FnMut(usize, u64, &[u8], u64) -> Result<()>,
 ) -> Result<usize> {
-    if !matches!(source, TextSource::File(_) | TextSource::Memory(_)) {
+    if !matches!(source, TextSource::File(_)) {
         return Ok(0);
     }
     let path = source_path(source, name);
@@ -347,13 +346,11 @@ fn each_plain_line_at(
     Ok(offsets.len())
 }
 
-/// A window on the bytes of a UTF-8 text source: the whole text when it is in memory,
-/// else a buffer of the file, read again from wherever a line outside it starts.
+/// A window on the bytes of a UTF-8 file: a buffer of the file, read again from
+/// wherever a line outside it starts.
 struct Window {
-    /// The text, when it is in memory.
-    text: Option<Arc<Vec<u8>>>,
-    /// The file, read into `buffer`, when it is not.
-    reader: Option<Box<dyn ReadSeek>>,
+    /// The file, read into `buffer`.
+    reader: Box<dyn ReadSeek>,
     buffer: Vec<u8>,
     /// Where the window starts in the text.
     start: u64,
@@ -365,14 +362,9 @@ struct Window {
 
 impl Window {
     fn new(source: &TextSource, size: usize) -> Result<Window> {
-        let (text, reader) = match source {
-            TextSource::Memory(text) => (Some(text.clone()), None),
-            _ => (None, Some(open_source(source, 0)?)),
-        };
         Ok(Window {
-            to_end: text.is_some(),
-            text,
-            reader,
+            to_end: false,
+            reader: open_source(source, 0)?,
             buffer: Vec::new(),
             start: 0,
             size,
@@ -380,7 +372,7 @@ impl Window {
     }
 
     fn bytes(&self) -> &[u8] {
-        self.text.as_deref().unwrap_or(&self.buffer)
+        &self.buffer
     }
 
     /// The line that starts at `offset`, without its terminator (the first `\r` or
@@ -409,20 +401,19 @@ impl Window {
 
     /// Reads up to `size` bytes of the file from `offset` into the buffer.
     fn fill(&mut self, offset: u64, size: usize) -> std::io::Result<()> {
-        let Some(reader) = self.reader.as_mut() else {
-            // The whole text is in memory: `line_at` never asks for more.
-            return Err(std::io::Error::other("past the end of the text"));
-        };
-        reader.seek(SeekFrom::Start(offset))?;
+        self.reader.seek(SeekFrom::Start(offset))?;
         self.buffer.clear();
         self.start = offset;
-        let read = reader.take(size as u64).read_to_end(&mut self.buffer)?;
+        let read = (&mut self.reader)
+            .take(size as u64)
+            .read_to_end(&mut self.buffer)?;
         self.to_end = read < size;
         Ok(())
     }
 }
 
-/// [`each_record_at`] through the CSV reader, for any text source.
+/// [`each_record_at`] through the CSV reader, for a UTF-8 or GB18030 file (whose bytes
+/// the CSV reader reads as they are, every delimiter an ASCII byte of its own).
 fn each_csv_record_at(
     source: &TextSource,
     name: &str,
@@ -436,7 +427,7 @@ fn each_csv_record_at(
         .flexible(true)
         .buffer_capacity(buffer)
         .from_reader(open_source(source, 0)?);
-    let gb = matches!(source, TextSource::Gb18030(_));
+    let gb = source.codec() == Some(Codec::Gb18030);
     // A row a quarter of a buffer on is read up to rather than sought: a seek throws
     // the buffer away, and a list of every other person of a shuffled roster read the
     // file again for each row.
@@ -478,6 +469,74 @@ fn each_csv_record_at(
     Ok(())
 }
 
+/// [`each_record_at`] for a file in UTF-16, whose bytes the CSV reader cannot read:
+/// the bytes from each record's offset on are decoded (twice as many as the record
+/// before took, doubled until the record ends inside them) and the CSV reader reads the
+/// record from the text. In the file it ends where the text it read ends, two bytes a
+/// UTF-16 code unit ([`Codec::utf16_len`]). Rows asked for one after another are read
+/// through one window of the file.
+fn each_utf16_record_at(
+    opened: &Arc<Opened>,
+    codec: Codec,
+    name: &str,
+    offsets: &[u64],
+    mut visit: impl FnMut(usize, &csv::ByteRecord, u64) -> Result<()>,
+) -> Result<()> {
+    let fail = |e: std::io::Error| Error::io(opened.path(), e);
+    let size = buffer_for(offsets) as u64;
+    let mut reader = opened.reader(0);
+    // The window: the file's bytes from `at`, up to its end when `to_end`.
+    let (mut raw, mut at, mut to_end) = (Vec::new(), 0u64, false);
+    // One CSV reader for every record, of the text it is handed: building one costs
+    // more than reading a record.
+    let mut csv = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(std::io::Cursor::new(String::new()));
+    let mut record = csv::ByteRecord::new();
+    let mut want = 512u64;
+    for (k, &offset) in offsets.iter().enumerate() {
+        let end = loop {
+            let held = at + raw.len() as u64;
+            if offset < at || (offset + want > held && !to_end) || offset > held {
+                let asked = size.max(2 * want);
+                reader.seek(SeekFrom::Start(offset)).map_err(fail)?;
+                raw.clear();
+                let read = (&mut reader)
+                    .take(asked)
+                    .read_to_end(&mut raw)
+                    .map_err(fail)?;
+                (at, to_end) = (offset, (read as u64) < asked);
+            }
+            let from = (offset - at) as usize;
+            let till = raw.len().min(from + want as usize);
+            let last = to_end && till == raw.len();
+            // What does not decode (a file changed since it was read) ends the text.
+            let _ = codec.decode(&raw[from..till], last, csv.get_mut().get_mut());
+            csv.seek_raw(SeekFrom::Start(0), csv::Position::new())
+                .map_err(|e| reread_error(e, opened.path(), name))?;
+            let found = csv
+                .read_byte_record(&mut record)
+                .map_err(|e| reread_error(e, opened.path(), name))?;
+            let used = csv.position().byte() as usize;
+            let text = csv.get_ref().get_ref().as_bytes();
+            // A record that reaches the end of the text may go on past it; a record
+            // longer than any row the file held is a file changed since, which
+            // [`each_at`] reports.
+            if !found || used < text.len() || last || want > 4 * MAX_RECORD_BYTES as u64 {
+                break offset + Codec::utf16_len(&text[..used]) as u64;
+            }
+            want *= 2;
+        };
+        let mut position = csv::Position::new();
+        position.set_byte(offset);
+        record.set_position(Some(position));
+        visit(k, &record, end)?;
+        want = (2 * (end - offset)).max(256);
+    }
+    Ok(())
+}
+
 /// Whether a record starting at `offset` is the next after one that ended at `end`. A
 /// record ends before the `\n` of its `\r\n`; the reader skips that byte as an empty
 /// line.
@@ -495,7 +554,7 @@ fn decoded(record: &csv::ByteRecord, gb: bool) -> Cow<'_, csv::ByteRecord> {
     let mut text = String::new();
     let mut fields = csv::ByteRecord::with_capacity(record.as_slice().len() * 3 / 2, record.len());
     for field in record {
-        match encoding::decode_gb18030_into(field, &mut text) {
+        match Codec::Gb18030.decode_into(field, &mut text) {
             Ok(()) => fields.push_field(text.as_bytes()),
             Err(_) => fields.push_field(field),
         }
@@ -541,17 +600,16 @@ pub fn raw_text(source: &TextSource, name: &str, start: u64, end: u64) -> Result
     Ok(shown(source, &bytes, &mut String::new()))
 }
 
-/// The raw text of a row's `bytes` read from `source`: without a line terminator,
-/// decoded from GB18030 when the source is, escaped by [`escape_raw`].
+/// The raw text of a row's `bytes` read from `source`: decoded when the source is (as
+/// they are if they no longer decode), without a line terminator, escaped by
+/// [`escape_raw`].
 fn shown(source: &TextSource, bytes: &[u8], decoded: &mut String) -> String {
-    let mut text = bytes;
+    let mut text = match source.codec() {
+        Some(codec) if codec.decode_into(bytes, decoded).is_ok() => decoded.as_bytes(),
+        _ => bytes,
+    };
     while let [rest @ .., b'\n' | b'\r'] = text {
         text = rest;
-    }
-    if matches!(source, TextSource::Gb18030(_))
-        && encoding::decode_gb18030_into(text, decoded).is_ok()
-    {
-        return escape_raw(decoded.as_bytes());
     }
     escape_raw(text)
 }
@@ -576,8 +634,7 @@ pub struct RawReader {
 fn same_source(a: &Arc<TextSource>, b: &Arc<TextSource>) -> bool {
     match (&**a, &**b) {
         (TextSource::File(p), TextSource::File(q))
-        | (TextSource::Gb18030(p), TextSource::Gb18030(q)) => Arc::ptr_eq(p, q),
-        (TextSource::Memory(x), TextSource::Memory(y)) => Arc::ptr_eq(x, y),
+        | (TextSource::Decoded(p, _), TextSource::Decoded(q, _)) => Arc::ptr_eq(p, q),
         _ => Arc::ptr_eq(a, b),
     }
 }
@@ -672,14 +729,52 @@ mod tests {
             .collect()
     }
 
+    /// `text` written to `dir/name` in `codec` (UTF-8 without one), a UTF-16 file
+    /// after its byte-order mark; the source that reads it, and the place in the file
+    /// of each place in the text (`u64::MAX` inside a character).
+    fn written(dir: &Path, name: &str, text: &str, codec: Option<Codec>) -> (TextSource, Vec<u64>) {
+        let encode = |text: &str| -> Vec<u8> {
+            match codec {
+                None => text.as_bytes().to_vec(),
+                Some(Codec::Gb18030) => encoding_rs::GB18030.encode(text).0.into_owned(),
+                Some(Codec::Utf16Le) => text.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+                Some(Codec::Utf16Be) => text.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+            }
+        };
+        let bom = codec.map_or(&b""[..], Codec::bom);
+        let path = dir.join(name);
+        std::fs::write(&path, [bom, &encode(text)].concat()).unwrap();
+        let opened = Opened::open(&path).unwrap();
+        let source = match codec {
+            None => TextSource::File(opened),
+            Some(codec) => TextSource::Decoded(opened, codec),
+        };
+        let mut places = vec![u64::MAX; text.len() + 1];
+        let mut place = bom.len() as u64;
+        for (at, c) in text.char_indices() {
+            places[at] = place;
+            place += encode(c.encode_utf8(&mut [0; 4])).len() as u64;
+        }
+        places[text.len()] = place;
+        (source, places)
+    }
+
+    const CODINGS: [Option<Codec>; 4] = [
+        None,
+        Some(Codec::Gb18030),
+        Some(Codec::Utf16Le),
+        Some(Codec::Utf16Be),
+    ];
+
     #[test]
     fn records_read_again_are_those_at_their_offsets_whatever_the_gaps() {
-        // CRLF line ends, blank lines, quoted values holding line ends and commas, and
-        // rows from a few bytes to longer than the small buffer, so that rows asked for
-        // are read up to, sought, or read one after another.
+        // CRLF line ends, blank lines, quoted values holding line ends and commas,
+        // Chinese (上 is 0x4E0A in UTF-16, a line feed's byte), and rows from a few
+        // bytes to longer than the small buffer, so that rows asked for are read up to,
+        // sought, or read one after another; in UTF-8, GB18030 and UTF-16.
         let mut text = String::from("id,name,note\r\n");
         for i in 0..400 {
-            let note = "x".repeat((i * 37) % 900);
+            let note = "x上".repeat((i * 37) % 900);
             match i % 5 {
                 0 => text.push_str(&format!("{i},\"a\r\nb,{i}\",{note}\r\n")),
                 1 => text.push_str(&format!("{i},n{i},{note}\r\n\r\n")),
@@ -687,8 +782,6 @@ mod tests {
             }
         }
         let all = records(text.as_bytes());
-        let bytes = text.into_bytes();
-        let source = TextSource::Memory(Arc::new(bytes.clone()));
         let n = all.len();
         let picks: Vec<Vec<usize>> = vec![
             (0..n).collect(),
@@ -700,27 +793,34 @@ mod tests {
             (0..n).rev().step_by(4).collect(),
             vec![5, 6, 200, 201, 203, 7],
         ];
-        for pick in picks {
-            let offsets: Vec<u64> = pick.iter().map(|&i| all[i].0).collect();
-            let mut seen = Vec::new();
-            each_record_at(&source, "t.csv", &offsets, |k, record, end| {
-                let fields: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
-                assert_eq!(fields, all[pick[k]].1, "record {} of {pick:?}", pick[k]);
-                // It ends at its line end: nothing but line ends up to the next record.
-                let (start, end) = (offsets[k] as usize, end as usize);
-                let next = all.get(pick[k] + 1).map_or(bytes.len(), |r| r.0 as usize);
-                assert!(
-                    start < end
-                        && end <= next
-                        && bytes[end..next].iter().all(|b| matches!(b, b'\r' | b'\n')),
-                    "record {} ends at {end}",
-                    pick[k]
-                );
-                seen.push(k);
-                Ok(())
-            })
-            .unwrap();
-            assert_eq!(seen, (0..pick.len()).collect::<Vec<_>>());
+        let dir = tempfile::tempdir().unwrap();
+        for coding in CODINGS {
+            let (source, place) = written(dir.path(), "t.csv", &text, coding);
+            let starts: Vec<u64> = all.iter().map(|r| place[r.0 as usize]).collect();
+            for pick in &picks {
+                let offsets: Vec<u64> = pick.iter().map(|&i| starts[i]).collect();
+                let mut seen = Vec::new();
+                each_record_at(&source, "t.csv", &offsets, |k, record, end| {
+                    let fields: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
+                    let case = format!("record {} of {pick:?}, {coding:?}", pick[k]);
+                    assert_eq!(fields, all[pick[k]].1, "{case}");
+                    // It ends at its line end: its last character, then nothing but
+                    // line ends up to the next record.
+                    let start = all[pick[k]].0 as usize;
+                    let next = all.get(pick[k] + 1).map_or(text.len(), |r| r.0 as usize);
+                    let at = (start..=next).find(|&at| place[at] == end);
+                    assert!(
+                        at.is_some_and(|at| {
+                            at > start && text[at..next].bytes().all(|b| matches!(b, b'\r' | b'\n'))
+                        }),
+                        "{case} ends at {end}"
+                    );
+                    seen.push(k);
+                    Ok(())
+                })
+                .unwrap();
+                assert_eq!(seen, (0..pick.len()).collect::<Vec<_>>());
+            }
         }
     }
 
@@ -764,10 +864,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
         std::fs::write(&path, &bytes).unwrap();
-        let sources = [
-            TextSource::File(Opened::open(&path).unwrap()),
-            TextSource::Memory(Arc::new(bytes.clone())),
-        ];
+        let sources = [TextSource::File(Opened::open(&path).unwrap())];
         let picks: Vec<Vec<usize>> = vec![
             (1..n).collect(),
             (1..n).step_by(3).collect(),
@@ -815,29 +912,28 @@ mod tests {
                 _ => text.push_str(&format!("{i},n{i},,,\n")),
             }
         }
-        let bytes = text.into_bytes();
-        let all = records(&bytes);
-        let offsets: Vec<u64> = all[1..].iter().map(|r| r.0).collect();
+        let all = records(text.as_bytes());
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.csv");
-        std::fs::write(&path, &bytes).unwrap();
         let cells = |row: &mut Row| -> Vec<String> {
             (0..COLUMNS.len())
                 .map(|c| row.text(c).into_owned())
                 .collect()
         };
-        for source in [
-            TextSource::File(Opened::open(&path).unwrap()),
-            TextSource::Memory(Arc::new(bytes.clone())),
-        ] {
-            let mut expected = Vec::new();
-            let mut ranges = Vec::new();
-            each_csv_record_at(&source, "t.csv", &offsets, |k, record, _| {
-                let fields = Fields::of_record(record, &mut ranges);
-                expected.push(cells(&mut row_of(fields, &layout, offsets[k], false)));
-                Ok(())
-            })
-            .unwrap();
+        // The cells of the CSV reader's records of the file in UTF-8.
+        let (utf8, _) = written(dir.path(), "utf8.csv", &text, None);
+        let offsets: Vec<u64> = all[1..].iter().map(|r| r.0).collect();
+        let mut expected = Vec::new();
+        let mut ranges = Vec::new();
+        each_csv_record_at(&utf8, "t.csv", &offsets, |k, record, _| {
+            let fields = Fields::of_record(record, &mut ranges);
+            expected.push(cells(&mut row_of(fields, &layout, offsets[k], false)));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(expected[1][1], "李 四", "{:?}", expected[1]);
+        for coding in CODINGS {
+            let (source, place) = written(dir.path(), "t.csv", &text, coding);
+            let offsets: Vec<u64> = all[1..].iter().map(|r| place[r.0 as usize]).collect();
             let mut got = Vec::new();
             each_row_at(&source, "t.csv", &layout, &offsets, |k, row| {
                 assert_eq!(k, got.len());
@@ -845,8 +941,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-            assert_eq!(got, expected);
-            assert_eq!(got[1][1], "李 四", "{:?}", got[1]);
+            assert_eq!(got, expected, "{coding:?}");
         }
     }
 
@@ -855,20 +950,20 @@ mod tests {
     /// reader has it, so that the text between its start and end is nothing.
     #[test]
     fn a_row_past_the_end_is_empty_and_ends_where_it_starts() {
-        let bytes = b"id,name\n1,a\n2,b\n".to_vec();
+        let text = "id,name\n1,a\n2,b\n";
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.csv");
-        std::fs::write(&path, &bytes).unwrap();
-        for source in [
-            TextSource::File(Opened::open(&path).unwrap()),
-            TextSource::Memory(Arc::new(bytes.clone())),
-        ] {
-            let offsets = [8, 100];
+        for coding in CODINGS {
+            let (source, place) = written(dir.path(), "t.csv", text, coding);
+            let offsets = [place[8], 100];
             let got = read_again(&source, &offsets);
-            assert_eq!(got[0], (vec![b"1".to_vec(), b"a".to_vec()], 12));
-            assert_eq!(got[1].1, 100);
+            assert_eq!(got[0], (vec![b"1".to_vec(), b"a".to_vec()], place[12]));
+            assert_eq!(got[1].1, 100, "{coding:?}");
             assert!(got[1].0.concat().is_empty(), "{:?}", got[1]);
             assert_eq!(raw_text(&source, "t.csv", 100, got[1].1).unwrap(), "");
+            assert_eq!(
+                raw_text(&source, "t.csv", place[8], place[12]).unwrap(),
+                "1,a"
+            );
         }
     }
 

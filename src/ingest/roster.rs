@@ -360,7 +360,7 @@ impl Roster {
     }
 
     /// Frees what only reading the rows again takes (each person's line and place in
-    /// the file, and the text of a file decoded in memory or a workbook's rows) once
+    /// the file, and a workbook's rows) once
     /// the listed people's cells are read: 8 bytes a person (12 past 4 GiB), some 80
     /// megabytes in a city, held while the outputs are written otherwise.
     /// [`Roster::details`] must not be called after it, nor anything that cites a
@@ -882,11 +882,10 @@ pub fn finish(
             .collect();
         let ends = records_at(&ingested.source, &ingested.report.path, &offsets)?;
         // A duplicate's row in a file is read again when rejects.csv is written; one of
-        // a sheet or of a text in memory keeps its text, which would otherwise keep
-        // them whole.
+        // a sheet keeps its text, which would otherwise keep the sheet's rows whole.
         let in_file = matches!(
             ingested.source,
-            TextSource::File(_) | TextSource::Gb18030(_)
+            TextSource::File(_) | TextSource::Decoded(..)
         );
         let source = Arc::new(ingested.source.clone());
         for (&(d, first), (_, end)) in duplicates.iter().zip(ends) {

@@ -459,6 +459,10 @@ pub struct Cutter<R> {
     next_line: u64,
     next_offset: u64,
     eof: bool,
+    /// Whether the stream is UTF-16, and then whether big-endian ([`Cutter::utf16`]).
+    wide: Option<bool>,
+    /// The code units of the bytes scanned last, each as one byte ([`narrow`]).
+    narrowed: Vec<u8>,
 }
 
 impl<R: Read> Cutter<R> {
@@ -496,6 +500,15 @@ impl<R: Read> Cutter<R> {
         )
     }
 
+    /// Cuts a stream of UTF-16 (big-endian or not), from a code unit on: its records
+    /// are found on its code units, each scanned as one byte ([`narrow`]), so that a
+    /// byte of a character that reads as a line feed, a quote or a comma (上 is 0x4E0A)
+    /// is none. Every boundary is then after a whole unit.
+    pub fn utf16(mut self, big_endian: bool) -> Cutter<R> {
+        self.wide = Some(big_endian);
+        self
+    }
+
     fn of(feed: Feed<R>, offset: u64) -> Cutter<R> {
         Cutter {
             feed,
@@ -508,6 +521,8 @@ impl<R: Read> Cutter<R> {
             next_line: 1,
             next_offset: offset,
             eof: false,
+            wide: None,
+            narrowed: Vec::new(),
         }
     }
 
@@ -574,16 +589,25 @@ impl<R: Read> Cutter<R> {
     }
 
     /// Scans `carry[from..]`, continuing the scanner's state, and records boundaries.
+    /// Of UTF-16, `from` is at a code unit: blocks are read a mebibyte at a time, and
+    /// the carry starts at a boundary.
     fn scan_from(&mut self, from: usize) {
         let (mut first, mut last) = (self.first_boundary, self.last_boundary);
         let (mut first_lines, mut last_lines) = (self.first_lines, self.last_lines);
-        let carry = self.feed.carry();
-        self.scanner.scan_ends(&carry[from..], |b, lines| {
+        let bytes = &self.feed.carry()[from..];
+        let (scanned, width) = match self.wide {
+            None => (bytes, 1),
+            Some(big_endian) => {
+                narrow(bytes, big_endian, &mut self.narrowed);
+                (&self.narrowed[..], 2)
+            }
+        };
+        self.scanner.scan_ends(scanned, |b, lines| {
             if first == 0 {
-                first = from + b;
+                first = from + width * b;
                 first_lines = lines;
             }
-            last = from + b;
+            last = from + width * b;
             last_lines = lines;
         });
         self.first_boundary = first;
@@ -632,6 +656,47 @@ impl<R: Read> Cutter<R> {
         self.scan_from(0);
         chunk
     }
+}
+
+/// The code units of UTF-16 `bytes` (big-endian or not), each as one byte into `out`
+/// (emptied first), that is a delimiter only where the unit is that character: a unit
+/// up to 0xFF as its low byte, one from 0x8000 on as 0, any other as 0xFF (a saturating
+/// pack, 16 units at a time with SSE2). A last odd byte is left out.
+fn narrow(bytes: &[u8], big_endian: bool, out: &mut Vec<u8>) {
+    let one = |unit: &[u8]| {
+        let unit = match big_endian {
+            true => u16::from_be_bytes([unit[0], unit[1]]),
+            false => u16::from_le_bytes([unit[0], unit[1]]),
+        };
+        match unit {
+            0..=0xFF => unit as u8,
+            0x8000.. => 0,
+            _ => 0xFF,
+        }
+    };
+    out.clear();
+    out.reserve(bytes.len() / 2);
+    // The bytes narrowed 16 units at a time; the rest one by one.
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    for block in bytes.chunks_exact(32) {
+        use std::arch::x86_64::*;
+        // SAFETY: SSE2 is part of every x86_64 CPU; the loads read the block's 32
+        // bytes, and the store writes 16 bytes into room reserved above.
+        unsafe {
+            let mut a = _mm_loadu_si128(block.as_ptr().cast());
+            let mut b = _mm_loadu_si128(block.as_ptr().add(16).cast());
+            if big_endian {
+                a = _mm_or_si128(_mm_slli_epi16(a, 8), _mm_srli_epi16(a, 8));
+                b = _mm_or_si128(_mm_slli_epi16(b, 8), _mm_srli_epi16(b, 8));
+            }
+            let len = out.len();
+            _mm_storeu_si128(out.as_mut_ptr().add(len).cast(), _mm_packus_epi16(a, b));
+            out.set_len(len + 16);
+        }
+        done += 32;
+    }
+    out.extend(bytes[done..].chunks_exact(2).map(one));
 }
 
 /// The number of line feeds in `bytes`.
@@ -754,6 +819,102 @@ mod tests {
         }
         assert_eq!(joined, input);
         assert!(chunks > 1, "the text spans several chunks");
+    }
+
+    /// Narrowed 16 units at a time or one by one, a unit is the same byte: a delimiter
+    /// only where the unit is one.
+    #[test]
+    fn every_utf16_unit_narrows_to_a_delimiter_only_if_it_is_one() {
+        let units: Vec<u16> = (0..=u16::MAX).collect();
+        for big_endian in [false, true] {
+            let bytes: Vec<u8> = units
+                .iter()
+                .flat_map(|u| match big_endian {
+                    true => u.to_be_bytes(),
+                    false => u.to_le_bytes(),
+                })
+                .collect();
+            // Whole blocks, and a tail of every length up to a block's.
+            for skip in [0, 2, 6, 30] {
+                let mut out = vec![1, 2, 3];
+                narrow(&bytes[skip..], big_endian, &mut out);
+                assert_eq!(out.len(), units.len() - skip / 2);
+                for (&unit, &byte) in units[skip / 2..].iter().zip(&out) {
+                    let delimiter = |b: u8| matches!(b, b'"' | b',' | b'\n' | b'\r');
+                    assert_eq!(
+                        delimiter(byte),
+                        unit < 0x80 && delimiter(unit as u8),
+                        "unit {unit:#06x}, big-endian {big_endian}"
+                    );
+                    if unit < 0x80 {
+                        assert_eq!(byte, unit as u8);
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            narrow(&bytes[..5], big_endian, &mut out);
+            assert_eq!(out.len(), 2, "a last odd byte is left out");
+        }
+    }
+
+    /// UTF-16 is cut on its code units: every chunk, decoded, ends where the same text
+    /// in UTF-8 has a boundary, though its characters hold bytes that read as a line
+    /// feed, a carriage return, a quote or a comma (上 0x4E0A, ഊ 0x0D0A, 丢 0x4E22, 丬
+    /// 0x4E2C, ਊ 0x0A0A) and quoted values hold line ends; read in blocks and mapped.
+    #[test]
+    fn utf16_is_cut_on_its_code_units_into_whole_records() {
+        let mut text = String::from("a,b,c\n");
+        for i in 0..150_000 {
+            match i % 6 {
+                0 => text.push_str(&format!("{i},\"上\n丢\",ഊ\n")),
+                1 => text.push_str(&format!("{i},\"丬,\"\"ਊ\"\"\",𠀀\r\n")),
+                2 => text.push('\n'),
+                3 => text.push_str(&format!("{i},上丢,\"\"\n")),
+                _ => text.push_str(&format!("{i},ഊ上,丬\n")),
+            }
+        }
+        let mut boundaries = std::collections::HashSet::new();
+        Scanner::default().scan(text.as_bytes(), |b, _| {
+            boundaries.insert(b);
+        });
+        for big_endian in [false, true] {
+            let bytes: Vec<u8> = text
+                .encode_utf16()
+                .flat_map(|u| match big_endian {
+                    true => u.to_be_bytes(),
+                    false => u.to_le_bytes(),
+                })
+                .collect();
+            let (_file, map) = mapped(&bytes);
+            let cutters = [
+                Cutter::new(&bytes[..], 0).utf16(big_endian),
+                Cutter::<&[u8]>::mapped(map, 0).utf16(big_endian),
+            ];
+            for mut cutter in cutters {
+                let (mut decoded, mut chunks) = (String::new(), 0);
+                while let Some(chunk) = cutter.next_chunk(false).unwrap() {
+                    assert_eq!(chunk.offset, 2 * decoded.encode_utf16().count() as u64);
+                    assert_eq!(chunk.first_line, 1 + count_lines(decoded.as_bytes()));
+                    let units: Vec<u16> = chunk
+                        .bytes
+                        .chunks_exact(2)
+                        .map(|u| match big_endian {
+                            true => u16::from_be_bytes([u[0], u[1]]),
+                            false => u16::from_le_bytes([u[0], u[1]]),
+                        })
+                        .collect();
+                    decoded.push_str(&String::from_utf16(&units).unwrap());
+                    assert!(
+                        boundaries.contains(&decoded.len()) || decoded.len() == text.len(),
+                        "chunk {} ends inside a record",
+                        chunk.index
+                    );
+                    chunks += 1;
+                }
+                assert_eq!(decoded, text);
+                assert!(chunks > 3, "the text spans several chunks");
+            }
+        }
     }
 
     #[test]
