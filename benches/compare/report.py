@@ -55,9 +55,11 @@ for name, n, order, buildings, *rest in shapes:
     order = order if not sampled else f"{order}, first {float(sampled):.0%} of samples"
     order = order if saved != "quoted" else f"{order}, every value quoted"
     order = order if saved != "gb18030" else f"{order}, saved as GB18030"
+    order = order if saved != "utf16" else f"{order}, saved as UTF-16"
     data = f"{work}/round-{name}"
-    # The bytes poolscreen reads: a GB18030 round's copy (DuckDB reads the UTF-8 files).
-    read = f"{data}/gb18030" if saved == "gb18030" else data
+    # The bytes poolscreen reads: a GB18030 or UTF-16 round's copy (DuckDB reads the
+    # UTF-8 files).
+    read = f"{data}/{saved}" if saved in ("gb18030", "utf16") else data
     size = sum(os.path.getsize(f"{read}/{f}.csv") for f in ("roster", "samples", "results"))
     ps_wall, ps_rss = median("ps", name)
     duck_wall, duck_rss = median("duck", name)
@@ -129,10 +131,11 @@ tubes (`benches/compare/midday.py`): the round as the data office reads it at mi
 list). `households` has a building for every ten people, a million at 10 M: a city that reports by household or small
 compound rather than by dormitory building. `every value quoted` is the round saved again with every value in quotes
 and CRLF line ends (`benches/compare/quote_all.py`), as many platform exports write it: 17% more bytes, and a quote
-every few bytes. `saved as GB18030` is the round saved again in GB18030 (`benches/compare/save_gb18030.py`), as Excel
-and WPS save "CSV" on Chinese Windows: 15% fewer bytes; poolscreen reads that copy (the input MB, the read floor and
-the peak's ratio are its), while DuckDB, which reads GB18030 only through an extension it would download, and the
-parse floor read the UTF-8 originals.
+every few bytes. `saved as GB18030` is the round saved again in GB18030 (`benches/compare/save_encoded.py`), as Excel
+and WPS save "CSV" on Chinese Windows: 15% fewer bytes; `saved as UTF-16` is the round saved again in UTF-16LE after
+its byte-order mark, as some platforms export: 41% more bytes. poolscreen reads that copy (the input MB, the read floor
+and the peak's ratio are its), while DuckDB, which reads neither encoding without an extension it would download, and
+the parse floor read the UTF-8 originals.
 `tube` is the friendly shape (samples grouped by tube, buildings one after another); `time` is a
 city platform's export (rows by sampling time, sites swabbing in parallel, so tubes of many buildings interleave and
 people arrive in no roster order); `shuffled` is no order at all. `roster shuffled` adds `--roster-order shuffled`: the

@@ -17,8 +17,9 @@
 # the data office reads it at midday, the rest of the city on the missing list. SAVED
 # `quoted` saves the round's files again with every value quoted and CRLF line ends
 # (quote_all.py), as many platform exports write them; `gb18030` saves a copy in
-# GB18030 (save_gb18030.py), as Excel saves "CSV" on Chinese Windows, which poolscreen
-# reads (and the read floor), while DuckDB and the parse floor read the UTF-8 originals.
+# GB18030 (save_encoded.py), as Excel saves "CSV" on Chinese Windows, and `utf16` one in
+# UTF-16LE with its byte-order mark, which poolscreen reads (and the read floor), while
+# DuckDB and the parse floor read the UTF-8 originals.
 # ORDER `foreign` is a round written by foreign.py instead of `poolscreen generate`, in
 # shapes generate never writes, its samples by sampling time; `foreign-tube` is the same
 # round with its samples grouped by tube (BUILDINGS and the fields after it are not
@@ -28,7 +29,7 @@
 # For each shape: generate the round (seed 42) unless it was made with the same
 # arguments; then, REPEAT times in turn, time the read floor (cat of the inputs poolscreen
 # reads), the parse floor (DuckDB counting the rows of the three files DuckDB reads: a
-# GB18030 round's UTF-8 originals), poolscreen (every output
+# GB18030 or UTF-16 round's UTF-8 originals), poolscreen (every output
 # of the contract) and DuckDB's reference, each with /usr/bin/time -v; check that
 # poolscreen and DuckDB give the same per-building figures and retest and missing sets; up
 # to 1 M people, check that --threads 1, 2 and 4 give byte-identical tables and workbooks.
@@ -57,6 +58,8 @@ all_shapes=(
   quoted-10m:10000000:time:10000:building:10:::quoted
   gbk-1m:1000000:time:10000:building:10:::gb18030
   gbk-10m:10000000:time:10000:building:10:::gb18030
+  utf16-1m:1000000:time:10000:building:10:::utf16
+  utf16-10m:10000000:time:10000:building:10:::utf16
   households-10m:10000000:time:1000000
   foreign-tube-1m:1000000:foreign-tube:0
   foreign-1m:1000000:foreign:0
@@ -77,8 +80,8 @@ py=$work/venv/bin/python
 for shape in "${shapes[@]}"; do
   IFS=: read -r name n order buildings roster pool prevalence sampled saved <<< "$shape"
   case "${saved:-}" in
-    "" | quoted | gb18030) ;;
-    *) echo "shape $name: SAVED is quoted or gb18030, not $saved" >&2; exit 2 ;;
+    "" | quoted | gb18030 | utf16) ;;
+    *) echo "shape $name: SAVED is quoted, gb18030 or utf16, not $saved" >&2; exit 2 ;;
   esac
   data=$work/round-$name
   # A round is made again unless it was made with these very arguments (a folder left
@@ -109,15 +112,25 @@ for shape in "${shapes[@]}"; do
       "$bin" generate --out "$data" "${args[@]}" >&2
     fi
     if [ "${saved:-}" = quoted ]; then python3 "$here/quote_all.py" "$data"; fi
-    if [ "${saved:-}" = gb18030 ]; then python3 "$here/save_gb18030.py" "$data"; fi
+    case "${saved:-}" in
+      gb18030 | utf16) python3 "$here/save_encoded.py" "$data" "$saved" ;;
+    esac
     echo "$made" > "$work/round-$name.args"
   fi
   inputs=("$data/roster.csv" "$data/samples.csv" "$data/results.csv")
-  # What poolscreen reads: the round's files, or their copy in GB18030.
+  # What poolscreen reads: the round's files, or their copy in GB18030 or UTF-16, and
+  # the encoding its manifest must name for them.
   ps=("${inputs[@]}")
-  if [ "${saved:-}" = gb18030 ]; then
-    ps=("$data/gb18030/roster.csv" "$data/gb18030/samples.csv" "$data/gb18030/results.csv")
-  fi
+  case "${saved:-}" in
+    gb18030 | utf16)
+      ps=("$data/$saved/roster.csv" "$data/$saved/samples.csv" "$data/$saved/results.csv")
+      ;;
+  esac
+  case "${saved:-}" in
+    gb18030) encoding=GB18030 ;;
+    utf16) encoding=UTF-16LE ;;
+    *) encoding= ;;
+  esac
   for i in $(seq 1 "$repeat"); do
     echo "$name, run $i of $repeat" >&2
     /usr/bin/time -v -o "$work/floor-$name-$i.txt" cat "${ps[@]}" > /dev/null
@@ -131,11 +144,11 @@ for shape in "${shapes[@]}"; do
     /usr/bin/time -v -o "$work/duck-$name-$i.txt" \
       "$py" "$here/duckdb_run.py" "$here/reference.sql" "$data" "$work/duck-$name"
   done
-  if [ "${saved:-}" = gb18030 ]; then
-    # The copy must have been read as GB18030, not taken for another encoding.
+  if [ -n "$encoding" ]; then
+    # The copy must have been read in its encoding, not taken for another.
     "$py" -c 'import json, sys
 encodings = {i["encoding"] for i in json.load(open(sys.argv[1]))["inputs"]}
-sys.exit(0 if encodings == {"GB18030"} else f"read as {encodings}, not GB18030")' "$work/ps-$name/manifest.json"
+sys.exit(0 if encodings == {sys.argv[2]} else f"read as {encodings}, not {sys.argv[2]}")' "$work/ps-$name/manifest.json" "$encoding"
   fi
   "$py" "$here/check.py" "$work/ps-$name" "$work/duck-$name" > "$work/check-$name.txt"
   rm -f "$work/threads-$name.txt"
