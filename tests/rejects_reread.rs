@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use sha2::Digest;
 use std::fs;
 use std::path::Path;
 
@@ -85,6 +86,21 @@ fn every_rejected_row_is_listed_as_the_file_holds_it() {
         let listed = rejects(&dir.path().join("out"));
         let case = format!("bom {bom}, eol {eol:?}, {coding:?}");
         assert_eq!(listed.len(), rows.len(), "{case}");
+        // The manifest's hash and size are the whole file's, its byte-order mark too.
+        let file = fs::read(dir.path().join("roster.csv")).unwrap();
+        let sha: String = sha2::Sha256::digest(&file)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let m = manifest(&dir.path().join("out"));
+        let input = m["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["role"] == "roster")
+            .unwrap();
+        assert_eq!(input["sha256"], sha, "{case}");
+        assert_eq!(input["bytes"], file.len() as u64, "{case}");
         // Every row takes one line, and the quoted ones two: the header is line 1.
         let mut line = 2;
         for (row, reject) in rows.iter().zip(&listed) {

@@ -404,9 +404,9 @@ fn parse_chunk<P: RowParser>(
         Some((decoded, _)) => Some(decoded.as_str()),
         None => simdutf8::basic::from_utf8(&chunk.bytes).ok(),
     };
-    let text = whole
-        .filter(|_| decoded.is_some())
-        .map_or(&chunk.bytes[..], str::as_bytes);
+    let text = decoded
+        .as_ref()
+        .map_or(&chunk.bytes[..], |(decoded, _)| decoded.as_bytes());
     let mut line_ends = decoded
         .as_ref()
         .map(|&(_, codec)| LineEnds::new(text, &chunk.bytes, codec));

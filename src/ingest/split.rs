@@ -821,19 +821,31 @@ mod tests {
         assert!(chunks > 1, "the text spans several chunks");
     }
 
+    /// The bytes of UTF-16 `units`, big-endian or not.
+    fn utf16_bytes(units: impl Iterator<Item = u16>, big_endian: bool) -> Vec<u8> {
+        units
+            .flat_map(|u| match big_endian {
+                true => u.to_be_bytes(),
+                false => u.to_le_bytes(),
+            })
+            .collect()
+    }
+
+    /// The UTF-16 unit of `bytes`, big-endian or not.
+    fn utf16_unit(bytes: [u8; 2], big_endian: bool) -> u16 {
+        match big_endian {
+            true => u16::from_be_bytes(bytes),
+            false => u16::from_le_bytes(bytes),
+        }
+    }
+
     /// Narrowed 16 units at a time or one by one, a unit is the same byte: a delimiter
     /// only where the unit is one.
     #[test]
     fn every_utf16_unit_narrows_to_a_delimiter_only_if_it_is_one() {
         let units: Vec<u16> = (0..=u16::MAX).collect();
         for big_endian in [false, true] {
-            let bytes: Vec<u8> = units
-                .iter()
-                .flat_map(|u| match big_endian {
-                    true => u.to_be_bytes(),
-                    false => u.to_le_bytes(),
-                })
-                .collect();
+            let bytes = utf16_bytes(units.iter().copied(), big_endian);
             // Whole blocks, and a tail of every length up to a block's.
             for skip in [0, 2, 6, 30] {
                 let mut out = vec![1, 2, 3];
@@ -878,13 +890,7 @@ mod tests {
             boundaries.insert(b);
         });
         for big_endian in [false, true] {
-            let bytes: Vec<u8> = text
-                .encode_utf16()
-                .flat_map(|u| match big_endian {
-                    true => u.to_be_bytes(),
-                    false => u.to_le_bytes(),
-                })
-                .collect();
+            let bytes = utf16_bytes(text.encode_utf16(), big_endian);
             let (_file, map) = mapped(&bytes);
             let cutters = [
                 Cutter::new(&bytes[..], 0).utf16(big_endian),
@@ -898,10 +904,7 @@ mod tests {
                     let units: Vec<u16> = chunk
                         .bytes
                         .chunks_exact(2)
-                        .map(|u| match big_endian {
-                            true => u16::from_be_bytes([u[0], u[1]]),
-                            false => u16::from_le_bytes([u[0], u[1]]),
-                        })
+                        .map(|u| utf16_unit([u[0], u[1]], big_endian))
                         .collect();
                     decoded.push_str(&String::from_utf16(&units).unwrap());
                     assert!(
