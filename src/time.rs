@@ -38,6 +38,12 @@ impl Date {
     }
 }
 
+/// The first year a timestamp may have: no round was sampled before it, the workbooks
+/// show no earlier date (Excel's days start on 1900-01-01), and a year such as `0000` or
+/// `0022` is a slip of the keyboard (the year 0 is no year of the calendar, and the
+/// Parquet readers of some languages read no instant before the year 1).
+const FIRST_YEAR: u32 = 1900;
+
 /// Reads the date of `value`, a real one, and the space (or `T`) after it; returns the
 /// date and the rest of `value`, its time of day.
 fn date_part(value: &str, strict: bool) -> Option<(Date, &str)> {
@@ -75,7 +81,7 @@ fn date_part(value: &str, strict: bool) -> Option<(Date, &str)> {
             return None;
         }
     }
-    if !valid_date(year as i64, month, day) {
+    if year < FIRST_YEAR || !valid_date(year as i64, month, day) {
         return None;
     }
     let day = days_from_civil(year as i64, month, day);
@@ -166,6 +172,10 @@ fn timestamp_reason(value: &str) -> String {
     }
     if parse_date_only(value) {
         return "has a date but no time; write YYYY-MM-DD HH:MM".into();
+    }
+    let year = value.get(..4).and_then(|y| y.parse::<u32>().ok());
+    if year.is_some_and(|y| y < FIRST_YEAR) {
+        return format!("has a year before {FIRST_YEAR}; check the year (a timestamp is of a round's day, such as 2022-04-10 08:05)");
     }
     if parse_form(value, false).is_some() {
         return "is a date and time, but not written in one of the forms poolscreen reads: the form with '-' takes two digits for month, day and hour (2022-04-10 08:05, or 2022/4/10 8:05), and one space before the time".into();
@@ -334,6 +344,22 @@ mod tests {
             .unwrap_err()
             .contains("Excel date serial"));
         assert!(timestamp("2022-04-03").unwrap_err().contains("no time"));
+    }
+
+    #[test]
+    fn years_before_1900_are_rejected_as_slips() {
+        assert!(timestamp("1900-01-01 00:00").is_ok());
+        assert!(timestamp("9999-12-31 23:59:59").is_ok());
+        for slip in [
+            "0000-01-01 00:00",
+            "0022-04-10 08:05",
+            "1899-12-31 23:59",
+            "0001/1/1 0:00",
+            "0000年1月1日 0:00",
+        ] {
+            let reason = timestamp(slip).unwrap_err();
+            assert!(reason.contains("year before 1900"), "{slip}: {reason}");
+        }
     }
 
     proptest::proptest! {

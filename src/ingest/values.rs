@@ -4,6 +4,7 @@
 
 use crate::record::{Class, Ct, Role, Status};
 use crate::time::valid_date;
+use std::cmp::Ordering;
 
 /// The longest person ID, in characters.
 pub const MAX_PERSON_ID: usize = 32;
@@ -108,10 +109,58 @@ pub fn ct(value: &str) -> Result<Ct, String> {
     let ct: f64 = value
         .parse()
         .map_err(|_| "is not a Ct value: expected a number such as 38.5".to_string())?;
+    let ct = beside_its_rounding(value, ct);
     if ct <= 0.0 || ct > MAX_CT {
         return Err("is out of range: a Ct value must be above 0 and at most 50 cycles".into());
     }
     Ok(Some(ct))
+}
+
+/// `ct`, read from the plain decimal `value`, moved by the least step a double takes
+/// toward `value` when `value` has more digits than a double keeps (over 15
+/// significant ones) and rounds onto a double whose shortest decimal has at most 15,
+/// as every threshold has: `40.000000000000001` rounds to `40`, and would then be
+/// detected at a cutoff of 40, and `50.0000000000000001` accepted below the top of 50.
+/// Moved, it compares with every threshold of up to 15 digits (the rules', 50) as the
+/// decimal written does; no two neighbouring doubles both have so short a decimal, so
+/// the step crosses no other. A value rounded onto a double of a longer decimal is
+/// left as it is: no such threshold is there to cross, and the step might cross one.
+fn beside_its_rounding(value: &str, ct: f64) -> f64 {
+    // Up to 15 significant digits, a decimal is its double's shortest decimal.
+    if value.len() <= 15 {
+        return ct;
+    }
+    let mut shortest = ryu::Buffer::new();
+    let shortest = shortest.format_finite(ct);
+    let (whole, fraction) = decimal_parts(shortest);
+    if shortest.contains(['e', 'E']) || whole.len() + fraction.len() > 15 {
+        return ct;
+    }
+    match decimal_cmp(value, shortest) {
+        Ordering::Greater => ct.next_up(),
+        Ordering::Less => ct.next_down(),
+        Ordering::Equal => ct,
+    }
+}
+
+/// A plain decimal's digits before its dot without leading zeros, and after it without
+/// trailing ones.
+fn decimal_parts(s: &str) -> (&str, &str) {
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    (
+        whole.trim_start_matches('0'),
+        fraction.trim_end_matches('0'),
+    )
+}
+
+/// Compares two plain decimals (digits with at most one dot) by value.
+fn decimal_cmp(a: &str, b: &str) -> Ordering {
+    let ((a_whole, a_fraction), (b_whole, b_fraction)) = (decimal_parts(a), decimal_parts(b));
+    a_whole
+        .len()
+        .cmp(&b_whole.len())
+        .then_with(|| a_whole.cmp(b_whole))
+        .then_with(|| a_fraction.cmp(b_fraction))
 }
 
 fn is_not_detected(value: &str) -> bool {
@@ -285,6 +334,46 @@ mod tests {
         // comes here, so a word with a space left is no word.
         assert_eq!(status("在校"), Ok(Status::OnCampus));
         assert!(status("在校 ").is_err());
+    }
+
+    #[test]
+    fn a_ct_with_more_digits_than_a_double_keeps_stays_on_its_side_of_a_threshold() {
+        let at = |text: &str| ct(text).unwrap().unwrap();
+        // Rounded to 40, it would be detected at the default cutoff of 40.
+        assert!(at("40.000000000000001") > 40.0);
+        assert!(at("39.9999999999999999") < 40.0);
+        assert_eq!(at("40.000000000000000000"), 40.0);
+        assert_eq!(at("0040.0000000000000"), 40.0);
+        // Above the top of 50, though it rounds to 50.
+        assert!(ct("50.0000000000000001").is_err());
+        assert_eq!(at("49.99999999999999999"), 50f64.next_down());
+        // A value of up to 15 digits is read as it always was.
+        assert_eq!(at("38.12345678901"), 38.12345678901);
+    }
+
+    proptest::proptest! {
+        /// Any decimal of up to 25 fraction digits near a threshold of up to 15 digits
+        /// compares with that threshold's double as the two decimals compare.
+        #[test]
+        fn a_ct_compares_with_a_threshold_as_its_decimal_does(
+            whole in 1u128..50,
+            fraction in 0u128..1000,
+            delta in -100_000_000_000i128..100_000_000_000,
+        ) {
+            const DIGITS: u32 = 25;
+            let threshold = format!("{whole}.{fraction:03}");
+            let scaled = (whole * 10u128.pow(DIGITS) + fraction * 10u128.pow(DIGITS - 3)) as i128
+                + delta;
+            let scale = 10i128.pow(DIGITS);
+            let text = format!("{}.{:025}", scaled / scale, scaled % scale);
+            let limit: f64 = threshold.parse().unwrap();
+            let read = ct(&text).unwrap().unwrap();
+            proptest::prop_assert_eq!(
+                read.partial_cmp(&limit),
+                Some(delta.cmp(&0)),
+                "{} against {}", text, threshold
+            );
+        }
     }
 
     #[test]
