@@ -259,10 +259,22 @@ pub fn id_card(value: &str) -> Result<(), String> {
     if looks_like_excel_number(value) {
         return Err("looks like an ID card number Excel reformatted (scientific notation or a trailing .0), so digits may be lost; format the column as Text in Excel and type or export the numbers again".into());
     }
+    let all_digits = !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit);
+    if bytes.len() == 15 && all_digits {
+        // A first-generation number (before 1999): its birth date is YYMMDD of 19YY, and
+        // it has no check digit. A roster kept for years still holds some; the column
+        // being optional, a person is not taken off the roster for an old number.
+        let num = |r: std::ops::Range<usize>| value[r].parse::<u32>().unwrap_or(0);
+        let (y, m, d) = (1900 + num(6..8), num(8..10), num(10..12));
+        if !valid_date(i64::from(y), m, d) {
+            return Err("has 15 digits, as a first-generation ID card number has, but holds no real birth date in digits 7 to 12".into());
+        }
+        return Ok(());
+    }
     if bytes.len() != 18 {
-        if !bytes.is_empty() && bytes.iter().all(u8::is_ascii_digit) {
+        if all_digits {
             return Err(format!(
-                "has {} digits; a resident ID card number has 18 characters",
+                "has {} digits; a resident ID card number has 18 characters (15 digits for one of the first generation)",
                 bytes.len()
             ));
         }
@@ -440,6 +452,11 @@ mod tests {
         assert!(id_card("110105194902300027").is_err());
         assert!(id_card("E12345678").is_ok());
         assert!(id_card("12345").is_err());
+        // First-generation numbers: 15 digits, a birth date of 19YYMMDD, no check digit.
+        assert!(id_card("110105491231002").is_ok());
+        assert!(id_card("110105490230002").is_err());
+        assert!(id_card("110105491331002").is_err());
+        assert!(id_card("1101054912310021").is_err());
         // What Excel makes of an ID card number typed as a number.
         for mangled in [
             "1.10101E+17",
