@@ -259,7 +259,8 @@ pub fn each_row_at(
 
 /// A row read again, as it reaches [`each_at`]'s visitor.
 enum Again<'a> {
-    /// The row's line, without its terminator: a row without a quote, of a text.
+    /// The row's line in UTF-8 (decoded from GB18030), without its terminator: a row
+    /// without a quote, of a text in UTF-8 or GB18030.
     Line(&'a [u8]),
     /// The row as the CSV reader reads it (decoded from GB18030 or UTF-16), or a
     /// sheet's row.
@@ -269,7 +270,7 @@ enum Again<'a> {
 /// Reads again the rows that start at `offsets` of `source`, handing each to `visit`
 /// with its place in `offsets`, its offset and where it ends: as its line while rows
 /// hold no quote ([`each_plain_line_at`]), then, from the first that does (and for a
-/// sheet or a file decoded, from the first row), as records.
+/// sheet or a UTF-16 file, from the first row), as records.
 fn each_at(
     source: &TextSource,
     name: &str,
@@ -316,37 +317,50 @@ fn row_of<'a>(fields: Fields<'a>, layout: &'a Layout, offset: u64, plain_if_so: 
     }
 }
 
-/// Reads the records at `offsets` of a UTF-8 file `source` (none for the others) as
-/// long as they hold no quote: such a record is its line, up to the
-/// first `\r` or `\n` (the CSV reader's terminators), and it ends after that
-/// terminator, as the CSV reader has it. `visit` gets each record's place in `offsets`,
-/// its offset, its line and its end. Returns how many records were visited: all, or up
-/// to the first with a quote (whose value may hold commas or line ends), for the CSV
-/// reader to go on from. Without the CSV reader's byte-by-byte state machine, a
-/// city's missing list at midday (half the roster read again) takes a fraction of the
-/// time.
+/// Reads the records at `offsets` of a UTF-8 or GB18030 file `source` (none for the
+/// others) as long as they hold no quote: such a record is its line, up to the first
+/// `\r` or `\n` (the CSV reader's terminators), and it ends after that terminator, as
+/// the CSV reader has it. A GB18030 line is found in the file's bytes (no byte of a
+/// multi-byte character is a quote, a comma or a line end) and decoded whole. `visit`
+/// gets each record's place in `offsets`, its offset, its line (in UTF-8) and its end.
+/// Returns how many records were visited: all, or up to the first with a quote (whose
+/// value may hold commas or line ends), for the CSV reader to go on from. Without the
+/// CSV reader's byte-by-byte state machine and a decoding a field, a city's missing
+/// list at midday (half the roster read again) takes a fraction of the time.
 fn each_plain_line_at(
     source: &TextSource,
     name: &str,
     offsets: &[u64],
     mut visit: impl FnMut(usize, u64, &[u8], u64) -> Result<()>,
 ) -> Result<usize> {
-    if !matches!(source, TextSource::File(_)) {
-        return Ok(0);
-    }
+    let gb = match source {
+        TextSource::File(_) => false,
+        TextSource::Decoded(_, Codec::Gb18030) => true,
+        _ => return Ok(0),
+    };
     let path = source_path(source, name);
     let mut window = Window::new(source, buffer_for(offsets))?;
+    let mut text = String::new();
     for (k, &offset) in offsets.iter().enumerate() {
         let (line, end) = window.line_at(offset).map_err(|e| Error::io(&path, e))?;
         if memchr::memchr(b'"', line).is_some() {
             return Ok(k);
         }
+        // A line that no longer decodes (the file changed since it was parsed) is kept
+        // as it is, and fails as text where it is read, as a record's field does.
+        let line = match gb && !line.is_ascii() {
+            true => match Codec::Gb18030.decode_into(line, &mut text) {
+                Ok(()) => text.as_bytes(),
+                Err(_) => line,
+            },
+            false => line,
+        };
         visit(k, offset, line, end)?;
     }
     Ok(offsets.len())
 }
 
-/// A window on the bytes of a UTF-8 file: a buffer of the file, read again from
+/// A window on the bytes of a UTF-8 or GB18030 file: a buffer of the file, read again from
 /// wherever a line outside it starts.
 struct Window {
     /// The file, read into `buffer`.
@@ -837,16 +851,20 @@ mod tests {
     }
 
     /// Rows without quotes are read as lines, not by the CSV reader: the same fields and
-    /// the same ends as the CSV reader gives, from a file and from memory, whatever the
-    /// line ends (CRLF, LF, a lone CR, which the CSV reader ends a record at), blank
-    /// lines, rows longer than any buffer, no line end after the last row, and a
-    /// quoted row late in the file, from which the CSV reader takes over.
+    /// the same ends as the CSV reader gives, from a file in UTF-8 and in GB18030
+    /// (decoded, with characters of two and four bytes), whatever the line ends (CRLF,
+    /// LF, a lone CR, which the CSV reader ends a record at), blank lines, rows longer
+    /// than any buffer, no line end after the last row, and a quoted row late in the
+    /// file, from which the CSV reader takes over.
     #[test]
     fn rows_read_as_lines_are_those_the_csv_reader_reads() {
         let mut text = String::from("id,name,note\n");
         for i in 0..600 {
             let note = match i {
                 77 => "y".repeat(70_000),
+                // Two bytes a character in GB18030 (one with a trail byte below 0x80),
+                // and four for one outside the basic plane.
+                _ if i % 3 == 0 => "张丂𠀀".repeat((i * 53) % 1_000),
                 _ => "x".repeat((i * 53) % 3_000),
             };
             match i % 7 {
@@ -857,14 +875,10 @@ mod tests {
             }
         }
         text.push_str("last,row,without a line end");
-        let bytes = text.into_bytes();
-        let all = records(&bytes);
+        let all = records(text.as_bytes());
         let n = all.len();
         assert!(n > 600, "{n}");
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.csv");
-        std::fs::write(&path, &bytes).unwrap();
-        let sources = [TextSource::File(Opened::open(&path).unwrap())];
         let picks: Vec<Vec<usize>> = vec![
             (1..n).collect(),
             (1..n).step_by(3).collect(),
@@ -872,21 +886,34 @@ mod tests {
             (1..n).rev().step_by(5).collect(),
             vec![n - 1, 1, 200, 201, 77, 78, n - 2],
         ];
-        for source in &sources {
+        for coding in [None, Some(Codec::Gb18030)] {
+            let (source, place) = written(dir.path(), "t.csv", &text, coding);
             for pick in &picks {
-                let offsets: Vec<u64> = pick.iter().map(|&i| all[i].0).collect();
+                let offsets: Vec<u64> = pick.iter().map(|&i| place[all[i].0 as usize]).collect();
                 let mut by_csv: Vec<(Vec<Vec<u8>>, u64)> = Vec::new();
-                each_csv_record_at(source, "t.csv", &offsets, |_, record, end| {
+                each_csv_record_at(&source, "t.csv", &offsets, |_, record, end| {
                     by_csv.push((record.iter().map(<[u8]>::to_vec).collect(), end));
                     Ok(())
                 })
                 .unwrap();
-                let got = read_again(source, &offsets);
+                let got = read_again(&source, &offsets);
                 assert_eq!(got.len(), pick.len());
                 for (k, (fields, end)) in got.iter().enumerate() {
-                    assert_eq!(fields, &all[pick[k]].1, "record {}", pick[k]);
-                    assert_eq!(*end, by_csv[k].1, "the end of record {}", pick[k]);
+                    assert_eq!(fields, &all[pick[k]].1, "record {} {coding:?}", pick[k]);
+                    assert_eq!(
+                        *end, by_csv[k].1,
+                        "the end of record {} {coding:?}",
+                        pick[k]
+                    );
                 }
+                // Read as lines up to the first quoted row picked.
+                let lines = each_plain_line_at(&source, "t.csv", &offsets, |_, _, _, _| Ok(()));
+                let first_quoted = pick.iter().position(|&i| all[i].1[1].starts_with(b"q,"));
+                assert_eq!(
+                    lines.unwrap(),
+                    first_quoted.unwrap_or(pick.len()),
+                    "{coding:?}"
+                );
             }
         }
     }
