@@ -719,3 +719,80 @@ fn a_person_sampled_in_the_next_district_is_sampled_in_the_round() {
         .collect();
     assert_eq!(ids, ["A3"]);
 }
+
+/// A person two districts of a sharded round both list is one person of the round, and
+/// their building, status and last outcome are those of the row the union reads
+/// (sampled in any district before missing, expected in any before on leave), whatever
+/// the districts are named: Q1 is on leave in one and missed in the other, Q2 on leave
+/// in one and sampled (negative) in the other.
+#[test]
+fn a_person_two_districts_list_takes_the_row_the_union_reads() {
+    let tables = |first: &str, second: &str| {
+        let dir = Workdir::new();
+        let files = [
+            (
+                first,
+                "person_id,name,building,status\nQ1,a,A,on_leave\nQ2,b,A,\n",
+                "tube_id,person_id,sampled_at\nK1,Q2,2022-08-01 08:00\n",
+                "tube_id,lab_call\nK1,negative\n",
+            ),
+            (
+                second,
+                "person_id,name,building,status\nQ1,a,B,\nQ2,b,B,on_leave\n",
+                "tube_id,person_id,sampled_at\nK2,Q9,2022-08-01 08:00\n",
+                "tube_id,lab_call\nK2,negative\n",
+            ),
+        ];
+        for (district, roster, samples, results) in files {
+            dir.write(&format!("{district}/roster.csv"), roster);
+            dir.write(&format!("{district}/samples.csv"), samples);
+            dir.write(&format!("{district}/results.csv"), results);
+            let out = format!("o-{district}");
+            publish(
+                &dir,
+                &dir.join(district),
+                "hist",
+                &out,
+                &["--shard", district],
+            );
+        }
+        history(&dir, "hist", "h", &["--streak", "1"]);
+        let read = |file: &str, columns: &[&str]| -> Vec<Vec<String>> {
+            let frame = dir.parquet(&format!("h/{file}"));
+            (0..frame.height())
+                .map(|i| {
+                    columns
+                        .iter()
+                        .map(|c| cell(frame.column(c).unwrap().get(i).unwrap()))
+                        .collect()
+                })
+                .collect()
+        };
+        (
+            read(
+                "people_history.parquet",
+                &[
+                    "person_id",
+                    "building",
+                    "status",
+                    "last_outcome",
+                    "missed_streak",
+                ],
+            ),
+            read(
+                "persistent_missing.parquet",
+                &["person_id", "building", "status"],
+            ),
+        )
+    };
+    let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+    let expected = (
+        vec![
+            row(&["Q1", "B", "on_campus", "missing", "1"]),
+            row(&["Q2", "A", "on_campus", "negative", "0"]),
+        ],
+        vec![row(&["Q1", "B", "on_campus"])],
+    );
+    assert_eq!(tables("e1", "e2"), expected);
+    assert_eq!(tables("z1", "a2"), expected);
+}

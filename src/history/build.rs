@@ -209,6 +209,11 @@ fn each_bool(
     Ok(())
 }
 
+/// The outcomes of `people.parquet`, the one that says most of the round first: of a
+/// person's rows in several districts, the one with the outcome first here is theirs.
+/// A value not here (a round published by a later version) ranks after them all.
+const ROW_OUTCOMES: [&str; 5] = ["to_retest", "pending", "negative", "missing", "on_leave"];
+
 /// The outcomes a tube of another district gives the people it samples unlisted, the
 /// first ranking first (as a person's entry goes under the tube whose action ranks
 /// first).
@@ -306,21 +311,50 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
                 tracks[k as usize].latest = r32;
             }
         }
-        for (column, field) in [("building", 0), ("status", 1), ("outcome", 2)] {
+        // A person listed by several districts of a sharded round takes building, status
+        // and outcome from one of their rows, chosen by value as the round's union of
+        // them reads: the outcome that ranks first (sampled in any district before
+        // missing, expected in any before on leave), then the building and the status
+        // by their text; never by the districts' order or names.
+        let mut cells: [Vec<u32>; 3] = Default::default();
+        for (column, values) in ["building", "status", "outcome"]
+            .into_iter()
+            .zip(&mut cells)
+        {
+            values.reserve(rows.len());
             each_string(round, "people.parquet", column, |i, value| {
-                let k = rows[i];
-                if k == NONE {
-                    return;
-                }
-                let v = names.intern(value.unwrap_or(""));
-                let t = &mut tracks[k as usize];
-                match field {
-                    0 => t.building = v,
-                    1 => t.status = v,
-                    _ => t.outcome = v,
-                }
+                debug_assert_eq!(i, values.len());
+                values.push(names.intern(value.unwrap_or("")));
             })?;
         }
+        let [building, status, outcome] = &cells;
+        let key = |i: usize| {
+            let outcome = names.name(outcome[i]);
+            (
+                ROW_OUTCOMES
+                    .iter()
+                    .position(|&o| o == outcome)
+                    .unwrap_or(ROW_OUTCOMES.len()),
+                names.name(building[i]),
+                names.name(status[i]),
+            )
+        };
+        let mut chosen: Vec<u32> = vec![NONE; tracks.len()];
+        for (i, &k) in rows.iter().enumerate() {
+            if k != NONE {
+                let c = &mut chosen[k as usize];
+                if *c == NONE || key(i) < key(*c as usize) {
+                    *c = i as u32;
+                }
+            }
+        }
+        for (t, &c) in tracks.iter_mut().zip(&chosen) {
+            if c != NONE {
+                let c = c as usize;
+                (t.building, t.status, t.outcome) = (building[c], status[c], outcome[c]);
+            }
+        }
+        drop(chosen);
         // A person's rows of one round (in two districts of a sharded round, say) are
         // one round: expected in any, sampled in any.
         const EXPECTED: u8 = 1;
