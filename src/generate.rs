@@ -409,6 +409,12 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
     if opts.people < opts.buildings {
         return Err(Error::Usage("--people must be at least --buildings".into()));
     }
+    if opts.out.is_file() {
+        return Err(Error::Usage(format!(
+            "{}: the output path is a file, not a folder",
+            opts.out.display()
+        )));
+    }
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
     let campus = Campus::new(opts);
     let with_round = opts.rounds > 1;

@@ -324,6 +324,14 @@ fn exit_statuses() {
     let got = history("a-file");
     expect(&got, 2);
     assert!(String::from_utf8_lossy(&got.stderr).contains("a-file: a file, not a folder"));
+    // Every command that writes a folder says so of a file in its place.
+    let got = poolscreen(
+        out.path(),
+        &["generate", "--people", "10", "--out", "a-file"],
+    );
+    expect(&got, 2);
+    assert!(String::from_utf8_lossy(&got.stderr)
+        .contains("a-file: the output path is a file, not a folder"));
     fs::create_dir(out.path().join("empty")).unwrap();
     let got = history("empty");
     expect(&got, 2);
