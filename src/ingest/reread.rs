@@ -259,8 +259,8 @@ pub fn each_row_at(
 
 /// A row read again, as it reaches [`each_at`]'s visitor.
 enum Again<'a> {
-    /// The row's line in UTF-8 (decoded from GB18030), without its terminator: a row
-    /// without a quote, of a text in UTF-8 or GB18030.
+    /// The row's line in UTF-8 (decoded from GB18030 or UTF-16), without its
+    /// terminator: a row without a quote, of a file.
     Line(&'a [u8]),
     /// The row as the CSV reader reads it (decoded from GB18030 or UTF-16), or a
     /// sheet's row.
@@ -270,7 +270,7 @@ enum Again<'a> {
 /// Reads again the rows that start at `offsets` of `source`, handing each to `visit`
 /// with its place in `offsets`, its offset and where it ends: as its line while rows
 /// hold no quote ([`each_plain_line_at`]), then, from the first that does (and for a
-/// sheet or a UTF-16 file, from the first row), as records.
+/// sheet, from the first row), as records.
 fn each_at(
     source: &TextSource,
     name: &str,
@@ -317,50 +317,93 @@ fn row_of<'a>(fields: Fields<'a>, layout: &'a Layout, offset: u64, plain_if_so: 
     }
 }
 
-/// Reads the records at `offsets` of a UTF-8 or GB18030 file `source` (none for the
-/// others) as long as they hold no quote: such a record is its line, up to the first
-/// `\r` or `\n` (the CSV reader's terminators), and it ends after that terminator, as
-/// the CSV reader has it. A GB18030 line is found in the file's bytes (no byte of a
-/// multi-byte character is a quote, a comma or a line end) and decoded whole. `visit`
-/// gets each record's place in `offsets`, its offset, its line (in UTF-8) and its end.
-/// Returns how many records were visited: all, or up to the first with a quote (whose
-/// value may hold commas or line ends), for the CSV reader to go on from. Without the
-/// CSV reader's byte-by-byte state machine and a decoding a field, a city's missing
-/// list at midday (half the roster read again) takes a fraction of the time.
+/// Reads the records at `offsets` of a file `source` (none of a sheet) as long as they
+/// hold no quote: such a record is its line, up to the first `\r` or `\n` (the CSV
+/// reader's terminators), and it ends after that terminator, as the CSV reader has it.
+/// A GB18030 line is found in the file's bytes (no byte of a multi-byte character is a
+/// quote, a comma or a line end), a UTF-16 line in its code units, and either is then
+/// decoded whole. `visit` gets each record's place in `offsets`, its offset, its line
+/// (in UTF-8) and its end. Returns how many records were visited: all, or up to the
+/// first with a quote (whose value may hold commas or line ends), for the CSV reader to
+/// go on from. Without the CSV reader's byte-by-byte state machine (and decoding a
+/// field, or a record, at a time), a city's missing list at midday (half the roster
+/// read again) takes a fraction of the time.
 fn each_plain_line_at(
     source: &TextSource,
     name: &str,
     offsets: &[u64],
     mut visit: impl FnMut(usize, u64, &[u8], u64) -> Result<()>,
 ) -> Result<usize> {
-    let gb = match source {
-        TextSource::File(_) => false,
-        TextSource::Decoded(_, Codec::Gb18030) => true,
-        _ => return Ok(0),
+    let codec = match source {
+        TextSource::File(_) => None,
+        TextSource::Decoded(_, codec) => Some(*codec),
+        TextSource::Sheet(_) => return Ok(0),
     };
+    let units = Units(codec.and_then(Codec::wide));
     let path = source_path(source, name);
     let mut window = Window::new(source, buffer_for(offsets))?;
     let mut text = String::new();
     for (k, &offset) in offsets.iter().enumerate() {
-        let (line, end) = window.line_at(offset).map_err(|e| Error::io(&path, e))?;
-        if memchr::memchr(b'"', line).is_some() {
+        let (line, end) = window
+            .line_at(offset, units)
+            .map_err(|e| Error::io(&path, e))?;
+        if units.find(line, b'"', b'"').is_some() {
             return Ok(k);
         }
         // A line that no longer decodes (the file changed since it was parsed) is kept
         // as it is, and fails as text where it is read, as a record's field does.
-        let line = match gb && !line.is_ascii() {
-            true => match Codec::Gb18030.decode_into(line, &mut text) {
-                Ok(()) => text.as_bytes(),
-                Err(_) => line,
-            },
-            false => line,
+        let line = match codec {
+            Some(codec) if !(codec == Codec::Gb18030 && line.is_ascii()) => {
+                match codec.decode_into(line, &mut text) {
+                    Ok(()) => text.as_bytes(),
+                    Err(_) => line,
+                }
+            }
+            _ => line,
         };
         visit(k, offset, line, end)?;
     }
     Ok(offsets.len())
 }
 
-/// A window on the bytes of a UTF-8 or GB18030 file: a buffer of the file, read again from
+/// How a file writes its ASCII characters: a byte each (UTF-8, GB18030), or a UTF-16
+/// code unit each, big-endian when `Some(true)`.
+#[derive(Clone, Copy)]
+struct Units(Option<bool>);
+
+impl Units {
+    /// Bytes an ASCII character takes.
+    fn width(self) -> usize {
+        if self.0.is_some() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Where in `bytes` (which start on a character) the first ASCII character `a` or
+    /// `b` starts; in UTF-16, a code unit of that value (its high byte zero), only at a
+    /// unit's place. A unit cut by the end of `bytes` is not found.
+    fn find(self, bytes: &[u8], a: u8, b: u8) -> Option<usize> {
+        let Some(big) = self.0 else {
+            return memchr::memchr2(a, b, bytes);
+        };
+        // The byte of the character: a unit's first (little-endian) or second.
+        let low = usize::from(big);
+        let mut from = 0;
+        while let Some(i) = memchr::memchr2(a, b, &bytes[from..]) {
+            let i = from + i;
+            let unit = i - i % 2;
+            if i % 2 == low && bytes.get(unit + 1 - low) == Some(&0) {
+                return Some(unit);
+            }
+            from = i + 1;
+        }
+        None
+    }
+}
+
+/// A window on the bytes of a file: a buffer of the file, read again from
 /// wherever a line outside it starts.
 struct Window {
     /// The file, read into `buffer`.
@@ -390,16 +433,17 @@ impl Window {
     }
 
     /// The line that starts at `offset`, without its terminator (the first `\r` or
-    /// `\n`), and where it ends: after that terminator, or at the end of the text.
-    fn line_at(&mut self, offset: u64) -> std::io::Result<(&[u8], u64)> {
+    /// `\n`, written in `units`), and where it ends: after that terminator, or at the
+    /// end of the text.
+    fn line_at(&mut self, offset: u64, units: Units) -> std::io::Result<(&[u8], u64)> {
         let mut size = self.size;
         let (from, len, end) = loop {
             let bytes = self.bytes();
             let end = self.start + bytes.len() as u64;
             if offset >= self.start && (offset < end || self.to_end) {
                 let from = (offset - self.start).min(bytes.len() as u64) as usize;
-                match memchr::memchr2(b'\r', b'\n', &bytes[from..]) {
-                    Some(i) => break (from, i, offset + i as u64 + 1),
+                match units.find(&bytes[from..], b'\r', b'\n') {
+                    Some(i) => break (from, i, offset + (i + units.width()) as u64),
                     // Past the end of a file that shrank, the row is empty and ends
                     // where it starts, as the CSV reader has it.
                     None if self.to_end => break (from, bytes.len() - from, end.max(offset)),
@@ -851,8 +895,9 @@ mod tests {
     }
 
     /// Rows without quotes are read as lines, not by the CSV reader: the same fields and
-    /// the same ends as the CSV reader gives, from a file in UTF-8 and in GB18030
-    /// (decoded, with characters of two and four bytes), whatever the line ends (CRLF,
+    /// the same ends as the CSV reader gives, from a file in UTF-8, GB18030 and UTF-16
+    /// (decoded; characters of two and four bytes, and in UTF-16 units holding a line
+    /// end's or a quote's byte beside another), whatever the line ends (CRLF,
     /// LF, a lone CR, which the CSV reader ends a record at), blank lines, rows longer
     /// than any buffer, no line end after the last row, and a quoted row late in the
     /// file, from which the CSV reader takes over.
@@ -864,7 +909,7 @@ mod tests {
                 77 => "y".repeat(70_000),
                 // Two bytes a character in GB18030 (one with a trail byte below 0x80),
                 // and four for one outside the basic plane.
-                _ if i % 3 == 0 => "张丂𠀀".repeat((i * 53) % 1_000),
+                _ if i % 3 == 0 => "张丂𠀀\u{a0d}∊ഢ∀".repeat((i * 53) % 1_000),
                 _ => "x".repeat((i * 53) % 3_000),
             };
             match i % 7 {
@@ -886,15 +931,21 @@ mod tests {
             (1..n).rev().step_by(5).collect(),
             vec![n - 1, 1, 200, 201, 77, 78, n - 2],
         ];
-        for coding in [None, Some(Codec::Gb18030)] {
+        for coding in CODINGS {
             let (source, place) = written(dir.path(), "t.csv", &text, coding);
             for pick in &picks {
                 let offsets: Vec<u64> = pick.iter().map(|&i| place[all[i].0 as usize]).collect();
                 let mut by_csv: Vec<(Vec<Vec<u8>>, u64)> = Vec::new();
-                each_csv_record_at(&source, "t.csv", &offsets, |_, record, end| {
+                let each = |_, record: &csv::ByteRecord, end| {
                     by_csv.push((record.iter().map(<[u8]>::to_vec).collect(), end));
                     Ok(())
-                })
+                };
+                match &source {
+                    TextSource::Decoded(opened, codec) if codec.wide().is_some() => {
+                        each_utf16_record_at(opened, *codec, "t.csv", &offsets, each)
+                    }
+                    _ => each_csv_record_at(&source, "t.csv", &offsets, each),
+                }
                 .unwrap();
                 let got = read_again(&source, &offsets);
                 assert_eq!(got.len(), pick.len());
