@@ -39,9 +39,10 @@ impl Date {
 }
 
 /// The first year a timestamp may have: no round was sampled before it, the workbooks
-/// show no earlier date (Excel's days start on 1900-01-01), and a year such as `0000` or
-/// `0022` is a slip of the keyboard (the year 0 is no year of the calendar, and the
-/// Parquet readers of some languages read no instant before the year 1).
+/// poolscreen writes (in Excel's 1900 date system) show no earlier date, and a year
+/// such as `0000` or `0022` is a slip of the keyboard (the year 0 is no year of the
+/// calendar, and the Parquet readers of some languages read no instant before the
+/// year 1).
 const FIRST_YEAR: u32 = 1900;
 
 /// Reads the date of `value`, a real one, and the space (or `T`) after it; returns the
@@ -173,7 +174,12 @@ fn timestamp_reason(value: &str) -> String {
     if parse_date_only(value) {
         return "has a date but no time; write YYYY-MM-DD HH:MM".into();
     }
-    let year = value.get(..4).and_then(|y| y.parse::<u32>().ok());
+    // Four digits, then a date's separator.
+    let year = value
+        .get(..4)
+        .filter(|y| y.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|_| value[4..].starts_with(['-', '/', '年']))
+        .and_then(|y| y.parse::<u32>().ok());
     if year.is_some_and(|y| y < FIRST_YEAR) {
         return format!("has a year before {FIRST_YEAR}; check the year (a timestamp is of a round's day, such as 2022-04-10 08:05)");
     }
@@ -359,6 +365,11 @@ mod tests {
         ] {
             let reason = timestamp(slip).unwrap_err();
             assert!(reason.contains("year before 1900"), "{slip}: {reason}");
+        }
+        // Not a date at all: no word of a year.
+        for other in ["0000", "+123-04-10 08:00", "1230 08:00"] {
+            let reason = timestamp(other).unwrap_err();
+            assert!(!reason.contains("year"), "{other}: {reason}");
         }
     }
 

@@ -721,10 +721,11 @@ fn a_person_sampled_in_the_next_district_is_sampled_in_the_round() {
 }
 
 /// A person two districts of a sharded round both list is one person of the round, and
-/// their building, status and last outcome are those of the row the union reads
-/// (sampled in any district before missing, expected in any before on leave), whatever
-/// the districts are named: Q1 is on leave in one and missed in the other, Q2 on leave
-/// in one and sampled (negative) in the other.
+/// their building, status and last outcome are those the union reads (sampled in any
+/// district before missing, expected in any before on leave), whatever the districts
+/// are named: Q1 is on leave in one and missed in the other, Q2 on leave in one and
+/// sampled (negative) in the other, Q3 on leave but swabbed (negative) in one and
+/// missed in the other, Q4 sampled in both (the building first by name is theirs).
 #[test]
 fn a_person_two_districts_list_takes_the_row_the_union_reads() {
     let tables = |first: &str, second: &str| {
@@ -732,14 +733,14 @@ fn a_person_two_districts_list_takes_the_row_the_union_reads() {
         let files = [
             (
                 first,
-                "person_id,name,building,status\nQ1,a,A,on_leave\nQ2,b,A,\n",
-                "tube_id,person_id,sampled_at\nK1,Q2,2022-08-01 08:00\n",
+                "person_id,name,building,status\nQ1,a,A,on_leave\nQ2,b,A,\nQ3,c,A,on_leave\nQ4,d,A,\n",
+                "tube_id,person_id,sampled_at\nK1,Q2,2022-08-01 08:00\nK1,Q3,2022-08-01 08:00\nK1,Q4,2022-08-01 08:00\n",
                 "tube_id,lab_call\nK1,negative\n",
             ),
             (
                 second,
-                "person_id,name,building,status\nQ1,a,B,\nQ2,b,B,on_leave\n",
-                "tube_id,person_id,sampled_at\nK2,Q9,2022-08-01 08:00\n",
+                "person_id,name,building,status\nQ1,a,B,\nQ2,b,B,on_leave\nQ3,c,B,\nQ4,d,B,\n",
+                "tube_id,person_id,sampled_at\nK2,Q9,2022-08-01 08:00\nK2,Q4,2022-08-01 08:00\n",
                 "tube_id,lab_call\nK2,negative\n",
             ),
         ];
@@ -790,6 +791,8 @@ fn a_person_two_districts_list_takes_the_row_the_union_reads() {
         vec![
             row(&["Q1", "B", "on_campus", "missing", "1"]),
             row(&["Q2", "A", "on_campus", "negative", "0"]),
+            row(&["Q3", "B", "on_campus", "negative", "0"]),
+            row(&["Q4", "A", "on_campus", "negative", "0"]),
         ],
         vec![row(&["Q1", "B", "on_campus"])],
     );

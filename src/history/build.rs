@@ -209,9 +209,9 @@ fn each_bool(
     Ok(())
 }
 
-/// The outcomes of `people.parquet`, the one that says most of the round first: of a
-/// person's rows in several districts, the one with the outcome first here is theirs.
-/// A value not here (a round published by a later version) ranks after them all.
+/// The outcomes of `people.parquet`, the one that says most of the round first (a
+/// person several districts of a round list takes the first of their rows'). A value
+/// not here (a round published by a later version) ranks after them all.
 const ROW_OUTCOMES: [&str; 5] = ["to_retest", "pending", "negative", "missing", "on_leave"];
 
 /// The outcomes a tube of another district gives the people it samples unlisted, the
@@ -311,50 +311,47 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
                 tracks[k as usize].latest = r32;
             }
         }
-        // A person listed by several districts of a sharded round takes building, status
-        // and outcome from one of their rows, chosen by value as the round's union of
-        // them reads: the outcome that ranks first (sampled in any district before
-        // missing, expected in any before on leave), then the building and the status
-        // by their text; never by the districts' order or names.
-        let mut cells: [Vec<u32>; 3] = Default::default();
-        for (column, values) in ["building", "status", "outcome"]
+        // Each row's building, status and outcome are its person's; a person listed by
+        // several districts of a sharded round (more than one row) is settled below,
+        // from the cells kept of their rows.
+        let mut count: Vec<u8> = vec![0; tracks.len()];
+        for &k in &rows {
+            if k != NONE {
+                count[k as usize] = count[k as usize].saturating_add(1);
+            }
+        }
+        let many = |i: usize| rows[i] != NONE && count[rows[i] as usize] > 1;
+        let shared: Vec<u32> = (0..rows.len() as u32)
+            .filter(|&i| many(i as usize))
+            .collect();
+        let place = |i: usize| shared.binary_search(&(i as u32)).ok();
+        // Building, status, outcome and tube class of each shared row, and its flags.
+        let mut kept: Vec<([u32; 4], u8)> = vec![([0; 4], 0); shared.len()];
+        for (field, column) in ["building", "status", "outcome", "tube_class"]
             .into_iter()
-            .zip(&mut cells)
+            .enumerate()
         {
-            values.reserve(rows.len());
+            if field == 3 && shared.is_empty() {
+                break;
+            }
             each_string(round, "people.parquet", column, |i, value| {
-                debug_assert_eq!(i, values.len());
-                values.push(names.intern(value.unwrap_or("")));
+                let k = rows[i];
+                if k == NONE || (field == 3 && !many(i)) {
+                    return;
+                }
+                let v = names.intern(value.unwrap_or(""));
+                if let Some(j) = place(i) {
+                    kept[j].0[field] = v;
+                }
+                let t = &mut tracks[k as usize];
+                match field {
+                    0 => t.building = v,
+                    1 => t.status = v,
+                    2 => t.outcome = v,
+                    _ => {}
+                }
             })?;
         }
-        let [building, status, outcome] = &cells;
-        let key = |i: usize| {
-            let outcome = names.name(outcome[i]);
-            (
-                ROW_OUTCOMES
-                    .iter()
-                    .position(|&o| o == outcome)
-                    .unwrap_or(ROW_OUTCOMES.len()),
-                names.name(building[i]),
-                names.name(status[i]),
-            )
-        };
-        let mut chosen: Vec<u32> = vec![NONE; tracks.len()];
-        for (i, &k) in rows.iter().enumerate() {
-            if k != NONE {
-                let c = &mut chosen[k as usize];
-                if *c == NONE || key(i) < key(*c as usize) {
-                    *c = i as u32;
-                }
-            }
-        }
-        for (t, &c) in tracks.iter_mut().zip(&chosen) {
-            if c != NONE {
-                let c = c as usize;
-                (t.building, t.status, t.outcome) = (building[c], status[c], outcome[c]);
-            }
-        }
-        drop(chosen);
         // A person's rows of one round (in two districts of a sharded round, say) are
         // one round: expected in any, sampled in any.
         const EXPECTED: u8 = 1;
@@ -373,9 +370,71 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
                 let k = rows[i];
                 if v && k != NONE {
                     flags[k as usize] |= flag;
+                    if let Some(j) = place(i) {
+                        kept[j].1 |= flag;
+                    }
                 }
             })?;
         }
+        // A person several districts list is one person of the round. Their outcome is
+        // the round's: sampled in any district, the first in `ROW_OUTCOMES` of their
+        // sampled rows' (a row on leave but swabbed gives its tube's: negative, pending,
+        // or to_retest); else missing, expected in any; else on leave. Their building and
+        // status are those of their row expected, then sampled, then of the outcome first
+        // in `ROW_OUTCOMES`, then by text: never by the districts' order or names.
+        let mut by_person: Vec<usize> = (0..shared.len()).collect();
+        by_person.sort_unstable_by_key(|&j| (rows[shared[j] as usize], shared[j]));
+        let person = |j: usize| rows[shared[j] as usize] as usize;
+        for group in by_person.chunk_by(|&a, &b| person(a) == person(b)) {
+            let k = person(group[0]);
+            let rank = |outcome: &str| {
+                ROW_OUTCOMES
+                    .iter()
+                    .position(|&o| o == outcome)
+                    .unwrap_or(ROW_OUTCOMES.len())
+            };
+            let row_key = |j: usize| {
+                let ([building, status, outcome, _], f) = kept[j];
+                (
+                    f & EXPECTED == 0,
+                    f & SAMPLED == 0,
+                    rank(names.name(outcome)),
+                    names.name(building),
+                    names.name(status),
+                )
+            };
+            let swabbed = |j: usize| -> &'static str {
+                let ([_, _, outcome, class], _) = kept[j];
+                match (names.name(outcome), names.name(class)) {
+                    (outcome @ ("to_retest" | "pending" | "negative"), _) => {
+                        ROW_OUTCOMES[rank(outcome)]
+                    }
+                    (_, "negative") => "negative",
+                    (_, "positive" | "suspect" | "invalid") => "to_retest",
+                    _ => "pending",
+                }
+            };
+            let Some(&first) = group.iter().min_by(|&&a, &&b| row_key(a).cmp(&row_key(b))) else {
+                continue;
+            };
+            let outcome = if flags[k] & SAMPLED != 0 {
+                group
+                    .iter()
+                    .filter(|&&j| kept[j].1 & SAMPLED != 0)
+                    .map(|&j| swabbed(j))
+                    .min_by_key(|&o| rank(o))
+                    .unwrap_or("pending")
+            } else if flags[k] & EXPECTED != 0 {
+                "missing"
+            } else {
+                "on_leave"
+            };
+            let ([building, status, _, _], _) = kept[first];
+            let outcome = names.intern(outcome);
+            let t = &mut tracks[k];
+            (t.building, t.status, t.outcome) = (building, status, outcome);
+        }
+        drop(kept);
         // Someone a district samples without listing them (its unregistered_person
         // findings of the samples file) is sampled in the round when another district
         // lists them, as `scaleout/province.py` counts them.

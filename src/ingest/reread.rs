@@ -324,8 +324,8 @@ fn row_of<'a>(fields: Fields<'a>, layout: &'a Layout, offset: u64, plain_if_so: 
 /// quote, a comma or a line end), a UTF-16 line in its code units, and either is then
 /// decoded whole. `visit` gets each record's place in `offsets`, its offset, its line
 /// (in UTF-8) and its end. Returns how many records were visited: all, or up to the
-/// first with a quote (whose value may hold commas or line ends), for the CSV reader to
-/// go on from. Without the CSV reader's byte-by-byte state machine (and decoding a
+/// first with a quote (whose value may hold commas or line ends) or that does not
+/// decode, for the CSV reader to go on from. Without the CSV reader's byte-by-byte state machine (and decoding a
 /// field, or a record, at a time), a city's missing list at midday (half the roster
 /// read again) takes a fraction of the time.
 fn each_plain_line_at(
@@ -350,13 +350,13 @@ fn each_plain_line_at(
         if units.find(line, b'"', b'"').is_some() {
             return Ok(k);
         }
-        // A line that no longer decodes (the file changed since it was parsed) is kept
-        // as it is, and fails as text where it is read, as a record's field does.
+        // A line that no longer decodes (the file changed since it was parsed) is read,
+        // with the rows after it, as records, as before there were lines.
         let line = match codec {
             Some(codec) if !(codec == Codec::Gb18030 && line.is_ascii()) => {
                 match codec.decode_into(line, &mut text) {
                     Ok(()) => text.as_bytes(),
-                    Err(_) => line,
+                    Err(_) => return Ok(k),
                 }
             }
             _ => line,

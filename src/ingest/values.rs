@@ -109,7 +109,13 @@ pub fn ct(value: &str) -> Result<Ct, String> {
     let ct: f64 = value
         .parse()
         .map_err(|_| "is not a Ct value: expected a number such as 38.5".to_string())?;
-    let ct = beside_its_rounding(value, ct);
+    // A value so small that it reads as 0 is out of range as 0 is, not a Ct of the
+    // least double above it.
+    let ct = if ct > 0.0 {
+        beside_its_rounding(value, ct)
+    } else {
+        ct
+    };
     if ct <= 0.0 || ct > MAX_CT {
         return Err("is out of range: a Ct value must be above 0 and at most 50 cycles".into());
     }
@@ -118,13 +124,14 @@ pub fn ct(value: &str) -> Result<Ct, String> {
 
 /// `ct`, read from the plain decimal `value`, moved by the least step a double takes
 /// toward `value` when `value` has more digits than a double keeps (over 15
-/// significant ones) and rounds onto a double whose shortest decimal has at most 15,
-/// as every threshold has: `40.000000000000001` rounds to `40`, and would then be
-/// detected at a cutoff of 40, and `50.0000000000000001` accepted below the top of 50.
-/// Moved, it compares with every threshold of up to 15 digits (the rules', 50) as the
-/// decimal written does; no two neighbouring doubles both have so short a decimal, so
-/// the step crosses no other. A value rounded onto a double of a longer decimal is
-/// left as it is: no such threshold is there to cross, and the step might cross one.
+/// significant ones) and rounds onto a double whose shortest decimal has at most 15
+/// significant digits (and no exponent: 0.00001 or more), as every threshold has:
+/// `40.000000000000001` rounds to `40`, and would then be detected at a cutoff of 40,
+/// and `50.0000000000000001` accepted below the top of 50. Moved, it compares with
+/// every such threshold (the rules' as read from their file, 50) as the decimal written
+/// does; no two neighbouring doubles both have so short a decimal, so the step crosses
+/// no other. A value rounded onto a double of a longer decimal is left as it is: no
+/// such threshold is there to cross, and the step might cross one.
 fn beside_its_rounding(value: &str, ct: f64) -> f64 {
     // Up to 15 significant digits, a decimal is its double's shortest decimal.
     if value.len() <= 15 {
@@ -133,7 +140,11 @@ fn beside_its_rounding(value: &str, ct: f64) -> f64 {
     let mut shortest = ryu::Buffer::new();
     let shortest = shortest.format_finite(ct);
     let (whole, fraction) = decimal_parts(shortest);
-    if shortest.contains(['e', 'E']) || whole.len() + fraction.len() > 15 {
+    let significant = match whole {
+        "" => fraction.trim_start_matches('0').len(),
+        _ => whole.len() + fraction.len(),
+    };
+    if shortest.contains(['e', 'E']) || significant > 15 {
         return ct;
     }
     match decimal_cmp(value, shortest) {
@@ -251,9 +262,10 @@ pub fn status(value: &str) -> Result<Status, String> {
 
 /// Checks a resident ID card number (GB 11643-1999): 17 digits, then a check
 /// character (a digit or `X`) by ISO 7064 MOD 11-2, with a real birth date in digits
-/// 7 to 14. Values that are not 18 characters long are other documents (a passport, a
-/// Hong Kong or Macao permit) and are accepted as they are, unless they are all digits
-/// or a number as Excel rewrites one (`1.10101E+17`, a trailing `.0`).
+/// 7 to 14; or a first-generation number, 15 digits with a real birth date (19YYMMDD)
+/// in digits 7 to 12. Other values are other documents (a passport, a Hong Kong or
+/// Macao permit) and are accepted as they are, unless they are all digits or a number
+/// as Excel rewrites one (`1.10101E+17`, a trailing `.0`).
 pub fn id_card(value: &str) -> Result<(), String> {
     let bytes = value.as_bytes();
     if looks_like_excel_number(value) {
@@ -361,6 +373,10 @@ mod tests {
         assert_eq!(at("49.99999999999999999"), 50f64.next_down());
         // A value of up to 15 digits is read as it always was.
         assert_eq!(at("38.12345678901"), 38.12345678901);
+        // Below 1: significant digits counted from the first that is not 0.
+        assert!(at("0.0123456789012340000001") > 0.012345678901234);
+        // So small it reads as 0: out of range, as 0 is.
+        assert!(ct(&format!("0.{}1", "0".repeat(400))).is_err());
     }
 
     proptest::proptest! {
