@@ -604,6 +604,7 @@ fn persistent(
             "class",
             "phone",
             "counselor",
+            "building",
         ];
         let frame = round.table("missing.parquet", &names)?;
         let columns: Vec<&StringChunked> = names
@@ -624,23 +625,36 @@ fn persistent(
                 continue;
             };
             let cell = |c: usize| columns[c].get(i).map(str::to_string);
-            list.push(Persistent {
-                person_id: id.to_string(),
-                contact: [cell(1), cell(2), cell(3), cell(4), cell(5), cell(6)],
-                building: p.building.to_string(),
-                status: p.status.to_string(),
-                missed_streak: p.missed_streak,
-                longest_streak: p.longest_streak,
-                last_sampled_round: p.last_sampled_round.map(str::to_string),
-            });
+            // Listed as missing by two districts of the round, a person's cells are
+            // those of the district in the building history gives them.
+            let elsewhere = columns[7].get(i) != Some(p.building);
+            list.push((
+                elsewhere,
+                Persistent {
+                    person_id: id.to_string(),
+                    contact: [cell(1), cell(2), cell(3), cell(4), cell(5), cell(6)],
+                    building: p.building.to_string(),
+                    status: p.status.to_string(),
+                    missed_streak: p.missed_streak,
+                    longest_streak: p.longest_streak,
+                    last_sampled_round: p.last_sampled_round.map(str::to_string),
+                },
+            ));
         }
     }
+    // A person's row from their building's district first, then by room: one a person.
+    list.sort_by(|(a_far, a), (b_far, b)| {
+        (a.person_id.as_str(), a_far)
+            .cmp(&(b.person_id.as_str(), b_far))
+            .then_with(|| natural_cmp_opt(a.contact[1].as_deref(), b.contact[1].as_deref()))
+    });
+    list.dedup_by(|a, b| a.1.person_id == b.1.person_id);
+    let mut list: Vec<Persistent> = list.into_iter().map(|(_, p)| p).collect();
     list.sort_by(|a, b| {
         natural_cmp(&a.building, &b.building)
             .then_with(|| natural_cmp_opt(a.contact[1].as_deref(), b.contact[1].as_deref()))
             .then_with(|| a.person_id.cmp(&b.person_id))
     });
-    list.dedup_by(|a, b| a.person_id == b.person_id);
     Ok(list)
 }
 
