@@ -1,4 +1,5 @@
-//! Stage 2 of a round: closing the retest list. Every person on a round's retest list
+//! Closing the retest list (the contract's "Stage 2"; in the pipeline, stage 4b, run
+//! once the retest list is made). Every person on a round's retest list
 //! gets a closure state from the individual retests (复核结果):
 //!
 //! | state | when |

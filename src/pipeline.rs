@@ -1,5 +1,5 @@
-//! The round pipeline end to end: ingest → reconcile → classify → retest → summarize →
-//! export. This is what `poolscreen run` calls; the stages are public so benchmarks
+//! The round pipeline end to end: ingest → reconcile → classify → retest → closure →
+//! summarize → export. This is what `poolscreen run` calls; the stages are public so benchmarks
 //! can time each.
 
 use crate::closure::{self, Closed, Retests};

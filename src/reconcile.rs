@@ -32,7 +32,7 @@ pub enum AnomalyKind {
     OverfullTube,
     /// A result for a tube never sampled.
     OrphanResult,
-    /// Several result rows for one tube with different classes.
+    /// Several result rows for one tube that differ in any value (the contract's rule).
     ConflictingResults,
     /// Ct values and the lab's call disagree.
     LabCallMismatch,
