@@ -2,7 +2,7 @@
 
 use crate::closure::{Closed, State};
 use crate::ingest::roster::{Codes, Roster};
-use crate::order::{invert, natural_cmp, sort_listed};
+use crate::order::{invert, sort_listed};
 use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
 use crate::retest::Entry;
@@ -65,28 +65,38 @@ pub fn buildings(
 ) -> Vec<BuildingRow> {
     let nb = roster.buildings.len();
     let rounds = rec.tube_of.len();
-    let mut order: Vec<u32> = (0..nb as u32).collect();
-    // On the workers. Names are distinct and natural order is total, so the order is
-    // the names' alone.
-    order.par_sort_unstable_by(|&a, &b| {
-        natural_cmp(&roster.buildings[a as usize], &roster.buildings[b as usize])
-    });
-    // Where each building's row is within a round's rows.
-    let place = invert(&order);
+    // Where each building's row is within a round's rows: its rank in natural order,
+    // which the roster worked out as it numbered its people.
+    let place = &roster.building_rank;
+    let order = invert(place);
     let slot = |round: u32, building: u32| round as usize * nb + place[building as usize] as usize;
-    // Expected and on-leave people do not depend on the round.
-    let on_leave = |p: usize| roster.status[p] == Status::OnLeave;
-    let expected = per_building(&roster.building, nb, |p| !on_leave(p));
-    let away = per_building(&roster.building, nb, on_leave);
+    // Expected and on-leave people do not depend on the round: both counted in one pass,
+    // a run of one building's people at a time.
+    let runs = building_runs(&roster.building);
+    let n = roster.len();
+    let statuses = roster.status.values();
+    let away = |people: &std::ops::Range<usize>| {
+        statuses.map_or(0, |s| {
+            s[people.clone()]
+                .iter()
+                .filter(|&&s| s == Status::OnLeave)
+                .count()
+        })
+    };
+    let present = per_building(&runs, n, nb, |people| {
+        let away = away(&people);
+        [(people.len() - away) as i64, away as i64]
+    });
     let mut out: Vec<BuildingRow> = (0..rounds * nb)
         .into_par_iter()
         .map(|i| {
             let b = order[i % nb] as usize;
+            let [expected, on_leave] = present[b];
             BuildingRow {
                 round: (i / nb) as u32,
                 building: b as u32,
-                expected: expected[b],
-                on_leave: away[b],
+                expected,
+                on_leave,
                 ..BuildingRow::default()
             }
         })
@@ -94,10 +104,21 @@ pub fn buildings(
     out.par_chunks_mut(nb.max(1))
         .zip(&rec.tube_of)
         .for_each(|(table, tube_of)| {
-            let sampled =
-                per_building(&roster.building, nb, |p| tube_of[p] != NONE && !on_leave(p));
+            // Sampled and expected: swabbed, and not on leave.
+            let sampled = per_building(&runs, n, nb, |people| {
+                let swabbed = &tube_of[people.clone()];
+                let count = match statuses {
+                    None => swabbed.iter().filter(|&&t| t != NONE).count(),
+                    Some(s) => swabbed
+                        .iter()
+                        .zip(&s[people])
+                        .filter(|&(&t, &s)| t != NONE && s != Status::OnLeave)
+                        .count(),
+                };
+                [count as i64]
+            });
             for (row, &b) in table.iter_mut().zip(&order) {
-                row.sampled = sampled[b as usize];
+                row.sampled = sampled[b as usize][0];
             }
         });
     for (round, confirmed) in closed.confirmed.iter().enumerate() {
@@ -200,42 +221,62 @@ pub fn buildings(
     out
 }
 
-/// How many people of each of `nb` buildings (`building` gives each person's) `counts`,
-/// counted on the workers: a city has tens of millions. Each piece of people counts by
-/// runs of one building, and the runs are added up in one table: the roster numbers its
-/// people building by building (`Roster::renumber`), so a piece holds about as many runs
-/// as buildings, where a table a piece was a city's households over again (8 MB of fresh
-/// memory each for a million). Any order counts the same, only with more runs. Integer
-/// sums, so the order they are added in changes nothing.
-fn per_building(building: &Codes, nb: usize, counts: impl Fn(usize) -> bool + Sync) -> Vec<i64> {
+/// The runs of one building's people, in order: each run's building and its first
+/// person (a run ends where the next starts, the last at the roster's end). The roster
+/// numbers its people building by building (`Roster::renumber`), so there are as many
+/// runs as buildings; any order gives the same sums ([`per_building`]), with more runs.
+/// Found on the workers, a piece of people each: a city has tens of millions.
+fn building_runs(building: &Codes) -> Vec<(u32, usize)> {
     let n = building.len();
     let piece = n.div_ceil(4 * rayon::current_num_threads()).max(PIECE);
-    let runs: Vec<Vec<(u32, i64)>> = (0..n.div_ceil(piece))
+    let pieces: Vec<Vec<(u32, usize)>> = (0..n.div_ceil(piece))
         .into_par_iter()
         .map(|k| {
-            let mut runs: Vec<(u32, i64)> = Vec::new();
+            let mut runs: Vec<(u32, usize)> = Vec::new();
             for p in k * piece..((k + 1) * piece).min(n) {
                 let b = building.get(p);
-                let counted = i64::from(counts(p));
-                match runs.last_mut() {
-                    Some((last, count)) if *last == b => *count += counted,
-                    _ => runs.push((b, counted)),
+                if runs.last().is_none_or(|&(last, _)| last != b) {
+                    runs.push((b, p));
                 }
             }
             runs
         })
         .collect();
-    let mut table = vec![0i64; nb];
-    for (b, count) in runs.into_iter().flatten() {
-        table[b as usize] += count;
+    pieces.concat()
+}
+
+/// The sums over the people of each of `nb` buildings: `count` gives the `N` sums of a
+/// run of people (a range of the roster's `n`, one building's, from [`building_runs`]),
+/// so that a run is counted as one slice, and several sums are made in one pass. Runs
+/// are counted on the workers, then added up in one table. Integer sums, so the order
+/// they are added in changes nothing.
+fn per_building<const N: usize>(
+    runs: &[(u32, usize)],
+    n: usize,
+    nb: usize,
+    count: impl Fn(std::ops::Range<usize>) -> [i64; N] + Sync,
+) -> Vec<[i64; N]> {
+    let sums: Vec<[i64; N]> = (0..runs.len())
+        .into_par_iter()
+        .with_min_len(RUNS)
+        .map(|i| count(runs[i].1..runs.get(i + 1).map_or(n, |r| r.1)))
+        .collect();
+    let mut table = vec![[0i64; N]; nb];
+    for (&(b, _), sum) in runs.iter().zip(sums) {
+        for (t, s) in table[b as usize].iter_mut().zip(sum) {
+            *t += s;
+        }
     }
     table
 }
 
+/// The fewest runs [`per_building`] gives a worker at a time.
+const RUNS: usize = 1 << 10;
+
 /// The tubes [`buildings`] gives a worker at a time.
 const TUBES: usize = 1 << 10;
 
-/// The fewest people [`per_building`] gives a worker at a time (but for the last piece).
+/// The fewest people [`building_runs`] gives a worker at a time (but for the last piece).
 const PIECE: usize = 1 << 16;
 
 /// The median of `values` (the mean of the two middle ones for an even count), or
@@ -292,7 +333,7 @@ pub fn sort_missing<K: Ord>(
 
 #[cfg(test)]
 mod tests {
-    use super::{per_building, PIECE};
+    use super::{building_runs, per_building, PIECE};
     use crate::ingest::roster::Codes;
 
     #[test]
@@ -304,10 +345,21 @@ mod tests {
         let interleaved: Vec<u32> = (0..n as u32).map(|p| (p * 7919 + p / 3) % 97).collect();
         let grouped: Vec<u32> = (0..n as u32).map(|p| (p / 4099) % 61).collect();
         for (layout, building) in [("interleaved", interleaved), ("grouped", grouped)] {
-            let counts = |p: usize| !p.is_multiple_of(3) && building[p] != 5;
-            let mut expected = vec![0i64; 98];
+            // Two counts in one pass: the people counted, and their numbers' last digit.
+            let one = |p: usize| {
+                let counted = !p.is_multiple_of(3) && building[p] != 5;
+                [i64::from(counted), (p % 10) as i64 * i64::from(counted)]
+            };
+            let counts = |people: std::ops::Range<usize>| {
+                people
+                    .map(one)
+                    .fold([0, 0], |[a, b], [c, d]| [a + c, b + d])
+            };
+            let mut expected = vec![[0i64; 2]; 98];
             for (p, &b) in building.iter().enumerate() {
-                expected[b as usize] += i64::from(counts(p));
+                let [counted, digit] = one(p);
+                expected[b as usize][0] += counted;
+                expected[b as usize][1] += digit;
             }
             let short = Codes::Short(building.iter().map(|&b| b as u16).collect());
             for (codes, name) in [(Codes::Long(building.clone()), "4"), (short, "2")] {
@@ -316,16 +368,26 @@ mod tests {
                         .num_threads(threads)
                         .build()
                         .expect("a pool");
-                    let found = pool.install(|| per_building(&codes, 98, counts));
+                    let found = pool.install(|| {
+                        let runs = building_runs(&codes);
+                        // Every run is one building's, and starts where it changes.
+                        for w in runs.windows(2) {
+                            assert!(w[0].1 < w[1].1);
+                            assert!((w[0].1..w[1].1).all(|p| codes.get(p) == w[0].0));
+                        }
+                        per_building(&runs, n, 98, counts)
+                    });
                     assert_eq!(found, expected, "{layout}, {threads} threads, {name} bytes");
                 }
             }
-            assert_eq!(expected[5], 0);
-            assert_eq!(expected[97], 0);
+            assert_eq!(expected[5], [0, 0]);
+            assert_eq!(expected[97], [0, 0]);
         }
+        let none = Codes::Long(Vec::new());
+        assert!(building_runs(&none).is_empty());
         assert_eq!(
-            per_building(&Codes::Long(Vec::new()), 3, |_| true),
-            vec![0, 0, 0]
+            per_building(&[], 0, 3, |people| [people.len() as i64]),
+            vec![[0], [0], [0]]
         );
     }
 }

@@ -224,6 +224,10 @@ pub struct Roster {
     offset: Offsets,
     /// Building names, in order of first appearance.
     pub buildings: Vec<Box<str>>,
+    /// Each building's rank in natural order (`公寓2` before `公寓10`): the order the
+    /// people are numbered in, and the per-building table's, worked out once while the
+    /// roster is read (a city that reports by household has a million buildings).
+    pub building_rank: Vec<u32>,
     index: Index,
     /// Where the rows are read again; `None` once [`Roster::drop_rereading`] freed it.
     source: Option<TextSource>,
@@ -474,6 +478,7 @@ impl Roster {
     /// only the other values are read where the person was, in no order.
     fn renumber(&mut self) {
         let ranks = Ranks::of(self);
+        self.building_rank.clone_from(&ranks.building);
         if in_roster_order(self, &ranks) {
             return;
         }
@@ -566,6 +571,11 @@ impl<T: Common> Defaulted<T> {
     /// Whether every person has the common value (nothing is held).
     pub fn is_common(&self) -> bool {
         self.values.is_empty()
+    }
+
+    /// Every person's value, or `None` when each has the common one.
+    pub fn values(&self) -> Option<&[T]> {
+        (!self.is_common()).then_some(&self.values[..])
     }
 
     /// The values in `order` (item `i` is that of person `order[i]`).
@@ -944,6 +954,7 @@ pub fn finish(
         line,
         offset: Offsets::Wide(offset),
         buildings,
+        building_rank: Vec::new(),
         index,
         source: Some(ingested.source),
         name: ingested.report.path.clone(),
