@@ -224,7 +224,8 @@ pub fn buildings(
 /// The runs of one building's people, in order: each run's building and its first
 /// person (a run ends where the next starts, the last at the roster's end). The roster
 /// numbers its people building by building (`Roster::renumber`), so there are as many
-/// runs as buildings; any order gives the same sums ([`per_building`]), with more runs.
+/// runs as buildings, and one more where a building crosses the end of a worker's piece;
+/// any order gives the same sums ([`per_building`]), with more runs.
 /// Found on the workers, a piece of people each: a city has tens of millions.
 fn building_runs(building: &Codes) -> Vec<(u32, usize)> {
     let n = building.len();
@@ -370,7 +371,7 @@ mod tests {
                         .expect("a pool");
                     let found = pool.install(|| {
                         let runs = building_runs(&codes);
-                        // Every run is one building's, and starts where it changes.
+                        // Every run holds its building's people only, and starts after the one before.
                         for w in runs.windows(2) {
                             assert!(w[0].1 < w[1].1);
                             assert!((w[0].1..w[1].1).all(|p| codes.get(p) == w[0].0));
