@@ -1,6 +1,6 @@
 //! Closing the retest list (the contract's "Stage 2"; in the pipeline, stage 4b, run
-//! once the retest list is made). Every person on a round's retest list
-//! gets a closure state from the individual retests (复核结果):
+//! once the retest list is made). Every person on a round's retest list gets a closure
+//! state from the individual retests (复核结果):
 //!
 //! | state | when |
 //! |---|---|

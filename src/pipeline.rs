@@ -1,6 +1,6 @@
 //! The round pipeline end to end: ingest → reconcile → classify → retest → closure →
-//! summarize → export. This is what `poolscreen run` calls; the stages are public so benchmarks
-//! can time each.
+//! summarize → export. This is what `poolscreen run` calls; the stages are public so
+//! benchmarks can time each.
 
 use crate::closure::{self, Closed, Retests};
 use crate::error::{Error, Result};

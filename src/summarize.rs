@@ -371,7 +371,8 @@ mod tests {
                         .expect("a pool");
                     let found = pool.install(|| {
                         let runs = building_runs(&codes);
-                        // Every run holds its building's people only, and starts after the one before.
+                        // Every run holds its building's people only, and starts after
+                        // the one before.
                         for w in runs.windows(2) {
                             assert!(w[0].1 < w[1].1);
                             assert!((w[0].1..w[1].1).all(|p| codes.get(p) == w[0].0));
