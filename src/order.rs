@@ -116,7 +116,7 @@ pub fn roster_order(
     group: impl Fn(u32) -> Option<u32> + Sync,
     pseudonyms: Option<&[u64]>,
 ) -> Vec<u32> {
-    let placed = roster_places(roster, Ranks::of(roster), groups, group, pseudonyms);
+    let placed = roster_places(roster, Ranks::of_read(roster), groups, group, pseudonyms);
     placed.places.into_par_iter().map(|p| p.person).collect()
 }
 
@@ -135,6 +135,17 @@ impl Ranks {
     pub fn of(roster: &Roster) -> Ranks {
         Ranks {
             building: natural_ranks(&roster.buildings),
+            room: natural_ranks(&roster.rooms),
+        }
+    }
+
+    /// The ranks of a roster once read: its buildings' as it keeps them
+    /// ([`Roster::building_rank`], a million names not sorted again), its rooms' worked
+    /// out again.
+    fn of_read(roster: &Roster) -> Ranks {
+        debug_assert_eq!(roster.building_rank.len(), roster.buildings.len());
+        Ranks {
+            building: roster.building_rank.clone(),
             room: natural_ranks(&roster.rooms),
         }
     }
