@@ -726,7 +726,8 @@ fn a_person_sampled_in_the_next_district_is_sampled_in_the_round() {
 /// are named: Q1 is on leave in one and missed in the other, Q2 on leave in one and
 /// sampled (negative) in the other, Q3 on leave but swabbed (negative) in one and
 /// missed in the other, Q4 sampled in both (the building first by name is theirs), Q5
-/// missed in both (building A's, and the room of A's missing list, not B's).
+/// missed in both (building A's, and the room of A's missing list, not B's), Q6 missed
+/// in both under the same building and room, with names that differ.
 #[test]
 fn a_person_two_districts_list_takes_the_row_the_union_reads() {
     let tables = |first: &str, second: &str| {
@@ -734,13 +735,13 @@ fn a_person_two_districts_list_takes_the_row_the_union_reads() {
         let files = [
             (
                 first,
-                "person_id,name,building,room,status\nQ1,a,A,,on_leave\nQ2,b,A,,\nQ3,c,A,,on_leave\nQ4,d,A,,\nQ5,e,A,9,\n",
+                "person_id,name,building,room,status\nQ1,a,A,,on_leave\nQ2,b,A,,\nQ3,c,A,,on_leave\nQ4,d,A,,\nQ5,e,A,9,\nQ6,f1,C,3,\n",
                 "tube_id,person_id,sampled_at\nK1,Q2,2022-08-01 08:00\nK1,Q3,2022-08-01 08:00\nK1,Q4,2022-08-01 08:00\n",
                 "tube_id,lab_call\nK1,negative\n",
             ),
             (
                 second,
-                "person_id,name,building,room,status\nQ1,a,B,,\nQ2,b,B,,on_leave\nQ3,c,B,,\nQ4,d,B,,\nQ5,e,B,1,\n",
+                "person_id,name,building,room,status\nQ1,a,B,,\nQ2,b,B,,on_leave\nQ3,c,B,,\nQ4,d,B,,\nQ5,e,B,1,\nQ6,f2,C,3,\n",
                 "tube_id,person_id,sampled_at\nK2,Q9,2022-08-01 08:00\nK2,Q4,2022-08-01 08:00\n",
                 "tube_id,lab_call\nK2,negative\n",
             ),
@@ -783,7 +784,7 @@ fn a_person_two_districts_list_takes_the_row_the_union_reads() {
             ),
             read(
                 "persistent_missing.parquet",
-                &["person_id", "building", "room", "status"],
+                &["person_id", "name", "building", "room", "status"],
             ),
         )
     };
@@ -795,10 +796,14 @@ fn a_person_two_districts_list_takes_the_row_the_union_reads() {
             row(&["Q3", "B", "on_campus", "negative", "0"]),
             row(&["Q4", "A", "on_campus", "negative", "0"]),
             row(&["Q5", "A", "on_campus", "missing", "1"]),
+            row(&["Q6", "C", "on_campus", "missing", "1"]),
         ],
         vec![
-            row(&["Q5", "A", "9", "on_campus"]),
-            row(&["Q1", "B", "", "on_campus"]),
+            row(&["Q5", "e", "A", "9", "on_campus"]),
+            row(&["Q1", "a", "B", "", "on_campus"]),
+            // Both districts name Q6's building C and room 3: the row whose cells sort
+            // first, whichever district is read first.
+            row(&["Q6", "f1", "C", "3", "on_campus"]),
         ],
     );
     assert_eq!(tables("e1", "e2"), expected);

@@ -642,11 +642,14 @@ fn persistent(
             ));
         }
     }
-    // A person's row from their building's district first, then by room: one a person.
+    // A person's row from their building's district first, then by room, then by the
+    // other cells (two districts may name a building alike): one a person, whatever the
+    // order the districts are read in.
     list.sort_by(|(a_far, a), (b_far, b)| {
         (a.person_id.as_str(), a_far)
             .cmp(&(b.person_id.as_str(), b_far))
             .then_with(|| natural_cmp_opt(a.contact[1].as_deref(), b.contact[1].as_deref()))
+            .then_with(|| a.contact.cmp(&b.contact))
     });
     list.dedup_by(|a, b| a.1.person_id == b.1.person_id);
     let mut list: Vec<Persistent> = list.into_iter().map(|(_, p)| p).collect();
