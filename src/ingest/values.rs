@@ -276,9 +276,7 @@ pub fn id_card(value: &str) -> Result<(), String> {
         // A first-generation number (before 1999): its birth date is YYMMDD of 19YY, and
         // it has no check digit. A roster kept for years still holds some; the column
         // being optional, a person is not taken off the roster for an old number.
-        let num = |r: std::ops::Range<usize>| value[r].parse::<u32>().unwrap_or(0);
-        let (y, m, d) = (1900 + num(6..8), num(8..10), num(10..12));
-        if !valid_date(i64::from(y), m, d) {
+        if !crate::privacy::is_resident_id(value) {
             return Err("has 15 digits, as a first-generation ID card number has, but holds no real birth date in digits 7 to 12".into());
         }
         return Ok(());
