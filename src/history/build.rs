@@ -214,10 +214,24 @@ fn each_bool(
 /// not here (a round published by a later version) ranks after them all.
 const ROW_OUTCOMES: [&str; 5] = ["to_retest", "pending", "negative", "missing", "on_leave"];
 
-/// The outcomes a tube of another district gives the people it samples unlisted, the
-/// first ranking first (as a person's entry goes under the tube whose action ranks
-/// first).
-const ELSEWHERE_OUTCOMES: [&str; 3] = ["to_retest", "pending", "negative"];
+/// The rank of `outcome` in [`ROW_OUTCOMES`]; after them all when it is not there.
+fn outcome_rank(outcome: &str) -> usize {
+    ROW_OUTCOMES
+        .iter()
+        .position(|&o| o == outcome)
+        .unwrap_or(ROW_OUTCOMES.len())
+}
+
+/// The outcome a tube of class `class` gives the people swabbed into it (a tube of no
+/// known class: pending): `to_retest`, `pending` or `negative`, which rank in that
+/// order, as a person's entry goes under the tube whose action ranks first.
+fn tube_outcome(class: Option<&str>) -> &'static str {
+    match class {
+        Some("negative") => "negative",
+        Some("positive" | "suspect" | "invalid") => "to_retest",
+        _ => "pending",
+    }
+}
 
 /// Calls `each` with the person_id of every `unregistered_person` finding of district
 /// `part` of `round` that its samples file made (not its retests file: a retest is no
@@ -270,14 +284,7 @@ fn each_sampled_elsewhere(
         .filter_map(|(tube, class)| Some((tube?, class?)))
         .collect();
     for (id, tube) in found {
-        each(
-            id,
-            match class.get(tube).copied() {
-                Some("negative") => ELSEWHERE_OUTCOMES[2],
-                Some("positive" | "suspect" | "invalid") => ELSEWHERE_OUTCOMES[0],
-                _ => ELSEWHERE_OUTCOMES[1],
-            },
-        );
+        each(id, tube_outcome(class.get(tube).copied()));
     }
     Ok(())
 }
@@ -387,31 +394,23 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
         let person = |j: usize| rows[shared[j] as usize] as usize;
         for group in by_person.chunk_by(|&a, &b| person(a) == person(b)) {
             let k = person(group[0]);
-            let rank = |outcome: &str| {
-                ROW_OUTCOMES
-                    .iter()
-                    .position(|&o| o == outcome)
-                    .unwrap_or(ROW_OUTCOMES.len())
-            };
             let row_key = |j: usize| {
                 let ([building, status, outcome, _], f) = kept[j];
                 (
                     f & EXPECTED == 0,
                     f & SAMPLED == 0,
-                    rank(names.name(outcome)),
+                    outcome_rank(names.name(outcome)),
                     names.name(building),
                     names.name(status),
                 )
             };
             let swabbed = |j: usize| -> &'static str {
                 let ([_, _, outcome, class], _) = kept[j];
-                match (names.name(outcome), names.name(class)) {
-                    (outcome @ ("to_retest" | "pending" | "negative"), _) => {
-                        ROW_OUTCOMES[rank(outcome)]
-                    }
-                    (_, "negative") => "negative",
-                    (_, "positive" | "suspect" | "invalid") => "to_retest",
-                    _ => "pending",
+                match names.name(outcome) {
+                    "to_retest" => "to_retest",
+                    "pending" => "pending",
+                    "negative" => "negative",
+                    _ => tube_outcome(Some(names.name(class))),
                 }
             };
             let Some(&first) = group.iter().min_by(|&&a, &&b| row_key(a).cmp(&row_key(b))) else {
@@ -422,7 +421,7 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
                     .iter()
                     .filter(|&&j| kept[j].1 & SAMPLED != 0)
                     .map(|&j| swabbed(j))
-                    .min_by_key(|&o| rank(o))
+                    .min_by_key(|&o| outcome_rank(o))
                     .unwrap_or("pending")
             } else if flags[k] & EXPECTED != 0 {
                 "missing"
@@ -443,7 +442,6 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
         // pending, then negative), whatever order the districts and tubes come in.
         const ELSEWHERE: u8 = 8;
         let missing = names.intern("missing");
-        let rank = |outcome: &str| ELSEWHERE_OUTCOMES.iter().position(|&o| o == outcome);
         for part in 0..round.parts.len() {
             each_sampled_elsewhere(round, part, |id, outcome| {
                 let Some(k) = people.ids.get(&ids.shown(r, id)) else {
@@ -455,8 +453,8 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
                 }
                 *f |= SAMPLED;
                 let t = &mut tracks[k as usize];
-                let ranks_first =
-                    *f & ELSEWHERE != 0 && rank(outcome) < rank(names.name(t.outcome));
+                let ranks_first = *f & ELSEWHERE != 0
+                    && outcome_rank(outcome) < outcome_rank(names.name(t.outcome));
                 if t.outcome == missing || ranks_first {
                     t.outcome = names.intern(outcome);
                     *f |= ELSEWHERE;
