@@ -8,8 +8,14 @@
 //! no order. The campus roster is also read as an Excel workbook. The rounds are generated
 //! from a fixed seed when the benchmark starts; nothing large is committed.
 //!
+//! The chunks' strings merged run-wide (`Interner::merge`) are measured apart, on a
+//! city roster's thousand chunks in three shapes: rooms named after their building
+//! (every chunk's rooms its own), buildings in no order (every chunk naming most of
+//! them), and a million households (a thousand each chunk).
+//!
 //! Run with `cargo bench --bench pipeline`; `cargo bench --bench pipeline -- campus`
-//! runs the campus scale only, `-- city_1m_by` the other orders only.
+//! runs the campus scale only, `-- city_1m_by` the other orders only, `-- merge` the
+//! merges only.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use poolscreen::assign;
@@ -22,6 +28,7 @@ use poolscreen::privacy::Privacy;
 use poolscreen::progress::Progress;
 use poolscreen::reconcile::{self, Settings};
 use poolscreen::rules::Rules;
+use poolscreen::strings::Interner;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -210,5 +217,56 @@ fn city_other_orders(c: &mut Criterion) {
     bench_scale(c, "city_1m_by_no_order", 1_000_000, Order::Shuffled, false);
 }
 
-criterion_group!(benches, campus, campus_workbook, city, city_other_orders);
+/// A city roster's chunks, as many interners: `names(chunk, row)` is a row's string.
+fn chunks(rows: usize, names: impl Fn(usize, usize) -> String) -> Vec<Interner> {
+    (0..1000)
+        .map(|chunk| {
+            let mut part = Interner::default();
+            for row in 0..rows {
+                part.intern(&names(chunk, row));
+            }
+            part
+        })
+        .collect()
+}
+
+fn merge(c: &mut Criterion) {
+    let mut group = c.benchmark_group("merge_1000_chunks");
+    group.sample_size(10);
+    // A rough shuffle: the chunk's rows name buildings in no order.
+    let scattered = |chunk: usize, row: usize| (chunk * 7919 + row * 104_729) % 10_000;
+    let shapes = [
+        (
+            "rooms_named_after_buildings",
+            chunks(2500, |chunk, row| {
+                let room = chunk * 2500 + row;
+                format!("公寓{}-{}", room / 250, room % 250 + 101)
+            }),
+        ),
+        (
+            "buildings_in_no_order",
+            chunks(10_000, |chunk, row| {
+                format!("公寓{}", scattered(chunk, row))
+            }),
+        ),
+        (
+            "households",
+            chunks(1000, |chunk, row| format!("小区{chunk}栋{row}")),
+        ),
+    ];
+    for (name, parts) in &shapes {
+        let parts: Vec<&Interner> = parts.iter().collect();
+        group.bench_function(*name, |b| b.iter(|| Interner::merge_strings(&parts)));
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    campus,
+    campus_workbook,
+    city,
+    city_other_orders,
+    merge
+);
 criterion_main!(benches);

@@ -220,6 +220,11 @@ impl Strings {
         (0..self.ends.len() as u32).map(|i| self.get(i))
     }
 
+    /// The strings, by index, as a list.
+    pub fn into_names(self) -> Vec<Box<str>> {
+        self.iter().map(Box::from).collect()
+    }
+
     /// The strings at `order`, in that order: string `i` of the result is string
     /// `order[i]` of `self`, copied in blocks on the workers ([`Strings::assemble`]).
     pub fn gather(&self, order: &[u32]) -> Strings {
@@ -398,6 +403,155 @@ pub fn short_len(prefix: [u64; 2]) -> Option<usize> {
 /// [`Interner::merge`] interns up to this many parts in turn on one thread.
 const MERGE_SERIAL: usize = 32;
 
+/// [`Interner::merge`]'s strings and numbers, on the workers. Runs of
+/// [`MERGE_SERIAL`] parts are first merged in turn, each run on a worker; the runs'
+/// strings are then numbered by shards ([`first_seen_numbers`]). A roster in no order
+/// names nearly every building in every chunk (a run holds each once), and a roster
+/// whose rooms name their building (`3号楼-302`) names a city's millions of rooms once
+/// each (the shards share them out): one thread interning every part's strings in turn
+/// took a second on such rooms, growing its table by hashing every string again.
+fn merge_sharded(parts: &[&Interner]) -> (Strings, Vec<Vec<u32>>) {
+    use rayon::prelude::*;
+    let runs: Vec<(Interner, Vec<Vec<u32>>)> = parts
+        .par_chunks(MERGE_SERIAL)
+        .map(Interner::merge_serial)
+        .collect();
+    let (names, run_numbers) = first_seen_numbers(
+        &runs.iter().map(|(run, _)| run).collect::<Vec<_>>(),
+        |run| run.len(),
+        |run, i| hash_str(run.name(i as u32)),
+        |a, i, b, j| a.names.bytes(i as u32) == b.names.bytes(j as u32),
+        |run, i, names| names.push(run.name(i as u32)),
+    );
+    let mut numbers: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
+    for ((_, run), renumber) in runs.into_iter().zip(&run_numbers) {
+        numbers.extend(run.into_iter().map(|mut part| {
+            for n in &mut part {
+                *n = renumber[*n as usize];
+            }
+            part
+        }));
+    }
+    (names, numbers)
+}
+
+/// The shards [`first_seen_numbers`] tells items apart in, a few a worker (a power of
+/// two).
+const SHARDS: usize = 64;
+
+/// The items of `lists` numbered in the order they are first listed, list after list,
+/// as interning them in turn would number them: their texts in that order (each put by
+/// `push`), and each list's map from its places to those numbers. `list` has
+/// `len(list)` items; its item `i` hashes to `hash(list, i)`, and is item `j` of
+/// `other` again when `same(list, i, other, j)`.
+///
+/// Each item is put in one of [`SHARDS`] shards by its hash and looked up once there,
+/// each shard on a worker in a table sized for it, which holds the hashes themselves:
+/// nothing is hashed again as the table grows, and an item is read again only to tell
+/// it from another of the same hash. Made for lists that rarely share an item (a
+/// city's samples against a district's roster name millions of people it does not
+/// hold, each once; a city's rooms named after their building): the items listed
+/// before are kept aside, four numbers each.
+pub fn first_seen_numbers<L: Sync>(
+    lists: &[L],
+    len: impl Fn(&L) -> usize + Sync,
+    hash: impl Fn(&L, usize) -> u64 + Sync,
+    same: impl Fn(&L, usize, &L, usize) -> bool + Sync,
+    push: impl Fn(&L, usize, &mut Strings) -> u32 + Sync,
+) -> (Strings, Vec<Vec<u32>>) {
+    use rayon::prelude::*;
+    // The shard from the hash's middle bits: its low bits place an item in the
+    // shard's table, its top seven tag it there.
+    let shard_of = |hash: u64| (hash >> 32) as usize & (SHARDS - 1);
+    // Each list's places by shard, with their hashes, in the list's order.
+    let by_shard: Vec<Vec<Vec<(u64, u32)>>> = lists
+        .par_iter()
+        .map(|list| {
+            let mut shards = vec![Vec::new(); SHARDS];
+            for i in 0..len(list) {
+                let h = hash(list, i);
+                shards[shard_of(h)].push((h, i as u32));
+            }
+            shards
+        })
+        .collect();
+    // For each shard, the items listed before, in an earlier list or earlier in
+    // theirs: (list, place) and the (list, place) where each was first listed.
+    let listed_before: Vec<Vec<[u32; 4]>> = (0..SHARDS)
+        .into_par_iter()
+        .map(|shard| {
+            let size = by_shard.iter().map(|s| s[shard].len()).sum();
+            // The hash, and where the item was first listed.
+            let mut first: hashbrown::HashTable<(u64, u32, u32)> =
+                hashbrown::HashTable::with_capacity(size);
+            let mut again = Vec::new();
+            for (l, shards) in by_shard.iter().enumerate() {
+                for &(h, i) in &shards[shard] {
+                    let found = first.find(h, |&(fh, p, j)| {
+                        fh == h && same(&lists[p as usize], j as usize, &lists[l], i as usize)
+                    });
+                    match found {
+                        Some(&(_, p, j)) => again.push([l as u32, i, p, j]),
+                        None => {
+                            first.insert_unique(h, (h, l as u32, i), |&(fh, ..)| fh);
+                        }
+                    }
+                }
+            }
+            again
+        })
+        .collect();
+    drop(by_shard);
+    // An item listed before is marked in its list; the others are numbered in order,
+    // list after list, each list's on a worker.
+    let mut maps: Vec<Vec<u32>> = lists.par_iter().map(|l| vec![0; len(l)]).collect();
+    for &[l, i, ..] in listed_before.iter().flatten() {
+        maps[l as usize][i as usize] = u32::MAX;
+    }
+    let mut bases: Vec<u32> = maps
+        .par_iter()
+        .map(|map| map.iter().filter(|&&n| n != u32::MAX).count() as u32)
+        .collect();
+    let mut total = 0;
+    for base in &mut bases {
+        (*base, total) = (total, total + *base);
+    }
+    let blocks: Vec<Strings> = maps
+        .par_iter_mut()
+        .zip(lists)
+        .zip(bases)
+        .map(|((map, list), base)| {
+            let mut names = Strings::default();
+            for (i, n) in map.iter_mut().enumerate() {
+                if *n != u32::MAX {
+                    *n = base + push(list, i, &mut names);
+                }
+            }
+            names
+        })
+        .collect();
+    let names = Strings::concat_owned(blocks);
+    for &[l, i, p, j] in listed_before.iter().flatten() {
+        maps[l as usize][i as usize] = maps[p as usize][j as usize];
+    }
+    (names, maps)
+}
+
+/// The table that finds each of `names` (distinct) by its text: hashed on the
+/// workers, then put in a table made for them all at once.
+fn table_of(names: &Strings) -> hashbrown::HashTable<u32> {
+    use rayon::prelude::*;
+    let hashes: Vec<u64> = (0..names.len() as u32)
+        .into_par_iter()
+        .map(|i| hash_str(names.get(i)))
+        .collect();
+    let mut index = hashbrown::HashTable::with_capacity(names.len());
+    for (i, &hash) in hashes.iter().enumerate() {
+        index.insert_unique(hash, i as u32, |&j| hashes[j as usize]);
+    }
+    index
+}
+
 /// Interns strings: each distinct string gets the next index, in first-seen order
 /// (unless [`Interner::renumber`] numbers them anew), found again by a table; or,
 /// made by [`Interner::of_sorted`], distinct strings in the order of their bytes,
@@ -511,36 +665,60 @@ impl Interner {
     }
 
     /// The distinct strings of `parts` in first-seen order (part by part, each part's
-    /// in its own order), and for each part the new number of each of its strings.
-    /// The two halves of `parts` are merged side by side, and the second's strings
-    /// then interned into the first's and its numbers mapped: a roster in no order
-    /// names nearly every building in every chunk, millions of strings one thread
-    /// would intern in turn, where each half holds only thousands of distinct ones.
+    /// in its own order), and for each part the new number of each of its strings;
+    /// found again by a table, as if interned in turn.
     pub fn merge(parts: &[&Interner]) -> (Interner, Vec<Vec<u32>>) {
-        use rayon::prelude::*;
         if parts.len() <= MERGE_SERIAL {
-            let mut merged = Interner::default();
-            let numbers = parts
-                .iter()
-                .map(|part| part.iter().map(|s| merged.intern(s)).collect())
-                .collect();
-            return (merged, numbers);
+            return Interner::merge_serial(parts);
         }
-        let (front, back) = parts.split_at(parts.len() / 2);
-        let ((mut merged, mut numbers), (later, mut later_numbers)) =
-            rayon::join(|| Interner::merge(front), || Interner::merge(back));
-        let renumbered: Vec<u32> = later.iter().map(|s| merged.intern(s)).collect();
-        later_numbers
-            .par_iter_mut()
-            .flatten()
-            .for_each(|n| *n = renumbered[*n as usize]);
-        numbers.append(&mut later_numbers);
+        let (names, numbers) = merge_sharded(parts);
+        (Interner::of_distinct(names), numbers)
+    }
+
+    /// [`Interner::merge`] without the table: the strings and the numbers only, for a
+    /// caller that reads the strings by index from then on (a roster's rooms, which a
+    /// city may name millions of).
+    pub fn merge_strings(parts: &[&Interner]) -> (Strings, Vec<Vec<u32>>) {
+        if parts.len() <= MERGE_SERIAL {
+            let (merged, numbers) = Interner::merge_serial(parts);
+            return (merged.names, numbers);
+        }
+        merge_sharded(parts)
+    }
+
+    /// [`Interner::merge`] by interning each part's strings in turn, on this thread.
+    fn merge_serial(parts: &[&Interner]) -> (Interner, Vec<Vec<u32>>) {
+        let mut merged = Interner::default();
+        let numbers = parts
+            .iter()
+            .map(|part| part.iter().map(|s| merged.intern(s)).collect())
+            .collect();
         (merged, numbers)
     }
 
     /// [`Interner::merge`] of the interners `of` picks from `parts`.
     pub fn merge_of<P>(parts: &[P], of: impl Fn(&P) -> &Interner) -> (Interner, Vec<Vec<u32>>) {
         Interner::merge(&parts.iter().map(of).collect::<Vec<_>>())
+    }
+
+    /// [`Interner::merge_strings`] of the interners `of` picks from `parts`.
+    pub fn merge_strings_of<P>(
+        parts: &[P],
+        of: impl Fn(&P) -> &Interner,
+    ) -> (Strings, Vec<Vec<u32>>) {
+        Interner::merge_strings(&parts.iter().map(of).collect::<Vec<_>>())
+    }
+
+    /// The interner of `names`, which must be distinct, numbered in their order, with
+    /// the table that finds them: hashed on the workers, then put in a table made for
+    /// them all at once.
+    fn of_distinct(names: Strings) -> Interner {
+        Interner {
+            index: table_of(&names),
+            names,
+            last: 0,
+            sorted: false,
+        }
     }
 
     /// The interner of `names`, which must be distinct and in the order of their
@@ -563,7 +741,6 @@ impl Interner {
     /// that finds them keeps its places, each holding the new number (strings that
     /// were found by searching them, out of order now, get a table).
     pub fn renumber(&mut self, order: &[u32], new_of_old: &[u32]) {
-        use rayon::prelude::*;
         debug_assert_eq!(order.len(), self.names.len());
         debug_assert_eq!(new_of_old.len(), self.names.len());
         self.names = self.names.gather(order);
@@ -571,16 +748,7 @@ impl Interner {
             *i = new_of_old[*i as usize];
         }
         if std::mem::take(&mut self.sorted) {
-            let names = &self.names;
-            let hashes: Vec<u64> = (0..names.len() as u32)
-                .into_par_iter()
-                .map(|i| hash_str(names.get(i)))
-                .collect();
-            let mut index = hashbrown::HashTable::with_capacity(names.len());
-            for (i, &hash) in hashes.iter().enumerate() {
-                index.insert_unique(hash, i as u32, |&j| hashes[j as usize]);
-            }
-            self.index = index;
+            self.index = table_of(&self.names);
         }
         self.last = 0;
     }
@@ -698,7 +866,7 @@ impl Interner {
 
     /// The strings, by index, as a list.
     pub fn into_names(self) -> Vec<Box<str>> {
-        self.iter().map(Box::from).collect()
+        self.names.into_names()
     }
 }
 

@@ -56,6 +56,7 @@ for name, n, order, buildings, *rest in shapes:
     order = order if saved != "quoted" else f"{order}, every value quoted"
     order = order if saved != "gb18030" else f"{order}, saved as GB18030"
     order = order if saved != "utf16" else f"{order}, saved as UTF-16"
+    order = order if saved != "rooms" else f"{order}, rooms named after their building"
     data = f"{work}/round-{name}"
     # The bytes poolscreen reads: a GB18030 or UTF-16 round's copy (DuckDB reads the
     # UTF-8 files).
@@ -135,7 +136,9 @@ every few bytes. `saved as GB18030` is the round saved again in GB18030 (`benche
 and WPS save "CSV" on Chinese Windows: 15% fewer bytes; `saved as UTF-16` is the round saved again in UTF-16LE after
 its byte-order mark, as some platforms export: 41% more bytes. poolscreen reads that copy (the input MB, the read floor
 and the peak's ratio are its), while DuckDB, which reads neither encoding without an extension it would download, and
-the parse floor read the UTF-8 originals.
+the parse floor read the UTF-8 originals. `rooms named after their building` is the round with its roster saved
+again with each room written after its building, `公寓12-305` (`benches/compare/name_rooms.py`), as many dormitory
+offices write it: no two buildings share a room's name, so the city names 2.5 million distinct rooms.
 `tube` is the friendly shape (samples grouped by tube, buildings one after another); `time` is a
 city platform's export (rows by sampling time, sites swabbing in parallel, so tubes of many buildings interleave and
 people arrive in no roster order); `shuffled` is no order at all. `roster shuffled` adds `--roster-order shuffled`: the

@@ -19,7 +19,9 @@
 # (quote_all.py), as many platform exports write them; `gb18030` saves a copy in
 # GB18030 (save_encoded.py), as Excel saves "CSV" on Chinese Windows, and `utf16` one in
 # UTF-16LE with its byte-order mark, which poolscreen reads (and the read floor), while
-# DuckDB and the parse floor read the UTF-8 originals.
+# DuckDB and the parse floor read the UTF-8 originals; `rooms` saves the roster with
+# each room named after its building (name_rooms.py: `公寓12-305`), so that no two
+# buildings share a room's name and a city names millions of rooms.
 # ORDER `foreign` is a round written by foreign.py instead of `poolscreen generate`, in
 # shapes generate never writes, its samples by sampling time; `foreign-tube` is the same
 # round with its samples grouped by tube (BUILDINGS and the fields after it are not
@@ -60,6 +62,7 @@ all_shapes=(
   gbk-10m:10000000:time:10000:building:10:::gb18030
   utf16-1m:1000000:time:10000:building:10:::utf16
   utf16-10m:10000000:time:10000:building:10:::utf16
+  rooms-10m:10000000:time:10000:building:10:::rooms
   households-10m:10000000:time:1000000
   foreign-tube-1m:1000000:foreign-tube:0
   foreign-1m:1000000:foreign:0
@@ -80,8 +83,8 @@ py=$work/venv/bin/python
 for shape in "${shapes[@]}"; do
   IFS=: read -r name n order buildings roster pool prevalence sampled saved <<< "$shape"
   case "${saved:-}" in
-    "" | quoted | gb18030 | utf16) ;;
-    *) echo "shape $name: SAVED is quoted, gb18030 or utf16, not $saved" >&2; exit 2 ;;
+    "" | quoted | gb18030 | utf16 | rooms) ;;
+    *) echo "shape $name: SAVED is quoted, gb18030, utf16 or rooms, not $saved" >&2; exit 2 ;;
   esac
   data=$work/round-$name
   # A round is made again unless it was made with these very arguments (a folder left
@@ -112,6 +115,7 @@ for shape in "${shapes[@]}"; do
       "$bin" generate --out "$data" "${args[@]}" >&2
     fi
     if [ "${saved:-}" = quoted ]; then python3 "$here/quote_all.py" "$data"; fi
+    if [ "${saved:-}" = rooms ]; then python3 "$here/name_rooms.py" "$data"; fi
     case "${saved:-}" in
       gb18030 | utf16) python3 "$here/save_encoded.py" "$data" "$saved" ;;
     esac

@@ -9,7 +9,7 @@ use super::rows::{person_outcome_columns, PersonRow};
 use crate::error::Result;
 use crate::ingest::roster::Roster;
 use crate::order::roster_order;
-use crate::privacy::{guard_ids, pseudonym_text, Privacy};
+use crate::privacy::{pseudonym_text, Privacy};
 use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
 use crate::retest::Entry;
@@ -36,18 +36,13 @@ pub(super) fn building_column(
 }
 
 /// The room column of `n` roster people, `person(i)` the i-th (null without a room); an
-/// ID number typed into a room is masked, as in every list.
+/// ID number typed into a room is masked, as in every list ([`Roster::room_shown`]).
 pub(super) fn room_column(roster: &Roster, n: usize, person: impl Fn(usize) -> usize) -> ArrayRef {
-    let rooms: Vec<Cow<str>> = roster
-        .rooms
-        .iter()
-        .map(|room| guard_ids(Cow::Borrowed(room)))
-        .collect();
     dictionary(
         n,
-        rooms.len(),
+        roster.rooms.len(),
         |i| roster.room.get(person(i)),
-        |r| &rooms[r as usize],
+        |r| roster.room_shown(r),
     )
 }
 

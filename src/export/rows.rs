@@ -37,7 +37,8 @@ pub struct Shown<'a> {
     /// The distinct texts the shared cells and the rooms print as.
     printed: Interner,
     /// By room of the roster (`Roster::rooms`), the number in `printed` of the text it
-    /// prints as (an ID number typed into a room masked).
+    /// prints as (an ID number typed into a room masked); [`NONE`] for a room no one
+    /// listed is in.
     room_printed: Vec<u32>,
     /// The person_ids printed otherwise (pseudonyms, masked ID numbers), by place.
     ids: Replaced,
@@ -102,10 +103,20 @@ impl<'a> Shown<'a> {
                 }
             })
             .collect();
-        let room_printed = roster
-            .rooms
-            .iter()
-            .map(|room| printed.intern(&guard_ids(Cow::Borrowed(room))))
+        // Only the rooms of the people listed are printed: a city whose rooms name
+        // their building (`3号楼-302`) has millions, and a list a few thousand of them.
+        let mut listed = vec![false; roster.rooms.len()];
+        for place in 0..contacts.len() as u32 {
+            let p = contacts.person(place) as usize;
+            if p < roster.len() && roster.room.get(p) != NONE {
+                listed[roster.room.get(p) as usize] = true;
+            }
+        }
+        let room_printed = (0..roster.rooms.len() as u32)
+            .map(|r| match listed[r as usize] {
+                true => printed.intern(roster.room_shown(r)),
+                false => NONE,
+            })
             .collect();
         Shown {
             roster,
@@ -747,8 +758,6 @@ pub struct Plan<'a> {
     ids: Replaced,
     /// By row.
     names: Replaced,
-    /// By the roster's room code.
-    rooms: Replaced,
 }
 
 impl<'a> Plan<'a> {
@@ -756,22 +765,12 @@ impl<'a> Plan<'a> {
     pub fn new(roster: &'a Roster, slots: &'a [Slot], privacy: &Privacy) -> Plan<'a> {
         let person = |at: usize| slots[at].person;
         let n = slots.len();
-        let ((ids, names), rooms) = rayon::join(
+        let (ids, names) = rayon::join(
+            || Replaced::new(n, |at| privacy.person_id(roster.id(person(at)))),
             || {
-                rayon::join(
-                    || Replaced::new(n, |at| privacy.person_id(roster.id(person(at)))),
-                    || {
-                        Replaced::new(n, |at| match roster.name(person(at)) {
-                            Some(name) => guard_ids(privacy.name(name)),
-                            None => Cow::Borrowed(""),
-                        })
-                    },
-                )
-            },
-            // Rooms are the roster's room names: guarded once a room.
-            || {
-                Replaced::new(roster.rooms.len(), |r| {
-                    guard_ids((&*roster.rooms[r]).into())
+                Replaced::new(n, |at| match roster.name(person(at)) {
+                    Some(name) => guard_ids(privacy.name(name)),
+                    None => Cow::Borrowed(""),
                 })
             },
         );
@@ -780,7 +779,6 @@ impl<'a> Plan<'a> {
             slots,
             ids,
             names,
-            rooms,
         }
     }
 
@@ -817,9 +815,10 @@ impl<'a> Plan<'a> {
 
     /// The room of row `at` (an ID number typed into it masked).
     pub fn room(&self, at: usize) -> Option<&str> {
-        let room = self.roster.room_name(self.slots[at].person)?;
-        let code = self.roster.room.get(self.slots[at].person as usize) as usize;
-        Some(self.rooms.get(code).unwrap_or(room))
+        match self.roster.room.get(self.slots[at].person as usize) {
+            NONE => None,
+            room => Some(self.roster.room_shown(room)),
+        }
     }
 }
 

@@ -5,10 +5,9 @@
 //! compared as one number, and a table of them holds the number itself instead of
 //! pointing at the text (a cache miss in a city's tables).
 
-use crate::strings::{Interner, Strings};
+use crate::strings::{self, Interner, Strings};
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
-use rayon::prelude::*;
 use std::hash::BuildHasher;
 
 /// The key of an ID that is not packed ([`pack`]).
@@ -549,99 +548,27 @@ impl std::fmt::Debug for IdTable {
     }
 }
 
-/// The shards [`number_first_seen`] tells IDs apart in, a few a worker (a power of
-/// two).
-const SHARDS: usize = 64;
-
 /// The IDs of `lists` numbered in the order they are first listed, list after list,
 /// as interning them in turn would number them; and each list's map from its places to
-/// those numbers. Made for IDs that the lists rarely share (a city's samples against a
-/// district's roster name millions of people it does not hold, each once): each ID is
-/// put in one of [`SHARDS`] shards by its hash and looked up once there, each shard on
-/// a worker in a table sized for it, which holds the keys themselves: a packed ID is
-/// told apart from the others without reading its text, and none is hashed again as
-/// the table grows.
+/// those numbers (by shards: [`strings::first_seen_numbers`]). Made for IDs that the
+/// lists rarely share: a city's samples against a district's roster name millions of
+/// people it does not hold, each once.
 pub fn number_first_seen(lists: &[&IdList]) -> (Strings, Vec<Vec<u32>>) {
-    // The shard from the hash's middle bits: its low bits place an ID in the shard's
-    // table, its top seven tag it there.
-    let shard_of = |hash: u64| (hash >> 32) as usize & (SHARDS - 1);
-    // Each list's places by shard, in the list's order.
-    let by_shard: Vec<Vec<Vec<u32>>> = lists
-        .par_iter()
-        .map(|list| {
-            let mut shards = vec![Vec::new(); SHARDS];
-            for (i, id) in list.iter().enumerate() {
-                shards[shard_of(id.hash())].push(i as u32);
+    strings::first_seen_numbers(
+        lists,
+        |list| list.len(),
+        |list, i| list.get(i).hash(),
+        |a, i, b, j| {
+            let (a, b) = (a.get(i), b.get(j));
+            // A packed ID is told apart by its key, without reading its text.
+            match (a.is_text(), b.is_text()) {
+                (true, true) => a.text == b.text,
+                (false, false) => a.key == b.key,
+                _ => false,
             }
-            shards
-        })
-        .collect();
-    // For each shard, the IDs listed before, in an earlier list or earlier in theirs:
-    // (list, place) and the (list, place) where each was first listed.
-    let listed_before: Vec<Vec<[u32; 4]>> = (0..SHARDS)
-        .into_par_iter()
-        .map(|shard| {
-            let size = by_shard.iter().map(|s| s[shard].len()).sum();
-            // The key ([`TEXT`] alone for a text ID), and where it was first listed.
-            let mut first: HashTable<(u64, u32, u32)> = HashTable::with_capacity(size);
-            let mut again = Vec::new();
-            for (l, shards) in by_shard.iter().enumerate() {
-                for &i in &shards[shard] {
-                    let id = lists[l].get(i as usize);
-                    let hash = id.hash();
-                    let key = if id.is_text() { TEXT } else { id.key };
-                    let found = first.find(hash, |&(k, p, j)| {
-                        k == key
-                            && (key != TEXT || lists[p as usize].get(j as usize).text == id.text)
-                    });
-                    match found {
-                        Some(&(_, p, j)) => again.push([l as u32, i, p, j]),
-                        None => {
-                            first.insert_unique(hash, (key, l as u32, i), |&(_, p, j)| {
-                                lists[p as usize].get(j as usize).hash()
-                            });
-                        }
-                    }
-                }
-            }
-            again
-        })
-        .collect();
-    drop(by_shard);
-    // An ID listed before is marked in its list; the others are numbered in order,
-    // list after list, each list's on a worker.
-    let mut maps: Vec<Vec<u32>> = lists.par_iter().map(|l| vec![0; l.len()]).collect();
-    for &[l, i, ..] in listed_before.iter().flatten() {
-        maps[l as usize][i as usize] = u32::MAX;
-    }
-    let mut bases: Vec<u32> = maps
-        .par_iter()
-        .map(|map| map.iter().filter(|&&n| n != u32::MAX).count() as u32)
-        .collect();
-    let mut total = 0;
-    for base in &mut bases {
-        (*base, total) = (total, total + *base);
-    }
-    let blocks: Vec<Strings> = maps
-        .par_iter_mut()
-        .zip(lists)
-        .zip(bases)
-        .map(|((map, list), base)| {
-            let mut names = Strings::default();
-            let mut digits = [0; 18];
-            for (i, n) in map.iter_mut().enumerate() {
-                if *n != u32::MAX {
-                    *n = base + names.push(list.name(i, &mut digits));
-                }
-            }
-            names
-        })
-        .collect();
-    let names = Strings::concat_owned(blocks);
-    for &[l, i, p, j] in listed_before.iter().flatten() {
-        maps[l as usize][i as usize] = maps[p as usize][j as usize];
-    }
-    (names, maps)
+        },
+        |list, i, names| names.push(list.name(i, &mut [0; 18])),
+    )
 }
 
 #[cfg(test)]

@@ -17,10 +17,12 @@ use crate::buckets::{gather, AHEAD};
 use crate::error::{Error, Position, Result};
 use crate::order::{in_roster_order, invert, roster_places, Placed, Ranks};
 use crate::pieces::{move_parts, pieces_mut};
+use crate::privacy::guard_ids;
 use crate::record::{ContactBatch, Contacts, Status, NONE};
 use crate::strings::{Interner, Strings};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 const PERSON_ID: usize = 0;
@@ -213,6 +215,11 @@ pub struct Roster {
     pub room: Codes,
     /// Room names.
     pub rooms: Vec<Box<str>>,
+    /// The rooms whose names hold something shaped like a resident ID number, by room,
+    /// each with the name the outputs show instead ([`Roster::room_shown`]): worked
+    /// out once, as the roster is read, rather than by every table that shows rooms
+    /// (a city whose rooms name their building, `3号楼-302`, has millions).
+    rooms_guarded: Vec<(u32, Box<str>)>,
     /// Each person's status.
     pub status: Defaulted<Status>,
     /// Whether each person belongs to a priority group (isolated, or a `group` of the
@@ -271,6 +278,18 @@ impl Roster {
     pub fn room_name(&self, i: u32) -> Option<&str> {
         let r = self.room.get(i as usize);
         (r != NONE).then(|| &*self.rooms[r as usize])
+    }
+
+    /// Room `r`'s name as every output shows it: anything in it shaped like a resident
+    /// ID number masked ([`guard_ids`]).
+    pub fn room_shown(&self, r: u32) -> &str {
+        match self
+            .rooms_guarded
+            .binary_search_by_key(&r, |&(room, _)| room)
+        {
+            Ok(k) => &self.rooms_guarded[k].1,
+            Err(_) => &self.rooms[r as usize],
+        }
     }
 
     /// The name of person `i`'s building.
@@ -815,8 +834,8 @@ pub fn finish(
     // Parts are merged a part after another, each in its own order: the buildings and
     // rooms of the merged roster are numbered as a roster read whole would number them.
     let ((buildings, building_remaps), (rooms, room_remaps)) = rayon::join(
-        || Interner::merge_of(&parts, |p| &p.state.buildings),
-        || Interner::merge_of(&parts, |p| &p.state.rooms),
+        || Interner::merge_strings_of(&parts, |p| &p.state.buildings),
+        || Interner::merge_strings_of(&parts, |p| &p.state.rooms),
     );
     let remaps: Vec<(Vec<u32>, Vec<u32>)> = building_remaps.into_iter().zip(room_remaps).collect();
     let mut ids = Strings::concat(parts.iter().map(|p| &p.state.ids).collect());
@@ -949,6 +968,7 @@ pub fn finish(
         building: Codes::of(building),
         room: Codes::of(room),
         rooms: rooms.into_names(),
+        rooms_guarded: Vec::new(),
         status: Defaulted::of(status),
         priority: Defaulted::of(priority),
         line,
@@ -961,6 +981,15 @@ pub fn finish(
         layout: ingested.layout,
     };
     roster.renumber();
+    roster.rooms_guarded = roster
+        .rooms
+        .par_iter()
+        .enumerate()
+        .filter_map(|(r, room)| match guard_ids(Cow::Borrowed(room)) {
+            Cow::Owned(shown) => Some((r as u32, shown.into_boxed_str())),
+            Cow::Borrowed(_) => None,
+        })
+        .collect();
     // Compacted once in order, as the rest of the run reads them.
     roster.ids = std::mem::replace(&mut roster.ids, Ids::Varied(Strings::default())).compact();
     roster.offset = std::mem::replace(&mut roster.offset, Offsets::Wide(Vec::new())).compact();
