@@ -8,7 +8,8 @@
 //! no order. The campus roster is also read as an Excel workbook. The rounds are generated
 //! from a fixed seed when the benchmark starts; nothing large is committed.
 //!
-//! The chunks' strings merged run-wide (`Interner::merge`) are measured apart, on a
+//! The chunks' strings merged run-wide (`Interner::merge_strings`, as the roster
+//! merges its buildings and rooms; `merge` adds the table) are measured apart, on a
 //! city roster's thousand chunks in three shapes: rooms named after their building
 //! (every chunk's rooms its own), buildings in no order (every chunk naming most of
 //! them), and a million households (a thousand each chunk).

@@ -447,12 +447,11 @@ const SHARDS: usize = 64;
 ///
 /// Each item is put in one of [`SHARDS`] shards by its hash and looked up once there,
 /// each shard on a worker in a table sized for it, which holds the hashes themselves:
-/// nothing is hashed again as the table grows, and an item is read again only to tell
-/// it from another of the same hash. Made for lists that rarely share an item (a
+/// an item is read again only to tell it from another of the same hash. Made for lists that rarely share an item (a
 /// city's samples against a district's roster name millions of people it does not
 /// hold, each once; a city's rooms named after their building): the items listed
 /// before are kept aside, four numbers each.
-pub fn first_seen_numbers<L: Sync>(
+pub(crate) fn first_seen_numbers<L: Sync>(
     lists: &[L],
     len: impl Fn(&L) -> usize + Sync,
     hash: impl Fn(&L, usize) -> u64 + Sync,
@@ -463,14 +462,15 @@ pub fn first_seen_numbers<L: Sync>(
     // The shard from the hash's middle bits: its low bits place an item in the
     // shard's table, its top seven tag it there.
     let shard_of = |hash: u64| (hash >> 32) as usize & (SHARDS - 1);
-    // Each list's places by shard, with their hashes, in the list's order.
-    let by_shard: Vec<Vec<Vec<(u64, u32)>>> = lists
+    // Each list's places by shard, in the list's order: 4 bytes an item (hashed again
+    // in its shard), where a district's samples name millions of people it does not
+    // hold while every chunk of them is still held.
+    let by_shard: Vec<Vec<Vec<u32>>> = lists
         .par_iter()
         .map(|list| {
             let mut shards = vec![Vec::new(); SHARDS];
             for i in 0..len(list) {
-                let h = hash(list, i);
-                shards[shard_of(h)].push((h, i as u32));
+                shards[shard_of(hash(list, i))].push(i as u32);
             }
             shards
         })
@@ -486,7 +486,8 @@ pub fn first_seen_numbers<L: Sync>(
                 hashbrown::HashTable::with_capacity(size);
             let mut again = Vec::new();
             for (l, shards) in by_shard.iter().enumerate() {
-                for &(h, i) in &shards[shard] {
+                for &i in &shards[shard] {
+                    let h = hash(&lists[l], i as usize);
                     let found = first.find(h, |&(fh, p, j)| {
                         fh == h && same(&lists[p as usize], j as usize, &lists[l], i as usize)
                     });
@@ -512,9 +513,12 @@ pub fn first_seen_numbers<L: Sync>(
         .par_iter()
         .map(|map| map.iter().filter(|&&n| n != u32::MAX).count() as u32)
         .collect();
-    let mut total = 0;
+    let mut total = 0u32;
     for base in &mut bases {
-        (*base, total) = (total, total + *base);
+        let next = total
+            .checked_add(*base)
+            .expect("fewer than 4,294,967,295 distinct items");
+        (*base, total) = (total, next);
     }
     let blocks: Vec<Strings> = maps
         .par_iter_mut()
@@ -1094,8 +1098,9 @@ mod tests {
     }
 
     /// Interners merged give the strings and numbers that interning every part in
-    /// turn gives: over enough parts to be split many times, with empty parts, the
-    /// empty string, strings first seen in a late part, and parts in every order.
+    /// turn gives: over enough parts to make several runs (whose strings are then
+    /// numbered by shards), with empty parts, the empty string, strings first seen in a
+    /// late part, and parts in every order; with the table that finds them, or without.
     #[test]
     fn merged_interners_number_strings_as_interning_in_turn_does() {
         let parts: Vec<Interner> = (0..150usize)
@@ -1142,6 +1147,10 @@ mod tests {
             for s in serial.iter() {
                 assert_eq!(merged.get(s), serial.get(s));
             }
+            let (strings, same_numbers) =
+                pool.install(|| Interner::merge_strings(&parts.iter().collect::<Vec<_>>()));
+            assert_eq!(&strings, serial.strings());
+            assert_eq!(same_numbers, expected, "threads {threads}");
         }
         let (empty, none) = Interner::merge(&[]);
         assert!(empty.iter().next().is_none() && none.is_empty());

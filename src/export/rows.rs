@@ -166,12 +166,17 @@ impl<'a> Shown<'a> {
     }
 
     /// Roster person `p`'s room as a number: the same for the same room printed,
-    /// [`NONE`] without a room or off the roster (`p` past its people).
+    /// [`NONE`] without a room or off the roster (`p` past its people). Only the
+    /// rooms of the people listed are numbered: `p` must be one of them.
     pub fn room_code(&self, p: u32) -> u32 {
         match (p as usize) < self.roster.len() {
             true => match self.roster.room.get(p as usize) {
                 NONE => NONE,
-                room => self.room_printed[room as usize],
+                room => {
+                    let code = self.room_printed[room as usize];
+                    debug_assert!(code != NONE, "the room of a person not listed");
+                    code
+                }
             },
             false => NONE,
         }
@@ -748,9 +753,9 @@ pub fn person_outcome_columns<'r>() -> Vec<Column<PersonRow<'r>>> {
 
 /// The sampling plan as its lists print it. A row's cells are read from the roster
 /// when the row is written, except the texts the plan prints otherwise (a pseudonym,
-/// a masked name or ID, an ID number typed into a name or a room masked), which are
-/// made once here: a city's plan is ten million rows, and every row's texts made
-/// beforehand were 1.4 GB.
+/// a masked name or ID, an ID number typed into a name masked), which are made once
+/// here (a room's, once a run by the roster: [`Roster::room_shown`]): a city's plan is
+/// ten million rows, and every row's texts made beforehand were 1.4 GB.
 pub struct Plan<'a> {
     roster: &'a Roster,
     slots: &'a [Slot],
@@ -822,8 +827,8 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// The texts printed otherwise than the roster has them (by row, or by room code), and
-/// what is printed instead.
+/// The texts printed otherwise than the roster has them (by row), and what is printed
+/// instead.
 #[derive(Default)]
 struct Replaced {
     /// A row's place in `texts`, or [`NONE`]; empty when no text is replaced.
