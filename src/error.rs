@@ -93,6 +93,14 @@ impl Error {
         }
     }
 
+    /// The usage error of an output folder asked for where a file is.
+    pub fn output_is_file(path: &Path) -> Error {
+        Error::Usage(format!(
+            "{}: the output path is a file, not a folder",
+            path.display()
+        ))
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Error {
         Error::Io {

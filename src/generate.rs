@@ -410,10 +410,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<Generated> {
         return Err(Error::Usage("--people must be at least --buildings".into()));
     }
     if opts.out.is_file() {
-        return Err(Error::Usage(format!(
-            "{}: the output path is a file, not a folder",
-            opts.out.display()
-        )));
+        return Err(Error::output_is_file(&opts.out));
     }
     std::fs::create_dir_all(&opts.out).map_err(|e| Error::io(&opts.out, e))?;
     let campus = Campus::new(opts);

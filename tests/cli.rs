@@ -332,6 +332,10 @@ fn exit_statuses() {
     expect(&got, 2);
     assert!(String::from_utf8_lossy(&got.stderr)
         .contains("a-file: the output path is a file, not a folder"));
+    let got = poolscreen(out.path(), &["demo", "--out", "a-file"]);
+    expect(&got, 2);
+    assert!(String::from_utf8_lossy(&got.stderr)
+        .contains("a-file: the output path is a file, not a folder"));
     fs::create_dir(out.path().join("empty")).unwrap();
     let got = history("empty");
     expect(&got, 2);

@@ -1,6 +1,6 @@
 //! `poolscreen demo`: a campus like the seed's, a whole campaign end to end.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::export::OUTPUT_FILES;
 use crate::generate::{generate, GenerateOptions};
 use crate::history::{self, HistoryOptions, HISTORY_FILES};
@@ -24,6 +24,11 @@ pub struct DemoArgs {
 
 /// Runs `poolscreen demo`.
 pub fn run(args: DemoArgs) -> Result<i32> {
+    // Said of the folder asked for, not of the `input/` folder that could not be made
+    // in a file.
+    if args.out.is_file() {
+        return Err(Error::output_is_file(&args.out));
+    }
     let input = args.out.join("input");
     let gen = GenerateOptions {
         out: input.clone(),

@@ -136,12 +136,7 @@ impl Staging {
                 Switch::WholeFolder
             }
             Some(m) if m.is_dir() || m.file_type().is_symlink() => Switch::FileByFile,
-            Some(_) => {
-                return Err(Error::Usage(format!(
-                    "{}: the output path is a file, not a folder",
-                    out.display()
-                )))
-            }
+            Some(_) => return Err(Error::output_is_file(&out)),
         };
         let inside = out.join(format!("{TEMP_PREFIX}{}", std::process::id()));
         let stage = match switch {
