@@ -447,10 +447,10 @@ const SHARDS: usize = 64;
 ///
 /// Each item is put in one of [`SHARDS`] shards by its hash and looked up once there,
 /// each shard on a worker in a table sized for it, which holds the hashes themselves:
-/// an item is read again only to tell it from another of the same hash. Made for lists that rarely share an item (a
-/// city's samples against a district's roster name millions of people it does not
-/// hold, each once; a city's rooms named after their building): the items listed
-/// before are kept aside, four numbers each.
+/// an item is read again only to tell it from another of the same hash. Made for
+/// lists that rarely share an item (a city's samples against a district's roster name
+/// millions of people it does not hold, each once; a city's rooms named after their
+/// building): the items listed before are kept aside, four numbers each.
 pub(crate) fn first_seen_numbers<L: Sync>(
     lists: &[L],
     len: impl Fn(&L) -> usize + Sync,
