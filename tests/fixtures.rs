@@ -12,6 +12,9 @@
 //! - `retest-file.csv`: `retest.csv` the same way (formula guard, local times);
 //! - `inputs.csv`: role, encoding and row counts per input, from the manifest.
 //!
+//! Whenever a case writes its outputs, the manifest's totals of tubes and of tubes by
+//! class must also be those of its `tubes.parquet`.
+//!
 //! With `BLESS=1` the run writes the actual outputs over the expected files that
 //! exist, for review in the diff.
 
@@ -127,6 +130,33 @@ fn check(case: &Path) -> Vec<String> {
                 );
             } else {
                 problems.push(format!("{table}.parquet was not written"));
+            }
+        }
+    }
+    // The manifest's totals count what the tables hold: every tube of tubes.parquet,
+    // and those of each class.
+    let tubes = out.path().join("tubes.parquet");
+    if tubes.exists() && out.path().join("manifest.json").exists() {
+        let totals = &manifest(out.path())["totals"];
+        let frame = read_parquet(&tubes);
+        let classes = frame.column("tube_class").unwrap().str().unwrap();
+        let count = |class: &str| {
+            (0..frame.height())
+                .filter(|&i| classes.get(i) == Some(class))
+                .count()
+        };
+        for (field, held) in [
+            ("tubes", frame.height()),
+            ("positive_tubes", count("positive")),
+            ("suspect_tubes", count("suspect")),
+            ("invalid_tubes", count("invalid")),
+            ("pending_tubes", count("pending")),
+        ] {
+            if totals[field].as_u64() != Some(held as u64) {
+                problems.push(format!(
+                    "manifest totals.{field} is {}, but tubes.parquet holds {held}",
+                    totals[field]
+                ));
             }
         }
     }
