@@ -362,8 +362,8 @@ mod tests {
                 expected[b as usize][0] += counted;
                 expected[b as usize][1] += digit;
             }
-            let short = Codes::Short(building.iter().map(|&b| b as u16).collect());
-            for (codes, name) in [(Codes::Long(building.clone()), "4"), (short, "2")] {
+            let short = Codes::Narrow(building.iter().map(|&b| b as u16).collect());
+            for (codes, name) in [(Codes::Wide(building.clone()), "4"), (short, "2")] {
                 for threads in [1, 3] {
                     let pool = rayon::ThreadPoolBuilder::new()
                         .num_threads(threads)
@@ -385,7 +385,7 @@ mod tests {
             assert_eq!(expected[5], [0, 0]);
             assert_eq!(expected[97], [0, 0]);
         }
-        let none = Codes::Long(Vec::new());
+        let none = Codes::Wide(Vec::new());
         assert!(building_runs(&none).is_empty());
         assert_eq!(
             per_building(&[], 0, 3, |people| [people.len() as i64]),

@@ -12,7 +12,7 @@ use super::keys::{self, UNPACKED};
 use super::reread::{each_row_at, raw_text, records_at, TextSource};
 use super::row::Row;
 use super::values::{self, MAX_PERSON_ID};
-use super::{Ingested, InputReport, RawText, Reject, RowParser};
+use super::{Ingested, InputReport, Part, RawText, Reject, RowParser};
 use crate::buckets::{gather, AHEAD};
 use crate::error::{Error, Position, Result};
 use crate::order::{in_roster_order, invert, roster_places, Placed, Ranks};
@@ -23,6 +23,7 @@ use crate::strings::{Interner, Strings};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 const PERSON_ID: usize = 0;
@@ -132,6 +133,9 @@ pub struct RosterPart {
     start: Option<u64>,
     /// The first line of a row past line 4,294,967,295, which refuses the roster.
     past_lines: Option<u64>,
+    /// Whether a row's status, or priority, is not the [`Common`] one: the merged
+    /// roster then holds the column, which it leaves out otherwise.
+    uncommon: (bool, bool),
 }
 
 /// Parses roster rows.
@@ -187,13 +191,16 @@ impl RowParser for RosterParser {
             .cell(ROOM)
             .filter(|r| !r.is_empty())
             .map_or(NONE, |r| part.rooms.intern(&r));
+        let priority = status == Status::Isolated || group?.is_some();
+        part.uncommon.0 |= status != *Status::COMMON;
+        part.uncommon.1 |= priority != *bool::COMMON;
         Some(RosterRecord {
             building: part.buildings.intern(&building),
             room,
             line,
             offset,
             status,
-            priority: status == Status::Isolated || group?.is_some(),
+            priority,
         })
     }
 }
@@ -390,7 +397,7 @@ impl Roster {
     /// person's line.
     pub fn drop_rereading(&mut self) {
         self.line = Vec::new();
-        self.offset = Offsets::Wide(Vec::new());
+        self.offset = Widths::Wide(Vec::new());
         self.source = None;
     }
 
@@ -450,13 +457,13 @@ impl Roster {
         // has the people of one building all over the file. `in_file` holds positions
         // in `people`.
         let mut in_file: Vec<u32> = (0..people.len() as u32).collect();
-        in_file.par_sort_unstable_by_key(|&i| self.offset.get(people[i as usize]));
+        in_file.par_sort_unstable_by_key(|&i| self.offset.get(people[i as usize] as usize));
         let batches: Vec<ContactBatch> = in_file
             .par_chunks(8192)
             .map(|batch| {
                 let offsets: Vec<u64> = batch
                     .iter()
-                    .map(|&i| self.offset.get(people[i as usize]))
+                    .map(|&i| self.offset.get(people[i as usize] as usize))
                     .collect();
                 // A read that fails is an I/O error; a row that reads but holds another
                 // person (or nothing: a shorter file) is a roster that changed.
@@ -513,27 +520,29 @@ impl Roster {
             self.names = self.names.gather(&order);
         }
         // The order holds the buildings one after another, by rank.
-        let mut building = vec![0u32; order.len()];
-        pieces_mut(&mut building, &counts)
+        assert_eq!(counts.iter().sum::<usize>(), order.len());
+        let mut building = Codes::for_codes(order.len(), self.buildings.len());
+        building
+            .pieces(&counts)
             .into_par_iter()
             .zip(invert(&ranks.building))
-            .for_each(|(piece, b)| piece.fill(b));
-        self.building = Codes::of(building);
+            .for_each(|(piece, b)| piece.write(std::iter::repeat(b)));
+        // SAFETY: the pieces tile the people (asserted above), each written whole.
+        unsafe { building.set_len(order.len()) };
+        self.building = building;
         let room_of_rank = invert(&ranks.room);
-        self.room = Codes::of(
-            places
-                .par_iter()
-                .map(|p| match p.room {
-                    u32::MAX => NONE,
-                    rank => room_of_rank[rank as usize],
-                })
-                .collect(),
+        self.room = Codes::collect(
+            self.rooms.len(),
+            places.par_iter().map(|p| match p.room {
+                u32::MAX => NONE,
+                rank => room_of_rank[rank as usize],
+            }),
         );
         drop(places);
         self.status = self.status.gather(&order);
         self.priority = self.priority.gather(&order);
         self.line = gather(&self.line, &order);
-        self.offset = Offsets::Wide(gather(self.offset.wide(), &order));
+        self.offset = self.offset.gather(&order);
         let new_of_old = invert(&order);
         self.index.renumber(&new_of_old);
     }
@@ -597,6 +606,53 @@ impl<T: Common> Defaulted<T> {
         (!self.is_common()).then_some(&self.values[..])
     }
 
+    /// Room for `len` values when `held`; none otherwise (everyone has the common
+    /// value).
+    fn with_capacity(len: usize, held: bool) -> Defaulted<T> {
+        Defaulted {
+            values: Vec::with_capacity(if held { len } else { 0 }),
+            len: 0,
+        }
+    }
+
+    /// The unwritten room of [`Defaulted::with_capacity`], cut into consecutive pieces
+    /// of the lengths `counts`; pieces of nothing when the values are not held.
+    fn pieces(&mut self, counts: &[usize]) -> Vec<Option<&mut [MaybeUninit<T>]>> {
+        if self.values.capacity() == 0 {
+            return counts.iter().map(|_| None).collect();
+        }
+        let total = counts.iter().sum();
+        pieces_mut(&mut self.values.spare_capacity_mut()[..total], counts)
+            .into_iter()
+            .map(Some)
+            .collect()
+    }
+
+    /// Sets the number of people.
+    ///
+    /// # Safety
+    /// When the values are held, their first `len` slots must have been written
+    /// ([`Defaulted::pieces`]).
+    unsafe fn set_len(&mut self, len: usize) {
+        if self.values.capacity() > 0 {
+            self.values.set_len(len);
+        }
+        self.len = len;
+    }
+
+    /// The values but those marked in `drop`.
+    fn without(self, drop: &[bool]) -> Defaulted<T> {
+        let len = drop.iter().filter(|&&d| !d).count();
+        if self.is_common() {
+            Defaulted {
+                values: Vec::new(),
+                len,
+            }
+        } else {
+            Defaulted::of(without(self.values, drop))
+        }
+    }
+
     /// The values in `order` (item `i` is that of person `order[i]`).
     fn gather(&self, order: &[u32]) -> Defaulted<T> {
         if self.is_common() {
@@ -624,62 +680,195 @@ impl<T: Common> std::ops::Index<usize> for Defaulted<T> {
     }
 }
 
-/// A column of indexes (each person's building, or room), each in 2 bytes while every
-/// index is below 65,535 (a city of 25,700 buildings; rooms named alike in every
-/// building, `101`, share one), and in 4 otherwise: 20 MB less a column in a city.
-/// [`NONE`] is kept as it is.
+/// A column of numbers, one a person, each held narrow (`N`) when every one fits and
+/// wide (`W`) otherwise: 20 to 40 MB less a column in a city.
 #[derive(Clone, Debug)]
-pub enum Codes {
-    /// The indexes in 2 bytes, [`NONE`] as `u16::MAX`.
-    Short(Vec<u16>),
-    /// The indexes as they are.
-    Long(Vec<u32>),
+pub enum Widths<N, W> {
+    /// Every value in its narrow form.
+    Narrow(Vec<N>),
+    /// The values as they are.
+    Wide(Vec<W>),
 }
 
-/// The indexes [`Codes`] hold in 2 bytes: below 65,535. The unit tests hold only
-/// indexes below 3 so, so that most of their rosters hold them in 4.
-#[cfg(not(test))]
-const SHORT_CODES: u32 = u16::MAX as u32;
-#[cfg(test)]
-const SHORT_CODES: u32 = 3;
+/// A number's narrow form, for [`Widths`].
+pub trait Narrow<W>: Copy + Send + Sync {
+    /// The narrow form of `w`, which fits.
+    fn narrow(w: W) -> Self;
+    /// The number again.
+    fn widen(self) -> W;
+}
 
-impl Codes {
-    /// `codes`, in 2 bytes each when they all fit.
-    pub fn of(codes: Vec<u32>) -> Codes {
-        if !codes.par_iter().all(|&c| c == NONE || c < SHORT_CODES) {
-            return Codes::Long(codes);
+/// A building's or a room's index in 2 bytes, [`NONE`] as `u16::MAX`.
+impl Narrow<u32> for u16 {
+    fn narrow(c: u32) -> u16 {
+        if c == NONE {
+            u16::MAX
+        } else {
+            c as u16
         }
-        Codes::Short(
-            codes
-                .par_iter()
-                .map(|&c| if c == NONE { u16::MAX } else { c as u16 })
-                .collect(),
-        )
     }
 
-    /// The index of person `i`.
     #[inline]
-    pub fn get(&self, i: usize) -> u32 {
+    fn widen(self) -> u32 {
         match self {
-            Codes::Short(codes) => match codes[i] {
-                u16::MAX => NONE,
-                c => u32::from(c),
-            },
-            Codes::Long(codes) => codes[i],
+            u16::MAX => NONE,
+            c => u32::from(c),
+        }
+    }
+}
+
+/// A place in a roster file below 4 GiB, in 4 bytes.
+impl Narrow<u64> for u32 {
+    fn narrow(p: u64) -> u32 {
+        p as u32
+    }
+
+    #[inline]
+    fn widen(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+impl<N: Narrow<W>, W: Copy + Send + Sync> Widths<N, W> {
+    /// Room for `len` numbers, held narrow when they will `fit`.
+    fn with_capacity(len: usize, fit: bool) -> Widths<N, W> {
+        match fit {
+            true => Widths::Narrow(Vec::with_capacity(len)),
+            false => Widths::Wide(Vec::with_capacity(len)),
+        }
+    }
+
+    /// The unwritten room of a column made by [`Widths::with_capacity`], cut into
+    /// consecutive pieces of the lengths `counts`, to be written on the workers.
+    fn pieces(&mut self, counts: &[usize]) -> Vec<Slots<'_, N, W>> {
+        let total = counts.iter().sum();
+        match self {
+            Widths::Narrow(values) => pieces_mut(&mut values.spare_capacity_mut()[..total], counts)
+                .into_iter()
+                .map(Slots::Narrow)
+                .collect(),
+            Widths::Wide(values) => pieces_mut(&mut values.spare_capacity_mut()[..total], counts)
+                .into_iter()
+                .map(Slots::Wide)
+                .collect(),
+        }
+    }
+
+    /// Sets the number of values.
+    ///
+    /// # Safety
+    /// The first `len` slots must have been written ([`Widths::pieces`]).
+    unsafe fn set_len(&mut self, len: usize) {
+        match self {
+            Widths::Narrow(values) => values.set_len(len),
+            Widths::Wide(values) => values.set_len(len),
+        }
+    }
+
+    /// The values but those marked in `drop`.
+    fn without(self, drop: &[bool]) -> Widths<N, W> {
+        match self {
+            Widths::Narrow(values) => Widths::Narrow(without(values, drop)),
+            Widths::Wide(values) => Widths::Wide(without(values, drop)),
+        }
+    }
+
+    /// The values in `order` (item `i` is that of person `order[i]`).
+    fn gather(&self, order: &[u32]) -> Widths<N, W> {
+        match self {
+            Widths::Narrow(values) => Widths::Narrow(gather(values, order)),
+            Widths::Wide(values) => Widths::Wide(gather(values, order)),
+        }
+    }
+
+    /// The value of person `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> W {
+        match self {
+            Widths::Narrow(values) => values[i].widen(),
+            Widths::Wide(values) => values[i],
         }
     }
 
     /// How many people.
     pub fn len(&self) -> usize {
         match self {
-            Codes::Short(codes) => codes.len(),
-            Codes::Long(codes) => codes.len(),
+            Widths::Narrow(values) => values.len(),
+            Widths::Wide(values) => values.len(),
         }
     }
 
     /// Whether there is nobody.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A piece of a [`Widths`] column being written.
+enum Slots<'a, N, W> {
+    Narrow(&'a mut [MaybeUninit<N>]),
+    Wide(&'a mut [MaybeUninit<W>]),
+}
+
+impl<N: Narrow<W>, W: Copy> Slots<'_, N, W> {
+    /// Writes the piece's slots with the first values of `values`, each one the
+    /// column was made to hold.
+    fn write(self, values: impl Iterator<Item = W>) {
+        match self {
+            Slots::Narrow(slots) => {
+                for (slot, v) in slots.iter_mut().zip(values) {
+                    slot.write(N::narrow(v));
+                }
+            }
+            Slots::Wide(slots) => {
+                for (slot, v) in slots.iter_mut().zip(values) {
+                    slot.write(v);
+                }
+            }
+        }
+    }
+}
+
+/// A column of indexes (each person's building, or room), each in 2 bytes while every
+/// index is below 65,535 (a city of 25,700 buildings; rooms named alike in every
+/// building, `101`, share one), and in 4 otherwise. [`NONE`] is kept as it is.
+pub type Codes = Widths<u16, u32>;
+
+/// The indexes [`Codes`] hold in 2 bytes: below 65,535. The unit tests hold only
+/// indexes below 3 so, so that most of their rosters hold them in 4.
+#[cfg(not(test))]
+const SHORT_CODES: usize = u16::MAX as usize;
+#[cfg(test)]
+const SHORT_CODES: usize = 3;
+
+impl Codes {
+    /// Room for `len` codes below `universe`.
+    fn for_codes(len: usize, universe: usize) -> Codes {
+        Widths::with_capacity(len, universe <= SHORT_CODES)
+    }
+
+    /// The codes `codes` gives, all below `universe`.
+    fn collect(universe: usize, codes: impl IndexedParallelIterator<Item = u32>) -> Codes {
+        match universe <= SHORT_CODES {
+            true => Widths::Narrow(codes.map(u16::narrow).collect()),
+            false => Widths::Wide(codes.collect()),
+        }
+    }
+
+    /// Replaces each code `c` but [`NONE`] by `f(c)`, which must be no larger.
+    fn map(&mut self, f: impl Fn(u32) -> u32) {
+        match self {
+            Widths::Narrow(codes) => {
+                for c in codes.iter_mut().filter(|c| **c != u16::MAX) {
+                    *c = u16::narrow(f(c.widen()));
+                }
+            }
+            Widths::Wide(codes) => {
+                for c in codes.iter_mut().filter(|c| **c != NONE) {
+                    *c = f(*c);
+                }
+            }
+        }
     }
 }
 
@@ -736,41 +925,10 @@ impl Ids {
     }
 }
 
-/// Each person's place in the roster file (a byte offset, or a row of a workbook): 8
-/// bytes until the roster is read, then 4 when every place is below 4 GiB, as in any
-/// roster of fewer than some forty million people (40 MB less in a city).
-#[derive(Debug)]
-enum Offsets {
-    Wide(Vec<u64>),
-    Narrow(Vec<u32>),
-}
-
-impl Offsets {
-    /// The places in 4 bytes each when they all fit.
-    fn compact(self) -> Offsets {
-        match self {
-            Offsets::Wide(offsets) if offsets.par_iter().all(|&o| o <= NARROW_MAX) => {
-                Offsets::Narrow(offsets.par_iter().map(|&o| o as u32).collect())
-            }
-            other => other,
-        }
-    }
-
-    /// The places as they are read, before [`Offsets::compact`].
-    fn wide(&self) -> &[u64] {
-        match self {
-            Offsets::Wide(offsets) => offsets,
-            Offsets::Narrow(_) => unreachable!("the places are wide until the roster is read"),
-        }
-    }
-
-    fn get(&self, p: u32) -> u64 {
-        match self {
-            Offsets::Wide(offsets) => offsets[p as usize],
-            Offsets::Narrow(offsets) => u64::from(offsets[p as usize]),
-        }
-    }
-}
+/// Each person's place in the roster file (a byte offset, or a row of a workbook): 4
+/// bytes when every place is below 4 GiB, as in any roster of fewer than some forty
+/// million people, 8 otherwise.
+type Offsets = Widths<u32, u64>;
 
 /// The last place [`Offsets`] keep in 4 bytes. The unit tests keep only places in the
 /// first 4 KB so, so that their larger rosters keep their places in 8.
@@ -791,10 +949,10 @@ fn without<T>(values: Vec<T>, drop: &[bool]) -> Vec<T> {
 
 /// The buildings some person lives in, in order of first appearance, with each
 /// person's building index renumbered to match.
-fn used_buildings(mut building: Vec<u32>, names: Vec<Box<str>>) -> (Vec<u32>, Vec<Box<str>>) {
+fn used_buildings(mut building: Codes, names: Vec<Box<str>>) -> (Codes, Vec<Box<str>>) {
     let mut used = vec![false; names.len()];
-    for &b in &building {
-        used[b as usize] = true;
+    for i in 0..building.len() {
+        used[building.get(i) as usize] = true;
     }
     if used.iter().all(|&u| u) {
         return (building, names);
@@ -807,10 +965,19 @@ fn used_buildings(mut building: Vec<u32>, names: Vec<Box<str>>) -> (Vec<u32>, Ve
             kept.push(name);
         }
     }
-    for b in &mut building {
-        *b = renumber[*b as usize];
-    }
+    // Fewer buildings: the codes keep their width.
+    building.map(|b| renumber[b as usize]);
     (building, kept)
+}
+
+/// The last place of a row of `parts` in its file: its chunk's start and its own
+/// offset from there.
+fn last_place(parts: &[Part<RosterRecord, RosterPart>]) -> u64 {
+    parts
+        .iter()
+        .filter_map(|p| Some(p.state.start? + u64::from(p.rows.iter().map(|r| r.offset).max()?)))
+        .max()
+        .unwrap_or(0)
 }
 
 /// Merges the parsed chunks into the roster: interns buildings, indexes IDs, and
@@ -840,35 +1007,32 @@ pub fn finish(
     let remaps: Vec<(Vec<u32>, Vec<u32>)> = building_remaps.into_iter().zip(room_remaps).collect();
     let mut ids = Strings::concat(parts.iter().map(|p| &p.state.ids).collect());
     let mut names = Strings::concat(parts.iter().map(|p| &p.state.names).collect());
-    // The columns are written in place on the workers, each slot once, without being
-    // filled first: a city's are hundreds of megabytes, which one thread would fill and
-    // fault in while the others wait.
-    let mut building: Vec<u32> = Vec::with_capacity(total);
-    let mut room: Vec<u32> = Vec::with_capacity(total);
-    let mut status: Vec<Status> = Vec::with_capacity(total);
-    let mut priority: Vec<bool> = Vec::with_capacity(total);
+    // The columns are written in the widths they are held in (2-byte codes for fewer
+    // than 65,535 buildings or rooms, 4-byte places in a file under 4 GiB, no status or
+    // priority while everyone has the common one): in a city, hundreds of megabytes
+    // less memory to fault in than writing them wide and narrowing them after.
+    let uncommon = |of: fn(&RosterPart) -> bool| parts.iter().any(|p| of(&p.state));
+    let mut building = Codes::for_codes(total, buildings.len());
+    let mut room = Codes::for_codes(total, rooms.len());
+    let mut status = Defaulted::with_capacity(total, uncommon(|p| p.uncommon.0));
+    let mut priority = Defaulted::with_capacity(total, uncommon(|p| p.uncommon.1));
     let mut line: Vec<u32> = Vec::with_capacity(total);
-    let mut offset: Vec<u64> = Vec::with_capacity(total);
-    // The parts are freed as they are written, and given back to the system a few at a
-    // time: left to the allocator's delay, a city's rows (32 bytes a person) were all
-    // still held beside the whole when the index was built, the stage's peak.
+    let mut offset = Offsets::with_capacity(total, last_place(&parts) <= NARROW_MAX);
+    // Written in place on the workers, each slot once, without being filled first: a
+    // city's columns are hundreds of megabytes, which one thread would fill and fault
+    // in while the others wait. The parts are freed as they are written, and given back
+    // to the system a few at a time: left to the allocator's delay, a city's rows (32
+    // bytes a person) were all still held beside the whole when the index was built,
+    // the stage's peak.
     move_parts(
-        pieces_mut(&mut building.spare_capacity_mut()[..total], &counts)
+        building
+            .pieces(&counts)
             .into_iter()
-            .zip(pieces_mut(&mut room.spare_capacity_mut()[..total], &counts))
-            .zip(pieces_mut(
-                &mut status.spare_capacity_mut()[..total],
-                &counts,
-            ))
-            .zip(pieces_mut(
-                &mut priority.spare_capacity_mut()[..total],
-                &counts,
-            ))
+            .zip(room.pieces(&counts))
+            .zip(status.pieces(&counts))
+            .zip(priority.pieces(&counts))
             .zip(pieces_mut(&mut line.spare_capacity_mut()[..total], &counts))
-            .zip(pieces_mut(
-                &mut offset.spare_capacity_mut()[..total],
-                &counts,
-            )),
+            .zip(offset.pieces(&counts)),
         parts.into_iter().zip(remaps),
         |(part, _)| {
             part.rows.capacity() * std::mem::size_of::<RosterRecord>()
@@ -876,20 +1040,24 @@ pub fn finish(
                 + part.state.names.text_len()
         },
         |(((((building, room), status), priority), line), offset), (part, remap)| {
-            let start = part.state.start.unwrap_or(0);
-            for (k, r) in part.rows.iter().enumerate() {
-                building[k].write(remap.0[r.building as usize]);
-                room[k].write(if r.room == NONE {
-                    NONE
-                } else {
-                    remap.1[r.room as usize]
-                });
-                status[k].write(r.status);
-                priority[k].write(r.priority);
-                // Checked above: every line fits.
-                line[k].write(r.line);
-                offset[k].write(start + u64::from(r.offset));
+            let rows = &part.rows;
+            building.write(rows.iter().map(|r| remap.0[r.building as usize]));
+            room.write(rows.iter().map(|r| match r.room {
+                NONE => NONE,
+                room => remap.1[room as usize],
+            }));
+            for (slot, r) in status.into_iter().flatten().zip(rows) {
+                slot.write(r.status);
             }
+            for (slot, r) in priority.into_iter().flatten().zip(rows) {
+                slot.write(r.priority);
+            }
+            // Checked above: every line fits.
+            for (slot, r) in line.iter_mut().zip(rows) {
+                slot.write(r.line);
+            }
+            let start = part.state.start.unwrap_or(0);
+            offset.write(rows.iter().map(|r| start + u64::from(r.offset)));
         },
     );
     // SAFETY: the pieces tile the first `total` slots of each column, each piece as
@@ -907,7 +1075,7 @@ pub fn finish(
         let header = ingested.layout.header_of(PERSON_ID).to_string();
         let offsets: Vec<u64> = duplicates
             .iter()
-            .map(|&(d, _)| offset[d as usize])
+            .map(|&(d, _)| offset.get(d as usize))
             .collect();
         let ends = records_at(&ingested.source, &ingested.report.path, &offsets)?;
         // A duplicate's row in a file is read again when rejects.csv is written; one of
@@ -918,7 +1086,7 @@ pub fn finish(
         );
         let source = Arc::new(ingested.source.clone());
         for (&(d, first), (_, end)) in duplicates.iter().zip(ends) {
-            let start = offset[d as usize];
+            let start = offset.get(d as usize);
             let raw = match in_file {
                 // A record is at most a mebibyte.
                 true => RawText::At {
@@ -952,12 +1120,12 @@ pub fn finish(
         };
         ids = without_strings(&ids);
         names = without_strings(&names);
-        building = without(building, &drop);
-        room = without(room, &drop);
-        status = without(status, &drop);
-        priority = without(priority, &drop);
+        building = building.without(&drop);
+        room = room.without(&drop);
+        status = status.without(&drop);
+        priority = priority.without(&drop);
         line = without(line, &drop);
-        offset = without(offset, &drop);
+        offset = offset.without(&drop);
         index = Index::build(&ids, Roster::key_of).0;
     }
     // A building named only by rejected duplicates is no building of the roster.
@@ -965,14 +1133,14 @@ pub fn finish(
     let mut roster = Roster {
         ids: Ids::Varied(ids),
         names,
-        building: Codes::of(building),
-        room: Codes::of(room),
+        building,
+        room,
         rooms: rooms.into_names(),
         rooms_guarded: Vec::new(),
-        status: Defaulted::of(status),
-        priority: Defaulted::of(priority),
+        status,
+        priority,
         line,
-        offset: Offsets::Wide(offset),
+        offset,
         buildings,
         building_rank: Vec::new(),
         index,
@@ -992,13 +1160,13 @@ pub fn finish(
         .collect();
     // Compacted once in order, as the rest of the run reads them.
     roster.ids = std::mem::replace(&mut roster.ids, Ids::Varied(Strings::default())).compact();
-    roster.offset = std::mem::replace(&mut roster.offset, Offsets::Wide(Vec::new())).compact();
     Ok((roster, ingested.report, ingested.rejects))
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::record::Status;
+    use super::{last_place, Part, RosterPart, RosterRecord};
+    use crate::record::{Status, NONE};
 
     #[test]
     fn plain_rosters_read_the_cells_cleaning_reads() {
@@ -1106,6 +1274,88 @@ mod tests {
                 expected == Status::Isolated || !group(i).is_empty(),
                 "person {i}"
             );
+        }
+    }
+
+    #[test]
+    fn the_last_place_counts_from_its_chunks_start() {
+        let record = |offset: u32| RosterRecord {
+            building: 0,
+            room: NONE,
+            line: 2,
+            offset,
+            status: Status::OnCampus,
+            priority: false,
+        };
+        let part = |start: Option<u64>, offsets: &[u32]| Part {
+            rows: offsets.iter().map(|&o| record(o)).collect(),
+            state: RosterPart {
+                start,
+                ..RosterPart::default()
+            },
+            lines: Default::default(),
+        };
+        assert_eq!(last_place(&[]), 0);
+        let parts = [
+            part(Some(0), &[0, 900, 5_000]),
+            part(Some(1 << 32), &[0, 7]),
+            part(Some(1 << 20), &[40]),
+            part(None, &[]),
+        ];
+        assert_eq!(last_place(&parts), (1 << 32) + 7);
+    }
+
+    #[test]
+    fn columns_of_either_width_keep_each_person_without_their_duplicates() {
+        // The unit tests hold codes below 3 and places in the first 4 KB narrow: a
+        // small roster of two buildings holds every column narrow, a larger one of 40
+        // buildings every column wide. Both repeat people (a repeat names a building
+        // of its own, "Gone", which no kept person lives in) and list them in no
+        // building order, with a few people on leave.
+        for (n, buildings) in [(24u32, 2u32), (3_000, 40)] {
+            let building = |i: u32| (i * 7) % buildings;
+            let room = |i: u32| (!i.is_multiple_of(5)).then(|| format!("R{}", i % 11));
+            let status = |i: u32| if i % 13 == 4 { "离校" } else { "在校" };
+            let mut text = String::from("person_id,name,building,room,status\n");
+            let mut lines = Vec::new();
+            for i in 0..n {
+                lines.push(i);
+                let cells = format!(
+                    "P{i},N{i},B{},{},{}\n",
+                    building(i),
+                    room(i).unwrap_or_default(),
+                    status(i)
+                );
+                text.push_str(&cells);
+                if i % 9 == 2 {
+                    text.push_str(&format!("P{i},Other,Gone,,在校\n"));
+                    lines.push(u32::MAX);
+                }
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("roster.csv");
+            std::fs::write(&path, &text).unwrap();
+            let (roster, _, rejects) = crate::pipeline::load_roster(&path, None).unwrap();
+            let repeats = (0..n).filter(|i| i % 9 == 2).count();
+            assert_eq!(rejects.len(), repeats);
+            assert_eq!(roster.len(), n as usize);
+            let narrow = buildings as usize <= super::SHORT_CODES;
+            assert_eq!(matches!(roster.building, super::Widths::Narrow(_)), narrow);
+            assert_eq!(matches!(roster.offset, super::Widths::Narrow(_)), narrow);
+            assert!(!roster.buildings.iter().any(|b| &**b == "Gone"));
+            let contacts = roster.details((0..n).collect()).unwrap();
+            for p in 0..n {
+                let i: u32 = roster.id(p)[1..].parse().unwrap();
+                assert_eq!(roster.building_name(p), format!("B{}", building(i)));
+                assert_eq!(roster.room_name(p), room(i).as_deref());
+                assert_eq!(
+                    roster.status[p as usize] == Status::OnLeave,
+                    status(i) == "离校"
+                );
+                let line = 2 + lines.iter().position(|&l| l == i).unwrap() as u32;
+                assert_eq!(roster.line[p as usize], line, "person {i}");
+                assert_eq!(contacts.get(p).unwrap().name, format!("N{i}"));
+            }
         }
     }
 
