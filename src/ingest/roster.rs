@@ -521,6 +521,7 @@ impl Roster {
         }
         // The order holds the buildings one after another, by rank.
         assert_eq!(counts.iter().sum::<usize>(), order.len());
+        assert_eq!(counts.len(), ranks.building.len());
         let mut building = Codes::for_codes(order.len(), self.buildings.len());
         building
             .pieces(&counts)
@@ -609,6 +610,8 @@ impl<T: Common> Defaulted<T> {
     /// Room for `len` values when `held`; none otherwise (everyone has the common
     /// value).
     fn with_capacity(len: usize, held: bool) -> Defaulted<T> {
+        // Room of none is what marks the values not held, which takes values of some size.
+        const { assert!(std::mem::size_of::<T>() > 0) };
         Defaulted {
             values: Vec::with_capacity(if held { len } else { 0 }),
             len: 0,
@@ -694,13 +697,14 @@ pub enum Widths<N, W> {
 pub trait Narrow<W>: Copy + Send + Sync {
     /// The narrow form of `w`, which fits.
     fn narrow(w: W) -> Self;
-    /// The number again.
+    /// The number it was made of ([`Narrow::narrow`] loses nothing of what fits).
     fn widen(self) -> W;
 }
 
 /// A building's or a room's index in 2 bytes, [`NONE`] as `u16::MAX`.
 impl Narrow<u32> for u16 {
     fn narrow(c: u32) -> u16 {
+        debug_assert!(c == NONE || c < u32::from(u16::MAX), "a code past 2 bytes");
         if c == NONE {
             u16::MAX
         } else {
@@ -720,6 +724,7 @@ impl Narrow<u32> for u16 {
 /// A place in a roster file below 4 GiB, in 4 bytes.
 impl Narrow<u64> for u32 {
     fn narrow(p: u64) -> u32 {
+        debug_assert!(p <= u64::from(u32::MAX), "a place past 4 bytes");
         p as u32
     }
 
@@ -740,16 +745,16 @@ impl<N: Narrow<W>, W: Copy + Send + Sync> Widths<N, W> {
 
     /// The unwritten room of a column made by [`Widths::with_capacity`], cut into
     /// consecutive pieces of the lengths `counts`, to be written on the workers.
-    fn pieces(&mut self, counts: &[usize]) -> Vec<Slots<'_, N, W>> {
+    fn pieces(&mut self, counts: &[usize]) -> Vec<WidthSlots<'_, N, W>> {
         let total = counts.iter().sum();
         match self {
             Widths::Narrow(values) => pieces_mut(&mut values.spare_capacity_mut()[..total], counts)
                 .into_iter()
-                .map(Slots::Narrow)
+                .map(WidthSlots::Narrow)
                 .collect(),
             Widths::Wide(values) => pieces_mut(&mut values.spare_capacity_mut()[..total], counts)
                 .into_iter()
-                .map(Slots::Wide)
+                .map(WidthSlots::Wide)
                 .collect(),
         }
     }
@@ -781,6 +786,14 @@ impl<N: Narrow<W>, W: Copy + Send + Sync> Widths<N, W> {
         }
     }
 
+    /// Calls `f` with each value, in order.
+    fn each(&self, mut f: impl FnMut(W)) {
+        match self {
+            Widths::Narrow(values) => values.iter().for_each(|v| f(v.widen())),
+            Widths::Wide(values) => values.iter().for_each(|&v| f(v)),
+        }
+    }
+
     /// The value of person `i`.
     #[inline]
     pub fn get(&self, i: usize) -> W {
@@ -805,32 +818,39 @@ impl<N: Narrow<W>, W: Copy + Send + Sync> Widths<N, W> {
 }
 
 /// A piece of a [`Widths`] column being written.
-enum Slots<'a, N, W> {
+enum WidthSlots<'a, N, W> {
     Narrow(&'a mut [MaybeUninit<N>]),
     Wide(&'a mut [MaybeUninit<W>]),
 }
 
-impl<N: Narrow<W>, W: Copy> Slots<'_, N, W> {
-    /// Writes the piece's slots with the first values of `values`, each one the
-    /// column was made to hold.
+impl<N: Narrow<W>, W: Copy> WidthSlots<'_, N, W> {
+    /// Writes every slot of the piece with the values of `values`, each one the column
+    /// was made to hold; `values` must give at least as many as the piece has slots.
     fn write(self, values: impl Iterator<Item = W>) {
-        match self {
-            Slots::Narrow(slots) => {
-                for (slot, v) in slots.iter_mut().zip(values) {
-                    slot.write(N::narrow(v));
-                }
-            }
-            Slots::Wide(slots) => {
-                for (slot, v) in slots.iter_mut().zip(values) {
-                    slot.write(v);
-                }
-            }
-        }
+        let (slots, written) = match self {
+            WidthSlots::Narrow(slots) => (
+                slots.len(),
+                slots
+                    .iter_mut()
+                    .zip(values)
+                    .map(|(slot, v)| slot.write(N::narrow(v)))
+                    .count(),
+            ),
+            WidthSlots::Wide(slots) => (
+                slots.len(),
+                slots
+                    .iter_mut()
+                    .zip(values)
+                    .map(|(slot, v)| slot.write(v))
+                    .count(),
+            ),
+        };
+        assert_eq!(written, slots, "a piece of a column left unwritten");
     }
 }
 
 /// A column of indexes (each person's building, or room), each in 2 bytes while every
-/// index is below 65,535 (a city of 25,700 buildings; rooms named alike in every
+/// index is below 65,535, `u16::MAX` being none (a city of 25,700 buildings; rooms named alike in every
 /// building, `101`, share one), and in 4 otherwise. [`NONE`] is kept as it is.
 pub type Codes = Widths<u16, u32>;
 
@@ -951,9 +971,7 @@ fn without<T>(values: Vec<T>, drop: &[bool]) -> Vec<T> {
 /// person's building index renumbered to match.
 fn used_buildings(mut building: Codes, names: Vec<Box<str>>) -> (Codes, Vec<Box<str>>) {
     let mut used = vec![false; names.len()];
-    for i in 0..building.len() {
-        used[building.get(i) as usize] = true;
-    }
+    building.each(|b| used[b as usize] = true);
     if used.iter().all(|&u| u) {
         return (building, names);
     }
@@ -971,11 +989,15 @@ fn used_buildings(mut building: Codes, names: Vec<Box<str>>) -> (Codes, Vec<Box<
 }
 
 /// The last place of a row of `parts` in its file: its chunk's start and its own
-/// offset from there.
+/// offset from there. A chunk's rows are in file order, their places rising, so its
+/// last row's is its largest.
 fn last_place(parts: &[Part<RosterRecord, RosterPart>]) -> u64 {
     parts
         .iter()
-        .filter_map(|p| Some(p.state.start? + u64::from(p.rows.iter().map(|r| r.offset).max()?)))
+        .filter_map(|p| {
+            debug_assert!(p.rows.is_sorted_by_key(|r| r.offset));
+            Some(p.state.start? + u64::from(p.rows.last()?.offset))
+        })
         .max()
         .unwrap_or(0)
 }
@@ -1007,10 +1029,11 @@ pub fn finish(
     let remaps: Vec<(Vec<u32>, Vec<u32>)> = building_remaps.into_iter().zip(room_remaps).collect();
     let mut ids = Strings::concat(parts.iter().map(|p| &p.state.ids).collect());
     let mut names = Strings::concat(parts.iter().map(|p| &p.state.names).collect());
-    // The columns are written in the widths they are held in (2-byte codes for fewer
-    // than 65,535 buildings or rooms, 4-byte places in a file under 4 GiB, no status or
-    // priority while everyone has the common one): in a city, hundreds of megabytes
-    // less memory to fault in than writing them wide and narrowing them after.
+    // The columns are written in the widths they are held in (2-byte codes for at most
+    // 65,535 buildings or rooms, 4-byte places in a file under 4 GiB, no status or
+    // priority while everyone has the common one): some 10 bytes a person less memory
+    // to fault in than writing them wide and narrowing them after (250 MB in a city of
+    // 25 million).
     let uncommon = |of: fn(&RosterPart) -> bool| parts.iter().any(|p| of(&p.state));
     let mut building = Codes::for_codes(total, buildings.len());
     let mut room = Codes::for_codes(total, rooms.len());
@@ -1061,7 +1084,8 @@ pub fn finish(
         },
     );
     // SAFETY: the pieces tile the first `total` slots of each column, each piece as
-    // long as its part's rows, and every row wrote its slot of every column above.
+    // long as its part's rows, and every row wrote its slot of every column above (a
+    // status or priority column not held has no slots: only its length is set).
     unsafe {
         building.set_len(total);
         room.set_len(total);
@@ -1158,7 +1182,7 @@ pub fn finish(
             Cow::Borrowed(_) => None,
         })
         .collect();
-    // Compacted once in order, as the rest of the run reads them.
+    // The IDs compacted once in order, as the rest of the run reads them.
     roster.ids = std::mem::replace(&mut roster.ids, Ids::Varied(Strings::default())).compact();
     Ok((roster, ingested.report, ingested.rejects))
 }
@@ -1308,13 +1332,15 @@ mod tests {
     #[test]
     fn columns_of_either_width_keep_each_person_without_their_duplicates() {
         // The unit tests hold codes below 3 and places in the first 4 KB narrow: a
-        // small roster of two buildings holds every column narrow, a larger one of 40
-        // buildings every column wide. Both repeat people (a repeat names a building
-        // of its own, "Gone", which no kept person lives in) and list them in no
-        // building order, with a few people on leave.
+        // small roster of two buildings and three rooms holds its buildings, rooms and
+        // places narrow, a larger one of 40 buildings and 41 rooms wide. Both list
+        // their people in no building order, with a few on leave and some without a
+        // room, and repeat people: the first repeat names a building of its own,
+        // "Gone", before the second building first appears, so that building is
+        // numbered anew once the repeats are dropped.
         for (n, buildings) in [(24u32, 2u32), (3_000, 40)] {
             let building = |i: u32| (i * 7) % buildings;
-            let room = |i: u32| (!i.is_multiple_of(5)).then(|| format!("R{}", i % 11));
+            let room = |i: u32| (!i.is_multiple_of(5)).then(|| format!("R{}", i % (buildings + 1)));
             let status = |i: u32| if i % 13 == 4 { "离校" } else { "在校" };
             let mut text = String::from("person_id,name,building,room,status\n");
             let mut lines = Vec::new();
@@ -1327,7 +1353,7 @@ mod tests {
                     status(i)
                 );
                 text.push_str(&cells);
-                if i % 9 == 2 {
+                if i % 9 == 0 {
                     text.push_str(&format!("P{i},Other,Gone,,在校\n"));
                     lines.push(u32::MAX);
                 }
@@ -1336,11 +1362,12 @@ mod tests {
             let path = dir.path().join("roster.csv");
             std::fs::write(&path, &text).unwrap();
             let (roster, _, rejects) = crate::pipeline::load_roster(&path, None).unwrap();
-            let repeats = (0..n).filter(|i| i % 9 == 2).count();
+            let repeats = (0..n).filter(|i| i % 9 == 0).count();
             assert_eq!(rejects.len(), repeats);
             assert_eq!(roster.len(), n as usize);
             let narrow = buildings as usize <= super::SHORT_CODES;
             assert_eq!(matches!(roster.building, super::Widths::Narrow(_)), narrow);
+            assert_eq!(matches!(roster.room, super::Widths::Narrow(_)), narrow);
             assert_eq!(matches!(roster.offset, super::Widths::Narrow(_)), narrow);
             assert!(!roster.buildings.iter().any(|b| &**b == "Gone"));
             let contacts = roster.details((0..n).collect()).unwrap();
