@@ -413,9 +413,10 @@ pub fn build(rounds: &[Round], ids: &Ids, streak: i64) -> Result<Histories> {
                     _ => tube_outcome(Some(names.name(class))),
                 }
             };
-            let Some(&first) = group.iter().min_by(|&&a, &&b| row_key(a).cmp(&row_key(b))) else {
-                continue;
-            };
+            let first = *group
+                .iter()
+                .min_by(|&&a, &&b| row_key(a).cmp(&row_key(b)))
+                .expect("chunk_by gives no empty group");
             let outcome = if flags[k] & SAMPLED != 0 {
                 group
                     .iter()
