@@ -850,8 +850,9 @@ impl<N: Narrow<W>, W: Copy> WidthSlots<'_, N, W> {
 }
 
 /// A column of indexes (each person's building, or room), each in 2 bytes while every
-/// index is below 65,535, `u16::MAX` being none (a city of 25,700 buildings; rooms named alike in every
-/// building, `101`, share one), and in 4 otherwise. [`NONE`] is kept as it is.
+/// index is below 65,535, `u16::MAX` being none (a city of 25,700 buildings; rooms
+/// named alike in every building, `101`, share one), and in 4 otherwise. [`NONE`] is
+/// kept as it is.
 pub type Codes = Widths<u16, u32>;
 
 /// The indexes [`Codes`] hold in 2 bytes: below 65,535. The unit tests hold only
