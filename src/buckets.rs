@@ -132,6 +132,30 @@ pub fn sort_in_place<T: Copy>(
     }
 }
 
+/// Sorts `items`, whose buckets (`bucket`) differ only in their low `shift` bits, by
+/// those bits with [`sort_in_place`]; as they are when `shift` is 0. The second pass of
+/// a counting sort made first by the buckets' high bits (a stretch at a time, in a
+/// core's cache), where one pass straight to a city's million buckets would scatter
+/// its writes over the whole table.
+pub fn sort_by_low_bits<T: Copy>(
+    items: &mut [T],
+    shift: u32,
+    bucket: impl Fn(&T) -> u32,
+    scratch: &mut Vec<T>,
+    counts: &mut Vec<u32>,
+) {
+    if shift > 0 {
+        let mask = (1u32 << shift) - 1;
+        sort_in_place(
+            items,
+            mask as usize + 1,
+            |t| bucket(t) & mask,
+            scratch,
+            counts,
+        );
+    }
+}
+
 /// The panic of a `bucket` that answers differently the second time (a bug).
 const CHANGED: &str = "an item's bucket changed between counting and placing";
 

@@ -824,16 +824,7 @@ fn sort_stretch(
     if stretch.is_sorted_by_key(key) {
         return;
     }
-    if shift > 0 {
-        let mask = (1u32 << shift) - 1;
-        buckets::sort_in_place(
-            stretch,
-            mask as usize + 1,
-            |e| e.tube & mask,
-            scratch,
-            counts,
-        );
-    }
+    buckets::sort_by_low_bits(stretch, shift, |e| e.tube, scratch, counts);
     for tube in stretch.chunk_by_mut(|a, b| a.tube == b.tube) {
         if !tube.is_sorted_by_key(key) {
             sort_by_person(tube);

@@ -410,29 +410,77 @@ const MERGE_SERIAL: usize = 32;
 /// whose rooms name their building (`3号楼-302`) names a city's millions of rooms once
 /// each (the shards share them out): one thread interning every part's strings in turn
 /// took a second on such rooms, growing its table by hashing every string again.
+///
+/// Parts that share few strings are not merged in runs: a run would intern nearly
+/// every string only for the shards to look it up again (a city of a million
+/// households listed in no order names ten thousand of them in each chunk, and a run
+/// of chunks holds 85% of the strings its chunks list). The first two runs tell: when
+/// they hold more than half of their parts' strings, the other parts go to the shards
+/// as they are.
 fn merge_sharded(parts: &[&Interner]) -> (Strings, Vec<Vec<u32>>) {
     use rayon::prelude::*;
-    let runs: Vec<(Interner, Vec<Vec<u32>>)> = parts
-        .par_chunks(MERGE_SERIAL)
-        .map(Interner::merge_serial)
+    let merge_runs = |parts: &[&Interner]| {
+        parts
+            .par_chunks(MERGE_SERIAL)
+            .map(|run| Run::Merged(Interner::merge_serial(run)))
+            .collect::<Vec<_>>()
+    };
+    let head = parts.len().min(2 * MERGE_SERIAL);
+    let mut runs = merge_runs(&parts[..head]);
+    if runs_shrink(&runs, &parts[..head]) {
+        runs.extend(merge_runs(&parts[head..]));
+    } else {
+        runs.extend(parts[head..].iter().map(|&part| Run::Alone(part)));
+    }
+    let lists: Vec<&Interner> = runs
+        .iter()
+        .map(|run| match run {
+            Run::Merged((merged, _)) => merged,
+            Run::Alone(part) => part,
+        })
         .collect();
     let (names, run_numbers) = first_seen_numbers(
-        &runs.iter().map(|(run, _)| run).collect::<Vec<_>>(),
+        &lists,
         |run| run.len(),
         |run, i| hash_str(run.name(i as u32)),
         |a, i, b, j| a.names.bytes(i as u32) == b.names.bytes(j as u32),
         |run, i, names| names.push(run.name(i as u32)),
     );
+    drop(lists);
     let mut numbers: Vec<Vec<u32>> = Vec::with_capacity(parts.len());
-    for ((_, run), renumber) in runs.into_iter().zip(&run_numbers) {
-        numbers.extend(run.into_iter().map(|mut part| {
-            for n in &mut part {
-                *n = renumber[*n as usize];
-            }
-            part
-        }));
+    for (run, renumber) in runs.into_iter().zip(run_numbers) {
+        match run {
+            Run::Merged((_, run)) => numbers.extend(run.into_iter().map(|mut part| {
+                for n in &mut part {
+                    *n = renumber[*n as usize];
+                }
+                part
+            })),
+            Run::Alone(_) => numbers.push(renumber),
+        }
     }
     (names, numbers)
+}
+
+/// What [`merge_sharded`] hands its shards: a run of parts merged in turn, with each
+/// part's numbers in it, or a part as it is.
+enum Run<'a> {
+    Merged((Interner, Vec<Vec<u32>>)),
+    Alone(&'a Interner),
+}
+
+/// Whether merging `parts` in `runs` left at most half of the strings they list: parts
+/// that share their strings, worth merging in runs.
+fn runs_shrink(runs: &[Run], parts: &[&Interner]) -> bool {
+    let held: usize = runs
+        .iter()
+        .map(|run| match run {
+            Run::Merged((merged, _)) => merged.len(),
+            Run::Alone(part) => part.len(),
+        })
+        .sum();
+    let listed: usize = parts.iter().map(|part| part.len()).sum();
+    2 * held <= listed
 }
 
 /// The shards [`first_seen_numbers`] tells items apart in, a few a worker (a power of
@@ -876,7 +924,7 @@ impl Interner {
 
 #[cfg(test)]
 mod tests {
-    use super::{Interner, Strings};
+    use super::{runs_shrink, Interner, Run, Strings, MERGE_SERIAL};
 
     #[test]
     fn strings_of_one_length_are_told_from_others() {
@@ -1100,57 +1148,91 @@ mod tests {
     /// Interners merged give the strings and numbers that interning every part in
     /// turn gives: over enough parts to make several runs (whose strings are then
     /// numbered by shards), with empty parts, the empty string, strings first seen in a
-    /// late part, and parts in every order; with the table that finds them, or without.
+    /// late part, and parts in every order; with the table that finds them, or without;
+    /// for parts that share most of their strings (merged in runs first) and parts
+    /// that share few (handed to the shards as they are).
     #[test]
     fn merged_interners_number_strings_as_interning_in_turn_does() {
-        let parts: Vec<Interner> = (0..150usize)
-            .map(|k| {
-                let mut part = Interner::default();
-                // Every seventh part is empty; the others name some of the common
-                // strings, backwards in odd parts, and one of their own.
-                if k % 7 != 3 {
-                    let mut names: Vec<String> = (0..(k * 13) % 40)
-                        .map(|i| format!("公寓{}", (i * k) % 97))
-                        .collect();
-                    if k % 2 == 1 {
-                        names.reverse();
-                    }
-                    names.push(if k % 5 == 0 {
-                        String::new()
-                    } else {
-                        format!("late{k}")
-                    });
-                    for name in &names {
+        let shared = |k: usize| -> Vec<String> {
+            // Every seventh part is empty; the others name some of the common
+            // strings, backwards in odd parts, and one of their own.
+            if k % 7 == 3 {
+                return Vec::new();
+            }
+            let mut names: Vec<String> = (0..(k * 13) % 40)
+                .map(|i| format!("公寓{}", (i * k) % 97))
+                .collect();
+            if k % 2 == 1 {
+                names.reverse();
+            }
+            names.push(if k.is_multiple_of(5) {
+                String::new()
+            } else {
+                format!("late{k}")
+            });
+            names
+        };
+        // Thirty strings of their own, a few of the part before's and a few common
+        // ones; every seventh part empty.
+        let own = |k: usize| -> Vec<String> {
+            if k % 7 == 3 {
+                return Vec::new();
+            }
+            let mut names: Vec<String> = (0..30).map(|i| format!("户{k}-{i}")).collect();
+            names.extend((0..k % 4).map(|i| format!("户{}-{i}", k.saturating_sub(1))));
+            names.push(format!("公寓{}", k % 3));
+            if k % 2 == 1 {
+                names.reverse();
+            }
+            names
+        };
+        for (shape, names_of, shrink) in [
+            ("shared", &shared as &dyn Fn(usize) -> Vec<String>, true),
+            ("own", &own, false),
+        ] {
+            let parts: Vec<Interner> = (0..150usize)
+                .map(|k| {
+                    let mut part = Interner::default();
+                    for name in &names_of(k) {
                         part.intern(name);
                     }
-                }
-                part
-            })
-            .collect();
-        let mut serial = Interner::default();
-        let expected: Vec<Vec<u32>> = parts
-            .iter()
-            .map(|part| part.iter().map(|s| serial.intern(s)).collect())
-            .collect();
-        for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let (merged, numbers) =
-                pool.install(|| Interner::merge(&parts.iter().collect::<Vec<_>>()));
+                    part
+                })
+                .collect();
+            let refs: Vec<&Interner> = parts.iter().collect();
+            let head: Vec<Run> = refs[..2 * MERGE_SERIAL]
+                .chunks(MERGE_SERIAL)
+                .map(|run| Run::Merged(Interner::merge_serial(run)))
+                .collect();
             assert_eq!(
-                merged.iter().collect::<Vec<_>>(),
-                serial.iter().collect::<Vec<_>>()
+                runs_shrink(&head, &refs[..2 * MERGE_SERIAL]),
+                shrink,
+                "{shape}"
             );
-            assert_eq!(numbers, expected, "threads {threads}");
-            for s in serial.iter() {
-                assert_eq!(merged.get(s), serial.get(s));
+            let mut serial = Interner::default();
+            let expected: Vec<Vec<u32>> = parts
+                .iter()
+                .map(|part| part.iter().map(|s| serial.intern(s)).collect())
+                .collect();
+            for threads in [1, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let (merged, numbers) = pool.install(|| Interner::merge(&refs));
+                assert_eq!(
+                    merged.iter().collect::<Vec<_>>(),
+                    serial.iter().collect::<Vec<_>>(),
+                    "{shape}"
+                );
+                assert_eq!(numbers, expected, "{shape}, threads {threads}");
+                for s in serial.iter() {
+                    assert_eq!(merged.get(s), serial.get(s));
+                }
+                let (strings, same_numbers) = pool.install(|| Interner::merge_strings(&refs));
+                assert_eq!(&strings, serial.strings());
+                assert_eq!(same_numbers, expected, "{shape}, threads {threads}");
             }
-            let (strings, same_numbers) =
-                pool.install(|| Interner::merge_strings(&parts.iter().collect::<Vec<_>>()));
-            assert_eq!(&strings, serial.strings());
-            assert_eq!(same_numbers, expected, "threads {threads}");
         }
         let (empty, none) = Interner::merge(&[]);
         assert!(empty.iter().next().is_none() && none.is_empty());
