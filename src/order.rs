@@ -185,6 +185,10 @@ pub struct Placed {
 /// buckets first.
 const STRETCH_BITS: u32 = 8;
 
+/// [`roster_places`] tells whether people come in runs of their bucket by this many
+/// pairs of neighbours.
+const RUN_PAIRS: usize = 4096;
+
 /// [`roster_order`] with each person's [`Place`] (see [`Placed`]).
 ///
 /// The cost does not depend on the roster's row order. A comparison sort reading the
@@ -225,11 +229,26 @@ pub fn roster_places(
     // Counted out by their buckets' high bits first, into at most 256 stretches: a
     // counting sort straight to a million households' buckets scattered its writes over
     // the whole table (0.6–0.9 s at 10 M people in no order). Each stretch is then put
-    // in order of its buckets and each bucket sorted, in a core's cache.
-    let shift = (left_out + 1)
-        .next_power_of_two()
-        .trailing_zeros()
-        .saturating_sub(STRETCH_BITS);
+    // in order of its buckets and each bucket sorted, in a core's cache. People listed
+    // in runs of their bucket (a roster by building but not by room, or by IDs given
+    // out building by building) are counted straight into their buckets, each run
+    // written in one place, where a second pass would only cost (0.27 → 0.32 s on such
+    // a roster of 10 M): told by pairs of neighbours spread over the roster.
+    let n = roster.len();
+    let pairs = n.saturating_sub(1).min(RUN_PAIRS);
+    let apart = (0..pairs)
+        .filter(|&k| {
+            let p = k * (n - 1) / pairs;
+            bucket(p) != bucket(p + 1)
+        })
+        .count();
+    let shift = match 8 * apart < pairs {
+        true => 0,
+        false => (left_out + 1)
+            .next_power_of_two()
+            .trailing_zeros()
+            .saturating_sub(STRETCH_BITS),
+    };
     let mask = (1u32 << shift) - 1;
     let (mut people, stretches) = sort_into_counted(
         roster.len(),
@@ -673,46 +692,55 @@ mod tests {
         assert!(order.len() < roster.len());
     }
 
-    /// A roster of thousands of buildings (households), listed in no order, numbers its
-    /// people as a plain sort does, and sorts so by group: more buckets than
-    /// [`super::roster_places`] counts out in one pass, some buildings of one person,
-    /// some split by groups, people left out.
+    /// A roster of thousands of buildings (households) numbers its people as a plain
+    /// sort does, and sorts so by group, whether it lists them in no order (counted out
+    /// by stretches of buckets first) or building by building but not by room or ID
+    /// (counted straight into buckets): more buckets than [`super::roster_places`]
+    /// counts out in one pass, some buildings of one person, some split by groups,
+    /// people left out.
     #[test]
     fn a_roster_of_thousands_of_buildings_sorts_as_a_plain_sort() {
-        let mut text = String::from("学号,姓名,楼栋,宿舍号\n");
         let n = 9_000u32;
-        for k in 0..n {
-            let i = (k * 4_099) % n;
-            let building = match i % 9 {
-                0 => format!("{}号楼", i),
-                _ => format!("小区{}-{}单元", i % 2_100, i % 3),
-            };
-            let room = match i % 4 {
-                0 => String::new(),
-                r => format!("{r}0{}", i % 7),
-            };
-            text.push_str(&format!(
-                "{},某人,{building},{room}\n",
-                1_000_000 + i * 37 % 9_001
-            ));
+        let rows: Vec<(String, String, u32)> = (0..n)
+            .map(|i| {
+                let building = match i % 9 {
+                    0 => format!("{i}号楼"),
+                    _ => format!("小区{}-{}单元", i % 2_100, i % 3),
+                };
+                let room = match i % 4 {
+                    0 => String::new(),
+                    r => format!("{r}0{}", i % 7),
+                };
+                (building, room, 1_000_000 + i * 37 % 9_001)
+            })
+            .collect();
+        let scattered: Vec<u32> = (0..n).map(|k| (k * 4_099) % n).collect();
+        let mut by_building: Vec<u32> = (0..n).rev().collect();
+        by_building.sort_by_key(|&i| &rows[i as usize].0);
+        for listing in [scattered, by_building] {
+            let mut text = String::from("学号,姓名,楼栋,宿舍号\n");
+            for &i in &listing {
+                let (building, room, id) = &rows[i as usize];
+                text.push_str(&format!("{id},某人,{building},{room}\n"));
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("roster.csv");
+            std::fs::write(&path, text).unwrap();
+            let (roster, _, _) = crate::pipeline::load_roster(&path, None).unwrap();
+            assert_eq!(roster.len(), n as usize);
+            assert!(roster.buildings.len() > 3_000, "{}", roster.buildings.len());
+            let all = |_: u32| Some(0);
+            assert_eq!(
+                super::roster_order(&roster, 1, all, None),
+                reference(&roster, all, None)
+            );
+            assert_eq!(reference(&roster, all, None), (0..n).collect::<Vec<_>>());
+            let some = |p: u32| (!p.is_multiple_of(5)).then_some(p * 7 % 3);
+            assert_eq!(
+                super::roster_order(&roster, 3, some, None),
+                reference(&roster, some, None)
+            );
         }
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("roster.csv");
-        std::fs::write(&path, text).unwrap();
-        let (roster, _, _) = crate::pipeline::load_roster(&path, None).unwrap();
-        assert_eq!(roster.len(), n as usize);
-        assert!(roster.buildings.len() > 3_000, "{}", roster.buildings.len());
-        let all = |_: u32| Some(0);
-        assert_eq!(
-            super::roster_order(&roster, 1, all, None),
-            reference(&roster, all, None)
-        );
-        assert_eq!(reference(&roster, all, None), (0..n).collect::<Vec<_>>());
-        let some = |p: u32| (!p.is_multiple_of(5)).then_some(p * 7 % 3);
-        assert_eq!(
-            super::roster_order(&roster, 3, some, None),
-            reference(&roster, some, None)
-        );
     }
 
     /// The lists' sort gives the order of a plain comparison sort by group, then
