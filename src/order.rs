@@ -189,6 +189,30 @@ const STRETCH_BITS: u32 = 8;
 /// pairs of neighbours.
 const RUN_PAIRS: usize = 4096;
 
+/// The bits by which [`roster_places`] puts each stretch of its `buckets` in order, in
+/// its second pass; 0 for one pass, straight into the buckets. People listed in runs of
+/// their bucket (a roster by building but not by room, or by IDs given out building by
+/// building) are counted so, each run written in one place, where a second pass would
+/// only cost (0.27 → 0.32 s on such a roster of 10 M): told by [`RUN_PAIRS`] pairs of
+/// neighbours (`bucket` of `0..n`) spread over the roster, fewer than one in eight
+/// apart.
+fn stretch_shift(n: usize, buckets: usize, bucket: impl Fn(usize) -> u32) -> u32 {
+    let pairs = n.saturating_sub(1).min(RUN_PAIRS);
+    let apart = (0..pairs)
+        .filter(|&k| {
+            let p = k * (n - 1) / pairs;
+            bucket(p) != bucket(p + 1)
+        })
+        .count();
+    match 8 * apart < pairs {
+        true => 0,
+        false => buckets
+            .next_power_of_two()
+            .trailing_zeros()
+            .saturating_sub(STRETCH_BITS),
+    }
+}
+
 /// [`roster_order`] with each person's [`Place`] (see [`Placed`]).
 ///
 /// The cost does not depend on the roster's row order. A comparison sort reading the
@@ -229,26 +253,8 @@ pub fn roster_places(
     // Counted out by their buckets' high bits first, into at most 256 stretches: a
     // counting sort straight to a million households' buckets scattered its writes over
     // the whole table (0.6–0.9 s at 10 M people in no order). Each stretch is then put
-    // in order of its buckets and each bucket sorted, in a core's cache. People listed
-    // in runs of their bucket (a roster by building but not by room, or by IDs given
-    // out building by building) are counted straight into their buckets, each run
-    // written in one place, where a second pass would only cost (0.27 → 0.32 s on such
-    // a roster of 10 M): told by pairs of neighbours spread over the roster.
-    let n = roster.len();
-    let pairs = n.saturating_sub(1).min(RUN_PAIRS);
-    let apart = (0..pairs)
-        .filter(|&k| {
-            let p = k * (n - 1) / pairs;
-            bucket(p) != bucket(p + 1)
-        })
-        .count();
-    let shift = match 8 * apart < pairs {
-        true => 0,
-        false => (left_out + 1)
-            .next_power_of_two()
-            .trailing_zeros()
-            .saturating_sub(STRETCH_BITS),
-    };
+    // in order of its buckets and each bucket sorted, in a core's cache.
+    let shift = stretch_shift(roster.len(), left_out + 1, bucket);
     let mask = (1u32 << shift) - 1;
     let (mut people, stretches) = sort_into_counted(
         roster.len(),
@@ -349,7 +355,7 @@ pub fn natural_ranks<S: AsRef<str> + Sync>(names: &[S]) -> Vec<u32> {
         .into_par_iter()
         .map(|i| Keyed::of(name(i), i, 0))
         .collect();
-    sort_keyed(&mut keyed, &name);
+    sort_keyed(&mut keyed, &name, 0);
     invert(&keyed.par_iter().map(|k| k.name).collect::<Vec<u32>>())
 }
 
@@ -382,7 +388,7 @@ impl Keyed {
                 let end = i + x[i..].iter().take_while(|d| d.is_ascii_digit()).count();
                 let value = trim_zeros(&x[i..end]);
                 // A value of 255 digits or more is told from another only by
-                // `natural_cmp`: the key ends with its length.
+                // `natural_cmp`: the key ends with the marker and 255.
                 let Ok(len @ ..=254) = u8::try_from(value.len()) else {
                     key[k] = b'0';
                     if k + 1 < LEN {
@@ -422,28 +428,36 @@ impl Keyed {
 }
 
 /// Sorts `keyed` in natural order of their names (`name` gives each): by key, then
-/// each run of tied keys by the names' next keys, and names whose keys no longer move
-/// on (a run of digits longer than a key, or names alike to the end) by
-/// [`natural_cmp`], then by number.
-fn sort_keyed<'a>(keyed: &mut [Keyed], name: &(dyn Fn(u32) -> &'a str + Sync)) {
+/// each run of tied keys by the names' next keys, [`KEY_DEPTH`] keys deep at most
+/// (`depth` made so far); names whose keys no longer move on (a number of more than
+/// 14 digits, or names alike to the end), and names alike for that deep, by
+/// [`natural_cmp`], then by number. The runs a level holds are sorted on the workers
+/// when long (a city's names that begin with its district's, or numbers of 18 digits).
+fn sort_keyed<'a>(keyed: &mut [Keyed], name: &(dyn Fn(u32) -> &'a str + Sync), depth: usize) {
+    let long = keyed.len() > 1 << 14;
     let resort = |run: &mut [Keyed]| {
         if run.len() < 2 {
             return;
         }
-        let mut moved = false;
-        for k in run.iter_mut() {
+        let next = |k: &mut Keyed| {
             let next = Keyed::of(name(k.name), k.name, k.rest);
-            moved |= next.rest != k.rest;
-            *k = next;
-        }
-        match moved {
-            true => sort_keyed(run, name),
-            false => run.sort_unstable_by(|a, b| {
-                natural_cmp(name(a.name), name(b.name)).then(a.name.cmp(&b.name))
-            }),
+            std::mem::replace(k, next).rest != next.rest
+        };
+        let moved = depth < KEY_DEPTH
+            && match run.len() > 1 << 14 {
+                true => run.par_iter_mut().map(next).reduce(|| false, |a, b| a | b),
+                false => run.iter_mut().fold(false, |moved, k| next(k) | moved),
+            };
+        let cmp = |a: &Keyed, b: &Keyed| {
+            natural_cmp(name(a.name), name(b.name)).then(a.name.cmp(&b.name))
+        };
+        match (moved, run.len() > 1 << 14) {
+            (true, _) => sort_keyed(run, name, depth + 1),
+            (false, true) => run.par_sort_unstable_by(cmp),
+            (false, false) => run.sort_unstable_by(cmp),
         }
     };
-    if keyed.len() > 1 << 14 {
+    if long {
         keyed.par_sort_unstable_by_key(|k| k.key);
         keyed
             .par_chunk_by_mut(|a, b| a.key == b.key)
@@ -453,6 +467,11 @@ fn sort_keyed<'a>(keyed: &mut [Keyed], name: &(dyn Fn(u32) -> &'a str + Sync)) {
         keyed.chunk_by_mut(|a, b| a.key == b.key).for_each(resort);
     }
 }
+
+/// How many keys deep [`sort_keyed`] goes (16 bytes each) before it compares the names
+/// left tied whole: names alike for their first hundreds of bytes are no city's, and
+/// each key deeper is a call deeper on a worker's stack.
+const KEY_DEPTH: usize = 16;
 
 /// The inverse of `permutation`, a permutation of `0..n`: item `permutation[i]` of the
 /// result is `i`. A city's (ten million people) is written on the workers, a block of
@@ -586,6 +605,19 @@ mod tests {
         name
     }
 
+    /// Names alike for their first 300,000 bytes (a cell may hold a mebibyte) rank as a
+    /// comparison sort ranks them, without a call a key deeper for each 16 bytes they
+    /// share (nearly 19,000 calls deep, past a worker's stack).
+    #[test]
+    fn names_alike_for_long_rank_without_going_deep() {
+        let alike = "楼".repeat(100_000);
+        let names: Vec<String> = ["10", "9", "", "09", "x"]
+            .iter()
+            .map(|end| format!("{alike}{end}"))
+            .collect();
+        assert_eq!(super::natural_ranks(&names), ranked_by_comparison(&names));
+    }
+
     proptest::proptest! {
         /// Ranks made by keys are those of a plain comparison sort, whatever the names.
         #[test]
@@ -692,32 +724,43 @@ mod tests {
         assert!(order.len() < roster.len());
     }
 
-    /// A roster of thousands of buildings (households) numbers its people as a plain
-    /// sort does, and sorts so by group, whether it lists them in no order (counted out
-    /// by stretches of buckets first) or building by building but not by room or ID
-    /// (counted straight into buckets): more buckets than [`super::roster_places`]
-    /// counts out in one pass, some buildings of one person, some split by groups,
-    /// people left out.
+    /// A roster of hundreds of buildings, some of one person, numbers its people as a
+    /// plain sort does, and sorts so by group, whether it lists them in no order
+    /// (counted out by stretches of buckets first) or building by building but not by
+    /// room or ID (counted straight into buckets): more buckets than
+    /// [`super::roster_places`] counts out in one pass, some split by groups, people
+    /// left out.
     #[test]
-    fn a_roster_of_thousands_of_buildings_sorts_as_a_plain_sort() {
-        let n = 9_000u32;
+    fn a_roster_of_many_buildings_sorts_as_a_plain_sort_however_listed() {
+        let n = 12_000u32;
         let rows: Vec<(String, String, u32)> = (0..n)
             .map(|i| {
-                let building = match i % 9 {
+                let building = match i % 97 {
                     0 => format!("{i}号楼"),
-                    _ => format!("小区{}-{}单元", i % 2_100, i % 3),
+                    _ => format!("小区{}-{}单元", i % 300, i % 2),
                 };
                 let room = match i % 4 {
                     0 => String::new(),
                     r => format!("{r}0{}", i % 7),
                 };
-                (building, room, 1_000_000 + i * 37 % 9_001)
+                (building, room, 1_000_000 + i * 37 % 12_001)
             })
             .collect();
         let scattered: Vec<u32> = (0..n).map(|k| (k * 4_099) % n).collect();
         let mut by_building: Vec<u32> = (0..n).rev().collect();
         by_building.sort_by_key(|&i| &rows[i as usize].0);
-        for listing in [scattered, by_building] {
+        let mut names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert!(names.len() > 400, "{}", names.len());
+        for (listing, one_pass) in [(scattered, false), (by_building, true)] {
+            let building = |p: usize| {
+                names
+                    .binary_search(&rows[listing[p] as usize].0.as_str())
+                    .unwrap() as u32
+            };
+            let shift = super::stretch_shift(n as usize, names.len(), building);
+            assert_eq!(shift == 0, one_pass, "shift {shift}");
             let mut text = String::from("学号,姓名,楼栋,宿舍号\n");
             for &i in &listing {
                 let (building, room, id) = &rows[i as usize];
@@ -728,7 +771,7 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             let (roster, _, _) = crate::pipeline::load_roster(&path, None).unwrap();
             assert_eq!(roster.len(), n as usize);
-            assert!(roster.buildings.len() > 3_000, "{}", roster.buildings.len());
+            assert_eq!(roster.buildings.len(), names.len());
             let all = |_: u32| Some(0);
             assert_eq!(
                 super::roster_order(&roster, 1, all, None),
