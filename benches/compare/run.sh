@@ -64,6 +64,8 @@ all_shapes=(
   utf16-10m:10000000:time:10000:building:10:::utf16
   rooms-10m:10000000:time:10000:building:10:::rooms
   households-10m:10000000:time:1000000
+  households-shuffled-10m:10000000:time:1000000:shuffled
+  rooms-shuffled-10m:10000000:time:10000:shuffled:10:::rooms
   foreign-tube-1m:1000000:foreign-tube:0
   foreign-1m:1000000:foreign:0
   foreign-tube-10m:10000000:foreign-tube:0
