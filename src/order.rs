@@ -333,8 +333,13 @@ pub fn prefix(text: &str) -> [u64; 2] {
     let mut bytes = [0u8; 16];
     let n = text.len().min(16);
     bytes[..n].copy_from_slice(&text.as_bytes()[..n]);
-    let (high, low) = bytes.split_at(8);
-    [high, low].map(|half| u64::from_be_bytes(half.try_into().unwrap_or_default()))
+    words(bytes)
+}
+
+/// 16 bytes as two numbers that order as the bytes do.
+fn words(bytes: [u8; 16]) -> [u64; 2] {
+    let value = u128::from_be_bytes(bytes);
+    [(value >> 64) as u64, value as u64]
 }
 
 /// The 16 bytes a [`prefix`] was made of: the text's first bytes, zero-padded.
@@ -418,9 +423,8 @@ impl Keyed {
                 break;
             }
         }
-        let (high, low) = key.split_at(8);
         Keyed {
-            key: [high, low].map(|half| u64::from_be_bytes(half.try_into().unwrap_or_default())),
+            key: words(key),
             name,
             rest: rest as u32,
         }
