@@ -254,10 +254,7 @@ mod tests {
                 (0..n as u32).map(|i| (keys[i as usize], i)).collect();
             expected.sort_by_key(|&(k, _)| k);
             for threads in [1, 2, 3, 8] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let pool = crate::testing::pool(threads);
                 let (sorted, counts) = pool.install(|| {
                     sort_into_counted(n, buckets, |i| keys[i], |i| (keys[i], i as u32))
                 });

@@ -2157,10 +2157,7 @@ mod tests {
             "every tube has rows"
         );
         for threads in [1, 2, 4] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = crate::testing::pool(threads);
             let found =
                 pool.install(|| first_sampled(&samples, tubes as usize, |i| samples[i].tube));
             assert_eq!(found, expected, "{threads} threads");

@@ -1215,10 +1215,7 @@ mod tests {
                 .map(|part| part.iter().map(|s| serial.intern(s)).collect())
                 .collect();
             for threads in [1, 3] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let pool = crate::testing::pool(threads);
                 let (merged, numbers) = pool.install(|| Interner::merge(&refs));
                 assert_eq!(
                     merged.iter().collect::<Vec<_>>(),

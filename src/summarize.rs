@@ -365,10 +365,7 @@ mod tests {
             let short = Codes::Narrow(building.iter().map(|&b| b as u16).collect());
             for (codes, name) in [(Codes::Wide(building.clone()), "4"), (short, "2")] {
                 for threads in [1, 3] {
-                    let pool = rayon::ThreadPoolBuilder::new()
-                        .num_threads(threads)
-                        .build()
-                        .expect("a pool");
+                    let pool = crate::testing::pool(threads);
                     let found = pool.install(|| {
                         let runs = building_runs(&codes);
                         // Every run holds its building's people only, and starts after

@@ -11,3 +11,11 @@ pub fn draws(seed: u64) -> impl FnMut(u64) -> u64 {
         state % n
     }
 }
+
+/// A pool of `threads` workers, for a test that runs the same work on several.
+pub fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a pool of workers")
+}

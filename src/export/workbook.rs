@@ -1190,13 +1190,8 @@ mod tests {
         let rows: Vec<Row> = (0..3 * BLOCK_ROWS + 5)
             .map(|i| (format!("公寓{}", i % 4), i))
             .collect();
-        let on = |threads| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap()
-                .install(|| written(&rows, 2 * BLOCK_ROWS + 1))
-        };
+        let on =
+            |threads| crate::testing::pool(threads).install(|| written(&rows, 2 * BLOCK_ROWS + 1));
         let one = on(1);
         assert_eq!(one, on(3));
         let got = read_back(&one);

@@ -648,10 +648,7 @@ mod tests {
             })
             .collect();
         for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
+            let pool = crate::testing::pool(threads);
             let (merged, maps) =
                 pool.install(|| number_first_seen(&lists.iter().collect::<Vec<_>>()));
             assert_eq!(

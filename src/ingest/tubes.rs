@@ -301,10 +301,7 @@ mod tests {
                 (16, 10),
                 (4, 0),
             ] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
+                let pool = crate::testing::pool(threads);
                 let (tubes, maps) = pool.install(|| number(lists[..chunks].to_vec()));
                 // Numbered in the order of their bytes: the rank of each among the
                 // distinct tubes of these chunks.
