@@ -7,6 +7,7 @@ use crate::reconcile::Reconciled;
 use crate::record::{Class, Status, NONE};
 use crate::retest::Entry;
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// The figures of one building in one round (see the contract for each definition).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -70,57 +71,45 @@ pub fn buildings(
     let place = &roster.building_rank;
     let order = invert(place);
     let slot = |round: u32, building: u32| round as usize * nb + place[building as usize] as usize;
-    // Expected and on-leave people do not depend on the round: both counted in one pass,
-    // a run of one building's people at a time.
-    let runs = building_runs(&roster.building);
-    let n = roster.len();
+    // The people counted a building at a time, in the order of the table's rows: the
+    // roster numbers its people building by building in natural order, so a row's
+    // people are one stretch, and the rows are read and written front to back.
+    let spans = building_spans(&roster.building, place);
     let statuses = roster.status.values();
-    let away = |people: &std::ops::Range<usize>| {
-        statuses.map_or(0, |s| {
-            s[people.clone()]
+    // People on leave, and people swabbed and not on leave.
+    let count = |tube_of: &[u32], people: Range<usize>| {
+        let swabbed = &tube_of[people.clone()];
+        match statuses {
+            None => [0, swabbed.iter().filter(|&&t| t != NONE).count()],
+            Some(s) => swabbed
                 .iter()
-                .filter(|&&s| s == Status::OnLeave)
-                .count()
-        })
+                .zip(&s[people])
+                .fold([0, 0], |[away, sampled], (&t, &s)| {
+                    let on_leave = s == Status::OnLeave;
+                    [
+                        away + usize::from(on_leave),
+                        sampled + usize::from(t != NONE && !on_leave),
+                    ]
+                }),
+        }
     };
-    let present = per_building(&runs, n, nb, |people| {
-        let away = away(&people);
-        [(people.len() - away) as i64, away as i64]
-    });
     let mut out: Vec<BuildingRow> = (0..rounds * nb)
         .into_par_iter()
         .map(|i| {
-            let b = order[i % nb] as usize;
-            let [expected, on_leave] = present[b];
+            let (round, rank) = (i / nb, i % nb);
+            let people = spans[rank]..spans[rank + 1];
+            let [on_leave, sampled] =
+                in_pieces(people.clone(), |piece| count(&rec.tube_of[round], piece));
             BuildingRow {
-                round: (i / nb) as u32,
-                building: b as u32,
-                expected,
-                on_leave,
+                round: round as u32,
+                building: order[rank],
+                expected: (people.len() - on_leave) as i64,
+                on_leave: on_leave as i64,
+                sampled: sampled as i64,
                 ..BuildingRow::default()
             }
         })
         .collect();
-    out.par_chunks_mut(nb.max(1))
-        .zip(&rec.tube_of)
-        .for_each(|(table, tube_of)| {
-            // Sampled and expected: swabbed, and not on leave.
-            let sampled = per_building(&runs, n, nb, |people| {
-                let swabbed = &tube_of[people.clone()];
-                let count = match statuses {
-                    None => swabbed.iter().filter(|&&t| t != NONE).count(),
-                    Some(s) => swabbed
-                        .iter()
-                        .zip(&s[people])
-                        .filter(|&(&t, &s)| t != NONE && s != Status::OnLeave)
-                        .count(),
-                };
-                [count as i64]
-            });
-            for (row, &b) in table.iter_mut().zip(&order) {
-                row.sampled = sampled[b as usize][0];
-            }
-        });
     for (round, confirmed) in closed.confirmed.iter().enumerate() {
         for &p in confirmed {
             out[slot(round as u32, roster.building.get(p as usize))].confirmed_positive += 1;
@@ -221,63 +210,68 @@ pub fn buildings(
     out
 }
 
-/// The runs of one building's people, in order: each run's building and its first
-/// person (a run ends where the next starts, the last at the roster's end). The roster
-/// numbers its people building by building (`Roster::renumber`), so there are as many
-/// runs as buildings, and one more where a building crosses the end of a worker's piece;
-/// any order gives the same sums ([`per_building`]), with more runs.
-/// Found on the workers, a piece of people each: a city has tens of millions.
-fn building_runs(building: &Codes) -> Vec<(u32, usize)> {
+/// Where each building's people are, by the building's rank in natural order
+/// (`rank`): rank `k`'s people are `spans[k]..spans[k + 1]`. The roster numbers its
+/// people building by building in that order ([`Roster`]), so each building's people
+/// are one stretch; the stretches' starts are found on the workers, a piece of people
+/// each (a city has tens of millions), where the building changes.
+fn building_spans(building: &Codes, rank: &[u32]) -> Vec<usize> {
     let n = building.len();
     let piece = n.div_ceil(4 * rayon::current_num_threads()).max(PIECE);
-    let pieces: Vec<Vec<(u32, usize)>> = (0..n.div_ceil(piece))
+    let starts: Vec<Vec<(u32, usize)>> = (0..n.div_ceil(piece))
         .into_par_iter()
         .map(|k| {
-            let mut runs: Vec<(u32, usize)> = Vec::new();
+            let mut starts = Vec::new();
+            let mut last = k.checked_sub(1).map(|_| building.get(k * piece - 1));
             for p in k * piece..((k + 1) * piece).min(n) {
                 let b = building.get(p);
-                if runs.last().is_none_or(|&(last, _)| last != b) {
-                    runs.push((b, p));
+                if last != Some(b) {
+                    starts.push((rank[b as usize], p));
+                    last = Some(b);
                 }
             }
-            runs
+            starts
         })
         .collect();
-    pieces.concat()
-}
-
-/// The sums over the people of each of `nb` buildings: `count` gives the `N` sums of a
-/// run of people (a range of the roster's `n`, one building's, from [`building_runs`]),
-/// so that a run is counted as one slice, and several sums are made in one pass. Runs
-/// are counted on the workers, then added up in one table. Integer sums, so the order
-/// they are added in changes nothing.
-fn per_building<const N: usize>(
-    runs: &[(u32, usize)],
-    n: usize,
-    nb: usize,
-    count: impl Fn(std::ops::Range<usize>) -> [i64; N] + Sync,
-) -> Vec<[i64; N]> {
-    let sums: Vec<[i64; N]> = (0..runs.len())
-        .into_par_iter()
-        .with_min_len(RUNS)
-        .map(|i| count(runs[i].1..runs.get(i + 1).map_or(n, |r| r.1)))
-        .collect();
-    let mut table = vec![[0i64; N]; nb];
-    for (&(b, _), sum) in runs.iter().zip(sums) {
-        for (t, s) in table[b as usize].iter_mut().zip(sum) {
-            *t += s;
-        }
+    let mut spans = vec![n; rank.len() + 1];
+    // The first rank not given its start yet; one without people starts (and ends)
+    // where the next one starts.
+    let mut next = 0;
+    for (k, p) in starts.into_iter().flatten() {
+        let k = k as usize;
+        assert!(
+            k >= next,
+            "the roster numbers its people building by building, in natural order"
+        );
+        spans[next..=k].fill(p);
+        next = k + 1;
     }
-    table
+    spans
 }
 
-/// The fewest runs [`per_building`] gives a worker at a time.
-const RUNS: usize = 1 << 10;
+/// The sums `count` gives of `people`, counted on the workers a piece at a time when
+/// they are many (a campus of one building).
+fn in_pieces<const N: usize>(
+    people: Range<usize>,
+    count: impl Fn(Range<usize>) -> [usize; N] + Sync,
+) -> [usize; N] {
+    if people.len() <= PIECE {
+        return count(people);
+    }
+    let Range { start, end } = people;
+    (start..end)
+        .step_by(PIECE)
+        .collect::<Vec<usize>>()
+        .into_par_iter()
+        .map(|from| count(from..(from + PIECE).min(end)))
+        .reduce(|| [0; N], |a, b| std::array::from_fn(|i| a[i] + b[i]))
+}
 
 /// The tubes [`buildings`] gives a worker at a time.
 const TUBES: usize = 1 << 10;
 
-/// The fewest people [`building_runs`] gives a worker at a time (but for the last piece).
+/// The fewest people [`building_spans`] and [`in_pieces`] give a worker at a time (but
+/// for the last piece).
 const PIECE: usize = 1 << 16;
 
 /// The median of `values` (the mean of the two middle ones for an even count), or
@@ -334,59 +328,71 @@ pub fn sort_missing<K: Ord>(
 
 #[cfg(test)]
 mod tests {
-    use super::{building_runs, per_building, PIECE};
+    use super::{building_spans, in_pieces, PIECE};
     use crate::ingest::roster::Codes;
 
     #[test]
-    fn people_are_counted_in_their_building_whatever_the_pieces() {
-        // Several pieces, buildings interleaved (a run of one building a person), then
-        // building by building (runs across the pieces' ends, a building coming back),
-        // one building nobody lives in.
-        let n = 5 * PIECE + 17;
-        let interleaved: Vec<u32> = (0..n as u32).map(|p| (p * 7919 + p / 3) % 97).collect();
-        let grouped: Vec<u32> = (0..n as u32).map(|p| (p / 4099) % 61).collect();
-        for (layout, building) in [("interleaved", interleaved), ("grouped", grouped)] {
-            // Two counts in one pass: the people counted, and their numbers' last digit.
-            let one = |p: usize| {
-                let counted = !p.is_multiple_of(3) && building[p] != 5;
-                [i64::from(counted), (p % 10) as i64 * i64::from(counted)]
-            };
-            let counts = |people: std::ops::Range<usize>| {
-                people
-                    .map(one)
-                    .fold([0, 0], |[a, b], [c, d]| [a + c, b + d])
-            };
-            let mut expected = vec![[0i64; 2]; 98];
-            for (p, &b) in building.iter().enumerate() {
-                let [counted, digit] = one(p);
-                expected[b as usize][0] += counted;
-                expected[b as usize][1] += digit;
-            }
-            let short = Codes::Narrow(building.iter().map(|&b| b as u16).collect());
-            for (codes, name) in [(Codes::Wide(building.clone()), "4"), (short, "2")] {
-                for threads in [1, 3] {
-                    let pool = crate::testing::pool(threads);
-                    let found = pool.install(|| {
-                        let runs = building_runs(&codes);
-                        // Every run holds its building's people only, and starts after
-                        // the one before.
-                        for w in runs.windows(2) {
-                            assert!(w[0].1 < w[1].1);
-                            assert!((w[0].1..w[1].1).all(|p| codes.get(p) == w[0].0));
-                        }
-                        per_building(&runs, n, 98, counts)
-                    });
-                    assert_eq!(found, expected, "{layout}, {threads} threads, {name} bytes");
-                }
-            }
-            assert_eq!(expected[5], [0, 0]);
-            assert_eq!(expected[97], [0, 0]);
+    fn each_building_s_people_are_found_as_one_stretch_whatever_the_pieces() {
+        // 61 buildings whose codes are not their ranks, people numbered by rank as the
+        // roster numbers them: stretches of many pieces, stretches of one person,
+        // stretches crossing the pieces' ends, and ranks nobody lives in (first, inside
+        // and last).
+        let rank: Vec<u32> = (0..61u32).map(|b| (b * 37 + 11) % 61).collect();
+        let mut code_of_rank = vec![0u32; 61];
+        for (b, &k) in rank.iter().enumerate() {
+            code_of_rank[k as usize] = b as u32;
         }
-        let none = Codes::Wide(Vec::new());
-        assert!(building_runs(&none).is_empty());
+        let people_of = |k: usize| match k {
+            0 | 30 | 60 => 0,
+            k if k % 7 == 0 => 1,
+            k if k % 5 == 0 => 3 * PIECE + 11,
+            k => 4099 * (k % 4),
+        };
+        let mut building = Vec::new();
+        let mut expected = vec![0usize];
+        for (k, &b) in code_of_rank.iter().enumerate() {
+            building.extend(std::iter::repeat_n(b, people_of(k)));
+            expected.push(building.len());
+        }
+        let short = Codes::Narrow(building.iter().map(|&b| b as u16).collect());
+        for (codes, name) in [(Codes::Wide(building.clone()), "4"), (short, "2")] {
+            for threads in [1, 3] {
+                let found = crate::testing::pool(threads).install(|| building_spans(&codes, &rank));
+                assert_eq!(found, expected, "{threads} threads, {name} bytes");
+            }
+        }
         assert_eq!(
-            per_building(&[], 0, 3, |people| [people.len() as i64]),
-            vec![[0], [0], [0]]
+            building_spans(&Codes::Wide(Vec::new()), &[0, 1]),
+            vec![0, 0, 0]
         );
+    }
+
+    #[test]
+    #[should_panic(expected = "building by building")]
+    fn people_not_numbered_building_by_building_are_refused() {
+        // Building 1's people in two stretches.
+        let codes = Codes::Wide(vec![0, 1, 1, 0, 1]);
+        building_spans(&codes, &[0, 1]);
+    }
+
+    #[test]
+    fn sums_in_pieces_are_the_sums_of_the_whole() {
+        let one = |p: usize| [usize::from(p.is_multiple_of(3)), p % 10];
+        let whole = |people: std::ops::Range<usize>| {
+            people
+                .map(one)
+                .fold([0, 0], |[a, b], [c, d]| [a + c, b + d])
+        };
+        for people in [0..0, 5..PIECE, 17..5 * PIECE + 17, 3..PIECE + 4] {
+            for threads in [1, 3] {
+                let found =
+                    crate::testing::pool(threads).install(|| in_pieces(people.clone(), whole));
+                assert_eq!(
+                    found,
+                    whole(people.clone()),
+                    "{people:?}, {threads} threads"
+                );
+            }
+        }
     }
 }
