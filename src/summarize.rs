@@ -334,31 +334,43 @@ mod tests {
     #[test]
     fn each_building_s_people_are_found_as_one_stretch_whatever_the_pieces() {
         // 61 buildings whose codes are not their ranks, people numbered by rank as the
-        // roster numbers them: stretches of many pieces, stretches of one person,
-        // stretches crossing the pieces' ends, and ranks nobody lives in (first, inside
-        // and last).
+        // roster numbers them. Ragged: stretches of many pieces, stretches of one
+        // person, stretches crossing the pieces' ends, and ranks nobody lives in (first,
+        // inside and last). Aligned: 8 × PIECE people, so that the pieces (PIECE people
+        // each on 3 threads, 2 × PIECE on one) end where a stretch ends, the last
+        // person of each piece a stretch of one.
         let rank: Vec<u32> = (0..61u32).map(|b| (b * 37 + 11) % 61).collect();
         let mut code_of_rank = vec![0u32; 61];
         for (b, &k) in rank.iter().enumerate() {
             code_of_rank[k as usize] = b as u32;
         }
-        let people_of = |k: usize| match k {
+        let ragged = |k: usize| match k {
             0 | 30 | 60 => 0,
             k if k % 7 == 0 => 1,
             k if k % 5 == 0 => 3 * PIECE + 11,
             k => 4099 * (k % 4),
         };
-        let mut building = Vec::new();
-        let mut expected = vec![0usize];
-        for (k, &b) in code_of_rank.iter().enumerate() {
-            building.extend(std::iter::repeat_n(b, people_of(k)));
-            expected.push(building.len());
-        }
-        let short = Codes::Narrow(building.iter().map(|&b| b as u16).collect());
-        for (codes, name) in [(Codes::Wide(building.clone()), "4"), (short, "2")] {
-            for threads in [1, 3] {
-                let found = crate::testing::pool(threads).install(|| building_spans(&codes, &rank));
-                assert_eq!(found, expected, "{threads} threads, {name} bytes");
+        let aligned = |k: usize| match k {
+            16.. => 0,
+            k if k % 2 == 0 => PIECE - 1,
+            _ => 1,
+        };
+        let layouts: [(&str, &dyn Fn(usize) -> usize); 2] =
+            [("ragged", &ragged), ("aligned", &aligned)];
+        for (layout, people_of) in layouts {
+            let mut building = Vec::new();
+            let mut expected = vec![0usize];
+            for (k, &b) in code_of_rank.iter().enumerate() {
+                building.extend(std::iter::repeat_n(b, people_of(k)));
+                expected.push(building.len());
+            }
+            let short = Codes::Narrow(building.iter().map(|&b| b as u16).collect());
+            for (codes, name) in [(Codes::Wide(building.clone()), "4"), (short, "2")] {
+                for threads in [1, 3] {
+                    let found =
+                        crate::testing::pool(threads).install(|| building_spans(&codes, &rank));
+                    assert_eq!(found, expected, "{layout}, {threads} threads, {name} bytes");
+                }
             }
         }
         assert_eq!(
