@@ -776,6 +776,28 @@ mod tests {
             let (roster, _, _) = crate::pipeline::load_roster(&path, None).unwrap();
             assert_eq!(roster.len(), n as usize);
             assert_eq!(roster.buildings.len(), names.len());
+            // Each person keeps their building, whatever the codes; numbered anew (neither
+            // listing is in natural order), a building's code is its rank.
+            let building_of: std::collections::HashMap<String, &str> = rows
+                .iter()
+                .map(|(building, _, id)| (id.to_string(), building.as_str()))
+                .collect();
+            for p in 0..n {
+                assert_eq!(roster.building_name(p), building_of[roster.id(p)]);
+            }
+            let mut by_rank = roster.buildings.clone();
+            by_rank.sort_by_key(|b| {
+                let code = roster.buildings.iter().position(|x| x == b).unwrap();
+                roster.building_rank[code]
+            });
+            assert!(by_rank
+                .windows(2)
+                .all(|w| natural_cmp(&w[0], &w[1]).is_lt()));
+            assert!(roster
+                .building_rank
+                .iter()
+                .enumerate()
+                .all(|(b, &k)| k == b as u32));
             let all = |_: u32| Some(0);
             assert_eq!(
                 super::roster_order(&roster, 1, all, None),

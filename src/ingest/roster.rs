@@ -236,7 +236,9 @@ pub struct Roster {
     /// 4,294,967,295 is refused); empty after [`Roster::drop_rereading`].
     pub line: Vec<u32>,
     offset: Offsets,
-    /// Building names, in order of first appearance.
+    /// Building names, by code: in natural order (a building's code its rank) once the
+    /// people were numbered anew ([`Roster::renumber`]), else in order of first
+    /// appearance, the same order for a roster listed in output order.
     pub buildings: Vec<Box<str>>,
     /// Each building's rank in natural order (`公寓2` before `公寓10`): the order the
     /// people are numbered in, and the per-building table's, worked out once while the
@@ -519,18 +521,30 @@ impl Roster {
         if !self.names.is_empty() {
             self.names = self.names.gather(&order);
         }
-        // The order holds the buildings one after another, by rank.
+        // The order holds the buildings one after another, by rank. Each building is
+        // numbered by its rank from here on, its name moved to that place, so that
+        // the stages after read the buildings' names and rows in the order they meet
+        // them (a roster in no order named a million households in no order).
         assert_eq!(counts.iter().sum::<usize>(), order.len());
         assert_eq!(counts.len(), ranks.building.len());
         let mut building = Codes::for_codes(order.len(), self.buildings.len());
         building
             .pieces(&counts)
             .into_par_iter()
-            .zip(invert(&ranks.building))
-            .for_each(|(piece, b)| piece.write(std::iter::repeat(b)));
+            .enumerate()
+            .for_each(|(rank, piece)| piece.write(std::iter::repeat(rank as u32)));
         // SAFETY: the pieces tile the people (asserted above), each written whole.
         unsafe { building.set_len(order.len()) };
         self.building = building;
+        let mut by_rank: Vec<Box<str>> = vec![Box::default(); self.buildings.len()];
+        for (name, &rank) in std::mem::take(&mut self.buildings)
+            .into_iter()
+            .zip(&ranks.building)
+        {
+            by_rank[rank as usize] = name;
+        }
+        self.buildings = by_rank;
+        self.building_rank = (0..self.buildings.len() as u32).collect();
         let room_of_rank = invert(&ranks.room);
         self.room = Codes::collect(
             self.rooms.len(),
