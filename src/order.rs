@@ -776,15 +776,22 @@ mod tests {
             let (roster, _, _) = crate::pipeline::load_roster(&path, None).unwrap();
             assert_eq!(roster.len(), n as usize);
             assert_eq!(roster.buildings.len(), names.len());
-            // Each person keeps their building, whatever the codes; numbered anew (neither
-            // listing is in natural order), a building's code is its rank.
-            let building_of: std::collections::HashMap<String, &str> = rows
-                .iter()
-                .map(|(building, _, id)| (id.to_string(), building.as_str()))
-                .collect();
+            // Each person keeps their building and room, whatever the codes; numbered anew
+            // (neither listing is in natural order), a building's or room's code is its
+            // rank.
+            let row_of: std::collections::HashMap<String, &(String, String, u32)> =
+                rows.iter().map(|row| (row.2.to_string(), row)).collect();
             for p in 0..n {
-                assert_eq!(roster.building_name(p), building_of[roster.id(p)]);
+                let (building, room, _) = row_of[roster.id(p)];
+                assert_eq!(roster.building_name(p), building);
+                let code = roster.room.get(p as usize);
+                let name = (code != crate::record::NONE).then(|| &*roster.rooms[code as usize]);
+                assert_eq!(name.unwrap_or(""), room);
             }
+            assert!(roster
+                .rooms
+                .windows(2)
+                .all(|w| natural_cmp(&w[0], &w[1]).is_lt()));
             let mut by_rank = roster.buildings.clone();
             by_rank.sort_by_key(|b| {
                 let code = roster.buildings.iter().position(|x| x == b).unwrap();

@@ -220,7 +220,8 @@ pub struct Roster {
     pub building: Codes,
     /// Each person's room, an index into `rooms`, or [`NONE`].
     pub room: Codes,
-    /// Room names.
+    /// Room names, by code: in natural order once the people were numbered anew, as
+    /// [`Roster::buildings`].
     pub rooms: Vec<Box<str>>,
     /// The rooms whose names hold something shaped like a resident ID number, by room,
     /// each with the name the outputs show instead ([`Roster::room_shown`]): worked
@@ -536,23 +537,18 @@ impl Roster {
         // SAFETY: the pieces tile the people (asserted above), each written whole.
         unsafe { building.set_len(order.len()) };
         self.building = building;
-        let mut by_rank: Vec<Box<str>> = vec![Box::default(); self.buildings.len()];
-        for (name, &rank) in std::mem::take(&mut self.buildings)
-            .into_iter()
-            .zip(&ranks.building)
-        {
-            by_rank[rank as usize] = name;
-        }
-        self.buildings = by_rank;
+        self.buildings = in_rank_order(std::mem::take(&mut self.buildings), &ranks.building);
         self.building_rank = (0..self.buildings.len() as u32).collect();
-        let room_of_rank = invert(&ranks.room);
+        // Rooms too: numbered by their rank (a city whose rooms name their building has
+        // millions), people without a room still without.
         self.room = Codes::collect(
             self.rooms.len(),
             places.par_iter().map(|p| match p.room {
                 u32::MAX => NONE,
-                rank => room_of_rank[rank as usize],
+                rank => rank,
             }),
         );
+        self.rooms = in_rank_order(std::mem::take(&mut self.rooms), &ranks.room);
         drop(places);
         self.status = self.status.gather(&order);
         self.priority = self.priority.gather(&order);
@@ -1001,6 +997,15 @@ fn used_buildings(mut building: Codes, names: Vec<Box<str>>) -> (Codes, Vec<Box<
     // Fewer buildings: the codes keep their width.
     building.map(|b| renumber[b as usize]);
     (building, kept)
+}
+
+/// `names` moved into the order of their ranks, `rank[i]` the place of `names[i]`.
+fn in_rank_order(names: Vec<Box<str>>, rank: &[u32]) -> Vec<Box<str>> {
+    let mut ordered: Vec<Box<str>> = vec![Box::default(); names.len()];
+    for (name, &k) in names.into_iter().zip(rank) {
+        ordered[k as usize] = name;
+    }
+    ordered
 }
 
 /// The last place of a row of `parts` in its file: its chunk's start and its own
