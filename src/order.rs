@@ -356,6 +356,14 @@ pub fn prefix_bytes(prefix: [u64; 2]) -> [u8; 16] {
 /// are scattered over its table (0.9–1.0 s for a million households).
 pub fn natural_ranks<S: AsRef<str> + Sync>(names: &[S]) -> Vec<u32> {
     let name = |i: u32| names[i as usize].as_ref();
+    // Names in natural order already (a roster's buildings and rooms, once it numbered
+    // them by rank) are not sorted again.
+    if names
+        .par_windows(2)
+        .all(|w| natural_cmp(w[0].as_ref(), w[1].as_ref()).is_lt())
+    {
+        return (0..names.len() as u32).collect();
+    }
     let mut keyed: Vec<Keyed> = (0..names.len() as u32)
         .into_par_iter()
         .map(|i| Keyed::of(name(i), i, 0))
@@ -639,7 +647,19 @@ mod tests {
             names.dedup();
             // In no order.
             names.sort_by_key(|n| crate::strings::hash_str(n));
-            proptest::prop_assert_eq!(super::natural_ranks(&names), ranked_by_comparison(&names));
+            let ranks = ranked_by_comparison(&names);
+            proptest::prop_assert_eq!(super::natural_ranks(&names), ranks.clone());
+            // In natural order (not sorted again), then with the last two swapped.
+            let mut sorted = names.clone();
+            for (name, &rank) in names.iter().zip(&ranks) {
+                sorted[rank as usize] = name.clone();
+            }
+            proptest::prop_assert_eq!(super::natural_ranks(&sorted), ranked_by_comparison(&sorted));
+            let n = sorted.len();
+            if n >= 2 {
+                sorted.swap(n - 2, n - 1);
+                proptest::prop_assert_eq!(super::natural_ranks(&sorted), ranked_by_comparison(&sorted));
+            }
         }
     }
 

@@ -13,7 +13,7 @@
 //! become markup.
 
 use crate::export::workbook::label;
-use crate::order::{natural_cmp, natural_ranks};
+use crate::order::natural_ranks;
 use crate::record::Micros;
 use crate::summarize::BuildingRow;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
@@ -260,9 +260,6 @@ fn natural_rank(buildings: &[BuildingFigures]) -> Vec<u32> {
         return Vec::new();
     }
     let names: Vec<&str> = buildings.iter().map(|b| b.name).collect();
-    if names.windows(2).all(|w| natural_cmp(w[0], w[1]).is_lt()) {
-        return (0..names.len() as u32).collect();
-    }
     natural_ranks(&names)
 }
 
@@ -860,6 +857,7 @@ fn base64_sha256(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::order::natural_cmp;
 
     /// Each building of `names` with its row of `rows`.
     fn figures<'a>(names: &'a [String], rows: &'a [BuildingRow]) -> Vec<BuildingFigures<'a>> {
