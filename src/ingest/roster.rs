@@ -220,8 +220,10 @@ pub struct Roster {
     pub building: Codes,
     /// Each person's room, an index into `rooms`, or [`NONE`].
     pub room: Codes,
-    /// Room names, by code: in natural order once the people were numbered anew, as
-    /// [`Roster::buildings`].
+    /// Room names, by code: in natural order (a room's code its rank among all rooms)
+    /// once the people were numbered anew ([`Roster::renumber`]), else in order of
+    /// first appearance, which for rooms of several buildings is seldom natural order
+    /// (the stages that need their ranks work them out, `order::Ranks`).
     pub rooms: Vec<Box<str>>,
     /// The rooms whose names hold something shaped like a resident ID number, by room,
     /// each with the name the outputs show instead ([`Roster::room_shown`]): worked
@@ -239,7 +241,8 @@ pub struct Roster {
     offset: Offsets,
     /// Building names, by code: in natural order (a building's code its rank) once the
     /// people were numbered anew ([`Roster::renumber`]), else in order of first
-    /// appearance, the same order for a roster listed in output order.
+    /// appearance (nearly always natural order too; a rejected duplicate row may name a
+    /// building first): [`Roster::building_rank`] gives their ranks either way.
     pub buildings: Vec<Box<str>>,
     /// Each building's rank in natural order (`公寓2` before `公寓10`): the order the
     /// people are numbered in, and the per-building table's, worked out once while the
@@ -999,8 +1002,10 @@ fn used_buildings(mut building: Codes, names: Vec<Box<str>>) -> (Codes, Vec<Box<
     (building, kept)
 }
 
-/// `names` moved into the order of their ranks, `rank[i]` the place of `names[i]`.
+/// `names` moved into the order of their ranks, `rank[i]` the place of `names[i]`
+/// (`rank` a permutation, as [`crate::order::natural_ranks`] gives).
 fn in_rank_order(names: Vec<Box<str>>, rank: &[u32]) -> Vec<Box<str>> {
+    assert_eq!(rank.len(), names.len(), "a rank for each name");
     let mut ordered: Vec<Box<str>> = vec![Box::default(); names.len()];
     for (name, &k) in names.into_iter().zip(rank) {
         ordered[k as usize] = name;
