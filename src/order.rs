@@ -768,7 +768,10 @@ mod tests {
                 };
                 let room = match i % 4 {
                     0 => String::new(),
-                    r => format!("{r}0{}", i % 7),
+                    // Shaped like a resident ID number: shown masked.
+                    3 if i % 13 == 0 => format!("{}", 110_105_199_003_070_076u64),
+                    // "1-9" before "1-10": natural order, not the bytes'.
+                    r => format!("{r}-{}", i % 13),
                 };
                 (building, room, 1_000_000 + i * 37 % 12_001)
             })
@@ -808,19 +811,24 @@ mod tests {
                 let (building, room, _) = row_of[roster.id(p)];
                 assert_eq!(roster.building_name(p), building);
                 let code = roster.room.get(p as usize);
-                let name = (code != crate::record::NONE).then(|| &*roster.rooms[code as usize]);
-                assert_eq!(name.unwrap_or(""), room);
+                let (name, shown) = match code {
+                    crate::record::NONE => ("", String::new()),
+                    code => (
+                        &*roster.rooms[code as usize],
+                        roster.room_shown(code).to_string(),
+                    ),
+                };
+                assert_eq!(name, room);
+                assert_eq!(shown, crate::privacy::guard_ids(room.into()));
             }
+            assert!((0..roster.rooms.len() as u32)
+                .any(|r| roster.room_shown(r) != &*roster.rooms[r as usize]));
             assert!(roster
                 .rooms
                 .windows(2)
                 .all(|w| natural_cmp(&w[0], &w[1]).is_lt()));
-            let mut by_rank = roster.buildings.clone();
-            by_rank.sort_by_key(|b| {
-                let code = roster.buildings.iter().position(|x| x == b).unwrap();
-                roster.building_rank[code]
-            });
-            assert!(by_rank
+            assert!(roster
+                .buildings
                 .windows(2)
                 .all(|w| natural_cmp(&w[0], &w[1]).is_lt()));
             assert!(roster
