@@ -510,8 +510,8 @@ impl Roster {
     /// only the other values are read where the person was, in no order.
     fn renumber(&mut self) {
         let ranks = Ranks::of(self);
-        self.building_rank.clone_from(&ranks.building);
         if in_roster_order(self, &ranks) {
+            self.building_rank = ranks.building;
             return;
         }
         let Placed {
