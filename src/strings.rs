@@ -405,7 +405,7 @@ const MERGE_SERIAL: usize = 32;
 
 /// [`Interner::merge`]'s strings and numbers, on the workers. Runs of
 /// [`MERGE_SERIAL`] parts are first merged in turn, each run on a worker; the runs'
-/// strings are then numbered by shards ([`first_seen_numbers`]). A roster in no order
+/// strings are then numbered by shards ([`first_seen_copied`]). A roster in no order
 /// names nearly every building in every chunk (a run holds each once), and a roster
 /// whose rooms name their building (`3号楼-302`) names a city's millions of rooms once
 /// each (the shards share them out): one thread interning every part's strings in turn
@@ -439,11 +439,11 @@ fn merge_sharded(parts: &[&Interner]) -> (Strings, Vec<Vec<u32>>) {
             Run::Alone(part) => part,
         })
         .collect();
-    let (names, run_numbers) = first_seen_numbers(
+    let (names, run_numbers) = first_seen_copied(
         &lists,
         |run| run.len(),
         |run, i| hash_str(run.name(i as u32)),
-        |a, i, b, j| a.names.bytes(i as u32) == b.names.bytes(j as u32),
+        |run, i, key| key.extend_from_slice(run.names.bytes(i as u32)),
         |run, i, names| names.push(run.name(i as u32)),
     );
     drop(lists);
@@ -497,8 +497,9 @@ const SHARDS: usize = 64;
 /// each shard on a worker in a table sized for it, which holds the hashes themselves:
 /// an item is read again only to tell it from another of the same hash. Made for
 /// lists that rarely share an item (a city's samples against a district's roster name
-/// millions of people it does not hold, each once; a city's rooms named after their
-/// building): the items listed before are kept aside, four numbers each.
+/// millions of people it does not hold, each once): the items listed before are kept
+/// aside, four numbers each. Lists that share most of theirs are numbered by
+/// [`first_seen_copied`].
 pub(crate) fn first_seen_numbers<L: Sync>(
     lists: &[L],
     len: impl Fn(&L) -> usize + Sync,
@@ -551,6 +552,19 @@ pub(crate) fn first_seen_numbers<L: Sync>(
         })
         .collect();
     drop(by_shard);
+    numbered(lists, len, push, listed_before)
+}
+
+/// The numbers of [`first_seen_numbers`] from `listed_before`, each shard's items
+/// listed before (in an earlier list or earlier in theirs), in list order: each as its
+/// list and place, and the list and place where it was first listed.
+fn numbered<L: Sync>(
+    lists: &[L],
+    len: impl Fn(&L) -> usize + Sync,
+    push: impl Fn(&L, usize, &mut Strings) -> u32 + Sync,
+    listed_before: Vec<Vec<[u32; 4]>>,
+) -> (Strings, Vec<Vec<u32>>) {
+    use rayon::prelude::*;
     // An item listed before is marked in its list; the others are numbered in order,
     // list after list, each list's on a worker.
     let mut maps: Vec<Vec<u32>> = lists.par_iter().map(|l| vec![0; len(l)]).collect();
@@ -587,6 +601,129 @@ pub(crate) fn first_seen_numbers<L: Sync>(
         maps[l as usize][i as usize] = maps[p as usize][j as usize];
     }
     (names, maps)
+}
+
+/// [`first_seen_numbers`] for lists that share most of their items (a roster of a
+/// million households in no order names ten thousand of them in each chunk), told
+/// apart by `key` (bytes that only the item has: equal keys, the same item) instead of
+/// by reading the item first listed in its own list.
+///
+/// The lists are written out by shard a wave at a time, each item as its place, hash
+/// and key ([`Records`]), so that a shard reads its items one after another; and each
+/// shard keeps a copy of the key of every item it has met. Read from their lists
+/// instead, an item and the one it was first listed as were each a cache miss or two,
+/// back and forth over every list's strings: that roster's buildings took 0.95 s here,
+/// 0.41 s so (BENCHMARKS.md, "A roster in no order: its buildings told apart by a
+/// copy"). The copies cost memory for every distinct item, which lists that rarely
+/// share one (a city's samples against a district's roster) do not repay.
+pub(crate) fn first_seen_copied<L: Sync>(
+    lists: &[L],
+    len: impl Fn(&L) -> usize + Sync,
+    hash: impl Fn(&L, usize) -> u64 + Sync,
+    key: impl Fn(&L, usize, &mut Vec<u8>) + Sync,
+    push: impl Fn(&L, usize, &mut Strings) -> u32 + Sync,
+) -> (Strings, Vec<Vec<u32>>) {
+    use rayon::prelude::*;
+    let shard_of = |hash: u64| (hash >> 32) as usize & (SHARDS - 1);
+    let mut shards: Vec<Copied> = (0..SHARDS).map(|_| Copied::default()).collect();
+    let mut from = 0;
+    while from < lists.len() {
+        // A wave of lists of at least WAVE items (but the last).
+        let mut to = from;
+        let mut items = 0;
+        while to < lists.len() && items < WAVE {
+            items += len(&lists[to]);
+            to += 1;
+        }
+        let records: Vec<Vec<Vec<u8>>> = lists[from..to]
+            .par_iter()
+            .map(|list| {
+                let mut records = vec![Vec::new(); SHARDS];
+                let mut item = Vec::new();
+                for i in 0..len(list) {
+                    let h = hash(list, i);
+                    item.clear();
+                    key(list, i, &mut item);
+                    Records::put(&mut records[shard_of(h)], i as u32, h, &item);
+                }
+                records
+            })
+            .collect();
+        shards.par_iter_mut().enumerate().for_each(|(s, shard)| {
+            for (k, records) in records.iter().enumerate() {
+                for (i, h, item) in Records::items(&records[s]) {
+                    shard.meet((from + k) as u32, i, h, item);
+                }
+            }
+        });
+        from = to;
+    }
+    let listed_before = shards.into_iter().map(|shard| shard.again).collect();
+    numbered(lists, len, push, listed_before)
+}
+
+/// [`first_seen_copied`] writes out at least this many items at a time: some 60 MB of
+/// records of short strings.
+const WAVE: usize = 1 << 21;
+
+/// A shard of [`first_seen_copied`]: the items it has met, and those met again.
+#[derive(Default)]
+struct Copied {
+    /// The hash, where the item was first listed (list, place), and where its key is
+    /// in `keys` (from, to).
+    first: hashbrown::HashTable<(u64, u32, u32, u32, u32)>,
+    keys: Vec<u8>,
+    /// (list, place) of an item met again, and where it was first listed.
+    again: Vec<[u32; 4]>,
+}
+
+impl Copied {
+    /// Meets item `i` of list `l`, of hash `h` and key `item`.
+    fn meet(&mut self, l: u32, i: u32, h: u64, item: &[u8]) {
+        let keys = &self.keys;
+        let found = self.first.find(h, |&(fh, _, _, from, to)| {
+            fh == h && &keys[from as usize..to as usize] == item
+        });
+        match found {
+            Some(&(_, p, j, ..)) => self.again.push([l, i, p, j]),
+            None => {
+                let from = self.keys.len() as u32;
+                self.keys.extend_from_slice(item);
+                let to = u32::try_from(self.keys.len()).expect("a shard's keys take under 4 GiB");
+                self.first.insert_unique(h, (h, l, i, from, to), |e| e.0);
+            }
+        }
+    }
+}
+
+/// A list's items of one shard of [`first_seen_copied`], one after another: each its
+/// place (4 bytes), its hash (8) and its key's length (4), then its key.
+struct Records;
+
+impl Records {
+    const HEAD: usize = 16;
+
+    fn put(out: &mut Vec<u8>, place: u32, hash: u64, key: &[u8]) {
+        let len = u32::try_from(key.len()).expect("an item's key is under 4 GiB");
+        out.extend_from_slice(&place.to_le_bytes());
+        out.extend_from_slice(&hash.to_le_bytes());
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(key);
+    }
+
+    /// The items of `bytes` (written by [`Records::put`]): place, hash and key.
+    fn items(mut bytes: &[u8]) -> impl Iterator<Item = (u32, u64, &[u8])> {
+        std::iter::from_fn(move || {
+            let (head, rest) = bytes.split_first_chunk::<{ Records::HEAD }>()?;
+            let word = |at: usize| {
+                u32::from_le_bytes([head[at], head[at + 1], head[at + 2], head[at + 3]])
+            };
+            let hash = u64::from(word(4)) | u64::from(word(8)) << 32;
+            let (key, rest) = rest.split_at(word(12) as usize);
+            bytes = rest;
+            Some((word(0), hash, key))
+        })
+    }
 }
 
 /// The table that finds each of `names` (distinct) by its text: hashed on the
@@ -924,7 +1061,9 @@ impl Interner {
 
 #[cfg(test)]
 mod tests {
-    use super::{runs_shrink, Interner, Run, Strings, MERGE_SERIAL};
+    use super::{
+        first_seen_copied, first_seen_numbers, runs_shrink, Interner, Run, Strings, MERGE_SERIAL,
+    };
 
     #[test]
     fn strings_of_one_length_are_told_from_others() {
@@ -1143,6 +1282,63 @@ mod tests {
             None
         );
         assert!(strings.gather_prefixed(&[], |_| [0; 2]).is_empty());
+    }
+
+    /// Items that hash alike are told apart, by their keys or by reading them: lists
+    /// numbered by shards with every item of one hash, or of a hash that only their
+    /// length makes, give the numbers interning the lists in turn gives. Among the
+    /// items: the empty string, one that starts another, items that differ in their
+    /// last byte only, and items first listed late or twice in their list. Then, with
+    /// their own hashes, over more items than a wave holds.
+    #[test]
+    fn items_of_one_hash_are_told_apart() {
+        let short: Vec<Vec<String>> = [
+            &["ab", "a", "ab", ""][..],
+            &[],
+            &["abc", "abd", "a", "b"],
+            &["", "abd", "ba", "abc", "ba"],
+        ]
+        .iter()
+        .map(|list| list.iter().map(|s| s.to_string()).collect())
+        .collect();
+        // A wave's last list's items met again in the waves after.
+        let mut long = short.clone();
+        let many: Vec<String> = (0..super::WAVE / 3)
+            .map(|i| format!("{}", i % 1000))
+            .collect();
+        long.extend(std::iter::repeat_n(many, 4));
+        long.push(vec!["999".into(), "1000".into(), "ba".into()]);
+        type Hash = fn(&str) -> u64;
+        let hashes: [(Hash, &Vec<Vec<String>>); 3] = [
+            (|_| 7, &short),
+            (|s| s.len() as u64 * 0x9E37_79B9, &short),
+            (super::hash_str, &long),
+        ];
+        for (hash, lists) in hashes {
+            let mut interned = Interner::default();
+            let expected: Vec<Vec<u32>> = lists
+                .iter()
+                .map(|list| list.iter().map(|s| interned.intern(s)).collect())
+                .collect();
+            let copied = first_seen_copied(
+                lists,
+                |list| list.len(),
+                |list, i| hash(&list[i]),
+                |list, i, key| key.extend_from_slice(list[i].as_bytes()),
+                |list, i, names| names.push(&list[i]),
+            );
+            let read = first_seen_numbers(
+                lists,
+                |list| list.len(),
+                |list, i| hash(&list[i]),
+                |a, i, b, j| a[i] == b[j],
+                |list, i, names| names.push(&list[i]),
+            );
+            for (names, numbers) in [copied, read] {
+                assert!(numbers == expected);
+                assert!(names.iter().eq(interned.iter()));
+            }
+        }
     }
 
     /// Interners merged give the strings and numbers that interning every part in
