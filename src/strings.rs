@@ -483,9 +483,15 @@ fn runs_shrink(runs: &[Run], parts: &[&Interner]) -> bool {
     2 * held <= listed
 }
 
-/// The shards [`first_seen_numbers`] tells items apart in, a few a worker (a power of
-/// two).
+/// The shards [`first_seen_numbers`] and [`first_seen_copied`] tell items apart in, a
+/// few a worker (a power of two).
 const SHARDS: usize = 64;
+
+/// The shard of an item of hash `hash`, from the hash's middle bits: its low bits place
+/// the item in the shard's table, its top seven tag it there.
+fn shard_of(hash: u64) -> usize {
+    (hash >> 32) as usize & (SHARDS - 1)
+}
 
 /// The items of `lists` numbered in the order they are first listed, list after list,
 /// as interning them in turn would number them: their texts in that order (each put by
@@ -508,9 +514,6 @@ pub(crate) fn first_seen_numbers<L: Sync>(
     push: impl Fn(&L, usize, &mut Strings) -> u32 + Sync,
 ) -> (Strings, Vec<Vec<u32>>) {
     use rayon::prelude::*;
-    // The shard from the hash's middle bits: its low bits place an item in the
-    // shard's table, its top seven tag it there.
-    let shard_of = |hash: u64| (hash >> 32) as usize & (SHARDS - 1);
     // Each list's places by shard, in the list's order: 4 bytes an item (hashed again
     // in its shard), where a district's samples name millions of people it does not
     // hold while every chunk of them is still held.
@@ -556,7 +559,7 @@ pub(crate) fn first_seen_numbers<L: Sync>(
 }
 
 /// The numbers of [`first_seen_numbers`] from `listed_before`, each shard's items
-/// listed before (in an earlier list or earlier in theirs), in list order: each as its
+/// listed before (in an earlier list or earlier in theirs), in any order: each as its
 /// list and place, and the list and place where it was first listed.
 fn numbered<L: Sync>(
     lists: &[L],
@@ -603,19 +606,22 @@ fn numbered<L: Sync>(
     (names, maps)
 }
 
-/// [`first_seen_numbers`] for lists that share most of their items (a roster of a
-/// million households in no order names ten thousand of them in each chunk), told
-/// apart by `key` (bytes that only the item has: equal keys, the same item) instead of
-/// by reading the item first listed in its own list.
+/// [`first_seen_numbers`] for the chunks' strings, told apart by `key` (bytes that only
+/// the item has: equal keys, the same item) instead of by reading the item first
+/// listed in its own list. A roster of a million households in no order names ten
+/// thousand of them in each chunk, nine in ten named by a chunk before.
 ///
 /// The lists are written out by shard a wave at a time, each item as its place, hash
 /// and key ([`Records`]), so that a shard reads its items one after another; and each
 /// shard keeps a copy of the key of every item it has met. Read from their lists
 /// instead, an item and the one it was first listed as were each a cache miss or two,
-/// back and forth over every list's strings: that roster's buildings took 0.95 s here,
-/// 0.41 s so (BENCHMARKS.md, "A roster in no order: its buildings told apart by a
-/// copy"). The copies cost memory for every distinct item, which lists that rarely
-/// share one (a city's samples against a district's roster) do not repay.
+/// back and forth over every list's strings: that roster's buildings were written out
+/// by shard and looked up in 0.88–0.95 s here, 0.41–0.43 s so (BENCHMARKS.md, "A
+/// roster in no order: its buildings told apart by a copy"). A city's rooms named after
+/// their building (2.5 million, each named by four people in no order) take this way
+/// too, a little sooner at the same peak. The copies cost memory for every distinct
+/// item, which lists that rarely share one (a city's samples against a district's
+/// roster: IDs, nearly all named once) do not repay.
 pub(crate) fn first_seen_copied<L: Sync>(
     lists: &[L],
     len: impl Fn(&L) -> usize + Sync,
@@ -624,7 +630,6 @@ pub(crate) fn first_seen_copied<L: Sync>(
     push: impl Fn(&L, usize, &mut Strings) -> u32 + Sync,
 ) -> (Strings, Vec<Vec<u32>>) {
     use rayon::prelude::*;
-    let shard_of = |hash: u64| (hash >> 32) as usize & (SHARDS - 1);
     let mut shards: Vec<Copied> = (0..SHARDS).map(|_| Copied::default()).collect();
     let mut from = 0;
     while from < lists.len() {
@@ -662,8 +667,9 @@ pub(crate) fn first_seen_copied<L: Sync>(
     numbered(lists, len, push, listed_before)
 }
 
-/// [`first_seen_copied`] writes out at least this many items at a time: some 60 MB of
-/// records of short strings.
+/// [`first_seen_copied`] writes out lists of at least this many items at a time (but
+/// the last lists), a list whole: some 60 MB of records of short strings, and a
+/// list's more.
 const WAVE: usize = 1 << 21;
 
 /// A shard of [`first_seen_copied`]: the items it has met, and those met again.
@@ -1301,13 +1307,23 @@ mod tests {
         .iter()
         .map(|list| list.iter().map(|s| s.to_string()).collect())
         .collect();
-        // A wave's last list's items met again in the waves after.
+        // Four lists of many items: the third ends the first wave, naming strings
+        // first listed there, which the fourth (in the next wave) names again.
         let mut long = short.clone();
-        let many: Vec<String> = (0..super::WAVE / 3)
-            .map(|i| format!("{}", i % 1000))
-            .collect();
-        long.extend(std::iter::repeat_n(many, 4));
-        long.push(vec!["999".into(), "1000".into(), "ba".into()]);
+        let many = super::WAVE / 3 + 1;
+        let before: usize = short.iter().map(Vec::len).sum();
+        assert!(before + 2 * many < super::WAVE && before + 3 * many >= super::WAVE);
+        let list = |k: usize| -> Vec<String> {
+            (0..many)
+                .map(|i| match k {
+                    0 | 1 => format!("{}", i % 1000),
+                    2 => format!("{}", 1000 + i % 500),
+                    _ => format!("{}", i % 2000),
+                })
+                .collect()
+        };
+        long.extend((0..4).map(list));
+        long.push(vec!["999".into(), "2000".into(), "ba".into()]);
         type Hash = fn(&str) -> u64;
         let hashes: [(Hash, &Vec<Vec<String>>); 3] = [
             (|_| 7, &short),
