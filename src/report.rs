@@ -111,7 +111,8 @@ pub struct RoundReport<'a> {
 }
 
 /// A number with its unit, for the page.
-fn count(n: i64, unit: &str) -> String {
+fn count(n: impl Into<i64>, unit: &str) -> String {
+    let n = n.into();
     format!("{n} {unit}")
 }
 
@@ -307,10 +308,10 @@ fn shown<'b, 'a>(
 /// The order of buildings from the lowest coverage (a building without people to
 /// sample counts as covered), the most missed first on a tie.
 fn lowest_coverage(a: &BuildingRow, b: &BuildingRow) -> std::cmp::Ordering {
-    a.coverage
+    a.coverage()
         .unwrap_or(1.0)
-        .total_cmp(&b.coverage.unwrap_or(1.0))
-        .then(b.missing.cmp(&a.missing))
+        .total_cmp(&b.coverage().unwrap_or(1.0))
+        .then(b.missing().cmp(&a.missing()))
 }
 
 /// The buildings a view shows, and the rest.
@@ -399,9 +400,13 @@ fn distribution(
 
 /// The page of one round.
 pub fn round_page(r: &RoundReport) -> String {
-    let sum = |f: fn(&BuildingRow) -> i64| r.buildings.iter().map(|b| f(b.row)).sum::<i64>();
-    let (expected, sampled, missing) =
-        (sum(|b| b.expected), sum(|b| b.sampled), sum(|b| b.missing));
+    let sum =
+        |f: fn(&BuildingRow) -> u32| r.buildings.iter().map(|b| i64::from(f(b.row))).sum::<i64>();
+    let (expected, sampled, missing) = (
+        sum(|b| b.expected),
+        sum(|b| b.sampled),
+        sum(|b| b.missing()),
+    );
     let coverage = (expected > 0).then(|| sampled as f64 / expected as f64);
     // People off the roster are on the retest list and may be confirmed or overdue:
     // the totals count them, though no building does.
@@ -434,8 +439,8 @@ pub fn round_page(r: &RoundReport) -> String {
         .map(|b| {
             (
                 b.name.to_string(),
-                b.row.coverage.unwrap_or(0.0) * 100.0,
-                percent(b.row.coverage),
+                b.row.coverage().unwrap_or(0.0) * 100.0,
+                percent(b.row.coverage()),
             )
         })
         .collect();
@@ -455,7 +460,7 @@ pub fn round_page(r: &RoundReport) -> String {
     let (miss_shown, miss_rest) = shown(
         &r.buildings,
         &rank,
-        |a, b| b.missing.cmp(&a.missing),
+        |a, b| b.missing().cmp(&a.missing()),
         |_| true,
     );
     let missing_rows: Vec<(String, f64, String)> = miss_shown
@@ -463,8 +468,8 @@ pub fn round_page(r: &RoundReport) -> String {
         .map(|b| {
             (
                 b.name.to_string(),
-                b.row.missing as f64,
-                count(b.row.missing, "人"),
+                b.row.missing() as f64,
+                count(b.row.missing(), "人"),
             )
         })
         .collect();
@@ -540,7 +545,7 @@ pub fn round_page(r: &RoundReport) -> String {
             (bars(&coverage_rows, 100.0, Some(95.0)))
             p.note { "虚线为 95%；低于 95% 的楼栋以黑色标出。" }
             @if !cov_rest.is_empty() {
-                (distribution(&cov_rest, "采样覆盖率", &COVERAGE_BINS, |b| b.coverage, Some("无应检人员")))
+                (distribution(&cov_rest, "采样覆盖率", &COVERAGE_BINS, |b| b.coverage(), Some("无应检人员")))
             }
         }
         section {
@@ -632,7 +637,7 @@ pub fn round_page(r: &RoundReport) -> String {
             }
             (bars(&missing_rows, max_missing, None))
             @if !miss_rest.is_empty() {
-                (distribution(&miss_rest, "漏采人数", &MISSING_BINS, |b| Some(b.missing as f64), None))
+                (distribution(&miss_rest, "漏采人数", &MISSING_BINS, |b| Some(b.missing() as f64), None))
             }
         }
         section {
@@ -707,7 +712,12 @@ pub fn history_page(rounds: &[RoundTrend], persistent: usize, streak: i64) -> St
     let totals: Vec<(i64, i64, i64, i64)> = rounds
         .iter()
         .map(|r| {
-            let s = |f: fn(&BuildingRow) -> i64| r.buildings.iter().map(|(_, b)| f(b)).sum::<i64>();
+            let s = |f: fn(&BuildingRow) -> u32| {
+                r.buildings
+                    .iter()
+                    .map(|(_, b)| i64::from(f(b)))
+                    .sum::<i64>()
+            };
             (
                 s(|b| b.expected),
                 s(|b| b.sampled),
@@ -738,7 +748,7 @@ pub fn history_page(rounds: &[RoundTrend], persistent: usize, streak: i64) -> St
         // From the last, so that the first of a name is the one kept, as a scan finds it.
         for (name, b) in r.buildings.iter().rev() {
             if let Some(&at) = place.get(name.as_str()) {
-                coverage[at][k] = b.coverage;
+                coverage[at][k] = b.coverage();
             }
         }
     }
@@ -773,7 +783,7 @@ pub fn history_page(rounds: &[RoundTrend], persistent: usize, streak: i64) -> St
             }
             (small_multiples(&names, &series, rounds.len()))
             @if !rest.is_empty() {
-                (distribution(&rest, "最近一轮采样覆盖率", &COVERAGE_BINS, |b| b.coverage, Some("无应检人员")))
+                (distribution(&rest, "最近一轮采样覆盖率", &COVERAGE_BINS, |b| b.coverage(), Some("无应检人员")))
             }
         }
     };
@@ -879,8 +889,9 @@ mod tests {
             .collect();
         let rows: Vec<BuildingRow> = (0..n)
             .map(|i| BuildingRow {
-                // Two buildings worse than the rest, which are all alike.
-                missing: i64::from(names[i] == "公寓100" || names[i] == "公寓7"),
+                // Two buildings worse than the rest, which are all alike (nobody
+                // sampled: the missing are the expected).
+                expected: u32::from(names[i] == "公寓100" || names[i] == "公寓7"),
                 ..BuildingRow::default()
             })
             .collect();
@@ -889,7 +900,7 @@ mod tests {
         let (kept, rest) = shown(
             &buildings,
             &rank,
-            |a, b| b.missing.cmp(&a.missing),
+            |a, b| b.missing().cmp(&a.missing()),
             |_| true,
         );
         let numbers = |list: &[&BuildingFigures]| -> Vec<usize> {
@@ -924,7 +935,8 @@ mod tests {
         };
         let rows: Vec<BuildingRow> = (0..n)
             .map(|_| BuildingRow {
-                missing: draw(4) as i64,
+                // Nobody sampled: the missing are the expected.
+                expected: draw(4) as u32,
                 median_turnaround_hours: (draw(3) > 0).then(|| draw(5) as f64),
                 ..BuildingRow::default()
             })
@@ -959,7 +971,7 @@ mod tests {
                 |b| b.median_turnaround_hours.is_some(),
             );
             assert_eq!(kept, full);
-            let (kept, full) = both(&buildings, |a, b| b.missing.cmp(&a.missing), |_| true);
+            let (kept, full) = both(&buildings, |a, b| b.missing().cmp(&a.missing()), |_| true);
             assert_eq!(kept, full);
         }
     }

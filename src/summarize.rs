@@ -10,6 +10,11 @@ use rayon::prelude::*;
 use std::ops::Range;
 
 /// The figures of one building in one round (see the contract for each definition).
+/// Counts of people, tubes and entries are held in 4 bytes (a round holds fewer than
+/// 4,294,967,295 people: the roster numbers them in 4 bytes), and `missing` and
+/// `coverage` are worked out from them: a city that reports by household has a million
+/// rows a round, each new memory (160 bytes a row when every count took 8, and the two
+/// figures were held beside them; 80 now).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BuildingRow {
     /// Index into the rounds.
@@ -17,40 +22,50 @@ pub struct BuildingRow {
     /// Index into [`Roster::buildings`].
     pub building: u32,
     /// People not on leave.
-    pub expected: i64,
+    pub expected: u32,
     /// People on leave.
-    pub on_leave: i64,
+    pub on_leave: u32,
     /// Expected people with at least one sample row.
-    pub sampled: i64,
-    /// Expected people without a sample row.
-    pub missing: i64,
-    /// sampled / expected, `None` when nobody is expected.
-    pub coverage: Option<f64>,
+    pub sampled: u32,
     /// Distinct tubes holding at least one roster person of the building.
-    pub tubes: i64,
+    pub tubes: u32,
     /// Those tubes by class.
-    pub positive_tubes: i64,
+    pub positive_tubes: u32,
     /// Suspect tubes.
-    pub suspect_tubes: i64,
+    pub suspect_tubes: u32,
     /// Invalid tubes.
-    pub invalid_tubes: i64,
+    pub invalid_tubes: u32,
     /// Tubes without a result.
-    pub pending_tubes: i64,
+    pub pending_tubes: u32,
     /// Negative tubes.
-    pub negative_tubes: i64,
+    pub negative_tubes: u32,
     /// Distinct roster persons of the building on the retest list.
-    pub to_retest: i64,
+    pub to_retest: u32,
     /// Persons of the building whose individual retest was positive.
-    pub confirmed_positive: i64,
+    pub confirmed_positive: u32,
     /// Retest-list entries of the building cleared by a negative retest.
-    pub cleared: i64,
+    pub cleared: u32,
     /// Retest-list entries of the building not cleared or confirmed.
-    pub open_retests: i64,
+    pub open_retests: u32,
     /// Retest-list entries of the building whose deadline has passed.
-    pub overdue_retests: i64,
+    pub overdue_retests: u32,
     /// The median, over the building's tubes with both times, of the hours from a
     /// tube's first sample to its test; `None` when no tube has both.
     pub median_turnaround_hours: Option<f64>,
+}
+
+impl BuildingRow {
+    /// Expected people without a sample row (only expected people are counted
+    /// sampled).
+    pub fn missing(&self) -> u32 {
+        debug_assert!(self.sampled <= self.expected);
+        self.expected.saturating_sub(self.sampled)
+    }
+
+    /// sampled / expected, `None` when nobody is expected.
+    pub fn coverage(&self) -> Option<f64> {
+        (self.expected > 0).then(|| f64::from(self.sampled) / f64::from(self.expected))
+    }
 }
 
 /// The per-building table: every roster building in every round, sorted by round then
@@ -103,9 +118,11 @@ pub fn buildings(
             BuildingRow {
                 round: round as u32,
                 building: order[rank],
-                expected: (people.len() - on_leave) as i64,
-                on_leave: on_leave as i64,
-                sampled: sampled as i64,
+                // A building's people number fewer than the roster's, all numbered in
+                // 4 bytes.
+                expected: (people.len() - on_leave) as u32,
+                on_leave: on_leave as u32,
+                sampled: sampled as u32,
                 ..BuildingRow::default()
             }
         })
@@ -168,9 +185,9 @@ pub fn buildings(
         if e.person < rec.roster_len {
             let row = &mut out[slot(e.round, roster.building.get(e.person as usize))];
             row.to_retest += 1;
-            row.cleared += i64::from(c.state == State::Cleared);
-            row.open_retests += i64::from(!c.state.is_closed());
-            row.overdue_retests += i64::from(c.overdue == Some(true));
+            row.cleared += u32::from(c.state == State::Cleared);
+            row.open_retests += u32::from(!c.state.is_closed());
+            row.overdue_retests += u32::from(c.overdue == Some(true));
         }
     }
     // Each row's turnarounds, one stretch of a list grouped by row (a counting sort: a
@@ -204,8 +221,6 @@ pub fn buildings(
         .zip(stretches)
         .for_each(|(row, stretch)| {
             row.median_turnaround_hours = median(stretch);
-            row.missing = row.expected - row.sampled;
-            row.coverage = (row.expected > 0).then(|| row.sampled as f64 / row.expected as f64);
         });
     out
 }
@@ -328,8 +343,23 @@ pub fn sort_missing<K: Ord>(
 
 #[cfg(test)]
 mod tests {
-    use super::{building_spans, in_pieces, PIECE};
+    use super::{building_spans, in_pieces, BuildingRow, PIECE};
     use crate::ingest::roster::Codes;
+
+    /// A building's row in a round takes 80 bytes (a city that reports by household has
+    /// a million a round); its missing and coverage are worked out from its counts.
+    #[test]
+    fn building_rows_are_small_and_their_figures_follow_their_counts() {
+        assert_eq!(std::mem::size_of::<BuildingRow>(), 80);
+        let row = |expected, sampled| BuildingRow {
+            expected,
+            sampled,
+            ..BuildingRow::default()
+        };
+        assert_eq!((row(0, 0).missing(), row(0, 0).coverage()), (0, None));
+        assert_eq!((row(8, 6).missing(), row(8, 6).coverage()), (2, Some(0.75)));
+        assert_eq!((row(5, 5).missing(), row(5, 5).coverage()), (0, Some(1.0)));
+    }
 
     #[test]
     fn each_building_s_people_are_found_as_one_stretch_whatever_the_pieces() {

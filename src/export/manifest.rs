@@ -167,7 +167,7 @@ pub fn totals(
     to_retest: usize,
     rejected: usize,
 ) -> Totals {
-    let sum = |f: fn(&BuildingRow) -> i64| buildings.iter().map(f).sum::<i64>() as u64;
+    let sum = |f: fn(&BuildingRow) -> u32| buildings.iter().map(|b| u64::from(f(b))).sum::<u64>();
     // The tubes of each class, counted in one pass: a round of single tubes has ten
     // million, which a pass a class read four times over.
     let mut by_class = [0u64; Class::ALL.len()];
@@ -179,7 +179,7 @@ pub fn totals(
         people: roster.len() as u64,
         expected: sum(|b| b.expected),
         sampled: sum(|b| b.sampled),
-        missing: sum(|b| b.missing),
+        missing: sum(BuildingRow::missing),
         tubes: rec.tubes.len() as u64,
         positive_tubes: class(Class::Positive),
         suspect_tubes: class(Class::Suspect),

@@ -23,7 +23,7 @@ use std::borrow::Cow;
 /// `buildings.parquet` as one frame (with no rows: its schema, for
 /// [`building_columns`]).
 pub fn buildings(roster: &Roster, rec: &Reconciled, rows: &[BuildingRow]) -> Result<DataFrame> {
-    let n = |f: fn(&BuildingRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+    let n = |f: fn(&BuildingRow) -> u32| rows.iter().map(|r| i64::from(f(r))).collect::<Vec<_>>();
     frame(vec![
         text(
             "round",
@@ -37,8 +37,8 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, rows: &[BuildingRow]) -> Res
         int("expected", n(|r| r.expected)),
         int("on_leave", n(|r| r.on_leave)),
         int("sampled", n(|r| r.sampled)),
-        int("missing", n(|r| r.missing)),
-        float("coverage", rows.iter().map(|r| r.coverage)),
+        int("missing", n(BuildingRow::missing)),
+        float("coverage", rows.iter().map(BuildingRow::coverage)),
         int("tubes", n(|r| r.tubes)),
         int("positive_tubes", n(|r| r.positive_tubes)),
         int("suspect_tubes", n(|r| r.suspect_tubes)),
@@ -61,8 +61,8 @@ pub fn buildings(roster: &Roster, rec: &Reconciled, rows: &[BuildingRow]) -> Res
 /// the workers: a city that reports by household has a million rows a round.
 pub fn building_columns(roster: &Roster, rec: &Reconciled, rows: &[BuildingRow]) -> Vec<ArrayRef> {
     let n = rows.len();
-    let int = |f: fn(&BuildingRow) -> i64| -> ArrayRef {
-        PrimitiveArray::<i64>::from_vec(rows.iter().map(f).collect()).boxed()
+    let int = |f: fn(&BuildingRow) -> u32| -> ArrayRef {
+        PrimitiveArray::<i64>::from_vec(rows.iter().map(|r| i64::from(f(r))).collect()).boxed()
     };
     let float = |f: fn(&BuildingRow) -> Option<f64>| -> ArrayRef {
         PrimitiveArray::<f64>::from_trusted_len_iter(rows.iter().map(f)).boxed()
@@ -87,8 +87,8 @@ pub fn building_columns(roster: &Roster, rec: &Reconciled, rows: &[BuildingRow])
         Box::new(|| int(|r| r.expected)),
         Box::new(|| int(|r| r.on_leave)),
         Box::new(|| int(|r| r.sampled)),
-        Box::new(|| int(|r| r.missing)),
-        Box::new(|| float(|r| r.coverage)),
+        Box::new(|| int(BuildingRow::missing)),
+        Box::new(|| float(BuildingRow::coverage)),
         Box::new(|| int(|r| r.tubes)),
         Box::new(|| int(|r| r.positive_tubes)),
         Box::new(|| int(|r| r.suspect_tubes)),

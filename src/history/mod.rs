@@ -324,7 +324,16 @@ fn trends<'a>(
         let Some(&k) = place.get(label) else {
             continue;
         };
-        let (e, s) = (expected.get(i).unwrap_or(0), sampled.get(i).unwrap_or(0));
+        // Counts as `buildings.parquet` holds them: a building's people, fewer than
+        // a roster numbers in 4 bytes.
+        let count = |c: &Int64Chunked| {
+            u32::try_from(c.get(i).unwrap_or(0)).map_err(|_| {
+                Error::Internal(format!(
+                    "reading the trend back: {} out of range at row {i}",
+                    c.name()
+                ))
+            })
+        };
         // A district's building is named with its district: two may share a name.
         let name = building.get(i).unwrap_or_default();
         out[k].buildings.push((
@@ -333,11 +342,10 @@ fn trends<'a>(
                 None => name.to_string(),
             },
             crate::summarize::BuildingRow {
-                expected: e,
-                sampled: s,
-                coverage: (e > 0).then(|| s as f64 / e as f64),
-                positive_tubes: positive.get(i).unwrap_or(0),
-                confirmed_positive: confirmed.get(i).unwrap_or(0),
+                expected: count(&expected)?,
+                sampled: count(&sampled)?,
+                positive_tubes: count(&positive)?,
+                confirmed_positive: count(&confirmed)?,
                 ..Default::default()
             },
         ));
