@@ -919,6 +919,35 @@ mod tests {
         assert_eq!(numbers(&rest), others);
     }
 
+    /// The history page shows, past 100 buildings, the 30 of lowest coverage in the
+    /// latest round, the most missed first among buildings alike (as the round's page
+    /// does): worked out from the counts read back, where a missing figure never set
+    /// (0 for all) once left the ties to natural order alone.
+    #[test]
+    fn the_history_page_shows_the_most_missed_first_among_alike_coverage() {
+        let n = ALL_BUILDINGS_UP_TO as u32 + 30;
+        // Nobody sampled anywhere: every coverage 0%, building k missing 1 + k % 10.
+        let buildings: Vec<(String, BuildingRow)> = (1..=n)
+            .map(|k| {
+                let row = BuildingRow {
+                    expected: 1 + k % 10,
+                    ..BuildingRow::default()
+                };
+                (format!("楼{k}栋"), row)
+            })
+            .collect();
+        let rounds = [RoundTrend {
+            round: "r1",
+            buildings,
+        }];
+        let page = history_page(&rounds, 0, 2);
+        // The 13 missing 10 and the 13 missing 9, then the first 4 of those missing 8.
+        let shown = |k: u32| k % 10 == 9 || k % 10 == 8 || (k % 10 == 7 && k <= 37);
+        for k in 1..=n {
+            assert_eq!(page.contains(&format!("楼{k}栋")), shown(k), "building {k}");
+        }
+    }
+
     /// The worst a view shows are those a full sort by the view's order, then by name,
     /// puts first, with many ties, for a view some buildings have no figure for and one
     /// every building has, for buildings in natural order (ranked by their index) and in

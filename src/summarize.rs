@@ -11,7 +11,8 @@ use std::ops::Range;
 
 /// The figures of one building in one round (see the contract for each definition).
 /// Counts of people, tubes and entries are held in 4 bytes (a round holds fewer than
-/// 4,294,967,295 people: the roster numbers them in 4 bytes), and `missing` and
+/// 4,294,967,295 people and tubes: the roster and reconcile number them in 4 bytes,
+/// and a retest entry is a person's in a round), and `missing` and
 /// `coverage` are worked out from them: a city that reports by household has a million
 /// rows a round, each new memory (160 bytes a row when every count took 8, and the two
 /// figures were held beside them; 80 now).
@@ -55,10 +56,9 @@ pub struct BuildingRow {
 }
 
 impl BuildingRow {
-    /// Expected people without a sample row (only expected people are counted
-    /// sampled).
+    /// Expected people without a sample row: only expected people are counted
+    /// sampled (a row read back from a history that says otherwise misses none).
     pub fn missing(&self) -> u32 {
-        debug_assert!(self.sampled <= self.expected);
         self.expected.saturating_sub(self.sampled)
     }
 

@@ -324,14 +324,18 @@ fn trends<'a>(
         let Some(&k) = place.get(label) else {
             continue;
         };
-        // Counts as `buildings.parquet` holds them: a building's people, fewer than
-        // a roster numbers in 4 bytes.
+        // Counts as `buildings.parquet` holds them: a building's people or tubes in a
+        // round, each numbered in 4 bytes by the run that published it.
         let count = |c: &Int64Chunked| {
             u32::try_from(c.get(i).unwrap_or(0)).map_err(|_| {
-                Error::Internal(format!(
-                    "reading the trend back: {} out of range at row {i}",
-                    c.name()
-                ))
+                Error::input(
+                    label,
+                    crate::error::Position::default(),
+                    format!(
+                        "round {label:?} of the history holds a building's {} below 0 or past 4,294,967,295 in buildings.parquet; publish it again",
+                        c.name()
+                    ),
+                )
             })
         };
         // A district's building is named with its district: two may share a name.
