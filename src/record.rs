@@ -3,6 +3,7 @@
 
 use crate::ingest::keys;
 use crate::strings::{Interner, Strings};
+use rayon::prelude::*;
 use std::sync::Arc;
 
 /// Microseconds since 1970-01-01 00:00:00 UTC.
@@ -108,6 +109,19 @@ pub struct Contacts {
     shared: Vec<[u32; 3]>,
     /// The distinct values of the shared cells.
     values: Interner,
+}
+
+/// Where `p` is in `sorted` (ascending), searched from its start in steps that double,
+/// then by halves within the last step: as fast as the distance to `p`, not the
+/// length of `sorted`.
+fn gallop(sorted: &[u32], p: u32) -> Option<usize> {
+    let mut bound = 1;
+    while bound < sorted.len() && sorted[bound] < p {
+        bound *= 2;
+    }
+    // Everything before `bound / 2` is below `p`, and `sorted[bound]` (if any) is not.
+    let (lo, hi) = (bound / 2, (bound + 1).min(sorted.len()));
+    sorted[lo..hi].binary_search(&p).ok().map(|at| lo + at)
 }
 
 /// A person's cells as read again, before they join a [`Contacts`]: the cells of one
@@ -237,6 +251,37 @@ impl Contacts {
     /// Person `p`'s place among the listed people, if `p` is listed.
     pub fn place(&self, p: u32) -> Option<u32> {
         self.people.binary_search(&p).ok().map(|at| at as u32)
+    }
+
+    /// The place of each of `n` people, `person(i)` the i-th ([`NONE`] for one not
+    /// listed), found on the workers. A list sorted as the roster numbers its people
+    /// (everyone's on a missing list, unless IDs are pseudonyms) names them in
+    /// ascending order: each search then starts at the place before it and widens
+    /// from there, a few steps in memory just read, instead of a search of the whole
+    /// table (a city's missing list at midday is millions of people).
+    pub fn places(&self, n: usize, person: impl Fn(usize) -> u32 + Sync) -> Vec<u32> {
+        const BLOCK: usize = 1 << 14;
+        let mut places = vec![NONE; n];
+        places
+            .par_chunks_mut(BLOCK)
+            .enumerate()
+            .for_each(|(b, block)| {
+                // Where the search may start: past the last place found.
+                let mut from = 0;
+                for (k, slot) in block.iter_mut().enumerate() {
+                    let p = person(b * BLOCK + k);
+                    let after = from > 0 && self.people[from - 1] < p;
+                    let found = match after {
+                        true => gallop(&self.people[from..], p).map(|at| from + at),
+                        false => self.people.binary_search(&p).ok(),
+                    };
+                    if let Some(at) = found {
+                        *slot = at as u32;
+                        from = at + 1;
+                    }
+                }
+            });
+        places
     }
 
     /// Cell `c` ([`Contacts::NAME`] … [`Contacts::COUNSELOR`]) of the person at
@@ -584,6 +629,38 @@ mod tests {
                     assert_eq!(found, expected, "person {p}, cell {c}, cut at {cut}");
                 }
             }
+        }
+    }
+
+    /// The places found a block of a list at a time, each search from the place
+    /// before, are those a search of the whole table finds, whatever the list's order:
+    /// runs ascending with people between them not listed, listed people some way
+    /// apart, a person twice in a row (a retest list names one in two rounds), runs
+    /// that go back, people past the last listed and before the first, and blocks that
+    /// start anywhere in a run.
+    #[test]
+    fn places_are_found_whatever_order_the_people_come_in() {
+        let people: Vec<u32> = (0..60_000).map(|i| 5 + 3 * i).collect();
+        let batches = vec![ContactBatch::with_capacity(0)];
+        let contacts = Contacts {
+            people: people.clone(),
+            ..Contacts::new(Vec::new(), None, batches, usize::MAX)
+        };
+        let mut asked: Vec<u32> = (0..200_000).collect();
+        asked.extend((0..30_000).flat_map(|i| [7 + 3 * i, 8 + 3 * i, 8 + 3 * i]));
+        asked.extend((0..40_000).rev().map(|i| 2 + 3 * i));
+        asked.extend((0..5_000).flat_map(|i| [200_000 - i, 5 + 3 * (i * 7 % 60_000)]));
+        // Listed people a power of two and one apart: each is found where the steps
+        // that double stop, at the step's last place.
+        for stride in [2, 3, 5, 9, 17, 33, 1025] {
+            asked.extend(people.iter().step_by(stride));
+        }
+        asked.extend([0, 4, 5, u32::MAX - 1, 180_002, 179_999, 5]);
+        let places = contacts.places(asked.len(), |i| asked[i]);
+        assert_eq!(places.len(), asked.len());
+        for (i, (&p, &place)) in asked.iter().zip(&places).enumerate() {
+            let expected = people.binary_search(&p).map_or(super::NONE, |at| at as u32);
+            assert_eq!(place, expected, "person {p}, asked at {i}");
         }
     }
 

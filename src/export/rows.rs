@@ -137,9 +137,10 @@ impl<'a> Shown<'a> {
         }
     }
 
-    /// Person `p`'s place, or [`NONE`] when `p` is not listed.
-    pub fn place(&self, p: u32) -> u32 {
-        self.contacts.place(p).unwrap_or(NONE)
+    /// The place of each of `n` people, `person(i)` the i-th, [`NONE`] for one not
+    /// listed ([`Contacts::places`]).
+    pub fn places(&self, n: usize, person: impl Fn(usize) -> u32 + Sync) -> Vec<u32> {
+        self.contacts.places(n, person)
     }
 
     /// Cell `c` ([`Contacts::NAME`] … [`Contacts::COUNSELOR`]) of the person at
@@ -287,8 +288,7 @@ impl<'a> Entries<'a> {
     ) -> Entries<'a> {
         let closures = &closed.closures[..];
         assert_eq!(closures.len(), list.len(), "one closure per entry");
-        // A city's lists are hundreds of thousands of rows: places found on the workers.
-        let places: Vec<u32> = list.par_iter().map(|e| shown.place(e.person)).collect();
+        let places = shown.places(list.len(), |at| list[at].person);
         let others = Replaced::new(list.len(), |at| match places[at] {
             NONE => privacy.person_id(rec.person_id(roster, list[at].person)),
             _ => Cow::Borrowed(""),
@@ -496,12 +496,16 @@ impl<'a> Missing<'a> {
 
     /// The rows, one an entry, in the list's order.
     pub fn rows(&self) -> Vec<MissingRow<'_>> {
+        let places = self
+            .shown
+            .places(self.list.len(), |at| self.list[at].person);
         (0..self.list.len() as u32)
             .into_par_iter()
-            .map(|at| MissingRow {
+            .zip(places)
+            .map(|(at, place)| MissingRow {
                 missing: self,
                 at,
-                place: self.shown.place(self.list[at as usize].person),
+                place,
             })
             .collect()
     }
