@@ -635,7 +635,8 @@ mod tests {
     /// The places found a block of a list at a time, each search from the place
     /// before, are those a search of the whole table finds, whatever the list's order:
     /// runs ascending with people between them not listed, listed people some way
-    /// apart, a person twice in a row (a retest list names one in two rounds), runs
+    /// apart, a person twice in a row (on a retest list, the last of one round and the
+    /// first of the next), runs
     /// that go back, people past the last listed and before the first, and blocks that
     /// start anywhere in a run.
     #[test]
