@@ -819,6 +819,21 @@ impl Interner {
         i
     }
 
+    /// Appends `s` as a string of its own, unless it is the string given last (found
+    /// without hashing): for strings that seldom repeat, whose repeats a merge tells
+    /// apart ([`ChunkNames`]). The table that finds strings is freed: nothing can be
+    /// interned into the interner after.
+    pub fn append(&mut self, s: &str) -> u32 {
+        if (self.last as usize) < self.names.len() && self.names.bytes(self.last) == s.as_bytes() {
+            return self.last;
+        }
+        if !self.index.is_empty() {
+            self.index = hashbrown::HashTable::new();
+        }
+        self.last = self.names.push(s);
+        self.last
+    }
+
     /// The index of `s` when it is the string at `hint` (an index this table gave, or
     /// [`crate::record::NONE`]), found without hashing; else as [`Interner::intern`].
     /// For callers that intern several columns in turn, each of which mostly repeats
@@ -1065,11 +1080,131 @@ impl Interner {
     }
 }
 
+/// The strings of one column of a chunk of rows (a roster's buildings or rooms),
+/// numbered as they come, for a merge of the chunks ([`Interner::merge_strings`]) to
+/// number run-wide: interned while they repeat; appended, each as a string of its own
+/// ([`Interner::append`]), once nearly all of the first [`ChunkNames::TRIAL`] were new.
+/// A chunk of a roster in no order names ten thousand households, nearly each once:
+/// the merge tells their few repeats apart anyway, and the chunk's table of them was
+/// hashing and memory for nothing. The merge numbers them as it would have numbered
+/// them interned (first seen, chunk after chunk).
+#[derive(Debug, Default)]
+pub struct ChunkNames {
+    names: Interner,
+    /// Strings asked for, up to [`ChunkNames::TRIAL`], and how many of them were new.
+    asked: u32,
+    new: u32,
+}
+
+impl ChunkNames {
+    /// The strings asked for before the chunk's strings are judged.
+    pub const TRIAL: u32 = 1024;
+
+    /// The number of `s` in the chunk.
+    pub fn number(&mut self, s: &str) -> u32 {
+        if self.asked == Self::TRIAL && self.appending() {
+            return self.names.append(s);
+        }
+        let before = self.names.len();
+        let i = self.names.intern(s);
+        if self.asked < Self::TRIAL {
+            self.asked += 1;
+            self.new += u32::from(self.names.len() > before);
+        }
+        i
+    }
+
+    /// Whether strings are appended: more than 98% of the first
+    /// [`ChunkNames::TRIAL`] were new. A roster in no order of ten thousand buildings
+    /// (a chunk's thousand rows name some 950 of them, its ten thousand 6,300) keeps
+    /// interning; of a million households, or millions of rooms, appends.
+    fn appending(&self) -> bool {
+        50 * self.new > 49 * Self::TRIAL
+    }
+
+    /// The strings by number.
+    pub fn names(&self) -> &Interner {
+        &self.names
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{
-        first_seen_copied, first_seen_numbers, runs_shrink, Interner, Run, Strings, MERGE_SERIAL,
+        first_seen_copied, first_seen_numbers, runs_shrink, ChunkNames, Interner, Run, Strings,
+        MERGE_SERIAL,
     };
+
+    /// Chunks whose strings are numbered by [`ChunkNames`] merge into the numbers of
+    /// chunks interned whole, appended or not: chunks of strings that repeat, of
+    /// strings new through the trial and then each given twice in a row, new through
+    /// the trial and then repeating it, and with one string more or fewer new in the
+    /// trial than appending takes; in fewer chunks than a serial merge takes, and in
+    /// more.
+    #[test]
+    fn chunk_names_merge_as_interned_chunks_do() {
+        let trial = ChunkNames::TRIAL as usize;
+        // Chunk k's strings, and whether they are appended past the trial.
+        let chunk = |k: usize| -> (Vec<String>, bool) {
+            let n = 3 * trial + k % 7;
+            // The trial's first `same` strings alike: 1,004 or 1,003 new.
+            let same = 21 + (k / 4) % 2;
+            let rows = (0..n)
+                .map(|i| match k % 4 {
+                    0 => format!("楼{}", (i * 7 + k) % 40),
+                    1 if i < trial => format!("户{}-{i}", k % 3),
+                    1 => format!("户{}-{}", k % 3, i - i % 2),
+                    2 if i < trial => format!("户{k}-{i}"),
+                    2 => format!("户{k}-{}", i % 50),
+                    _ if i < same || i == 2 * trial => format!("户{k}-a"),
+                    _ => format!("户{}-{i}", k % 5),
+                })
+                .collect();
+            let appends = match k % 4 {
+                0 => false,
+                3 => same == 21,
+                _ => true,
+            };
+            (rows, appends)
+        };
+        for chunks in [8, MERGE_SERIAL * 3 + 1] {
+            let rows: Vec<(Vec<String>, bool)> = (0..chunks).map(chunk).collect();
+            let mut interned = Vec::new();
+            let mut numbered = Vec::new();
+            for (k, (rows, appends)) in rows.iter().enumerate() {
+                let (mut whole, mut names) = (Interner::default(), ChunkNames::default());
+                let mut codes = Vec::new();
+                for row in rows {
+                    whole.intern(row);
+                    codes.push(names.number(row));
+                }
+                assert_eq!(names.appending(), *appends, "chunk {k}");
+                // A string given twice in a row is found again, not appended twice.
+                if k % 4 == 1 {
+                    assert_eq!(names.names().len(), whole.len(), "chunk {k}");
+                }
+                interned.push(whole);
+                numbered.push((names, codes));
+            }
+            let (expected, expected_numbers) =
+                Interner::merge_strings(&interned.iter().collect::<Vec<_>>());
+            let (merged, numbers) = Interner::merge_strings(
+                &numbered.iter().map(|(n, _)| n.names()).collect::<Vec<_>>(),
+            );
+            assert_eq!(
+                merged.iter().collect::<Vec<_>>(),
+                expected.iter().collect::<Vec<_>>()
+            );
+            for (k, (rows, _)) in rows.iter().enumerate() {
+                for (i, row) in rows.iter().enumerate() {
+                    let got = numbers[k][numbered[k].1[i] as usize];
+                    let whole = expected_numbers[k][interned[k].get(row).unwrap() as usize];
+                    assert_eq!(got, whole, "chunk {k}, row {i}");
+                    assert_eq!(merged.get(got), row);
+                }
+            }
+        }
+    }
 
     #[test]
     fn strings_of_one_length_are_told_from_others() {

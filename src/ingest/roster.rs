@@ -19,7 +19,7 @@ use crate::order::{in_roster_order, invert, roster_places, Placed, Ranks};
 use crate::pieces::{move_parts, pieces_mut};
 use crate::privacy::guard_ids;
 use crate::record::{ContactBatch, Contacts, Status, NONE};
-use crate::strings::{Interner, Strings};
+use crate::strings::{ChunkNames, Interner, Strings};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::borrow::Cow;
@@ -127,8 +127,8 @@ const _: () = assert!(std::mem::size_of::<RosterRecord>() == 20);
 pub struct RosterPart {
     ids: Strings,
     names: Strings,
-    buildings: Interner,
-    rooms: Interner,
+    buildings: ChunkNames,
+    rooms: ChunkNames,
     /// Where the chunk's first row starts, which its records' offsets count from.
     start: Option<u64>,
     /// The first line of a row past line 4,294,967,295, which refuses the roster.
@@ -190,12 +190,12 @@ impl RowParser for RosterParser {
         let room = row
             .cell(ROOM)
             .filter(|r| !r.is_empty())
-            .map_or(NONE, |r| part.rooms.intern(&r));
+            .map_or(NONE, |r| part.rooms.number(&r));
         let priority = status == Status::Isolated || group?.is_some();
         part.uncommon.0 |= status != *Status::COMMON;
         part.uncommon.1 |= priority != *bool::COMMON;
         Some(RosterRecord {
-            building: part.buildings.intern(&building),
+            building: part.buildings.number(&building),
             room,
             line,
             offset,
@@ -1048,8 +1048,8 @@ pub fn finish(
     // Parts are merged a part after another, each in its own order: the buildings and
     // rooms of the merged roster are numbered as a roster read whole would number them.
     let ((buildings, building_remaps), (rooms, room_remaps)) = rayon::join(
-        || Interner::merge_strings_of(&parts, |p| &p.state.buildings),
-        || Interner::merge_strings_of(&parts, |p| &p.state.rooms),
+        || Interner::merge_strings_of(&parts, |p| p.state.buildings.names()),
+        || Interner::merge_strings_of(&parts, |p| p.state.rooms.names()),
     );
     let remaps: Vec<(Vec<u32>, Vec<u32>)> = building_remaps.into_iter().zip(room_remaps).collect();
     let mut ids = Strings::concat(parts.iter().map(|p| &p.state.ids).collect());
