@@ -457,13 +457,33 @@ impl Roster {
             .as_ref()
             .expect("the roster is read again after drop_rereading");
         const CELLS: [usize; Contacts::CELLS] = [NAME, ROOM, COLLEGE, CLASS, PHONE, COUNSELOR];
-        people.par_sort_unstable();
-        people.dedup();
+        // Sorted and each once, by a bit a roster person: a city's missing list at
+        // midday is millions of people, which a sort put in the order they mostly
+        // came in already.
+        let mut listed = vec![0u64; self.len().div_ceil(64)];
+        for &p in &people {
+            listed[p as usize / 64] |= 1 << (p % 64);
+        }
+        people.clear();
+        for (w, &word) in listed.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                people.push(w as u32 * 64 + bits.trailing_zeros());
+                bits &= bits - 1;
+            }
+        }
+        drop(listed);
         // Read in file order, whatever the order asked for: a roster listed in no order
         // has the people of one building all over the file. `in_file` holds positions
-        // in `people`.
+        // in `people`; a roster listed in output order has them in file order already.
         let mut in_file: Vec<u32> = (0..people.len() as u32).collect();
-        in_file.par_sort_unstable_by_key(|&i| self.offset.get(people[i as usize] as usize));
+        let offset = |i: &u32| self.offset.get(people[*i as usize] as usize);
+        if !in_file
+            .par_windows(2)
+            .all(|w| offset(&w[0]) <= offset(&w[1]))
+        {
+            in_file.par_sort_unstable_by_key(offset);
+        }
         let batches: Vec<ContactBatch> = in_file
             .par_chunks(8192)
             .map(|batch| {
