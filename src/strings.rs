@@ -1,7 +1,8 @@
 //! String containers for city-scale tables: many strings in one buffer ([`Strings`]),
 //! and an interner that numbers distinct strings in first-seen order, or in the order
 //! of their bytes ([`Interner::of_sorted`]), or in an order given later ([`Interner`],
-//! [`Interner::renumber`]).
+//! [`Interner::renumber`]); or, appended ([`ChunkNames`]), a chunk's strings as they
+//! come, which may repeat.
 
 use crate::buckets::{prefetch, AHEAD};
 use crate::pieces::pieces_mut;
@@ -415,8 +416,8 @@ const MERGE_SERIAL: usize = 32;
 /// every string only for the shards to look it up again (a city of a million
 /// households listed in no order names ten thousand of them in each chunk, and a run
 /// of chunks holds 85% of the strings its chunks list). The first two runs tell: when
-/// they hold more than half of their parts' strings, the other parts go to the shards
-/// as they are.
+/// they hold more than half of their parts' strings (a string a part appended twice,
+/// [`ChunkNames`], counted twice), the other parts go to the shards as they are.
 fn merge_sharded(parts: &[&Interner]) -> (Strings, Vec<Vec<u32>>) {
     use rayon::prelude::*;
     let merge_runs = |parts: &[&Interner]| {
@@ -750,7 +751,8 @@ fn table_of(names: &Strings) -> hashbrown::HashTable<u32> {
 /// Interns strings: each distinct string gets the next index, in first-seen order
 /// (unless [`Interner::renumber`] numbers them anew), found again by a table; or,
 /// made by [`Interner::of_sorted`], distinct strings in the order of their bytes,
-/// found by searching them, into which nothing is interned. Strings are stored once,
+/// found by searching them, into which nothing is interned; or, appended
+/// ([`Interner::append`]), strings as they come, which may repeat. Strings are stored
 /// back to back.
 #[derive(Clone, Default)]
 pub struct Interner {
@@ -824,6 +826,7 @@ impl Interner {
     /// apart ([`ChunkNames`]). The table that finds strings is freed: nothing can be
     /// interned into the interner after.
     pub fn append(&mut self, s: &str) -> u32 {
+        assert!(!self.sorted, "a string appended to strings kept sorted");
         if (self.last as usize) < self.names.len() && self.names.bytes(self.last) == s.as_bytes() {
             return self.last;
         }
@@ -1087,7 +1090,10 @@ impl Interner {
 /// A chunk of a roster in no order names ten thousand households, nearly each once:
 /// the merge tells their few repeats apart anyway, and the chunk's table of them was
 /// hashing and memory for nothing. The merge numbers them as it would have numbered
-/// them interned (first seen, chunk after chunk).
+/// them interned (first seen, chunk after chunk). A chunk that repeats its strings only
+/// after the trial (rows cycling through more buildings than the trial meets, each
+/// once a cycle) appends its repeats too: at most a chunk's rows, some 2.5 times the
+/// trial, each once.
 #[derive(Debug, Default)]
 pub struct ChunkNames {
     names: Interner,
@@ -1097,8 +1103,9 @@ pub struct ChunkNames {
 }
 
 impl ChunkNames {
-    /// The strings asked for before the chunk's strings are judged.
-    pub const TRIAL: u32 = 1024;
+    /// The strings asked for before the chunk's strings are judged: 4,096, of a
+    /// chunk's some ten thousand rows.
+    pub const TRIAL: u32 = 4096;
 
     /// The number of `s` in the chunk.
     pub fn number(&mut self, s: &str) -> u32 {
@@ -1116,8 +1123,9 @@ impl ChunkNames {
 
     /// Whether strings are appended: more than 98% of the first
     /// [`ChunkNames::TRIAL`] were new. A roster in no order of ten thousand buildings
-    /// (a chunk's thousand rows name some 950 of them, its ten thousand 6,300) keeps
-    /// interning; of a million households, or millions of rooms, appends.
+    /// (a chunk's first 4,096 rows name some 3,360 of them) or of fifty thousand
+    /// (3,930) keeps interning; of a million households, or millions of rooms,
+    /// appends.
     fn appending(&self) -> bool {
         50 * self.new > 49 * Self::TRIAL
     }
@@ -1144,11 +1152,13 @@ mod tests {
     #[test]
     fn chunk_names_merge_as_interned_chunks_do() {
         let trial = ChunkNames::TRIAL as usize;
+        // The fewest new strings of the trial that make a chunk append.
+        let fewest = 49 * trial / 50 + 1;
         // Chunk k's strings, and whether they are appended past the trial.
         let chunk = |k: usize| -> (Vec<String>, bool) {
-            let n = 3 * trial + k % 7;
-            // The trial's first `same` strings alike: 1,004 or 1,003 new.
-            let same = 21 + (k / 4) % 2;
+            let n = 2 * trial + trial / 2 + k % 7;
+            // The trial's first `same` strings alike: `fewest` new, or one fewer.
+            let same = 1 + trial - fewest + (k / 4) % 2;
             let rows = (0..n)
                 .map(|i| match k % 4 {
                     0 => format!("楼{}", (i * 7 + k) % 40),
@@ -1162,13 +1172,27 @@ mod tests {
                 .collect();
             let appends = match k % 4 {
                 0 => false,
-                3 => same == 21,
+                3 => (k / 4).is_multiple_of(2),
                 _ => true,
             };
             (rows, appends)
         };
-        for chunks in [8, MERGE_SERIAL * 3 + 1] {
-            let rows: Vec<(Vec<String>, bool)> = (0..chunks).map(chunk).collect();
+        // Chunks sharing strings (merged in runs), and chunks each of its own strings
+        // (its list given to the shards as it is).
+        for (chunks, own) in [
+            (8, false),
+            (MERGE_SERIAL * 3 + 1, false),
+            (MERGE_SERIAL * 3 + 1, true),
+        ] {
+            let rows: Vec<(Vec<String>, bool)> = (0..chunks)
+                .map(|k| {
+                    let (rows, appends) = chunk(k);
+                    match own {
+                        true => (rows.iter().map(|r| format!("{k}:{r}")).collect(), appends),
+                        false => (rows, appends),
+                    }
+                })
+                .collect();
             let mut interned = Vec::new();
             let mut numbered = Vec::new();
             for (k, (rows, appends)) in rows.iter().enumerate() {
@@ -1179,18 +1203,27 @@ mod tests {
                     codes.push(names.number(row));
                 }
                 assert_eq!(names.appending(), *appends, "chunk {k}");
-                // A string given twice in a row is found again, not appended twice.
-                if k % 4 == 1 {
-                    assert_eq!(names.names().len(), whole.len(), "chunk {k}");
+                // A string given twice in a row is found again, not appended twice; the
+                // trial's strings given again later are appended again.
+                match k % 4 {
+                    1 => assert_eq!(names.names().len(), whole.len(), "chunk {k}"),
+                    2 => assert!(names.names().len() > whole.len(), "chunk {k}"),
+                    _ => {}
                 }
                 interned.push(whole);
                 numbered.push((names, codes));
             }
+            let lists: Vec<&Interner> = numbered.iter().map(|(n, _)| n.names()).collect();
+            if chunks > 2 * MERGE_SERIAL {
+                let head: Vec<Run> = lists[..2 * MERGE_SERIAL]
+                    .chunks(MERGE_SERIAL)
+                    .map(|run| Run::Merged(Interner::merge_serial(run)))
+                    .collect();
+                assert_eq!(runs_shrink(&head, &lists[..2 * MERGE_SERIAL]), !own);
+            }
             let (expected, expected_numbers) =
                 Interner::merge_strings(&interned.iter().collect::<Vec<_>>());
-            let (merged, numbers) = Interner::merge_strings(
-                &numbered.iter().map(|(n, _)| n.names()).collect::<Vec<_>>(),
-            );
+            let (merged, numbers) = Interner::merge_strings(&lists);
             assert_eq!(
                 merged.iter().collect::<Vec<_>>(),
                 expected.iter().collect::<Vec<_>>()
