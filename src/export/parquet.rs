@@ -15,6 +15,7 @@ use crate::record::NONE;
 use polars::prelude::*;
 use polars_arrow::array::{
     Array, BooleanArray, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray,
+    View,
 };
 use polars_arrow::bitmap::MutableBitmap;
 use polars_arrow::datatypes::IntegerType;
@@ -291,30 +292,91 @@ pub fn on_workers(makers: &[Box<dyn Fn() -> ArrayRef + Sync + '_>]) -> Vec<Array
 /// lab's whole file against one district's round are hundreds of thousands of
 /// `orphan_result`s, each with the same detail.
 pub fn strings<'s>(n: usize, value: impl Fn(usize) -> Option<Cow<'s, str>>) -> ArrayRef {
-    let mut column = MutableBinaryViewArray::<str>::with_capacity(n);
-    let mut last: Option<Cow<'s, str>> = None;
+    strings_in(n, value, BUFFER_BYTES)
+}
+
+/// [`strings`], the strings longer than a view holds put in buffers of at most
+/// `buffer_bytes` bytes (but a longer string, alone in its own).
+fn strings_in<'s>(
+    n: usize,
+    value: impl Fn(usize) -> Option<Cow<'s, str>>,
+    buffer_bytes: usize,
+) -> ArrayRef {
+    // The views are made here rather than pushed into polars' builder, which checks
+    // for room and validity at every row: with the dictionaries' keys made without a
+    // validity (`dictionary_of_rows`), a round of ten million people writes its
+    // people table with 0.1–0.5 s less CPU (BENCHMARKS.md, "String columns made
+    // as views").
+    let mut views: Vec<View> = Vec::with_capacity(n);
+    // Of polars' buffers (their type is not named here).
+    let mut buffers = Vec::new();
+    let mut buffer: Vec<u8> = Vec::new();
+    let mut validity: Option<MutableBitmap> = None;
+    let (mut total_bytes, mut total_buffer) = (0usize, 0usize);
+    // The last string held in a buffer, and its view.
+    let mut last: Option<(Cow<'s, str>, View)> = None;
     for i in 0..n {
-        let value = value(i);
-        match (&value, &last) {
-            (Some(v), Some(l)) if v == l => {
-                let view = *column.views().last().expect("the row before");
-                // SAFETY: the view is the row before's, whose bytes the column's buffers
-                // hold; the total length counts them once more, as a copy would.
-                unsafe {
-                    column.views_mut().push(view);
-                    column.set_total_bytes_len(column.total_bytes_len() + v.len());
-                }
-                if let Some(validity) = column.validity() {
-                    validity.push(true);
-                }
-            }
-            _ => column.push(value.as_deref()),
+        let Some(text) = value(i) else {
+            views.push(View::default());
+            validity
+                .get_or_insert_with(|| {
+                    let mut valid = MutableBitmap::with_capacity(n);
+                    valid.extend_constant(i, true);
+                    valid
+                })
+                .push(false);
+            last = None;
+            continue;
+        };
+        if let Some(valid) = &mut validity {
+            valid.push(true);
         }
-        last = value;
+        let bytes = text.as_bytes();
+        total_bytes += bytes.len();
+        if bytes.len() <= View::MAX_INLINE_SIZE as usize {
+            views.push(View::new_inline(bytes));
+            continue;
+        }
+        if let Some((held, view)) = &last {
+            if *held == text {
+                views.push(*view);
+                continue;
+            }
+        }
+        if !buffer.is_empty() && buffer.len() + bytes.len() > buffer_bytes {
+            buffers.push(std::mem::take(&mut buffer).into());
+        }
+        // SAFETY: longer than a view holds (checked above), and at an offset under
+        // `buffer_bytes`, which a u32 holds.
+        let view = unsafe {
+            View::new_noninline_unchecked(bytes, buffers.len() as u32, buffer.len() as u32)
+        };
+        buffer.extend_from_slice(bytes);
+        total_buffer += bytes.len();
+        views.push(view);
+        last = Some((text, view));
     }
-    let column: Utf8ViewArray = column.into();
+    if !buffer.is_empty() {
+        buffers.push(buffer.into());
+    }
+    // SAFETY: each view holds its string or points at its bytes in `buffers`, all
+    // whole strings (UTF-8); one view a row, as the validity has.
+    let column = unsafe {
+        Utf8ViewArray::new_unchecked(
+            ArrowDataType::Utf8View,
+            views.into(),
+            buffers.into(),
+            validity.map(Into::into),
+            Some(total_bytes),
+            total_buffer,
+        )
+    };
     column.boxed()
 }
+
+/// The most bytes a buffer of a [`strings`] column holds: a view finds its string's
+/// bytes in its buffer at an offset of 32 bits.
+const BUFFER_BYTES: usize = 1 << 30;
 
 /// A yes-or-no column of `n` rows: row `i` holds `value(i)`.
 pub fn booleans(n: usize, value: impl Fn(usize) -> bool) -> ArrayRef {
@@ -343,8 +405,7 @@ pub fn dictionary_of_rows<'s>(
     text: impl Fn(usize) -> &'s str,
 ) -> ArrayRef {
     let mut values = MutableBinaryViewArray::<str>::new();
-    let mut keys = Vec::with_capacity(n);
-    let mut valid = MutableBitmap::with_capacity(n);
+    let mut keys: Vec<u32> = Vec::with_capacity(n);
     // Taken out while in use: a panic drops it, and a call made meanwhile on this
     // thread (by a task the worker takes up while it waits) starts from an empty one.
     let mut local = DICTIONARY_KEYS.take();
@@ -353,11 +414,14 @@ pub fn dictionary_of_rows<'s>(
     }
     // The codes met, in order of first use: their keys go back to NONE after.
     let mut used = Vec::new();
+    // A null row's key is NONE until the loop ends: most columns have none, and
+    // need no validity at all.
+    let mut nulls = false;
     for i in 0..n {
         let c = code(i);
         if c == NONE {
-            keys.push(0);
-            valid.push(false);
+            keys.push(NONE);
+            nulls = true;
             continue;
         }
         // A list's numbers come without their count: the table grows to them.
@@ -371,25 +435,33 @@ pub fn dictionary_of_rows<'s>(
             used.push(c);
         }
         keys.push(*key);
-        valid.push(true);
     }
     for c in used {
         local[c as usize] = NONE;
     }
     DICTIONARY_KEYS.set(local);
-    let validity = (valid.unset_bits() > 0).then(|| valid.into());
+    let validity = nulls.then(|| {
+        let valid: MutableBitmap = keys.iter().map(|&k| k != NONE).collect();
+        for k in keys.iter_mut().filter(|k| **k == NONE) {
+            *k = 0;
+        }
+        valid.into()
+    });
     let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), validity);
     let values: Utf8ViewArray = values.into();
-    DictionaryArray::try_new(
-        ArrowDataType::Dictionary(
-            IntegerType::UInt32,
-            Box::new(ArrowDataType::Utf8View),
-            false,
-        ),
-        keys,
-        values.boxed(),
-    )
-    .expect("keys below the values' number")
+    // SAFETY: every key was given as the number of values before it was pushed.
+    unsafe {
+        DictionaryArray::try_new_unchecked(
+            ArrowDataType::Dictionary(
+                IntegerType::UInt32,
+                Box::new(ArrowDataType::Utf8View),
+                false,
+            ),
+            keys,
+            values.boxed(),
+        )
+    }
+    .expect("a dictionary of strings keyed by u32")
     .boxed()
 }
 
@@ -612,6 +684,63 @@ mod tests {
     }
 
     #[test]
+    fn string_columns_hold_what_polars_builder_holds() {
+        // Nulls first, between and last; the empty string; strings a view holds (up to
+        // 12 bytes) and just too long for one; long ones repeated, after a null too;
+        // Chinese text. Buffers of 64 bytes, so that long strings fill several.
+        let texts = [
+            "",
+            "a",
+            "twelve bytes",
+            "thirteen byte",
+            "公寓12",
+            "公寓12-305室",
+            "no tube with this ID was sampled",
+            "a string far longer than any buffer of sixty-four bytes holds, alone",
+        ];
+        let mut state = 7u64;
+        let values: Vec<Option<&str>> = (0..2_000)
+            .map(|i| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                match (i, state >> 61) {
+                    (0..3, _) | (1_997.., _) | (_, 0) => None,
+                    _ => Some(texts[(state >> 40) as usize % texts.len()]),
+                }
+            })
+            .collect();
+        // Also from the fourth row: values before the first null.
+        assert!(values[3].is_some());
+        for (values, buffer_bytes) in [
+            (&values[..], 64),
+            (&values[3..], 64),
+            (&values[..], BUFFER_BYTES),
+        ] {
+            let mut builder = MutableBinaryViewArray::<str>::new();
+            for v in values {
+                builder.push(*v);
+            }
+            let expected: Utf8ViewArray = builder.into();
+            let array = strings_in(values.len(), |i| values[i].map(Cow::Borrowed), buffer_bytes);
+            let array = array.as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+            assert_eq!(array.iter().collect::<Vec<_>>(), values);
+            assert_eq!(array.total_bytes_len(), expected.total_bytes_len());
+            assert_eq!(array.null_count(), expected.null_count());
+            let held: usize = array.data_buffers().iter().map(|b| b.len()).sum();
+            assert_eq!(array.total_buffer_len(), held);
+            assert!(array
+                .data_buffers()
+                .iter()
+                .all(|b| b.len() <= buffer_bytes.max(texts[7].len())));
+            if buffer_bytes == 64 {
+                assert!(array.data_buffers().len() > 10);
+            }
+        }
+        // Without a null, no validity.
+        let full = strings(3, |i| Some(Cow::Borrowed(texts[i])));
+        assert!(full.validity().is_none());
+    }
+
+    #[test]
     fn a_dictionary_holds_the_values_used_in_order_of_first_use() {
         let codes = [3, NONE, 3, 7, 1, 7];
         let names = ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7"];
@@ -675,6 +804,20 @@ mod tests {
         let none = dictionary(2, 4, |_| NONE, |c| names[c as usize]);
         assert_eq!(none.null_count(), 2);
         assert_eq!(dictionary(3, 1, |_| 0, |_| "only").null_count(), 0);
+        // A column without a null row has no validity to write.
+        assert!(dictionary(3, 1, |_| 0, |_| "only").validity().is_none());
+        // Null rows first and last, around a key of 0.
+        let ends = [NONE, 5, NONE];
+        let ends = dictionary(3, 8, |i| ends[i], |c| names[c as usize]);
+        let ends = ends
+            .as_any()
+            .downcast_ref::<DictionaryArray<u32>>()
+            .expect("a dictionary of u32 keys");
+        assert_eq!(
+            ends.keys().iter().map(|k| k.copied()).collect::<Vec<_>>(),
+            [None, Some(0), None]
+        );
+        assert_eq!(ends.keys().values().as_slice(), [0, 0, 0]);
     }
 
     /// Writes a file of each of `sizes` rows twice, with `polars` (the whole table at
