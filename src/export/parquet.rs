@@ -335,8 +335,13 @@ fn strings_in<'s>(
         total_bytes += bytes.len();
         if bytes.len() <= View::MAX_INLINE_SIZE as usize {
             views.push(View::new_inline(bytes));
+            last = None;
             continue;
         }
+        assert!(
+            bytes.len() <= u32::MAX as usize,
+            "a string of a column is under 4 GiB"
+        );
         if let Some((held, view)) = &last {
             if *held == text {
                 views.push(*view);
@@ -346,8 +351,8 @@ fn strings_in<'s>(
         if !buffer.is_empty() && buffer.len() + bytes.len() > buffer_bytes {
             buffers.push(std::mem::take(&mut buffer).into());
         }
-        // SAFETY: longer than a view holds (checked above), and at an offset under
-        // `buffer_bytes`, which a u32 holds.
+        // SAFETY: longer than a view holds, and its length a u32 (both checked above).
+        // Its offset is under `buffer_bytes` (a u32), or 0 for a string longer.
         let view = unsafe {
             View::new_noninline_unchecked(bytes, buffers.len() as u32, buffer.len() as u32)
         };
@@ -374,9 +379,10 @@ fn strings_in<'s>(
     column.boxed()
 }
 
-/// The most bytes a buffer of a [`strings`] column holds: a view finds its string's
-/// bytes in its buffer at an offset of 32 bits.
-const BUFFER_BYTES: usize = 1 << 30;
+/// The most bytes a buffer of a [`strings`] column holds, unless one string is longer:
+/// the largest block polars' own builder makes (an Arrow buffer holds at most
+/// `i32::MAX` bytes). A buffer grows by doubling up to it.
+const BUFFER_BYTES: usize = 16 << 20;
 
 /// A yes-or-no column of `n` rows: row `i` holds `value(i)`.
 pub fn booleans(n: usize, value: impl Fn(usize) -> bool) -> ArrayRef {
@@ -449,17 +455,18 @@ pub fn dictionary_of_rows<'s>(
     });
     let keys = PrimitiveArray::<u32>::new(ArrowDataType::UInt32, keys.into(), validity);
     let values: Utf8ViewArray = values.into();
-    // SAFETY: every key was given as the number of values before it was pushed.
-    unsafe {
-        DictionaryArray::try_new_unchecked(
-            ArrowDataType::Dictionary(
-                IntegerType::UInt32,
-                Box::new(ArrowDataType::Utf8View),
-                false,
-            ),
-            keys,
-            values.boxed(),
-        )
+    let dtype = ArrowDataType::Dictionary(
+        IntegerType::UInt32,
+        Box::new(ArrowDataType::Utf8View),
+        false,
+    );
+    let values = values.boxed();
+    match values.len() {
+        // Every row null (its key 0): polars checks no key of such a column.
+        0 => DictionaryArray::try_new(dtype, keys, values),
+        // SAFETY: a row's key is the number of values there were before its value was
+        // pushed, below their number now; a null row's key is 0, and there is a value.
+        _ => unsafe { DictionaryArray::try_new_unchecked(dtype, keys, values) },
     }
     .expect("a dictionary of strings keyed by u32")
     .boxed()
@@ -723,6 +730,14 @@ mod tests {
             let array = strings_in(values.len(), |i| values[i].map(Cow::Borrowed), buffer_bytes);
             let array = array.as_any().downcast_ref::<Utf8ViewArray>().unwrap();
             assert_eq!(array.iter().collect::<Vec<_>>(), values);
+            // Views as the builder's: whole where they hold their string (or a null),
+            // length and first bytes where they point into a buffer.
+            for (view, like) in array.views().iter().zip(expected.views().iter()) {
+                match like.is_inline() {
+                    true => assert_eq!(view, like),
+                    false => assert_eq!((view.length, view.prefix), (like.length, like.prefix)),
+                }
+            }
             assert_eq!(array.total_bytes_len(), expected.total_bytes_len());
             assert_eq!(array.null_count(), expected.null_count());
             let held: usize = array.data_buffers().iter().map(|b| b.len()).sum();
@@ -738,6 +753,14 @@ mod tests {
         // Without a null, no validity.
         let full = strings(3, |i| Some(Cow::Borrowed(texts[i])));
         assert!(full.validity().is_none());
+        assert_eq!(strings(0, |_| None).len(), 0);
+        // A long string shares the bytes of the row before only: after a short one it
+        // is held again.
+        let (long, short) = (texts[6], texts[1]);
+        let runs = [long, short, long, long];
+        let runs = strings(runs.len(), |i| Some(Cow::Borrowed(runs[i])));
+        let runs = runs.as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+        assert_eq!(runs.total_buffer_len(), 2 * long.len());
     }
 
     #[test]
