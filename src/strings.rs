@@ -505,7 +505,7 @@ fn shard_of(hash: u64) -> usize {
 /// an item is read again only to tell it from another of the same hash. Made for
 /// lists that rarely share an item (a city's samples against a district's roster name
 /// millions of people it does not hold, each once): the items listed before are kept
-/// aside, four numbers each. Lists that share most of theirs are numbered by
+/// aside, three numbers each ([`Met`]). Lists that share most of theirs are numbered by
 /// [`first_seen_copied`].
 pub(crate) fn first_seen_numbers<L: Sync>(
     lists: &[L],
@@ -528,52 +528,77 @@ pub(crate) fn first_seen_numbers<L: Sync>(
             shards
         })
         .collect();
-    // For each shard, the items listed before, in an earlier list or earlier in
-    // theirs: (list, place) and the (list, place) where each was first listed.
-    let listed_before: Vec<Vec<[u32; 4]>> = (0..SHARDS)
+    // For each shard, the items it met first and those it met again.
+    let met: Vec<Met> = (0..SHARDS)
         .into_par_iter()
         .map(|shard| {
             let size = by_shard.iter().map(|s| s[shard].len()).sum();
-            // The hash, and where the item was first listed.
-            let mut first: hashbrown::HashTable<(u64, u32, u32)> =
+            let mut met = Met::default();
+            // The hash, and which of the shard's firsts the item is.
+            let mut first: hashbrown::HashTable<(u64, u32)> =
                 hashbrown::HashTable::with_capacity(size);
-            let mut again = Vec::new();
             for (l, shards) in by_shard.iter().enumerate() {
                 for &i in &shards[shard] {
                     let h = hash(&lists[l], i as usize);
-                    let found = first.find(h, |&(fh, p, j)| {
+                    let firsts = &met.firsts;
+                    let found = first.find(h, |&(fh, k)| {
+                        let [p, j] = firsts[k as usize];
                         fh == h && same(&lists[p as usize], j as usize, &lists[l], i as usize)
                     });
                     match found {
-                        Some(&(_, p, j)) => again.push([l as u32, i, p, j]),
+                        Some(&(_, k)) => met.again.push([l as u32, i, k]),
                         None => {
-                            first.insert_unique(h, (h, l as u32, i), |&(fh, ..)| fh);
+                            let k = met.first(l as u32, i);
+                            first.insert_unique(h, (h, k), |&(fh, _)| fh);
                         }
                     }
                 }
             }
-            again
+            met
         })
         .collect();
     drop(by_shard);
-    numbered(lists, len, push, listed_before)
+    numbered(lists, len, push, met)
 }
 
-/// The numbers of [`first_seen_numbers`] from `listed_before`, each shard's items
-/// listed before (in an earlier list or earlier in theirs), in any order: each as its
-/// list and place, and the list and place where it was first listed.
+/// What a shard of [`first_seen_numbers`] or [`first_seen_copied`] met: where each
+/// item it met first was listed (list, place), in the order met; and each item met
+/// again, in an earlier list or earlier in its own: its list and place, and which of
+/// the shard's firsts it is.
+#[derive(Default)]
+struct Met {
+    firsts: Vec<[u32; 2]>,
+    again: Vec<[u32; 3]>,
+}
+
+impl Met {
+    /// Notes item `i` of list `l` as met first; returns which of the firsts it is.
+    fn first(&mut self, l: u32, i: u32) -> u32 {
+        let k = u32::try_from(self.firsts.len()).expect("a shard meets under 4 G items");
+        self.firsts.push([l, i]);
+        k
+    }
+}
+
+/// The numbers of [`first_seen_numbers`] from what each shard `met`.
 fn numbered<L: Sync>(
     lists: &[L],
     len: impl Fn(&L) -> usize + Sync,
     push: impl Fn(&L, usize, &mut Strings) -> u32 + Sync,
-    listed_before: Vec<Vec<[u32; 4]>>,
+    met: Vec<Met>,
 ) -> (Strings, Vec<Vec<u32>>) {
     use rayon::prelude::*;
-    // An item listed before is marked in its list; the others are numbered in order,
-    // list after list, each list's on a worker.
+    use std::sync::atomic::Ordering::Relaxed;
+    // An item met again is marked in its list; the others are numbered in order, list
+    // after list, each list's on a worker.
     let mut maps: Vec<Vec<u32>> = lists.par_iter().map(|l| vec![0; len(l)]).collect();
-    for &[l, i, ..] in listed_before.iter().flatten() {
-        maps[l as usize][i as usize] = u32::MAX;
+    {
+        let slots = atomic_maps(&mut maps);
+        met.par_iter().for_each(|m| {
+            for &[l, i, _] in &m.again {
+                slots[l as usize][i as usize].store(u32::MAX, Relaxed);
+            }
+        });
     }
     let mut bases: Vec<u32> = maps
         .par_iter()
@@ -601,10 +626,39 @@ fn numbered<L: Sync>(
         })
         .collect();
     let names = Strings::concat_owned(blocks);
-    for &[l, i, p, j] in listed_before.iter().flatten() {
-        maps[l as usize][i as usize] = maps[p as usize][j as usize];
+    // Each shard reads the numbers of its firsts once, scattered over the lists, and
+    // gives each item met again its first's number from them, in the shard's own
+    // memory: read where it was first listed instead, each of a city's millions of
+    // items met again was a read from anywhere in the maps, on one thread. A shard
+    // writes only items it met again, and reads only items it met first, so no slot is
+    // written by two shards, or written and read by two.
+    {
+        let slots = atomic_maps(&mut maps);
+        met.par_iter().for_each(|m| {
+            let numbers: Vec<u32> = m
+                .firsts
+                .iter()
+                .map(|&[l, i]| slots[l as usize][i as usize].load(Relaxed))
+                .collect();
+            for &[l, i, k] in &m.again {
+                slots[l as usize][i as usize].store(numbers[k as usize], Relaxed);
+            }
+        });
     }
     (names, maps)
+}
+
+/// `maps` as atomics, for workers to write places of them they alone write.
+fn atomic_maps(maps: &mut [Vec<u32>]) -> Vec<&[std::sync::atomic::AtomicU32]> {
+    maps.iter_mut()
+        .map(|map| {
+            let map: &mut [u32] = map;
+            // SAFETY: `AtomicU32` has the size and alignment of `u32` (its
+            // documentation), and the slice is borrowed mutably for as long as the
+            // atomics are: nothing reads or writes it but through them.
+            unsafe { &*(map as *mut [u32] as *const [std::sync::atomic::AtomicU32]) }
+        })
+        .collect()
 }
 
 /// [`first_seen_numbers`] for the chunks' strings, told apart by `key` (bytes that only
@@ -664,8 +718,8 @@ pub(crate) fn first_seen_copied<L: Sync>(
         });
         from = to;
     }
-    let listed_before = shards.into_iter().map(|shard| shard.again).collect();
-    numbered(lists, len, push, listed_before)
+    let met = shards.into_iter().map(|shard| shard.met).collect();
+    numbered(lists, len, push, met)
 }
 
 /// [`first_seen_copied`] writes out lists of at least this many items at a time (but
@@ -673,31 +727,31 @@ pub(crate) fn first_seen_copied<L: Sync>(
 /// list's more.
 const WAVE: usize = 1 << 21;
 
-/// A shard of [`first_seen_copied`]: the items it has met, and those met again.
+/// A shard of [`first_seen_copied`]: the items it has met.
 #[derive(Default)]
 struct Copied {
-    /// The hash, where the item was first listed (list, place), and where its key is
-    /// in `keys` (from, to).
-    first: hashbrown::HashTable<(u64, u32, u32, u32, u32)>,
+    /// The hash, which of the firsts the item is, and where its key is in `keys`
+    /// (from, to).
+    first: hashbrown::HashTable<(u64, u32, u32, u32)>,
     keys: Vec<u8>,
-    /// (list, place) of an item met again, and where it was first listed.
-    again: Vec<[u32; 4]>,
+    met: Met,
 }
 
 impl Copied {
     /// Meets item `i` of list `l`, of hash `h` and key `item`.
     fn meet(&mut self, l: u32, i: u32, h: u64, item: &[u8]) {
         let keys = &self.keys;
-        let found = self.first.find(h, |&(fh, _, _, from, to)| {
+        let found = self.first.find(h, |&(fh, _, from, to)| {
             fh == h && &keys[from as usize..to as usize] == item
         });
         match found {
-            Some(&(_, p, j, ..)) => self.again.push([l, i, p, j]),
+            Some(&(_, k, ..)) => self.met.again.push([l, i, k]),
             None => {
                 let from = self.keys.len() as u32;
                 self.keys.extend_from_slice(item);
                 let to = u32::try_from(self.keys.len()).expect("a shard's keys take under 4 GiB");
-                self.first.insert_unique(h, (h, l, i, from, to), |e| e.0);
+                let k = self.met.first(l, i);
+                self.first.insert_unique(h, (h, k, from, to), |e| e.0);
             }
         }
     }
