@@ -106,12 +106,28 @@ pub struct RunSummary {
     pub manifest: Manifest,
     /// The round labels.
     pub rounds: Vec<String>,
-    /// The per-building table with names resolved: (round, building, row).
-    pub buildings: Vec<(String, String, BuildingRow)>,
+    /// The per-building table: each row's round indexes `rounds`, its building
+    /// `building_names` ([`RunSummary::buildings`] gives both names).
+    pub building_rows: Vec<BuildingRow>,
+    /// The roster's buildings' names, by code.
+    pub building_names: Vec<Box<str>>,
     /// Rows rejected over all inputs.
     pub rejected: u64,
     /// Result rows that call a tube positive but match no tube sampled.
     pub positive_orphans: u64,
+}
+
+impl RunSummary {
+    /// The per-building table with names resolved: (round, building, row).
+    pub fn buildings(&self) -> impl Iterator<Item = (&str, &str, &BuildingRow)> {
+        self.building_rows.iter().map(|b| {
+            (
+                self.rounds[b.round as usize].as_str(),
+                &*self.building_names[b.building as usize],
+                b,
+            )
+        })
+    }
 }
 
 /// The inputs read by [`load`], checked.
@@ -730,23 +746,16 @@ pub fn run(opts: &RunOptions) -> Result<RunSummary> {
     staging.commit()?;
     drop(stage);
 
-    let buildings = analysis
-        .buildings
-        .into_iter()
-        .map(|b| {
-            (
-                rec.rounds()[b.round as usize].to_string(),
-                roster.buildings[b.building as usize].to_string(),
-                b,
-            )
-        })
-        .collect();
+    // The table is handed over as it is, its names resolved only when read: a city
+    // that reports by household has a million rows, two names each, which `run` never
+    // reads (0.15 s on one thread, copying them).
     Ok(RunSummary {
+        building_rows: analysis.buildings,
+        building_names: std::mem::take(&mut roster.buildings),
         rounds: manifest.rounds.clone(),
         rejected: rejects.len() as u64,
         positive_orphans: rec.positive_orphans.iter().sum(),
         manifest,
-        buildings,
     })
 }
 

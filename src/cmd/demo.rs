@@ -81,7 +81,7 @@ pub fn run(args: DemoArgs) -> Result<i32> {
         "cleared",
         "open"
     );
-    for (_, building, b) in summary.buildings.iter().filter(|(r, _, _)| *r == latest) {
+    for (_, building, b) in summary.buildings().filter(|(r, _, _)| *r == latest) {
         crate::tell!(
             "{}  {:>8} {:>8} {:>8} {:>8.1}% {:>6} {:>9} {:>8} {:>9} {:>7} {:>5}",
             pad(building, 10),
