@@ -504,8 +504,10 @@ fn shard_of(hash: u64) -> usize {
 /// each shard on a worker in a table sized for it, which holds the hashes themselves:
 /// an item is read again only to tell it from another of the same hash. Made for
 /// lists that rarely share an item (a city's samples against a district's roster name
-/// millions of people it does not hold, each once): the items listed before are kept
-/// aside, three numbers each ([`Met`]). Lists that share most of theirs are numbered by
+/// millions of people it does not hold, each once): a shard keeps 16 bytes for each
+/// item it meets first (its list and place, its hash's tag and its number among the
+/// shard's firsts) and 12 for each it meets again ([`Met`]). Lists that share most of
+/// theirs are numbered by
 /// [`first_seen_copied`].
 pub(crate) fn first_seen_numbers<L: Sync>(
     lists: &[L],
@@ -533,23 +535,31 @@ pub(crate) fn first_seen_numbers<L: Sync>(
         .into_par_iter()
         .map(|shard| {
             let size = by_shard.iter().map(|s| s[shard].len()).sum();
-            let mut met = Met::default();
-            // The hash, and which of the shard's firsts the item is.
-            let mut first: hashbrown::HashTable<(u64, u32)> =
+            // Room for every item as a first: nearly every item is, in the lists this
+            // is made for.
+            let mut met = Met {
+                firsts: Vec::with_capacity(size),
+                again: Vec::new(),
+            };
+            // Each item met first as its hash's tag and which of the shard's firsts it
+            // is: 8 bytes, beside the 8 of the first itself.
+            let mut first: hashbrown::HashTable<(u32, u32)> =
                 hashbrown::HashTable::with_capacity(size);
             for (l, shards) in by_shard.iter().enumerate() {
                 for &i in &shards[shard] {
-                    let h = hash(&lists[l], i as usize);
+                    let tag = tag_of(hash(&lists[l], i as usize));
                     let firsts = &met.firsts;
-                    let found = first.find(h, |&(fh, k)| {
-                        let [p, j] = firsts[k as usize];
-                        fh == h && same(&lists[p as usize], j as usize, &lists[l], i as usize)
+                    let found = first.find(spread(tag), |&(t, k)| {
+                        t == tag && {
+                            let [p, j] = firsts[k as usize];
+                            same(&lists[p as usize], j as usize, &lists[l], i as usize)
+                        }
                     });
                     match found {
                         Some(&(_, k)) => met.again.push([l as u32, i, k]),
                         None => {
                             let k = met.first(l as u32, i);
-                            first.insert_unique(h, (h, k), |&(fh, _)| fh);
+                            first.insert_unique(spread(tag), (tag, k), |&(t, _)| spread(t));
                         }
                     }
                 }
@@ -559,6 +569,19 @@ pub(crate) fn first_seen_numbers<L: Sync>(
         .collect();
     drop(by_shard);
     numbered(lists, len, push, met)
+}
+
+/// The part of an item's hash a shard's table keeps: its low half (the shard is told
+/// by bits of the high half, [`shard_of`]). Two items of one tag are told apart by
+/// their text.
+fn tag_of(hash: u64) -> u32 {
+    hash as u32
+}
+
+/// The hash a shard's table places an item of tag `tag` by: the tag's bits spread
+/// over all 64, so that the table's control bytes (its top bits) vary with it.
+fn spread(tag: u32) -> u64 {
+    u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// What a shard of [`first_seen_numbers`] or [`first_seen_copied`] met: where each
@@ -626,22 +649,33 @@ fn numbered<L: Sync>(
         })
         .collect();
     let names = Strings::concat_owned(blocks);
-    // Each shard reads the numbers of its firsts once, scattered over the lists, and
-    // gives each item met again its first's number from them, in the shard's own
-    // memory: read where it was first listed instead, each of a city's millions of
-    // items met again was a read from anywhere in the maps, on one thread. A shard
-    // writes only items it met again, and reads only items it met first, so no slot is
-    // written by two shards, or written and read by two.
+    // Each item met again takes the number of the first it is. A shard met again
+    // more items than it met first (a roster's households, each named by ten people)
+    // reads its firsts' numbers once, scattered over the lists, and gives its items met
+    // again theirs from its own memory: read where each was first listed instead, a
+    // city's millions of repeats were each a read from anywhere in the maps, on one
+    // thread. A shard that met few again (a city's samples against a district's
+    // roster name millions of people it does not hold, each once) reads only their
+    // firsts' numbers. A shard writes only items it met again, and reads only items it
+    // met first, so no slot is written by two shards, or written and read by two.
     {
         let slots = atomic_maps(&mut maps);
         met.par_iter().for_each(|m| {
-            let numbers: Vec<u32> = m
-                .firsts
-                .iter()
-                .map(|&[l, i]| slots[l as usize][i as usize].load(Relaxed))
-                .collect();
-            for &[l, i, k] in &m.again {
-                slots[l as usize][i as usize].store(numbers[k as usize], Relaxed);
+            let number = |k: u32| {
+                let [l, i] = m.firsts[k as usize];
+                slots[l as usize][i as usize].load(Relaxed)
+            };
+            let store =
+                |[l, i, _]: [u32; 3], n: u32| slots[l as usize][i as usize].store(n, Relaxed);
+            if m.again.len() < m.firsts.len() {
+                for &again in &m.again {
+                    store(again, number(again[2]));
+                }
+            } else {
+                let numbers: Vec<u32> = (0..m.firsts.len() as u32).map(number).collect();
+                for &again in &m.again {
+                    store(again, numbers[again[2] as usize]);
+                }
             }
         });
     }
@@ -650,13 +684,18 @@ fn numbered<L: Sync>(
 
 /// `maps` as atomics, for workers to write places of them they alone write.
 fn atomic_maps(maps: &mut [Vec<u32>]) -> Vec<&[std::sync::atomic::AtomicU32]> {
+    use std::sync::atomic::AtomicU32;
+    const _: () = assert!(
+        std::mem::size_of::<AtomicU32>() == std::mem::size_of::<u32>()
+            && std::mem::align_of::<AtomicU32>() == std::mem::align_of::<u32>()
+    );
     maps.iter_mut()
         .map(|map| {
             let map: &mut [u32] = map;
-            // SAFETY: `AtomicU32` has the size and alignment of `u32` (its
-            // documentation), and the slice is borrowed mutably for as long as the
-            // atomics are: nothing reads or writes it but through them.
-            unsafe { &*(map as *mut [u32] as *const [std::sync::atomic::AtomicU32]) }
+            // SAFETY: `AtomicU32` has the size and bit validity of `u32`, and its
+            // alignment here (asserted above); the slice is borrowed mutably for as long
+            // as the atomics are: nothing reads or writes it but through them.
+            unsafe { &*(map as *mut [u32] as *const [AtomicU32]) }
         })
         .collect()
 }
@@ -730,9 +769,9 @@ const WAVE: usize = 1 << 21;
 /// A shard of [`first_seen_copied`]: the items it has met.
 #[derive(Default)]
 struct Copied {
-    /// The hash, which of the firsts the item is, and where its key is in `keys`
-    /// (from, to).
-    first: hashbrown::HashTable<(u64, u32, u32, u32)>,
+    /// The hash's tag ([`tag_of`]), which of the firsts the item is, and where its key
+    /// is in `keys` (from, to).
+    first: hashbrown::HashTable<(u32, u32, u32, u32)>,
     keys: Vec<u8>,
     met: Met,
 }
@@ -741,8 +780,9 @@ impl Copied {
     /// Meets item `i` of list `l`, of hash `h` and key `item`.
     fn meet(&mut self, l: u32, i: u32, h: u64, item: &[u8]) {
         let keys = &self.keys;
-        let found = self.first.find(h, |&(fh, _, from, to)| {
-            fh == h && &keys[from as usize..to as usize] == item
+        let tag = tag_of(h);
+        let found = self.first.find(spread(tag), |&(t, _, from, to)| {
+            t == tag && &keys[from as usize..to as usize] == item
         });
         match found {
             Some(&(_, k, ..)) => self.met.again.push([l, i, k]),
@@ -751,7 +791,8 @@ impl Copied {
                 self.keys.extend_from_slice(item);
                 let to = u32::try_from(self.keys.len()).expect("a shard's keys take under 4 GiB");
                 let k = self.met.first(l, i);
-                self.first.insert_unique(h, (h, k, from, to), |e| e.0);
+                self.first
+                    .insert_unique(spread(tag), (tag, k, from, to), |e| spread(e.0));
             }
         }
     }

@@ -415,7 +415,8 @@ struct Window {
     start: u64,
     /// Whether the window reaches the end of the text.
     to_end: bool,
-    /// How many bytes a read asks for.
+    /// How many bytes a read asks for: grown, up to [`KEPT_READ`], by a line longer
+    /// than a read.
     size: usize,
 }
 
@@ -456,8 +457,9 @@ impl Window {
             }
             self.fill(offset, size)?;
         };
-        // A file of long lines is read with reads that hold one from here on.
-        self.size = size;
+        // A file of long lines is read with reads that hold one from here on, up to
+        // KEPT_READ: one row of a mebibyte must not make every read after it as long.
+        self.size = self.size.max(size.min(KEPT_READ));
         Ok((&self.bytes()[from..from + len], end))
     }
 
@@ -625,12 +627,17 @@ fn decoded(record: &csv::ByteRecord, gb: bool) -> Cow<'_, csv::ByteRecord> {
     Cow::Owned(fields)
 }
 
+/// The longest read a [`Window`] keeps asking for after a line longer than its reads
+/// (a longer line is still read whole, with reads that grow for it alone).
+const KEPT_READ: usize = 8 * 1024;
+
 /// A small buffer for scattered rows (each seek throws it away), a large one for rows
 /// that follow each other. A roster's row is some 100 to 300 bytes: read again at
 /// 2 KiB a row, a city's retest and missing lists of a roster in no order (a read for
 /// nearly every row) took their lists stage 0.15–0.17 s against 0.14–0.16 s at 512
 /// bytes. A longer row is read again from its start, with twice the bytes
-/// ([`Window::line_at`], which keeps the larger reads for the rows after it).
+/// ([`Window::line_at`], which keeps the larger reads, up to [`KEPT_READ`], for the
+/// rows after it).
 fn buffer_for(offsets: &[u64]) -> usize {
     let span = match (offsets.first(), offsets.last()) {
         (Some(first), Some(last)) => last.saturating_sub(*first),
