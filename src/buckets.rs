@@ -6,6 +6,22 @@
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 use std::ops::Range;
+use std::sync::atomic::AtomicU32;
+
+/// `values` as atomics, for workers that each write places of it no other worker
+/// reads or writes (each person's slot of an inverse permutation, each repeat of a
+/// first-seen numbering). Relaxed stores of atomics are plain stores; being atomics,
+/// they stay sound whatever places the workers are given.
+pub fn as_atomics(values: &mut [u32]) -> &[AtomicU32] {
+    const _: () = assert!(
+        std::mem::size_of::<AtomicU32>() == std::mem::size_of::<u32>()
+            && std::mem::align_of::<AtomicU32>() == std::mem::align_of::<u32>()
+    );
+    // SAFETY: `AtomicU32` has the size and bit validity of `u32`, and its alignment
+    // (asserted above); the slice is borrowed mutably for as long as the atomics are,
+    // so nothing reads or writes it but through them.
+    unsafe { &*(values as *mut [u32] as *const [AtomicU32]) }
+}
 
 /// How far ahead [`gather`] (and [`crate::strings::Strings::gather`]) asks for the
 /// values it will read: enough reads in flight to hide the memory's latency when

@@ -492,18 +492,10 @@ const KEY_DEPTH: usize = 16;
 /// each.
 pub fn invert(permutation: &[u32]) -> Vec<u32> {
     use rayon::prelude::*;
-    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+    use std::sync::atomic::Ordering::Relaxed;
     const BLOCK: usize = 1 << 16;
-    const _: () = assert!(
-        std::mem::size_of::<AtomicU32>() == std::mem::size_of::<u32>()
-            && std::mem::align_of::<AtomicU32>() == std::mem::align_of::<u32>()
-    );
     let mut inverse = vec![0u32; permutation.len()];
-    // SAFETY: `AtomicU32` has the size and bit validity of `u32`, and its alignment
-    // (asserted above); the slice is borrowed only as atomics while this view lives.
-    // Relaxed stores of atomics are plain stores; being atomics, they stay sound
-    // whatever `permutation` holds.
-    let slots = unsafe { &*(inverse.as_mut_slice() as *mut [u32] as *const [AtomicU32]) };
+    let slots = crate::buckets::as_atomics(&mut inverse);
     permutation
         .par_chunks(BLOCK)
         .enumerate()

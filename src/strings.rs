@@ -501,8 +501,8 @@ fn shard_of(hash: u64) -> usize {
 /// `other` again when `same(list, i, other, j)`.
 ///
 /// Each item is put in one of [`SHARDS`] shards by its hash and looked up once there,
-/// each shard on a worker in a table sized for it, which holds the hashes themselves:
-/// an item is read again only to tell it from another of the same hash. Made for
+/// each shard on a worker in a table sized for it, which holds a tag of each hash
+/// ([`tag_of`]): an item is read again only to tell it from another of the same tag. Made for
 /// lists that rarely share an item (a city's samples against a district's roster name
 /// millions of people it does not hold, each once): a shard keeps 16 bytes for each
 /// item it meets first (its list and place, its hash's tag and its number among the
@@ -682,21 +682,11 @@ fn numbered<L: Sync>(
     (names, maps)
 }
 
-/// `maps` as atomics, for workers to write places of them they alone write.
+/// `maps` as atomics ([`crate::buckets::as_atomics`]), for workers to write places of
+/// them they alone write.
 fn atomic_maps(maps: &mut [Vec<u32>]) -> Vec<&[std::sync::atomic::AtomicU32]> {
-    use std::sync::atomic::AtomicU32;
-    const _: () = assert!(
-        std::mem::size_of::<AtomicU32>() == std::mem::size_of::<u32>()
-            && std::mem::align_of::<AtomicU32>() == std::mem::align_of::<u32>()
-    );
     maps.iter_mut()
-        .map(|map| {
-            let map: &mut [u32] = map;
-            // SAFETY: `AtomicU32` has the size and bit validity of `u32`, and its
-            // alignment here (asserted above); the slice is borrowed mutably for as long
-            // as the atomics are: nothing reads or writes it but through them.
-            unsafe { &*(map as *mut [u32] as *const [AtomicU32]) }
-        })
+        .map(|map| crate::buckets::as_atomics(map))
         .collect()
 }
 
