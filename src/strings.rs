@@ -772,7 +772,7 @@ impl Copied {
         let keys = &self.keys;
         let tag = tag_of(h);
         let found = self.first.find(spread(tag), |&(t, _, from, to)| {
-            t == tag && &keys[from as usize..to as usize] == item
+            t == tag && same_bytes(&keys[from as usize..to as usize], item)
         });
         match found {
             Some(&(_, k, ..)) => self.met.again.push([l, i, k]),
@@ -859,6 +859,27 @@ impl std::fmt::Debug for Interner {
     }
 }
 
+/// Whether `a` and `b` hold the same bytes. The tables' strings are mostly short (a
+/// building's name, a room's, an ID): up to 16 bytes they are compared by two loads
+/// each, overlapping, where `==` on slices calls `memcmp` for every probe (a fifth of
+/// the time spent merging a city's 2.5 million rooms named after their building).
+#[inline]
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |x: &[u8], at: usize| u64::from_le_bytes(x[at..at + 8].try_into().unwrap());
+    let half = |x: &[u8], at: usize| u32::from_le_bytes(x[at..at + 4].try_into().unwrap());
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 /// The hash of a string in the run's tables (the interners, and the roster's
 /// fingerprints of text IDs).
 pub fn hash_str(s: &str) -> u64 {
@@ -881,7 +902,9 @@ impl Interner {
 
     /// The index of `s`, interning it if new.
     pub fn intern(&mut self, s: &str) -> u32 {
-        if (self.last as usize) < self.names.len() && self.names.bytes(self.last) == s.as_bytes() {
+        if (self.last as usize) < self.names.len()
+            && same_bytes(self.names.bytes(self.last), s.as_bytes())
+        {
             return self.last;
         }
         assert!(
@@ -891,7 +914,7 @@ impl Interner {
         let hash = hash_str(s);
         let i = match self
             .index
-            .find(hash, |&i| self.names.bytes(i) == s.as_bytes())
+            .find(hash, |&i| same_bytes(self.names.bytes(i), s.as_bytes()))
         {
             Some(&i) => i,
             None => {
@@ -912,7 +935,9 @@ impl Interner {
     /// interned into the interner after.
     pub fn append(&mut self, s: &str) -> u32 {
         assert!(!self.sorted, "a string appended to strings kept sorted");
-        if (self.last as usize) < self.names.len() && self.names.bytes(self.last) == s.as_bytes() {
+        if (self.last as usize) < self.names.len()
+            && same_bytes(self.names.bytes(self.last), s.as_bytes())
+        {
             return self.last;
         }
         if !self.index.is_empty() {
@@ -928,7 +953,7 @@ impl Interner {
     /// its row before, where the table's own memory of the last string would serve
     /// only one column.
     pub fn intern_hinted(&mut self, s: &str, hint: u32) -> u32 {
-        if (hint as usize) < self.names.len() && self.names.bytes(hint) == s.as_bytes() {
+        if (hint as usize) < self.names.len() && same_bytes(self.names.bytes(hint), s.as_bytes()) {
             return hint;
         }
         self.intern(s)
@@ -949,7 +974,7 @@ impl Interner {
         );
         match self
             .index
-            .find(hash, |&i| self.names.bytes(i) == s.as_bytes())
+            .find(hash, |&i| same_bytes(self.names.bytes(i), s.as_bytes()))
         {
             Some(&i) => (i, false),
             None => {
@@ -1076,7 +1101,9 @@ impl Interner {
             return self.search(s.as_bytes(), 0, self.names.len());
         }
         self.index
-            .find(hash_str(s), |&i| self.names.bytes(i) == s.as_bytes())
+            .find(hash_str(s), |&i| {
+                same_bytes(self.names.bytes(i), s.as_bytes())
+            })
             .copied()
     }
 
@@ -1122,7 +1149,9 @@ impl Interner {
     /// hashing.
     pub fn get_near(&self, s: &str, last: u32) -> Option<u32> {
         for guess in [last, last.wrapping_add(1)] {
-            if (guess as usize) < self.names.len() && self.names.bytes(guess) == s.as_bytes() {
+            if (guess as usize) < self.names.len()
+                && same_bytes(self.names.bytes(guess), s.as_bytes())
+            {
                 return Some(guess);
             }
         }
@@ -1224,9 +1253,27 @@ impl ChunkNames {
 #[cfg(test)]
 mod tests {
     use super::{
-        first_seen_copied, first_seen_numbers, runs_shrink, ChunkNames, Interner, Run, Strings,
-        MERGE_SERIAL,
+        first_seen_copied, first_seen_numbers, runs_shrink, same_bytes, ChunkNames, Interner, Run,
+        Strings, MERGE_SERIAL,
     };
+
+    /// `same_bytes` answers as `==` does: for slices of every length up to past its
+    /// loads' cases, alike, differing in any one byte, or one byte shorter.
+    #[test]
+    fn same_bytes_is_equality() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+            assert!(same_bytes(&a, &a.clone()), "{n} bytes alike");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x80;
+                assert!(!same_bytes(&a, &b), "{n} bytes, byte {at} differs");
+            }
+            if n > 0 {
+                assert!(!same_bytes(&a, &a[..n - 1]), "{n} bytes against {}", n - 1);
+            }
+        }
+    }
 
     /// Chunks whose strings are numbered by [`ChunkNames`] merge into the numbers of
     /// chunks interned whole, appended or not: chunks of strings that repeat, of
