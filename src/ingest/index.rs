@@ -8,7 +8,7 @@
 
 use super::keys;
 use crate::buckets::prefetch;
-use crate::strings::Strings;
+use crate::strings::{same_bytes, Strings};
 use rayon::prelude::*;
 
 /// A slot: a person and their ID's key, packed to 12 bytes (a city's index holds ten
@@ -171,7 +171,7 @@ impl Index {
                 let mut duplicates = Vec::new();
                 for &Slot { key, person: i } in blocks.iter().flat_map(|b| &b[s]) {
                     let same = |k: u64, j: u32| {
-                        k == key && (!keys::is_text(key) || ids.bytes(j) == ids.bytes(i))
+                        k == key && (!keys::is_text(key) || same_bytes(ids.bytes(j), ids.bytes(i)))
                     };
                     if let Some(first) = table.insert(keys::hash_packed(key), key, i, same) {
                         duplicates.push((i, first));
@@ -235,7 +235,9 @@ mod tests {
     /// The index of `ids`, looked up by text: the first person with that ID.
     fn lookup(index: &Index, ids: &Strings, text: &str) -> Option<u32> {
         let key = Roster::key_of(text);
-        index.find(key, |j| !keys::is_text(key) || ids.get(j) == text)
+        index.find(key, |j| {
+            !keys::is_text(key) || same_bytes(ids.bytes(j), text.as_bytes())
+        })
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! compared as one number, and a table of them holds the number itself instead of
 //! pointing at the text (a cache miss in a city's tables).
 
-use crate::strings::{self, Interner, Strings};
+use crate::strings::{self, same_bytes, Interner, Strings};
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
@@ -400,7 +400,8 @@ impl IdList {
         match self.keys.last() {
             Some(&last) => {
                 let same = if key == UNPACKED {
-                    last & TEXT == TEXT && self.texts.get((last & !TEXT) as u32) == id
+                    last & TEXT == TEXT
+                        && same_bytes(self.texts.bytes((last & !TEXT) as u32), id.as_bytes())
                 } else {
                     last == key
                 };
@@ -496,7 +497,12 @@ impl IdTable {
         let ids = &self.ids;
         let found = self.index.find(hash, |slot| {
             let k = slot.key;
-            k == key && (key != TEXT || ids.get(slot.number as usize).text == id.text)
+            k == key
+                && (key != TEXT
+                    || same_bytes(
+                        ids.get(slot.number as usize).text.as_bytes(),
+                        id.text.as_bytes(),
+                    ))
         });
         if let Some(slot) = found {
             return (slot.number, false);
@@ -562,7 +568,7 @@ pub fn number_first_seen(lists: &[&IdList]) -> (Strings, Vec<Vec<u32>>) {
             let (a, b) = (a.get(i), b.get(j));
             // A packed ID is told apart by its key, without reading its text.
             match (a.is_text(), b.is_text()) {
-                (true, true) => a.text == b.text,
+                (true, true) => same_bytes(a.text.as_bytes(), b.text.as_bytes()),
                 (false, false) => a.key == b.key,
                 _ => false,
             }

@@ -19,7 +19,7 @@ use crate::order::{in_roster_order, invert, roster_places, Placed, Ranks};
 use crate::pieces::{move_parts, pieces_mut};
 use crate::privacy::guard_ids;
 use crate::record::{ContactBatch, Contacts, Status, NONE};
-use crate::strings::{ChunkNames, Interner, Strings};
+use crate::strings::{same_bytes, ChunkNames, Interner, Strings};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::borrow::Cow;
@@ -336,9 +336,9 @@ impl Roster {
         // a lookup then is a mistake, never an answer.
         assert!(!self.index.is_empty(), "the roster's index was freed");
         match id {
-            Some(id) if keys::is_text(key) => {
-                self.index.find(key, |i| self.ids.bytes(i) == id.as_bytes())
-            }
+            Some(id) if keys::is_text(key) => self
+                .index
+                .find(key, |i| same_bytes(self.ids.bytes(i), id.as_bytes())),
             _ => self.index.find(key, |_| true),
         }
     }
@@ -421,7 +421,7 @@ impl Roster {
         if near.score > 0 {
             let last = near.last;
             for p in last.saturating_add(1)..last.saturating_add(3).min(self.len() as u32) {
-                if self.ids.bytes(p) == id.as_bytes() {
+                if same_bytes(self.ids.bytes(p), id.as_bytes()) {
                     near.last = p;
                     near.score = (near.score + 1).min(16);
                     // Paying off: when they stop, the next anchor comes soon again.
